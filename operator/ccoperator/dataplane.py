@@ -1,0 +1,72 @@
+"""The region's data on NATS, behind one small interface: placement, config documents, deletion.
+
+The reconciler depends on `RegionDataPlane`; production uses `NatsDataPlane` (one connection per NATS
+URL, kept across passes), tests and the benchmark can pass a recording fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+import nats
+from ccmesh import naming
+from ccmesh.configplane.models import ContactCenter
+from nats.aio.client import Client as NATS
+
+from ccoperator import configplane_writer
+from ccoperator.nats_placement import delete_region_data, ensure_region_placement
+
+
+class RegionDataPlane(Protocol):
+    async def ensure(self, cc: ContactCenter, nats_url: str) -> dict[str, Any]:
+        """Create the region's streams/buckets, write its config; return the `status.nats` stanza."""
+        ...
+
+    async def delete(self, cc: ContactCenter, nats_url: str) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class NatsDataPlane:
+    def __init__(self, timeout_seconds: float = 5.0) -> None:
+        self._timeout = timeout_seconds
+        self._clients: dict[str, NATS] = {}
+        self._lock = asyncio.Lock()
+        #: (region, generation) already written, so an unchanged spec is not rewritten every pass.
+        self._written: dict[str, int] = {}
+
+    async def _client(self, url: str) -> NATS:
+        async with self._lock:
+            client = self._clients.get(url)
+            if client is None or client.is_closed:
+                client = await nats.connect(
+                    url, connect_timeout=self._timeout, max_reconnect_attempts=2, allow_reconnect=True
+                )
+                self._clients[url] = client
+            return client
+
+    async def ensure(self, cc: ContactCenter, nats_url: str) -> dict[str, Any]:
+        client = await self._client(nats_url)
+        js = client.jetstream(timeout=self._timeout)
+        region = cc.spec.region
+        found = await ensure_region_placement(js, region, cc.spec.nats.stream_replicas)
+        status: dict[str, Any] = {
+            "placementTag": naming.placement_tag(region),
+            "streams": [p.as_status() for p in found],
+        }
+        key = f"{cc.metadata.namespace}/{cc.metadata.name}"
+        if self._written.get(key) != cc.metadata.generation:
+            await configplane_writer.apply_document(js, cc)
+            self._written[key] = cc.metadata.generation
+        return status
+
+    async def delete(self, cc: ContactCenter, nats_url: str) -> list[str]:
+        client = await self._client(nats_url)
+        return await delete_region_data(client.jetstream(timeout=self._timeout), cc.spec.region)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            if not client.is_closed:
+                await client.drain()
+        self._clients.clear()

@@ -1,0 +1,1 @@
+"""The work behind each kopf handler; `ccoperator.main` only registers and delegates."""

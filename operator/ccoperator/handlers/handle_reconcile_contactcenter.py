@@ -1,0 +1,35 @@
+"""Create, update, resume and the resync loop all run the same level-based pass."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from ccoperator.kube.client import KubeApiError
+from ccoperator.reconcile import reconcile
+from ccoperator.runtime import Runtime
+
+log = logging.getLogger("ccoperator")
+
+
+async def handle_reconcile_contactcenter(runtime: Runtime, namespace: str, name: str) -> None:
+    try:
+        await reconcile(runtime, namespace, name, log)
+    except (TimeoutError, KubeApiError, OSError) as error:
+        # The API server is busy or unreachable: kopf retries with back-off.
+        raise kopf.TemporaryError(f"reconciling {namespace}/{name}: {error}", delay=2) from error
+
+
+async def handle_resync_contactcenter(
+    runtime: Runtime, namespace: str, name: str, stopped: kopf.DaemonStopped
+) -> None:
+    """Re-check actual state forever: a deleted or hand-edited object comes back within one interval."""
+    while not stopped:
+        await stopped.wait(runtime.config.resync_seconds)
+        if stopped:
+            break
+        try:
+            await reconcile(runtime, namespace, name, log)
+        except (TimeoutError, KubeApiError, OSError) as error:
+            log.warning("resync of %s/%s failed, retrying next interval: %s", namespace, name, error)

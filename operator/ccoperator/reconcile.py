@@ -1,0 +1,130 @@
+"""One level-based pass over a ContactCenter: read the resource, converge its objects, write status.
+
+Every trigger (create, update, resume, the resync timer) runs this same pass; it does not care what
+changed, only what is there now versus what the spec asks for.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+from typing import Any, cast
+
+import kopf
+from ccmesh.configplane.models import ContactCenter
+
+from ccoperator import labels
+from ccoperator.builders import BuildSettings, DesiredObject, Owner, build_desired
+from ccoperator.converge import ConvergeReport, converge
+from ccoperator.kube.resources import KINDS
+from ccoperator.runtime import Runtime
+from ccoperator.spec import SpecError, parse_contactcenter
+from ccoperator.status import Observation, build_status, replicas_of
+
+CR_KIND = KINDS[labels.KIND]
+
+
+def _event_target(body: dict[str, Any]) -> kopf.Body:
+    return kopf.Body(cast(kopf.RawBody, body))
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _degraded_message(status: dict[str, Any]) -> str:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Degraded" and condition.get("status") == "True":
+            return str(condition.get("message", ""))
+    return ""
+
+
+async def _observe_nats(runtime: Runtime, cc: ContactCenter) -> tuple[dict[str, Any], str, list[str]]:
+    """The `status.nats` stanza, an error message, and notes; never raises (status must still be written)."""
+    if runtime.dataplane is None:
+        return {}, "", ["NATS is not managed by this operator (CCOP_MANAGE_NATS=false)"]
+    url = cc.spec.nats.url or runtime.config.nats_url
+    try:
+        return await runtime.dataplane.ensure(cc, url), "", []
+    except Exception as error:  # any NATS failure is reported in status, then retried next pass
+        return {}, f"NATS at {url}: {type(error).__name__}: {error}", []
+
+
+async def _apply(
+    runtime: Runtime, cc: ContactCenter, owner: Owner
+) -> tuple[list[DesiredObject], ConvergeReport]:
+    settings = BuildSettings(
+        image=runtime.config.service_image,
+        nats_url=runtime.config.nats_url,
+        otel_endpoint=runtime.config.otel_endpoint,
+        keda_available=await runtime.keda_available(),
+        new_auth_secret=secrets.token_urlsafe(32),
+    )
+    desired = build_desired(cc, owner, settings)
+    return desired, await converge(runtime.kube, desired)
+
+
+async def reconcile(
+    runtime: Runtime, namespace: str, name: str, logger: logging.Logger
+) -> dict[str, Any] | None:
+    """Run one pass; returns the status written, or None when the resource is gone or going."""
+    async with runtime.locks[f"{namespace}/{name}"]:
+        # Re-read under the lock: the caller's body may predate the status the previous pass wrote.
+        body = await runtime.kube.get(CR_KIND, namespace, name)
+        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+            return None
+        metadata = body["metadata"]
+        generation = int(metadata.get("generation") or 0)
+        previous: dict[str, Any] = body.get("status") or {}
+        now = utc_now()
+        try:
+            cc = parse_contactcenter(body)
+        except SpecError as error:
+            status = build_status(
+                Observation(generation=generation, now=now, invalid_spec=str(error)), previous
+            )
+            await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
+            if _degraded_message(previous) != _degraded_message(status):
+                kopf.warn(_event_target(body), reason="InvalidSpec", message=str(error))
+            logger.warning("invalid spec, nothing changed: %s", error)
+            return status
+        owner = Owner(name=name, namespace=namespace, uid=str(metadata.get("uid", "")))
+        desired, report = await _apply(runtime, cc, owner)
+        nats_status, nats_error, nats_notes = await _observe_nats(runtime, cc)
+        # Changes at an already-applied generation were not asked for: someone edited or deleted them.
+        repaired = report.changed if previous.get("observedGeneration") == generation else []
+        observation = Observation(
+            generation=generation,
+            now=now,
+            services={
+                service: replicas_of(report.actual.get(f"Deployment/{labels.object_name(name, service)}"))
+                for service in labels.SERVICES
+            },
+            nats_error=nats_error,
+            nats=nats_status,
+            changed=report.changed,
+            repaired=repaired,
+            notes=[note for d in desired for note in d.notes] + nats_notes,
+        )
+        status = build_status(observation, previous)
+        await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
+        if repaired:
+            kopf.info(_event_target(body), reason="Repaired", message="restored: " + ", ".join(repaired))
+        if nats_error and nats_error != _degraded_message(previous):
+            kopf.warn(_event_target(body), reason="NatsUnavailable", message=nats_error)
+        return status
+
+
+async def delete_region_data(runtime: Runtime, body: dict[str, Any], logger: logging.Logger) -> list[str]:
+    """Honour `deletionPolicy`: Retain keeps the region's data (default), Delete removes it."""
+    try:
+        cc = parse_contactcenter(body)
+    except SpecError:
+        logger.info("invalid spec at deletion: nothing was created, nothing to delete")
+        return []
+    if cc.spec.deletion_policy != "Delete" or runtime.dataplane is None:
+        return []
+    removed = await runtime.dataplane.delete(cc, cc.spec.nats.url or runtime.config.nats_url)
+    logger.info("deletionPolicy Delete: removed %s", ", ".join(removed) or "nothing")
+    return removed

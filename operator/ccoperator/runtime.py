@@ -1,0 +1,44 @@
+"""What one running operator holds: its config, API client, NATS data plane and per-resource locks.
+
+Built at startup and kept in kopf's `memo`, so tests and the benchmark can hand in their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import kopf
+
+from ccoperator.config import Config
+from ccoperator.dataplane import RegionDataPlane
+from ccoperator.kube.client import KubeClient
+from ccoperator.kube.resources import KEDA_CRD, KINDS
+
+
+@dataclass
+class Runtime:
+    config: Config
+    kube: KubeClient
+    dataplane: RegionDataPlane | None
+    #: One pass at a time per ContactCenter: the resync daemon and an update may fire together.
+    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+    async def keda_available(self) -> bool:
+        return await self.kube.exists(KINDS["CustomResourceDefinition"], None, KEDA_CRD)
+
+    async def close(self) -> None:
+        await self.kube.close()
+        if self.dataplane is not None:
+            await self.dataplane.close()
+
+
+def connection_info(config: Config, settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
+    """The API server to talk to: an explicit URL (emulators), else in-cluster, else kubeconfig."""
+    if config.kube_api_url:
+        return kopf.ConnectionInfo(server=config.kube_api_url, insecure=True, default_namespace="default")
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
+    if info is None:
+        raise kopf.PermanentError("no Kubernetes credentials: not in a cluster and no kubeconfig found")
+    return info

@@ -1,0 +1,217 @@
+"""kmock, made a little more like a real API server, and helpers to run the operator against it.
+
+kmock stores objects as given. kopf relies on a few things a real API server does, so this emulator
+adds them: `resourceVersion` bumped on every write, `generation` bumped when `spec` changes, `uid` and
+`creationTimestamp` on create, names for `generateName` (kopf's Events), and HTTP 422 when a JSON
+patch's `test` on resourceVersion fails (kopf's optimistic concurrency). Still no schema validation,
+defaulting, garbage collection or controllers: tests simulate ready replicas themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import aiohttp.web
+import attrs
+import kmock
+from kmock._internal import enums, rendering
+
+from ccoperator import labels
+
+CR_RESOURCE = f"{labels.CR_API_VERSION}/{labels.PLURAL}"
+DEPLOYMENTS = "apps/v1/deployments"
+
+
+@attrs.define(kw_only=True)
+class ApiServerEmulator(kmock.KubernetesEmulator):
+    _versions: Iterator[int] = attrs.field(factory=lambda: itertools.count(1000), init=False)
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if request.resource is not None:
+            if request.action == enums.action.CREATE and isinstance(request.data, dict):
+                self._on_create(request.data)
+            elif request.action == enums.action.UPDATE and request.name is not None:
+                self._on_update(request)
+        return await super()._handle(request)
+
+    def _on_create(self, data: dict[str, Any]) -> None:
+        meta = data.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:8]}"
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault(
+            "creationTimestamp", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        meta["generation"] = 1
+        meta["resourceVersion"] = str(next(self._versions))
+
+    def _current(self, request: rendering.Request) -> Any:
+        if request.resource is None or request.name is None:
+            return None
+        key = (request.resource, request.namespace, request.name)
+        if key in self.objects and not self.objects[key].deleted:
+            return self.objects[key]
+        return None
+
+    def _on_update(self, request: rendering.Request) -> None:
+        current = self._current(request)
+        if current is None:
+            return
+        meta = current.get("metadata", {})
+        version = str(next(self._versions))
+        if isinstance(request.data, list):
+            stale = [
+                op
+                for op in request.data
+                if op.get("op") == "test"
+                and op.get("path") == "/metadata/resourceVersion"
+                and op.get("value") != meta.get("resourceVersion")
+            ]
+            if stale:
+                raise kmock.KubernetesError(status=422, reason="Invalid", message="resourceVersion conflict")
+            request.data.append({"op": "add", "path": "/metadata/resourceVersion", "value": version})
+            if request.subresource != "status" and any(
+                op.get("path", "").startswith("/spec") for op in request.data
+            ):
+                generation = int(meta.get("generation", 1)) + 1
+                request.data.append({"op": "add", "path": "/metadata/generation", "value": generation})
+        elif isinstance(request.data, dict):
+            patch_meta = request.data.setdefault("metadata", {})
+            patch_meta["resourceVersion"] = version
+            if request.subresource != "status" and "spec" in request.data:
+                patch_meta["generation"] = int(meta.get("generation", 1)) + 1
+
+
+def declare_resources(cluster: kmock.KubernetesEmulator, keda: bool = False) -> None:
+    """Built-in kinds, the ContactCenter CRD's resource, and (optionally) KEDA's."""
+    cluster.resources.load_bundled()
+    cluster.resources[CR_RESOURCE] = kmock.ResourceInfo(
+        kind=labels.KIND,
+        singular="contactcenter",
+        namespaced=True,
+        verbs={"list", "watch", "get", "patch", "create", "delete"},
+        subresources={"status"},
+    )
+    if keda:
+        cluster.resources["keda.sh/v1alpha1/scaledobjects"] = kmock.ResourceInfo(
+            kind="ScaledObject",
+            singular="scaledobject",
+            namespaced=True,
+            verbs={"list", "watch", "get", "patch", "create", "delete"},
+        )
+        crd = "apiextensions.k8s.io/v1/customresourcedefinitions"
+        cluster.objects[crd, None, "scaledobjects.keda.sh"] = {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "scaledobjects.keda.sh", "resourceVersion": "1"},
+            "spec": {
+                "group": "keda.sh",
+                "scope": "Namespaced",
+                "names": {"kind": "ScaledObject", "plural": "scaledobjects", "singular": "scaledobject"},
+                "versions": [{"name": "v1alpha1", "served": True, "storage": True}],
+            },
+        }
+
+
+def contactcenter(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": labels.CR_API_VERSION,
+        "kind": labels.KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+class RecordingDataPlane:
+    """Stands in for NATS in API-level tests: records what the operator asked for."""
+
+    def __init__(self) -> None:
+        self.ensured: list[tuple[str, str]] = []
+        self.deleted: list[str] = []
+
+    async def ensure(self, cc: Any, nats_url: str) -> dict[str, Any]:
+        self.ensured.append((cc.spec.region, nats_url))
+        return {"placementTag": f"region:{cc.spec.region}", "streams": []}
+
+    async def delete(self, cc: Any, nats_url: str) -> list[str]:
+        self.deleted.append(cc.spec.region)
+        return [cc.spec.region]
+
+    async def close(self) -> None:
+        return None
+
+
+async def api(cluster: kmock.KubernetesEmulator, method: str, path: str, body: Any = None) -> Any:
+    """A raw API call as `kubectl` would make it (for test actions: create, edit, delete)."""
+    headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
+    url = f"{cluster.url}{path}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, json=body, headers=headers) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+def simulate_ready(cluster: kmock.KubernetesEmulator, namespace: str) -> int:
+    """Play the Deployment controller: every Deployment reports all its replicas ready."""
+    count = 0
+    for (resource, ns, name), obj in list(cluster.objects.items()):
+        if str(resource) != str(kmock.resource(DEPLOYMENTS)) or ns != namespace or obj.deleted:
+            continue
+        replicas = obj.get("spec", {}).get("replicas", 1)
+        if (obj.get("status") or {}).get("readyReplicas") != replicas:
+            cluster.objects[DEPLOYMENTS, ns, name].patch({"status": {"readyReplicas": replicas}})
+            count += 1
+    return count
+
+
+async def eventually(check: Callable[[], Any], within: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll until `check()` returns something truthy (awaiting it when it is a coroutine)."""
+    deadline = asyncio.get_running_loop().time() + within
+    last: Any = None
+    while True:
+        last = check()
+        if isinstance(last, Awaitable):
+            last = await last
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"condition not met within {within}s (last value: {last!r})")
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running_operator(runtime: Any, namespaces: list[str] | None = None) -> AsyncIterator[None]:
+    """Run the real operator (every handler of `ccoperator.main`) in this event loop."""
+    import kopf
+
+    from ccoperator import main as handlers
+
+    assert handlers.RESOURCE
+    ready = asyncio.Event()
+    memo = kopf.Memo(runtime=runtime)
+    task = asyncio.create_task(
+        kopf.operator(
+            memo=memo,
+            ready_flag=ready,
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces or [],
+        )
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), timeout=20)
+        yield
+    finally:
+        # Cancel rather than set the stop flag: a graceful stop waits 5 s for every task started
+        # since the operator began, and that includes the emulator's own keep-alive handlers.
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=20)
+        await runtime.close()

@@ -1,0 +1,72 @@
+"""`ccctl apply -f FILE...`: validate every document of every file, then store them all.
+
+Validation happens before connecting: if any document is invalid, nothing is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from ccctl.commands import CommandError, add_nats_url_option, connected
+from ccmesh.configplane.loader import ConfigFileError, SourcedDocument, load_files
+from ccmesh.configplane.store import AppliedResult, ConfigStore, ConfigStoreError
+from ccmesh.kv import KVError
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "apply",
+        help="create or update configuration from files",
+        description=(
+            "Create or update config-plane documents (YAML or JSON; several per file). "
+            "All files are validated first: one bad document and nothing is stored."
+        ),
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="files",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="file to apply (repeat for several)",
+    )
+    add_nats_url_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        documents = load_files(args.files)
+    except ConfigFileError as err:
+        print(err, file=sys.stderr)
+        print(f"ccctl apply: nothing was applied ({len(err.problems)} problem(s))", file=sys.stderr)
+        return 1
+    asyncio.run(_apply_all(args.nats_url, documents))
+    return 0
+
+
+async def _apply_all(url: str, documents: list[SourcedDocument]) -> None:
+    async with connected(url) as nc:
+        try:
+            store = await ConfigStore.open(nc.jetstream())
+        except KVError as err:
+            raise CommandError(str(err)) from None
+        for sourced in documents:
+            try:
+                result = await store.apply(sourced.document)
+            except (ConfigStoreError, KVError) as err:
+                raise CommandError(f"{sourced.source}: document {sourced.index}: {err}") from None
+            # Printed as each one is stored, so that a later failure still shows what was applied.
+            print(describe(result), flush=True)
+
+
+def describe(result: AppliedResult) -> str:
+    resource = f"{result.kind.lower()}/{result.name}"
+    if not result.changed:
+        return f"{resource} unchanged"
+    verb = "created" if result.created else "configured"
+    return f"{resource} {verb} (generation {result.generation})"

@@ -1,0 +1,124 @@
+"""`ccctl get KIND [NAME] [-o table|yaml|json]`: show stored config-plane documents.
+
+KIND is case-insensitive and may be plural or short (`contactcenter`, `contactcenters`, `cc`).
+YAML and JSON output can be edited and applied again; a kept `metadata.resourceVersion`
+makes that apply fail if someone changed the document in between.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import yaml
+
+from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
+from ccmesh.configplane.loader import metadata_of
+from ccmesh.configplane.models import KINDS, ContactCenter, Model
+from ccmesh.configplane.store import ConfigStore, ConfigStoreError
+
+#: Short names, as `kubectl get cc` would accept them.
+SHORT_NAMES: dict[str, list[str]] = {"ContactCenter": ["cc"]}
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "get",
+        help="show stored configuration",
+        description="Show stored config-plane documents of one kind, or one of them by name.",
+    )
+    parser.add_argument("kind", metavar="KIND", help=f"kind of document: {', '.join(_kind_names())}")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="one document (default: all of the kind)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "yaml", "json"),
+        default="table",
+        help="output format (%(default)s)",
+    )
+    add_nats_url_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def resolve_kind(text: str) -> str:
+    """The canonical kind for `text` (any case, plural or short name)."""
+    wanted = text.lower()
+    for kind in KINDS:
+        if wanted in (kind.lower(), kind.lower() + "s", *SHORT_NAMES.get(kind, [])):
+            return kind
+    raise CommandError(f"unknown kind {text!r}; known kinds: {', '.join(_kind_names())}", EXIT_USAGE)
+
+
+def run(args: argparse.Namespace) -> int:
+    kind = resolve_kind(args.kind)
+    documents = asyncio.run(_fetch(args.nats_url, kind, args.name))
+    if args.name is not None and not documents:
+        raise CommandError(f'{kind.lower()} "{args.name}" not found')
+    if not documents and args.output == "table":
+        print(f"No {kind.lower()}s found.", file=sys.stderr)
+        return 0
+    print(render(documents, args.output, single=args.name is not None), end="")
+    return 0
+
+
+async def _fetch(url: str, kind: str, name: str | None) -> list[Model]:
+    async with connected(url) as nc:
+        store = await ConfigStore.existing(nc.jetstream())
+        if store is None:
+            return []
+        try:
+            if name is None:
+                return await store.list(kind)
+            document = await store.get(kind, name)
+        except ConfigStoreError as err:
+            raise CommandError(str(err)) from None
+        return [document] if document is not None else []
+
+
+def render(documents: list[Model], output: str, *, single: bool, now: datetime | None = None) -> str:
+    data = [doc.model_dump(mode="json", by_alias=True) for doc in documents]
+    if output == "json":
+        return orjson.dumps(data[0] if single else data, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if output == "yaml":
+        return "---\n".join(yaml.safe_dump(item, sort_keys=False, allow_unicode=True) for item in data)
+    return table(documents, now or datetime.now(UTC))
+
+
+def table(documents: list[Model], now: datetime) -> str:
+    columns: list[tuple[str, Callable[[Model], str]]] = [("NAME", lambda d: metadata_of(d).name)]
+    if all(isinstance(d, ContactCenter) for d in documents):
+        columns += [
+            ("REGION", lambda d: d.spec.region),  # type: ignore[attr-defined]
+            ("TENANTS", lambda d: str(len(d.spec.tenants))),  # type: ignore[attr-defined]
+        ]
+    columns += [
+        ("GENERATION", lambda d: str(metadata_of(d).generation)),
+        ("AGE", lambda d: age(metadata_of(d).creation_timestamp, now)),
+    ]
+    rows = [[title for title, _ in columns]] + [[cell(doc) for _, cell in columns] for doc in documents]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    lines = [
+        "   ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def age(created: datetime | None, now: datetime) -> str:
+    """`kubectl`-style age: 45s, 12m, 5h, 3d."""
+    if created is None:
+        return "<unknown>"
+    seconds = max(0, int((now - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _kind_names() -> list[str]:
+    return [", ".join([kind.lower(), kind.lower() + "s", *SHORT_NAMES.get(kind, [])]) for kind in KINDS]

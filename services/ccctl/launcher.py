@@ -1,0 +1,232 @@
+"""The embedded platform behind `make run`: one nats-server and every service as a process.
+
+Everything lives under the data directory (`.data/` by default): the NATS store, the auth
+secret (created once, mode 0600), and one log file per service process. A second start
+reuses all of it, so nothing stored is lost. Stopping (Ctrl-C or SIGTERM) sends SIGTERM to
+every service, waits for them to drain, then stops NATS; nothing is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+
+from ccctl.discovery_client import PLATFORM_SERVICES, discover, summarize
+from ccmesh.configplane.loader import load_files
+from ccmesh.configplane.store import ConfigStore
+from ccmesh.natsserver import NatsServer, NatsServerError, NatsServerSpec
+
+GATEWAY_HTTP_PORT = 8080
+
+
+class LaunchError(RuntimeError):
+    """The platform could not start; the message says what to do."""
+
+
+@dataclass
+class LaunchPlan:
+    data_dir: Path
+    regions: list[str]
+    examples_dir: Path
+    nats_port: int = 4222
+    nats_monitor_port: int = 8222
+    grpc_base_port: int = 50051
+    ready_timeout: float = 60.0
+
+    def grpc_port(self, region_index: int, service_index: int) -> int:
+        return self.grpc_base_port + region_index * 10 + service_index
+
+
+@dataclass
+class RunningService:
+    region: str
+    name: str
+    process: subprocess.Popen[bytes]
+    grpc_port: int
+    log_file: Path
+
+
+@dataclass
+class Platform:
+    plan: LaunchPlan
+    nats: NatsServer | None = None
+    services: list[RunningService] = field(default_factory=list)
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.plan.nats_port}"
+
+
+def auth_secret(data_dir: Path) -> str:
+    path = data_dir / "auth-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def start_nats(platform: Platform) -> None:
+    plan = platform.plan
+    spec = NatsServerSpec(
+        name="cc-embedded",
+        store_dir=plan.data_dir / "nats" / "store",
+        port=plan.nats_port,
+        http_port=plan.nats_monitor_port,
+        tags=[f"region:{region}" for region in plan.regions],
+    )
+    server = NatsServer(spec, log_file=plan.data_dir / "logs" / "nats-server.log")
+    server.start()
+    platform.nats = server
+    try:
+        server.wait_healthy(timeout=30)
+    except NatsServerError as error:
+        raise LaunchError(
+            f"{error}\n(is port {plan.nats_port} or {plan.nats_monitor_port} already in use?)"
+        ) from None
+
+
+async def apply_examples(platform: Platform) -> list[str]:
+    files = [platform.plan.examples_dir / f"{region}.yaml" for region in platform.plan.regions]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise LaunchError(f"no example ContactCenter for region(s): {', '.join(missing)}")
+    documents = load_files(files)
+    nc = await nats.connect(platform.nats_url)
+    try:
+        store = await ConfigStore.open(nc.jetstream())
+        lines = []
+        for sourced in documents:
+            result = await store.apply(sourced.document)
+            state = f"configured (generation {result.generation})" if result.changed else "unchanged"
+            lines.append(f"{result.kind.lower()}/{result.name} {state}")
+        return lines
+    finally:
+        await nc.close()
+
+
+def start_services(platform: Platform, secret: str) -> None:
+    plan = platform.plan
+    for region_index, region in enumerate(plan.regions):
+        for service_index, name in enumerate(PLATFORM_SERVICES):
+            grpc_port = plan.grpc_port(region_index, service_index)
+            log_file = plan.data_dir / "logs" / f"{region}-{name}.log"
+            env = {
+                **os.environ,
+                "CC_REGION": region,
+                "CC_NATS_URL": platform.nats_url,
+                "CC_AUTH_SECRET": secret,
+                "CC_GRPC_PORT": str(grpc_port),
+                "CC_INSTANCE_NAME": f"{name}-{region}-1",
+                "CC_PLACEMENT_BY_REGION": "true",
+            }
+            if name == "gateway" and region_index == 0:
+                env["CC_HTTP_PORT"] = str(GATEWAY_HTTP_PORT)
+            with log_file.open("ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", name],
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # Ctrl-C goes to us; we stop the services in order
+                )
+            platform.services.append(RunningService(region, name, process, grpc_port, log_file))
+
+
+async def wait_until_serving(platform: Platform) -> None:
+    deadline = time.monotonic() + platform.plan.ready_timeout
+    nc = await nats.connect(platform.nats_url)
+    try:
+        while True:
+            dead = [s for s in platform.services if s.process.poll() is not None]
+            if dead:
+                names = ", ".join(f"{s.region}/{s.name} (see {s.log_file})" for s in dead)
+                raise LaunchError(f"service(s) exited during start: {names}")
+            rows = summarize(await discover(nc, 0.3), platform.plan.regions)
+            if rows and all(row.status == "SERVING" for row in rows):
+                return
+            if time.monotonic() > deadline:
+                waiting = ", ".join(f"{r.region}/{r.service}" for r in rows if r.status != "SERVING")
+                raise LaunchError(f"not serving after {platform.plan.ready_timeout:.0f}s: {waiting}")
+    finally:
+        await nc.close()
+
+
+def stop(platform: Platform, grace: float = 15.0) -> None:
+    for service in platform.services:
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for service in platform.services:
+        try:
+            service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+    platform.services.clear()
+    if platform.nats is not None:
+        platform.nats.stop()
+        platform.nats = None
+
+
+def summary(platform: Platform, applied: list[str]) -> str:
+    lines = [
+        "contact center platform is up",
+        f"  NATS            {platform.nats_url}  (monitoring http://127.0.0.1:{platform.plan.nats_monitor_port})",
+        f"  gateway         http://127.0.0.1:{GATEWAY_HTTP_PORT}",
+        f"  data            {platform.plan.data_dir}/  (logs in {platform.plan.data_dir}/logs/)",
+        "  config          " + "; ".join(applied),
+        "  gRPC APIs:",
+    ]
+    for service in platform.services:
+        lines.append(f"    {service.region:<14}{service.name:<12}127.0.0.1:{service.grpc_port}")
+    lines.append("  try: .venv/bin/ccctl status   |   .venv/bin/ccctl token --tenant acme --role admin")
+    lines.append("Ctrl-C stops everything.")
+    return "\n".join(lines)
+
+
+def run(plan: LaunchPlan) -> int:
+    plan.data_dir.mkdir(parents=True, exist_ok=True)
+    (plan.data_dir / "logs").mkdir(exist_ok=True)
+    platform = Platform(plan)
+
+    def request_stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, request_stop)
+    try:
+        secret = auth_secret(plan.data_dir)
+        start_nats(platform)
+        applied = asyncio.run(apply_examples(platform))
+        start_services(platform, secret)
+        asyncio.run(wait_until_serving(platform))
+        print(summary(platform, applied), flush=True)
+        while True:
+            for service in platform.services:
+                if service.process.poll() is not None:
+                    print(
+                        f"{service.region}/{service.name} exited with {service.process.returncode}; "
+                        f"see {service.log_file}",
+                        file=sys.stderr,
+                    )
+                    raise LaunchError("a service stopped unexpectedly")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping: draining services, then NATS ...", flush=True)
+        return 0
+    except LaunchError as error:
+        print(f"ccctl up: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stop(platform)
+        signal.signal(signal.SIGTERM, previous)
+        print("stopped; nothing left running.", flush=True)

@@ -1,0 +1,234 @@
+"""Contact events on a region's JetStream stream: publish once, consume at least once.
+
+Publishing sets `Nats-Msg-Id` to the event id, so a retried publish inside the stream's
+duplicate window is stored once. Consumers are durable with explicit ack; a handler that
+fails is redelivered with back-off, and after `max_deliver` attempts the message goes to
+the region's dead-letter subject (with the reason in headers) instead of blocking the
+consumer forever. Trace context rides in the message headers across every hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Placement, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ccmesh import naming, telemetry
+from contactcenter.events.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[events_pb2.Event], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """Raised by a handler for an event that can never succeed: dead-lettered at once, no retries."""
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    replicas: int = 1
+    #: Placement tags, e.g. ["region:eu"]: the stream lives only on that region's servers.
+    placement_tags: Sequence[str] = ()
+    max_age_seconds: float = 30 * 24 * 3600
+    #: Window in which a repeated Nats-Msg-Id is dropped as a duplicate.
+    duplicate_window_seconds: float = 24 * 3600
+
+
+async def ensure_region_streams(js: JetStreamContext, region: str, settings: StreamSettings) -> None:
+    """Create (or update) the region's event and dead-letter streams."""
+    placement = Placement(tags=list(settings.placement_tags)) if settings.placement_tags else None
+    for stream in naming.region_streams(region):
+        config = StreamConfig(
+            name=stream.name,
+            subjects=list(stream.subjects),
+            storage=StorageType.FILE,
+            num_replicas=settings.replicas,
+            max_age=settings.max_age_seconds,
+            duplicate_window=settings.duplicate_window_seconds,
+            placement=placement,
+        )
+        try:
+            await js.stream_info(stream.name)
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+
+
+def event_type(event: events_pb2.Event) -> str:
+    kind = event.WhichOneof("payload")
+    if kind is None:
+        raise ValueError(f"event {event.event_id!r} has no payload")
+    return kind
+
+
+@dataclass(frozen=True)
+class Published:
+    stream: str
+    sequence: int
+    duplicate: bool
+
+
+class EventPublisher:
+    def __init__(self, js: JetStreamContext, region: str) -> None:
+        self._js = js
+        self.region = region
+        self._stream = naming.events_stream(region).name
+        self._tracer = telemetry.tracer()
+
+    async def publish(self, event: events_pb2.Event, timeout: float = 5.0) -> Published:
+        if not event.event_id:
+            raise ValueError("event_id is required: it is the de-duplication key")
+        kind = event_type(event)
+        subject = naming.event_subject(self.region, event.tenant.tenant_id, kind, event.contact_id)
+        headers = {"Nats-Msg-Id": event.event_id}
+        with self._tracer.start_as_current_span(
+            f"{self._stream} publish",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": subject,
+                "messaging.message.id": event.event_id,
+                "contactcenter.event.type": kind,
+            },
+        ):
+            telemetry.inject(headers)
+            ack = await self._js.publish(subject, event.SerializeToString(), headers=headers, timeout=timeout)
+        return Published(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
+
+
+@dataclass
+class ConsumerSettings:
+    durable: str
+    #: Subject filter inside the region's event stream, e.g. `ccevt.eu.*.contact_created.*`.
+    filter_subject: str
+    max_deliver: int = 5
+    ack_wait_seconds: float = 30.0
+    #: Delay before each redelivery after a failure; the last value repeats.
+    backoff_seconds: Sequence[float] = field(default_factory=lambda: (0.2, 1.0, 5.0, 15.0))
+    batch: int = 32
+
+
+class DurableConsumer:
+    """Pulls from a durable consumer and hands each event to `handler`, in stream order."""
+
+    def __init__(
+        self, js: JetStreamContext, region: str, settings: ConsumerSettings, handler: EventHandler
+    ) -> None:
+        self._js = js
+        self.region = region
+        self.settings = settings
+        self._handler = handler
+        self._stream = naming.events_stream(region).name
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._tracer = telemetry.tracer()
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        config = ConsumerConfig(
+            durable_name=s.durable,
+            filter_subject=s.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=s.max_deliver,
+            ack_wait=s.ack_wait_seconds,
+        )
+        self._subscription = await self._js.pull_subscribe(
+            s.filter_subject, durable=s.durable, stream=self._stream, config=config
+        )
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{s.durable}")
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Finish the event in hand, then stop fetching. Unacked events are redelivered later."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=grace_seconds)
+            except TimeoutError:
+                self._task.cancel()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = await self._subscription.fetch(self.settings.batch, timeout=0.5)
+            except NatsTimeoutError:
+                continue
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                log.warning("fetch failed on %s; retrying", self.settings.durable, exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                await self._process(message)
+
+    async def _process(self, message: Msg) -> None:
+        delivered = message.metadata.num_delivered
+        token = otel_context.attach(telemetry.extract(message.headers))
+        try:
+            with self._tracer.start_as_current_span(
+                f"{self._stream} process",
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": message.subject,
+                    "messaging.consumer.group.name": self.settings.durable,
+                    "messaging.message.delivery_count": delivered,
+                },
+            ) as span:
+                try:
+                    event = events_pb2.Event.FromString(message.data)
+                except DecodeError as error:
+                    # A message that cannot be decoded will never succeed: dead-letter it now.
+                    await self._dead_letter(message, f"undecodable event: {error}")
+                    return
+                span.set_attribute("messaging.message.id", event.event_id)
+                try:
+                    await self._handler(event)
+                except PermanentError as error:
+                    span.set_status(Status(StatusCode.ERROR, str(error)))
+                    await self._dead_letter(message, f"permanent failure: {error}")
+                    return
+                except Exception as error:
+                    span.set_status(Status(StatusCode.ERROR, repr(error)))
+                    if delivered >= self.settings.max_deliver:
+                        await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
+                    else:
+                        await message.nak(delay=self._backoff(delivered))
+                    return
+                await message.ack()
+        finally:
+            otel_context.detach(token)
+
+    def _backoff(self, delivered: int) -> float:
+        delays = self.settings.backoff_seconds
+        return delays[min(delivered, len(delays)) - 1] if delays else 0.0
+
+    async def _dead_letter(self, message: Msg, reason: str) -> None:
+        headers = {
+            "Cc-Original-Subject": message.subject,
+            "Cc-Original-Sequence": str(message.metadata.sequence.stream),
+            "Cc-Consumer": self.settings.durable,
+            "Cc-Reason": " ".join(reason.split())[:500],
+        }
+        telemetry.inject(headers)
+        await self._js.publish(
+            naming.dead_letter_subject(self.region, self.settings.durable), message.data, headers=headers
+        )
+        await message.term()
+        self.dead_lettered += 1
+        log.error("dead-lettered %s from %s: %s", message.subject, self.settings.durable, reason)

@@ -1,0 +1,237 @@
+"""Run one service: config, telemetry, NATS, both transports, background work, clean stop.
+
+A service's `__main__` calls `run_service(definition)`. The shape follows nats.py's micro
+example: an AsyncExitStack, SIGTERM/SIGINT set an event, then everything drains in order:
+health goes NOT_SERVING, the mesh stops taking requests and finishes those in flight, the
+gRPC server gets its grace period, consumers finish the event in hand, NATS drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import grpc
+import nats
+import orjson
+from google.protobuf.descriptor import ServiceDescriptor
+from nats.aio.client import Client
+from nats.js.client import JetStreamContext
+
+from ccmesh import naming, telemetry
+from ccmesh.access import AccessControl
+from ccmesh.auth import ANY_TENANT, TokenAuthority
+from ccmesh.config import ConfigError, MeshConfig, load_config
+from ccmesh.configplane.models import ContactCenter, Tenant
+from ccmesh.configplane.watch import ConfigWatcher
+from ccmesh.events import DurableConsumer, EventPublisher, StreamSettings, ensure_region_streams
+from ccmesh.grpc_server import GrpcServer
+from ccmesh.rpc_client import MeshChannel
+from ccmesh.rpc_server import MeshServer
+
+log = logging.getLogger(__name__)
+
+ConfigT = TypeVar("ConfigT", bound=MeshConfig)
+
+
+class ServiceTokens:
+    """The service's own token for calls to other services, re-minted before it expires."""
+
+    def __init__(self, authority: TokenAuthority, service: str, ttl_seconds: int = 3600) -> None:
+        self._authority = authority
+        self._service = service
+        self._ttl = ttl_seconds
+        self._token = ""
+        self._renew_at = 0.0
+
+    def __call__(self) -> str:
+        now = time.monotonic()
+        if now >= self._renew_at:
+            self._token = self._authority.mint(ANY_TENANT, "service", self._service, self._ttl)
+            self._renew_at = now + self._ttl / 2
+        return self._token
+
+
+@dataclass
+class Runtime(Generic[ConfigT]):
+    """What a service's bootstrap receives to build its parts."""
+
+    name: str
+    config: ConfigT
+    nc: Client
+    js: JetStreamContext
+    access: AccessControl
+    #: Channel for calls to other services, authenticated as this service.
+    channel: MeshChannel
+    events: EventPublisher
+    stack: AsyncExitStack
+    #: The live view of the config plane.
+    watcher: ConfigWatcher
+    #: Placement tags for the region's streams and buckets (empty on an untagged server).
+    placement_tags: list[str]
+    #: The region's ContactCenter (tenants, brands, residency) as last applied; None before any.
+    contact_center: ContactCenter | None = None
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        """Read on every call, so `ccctl apply` takes effect without a restart."""
+        current = self.contact_center
+        return current.spec.tenant(tenant_id) if current is not None else None
+
+
+@dataclass
+class ServiceParts:
+    """What a bootstrap returns: servicers to serve and background work to run."""
+
+    #: (servicer, service descriptor, generated add_<Service>Servicer_to_server)
+    servicers: list[tuple[object, ServiceDescriptor, Callable[[Any, grpc.aio.Server], None]]]
+    consumers: list[DurableConsumer] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition(Generic[ConfigT]):
+    name: str
+    version: str
+    description: str
+    config_model: type[ConfigT]
+    build: Callable[[Runtime[ConfigT]], Awaitable[ServiceParts]]
+
+
+def run_service(definition: ServiceDefinition[Any], argv: list[str] | None = None) -> int:
+    try:
+        config = load_config(definition.config_model)
+    except ConfigError as error:
+        print(f"{definition.name}: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level,
+        format=f"%(asctime)s {definition.name} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(definition, config))
+    return 0
+
+
+async def serve(
+    definition: ServiceDefinition[Any], config: MeshConfig, stop: asyncio.Event | None = None
+) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    instance_id = config.instance_name or f"{socket.gethostname()}-{os.getpid()}"
+    telemetry.setup_telemetry(
+        definition.name, region=config.region, version=definition.version, instance_id=instance_id
+    )
+    log.info("starting with %s", config.redacted())
+    async with AsyncExitStack() as stack:
+        # Runs last: spans of requests finished during the drain are still exported.
+        stack.callback(telemetry.shutdown_telemetry)
+        nc = await nats.connect(
+            config.nats_url.split(","),
+            name=f"{definition.name}/{config.region}/{instance_id}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+        )
+        stack.push_async_callback(_drain, nc)
+        js = nc.jetstream()
+        tags = [naming.placement_tag(config.region)] if config.placement_by_region else []
+        await ensure_region_streams(
+            js, config.region, StreamSettings(replicas=config.stream_replicas, placement_tags=tags)
+        )
+        authority = TokenAuthority(config.auth_secret)
+        watcher = await ConfigWatcher.open(js)
+        runtime = Runtime(
+            name=definition.name,
+            config=config,
+            nc=nc,
+            js=js,
+            access=AccessControl(authority),
+            channel=MeshChannel(
+                nc,
+                config.region,
+                token=ServiceTokens(authority, definition.name),
+                default_timeout=config.default_deadline_seconds,
+            ),
+            events=EventPublisher(js, config.region),
+            stack=stack,
+            watcher=watcher,
+            placement_tags=tags,
+        )
+
+        async def follow_region(document: ContactCenter | None) -> None:
+            runtime.contact_center = document
+            generation = document.metadata.generation if document else None
+            log.info("region %s: ContactCenter generation %s in effect", config.region, generation)
+
+        watcher.on_region_change(config.region, follow_region)
+        await watcher.start()
+        stack.push_async_callback(watcher.stop)
+        parts = await definition.build(runtime)
+        for hook in parts.on_stop:
+            stack.push_async_callback(hook)
+
+        mesh = MeshServer(
+            nc,
+            region=config.region,
+            name=definition.name,
+            version=definition.version,
+            instance_id=instance_id,
+            description=definition.description,
+            max_message_bytes=config.max_message_bytes,
+            default_deadline_seconds=config.default_deadline_seconds,
+        )
+        grpc_server = (
+            None
+            if config.grpc_port < 0
+            else GrpcServer(config.grpc_host, config.grpc_port, config.max_message_bytes)
+        )
+        for servicer, descriptor, register in parts.servicers:
+            mesh.add_servicer(servicer, descriptor)
+            if grpc_server is not None:
+                grpc_server.add_servicer(servicer, descriptor, register)
+
+        for consumer in parts.consumers:
+            await consumer.start()
+            stack.push_async_callback(consumer.stop, config.shutdown_grace_seconds)
+        grpc_port = await grpc_server.start() if grpc_server is not None else -1
+        if grpc_server is not None:
+            stack.push_async_callback(grpc_server.stop, config.shutdown_grace_seconds)
+        await mesh.start()
+        stack.push_async_callback(mesh.stop, config.shutdown_grace_seconds)
+        # One machine-readable line on stdout: the launcher and tests read where we listen.
+        print(
+            orjson.dumps(
+                {
+                    "ready": definition.name,
+                    "region": config.region,
+                    "grpc_port": grpc_port,
+                    "pid": os.getpid(),
+                }
+            ).decode(),
+            flush=True,
+        )
+        log.info("serving %s in region %s (gRPC port %s)", definition.name, config.region, grpc_port)
+        await stop.wait()
+        log.info("stopping: draining in-flight work")
+        if grpc_server is not None:
+            await grpc_server.set_serving(False)
+
+
+async def _drain(nc: Client) -> None:
+    if not nc.is_closed:
+        try:
+            await nc.drain()
+        except Exception:  # already closing or disconnected: nothing left to drain
+            log.debug("drain failed", exc_info=True)

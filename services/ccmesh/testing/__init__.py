@@ -1,0 +1,1 @@
+"""Test support shipped with the runtime: real nats-server topologies for pytest."""

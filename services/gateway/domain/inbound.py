@@ -1,0 +1,66 @@
+"""An inbound customer message, normalised from any channel, and what accepting it produced."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import orjson
+
+#: Message ids derive from the provider's id, so a retried delivery maps to the same message
+#: (and the same `Nats-Msg-Id`) even if the first attempt died half way.
+_MESSAGE_NAMESPACE = uuid.UUID("6f1d3a52-52f4-4c55-9d0c-3f1f8a7c2b10")
+MAX_TEXT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    tenant_id: str
+    brand_id: str
+    channel: int
+    from_kind: int
+    from_value: str
+    entry_point: str
+    text: str
+    provider_message_id: str
+
+    def message_id(self) -> str:
+        return uuid.uuid5(
+            _MESSAGE_NAMESPACE, f"{self.tenant_id}:{self.channel}:{self.provider_message_id}"
+        ).hex
+
+    def idempotency_token(self) -> str:
+        return hashlib.sha256(f"{self.channel}:{self.provider_message_id}".encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    contact_id: str
+    message_id: str
+    customer_id: str
+    contact_created: bool
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Accepted:
+        raw = orjson.loads(data)
+        return cls(raw["contact_id"], raw["message_id"], raw["customer_id"], bool(raw["contact_created"]))
+
+
+def validate(message: InboundMessage) -> list[str]:
+    """Problems with the message, each naming its field; empty when it can be accepted."""
+    problems = []
+    if message.channel == 0:
+        problems.append("channel: must be specified")
+    if message.from_kind == 0 or not message.from_value.strip():
+        problems.append("from: an identifier kind and value are required")
+    if not message.provider_message_id:
+        problems.append("provider_message_id: required, it makes retries safe")
+    elif len(message.provider_message_id) > 256:
+        problems.append("provider_message_id: at most 256 characters")
+    if len(message.text.encode()) > MAX_TEXT_BYTES:
+        problems.append(f"text: larger than {MAX_TEXT_BYTES} bytes")
+    return problems

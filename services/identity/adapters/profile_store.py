@@ -1,0 +1,76 @@
+"""Customer profiles and identifier indexes in the region's identity KV bucket.
+
+Keys never contain personal data: `cust.<scope>.<customer_id>` holds the profile and
+`idx.<scope>.<kind>.<digest>` maps a hashed identifier to its customer. Index entries are
+claimed with `create`, which fails if the key exists, so two replicas resolving the same new
+identifier at once cannot both create a customer.
+"""
+
+from __future__ import annotations
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from ccmesh.kv import update_with
+from identity.domain.customer import Customer
+from identity.domain.identifiers import Identifier
+
+
+class ProfileStore:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @staticmethod
+    def _profile_key(scope: str, customer_id: str) -> str:
+        return f"cust.{scope}.{customer_id}"
+
+    @staticmethod
+    def _index_key(scope: str, identifier: Identifier) -> str:
+        return f"idx.{scope}.{identifier.index_token()}"
+
+    async def owner(self, scope: str, identifier: Identifier) -> str | None:
+        try:
+            entry = await self._kv.get(self._index_key(scope, identifier))
+        except KeyNotFoundError:
+            return None
+        return entry.value.decode() if entry.value else None
+
+    async def claim(self, scope: str, identifier: Identifier, customer_id: str) -> bool:
+        """Point the identifier at the customer unless another customer already owns it."""
+        try:
+            await self._kv.create(self._index_key(scope, identifier), customer_id.encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def release(self, scope: str, identifier: Identifier) -> None:
+        await self._kv.delete(self._index_key(scope, identifier))
+
+    async def get(self, scope: str, customer_id: str) -> tuple[Customer, int] | None:
+        try:
+            entry = await self._kv.get(self._profile_key(scope, customer_id))
+        except KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        return Customer.from_json(entry.value), int(entry.revision or 0)
+
+    async def create(self, customer: Customer) -> int:
+        return int(
+            await self._kv.create(self._profile_key(customer.scope, customer.customer_id), customer.to_json())
+        )
+
+    async def add_identifiers(self, customer: Customer, extra: list[Identifier]) -> tuple[Customer, int]:
+        """Append identifiers with optimistic concurrency (a concurrent update is re-applied, not lost)."""
+        result: list[Customer] = []
+
+        def mutate(current: bytes | None) -> bytes:
+            base = Customer.from_json(current) if current else customer
+            updated = base.with_identifiers(extra)
+            result.append(updated)
+            return updated.to_json()
+
+        revision = await update_with(
+            self._kv, self._profile_key(customer.scope, customer.customer_id), mutate
+        )
+        return result[-1], revision

@@ -1,0 +1,7 @@
+"""Routing service settings (env prefix CC_)."""
+
+from ccmesh.config import MeshConfig
+
+
+class RoutingConfig(MeshConfig):
+    pass

@@ -1,0 +1,39 @@
+"""RoutingService: decode, check access, call the domain, encode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from ccmesh.access import AccessControl
+from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
+from routing.domain.erlang_c import QueueParameterError, forecast
+
+READ_ROLES = frozenset({"admin", "supervisor"})
+
+
+class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
+    def __init__(self, access: AccessControl) -> None:
+        self._access = access
+
+    async def PredictServiceLevel(
+        self, request: routing_pb2.PredictServiceLevelRequest, context: Any
+    ) -> routing_pb2.PredictServiceLevelResponse:
+        await self._access.require(context, request.tenant_id, READ_ROLES)
+        try:
+            result = forecast(
+                request.arrivals_per_hour,
+                request.average_handle_seconds,
+                request.agents,
+                request.target_answer_seconds,
+            )
+        except QueueParameterError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return routing_pb2.PredictServiceLevelResponse(
+            traffic_erlangs=result.traffic_erlangs,
+            probability_of_waiting=result.probability_of_waiting,
+            service_level=result.service_level,
+            average_wait_seconds=result.average_wait_seconds,
+            occupancy=result.occupancy,
+        )
