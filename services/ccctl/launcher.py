@@ -23,7 +23,7 @@ import nats
 from ccctl.discovery_client import PLATFORM_SERVICES, discover, summarize
 from ccmesh.configplane.loader import load_files
 from ccmesh.configplane.store import ConfigStore
-from ccmesh.natsserver import NatsServer, NatsServerError, NatsServerSpec
+from ccmesh.natsserver import NatsServer, NatsServerError, NatsServerSpec, free_port
 
 GATEWAY_HTTP_PORT = 8080
 
@@ -40,6 +40,7 @@ class LaunchPlan:
     nats_port: int = 4222
     nats_monitor_port: int = 8222
     grpc_base_port: int = 50051
+    gateway_http_port: int = GATEWAY_HTTP_PORT
     ready_timeout: float = 60.0
 
     def grpc_port(self, region_index: int, service_index: int) -> int:
@@ -117,7 +118,8 @@ def start_services(platform: Platform, secret: str) -> None:
     plan = platform.plan
     for region_index, region in enumerate(plan.regions):
         for service_index, name in enumerate(PLATFORM_SERVICES):
-            grpc_port = plan.grpc_port(region_index, service_index)
+            # Base port 0: every service takes a free port (tests run several platforms at once).
+            grpc_port = plan.grpc_port(region_index, service_index) if plan.grpc_base_port else free_port()
             log_file = plan.data_dir / "logs" / f"{region}-{name}.log"
             env = {
                 **os.environ,
@@ -129,7 +131,7 @@ def start_services(platform: Platform, secret: str) -> None:
                 "CC_PLACEMENT_BY_REGION": "true",
             }
             if name == "gateway" and region_index == 0:
-                env["CC_HTTP_PORT"] = str(GATEWAY_HTTP_PORT)
+                env["CC_HTTP_PORT"] = str(plan.gateway_http_port)
             with log_file.open("ab") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", name],
@@ -182,7 +184,8 @@ def summary(platform: Platform, applied: list[str]) -> str:
     lines = [
         "contact center platform is up",
         f"  NATS            {platform.nats_url}  (monitoring http://127.0.0.1:{platform.plan.nats_monitor_port})",
-        f"  gateway         http://127.0.0.1:{GATEWAY_HTTP_PORT}",
+        f"  gateway         http://127.0.0.1:{platform.plan.gateway_http_port}"
+        "  (GET /healthz, POST /v1/tenants/<tenant>/messages)",
         f"  data            {platform.plan.data_dir}/  (logs in {platform.plan.data_dir}/logs/)",
         "  config          " + "; ".join(applied),
         "  gRPC APIs:",

@@ -74,7 +74,9 @@ class TokenAuthority:
         if len(parts) != 3 or parts[0] != _PREFIX:
             raise AuthError("malformed token", permission=False)
         _, payload, signature = parts
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        # Bytes, not str: compare_digest raises TypeError on non-ASCII str, and the caller
+        # controls this text.
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             raise AuthError("token signature is invalid", permission=False)
         try:
             claims = orjson.loads(_unb64(payload))

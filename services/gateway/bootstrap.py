@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from ccmesh import naming
 from ccmesh.kv import ensure_bucket
 from ccmesh.rpc_client import mesh_stub
@@ -10,6 +12,7 @@ from contactcenter.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from contactcenter.identity.v1 import identity_pb2_grpc
 from gateway.adapters.contact_store import ContactStore
 from gateway.config import GatewayConfig
+from gateway.entrypoints.http import GatewayHttp, start_http
 from gateway.entrypoints.rpc import GatewayServicer
 
 
@@ -21,19 +24,25 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         placement_tags=runtime.placement_tags,
         replicas=config.stream_replicas,
     )
+    store = ContactStore(bucket)
+    identity = mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel)
     servicer = GatewayServicer(
-        runtime.access,
-        region=config.region,
-        store=ContactStore(bucket),
-        identity=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
-        events=runtime.events,
+        runtime.access, region=config.region, store=store, identity=identity, events=runtime.events
     )
+    on_stop: list[Callable[[], Awaitable[None]]] = []
+    if config.http_port >= 0:
+        http = GatewayHttp(
+            runtime.access, region=config.region, store=store, identity=identity, events=runtime.events
+        )
+        runner = await start_http(http, config.http_host, config.http_port)
+        on_stop.append(runner.cleanup)
     return ServiceParts(
+        on_stop=on_stop,
         servicers=[
             (
                 servicer,
                 gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"],
                 gateway_pb2_grpc.add_GatewayServiceServicer_to_server,
             )
-        ]
+        ],
     )

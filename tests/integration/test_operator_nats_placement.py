@@ -21,7 +21,9 @@ def files_under(directories: list[Path], needle: str) -> list[Path]:
     return [p for d in directories for p in d.rglob("*") if needle in p.name]
 
 
-async def test_eu_streams_and_buckets_land_only_on_eu_servers(nats_supercluster: SuperclusterTopology) -> None:
+async def test_eu_streams_and_buckets_land_only_on_eu_servers(
+    nats_supercluster: SuperclusterTopology,
+) -> None:
     # Connect through a US server: placement, not the client's location, decides where data lives.
     client = await nats.connect(nats_supercluster.urls_of("us")[0], connect_timeout=5)
     try:
@@ -38,7 +40,9 @@ async def test_eu_streams_and_buckets_land_only_on_eu_servers(nats_supercluster:
         assert not files_under(nats_supercluster.store_dirs("us"), stream), stream
 
 
-async def test_ensure_is_idempotent_and_delete_removes_everything(nats_supercluster: SuperclusterTopology) -> None:
+async def test_ensure_is_idempotent_and_delete_removes_everything(
+    nats_supercluster: SuperclusterTopology,
+) -> None:
     client = await nats.connect(nats_supercluster.urls_of("eu")[0], connect_timeout=5)
     try:
         js = client.jetstream(timeout=10)

@@ -40,7 +40,8 @@ class ProfileStore:
         try:
             await self._kv.create(self._index_key(scope, identifier), customer_id.encode())
         except KeyWrongLastSequenceError:
-            return False
+            # A concurrent resolver may have claimed it for this very customer: that is a success.
+            return await self.owner(scope, identifier) == customer_id
         return True
 
     async def release(self, scope: str, identifier: Identifier) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from identity.service_layer.resolve import ResolveConflict, resolve_customer
 RESOLVE_ROLES = frozenset({"admin", "supervisor", "agent", "integration"})
 READ_ROLES = frozenset({"admin", "supervisor", "agent", "integration"})
 MAX_IDENTIFIERS = 20
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 _KIND_FROM_PROTO = {
     common_pb2.IDENTIFIER_KIND_PHONE: IdentifierKind.PHONE,
@@ -119,6 +121,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ) -> identity_pb2.GetCustomerResponse:
         await self._access.require(context, request.tenant.tenant_id, READ_ROLES)
         tenant = await self._tenant(context, request.tenant.tenant_id, request.tenant.brand_id)
+        if not _CUSTOMER_ID.match(request.customer_id):
+            # It becomes part of a KV key: a dot or wildcard would reach into another brand's scope.
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "customer_id: required, 1-64 letters, digits, '-' or '_'",
+            )
         found = await self._store.get(scope_of(tenant, request.tenant.brand_id), request.customer_id)
         if found is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"customer {request.customer_id!r} not found")

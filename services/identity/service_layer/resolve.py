@@ -39,7 +39,8 @@ async def resolve_customer(
         found = await store.get(scope, customer_id)
         customer = found[0] if found else _repair(customer_id, tenant_id, scope, region, owners)
         if found is None:
-            await store.create(customer)
+            # The owner's profile may be in flight rather than lost: merge, never overwrite or fail.
+            customer, _ = await store.add_identifiers(customer, list(customer.identifiers))
         unclaimed = [identifier for identifier, owner in owners.items() if owner is None]
         claimed = [
             identifier for identifier in unclaimed if await store.claim(scope, identifier, customer_id)
@@ -69,7 +70,8 @@ async def _create(
                 await store.release(scope, done)
             return None
         claimed.append(identifier)
-    await store.create(customer)
+    # A concurrent resolver may already have rebuilt this profile from our claims: merge into it.
+    customer, _ = await store.add_identifiers(customer, list(customer.identifiers))
     return customer
 
 

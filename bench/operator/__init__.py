@@ -1,0 +1,1 @@
+"""`make bench-operator`: ContactCenters reconciled from create to Ready against kmock."""

@@ -1,0 +1,50 @@
+"""Graceful shutdown of MeshServer: in-flight calls finish, new calls find nobody."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from _mesh import REGION, ScriptedServicer, meshtest, start_server
+from nats.aio.client import Client as NATS
+
+from ccmesh.rpc_client import MeshChannel
+from ccmesh.status import RpcError
+from contactcenter.meshtest.v1 import meshtest_pb2
+
+
+async def test_stop_lets_the_in_flight_call_finish_then_refuses_new_ones(nc: NATS) -> None:
+    servicer = ScriptedServicer()
+    server = await start_server(nc, servicer)
+    stub = meshtest(MeshChannel(nc, REGION, default_timeout=5))
+    in_flight = asyncio.create_task(stub.Sleep(meshtest_pb2.SleepRequest(milliseconds=500)))
+    await asyncio.wait_for(servicer.sleep_started.wait(), timeout=5)
+    assert not in_flight.done()
+
+    await server.stop(5.0)
+
+    assert in_flight.done(), "stop returned before the in-flight call finished"
+    reply = await in_flight
+    assert reply.completed is True
+    assert servicer.completed_sleeps == 1
+    with pytest.raises(RpcError) as caught:
+        await stub.Echo(meshtest_pb2.EchoRequest(payload=b"after stop"))
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_calls_outliving_the_grace_period_are_cancelled(nc: NATS) -> None:
+    servicer = ScriptedServicer()
+    server = await start_server(nc, servicer)
+    stub = meshtest(MeshChannel(nc, REGION, default_timeout=5))
+    in_flight = asyncio.create_task(stub.Sleep(meshtest_pb2.SleepRequest(milliseconds=3000), timeout=1))
+    await asyncio.wait_for(servicer.sleep_started.wait(), timeout=5)
+
+    await server.stop(0.05)
+
+    assert not server._in_flight or all(task.done() for task in server._in_flight)
+    with pytest.raises(RpcError) as caught:
+        await in_flight
+    # Cancelled by shutdown, so no reply is sent: the caller's own deadline ends the call.
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert servicer.completed_sleeps == 0
