@@ -50,7 +50,7 @@ test: lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Bring the whole platform up on the embedded NATS server (Ctrl-C stops it).
-run: $(STAMP)
+run: $(STAMP) gen
 	$(BIN)/ccctl up
 
 bench: $(STAMP)

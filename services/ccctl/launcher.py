@@ -205,7 +205,8 @@ def run(plan: LaunchPlan) -> int:
     def request_stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, request_stop)
+    # Both explicitly: a shell that starts us in the background makes us inherit an ignored SIGINT.
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         secret = auth_secret(plan.data_dir)
         start_nats(platform)
@@ -231,5 +232,6 @@ def run(plan: LaunchPlan) -> int:
         return 1
     finally:
         stop(platform)
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         print("stopped; nothing left running.", flush=True)

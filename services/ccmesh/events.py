@@ -10,6 +10,7 @@ consumer forever. Trace context rides in the message headers across every hop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -159,13 +160,16 @@ class DurableConsumer:
                 await asyncio.wait_for(self._task, timeout=grace_seconds)
             except TimeoutError:
                 self._task.cancel()
+        # A pull subscription left open makes the connection's drain wait its full timeout.
+        with contextlib.suppress(Exception):
+            await self._subscription.unsubscribe()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 messages = await self._subscription.fetch(self.settings.batch, timeout=0.5)
-            except NatsTimeoutError:
-                continue
+            except (NatsTimeoutError, TimeoutError):
+                continue  # nothing new within the poll interval (nats-py raises either type)
             except Exception:
                 if self._stopping.is_set():
                     return

@@ -144,6 +144,9 @@ class NatsServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches the owner, which stops the
+            # services first and NATS last, instead of NATS dying under draining services.
+            start_new_session=True,
         )
         log.close()
 

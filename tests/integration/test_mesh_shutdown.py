@@ -42,7 +42,6 @@ async def test_calls_outliving_the_grace_period_are_cancelled(nc: NATS) -> None:
 
     await server.stop(0.05)
 
-    assert not server._in_flight or all(task.done() for task in server._in_flight)
     with pytest.raises(RpcError) as caught:
         await in_flight
     # Cancelled by shutdown, so no reply is sent: the caller's own deadline ends the call.

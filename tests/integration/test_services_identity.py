@@ -26,7 +26,9 @@ def ident(kind: int, value: str) -> common_pb2.Identifier:
     return common_pb2.Identifier(kind=kind, value=value)  # type: ignore[arg-type]
 
 
-def resolve_request(*identifiers: common_pb2.Identifier, tenant: str = "acme", brand: str = "acme-retail") -> Any:
+def resolve_request(
+    *identifiers: common_pb2.Identifier, tenant: str = "acme", brand: str = "acme-retail"
+) -> Any:
     return identity_pb2.ResolveCustomerRequest(
         tenant=common_pb2.TenantRef(tenant_id=tenant, brand_id=brand), identifiers=list(identifiers)
     )
@@ -228,23 +230,34 @@ async def test_unknown_customer_is_not_found(identity: Any) -> None:
     assert "0" * 32 in error.message
 
 
-async def test_concurrent_resolution_of_one_new_phone_yields_one_customer(identity: Any) -> None:
+@pytest.mark.parametrize("number", ["+33 6 12 34 56 78", "+33 6 12 34 56 79", "+33 6 12 34 56 80"])
+async def test_concurrent_resolution_of_one_new_phone_yields_one_customer(identity: Any, number: str) -> None:
+    # The same number written three ways, from ten callers at once.
+    spellings = [number, number.replace(" ", ""), "00" + number[1:]]
     replies = await asyncio.gather(
-        *(identity.ResolveCustomer(resolve_request(ident(PHONE, "+33 6 12 34 56 78"))) for _ in range(10))
+        *(identity.ResolveCustomer(resolve_request(ident(PHONE, spellings[n % 3]))) for n in range(10))
     )
     assert len({reply.customer.customer_id for reply in replies}) == 1
     assert sum(reply.created for reply in replies) == 1
     fetched = await identity.GetCustomer(get_request(replies[0].customer.customer_id))
-    assert stored(fetched.customer) == {(PHONE, "+33612345678")}
+    assert stored(fetched.customer) == {(PHONE, number.replace(" ", ""))}
 
 
 async def test_concurrent_resolution_of_several_new_identifiers_yields_one_complete_customer(
     identity: Any,
 ) -> None:
-    identifiers = [ident(PHONE, "+33 6 98 76 54 32"), ident(EMAIL, "marie@example.fr")]
+    phone, email = ident(PHONE, "+33 6 98 76 54 32"), ident(EMAIL, "marie@example.fr")
+    # Half the callers name the identifiers in the other order: the hardest case for claiming.
     replies = await asyncio.gather(
-        *(identity.ResolveCustomer(resolve_request(*identifiers[:: 1 if n % 2 else -1])) for n in range(10))
+        *(
+            identity.ResolveCustomer(resolve_request(*((phone, email) if n % 2 else (email, phone))))
+            for n in range(10)
+        )
     )
     assert len({reply.customer.customer_id for reply in replies}) == 1
+    assert sum(reply.created for reply in replies) == 1
     fetched = await identity.GetCustomer(get_request(replies[0].customer.customer_id))
     assert stored(fetched.customer) == {(PHONE, "+33698765432"), (EMAIL, "marie@example.fr")}
+    for alone in (phone, email):
+        again = await identity.ResolveCustomer(resolve_request(alone))
+        assert again.customer.customer_id == fetched.customer.customer_id

@@ -14,7 +14,8 @@ from enum import StrEnum
 
 MAX_IDENTIFIER_LENGTH = 256
 _SEPARATORS = re.compile(r"[\s().-]")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# ASCII: `\d` alone also takes other scripts' digits, which are not E.164 and would never match.
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$", re.ASCII)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -64,7 +64,9 @@ async def _create(
         created_at=time.time(),
     )
     claimed: list[Identifier] = []
-    for identifier in identifiers:
+    # One claim order for every creator: two creating the same customer collide on the first
+    # claim, instead of each taking one identifier, rolling back and colliding again forever.
+    for identifier in sorted(identifiers, key=Identifier.index_token):
         if not await store.claim(scope, identifier, customer.customer_id):
             for done in claimed:
                 await store.release(scope, done)
