@@ -38,7 +38,7 @@ lint: $(STAMP) gen-check
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services/ccmesh services/ccctl services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
+	$(BIN)/mypy services/ccmesh services/ccflow services/ccctl services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q

@@ -1,7 +1,7 @@
 """Write the ContactCenter CRD, generated from the pydantic model, into the CRD chart.
 
-    python tools/gen_crd.py          # regenerate
-    python tools/gen_crd.py --check  # exit 1 when the committed file is stale
+python tools/gen_crd.py          # regenerate
+python tools/gen_crd.py --check  # exit 1 when the committed file is stale
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="fail if the committed CRD differs")
     args = parser.parse_args(argv)
     text = render()

@@ -37,7 +37,7 @@ from ccoperator.testing.kmock_cluster import (
 
 NAMESPACE = "bench"
 SIZES = (1, 10, 50)
-RESYNC_SECONDS = 0.5
+RESYNC_SECONDS = 5.0
 TIMEOUT_SECONDS = 120.0
 
 
@@ -52,8 +52,8 @@ def ready_since(cluster: ApiServerEmulator, name: str) -> bool:
 
 async def play_deployment_controller(cluster: ApiServerEmulator, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        simulate_ready(cluster, NAMESPACE)
-        await asyncio.sleep(0.02)
+        await simulate_ready(cluster, NAMESPACE)
+        await asyncio.sleep(0.05)
 
 
 async def measure(count: int) -> dict[str, Any]:

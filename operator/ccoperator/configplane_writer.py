@@ -6,10 +6,11 @@ CLI can never disagree on keys, revisions or validation.
 
 from __future__ import annotations
 
+from nats.js.client import JetStreamContext
+
 from ccmesh import naming
 from ccmesh.configplane.models import ContactCenter
 from ccmesh.configplane.store import ConfigStore
-from nats.js.client import JetStreamContext
 
 
 async def apply_document(js: JetStreamContext, document: ContactCenter) -> None:

@@ -16,9 +16,9 @@ import types
 import typing
 from typing import Any, Final
 
-from ccmesh.configplane.models import ContactCenter, ContactCenterSpec
 from pydantic import BaseModel
 
+from ccmesh.configplane.models import ContactCenter, ContactCenterSpec
 from ccoperator import labels
 
 Schema = dict[str, Any]

@@ -10,10 +10,10 @@ import asyncio
 from typing import Any, Protocol
 
 import nats
-from ccmesh import naming
-from ccmesh.configplane.models import ContactCenter
 from nats.aio.client import Client as NATS
 
+from ccmesh import naming
+from ccmesh.configplane.models import ContactCenter
 from ccoperator import configplane_writer
 from ccoperator.nats_placement import delete_region_data, ensure_region_placement
 

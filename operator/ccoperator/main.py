@@ -14,6 +14,7 @@ import kopf
 from ccoperator import labels
 from ccoperator.config import Config
 from ccoperator.dataplane import NatsDataPlane
+from ccoperator.handlers.handle_child_event import handle_child_event
 from ccoperator.handlers.handle_delete_contactcenter import handle_delete_contactcenter
 from ccoperator.handlers.handle_reconcile_contactcenter import (
     handle_reconcile_contactcenter,
@@ -23,6 +24,7 @@ from ccoperator.kube.client import KubeClient
 from ccoperator.runtime import Runtime, connection_info
 
 RESOURCE = (labels.GROUP, labels.VERSION, labels.PLURAL)
+OWNED = {"app.kubernetes.io/managed-by": labels.MANAGED_BY}
 
 
 def runtime_of(memo: kopf.Memo) -> Runtime:
@@ -72,3 +74,9 @@ async def resync_contactcenter(
 @kopf.on.delete(*RESOURCE)
 async def delete_contactcenter(memo: kopf.Memo, body: kopf.Body, **_: Any) -> None:
     await handle_delete_contactcenter(runtime_of(memo), dict(body))
+
+
+# A low-level event handler: kopf keeps no state on the Deployments (no annotations, no finalizers).
+@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
+async def deployment_event(memo: kopf.Memo, namespace: str | None, event: kopf.RawEvent, **_: Any) -> None:
+    await handle_child_event(runtime_of(memo), namespace or "default", event)

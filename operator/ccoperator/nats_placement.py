@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
 from ccmesh import naming
 from ccmesh.events import StreamSettings, ensure_region_streams
 from ccmesh.kv import ensure_bucket
-from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
 
 KV_STREAM_PREFIX = "KV_"
 

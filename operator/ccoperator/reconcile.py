@@ -12,8 +12,8 @@ import secrets
 from typing import Any, cast
 
 import kopf
-from ccmesh.configplane.models import ContactCenter
 
+from ccmesh.configplane.models import ContactCenter
 from ccoperator import labels
 from ccoperator.builders import BuildSettings, DesiredObject, Owner, build_desired
 from ccoperator.converge import ConvergeReport, converge
@@ -69,51 +69,68 @@ async def reconcile(
     runtime: Runtime, namespace: str, name: str, logger: logging.Logger
 ) -> dict[str, Any] | None:
     """Run one pass; returns the status written, or None when the resource is gone or going."""
-    async with runtime.locks[f"{namespace}/{name}"]:
-        # Re-read under the lock: the caller's body may predate the status the previous pass wrote.
-        body = await runtime.kube.get(CR_KIND, namespace, name)
-        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
-            return None
-        metadata = body["metadata"]
-        generation = int(metadata.get("generation") or 0)
-        previous: dict[str, Any] = body.get("status") or {}
-        now = utc_now()
-        try:
-            cc = parse_contactcenter(body)
-        except SpecError as error:
-            status = build_status(
-                Observation(generation=generation, now=now, invalid_spec=str(error)), previous
-            )
-            await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
-            if _degraded_message(previous) != _degraded_message(status):
-                kopf.warn(_event_target(body), reason="InvalidSpec", message=str(error))
-            logger.warning("invalid spec, nothing changed: %s", error)
-            return status
-        owner = Owner(name=name, namespace=namespace, uid=str(metadata.get("uid", "")))
-        desired, report = await _apply(runtime, cc, owner)
-        nats_status, nats_error, nats_notes = await _observe_nats(runtime, cc)
-        # Changes at an already-applied generation were not asked for: someone edited or deleted them.
-        repaired = report.changed if previous.get("observedGeneration") == generation else []
-        observation = Observation(
-            generation=generation,
-            now=now,
-            services={
-                service: replicas_of(report.actual.get(f"Deployment/{labels.object_name(name, service)}"))
-                for service in labels.SERVICES
-            },
-            nats_error=nats_error,
-            nats=nats_status,
-            changed=report.changed,
-            repaired=repaired,
-            notes=[note for d in desired for note in d.notes] + nats_notes,
-        )
-        status = build_status(observation, previous)
+    key = f"{namespace}/{name}"
+    if key in runtime.waiting:
+        return None
+    runtime.waiting.add(key)
+    try:
+        await runtime.locks[key].acquire()
+    finally:
+        runtime.waiting.discard(key)
+    try:
+        return await _reconcile_locked(runtime, namespace, name, logger)
+    finally:
+        runtime.locks[key].release()
+
+
+async def _reconcile_locked(
+    runtime: Runtime, namespace: str, name: str, logger: logging.Logger
+) -> dict[str, Any] | None:
+    # Re-read under the lock: the caller's body may predate the status the previous pass wrote.
+    body = await runtime.kube.get(CR_KIND, namespace, name)
+    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return None
+    metadata = body["metadata"]
+    generation = int(metadata.get("generation") or 0)
+    previous: dict[str, Any] = body.get("status") or {}
+    now = utc_now()
+    try:
+        cc = parse_contactcenter(body)
+    except SpecError as error:
+        status = build_status(Observation(generation=generation, now=now, invalid_spec=str(error)), previous)
         await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
-        if repaired:
-            kopf.info(_event_target(body), reason="Repaired", message="restored: " + ", ".join(repaired))
-        if nats_error and nats_error != _degraded_message(previous):
-            kopf.warn(_event_target(body), reason="NatsUnavailable", message=nats_error)
+        if _degraded_message(previous) != _degraded_message(status):
+            kopf.warn(_event_target(body), reason="InvalidSpec", message=str(error))
+        logger.warning("invalid spec, nothing changed: %s", error)
         return status
+    owner = Owner(name=name, namespace=namespace, uid=str(metadata.get("uid", "")))
+    desired, report = await _apply(runtime, cc, owner)
+    nats_status, nats_error, nats_notes = await _observe_nats(runtime, cc)
+    # Changes at an already-applied generation were not asked for: someone edited or deleted them.
+    repaired = report.changed if previous.get("observedGeneration") == generation else []
+    observation = Observation(
+        generation=generation,
+        now=now,
+        services={
+            service: replicas_of(report.actual.get(f"Deployment/{labels.object_name(name, service)}"))
+            for service in labels.SERVICES
+        },
+        nats_error=nats_error,
+        nats=nats_status,
+        changed=report.changed,
+        repaired=repaired,
+        notes=[note for d in desired for note in d.notes] + nats_notes,
+    )
+    status = build_status(observation, previous)
+    runtime.observed[f"{namespace}/{name}"] = {
+        s: (r.ready, r.desired) for s, r in observation.services.items()
+    }
+    await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
+    if repaired:
+        kopf.info(_event_target(body), reason="Repaired", message="restored: " + ", ".join(repaired))
+    if nats_error and nats_error != _degraded_message(previous):
+        kopf.warn(_event_target(body), reason="NatsUnavailable", message=nats_error)
+    return status
 
 
 async def delete_region_data(runtime: Runtime, body: dict[str, Any], logger: logging.Logger) -> list[str]:

@@ -24,6 +24,12 @@ class Runtime:
     dataplane: RegionDataPlane | None
     #: One pass at a time per ContactCenter: the resync daemon and an update may fire together.
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    #: Resources with a pass already waiting for the lock: that pass will read the newest state, so
+    #: a burst of triggers (five Deployments becoming ready) costs one extra pass, not five.
+    waiting: set[str] = field(default_factory=set)
+    #: (ready, desired) per service as the last pass wrote them into status, by `namespace/name`:
+    #: a Deployment event that changes neither needs no pass (the resync still checks everything).
+    observed: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
 
     async def keda_available(self) -> bool:
         return await self.kube.exists(KINDS["CustomResourceDefinition"], None, KEDA_CRD)

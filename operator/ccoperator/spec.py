@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ccmesh.configplane.models import ContactCenter
 from pydantic import ValidationError
+
+from ccmesh.configplane.models import ContactCenter
 
 
 @dataclass(frozen=True)

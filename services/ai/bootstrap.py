@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+from ai.adapters.registry import ComponentRegistry
+from ai.adapters.tenant_store import TenantStore
 from ai.config import AiConfig
+from ai.domain.component import ComponentContext
+from ai.entrypoints.consumer import insight_consumer
 from ai.entrypoints.rpc import AiServicer
+from ai.service_layer.analysis import Analyzer
+from ai.service_layer.intents import IntentModels, IntentTraining
+from ai.service_layer.knowledge import KnowledgeBases
+from ai.service_layer.pipelines import PipelineCatalog
+from ccmesh.configplane.models import ContactCenter
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.ai.v1 import ai_pb2, ai_pb2_grpc
 
 
 async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
-    servicer = AiServicer(runtime.access)
+    store = await TenantStore.open(runtime.js, runtime.config.region, runtime.placement_tags)
+    models = IntentModels()
+    training = IntentTraining(models, store)
+    knowledge = KnowledgeBases(store)
+    await training.start()
+    await knowledge.start()
+    registry = ComponentRegistry.discover()
+    catalog = PipelineCatalog(registry, ComponentContext(intent_models=models))
+
+    async def follow(document: ContactCenter | None) -> None:
+        await catalog.apply(document)
+
+    await catalog.apply(runtime.watcher.contact_center_for_region(runtime.config.region))
+    runtime.watcher.on_region_change(runtime.config.region, follow)
+    analyzer = Analyzer(catalog, store)
+    servicer = AiServicer(runtime.access, analyzer, training, knowledge, catalog, registry, runtime.events)
+    consumers = [insight_consumer(runtime.js, runtime.config.region, analyzer, runtime.events, catalog)]
     return ServiceParts(
         servicers=[
             (
@@ -17,5 +42,7 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
                 ai_pb2.DESCRIPTOR.services_by_name["AiService"],
                 ai_pb2_grpc.add_AiServiceServicer_to_server,
             )
-        ]
+        ],
+        consumers=consumers if runtime.config.stream_insights else [],
+        on_stop=[store.stop],
     )

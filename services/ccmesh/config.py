@@ -41,7 +41,7 @@ class MeshConfig(BaseModel):
     #: Seconds to finish in-flight work after SIGTERM.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     #: Shared secret that signs API tokens. Never logged.
-    auth_secret: str = Field(min_length=16, json_schema_extra={SECRET_MARK: True})
+    auth_secret: str = Field(min_length=16, repr=False, json_schema_extra={SECRET_MARK: True})
     #: Instance name shown in discovery; defaults to host-pid.
     instance_name: str = ""
     #: Replicas of the region's streams (3 in a production cluster).

@@ -56,7 +56,7 @@ class GrpcServer:
         self,
         servicer: object,
         descriptor: ServiceDescriptor,
-        register: Callable[[object, grpc.aio.Server], None],
+        register: Callable[[Any, grpc.aio.Server], None],
     ) -> None:
         """`register` is the generated `add_<Service>Servicer_to_server` function."""
         register(_StatusMapping(servicer), self._server)

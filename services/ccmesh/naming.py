@@ -17,6 +17,7 @@ from dataclasses import dataclass
 RPC_PREFIX = "cc"
 EVENT_PREFIX = "ccevt"
 DEAD_LETTER_PREFIX = "ccdlq"
+ACTION_PREFIX = "ccact"
 #: Config documents are not personal data, so one bucket serves every region.
 CONFIG_BUCKET = "cc-config"
 
@@ -43,6 +44,15 @@ def dead_letter_stream(region: str) -> StreamName:
     return StreamName(f"deadletter-{region}", (f"{DEAD_LETTER_PREFIX}.{region}.>",))
 
 
+def actions_stream(region: str) -> StreamName:
+    """Inbound actions from business systems (integration service), for the services that apply them."""
+    return StreamName(f"actions-{region}", (f"{ACTION_PREFIX}.{region}.>",))
+
+
+def action_subject(region: str, tenant_id: str, action: str, target_id: str) -> str:
+    return f"{ACTION_PREFIX}.{region}.{tenant_id}.{action}.{target_id}"
+
+
 def event_subject(region: str, tenant_id: str, event_type: str, contact_id: str) -> str:
     return f"{EVENT_PREFIX}.{region}.{tenant_id}.{event_type}.{contact_id}"
 
@@ -61,9 +71,28 @@ def region_buckets(region: str) -> list[str]:
     return [identity_bucket(region), gateway_bucket(region), integration_bucket(region)]
 
 
+def identity_region_buckets(region: str) -> list[str]:
+    """The identity service's buckets of a region (personal data; placed like the streams)."""
+    return [identity_bucket(region), identity_history_bucket(region)]
+
+
 def identity_bucket(region: str) -> str:
     """Customer profiles and identifier indexes (personal data)."""
     return f"identity-{region}"
+
+
+def identity_history_bucket(region: str) -> str:
+    """Customer timelines, contact-to-customer links, audit records and residency crossings."""
+    return f"identity-history-{region}"
+
+
+#: Not personal data: keyed hashes of identifiers (HMAC with a per-tenant key) -> home region.
+IDENTITY_GLOBAL_INDEX_BUCKET = "identity-global-index"
+
+
+def global_buckets() -> list[str]:
+    """Buckets shared by every region; they hold no personal data, so they need no placement."""
+    return [IDENTITY_GLOBAL_INDEX_BUCKET]
 
 
 def gateway_bucket(region: str) -> str:
@@ -78,3 +107,24 @@ def integration_bucket(region: str) -> str:
 
 def placement_tag(region: str) -> str:
     return f"region:{region}"
+
+
+def ai_region_buckets(region: str) -> list[str]:
+    """The ai service's buckets of a region (placed like the streams; the service creates them)."""
+    return [ai_bucket(region)]
+
+
+def ai_bucket(region: str) -> str:
+    """The ai service's per-tenant intent training sets, knowledge bases and conversation state
+    (redacted text only, but still the tenant's data: it stays in the region)."""
+    return f"ai-{region}"
+
+
+def flows_bucket(region: str) -> str:
+    """Published flow versions and aliases (journey definitions; no personal data)."""
+    return f"flows-{region}"
+
+
+def journeys_bucket(region: str) -> str:
+    """Durable journey state per contact (attributes and inputs: personal data)."""
+    return f"journeys-{region}"

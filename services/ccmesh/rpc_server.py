@@ -15,6 +15,7 @@ collection time instead of being recorded per request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -221,6 +222,17 @@ class MeshServer:
                 span.set_attribute("rpc.grpc.status_code", error.code.value[0])
                 if error.code in _SERVER_FAULTS:
                     span.set_status(Status(StatusCode.ERROR, error_text))
+        except asyncio.CancelledError:
+            # Cut off by shutdown after the grace period: tell the caller at once, so it can
+            # retry on another replica instead of waiting out its whole deadline.
+            if msg.reply:
+                headers = error_headers(grpc.StatusCode.UNAVAILABLE, f"{self.name} is shutting down; retry")
+                with contextlib.suppress(Exception):
+                    await self._nc.publish(msg.reply, b"", headers=headers)
+            if span is not None:
+                span.set_status(Status(StatusCode.ERROR, "cancelled by shutdown"))
+                span.end()
+            raise
         finally:
             if token is not None:
                 otel_context.detach(token)

@@ -2,30 +2,77 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ccmesh import naming
+from ccmesh.auth import TokenAuthority
 from ccmesh.kv import ensure_bucket
-from ccmesh.service_host import Runtime, ServiceParts
+from ccmesh.rpc_client import MeshChannel, mesh_stub
+from ccmesh.service_host import Runtime, ServiceParts, ServiceTokens
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
+from identity.adapters.agent_store import AgentStore
+from identity.adapters.global_index import GlobalIndex
+from identity.adapters.history_store import HistoryStore
 from identity.adapters.profile_store import ProfileStore
+from identity.adapters.region_scrubber import RegionScrubber, ScrubTarget
 from identity.config import IdentityConfig
-from identity.entrypoints.rpc import IdentityServicer
+from identity.domain.residency import IndexKeys
+from identity.entrypoints.access import IdentityAccess
+from identity.entrypoints.events import timeline_consumer
+from identity.entrypoints.rpc import IdentityDeps, IdentityServicer
+
+
+def scrub_targets(region: str) -> list[ScrubTarget]:
+    """Every stream and bucket of the region that can hold a person's data."""
+    targets = [ScrubTarget(s.name, s.subjects[0]) for s in naming.region_streams(region)]
+    buckets = dict.fromkeys([*naming.region_buckets(region), *naming.identity_region_buckets(region)])
+    targets += [ScrubTarget(f"KV_{b}", f"$KV.{b}.>", bucket=b) for b in buckets]
+    return targets
 
 
 async def build(runtime: Runtime[IdentityConfig]) -> ServiceParts:
     config = runtime.config
-    bucket = await ensure_bucket(
-        runtime.js,
-        naming.identity_bucket(config.region),
-        placement_tags=runtime.placement_tags,
-        replicas=config.stream_replicas,
+    buckets = {}
+    for name in naming.identity_region_buckets(config.region):
+        buckets[name] = await ensure_bucket(
+            runtime.js, name, placement_tags=runtime.placement_tags, replicas=config.stream_replicas
+        )
+    # Keyed hashes and region names only: shared by every region, so no placement.
+    global_kv = await ensure_bucket(
+        runtime.js, naming.IDENTITY_GLOBAL_INDEX_BUCKET, history=1, replicas=config.stream_replicas
     )
-    servicer = IdentityServicer(runtime.access, ProfileStore(bucket), config.region, runtime.tenant)
+    history_bucket = naming.identity_history_bucket(config.region)
+    history = HistoryStore(runtime.js, buckets[history_bucket], history_bucket)
+    agents = AgentStore(buckets[naming.identity_bucket(config.region)])
+    index_keys = IndexKeys(config.index_key())
+    tokens = ServiceTokens(TokenAuthority(config.auth_secret), runtime.name)
+
+    def remote(region: str) -> Any:
+        channel = MeshChannel(
+            runtime.nc, region, token=tokens, default_timeout=config.remote_deadline_seconds
+        )
+        return mesh_stub(identity_pb2_grpc.IdentityServiceStub, channel)
+
+    deps = IdentityDeps(
+        access=IdentityAccess(runtime.access, agents),
+        js=runtime.js,
+        store=ProfileStore(buckets[naming.identity_bucket(config.region)]),
+        history=history,
+        agents=agents,
+        global_index=GlobalIndex(global_kv, index_keys),
+        scrubber=RegionScrubber(runtime.js, scrub_targets(config.region)),
+        index_keys=index_keys,
+        region=config.region,
+        tenants=runtime.tenant,
+        remote=remote,
+    )
     return ServiceParts(
         servicers=[
             (
-                servicer,
+                IdentityServicer(deps),
                 identity_pb2.DESCRIPTOR.services_by_name["IdentityService"],
                 identity_pb2_grpc.add_IdentityServiceServicer_to_server,
             )
-        ]
+        ],
+        consumers=[timeline_consumer(runtime.js, config.region, history)],
     )

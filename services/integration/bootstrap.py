@@ -2,15 +2,60 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
 from ccmesh import naming
+from ccmesh.configplane.models import IntegrationConnector, Model, WebhookSubscription
+from ccmesh.configplane.store import ConfigStore
 from ccmesh.events import ConsumerSettings, DurableConsumer
 from ccmesh.kv import ensure_bucket
 from ccmesh.service_host import Runtime, ServiceParts
+from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
+from integration.adapters.action_log import ActionLog, ActionPublisher, ensure_actions_stream
+from integration.adapters.dead_letters import DeadLetterStore
 from integration.adapters.delivery_log import DeliveryLog
+from integration.adapters.event_feed import EventFeed
+from integration.adapters.leases import Leases
+from integration.adapters.rest_client import RestClient
+from integration.adapters.webhook_sender import WebhookSender
 from integration.config import IntegrationConfig
+from integration.domain.retry import BackoffPolicy
 from integration.entrypoints.events import EventIntake
+from integration.entrypoints.http import ActionsHttpServer, tls_context
 from integration.entrypoints.rpc import IntegrationServicer
+from integration.service_layer.actions import Actions
+from integration.service_layer.dead_letters import DeadLetters
+from integration.service_layer.delivery import DeliverySettings, Endpoint, EndpointWorker
+from integration.service_layer.dispatcher import Dispatcher
+from integration.service_layer.metrics import DeliveryMetrics
+from integration.service_layer.subscriptions import Subscriptions
+from integration.service_layer.transports import (
+    ConnectorTransport,
+    Transport,
+    WebhookTarget,
+    WebhookTransport,
+)
+
+log = logging.getLogger(__name__)
+
+
+def delivery_settings(config: IntegrationConfig) -> DeliverySettings:
+    return DeliverySettings(
+        batch=config.delivery_batch,
+        max_attempts=config.delivery_max_attempts,
+        retry_budget_seconds=config.delivery_retry_budget_seconds,
+        backoff=BackoffPolicy(
+            base_seconds=config.delivery_backoff_base_seconds, max_seconds=config.delivery_backoff_max_seconds
+        ),
+        breaker_threshold=config.breaker_threshold,
+        breaker_cooldown_seconds=config.breaker_cooldown_seconds,
+        breaker_max_cooldown_seconds=config.breaker_max_cooldown_seconds,
+        request_timeout_seconds=config.delivery_timeout_seconds,
+    )
 
 
 async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
@@ -21,6 +66,7 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         placement_tags=runtime.placement_tags,
         replicas=config.stream_replicas,
     )
+    await ensure_actions_stream(runtime.js, config.region, runtime.placement_tags, config.stream_replicas)
     delivery_log = DeliveryLog(bucket)
     intake = DurableConsumer(
         runtime.js,
@@ -29,13 +75,98 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         ConsumerSettings(durable="integration", filter_subject=f"{naming.EVENT_PREFIX}.{config.region}.>"),
         EventIntake(delivery_log),
     )
+    settings = delivery_settings(config)
+    metrics = DeliveryMetrics()
+    dead_letter_store = DeadLetterStore(bucket)
+
+    actions = Actions(
+        ActionLog(bucket), ActionPublisher(runtime.js, config.region), runtime.events, config.region
+    )
+
+    async def apply_crm_attributes(event: events_pb2.Event, attributes: dict[str, str]) -> None:
+        # Idempotent per event: a redelivered contact_created sets the same attributes once.
+        header = integration_pb2.ActionHeader(
+            tenant_id=event.tenant.tenant_id, idempotency_key=f"crm-lookup-{event.event_id}"
+        )
+        request = integration_pb2.UpdateAttributesRequest(
+            header=header,
+            target=integration_pb2.ATTRIBUTE_TARGET_CONTACT,
+            target_id=event.contact_id,
+            attributes=attributes,
+        )
+        await actions.apply(request, header, "connector")
+
+    def make_worker(endpoint: Endpoint) -> EndpointWorker:
+        feed = EventFeed(
+            runtime.js,
+            config.region,
+            endpoint.durable,
+            endpoint.filter_subjects(naming.EVENT_PREFIX),
+            start_time=endpoint.created,
+            ack_wait_seconds=settings.ack_wait_seconds,
+        )
+        transport: Transport
+        if isinstance(endpoint.target, WebhookTarget):
+            transport = WebhookTransport(endpoint.target, WebhookSender(settings.request_timeout_seconds))
+        else:
+            connector = endpoint.target.connector
+            client = RestClient(connector.base_url, connector.token, settings.request_timeout_seconds)
+            transport = ConnectorTransport(endpoint.target, client, apply_crm_attributes)
+        return EndpointWorker(endpoint, feed, transport, dead_letter_store, settings, metrics)
+
+    holder = config.instance_name or f"{socket.gethostname()}-{os.getpid()}"
+    leases = Leases(bucket, holder, config.delivery_lease_seconds)
+    dispatcher = Dispatcher(config.region, make_worker, leases, local_mode=config.local_mode)
+
+    async def reconcile(
+        kind: str = "WebhookSubscription", _name: str = "", _doc: Model | None = None
+    ) -> None:
+        if kind not in ("WebhookSubscription", "IntegrationConnector", "ContactCenter"):
+            return
+        watcher = runtime.watcher
+        subscriptions = [
+            d for d in watcher.documents("WebhookSubscription") if isinstance(d, WebhookSubscription)
+        ]
+        connectors = [
+            d for d in watcher.documents("IntegrationConnector") if isinstance(d, IntegrationConnector)
+        ]
+        await dispatcher.reconcile(
+            subscriptions, watcher.contact_center_for_region(config.region), connectors
+        )
+
+    runtime.watcher.on_change(reconcile)
+    await reconcile()
+    replay_sender = WebhookSender(settings.request_timeout_seconds)
+
+    store = await ConfigStore.open(runtime.js)
+    servicer = IntegrationServicer(
+        runtime.access,
+        delivery_log,
+        Subscriptions(store, local_mode=config.local_mode),
+        DeadLetters(dead_letter_store, replay_sender, metrics),
+        actions,
+    )
+    on_stop: list[Callable[[], Awaitable[None]]] = [dispatcher.stop, replay_sender.close]
+    if config.actions_http_port >= 0:
+        tls = (
+            tls_context(config.actions_tls_cert_file, config.actions_tls_key_file)
+            if config.actions_tls_cert_file
+            else None
+        )
+        http = ActionsHttpServer(servicer, config.actions_http_host, config.actions_http_port, tls)
+        port = await http.start()
+        log.info(
+            "inbound actions API on %s://%s:%s", "https" if tls else "http", config.actions_http_host, port
+        )
+        on_stop.insert(0, http.stop)
     return ServiceParts(
         servicers=[
             (
-                IntegrationServicer(runtime.access, delivery_log),
+                servicer,
                 integration_pb2.DESCRIPTOR.services_by_name["IntegrationService"],
                 integration_pb2_grpc.add_IntegrationServiceServicer_to_server,
             )
         ],
         consumers=[intake],
+        on_stop=on_stop,
     )

@@ -86,14 +86,3 @@ async def test_message_size_limit_applies(channel: grpc.aio.Channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Echo(meshtest_pb2.EchoRequest(payload=b"x" * (128 * 1024)), timeout=5)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-
-
-async def test_port_in_use_is_reported() -> None:
-    first = GrpcServer("127.0.0.1", 0, max_message_bytes=1024 * 1024)
-    port = await first.start()
-    try:
-        second = GrpcServer("127.0.0.1", port, max_message_bytes=1024 * 1024)
-        with pytest.raises(Exception, match=str(port)):
-            await second.start()
-    finally:
-        await first.stop(0)

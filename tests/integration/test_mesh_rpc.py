@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import grpc
@@ -19,6 +20,7 @@ from nats.aio.msg import Msg
 from ccmesh import naming
 from ccmesh.access import AccessControl
 from ccmesh.auth import TokenAuthority
+from ccmesh.discovery import EndpointCounters
 from ccmesh.rpc_client import MeshChannel
 from ccmesh.rpc_server import MeshServer
 from ccmesh.status import MESSAGE_HEADER, MICRO_CODE_HEADER, STATUS_HEADER, TIMEOUT_HEADER, RpcError
@@ -72,12 +74,19 @@ async def test_replicas_in_one_queue_group_share_requests_and_answer_each_once(
 
         inbox = nc.new_inbox()
         await nc.subscribe(f"{inbox}.*", cb=collect)
-        total = 40
-        for i in range(total):
-            request = meshtest_pb2.EchoRequest(payload=f"r{i}".encode()).SerializeToString()
-            await nc.publish(ECHO_SUBJECT, request, reply=f"{inbox}.{i}", headers={TIMEOUT_HEADER: "5000"})
+        await nc.flush()
         handled = [s.endpoints[0] for s in servers]
-        await eventually(lambda: sum(c.num_requests for c in handled) == total, what="all handled")
+        # Waves until both replicas took some: nats-server may keep routing a connection's
+        # publishes to the members it already knew for a moment after a new member joins.
+        total = 0
+        while not all(c.num_requests for c in handled) and total < 400:
+            for _ in range(20):
+                request = meshtest_pb2.EchoRequest(payload=f"r{total}".encode()).SerializeToString()
+                await nc.publish(
+                    ECHO_SUBJECT, request, reply=f"{inbox}.{total}", headers={TIMEOUT_HEADER: "5000"}
+                )
+                total += 1
+            await eventually(partial(handled_exactly, handled, total), what="all handled")
         await eventually(lambda: len(replies) == total, what="all answered")
         for connection in connections:
             await connection.flush()
@@ -93,6 +102,10 @@ async def test_replicas_in_one_queue_group_share_requests_and_answer_each_once(
             await server.stop(1.0)
         for connection in connections:
             await connection.drain()
+
+
+def handled_exactly(counters: list[EndpointCounters], expected: int) -> bool:
+    return sum(c.num_requests for c in counters) == expected
 
 
 async def _start_replica(connection: NATS, instance_id: str) -> MeshServer:
@@ -167,7 +180,7 @@ async def test_handler_slower_than_its_deadline_is_cut_off(nc: NATS, stub: Any) 
         await eventually(lambda: counters.num_errors == 1, what="server recorded the deadline")
         assert "DEADLINE_EXCEEDED" in counters.last_error
         assert servicer.completed_sleeps == 0
-        assert not server._in_flight
+        await eventually(lambda: not server._in_flight, what="no request left in flight")
         await assert_echo_works(stub)
 
 

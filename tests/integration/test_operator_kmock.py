@@ -132,7 +132,7 @@ async def test_create_makes_every_object_pinned_to_its_region(
     assert ("eu", "nats://nats:4222") in dataplane.ensured
     assert condition(cluster, "Ready")["status"] == "False"
 
-    simulate_ready(cluster, NS)
+    await simulate_ready(cluster, NS)
     await eventually(lambda: condition(cluster, "Ready").get("status") == "True")
     assert status(cluster)["servicesReady"] == "5/5"
     assert status(cluster)["services"]["routing"] == {"ready": 2, "desired": 2}
@@ -156,7 +156,7 @@ async def test_deleted_deployment_is_recreated_and_status_shows_the_repair(
 ) -> None:
     await create(cluster, eu_spec())
     await eventually(lambda: status(cluster).get("observedGeneration") == 1)
-    simulate_ready(cluster, NS)
+    await simulate_ready(cluster, NS)
     await eventually(lambda: condition(cluster, "Ready").get("status") == "True")
 
     code, _ = await api(cluster, "DELETE", f"/apis/apps/v1/namespaces/{NS}/deployments/eu-routing")

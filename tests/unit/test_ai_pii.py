@@ -44,7 +44,13 @@ def test_iban_mod97_check(candidate: str, valid: bool) -> None:
 
 @pytest.mark.parametrize(
     "card",
-    ["4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "3782 822463 10005", "5555555555554444"],
+    [
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "4111111111111111",
+        "3782 822463 10005",
+        "5555555555554444",
+    ],
 )
 def test_luhn_valid_card_numbers_are_redacted(card: str) -> None:
     text = f"my card is {card}, thanks"

@@ -94,4 +94,4 @@ def test_subclass_secrets_are_masked_and_hidden_in_errors() -> None:
 def test_config_is_frozen() -> None:
     config = MeshConfig(auth_secret=SECRET)
     with pytest.raises(ValueError, match="frozen"):
-        config.region = "us"  # type: ignore[misc]
+        config.region = "us"

@@ -142,7 +142,9 @@ def test_no_traffic_is_perfect_service() -> None:
         ((200, 180, 14, math.inf), "target_answer_seconds"),
     ],
 )
-def test_bad_parameters_raise_naming_the_field(arguments: tuple[float, float, int, float], field: str) -> None:
+def test_bad_parameters_raise_naming_the_field(
+    arguments: tuple[float, float, int, float], field: str
+) -> None:
     with pytest.raises(QueueParameterError) as caught:
         forecast(*arguments)
     assert str(caught.value).startswith(field)

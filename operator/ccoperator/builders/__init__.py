@@ -6,7 +6,6 @@ Nothing here does I/O, so every manifest can be checked with `kubernetes-validat
 from __future__ import annotations
 
 from ccmesh.configplane.models import ContactCenter
-
 from ccoperator import labels
 from ccoperator.builders.common import BuildSettings, DesiredObject, Manifest, Owner
 from ccoperator.builders.config_objects import auth_secret, config_hash, config_map, service_environment

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import orjson
-from ccmesh.configplane.models import ContactCenter
 
+from ccmesh.configplane.models import ContactCenter
 from ccoperator import labels
 from ccoperator.builders.common import BuildSettings, DesiredObject, Owner, metadata
 

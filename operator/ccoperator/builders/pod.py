@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from ccmesh.configplane.models import ContactCenter
-
 from ccoperator import labels
 from ccoperator.builders.common import Manifest
 

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from ccmesh import naming
 from ccmesh.configplane.models import Autoscaling, ContactCenter
-
 from ccoperator import labels
 from ccoperator.builders.common import BuildSettings, DesiredObject, Owner, metadata
 

@@ -25,11 +25,11 @@ async def handle_resync_contactcenter(
     runtime: Runtime, namespace: str, name: str, stopped: kopf.DaemonStopped
 ) -> None:
     """Re-check actual state forever: a deleted or hand-edited object comes back within one interval."""
+    # A pass first, then every interval: the daemon starts with the resource, so a new ContactCenter
+    # is served at once even when kopf's create handler waits for a consistent resourceVersion.
     while not stopped:
-        await stopped.wait(runtime.config.resync_seconds)
-        if stopped:
-            break
         try:
             await reconcile(runtime, namespace, name, log)
         except (TimeoutError, KubeApiError, OSError) as error:
             log.warning("resync of %s/%s failed, retrying next interval: %s", namespace, name, error)
+        await stopped.wait(runtime.config.resync_seconds)

@@ -3,7 +3,8 @@
 kmock stores objects as given. kopf relies on a few things a real API server does, so this emulator
 adds them: `resourceVersion` bumped on every write, `generation` bumped when `spec` changes, `uid` and
 `creationTimestamp` on create, names for `generateName` (kopf's Events), and HTTP 422 when a JSON
-patch's `test` on resourceVersion fails (kopf's optimistic concurrency). Still no schema validation,
+patch's `test` on resourceVersion fails (kopf's optimistic concurrency). It also forgets old requests,
+which kmock otherwise re-scans on every new one. Still no schema validation,
 defaulting, garbage collection or controllers: tests simulate ready replicas themselves.
 """
 
@@ -20,12 +21,13 @@ from typing import Any
 import aiohttp.web
 import attrs
 import kmock
-from kmock._internal import enums, rendering
+from kmock._internal import dsl, enums, rendering
 
 from ccoperator import labels
 
 CR_RESOURCE = f"{labels.CR_API_VERSION}/{labels.PLURAL}"
 DEPLOYMENTS = "apps/v1/deployments"
+KEPT_REQUESTS = 1
 
 
 @attrs.define(kw_only=True)
@@ -33,12 +35,47 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
     _versions: Iterator[int] = attrs.field(factory=lambda: itertools.count(1000), init=False)
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        # kmock keeps every request for assertions and matches each new one against that history,
+        # which makes a long run quadratic; these tests assert on objects, so keep only the current one.
+        if len(self._requests) > KEPT_REQUESTS:
+            del self._requests[:-KEPT_REQUESTS]
+            for payload in self._payloads:
+                for reaction in payload._walk(dsl.Reaction):
+                    del reaction._requests[:-KEPT_REQUESTS]
         if request.resource is not None:
             if request.action == enums.action.CREATE and isinstance(request.data, dict):
                 self._on_create(request.data)
             elif request.action == enums.action.UPDATE and request.name is not None:
                 self._on_update(request)
         return await super()._handle(request)
+
+    # kmock finds an object by scanning them all; with thousands of objects that dominates a
+    # benchmark, so single-object reads and writes look the key up directly.
+    def _lookup(self, request: rendering.Request, name: str | None = None) -> Any:
+        key = (request.resource, request.namespace, name or request.name)
+        try:
+            found = self.objects[key]  # type: ignore[index]
+        except KeyError:
+            raise kmock.KubernetesObjectNotFoundError() from None
+        return found
+
+    async def _serve_fetch(self, request: rendering.Request) -> rendering.Payload:
+        found = self._lookup(request)
+        if found.deleted:
+            raise kmock.KubernetesObjectNotFoundError()
+        return found.raw  # type: ignore[no-any-return]
+
+    async def _serve_create(self, request: rendering.Request) -> rendering.Payload:
+        name = (request.data or {}).get("metadata", {}).get("name")
+        namespace = request.namespace or (request.data or {}).get("metadata", {}).get("namespace")
+        key = (request.resource, namespace, name)
+        return self.objects[key].raw  # type: ignore[index]
+
+    async def _serve_update(self, request: rendering.Request) -> rendering.Payload:
+        return self._lookup(request).last.raw  # type: ignore[no-any-return]
+
+    async def _serve_delete(self, request: rendering.Request) -> rendering.Payload:
+        return self._lookup(request).last.raw  # type: ignore[no-any-return]
 
     def _on_create(self, data: dict[str, Any]) -> None:
         meta = data.setdefault("metadata", {})
@@ -158,17 +195,22 @@ async def api(cluster: kmock.KubernetesEmulator, method: str, path: str, body: A
         return response.status, await response.json(content_type=None)
 
 
-def simulate_ready(cluster: kmock.KubernetesEmulator, namespace: str) -> int:
-    """Play the Deployment controller: every Deployment reports all its replicas ready."""
-    count = 0
-    for (resource, ns, name), obj in list(cluster.objects.items()):
-        if str(resource) != str(kmock.resource(DEPLOYMENTS)) or ns != namespace or obj.deleted:
-            continue
-        replicas = obj.get("spec", {}).get("replicas", 1)
-        if (obj.get("status") or {}).get("readyReplicas") != replicas:
-            cluster.objects[DEPLOYMENTS, ns, name].patch({"status": {"readyReplicas": replicas}})
-            count += 1
-    return count
+async def simulate_ready(cluster: kmock.KubernetesEmulator, namespace: str) -> int:
+    """Play the Deployment controller: every Deployment reports all its replicas ready.
+
+    Through the API (the status subresource), so watchers see it as they would in a cluster.
+    """
+    stale = [
+        (name, obj.get("spec", {}).get("replicas", 1))
+        for (resource, ns, name), obj in list(cluster.objects.items())
+        if ns == namespace and resource.plural == "deployments" and resource.group == "apps"
+        if not obj.deleted
+        if (obj.get("status") or {}).get("readyReplicas") != obj.get("spec", {}).get("replicas", 1)
+    ]
+    for name, replicas in stale:
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status"
+        await api(cluster, "PATCH", path, {"status": {"readyReplicas": replicas}})
+    return len(stale)
 
 
 async def eventually(check: Callable[[], Any], within: float = 20.0, interval: float = 0.05) -> Any:

@@ -1,33 +1,215 @@
-"""AiService: decode, check access, call the domain, encode."""
+"""AiService: decode, check access, call one use case, encode."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
+from ai.adapters.registry import ComponentRegistry
+from ai.adapters.tenant_store import StoreError
+from ai.domain.intent import TrainingError
+from ai.domain.knowledge import Article, KnowledgeError
 from ai.domain.pii import redact
+from ai.entrypoints.convert import insight_message, ticket_message
+from ai.service_layer.analysis import MAX_TEXT_CHARS, Analyzer, ConversationNotFoundError
+from ai.service_layer.intents import IntentTraining
+from ai.service_layer.knowledge import KnowledgeBases
+from ai.service_layer.pipelines import PipelineCatalog
 from ccmesh.access import AccessControl
+from ccmesh.events import EventPublisher
 from contactcenter.ai.v1 import ai_pb2, ai_pb2_grpc
 
-CALLER_ROLES = frozenset({"admin", "supervisor", "agent", "integration"})
-#: Longer texts belong in a document pipeline, not a synchronous call.
-MAX_TEXT_CHARS = 100_000
+CALLER_ROLES = frozenset({"admin", "supervisor", "agent", "integration", "service"})
+TRAINER_ROLES = frozenset({"admin", "supervisor"})
+SPEAKERS = {
+    ai_pb2.SPEAKER_UNSPECIFIED: "customer",
+    ai_pb2.SPEAKER_CUSTOMER: "customer",
+    ai_pb2.SPEAKER_AGENT: "agent",
+    ai_pb2.SPEAKER_BOT: "bot",
+}
+MAX_SUGGESTIONS = 10
+
+
+async def _invalid(context: Any, message: str) -> NoReturn:
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+    raise AssertionError("abort returned")  # pragma: no cover
 
 
 class AiServicer(ai_pb2_grpc.AiServiceServicer):
-    def __init__(self, access: AccessControl) -> None:
+    def __init__(
+        self,
+        access: AccessControl,
+        analyzer: Analyzer,
+        training: IntentTraining,
+        knowledge: KnowledgeBases,
+        catalog: PipelineCatalog,
+        registry: ComponentRegistry,
+        events: EventPublisher,
+    ) -> None:
         self._access = access
+        self._analyzer = analyzer
+        self._training = training
+        self._knowledge = knowledge
+        self._catalog = catalog
+        self._registry = registry
+        self._events = events
+
+    async def _check_text(self, context: Any, text: str) -> None:
+        if len(text) > MAX_TEXT_CHARS:
+            await _invalid(context, f"text has {len(text)} characters; the maximum is {MAX_TEXT_CHARS}")
 
     async def RedactText(self, request: ai_pb2.RedactTextRequest, context: Any) -> ai_pb2.RedactTextResponse:
         await self._access.require(context, request.tenant_id, CALLER_ROLES)
-        if len(request.text) > MAX_TEXT_CHARS:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"text has {len(request.text)} characters; the maximum is {MAX_TEXT_CHARS}",
-            )
+        await self._check_text(context, request.text)
         redacted, entities = redact(request.text)
         return ai_pb2.RedactTextResponse(
             redacted_text=redacted,
             entities=[ai_pb2.Entity(kind=e.kind, start=e.start, end=e.end) for e in entities],
         )
+
+    async def AnalyzeMessage(
+        self, request: ai_pb2.AnalyzeMessageRequest, context: Any
+    ) -> ai_pb2.AnalyzeMessageResponse:
+        await self._access.require(context, request.tenant_id, CALLER_ROLES)
+        await self._check_text(context, request.text)
+        try:
+            analysis = await self._analyzer.analyze(
+                request.tenant_id,
+                request.brand_id,
+                request.text,
+                contact_id=request.contact_id,
+                message_id=request.message_id,
+                speaker=SPEAKERS.get(request.speaker, "customer"),
+                repeat_contacts=request.repeat_contacts,
+                wait_seconds=max(0.0, request.wait_seconds),
+            )
+        except (StoreError, ValueError) as error:
+            await _invalid(context, str(error))
+        return ai_pb2.AnalyzeMessageResponse(insight=insight_message(analysis))
+
+    async def TrainIntents(
+        self, request: ai_pb2.TrainIntentsRequest, context: Any
+    ) -> ai_pb2.TrainIntentsResponse:
+        await self._access.require(context, request.tenant_id, TRAINER_ROLES)
+        examples: dict[str, list[str]] = {}
+        for entry in request.intents:
+            examples.setdefault(entry.intent, []).extend(entry.examples)
+        threshold = request.out_of_scope_threshold if request.HasField("out_of_scope_threshold") else None
+        try:
+            model, report = await self._training.train(request.tenant_id, examples, threshold)
+        except (TrainingError, StoreError) as error:
+            await _invalid(context, str(error))
+        return ai_pb2.TrainIntentsResponse(
+            version=model.version, intents=report.intents, examples=report.examples, warnings=report.warnings
+        )
+
+    async def GetIntentModel(
+        self, request: ai_pb2.GetIntentModelRequest, context: Any
+    ) -> ai_pb2.GetIntentModelResponse:
+        await self._access.require(context, request.tenant_id, CALLER_ROLES)
+        model = self._training.models.current(request.tenant_id)
+        if model is None:
+            return ai_pb2.GetIntentModelResponse()
+        return ai_pb2.GetIntentModelResponse(
+            version=model.version, intents=model.intents, out_of_scope_threshold=model.threshold
+        )
+
+    async def LoadKnowledge(
+        self, request: ai_pb2.LoadKnowledgeRequest, context: Any
+    ) -> ai_pb2.LoadKnowledgeResponse:
+        await self._access.require(context, request.tenant_id, TRAINER_ROLES)
+        articles = [Article(a.article_id, a.title, a.body, a.language) for a in request.articles]
+        if not articles:
+            await _invalid(context, "no articles to load")
+        try:
+            total = await self._knowledge.load(request.tenant_id, articles, request.replace)
+        except (KnowledgeError, StoreError) as error:
+            await _invalid(context, str(error))
+        return ai_pb2.LoadKnowledgeResponse(loaded=len(articles), total=total)
+
+    async def SuggestReplies(
+        self, request: ai_pb2.SuggestRepliesRequest, context: Any
+    ) -> ai_pb2.SuggestRepliesResponse:
+        await self._access.require(context, request.tenant_id, CALLER_ROLES)
+        await self._check_text(context, request.text)
+        query = request.text
+        if not query and request.contact_id:
+            try:
+                summary = await self._analyzer.recent_customer_text(request.tenant_id, request.contact_id)
+            except ConversationNotFoundError as error:
+                await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+            except StoreError as error:
+                await _invalid(context, str(error))
+            query = summary
+        if not query:
+            await _invalid(context, "give text or contact_id to suggest replies for")
+        limit = min(request.limit or 3, MAX_SUGGESTIONS)
+        suggestions = self._knowledge.suggest(request.tenant_id, query, limit)
+        return ai_pb2.SuggestRepliesResponse(
+            suggestions=[
+                ai_pb2.Suggestion(
+                    reply=s.reply, article_id=s.article_id, article_title=s.title, score=s.score
+                )
+                for s in suggestions
+            ]
+        )
+
+    async def SummarizeConversation(
+        self, request: ai_pb2.SummarizeConversationRequest, context: Any
+    ) -> ai_pb2.SummarizeConversationResponse:
+        await self._access.require(context, request.tenant_id, CALLER_ROLES)
+        try:
+            found = await self._analyzer.summarize(request.tenant_id, request.contact_id)
+        except ConversationNotFoundError as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except StoreError as error:
+            await _invalid(context, str(error))
+        return ai_pb2.SummarizeConversationResponse(
+            summary=found.summary,
+            messages=found.messages,
+            sentiment_trend=found.sentiment_trend,
+            escalation_score=found.escalation_score,
+            escalation_reasons=found.escalation_reasons,
+        )
+
+    async def WrapUpConversation(
+        self, request: ai_pb2.WrapUpConversationRequest, context: Any
+    ) -> ai_pb2.WrapUpConversationResponse:
+        await self._access.require(context, request.tenant_id, CALLER_ROLES)
+        try:
+            summary, ticket = await self._analyzer.wrap_up(
+                request.tenant_id, request.contact_id, request.customer_ref
+            )
+        except ConversationNotFoundError as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except StoreError as error:
+            await _invalid(context, str(error))
+        from ai.entrypoints.convert import ticket_event
+
+        await self._events.publish(
+            ticket_event(request.tenant_id, request.contact_id, ticket, self._events.region)
+        )
+        return ai_pb2.WrapUpConversationResponse(
+            summary=summary, ticket=ticket_message(ticket, request.contact_id)
+        )
+
+    async def ListComponents(
+        self, request: ai_pb2.ListComponentsRequest, context: Any
+    ) -> ai_pb2.ListComponentsResponse:
+        await self._access.require(context, request.tenant_id, CALLER_ROLES)
+        infos = []
+        for registered in self._registry.registered.values():
+            spec = registered.spec
+            info = ai_pb2.ComponentInfo(name=registered.name, distribution=registered.distribution)
+            if spec is not None:
+                info.version = spec.version
+                info.consumes.extend(sorted(spec.consumes))
+                info.produces.extend(sorted(spec.produces))
+                info.languages.extend(sorted(spec.languages))
+                info.cpu_millis = spec.resources.cpu_millis
+                info.memory_mb = spec.resources.memory_mb
+            infos.append(info)
+        broken = [f"component {n}: {why}" for n, why in sorted(self._registry.broken.items())]
+        broken += [why for _, why in sorted(self._catalog.problems.items())]
+        return ai_pb2.ListComponentsResponse(components=infos, broken=broken)

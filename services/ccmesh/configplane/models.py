@@ -13,8 +13,11 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
+import cel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from contactcenter.events.v1 import events_pb2
 
 API_GROUP = "contactcenter.dev"
 API_VERSION = f"{API_GROUP}/v1alpha1"
@@ -86,6 +89,39 @@ class ResidencyPolicy(Model):
     )
 
 
+IdentifierKindName = Literal["phone", "email", "webchat_visitor_id", "email_thread", "crm_external_id"]
+
+
+def _every_identifier_kind() -> list[IdentifierKindName]:
+    return ["phone", "email", "webchat_visitor_id", "email_thread", "crm_external_id"]
+
+
+class IdentityMatching(Model):
+    """Rule-based matching of channel identifiers to customers (as Connect Customer Profiles does)."""
+
+    exact: list[IdentifierKindName] = Field(
+        default_factory=_every_identifier_kind,
+        description=(
+            "Identifier kinds that resolve to the customer who owns them. A WhatsApp id is a phone "
+            "number, so it follows the `phone` rule."
+        ),
+    )
+    suggest: list[IdentifierKindName] = Field(
+        default_factory=list,
+        description=(
+            "Identifier kinds that only suggest a match: the owner is reported as a suggestion for an "
+            "agent to merge, and the identifier is not resolved to that customer."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> IdentityMatching:
+        both = sorted(set(self.exact) & set(self.suggest))
+        if both:
+            raise ValueError(f"identifier kinds cannot be both exact and suggest: {both}")
+        return self
+
+
 class Tenant(Model):
     id: ResourceId = Field(description="Tenant (company) id; carried by every record and call.")
     display_name: str = Field(default="", max_length=200, description="Company name.")
@@ -100,6 +136,10 @@ class Tenant(Model):
     residency: ResidencyPolicy = Field(
         default_factory=ResidencyPolicy,
         description="Where this tenant's data from this region may go.",
+    )
+    identity_matching: IdentityMatching = Field(
+        default_factory=IdentityMatching,
+        description="Which identifier kinds resolve a customer exactly and which only suggest a match.",
     )
 
     @model_validator(mode="after")
@@ -175,6 +215,97 @@ class NatsSettings(Model):
     )
 
 
+#: Component names are entry-point names: lowercase, digits, `_` and `-`.
+ComponentName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,62}$",
+        max_length=63,
+        description="Name of an AI component as registered (entry point in `contactcenter.ai.components`).",
+    ),
+]
+
+
+class AiComponentStep(Model):
+    name: ComponentName = Field(description="Which component runs at this step, e.g. `language`, `pii`.")
+    settings: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            'Component settings as strings, e.g. `outOfScopeThreshold: "-0.4"`. A key ending in '
+            "`Pattern` must be a valid regular expression."
+        ),
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for key, raw in value.items():
+            if key.endswith("Pattern"):
+                try:
+                    re.compile(raw)
+                except re.error as error:
+                    raise ValueError(f"setting {key!r} is not a valid regular expression: {error}") from None
+        return value
+
+
+class AiPipeline(Model):
+    name: ResourceId = Field(description="Pipeline name, unique in the region.")
+    tenant: str = Field(
+        default="",
+        max_length=63,
+        description="Tenant this pipeline serves; empty: every tenant without its own.",
+    )
+    brand: str = Field(
+        default="",
+        max_length=63,
+        description="Brand of the tenant it serves; empty: every brand of the tenant.",
+    )
+    components: list[AiComponentStep] = Field(
+        min_length=1, description="Components in the order they run on each message."
+    )
+
+    @model_validator(mode="after")
+    def _components_unique(self) -> AiPipeline:
+        names = [c.name for c in self.components]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"pipeline {self.name!r} lists component(s) {repeated} more than once")
+        if self.brand and not self.tenant:
+            raise ValueError(f"pipeline {self.name!r} names brand {self.brand!r} but no tenant")
+        return self
+
+
+class AiSettings(Model):
+    pipelines: list[AiPipeline] = Field(
+        default_factory=list,
+        description=(
+            "AI pipelines of the region, chosen per message by tenant and brand (most specific first). "
+            "Empty: the default pipeline (language, intent, sentiment, pii, escalation) for everyone."
+        ),
+    )
+    stream_insights: bool = Field(
+        default=False,
+        description=(
+            "Analyse every inbound message on the region's event stream as it arrives and publish its "
+            "insights there (`ai_insight` events) for the journey engine and the agent workspace."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _selectors_unique(self) -> AiSettings:
+        names = [p.name for p in self.pipelines]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"AI pipeline names must be unique; repeated: {repeated}")
+        selectors = [(p.tenant, p.brand) for p in self.pipelines]
+        clashes = sorted({s for s in selectors if selectors.count(s) > 1})
+        if clashes:
+            raise ValueError(f"several AI pipelines serve the same tenant/brand: {clashes}")
+        return self
+
+
 class ContactCenterSpec(Model):
     region: RegionName = Field(description="The region this resource runs; one ContactCenter per region.")
     display_name: str = Field(default="", max_length=200, description="Human-readable name of the region.")
@@ -213,6 +344,10 @@ class ContactCenterSpec(Model):
     nats: NatsSettings = Field(
         default_factory=NatsSettings, description="How this region reaches its NATS servers."
     )
+    ai: AiSettings = Field(
+        default_factory=AiSettings,
+        description="AI pipelines: which components run, in which order, for whom.",
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -248,6 +383,24 @@ class ContactCenterSpec(Model):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _ai_pipelines_serve_known_tenants(self) -> ContactCenterSpec:
+        for pipeline in self.ai.pipelines:
+            if not pipeline.tenant:
+                continue
+            tenant = self.tenant(pipeline.tenant)
+            if tenant is None:
+                raise ValueError(
+                    f"AI pipeline {pipeline.name!r} names unknown tenant {pipeline.tenant!r}; "
+                    f"tenants: {sorted(t.id for t in self.tenants)}"
+                )
+            if pipeline.brand and pipeline.brand not in {b.id for b in tenant.brands}:
+                raise ValueError(
+                    f"AI pipeline {pipeline.name!r} names brand {pipeline.brand!r}, which tenant "
+                    f"{tenant.id!r} does not have"
+                )
+        return self
+
     def tenant(self, tenant_id: str) -> Tenant | None:
         return next((t for t in self.tenants if t.id == tenant_id), None)
 
@@ -263,5 +416,201 @@ class ContactCenter(Model):
     spec: ContactCenterSpec = Field(description="Desired state of the region.")
 
 
+#: Event types a webhook subscription may name: the payload names of `contactcenter.events.v1.Event`.
+WEBHOOK_EVENT_TYPES = tuple(
+    field.name for field in events_pb2.Event.DESCRIPTOR.oneofs_by_name["payload"].fields
+)
+
+
+def _compiles(expression: str) -> str:
+    """`expression` when it is valid CEL; a ValueError carrying the compiler's message otherwise."""
+    if expression.strip():
+        try:
+            cel.compile(expression)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"CEL expression does not compile: {' '.join(str(error).split())}") from None
+    return expression
+
+
+class WebhookSubscriptionSpec(Model):
+    tenant: ResourceId = Field(description="Tenant whose events are delivered.")
+    endpoint_region: RegionName = Field(
+        description=(
+            "Region the endpoint is registered in. Events carrying personal data go to it only when it is "
+            "the event's region or listed in the tenant's residency.personalDataRegions there."
+        )
+    )
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Endpoint URL; https:// (http:// only when the integration service runs in local mode).",
+    )
+    secret: str = Field(
+        default="",
+        max_length=200,
+        description="Standard Webhooks signing secret, `whsec_<base64>` (at least 24 bytes). Never logged.",
+    )
+    event_types: list[str] = Field(
+        default_factory=list, description="Event types to deliver, e.g. `contact_created`; empty: every type."
+    )
+    filter: str = Field(
+        default="",
+        max_length=4000,
+        description=(
+            "Optional CEL expression over `event` (the JSON body); events where it is false are skipped."
+        ),
+    )
+    enabled: bool = Field(default=True, description="False pauses delivery; events wait on the stream.")
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_compiles(cls, value: str) -> str:
+        return _compiles(value)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_present(cls, value: str) -> str:
+        # The value is never quoted back: error messages end up in logs.
+        if not value:
+            raise ValueError("a signing secret is required: whsec_ followed by a base64 key")
+        if not value.startswith("whsec_"):
+            raise ValueError("must start with 'whsec_' followed by a base64 key")
+        return value
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_event_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown event type(s) {unknown}; known: {list(WEBHOOK_EVENT_TYPES)}")
+        return value
+
+
+class WebhookSubscription(Model):
+    """Which of a tenant's events go to which endpoint, signed with which secret."""
+
+    api_version: Literal["contactcenter.dev/v1alpha1"] = Field(
+        alias="apiVersion", description="Versioned schema of this document."
+    )
+    kind: Literal["WebhookSubscription"] = Field(description="Always `WebhookSubscription`.")
+    metadata: ObjectMeta = Field(description="Name (unique across tenants) and labels.")
+    spec: WebhookSubscriptionSpec = Field(description="Events, endpoint and secret.")
+
+
+class ConnectorRequest(Model):
+    event_type: str = Field(
+        description="Event type that triggers the request, e.g. `ai_ticket` or `contact_closed`."
+    )
+    method: Literal["POST", "PUT", "PATCH"] = Field(default="POST", description="HTTP method.")
+    path: str = Field(
+        min_length=1,
+        max_length=500,
+        description=(
+            "Path under baseUrl; `{contactId}`, `{tenantId}` and `{eventId}` are replaced, e.g. "
+            "`/tickets/external/{contactId}` (PUT there creates or updates the contact's ticket)."
+        ),
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The JSON body: field name -> CEL expression over `event` (the webhook body), e.g. "
+            "`subject: event.data.title`."
+        ),
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expression in value.items():
+            if not expression.strip():
+                raise ValueError(f"field {name!r}: an expression is required")
+            try:
+                _compiles(expression)
+            except ValueError as error:
+                raise ValueError(f"field {name!r}: {error}") from None
+        return value
+
+    @field_validator("event_type")
+    @classmethod
+    def _known_event_type(cls, value: str) -> str:
+        if value not in WEBHOOK_EVENT_TYPES:
+            raise ValueError(f"unknown event type {value!r}; known: {list(WEBHOOK_EVENT_TYPES)}")
+        return value
+
+
+class CustomerLookup(Model):
+    path: str = Field(
+        min_length=1,
+        max_length=500,
+        description=(
+            "GET path under baseUrl when a contact is created; `{identifier}` is the customer's identifier "
+            "(URL-encoded), e.g. `/customers?phone={identifier}`."
+        ),
+    )
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Contact attributes to set from the answer: attribute name -> CEL expression over `customer` "
+            "(the JSON answer), e.g. `crmId: customer.id`."
+        ),
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expression in value.items():
+            try:
+                _compiles(expression)
+            except ValueError as error:
+                raise ValueError(f"attribute {name!r}: {error}") from None
+        return value
+
+
+class IntegrationConnectorSpec(Model):
+    tenant: ResourceId = Field(description="Tenant whose events drive the connector.")
+    type: Literal["crm", "helpdesk"] = Field(
+        description="`crm`: customer lookup and outcome write-back; `helpdesk`: tickets from the AI service."
+    )
+    endpoint_region: RegionName = Field(
+        description="Region the business system runs in; personal data goes there only if residency allows."
+    )
+    base_url: str = Field(min_length=1, max_length=2000, description="Base URL of the system's REST API.")
+    token: str = Field(
+        default="",
+        max_length=4000,
+        description="Bearer token for the system's API (sent as `Authorization: Bearer`). Never logged.",
+    )
+    requests: list[ConnectorRequest] = Field(
+        default_factory=list, description="Requests made on events; field mappings are configuration."
+    )
+    lookup: CustomerLookup | None = Field(
+        default=None, description="CRM only: look the customer up when a contact is created."
+    )
+    enabled: bool = Field(default=True, description="False pauses the connector; events wait on the stream.")
+
+    @model_validator(mode="after")
+    def _lookup_for_crm_only(self) -> IntegrationConnectorSpec:
+        if self.lookup is not None and self.type != "crm":
+            raise ValueError("lookup is only for connectors of type crm")
+        if not self.requests and self.lookup is None:
+            raise ValueError("a connector needs at least one of requests and lookup")
+        return self
+
+
+class IntegrationConnector(Model):
+    """A business system (CRM, helpdesk) driven by events through configured REST requests."""
+
+    api_version: Literal["contactcenter.dev/v1alpha1"] = Field(
+        alias="apiVersion", description="Versioned schema of this document."
+    )
+    kind: Literal["IntegrationConnector"] = Field(description="Always `IntegrationConnector`.")
+    metadata: ObjectMeta = Field(description="Name (unique across tenants) and labels.")
+    spec: IntegrationConnectorSpec = Field(description="System, requests and field mappings.")
+
+
 #: Every kind the config plane stores, by `kind`. Later issues add theirs here.
-KINDS: dict[str, type[Model]] = {"ContactCenter": ContactCenter}
+KINDS: dict[str, type[Model]] = {
+    "ContactCenter": ContactCenter,
+    "WebhookSubscription": WebhookSubscription,
+    "IntegrationConnector": IntegrationConnector,
+}

@@ -8,6 +8,8 @@ identifier at once cannot both create a customer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
@@ -75,3 +77,49 @@ class ProfileStore:
             self._kv, self._profile_key(customer.scope, customer.customer_id), mutate
         )
         return result[-1], revision
+
+    async def update(self, scope: str, customer_id: str, change: Callable[[Customer], Customer]) -> Customer:
+        """Apply `change` to the stored profile with optimistic concurrency; KeyError when absent."""
+        result: list[Customer] = []
+
+        def mutate(current: bytes | None) -> bytes:
+            if current is None:
+                raise KeyError(customer_id)
+            updated = change(Customer.from_json(current))
+            result.append(updated)
+            return updated.to_json()
+
+        await update_with(self._kv, self._profile_key(scope, customer_id), mutate)
+        return result[-1]
+
+    async def move(self, scope: str, identifier: Identifier, from_id: str, to_id: str) -> bool:
+        """Point the identifier at `to_id` if it still points at `from_id`."""
+        moved: list[bool] = []
+
+        def mutate(current: bytes | None) -> bytes | None:
+            if current is not None and current.decode() == from_id:
+                moved.append(True)
+                return to_id.encode()
+            moved.append(False)
+            return current
+
+        await update_with(self._kv, self._index_key(scope, identifier), mutate)
+        return moved[-1]
+
+    async def purge_profile(self, scope: str, customer_id: str) -> None:
+        await self._kv.purge(self._profile_key(scope, customer_id))
+
+    async def purge_index(self, scope: str, identifier: Identifier) -> None:
+        await self._kv.purge(self._index_key(scope, identifier))
+
+    async def put_tombstone(self, scope: str, customer_id: str, record: bytes) -> str:
+        key = f"tomb.{scope}.{customer_id}"
+        await self._kv.put(key, record)
+        return key
+
+    async def has_tombstone(self, scope: str, customer_id: str) -> bool:
+        try:
+            entry = await self._kv.get(f"tomb.{scope}.{customer_id}")
+        except KeyNotFoundError:
+            return False
+        return bool(entry.value)

@@ -3,141 +3,189 @@
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from nats.js.client import JetStreamContext
 
-from ccmesh.access import AccessControl
+from ccmesh.auth import ANY_TENANT
 from ccmesh.configplane.models import Tenant
+from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
+from identity.adapters.agent_store import AgentStore
+from identity.adapters.global_index import GlobalIndex
+from identity.adapters.history_store import HistoryStore
 from identity.adapters.profile_store import ProfileStore
-from identity.domain.customer import Customer
-from identity.domain.identifiers import IdentifierKind, InvalidIdentifier, normalize
-from identity.service_layer.resolve import ResolveConflict, resolve_customer
+from identity.adapters.region_scrubber import RegionScrubber
+from identity.domain.agents import ApiToken, InvalidAgent, check_token_request, new_token, token_hash
+from identity.domain.audit import CROSSING, AuditRecord, CrossingRecord
+from identity.domain.customer import Customer, InvalidAttributes, check_attributes
+from identity.domain.identifiers import Identifier
+from identity.domain.residency import CrossingKind, IndexKeys, crossing_kind
+from identity.domain.timeline import MAX_SUMMARY, TimelineEntry
+from identity.entrypoints import convert
+from identity.entrypoints.access import IdentityAccess
+from identity.service_layer.forget import forget_customer
+from identity.service_layer.merge import CustomerMissing, MergeRefused, merge_customers, unmerge_customer
+from identity.service_layer.resolve import (
+    RemoteAnswer,
+    ResolveConflict,
+    ResolveContext,
+    resolve_customer,
+)
+from identity.service_layer.timeline import DEFAULT_PAGE, MAX_PAGE, read_timeline
 
-RESOLVE_ROLES = frozenset({"admin", "supervisor", "agent", "integration"})
-READ_ROLES = frozenset({"admin", "supervisor", "agent", "integration"})
-MAX_IDENTIFIERS = 20
+EVERY_ROLE = frozenset({"admin", "supervisor", "agent", "integration"})
+RESOLVE_ROLES = EVERY_ROLE
+READ_ROLES = EVERY_ROLE
+MERGE_ROLES = frozenset({"admin", "supervisor", "agent"})
+AUDIT_ROLES = frozenset({"admin", "supervisor"})
+ADMIN = frozenset({"admin"})
+SERVICE = frozenset({"service"})
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ENTRY_ID_MAX = 128
+_REASON_MAX = 500
 
-_KIND_FROM_PROTO = {
-    common_pb2.IDENTIFIER_KIND_PHONE: IdentifierKind.PHONE,
-    common_pb2.IDENTIFIER_KIND_EMAIL: IdentifierKind.EMAIL,
-    common_pb2.IDENTIFIER_KIND_WHATSAPP_ID: IdentifierKind.WHATSAPP_ID,
-    common_pb2.IDENTIFIER_KIND_WEBCHAT_VISITOR_ID: IdentifierKind.WEBCHAT_VISITOR_ID,
-    common_pb2.IDENTIFIER_KIND_EMAIL_THREAD: IdentifierKind.EMAIL_THREAD,
-    common_pb2.IDENTIFIER_KIND_CRM_EXTERNAL_ID: IdentifierKind.CRM_EXTERNAL_ID,
-}
-_KIND_TO_PROTO: dict[IdentifierKind, common_pb2.IdentifierKind.ValueType] = {
-    kind: number for number, kind in _KIND_FROM_PROTO.items() if kind is not IdentifierKind.WHATSAPP_ID
-}
+#: A stub of another region's IdentityService, by region.
+RemoteStubs = Callable[[str], Any]
 
 
-def scope_of(tenant: Tenant, brand_id: str) -> str:
-    """Shared brands resolve in one tenant-wide space; isolated brands each in their own."""
-    if tenant.brand_sharing == "isolated" and brand_id:
-        return f"{tenant.id}.{brand_id}"
-    return tenant.id
+@dataclass
+class IdentityDeps:
+    access: IdentityAccess
+    js: JetStreamContext
+    store: ProfileStore
+    history: HistoryStore
+    agents: AgentStore
+    global_index: GlobalIndex
+    scrubber: RegionScrubber
+    index_keys: IndexKeys
+    region: str
+    tenants: Callable[[str], Tenant | None]
+    remote: RemoteStubs
 
 
-def to_proto(customer: Customer, revision: int) -> identity_pb2.Customer:
-    return identity_pb2.Customer(
-        customer_id=customer.customer_id,
-        tenant=common_pb2.TenantRef(tenant_id=customer.tenant_id),
-        home_region=customer.home_region,
-        identifiers=[
-            common_pb2.Identifier(kind=_KIND_TO_PROTO[i.kind], value=i.value) for i in customer.identifiers
-        ],
-        attributes=customer.attributes,
-        revision=revision,
-    )
+def _invalid(message: str) -> RpcError:
+    return RpcError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def _check_customer_id(value: str, field: str = "customer_id") -> str:
+    # It becomes part of a KV key: a dot or wildcard would reach into another brand's scope.
+    if not _CUSTOMER_ID.match(value):
+        raise _invalid(f"{field}: required, 1-64 letters, digits, '-' or '_'")
+    return value
+
+
+def _check_reason(value: str, required: bool = True) -> str:
+    if required and not value.strip():
+        raise _invalid("reason: required (it is kept in the audit trail)")
+    if len(value) > _REASON_MAX:
+        raise _invalid(f"reason: at most {_REASON_MAX} characters")
+    return value
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(
-        self, access: AccessControl, store: ProfileStore, region: str, tenants: Callable[[str], Tenant | None]
-    ) -> None:
-        self._access = access
-        self._store = store
-        self._region = region
-        self._tenants = tenants
+    def __init__(self, deps: IdentityDeps) -> None:
+        self._d = deps
 
-    async def _tenant(self, context: Any, tenant_id: str, brand_id: str) -> Tenant:
-        tenant = self._tenants(tenant_id)
+    # -- helpers
+    def _tenant(self, tenant_id: str, brand_id: str) -> Tenant:
+        tenant = self._d.tenants(tenant_id)
         if tenant is None:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND, f"tenant {tenant_id!r} is not served in region {self._region!r}"
+            raise RpcError(
+                grpc.StatusCode.NOT_FOUND, f"tenant {tenant_id!r} is not served in region {self._d.region!r}"
             )
-            raise AssertionError("abort returned")  # pragma: no cover
         if brand_id and all(b.id != brand_id for b in tenant.brands):
-            await context.abort(
+            raise RpcError(
                 grpc.StatusCode.NOT_FOUND, f"brand {brand_id!r} does not exist in tenant {tenant_id!r}"
             )
         return tenant
 
+    async def _customer(self, tenant: Tenant, brand_id: str, customer_id: str) -> tuple[Customer, int]:
+        _check_customer_id(customer_id)
+        found = await self._d.store.get(convert.scope_of(tenant, brand_id), customer_id)
+        if found is None:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"customer {customer_id!r} not found")
+        return found
+
+    def _resolve_context(self, tenant: Tenant, brand_id: str, actor: str) -> ResolveContext:
+        async def ask_home(home: str, identifiers: list[Identifier]) -> RemoteAnswer:
+            stub = self._d.remote(home)
+            reply = await stub.ResolveFromRegion(
+                identity_pb2.ResolveFromRegionRequest(
+                    tenant=common_pb2.TenantRef(tenant_id=tenant.id, brand_id=brand_id),
+                    identifiers=convert.identifiers_to(identifiers),
+                    requesting_region=self._d.region,
+                    actor=actor,
+                )
+            )
+            customer = None
+            if reply.HasField("customer") and reply.customer.customer_id:
+                customer = convert.customer_from(reply.customer, convert.scope_of(tenant, brand_id))
+            return RemoteAnswer(reply.remote.home_region, reply.remote.reference, customer)
+
+        return ResolveContext(
+            store=self._d.store,
+            tenant_id=tenant.id,
+            scope=convert.scope_of(tenant, brand_id),
+            region=self._d.region,
+            rules=convert.rules_of(tenant),
+            global_index=self._d.global_index,
+            ask_home=ask_home,
+        )
+
+    # -- customers
     async def ResolveCustomer(
         self, request: identity_pb2.ResolveCustomerRequest, context: Any
     ) -> identity_pb2.ResolveCustomerResponse:
-        await self._access.require(context, request.tenant.tenant_id, RESOLVE_ROLES)
-        tenant = await self._tenant(context, request.tenant.tenant_id, request.tenant.brand_id)
-        if not request.identifiers:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "identifiers: at least one identifier is required"
-            )
-        if len(request.identifiers) > MAX_IDENTIFIERS:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"identifiers: at most {MAX_IDENTIFIERS} per call"
-            )
-        identifiers = []
-        for index, item in enumerate(request.identifiers):
-            kind = _KIND_FROM_PROTO.get(item.kind)
-            if kind is None:
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"identifiers[{index}].kind is unspecified or unknown"
-                )
-                raise AssertionError("abort returned")  # pragma: no cover
-            try:
-                identifiers.append(normalize(kind, item.value))
-            except InvalidIdentifier as error:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"identifiers[{index}]: {error}")
+        ref = request.tenant
+        caller = await self._d.access.require(context, ref.tenant_id, RESOLVE_ROLES, "customers:write")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        identifiers = convert.identifiers_from(request.identifiers)
         try:
-            customer, created = await resolve_customer(
-                self._store,
-                tenant_id=tenant.id,
-                scope=scope_of(tenant, request.tenant.brand_id),
-                region=self._region,
-                identifiers=identifiers,
+            attributes = check_attributes(request.attributes)
+        except InvalidAttributes as error:
+            raise _invalid(str(error)) from None
+        try:
+            outcome = await resolve_customer(
+                self._resolve_context(tenant, ref.brand_id, caller.subject), identifiers, attributes
             )
         except ResolveConflict as error:
-            await context.abort(grpc.StatusCode.ABORTED, str(error))
-        found = await self._store.get(customer.scope, customer.customer_id)
-        revision = found[1] if found else 0
-        return identity_pb2.ResolveCustomerResponse(customer=to_proto(customer, revision), created=created)
+            raise RpcError(grpc.StatusCode.ABORTED, str(error)) from None
+        reply = identity_pb2.ResolveCustomerResponse(
+            created=outcome.created, suggestions=[convert.suggestion_to(s) for s in outcome.suggestions]
+        )
+        if outcome.remote is not None:
+            reply.remote.CopyFrom(
+                identity_pb2.PseudonymousRef(
+                    home_region=outcome.remote.home_region, reference=outcome.remote.reference
+                )
+            )
+        if outcome.customer is not None:
+            reply.customer.CopyFrom(convert.customer_to(outcome.customer, outcome.revision, ref.brand_id))
+        return reply
 
     async def GetCustomer(
         self, request: identity_pb2.GetCustomerRequest, context: Any
     ) -> identity_pb2.GetCustomerResponse:
-        await self._access.require(context, request.tenant.tenant_id, READ_ROLES)
-        tenant = await self._tenant(context, request.tenant.tenant_id, request.tenant.brand_id)
-        if not _CUSTOMER_ID.match(request.customer_id):
-            # It becomes part of a KV key: a dot or wildcard would reach into another brand's scope.
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "customer_id: required, 1-64 letters, digits, '-' or '_'",
-            )
-        found = await self._store.get(scope_of(tenant, request.tenant.brand_id), request.customer_id)
-        if found is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"customer {request.customer_id!r} not found")
-            raise AssertionError("abort returned")  # pragma: no cover
-        return identity_pb2.GetCustomerResponse(customer=to_proto(*found))
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "customers:read")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        customer, revision = await self._customer(tenant, ref.brand_id, request.customer_id)
+        return identity_pb2.GetCustomerResponse(
+            customer=convert.customer_to(customer, revision, ref.brand_id)
+        )
 
     async def GetTenant(
         self, request: identity_pb2.GetTenantRequest, context: Any
     ) -> identity_pb2.GetTenantResponse:
-        await self._access.require(context, request.tenant_id, READ_ROLES | {"admin"})
-        tenant = await self._tenant(context, request.tenant_id, "")
+        await self._d.access.require(context, request.tenant_id, READ_ROLES)
+        tenant = self._tenant(request.tenant_id, "")
         return identity_pb2.GetTenantResponse(
             tenant=identity_pb2.Tenant(
                 tenant_id=tenant.id,
@@ -146,4 +194,320 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                     identity_pb2.Brand(brand_id=b.id, display_name=b.display_name) for b in tenant.brands
                 ],
             )
+        )
+
+    # -- merge
+    async def MergeCustomers(
+        self, request: identity_pb2.MergeCustomersRequest, context: Any
+    ) -> identity_pb2.MergeCustomersResponse:
+        ref = request.tenant
+        caller = await self._d.access.require(context, ref.tenant_id, MERGE_ROLES, "customers:write")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        _check_customer_id(request.target_customer_id, "target_customer_id")
+        _check_customer_id(request.source_customer_id, "source_customer_id")
+        if request.target_customer_id == request.source_customer_id:
+            raise _invalid("target_customer_id and source_customer_id must differ")
+        _check_reason(request.reason)
+        try:
+            target, record = await merge_customers(
+                self._d.store,
+                self._d.history,
+                scope=convert.scope_of(tenant, ref.brand_id),
+                target_id=request.target_customer_id,
+                source_id=request.source_customer_id,
+                actor=caller.subject,
+                reason=request.reason,
+            )
+        except CustomerMissing as error:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, str(error)) from None
+        except MergeRefused as error:
+            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from None
+        found = await self._d.store.get(target.scope, target.customer_id)
+        return identity_pb2.MergeCustomersResponse(
+            customer=convert.customer_to(target, found[1] if found else 0, ref.brand_id),
+            audit=convert.audit_to(record),
+        )
+
+    async def UnmergeCustomer(
+        self, request: identity_pb2.UnmergeCustomerRequest, context: Any
+    ) -> identity_pb2.UnmergeCustomerResponse:
+        ref = request.tenant
+        caller = await self._d.access.require(context, ref.tenant_id, MERGE_ROLES, "customers:write")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        _check_customer_id(request.source_customer_id, "source_customer_id")
+        _check_reason(request.reason)
+        try:
+            source, target, record = await unmerge_customer(
+                self._d.store,
+                self._d.history,
+                scope=convert.scope_of(tenant, ref.brand_id),
+                source_id=request.source_customer_id,
+                actor=caller.subject,
+                reason=request.reason,
+            )
+        except CustomerMissing as error:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, str(error)) from None
+        except MergeRefused as error:
+            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from None
+        return identity_pb2.UnmergeCustomerResponse(
+            source=convert.customer_to(source, 0, ref.brand_id),
+            target=convert.customer_to(target, 0, ref.brand_id),
+            audit=convert.audit_to(record),
+        )
+
+    async def ListAuditRecords(
+        self, request: identity_pb2.ListAuditRecordsRequest, context: Any
+    ) -> identity_pb2.ListAuditRecordsResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, AUDIT_ROLES, "customers:read")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        _check_customer_id(request.customer_id)
+        scope = convert.scope_of(tenant, ref.brand_id)
+        # Only customers of the caller's scope (or their tombstones): never another brand's records.
+        if await self._d.store.get(
+            scope, request.customer_id
+        ) is None and not await self._d.store.has_tombstone(scope, request.customer_id):
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"customer {request.customer_id!r} not found")
+        records = await self._d.history.audit(tenant.id, request.customer_id)
+        return identity_pb2.ListAuditRecordsResponse(records=[convert.audit_to(r) for r in records])
+
+    # -- timeline
+    async def AppendTimelineEntry(
+        self, request: identity_pb2.AppendTimelineEntryRequest, context: Any
+    ) -> identity_pb2.AppendTimelineEntryResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, EVERY_ROLE, "timeline:write")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        entry = request.entry
+        if not entry.entry_id or len(entry.entry_id) > _ENTRY_ID_MAX:
+            raise _invalid(f"entry.entry_id: required, at most {_ENTRY_ID_MAX} characters")
+        if entry.kind == identity_pb2.TIMELINE_ENTRY_KIND_UNSPECIFIED:
+            raise _invalid("entry.kind is unspecified")
+        if len(entry.summary) > MAX_SUMMARY:
+            raise _invalid(f"entry.summary: at most {MAX_SUMMARY} characters")
+        customer, _ = await self._customer(tenant, ref.brand_id, entry.customer_id)
+        appended = await self._d.history.append(
+            tenant.id,
+            TimelineEntry(
+                entry_id=entry.entry_id,
+                customer_id=customer.customer_id,
+                kind=int(entry.kind),
+                channel=int(entry.channel),
+                contact_id=entry.contact_id,
+                at=entry.at or time.time(),
+                summary=entry.summary,
+            ),
+        )
+        return identity_pb2.AppendTimelineEntryResponse(appended=appended)
+
+    async def GetTimeline(
+        self, request: identity_pb2.GetTimelineRequest, context: Any
+    ) -> identity_pb2.GetTimelineResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "timeline:read")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        if request.page_size > MAX_PAGE:
+            raise _invalid(f"page_size: at most {MAX_PAGE}")
+        start = 0
+        if request.page_token:
+            if not request.page_token.isdigit():
+                raise _invalid("page_token: not a token from a previous page")
+            start = int(request.page_token)
+        customer, _ = await self._customer(tenant, ref.brand_id, request.customer_id)
+        entries, next_start = await read_timeline(
+            self._d.store,
+            self._d.history,
+            customer,
+            start_sequence=start,
+            page_size=request.page_size or DEFAULT_PAGE,
+            channels=frozenset(int(c) for c in request.channels),
+        )
+        return identity_pb2.GetTimelineResponse(
+            entries=[convert.entry_to(e) for e in entries],
+            next_page_token=str(next_start) if next_start else "",
+        )
+
+    # -- erasure and residency
+    async def ForgetCustomer(
+        self, request: identity_pb2.ForgetCustomerRequest, context: Any
+    ) -> identity_pb2.ForgetCustomerResponse:
+        ref = request.tenant
+        caller = await self._d.access.require(context, ref.tenant_id, ADMIN, "customers:write")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        _check_reason(request.reason)
+        customer, _ = await self._customer(tenant, ref.brand_id, request.customer_id)
+        try:
+            removed, tombstone = await forget_customer(
+                self._d.js,
+                self._d.store,
+                self._d.history,
+                self._d.global_index,
+                self._d.scrubber,
+                customer=customer,
+                region=self._d.region,
+                actor=caller.subject,
+                reason=request.reason,
+            )
+        except MergeRefused as error:
+            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from None
+        return identity_pb2.ForgetCustomerResponse(removed=removed, tombstone=tombstone)
+
+    async def ListCrossings(
+        self, request: identity_pb2.ListCrossingsRequest, context: Any
+    ) -> identity_pb2.ListCrossingsResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, ADMIN)
+        tenant = self._tenant(ref.tenant_id, "")
+        records = await self._d.history.crossings(tenant.id)
+        return identity_pb2.ListCrossingsResponse(crossings=[convert.crossing_to(r) for r in records])
+
+    async def ResolveFromRegion(
+        self, request: identity_pb2.ResolveFromRegionRequest, context: Any
+    ) -> identity_pb2.ResolveFromRegionResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, SERVICE)
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        identifiers = convert.identifiers_from(request.identifiers)
+        scope = convert.scope_of(tenant, ref.brand_id)
+        owner = None
+        for identifier in identifiers:
+            owner = await self._d.store.owner(scope, identifier)
+            if owner:
+                break
+        found = await self._d.store.get(scope, owner) if owner else None
+        if found is None:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"no customer of tenant {tenant.id!r} matches here")
+        customer, revision = found
+        residency = tenant.residency
+        kind = crossing_kind(
+            request.requesting_region, residency.personal_data_regions, residency.pseudonymous_regions
+        )
+        now = time.time()
+        crossing = CrossingRecord(
+            crossing_id=uuid.uuid4().hex,
+            customer_id=customer.customer_id,
+            from_region=self._d.region,
+            to_region=request.requesting_region,
+            kind=str(kind),
+            actor=request.actor,
+            at=now,
+        )
+        await self._d.history.add_crossing(tenant.id, crossing)
+        await self._d.history.add_audit(
+            tenant.id,
+            customer.customer_id,
+            AuditRecord(
+                uuid.uuid4().hex,
+                CROSSING,
+                request.actor,
+                now,
+                f"{kind} to {request.requesting_region}",
+                "",
+                "",
+            ),
+        )
+        reply = identity_pb2.ResolveFromRegionResponse(
+            remote=identity_pb2.PseudonymousRef(home_region=self._d.region)
+        )
+        if kind is not CrossingKind.NONE:
+            reply.remote.reference = self._d.index_keys.reference(
+                tenant.id, self._d.region, customer.customer_id
+            )
+        if kind is CrossingKind.PERSONAL:
+            reply.customer.CopyFrom(convert.customer_to(customer, revision, ref.brand_id))
+        return reply
+
+    # -- agents and tokens
+    async def UpsertAgent(
+        self, request: identity_pb2.UpsertAgentRequest, context: Any
+    ) -> identity_pb2.UpsertAgentResponse:
+        ref = request.agent.tenant
+        await self._d.access.require(context, ref.tenant_id, ADMIN, "agents:write")
+        tenant = self._tenant(ref.tenant_id, "")
+        agent = convert.agent_from(request.agent, self._d.region)
+        if agent.home_region != self._d.region:
+            raise _invalid(
+                f"agent.home_region: {agent.home_region!r}; an agent is stored in its home region, "
+                f"call that region instead of {self._d.region!r}"
+            )
+        try:
+            agent.validate({b.id for b in tenant.brands})
+        except InvalidAgent as error:
+            raise _invalid(str(error)) from None
+        revision = await self._d.agents.put_agent(agent)
+        return identity_pb2.UpsertAgentResponse(agent=convert.agent_to(agent, revision))
+
+    async def GetAgent(
+        self, request: identity_pb2.GetAgentRequest, context: Any
+    ) -> identity_pb2.GetAgentResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "agents:read")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        _check_customer_id(request.agent_id, "agent_id")
+        found = await self._d.agents.get_agent(tenant.id, request.agent_id)
+        if found is None or not self._agent_visible(tenant, ref.brand_id, found[0].brands):
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"agent {request.agent_id!r} not found")
+        return identity_pb2.GetAgentResponse(agent=convert.agent_to(*found))
+
+    async def ListAgents(
+        self, request: identity_pb2.ListAgentsRequest, context: Any
+    ) -> identity_pb2.ListAgentsResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "agents:read")
+        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        agents = [
+            convert.agent_to(agent, revision)
+            for agent, revision in await self._d.agents.list_agents(tenant.id)
+            if self._agent_visible(tenant, ref.brand_id, agent.brands)
+        ]
+        return identity_pb2.ListAgentsResponse(agents=agents)
+
+    @staticmethod
+    def _agent_visible(tenant: Tenant, brand_id: str, brands: tuple[str, ...]) -> bool:
+        """Isolated brands see only their own agents; shared brands see the tenant's pool."""
+        return tenant.brand_sharing != "isolated" or not brand_id or brand_id in brands
+
+    async def CreateApiToken(
+        self, request: identity_pb2.CreateApiTokenRequest, context: Any
+    ) -> identity_pb2.CreateApiTokenResponse:
+        ref = request.tenant
+        caller = await self._d.access.require(context, ref.tenant_id, ADMIN)
+        tenant = self._tenant(ref.tenant_id, "")
+        try:
+            check_token_request(request.role, list(request.scopes), request.ttl_seconds)
+        except InvalidAgent as error:
+            raise _invalid(str(error)) from None
+        token, token_id = new_token()
+        await self._d.agents.put_token(
+            token_hash(token),
+            ApiToken(
+                token_id=token_id,
+                tenant_id=tenant.id,
+                role=request.role,
+                subject=request.subject or f"token:{token_id}:{caller.subject}",
+                scopes=tuple(request.scopes),
+                expires_at=time.time() + request.ttl_seconds,
+            ),
+        )
+        return identity_pb2.CreateApiTokenResponse(token=token, token_id=token_id)
+
+    async def RevokeApiToken(
+        self, request: identity_pb2.RevokeApiTokenRequest, context: Any
+    ) -> identity_pb2.RevokeApiTokenResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, ADMIN)
+        tenant = self._tenant(ref.tenant_id, "")
+        if not await self._d.agents.revoke(tenant.id, request.token_id):
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"token {request.token_id!r} not found")
+        return identity_pb2.RevokeApiTokenResponse()
+
+    async def VerifyApiToken(
+        self, request: identity_pb2.VerifyApiTokenRequest, context: Any
+    ) -> identity_pb2.VerifyApiTokenResponse:
+        await self._d.access.require(context, ANY_TENANT, SERVICE)
+        record = await self._d.agents.token(token_hash(request.token))
+        if record is None or record.revoked or record.expires_at < time.time():
+            raise RpcError(grpc.StatusCode.UNAUTHENTICATED, "API token is unknown, revoked or expired")
+        return identity_pb2.VerifyApiTokenResponse(
+            tenant_id=record.tenant_id, role=record.role, subject=record.subject, scopes=list(record.scopes)
         )

@@ -1,18 +1,28 @@
 """Resolve a set of channel identifiers to one customer, creating the customer if none matches.
 
-The first identifier (in the caller's order) that already has an owner decides the customer;
-identifiers nobody owns yet are attached to that customer. Identifiers owned by different
+The tenant's matching rules decide: the first identifier (in the caller's order) owned under
+an `exact` rule decides the customer; owners found under `suggest` rules are only reported.
+Identifiers nobody owns are attached to the resolved customer. Identifiers owned by different
 customers are NOT merged here: merging is an explicit, audited operation.
+
+Residency: when nothing matches locally, the global index (keyed hashes only) tells whether an
+identifier is homed in another region; then that region answers (`ask_home`) and nothing is
+created here. A customer created here is entered into the global index with this region.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
+from identity.adapters.global_index import GlobalIndex
 from identity.adapters.profile_store import ProfileStore
 from identity.domain.customer import Customer
 from identity.domain.identifiers import Identifier
+from identity.domain.matching import MatchingRules, Suggestion, decide
+from identity.service_layer import metrics
 
 _ATTEMPTS = 5
 
@@ -21,46 +31,114 @@ class ResolveConflict(RuntimeError):
     """Concurrent writers kept changing the same identifiers; the caller may retry."""
 
 
+@dataclass(frozen=True)
+class RemoteAnswer:
+    home_region: str
+    reference: str
+    #: The home region's profile, only when its policy lets personal data cross to this region.
+    customer: Customer | None
+
+
+AskHome = Callable[[str, list[Identifier]], Awaitable[RemoteAnswer]]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    customer: Customer | None
+    created: bool
+    suggestions: tuple[Suggestion, ...] = ()
+    remote: RemoteAnswer | None = None
+    #: Stored revision of the local profile (0 for a remote or absent customer).
+    revision: int = 0
+
+
+@dataclass
+class ResolveContext:
+    store: ProfileStore
+    tenant_id: str
+    scope: str
+    region: str
+    rules: MatchingRules = field(default_factory=MatchingRules)
+    global_index: GlobalIndex | None = None
+    ask_home: AskHome | None = None
+
+
 async def resolve_customer(
-    store: ProfileStore, *, tenant_id: str, scope: str, region: str, identifiers: list[Identifier]
-) -> tuple[Customer, bool]:
+    ctx: ResolveContext, identifiers: list[Identifier], attributes: Mapping[str, str] | None = None
+) -> Resolution:
     if not identifiers:
         raise ValueError("at least one identifier is required")
     unique = list(dict.fromkeys(identifiers))
+    store, scope = ctx.store, ctx.scope
     for _ in range(_ATTEMPTS):
         owners = {identifier: await store.owner(scope, identifier) for identifier in unique}
-        matched = [owner for owner in owners.values() if owner]
-        if not matched:
-            created = await _create(store, tenant_id, scope, region, unique)
-            if created is not None:
-                return created, True
+        decision = decide(ctx.rules, owners)
+        if decision.customer_id is None:
+            if not any(owners.values()):
+                remote = await _homed_elsewhere(ctx, unique)
+                if remote is not None:
+                    metrics.resolutions.add(1, {"outcome": "remote"})
+                    return Resolution(remote.customer, False, (), remote)
+            if not decision.unclaimed:
+                # Every identifier belongs to someone the rules only suggest: nothing to create.
+                metrics.resolutions.add(1, {"outcome": "suggested"})
+                return Resolution(None, False, decision.suggestions)
+            made = await _create(ctx, list(decision.unclaimed), dict(attributes or {}))
+            if made is not None:
+                created, revision = made
+                metrics.resolutions.add(1, {"outcome": "created"})
+                for suggestion in decision.suggestions:
+                    metrics.matches.add(1, {"rule": suggestion.rule})
+                return Resolution(created, True, decision.suggestions, revision=revision)
             continue  # someone claimed one of the identifiers meanwhile: resolve again
-        customer_id = matched[0]
+        customer_id = decision.customer_id
         found = await store.get(scope, customer_id)
-        customer = found[0] if found else _repair(customer_id, tenant_id, scope, region, owners)
+        customer, revision = found if found else (_repair(ctx, customer_id, owners), 0)
         if found is None:
             # The owner's profile may be in flight rather than lost: merge, never overwrite or fail.
-            customer, _ = await store.add_identifiers(customer, list(customer.identifiers))
-        unclaimed = [identifier for identifier, owner in owners.items() if owner is None]
-        claimed = [
-            identifier for identifier in unclaimed if await store.claim(scope, identifier, customer_id)
-        ]
+            customer, revision = await store.add_identifiers(customer, list(customer.identifiers))
+        claimed = [i for i in decision.unclaimed if await store.claim(scope, i, customer_id)]
         if claimed:
-            customer, _ = await store.add_identifiers(customer, claimed)
-        if len(claimed) == len(unclaimed):
-            return customer, False
+            customer, revision = await store.add_identifiers(customer, claimed)
+            await _enter_global(ctx, claimed)
+        if len(claimed) == len(decision.unclaimed):
+            metrics.resolutions.add(1, {"outcome": "matched"})
+            metrics.matches.add(1, {"rule": decision.rule})
+            return Resolution(customer, False, decision.suggestions, revision=revision)
     raise ResolveConflict(f"identifiers kept changing owner during {_ATTEMPTS} attempts")
 
 
+async def _homed_elsewhere(ctx: ResolveContext, identifiers: list[Identifier]) -> RemoteAnswer | None:
+    if ctx.global_index is None or ctx.ask_home is None:
+        return None
+    for identifier in identifiers:
+        home = await ctx.global_index.home_of(ctx.tenant_id, ctx.scope, identifier)
+        if home and home != ctx.region:
+            answer = await ctx.ask_home(home, identifiers)
+            kind = "personal" if answer.customer is not None else "pseudonymous"
+            metrics.cross_region_lookups.add(1, {"crossed": kind, "home_region": home})
+            return answer
+    return None
+
+
+async def _enter_global(ctx: ResolveContext, identifiers: list[Identifier]) -> None:
+    if ctx.global_index is None:
+        return
+    for identifier in identifiers:
+        await ctx.global_index.claim(ctx.tenant_id, ctx.scope, identifier, ctx.region)
+
+
 async def _create(
-    store: ProfileStore, tenant_id: str, scope: str, region: str, identifiers: list[Identifier]
-) -> Customer | None:
+    ctx: ResolveContext, identifiers: list[Identifier], attributes: dict[str, str]
+) -> tuple[Customer, int] | None:
+    store, scope = ctx.store, ctx.scope
     customer = Customer(
         customer_id=uuid.uuid4().hex,
-        tenant_id=tenant_id,
+        tenant_id=ctx.tenant_id,
         scope=scope,
-        home_region=region,
+        home_region=ctx.region,
         identifiers=tuple(identifiers),
+        attributes=attributes,
         created_at=time.time(),
     )
     claimed: list[Identifier] = []
@@ -73,19 +151,18 @@ async def _create(
             return None
         claimed.append(identifier)
     # A concurrent resolver may already have rebuilt this profile from our claims: merge into it.
-    customer, _ = await store.add_identifiers(customer, list(customer.identifiers))
-    return customer
+    merged, revision = await store.add_identifiers(customer, list(customer.identifiers))
+    await _enter_global(ctx, identifiers)
+    return merged, revision
 
 
-def _repair(
-    customer_id: str, tenant_id: str, scope: str, region: str, owners: dict[Identifier, str | None]
-) -> Customer:
+def _repair(ctx: ResolveContext, customer_id: str, owners: Mapping[Identifier, str | None]) -> Customer:
     """An index points at a profile that was never written (a writer died in between): rebuild it."""
     return Customer(
         customer_id=customer_id,
-        tenant_id=tenant_id,
-        scope=scope,
-        home_region=region,
+        tenant_id=ctx.tenant_id,
+        scope=ctx.scope,
+        home_region=ctx.region,
         identifiers=tuple(i for i, owner in owners.items() if owner == customer_id),
         created_at=time.time(),
     )

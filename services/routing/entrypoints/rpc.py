@@ -9,13 +9,16 @@ import grpc
 from ccmesh.access import AccessControl
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from routing.domain.erlang_c import QueueParameterError, forecast
+from routing.entrypoints.journeys_rpc import JourneyRpc
+from routing.service_layer.journeys import JourneyService
 
 READ_ROLES = frozenset({"admin", "supervisor"})
 
 
-class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, access: AccessControl) -> None:
+class RoutingServicer(JourneyRpc, routing_pb2_grpc.RoutingServiceServicer):
+    def __init__(self, access: AccessControl, journeys: JourneyService) -> None:
         self._access = access
+        self._journeys = journeys
 
     async def PredictServiceLevel(
         self, request: routing_pb2.PredictServiceLevelRequest, context: Any

@@ -24,19 +24,69 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63ontactcenter/ai/v1/ai.proto\x12\x13\x63ontactcenter.ai.v1\"4\n\x11RedactTextRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"2\n\x06\x45ntity\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\r\x12\x0b\n\x03\x65nd\x18\x03 \x01(\r\"Z\n\x12RedactTextResponse\x12\x15\n\rredacted_text\x18\x01 \x01(\t\x12-\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x1b.contactcenter.ai.v1.Entity2j\n\tAiService\x12]\n\nRedactText\x12&.contactcenter.ai.v1.RedactTextRequest\x1a\'.contactcenter.ai.v1.RedactTextResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63ontactcenter/ai/v1/ai.proto\x12\x13\x63ontactcenter.ai.v1\"4\n\x11RedactTextRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"2\n\x06\x45ntity\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\r\x12\x0b\n\x03\x65nd\x18\x03 \x01(\r\"Z\n\x12RedactTextResponse\x12\x15\n\rredacted_text\x18\x01 \x01(\t\x12-\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x1b.contactcenter.ai.v1.Entity\"\xd0\x01\n\x15\x41nalyzeMessageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62rand_id\x18\x02 \x01(\t\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12\x12\n\nmessage_id\x18\x04 \x01(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\x12-\n\x07speaker\x18\x06 \x01(\x0e\x32\x1c.contactcenter.ai.v1.Speaker\x12\x17\n\x0frepeat_contacts\x18\x07 \x01(\r\x12\x14\n\x0cwait_seconds\x18\x08 \x01(\x01\"\xe2\x03\n\x07Insight\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x12\n\ncomponents\x18\x02 \x03(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x1b\n\x13language_confidence\x18\x04 \x01(\x01\x12\x0e\n\x06intent\x18\x05 \x01(\t\x12\x14\n\x0cintent_score\x18\x06 \x01(\x01\x12\x14\n\x0cout_of_scope\x18\x07 \x01(\x08\x12\x1c\n\x14intent_model_version\x18\x08 \x01(\t\x12\x11\n\tsentiment\x18\t \x01(\x01\x12\x17\n\x0fsentiment_label\x18\n \x01(\t\x12\x17\n\x0fsentiment_trend\x18\x0b \x01(\x01\x12-\n\x08\x65ntities\x18\x0c \x03(\x0b\x32\x1b.contactcenter.ai.v1.Entity\x12\x15\n\rredacted_text\x18\r \x01(\t\x12\x18\n\x10\x65scalation_score\x18\x0e \x01(\x01\x12\x1a\n\x12\x65scalation_reasons\x18\x0f \x03(\t\x12\x38\n\x06\x65xtras\x18\x10 \x03(\x0b\x32(.contactcenter.ai.v1.Insight.ExtrasEntry\x1a-\n\x0b\x45xtrasEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\x16\x41nalyzeMessageResponse\x12-\n\x07insight\x18\x01 \x01(\x0b\x32\x1c.contactcenter.ai.v1.Insight\"2\n\x0eIntentExamples\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x10\n\x08\x65xamples\x18\x02 \x03(\t\"\x9e\x01\n\x13TrainIntentsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x34\n\x07intents\x18\x02 \x03(\x0b\x32#.contactcenter.ai.v1.IntentExamples\x12#\n\x16out_of_scope_threshold\x18\x03 \x01(\x01H\x00\x88\x01\x01\x42\x19\n\x17_out_of_scope_threshold\"\\\n\x14TrainIntentsResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07intents\x18\x02 \x01(\r\x12\x10\n\x08\x65xamples\x18\x03 \x01(\r\x12\x10\n\x08warnings\x18\x04 \x03(\t\"*\n\x15GetIntentModelRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"Z\n\x16GetIntentModelResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07intents\x18\x02 \x03(\t\x12\x1e\n\x16out_of_scope_threshold\x18\x03 \x01(\x01\"L\n\x07\x41rticle\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\"j\n\x14LoadKnowledgeRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12.\n\x08\x61rticles\x18\x02 \x03(\x0b\x32\x1c.contactcenter.ai.v1.Article\x12\x0f\n\x07replace\x18\x03 \x01(\x08\"6\n\x15LoadKnowledgeResponse\x12\x0e\n\x06loaded\x18\x01 \x01(\r\x12\r\n\x05total\x18\x02 \x01(\r\"[\n\x15SuggestRepliesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\"U\n\nSuggestion\x12\r\n\x05reply\x18\x01 \x01(\t\x12\x12\n\narticle_id\x18\x02 \x01(\t\x12\x15\n\rarticle_title\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\"N\n\x16SuggestRepliesResponse\x12\x34\n\x0bsuggestions\x18\x01 \x03(\x0b\x32\x1f.contactcenter.ai.v1.Suggestion\"E\n\x1cSummarizeConversationRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\"\x91\x01\n\x1dSummarizeConversationResponse\x12\x0f\n\x07summary\x18\x01 \x01(\t\x12\x10\n\x08messages\x18\x02 \x01(\r\x12\x17\n\x0fsentiment_trend\x18\x03 \x01(\x01\x12\x18\n\x10\x65scalation_score\x18\x04 \x01(\x01\x12\x1a\n\x12\x65scalation_reasons\x18\x05 \x03(\t\"X\n\x19WrapUpConversationRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ustomer_ref\x18\x03 \x01(\t\"\x8c\x01\n\x06Ticket\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x14\n\x0c\x65ntity_kinds\x18\x05 \x03(\t\x12\x14\n\x0c\x63ustomer_ref\x18\x06 \x01(\t\x12\x12\n\ncontact_id\x18\x07 \x01(\t\"Z\n\x1aWrapUpConversationResponse\x12\x0f\n\x07summary\x18\x01 \x01(\t\x12+\n\x06ticket\x18\x02 \x01(\x0b\x32\x1b.contactcenter.ai.v1.Ticket\"*\n\x15ListComponentsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\xa2\x01\n\rComponentInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64istribution\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08\x63onsumes\x18\x04 \x03(\t\x12\x10\n\x08produces\x18\x05 \x03(\t\x12\x11\n\tlanguages\x18\x06 \x03(\t\x12\x12\n\ncpu_millis\x18\x07 \x01(\r\x12\x11\n\tmemory_mb\x18\x08 \x01(\r\"`\n\x16ListComponentsResponse\x12\x36\n\ncomponents\x18\x01 \x03(\x0b\x32\".contactcenter.ai.v1.ComponentInfo\x12\x0e\n\x06\x62roken\x18\x02 \x03(\t*\\\n\x07Speaker\x12\x17\n\x13SPEAKER_UNSPECIFIED\x10\x00\x12\x14\n\x10SPEAKER_CUSTOMER\x10\x01\x12\x11\n\rSPEAKER_AGENT\x10\x02\x12\x0f\n\x0bSPEAKER_BOT\x10\x03\x32\xda\x07\n\tAiService\x12]\n\nRedactText\x12&.contactcenter.ai.v1.RedactTextRequest\x1a\'.contactcenter.ai.v1.RedactTextResponse\x12i\n\x0e\x41nalyzeMessage\x12*.contactcenter.ai.v1.AnalyzeMessageRequest\x1a+.contactcenter.ai.v1.AnalyzeMessageResponse\x12\x63\n\x0cTrainIntents\x12(.contactcenter.ai.v1.TrainIntentsRequest\x1a).contactcenter.ai.v1.TrainIntentsResponse\x12i\n\x0eGetIntentModel\x12*.contactcenter.ai.v1.GetIntentModelRequest\x1a+.contactcenter.ai.v1.GetIntentModelResponse\x12\x66\n\rLoadKnowledge\x12).contactcenter.ai.v1.LoadKnowledgeRequest\x1a*.contactcenter.ai.v1.LoadKnowledgeResponse\x12i\n\x0eSuggestReplies\x12*.contactcenter.ai.v1.SuggestRepliesRequest\x1a+.contactcenter.ai.v1.SuggestRepliesResponse\x12~\n\x15SummarizeConversation\x12\x31.contactcenter.ai.v1.SummarizeConversationRequest\x1a\x32.contactcenter.ai.v1.SummarizeConversationResponse\x12u\n\x12WrapUpConversation\x12..contactcenter.ai.v1.WrapUpConversationRequest\x1a/.contactcenter.ai.v1.WrapUpConversationResponse\x12i\n\x0eListComponents\x12*.contactcenter.ai.v1.ListComponentsRequest\x1a+.contactcenter.ai.v1.ListComponentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contactcenter.ai.v1.ai_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_INSIGHT_EXTRASENTRY']._loaded_options = None
+  _globals['_INSIGHT_EXTRASENTRY']._serialized_options = b'8\001'
+  _globals['_SPEAKER']._serialized_start=2816
+  _globals['_SPEAKER']._serialized_end=2908
   _globals['_REDACTTEXTREQUEST']._serialized_start=53
   _globals['_REDACTTEXTREQUEST']._serialized_end=105
   _globals['_ENTITY']._serialized_start=107
   _globals['_ENTITY']._serialized_end=157
   _globals['_REDACTTEXTRESPONSE']._serialized_start=159
   _globals['_REDACTTEXTRESPONSE']._serialized_end=249
-  _globals['_AISERVICE']._serialized_start=251
-  _globals['_AISERVICE']._serialized_end=357
+  _globals['_ANALYZEMESSAGEREQUEST']._serialized_start=252
+  _globals['_ANALYZEMESSAGEREQUEST']._serialized_end=460
+  _globals['_INSIGHT']._serialized_start=463
+  _globals['_INSIGHT']._serialized_end=945
+  _globals['_INSIGHT_EXTRASENTRY']._serialized_start=900
+  _globals['_INSIGHT_EXTRASENTRY']._serialized_end=945
+  _globals['_ANALYZEMESSAGERESPONSE']._serialized_start=947
+  _globals['_ANALYZEMESSAGERESPONSE']._serialized_end=1018
+  _globals['_INTENTEXAMPLES']._serialized_start=1020
+  _globals['_INTENTEXAMPLES']._serialized_end=1070
+  _globals['_TRAININTENTSREQUEST']._serialized_start=1073
+  _globals['_TRAININTENTSREQUEST']._serialized_end=1231
+  _globals['_TRAININTENTSRESPONSE']._serialized_start=1233
+  _globals['_TRAININTENTSRESPONSE']._serialized_end=1325
+  _globals['_GETINTENTMODELREQUEST']._serialized_start=1327
+  _globals['_GETINTENTMODELREQUEST']._serialized_end=1369
+  _globals['_GETINTENTMODELRESPONSE']._serialized_start=1371
+  _globals['_GETINTENTMODELRESPONSE']._serialized_end=1461
+  _globals['_ARTICLE']._serialized_start=1463
+  _globals['_ARTICLE']._serialized_end=1539
+  _globals['_LOADKNOWLEDGEREQUEST']._serialized_start=1541
+  _globals['_LOADKNOWLEDGEREQUEST']._serialized_end=1647
+  _globals['_LOADKNOWLEDGERESPONSE']._serialized_start=1649
+  _globals['_LOADKNOWLEDGERESPONSE']._serialized_end=1703
+  _globals['_SUGGESTREPLIESREQUEST']._serialized_start=1705
+  _globals['_SUGGESTREPLIESREQUEST']._serialized_end=1796
+  _globals['_SUGGESTION']._serialized_start=1798
+  _globals['_SUGGESTION']._serialized_end=1883
+  _globals['_SUGGESTREPLIESRESPONSE']._serialized_start=1885
+  _globals['_SUGGESTREPLIESRESPONSE']._serialized_end=1963
+  _globals['_SUMMARIZECONVERSATIONREQUEST']._serialized_start=1965
+  _globals['_SUMMARIZECONVERSATIONREQUEST']._serialized_end=2034
+  _globals['_SUMMARIZECONVERSATIONRESPONSE']._serialized_start=2037
+  _globals['_SUMMARIZECONVERSATIONRESPONSE']._serialized_end=2182
+  _globals['_WRAPUPCONVERSATIONREQUEST']._serialized_start=2184
+  _globals['_WRAPUPCONVERSATIONREQUEST']._serialized_end=2272
+  _globals['_TICKET']._serialized_start=2275
+  _globals['_TICKET']._serialized_end=2415
+  _globals['_WRAPUPCONVERSATIONRESPONSE']._serialized_start=2417
+  _globals['_WRAPUPCONVERSATIONRESPONSE']._serialized_end=2507
+  _globals['_LISTCOMPONENTSREQUEST']._serialized_start=2509
+  _globals['_LISTCOMPONENTSREQUEST']._serialized_end=2551
+  _globals['_COMPONENTINFO']._serialized_start=2554
+  _globals['_COMPONENTINFO']._serialized_end=2716
+  _globals['_LISTCOMPONENTSRESPONSE']._serialized_start=2718
+  _globals['_LISTCOMPONENTSRESPONSE']._serialized_end=2814
+  _globals['_AISERVICE']._serialized_start=2911
+  _globals['_AISERVICE']._serialized_end=3897
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,6 +18,26 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _Speaker:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SpeakerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Speaker.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SPEAKER_UNSPECIFIED: _Speaker.ValueType  # 0
+    SPEAKER_CUSTOMER: _Speaker.ValueType  # 1
+    SPEAKER_AGENT: _Speaker.ValueType  # 2
+    SPEAKER_BOT: _Speaker.ValueType  # 3
+
+class Speaker(_Speaker, metaclass=_SpeakerEnumTypeWrapper):
+    """Who wrote a message in a conversation."""
+
+SPEAKER_UNSPECIFIED: Speaker.ValueType  # 0
+SPEAKER_CUSTOMER: Speaker.ValueType  # 1
+SPEAKER_AGENT: Speaker.ValueType  # 2
+SPEAKER_BOT: Speaker.ValueType  # 3
+Global___Speaker: _TypeAlias = Speaker  # noqa: Y015
 
 @_typing.final
 class RedactTextRequest(_message.Message):
@@ -50,7 +71,7 @@ class Entity(_message.Message):
     START_FIELD_NUMBER: _builtins.int
     END_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """"email", "phone", "card_number", "iban"."""
+    """"email", "phone", "card_number", "iban", "national_id", "order_number"."""
     start: _builtins.int
     """Character offsets into the original text, [start, end)."""
     end: _builtins.int
@@ -91,3 +112,682 @@ class RedactTextResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RedactTextResponse: _TypeAlias = RedactTextResponse  # noqa: Y015
+
+@_typing.final
+class AnalyzeMessageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    BRAND_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    SPEAKER_FIELD_NUMBER: _builtins.int
+    REPEAT_CONTACTS_FIELD_NUMBER: _builtins.int
+    WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    brand_id: _builtins.str
+    contact_id: _builtins.str
+    """Conversation to add the message to; empty: analyse the text alone."""
+    message_id: _builtins.str
+    text: _builtins.str
+    speaker: Global___Speaker.ValueType
+    repeat_contacts: _builtins.int
+    """Earlier contacts of this customer about the same matter (for escalation)."""
+    wait_seconds: _builtins.float
+    """Seconds the customer has waited so far (for escalation)."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        brand_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        message_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        speaker: Global___Speaker.ValueType = ...,
+        repeat_contacts: _builtins.int = ...,
+        wait_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand_id", b"brand_id", "contact_id", b"contact_id", "message_id", b"message_id", "repeat_contacts", b"repeat_contacts", "speaker", b"speaker", "tenant_id", b"tenant_id", "text", b"text", "wait_seconds", b"wait_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyzeMessageRequest: _TypeAlias = AnalyzeMessageRequest  # noqa: Y015
+
+@_typing.final
+class Insight(_message.Message):
+    """Everything the pipeline found in one message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ExtrasEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    COMPONENTS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_CONFIDENCE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    INTENT_SCORE_FIELD_NUMBER: _builtins.int
+    OUT_OF_SCOPE_FIELD_NUMBER: _builtins.int
+    INTENT_MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    SENTIMENT_LABEL_FIELD_NUMBER: _builtins.int
+    SENTIMENT_TREND_FIELD_NUMBER: _builtins.int
+    ENTITIES_FIELD_NUMBER: _builtins.int
+    REDACTED_TEXT_FIELD_NUMBER: _builtins.int
+    ESCALATION_SCORE_FIELD_NUMBER: _builtins.int
+    ESCALATION_REASONS_FIELD_NUMBER: _builtins.int
+    EXTRAS_FIELD_NUMBER: _builtins.int
+    pipeline: _builtins.str
+    language: _builtins.str
+    """ISO 639-1 code, "und" when undetermined."""
+    language_confidence: _builtins.float
+    intent: _builtins.str
+    """The intent, or "out_of_scope" when no trained intent fits (or the tenant has no model)."""
+    intent_score: _builtins.float
+    out_of_scope: _builtins.bool
+    intent_model_version: _builtins.str
+    sentiment: _builtins.float
+    """-1 (very negative) .. 1 (very positive), and "negative" / "neutral" / "positive"."""
+    sentiment_label: _builtins.str
+    sentiment_trend: _builtins.float
+    """Change of sentiment over the conversation so far (< 0: getting worse)."""
+    redacted_text: _builtins.str
+    """The message with personal data replaced, safe for stores and logs."""
+    escalation_score: _builtins.float
+    """0..1, with the reasons that raised it."""
+    @_builtins.property
+    def components(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def entities(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entity]: ...
+    @_builtins.property
+    def escalation_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def extras(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Outputs of third-party components, and "errors" when a component failed on this message."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: _builtins.str = ...,
+        components: _abc.Iterable[_builtins.str] | None = ...,
+        language: _builtins.str = ...,
+        language_confidence: _builtins.float = ...,
+        intent: _builtins.str = ...,
+        intent_score: _builtins.float = ...,
+        out_of_scope: _builtins.bool = ...,
+        intent_model_version: _builtins.str = ...,
+        sentiment: _builtins.float = ...,
+        sentiment_label: _builtins.str = ...,
+        sentiment_trend: _builtins.float = ...,
+        entities: _abc.Iterable[Global___Entity] | None = ...,
+        redacted_text: _builtins.str = ...,
+        escalation_score: _builtins.float = ...,
+        escalation_reasons: _abc.Iterable[_builtins.str] | None = ...,
+        extras: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "entities", b"entities", "escalation_reasons", b"escalation_reasons", "escalation_score", b"escalation_score", "extras", b"extras", "intent", b"intent", "intent_model_version", b"intent_model_version", "intent_score", b"intent_score", "language", b"language", "language_confidence", b"language_confidence", "out_of_scope", b"out_of_scope", "pipeline", b"pipeline", "redacted_text", b"redacted_text", "sentiment", b"sentiment", "sentiment_label", b"sentiment_label", "sentiment_trend", b"sentiment_trend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Insight: _TypeAlias = Insight  # noqa: Y015
+
+@_typing.final
+class AnalyzeMessageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSIGHT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def insight(self) -> Global___Insight: ...
+    def __init__(
+        self,
+        *,
+        insight: Global___Insight | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["insight", b"insight"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["insight", b"insight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyzeMessageResponse: _TypeAlias = AnalyzeMessageResponse  # noqa: Y015
+
+@_typing.final
+class IntentExamples(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTENT_FIELD_NUMBER: _builtins.int
+    EXAMPLES_FIELD_NUMBER: _builtins.int
+    intent: _builtins.str
+    @_builtins.property
+    def examples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        intent: _builtins.str = ...,
+        examples: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["examples", b"examples", "intent", b"intent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntentExamples: _TypeAlias = IntentExamples  # noqa: Y015
+
+@_typing.final
+class TrainIntentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    INTENTS_FIELD_NUMBER: _builtins.int
+    OUT_OF_SCOPE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    out_of_scope_threshold: _builtins.float
+    """Score below which the answer is out_of_scope; unset: the default tuned on CLINC150."""
+    @_builtins.property
+    def intents(self) -> _containers.RepeatedCompositeFieldContainer[Global___IntentExamples]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        intents: _abc.Iterable[Global___IntentExamples] | None = ...,
+        out_of_scope_threshold: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold", "out_of_scope_threshold", b"out_of_scope_threshold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold", "intents", b"intents", "out_of_scope_threshold", b"out_of_scope_threshold", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__out_of_scope_threshold: _TypeAlias = _typing.Literal["out_of_scope_threshold"]  # noqa: Y015
+    _WhichOneofArgType__out_of_scope_threshold: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__out_of_scope_threshold) -> _WhichOneofReturnType__out_of_scope_threshold | None: ...
+
+Global___TrainIntentsRequest: _TypeAlias = TrainIntentsRequest  # noqa: Y015
+
+@_typing.final
+class TrainIntentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    INTENTS_FIELD_NUMBER: _builtins.int
+    EXAMPLES_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    intents: _builtins.int
+    examples: _builtins.int
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Degraded but accepted input, e.g. intents with very few examples."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        intents: _builtins.int = ...,
+        examples: _builtins.int = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["examples", b"examples", "intents", b"intents", "version", b"version", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrainIntentsResponse: _TypeAlias = TrainIntentsResponse  # noqa: Y015
+
+@_typing.final
+class GetIntentModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIntentModelRequest: _TypeAlias = GetIntentModelRequest  # noqa: Y015
+
+@_typing.final
+class GetIntentModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    INTENTS_FIELD_NUMBER: _builtins.int
+    OUT_OF_SCOPE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """Empty when the tenant has no model yet."""
+    out_of_scope_threshold: _builtins.float
+    @_builtins.property
+    def intents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        intents: _abc.Iterable[_builtins.str] | None = ...,
+        out_of_scope_threshold: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intents", b"intents", "out_of_scope_threshold", b"out_of_scope_threshold", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIntentModelResponse: _TypeAlias = GetIntentModelResponse  # noqa: Y015
+
+@_typing.final
+class Article(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    article_id: _builtins.str
+    title: _builtins.str
+    body: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        article_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        body: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "body", b"body", "language", b"language", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Article: _TypeAlias = Article  # noqa: Y015
+
+@_typing.final
+class LoadKnowledgeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ARTICLES_FIELD_NUMBER: _builtins.int
+    REPLACE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    replace: _builtins.bool
+    """Replace the whole knowledge base instead of adding to it."""
+    @_builtins.property
+    def articles(self) -> _containers.RepeatedCompositeFieldContainer[Global___Article]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        articles: _abc.Iterable[Global___Article] | None = ...,
+        replace: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["articles", b"articles", "replace", b"replace", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadKnowledgeRequest: _TypeAlias = LoadKnowledgeRequest  # noqa: Y015
+
+@_typing.final
+class LoadKnowledgeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOADED_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    loaded: _builtins.int
+    total: _builtins.int
+    """Articles in the tenant's knowledge base afterwards."""
+    def __init__(
+        self,
+        *,
+        loaded: _builtins.int = ...,
+        total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loaded", b"loaded", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadKnowledgeResponse: _TypeAlias = LoadKnowledgeResponse  # noqa: Y015
+
+@_typing.final
+class SuggestRepliesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    """The conversation's recent customer messages are the query (when text is empty)."""
+    text: _builtins.str
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "limit", b"limit", "tenant_id", b"tenant_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestRepliesRequest: _TypeAlias = SuggestRepliesRequest  # noqa: Y015
+
+@_typing.final
+class Suggestion(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLY_FIELD_NUMBER: _builtins.int
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    ARTICLE_TITLE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    reply: _builtins.str
+    article_id: _builtins.str
+    article_title: _builtins.str
+    score: _builtins.float
+    def __init__(
+        self,
+        *,
+        reply: _builtins.str = ...,
+        article_id: _builtins.str = ...,
+        article_title: _builtins.str = ...,
+        score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "article_title", b"article_title", "reply", b"reply", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Suggestion: _TypeAlias = Suggestion  # noqa: Y015
+
+@_typing.final
+class SuggestRepliesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUGGESTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def suggestions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Suggestion]: ...
+    def __init__(
+        self,
+        *,
+        suggestions: _abc.Iterable[Global___Suggestion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["suggestions", b"suggestions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestRepliesResponse: _TypeAlias = SuggestRepliesResponse  # noqa: Y015
+
+@_typing.final
+class SummarizeConversationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeConversationRequest: _TypeAlias = SummarizeConversationRequest  # noqa: Y015
+
+@_typing.final
+class SummarizeConversationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    SENTIMENT_TREND_FIELD_NUMBER: _builtins.int
+    ESCALATION_SCORE_FIELD_NUMBER: _builtins.int
+    ESCALATION_REASONS_FIELD_NUMBER: _builtins.int
+    summary: _builtins.str
+    messages: _builtins.int
+    sentiment_trend: _builtins.float
+    escalation_score: _builtins.float
+    @_builtins.property
+    def escalation_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        summary: _builtins.str = ...,
+        messages: _builtins.int = ...,
+        sentiment_trend: _builtins.float = ...,
+        escalation_score: _builtins.float = ...,
+        escalation_reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["escalation_reasons", b"escalation_reasons", "escalation_score", b"escalation_score", "messages", b"messages", "sentiment_trend", b"sentiment_trend", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeConversationResponse: _TypeAlias = SummarizeConversationResponse  # noqa: Y015
+
+@_typing.final
+class WrapUpConversationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_REF_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    customer_ref: _builtins.str
+    """The customer's id in the platform (identity service), copied into the ticket."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        customer_ref: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "customer_ref", b"customer_ref", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WrapUpConversationRequest: _TypeAlias = WrapUpConversationRequest  # noqa: Y015
+
+@_typing.final
+class Ticket(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TITLE_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    ENTITY_KINDS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_REF_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    title: _builtins.str
+    category: _builtins.str
+    """From the conversation's main intent ("general" when out of scope)."""
+    priority: _builtins.str
+    """"low", "normal", "high" or "urgent"."""
+    summary: _builtins.str
+    customer_ref: _builtins.str
+    contact_id: _builtins.str
+    @_builtins.property
+    def entity_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Kinds of personal data mentioned; the values are not copied into the ticket."""
+
+    def __init__(
+        self,
+        *,
+        title: _builtins.str = ...,
+        category: _builtins.str = ...,
+        priority: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        entity_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        customer_ref: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "contact_id", b"contact_id", "customer_ref", b"customer_ref", "entity_kinds", b"entity_kinds", "priority", b"priority", "summary", b"summary", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Ticket: _TypeAlias = Ticket  # noqa: Y015
+
+@_typing.final
+class WrapUpConversationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    TICKET_FIELD_NUMBER: _builtins.int
+    summary: _builtins.str
+    @_builtins.property
+    def ticket(self) -> Global___Ticket: ...
+    def __init__(
+        self,
+        *,
+        summary: _builtins.str = ...,
+        ticket: Global___Ticket | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary", "ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WrapUpConversationResponse: _TypeAlias = WrapUpConversationResponse  # noqa: Y015
+
+@_typing.final
+class ListComponentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComponentsRequest: _TypeAlias = ListComponentsRequest  # noqa: Y015
+
+@_typing.final
+class ComponentInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISTRIBUTION_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CONSUMES_FIELD_NUMBER: _builtins.int
+    PRODUCES_FIELD_NUMBER: _builtins.int
+    LANGUAGES_FIELD_NUMBER: _builtins.int
+    CPU_MILLIS_FIELD_NUMBER: _builtins.int
+    MEMORY_MB_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    distribution: _builtins.str
+    """The distribution that installed it, e.g. "contactcenter" or a third party's package."""
+    version: _builtins.str
+    cpu_millis: _builtins.int
+    memory_mb: _builtins.int
+    @_builtins.property
+    def consumes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def produces(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        distribution: _builtins.str = ...,
+        version: _builtins.str = ...,
+        consumes: _abc.Iterable[_builtins.str] | None = ...,
+        produces: _abc.Iterable[_builtins.str] | None = ...,
+        languages: _abc.Iterable[_builtins.str] | None = ...,
+        cpu_millis: _builtins.int = ...,
+        memory_mb: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumes", b"consumes", "cpu_millis", b"cpu_millis", "distribution", b"distribution", "languages", b"languages", "memory_mb", b"memory_mb", "name", b"name", "produces", b"produces", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComponentInfo: _TypeAlias = ComponentInfo  # noqa: Y015
+
+@_typing.final
+class ListComponentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPONENTS_FIELD_NUMBER: _builtins.int
+    BROKEN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComponentInfo]: ...
+    @_builtins.property
+    def broken(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Components that failed to load, with the reason."""
+
+    def __init__(
+        self,
+        *,
+        components: _abc.Iterable[Global___ComponentInfo] | None = ...,
+        broken: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["broken", b"broken", "components", b"components"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComponentsResponse: _TypeAlias = ListComponentsResponse  # noqa: Y015

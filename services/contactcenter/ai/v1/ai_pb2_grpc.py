@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AiServiceStub:
-    """Language, intent, sentiment, summaries and PII handling.
+    """Language, intent, sentiment, summaries, PII handling, agent assist and tickets.
+    Components are composed into pipelines per tenant/brand by the region's ContactCenter.
     """
 
     def __init__(self, channel):
@@ -40,14 +41,111 @@ class AiServiceStub:
                 request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.RedactTextRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.RedactTextResponse.FromString,
                 _registered_method=True)
+        self.AnalyzeMessage = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/AnalyzeMessage',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.AnalyzeMessageRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.AnalyzeMessageResponse.FromString,
+                _registered_method=True)
+        self.TrainIntents = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/TrainIntents',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.TrainIntentsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.TrainIntentsResponse.FromString,
+                _registered_method=True)
+        self.GetIntentModel = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/GetIntentModel',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.GetIntentModelRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.GetIntentModelResponse.FromString,
+                _registered_method=True)
+        self.LoadKnowledge = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/LoadKnowledge',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.LoadKnowledgeRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.LoadKnowledgeResponse.FromString,
+                _registered_method=True)
+        self.SuggestReplies = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/SuggestReplies',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SuggestRepliesRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SuggestRepliesResponse.FromString,
+                _registered_method=True)
+        self.SummarizeConversation = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/SummarizeConversation',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SummarizeConversationRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SummarizeConversationResponse.FromString,
+                _registered_method=True)
+        self.WrapUpConversation = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/WrapUpConversation',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.WrapUpConversationRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.WrapUpConversationResponse.FromString,
+                _registered_method=True)
+        self.ListComponents = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/ListComponents',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsResponse.FromString,
+                _registered_method=True)
 
 
 class AiServiceServicer:
-    """Language, intent, sentiment, summaries and PII handling.
+    """Language, intent, sentiment, summaries, PII handling, agent assist and tickets.
+    Components are composed into pipelines per tenant/brand by the region's ContactCenter.
     """
 
     def RedactText(self, request, context):
         """Finds personal data in a text and returns a redacted copy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeMessage(self, request, context):
+        """Runs the tenant's pipeline on one message; with a contact_id it joins that conversation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TrainIntents(self, request, context):
+        """Trains a new intent model for the tenant from examples; in effect on every replica at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIntentModel(self, request, context):
+        """Describes the tenant's intent model in effect.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadKnowledge(self, request, context):
+        """Loads (adds or replaces) articles of the tenant's knowledge base.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuggestReplies(self, request, context):
+        """Suggested replies for a conversation or a text, each with the article it came from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SummarizeConversation(self, request, context):
+        """Summary of a conversation so far, with its sentiment trend and escalation score.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WrapUpConversation(self, request, context):
+        """Ends a conversation: wrap-up summary and a ticket, also published as an event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComponents(self, request, context):
+        """Lists the installed components (shipped and third-party) with what they need and give.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +159,46 @@ def add_AiServiceServicer_to_server(servicer, server):
                     request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.RedactTextRequest.FromString,
                     response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.RedactTextResponse.SerializeToString,
             ),
+            'AnalyzeMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeMessage,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.AnalyzeMessageRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.AnalyzeMessageResponse.SerializeToString,
+            ),
+            'TrainIntents': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrainIntents,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.TrainIntentsRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.TrainIntentsResponse.SerializeToString,
+            ),
+            'GetIntentModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIntentModel,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.GetIntentModelRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.GetIntentModelResponse.SerializeToString,
+            ),
+            'LoadKnowledge': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadKnowledge,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.LoadKnowledgeRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.LoadKnowledgeResponse.SerializeToString,
+            ),
+            'SuggestReplies': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestReplies,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SuggestRepliesRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SuggestRepliesResponse.SerializeToString,
+            ),
+            'SummarizeConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.SummarizeConversation,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SummarizeConversationRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SummarizeConversationResponse.SerializeToString,
+            ),
+            'WrapUpConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.WrapUpConversation,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.WrapUpConversationRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.WrapUpConversationResponse.SerializeToString,
+            ),
+            'ListComponents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComponents,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'contactcenter.ai.v1.AiService', rpc_method_handlers)
@@ -70,7 +208,8 @@ def add_AiServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AiService:
-    """Language, intent, sentiment, summaries and PII handling.
+    """Language, intent, sentiment, summaries, PII handling, agent assist and tickets.
+    Components are composed into pipelines per tenant/brand by the region's ContactCenter.
     """
 
     @staticmethod
@@ -90,6 +229,222 @@ class AiService:
             '/contactcenter.ai.v1.AiService/RedactText',
             contactcenter_dot_ai_dot_v1_dot_ai__pb2.RedactTextRequest.SerializeToString,
             contactcenter_dot_ai_dot_v1_dot_ai__pb2.RedactTextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/AnalyzeMessage',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.AnalyzeMessageRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.AnalyzeMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrainIntents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/TrainIntents',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.TrainIntentsRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.TrainIntentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIntentModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/GetIntentModel',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.GetIntentModelRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.GetIntentModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadKnowledge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/LoadKnowledge',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.LoadKnowledgeRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.LoadKnowledgeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestReplies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/SuggestReplies',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.SuggestRepliesRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.SuggestRepliesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SummarizeConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/SummarizeConversation',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.SummarizeConversationRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.SummarizeConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WrapUpConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/WrapUpConversation',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.WrapUpConversationRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.WrapUpConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComponents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/ListComponents',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AiServiceStub:
-    """Language, intent, sentiment, summaries and PII handling."""
+    """Language, intent, sentiment, summaries, PII handling, agent assist and tickets.
+    Components are composed into pipelines per tenant/brand by the region's ContactCenter.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -35,17 +37,53 @@ class AiServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AiServiceAsyncStub: ...
     RedactText: _grpc.UnaryUnaryMultiCallable[_ai_pb2.RedactTextRequest, _ai_pb2.RedactTextResponse]
     """Finds personal data in a text and returns a redacted copy."""
+    AnalyzeMessage: _grpc.UnaryUnaryMultiCallable[_ai_pb2.AnalyzeMessageRequest, _ai_pb2.AnalyzeMessageResponse]
+    """Runs the tenant's pipeline on one message; with a contact_id it joins that conversation."""
+    TrainIntents: _grpc.UnaryUnaryMultiCallable[_ai_pb2.TrainIntentsRequest, _ai_pb2.TrainIntentsResponse]
+    """Trains a new intent model for the tenant from examples; in effect on every replica at once."""
+    GetIntentModel: _grpc.UnaryUnaryMultiCallable[_ai_pb2.GetIntentModelRequest, _ai_pb2.GetIntentModelResponse]
+    """Describes the tenant's intent model in effect."""
+    LoadKnowledge: _grpc.UnaryUnaryMultiCallable[_ai_pb2.LoadKnowledgeRequest, _ai_pb2.LoadKnowledgeResponse]
+    """Loads (adds or replaces) articles of the tenant's knowledge base."""
+    SuggestReplies: _grpc.UnaryUnaryMultiCallable[_ai_pb2.SuggestRepliesRequest, _ai_pb2.SuggestRepliesResponse]
+    """Suggested replies for a conversation or a text, each with the article it came from."""
+    SummarizeConversation: _grpc.UnaryUnaryMultiCallable[_ai_pb2.SummarizeConversationRequest, _ai_pb2.SummarizeConversationResponse]
+    """Summary of a conversation so far, with its sentiment trend and escalation score."""
+    WrapUpConversation: _grpc.UnaryUnaryMultiCallable[_ai_pb2.WrapUpConversationRequest, _ai_pb2.WrapUpConversationResponse]
+    """Ends a conversation: wrap-up summary and a ticket, also published as an event."""
+    ListComponents: _grpc.UnaryUnaryMultiCallable[_ai_pb2.ListComponentsRequest, _ai_pb2.ListComponentsResponse]
+    """Lists the installed components (shipped and third-party) with what they need and give."""
 
 @_typing.type_check_only
 class AiServiceAsyncStub(AiServiceStub):
-    """Language, intent, sentiment, summaries and PII handling."""
+    """Language, intent, sentiment, summaries, PII handling, agent assist and tickets.
+    Components are composed into pipelines per tenant/brand by the region's ContactCenter.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RedactText: _aio.UnaryUnaryMultiCallable[_ai_pb2.RedactTextRequest, _ai_pb2.RedactTextResponse]  # type: ignore[assignment]
     """Finds personal data in a text and returns a redacted copy."""
+    AnalyzeMessage: _aio.UnaryUnaryMultiCallable[_ai_pb2.AnalyzeMessageRequest, _ai_pb2.AnalyzeMessageResponse]  # type: ignore[assignment]
+    """Runs the tenant's pipeline on one message; with a contact_id it joins that conversation."""
+    TrainIntents: _aio.UnaryUnaryMultiCallable[_ai_pb2.TrainIntentsRequest, _ai_pb2.TrainIntentsResponse]  # type: ignore[assignment]
+    """Trains a new intent model for the tenant from examples; in effect on every replica at once."""
+    GetIntentModel: _aio.UnaryUnaryMultiCallable[_ai_pb2.GetIntentModelRequest, _ai_pb2.GetIntentModelResponse]  # type: ignore[assignment]
+    """Describes the tenant's intent model in effect."""
+    LoadKnowledge: _aio.UnaryUnaryMultiCallable[_ai_pb2.LoadKnowledgeRequest, _ai_pb2.LoadKnowledgeResponse]  # type: ignore[assignment]
+    """Loads (adds or replaces) articles of the tenant's knowledge base."""
+    SuggestReplies: _aio.UnaryUnaryMultiCallable[_ai_pb2.SuggestRepliesRequest, _ai_pb2.SuggestRepliesResponse]  # type: ignore[assignment]
+    """Suggested replies for a conversation or a text, each with the article it came from."""
+    SummarizeConversation: _aio.UnaryUnaryMultiCallable[_ai_pb2.SummarizeConversationRequest, _ai_pb2.SummarizeConversationResponse]  # type: ignore[assignment]
+    """Summary of a conversation so far, with its sentiment trend and escalation score."""
+    WrapUpConversation: _aio.UnaryUnaryMultiCallable[_ai_pb2.WrapUpConversationRequest, _ai_pb2.WrapUpConversationResponse]  # type: ignore[assignment]
+    """Ends a conversation: wrap-up summary and a ticket, also published as an event."""
+    ListComponents: _aio.UnaryUnaryMultiCallable[_ai_pb2.ListComponentsRequest, _ai_pb2.ListComponentsResponse]  # type: ignore[assignment]
+    """Lists the installed components (shipped and third-party) with what they need and give."""
 
 class AiServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Language, intent, sentiment, summaries and PII handling."""
+    """Language, intent, sentiment, summaries, PII handling, agent assist and tickets.
+    Components are composed into pipelines per tenant/brand by the region's ContactCenter.
+    """
 
     @_abc_1.abstractmethod
     def RedactText(
@@ -54,5 +92,69 @@ class AiServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ai_pb2.RedactTextResponse, _abc.Awaitable[_ai_pb2.RedactTextResponse]]:
         """Finds personal data in a text and returns a redacted copy."""
+
+    @_abc_1.abstractmethod
+    def AnalyzeMessage(
+        self,
+        request: _ai_pb2.AnalyzeMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.AnalyzeMessageResponse, _abc.Awaitable[_ai_pb2.AnalyzeMessageResponse]]:
+        """Runs the tenant's pipeline on one message; with a contact_id it joins that conversation."""
+
+    @_abc_1.abstractmethod
+    def TrainIntents(
+        self,
+        request: _ai_pb2.TrainIntentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.TrainIntentsResponse, _abc.Awaitable[_ai_pb2.TrainIntentsResponse]]:
+        """Trains a new intent model for the tenant from examples; in effect on every replica at once."""
+
+    @_abc_1.abstractmethod
+    def GetIntentModel(
+        self,
+        request: _ai_pb2.GetIntentModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.GetIntentModelResponse, _abc.Awaitable[_ai_pb2.GetIntentModelResponse]]:
+        """Describes the tenant's intent model in effect."""
+
+    @_abc_1.abstractmethod
+    def LoadKnowledge(
+        self,
+        request: _ai_pb2.LoadKnowledgeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.LoadKnowledgeResponse, _abc.Awaitable[_ai_pb2.LoadKnowledgeResponse]]:
+        """Loads (adds or replaces) articles of the tenant's knowledge base."""
+
+    @_abc_1.abstractmethod
+    def SuggestReplies(
+        self,
+        request: _ai_pb2.SuggestRepliesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.SuggestRepliesResponse, _abc.Awaitable[_ai_pb2.SuggestRepliesResponse]]:
+        """Suggested replies for a conversation or a text, each with the article it came from."""
+
+    @_abc_1.abstractmethod
+    def SummarizeConversation(
+        self,
+        request: _ai_pb2.SummarizeConversationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.SummarizeConversationResponse, _abc.Awaitable[_ai_pb2.SummarizeConversationResponse]]:
+        """Summary of a conversation so far, with its sentiment trend and escalation score."""
+
+    @_abc_1.abstractmethod
+    def WrapUpConversation(
+        self,
+        request: _ai_pb2.WrapUpConversationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.WrapUpConversationResponse, _abc.Awaitable[_ai_pb2.WrapUpConversationResponse]]:
+        """Ends a conversation: wrap-up summary and a ticket, also published as an event."""
+
+    @_abc_1.abstractmethod
+    def ListComponents(
+        self,
+        request: _ai_pb2.ListComponentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.ListComponentsResponse, _abc.Awaitable[_ai_pb2.ListComponentsResponse]]:
+        """Lists the installed components (shipped and third-party) with what they need and give."""
 
 def add_AiServiceServicer_to_server(servicer: AiServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

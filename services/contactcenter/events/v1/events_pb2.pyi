@@ -3,10 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from contactcenter.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -41,6 +43,8 @@ class Event(_message.Message):
     CONTACT_ACCEPTED_FIELD_NUMBER: _builtins.int
     CONTACT_TRANSFERRED_FIELD_NUMBER: _builtins.int
     CONTACT_CLOSED_FIELD_NUMBER: _builtins.int
+    AI_INSIGHT_FIELD_NUMBER: _builtins.int
+    AI_TICKET_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id; also the `Nats-Msg-Id` used for de-duplication."""
     region: _builtins.str
@@ -69,6 +73,14 @@ class Event(_message.Message):
     def contact_transferred(self) -> Global___ContactTransferred: ...
     @_builtins.property
     def contact_closed(self) -> Global___ContactClosed: ...
+    @_builtins.property
+    def ai_insight(self) -> Global___AiInsight:
+        """Published by the ai service for every analysed inbound message."""
+
+    @_builtins.property
+    def ai_ticket(self) -> Global___AiTicket:
+        """Published by the ai service at wrap-up, for the integration service."""
+
     def __init__(
         self,
         *,
@@ -87,12 +99,14 @@ class Event(_message.Message):
         contact_accepted: Global___ContactAccepted | None = ...,
         contact_transferred: Global___ContactTransferred | None = ...,
         contact_closed: Global___ContactClosed | None = ...,
+        ai_insight: Global___AiInsight | None = ...,
+        ai_ticket: Global___AiTicket | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_queued", b"contact_queued", "contact_transferred", b"contact_transferred", "message_received", b"message_received", "message_sent", b"message_sent", "occurred_at", b"occurred_at", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_queued", b"contact_queued", "contact_transferred", b"contact_transferred", "message_received", b"message_received", "message_sent", b"message_sent", "occurred_at", b"occurred_at", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_queued", b"contact_queued", "contact_transferred", b"contact_transferred", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "occurred_at", b"occurred_at", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_queued", b"contact_queued", "contact_transferred", b"contact_transferred", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "occurred_at", b"occurred_at", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -320,3 +334,98 @@ class ContactClosed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ContactClosed: _TypeAlias = ContactClosed  # noqa: Y015
+
+@_typing.final
+class AiInsight(_message.Message):
+    """What the ai service found in one inbound message (no personal data: the text is redacted)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    INTENT_SCORE_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    SENTIMENT_TREND_FIELD_NUMBER: _builtins.int
+    ENTITY_KINDS_FIELD_NUMBER: _builtins.int
+    REDACTED_TEXT_FIELD_NUMBER: _builtins.int
+    ESCALATION_SCORE_FIELD_NUMBER: _builtins.int
+    ESCALATION_REASONS_FIELD_NUMBER: _builtins.int
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    language: _builtins.str
+    intent: _builtins.str
+    """The intent, or "out_of_scope"."""
+    intent_score: _builtins.float
+    sentiment: _builtins.float
+    """-1 .. 1, and the trend over the conversation so far."""
+    sentiment_trend: _builtins.float
+    redacted_text: _builtins.str
+    escalation_score: _builtins.float
+    pipeline: _builtins.str
+    @_builtins.property
+    def entity_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Kinds of personal data found ("email", "phone", ...), never the values."""
+
+    @_builtins.property
+    def escalation_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+        intent: _builtins.str = ...,
+        intent_score: _builtins.float = ...,
+        sentiment: _builtins.float = ...,
+        sentiment_trend: _builtins.float = ...,
+        entity_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        redacted_text: _builtins.str = ...,
+        escalation_score: _builtins.float = ...,
+        escalation_reasons: _abc.Iterable[_builtins.str] | None = ...,
+        pipeline: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity_kinds", b"entity_kinds", "escalation_reasons", b"escalation_reasons", "escalation_score", b"escalation_score", "intent", b"intent", "intent_score", b"intent_score", "language", b"language", "message_id", b"message_id", "pipeline", b"pipeline", "redacted_text", b"redacted_text", "sentiment", b"sentiment", "sentiment_trend", b"sentiment_trend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AiInsight: _TypeAlias = AiInsight  # noqa: Y015
+
+@_typing.final
+class AiTicket(_message.Message):
+    """A structured ticket produced when a conversation was wrapped up."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TITLE_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    ENTITY_KINDS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_REF_FIELD_NUMBER: _builtins.int
+    title: _builtins.str
+    category: _builtins.str
+    priority: _builtins.str
+    """"low", "normal", "high" or "urgent"."""
+    summary: _builtins.str
+    customer_ref: _builtins.str
+    @_builtins.property
+    def entity_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        title: _builtins.str = ...,
+        category: _builtins.str = ...,
+        priority: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        entity_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        customer_ref: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "customer_ref", b"customer_ref", "entity_kinds", b"entity_kinds", "priority", b"priority", "summary", b"summary", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AiTicket: _TypeAlias = AiTicket  # noqa: Y015

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class IdentityServiceStub:
-    """Who the customer is across channels, and who the tenants are.
+    """Who the customer is across channels, where their data lives, who the tenants and agents are.
     """
 
     def __init__(self, channel):
@@ -50,14 +50,86 @@ class IdentityServiceStub:
                 request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantResponse.FromString,
                 _registered_method=True)
+        self.MergeCustomers = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/MergeCustomers',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.MergeCustomersRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.MergeCustomersResponse.FromString,
+                _registered_method=True)
+        self.UnmergeCustomer = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/UnmergeCustomer',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UnmergeCustomerRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UnmergeCustomerResponse.FromString,
+                _registered_method=True)
+        self.ListAuditRecords = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ListAuditRecords',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAuditRecordsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAuditRecordsResponse.FromString,
+                _registered_method=True)
+        self.AppendTimelineEntry = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/AppendTimelineEntry',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.AppendTimelineEntryRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.AppendTimelineEntryResponse.FromString,
+                _registered_method=True)
+        self.GetTimeline = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/GetTimeline',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTimelineRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTimelineResponse.FromString,
+                _registered_method=True)
+        self.ForgetCustomer = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ForgetCustomer',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ForgetCustomerRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ForgetCustomerResponse.FromString,
+                _registered_method=True)
+        self.ListCrossings = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ListCrossings',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListCrossingsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListCrossingsResponse.FromString,
+                _registered_method=True)
+        self.ResolveFromRegion = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ResolveFromRegion',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionResponse.FromString,
+                _registered_method=True)
+        self.UpsertAgent = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/UpsertAgent',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UpsertAgentRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UpsertAgentResponse.FromString,
+                _registered_method=True)
+        self.GetAgent = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/GetAgent',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetAgentRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetAgentResponse.FromString,
+                _registered_method=True)
+        self.ListAgents = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ListAgents',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAgentsResponse.FromString,
+                _registered_method=True)
+        self.CreateApiToken = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/CreateApiToken',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiToken = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/RevokeApiToken',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RevokeApiTokenRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RevokeApiTokenResponse.FromString,
+                _registered_method=True)
+        self.VerifyApiToken = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/VerifyApiToken',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
-    """Who the customer is across channels, and who the tenants are.
+    """Who the customer is across channels, where their data lives, who the tenants and agents are.
     """
 
     def ResolveCustomer(self, request, context):
         """Finds the customer that owns any of the identifiers, creating one when none matches.
+        An identifier homed in another region yields a pseudonymous reference (and the profile
+        only where the home region's residency policy lets personal data cross).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +144,104 @@ class IdentityServiceServicer:
 
     def GetTenant(self, request, context):
         """Reads a tenant and its brands as configured in the region's ContactCenter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeCustomers(self, request, context):
+        """Folds one customer into another: identifiers move, histories are read together, audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmergeCustomer(self, request, context):
+        """Reverses a merge: the merged customer gets its identifiers and its own history back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditRecords(self, request, context):
+        """Audit trail of a customer (merges, unmerges, erasure, residency crossings).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendTimelineEntry(self, request, context):
+        """Appends one entry (e.g. an AI insight reference or an outcome) to a customer's timeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTimeline(self, request, context):
+        """Reads a customer's cross-channel timeline, oldest first, with paging and channel filters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgetCustomer(self, request, context):
+        """Right to erasure: removes the customer's personal data everywhere in the region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCrossings(self, request, context):
+        """Residency crossings recorded in this (home) region for a tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveFromRegion(self, request, context):
+        """Answers another region's identity service about customers homed here (service role only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertAgent(self, request, context):
+        """Creates or replaces an agent identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgent(self, request, context):
+        """Reads one agent identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgents(self, request, context):
+        """Lists a tenant's agents (of one brand when the brands are isolated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiToken(self, request, context):
+        """Issues an opaque API token; only its hash is stored, the token is shown once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiToken(self, request, context):
+        """Revokes an API token by its id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyApiToken(self, request, context):
+        """Verifies an opaque API token for another service (service role only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,6 +265,76 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantRequest.FromString,
                     response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantResponse.SerializeToString,
             ),
+            'MergeCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeCustomers,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.MergeCustomersRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.MergeCustomersResponse.SerializeToString,
+            ),
+            'UnmergeCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmergeCustomer,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UnmergeCustomerRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UnmergeCustomerResponse.SerializeToString,
+            ),
+            'ListAuditRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditRecords,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAuditRecordsRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAuditRecordsResponse.SerializeToString,
+            ),
+            'AppendTimelineEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendTimelineEntry,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.AppendTimelineEntryRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.AppendTimelineEntryResponse.SerializeToString,
+            ),
+            'GetTimeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTimeline,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTimelineRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTimelineResponse.SerializeToString,
+            ),
+            'ForgetCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetCustomer,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ForgetCustomerRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ForgetCustomerResponse.SerializeToString,
+            ),
+            'ListCrossings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCrossings,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListCrossingsRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListCrossingsResponse.SerializeToString,
+            ),
+            'ResolveFromRegion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveFromRegion,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionResponse.SerializeToString,
+            ),
+            'UpsertAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertAgent,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UpsertAgentRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.UpsertAgentResponse.SerializeToString,
+            ),
+            'GetAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgent,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetAgentRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetAgentResponse.SerializeToString,
+            ),
+            'ListAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgents,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAgentsRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAgentsResponse.SerializeToString,
+            ),
+            'CreateApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiToken,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenResponse.SerializeToString,
+            ),
+            'RevokeApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiToken,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RevokeApiTokenRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RevokeApiTokenResponse.SerializeToString,
+            ),
+            'VerifyApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyApiToken,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'contactcenter.identity.v1.IdentityService', rpc_method_handlers)
@@ -104,7 +344,7 @@ def add_IdentityServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IdentityService:
-    """Who the customer is across channels, and who the tenants are.
+    """Who the customer is across channels, where their data lives, who the tenants and agents are.
     """
 
     @staticmethod
@@ -178,6 +418,384 @@ class IdentityService:
             '/contactcenter.identity.v1.IdentityService/GetTenant',
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantRequest.SerializeToString,
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/MergeCustomers',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.MergeCustomersRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.MergeCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmergeCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/UnmergeCustomer',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.UnmergeCustomerRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.UnmergeCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ListAuditRecords',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAuditRecordsRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAuditRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendTimelineEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/AppendTimelineEntry',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.AppendTimelineEntryRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.AppendTimelineEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTimeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/GetTimeline',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTimelineRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ForgetCustomer',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ForgetCustomerRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ForgetCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCrossings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ListCrossings',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListCrossingsRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListCrossingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveFromRegion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ResolveFromRegion',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/UpsertAgent',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.UpsertAgentRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.UpsertAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/GetAgent',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetAgentRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ListAgents',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAgentsRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/CreateApiToken',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/RevokeApiToken',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.RevokeApiTokenRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.RevokeApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/VerifyApiToken',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,33 +27,95 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class IdentityServiceStub:
-    """Who the customer is across channels, and who the tenants are."""
+    """Who the customer is across channels, where their data lives, who the tenants and agents are."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> IdentityServiceAsyncStub: ...
     ResolveCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveCustomerRequest, _identity_pb2.ResolveCustomerResponse]
-    """Finds the customer that owns any of the identifiers, creating one when none matches."""
+    """Finds the customer that owns any of the identifiers, creating one when none matches.
+    An identifier homed in another region yields a pseudonymous reference (and the profile
+    only where the home region's residency policy lets personal data cross).
+    """
     GetCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetCustomerRequest, _identity_pb2.GetCustomerResponse]
     """Reads one customer profile."""
     GetTenant: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetTenantRequest, _identity_pb2.GetTenantResponse]
     """Reads a tenant and its brands as configured in the region's ContactCenter."""
+    MergeCustomers: _grpc.UnaryUnaryMultiCallable[_identity_pb2.MergeCustomersRequest, _identity_pb2.MergeCustomersResponse]
+    """Folds one customer into another: identifiers move, histories are read together, audited."""
+    UnmergeCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.UnmergeCustomerRequest, _identity_pb2.UnmergeCustomerResponse]
+    """Reverses a merge: the merged customer gets its identifiers and its own history back."""
+    ListAuditRecords: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListAuditRecordsRequest, _identity_pb2.ListAuditRecordsResponse]
+    """Audit trail of a customer (merges, unmerges, erasure, residency crossings)."""
+    AppendTimelineEntry: _grpc.UnaryUnaryMultiCallable[_identity_pb2.AppendTimelineEntryRequest, _identity_pb2.AppendTimelineEntryResponse]
+    """Appends one entry (e.g. an AI insight reference or an outcome) to a customer's timeline."""
+    GetTimeline: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetTimelineRequest, _identity_pb2.GetTimelineResponse]
+    """Reads a customer's cross-channel timeline, oldest first, with paging and channel filters."""
+    ForgetCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ForgetCustomerRequest, _identity_pb2.ForgetCustomerResponse]
+    """Right to erasure: removes the customer's personal data everywhere in the region."""
+    ListCrossings: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListCrossingsRequest, _identity_pb2.ListCrossingsResponse]
+    """Residency crossings recorded in this (home) region for a tenant."""
+    ResolveFromRegion: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveFromRegionRequest, _identity_pb2.ResolveFromRegionResponse]
+    """Answers another region's identity service about customers homed here (service role only)."""
+    UpsertAgent: _grpc.UnaryUnaryMultiCallable[_identity_pb2.UpsertAgentRequest, _identity_pb2.UpsertAgentResponse]
+    """Creates or replaces an agent identity."""
+    GetAgent: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetAgentRequest, _identity_pb2.GetAgentResponse]
+    """Reads one agent identity."""
+    ListAgents: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListAgentsRequest, _identity_pb2.ListAgentsResponse]
+    """Lists a tenant's agents (of one brand when the brands are isolated)."""
+    CreateApiToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateApiTokenRequest, _identity_pb2.CreateApiTokenResponse]
+    """Issues an opaque API token; only its hash is stored, the token is shown once."""
+    RevokeApiToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RevokeApiTokenRequest, _identity_pb2.RevokeApiTokenResponse]
+    """Revokes an API token by its id."""
+    VerifyApiToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.VerifyApiTokenRequest, _identity_pb2.VerifyApiTokenResponse]
+    """Verifies an opaque API token for another service (service role only)."""
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
-    """Who the customer is across channels, and who the tenants are."""
+    """Who the customer is across channels, where their data lives, who the tenants and agents are."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ResolveCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveCustomerRequest, _identity_pb2.ResolveCustomerResponse]  # type: ignore[assignment]
-    """Finds the customer that owns any of the identifiers, creating one when none matches."""
+    """Finds the customer that owns any of the identifiers, creating one when none matches.
+    An identifier homed in another region yields a pseudonymous reference (and the profile
+    only where the home region's residency policy lets personal data cross).
+    """
     GetCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetCustomerRequest, _identity_pb2.GetCustomerResponse]  # type: ignore[assignment]
     """Reads one customer profile."""
     GetTenant: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetTenantRequest, _identity_pb2.GetTenantResponse]  # type: ignore[assignment]
     """Reads a tenant and its brands as configured in the region's ContactCenter."""
+    MergeCustomers: _aio.UnaryUnaryMultiCallable[_identity_pb2.MergeCustomersRequest, _identity_pb2.MergeCustomersResponse]  # type: ignore[assignment]
+    """Folds one customer into another: identifiers move, histories are read together, audited."""
+    UnmergeCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.UnmergeCustomerRequest, _identity_pb2.UnmergeCustomerResponse]  # type: ignore[assignment]
+    """Reverses a merge: the merged customer gets its identifiers and its own history back."""
+    ListAuditRecords: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListAuditRecordsRequest, _identity_pb2.ListAuditRecordsResponse]  # type: ignore[assignment]
+    """Audit trail of a customer (merges, unmerges, erasure, residency crossings)."""
+    AppendTimelineEntry: _aio.UnaryUnaryMultiCallable[_identity_pb2.AppendTimelineEntryRequest, _identity_pb2.AppendTimelineEntryResponse]  # type: ignore[assignment]
+    """Appends one entry (e.g. an AI insight reference or an outcome) to a customer's timeline."""
+    GetTimeline: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetTimelineRequest, _identity_pb2.GetTimelineResponse]  # type: ignore[assignment]
+    """Reads a customer's cross-channel timeline, oldest first, with paging and channel filters."""
+    ForgetCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.ForgetCustomerRequest, _identity_pb2.ForgetCustomerResponse]  # type: ignore[assignment]
+    """Right to erasure: removes the customer's personal data everywhere in the region."""
+    ListCrossings: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListCrossingsRequest, _identity_pb2.ListCrossingsResponse]  # type: ignore[assignment]
+    """Residency crossings recorded in this (home) region for a tenant."""
+    ResolveFromRegion: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveFromRegionRequest, _identity_pb2.ResolveFromRegionResponse]  # type: ignore[assignment]
+    """Answers another region's identity service about customers homed here (service role only)."""
+    UpsertAgent: _aio.UnaryUnaryMultiCallable[_identity_pb2.UpsertAgentRequest, _identity_pb2.UpsertAgentResponse]  # type: ignore[assignment]
+    """Creates or replaces an agent identity."""
+    GetAgent: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetAgentRequest, _identity_pb2.GetAgentResponse]  # type: ignore[assignment]
+    """Reads one agent identity."""
+    ListAgents: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListAgentsRequest, _identity_pb2.ListAgentsResponse]  # type: ignore[assignment]
+    """Lists a tenant's agents (of one brand when the brands are isolated)."""
+    CreateApiToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateApiTokenRequest, _identity_pb2.CreateApiTokenResponse]  # type: ignore[assignment]
+    """Issues an opaque API token; only its hash is stored, the token is shown once."""
+    RevokeApiToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.RevokeApiTokenRequest, _identity_pb2.RevokeApiTokenResponse]  # type: ignore[assignment]
+    """Revokes an API token by its id."""
+    VerifyApiToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.VerifyApiTokenRequest, _identity_pb2.VerifyApiTokenResponse]  # type: ignore[assignment]
+    """Verifies an opaque API token for another service (service role only)."""
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Who the customer is across channels, and who the tenants are."""
+    """Who the customer is across channels, where their data lives, who the tenants and agents are."""
 
     @_abc_1.abstractmethod
     def ResolveCustomer(
@@ -61,7 +123,10 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.ResolveCustomerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.ResolveCustomerResponse, _abc.Awaitable[_identity_pb2.ResolveCustomerResponse]]:
-        """Finds the customer that owns any of the identifiers, creating one when none matches."""
+        """Finds the customer that owns any of the identifiers, creating one when none matches.
+        An identifier homed in another region yields a pseudonymous reference (and the profile
+        only where the home region's residency policy lets personal data cross).
+        """
 
     @_abc_1.abstractmethod
     def GetCustomer(
@@ -78,5 +143,117 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GetTenantResponse, _abc.Awaitable[_identity_pb2.GetTenantResponse]]:
         """Reads a tenant and its brands as configured in the region's ContactCenter."""
+
+    @_abc_1.abstractmethod
+    def MergeCustomers(
+        self,
+        request: _identity_pb2.MergeCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.MergeCustomersResponse, _abc.Awaitable[_identity_pb2.MergeCustomersResponse]]:
+        """Folds one customer into another: identifiers move, histories are read together, audited."""
+
+    @_abc_1.abstractmethod
+    def UnmergeCustomer(
+        self,
+        request: _identity_pb2.UnmergeCustomerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.UnmergeCustomerResponse, _abc.Awaitable[_identity_pb2.UnmergeCustomerResponse]]:
+        """Reverses a merge: the merged customer gets its identifiers and its own history back."""
+
+    @_abc_1.abstractmethod
+    def ListAuditRecords(
+        self,
+        request: _identity_pb2.ListAuditRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListAuditRecordsResponse, _abc.Awaitable[_identity_pb2.ListAuditRecordsResponse]]:
+        """Audit trail of a customer (merges, unmerges, erasure, residency crossings)."""
+
+    @_abc_1.abstractmethod
+    def AppendTimelineEntry(
+        self,
+        request: _identity_pb2.AppendTimelineEntryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.AppendTimelineEntryResponse, _abc.Awaitable[_identity_pb2.AppendTimelineEntryResponse]]:
+        """Appends one entry (e.g. an AI insight reference or an outcome) to a customer's timeline."""
+
+    @_abc_1.abstractmethod
+    def GetTimeline(
+        self,
+        request: _identity_pb2.GetTimelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.GetTimelineResponse, _abc.Awaitable[_identity_pb2.GetTimelineResponse]]:
+        """Reads a customer's cross-channel timeline, oldest first, with paging and channel filters."""
+
+    @_abc_1.abstractmethod
+    def ForgetCustomer(
+        self,
+        request: _identity_pb2.ForgetCustomerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ForgetCustomerResponse, _abc.Awaitable[_identity_pb2.ForgetCustomerResponse]]:
+        """Right to erasure: removes the customer's personal data everywhere in the region."""
+
+    @_abc_1.abstractmethod
+    def ListCrossings(
+        self,
+        request: _identity_pb2.ListCrossingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListCrossingsResponse, _abc.Awaitable[_identity_pb2.ListCrossingsResponse]]:
+        """Residency crossings recorded in this (home) region for a tenant."""
+
+    @_abc_1.abstractmethod
+    def ResolveFromRegion(
+        self,
+        request: _identity_pb2.ResolveFromRegionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ResolveFromRegionResponse, _abc.Awaitable[_identity_pb2.ResolveFromRegionResponse]]:
+        """Answers another region's identity service about customers homed here (service role only)."""
+
+    @_abc_1.abstractmethod
+    def UpsertAgent(
+        self,
+        request: _identity_pb2.UpsertAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.UpsertAgentResponse, _abc.Awaitable[_identity_pb2.UpsertAgentResponse]]:
+        """Creates or replaces an agent identity."""
+
+    @_abc_1.abstractmethod
+    def GetAgent(
+        self,
+        request: _identity_pb2.GetAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.GetAgentResponse, _abc.Awaitable[_identity_pb2.GetAgentResponse]]:
+        """Reads one agent identity."""
+
+    @_abc_1.abstractmethod
+    def ListAgents(
+        self,
+        request: _identity_pb2.ListAgentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListAgentsResponse, _abc.Awaitable[_identity_pb2.ListAgentsResponse]]:
+        """Lists a tenant's agents (of one brand when the brands are isolated)."""
+
+    @_abc_1.abstractmethod
+    def CreateApiToken(
+        self,
+        request: _identity_pb2.CreateApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.CreateApiTokenResponse, _abc.Awaitable[_identity_pb2.CreateApiTokenResponse]]:
+        """Issues an opaque API token; only its hash is stored, the token is shown once."""
+
+    @_abc_1.abstractmethod
+    def RevokeApiToken(
+        self,
+        request: _identity_pb2.RevokeApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.RevokeApiTokenResponse, _abc.Awaitable[_identity_pb2.RevokeApiTokenResponse]]:
+        """Revokes an API token by its id."""
+
+    @_abc_1.abstractmethod
+    def VerifyApiToken(
+        self,
+        request: _identity_pb2.VerifyApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.VerifyApiTokenResponse, _abc.Awaitable[_identity_pb2.VerifyApiTokenResponse]]:
+        """Verifies an opaque API token for another service (service role only)."""
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,17 +25,77 @@ _sym_db = _symbol_database.Default()
 from contactcenter.events.v1 import events_pb2 as contactcenter_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.contactcenter/integration/v1/integration.proto\x12\x1c\x63ontactcenter.integration.v1\x1a$contactcenter/events/v1/events.proto\"A\n\x18ListContactEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\"K\n\x19ListContactEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.contactcenter.events.v1.Event2\x9b\x01\n\x12IntegrationService\x12\x84\x01\n\x11ListContactEvents\x12\x36.contactcenter.integration.v1.ListContactEventsRequest\x1a\x37.contactcenter.integration.v1.ListContactEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.contactcenter/integration/v1/integration.proto\x12\x1c\x63ontactcenter.integration.v1\x1a$contactcenter/events/v1/events.proto\"A\n\x18ListContactEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\"K\n\x19ListContactEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.contactcenter.events.v1.Event\"\x9b\x01\n\x0cSubscription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x17\n\x0f\x65ndpoint_region\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x0e\n\x06secret\x18\x05 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x06 \x03(\t\x12\x0e\n\x06\x66ilter\x18\x07 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\"\\\n\x18\x41pplySubscriptionRequest\x12@\n\x0csubscription\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.Subscription\"@\n\x19\x41pplySubscriptionResponse\x12\x12\n\ngeneration\x18\x01 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"-\n\x18ListSubscriptionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"^\n\x19ListSubscriptionsResponse\x12\x41\n\rsubscriptions\x18\x01 \x03(\x0b\x32*.contactcenter.integration.v1.Subscription\"<\n\x19\x44\x65leteSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"-\n\x1a\x44\x65leteSubscriptionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x98\x01\n\nDeadLetter\x12\x14\n\x0csubscription\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\r\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x18\n\x10\x64\x65\x61\x64_lettered_at\x18\x07 \x01(\x03\"A\n\x16ListDeadLettersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0csubscription\x18\x02 \x01(\t\"Y\n\x17ListDeadLettersResponse\x12>\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32(.contactcenter.integration.v1.DeadLetter\"V\n\x18ReplayDeadLettersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0csubscription\x18\x02 \x01(\t\x12\x11\n\tevent_ids\x18\x03 \x03(\t\"h\n\x19ReplayDeadLettersResponse\x12\x11\n\tdelivered\x18\x01 \x01(\r\x12\x38\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32(.contactcenter.integration.v1.DeadLetter\":\n\x0c\x41\x63tionHeader\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"3\n\x0c\x41\x63tionResult\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\xb5\x02\n\x17UpdateAttributesRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionHeader\x12=\n\x06target\x18\x02 \x01(\x0e\x32-.contactcenter.integration.v1.AttributeTarget\x12\x11\n\ttarget_id\x18\x03 \x01(\t\x12Y\n\nattributes\x18\x04 \x03(\x0b\x32\x45.contactcenter.integration.v1.UpdateAttributesRequest.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"V\n\x18UpdateAttributesResponse\x12:\n\x06result\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionResult\"\xf3\x01\n\x14SendFlowEventRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionHeader\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x12\n\nevent_name\x18\x03 \x01(\t\x12J\n\x04\x64\x61ta\x18\x04 \x03(\x0b\x32<.contactcenter.integration.v1.SendFlowEventRequest.DataEntry\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x15SendFlowEventResponse\x12:\n\x06result\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionResult\"\x8a\x02\n\x11\x43reateTaskRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionHeader\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05queue\x18\x04 \x01(\t\x12S\n\nattributes\x18\x05 \x03(\x0b\x32?.contactcenter.integration.v1.CreateTaskRequest.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"d\n\x12\x43reateTaskResponse\x12:\n\x06result\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionResult\x12\x12\n\ncontact_id\x18\x02 \x01(\t\"v\n\x13\x43loseContactRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionHeader\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\"R\n\x14\x43loseContactResponse\x12:\n\x06result\x18\x01 \x01(\x0b\x32*.contactcenter.integration.v1.ActionResult\"\x8b\x03\n\x0c\x41\x63tionRecord\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12R\n\x11update_attributes\x18\n \x01(\x0b\x32\x35.contactcenter.integration.v1.UpdateAttributesRequestH\x00\x12M\n\x0fsend_flow_event\x18\x0b \x01(\x0b\x32\x32.contactcenter.integration.v1.SendFlowEventRequestH\x00\x12\x46\n\x0b\x63reate_task\x18\x0c \x01(\x0b\x32/.contactcenter.integration.v1.CreateTaskRequestH\x00\x12J\n\rclose_contact\x18\r \x01(\x0b\x32\x31.contactcenter.integration.v1.CloseContactRequestH\x00\x42\x08\n\x06\x61\x63tion*p\n\x0f\x41ttributeTarget\x12 \n\x1c\x41TTRIBUTE_TARGET_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41TTRIBUTE_TARGET_CONTACT\x10\x01\x12\x1d\n\x19\x41TTRIBUTE_TARGET_CUSTOMER\x10\x02\x32\xa0\n\n\x12IntegrationService\x12\x84\x01\n\x11ListContactEvents\x12\x36.contactcenter.integration.v1.ListContactEventsRequest\x1a\x37.contactcenter.integration.v1.ListContactEventsResponse\x12\x84\x01\n\x11\x41pplySubscription\x12\x36.contactcenter.integration.v1.ApplySubscriptionRequest\x1a\x37.contactcenter.integration.v1.ApplySubscriptionResponse\x12\x84\x01\n\x11ListSubscriptions\x12\x36.contactcenter.integration.v1.ListSubscriptionsRequest\x1a\x37.contactcenter.integration.v1.ListSubscriptionsResponse\x12\x87\x01\n\x12\x44\x65leteSubscription\x12\x37.contactcenter.integration.v1.DeleteSubscriptionRequest\x1a\x38.contactcenter.integration.v1.DeleteSubscriptionResponse\x12~\n\x0fListDeadLetters\x12\x34.contactcenter.integration.v1.ListDeadLettersRequest\x1a\x35.contactcenter.integration.v1.ListDeadLettersResponse\x12\x84\x01\n\x11ReplayDeadLetters\x12\x36.contactcenter.integration.v1.ReplayDeadLettersRequest\x1a\x37.contactcenter.integration.v1.ReplayDeadLettersResponse\x12\x81\x01\n\x10UpdateAttributes\x12\x35.contactcenter.integration.v1.UpdateAttributesRequest\x1a\x36.contactcenter.integration.v1.UpdateAttributesResponse\x12x\n\rSendFlowEvent\x12\x32.contactcenter.integration.v1.SendFlowEventRequest\x1a\x33.contactcenter.integration.v1.SendFlowEventResponse\x12o\n\nCreateTask\x12/.contactcenter.integration.v1.CreateTaskRequest\x1a\x30.contactcenter.integration.v1.CreateTaskResponse\x12u\n\x0c\x43loseContact\x12\x31.contactcenter.integration.v1.CloseContactRequest\x1a\x32.contactcenter.integration.v1.CloseContactResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contactcenter.integration.v1.integration_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_UPDATEATTRIBUTESREQUEST_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_UPDATEATTRIBUTESREQUEST_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_SENDFLOWEVENTREQUEST_DATAENTRY']._loaded_options = None
+  _globals['_SENDFLOWEVENTREQUEST_DATAENTRY']._serialized_options = b'8\001'
+  _globals['_CREATETASKREQUEST_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_CREATETASKREQUEST_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_ATTRIBUTETARGET']._serialized_start=3156
+  _globals['_ATTRIBUTETARGET']._serialized_end=3268
   _globals['_LISTCONTACTEVENTSREQUEST']._serialized_start=118
   _globals['_LISTCONTACTEVENTSREQUEST']._serialized_end=183
   _globals['_LISTCONTACTEVENTSRESPONSE']._serialized_start=185
   _globals['_LISTCONTACTEVENTSRESPONSE']._serialized_end=260
-  _globals['_INTEGRATIONSERVICE']._serialized_start=263
-  _globals['_INTEGRATIONSERVICE']._serialized_end=418
+  _globals['_SUBSCRIPTION']._serialized_start=263
+  _globals['_SUBSCRIPTION']._serialized_end=418
+  _globals['_APPLYSUBSCRIPTIONREQUEST']._serialized_start=420
+  _globals['_APPLYSUBSCRIPTIONREQUEST']._serialized_end=512
+  _globals['_APPLYSUBSCRIPTIONRESPONSE']._serialized_start=514
+  _globals['_APPLYSUBSCRIPTIONRESPONSE']._serialized_end=578
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=580
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=625
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=627
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=721
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=723
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=783
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=785
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=830
+  _globals['_DEADLETTER']._serialized_start=833
+  _globals['_DEADLETTER']._serialized_end=985
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=987
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1052
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1054
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1143
+  _globals['_REPLAYDEADLETTERSREQUEST']._serialized_start=1145
+  _globals['_REPLAYDEADLETTERSREQUEST']._serialized_end=1231
+  _globals['_REPLAYDEADLETTERSRESPONSE']._serialized_start=1233
+  _globals['_REPLAYDEADLETTERSRESPONSE']._serialized_end=1337
+  _globals['_ACTIONHEADER']._serialized_start=1339
+  _globals['_ACTIONHEADER']._serialized_end=1397
+  _globals['_ACTIONRESULT']._serialized_start=1399
+  _globals['_ACTIONRESULT']._serialized_end=1450
+  _globals['_UPDATEATTRIBUTESREQUEST']._serialized_start=1453
+  _globals['_UPDATEATTRIBUTESREQUEST']._serialized_end=1762
+  _globals['_UPDATEATTRIBUTESREQUEST_ATTRIBUTESENTRY']._serialized_start=1713
+  _globals['_UPDATEATTRIBUTESREQUEST_ATTRIBUTESENTRY']._serialized_end=1762
+  _globals['_UPDATEATTRIBUTESRESPONSE']._serialized_start=1764
+  _globals['_UPDATEATTRIBUTESRESPONSE']._serialized_end=1850
+  _globals['_SENDFLOWEVENTREQUEST']._serialized_start=1853
+  _globals['_SENDFLOWEVENTREQUEST']._serialized_end=2096
+  _globals['_SENDFLOWEVENTREQUEST_DATAENTRY']._serialized_start=2053
+  _globals['_SENDFLOWEVENTREQUEST_DATAENTRY']._serialized_end=2096
+  _globals['_SENDFLOWEVENTRESPONSE']._serialized_start=2098
+  _globals['_SENDFLOWEVENTRESPONSE']._serialized_end=2181
+  _globals['_CREATETASKREQUEST']._serialized_start=2184
+  _globals['_CREATETASKREQUEST']._serialized_end=2450
+  _globals['_CREATETASKREQUEST_ATTRIBUTESENTRY']._serialized_start=1713
+  _globals['_CREATETASKREQUEST_ATTRIBUTESENTRY']._serialized_end=1762
+  _globals['_CREATETASKRESPONSE']._serialized_start=2452
+  _globals['_CREATETASKRESPONSE']._serialized_end=2552
+  _globals['_CLOSECONTACTREQUEST']._serialized_start=2554
+  _globals['_CLOSECONTACTREQUEST']._serialized_end=2672
+  _globals['_CLOSECONTACTRESPONSE']._serialized_start=2674
+  _globals['_CLOSECONTACTRESPONSE']._serialized_end=2756
+  _globals['_ACTIONRECORD']._serialized_start=2759
+  _globals['_ACTIONRECORD']._serialized_end=3154
+  _globals['_INTEGRATIONSERVICE']._serialized_start=3271
+  _globals['_INTEGRATIONSERVICE']._serialized_end=4583
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,51 @@ class IntegrationServiceStub:
                 request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListContactEventsRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListContactEventsResponse.FromString,
                 _registered_method=True)
+        self.ApplySubscription = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/ApplySubscription',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ApplySubscriptionRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ApplySubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListSubscriptions = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/ListSubscriptions',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListSubscriptionsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSubscription = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/DeleteSubscription',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.DeleteSubscriptionRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.DeleteSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/ListDeadLetters',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.ReplayDeadLetters = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/ReplayDeadLetters',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ReplayDeadLettersRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ReplayDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.UpdateAttributes = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/UpdateAttributes',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.UpdateAttributesRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.UpdateAttributesResponse.FromString,
+                _registered_method=True)
+        self.SendFlowEvent = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/SendFlowEvent',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.SendFlowEventRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.SendFlowEventResponse.FromString,
+                _registered_method=True)
+        self.CreateTask = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/CreateTask',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CreateTaskRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CreateTaskResponse.FromString,
+                _registered_method=True)
+        self.CloseContact = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/CloseContact',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactResponse.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -53,6 +98,66 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplySubscription(self, request, context):
+        """Creates or replaces a webhook subscription (stored in the config plane as a WebhookSubscription).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubscriptions(self, request, context):
+        """Lists the tenant's webhook subscriptions (secrets are never returned).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSubscription(self, request, context):
+        """Deletes a webhook subscription; its undelivered events are not sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadLetters(self, request, context):
+        """Lists the events that exhausted their retry budget for a subscription, in this region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayDeadLetters(self, request, context):
+        """Delivers dead-lettered events again; those delivered leave the dead-letter store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAttributes(self, request, context):
+        """Inbound actions: every one carries an idempotency key and is applied at most once per key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendFlowEvent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseContact(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +165,51 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.ListContactEvents,
                     request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListContactEventsRequest.FromString,
                     response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListContactEventsResponse.SerializeToString,
+            ),
+            'ApplySubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplySubscription,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ApplySubscriptionRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ApplySubscriptionResponse.SerializeToString,
+            ),
+            'ListSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubscriptions,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListSubscriptionsRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'DeleteSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSubscription,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.DeleteSubscriptionRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.DeleteSubscriptionResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'ReplayDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDeadLetters,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ReplayDeadLettersRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ReplayDeadLettersResponse.SerializeToString,
+            ),
+            'UpdateAttributes': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAttributes,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.UpdateAttributesRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.UpdateAttributesResponse.SerializeToString,
+            ),
+            'SendFlowEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendFlowEvent,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.SendFlowEventRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.SendFlowEventResponse.SerializeToString,
+            ),
+            'CreateTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTask,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CreateTaskRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CreateTaskResponse.SerializeToString,
+            ),
+            'CloseContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseContact,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +240,249 @@ class IntegrationService:
             '/contactcenter.integration.v1.IntegrationService/ListContactEvents',
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListContactEventsRequest.SerializeToString,
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListContactEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplySubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/ApplySubscription',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ApplySubscriptionRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ApplySubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/ListSubscriptions',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListSubscriptionsRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/DeleteSubscription',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.DeleteSubscriptionRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.DeleteSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/ListDeadLetters',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListDeadLettersRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/ReplayDeadLetters',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ReplayDeadLettersRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ReplayDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAttributes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/UpdateAttributes',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.UpdateAttributesRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.UpdateAttributesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendFlowEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/SendFlowEvent',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.SendFlowEventRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.SendFlowEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/CreateTask',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.CreateTaskRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.CreateTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/CloseContact',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactResponse.FromString,
             options,
             channel_credentials,
             insecure,

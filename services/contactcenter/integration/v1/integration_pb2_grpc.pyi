@@ -35,6 +35,21 @@ class IntegrationServiceStub:
     def __new__(cls, channel: _aio.Channel) -> IntegrationServiceAsyncStub: ...
     ListContactEvents: _grpc.UnaryUnaryMultiCallable[_integration_pb2.ListContactEventsRequest, _integration_pb2.ListContactEventsResponse]
     """Lists the events the integration service has taken for a contact, in order."""
+    ApplySubscription: _grpc.UnaryUnaryMultiCallable[_integration_pb2.ApplySubscriptionRequest, _integration_pb2.ApplySubscriptionResponse]
+    """Creates or replaces a webhook subscription (stored in the config plane as a WebhookSubscription)."""
+    ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_integration_pb2.ListSubscriptionsRequest, _integration_pb2.ListSubscriptionsResponse]
+    """Lists the tenant's webhook subscriptions (secrets are never returned)."""
+    DeleteSubscription: _grpc.UnaryUnaryMultiCallable[_integration_pb2.DeleteSubscriptionRequest, _integration_pb2.DeleteSubscriptionResponse]
+    """Deletes a webhook subscription; its undelivered events are not sent."""
+    ListDeadLetters: _grpc.UnaryUnaryMultiCallable[_integration_pb2.ListDeadLettersRequest, _integration_pb2.ListDeadLettersResponse]
+    """Lists the events that exhausted their retry budget for a subscription, in this region."""
+    ReplayDeadLetters: _grpc.UnaryUnaryMultiCallable[_integration_pb2.ReplayDeadLettersRequest, _integration_pb2.ReplayDeadLettersResponse]
+    """Delivers dead-lettered events again; those delivered leave the dead-letter store."""
+    UpdateAttributes: _grpc.UnaryUnaryMultiCallable[_integration_pb2.UpdateAttributesRequest, _integration_pb2.UpdateAttributesResponse]
+    """Inbound actions: every one carries an idempotency key and is applied at most once per key."""
+    SendFlowEvent: _grpc.UnaryUnaryMultiCallable[_integration_pb2.SendFlowEventRequest, _integration_pb2.SendFlowEventResponse]
+    CreateTask: _grpc.UnaryUnaryMultiCallable[_integration_pb2.CreateTaskRequest, _integration_pb2.CreateTaskResponse]
+    CloseContact: _grpc.UnaryUnaryMultiCallable[_integration_pb2.CloseContactRequest, _integration_pb2.CloseContactResponse]
 
 @_typing.type_check_only
 class IntegrationServiceAsyncStub(IntegrationServiceStub):
@@ -43,6 +58,21 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListContactEvents: _aio.UnaryUnaryMultiCallable[_integration_pb2.ListContactEventsRequest, _integration_pb2.ListContactEventsResponse]  # type: ignore[assignment]
     """Lists the events the integration service has taken for a contact, in order."""
+    ApplySubscription: _aio.UnaryUnaryMultiCallable[_integration_pb2.ApplySubscriptionRequest, _integration_pb2.ApplySubscriptionResponse]  # type: ignore[assignment]
+    """Creates or replaces a webhook subscription (stored in the config plane as a WebhookSubscription)."""
+    ListSubscriptions: _aio.UnaryUnaryMultiCallable[_integration_pb2.ListSubscriptionsRequest, _integration_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
+    """Lists the tenant's webhook subscriptions (secrets are never returned)."""
+    DeleteSubscription: _aio.UnaryUnaryMultiCallable[_integration_pb2.DeleteSubscriptionRequest, _integration_pb2.DeleteSubscriptionResponse]  # type: ignore[assignment]
+    """Deletes a webhook subscription; its undelivered events are not sent."""
+    ListDeadLetters: _aio.UnaryUnaryMultiCallable[_integration_pb2.ListDeadLettersRequest, _integration_pb2.ListDeadLettersResponse]  # type: ignore[assignment]
+    """Lists the events that exhausted their retry budget for a subscription, in this region."""
+    ReplayDeadLetters: _aio.UnaryUnaryMultiCallable[_integration_pb2.ReplayDeadLettersRequest, _integration_pb2.ReplayDeadLettersResponse]  # type: ignore[assignment]
+    """Delivers dead-lettered events again; those delivered leave the dead-letter store."""
+    UpdateAttributes: _aio.UnaryUnaryMultiCallable[_integration_pb2.UpdateAttributesRequest, _integration_pb2.UpdateAttributesResponse]  # type: ignore[assignment]
+    """Inbound actions: every one carries an idempotency key and is applied at most once per key."""
+    SendFlowEvent: _aio.UnaryUnaryMultiCallable[_integration_pb2.SendFlowEventRequest, _integration_pb2.SendFlowEventResponse]  # type: ignore[assignment]
+    CreateTask: _aio.UnaryUnaryMultiCallable[_integration_pb2.CreateTaskRequest, _integration_pb2.CreateTaskResponse]  # type: ignore[assignment]
+    CloseContact: _aio.UnaryUnaryMultiCallable[_integration_pb2.CloseContactRequest, _integration_pb2.CloseContactResponse]  # type: ignore[assignment]
 
 class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Events out to business systems, actions in."""
@@ -54,5 +84,74 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_integration_pb2.ListContactEventsResponse, _abc.Awaitable[_integration_pb2.ListContactEventsResponse]]:
         """Lists the events the integration service has taken for a contact, in order."""
+
+    @_abc_1.abstractmethod
+    def ApplySubscription(
+        self,
+        request: _integration_pb2.ApplySubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.ApplySubscriptionResponse, _abc.Awaitable[_integration_pb2.ApplySubscriptionResponse]]:
+        """Creates or replaces a webhook subscription (stored in the config plane as a WebhookSubscription)."""
+
+    @_abc_1.abstractmethod
+    def ListSubscriptions(
+        self,
+        request: _integration_pb2.ListSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.ListSubscriptionsResponse, _abc.Awaitable[_integration_pb2.ListSubscriptionsResponse]]:
+        """Lists the tenant's webhook subscriptions (secrets are never returned)."""
+
+    @_abc_1.abstractmethod
+    def DeleteSubscription(
+        self,
+        request: _integration_pb2.DeleteSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.DeleteSubscriptionResponse, _abc.Awaitable[_integration_pb2.DeleteSubscriptionResponse]]:
+        """Deletes a webhook subscription; its undelivered events are not sent."""
+
+    @_abc_1.abstractmethod
+    def ListDeadLetters(
+        self,
+        request: _integration_pb2.ListDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.ListDeadLettersResponse, _abc.Awaitable[_integration_pb2.ListDeadLettersResponse]]:
+        """Lists the events that exhausted their retry budget for a subscription, in this region."""
+
+    @_abc_1.abstractmethod
+    def ReplayDeadLetters(
+        self,
+        request: _integration_pb2.ReplayDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.ReplayDeadLettersResponse, _abc.Awaitable[_integration_pb2.ReplayDeadLettersResponse]]:
+        """Delivers dead-lettered events again; those delivered leave the dead-letter store."""
+
+    @_abc_1.abstractmethod
+    def UpdateAttributes(
+        self,
+        request: _integration_pb2.UpdateAttributesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.UpdateAttributesResponse, _abc.Awaitable[_integration_pb2.UpdateAttributesResponse]]:
+        """Inbound actions: every one carries an idempotency key and is applied at most once per key."""
+
+    @_abc_1.abstractmethod
+    def SendFlowEvent(
+        self,
+        request: _integration_pb2.SendFlowEventRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.SendFlowEventResponse, _abc.Awaitable[_integration_pb2.SendFlowEventResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateTask(
+        self,
+        request: _integration_pb2.CreateTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.CreateTaskResponse, _abc.Awaitable[_integration_pb2.CreateTaskResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CloseContact(
+        self,
+        request: _integration_pb2.CloseContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.CloseContactResponse, _abc.Awaitable[_integration_pb2.CloseContactResponse]]: ...
 
 def add_IntegrationServiceServicer_to_server(servicer: IntegrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,19 +22,62 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&contactcenter/routing/v1/routing.proto\x12\x18\x63ontactcenter.routing.v1\"\x99\x01\n\x1aPredictServiceLevelRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x61rrivals_per_hour\x18\x02 \x01(\x01\x12\x1e\n\x16\x61verage_handle_seconds\x18\x03 \x01(\x01\x12\x0e\n\x06\x61gents\x18\x04 \x01(\r\x12\x1d\n\x15target_answer_seconds\x18\x05 \x01(\x01\"\x9e\x01\n\x1bPredictServiceLevelResponse\x12\x17\n\x0ftraffic_erlangs\x18\x01 \x01(\x01\x12\x1e\n\x16probability_of_waiting\x18\x02 \x01(\x01\x12\x15\n\rservice_level\x18\x03 \x01(\x01\x12\x1c\n\x14\x61verage_wait_seconds\x18\x04 \x01(\x01\x12\x11\n\toccupancy\x18\x05 \x01(\x01\x32\x95\x01\n\x0eRoutingService\x12\x82\x01\n\x13PredictServiceLevel\x12\x34.contactcenter.routing.v1.PredictServiceLevelRequest\x1a\x35.contactcenter.routing.v1.PredictServiceLevelResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&contactcenter/routing/v1/routing.proto\x12\x18\x63ontactcenter.routing.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x99\x01\n\x1aPredictServiceLevelRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x61rrivals_per_hour\x18\x02 \x01(\x01\x12\x1e\n\x16\x61verage_handle_seconds\x18\x03 \x01(\x01\x12\x0e\n\x06\x61gents\x18\x04 \x01(\r\x12\x1d\n\x15target_answer_seconds\x18\x05 \x01(\x01\"\x9e\x01\n\x1bPredictServiceLevelResponse\x12\x17\n\x0ftraffic_erlangs\x18\x01 \x01(\x01\x12\x1e\n\x16probability_of_waiting\x18\x02 \x01(\x01\x12\x15\n\rservice_level\x18\x03 \x01(\x01\x12\x1c\n\x14\x61verage_wait_seconds\x18\x04 \x01(\x01\x12\x11\n\toccupancy\x18\x05 \x01(\x01\"/\n\x0e\x46lowSourceFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"n\n\x12PublishFlowRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04\x66low\x18\x02 \x01(\t\x12\x37\n\x05\x66iles\x18\x03 \x03(\x0b\x32(.contactcenter.routing.v1.FlowSourceFile\"G\n\x13PublishFlowResponse\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\"[\n\tFlowAlias\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x16\n\x0e\x63\x61nary_version\x18\x03 \x01(\r\x12\x16\n\x0e\x63\x61nary_percent\x18\x04 \x01(\x01\"\x86\x01\n\x13SetFlowAliasRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04\x66low\x18\x02 \x01(\t\x12\r\n\x05\x61lias\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\r\x12\x16\n\x0e\x63\x61nary_version\x18\x05 \x01(\r\x12\x16\n\x0e\x63\x61nary_percent\x18\x06 \x01(\x01\"J\n\x14SetFlowAliasResponse\x12\x32\n\x05\x61lias\x18\x01 \x01(\x0b\x32#.contactcenter.routing.v1.FlowAlias\"X\n\x15GetFlowVersionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04\x66low\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12\r\n\x05\x61lias\x18\x04 \x01(\t\"\xb8\x01\n\x16GetFlowVersionResponse\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x37\n\x05\x66iles\x18\x03 \x03(\x0b\x32(.contactcenter.routing.v1.FlowSourceFile\x12\x0e\n\x06latest\x18\x04 \x01(\r\x12\x34\n\x07\x61liases\x18\x05 \x03(\x0b\x32#.contactcenter.routing.v1.FlowAlias\"\x8d\x02\n\x13StartJourneyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x0c\n\x04\x66low\x18\x03 \x01(\t\x12\r\n\x05\x61lias\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\r\n\x05\x62rand\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\x12)\n\x08\x63ustomer\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07history\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12+\n\nattributes\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\"\x90\x01\n\rJourneyAction\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x17\n\x0ftimeout_seconds\x18\x06 \x01(\x01\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\r\x12\x0f\n\x07\x63hannel\x18\x08 \x01(\t\"^\n\x0eRoutingHandOff\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12+\n\nattributes\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xc0\x02\n\x07Journey\x12\x12\n\njourney_id\x18\x01 \x01(\t\x12\x0c\n\x04\x66low\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x13\n\x0bwaiting_for\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\r\x12+\n\nattributes\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04path\x18\n \x03(\t\x12\x14\n\x0coutcome_kind\x18\x0b \x01(\t\x12\x0f\n\x07outcome\x18\x0c \x01(\t\x12:\n\x08hand_off\x18\r \x01(\x0b\x32(.contactcenter.routing.v1.RoutingHandOff\x12\x0e\n\x06region\x18\x0e \x01(\t\"\x84\x01\n\x14StartJourneyResponse\x12\x32\n\x07journey\x18\x01 \x01(\x0b\x32!.contactcenter.routing.v1.Journey\x12\x38\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\'.contactcenter.routing.v1.JourneyAction\"\xfd\x01\n\x16\x43ontinueJourneyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\njourney_id\x18\x02 \x01(\t\x12\x0f\n\x05input\x18\x03 \x01(\tH\x00\x12\x11\n\x07timeout\x18\x04 \x01(\x08H\x00\x12+\n\tai_result\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x12\x33\n\x11integration_reply\x18\x06 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x12\x11\n\x07\x66\x61ilure\x18\x07 \x01(\tH\x00\x12\x1a\n\x10\x63\x61llback_channel\x18\x08 \x01(\tH\x00\x42\x07\n\x05\x65vent\"\x87\x01\n\x17\x43ontinueJourneyResponse\x12\x32\n\x07journey\x18\x01 \x01(\x0b\x32!.contactcenter.routing.v1.Journey\x12\x38\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\'.contactcenter.routing.v1.JourneyAction\":\n\x11GetJourneyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\njourney_id\x18\x02 \x01(\t\"H\n\x12GetJourneyResponse\x12\x32\n\x07journey\x18\x01 \x01(\x0b\x32!.contactcenter.routing.v1.Journey\"c\n\x16\x41pplyFlowPolicyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\x04\x66ile\x18\x02 \x01(\x0b\x32(.contactcenter.routing.v1.FlowSourceFile\"7\n\x17\x41pplyFlowPolicyResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x02 \x03(\t\":\n\x17RemoveFlowPolicyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\";\n\x18RemoveFlowPolicyResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x08\x12\x0e\n\x06\x61\x63tive\x18\x02 \x03(\t2\xa8\x08\n\x0eRoutingService\x12\x82\x01\n\x13PredictServiceLevel\x12\x34.contactcenter.routing.v1.PredictServiceLevelRequest\x1a\x35.contactcenter.routing.v1.PredictServiceLevelResponse\x12j\n\x0bPublishFlow\x12,.contactcenter.routing.v1.PublishFlowRequest\x1a-.contactcenter.routing.v1.PublishFlowResponse\x12m\n\x0cSetFlowAlias\x12-.contactcenter.routing.v1.SetFlowAliasRequest\x1a..contactcenter.routing.v1.SetFlowAliasResponse\x12s\n\x0eGetFlowVersion\x12/.contactcenter.routing.v1.GetFlowVersionRequest\x1a\x30.contactcenter.routing.v1.GetFlowVersionResponse\x12m\n\x0cStartJourney\x12-.contactcenter.routing.v1.StartJourneyRequest\x1a..contactcenter.routing.v1.StartJourneyResponse\x12v\n\x0f\x43ontinueJourney\x12\x30.contactcenter.routing.v1.ContinueJourneyRequest\x1a\x31.contactcenter.routing.v1.ContinueJourneyResponse\x12g\n\nGetJourney\x12+.contactcenter.routing.v1.GetJourneyRequest\x1a,.contactcenter.routing.v1.GetJourneyResponse\x12v\n\x0f\x41pplyFlowPolicy\x12\x30.contactcenter.routing.v1.ApplyFlowPolicyRequest\x1a\x31.contactcenter.routing.v1.ApplyFlowPolicyResponse\x12y\n\x10RemoveFlowPolicy\x12\x31.contactcenter.routing.v1.RemoveFlowPolicyRequest\x1a\x32.contactcenter.routing.v1.RemoveFlowPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contactcenter.routing.v1.routing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PREDICTSERVICELEVELREQUEST']._serialized_start=69
-  _globals['_PREDICTSERVICELEVELREQUEST']._serialized_end=222
-  _globals['_PREDICTSERVICELEVELRESPONSE']._serialized_start=225
-  _globals['_PREDICTSERVICELEVELRESPONSE']._serialized_end=383
-  _globals['_ROUTINGSERVICE']._serialized_start=386
-  _globals['_ROUTINGSERVICE']._serialized_end=535
+  _globals['_PREDICTSERVICELEVELREQUEST']._serialized_start=99
+  _globals['_PREDICTSERVICELEVELREQUEST']._serialized_end=252
+  _globals['_PREDICTSERVICELEVELRESPONSE']._serialized_start=255
+  _globals['_PREDICTSERVICELEVELRESPONSE']._serialized_end=413
+  _globals['_FLOWSOURCEFILE']._serialized_start=415
+  _globals['_FLOWSOURCEFILE']._serialized_end=462
+  _globals['_PUBLISHFLOWREQUEST']._serialized_start=464
+  _globals['_PUBLISHFLOWREQUEST']._serialized_end=574
+  _globals['_PUBLISHFLOWRESPONSE']._serialized_start=576
+  _globals['_PUBLISHFLOWRESPONSE']._serialized_end=647
+  _globals['_FLOWALIAS']._serialized_start=649
+  _globals['_FLOWALIAS']._serialized_end=740
+  _globals['_SETFLOWALIASREQUEST']._serialized_start=743
+  _globals['_SETFLOWALIASREQUEST']._serialized_end=877
+  _globals['_SETFLOWALIASRESPONSE']._serialized_start=879
+  _globals['_SETFLOWALIASRESPONSE']._serialized_end=953
+  _globals['_GETFLOWVERSIONREQUEST']._serialized_start=955
+  _globals['_GETFLOWVERSIONREQUEST']._serialized_end=1043
+  _globals['_GETFLOWVERSIONRESPONSE']._serialized_start=1046
+  _globals['_GETFLOWVERSIONRESPONSE']._serialized_end=1230
+  _globals['_STARTJOURNEYREQUEST']._serialized_start=1233
+  _globals['_STARTJOURNEYREQUEST']._serialized_end=1502
+  _globals['_JOURNEYACTION']._serialized_start=1505
+  _globals['_JOURNEYACTION']._serialized_end=1649
+  _globals['_ROUTINGHANDOFF']._serialized_start=1651
+  _globals['_ROUTINGHANDOFF']._serialized_end=1745
+  _globals['_JOURNEY']._serialized_start=1748
+  _globals['_JOURNEY']._serialized_end=2068
+  _globals['_STARTJOURNEYRESPONSE']._serialized_start=2071
+  _globals['_STARTJOURNEYRESPONSE']._serialized_end=2203
+  _globals['_CONTINUEJOURNEYREQUEST']._serialized_start=2206
+  _globals['_CONTINUEJOURNEYREQUEST']._serialized_end=2459
+  _globals['_CONTINUEJOURNEYRESPONSE']._serialized_start=2462
+  _globals['_CONTINUEJOURNEYRESPONSE']._serialized_end=2597
+  _globals['_GETJOURNEYREQUEST']._serialized_start=2599
+  _globals['_GETJOURNEYREQUEST']._serialized_end=2657
+  _globals['_GETJOURNEYRESPONSE']._serialized_start=2659
+  _globals['_GETJOURNEYRESPONSE']._serialized_end=2731
+  _globals['_APPLYFLOWPOLICYREQUEST']._serialized_start=2733
+  _globals['_APPLYFLOWPOLICYREQUEST']._serialized_end=2832
+  _globals['_APPLYFLOWPOLICYRESPONSE']._serialized_start=2834
+  _globals['_APPLYFLOWPOLICYRESPONSE']._serialized_end=2889
+  _globals['_REMOVEFLOWPOLICYREQUEST']._serialized_start=2891
+  _globals['_REMOVEFLOWPOLICYREQUEST']._serialized_end=2949
+  _globals['_REMOVEFLOWPOLICYRESPONSE']._serialized_start=2951
+  _globals['_REMOVEFLOWPOLICYRESPONSE']._serialized_end=3010
+  _globals['_ROUTINGSERVICE']._serialized_start=3013
+  _globals['_ROUTINGSERVICE']._serialized_end=4077
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -86,3 +89,650 @@ class PredictServiceLevelResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PredictServiceLevelResponse: _TypeAlias = PredictServiceLevelResponse  # noqa: Y015
+
+@_typing.final
+class FlowSourceFile(_message.Message):
+    """One source file of a flow bundle (Flow, FlowOverlay, FlowCatalog documents in YAML or JSON)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """File name as given by the publisher; errors name it."""
+    content: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        content: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlowSourceFile: _TypeAlias = FlowSourceFile  # noqa: Y015
+
+@_typing.final
+class PublishFlowRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    FLOW_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    flow: _builtins.str
+    """Name of the base flow being published (metadata.name of its Flow document)."""
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[Global___FlowSourceFile]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        flow: _builtins.str = ...,
+        files: _abc.Iterable[Global___FlowSourceFile] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "flow", b"flow", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishFlowRequest: _TypeAlias = PublishFlowRequest  # noqa: Y015
+
+@_typing.final
+class PublishFlowResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    created: _builtins.bool
+    """False when identical sources were already published (the existing version is returned)."""
+    digest: _builtins.str
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        created: _builtins.bool = ...,
+        digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "digest", b"digest", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishFlowResponse: _TypeAlias = PublishFlowResponse  # noqa: Y015
+
+@_typing.final
+class FlowAlias(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALIAS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CANARY_VERSION_FIELD_NUMBER: _builtins.int
+    CANARY_PERCENT_FIELD_NUMBER: _builtins.int
+    alias: _builtins.str
+    version: _builtins.int
+    canary_version: _builtins.int
+    """Version that takes canary_percent of new contacts; 0 for none."""
+    canary_percent: _builtins.float
+    def __init__(
+        self,
+        *,
+        alias: _builtins.str = ...,
+        version: _builtins.int = ...,
+        canary_version: _builtins.int = ...,
+        canary_percent: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "canary_percent", b"canary_percent", "canary_version", b"canary_version", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlowAlias: _TypeAlias = FlowAlias  # noqa: Y015
+
+@_typing.final
+class SetFlowAliasRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    FLOW_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CANARY_VERSION_FIELD_NUMBER: _builtins.int
+    CANARY_PERCENT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    flow: _builtins.str
+    alias: _builtins.str
+    version: _builtins.int
+    canary_version: _builtins.int
+    canary_percent: _builtins.float
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        flow: _builtins.str = ...,
+        alias: _builtins.str = ...,
+        version: _builtins.int = ...,
+        canary_version: _builtins.int = ...,
+        canary_percent: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "canary_percent", b"canary_percent", "canary_version", b"canary_version", "flow", b"flow", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetFlowAliasRequest: _TypeAlias = SetFlowAliasRequest  # noqa: Y015
+
+@_typing.final
+class SetFlowAliasResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALIAS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alias(self) -> Global___FlowAlias: ...
+    def __init__(
+        self,
+        *,
+        alias: Global___FlowAlias | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetFlowAliasResponse: _TypeAlias = SetFlowAliasResponse  # noqa: Y015
+
+@_typing.final
+class GetFlowVersionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    FLOW_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    flow: _builtins.str
+    version: _builtins.int
+    """Version number; 0 to take the version the alias points at."""
+    alias: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        flow: _builtins.str = ...,
+        version: _builtins.int = ...,
+        alias: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "flow", b"flow", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFlowVersionRequest: _TypeAlias = GetFlowVersionRequest  # noqa: Y015
+
+@_typing.final
+class GetFlowVersionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    LATEST_FIELD_NUMBER: _builtins.int
+    ALIASES_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    digest: _builtins.str
+    latest: _builtins.int
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[Global___FlowSourceFile]: ...
+    @_builtins.property
+    def aliases(self) -> _containers.RepeatedCompositeFieldContainer[Global___FlowAlias]: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        digest: _builtins.str = ...,
+        files: _abc.Iterable[Global___FlowSourceFile] | None = ...,
+        latest: _builtins.int = ...,
+        aliases: _abc.Iterable[Global___FlowAlias] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "digest", b"digest", "files", b"files", "latest", b"latest", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFlowVersionResponse: _TypeAlias = GetFlowVersionResponse  # noqa: Y015
+
+@_typing.final
+class StartJourneyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    FLOW_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    BRAND_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    """The contact that starts the journey; also the journey id."""
+    flow: _builtins.str
+    alias: _builtins.str
+    """Alias that picks the version; empty means "live"."""
+    channel: _builtins.str
+    brand: _builtins.str
+    language: _builtins.str
+    @_builtins.property
+    def customer(self) -> _struct_pb2.Struct:
+        """Customer profile attributes (tier, segment...) the conditions may read."""
+
+    @_builtins.property
+    def history(self) -> _struct_pb2.Struct:
+        """Contact history, e.g. {"contacts_7d": 3}."""
+
+    @_builtins.property
+    def attributes(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        flow: _builtins.str = ...,
+        alias: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        brand: _builtins.str = ...,
+        language: _builtins.str = ...,
+        customer: _struct_pb2.Struct | None = ...,
+        history: _struct_pb2.Struct | None = ...,
+        attributes: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "customer", b"customer", "history", b"history"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "attributes", b"attributes", "brand", b"brand", "channel", b"channel", "contact_id", b"contact_id", "customer", b"customer", "flow", b"flow", "history", b"history", "language", b"language", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartJourneyRequest: _TypeAlias = StartJourneyRequest  # noqa: Y015
+
+@_typing.final
+class JourneyAction(_message.Message):
+    """Something the journey asks its driver to do."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """send_prompt, await_input, invoke_ai, call_integration, schedule_callback, hand_off, transfer_flow, ended"""
+    node: _builtins.str
+    name: _builtins.str
+    """Logical name: prompt, AI component, integration, queue or flow."""
+    task: _builtins.str
+    mode: _builtins.str
+    timeout_seconds: _builtins.float
+    attempt: _builtins.int
+    channel: _builtins.str
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        node: _builtins.str = ...,
+        name: _builtins.str = ...,
+        task: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        timeout_seconds: _builtins.float = ...,
+        attempt: _builtins.int = ...,
+        channel: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "channel", b"channel", "kind", b"kind", "mode", b"mode", "name", b"name", "node", b"node", "task", b"task", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JourneyAction: _TypeAlias = JourneyAction  # noqa: Y015
+
+@_typing.final
+class RoutingHandOff(_message.Message):
+    """The routing hand-off record a journey ends with when it transfers to a queue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    priority: _builtins.int
+    @_builtins.property
+    def attributes(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        priority: _builtins.int = ...,
+        attributes: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "priority", b"priority", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoutingHandOff: _TypeAlias = RoutingHandOff  # noqa: Y015
+
+@_typing.final
+class Journey(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_ID_FIELD_NUMBER: _builtins.int
+    FLOW_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    WAITING_FOR_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    OUTCOME_KIND_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    HAND_OFF_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    journey_id: _builtins.str
+    flow: _builtins.str
+    version: _builtins.int
+    node: _builtins.str
+    status: _builtins.str
+    """running, waiting, ended"""
+    waiting_for: _builtins.str
+    """input, ai, integration, callback (when waiting)"""
+    channel: _builtins.str
+    priority: _builtins.int
+    outcome_kind: _builtins.str
+    """How it ended: queue, flow, end, error."""
+    outcome: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def attributes(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def hand_off(self) -> Global___RoutingHandOff: ...
+    def __init__(
+        self,
+        *,
+        journey_id: _builtins.str = ...,
+        flow: _builtins.str = ...,
+        version: _builtins.int = ...,
+        node: _builtins.str = ...,
+        status: _builtins.str = ...,
+        waiting_for: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        priority: _builtins.int = ...,
+        attributes: _struct_pb2.Struct | None = ...,
+        path: _abc.Iterable[_builtins.str] | None = ...,
+        outcome_kind: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        hand_off: Global___RoutingHandOff | None = ...,
+        region: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "hand_off", b"hand_off"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "channel", b"channel", "flow", b"flow", "hand_off", b"hand_off", "journey_id", b"journey_id", "node", b"node", "outcome", b"outcome", "outcome_kind", b"outcome_kind", "path", b"path", "priority", b"priority", "region", b"region", "status", b"status", "version", b"version", "waiting_for", b"waiting_for"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Journey: _TypeAlias = Journey  # noqa: Y015
+
+@_typing.final
+class StartJourneyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journey(self) -> Global___Journey: ...
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[Global___JourneyAction]: ...
+    def __init__(
+        self,
+        *,
+        journey: Global___Journey | None = ...,
+        actions: _abc.Iterable[Global___JourneyAction] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "journey", b"journey"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartJourneyResponse: _TypeAlias = StartJourneyResponse  # noqa: Y015
+
+@_typing.final
+class ContinueJourneyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    JOURNEY_ID_FIELD_NUMBER: _builtins.int
+    INPUT_FIELD_NUMBER: _builtins.int
+    TIMEOUT_FIELD_NUMBER: _builtins.int
+    AI_RESULT_FIELD_NUMBER: _builtins.int
+    INTEGRATION_REPLY_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    CALLBACK_CHANNEL_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    journey_id: _builtins.str
+    input: _builtins.str
+    """What the customer typed or keyed."""
+    timeout: _builtins.bool
+    """The customer did not answer in time."""
+    failure: _builtins.str
+    """The AI component or integration failed; the reason is for the record."""
+    callback_channel: _builtins.str
+    """The customer answered the callback on this channel (voice...): same journey, new channel."""
+    @_builtins.property
+    def ai_result(self) -> _struct_pb2.Value: ...
+    @_builtins.property
+    def integration_reply(self) -> _struct_pb2.Value: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        journey_id: _builtins.str = ...,
+        input: _builtins.str = ...,
+        timeout: _builtins.bool = ...,
+        ai_result: _struct_pb2.Value | None = ...,
+        integration_reply: _struct_pb2.Value | None = ...,
+        failure: _builtins.str = ...,
+        callback_channel: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_result", b"ai_result", "callback_channel", b"callback_channel", "event", b"event", "failure", b"failure", "input", b"input", "integration_reply", b"integration_reply", "timeout", b"timeout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_result", b"ai_result", "callback_channel", b"callback_channel", "event", b"event", "failure", b"failure", "input", b"input", "integration_reply", b"integration_reply", "journey_id", b"journey_id", "tenant_id", b"tenant_id", "timeout", b"timeout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["input", "timeout", "ai_result", "integration_reply", "failure", "callback_channel"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___ContinueJourneyRequest: _TypeAlias = ContinueJourneyRequest  # noqa: Y015
+
+@_typing.final
+class ContinueJourneyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journey(self) -> Global___Journey: ...
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[Global___JourneyAction]: ...
+    def __init__(
+        self,
+        *,
+        journey: Global___Journey | None = ...,
+        actions: _abc.Iterable[Global___JourneyAction] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "journey", b"journey"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContinueJourneyResponse: _TypeAlias = ContinueJourneyResponse  # noqa: Y015
+
+@_typing.final
+class GetJourneyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    JOURNEY_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    journey_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        journey_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journey_id", b"journey_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJourneyRequest: _TypeAlias = GetJourneyRequest  # noqa: Y015
+
+@_typing.final
+class GetJourneyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journey(self) -> Global___Journey: ...
+    def __init__(
+        self,
+        *,
+        journey: Global___Journey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJourneyResponse: _TypeAlias = GetJourneyResponse  # noqa: Y015
+
+@_typing.final
+class ApplyFlowPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    FILE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def file(self) -> Global___FlowSourceFile:
+        """One FlowPolicy document."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        file: Global___FlowSourceFile | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["file", b"file"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["file", b"file", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyFlowPolicyRequest: _TypeAlias = ApplyFlowPolicyRequest  # noqa: Y015
+
+@_typing.final
+class ApplyFlowPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def active(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every policy now in force for the tenant."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        active: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyFlowPolicyResponse: _TypeAlias = ApplyFlowPolicyResponse  # noqa: Y015
+
+@_typing.final
+class RemoveFlowPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveFlowPolicyRequest: _TypeAlias = RemoveFlowPolicyRequest  # noqa: Y015
+
+@_typing.final
+class RemoveFlowPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMOVED_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    removed: _builtins.bool
+    @_builtins.property
+    def active(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        removed: _builtins.bool = ...,
+        active: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveFlowPolicyResponse: _TypeAlias = RemoveFlowPolicyResponse  # noqa: Y015

@@ -40,6 +40,46 @@ class RoutingServiceStub:
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PredictServiceLevelRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PredictServiceLevelResponse.FromString,
                 _registered_method=True)
+        self.PublishFlow = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/PublishFlow',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PublishFlowRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PublishFlowResponse.FromString,
+                _registered_method=True)
+        self.SetFlowAlias = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/SetFlowAlias',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetFlowAliasRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetFlowAliasResponse.FromString,
+                _registered_method=True)
+        self.GetFlowVersion = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/GetFlowVersion',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFlowVersionRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFlowVersionResponse.FromString,
+                _registered_method=True)
+        self.StartJourney = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/StartJourney',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.StartJourneyRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.StartJourneyResponse.FromString,
+                _registered_method=True)
+        self.ContinueJourney = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/ContinueJourney',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ContinueJourneyRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ContinueJourneyResponse.FromString,
+                _registered_method=True)
+        self.GetJourney = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/GetJourney',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetJourneyRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetJourneyResponse.FromString,
+                _registered_method=True)
+        self.ApplyFlowPolicy = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/ApplyFlowPolicy',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ApplyFlowPolicyRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ApplyFlowPolicyResponse.FromString,
+                _registered_method=True)
+        self.RemoveFlowPolicy = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/RemoveFlowPolicy',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -53,6 +93,64 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishFlow(self, request, context):
+        """Journeys (flows as code). Publishes flow sources as a new immutable version after
+        validating every effective flow; a rejected publish changes nothing (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetFlowAlias(self, request, context):
+        """Points an alias (live, canary...) at a version, optionally splitting new contacts (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFlowVersion(self, request, context):
+        """One published version's sources, by number or alias (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartJourney(self, request, context):
+        """Starts a contact's journey in the flow version its alias picks (admin, integration).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContinueJourney(self, request, context):
+        """Feeds a waiting journey what it waits for: input, an AI result, a reply, a callback (admin, integration).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJourney(self, request, context):
+        """The journey's current state (admin, supervisor, agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyFlowPolicy(self, request, context):
+        """Adds (or replaces) a run-time FlowPolicy: a step inserted into the tenant's running journeys
+        that match its CEL condition, at their next step (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveFlowPolicy(self, request, context):
+        """Withdraws a run-time FlowPolicy (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +158,46 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.PredictServiceLevel,
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PredictServiceLevelRequest.FromString,
                     response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PredictServiceLevelResponse.SerializeToString,
+            ),
+            'PublishFlow': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishFlow,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PublishFlowRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.PublishFlowResponse.SerializeToString,
+            ),
+            'SetFlowAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetFlowAlias,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetFlowAliasRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetFlowAliasResponse.SerializeToString,
+            ),
+            'GetFlowVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFlowVersion,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFlowVersionRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFlowVersionResponse.SerializeToString,
+            ),
+            'StartJourney': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartJourney,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.StartJourneyRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.StartJourneyResponse.SerializeToString,
+            ),
+            'ContinueJourney': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContinueJourney,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ContinueJourneyRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ContinueJourneyResponse.SerializeToString,
+            ),
+            'GetJourney': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJourney,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetJourneyRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetJourneyResponse.SerializeToString,
+            ),
+            'ApplyFlowPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyFlowPolicy,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ApplyFlowPolicyRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ApplyFlowPolicyResponse.SerializeToString,
+            ),
+            'RemoveFlowPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveFlowPolicy,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +228,222 @@ class RoutingService:
             '/contactcenter.routing.v1.RoutingService/PredictServiceLevel',
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.PredictServiceLevelRequest.SerializeToString,
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.PredictServiceLevelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishFlow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/PublishFlow',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.PublishFlowRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.PublishFlowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetFlowAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/SetFlowAlias',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetFlowAliasRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetFlowAliasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFlowVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/GetFlowVersion',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFlowVersionRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFlowVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartJourney(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/StartJourney',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.StartJourneyRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.StartJourneyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContinueJourney(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/ContinueJourney',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ContinueJourneyRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ContinueJourneyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJourney(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/GetJourney',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetJourneyRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetJourneyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyFlowPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/ApplyFlowPolicy',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ApplyFlowPolicyRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ApplyFlowPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveFlowPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/RemoveFlowPolicy',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,26 @@ class RoutingServiceStub:
     def __new__(cls, channel: _aio.Channel) -> RoutingServiceAsyncStub: ...
     PredictServiceLevel: _grpc.UnaryUnaryMultiCallable[_routing_pb2.PredictServiceLevelRequest, _routing_pb2.PredictServiceLevelResponse]
     """Predicts wait and service level for a queue with the Erlang C model."""
+    PublishFlow: _grpc.UnaryUnaryMultiCallable[_routing_pb2.PublishFlowRequest, _routing_pb2.PublishFlowResponse]
+    """Journeys (flows as code). Publishes flow sources as a new immutable version after
+    validating every effective flow; a rejected publish changes nothing (admin).
+    """
+    SetFlowAlias: _grpc.UnaryUnaryMultiCallable[_routing_pb2.SetFlowAliasRequest, _routing_pb2.SetFlowAliasResponse]
+    """Points an alias (live, canary...) at a version, optionally splitting new contacts (admin)."""
+    GetFlowVersion: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetFlowVersionRequest, _routing_pb2.GetFlowVersionResponse]
+    """One published version's sources, by number or alias (admin, supervisor)."""
+    StartJourney: _grpc.UnaryUnaryMultiCallable[_routing_pb2.StartJourneyRequest, _routing_pb2.StartJourneyResponse]
+    """Starts a contact's journey in the flow version its alias picks (admin, integration)."""
+    ContinueJourney: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ContinueJourneyRequest, _routing_pb2.ContinueJourneyResponse]
+    """Feeds a waiting journey what it waits for: input, an AI result, a reply, a callback (admin, integration)."""
+    GetJourney: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetJourneyRequest, _routing_pb2.GetJourneyResponse]
+    """The journey's current state (admin, supervisor, agent)."""
+    ApplyFlowPolicy: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ApplyFlowPolicyRequest, _routing_pb2.ApplyFlowPolicyResponse]
+    """Adds (or replaces) a run-time FlowPolicy: a step inserted into the tenant's running journeys
+    that match its CEL condition, at their next step (admin).
+    """
+    RemoveFlowPolicy: _grpc.UnaryUnaryMultiCallable[_routing_pb2.RemoveFlowPolicyRequest, _routing_pb2.RemoveFlowPolicyResponse]
+    """Withdraws a run-time FlowPolicy (admin)."""
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -43,6 +63,26 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     PredictServiceLevel: _aio.UnaryUnaryMultiCallable[_routing_pb2.PredictServiceLevelRequest, _routing_pb2.PredictServiceLevelResponse]  # type: ignore[assignment]
     """Predicts wait and service level for a queue with the Erlang C model."""
+    PublishFlow: _aio.UnaryUnaryMultiCallable[_routing_pb2.PublishFlowRequest, _routing_pb2.PublishFlowResponse]  # type: ignore[assignment]
+    """Journeys (flows as code). Publishes flow sources as a new immutable version after
+    validating every effective flow; a rejected publish changes nothing (admin).
+    """
+    SetFlowAlias: _aio.UnaryUnaryMultiCallable[_routing_pb2.SetFlowAliasRequest, _routing_pb2.SetFlowAliasResponse]  # type: ignore[assignment]
+    """Points an alias (live, canary...) at a version, optionally splitting new contacts (admin)."""
+    GetFlowVersion: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetFlowVersionRequest, _routing_pb2.GetFlowVersionResponse]  # type: ignore[assignment]
+    """One published version's sources, by number or alias (admin, supervisor)."""
+    StartJourney: _aio.UnaryUnaryMultiCallable[_routing_pb2.StartJourneyRequest, _routing_pb2.StartJourneyResponse]  # type: ignore[assignment]
+    """Starts a contact's journey in the flow version its alias picks (admin, integration)."""
+    ContinueJourney: _aio.UnaryUnaryMultiCallable[_routing_pb2.ContinueJourneyRequest, _routing_pb2.ContinueJourneyResponse]  # type: ignore[assignment]
+    """Feeds a waiting journey what it waits for: input, an AI result, a reply, a callback (admin, integration)."""
+    GetJourney: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetJourneyRequest, _routing_pb2.GetJourneyResponse]  # type: ignore[assignment]
+    """The journey's current state (admin, supervisor, agent)."""
+    ApplyFlowPolicy: _aio.UnaryUnaryMultiCallable[_routing_pb2.ApplyFlowPolicyRequest, _routing_pb2.ApplyFlowPolicyResponse]  # type: ignore[assignment]
+    """Adds (or replaces) a run-time FlowPolicy: a step inserted into the tenant's running journeys
+    that match its CEL condition, at their next step (admin).
+    """
+    RemoveFlowPolicy: _aio.UnaryUnaryMultiCallable[_routing_pb2.RemoveFlowPolicyRequest, _routing_pb2.RemoveFlowPolicyResponse]  # type: ignore[assignment]
+    """Withdraws a run-time FlowPolicy (admin)."""
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Decides who answers: queues, agents, reservations and service-level prediction."""
@@ -54,5 +94,73 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.PredictServiceLevelResponse, _abc.Awaitable[_routing_pb2.PredictServiceLevelResponse]]:
         """Predicts wait and service level for a queue with the Erlang C model."""
+
+    @_abc_1.abstractmethod
+    def PublishFlow(
+        self,
+        request: _routing_pb2.PublishFlowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.PublishFlowResponse, _abc.Awaitable[_routing_pb2.PublishFlowResponse]]:
+        """Journeys (flows as code). Publishes flow sources as a new immutable version after
+        validating every effective flow; a rejected publish changes nothing (admin).
+        """
+
+    @_abc_1.abstractmethod
+    def SetFlowAlias(
+        self,
+        request: _routing_pb2.SetFlowAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.SetFlowAliasResponse, _abc.Awaitable[_routing_pb2.SetFlowAliasResponse]]:
+        """Points an alias (live, canary...) at a version, optionally splitting new contacts (admin)."""
+
+    @_abc_1.abstractmethod
+    def GetFlowVersion(
+        self,
+        request: _routing_pb2.GetFlowVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.GetFlowVersionResponse, _abc.Awaitable[_routing_pb2.GetFlowVersionResponse]]:
+        """One published version's sources, by number or alias (admin, supervisor)."""
+
+    @_abc_1.abstractmethod
+    def StartJourney(
+        self,
+        request: _routing_pb2.StartJourneyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.StartJourneyResponse, _abc.Awaitable[_routing_pb2.StartJourneyResponse]]:
+        """Starts a contact's journey in the flow version its alias picks (admin, integration)."""
+
+    @_abc_1.abstractmethod
+    def ContinueJourney(
+        self,
+        request: _routing_pb2.ContinueJourneyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.ContinueJourneyResponse, _abc.Awaitable[_routing_pb2.ContinueJourneyResponse]]:
+        """Feeds a waiting journey what it waits for: input, an AI result, a reply, a callback (admin, integration)."""
+
+    @_abc_1.abstractmethod
+    def GetJourney(
+        self,
+        request: _routing_pb2.GetJourneyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.GetJourneyResponse, _abc.Awaitable[_routing_pb2.GetJourneyResponse]]:
+        """The journey's current state (admin, supervisor, agent)."""
+
+    @_abc_1.abstractmethod
+    def ApplyFlowPolicy(
+        self,
+        request: _routing_pb2.ApplyFlowPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.ApplyFlowPolicyResponse, _abc.Awaitable[_routing_pb2.ApplyFlowPolicyResponse]]:
+        """Adds (or replaces) a run-time FlowPolicy: a step inserted into the tenant's running journeys
+        that match its CEL condition, at their next step (admin).
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveFlowPolicy(
+        self,
+        request: _routing_pb2.RemoveFlowPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.RemoveFlowPolicyResponse, _abc.Awaitable[_routing_pb2.RemoveFlowPolicyResponse]]:
+        """Withdraws a run-time FlowPolicy (admin)."""
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

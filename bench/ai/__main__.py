@@ -1,0 +1,115 @@
+"""`make bench-ai`: the ai service's default pipeline and intent model, measured on one core.
+
+- per-message latency (p50, p99) of the default pipeline (language, intent, sentiment, PII,
+  escalation) on CLINC150 test messages and the multilingual samples, and messages/s;
+- CLINC150 (train -> test) in-scope accuracy and out-of-scope recall;
+- few-shot in-scope accuracy with 10 training examples per intent.
+
+The data set is read from ../shared/datasets/clinc150 relative to the repo (CC_CLINC150 overrides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from ai.domain.component import ComponentContext, Insights
+from ai.domain.intent import IntentModel
+from ai.domain.pipeline import DEFAULT_STEPS, Step, build_pipeline
+from bench.report import Goal, print_report
+
+REPO = Path(__file__).resolve().parents[2]
+CLINC150 = Path(os.environ.get("CC_CLINC150", REPO.parent / "shared/datasets/clinc150/data_full.json"))
+sys.path.insert(0, str(REPO / "tests/data/ai"))
+
+
+class _Models:
+    def __init__(self, model: IntentModel) -> None:
+        self.model = model
+
+    def current(self, tenant_id: str) -> IntentModel:
+        return self.model
+
+
+def grouped(rows: list[list[str]]) -> dict[str, list[str]]:
+    examples: dict[str, list[str]] = {}
+    for text, intent in rows:
+        examples.setdefault(intent, []).append(text)
+    return examples
+
+
+def accuracy(model: IntentModel, rows: list[list[str]]) -> float:
+    predictions = model.predict_batch([text for text, _ in rows])
+    return sum(p.intent == gold for p, (_, gold) in zip(predictions, rows, strict=True)) / len(rows)
+
+
+def main() -> None:
+    from language_samples import SAMPLES
+
+    from ai.adapters.registry import ComponentRegistry
+
+    data: dict[str, Any] = json.loads(CLINC150.read_text())
+    started = time.perf_counter()
+    model = IntentModel.train(grouped(data["train"]))
+    train_seconds = time.perf_counter() - started
+    in_scope = accuracy(model, data["test"])
+    oos = model.predict_batch([text for text, _ in data["oos_test"]])
+    oos_recall = sum(p.out_of_scope for p in oos) / len(oos)
+    few = IntentModel.train({k: v[:10] for k, v in grouped(data["train"]).items()}, threshold=float("-inf"))
+    few_shot = accuracy(few, data["test"])
+
+    registry = ComponentRegistry.discover()
+    pipeline = build_pipeline(
+        "default",
+        [Step(name, settings) for name, settings in DEFAULT_STEPS],
+        registry.factories,
+        ComponentContext(intent_models=_Models(model)),
+    )
+    messages = [text for text, _ in data["test"]] + [t for texts in SAMPLES.values() for t in texts]
+    for text in messages[:200]:  # warm up caches
+        pipeline.run(Insights(tenant_id="bench", text=text))
+    latencies = []
+    with threadpool_limits(1):
+        begun = time.perf_counter()
+        for text in messages:
+            before = time.perf_counter()
+            pipeline.run(Insights(tenant_id="bench", text=text))
+            latencies.append((time.perf_counter() - before) * 1000)
+        elapsed = time.perf_counter() - begun
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    results = {
+        "messages": len(messages),
+        "pipeline": pipeline.component_names,
+        "latency_p50_ms": round(p50, 3),
+        "latency_p99_ms": round(p99, 3),
+        "messages_per_second_one_core": round(len(messages) / elapsed),
+        "clinc150_in_scope_accuracy": round(in_scope, 4),
+        "clinc150_oos_recall": round(oos_recall, 4),
+        "clinc150_few_shot_10_accuracy": round(few_shot, 4),
+        "clinc150_train_seconds": round(train_seconds, 2),
+        "published_reference": {"bert": [0.969, 0.403], "bow_svm": [0.910, 0.145]},
+        # Latency tails depend on what else runs on the machine: shown for context.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    print_report(
+        "ai",
+        results,
+        [
+            Goal("latency_p50_ms", "<=", 2.0, p50),
+            Goal("clinc150_in_scope_accuracy", ">=", 0.95, in_scope),
+            Goal("clinc150_oos_recall", ">=", 0.60, oos_recall),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

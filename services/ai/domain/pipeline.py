@@ -1,0 +1,97 @@
+"""Pipelines: components in a configured order, checked once when built, run per message.
+
+Building fails with a `PipelineError` naming the step at fault: an unknown component, a
+setting the component rejects, or a component that consumes what no earlier step produces.
+Running never raises: a component that fails on one message is reported in
+`Insights.extras["errors"]` and the rest of the pipeline still runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ai.domain.component import (
+    Component,
+    ComponentContext,
+    ComponentError,
+    ComponentFactory,
+    Insights,
+)
+
+log = logging.getLogger(__name__)
+
+#: What a pipeline runs when the region's config names none: the issue's default set.
+DEFAULT_STEPS: tuple[tuple[str, Mapping[str, str]], ...] = (
+    ("language", {}),
+    ("intent", {}),
+    ("sentiment", {}),
+    ("pii", {}),
+    ("escalation", {}),
+)
+#: What any pipeline has before its first step.
+GIVEN = frozenset({"text", "history"})
+
+
+class PipelineError(ValueError):
+    """A pipeline cannot be built; the message names the pipeline, the step and the problem."""
+
+
+@dataclass(frozen=True)
+class Step:
+    component: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Pipeline:
+    name: str
+    components: list[Component]
+
+    @property
+    def component_names(self) -> list[str]:
+        return [c.spec.name for c in self.components]
+
+    def run(self, insights: Insights) -> Insights:
+        for component in self.components:
+            try:
+                component.analyse(insights)
+            except Exception as error:  # one component's bug must not drop the message
+                log.exception("component %s failed", component.spec.name)
+                previous = insights.extras.get("errors", "")
+                note = f"{component.spec.name}: {type(error).__name__}"
+                insights.extras["errors"] = f"{previous}; {note}" if previous else note
+        return insights
+
+
+def build_pipeline(
+    name: str,
+    steps: Sequence[Step],
+    factories: Mapping[str, ComponentFactory],
+    context: ComponentContext,
+) -> Pipeline:
+    if not steps:
+        raise PipelineError(f"pipeline {name!r} has no components")
+    available = set(GIVEN)
+    components: list[Component] = []
+    for position, step in enumerate(steps, start=1):
+        where = f"pipeline {name!r} step {position} ({step.component!r})"
+        factory = factories.get(step.component)
+        if factory is None:
+            raise PipelineError(
+                f"{where}: unknown component; installed components: {sorted(factories) or 'none'}"
+            )
+        try:
+            component = factory(dict(step.settings), context)
+        except ComponentError as error:
+            raise PipelineError(f"{where}: {error}") from None
+        missing = sorted(component.spec.consumes - available)
+        if missing:
+            raise PipelineError(
+                f"{where}: consumes {missing}, which no earlier step produces "
+                f"(available: {sorted(available)})"
+            )
+        available |= component.spec.produces
+        components.append(component)
+    return Pipeline(name, components)

@@ -1,0 +1,45 @@
+"""Streaming: every inbound message on the region's stream is analysed as it arrives and its
+insights are published back on the stream (`ai_insight`), for the agent workspace and the
+journey engine. The region switches it on with `spec.ai.streamInsights` (live, no restart)."""
+
+from __future__ import annotations
+
+import logging
+
+from ai.adapters.tenant_store import StoreError
+from ai.entrypoints.convert import insight_event
+from ai.service_layer.analysis import MAX_TEXT_CHARS, Analyzer
+from ai.service_layer.pipelines import PipelineCatalog
+from ccmesh import naming
+from ccmesh.events import ConsumerSettings, DurableConsumer, EventPublisher, PermanentError
+from contactcenter.events.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+DURABLE = "ai-insights"
+
+
+def insight_consumer(
+    js: object, region: str, analyzer: Analyzer, events: EventPublisher, catalog: PipelineCatalog
+) -> DurableConsumer:
+    async def handle(event: events_pb2.Event) -> None:
+        if not catalog.stream_insights:
+            return  # the region has not switched streaming on (spec.ai.streamInsights): skip
+        received = event.message_received
+        text = received.text[:MAX_TEXT_CHARS]
+        try:
+            analysis = await analyzer.analyze(
+                event.tenant.tenant_id,
+                event.tenant.brand_id,
+                text,
+                contact_id=event.contact_id,
+                message_id=received.message_id or event.event_id,
+            )
+        except StoreError as error:  # an id that cannot be a key will never succeed
+            raise PermanentError(str(error)) from None
+        await events.publish(insight_event(event, received.message_id or event.event_id, analysis))
+
+    settings = ConsumerSettings(
+        durable=DURABLE,
+        filter_subject=naming.event_subject(region, "*", "message_received", "*"),
+    )
+    return DurableConsumer(js, region, settings, handle)  # type: ignore[arg-type]

@@ -1,0 +1,156 @@
+"""Analyse messages, follow conversations, summarise them and wrap them up.
+
+Conversation state holds only redacted text (never the original), so summaries, tickets and
+anything read back from the bucket carry no personal data beyond the region's own service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ai.adapters.tenant_store import TenantStore
+from ai.domain.component import Insights
+from ai.domain.escalation import escalation
+from ai.domain.pii import Entity, redact
+from ai.domain.sentiment import trend
+from ai.domain.summary import Turn, summarize, wrap_up
+from ai.domain.ticket import Ticket, build_ticket
+from ai.service_layer.pipelines import PipelineCatalog
+
+#: Longer texts belong in a document pipeline, not a synchronous call.
+MAX_TEXT_CHARS = 100_000
+
+
+class ConversationNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Analysis:
+    pipeline: str
+    components: list[str]
+    insights: Insights
+    sentiment_trend: float
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    summary: str
+    messages: int
+    sentiment_trend: float
+    escalation_score: float
+    escalation_reasons: list[str]
+
+
+def clean(text: str) -> str:
+    """Control characters (binary garbage) become spaces; the rest is analysed as it is."""
+    return (
+        "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
+        if not text.isprintable()
+        else text
+    )
+
+
+class Analyzer:
+    def __init__(self, catalog: PipelineCatalog, store: TenantStore) -> None:
+        self._catalog = catalog
+        self._store = store
+
+    async def analyze(
+        self,
+        tenant_id: str,
+        brand_id: str,
+        text: str,
+        *,
+        contact_id: str = "",
+        message_id: str = "",
+        speaker: str = "customer",
+        repeat_contacts: int = 0,
+        wait_seconds: float = 0.0,
+    ) -> Analysis:
+        if len(text) > MAX_TEXT_CHARS:
+            raise ValueError(f"text has {len(text)} characters; the maximum is {MAX_TEXT_CHARS}")
+        previous: list[float] = []
+        if contact_id:
+            conversation = await self._store.conversation(tenant_id, contact_id)
+            if conversation:
+                previous = [t["sentiment"] for t in conversation["turns"] if t["speaker"] == "customer"]
+        insights = Insights(
+            tenant_id=tenant_id,
+            text=clean(text),
+            previous_sentiments=previous,
+            repeat_contacts=repeat_contacts,
+            wait_seconds=wait_seconds,
+        )
+        pipeline = self._catalog.select(tenant_id, brand_id)
+        pipeline.run(insights)
+        if not any("redacted_text" in c.spec.produces for c in pipeline.components):
+            # A pipeline without a PII step still never stores or publishes the original text.
+            insights.redacted_text, _ = redact(insights.text)
+        if contact_id:
+            await self._store.append_turn(
+                tenant_id,
+                contact_id,
+                {
+                    "message_id": message_id,
+                    "speaker": speaker,
+                    "text": insights.redacted_text,
+                    "sentiment": insights.sentiment,
+                    "intent": insights.intent,
+                    "language": insights.language,
+                    "entity_kinds": sorted({e.kind for e in insights.entities}),
+                    "escalation": insights.escalation_score,
+                    "escalation_reasons": insights.escalation_reasons,
+                },
+            )
+        direction = trend([*previous, insights.sentiment]) if speaker == "customer" else trend(previous)
+        return Analysis(pipeline.name, pipeline.component_names, insights, direction)
+
+    async def _turns(self, tenant_id: str, contact_id: str) -> list[dict[str, object]]:
+        conversation = await self._store.conversation(tenant_id, contact_id)
+        if not conversation or not conversation["turns"]:
+            raise ConversationNotFoundError(f"no conversation {contact_id!r} for tenant {tenant_id!r}")
+        return list(conversation["turns"])
+
+    async def summarize(self, tenant_id: str, contact_id: str) -> ConversationSummary:
+        turns = await self._turns(tenant_id, contact_id)
+        sentiments = [float(str(t["sentiment"])) for t in turns if t["speaker"] == "customer"]
+        last = turns[-1]
+        return ConversationSummary(
+            summary=summarize([Turn(str(t["speaker"]), str(t["text"])) for t in turns]),
+            messages=len(turns),
+            sentiment_trend=trend(sentiments),
+            escalation_score=float(str(last.get("escalation", 0.0))),
+            escalation_reasons=[str(r) for r in last.get("escalation_reasons", []) or []],  # type: ignore[attr-defined]
+        )
+
+    async def wrap_up(self, tenant_id: str, contact_id: str, customer_ref: str) -> tuple[str, Ticket]:
+        turns = await self._turns(tenant_id, contact_id)
+        customer = [t for t in turns if t["speaker"] == "customer"]
+        sentiments = [float(str(t["sentiment"])) for t in customer]
+        intents = [str(t["intent"]) for t in customer if t["intent"] and t["intent"] != "out_of_scope"]
+        # The intent said most often; on a tie, the one the customer came with (said first).
+        main_intent = (
+            max(intents, key=lambda i: (intents.count(i), -intents.index(i))) if intents else "out_of_scope"
+        )
+        direction = trend(sentiments)
+        summary = wrap_up([Turn(str(t["speaker"]), str(t["text"])) for t in turns], main_intent, direction)
+        score, _ = escalation(sentiments[-1] if sentiments else 0.0, sentiments[:-1], main_intent, 0, 0.0)
+        kinds = sorted({str(k) for t in turns for k in t.get("entity_kinds", []) or []})  # type: ignore[attr-defined]
+        ticket = build_ticket(
+            intent=main_intent,
+            summary=summary,
+            first_message=str(customer[0]["text"]) if customer else "",
+            escalation_score=max(score, max((float(str(t.get("escalation", 0))) for t in turns), default=0)),
+            sentiment=sum(sentiments[-2:]) / len(sentiments[-2:]) if sentiments else 0.0,
+            entities=[Entity(0, 0, kind) for kind in kinds],
+            customer_ref=customer_ref,
+        )
+        await self._store.forget_conversation(tenant_id, contact_id)
+        return summary, ticket
+
+    async def recent_customer_text(self, tenant_id: str, contact_id: str, turns: int = 3) -> str:
+        """The customer's last few (redacted) messages: the query for agent assist."""
+        found = await self._turns(tenant_id, contact_id)
+        texts = [str(t["text"]) for t in found if t["speaker"] == "customer"]
+        return " ".join(texts[-turns:])

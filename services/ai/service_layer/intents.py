@@ -1,0 +1,68 @@
+"""Per-tenant intent models: train, store, and swap on every replica without a restart.
+
+`TrainIntents` trains here first (so a bad training set fails the call and nothing already
+in effect is touched), then stores the training set; every replica's watcher trains the same
+model from it (deterministically) and swaps it in. A replica that already holds that
+version skips the retraining. Other tenants' models are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ai.adapters.tenant_store import TenantStore
+from ai.domain.intent import DEFAULT_THRESHOLD, IntentModel, TrainingReport, validate_examples
+
+log = logging.getLogger(__name__)
+KIND = "intent"
+
+
+class IntentModels:
+    """The intent model in effect per tenant (the `IntentModels` the intent component reads)."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, IntentModel] = {}
+
+    def current(self, tenant_id: str) -> IntentModel | None:
+        return self._models.get(tenant_id)
+
+    def swap(self, tenant_id: str, model: IntentModel) -> None:
+        self._models[tenant_id] = model  # one assignment: readers see the old or the new model
+
+
+class IntentTraining:
+    def __init__(self, models: IntentModels, store: TenantStore) -> None:
+        self.models = models
+        self._store = store
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self._store.watch(KIND, self._on_stored)
+
+    async def train(
+        self, tenant_id: str, examples: Mapping[str, Sequence[str]], threshold: float | None
+    ) -> tuple[IntentModel, TrainingReport]:
+        report = validate_examples(examples)  # raises TrainingError naming the problem
+        chosen = DEFAULT_THRESHOLD if threshold is None else threshold
+        model = await asyncio.to_thread(IntentModel.train, examples, threshold=chosen)
+        await self._store.put_artifact(
+            KIND, tenant_id, {"examples": {k: list(v) for k, v in examples.items()}, "threshold": chosen}
+        )
+        self.models.swap(tenant_id, model)
+        return model, report
+
+    async def _on_stored(self, tenant_id: str, value: Any, revision: int) -> None:
+        examples = value["examples"]
+        threshold = float(value["threshold"])
+        async with self._lock:  # one training at a time: CPU is shared with live traffic
+            from ai.domain.intent import fingerprint
+
+            current = self.models.current(tenant_id)
+            if current is not None and current.version == fingerprint(examples, threshold):
+                return
+            model = await asyncio.to_thread(IntentModel.train, examples, threshold=threshold)
+        self.models.swap(tenant_id, model)
+        log.info("intent model %s of tenant %s in effect (revision %s)", model.version, tenant_id, revision)

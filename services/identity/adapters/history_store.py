@@ -1,0 +1,128 @@
+"""Timelines, contact links, audit records and residency crossings in the region's history bucket.
+
+Keys (no personal data in any key):
+    tl.<tenant>.<customer>.<entry-hash>   one timeline entry, created once (idempotent appends)
+    link.<tenant>.<contact>               which customer a contact belongs to
+    au.<tenant>.<customer>.<audit-id>     audit records of a customer
+    xg.<tenant>.<crossing-id>             personal or pseudonymous data that left the region
+
+A timeline is read straight from the bucket's stream with "next message on subject" lookups,
+so a page costs one lookup per entry whatever the size of the bucket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+
+from nats.js.client import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+from identity.adapters.kv_keys import matching_keys
+from identity.domain.audit import AuditRecord, CrossingRecord
+from identity.domain.timeline import ContactLink, TimelineEntry
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def subject_token(value: str) -> str:
+    """The value itself when it is a safe subject token, else a hash of it."""
+    return value if _TOKEN.match(value) else hashlib.sha256(value.encode()).hexdigest()[:40]
+
+
+class HistoryStore:
+    def __init__(self, js: JetStreamContext, kv: KeyValue, bucket: str) -> None:
+        self._js = js
+        self._kv = kv
+        self.bucket = bucket
+        self.stream = f"KV_{bucket}"
+
+    # -- timeline
+    async def append(self, tenant_id: str, entry: TimelineEntry) -> bool:
+        key = f"tl.{tenant_id}.{entry.customer_id}.{entry.key_token()}"
+        try:
+            await self._kv.create(key, entry.to_json())
+        except KeyWrongLastSequenceError:
+            return False  # redelivered or repeated: stored once
+        return True
+
+    async def entries_after(
+        self, tenant_id: str, customer_id: str, start_sequence: int, limit: int, channels: frozenset[int]
+    ) -> tuple[list[tuple[int, TimelineEntry]], bool]:
+        """Up to `limit` entries with stream sequence >= start, and whether more follow."""
+        subject = f"$KV.{self.bucket}.tl.{tenant_id}.{customer_id}.*"
+        found: list[tuple[int, TimelineEntry]] = []
+        sequence = max(start_sequence, 1)
+        while True:
+            try:
+                message = await self._js.get_msg(self.stream, seq=sequence, subject=subject, next=True)
+            except NotFoundError:
+                return found, False
+            sequence = int(message.seq or 0) + 1
+            headers = message.headers or {}
+            if not message.data or headers.get("KV-Operation"):
+                continue  # a purged or deleted entry
+            entry = TimelineEntry.from_json(message.data)
+            if channels and entry.channel not in channels:
+                continue
+            if len(found) == limit:
+                return found, True
+            found.append((sequence - 1, entry))
+
+    async def timeline_keys(self, tenant_id: str, customer_id: str) -> list[str]:
+        return await self._keys(f"tl.{tenant_id}.{customer_id}.>")
+
+    # -- contact links
+    async def link(self, tenant_id: str, contact_id: str, link: ContactLink) -> None:
+        key = f"link.{tenant_id}.{subject_token(contact_id)}"
+        payload = f"{link.customer_id}|{link.channel}".encode()
+        # The first ContactCreated wins; a redelivery changes nothing.
+        with contextlib.suppress(KeyWrongLastSequenceError):
+            await self._kv.create(key, payload)
+
+    async def linked(self, tenant_id: str, contact_id: str) -> ContactLink | None:
+        try:
+            entry = await self._kv.get(f"link.{tenant_id}.{subject_token(contact_id)}")
+        except KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        customer_id, _, channel = entry.value.decode().partition("|")
+        return ContactLink(customer_id, int(channel or 0))
+
+    async def purge_link(self, tenant_id: str, contact_id: str) -> None:
+        await self._kv.purge(f"link.{tenant_id}.{subject_token(contact_id)}")
+
+    # -- audit and crossings
+    async def add_audit(self, tenant_id: str, customer_id: str, record: AuditRecord) -> None:
+        await self._kv.put(f"au.{tenant_id}.{customer_id}.{record.audit_id}", record.to_json())
+
+    async def audit(self, tenant_id: str, customer_id: str) -> list[AuditRecord]:
+        records = [AuditRecord.from_json(v) for v in await self._values(f"au.{tenant_id}.{customer_id}.>")]
+        return sorted(records, key=lambda r: r.at)
+
+    async def add_crossing(self, tenant_id: str, record: CrossingRecord) -> None:
+        await self._kv.put(f"xg.{tenant_id}.{record.crossing_id}", record.to_json())
+
+    async def crossings(self, tenant_id: str) -> list[CrossingRecord]:
+        records = [CrossingRecord.from_json(v) for v in await self._values(f"xg.{tenant_id}.>")]
+        return sorted(records, key=lambda r: r.at)
+
+    async def purge(self, key: str) -> None:
+        await self._kv.purge(key)
+
+    async def _keys(self, pattern: str) -> list[str]:
+        return await matching_keys(self._kv, pattern)
+
+    async def _values(self, pattern: str) -> list[bytes]:
+        values = []
+        for key in await self._keys(pattern):
+            try:
+                entry = await self._kv.get(key)
+            except KeyNotFoundError:
+                continue
+            if entry.value:
+                values.append(entry.value)
+        return values

@@ -1,0 +1,82 @@
+"""Find and remove every message of a region's streams and buckets that mentions a person.
+
+Used by the right to erasure after the targeted purges: it reads each stream from start to
+end and removes what still contains any of the person's identifiers, customer id or contact
+ids. Event and dead-letter messages are deleted with the server's secure erase (the bytes are
+overwritten on disk); KV entries are purged by key (KV streams deny single-message deletes).
+It costs one pass over the region's data, which an erasure (rare, legally required) can afford.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nats.js.api import DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+_READ_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class ScrubTarget:
+    stream: str
+    #: Subject filter covering the whole stream.
+    subjects: str
+    #: KV bucket name when the stream backs a bucket.
+    bucket: str = ""
+
+
+class RegionScrubber:
+    def __init__(self, js: JetStreamContext, targets: Sequence[ScrubTarget]) -> None:
+        self._js = js
+        self._targets = targets
+
+    async def scrub(self, needles: Sequence[bytes]) -> dict[str, int]:
+        removed: dict[str, int] = {}
+        wanted = [n for n in needles if n]
+        for target in self._targets:
+            count = await self._scrub_one(target, wanted)
+            if count:
+                removed[target.stream] = count
+        return removed
+
+    async def _scrub_one(self, target: ScrubTarget, needles: list[bytes]) -> int:
+        try:
+            info = await self._js.stream_info(target.stream)
+        except NotFoundError:
+            return 0
+        if not info.state.messages:
+            return 0
+        last = int(info.state.last_seq)
+        hits: list[tuple[int, str]] = []
+        subscription = await self._js.subscribe(
+            target.subjects, stream=target.stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+        )
+        try:
+            while True:
+                try:
+                    message = await subscription.next_msg(timeout=_READ_TIMEOUT)
+                except TimeoutError:
+                    break
+                data = message.data or b""
+                if any(needle in data for needle in needles):
+                    hits.append((message.metadata.sequence.stream, message.subject))
+                if message.metadata.sequence.stream >= last or message.metadata.num_pending == 0:
+                    break
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        if target.bucket:
+            prefix = f"$KV.{target.bucket}."
+            keys = {subject[len(prefix) :] for _, subject in hits}
+            kv = await self._js.key_value(target.bucket)
+            for key in keys:
+                await kv.purge(key)
+            return len(hits)
+        for sequence, _ in hits:
+            with contextlib.suppress(NotFoundError):
+                await self._js.delete_msg(target.stream, sequence)
+        return len(hits)

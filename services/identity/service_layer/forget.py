@@ -1,0 +1,109 @@
+"""Right to erasure: remove a customer's personal data from every stream and bucket of the region.
+
+Targeted removals first (timeline, contact links, index entries, global index entries, the
+profile, the contact events by subject), then one pass over every region stream and bucket
+that deletes whatever still mentions the person. A non-personal tombstone stays, with counts.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import orjson
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from ccmesh import naming
+from identity.adapters.global_index import GlobalIndex
+from identity.adapters.history_store import HistoryStore
+from identity.adapters.profile_store import ProfileStore
+from identity.adapters.region_scrubber import RegionScrubber
+from identity.domain.audit import ERASURE, AuditRecord
+from identity.domain.customer import Customer
+from identity.domain.timeline import TimelineEntry
+from identity.service_layer.merge import MergeRefused
+
+
+async def forget_customer(
+    js: JetStreamContext,
+    store: ProfileStore,
+    history: HistoryStore,
+    global_index: GlobalIndex | None,
+    scrubber: RegionScrubber,
+    *,
+    customer: Customer,
+    region: str,
+    actor: str,
+    reason: str,
+) -> tuple[dict[str, int], str]:
+    if customer.merged_into or customer.merged_from:
+        other = customer.merged_into or ", ".join(customer.merged_from)
+        raise MergeRefused(
+            f"customer {customer.customer_id!r} is part of a merge with {other}: unmerge before erasure"
+        )
+    tenant_id, scope, customer_id = customer.tenant_id, customer.scope, customer.customer_id
+    removed: dict[str, int] = {}
+
+    def count(where: str, n: int = 1) -> None:
+        if n:
+            removed[where] = removed.get(where, 0) + n
+
+    contact_ids: set[str] = set()
+    timeline_keys = await history.timeline_keys(tenant_id, customer_id)
+    kv = history
+    for key in timeline_keys:
+        contact_ids.update(await _contact_of(js, history, key))
+        await kv.purge(key)
+    count(history.stream, len(timeline_keys))
+    for contact_id in contact_ids:
+        await history.purge_link(tenant_id, contact_id)
+        count(history.stream)
+    for identifier in customer.identifiers:
+        if await store.owner(scope, identifier) == customer_id:
+            await store.purge_index(scope, identifier)
+            count(f"KV_{naming.identity_bucket(region)}")
+        if global_index is not None and await global_index.forget(tenant_id, scope, identifier, region):
+            count(f"KV_{naming.IDENTITY_GLOBAL_INDEX_BUCKET}")
+    await store.purge_profile(scope, customer_id)
+    count(f"KV_{naming.identity_bucket(region)}")
+    events = naming.events_stream(region).name
+    for contact_id in contact_ids:
+        subject = naming.event_subject(region, tenant_id, "*", contact_id)
+        try:
+            before = (await js.stream_info(events)).state.messages
+            await js.purge_stream(events, subject=subject)
+            count(events, int(before - (await js.stream_info(events)).state.messages))
+        except NotFoundError:
+            pass
+    needles = [i.value.encode() for i in customer.identifiers] + [customer_id.encode()]
+    needles += [c.encode() for c in contact_ids]
+    for where, n in (await scrubber.scrub(needles)).items():
+        count(where, n)
+    record = AuditRecord(
+        audit_id=uuid.uuid4().hex,
+        action=ERASURE,
+        actor=actor,
+        at=time.time(),
+        reason=reason,
+        target_customer_id=customer_id,
+        source_customer_id="",
+    )
+    tombstone = await store.put_tombstone(
+        scope,
+        customer_id,
+        orjson.dumps({"erased_at": record.at, "actor": actor, "reason": reason, "removed": removed}),
+    )
+    await history.add_audit(tenant_id, customer_id, record)
+    return removed, tombstone
+
+
+async def _contact_of(js: JetStreamContext, history: HistoryStore, key: str) -> set[str]:
+    try:
+        message = await js.get_msg(history.stream, subject=f"$KV.{history.bucket}.{key}")
+    except NotFoundError:
+        return set()
+    if not message.data:
+        return set()
+    contact_id = TimelineEntry.from_json(message.data).contact_id
+    return {contact_id} if contact_id else set()

@@ -1,0 +1,89 @@
+"""Idempotency records of inbound actions: `action.<tenant>.<key hash>` -> what the first call asked and got.
+
+The effect itself is a JetStream publish whose `Nats-Msg-Id` is the action id (derived from the
+tenant and the key), so even two identical calls racing each other are stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+from nats.js.api import Placement, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+from ccmesh import naming
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    action_id: str
+    fingerprint: str
+    #: Action-specific results, e.g. the new task's contact id.
+    result: dict[str, str]
+
+
+def action_id_of(tenant_id: str, idempotency_key: str) -> str:
+    return hashlib.sha256(f"{tenant_id}\0{idempotency_key}".encode()).hexdigest()[:32]
+
+
+class ActionLog:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @staticmethod
+    def _key(tenant_id: str, action_id: str) -> str:
+        return f"action.{tenant_id}.{action_id}"
+
+    async def find(self, tenant_id: str, action_id: str) -> ActionOutcome | None:
+        try:
+            entry = await self._kv.get(self._key(tenant_id, action_id))
+        except KeyNotFoundError:
+            return None
+        raw = orjson.loads(entry.value or b"{}")
+        return ActionOutcome(raw["id"], raw["fingerprint"], dict(raw["result"]))
+
+    async def record(self, tenant_id: str, outcome: ActionOutcome) -> ActionOutcome:
+        """Store the outcome unless one is already there; returns the stored one."""
+        value = orjson.dumps(
+            {"id": outcome.action_id, "fingerprint": outcome.fingerprint, "result": outcome.result}
+        )
+        try:
+            await self._kv.create(self._key(tenant_id, outcome.action_id), value)
+        except KeyWrongLastSequenceError:
+            stored = await self.find(tenant_id, outcome.action_id)
+            if stored is not None:
+                return stored
+        return outcome
+
+
+async def ensure_actions_stream(
+    js: JetStreamContext, region: str, placement_tags: list[str], replicas: int
+) -> None:
+    stream = naming.actions_stream(region)
+    config = StreamConfig(
+        name=stream.name,
+        subjects=list(stream.subjects),
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        duplicate_window=24 * 3600,
+        max_age=30 * 24 * 3600,
+        placement=Placement(tags=placement_tags) if placement_tags else None,
+    )
+    try:
+        await js.stream_info(stream.name)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+class ActionPublisher:
+    def __init__(self, js: JetStreamContext, region: str) -> None:
+        self._js = js
+        self._region = region
+
+    async def publish(self, tenant_id: str, action: str, target_id: str, action_id: str, data: bytes) -> None:
+        subject = naming.action_subject(self._region, tenant_id, action, target_id)
+        await self._js.publish(subject, data, headers={"Nats-Msg-Id": action_id})

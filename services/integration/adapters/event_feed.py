@@ -1,0 +1,94 @@
+"""One subscription's durable JetStream consumer on the region's event stream.
+
+Ordering per contact across crashes: a restarted worker must not see a later event of a
+contact before an unacknowledged earlier one. JetStream would hand out new messages at once
+and redeliver the unacknowledged ones only after `ack_wait`, so `open()` re-creates the
+consumer at its ack floor: everything not yet acknowledged comes again, in stream order
+(what was acknowledged above the floor comes again too, with the same webhook-id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from ccmesh import naming
+
+
+class EventFeed:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        region: str,
+        durable: str,
+        filter_subjects: Sequence[str],
+        *,
+        start_time: datetime | None,
+        ack_wait_seconds: float = 30.0,
+        max_ack_pending: int = 1024,
+    ) -> None:
+        self._js = js
+        self._stream = naming.events_stream(region).name
+        self.durable = durable
+        self._filters = list(filter_subjects)
+        self._start_time = start_time
+        self._ack_wait = ack_wait_seconds
+        self._max_ack_pending = max_ack_pending
+        self._subscription: JetStreamContext.PullSubscription | None = None
+
+    async def open(self) -> None:
+        floor = 0
+        with contextlib.suppress(NotFoundError):
+            info = await self._js.consumer_info(self._stream, self.durable)
+            floor = info.ack_floor.stream_seq if info.ack_floor else 0
+            await self._js.delete_consumer(self._stream, self.durable)
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait,
+            max_deliver=-1,  # retries are counted by the worker, which dead-letters on its own
+            max_ack_pending=self._max_ack_pending,
+            filter_subjects=self._filters,
+        )
+        if floor > 0:
+            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = floor + 1
+        elif self._start_time is not None:
+            config.deliver_policy = DeliverPolicy.BY_START_TIME
+            config.opt_start_time = self._start_time
+        else:
+            config.deliver_policy = DeliverPolicy.ALL
+        await self._js.add_consumer(self._stream, config)
+        self._subscription = await self._js.pull_subscribe_bind(durable=self.durable, stream=self._stream)
+
+    async def fetch(self, batch: int, timeout: float = 0.5) -> list[Msg]:
+        if self._subscription is None:
+            raise RuntimeError("EventFeed.open() first")
+        try:
+            return await self._subscription.fetch(batch, timeout=timeout)
+        except (NatsTimeoutError, TimeoutError):
+            return []
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def delete(self) -> None:
+        """Remove the consumer (the subscription is gone)."""
+        await self.close()
+        with contextlib.suppress(NotFoundError):
+            await self._js.delete_consumer(self._stream, self.durable)
+
+
+def contact_of(message: Msg) -> str:
+    """The contact id: the last token of `ccevt.<region>.<tenant>.<type>.<contact>`."""
+    return message.subject.rsplit(".", 1)[-1]

@@ -1,0 +1,150 @@
+"""Flow versions, aliases and durable journey state in the region's JetStream KV buckets.
+
+flows-<region>
+    `<tenant>.<flow>.index`     versions published (by digest) and aliases, changed with update_with
+    `<tenant>.<flow>.v<n>`      one immutable version: its source files; written with `create`,
+                                so a number is taken once even when two publishers race
+    `<tenant>._policies`        run-time FlowPolicy sources by name, changed with update_with
+journeys-<region>
+    `<tenant>.<journey>`        the journey as JSON; every write names the revision it read
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from ccflow.journey import Journey
+from ccflow.registry import FlowIndex
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from ccmesh.kv import get_json, update_with
+
+_KEY_TOKEN = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")
+
+
+class StoreConflict(RuntimeError):
+    """The record changed since it was read (another instance wrote it first)."""
+
+
+class BadKey(ValueError):
+    """An id that cannot be a KV key token."""
+
+
+def token(value: str, what: str) -> str:
+    if not _KEY_TOKEN.match(value):
+        raise BadKey(f"{what} {value!r} must be 1-200 letters, digits, '-', '_' or '='")
+    return value
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    version: int
+    digest: str
+    files: list[tuple[str, str]]
+
+
+class FlowStore:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    def _index_key(self, tenant: str, flow: str) -> str:
+        return f"{token(tenant, 'tenant')}.{token(flow, 'flow')}.index"
+
+    async def index(self, tenant: str, flow: str) -> FlowIndex:
+        found = await get_json(self._kv, self._index_key(tenant, flow))
+        return FlowIndex.from_dict(found[0]) if found else FlowIndex(flow=flow)
+
+    async def change_index(self, tenant: str, flow: str, change: Callable[[FlowIndex], Any]) -> FlowIndex:
+        """Apply `change` to the index atomically (retried with a fresh read on a lost race)."""
+        result: list[FlowIndex] = []
+
+        def mutate(old: bytes | None) -> bytes:
+            index = FlowIndex.from_dict(orjson.loads(old)) if old else FlowIndex(flow=flow)
+            change(index)
+            result[:] = [index]
+            return orjson.dumps(index.to_dict())
+
+        await update_with(self._kv, self._index_key(tenant, flow), mutate)
+        return result[0]
+
+    async def put_version(self, tenant: str, flow: str, version: StoredVersion) -> bool:
+        """Store a version once; False when that number is already taken."""
+        key = f"{token(tenant, 'tenant')}.{token(flow, 'flow')}.v{version.version}"
+        payload = {"version": version.version, "digest": version.digest, "files": version.files}
+        try:
+            await self._kv.create(key, orjson.dumps(payload))
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def version(self, tenant: str, flow: str, number: int) -> StoredVersion | None:
+        found = await get_json(self._kv, f"{token(tenant, 'tenant')}.{token(flow, 'flow')}.v{number}")
+        if found is None:
+            return None
+        data = found[0]
+        return StoredVersion(int(data["version"]), str(data["digest"]), [(f[0], f[1]) for f in data["files"]])
+
+
+class PolicyStore:
+    """Run-time policies of a tenant: {name: [file, content]} in one key, read on every journey step."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @staticmethod
+    def _key(tenant: str) -> str:
+        return f"{token(tenant, 'tenant')}._policies"
+
+    async def all(self, tenant: str) -> dict[str, tuple[str, str]]:
+        found = await get_json(self._kv, self._key(tenant))
+        return {name: (item[0], item[1]) for name, item in (found[0] if found else {}).items()}
+
+    async def change(self, tenant: str, name: str, source: tuple[str, str] | None) -> list[str]:
+        """Put (or, with None, remove) one policy; returns the names in force afterwards."""
+        active: list[str] = []
+
+        def mutate(old: bytes | None) -> bytes | None:
+            policies = orjson.loads(old) if old else {}
+            if source is None:
+                policies.pop(name, None)
+            else:
+                policies[name] = list(source)
+            active[:] = sorted(policies)
+            return orjson.dumps(policies) if policies else None
+
+        await update_with(self._kv, self._key(tenant), mutate)
+        return active
+
+
+class JourneyStore:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @staticmethod
+    def _key(tenant: str, journey_id: str) -> str:
+        return f"{token(tenant, 'tenant')}.{token(journey_id, 'journey id')}"
+
+    async def get(self, tenant: str, journey_id: str) -> tuple[Journey, int] | None:
+        try:
+            entry = await self._kv.get(self._key(tenant, journey_id))
+        except KeyNotFoundError:
+            return None
+        if entry.value is None:
+            return None
+        return Journey.from_dict(orjson.loads(entry.value)), int(entry.revision or 0)
+
+    async def save(self, tenant: str, journey: Journey, revision: int) -> int:
+        """Write the journey if it is still at `revision` (0: must not exist yet)."""
+        key = self._key(tenant, journey.journey_id)
+        value = orjson.dumps(journey.to_dict())
+        try:
+            if revision == 0:
+                return int(await self._kv.create(key, value))
+            return int(await self._kv.update(key, value, last=revision))
+        except KeyWrongLastSequenceError:
+            raise StoreConflict(f"journey {journey.journey_id!r} changed concurrently") from None

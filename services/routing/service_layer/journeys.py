@@ -1,0 +1,238 @@
+"""Journey use cases: publish flows, move aliases, start and continue durable journeys.
+
+The flow engine itself is `ccflow` (pure). This layer loads a version's sources from the
+flow store, renders the effective flow for the contact's context, runs the executor, and
+writes the journey back with the KV revision it read, so two instances cannot both advance
+the same journey. A journey that ends in a queue keeps its hand-off record (queue, priority,
+attributes) and publishes ContactQueued on the region's stream: the queue side's contract.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ccflow.effects import Effect, Event, HandOff
+from ccflow.errors import FlowError, Problem
+from ccflow.executor import Executor, JourneyError, NodeStats, Policy
+from ccflow.journey import Journey
+from ccflow.loader import Bundle, bundle_from_sources, parse_text
+from ccflow.model import Flow, FlowPolicy
+from ccflow.overlays import policy_problems, render, validate_bundle
+from ccflow.registry import Alias, FlowIndex, RegistryError, digest_of, pick_version, set_alias
+
+from ccmesh import telemetry
+from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoredVersion
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ALIAS = "live"
+#: Effective flows kept parsed in memory, per (tenant, flow, version, context).
+CACHE_LIMIT = 512
+
+
+class NotFound(LookupError):
+    pass
+
+
+QueuedPublisher = Callable[[Journey, str, HandOff], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Step:
+    journey: Journey
+    effects: list[Effect]
+
+
+class JourneyService:
+    def __init__(
+        self,
+        flows: FlowStore,
+        journeys: JourneyStore,
+        region: str,
+        publish_queued: QueuedPublisher,
+        policies: PolicyStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._policies = policies
+        self._flows = flows
+        self._journeys = journeys
+        self._region = region
+        self._publish_queued = publish_queued
+        self._clock = clock
+        self._bundles: dict[tuple[str, str, int], Bundle] = {}
+        self._effective: dict[tuple[str, ...], Flow] = {}
+        meter = telemetry.meter()
+        self._executions = meter.create_counter(
+            "ccflow.node.executions", unit="{execution}", description="Flow node executions"
+        )
+        self._errors = meter.create_counter(
+            "ccflow.node.errors", unit="{error}", description="Flow node errors"
+        )
+
+    # -- flows --------------------------------------------------------------------------------
+    async def publish_flow(
+        self, tenant: str, flow: str, files: list[tuple[str, str]]
+    ) -> tuple[int, bool, str]:
+        """Validate every effective flow, then store a new immutable version (or return the same one)."""
+        if not files:
+            raise FlowError([Problem("", "", "no files to publish")])
+        bundle = bundle_from_sources(files)
+        if flow not in bundle.flows:
+            raise FlowError(
+                [Problem("", "", f"the files define no Flow named {flow!r}; found {sorted(bundle.flows)}")]
+            )
+        validate_bundle(bundle)
+        digest = digest_of(files)
+        while True:
+            index = await self._flows.index(tenant, flow)
+            existing = index.digests.get(digest)
+            if existing:
+                return existing, False, digest
+            number = index.latest + 1
+            if await self._flows.put_version(tenant, flow, StoredVersion(number, digest, sorted(files))):
+                break
+            # Another publisher took this number; its index update is on the way.
+            await self._flows.change_index(tenant, flow, functools.partial(_note_taken, number=number))
+
+        def record(index: FlowIndex) -> None:
+            index.latest = max(index.latest, number)
+            index.digests[digest] = number
+
+        await self._flows.change_index(tenant, flow, record)
+        log.info("published flow %s/%s version %d", tenant, flow, number)
+        return number, True, digest
+
+    async def set_alias(
+        self, tenant: str, flow: str, alias: str, version: int, canary_version: int, canary_percent: float
+    ) -> Alias:
+        if not alias:
+            raise RegistryError("alias is required")
+        if (await self._flows.index(tenant, flow)).latest == 0:
+            raise NotFound(f"flow {flow!r} of tenant {tenant!r} has no published version")
+        result: list[Alias] = []
+
+        def change(index: FlowIndex) -> None:
+            result[:] = [set_alias(index, alias, version, canary_version, canary_percent)]
+
+        await self._flows.change_index(tenant, flow, change)
+        return result[0]
+
+    async def get_version(
+        self, tenant: str, flow: str, version: int, alias: str
+    ) -> tuple[StoredVersion, FlowIndex]:
+        index = await self._flows.index(tenant, flow)
+        if index.latest == 0:
+            raise NotFound(f"flow {flow!r} of tenant {tenant!r} has no published version")
+        if version == 0:
+            target = index.aliases.get(alias or DEFAULT_ALIAS)
+            if target is None:
+                raise NotFound(f"flow {flow!r} has no alias {alias or DEFAULT_ALIAS!r}")
+            version = target.version
+        stored = await self._flows.version(tenant, flow, version)
+        if stored is None:
+            raise NotFound(f"flow {flow!r} has no version {version} (latest {index.latest})")
+        return stored, index
+
+    async def _bundle(self, tenant: str, flow: str, version: int) -> Bundle:
+        key = (tenant, flow, version)
+        bundle = self._bundles.get(key)
+        if bundle is None:
+            stored = await self._flows.version(tenant, flow, version)
+            if stored is None:
+                raise NotFound(f"flow {flow!r} version {version} is not stored")
+            bundle = bundle_from_sources(stored.files)
+            if len(self._bundles) >= CACHE_LIMIT:
+                self._bundles.clear()
+            self._bundles[key] = bundle
+        return bundle
+
+    async def _executor(self, tenant: str, journey: Journey, stats: NodeStats) -> Executor:
+        context = journey.context()
+        key = (tenant, journey.flow, str(journey.version), *(context[k] for k in sorted(context)))
+        flow = self._effective.get(key)
+        if flow is None:
+            bundle = await self._bundle(tenant, journey.flow, journey.version)
+            flow = render(bundle, journey.flow, context)[0]
+            if len(self._effective) >= CACHE_LIMIT:
+                self._effective.clear()
+            self._effective[key] = flow
+        bundle = await self._bundle(tenant, journey.flow, journey.version)
+        policies = [Policy(p.metadata.name, p.spec) for p in bundle.policy_documents()]
+        # Run-time policies are read on every step: a new one reaches journeys already running.
+        for file, content in (await self._policies.all(tenant)).values():
+            (document,) = parse_text(content, file)
+            assert isinstance(document, FlowPolicy)
+            policies.append(Policy(document.metadata.name, document.spec))
+        return Executor(flow, policies, stats=stats)
+
+    # -- run-time policies --------------------------------------------------------------------
+    async def apply_policy(self, tenant: str, file: str, content: str) -> tuple[str, list[str]]:
+        documents = parse_text(content, file)
+        if len(documents) != 1 or not isinstance(documents[0], FlowPolicy):
+            raise FlowError([Problem(file, "", "expected exactly one FlowPolicy document")])
+        policy = documents[0]
+        problems = policy_problems(policy, file, None)
+        if problems:
+            raise FlowError(problems)
+        name = policy.metadata.name
+        return name, await self._policies.change(tenant, name, (file, content))
+
+    async def remove_policy(self, tenant: str, name: str) -> tuple[bool, list[str]]:
+        removed = name in await self._policies.all(tenant)
+        return removed, await self._policies.change(tenant, name, None)
+
+    # -- journeys -----------------------------------------------------------------------------
+    async def start(self, tenant: str, journey: Journey, alias: str) -> Step:
+        if await self._journeys.get(tenant, journey.journey_id) is not None:
+            raise JourneyError(f"journey {journey.journey_id!r} already exists")
+        index = await self._flows.index(tenant, journey.flow)
+        if index.latest == 0:
+            raise NotFound(f"flow {journey.flow!r} of tenant {tenant!r} has no published version")
+        journey.version = pick_version(index, alias or DEFAULT_ALIAS, journey.journey_id)
+        journey.region = self._region
+        stats = NodeStats()
+        executor = await self._executor(tenant, journey, stats)
+        effects = executor.start(journey, self._clock())
+        await self._after(tenant, journey, effects, stats)
+        await self._journeys.save(tenant, journey, 0)
+        return Step(journey, effects)
+
+    async def resume(self, tenant: str, journey_id: str, event: Event) -> Step:
+        found = await self._journeys.get(tenant, journey_id)
+        if found is None:
+            raise NotFound(f"no journey {journey_id!r} for tenant {tenant!r}")
+        journey, revision = found
+        stats = NodeStats()
+        executor = await self._executor(tenant, journey, stats)
+        effects = executor.resume(journey, event, self._clock())
+        await self._after(tenant, journey, effects, stats)
+        await self._journeys.save(tenant, journey, revision)
+        return Step(journey, effects)
+
+    async def get(self, tenant: str, journey_id: str) -> Journey:
+        found = await self._journeys.get(tenant, journey_id)
+        if found is None:
+            raise NotFound(f"no journey {journey_id!r} for tenant {tenant!r}")
+        return found[0]
+
+    async def _after(self, tenant: str, journey: Journey, effects: list[Effect], stats: NodeStats) -> None:
+        labels: dict[str, Any] = {"flow": journey.flow, "version": journey.version, "region": self._region}
+        for node, count in stats.executions.items():
+            self._executions.add(count, {**labels, "node": node})
+        for node, count in stats.errors.items():
+            self._errors.add(count, {**labels, "node": node})
+        for effect in effects:
+            if isinstance(effect, HandOff):
+                # Published before the journey is saved: a crash in between leaves the journey
+                # where it was, the caller retries the step, and the event id (fixed per step)
+                # makes the second publish a duplicate the stream drops.
+                await self._publish_queued(journey, tenant, effect)
+
+
+def _note_taken(index: FlowIndex, number: int) -> None:
+    index.latest = max(index.latest, number)

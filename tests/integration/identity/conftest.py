@@ -1,0 +1,17 @@
+"""Lets these tests import the shared integration helpers (`_platform`, `_mesh`) from the parent folder.
+
+The folder has no `__init__.py` on purpose: as a package it would be named `identity` and
+shadow the identity service's own package.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HELPERS = str(Path(__file__).resolve().parent.parent)
+if _HELPERS not in sys.path:
+    sys.path.insert(0, _HELPERS)
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
