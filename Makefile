@@ -30,7 +30,9 @@ gen-check: $(STAMP)
 
 ## Re-pin every dependency (needs the package index).
 lock: $(STAMP)
-	$(BIN)/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url --output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --allow-unsafe --strip-extras --extra dev --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+	@# The images install only what runs: no test, lint or chart tooling.
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements-runtime.lock pyproject.toml
 
 lint: $(STAMP) gen-check
 	$(BIN)/ruff check services operator tests bench tools

@@ -28,6 +28,7 @@ import nats
 import orjson
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig
 from standardwebhooks.webhooks import Webhook
 
@@ -73,7 +74,7 @@ async def publish_backlog(publisher: EventPublisher, prefix: str, count: int) ->
     await asyncio.gather(*(one(f"c{n:03d}") for n in range(CONTACTS)))
 
 
-async def raw_consume(nc: nats.NATS, count: int) -> float:
+async def raw_consume(nc: NATS, count: int) -> float:
     js = nc.jetstream()
     await publish_backlog(EventPublisher(js, REGION), "raw", count)
     subscription = await js.pull_subscribe(
@@ -161,7 +162,9 @@ def start_service(url: str) -> subprocess.Popen[bytes]:
             "CC_LOG_LEVEL": "WARNING",
         }
     )
-    process = subprocess.Popen([sys.executable, "-m", "integration"], env=env, stdout=subprocess.PIPE, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integration"], env=env, stdout=subprocess.PIPE, cwd=ROOT
+    )
     assert process.stdout is not None
     orjson.loads(process.stdout.readline())  # the ready line
     return process
@@ -226,10 +229,12 @@ def main() -> None:
             results = asyncio.run(run(server.url))
         finally:
             server.stop()
+    r = results
     print(
-        f"raw consume {results['raw_consume_per_second']:.0f}/s | deliveries "
-        f"{results['backlog_deliveries_per_second']:.0f}/s (ratio {results['delivery_to_ceiling_ratio']:.3f}) | "
-        f"latency at {STEADY_RATE}/s p50 {results['latency_p50_ms']:.1f} ms, p99 {results['latency_p99_ms']:.1f} ms"
+        f"raw consume {r['raw_consume_per_second']:.0f}/s | "
+        f"deliveries {r['backlog_deliveries_per_second']:.0f}/s "
+        f"(ratio {r['delivery_to_ceiling_ratio']:.3f}) | latency at {STEADY_RATE}/s "
+        f"p50 {r['latency_p50_ms']:.1f} ms, p99 {r['latency_p99_ms']:.1f} ms"
     )
     print_report(
         "integration",

@@ -21,6 +21,8 @@ from ccflow.errors import FlowError, Problem, fail
 from ccflow.model import DOCUMENT_KINDS, Document, Flow, FlowCatalog, FlowOverlay, FlowPolicy
 
 SUFFIXES = (".yaml", ".yml", ".json")
+#: Documents that live next to flows but are not part of a bundle (read by the simulator).
+IGNORED_KINDS = frozenset({"FlowScenarios"})
 
 
 @dataclass(frozen=True)
@@ -62,27 +64,24 @@ class Bundle:
 
 
 def _node_of(raw: Any, loc: Sequence[int | str]) -> tuple[str, str]:
-    """The id of the node a pydantic error location points into, and the rest of the path."""
-    current = raw
+    """(id of the node a pydantic error location points into, the field path inside it)."""
+    current: Any = raw
     node = ""
-    rest: list[str] = []
-    for index, key in enumerate(loc):
-        in_dict = isinstance(current, dict) and key in current
-        in_list = isinstance(current, list) and isinstance(key, int) and key < len(current)
-        if in_dict or in_list:
-            current = current[key]
-        else:
-            rest.append(str(key))
-            continue
-        parent = loc[index - 1] if index else None
-        if parent == "nodes" and isinstance(current, dict):
-            node = str(current.get("id", f"#{key}"))
-            rest = []
-        elif isinstance(key, str) and not (node and key in DOCUMENT_KINDS):
-            rest.append(key)
+    path = ""
+    previous: int | str | None = None
+    for key in loc:
+        found = (isinstance(current, dict) and key in current) or (
+            isinstance(current, list) and isinstance(key, int) and key < len(current)
+        )
+        current = current[key] if found else None
+        if previous == "nodes" and isinstance(current, dict):
+            node, path = str(current.get("id", f"#{key}")), ""
         elif isinstance(key, int):
-            rest.append(f"[{key}]")
-    return node, ".".join(r for r in rest if not r.startswith("[")) or "document"
+            path += f"[{key}]"
+        else:
+            path += f".{key}" if path else key
+        previous = key
+    return node, path
 
 
 def parse_document(raw: Any, file: str) -> Document:
@@ -99,7 +98,7 @@ def parse_document(raw: Any, file: str) -> Document:
         for item in error.errors():
             loc = [part for part in item["loc"] if not _is_union_tag(part)]
             node, path = _node_of(raw, loc)
-            problems.append(Problem(file, node, f"{path}: {item['msg']}"))
+            problems.append(Problem(file, node, f"{path}: {item['msg']}" if path else item["msg"]))
         raise FlowError(problems) from None
 
 
@@ -137,6 +136,8 @@ def parse_text(text: str, file: str) -> list[Document]:
     documents = []
     problems: list[Problem] = []
     for raw in raws:
+        if isinstance(raw, dict) and raw.get("kind") in IGNORED_KINDS:
+            continue
         try:
             documents.append(parse_document(raw, file))
         except FlowError as error:
@@ -186,7 +187,13 @@ def source_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in SUFFIXES and p.is_file() and not p.name.endswith(".schema.json")
+                )
+            )
         elif path.exists():
             files.append(path)
         else:

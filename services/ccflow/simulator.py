@@ -194,7 +194,8 @@ class Simulator:
 
     def __init__(self, bundle: Bundle, policies: Sequence[Policy] = ()) -> None:
         self.bundle = bundle
-        self.policies = list(policies)
+        # Policies published with the flows apply as they do in the routing service.
+        self.policies = [Policy(p.metadata.name, p.spec) for p in bundle.policy_documents()] + list(policies)
         self.stats = NodeStats()
         self._executors: dict[tuple[str, ...], Executor] = {}
 

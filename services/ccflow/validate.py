@@ -113,6 +113,10 @@ def validate_flow(flow: Flow, file: str, catalog: CatalogSpec | None) -> None:
     for node in flow.spec.nodes:
         if node.id in nodes:
             problems.append(Problem(file, node.id, "duplicate node id"))
+        if node.id == CONTINUE:
+            problems.append(
+                Problem(file, node.id, "`$continue` is a target for inserted nodes, not a node id")
+            )
         nodes[node.id] = node
     if flow.spec.start not in nodes:
         problems.append(Problem(file, "", f"start node {flow.spec.start!r} does not exist"))

@@ -128,3 +128,8 @@ def flows_bucket(region: str) -> str:
 def journeys_bucket(region: str) -> str:
     """Durable journey state per contact (attributes and inputs: personal data)."""
     return f"journeys-{region}"
+
+
+def routing_region_buckets(region: str) -> list[str]:
+    """The routing service's flow and journey buckets of a region (journeys hold personal data)."""
+    return [flows_bucket(region), journeys_bucket(region)]

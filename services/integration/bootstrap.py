@@ -104,6 +104,7 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
             endpoint.filter_subjects(naming.EVENT_PREFIX),
             start_time=endpoint.created,
             ack_wait_seconds=settings.ack_wait_seconds,
+            max_ack_pending=settings.max_in_flight,
         )
         transport: Transport
         if isinstance(endpoint.target, WebhookTarget):

@@ -11,7 +11,7 @@ class IntegrationConfig(MeshConfig):
     #: Local mode: http:// endpoints are accepted (for receivers on the developer's machine).
     local_mode: bool = False
     #: Events fetched per subscription at a time (delivered concurrently across contacts).
-    delivery_batch: int = Field(default=64, ge=1, le=1024)
+    delivery_batch: int = Field(default=256, ge=1, le=1024)
     #: Failed attempts (breaker closed) before an event is dead-lettered.
     delivery_max_attempts: int = Field(default=12, ge=1, le=1000)
     #: Seconds after an event's first attempt after which it is dead-lettered in any case.

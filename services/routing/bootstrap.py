@@ -42,7 +42,7 @@ def contact_queued(region: str, tenant: str, journey: Journey, hand_off: HandOff
 async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     config = runtime.config
     buckets = {}
-    for name in (naming.flows_bucket(config.region), naming.journeys_bucket(config.region)):
+    for name in naming.routing_region_buckets(config.region):
         buckets[name] = await ensure_bucket(
             runtime.js, name, placement_tags=runtime.placement_tags, replicas=config.stream_replicas
         )

@@ -11,7 +11,7 @@ Before anything starts, the `platform` fixture applies examples/eu.yaml (region 
 acme with isolated brands acme-retail/acme-bank, and globex) to the config plane. Each
 service runs through `ccmesh.service_host.serve()`, exactly as in production, as an asyncio
 task; it counts as started once it prints its JSON ready line (which also carries the gRPC
-port when it serves gRPC). After the test every service is stopped in reverse order and a
+port when it serves gRPC). After the test every service is stopped (all at once) and a
 service that crashed fails the test.
 """
 
@@ -128,14 +128,15 @@ class Platform:
                 await asyncio.sleep(0.02)
 
     async def stop_all(self) -> None:
-        failures: list[BaseException] = []
-        for service in reversed(list(self.running.values())):
-            service.stop.set()
-            try:
-                await asyncio.wait_for(service.task, STOP_SECONDS)
-            except BaseException as error:  # report every service, not just the first
-                failures.append(error)
+        """Stop every service at once (each drains on its own) and re-raise the first crash."""
+        services = list(self.running.values())
         self.running.clear()
+        for service in services:
+            service.stop.set()
+        outcomes = await asyncio.gather(
+            *(asyncio.wait_for(service.task, STOP_SECONDS) for service in services), return_exceptions=True
+        )
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
 

@@ -35,6 +35,7 @@ def test_a_complete_message_has_no_problems() -> None:
         ({"from_value": ""}, "from"),
         ({"from_value": "   "}, "from"),
         ({"provider_message_id": ""}, "provider_message_id"),
+        ({"provider_message_id": "   "}, "provider_message_id"),
         ({"provider_message_id": "p" * 257}, "provider_message_id"),
         ({"text": "x" * (MAX_TEXT_BYTES + 1)}, "text"),
         # The limit is in bytes: 3-byte characters reach it with a third of the characters.

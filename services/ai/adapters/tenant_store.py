@@ -104,8 +104,8 @@ class TenantStore:
                     continue
                 try:
                     await callback(tenant, unpack(entry.value), entry.revision or 0)
-                except Exception:  # one bad artifact must not stop the watch for every tenant
-                    log.exception("applying %s of tenant %s failed", kind, tenant)
+                except Exception as error:  # one bad artifact must not stop the watch for every tenant
+                    log.error("applying %s of tenant %s failed: %s", kind, tenant, type(error).__name__)
 
         task = asyncio.create_task(follow(), name=f"ai-watch-{kind}")
         self._tasks.append(task)

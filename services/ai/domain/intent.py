@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
@@ -152,8 +153,6 @@ class IntentModel:
             TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df),
         ]
-        from scipy.sparse import hstack
-
         features = hstack([v.fit_transform(texts) for v in vectorizers]).tocsr()
         svm = LinearSVC(C=1.0).fit(features, labels)
         return cls(vectorizers, svm, threshold, version or fingerprint(examples, threshold))
@@ -169,8 +168,6 @@ class IntentModel:
         return Prediction(self.intents[best], score, False)
 
     def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
-        from scipy.sparse import hstack
-
         features = hstack([v.transform(texts) for v in self._vectorizers]).tocsr()
         scores = np.atleast_2d(self._svm.decision_function(features))
         if len(self.intents) == 2:

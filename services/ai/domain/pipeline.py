@@ -58,7 +58,8 @@ class Pipeline:
             try:
                 component.analyse(insights)
             except Exception as error:  # one component's bug must not drop the message
-                log.exception("component %s failed", component.spec.name)
+                # Only the error's type: its message or traceback could quote the customer's text.
+                log.error("component %s failed on a message: %s", component.spec.name, type(error).__name__)
                 previous = insights.extras.get("errors", "")
                 note = f"{component.spec.name}: {type(error).__name__}"
                 insights.extras["errors"] = f"{previous}; {note}" if previous else note

@@ -7,6 +7,7 @@ anything read back from the bucket carry no personal data beyond the region's ow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ai.adapters.tenant_store import TenantStore
 from ai.domain.component import Insights
@@ -106,7 +107,7 @@ class Analyzer:
         direction = trend([*previous, insights.sentiment]) if speaker == "customer" else trend(previous)
         return Analysis(pipeline.name, pipeline.component_names, insights, direction)
 
-    async def _turns(self, tenant_id: str, contact_id: str) -> list[dict[str, object]]:
+    async def _turns(self, tenant_id: str, contact_id: str) -> list[dict[str, Any]]:
         conversation = await self._store.conversation(tenant_id, contact_id)
         if not conversation or not conversation["turns"]:
             raise ConversationNotFoundError(f"no conversation {contact_id!r} for tenant {tenant_id!r}")
@@ -114,20 +115,20 @@ class Analyzer:
 
     async def summarize(self, tenant_id: str, contact_id: str) -> ConversationSummary:
         turns = await self._turns(tenant_id, contact_id)
-        sentiments = [float(str(t["sentiment"])) for t in turns if t["speaker"] == "customer"]
+        sentiments = [float(t["sentiment"]) for t in turns if t["speaker"] == "customer"]
         last = turns[-1]
         return ConversationSummary(
             summary=summarize([Turn(str(t["speaker"]), str(t["text"])) for t in turns]),
             messages=len(turns),
             sentiment_trend=trend(sentiments),
-            escalation_score=float(str(last.get("escalation", 0.0))),
-            escalation_reasons=[str(r) for r in last.get("escalation_reasons", []) or []],  # type: ignore[attr-defined]
+            escalation_score=float(last.get("escalation", 0.0)),
+            escalation_reasons=[str(r) for r in last.get("escalation_reasons") or []],
         )
 
     async def wrap_up(self, tenant_id: str, contact_id: str, customer_ref: str) -> tuple[str, Ticket]:
         turns = await self._turns(tenant_id, contact_id)
         customer = [t for t in turns if t["speaker"] == "customer"]
-        sentiments = [float(str(t["sentiment"])) for t in customer]
+        sentiments = [float(t["sentiment"]) for t in customer]
         intents = [str(t["intent"]) for t in customer if t["intent"] and t["intent"] != "out_of_scope"]
         # The intent said most often; on a tie, the one the customer came with (said first).
         main_intent = (
@@ -136,12 +137,12 @@ class Analyzer:
         direction = trend(sentiments)
         summary = wrap_up([Turn(str(t["speaker"]), str(t["text"])) for t in turns], main_intent, direction)
         score, _ = escalation(sentiments[-1] if sentiments else 0.0, sentiments[:-1], main_intent, 0, 0.0)
-        kinds = sorted({str(k) for t in turns for k in t.get("entity_kinds", []) or []})  # type: ignore[attr-defined]
+        kinds = sorted({str(k) for t in turns for k in t.get("entity_kinds") or []})
         ticket = build_ticket(
             intent=main_intent,
             summary=summary,
             first_message=str(customer[0]["text"]) if customer else "",
-            escalation_score=max(score, max((float(str(t.get("escalation", 0))) for t in turns), default=0)),
+            escalation_score=max(score, max((float(t.get("escalation", 0)) for t in turns), default=0)),
             sentiment=sum(sentiments[-2:]) / len(sentiments[-2:]) if sentiments else 0.0,
             entities=[Entity(0, 0, kind) for kind in kinds],
             customer_ref=customer_ref,

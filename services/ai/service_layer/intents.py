@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ai.adapters.tenant_store import TenantStore
-from ai.domain.intent import DEFAULT_THRESHOLD, IntentModel, TrainingReport, validate_examples
+from ai.domain.intent import (
+    DEFAULT_THRESHOLD,
+    IntentModel,
+    TrainingError,
+    TrainingReport,
+    fingerprint,
+    validate_examples,
+)
 
 log = logging.getLogger(__name__)
 KIND = "intent"
@@ -47,6 +55,8 @@ class IntentTraining:
     ) -> tuple[IntentModel, TrainingReport]:
         report = validate_examples(examples)  # raises TrainingError naming the problem
         chosen = DEFAULT_THRESHOLD if threshold is None else threshold
+        if not math.isfinite(chosen):
+            raise TrainingError(f"out_of_scope_threshold must be a finite number, got {chosen}")
         model = await asyncio.to_thread(IntentModel.train, examples, threshold=chosen)
         await self._store.put_artifact(
             KIND, tenant_id, {"examples": {k: list(v) for k, v in examples.items()}, "threshold": chosen}
@@ -58,8 +68,6 @@ class IntentTraining:
         examples = value["examples"]
         threshold = float(value["threshold"])
         async with self._lock:  # one training at a time: CPU is shared with live traffic
-            from ai.domain.intent import fingerprint
-
             current = self.models.current(tenant_id)
             if current is not None and current.version == fingerprint(examples, threshold):
                 return

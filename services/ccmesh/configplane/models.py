@@ -447,7 +447,6 @@ class WebhookSubscriptionSpec(Model):
     )
     secret: str = Field(
         default="",
-        max_length=200,
         description="Standard Webhooks signing secret, `whsec_<base64>` (at least 24 bytes). Never logged.",
     )
     event_types: list[str] = Field(
@@ -475,6 +474,8 @@ class WebhookSubscriptionSpec(Model):
             raise ValueError("a signing secret is required: whsec_ followed by a base64 key")
         if not value.startswith("whsec_"):
             raise ValueError("must start with 'whsec_' followed by a base64 key")
+        if len(value) > 200:
+            raise ValueError(f"must be at most 200 characters, got {len(value)}")
         return value
 
     @field_validator("event_types")
@@ -577,9 +578,16 @@ class IntegrationConnectorSpec(Model):
     base_url: str = Field(min_length=1, max_length=2000, description="Base URL of the system's REST API.")
     token: str = Field(
         default="",
-        max_length=4000,
         description="Bearer token for the system's API (sent as `Authorization: Bearer`). Never logged.",
     )
+
+    @field_validator("token")
+    @classmethod
+    def _token_length(cls, value: str) -> str:
+        # Checked here, not with max_length, so that an error never quotes the token.
+        if len(value) > 4000:
+            raise ValueError(f"must be at most 4000 characters, got {len(value)}")
+        return value
     requests: list[ConnectorRequest] = Field(
         default_factory=list, description="Requests made on events; field mappings are configuration."
     )

@@ -57,8 +57,8 @@ def validate(message: InboundMessage) -> list[str]:
         problems.append("channel: must be specified")
     if message.from_kind == 0 or not message.from_value.strip():
         problems.append("from: an identifier kind and value are required")
-    if not message.provider_message_id:
-        problems.append("provider_message_id: required, it makes retries safe")
+    if not message.provider_message_id.strip():
+        problems.append("provider_message_id: required (not blank), it makes retries safe")
     elif len(message.provider_message_id) > 256:
         problems.append("provider_message_id: at most 256 characters")
     if len(message.text.encode()) > MAX_TEXT_BYTES:

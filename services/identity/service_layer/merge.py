@@ -17,7 +17,7 @@ from identity.adapters.history_store import HistoryStore
 from identity.adapters.profile_store import ProfileStore
 from identity.domain.audit import MERGE, UNMERGE, AuditRecord
 from identity.domain.customer import Customer
-from identity.service_layer import metrics
+from identity.service_layer.metrics import DEFAULT, IdentityMetrics
 
 
 class MergeRefused(ValueError):
@@ -44,6 +44,7 @@ async def merge_customers(
     source_id: str,
     actor: str,
     reason: str,
+    metrics: IdentityMetrics = DEFAULT,
 ) -> tuple[Customer, AuditRecord]:
     if target_id == source_id:
         raise MergeRefused("target_customer_id and source_customer_id must differ")
@@ -83,7 +84,14 @@ async def merge_customers(
 
 
 async def unmerge_customer(
-    store: ProfileStore, history: HistoryStore, *, scope: str, source_id: str, actor: str, reason: str
+    store: ProfileStore,
+    history: HistoryStore,
+    *,
+    scope: str,
+    source_id: str,
+    actor: str,
+    reason: str,
+    metrics: IdentityMetrics = DEFAULT,
 ) -> tuple[Customer, Customer, AuditRecord]:
     source = await _load(store, scope, source_id)
     if not source.merged_into:

@@ -22,7 +22,7 @@ from identity.adapters.profile_store import ProfileStore
 from identity.domain.customer import Customer
 from identity.domain.identifiers import Identifier
 from identity.domain.matching import MatchingRules, Suggestion, decide
-from identity.service_layer import metrics
+from identity.service_layer.metrics import DEFAULT, IdentityMetrics
 
 _ATTEMPTS = 5
 
@@ -61,6 +61,7 @@ class ResolveContext:
     rules: MatchingRules = field(default_factory=MatchingRules)
     global_index: GlobalIndex | None = None
     ask_home: AskHome | None = None
+    metrics: IdentityMetrics = DEFAULT
 
 
 async def resolve_customer(
@@ -77,18 +78,18 @@ async def resolve_customer(
             if not any(owners.values()):
                 remote = await _homed_elsewhere(ctx, unique)
                 if remote is not None:
-                    metrics.resolutions.add(1, {"outcome": "remote"})
+                    ctx.metrics.resolutions.add(1, {"outcome": "remote"})
                     return Resolution(remote.customer, False, (), remote)
             if not decision.unclaimed:
                 # Every identifier belongs to someone the rules only suggest: nothing to create.
-                metrics.resolutions.add(1, {"outcome": "suggested"})
+                ctx.metrics.resolutions.add(1, {"outcome": "suggested"})
                 return Resolution(None, False, decision.suggestions)
             made = await _create(ctx, list(decision.unclaimed), dict(attributes or {}))
             if made is not None:
                 created, revision = made
-                metrics.resolutions.add(1, {"outcome": "created"})
+                ctx.metrics.resolutions.add(1, {"outcome": "created"})
                 for suggestion in decision.suggestions:
-                    metrics.matches.add(1, {"rule": suggestion.rule})
+                    ctx.metrics.matches.add(1, {"rule": suggestion.rule})
                 return Resolution(created, True, decision.suggestions, revision=revision)
             continue  # someone claimed one of the identifiers meanwhile: resolve again
         customer_id = decision.customer_id
@@ -102,8 +103,8 @@ async def resolve_customer(
             customer, revision = await store.add_identifiers(customer, claimed)
             await _enter_global(ctx, claimed)
         if len(claimed) == len(decision.unclaimed):
-            metrics.resolutions.add(1, {"outcome": "matched"})
-            metrics.matches.add(1, {"rule": decision.rule})
+            ctx.metrics.resolutions.add(1, {"outcome": "matched"})
+            ctx.metrics.matches.add(1, {"rule": decision.rule})
             return Resolution(customer, False, decision.suggestions, revision=revision)
     raise ResolveConflict(f"identifiers kept changing owner during {_ATTEMPTS} attempts")
 
@@ -116,7 +117,7 @@ async def _homed_elsewhere(ctx: ResolveContext, identifiers: list[Identifier]) -
         if home and home != ctx.region:
             answer = await ctx.ask_home(home, identifiers)
             kind = "personal" if answer.customer is not None else "pseudonymous"
-            metrics.cross_region_lookups.add(1, {"crossed": kind, "home_region": home})
+            ctx.metrics.cross_region_lookups.add(1, {"crossed": kind, "home_region": home})
             return answer
     return None
 

@@ -30,6 +30,7 @@ class WebhookSender:
     def __init__(self, timeout_seconds: float = 10.0) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
+        self._signers: dict[str, Webhook] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -45,7 +46,10 @@ class WebhookSender:
 
     async def send(self, url: str, secret: str, webhook_id: str, body: bytes) -> SendResult:
         now = datetime.now(UTC)
-        signature = Webhook(secret).sign(webhook_id, now, body.decode())
+        signer = self._signers.get(secret)
+        if signer is None:
+            signer = self._signers[secret] = Webhook(secret)
+        signature = signer.sign(webhook_id, now, body.decode())
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,

@@ -2,8 +2,9 @@
 
 Each subscription has its own worker, JetStream consumer, HTTP session and circuit breaker,
 so a slow or dead endpoint holds up only its own events. Inside a worker, a fetched batch is
-split by contact: contacts are delivered concurrently, each contact's events one after the
-other, and a message is acknowledged only after its outcome is settled (delivered, filtered,
+split by contact into lanes: contacts are delivered concurrently, each contact's events one after
+the other, fetching goes on while earlier events retry (up to `max_in_flight` unsettled), and a
+message is acknowledged only after its outcome is settled (delivered, filtered,
 withheld by residency, or dead-lettered). The webhook-id is the event id, stable across
 retries, redeliveries and replays, so receivers de-duplicate on it.
 """
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,7 +41,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    batch: int = 64
+    #: Events fetched at a time.
+    batch: int = 256
+    #: Events taken but not yet settled, across the subscription's contacts (its JetStream
+    #: consumer's max_ack_pending): a contact stuck on retries holds up only its own events
+    #: until this many are waiting behind it.
+    max_in_flight: int = 1024
     #: Failed attempts (while the endpoint's breaker is closed) before an event is dead-lettered.
     max_attempts: int = 12
     #: Seconds after the first attempt after which an event is dead-lettered whatever the breaker says.
@@ -99,6 +105,13 @@ class EndpointWorker:
             max_cooldown_seconds=settings.breaker_max_cooldown_seconds,
         )
         self._task: asyncio.Task[None] | None = None
+        #: Messages taken from the feed and not yet acknowledged, by id().
+        self._pending: dict[int, Msg] = {}
+        #: Per contact, its messages in stream order; a lane task drains each non-empty one.
+        self._lanes: dict[str, deque[Msg]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._failure: BaseException | None = None
 
     async def start(self) -> None:
         await self._feed.open()
@@ -109,6 +122,7 @@ class EndpointWorker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._drop_lanes()
         if delete_consumer:
             await self._feed.delete()
         else:
@@ -117,54 +131,86 @@ class EndpointWorker:
         self._metrics.breaker_states.pop(self.endpoint.name, None)
 
     async def _run(self) -> None:
-        while True:
-            try:
-                messages = await self._feed.fetch(self._settings.batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("fetch failed for subscription %s; retrying", self.endpoint.name, exc_info=True)
-                await asyncio.sleep(0.5)
-                continue
-            if not messages:
-                continue
-            try:
-                await self._deliver_batch(messages)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # E.g. an ack lost with the connection: start again from the ack floor, so no
-                # later event of a contact overtakes an unacknowledged earlier one.
-                log.warning("delivery batch failed for %s; reopening", self.endpoint.name, exc_info=True)
-                await asyncio.sleep(0.5)
-                with contextlib.suppress(Exception):
-                    await self._feed.open()
-
-    async def _deliver_batch(self, messages: list[Msg]) -> None:
-        by_contact: dict[str, list[Msg]] = {}
-        for message in messages:
-            by_contact.setdefault(contact_of(message), []).append(message)
-        pending = set(map(id, messages))
-        keep_alive = asyncio.create_task(self._keep_alive(messages, pending))
+        keep_alive = asyncio.create_task(self._keep_alive())
         try:
-            await asyncio.gather(*(self._deliver_in_order(group, pending) for group in by_contact.values()))
+            while True:
+                await self._take_more()
         finally:
             keep_alive.cancel()
 
-    async def _keep_alive(self, messages: Iterable[Msg], pending: set[int]) -> None:
-        """Tell JetStream that messages still waiting behind a retry are in progress, not lost."""
+    async def _take_more(self) -> None:
+        """Fetch while there is room; hand each message to its contact's lane."""
+        if self._failure is not None:
+            # E.g. an ack lost with the connection: start again from the ack floor, so no later
+            # event of a contact overtakes an unacknowledged earlier one.
+            log.warning("delivery failed for %s; reopening: %r", self.endpoint.name, self._failure)
+            await self._drop_lanes()
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(Exception):
+                await self._feed.open()
+            return
+        room = self._settings.max_in_flight - len(self._pending)
+        if room <= 0:
+            self._room.clear()
+            await self._room.wait()
+            return
+        try:
+            messages = await self._feed.fetch(min(self._settings.batch, room))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("fetch failed for subscription %s; retrying", self.endpoint.name, exc_info=True)
+            await asyncio.sleep(0.5)
+            return
+        for message in messages:
+            self._pending[id(message)] = message
+            contact = contact_of(message)
+            lane = self._lanes.get(contact)
+            if lane is not None:
+                lane.append(message)
+                continue
+            self._lanes[contact] = deque([message])
+            task = asyncio.create_task(self._drain(contact))
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+
+    async def _drain(self, contact: str) -> None:
+        """Deliver one contact's messages one after the other; the lane ends when it is empty."""
+        lane = self._lanes[contact]
+        try:
+            while lane:
+                message = lane[0]
+                await self._settle(message)
+                await message.ack()
+                lane.popleft()
+                self._pending.pop(id(message), None)
+                self._room.set()
+            # No await between the emptiness check and this: nothing can be appended in between.
+            del self._lanes[contact]
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._failure = error
+            self._room.set()  # wake the fetch loop, which reopens the feed
+
+    async def _drop_lanes(self) -> None:
+        tasks = list(self._lane_tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._lanes.clear()
+        self._pending.clear()
+        self._failure = None
+
+    async def _keep_alive(self) -> None:
+        """Tell JetStream that messages waiting behind a retry are in progress, not lost."""
         while True:
             await asyncio.sleep(self._settings.ack_wait_seconds / 3)
-            for message in messages:
-                if id(message) in pending:
-                    with contextlib.suppress(Exception):
-                        await message.in_progress()
-
-    async def _deliver_in_order(self, group: list[Msg], pending: set[int]) -> None:
-        for message in group:
-            await self._settle(message)
-            await message.ack()
-            pending.discard(id(message))
+            for message in list(self._pending.values()):
+                with contextlib.suppress(Exception):
+                    await message.in_progress()
 
     async def _settle(self, message: Msg) -> None:
         try:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from ccmesh import telemetry
 
 
 class DeliveryMetrics:
-    def __init__(self) -> None:
-        meter = telemetry.meter()
+    def __init__(self, meter: Meter | None = None) -> None:
+        meter = meter or telemetry.meter()
         self.deliveries = meter.create_counter(
             "contactcenter.integration.deliveries",
             unit="{delivery}",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ccflow.effects import Effect, Event, HandOff
+from ccflow.effects import Effect, Event, HandOff, TransferFlow
 from ccflow.errors import FlowError, Problem
 from ccflow.executor import Executor, JourneyError, NodeStats, Policy
 from ccflow.journey import Journey
@@ -24,6 +24,7 @@ from ccflow.loader import Bundle, bundle_from_sources, parse_text
 from ccflow.model import Flow, FlowPolicy
 from ccflow.overlays import policy_problems, render, validate_bundle
 from ccflow.registry import Alias, FlowIndex, RegistryError, digest_of, pick_version, set_alias
+from opentelemetry import metrics
 
 from ccmesh import telemetry
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoredVersion
@@ -31,6 +32,8 @@ from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, St
 log = logging.getLogger(__name__)
 
 DEFAULT_ALIAS = "live"
+#: Transfers followed in one step; a longer chain (likely a loop between flows) ends the journey.
+MAX_TRANSFERS = 5
 #: Effective flows kept parsed in memory, per (tenant, flow, version, context).
 CACHE_LIMIT = 512
 
@@ -57,6 +60,7 @@ class JourneyService:
         publish_queued: QueuedPublisher,
         policies: PolicyStore,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        meter: metrics.Meter | None = None,
     ) -> None:
         self._policies = policies
         self._flows = flows
@@ -66,7 +70,7 @@ class JourneyService:
         self._clock = clock
         self._bundles: dict[tuple[str, str, int], Bundle] = {}
         self._effective: dict[tuple[str, ...], Flow] = {}
-        meter = telemetry.meter()
+        meter = meter or telemetry.meter()
         self._executions = meter.create_counter(
             "ccflow.node.executions", unit="{execution}", description="Flow node executions"
         )
@@ -198,7 +202,7 @@ class JourneyService:
         stats = NodeStats()
         executor = await self._executor(tenant, journey, stats)
         effects = executor.start(journey, self._clock())
-        await self._after(tenant, journey, effects, stats)
+        journey, effects = await self._after(tenant, journey, effects, stats)
         await self._journeys.save(tenant, journey, 0)
         return Step(journey, effects)
 
@@ -210,7 +214,7 @@ class JourneyService:
         stats = NodeStats()
         executor = await self._executor(tenant, journey, stats)
         effects = executor.resume(journey, event, self._clock())
-        await self._after(tenant, journey, effects, stats)
+        journey, effects = await self._after(tenant, journey, effects, stats)
         await self._journeys.save(tenant, journey, revision)
         return Step(journey, effects)
 
@@ -220,18 +224,67 @@ class JourneyService:
             raise NotFound(f"no journey {journey_id!r} for tenant {tenant!r}")
         return found[0]
 
-    async def _after(self, tenant: str, journey: Journey, effects: list[Effect], stats: NodeStats) -> None:
+    def _record(self, journey: Journey, stats: NodeStats) -> None:
         labels: dict[str, Any] = {"flow": journey.flow, "version": journey.version, "region": self._region}
         for node, count in stats.executions.items():
             self._executions.add(count, {**labels, "node": node})
         for node, count in stats.errors.items():
             self._errors.add(count, {**labels, "node": node})
-        for effect in effects:
+
+    async def _after(
+        self, tenant: str, journey: Journey, effects: list[Effect], stats: NodeStats
+    ) -> tuple[Journey, list[Effect]]:
+        """Record metrics, follow transfers to other flows, publish hand-offs."""
+        self._record(journey, stats)
+        done = list(effects)
+        for _ in range(MAX_TRANSFERS):
+            transfer = next((e for e in effects if isinstance(e, TransferFlow)), None)
+            if transfer is None:
+                break
+            index = await self._flows.index(tenant, transfer.flow)
+            if DEFAULT_ALIAS not in index.aliases:
+                log.warning(
+                    "journey %s: flow %r has no %s alias; the transfer ends it",
+                    journey.journey_id,
+                    transfer.flow,
+                    DEFAULT_ALIAS,
+                )
+                break
+            journey = _continued(
+                journey, transfer.flow, pick_version(index, DEFAULT_ALIAS, journey.journey_id)
+            )
+            stats = NodeStats()
+            effects = (await self._executor(tenant, journey, stats)).start(journey, self._clock())
+            self._record(journey, stats)
+            done.extend(effects)
+        for effect in done:
             if isinstance(effect, HandOff):
                 # Published before the journey is saved: a crash in between leaves the journey
                 # where it was, the caller retries the step, and the event id (fixed per step)
                 # makes the second publish a duplicate the stream drops.
                 await self._publish_queued(journey, tenant, effect)
+        return journey, done
+
+
+def _continued(journey: Journey, flow: str, version: int) -> Journey:
+    """The same contact in another flow: context, attributes and priority carry over."""
+    return Journey(
+        journey_id=journey.journey_id,
+        flow=flow,
+        version=version,
+        region=journey.region,
+        channel=journey.channel,
+        brand=journey.brand,
+        language=journey.language,
+        customer=journey.customer,
+        history=journey.history,
+        attributes=journey.attributes,
+        priority=journey.priority,
+        intent=journey.intent,
+        sentiment=journey.sentiment,
+        path=[*journey.path, f"flow:{flow}@{version}"],
+        errors=journey.errors,
+    )
 
 
 def _note_taken(index: FlowIndex, number: int) -> None:

@@ -100,9 +100,11 @@ async def test_bad_training_input_is_invalid_argument_and_the_model_in_effect_st
     for bad, problem in [
         ({"only_one": ["a", "b"]}, "at least 2 intents"),
         ({"a": ["x"], "b": [""]}, "intent 'b' has no non-empty example"),
+        (SHOP, "must be a finite number"),
     ]:
+        threshold = float("nan") if bad is SHOP else -1.0
         with pytest.raises(RpcError) as caught:
-            await admin.TrainIntents(train_request("acme", bad))
+            await admin.TrainIntents(train_request("acme", bad, threshold))
         assert caught.value.code is grpc.StatusCode.INVALID_ARGUMENT
         assert problem in caught.value.message
     assert await intent_of(admin, "acme", "where is my order") == "order_status"

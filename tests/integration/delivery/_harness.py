@@ -64,8 +64,8 @@ class Receiver:
 
     secret: str
     port: int
-    #: Awaited before answering each request (e.g. to be slow); returns the HTTP status to answer.
-    behaviour: Callable[[], Awaitable[int]] | None = None
+    #: Awaited with the verified body before answering (e.g. to be slow); returns the HTTP status.
+    behaviour: Callable[[dict[str, Any]], Awaitable[int]] | None = None
     receipts: list[Receipt] = field(default_factory=list)
     bad_signatures: int = 0
     #: Receipts whose earlier events (same contact) had not all arrived before: must stay empty.
@@ -83,7 +83,7 @@ class Receiver:
         cls,
         secret: str = SECRET,
         port: int | None = None,
-        behaviour: Callable[[], Awaitable[int]] | None = None,
+        behaviour: Callable[[dict[str, Any]], Awaitable[int]] | None = None,
     ) -> Receiver:
         receiver = cls(secret, port or free_port(), behaviour)
         await receiver.listen()
@@ -109,7 +109,7 @@ class Receiver:
         except WebhookVerificationError:
             self.bad_signatures += 1
             return web.Response(status=401)
-        status = await self.behaviour() if self.behaviour is not None else 200
+        status = await self.behaviour(body) if self.behaviour is not None else 200
         if status >= 300:
             return web.Response(status=status)
         contact, index = body["contactId"], int(body["id"].rsplit("-", 1)[1])

@@ -1,90 +1,73 @@
-"""`ccctl integrations ...` against a real nats-server and the integration service as a process."""
+"""`ccctl integrations ...` against a real nats-server and the integration service (outside local mode)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
-import nats
+import pytest
+from nats.aio.client import Client as NATS
 
-from delivery._harness import AUTH_SECRET, REGION, ROOT, SECRET, ServiceProcess, apply_contact_center
-
-
-def ccctl(nats_url: str, *args: str, secret: str = SECRET) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CC_AUTH_SECRET": AUTH_SECRET, "WEBHOOK_SECRET": secret}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ccctl.main",
-            "integrations",
-            *args,
-            "--nats-url",
-            nats_url,
-            "--region",
-            REGION,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from ccctl.main import main
+from delivery._harness import (
+    AUTH_SECRET,
+    REGION,
+    SECRET,
+    InProcessService,
+    apply_contact_center,
+    service_config,
+)
 
 
-def test_create_list_dlq_and_delete_through_ccctl(nats_url: str) -> None:
-    async def prepare() -> None:
-        nc = await nats.connect(nats_url)
-        await apply_contact_center(nc)
-        await nc.close()
+async def test_create_list_dlq_and_delete_through_ccctl(
+    nc: NATS, nats_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CC_AUTH_SECRET", AUTH_SECRET)
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    await apply_contact_center(nc)
+    service = InProcessService(service_config(nats_url, local_mode=False))
+    await service.wait_ready(nc)
+    capsys.readouterr()
 
-    asyncio.run(prepare())
-    service = ServiceProcess(nats_url, CC_LOCAL_MODE="false")
+    async def ccctl(*args: str) -> tuple[int, str, str]:
+        argv = ["integrations", *args, "--tenant", "acme", "--nats-url", nats_url, "--region", REGION]
+        code = await asyncio.to_thread(main, argv)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
     try:
-        asyncio.run(service.wait_ready())
-        common = ("--tenant", "acme")
-        bad = ccctl(
-            nats_url, "create", "acme-crm", *common, "--url", "https://crm.example.com/h", "--filter", "a =="
-        )
-        assert bad.returncode == 1
-        assert "spec.filter: CEL expression does not compile" in bad.stderr
-        no_secret = ccctl(
-            nats_url, "create", "acme-crm", *common, "--url", "https://crm.example.com/h", secret=""
-        )
-        assert no_secret.returncode == 2
-        assert "no signing secret" in no_secret.stderr
+        url = ("--url", "https://crm.example.com/h")
+        code, _, err = await ccctl("create", "acme-crm", *url, "--filter", "a ==")
+        assert code == 1
+        assert "spec.filter: CEL expression does not compile" in err
+        code, _, err = await ccctl("create", "acme-crm", "--url", "http://crm.example.com/h")
+        assert code == 1
+        assert "spec.url: scheme must be https, got 'http'" in err
+        monkeypatch.delenv("WEBHOOK_SECRET")
+        code, _, err = await ccctl("create", "acme-crm", *url)
+        assert (code, "no signing secret: set WEBHOOK_SECRET" in err) == (2, True)
+        monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
 
-        created = ccctl(
-            nats_url,
-            "create",
-            "acme-crm",
-            *common,
-            "--url",
-            "https://crm.example.com/h",
-            "--events",
-            "contact_closed",
-        )
-        assert created.returncode == 0, created.stderr
-        assert "webhooksubscription/acme-crm created" in created.stdout
-        assert SECRET not in created.stdout + created.stderr
+        code, out, err = await ccctl("create", "acme-crm", *url, "--events", "contact_closed")
+        assert code == 0, err
+        assert "webhooksubscription/acme-crm created" in out
+        assert SECRET not in out + err
+        code, out, err = await ccctl("create", "acme-other", *url, "--generate-secret")
+        assert code == 0, err
+        assert "signing secret (shown once): whsec_" in out
 
-        listed = ccctl(nats_url, "list", *common)
-        assert listed.returncode == 0, listed.stderr
-        assert "acme-crm" in listed.stdout and "contact_closed" in listed.stdout
-        assert SECRET not in listed.stdout
+        code, out, err = await ccctl("list")
+        assert code == 0, err
+        assert "acme-crm" in out and "contact_closed" in out and "acme-other" in out
+        assert "whsec_" not in out
 
-        dead = ccctl(nats_url, "dlq", "list", "acme-crm", *common)
-        assert dead.returncode == 0, dead.stderr
-        assert "No dead letters" in dead.stderr
-        replay = ccctl(nats_url, "dlq", "replay", "acme-crm", *common)
-        assert replay.returncode == 0, replay.stderr
-        assert "replayed 0 event(s); 0 still failing" in replay.stdout
+        code, _, err = await ccctl("dlq", "list", "acme-crm")
+        assert (code, "No dead letters" in err) == (0, True)
+        code, out, err = await ccctl("dlq", "replay", "acme-crm")
+        assert code == 0, err
+        assert "replayed 0 event(s); 0 still failing" in out
 
-        assert ccctl(nats_url, "delete", "acme-crm", *common).returncode == 0
-        gone = ccctl(nats_url, "delete", "acme-crm", *common)
-        assert gone.returncode == 1
-        assert "not found" in gone.stderr
+        assert (await ccctl("delete", "acme-crm"))[0] == 0
+        code, _, err = await ccctl("delete", "acme-crm")
+        assert (code, "not found" in err) == (1, True)
     finally:
-        service.terminate()
+        await service.stop()

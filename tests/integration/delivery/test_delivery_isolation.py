@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from nats.aio.client import Client as NATS
 
@@ -14,9 +15,11 @@ from delivery._harness import (
     REGION,
     InProcessService,
     Receiver,
+    apply_contact_center,
     apply_subscription,
     publish_events,
     queued_event,
+    service_config,
 )
 
 SLOW_SECONDS = 5.0
@@ -27,7 +30,7 @@ async def test_slow_endpoint_does_not_delay_another_endpoint(
 ) -> None:
     release = asyncio.Event()
 
-    async def slow() -> int:
+    async def slow(_body: dict[str, Any]) -> int:
         # Answers after 5 s (or when the test is done with it).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(release.wait(), SLOW_SECONDS)
@@ -80,3 +83,36 @@ async def test_personal_data_only_to_endpoints_the_residency_policy_allows(
     assert b"+442079460958" in in_region.receipts[0].body
     assert abroad.distinct() == {"c0001-00001"}
     assert all(b"+442079460958" not in r.body for r in abroad.receipts)
+
+
+async def test_a_contact_stuck_on_retries_does_not_hold_up_other_contacts(
+    nc: NATS, nats_url: str, receivers: list[Receiver]
+) -> None:
+    stuck = "c0000"
+    released = asyncio.Event()
+
+    async def refuse_one_contact(body: dict[str, Any]) -> int:
+        return 503 if body["contactId"] == stuck and not released.is_set() else 200
+
+    await apply_contact_center(nc)
+    receiver = await Receiver.start(behaviour=refuse_one_contact)
+    receivers.append(receiver)
+    # The breaker is the endpoint's: kept closed here to show the per-contact lanes alone.
+    running = InProcessService(service_config(nats_url, breaker_threshold=10_000, delivery_batch=16))
+    try:
+        await running.wait_ready(nc)
+        await apply_subscription(nc, "acme-lanes", receiver.url)
+        published = await publish_events(nc, contacts=5, per_contact=40)
+        others = {e for e in published if not e.startswith(stuck)}
+        async with asyncio.timeout(60):
+            while True:
+                if others <= receiver.distinct():
+                    break
+                await asyncio.sleep(0.02)
+        assert not any(e.startswith(stuck) for e in receiver.distinct())
+
+        released.set()
+        await receiver.wait_for(len(published))
+    finally:
+        await running.stop()
+    assert receiver.order_violations == []

@@ -117,7 +117,7 @@ async def test_dead_letters_after_the_retry_budget_then_replay_delivers_them(
 ) -> None:
     failing = True
 
-    async def behaviour() -> int:
+    async def behaviour(_body: dict[str, object]) -> int:
         return 500 if failing else 200
 
     await apply_contact_center(nc)

@@ -22,7 +22,7 @@ def document(ai: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_example_pipelines_validate() -> None:
-    (sourced,) = load_file(REPO / "examples/ai-pipelines.yaml")
+    (sourced,) = load_file(REPO / "examples/ai/pipelines.yaml")
     assert isinstance(sourced.document, ContactCenter)
     pipelines = sourced.document.spec.ai.pipelines
     assert [p.name for p in pipelines] == ["default", "acme-bank"]

@@ -229,3 +229,31 @@ def test_connector_requests_render_paths_and_mapped_fields() -> None:
     assert render_request(compiled.requests[0], body) == ("POST", "/t/c%201/e%2F1", {"s": "Hi"})
     with pytest.raises(MappingError, match="field 's'"):
         render_request(compiled.requests[0], {"id": "e1", "contactId": "c1", "data": {}})
+
+
+def test_errors_about_secrets_and_tokens_never_quote_them() -> None:
+    long_secret = "whsec_" + "A" * 300
+    raw = {
+        "apiVersion": "contactcenter.dev/v1alpha1",
+        "kind": "WebhookSubscription",
+        "metadata": {"name": "acme-crm"},
+        "spec": {"tenant": "acme", "endpointRegion": "eu", "url": "https://x/h", "secret": long_secret},
+    }
+    with pytest.raises(DocumentError) as raised:
+        validate_document(raw)
+    assert "at most 200 characters" in str(raised.value) and "AAAA" not in str(raised.value)
+    connector = {
+        "apiVersion": "contactcenter.dev/v1alpha1",
+        "kind": "IntegrationConnector",
+        "metadata": {"name": "acme-crm"},
+        "spec": {
+            "tenant": "acme",
+            "type": "crm",
+            "endpointRegion": "eu",
+            "baseUrl": "https://c",
+            "token": "T" * 5000,
+        },
+    }
+    with pytest.raises(DocumentError) as token_error:
+        validate_document(connector)
+    assert "at most 4000 characters" in str(token_error.value) and "TTTT" not in str(token_error.value)

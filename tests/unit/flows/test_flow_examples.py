@@ -76,3 +76,15 @@ def test_two_brands_share_the_base_and_differ_only_in_their_overlays(bundle) -> 
         "'has(attributes.account) && has(attributes.account.open_orders) ? attributes.account.open_orders "
         ": 0'}, next: self-service}",
     ]
+
+
+def test_the_whole_examples_tree_loads_and_its_policy_reaches_only_matching_contacts() -> None:
+    tree = load_paths([EXAMPLES])  # flows, overlays, the policy; scenario files and the schema are skipped
+    validate_bundle(tree)
+    assert [p.metadata.name for p in tree.policy_documents()] == ["surge"]
+    results = {
+        r.name: r for f in SCENARIO_FILES for r in Simulator(tree).run(load_scenarios(f.read_text(), str(f)))
+    }
+    assert all(r.passed for r in results.values())
+    assert "surge-notice" in results["latam busy period overflows to the partner queue"].prompts
+    assert "surge-notice" not in results["us long wait is outside the SLA"].prompts

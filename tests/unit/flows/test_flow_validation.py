@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from ccflow.errors import FlowError
-from ccflow.loader import bundle_from_sources
+from ccflow.loader import bundle_from_sources, parse_text
 from ccflow.overlays import validate_bundle
 
 CATALOG = """
@@ -81,6 +83,20 @@ def test_the_good_flow_is_accepted() -> None:
             id="unknown-ai-component",
         ),
         pytest.param("prompt: ask", "prompt: nope", "ask", "unknown prompt 'nope'", id="unknown-prompt"),
+        pytest.param(
+            "kind: end\n",
+            "kind: end\n    - {id: $continue, kind: end}\n",
+            "$continue",
+            "not a node id",
+            id="continue",
+        ),
+        pytest.param(
+            "kind: end\n",
+            "kind: end\n    - {id: bye, kind: end}\n",
+            "bye",
+            "duplicate node id",
+            id="duplicate",
+        ),
         pytest.param(
             'when: intent == "buy"', 'when: intent == "buy" &&', "check", "does not compile", id="cel-syntax"
         ),
@@ -184,4 +200,19 @@ spec:
     assert [str(p) for p in caught.value.problems] == [
         "overlays/eu.yaml: node 'ghost': replace: the base flow has no node with this id",
         "overlays/eu.yaml: node 'hello': insert: the insertion point is a message node, not a point",
+    ]
+
+
+def test_schema_errors_inside_an_overlay_name_the_inserted_node_and_field_path() -> None:
+    source = Path(__file__).resolve().parents[3] / "examples" / "flows" / "support" / "overlays" / "eu.yaml"
+    text = (
+        source.read_text().replace("retries: 1", "retries: many").replace("when: sentiment < -0.5", "whn: x")
+    )
+    with pytest.raises(FlowError) as caught:
+        parse_text(text, "overlays/eu.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "overlays/eu.yaml: node 'eu-unhappy': branches[0].when: Field required",
+        "overlays/eu.yaml: node 'eu-unhappy': branches[0].whn: Extra inputs are not permitted",
+        "overlays/eu.yaml: node 'eu-offer': retries: Input should be a valid integer, "
+        "unable to parse string as an integer",
     ]
