@@ -133,3 +133,14 @@ def journeys_bucket(region: str) -> str:
 def routing_region_buckets(region: str) -> list[str]:
     """The routing service's flow and journey buckets of a region (journeys hold personal data)."""
     return [flows_bucket(region), journeys_bucket(region)]
+
+
+def acd_bucket(region: str) -> str:
+    """ACD state: agent ledgers (state, held contacts), routed contacts, queues and decision records
+    (contact ids and routing attributes: personal data, placed like the streams)."""
+    return f"acd-{region}"
+
+
+def routing_acd_buckets(region: str) -> list[str]:
+    """The routing service's ACD buckets of a region (the service creates them)."""
+    return [acd_bucket(region)]

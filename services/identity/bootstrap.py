@@ -60,7 +60,7 @@ async def build(runtime: Runtime[IdentityConfig]) -> ServiceParts:
         history=history,
         agents=agents,
         global_index=GlobalIndex(global_kv, index_keys),
-        scrubber=RegionScrubber(runtime.js, scrub_targets(config.region)),
+        scrubber=RegionScrubber(runtime.js, scrub_targets(config.region), config.region),
         index_keys=index_keys,
         region=config.region,
         tenants=runtime.tenant,

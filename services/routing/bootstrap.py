@@ -9,14 +9,19 @@ from ccflow.journey import Journey
 from google.protobuf import timestamp_pb2
 
 from ccmesh import naming
+from ccmesh.events import ConsumerSettings, DurableConsumer
 from ccmesh.kv import ensure_bucket
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
+from routing.adapters.acd_store import AcdStore, KeyMirror
 from routing.config import RoutingConfig
+from routing.domain.contacts import ContactRecord
+from routing.entrypoints.acd_events import acd_event, queued_handler
 from routing.entrypoints.rpc import RoutingServicer
+from routing.service_layer.acd import AcdService, AcdSettings
 from routing.service_layer.journeys import JourneyService
 
 
@@ -57,13 +62,49 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         publish_queued,
         PolicyStore(buckets[naming.flows_bucket(config.region)]),
     )
-    servicer = RoutingServicer(runtime.access, journeys)
+    acd_kv = None
+    for name in naming.routing_acd_buckets(config.region):
+        acd_kv = await ensure_bucket(
+            runtime.js,
+            name,
+            history=1,
+            placement_tags=runtime.placement_tags,
+            replicas=config.stream_replicas,
+        )
+    assert acd_kv is not None
+
+    async def publish_acd(kind: str, tenant: str, record: ContactRecord, detail: str) -> None:
+        event = acd_event(config.region, kind, tenant, record, detail)
+        if event is not None:
+            await runtime.events.publish(event)
+
+    acd = AcdService(
+        AcdStore(acd_kv),
+        KeyMirror(acd_kv),
+        AcdSettings(
+            config.acd_offer_timeout_seconds, config.acd_heartbeat_timeout_seconds, config.acd_tick_seconds
+        ),
+        publish_acd,
+    )
+    await acd.start()
+    queued_consumer = DurableConsumer(
+        runtime.js,
+        config.region,
+        ConsumerSettings(
+            durable="routing-acd-queued",
+            filter_subject=naming.event_subject(config.region, "*", "contact_queued", "*"),
+        ),
+        queued_handler(acd),
+    )
+    servicer = RoutingServicer(runtime.access, journeys, acd, config.region)
     return ServiceParts(
+        consumers=[queued_consumer],
+        on_stop=[acd.stop],
         servicers=[
             (
                 servicer,
                 routing_pb2.DESCRIPTOR.services_by_name["RoutingService"],
                 routing_pb2_grpc.add_RoutingServiceServicer_to_server,
             )
-        ]
+        ],
     )

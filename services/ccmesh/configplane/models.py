@@ -306,6 +306,60 @@ class AiSettings(Model):
         return self
 
 
+class RoutingOverflowRule(Model):
+    """Moves or widens a waiting contact to another queue, brand pool or region (issue 4)."""
+
+    name: ResourceId = Field(description="Rule name, unique in the region; errors name it.")
+    tenant: ResourceId = Field(description="Tenant whose queue the rule watches.")
+    queue: str = Field(min_length=1, max_length=200, description="Queue the rule watches.")
+    target_queue: str = Field(
+        min_length=1, max_length=200, description="Queue that takes or also serves the contact."
+    )
+    target_region: RegionName | None = Field(
+        default=None,
+        description=(
+            "Region of the target queue (follow-the-sun). Must be this region or one of the tenant's "
+            "residency.personalDataRegions, or the rule is refused when applied."
+        ),
+    )
+    target_brand: str = Field(
+        default="", max_length=200, description="Brand whose shared pool takes the contact."
+    )
+    action: Literal["move", "widen"] = Field(
+        default="move",
+        description="`move`: the target queue takes the contact; `widen`: both queues may serve it.",
+    )
+    wait_seconds_over: float | None = Field(
+        default=None, ge=0, description="Fires when the contact has waited longer than this many seconds."
+    )
+    depth_over: int | None = Field(default=None, ge=0, description="Fires when more contacts than this wait.")
+    predicted_service_level_under: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Fires when the Erlang C predicted service level (0..1) drops below this.",
+    )
+
+    @model_validator(mode="after")
+    def _has_threshold(self) -> RoutingOverflowRule:
+        if (
+            self.wait_seconds_over is None
+            and self.depth_over is None
+            and self.predicted_service_level_under is None
+        ):
+            raise ValueError(
+                f"overflow rule {self.name!r} needs a threshold: waitSecondsOver, depthOver or "
+                "predictedServiceLevelUnder"
+            )
+        return self
+
+
+class RoutingSettings(Model):
+    overflow: list[RoutingOverflowRule] = Field(
+        default_factory=list, description="Overflow and follow-the-sun rules, checked against residency."
+    )
+
+
 class ContactCenterSpec(Model):
     region: RegionName = Field(description="The region this resource runs; one ContactCenter per region.")
     display_name: str = Field(default="", max_length=200, description="Human-readable name of the region.")
@@ -347,6 +401,10 @@ class ContactCenterSpec(Model):
     ai: AiSettings = Field(
         default_factory=AiSettings,
         description="AI pipelines: which components run, in which order, for whom.",
+    )
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings,
+        description="Routing (ACD) settings of the region: overflow and follow-the-sun rules.",
     )
 
     @field_validator("time_zone")
@@ -398,6 +456,37 @@ class ContactCenterSpec(Model):
                 raise ValueError(
                     f"AI pipeline {pipeline.name!r} names brand {pipeline.brand!r}, which tenant "
                     f"{tenant.id!r} does not have"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _overflow_respects_residency(self) -> ContactCenterSpec:
+        names = [r.name for r in self.routing.overflow]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"overflow rule names must be unique; repeated: {repeated}")
+        known = set(self.known_regions) | {self.region}
+        for rule in self.routing.overflow:
+            tenant = self.tenant(rule.tenant)
+            if tenant is None:
+                raise ValueError(
+                    f"overflow rule {rule.name!r} names unknown tenant {rule.tenant!r}; "
+                    f"tenants: {sorted(t.id for t in self.tenants)}"
+                )
+            target = rule.target_region
+            if target is None or target == self.region:
+                continue
+            if target not in known:
+                raise ValueError(
+                    f"overflow rule {rule.name!r} targets unknown region {target!r}; "
+                    f"known regions: {sorted(known)}"
+                )
+            allowed = sorted({self.region, *tenant.residency.personal_data_regions})
+            if target not in allowed:
+                raise ValueError(
+                    f"overflow rule {rule.name!r} would send tenant {tenant.id!r} contacts from region "
+                    f"{self.region!r} to region {target!r}, which its residency policy forbids; "
+                    f"allowed regions: {allowed}"
                 )
         return self
 
@@ -588,6 +677,7 @@ class IntegrationConnectorSpec(Model):
         if len(value) > 4000:
             raise ValueError(f"must be at most 4000 characters, got {len(value)}")
         return value
+
     requests: list[ConnectorRequest] = Field(
         default_factory=list, description="Requests made on events; field mappings are configuration."
     )

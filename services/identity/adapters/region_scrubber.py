@@ -30,14 +30,34 @@ class ScrubTarget:
 
 
 class RegionScrubber:
-    def __init__(self, js: JetStreamContext, targets: Sequence[ScrubTarget]) -> None:
+    """Scrubs the named targets plus every other stream named `<...>-<region>` found on the server,
+    so buckets and streams that other services add to the region are covered too."""
+
+    def __init__(self, js: JetStreamContext, targets: Sequence[ScrubTarget], region: str = "") -> None:
         self._js = js
         self._targets = targets
+        self._region = region
+
+    async def _all_targets(self) -> list[ScrubTarget]:
+        targets = list(self._targets)
+        if not self._region:
+            return targets
+        known = {t.stream for t in targets}
+        for info in await self._js.streams_info():
+            name = info.config.name
+            if name in known or not name.endswith(f"-{self._region}"):
+                continue
+            if name.startswith("KV_"):
+                bucket = name[len("KV_") :]
+                targets.append(ScrubTarget(name, f"$KV.{bucket}.>", bucket=bucket))
+            else:
+                targets.append(ScrubTarget(name, ">"))
+        return targets
 
     async def scrub(self, needles: Sequence[bytes]) -> dict[str, int]:
         removed: dict[str, int] = {}
         wanted = [n for n in needles if n]
-        for target in self._targets:
+        for target in await self._all_targets():
             count = await self._scrub_one(target, wanted)
             if count:
                 removed[target.stream] = count

@@ -9,16 +9,22 @@ import grpc
 from ccmesh.access import AccessControl
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from routing.domain.erlang_c import QueueParameterError, forecast
+from routing.entrypoints.acd_rpc import AcdRpc
 from routing.entrypoints.journeys_rpc import JourneyRpc
+from routing.service_layer.acd import AcdService
 from routing.service_layer.journeys import JourneyService
 
 READ_ROLES = frozenset({"admin", "supervisor"})
 
 
-class RoutingServicer(JourneyRpc, routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, access: AccessControl, journeys: JourneyService) -> None:
+class RoutingServicer(JourneyRpc, AcdRpc, routing_pb2_grpc.RoutingServiceServicer):
+    def __init__(
+        self, access: AccessControl, journeys: JourneyService, acd: AcdService | None = None, region: str = ""
+    ) -> None:
         self._access = access
         self._journeys = journeys
+        self._acd = acd
+        self._region = region
 
     async def PredictServiceLevel(
         self, request: routing_pb2.PredictServiceLevelRequest, context: Any

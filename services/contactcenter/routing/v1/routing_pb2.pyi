@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,93 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _AcdChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AcdChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AcdChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACD_CHANNEL_UNSPECIFIED: _AcdChannel.ValueType  # 0
+    ACD_CHANNEL_VOICE: _AcdChannel.ValueType  # 1
+    ACD_CHANNEL_CHAT: _AcdChannel.ValueType  # 2
+    ACD_CHANNEL_MESSAGING: _AcdChannel.ValueType  # 3
+    ACD_CHANNEL_EMAIL: _AcdChannel.ValueType  # 4
+
+class AcdChannel(_AcdChannel, metaclass=_AcdChannelEnumTypeWrapper):
+    """---- ACD ---------------------------------------------------------------------------------"""
+
+ACD_CHANNEL_UNSPECIFIED: AcdChannel.ValueType  # 0
+ACD_CHANNEL_VOICE: AcdChannel.ValueType  # 1
+ACD_CHANNEL_CHAT: AcdChannel.ValueType  # 2
+ACD_CHANNEL_MESSAGING: AcdChannel.ValueType  # 3
+ACD_CHANNEL_EMAIL: AcdChannel.ValueType  # 4
+Global___AcdChannel: _TypeAlias = AcdChannel  # noqa: Y015
+
+class _AgentState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AgentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AgentState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AGENT_STATE_UNSPECIFIED: _AgentState.ValueType  # 0
+    AGENT_STATE_OFFLINE: _AgentState.ValueType  # 1
+    AGENT_STATE_AVAILABLE: _AgentState.ValueType  # 2
+    AGENT_STATE_BUSY: _AgentState.ValueType  # 3
+    AGENT_STATE_AFTER_CONTACT_WORK: _AgentState.ValueType  # 4
+    AGENT_STATE_BREAK: _AgentState.ValueType  # 5
+
+class AgentState(_AgentState, metaclass=_AgentStateEnumTypeWrapper): ...
+
+AGENT_STATE_UNSPECIFIED: AgentState.ValueType  # 0
+AGENT_STATE_OFFLINE: AgentState.ValueType  # 1
+AGENT_STATE_AVAILABLE: AgentState.ValueType  # 2
+AGENT_STATE_BUSY: AgentState.ValueType  # 3
+AGENT_STATE_AFTER_CONTACT_WORK: AgentState.ValueType  # 4
+AGENT_STATE_BREAK: AgentState.ValueType  # 5
+Global___AgentState: _TypeAlias = AgentState  # noqa: Y015
+
+class _RoutingStrategy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RoutingStrategyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RoutingStrategy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ROUTING_STRATEGY_UNSPECIFIED: _RoutingStrategy.ValueType  # 0
+    """longest idle"""
+    ROUTING_STRATEGY_LONGEST_IDLE: _RoutingStrategy.ValueType  # 1
+    ROUTING_STRATEGY_MOST_SKILLED: _RoutingStrategy.ValueType  # 2
+    ROUTING_STRATEGY_LEAST_OCCUPIED: _RoutingStrategy.ValueType  # 3
+
+class RoutingStrategy(_RoutingStrategy, metaclass=_RoutingStrategyEnumTypeWrapper): ...
+
+ROUTING_STRATEGY_UNSPECIFIED: RoutingStrategy.ValueType  # 0
+"""longest idle"""
+ROUTING_STRATEGY_LONGEST_IDLE: RoutingStrategy.ValueType  # 1
+ROUTING_STRATEGY_MOST_SKILLED: RoutingStrategy.ValueType  # 2
+ROUTING_STRATEGY_LEAST_OCCUPIED: RoutingStrategy.ValueType  # 3
+Global___RoutingStrategy: _TypeAlias = RoutingStrategy  # noqa: Y015
+
+class _OfferAnswer:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OfferAnswerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OfferAnswer.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OFFER_ANSWER_UNSPECIFIED: _OfferAnswer.ValueType  # 0
+    OFFER_ANSWER_ACCEPT: _OfferAnswer.ValueType  # 1
+    OFFER_ANSWER_DECLINE: _OfferAnswer.ValueType  # 2
+    OFFER_ANSWER_COMPLETE: _OfferAnswer.ValueType  # 3
+    """The accepted contact is finished; the agent's slot is free again."""
+
+class OfferAnswer(_OfferAnswer, metaclass=_OfferAnswerEnumTypeWrapper): ...
+
+OFFER_ANSWER_UNSPECIFIED: OfferAnswer.ValueType  # 0
+OFFER_ANSWER_ACCEPT: OfferAnswer.ValueType  # 1
+OFFER_ANSWER_DECLINE: OfferAnswer.ValueType  # 2
+OFFER_ANSWER_COMPLETE: OfferAnswer.ValueType  # 3
+"""The accepted contact is finished; the agent's slot is free again."""
+Global___OfferAnswer: _TypeAlias = OfferAnswer  # noqa: Y015
 
 @_typing.final
 class PredictServiceLevelRequest(_message.Message):
@@ -736,3 +824,614 @@ class RemoveFlowPolicyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RemoveFlowPolicyResponse: _TypeAlias = RemoveFlowPolicyResponse  # noqa: Y015
+
+@_typing.final
+class BullseyeRing(_message.Message):
+    """From after_seconds of waiting, agents with at least min_proficiency (1-5) in the skills qualify."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_SECONDS_FIELD_NUMBER: _builtins.int
+    MIN_PROFICIENCY_FIELD_NUMBER: _builtins.int
+    after_seconds: _builtins.float
+    min_proficiency: _builtins.int
+    def __init__(
+        self,
+        *,
+        after_seconds: _builtins.float = ...,
+        min_proficiency: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seconds", b"after_seconds", "min_proficiency", b"min_proficiency"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BullseyeRing: _TypeAlias = BullseyeRing  # noqa: Y015
+
+@_typing.final
+class QueueDefinition(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    BRAND_FIELD_NUMBER: _builtins.int
+    REQUIRED_SKILLS_FIELD_NUMBER: _builtins.int
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    AGING_PER_MINUTE_FIELD_NUMBER: _builtins.int
+    RINGS_FIELD_NUMBER: _builtins.int
+    PREFERRED_AGENT_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    SHARED_BRANDS_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Queue name, unique per tenant (letters, digits, '_', '=', '-')."""
+    brand: _builtins.str
+    strategy: Global___RoutingStrategy.ValueType
+    aging_per_minute: _builtins.float
+    """Priority points added per minute waited (0: plain FIFO inside a priority)."""
+    preferred_agent_timeout_seconds: _builtins.float
+    @_builtins.property
+    def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def rings(self) -> _containers.RepeatedCompositeFieldContainer[Global___BullseyeRing]:
+        """Empty: one ring from 0 s with proficiency 1."""
+
+    @_builtins.property
+    def shared_brands(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Brands whose agents also serve this queue (a shared pool); empty: isolated."""
+
+    @_builtins.property
+    def hours(self) -> Global___QueueHours:
+        """Hours of operation; unset: always open."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        brand: _builtins.str = ...,
+        required_skills: _abc.Iterable[_builtins.str] | None = ...,
+        strategy: Global___RoutingStrategy.ValueType = ...,
+        aging_per_minute: _builtins.float = ...,
+        rings: _abc.Iterable[Global___BullseyeRing] | None = ...,
+        preferred_agent_timeout_seconds: _builtins.float = ...,
+        shared_brands: _abc.Iterable[_builtins.str] | None = ...,
+        hours: Global___QueueHours | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aging_per_minute", b"aging_per_minute", "brand", b"brand", "hours", b"hours", "name", b"name", "preferred_agent_timeout_seconds", b"preferred_agent_timeout_seconds", "required_skills", b"required_skills", "rings", b"rings", "shared_brands", b"shared_brands", "strategy", b"strategy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueDefinition: _TypeAlias = QueueDefinition  # noqa: Y015
+
+@_typing.final
+class DayHours(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    WINDOWS_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    """mon, tue, wed, thu, fri, sat or sun."""
+    @_builtins.property
+    def windows(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Local "HH:MM-HH:MM" windows."""
+
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        windows: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "windows", b"windows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DayHours: _TypeAlias = DayHours  # noqa: Y015
+
+@_typing.final
+class QueueHours(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    WEEKLY_FIELD_NUMBER: _builtins.int
+    HOLIDAY_COUNTRY_FIELD_NUMBER: _builtins.int
+    HOLIDAY_SUBDIVISION_FIELD_NUMBER: _builtins.int
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    CLOSED_ACTION_FIELD_NUMBER: _builtins.int
+    CLOSED_TARGET_QUEUE_FIELD_NUMBER: _builtins.int
+    time_zone: _builtins.str
+    """IANA time zone of the windows, e.g. Europe/Berlin."""
+    holiday_country: _builtins.str
+    """ISO country code for public holidays (the holidays package), e.g. DE; empty: none."""
+    holiday_subdivision: _builtins.str
+    closed_action: _builtins.str
+    """callback, message or queue (then closed_target_queue takes the contact)."""
+    closed_target_queue: _builtins.str
+    @_builtins.property
+    def weekly(self) -> _containers.RepeatedCompositeFieldContainer[Global___DayHours]: ...
+    @_builtins.property
+    def overrides(self) -> _containers.RepeatedCompositeFieldContainer[Global___DayHours]:
+        """Date (YYYY-MM-DD) -> windows replacing the weekly ones (no windows: closed all day)."""
+
+    def __init__(
+        self,
+        *,
+        time_zone: _builtins.str = ...,
+        weekly: _abc.Iterable[Global___DayHours] | None = ...,
+        holiday_country: _builtins.str = ...,
+        holiday_subdivision: _builtins.str = ...,
+        overrides: _abc.Iterable[Global___DayHours] | None = ...,
+        closed_action: _builtins.str = ...,
+        closed_target_queue: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_action", b"closed_action", "closed_target_queue", b"closed_target_queue", "holiday_country", b"holiday_country", "holiday_subdivision", b"holiday_subdivision", "overrides", b"overrides", "time_zone", b"time_zone", "weekly", b"weekly"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueHours: _TypeAlias = QueueHours  # noqa: Y015
+
+@_typing.final
+class ConfigureQueueRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def queue(self) -> Global___QueueDefinition: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        queue: Global___QueueDefinition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["queue", b"queue"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["queue", b"queue", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureQueueRequest: _TypeAlias = ConfigureQueueRequest  # noqa: Y015
+
+@_typing.final
+class ConfigureQueueResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigureQueueResponse: _TypeAlias = ConfigureQueueResponse  # noqa: Y015
+
+@_typing.final
+class ChannelCapacity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    channel: Global___AcdChannel.ValueType
+    capacity: _builtins.int
+    """Contacts at once on this channel; must be >= 0 (voice at most 1)."""
+    def __init__(
+        self,
+        *,
+        channel: Global___AcdChannel.ValueType = ...,
+        capacity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "channel", b"channel"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelCapacity: _TypeAlias = ChannelCapacity  # noqa: Y015
+
+@_typing.final
+class AgentDefinition(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class SkillsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    SKILLS_FIELD_NUMBER: _builtins.int
+    LANGUAGES_FIELD_NUMBER: _builtins.int
+    BRANDS_FIELD_NUMBER: _builtins.int
+    HOME_REGION_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    VOICE_ALLOWS_OTHER_WORK_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    home_region: _builtins.str
+    voice_allows_other_work: _builtins.bool
+    """True: other channels may be offered during a voice contact (default: a voice contact blocks them)."""
+    @_builtins.property
+    def skills(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Skill name -> proficiency 1-5."""
+
+    @_builtins.property
+    def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def brands(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def capacity(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelCapacity]:
+        """Empty: voice 1, chat 1, messaging 1."""
+
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        skills: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        languages: _abc.Iterable[_builtins.str] | None = ...,
+        brands: _abc.Iterable[_builtins.str] | None = ...,
+        home_region: _builtins.str = ...,
+        capacity: _abc.Iterable[Global___ChannelCapacity] | None = ...,
+        voice_allows_other_work: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "brands", b"brands", "capacity", b"capacity", "home_region", b"home_region", "languages", b"languages", "skills", b"skills", "voice_allows_other_work", b"voice_allows_other_work"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentDefinition: _TypeAlias = AgentDefinition  # noqa: Y015
+
+@_typing.final
+class UpsertAgentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    AGENT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def agent(self) -> Global___AgentDefinition: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        agent: Global___AgentDefinition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertAgentRequest: _TypeAlias = UpsertAgentRequest  # noqa: Y015
+
+@_typing.final
+class UpsertAgentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    state: Global___AgentState.ValueType
+    def __init__(
+        self,
+        *,
+        state: Global___AgentState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertAgentResponse: _TypeAlias = UpsertAgentResponse  # noqa: Y015
+
+@_typing.final
+class SetAgentStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    agent_id: _builtins.str
+    state: Global___AgentState.ValueType
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        state: Global___AgentState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "state", b"state", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAgentStateRequest: _TypeAlias = SetAgentStateRequest  # noqa: Y015
+
+@_typing.final
+class SetAgentStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    REQUEUED_FIELD_NUMBER: _builtins.int
+    state: Global___AgentState.ValueType
+    requeued: _builtins.int
+    """Offers returned to their queues because the agent went offline."""
+    def __init__(
+        self,
+        *,
+        state: Global___AgentState.ValueType = ...,
+        requeued: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requeued", b"requeued", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAgentStateResponse: _TypeAlias = SetAgentStateResponse  # noqa: Y015
+
+@_typing.final
+class AgentHeartbeatRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    agent_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentHeartbeatRequest: _TypeAlias = AgentHeartbeatRequest  # noqa: Y015
+
+@_typing.final
+class AgentHeartbeatResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    state: Global___AgentState.ValueType
+    def __init__(
+        self,
+        *,
+        state: Global___AgentState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentHeartbeatResponse: _TypeAlias = AgentHeartbeatResponse  # noqa: Y015
+
+@_typing.final
+class EnqueueContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    REQUIRED_SKILLS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    PREFERRED_AGENT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    queue: _builtins.str
+    channel: Global___AcdChannel.ValueType
+    priority: _builtins.int
+    """1-99; 0 means 50."""
+    language: _builtins.str
+    preferred_agent: _builtins.str
+    """The customer's last agent, tried first until the queue's preferred-agent timeout."""
+    @_builtins.property
+    def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        channel: Global___AcdChannel.ValueType = ...,
+        priority: _builtins.int = ...,
+        required_skills: _abc.Iterable[_builtins.str] | None = ...,
+        language: _builtins.str = ...,
+        preferred_agent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contact_id", b"contact_id", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnqueueContactRequest: _TypeAlias = EnqueueContactRequest  # noqa: Y015
+
+@_typing.final
+class EnqueueContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """waiting, offered, assigned or closed; closed_callback / closed_message when the queue is
+    outside its hours and its closed action is a callback or a message.
+    """
+    queue: _builtins.str
+    """The queue that took the contact (the closed action may name another one)."""
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        queue: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["queue", b"queue", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnqueueContactResponse: _TypeAlias = EnqueueContactResponse  # noqa: Y015
+
+@_typing.final
+class AnswerOfferRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    agent_id: _builtins.str
+    reservation_id: _builtins.str
+    answer: Global___OfferAnswer.ValueType
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+        answer: Global___OfferAnswer.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "answer", b"answer", "reservation_id", b"reservation_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerOfferRequest: _TypeAlias = AnswerOfferRequest  # noqa: Y015
+
+@_typing.final
+class AnswerOfferResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    status: _builtins.str
+    def __init__(
+        self,
+        *,
+        contact_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerOfferResponse: _TypeAlias = AnswerOfferResponse  # noqa: Y015
+
+@_typing.final
+class ExplainDecisionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainDecisionRequest: _TypeAlias = ExplainDecisionRequest  # noqa: Y015
+
+@_typing.final
+class DecisionCandidate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    score: _builtins.float
+    rejected: _builtins.str
+    """Why the agent was not eligible; empty for an eligible candidate."""
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        score: _builtins.float = ...,
+        rejected: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "rejected", b"rejected", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecisionCandidate: _TypeAlias = DecisionCandidate  # noqa: Y015
+
+@_typing.final
+class ExplainDecisionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    RING_FIELD_NUMBER: _builtins.int
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    queue: _builtins.str
+    agent_id: _builtins.str
+    rule: _builtins.str
+    """preferred_agent, longest_idle, most_skilled, least_occupied, no_eligible_agent..."""
+    ring: _builtins.int
+    """Bullseye ring reached (0: the innermost)."""
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___DecisionCandidate]: ...
+    def __init__(
+        self,
+        *,
+        contact_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        ring: _builtins.int = ...,
+        candidates: _abc.Iterable[Global___DecisionCandidate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "candidates", b"candidates", "contact_id", b"contact_id", "queue", b"queue", "ring", b"ring", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainDecisionResponse: _TypeAlias = ExplainDecisionResponse  # noqa: Y015

@@ -80,6 +80,41 @@ class RoutingServiceStub:
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyResponse.FromString,
                 _registered_method=True)
+        self.ConfigureQueue = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/ConfigureQueue',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ConfigureQueueRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ConfigureQueueResponse.FromString,
+                _registered_method=True)
+        self.UpsertAgent = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/UpsertAgent',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.UpsertAgentRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.UpsertAgentResponse.FromString,
+                _registered_method=True)
+        self.SetAgentState = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/SetAgentState',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateResponse.FromString,
+                _registered_method=True)
+        self.AgentHeartbeat = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/AgentHeartbeat',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AgentHeartbeatRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AgentHeartbeatResponse.FromString,
+                _registered_method=True)
+        self.EnqueueContact = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/EnqueueContact',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.EnqueueContactRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.EnqueueContactResponse.FromString,
+                _registered_method=True)
+        self.AnswerOffer = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/AnswerOffer',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AnswerOfferRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AnswerOfferResponse.FromString,
+                _registered_method=True)
+        self.ExplainDecision = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/ExplainDecision',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -151,6 +186,55 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfigureQueue(self, request, context):
+        """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertAgent(self, request, context):
+        """Creates or replaces an agent's profile, keeping its state and contacts (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAgentState(self, request, context):
+        """Sets an agent's state; going offline re-queues its open offers (the agent itself, supervisor, admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AgentHeartbeat(self, request, context):
+        """Presence heartbeat; an agent silent for the heartbeat timeout is set offline (the agent itself).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnqueueContact(self, request, context):
+        """Puts a contact in a queue; repeating it for a queued contact changes nothing (admin, integration).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerOffer(self, request, context):
+        """Accepts, declines or completes an offered contact (the agent itself, supervisor, admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExplainDecision(self, request, context):
+        """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -198,6 +282,41 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.RemoveFlowPolicy,
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyRequest.FromString,
                     response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyResponse.SerializeToString,
+            ),
+            'ConfigureQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigureQueue,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ConfigureQueueRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ConfigureQueueResponse.SerializeToString,
+            ),
+            'UpsertAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertAgent,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.UpsertAgentRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.UpsertAgentResponse.SerializeToString,
+            ),
+            'SetAgentState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAgentState,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateResponse.SerializeToString,
+            ),
+            'AgentHeartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.AgentHeartbeat,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AgentHeartbeatRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AgentHeartbeatResponse.SerializeToString,
+            ),
+            'EnqueueContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnqueueContact,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.EnqueueContactRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.EnqueueContactResponse.SerializeToString,
+            ),
+            'AnswerOffer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerOffer,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AnswerOfferRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.AnswerOfferResponse.SerializeToString,
+            ),
+            'ExplainDecision': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainDecision,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -444,6 +563,195 @@ class RoutingService:
             '/contactcenter.routing.v1.RoutingService/RemoveFlowPolicy',
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyRequest.SerializeToString,
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.RemoveFlowPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigureQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/ConfigureQueue',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ConfigureQueueRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ConfigureQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/UpsertAgent',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.UpsertAgentRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.UpsertAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAgentState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/SetAgentState',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AgentHeartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/AgentHeartbeat',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.AgentHeartbeatRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.AgentHeartbeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueueContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/EnqueueContact',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.EnqueueContactRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.EnqueueContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerOffer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/AnswerOffer',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.AnswerOfferRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.AnswerOfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/ExplainDecision',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionResponse.FromString,
             options,
             channel_credentials,
             insecure,

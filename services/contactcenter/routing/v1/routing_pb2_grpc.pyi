@@ -55,6 +55,20 @@ class RoutingServiceStub:
     """
     RemoveFlowPolicy: _grpc.UnaryUnaryMultiCallable[_routing_pb2.RemoveFlowPolicyRequest, _routing_pb2.RemoveFlowPolicyResponse]
     """Withdraws a run-time FlowPolicy (admin)."""
+    ConfigureQueue: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ConfigureQueueRequest, _routing_pb2.ConfigureQueueResponse]
+    """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
+    UpsertAgent: _grpc.UnaryUnaryMultiCallable[_routing_pb2.UpsertAgentRequest, _routing_pb2.UpsertAgentResponse]
+    """Creates or replaces an agent's profile, keeping its state and contacts (admin, supervisor)."""
+    SetAgentState: _grpc.UnaryUnaryMultiCallable[_routing_pb2.SetAgentStateRequest, _routing_pb2.SetAgentStateResponse]
+    """Sets an agent's state; going offline re-queues its open offers (the agent itself, supervisor, admin)."""
+    AgentHeartbeat: _grpc.UnaryUnaryMultiCallable[_routing_pb2.AgentHeartbeatRequest, _routing_pb2.AgentHeartbeatResponse]
+    """Presence heartbeat; an agent silent for the heartbeat timeout is set offline (the agent itself)."""
+    EnqueueContact: _grpc.UnaryUnaryMultiCallable[_routing_pb2.EnqueueContactRequest, _routing_pb2.EnqueueContactResponse]
+    """Puts a contact in a queue; repeating it for a queued contact changes nothing (admin, integration)."""
+    AnswerOffer: _grpc.UnaryUnaryMultiCallable[_routing_pb2.AnswerOfferRequest, _routing_pb2.AnswerOfferResponse]
+    """Accepts, declines or completes an offered contact (the agent itself, supervisor, admin)."""
+    ExplainDecision: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ExplainDecisionRequest, _routing_pb2.ExplainDecisionResponse]
+    """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -83,6 +97,20 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """
     RemoveFlowPolicy: _aio.UnaryUnaryMultiCallable[_routing_pb2.RemoveFlowPolicyRequest, _routing_pb2.RemoveFlowPolicyResponse]  # type: ignore[assignment]
     """Withdraws a run-time FlowPolicy (admin)."""
+    ConfigureQueue: _aio.UnaryUnaryMultiCallable[_routing_pb2.ConfigureQueueRequest, _routing_pb2.ConfigureQueueResponse]  # type: ignore[assignment]
+    """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
+    UpsertAgent: _aio.UnaryUnaryMultiCallable[_routing_pb2.UpsertAgentRequest, _routing_pb2.UpsertAgentResponse]  # type: ignore[assignment]
+    """Creates or replaces an agent's profile, keeping its state and contacts (admin, supervisor)."""
+    SetAgentState: _aio.UnaryUnaryMultiCallable[_routing_pb2.SetAgentStateRequest, _routing_pb2.SetAgentStateResponse]  # type: ignore[assignment]
+    """Sets an agent's state; going offline re-queues its open offers (the agent itself, supervisor, admin)."""
+    AgentHeartbeat: _aio.UnaryUnaryMultiCallable[_routing_pb2.AgentHeartbeatRequest, _routing_pb2.AgentHeartbeatResponse]  # type: ignore[assignment]
+    """Presence heartbeat; an agent silent for the heartbeat timeout is set offline (the agent itself)."""
+    EnqueueContact: _aio.UnaryUnaryMultiCallable[_routing_pb2.EnqueueContactRequest, _routing_pb2.EnqueueContactResponse]  # type: ignore[assignment]
+    """Puts a contact in a queue; repeating it for a queued contact changes nothing (admin, integration)."""
+    AnswerOffer: _aio.UnaryUnaryMultiCallable[_routing_pb2.AnswerOfferRequest, _routing_pb2.AnswerOfferResponse]  # type: ignore[assignment]
+    """Accepts, declines or completes an offered contact (the agent itself, supervisor, admin)."""
+    ExplainDecision: _aio.UnaryUnaryMultiCallable[_routing_pb2.ExplainDecisionRequest, _routing_pb2.ExplainDecisionResponse]  # type: ignore[assignment]
+    """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Decides who answers: queues, agents, reservations and service-level prediction."""
@@ -162,5 +190,61 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.RemoveFlowPolicyResponse, _abc.Awaitable[_routing_pb2.RemoveFlowPolicyResponse]]:
         """Withdraws a run-time FlowPolicy (admin)."""
+
+    @_abc_1.abstractmethod
+    def ConfigureQueue(
+        self,
+        request: _routing_pb2.ConfigureQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.ConfigureQueueResponse, _abc.Awaitable[_routing_pb2.ConfigureQueueResponse]]:
+        """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
+
+    @_abc_1.abstractmethod
+    def UpsertAgent(
+        self,
+        request: _routing_pb2.UpsertAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.UpsertAgentResponse, _abc.Awaitable[_routing_pb2.UpsertAgentResponse]]:
+        """Creates or replaces an agent's profile, keeping its state and contacts (admin, supervisor)."""
+
+    @_abc_1.abstractmethod
+    def SetAgentState(
+        self,
+        request: _routing_pb2.SetAgentStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.SetAgentStateResponse, _abc.Awaitable[_routing_pb2.SetAgentStateResponse]]:
+        """Sets an agent's state; going offline re-queues its open offers (the agent itself, supervisor, admin)."""
+
+    @_abc_1.abstractmethod
+    def AgentHeartbeat(
+        self,
+        request: _routing_pb2.AgentHeartbeatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.AgentHeartbeatResponse, _abc.Awaitable[_routing_pb2.AgentHeartbeatResponse]]:
+        """Presence heartbeat; an agent silent for the heartbeat timeout is set offline (the agent itself)."""
+
+    @_abc_1.abstractmethod
+    def EnqueueContact(
+        self,
+        request: _routing_pb2.EnqueueContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.EnqueueContactResponse, _abc.Awaitable[_routing_pb2.EnqueueContactResponse]]:
+        """Puts a contact in a queue; repeating it for a queued contact changes nothing (admin, integration)."""
+
+    @_abc_1.abstractmethod
+    def AnswerOffer(
+        self,
+        request: _routing_pb2.AnswerOfferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.AnswerOfferResponse, _abc.Awaitable[_routing_pb2.AnswerOfferResponse]]:
+        """Accepts, declines or completes an offered contact (the agent itself, supervisor, admin)."""
+
+    @_abc_1.abstractmethod
+    def ExplainDecision(
+        self,
+        request: _routing_pb2.ExplainDecisionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.ExplainDecisionResponse, _abc.Awaitable[_routing_pb2.ExplainDecisionResponse]]:
+        """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

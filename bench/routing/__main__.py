@@ -1,0 +1,213 @@
+"""`make bench-routing`: routing decisions per second in-process, and offers per second through
+the mesh with two routing instances and the double-booking check on.
+
+In-process: 1,000 queues (each requiring one of 50 skills, bullseye rings at proficiency 3 then
+1 after 30 s) and 1k, 10k and 100k agents in an `AgentIndex`; one decision is: pick the agent,
+reserve it (its load changes, so it is re-indexed) and release it (re-indexed again as idle).
+Mesh: two `AcdService` instances on their own connections to one real nats-server; contacts are
+enqueued and every offer is accepted and completed at once; a KV watcher checks every revision
+of every agent ledger for over-booking. Goals (issue 4): >= 50,000 decisions/s at 10k agents;
+time per decision growing no more than 1.5x from 1k to 100k agents; zero over-booked ledgers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.report import Goal, print_report
+from ccmesh.testing.topologies import single_server
+from routing.domain.agent_index import AgentIndex
+from routing.domain.agents import AgentLoad, AgentProfile, AgentState, Channel
+from routing.domain.matching import AgentView
+from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact
+
+SKILLS = [f"skill{n}" for n in range(50)]
+QUEUES = 1000
+
+
+def build(agent_count: int, rng: random.Random) -> tuple[AgentIndex, list[QueueSpec]]:
+    index = AgentIndex()
+    for n in range(agent_count):
+        profile = AgentProfile(
+            f"a{n}",
+            skills={s: rng.randint(1, 5) for s in rng.sample(SKILLS, 3)},
+            languages=frozenset({"en"}),
+            capacity={Channel.VOICE: 1, Channel.CHAT: 3},
+        )
+        index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), rng.random() * 1000))
+    rings = (BullseyeRing(0, 3), BullseyeRing(30, 1))
+    queues = [
+        QueueSpec("acme", f"q{n}", required_skills=frozenset({SKILLS[n % 50]}), rings=rings)
+        for n in range(QUEUES)
+    ]
+    return index, queues
+
+
+def decisions_per_second(agent_count: int, decisions: int) -> dict[str, float]:
+    rng = random.Random(agent_count)
+    started = time.perf_counter()
+    index, queues = build(agent_count, rng)
+    built = time.perf_counter() - started
+    now = 1000.0
+    matched = 0
+    t0 = time.perf_counter()
+    for n in range(decisions):
+        now += 0.001
+        queue = queues[n % QUEUES]
+        contact = WaitingContact(
+            f"c{n}", queue.name, Channel.CHAT, 50, now - rng.random() * 60, n, language="en"
+        )
+        decision = index.longest_idle(contact, queue, now)
+        if not decision.matched:
+            continue
+        matched += 1
+        agent = index.agents[decision.agent_id]
+        busy = AgentView(
+            agent.profile,
+            agent.state,
+            AgentLoad({Channel.CHAT: agent.load.count(Channel.CHAT) + 1}),
+            agent.idle_since,
+        )
+        index.put(busy)  # reserved
+        index.put(AgentView(agent.profile, agent.state, agent.load, now))  # released: idle from now
+    elapsed = time.perf_counter() - t0
+    return {
+        "agents": agent_count,
+        "decisions_per_second": decisions / elapsed,
+        "microseconds_per_decision": elapsed / decisions * 1e6,
+        "matched_fraction": matched / decisions,
+        "index_build_seconds": built,
+    }
+
+
+async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
+    import nats
+
+    from ccmesh import naming
+    from ccmesh.kv import ensure_bucket
+    from routing.adapters.acd_codec import contact_from_bytes, ledger_from_bytes
+    from routing.adapters.acd_store import AcdStore, KeyMirror
+    from routing.domain.contacts import ContactStatus
+    from routing.domain.reservations import ReservationError
+    from routing.service_layer.acd import AcdService, AcdSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        topology = single_server(Path(tmp) / "nats")
+        try:
+            url = topology.urls[0]
+            connections = [await nats.connect(url) for _ in range(3)]
+            services = []
+            for nc in connections[:2]:
+                kv = await ensure_bucket(nc.jetstream(), naming.acd_bucket("bench"), history=1)
+                services.append(AcdService(AcdStore(kv), KeyMirror(kv), AcdSettings(5.0, 3600, 0.05)))
+            watch_kv = await ensure_bucket(connections[2].jetstream(), naming.acd_bucket("bench"), history=1)
+            await services[0].configure_queue(QueueSpec("acme", "support"))
+            for n in range(agents):
+                profile = AgentProfile(f"a{n}", capacity={Channel.VOICE: 1, Channel.CHAT: 2})
+                await services[n % 2].upsert_agent("acme", profile)
+                await services[n % 2].set_agent_state("acme", f"a{n}", AgentState.AVAILABLE)
+            over_booked = 0
+            offers = 0
+            done: set[str] = set()
+            tasks: set[asyncio.Task[None]] = set()
+            all_done = asyncio.Event()
+
+            async def answer(service: AcdService, agent_id: str, reservation: str, contact_id: str) -> None:
+                for _ in range(100):
+                    try:
+                        await service.accept("acme", agent_id, reservation)
+                        break
+                    except ReservationError:
+                        await asyncio.sleep(0.005)
+                else:
+                    return
+                await service.complete("acme", agent_id, reservation)
+                done.add(contact_id)
+                if len(done) >= contacts:
+                    all_done.set()
+
+            async def watch() -> None:
+                nonlocal over_booked, offers
+                watcher = await watch_kv.watch("*.*.*")
+                seen: set[str] = set()
+                async for entry in watcher:
+                    if entry is None or not entry.value:
+                        continue
+                    if entry.key.startswith("agent."):
+                        ledger = ledger_from_bytes(entry.value)
+                        load = ledger.load()
+                        if any(load.count(c) > ledger.profile.capacity.get(c, 0) for c in Channel):
+                            over_booked += 1
+                    elif entry.key.startswith("contact."):
+                        record = contact_from_bytes(entry.value)
+                        if record.status is ContactStatus.OFFERED and record.reservation_id not in seen:
+                            seen.add(record.reservation_id)
+                            offers += 1
+                            service = services[offers % 2]
+                            task = asyncio.create_task(
+                                answer(
+                                    service, record.agent_id, record.reservation_id, record.contact.contact_id
+                                )
+                            )
+                            tasks.add(task)
+                            task.add_done_callback(tasks.discard)
+
+            watcher_task = asyncio.create_task(watch())
+            for service in services:
+                await service.start()
+            started = time.perf_counter()
+            for n in range(contacts):
+                contact = WaitingContact(f"c{n}", "support", Channel.CHAT, 50, time.time(), n)
+                await services[n % 2].enqueue("acme", contact)
+            await asyncio.wait_for(all_done.wait(), 120)
+            elapsed = time.perf_counter() - started
+            for service in services:
+                await service.stop()
+            watcher_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher_task
+            for nc in connections:
+                await nc.close()
+            return {
+                "contacts": contacts,
+                "agents": agents,
+                "instances": 2,
+                "offers": offers,
+                "offers_per_second": offers / elapsed,
+                "contacts_routed_per_second": contacts / elapsed,
+                "over_booked_ledger_revisions": over_booked,
+            }
+        finally:
+            topology.stop_all()
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
+    in_process = [decisions_per_second(n, 20_000 if quick else 100_000) for n in sizes]
+    for row in in_process:
+        print(f"{row['agents']:>7} agents: {row['decisions_per_second']:>9.0f} decisions/s", file=sys.stderr)
+    mesh = asyncio.run(mesh_offers(300 if quick else 2000, 200))
+    print(f"mesh: {mesh['offers_per_second']:.0f} offers/s", file=sys.stderr)
+    by_size = {row["agents"]: row for row in in_process}
+    growth = by_size[sizes[-1]]["microseconds_per_decision"] / by_size[1_000]["microseconds_per_decision"]
+    print_report(
+        "routing",
+        {"in_process": in_process, "mesh": mesh, "growth_1k_to_largest": growth},
+        [
+            Goal("decisions_per_second_at_10k_agents", ">=", 50_000, by_size[10_000]["decisions_per_second"]),
+            Goal(f"decision_time_growth_1k_to_{sizes[-1] // 1000}k", "<=", 1.5, growth),
+            Goal("over_booked_ledger_revisions", "<=", 0, mesh["over_booked_ledger_revisions"]),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

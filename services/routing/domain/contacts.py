@@ -1,0 +1,92 @@
+"""A routed contact's record and its legal transitions (pure).
+
+    waiting --offer(r)--> offered(r) --accept(r)--> assigned(r) --complete--> closed
+                             '--decline/timeout(r)--> waiting   (same enqueued_at: original position)
+
+Every transition names the reservation it expects, so a late or repeated command (a timeout
+racing an accept, a second router offering the same contact) fails instead of double-routing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+from routing.domain.queueing import WaitingContact
+from routing.domain.reservations import ReservationError
+
+
+class ContactStatus(enum.StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    contact: WaitingContact
+    status: ContactStatus = ContactStatus.WAITING
+    reservation_id: str = ""
+    agent_id: str = ""
+    deadline: float = 0.0
+    offers: int = 0
+    #: Agents that declined or let the offer time out; not offered the contact again.
+    passed_by: tuple[str, ...] = ()
+
+
+def offer(record: ContactRecord, reservation_id: str, agent_id: str, deadline: float) -> ContactRecord:
+    if record.status is not ContactStatus.WAITING:
+        raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
+    return replace(
+        record,
+        status=ContactStatus.OFFERED,
+        reservation_id=reservation_id,
+        agent_id=agent_id,
+        deadline=deadline,
+        offers=record.offers + 1,
+    )
+
+
+def _expect_offer(record: ContactRecord, reservation_id: str) -> None:
+    if record.status is not ContactStatus.OFFERED or record.reservation_id != reservation_id:
+        raise ReservationError(
+            f"contact {record.contact.contact_id} has no open offer {reservation_id!r} "
+            f"({record.status.value})"
+        )
+
+
+def requeue(record: ContactRecord, reservation_id: str, *, passed: bool) -> ContactRecord:
+    """Back to waiting at the original position; `passed` remembers the agent (decline/timeout)."""
+    _expect_offer(record, reservation_id)
+    passed_by = (*record.passed_by, record.agent_id) if passed else record.passed_by
+    return replace(
+        record,
+        status=ContactStatus.WAITING,
+        reservation_id="",
+        agent_id="",
+        deadline=0.0,
+        passed_by=passed_by,
+    )
+
+
+def assign(record: ContactRecord, reservation_id: str) -> ContactRecord:
+    _expect_offer(record, reservation_id)
+    return replace(record, status=ContactStatus.ASSIGNED, deadline=0.0)
+
+
+def close(record: ContactRecord, reservation_id: str) -> ContactRecord:
+    if record.status is not ContactStatus.ASSIGNED or record.reservation_id != reservation_id:
+        raise ReservationError(
+            f"contact {record.contact.contact_id} is not assigned under {reservation_id!r}"
+        )
+    return replace(record, status=ContactStatus.CLOSED)
+
+
+def unassign(record: ContactRecord, reservation_id: str) -> ContactRecord:
+    """Undo an accept whose agent slot vanished: back to waiting at the original position."""
+    if record.status is not ContactStatus.ASSIGNED or record.reservation_id != reservation_id:
+        raise ReservationError(
+            f"contact {record.contact.contact_id} is not assigned under {reservation_id!r}"
+        )
+    return replace(record, status=ContactStatus.WAITING, reservation_id="", agent_id="", deadline=0.0)

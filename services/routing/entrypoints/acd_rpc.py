@@ -1,0 +1,252 @@
+"""The ACD RPCs of RoutingService: decode, check tenant and role, call one use case, encode.
+
+Agents may act only on themselves (their token's subject is their agent id); supervisors and
+admins may act on any agent of their tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import grpc
+
+from ccmesh.access import AccessControl
+from ccmesh.auth import Caller
+from ccmesh.kv import KVError
+from contactcenter.routing.v1 import routing_pb2
+from routing.adapters.acd_store import UnknownKey
+from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel
+from routing.domain.hours import BusinessHours
+from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact
+from routing.domain.reservations import ReservationError
+from routing.service_layer.acd import AcdService, QueueClosed
+
+QUEUE_ADMIN_ROLES = frozenset({"admin"})
+AGENT_ADMIN_ROLES = frozenset({"admin", "supervisor"})
+AGENT_ROLES = frozenset({"admin", "supervisor", "agent"})
+ENQUEUE_ROLES = frozenset({"admin", "integration"})
+EXPLAIN_ROLES = frozenset({"admin", "supervisor"})
+
+_CHANNELS: dict[int, Channel] = {
+    routing_pb2.ACD_CHANNEL_VOICE: Channel.VOICE,
+    routing_pb2.ACD_CHANNEL_CHAT: Channel.CHAT,
+    routing_pb2.ACD_CHANNEL_MESSAGING: Channel.MESSAGING,
+    routing_pb2.ACD_CHANNEL_EMAIL: Channel.EMAIL,
+}
+_STATES: dict[int, AgentState] = {
+    routing_pb2.AGENT_STATE_OFFLINE: AgentState.OFFLINE,
+    routing_pb2.AGENT_STATE_AVAILABLE: AgentState.AVAILABLE,
+    routing_pb2.AGENT_STATE_BUSY: AgentState.BUSY,
+    routing_pb2.AGENT_STATE_AFTER_CONTACT_WORK: AgentState.AFTER_CONTACT_WORK,
+    routing_pb2.AGENT_STATE_BREAK: AgentState.BREAK,
+}
+_STATE_NUMBERS: dict[AgentState, Any] = {v: k for k, v in _STATES.items()}
+_STRATEGIES: dict[int, str] = {
+    routing_pb2.ROUTING_STRATEGY_UNSPECIFIED: "longest_idle",
+    routing_pb2.ROUTING_STRATEGY_LONGEST_IDLE: "longest_idle",
+    routing_pb2.ROUTING_STRATEGY_MOST_SKILLED: "most_skilled",
+    routing_pb2.ROUTING_STRATEGY_LEAST_OCCUPIED: "least_occupied",
+}
+
+
+def _channel(value: int, field_name: str) -> Channel:
+    if value not in _CHANNELS:
+        raise AcdInputError(field_name, f"unknown or unspecified channel {value}")
+    return _CHANNELS[value]
+
+
+def queue_spec(tenant: str, message: routing_pb2.QueueDefinition, region: str) -> QueueSpec:
+    if not message.name:
+        raise AcdInputError("queue.name", "is required")
+    if message.strategy not in _STRATEGIES:
+        raise AcdInputError("queue.strategy", f"unknown strategy {message.strategy}")
+    rings = tuple(BullseyeRing(r.after_seconds, r.min_proficiency) for r in message.rings) or (
+        BullseyeRing(0, 1),
+    )
+    return QueueSpec(
+        tenant,
+        message.name,
+        brand=message.brand,
+        region=region,
+        required_skills=frozenset(message.required_skills),
+        strategy=_STRATEGIES[message.strategy],
+        aging_per_minute=message.aging_per_minute,
+        rings=rings,
+        preferred_agent_timeout_seconds=message.preferred_agent_timeout_seconds or 30.0,
+        shared_brands=frozenset(message.shared_brands),
+        hours=queue_hours(message.hours) if message.HasField("hours") else None,
+    )
+
+
+def queue_hours(message: routing_pb2.QueueHours) -> BusinessHours:
+    weekly: dict[str, list[str]] = {}
+    for item in message.weekly:
+        weekly.setdefault(item.day, []).extend(item.windows)
+    return BusinessHours.parse(
+        message.time_zone or "UTC",
+        weekly,
+        holiday_country=message.holiday_country,
+        holiday_subdivision=message.holiday_subdivision,
+        overrides={item.day: list(item.windows) for item in message.overrides},
+        closed_action=message.closed_action or "message",
+        closed_target_queue=message.closed_target_queue,
+    )
+
+
+def agent_profile(message: routing_pb2.AgentDefinition) -> AgentProfile:
+    capacity = {Channel.VOICE: 1, Channel.CHAT: 1, Channel.MESSAGING: 1}
+    for i, item in enumerate(message.capacity):
+        capacity[_channel(item.channel, f"agent.capacity[{i}].channel")] = item.capacity
+    return AgentProfile(
+        message.agent_id,
+        skills=dict(message.skills),
+        languages=frozenset(message.languages),
+        brands=frozenset(message.brands),
+        home_region=message.home_region,
+        capacity=capacity,
+        voice_blocks_other_work=not message.voice_allows_other_work,
+    )
+
+
+class AcdRpc:
+    """Mixed into RoutingServicer: the ACD methods of RoutingService."""
+
+    _access: AccessControl
+    _acd: AcdService | None
+    _region: str
+
+    def _service(self) -> AcdService:
+        assert self._acd is not None, "the ACD is not wired"
+        return self._acd
+
+    async def _acd_fail(self, context: Any, error: Exception) -> NoReturn:
+        if isinstance(error, AcdInputError):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        if isinstance(error, UnknownKey):
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        if isinstance(error, ReservationError):
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        if isinstance(error, KVError):
+            await context.abort(grpc.StatusCode.ABORTED, str(error))
+        raise error
+
+    async def _require_agent(
+        self, context: Any, tenant_id: str, agent_id: str, roles: frozenset[str]
+    ) -> Caller:
+        caller = await self._access.require(context, tenant_id, roles)
+        if caller.role == "agent" and caller.subject != agent_id:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "agents may act only on themselves")
+        return caller
+
+    async def ConfigureQueue(
+        self, request: routing_pb2.ConfigureQueueRequest, context: Any
+    ) -> routing_pb2.ConfigureQueueResponse:
+        await self._access.require(context, request.tenant_id, QUEUE_ADMIN_ROLES)
+        try:
+            await self._service().configure_queue(queue_spec(request.tenant_id, request.queue, self._region))
+        except Exception as error:
+            await self._acd_fail(context, error)
+        return routing_pb2.ConfigureQueueResponse()
+
+    async def UpsertAgent(
+        self, request: routing_pb2.UpsertAgentRequest, context: Any
+    ) -> routing_pb2.UpsertAgentResponse:
+        await self._access.require(context, request.tenant_id, AGENT_ADMIN_ROLES)
+        try:
+            ledger = await self._service().upsert_agent(request.tenant_id, agent_profile(request.agent))
+        except Exception as error:
+            await self._acd_fail(context, error)
+        return routing_pb2.UpsertAgentResponse(state=_STATE_NUMBERS[ledger.state])
+
+    async def SetAgentState(
+        self, request: routing_pb2.SetAgentStateRequest, context: Any
+    ) -> routing_pb2.SetAgentStateResponse:
+        await self._require_agent(context, request.tenant_id, request.agent_id, AGENT_ROLES)
+        try:
+            if request.state not in _STATES:
+                raise AcdInputError("state", f"unknown or unspecified agent state {request.state}")
+            before = len(await self._service().held_offers(request.tenant_id, request.agent_id))
+            ledger = await self._service().set_agent_state(
+                request.tenant_id, request.agent_id, _STATES[request.state]
+            )
+        except Exception as error:
+            await self._acd_fail(context, error)
+        after = sum(1 for h in ledger.held if h.state.value == "offered")
+        return routing_pb2.SetAgentStateResponse(
+            state=_STATE_NUMBERS[ledger.state], requeued=max(0, before - after)
+        )
+
+    async def AgentHeartbeat(
+        self, request: routing_pb2.AgentHeartbeatRequest, context: Any
+    ) -> routing_pb2.AgentHeartbeatResponse:
+        await self._require_agent(context, request.tenant_id, request.agent_id, AGENT_ROLES)
+        try:
+            ledger = await self._service().heartbeat(request.tenant_id, request.agent_id)
+        except Exception as error:
+            await self._acd_fail(context, error)
+        return routing_pb2.AgentHeartbeatResponse(state=_STATE_NUMBERS[ledger.state])
+
+    async def EnqueueContact(
+        self, request: routing_pb2.EnqueueContactRequest, context: Any
+    ) -> routing_pb2.EnqueueContactResponse:
+        await self._access.require(context, request.tenant_id, ENQUEUE_ROLES)
+        try:
+            contact = WaitingContact(
+                request.contact_id,
+                request.queue,
+                _channel(request.channel, "channel"),
+                request.priority or 50,
+                self._service().now(),
+                required_skills=frozenset(request.required_skills),
+                language=request.language,
+                preferred_agent=request.preferred_agent,
+            )
+            record = await self._service().enqueue(request.tenant_id, contact)
+        except QueueClosed as closed:
+            return routing_pb2.EnqueueContactResponse(status=f"closed_{closed.action}", queue=closed.queue)
+        except Exception as error:
+            await self._acd_fail(context, error)
+        return routing_pb2.EnqueueContactResponse(status=record.status.value, queue=record.contact.queue)
+
+    async def AnswerOffer(
+        self, request: routing_pb2.AnswerOfferRequest, context: Any
+    ) -> routing_pb2.AnswerOfferResponse:
+        await self._require_agent(context, request.tenant_id, request.agent_id, AGENT_ROLES)
+        service = self._service()
+        answers = {
+            routing_pb2.OFFER_ANSWER_ACCEPT: service.accept,
+            routing_pb2.OFFER_ANSWER_DECLINE: service.decline,
+            routing_pb2.OFFER_ANSWER_COMPLETE: service.complete,
+        }
+        try:
+            if request.answer not in answers:
+                raise AcdInputError("answer", f"unknown or unspecified answer {request.answer}")
+            if not request.reservation_id:
+                raise AcdInputError("reservation_id", "is required")
+            record = await answers[request.answer](
+                request.tenant_id, request.agent_id, request.reservation_id
+            )
+        except Exception as error:
+            await self._acd_fail(context, error)
+        return routing_pb2.AnswerOfferResponse(
+            contact_id=record.contact.contact_id, status=record.status.value
+        )
+
+    async def ExplainDecision(
+        self, request: routing_pb2.ExplainDecisionRequest, context: Any
+    ) -> routing_pb2.ExplainDecisionResponse:
+        await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        try:
+            record = await self._service().explain(request.tenant_id, request.contact_id)
+            if record is None:
+                raise UnknownKey(f"no routing decision for contact {request.contact_id!r}")
+        except Exception as error:
+            await self._acd_fail(context, error)
+        return routing_pb2.ExplainDecisionResponse(
+            contact_id=record["contact_id"],
+            queue=record["queue"],
+            agent_id=record["agent_id"],
+            rule=record["rule"],
+            ring=record["ring"],
+            candidates=[routing_pb2.DecisionCandidate(**c) for c in record["candidates"]],
+        )

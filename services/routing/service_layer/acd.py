@@ -1,0 +1,452 @@
+"""ACD use cases: enqueue, offer, accept, decline, complete, time out, agent state (one instance).
+
+How several routing instances never over-book an agent
+------------------------------------------------------
+All routing state lives in the region's `acd-<region>` KV bucket (see `routing.adapters.acd_store`);
+an instance holds only a watched mirror of it and no state of its own, so any instance may route
+any contact and a dead instance takes nothing with it.
+
+An offer is two compare-and-set writes, in this order:
+
+1. the contact record `waiting -> offered(r, agent, deadline)` (r: a fresh reservation id);
+   only one writer can win this transition for a given revision, so a contact is offered by at
+   most one instance at a time;
+2. the agent's ledger `reserve(r)`, which refuses when the agent would exceed its capacity on
+   the channel (offered and accepted contacts both count). The write happens only if the ledger's
+   revision is the one the capacity check read; a concurrent reservation changes the revision,
+   forcing a re-read and a fresh capacity check. Hence no interleaving of any number of instances
+   can put more contacts on an agent than its capacity.
+
+If step 2 refuses, the contact goes back to waiting (`requeue(r)`); if the instance dies between
+the steps, the contact stays `offered(r)` with a deadline and the sweeper of any instance returns
+it to the queue when the deadline passes. Every transition names `r`, so a late accept, a
+duplicated timeout or a second sweeper fails instead of acting twice. `accept(r)` first moves the
+contact `offered(r) -> assigned(r)` and then the ledger; a sweeper that finds the contact assigned
+finishes the ledger side instead of releasing it, so an interrupted accept is never lost.
+Re-queued contacts keep their `enqueued_at`, i.e. their original position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ccmesh.kv import KVError
+from routing.adapters.acd_store import AcdStore, KeyMirror, UnknownKey
+from routing.domain import contacts as contact_rules
+from routing.domain import reservations as ledger_rules
+from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel, capacity_refusal
+from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.matching import AgentView, Decision, choose_agent
+from routing.domain.queueing import QueueSpec, WaitingContact, queue_order
+from routing.domain.reservations import AgentLedger, Held, ReservationError, ReservationState
+
+log = logging.getLogger(__name__)
+
+#: (event kind, tenant, contact record, detail) -> published on the region's event stream.
+Publish = Callable[[str, str, ContactRecord, str], Awaitable[None]]
+
+
+async def _no_publish(kind: str, tenant: str, record: ContactRecord, detail: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class AcdSettings:
+    offer_timeout_seconds: float = 20.0
+    heartbeat_timeout_seconds: float = 30.0
+    #: How often the loop sweeps for timed-out offers and lapsed heartbeats.
+    tick_seconds: float = 0.5
+
+
+def decision_record(decision: Decision, at: float) -> dict[str, Any]:
+    return {
+        "contact_id": decision.contact_id,
+        "queue": decision.queue,
+        "agent_id": decision.agent_id,
+        "rule": decision.rule,
+        "ring": decision.ring,
+        "at": at,
+        "candidates": [
+            {"agent_id": c.agent_id, "score": c.score, "rejected": c.rejected} for c in decision.candidates
+        ],
+    }
+
+
+class QueueClosed(Exception):
+    """The queue is outside its hours and its closed action is a callback or a message."""
+
+    def __init__(self, queue: str, action: str) -> None:
+        super().__init__(f"queue {queue!r} is closed: {action}")
+        self.queue = queue
+        self.action = action
+
+
+class AcdService:
+    def __init__(
+        self,
+        store: AcdStore,
+        mirror: KeyMirror,
+        settings: AcdSettings | None = None,
+        publish: Publish = _no_publish,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.mirror = mirror
+        self.settings = settings or AcdSettings()
+        self._publish = publish
+        self._clock = clock
+        self._loop: asyncio.Task[None] | None = None
+        self._sequence = 0
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._clock()
+
+    async def configure_queue(self, queue: QueueSpec) -> None:
+        await self.store.put_queue(queue)
+        # Seen by this instance at once (the watch brings the same value a moment later).
+        self.mirror.queues[(queue.tenant, queue.name)] = queue
+
+    async def known_skills(self, tenant: str) -> set[str]:
+        """The tenant's skill catalog: every skill its queues name."""
+        return {s for (t, _), q in list(self.mirror.queues.items()) if t == tenant for s in q.required_skills}
+
+    async def held_offers(self, tenant: str, agent_id: str) -> list[Held]:
+        ledger = await self.store.get_ledger(tenant, agent_id)
+        return [h for h in ledger.held if h.state is ReservationState.OFFERED]
+
+    async def upsert_agent(self, tenant: str, profile: AgentProfile) -> AgentLedger:
+        """Create the agent (offline) or replace its profile, keeping state and held contacts."""
+
+        def change(old: AgentLedger | None) -> AgentLedger:
+            if old is None:
+                return AgentLedger(profile, AgentState.OFFLINE, (), self._clock(), 0.0)
+            return AgentLedger(profile, old.state, old.held, old.idle_since, old.last_heartbeat)
+
+        return await self.store.upsert_ledger(tenant, profile.agent_id, change)
+
+    # -- contacts ---------------------------------------------------------------------------
+
+    async def enqueue(self, tenant: str, contact: WaitingContact) -> ContactRecord:
+        """Put a contact in its queue; a repeated enqueue of a known contact changes nothing.
+
+        Outside the queue's hours the closed action applies: another queue takes the contact, or
+        `QueueClosed` tells the caller to offer a callback or play a message.
+        """
+        queue = await self._queue(tenant, contact.queue)
+        if queue is None:
+            raise AcdInputError("queue", f"unknown queue {contact.queue!r} for tenant {tenant!r}")
+        if queue.hours is not None and not queue.hours.is_open(datetime.fromtimestamp(self._clock(), UTC)):
+            if queue.hours.closed_action != "queue":
+                raise QueueClosed(queue.name, queue.hours.closed_action)
+            target = queue.hours.closed_target_queue
+            if target == contact.queue or await self._queue(tenant, target) is None:
+                raise AcdInputError(
+                    "queue", f"queue {queue.name!r} is closed and its target {target!r} is unknown"
+                )
+            contact = replace(contact, queue=target)
+        unknown = sorted(contact.required_skills - await self.known_skills(tenant))
+        if unknown:
+            raise AcdInputError(
+                "required_skills", f"unknown skill(s) {unknown}; no queue of {tenant!r} names them"
+            )
+        self._sequence += 1
+        created: list[bool] = []
+
+        def change(old: ContactRecord | None) -> ContactRecord:
+            created.append(old is None)
+            return old if old is not None else ContactRecord(contact)
+
+        record = await self.store.update_contact(tenant, contact.contact_id, change)
+        if created[-1]:
+            await self._publish("queued", tenant, record, "")
+        return record
+
+    async def _queue(self, tenant: str, name: str) -> QueueSpec | None:
+        from routing.adapters.acd_codec import queue_from_bytes
+        from routing.adapters.acd_store import queue_key
+
+        cached = self.mirror.queues.get((tenant, name))
+        if cached is not None:
+            return cached
+        with contextlib.suppress(Exception):
+            entry = await self.store.kv.get(queue_key(tenant, name))
+            if entry.value:
+                return queue_from_bytes(entry.value)
+        return None
+
+    # -- routing ----------------------------------------------------------------------------
+
+    async def route_pass(self) -> int:
+        """Offer as many waiting contacts as agents allow; returns the number of offers made."""
+        now = self._clock()
+        waiting: dict[tuple[str, str], list[ContactRecord]] = defaultdict(list)
+        for (tenant, _), record in list(self.mirror.contacts.items()):
+            if record.status is ContactStatus.WAITING:
+                waiting[(tenant, record.contact.queue)].append(record)
+        routable: dict[str, dict[str, AgentLedger]] = defaultdict(dict)
+        for (tenant, agent_id), ledger in list(self.mirror.agents.items()):
+            if ledger.state in (AgentState.AVAILABLE, AgentState.BUSY):
+                routable[tenant][agent_id] = ledger
+        offers = 0
+        for (tenant, queue_name), records in waiting.items():
+            queue = self.mirror.queues.get((tenant, queue_name))
+            agents = routable.get(tenant)
+            if queue is None or not agents:
+                continue
+            offers += await self._route_queue(tenant, queue, records, agents, now)
+        return offers
+
+    async def _route_queue(
+        self,
+        tenant: str,
+        queue: QueueSpec,
+        records: list[ContactRecord],
+        agents: dict[str, AgentLedger],
+        now: float,
+    ) -> int:
+        by_id = {r.contact.contact_id: r for r in records}
+        # Agents with room, per channel, computed once per pass and patched after each offer: with
+        # thousands waiting and every agent busy, a pass costs one look per contact, not per pair.
+        free: dict[Channel, dict[str, AgentLedger]] = {}
+
+        def free_for(channel: Channel) -> dict[str, AgentLedger]:
+            if channel not in free:
+                free[channel] = {
+                    agent_id: a
+                    for agent_id, a in agents.items()
+                    if capacity_refusal(a.profile, a.state, a.load(), channel) is None
+                }
+            return free[channel]
+
+        def patch(agent_id: str, ledger: AgentLedger | None) -> None:
+            for channel, table in free.items():
+                table.pop(agent_id, None)
+                if (
+                    ledger is not None
+                    and capacity_refusal(ledger.profile, ledger.state, ledger.load(), channel) is None
+                ):
+                    table[agent_id] = ledger
+
+        offers = 0
+        for contact in queue_order((r.contact for r in records), queue, now):
+            candidates = free_for(contact.channel)
+            if not candidates:
+                continue
+            record = by_id[contact.contact_id]
+            pool = [a for a in candidates.values() if a.profile.agent_id not in record.passed_by] or list(
+                candidates.values()
+            )
+            views = [AgentView(a.profile, a.state, a.load(), a.idle_since) for a in pool]
+            decision = choose_agent(contact, queue, views, now)
+            if not decision.matched:
+                continue
+            reserved = await self._offer(tenant, record, decision, now)
+            # On failure the mirror was stale about this agent: leave it out for the rest of the pass.
+            patch(decision.agent_id, reserved)
+            if reserved is not None:
+                offers += 1
+        return offers
+
+    async def _offer(
+        self, tenant: str, record: ContactRecord, decision: Decision, now: float
+    ) -> AgentLedger | None:
+        reservation_id = uuid.uuid4().hex
+        deadline = now + self.settings.offer_timeout_seconds
+        contact = record.contact
+        try:
+            offered = await self.store.update_contact(
+                tenant,
+                contact.contact_id,
+                lambda old: contact_rules.offer(_must(old), reservation_id, decision.agent_id, deadline),
+            )
+        except (ReservationError, UnknownKey, KVError):
+            return None  # another instance got there first
+        held = Held(reservation_id, contact.contact_id, contact.channel, ReservationState.OFFERED, deadline)
+        try:
+            ledger = await self.store.update_ledger(
+                tenant, decision.agent_id, lambda old: ledger_rules.reserve(old, held)
+            )
+        except (ReservationError, UnknownKey, KVError):
+            # The agent filled up since the mirror saw it: the contact goes straight back.
+            with contextlib.suppress(ReservationError, UnknownKey, KVError):
+                await self.store.update_contact(
+                    tenant,
+                    contact.contact_id,
+                    lambda old: contact_rules.requeue(_must(old), reservation_id, passed=False),
+                )
+            return None
+        await self.store.put_decision(tenant, contact.contact_id, decision_record(decision, now))
+        await self._publish("offered", tenant, offered, decision.rule)
+        return ledger
+
+    # -- answers ----------------------------------------------------------------------------
+
+    async def _held(self, tenant: str, agent_id: str, reservation_id: str) -> Held:
+        return (await self.store.get_ledger(tenant, agent_id)).find(reservation_id)
+
+    async def accept(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
+        held = await self._held(tenant, agent_id, reservation_id)
+        record = await self.store.update_contact(
+            tenant, held.contact_id, lambda old: contact_rules.assign(_must(old), reservation_id)
+        )
+        try:
+            await self.store.update_ledger(
+                tenant, agent_id, lambda old: ledger_rules.accept(old, reservation_id)
+            )
+        except ReservationError:
+            # The slot went away meanwhile (the agent went offline): the contact goes back.
+            with contextlib.suppress(ReservationError):
+                await self.store.update_contact(
+                    tenant, held.contact_id, lambda old: contact_rules.unassign(_must(old), reservation_id)
+                )
+            raise
+        await self._publish("accepted", tenant, record, "")
+        return record
+
+    async def decline(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
+        held = await self._held(tenant, agent_id, reservation_id)
+        return await self._give_back(tenant, agent_id, held.contact_id, reservation_id, "declined")
+
+    async def complete(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
+        held = await self._held(tenant, agent_id, reservation_id)
+        record = await self.store.update_contact(
+            tenant, held.contact_id, lambda old: contact_rules.close(_must(old), reservation_id)
+        )
+        now = self._clock()
+        await self.store.update_ledger(
+            tenant, agent_id, lambda old: ledger_rules.release(old, reservation_id, now)
+        )
+        await self._publish("closed", tenant, record, "completed")
+        return record
+
+    async def _give_back(
+        self, tenant: str, agent_id: str, contact_id: str, reservation_id: str, reason: str
+    ) -> ContactRecord:
+        """Re-queue an offered contact (decline or timeout) and free the agent's slot.
+
+        Safe to run from several instances at once: only one contact transition succeeds; the
+        ledger side releases the slot, or completes an accept that won the race.
+        """
+        now = self._clock()
+        requeued = True
+        try:
+            record = await self.store.update_contact(
+                tenant,
+                contact_id,
+                lambda old: contact_rules.requeue(_must(old), reservation_id, passed=reason != "offline"),
+            )
+        except ReservationError:
+            requeued = False
+            record = await self.store.update_contact(tenant, contact_id, _must)
+
+        def settle(ledger: AgentLedger) -> AgentLedger:
+            try:
+                held = ledger.find(reservation_id)
+            except ReservationError:
+                return ledger
+            if held.state is not ReservationState.OFFERED:
+                return ledger
+            if record.status is ContactStatus.ASSIGNED and record.reservation_id == reservation_id:
+                return ledger_rules.accept(ledger, reservation_id)
+            return ledger_rules.release(ledger, reservation_id, now)
+
+        with contextlib.suppress(UnknownKey):
+            await self.store.update_ledger(tenant, agent_id, settle)
+        if requeued:
+            await self._publish(reason, tenant, record, agent_id)
+        return record
+
+    # -- agents -----------------------------------------------------------------------------
+
+    async def set_agent_state(self, tenant: str, agent_id: str, state: AgentState) -> AgentLedger:
+        now = self._clock()
+        before: list[AgentLedger] = []
+
+        def change(ledger: AgentLedger) -> AgentLedger:
+            before.append(ledger)
+            return ledger_rules.set_state(ledger, state, now)
+
+        after = await self.store.update_ledger(tenant, agent_id, change)
+        kept = {h.reservation_id for h in after.held}
+        for held in before[-1].held:
+            if held.reservation_id not in kept:
+                with contextlib.suppress(ReservationError, UnknownKey):
+                    await self._give_back(tenant, agent_id, held.contact_id, held.reservation_id, "offline")
+        return after
+
+    async def heartbeat(self, tenant: str, agent_id: str) -> AgentLedger:
+        now = self._clock()
+        return await self.store.update_ledger(
+            tenant, agent_id, lambda old: AgentLedger(old.profile, old.state, old.held, old.idle_since, now)
+        )
+
+    # -- timeouts ---------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Re-queue offers past their deadline and set agents with lapsed heartbeats offline."""
+        now = self._clock()
+        done = 0
+        for (tenant, _), record in list(self.mirror.contacts.items()):
+            if record.status is ContactStatus.OFFERED and record.deadline <= now:
+                with contextlib.suppress(ReservationError, UnknownKey, KVError):
+                    await self._give_back(
+                        tenant, record.agent_id, record.contact.contact_id, record.reservation_id, "timeout"
+                    )
+                    done += 1
+        for (tenant, agent_id), ledger in list(self.mirror.agents.items()):
+            for held in ledger_rules.expired(ledger, now):
+                with contextlib.suppress(ReservationError, UnknownKey, KVError):
+                    await self._give_back(tenant, agent_id, held.contact_id, held.reservation_id, "timeout")
+                    done += 1
+            if ledger_rules.heartbeat_lapsed(ledger, now, self.settings.heartbeat_timeout_seconds):
+                with contextlib.suppress(ReservationError, UnknownKey, KVError):
+                    await self.set_agent_state(tenant, agent_id, AgentState.OFFLINE)
+        return done
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.mirror.start()
+        self._loop = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        await self.mirror.stop()
+
+    async def _run(self) -> None:
+        next_sweep = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.mirror.changed.wait(), self.settings.tick_seconds)
+            self.mirror.changed.clear()
+            try:
+                await self.route_pass()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.settings.tick_seconds
+                    await self.sweep()
+            except (TimeoutError, KVError, OSError) as error:
+                log.warning("routing pass failed, retrying: %s", error)
+                await asyncio.sleep(self.settings.tick_seconds)
+
+    async def explain(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
+        return await self.store.get_decision(tenant, contact_id)
+
+
+def _must(record: ContactRecord | None) -> ContactRecord:
+    if record is None:
+        raise UnknownKey("unknown contact")
+    return record
