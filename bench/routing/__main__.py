@@ -168,6 +168,9 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
                 await services[n % 2].enqueue("acme", contact)
             await asyncio.wait_for(all_done.wait(), 120)
             elapsed = time.perf_counter() - started
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             for service in services:
                 await service.stop()
             watcher_task.cancel()

@@ -132,6 +132,9 @@ def start_services(platform: Platform, secret: str) -> None:
             }
             if name == "gateway" and region_index == 0:
                 env["CC_HTTP_PORT"] = str(plan.gateway_http_port)
+            if name == "integration":
+                # On a developer's machine webhook receivers are plain http:// on localhost.
+                env["CC_LOCAL_MODE"] = "true"
             with log_file.open("ab") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", name],

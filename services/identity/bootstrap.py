@@ -18,8 +18,9 @@ from identity.adapters.region_scrubber import RegionScrubber, ScrubTarget
 from identity.config import IdentityConfig
 from identity.domain.residency import IndexKeys
 from identity.entrypoints.access import IdentityAccess
+from identity.entrypoints.base import IdentityDeps
 from identity.entrypoints.events import timeline_consumer
-from identity.entrypoints.rpc import IdentityDeps, IdentityServicer
+from identity.entrypoints.rpc import IdentityServicer
 
 
 def scrub_targets(region: str) -> list[ScrubTarget]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from ccflow.effects import HandOff
-from ccflow.journey import Journey
 from google.protobuf import timestamp_pb2
 
+from ccflow.effects import HandOff
+from ccflow.journey import Journey
 from ccmesh import naming
 from ccmesh.events import ConsumerSettings, DurableConsumer
 from ccmesh.kv import ensure_bucket
@@ -15,13 +15,14 @@ from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
-from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
 from routing.adapters.acd_store import AcdStore, KeyMirror
+from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
 from routing.config import RoutingConfig
 from routing.domain.contacts import ContactRecord
-from routing.entrypoints.acd_events import acd_event, queued_handler
+from routing.entrypoints.acd_events import acd_event, overflow_rules_of, queued_handler
 from routing.entrypoints.rpc import RoutingServicer
 from routing.service_layer.acd import AcdService, AcdSettings
+from routing.service_layer.acd_metrics import AcdMetrics
 from routing.service_layer.journeys import JourneyService
 
 
@@ -73,18 +74,26 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         )
     assert acd_kv is not None
 
+    acd_mirror = KeyMirror(acd_kv)
+    acd_metrics = AcdMetrics(acd_mirror)
+
     async def publish_acd(kind: str, tenant: str, record: ContactRecord, detail: str) -> None:
+        acd_metrics.outcome(kind, tenant, record.contact.queue)
         event = acd_event(config.region, kind, tenant, record, detail)
         if event is not None:
             await runtime.events.publish(event)
 
     acd = AcdService(
         AcdStore(acd_kv),
-        KeyMirror(acd_kv),
+        acd_mirror,
         AcdSettings(
-            config.acd_offer_timeout_seconds, config.acd_heartbeat_timeout_seconds, config.acd_tick_seconds
+            config.acd_offer_timeout_seconds,
+            config.acd_heartbeat_timeout_seconds,
+            config.acd_tick_seconds,
+            region=config.region,
         ),
         publish_acd,
+        overflow_rules=lambda: overflow_rules_of(runtime.contact_center),
     )
     await acd.start()
     queued_consumer = DurableConsumer(

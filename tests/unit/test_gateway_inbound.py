@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from contactcenter.common.v1 import common_pb2
-from gateway.domain.inbound import MAX_TEXT_BYTES, Accepted, InboundMessage, validate
+from gateway.domain.inbound import MAX_TEXT_BYTES, Accepted, InboundMessage, provisional_customer_id, validate
 
 GOOD = InboundMessage(
     tenant_id="acme",
@@ -87,3 +87,16 @@ def test_idempotency_token_is_a_kv_key_token() -> None:
 def test_accepted_round_trips_through_json() -> None:
     accepted = Accepted(contact_id="c1", message_id="m1", customer_id="u1", contact_created=True)
     assert Accepted.from_json(accepted.to_json()) == accepted
+
+
+def test_provisional_customer_ids_are_subject_tokens_without_personal_data() -> None:
+    remote = provisional_customer_id(
+        home_region="eu", reference="ab.cd*ef>12", from_kind=1, from_value="+4930"
+    )
+    assert remote == "remote-eu-abcdef12"
+    unresolved = provisional_customer_id(home_region="", reference="", from_kind=2, from_value=" Jane@X.org ")
+    assert unresolved.startswith("unresolved-") and "jane" not in unresolved
+    # The same sender, however it is spelled, keeps one provisional id.
+    assert unresolved == provisional_customer_id(
+        home_region="", reference="", from_kind=2, from_value="jane@x.org"
+    )

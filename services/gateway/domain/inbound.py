@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -64,3 +65,20 @@ def validate(message: InboundMessage) -> list[str]:
     if len(message.text.encode()) > MAX_TEXT_BYTES:
         problems.append(f"text: larger than {MAX_TEXT_BYTES} bytes")
     return problems
+
+
+_NOT_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def provisional_customer_id(*, home_region: str, reference: str, from_kind: int, from_value: str) -> str:
+    """A customer id for a message whose sender identity resolved to no local profile.
+
+    The message is never dropped for that: a customer homed in another region is named by
+    the pseudonymous reference its home region gave (no personal data), and a sender the
+    tenant's rules only *suggest* a match for is named by a hash of the identifier, so the
+    same sender keeps one contact until an agent confirms or merges the profile.
+    """
+    if home_region:
+        return f"remote-{_NOT_TOKEN.sub('', home_region)}-{_NOT_TOKEN.sub('', reference)[:48]}"
+    digest = hashlib.sha256(f"{from_kind}:{from_value.strip().lower()}".encode()).hexdigest()[:32]
+    return f"unresolved-{digest}"

@@ -18,7 +18,7 @@ from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
 from gateway.adapters.contact_store import ContactStore
-from gateway.domain.inbound import Accepted, InboundMessage
+from gateway.domain.inbound import Accepted, InboundMessage, provisional_customer_id
 
 
 class IdentityClient(Protocol):
@@ -49,7 +49,12 @@ async def accept_inbound(
         resolved = await identity.ResolveCustomer(
             identity_pb2.ResolveCustomerRequest(tenant=tenant, identifiers=[sender])
         )
-        customer_id = resolved.customer.customer_id
+        customer_id = resolved.customer.customer_id or provisional_customer_id(
+            home_region=resolved.remote.home_region,
+            reference=resolved.remote.reference,
+            from_kind=message.from_kind,
+            from_value=message.from_value,
+        )
         contact_id, created = await store.open_contact(message.tenant_id, customer_id)
         if created:
             await events.publish(

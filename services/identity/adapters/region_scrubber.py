@@ -43,9 +43,14 @@ class RegionScrubber:
         if not self._region:
             return targets
         known = {t.stream for t in targets}
-        for info in await self._js.streams_info():
-            name = info.config.name
-            if name in known or not name.endswith(f"-{self._region}"):
+        names: list[str] = []
+        while True:  # the stream list comes in pages
+            page = await self._js.streams_info(offset=len(names))
+            names.extend(info.config.name or "" for info in page)
+            if not page:
+                break
+        for name in names:
+            if not name or name in known or not name.endswith(f"-{self._region}"):
                 continue
             if name.startswith("KV_"):
                 bucket = name[len("KV_") :]

@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from nats.js.client import JetStreamContext
 
-from ccmesh.auth import ANY_TENANT
 from ccmesh.configplane.models import Tenant
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
-from identity.adapters.agent_store import AgentStore
-from identity.adapters.global_index import GlobalIndex
-from identity.adapters.history_store import HistoryStore
-from identity.adapters.profile_store import ProfileStore
-from identity.adapters.region_scrubber import RegionScrubber
-from identity.domain.agents import ApiToken, InvalidAgent, check_token_request, new_token, token_hash
 from identity.domain.audit import CROSSING, AuditRecord, CrossingRecord
-from identity.domain.customer import Customer, InvalidAttributes, check_attributes
+from identity.domain.customer import InvalidAttributes, check_attributes
 from identity.domain.identifiers import Identifier
-from identity.domain.residency import CrossingKind, IndexKeys, crossing_kind
+from identity.domain.residency import CrossingKind, crossing_kind
 from identity.domain.timeline import MAX_SUMMARY, TimelineEntry
 from identity.entrypoints import convert
-from identity.entrypoints.access import IdentityAccess
+from identity.entrypoints.agents_rpc import AgentHandlers
+from identity.entrypoints.base import (
+    ADMIN,
+    AUDIT_ROLES,
+    ENTRY_ID_MAX,
+    EVERY_ROLE,
+    MERGE_ROLES,
+    READ_ROLES,
+    RESOLVE_ROLES,
+    SERVICE,
+    check_customer_id,
+    check_reason,
+    invalid,
+)
 from identity.service_layer.forget import forget_customer
 from identity.service_layer.merge import CustomerMissing, MergeRefused, merge_customers, unmerge_customer
 from identity.service_layer.resolve import (
@@ -40,78 +42,9 @@ from identity.service_layer.resolve import (
 )
 from identity.service_layer.timeline import DEFAULT_PAGE, MAX_PAGE, read_timeline
 
-EVERY_ROLE = frozenset({"admin", "supervisor", "agent", "integration"})
-RESOLVE_ROLES = EVERY_ROLE
-READ_ROLES = EVERY_ROLE
-MERGE_ROLES = frozenset({"admin", "supervisor", "agent"})
-AUDIT_ROLES = frozenset({"admin", "supervisor"})
-ADMIN = frozenset({"admin"})
-SERVICE = frozenset({"service"})
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ENTRY_ID_MAX = 128
-_REASON_MAX = 500
 
-#: A stub of another region's IdentityService, by region.
-RemoteStubs = Callable[[str], Any]
-
-
-@dataclass
-class IdentityDeps:
-    access: IdentityAccess
-    js: JetStreamContext
-    store: ProfileStore
-    history: HistoryStore
-    agents: AgentStore
-    global_index: GlobalIndex
-    scrubber: RegionScrubber
-    index_keys: IndexKeys
-    region: str
-    tenants: Callable[[str], Tenant | None]
-    remote: RemoteStubs
-
-
-def _invalid(message: str) -> RpcError:
-    return RpcError(grpc.StatusCode.INVALID_ARGUMENT, message)
-
-
-def _check_customer_id(value: str, field: str = "customer_id") -> str:
-    # It becomes part of a KV key: a dot or wildcard would reach into another brand's scope.
-    if not _CUSTOMER_ID.match(value):
-        raise _invalid(f"{field}: required, 1-64 letters, digits, '-' or '_'")
-    return value
-
-
-def _check_reason(value: str, required: bool = True) -> str:
-    if required and not value.strip():
-        raise _invalid("reason: required (it is kept in the audit trail)")
-    if len(value) > _REASON_MAX:
-        raise _invalid(f"reason: at most {_REASON_MAX} characters")
-    return value
-
-
-class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, deps: IdentityDeps) -> None:
-        self._d = deps
-
-    # -- helpers
-    def _tenant(self, tenant_id: str, brand_id: str) -> Tenant:
-        tenant = self._d.tenants(tenant_id)
-        if tenant is None:
-            raise RpcError(
-                grpc.StatusCode.NOT_FOUND, f"tenant {tenant_id!r} is not served in region {self._d.region!r}"
-            )
-        if brand_id and all(b.id != brand_id for b in tenant.brands):
-            raise RpcError(
-                grpc.StatusCode.NOT_FOUND, f"brand {brand_id!r} does not exist in tenant {tenant_id!r}"
-            )
-        return tenant
-
-    async def _customer(self, tenant: Tenant, brand_id: str, customer_id: str) -> tuple[Customer, int]:
-        _check_customer_id(customer_id)
-        found = await self._d.store.get(convert.scope_of(tenant, brand_id), customer_id)
-        if found is None:
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"customer {customer_id!r} not found")
-        return found
+class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer):
+    """Customers, merges, timelines, residency and erasure here; agents and tokens in AgentHandlers."""
 
     def _resolve_context(self, tenant: Tenant, brand_id: str, actor: str) -> ResolveContext:
         async def ask_home(home: str, identifiers: list[Identifier]) -> RemoteAnswer:
@@ -150,7 +83,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         try:
             attributes = check_attributes(request.attributes)
         except InvalidAttributes as error:
-            raise _invalid(str(error)) from None
+            raise invalid(str(error)) from None
         try:
             outcome = await resolve_customer(
                 self._resolve_context(tenant, ref.brand_id, caller.subject), identifiers, attributes
@@ -203,11 +136,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, MERGE_ROLES, "customers:write")
         tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        _check_customer_id(request.target_customer_id, "target_customer_id")
-        _check_customer_id(request.source_customer_id, "source_customer_id")
+        check_customer_id(request.target_customer_id, "target_customer_id")
+        check_customer_id(request.source_customer_id, "source_customer_id")
         if request.target_customer_id == request.source_customer_id:
-            raise _invalid("target_customer_id and source_customer_id must differ")
-        _check_reason(request.reason)
+            raise invalid("target_customer_id and source_customer_id must differ")
+        check_reason(request.reason)
         try:
             target, record = await merge_customers(
                 self._d.store,
@@ -234,8 +167,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, MERGE_ROLES, "customers:write")
         tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        _check_customer_id(request.source_customer_id, "source_customer_id")
-        _check_reason(request.reason)
+        check_customer_id(request.source_customer_id, "source_customer_id")
+        check_reason(request.reason)
         try:
             source, target, record = await unmerge_customer(
                 self._d.store,
@@ -261,7 +194,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         ref = request.tenant
         await self._d.access.require(context, ref.tenant_id, AUDIT_ROLES, "customers:read")
         tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        _check_customer_id(request.customer_id)
+        check_customer_id(request.customer_id)
         scope = convert.scope_of(tenant, ref.brand_id)
         # Only customers of the caller's scope (or their tombstones): never another brand's records.
         if await self._d.store.get(
@@ -279,12 +212,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         await self._d.access.require(context, ref.tenant_id, EVERY_ROLE, "timeline:write")
         tenant = self._tenant(ref.tenant_id, ref.brand_id)
         entry = request.entry
-        if not entry.entry_id or len(entry.entry_id) > _ENTRY_ID_MAX:
-            raise _invalid(f"entry.entry_id: required, at most {_ENTRY_ID_MAX} characters")
+        if not entry.entry_id or len(entry.entry_id) > ENTRY_ID_MAX:
+            raise invalid(f"entry.entry_id: required, at most {ENTRY_ID_MAX} characters")
         if entry.kind == identity_pb2.TIMELINE_ENTRY_KIND_UNSPECIFIED:
-            raise _invalid("entry.kind is unspecified")
+            raise invalid("entry.kind is unspecified")
         if len(entry.summary) > MAX_SUMMARY:
-            raise _invalid(f"entry.summary: at most {MAX_SUMMARY} characters")
+            raise invalid(f"entry.summary: at most {MAX_SUMMARY} characters")
         customer, _ = await self._customer(tenant, ref.brand_id, entry.customer_id)
         appended = await self._d.history.append(
             tenant.id,
@@ -307,11 +240,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         await self._d.access.require(context, ref.tenant_id, READ_ROLES, "timeline:read")
         tenant = self._tenant(ref.tenant_id, ref.brand_id)
         if request.page_size > MAX_PAGE:
-            raise _invalid(f"page_size: at most {MAX_PAGE}")
+            raise invalid(f"page_size: at most {MAX_PAGE}")
         start = 0
         if request.page_token:
             if not request.page_token.isdigit():
-                raise _invalid("page_token: not a token from a previous page")
+                raise invalid("page_token: not a token from a previous page")
             start = int(request.page_token)
         customer, _ = await self._customer(tenant, ref.brand_id, request.customer_id)
         entries, next_start = await read_timeline(
@@ -334,7 +267,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, ADMIN, "customers:write")
         tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        _check_reason(request.reason)
+        check_reason(request.reason)
         customer, _ = await self._customer(tenant, ref.brand_id, request.customer_id)
         try:
             removed, tombstone = await forget_customer(
@@ -416,98 +349,3 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         if kind is CrossingKind.PERSONAL:
             reply.customer.CopyFrom(convert.customer_to(customer, revision, ref.brand_id))
         return reply
-
-    # -- agents and tokens
-    async def UpsertAgent(
-        self, request: identity_pb2.UpsertAgentRequest, context: Any
-    ) -> identity_pb2.UpsertAgentResponse:
-        ref = request.agent.tenant
-        await self._d.access.require(context, ref.tenant_id, ADMIN, "agents:write")
-        tenant = self._tenant(ref.tenant_id, "")
-        agent = convert.agent_from(request.agent, self._d.region)
-        if agent.home_region != self._d.region:
-            raise _invalid(
-                f"agent.home_region: {agent.home_region!r}; an agent is stored in its home region, "
-                f"call that region instead of {self._d.region!r}"
-            )
-        try:
-            agent.validate({b.id for b in tenant.brands})
-        except InvalidAgent as error:
-            raise _invalid(str(error)) from None
-        revision = await self._d.agents.put_agent(agent)
-        return identity_pb2.UpsertAgentResponse(agent=convert.agent_to(agent, revision))
-
-    async def GetAgent(
-        self, request: identity_pb2.GetAgentRequest, context: Any
-    ) -> identity_pb2.GetAgentResponse:
-        ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "agents:read")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        _check_customer_id(request.agent_id, "agent_id")
-        found = await self._d.agents.get_agent(tenant.id, request.agent_id)
-        if found is None or not self._agent_visible(tenant, ref.brand_id, found[0].brands):
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"agent {request.agent_id!r} not found")
-        return identity_pb2.GetAgentResponse(agent=convert.agent_to(*found))
-
-    async def ListAgents(
-        self, request: identity_pb2.ListAgentsRequest, context: Any
-    ) -> identity_pb2.ListAgentsResponse:
-        ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "agents:read")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        agents = [
-            convert.agent_to(agent, revision)
-            for agent, revision in await self._d.agents.list_agents(tenant.id)
-            if self._agent_visible(tenant, ref.brand_id, agent.brands)
-        ]
-        return identity_pb2.ListAgentsResponse(agents=agents)
-
-    @staticmethod
-    def _agent_visible(tenant: Tenant, brand_id: str, brands: tuple[str, ...]) -> bool:
-        """Isolated brands see only their own agents; shared brands see the tenant's pool."""
-        return tenant.brand_sharing != "isolated" or not brand_id or brand_id in brands
-
-    async def CreateApiToken(
-        self, request: identity_pb2.CreateApiTokenRequest, context: Any
-    ) -> identity_pb2.CreateApiTokenResponse:
-        ref = request.tenant
-        caller = await self._d.access.require(context, ref.tenant_id, ADMIN)
-        tenant = self._tenant(ref.tenant_id, "")
-        try:
-            check_token_request(request.role, list(request.scopes), request.ttl_seconds)
-        except InvalidAgent as error:
-            raise _invalid(str(error)) from None
-        token, token_id = new_token()
-        await self._d.agents.put_token(
-            token_hash(token),
-            ApiToken(
-                token_id=token_id,
-                tenant_id=tenant.id,
-                role=request.role,
-                subject=request.subject or f"token:{token_id}:{caller.subject}",
-                scopes=tuple(request.scopes),
-                expires_at=time.time() + request.ttl_seconds,
-            ),
-        )
-        return identity_pb2.CreateApiTokenResponse(token=token, token_id=token_id)
-
-    async def RevokeApiToken(
-        self, request: identity_pb2.RevokeApiTokenRequest, context: Any
-    ) -> identity_pb2.RevokeApiTokenResponse:
-        ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, ADMIN)
-        tenant = self._tenant(ref.tenant_id, "")
-        if not await self._d.agents.revoke(tenant.id, request.token_id):
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"token {request.token_id!r} not found")
-        return identity_pb2.RevokeApiTokenResponse()
-
-    async def VerifyApiToken(
-        self, request: identity_pb2.VerifyApiTokenRequest, context: Any
-    ) -> identity_pb2.VerifyApiTokenResponse:
-        await self._d.access.require(context, ANY_TENANT, SERVICE)
-        record = await self._d.agents.token(token_hash(request.token))
-        if record is None or record.revoked or record.expires_at < time.time():
-            raise RpcError(grpc.StatusCode.UNAUTHENTICATED, "API token is unknown, revoked or expired")
-        return identity_pb2.VerifyApiTokenResponse(
-            tenant_id=record.tenant_id, role=record.role, subject=record.subject, scopes=list(record.scopes)
-        )

@@ -23,6 +23,7 @@ from identity.domain.audit import ERASURE, AuditRecord
 from identity.domain.customer import Customer
 from identity.domain.timeline import TimelineEntry
 from identity.service_layer.merge import MergeRefused
+from identity.service_layer.timeline import customers_of_history
 
 
 async def forget_customer(
@@ -37,10 +38,10 @@ async def forget_customer(
     actor: str,
     reason: str,
 ) -> tuple[dict[str, int], str]:
-    if customer.merged_into or customer.merged_from:
-        other = customer.merged_into or ", ".join(customer.merged_from)
+    if customer.merged_into:
         raise MergeRefused(
-            f"customer {customer.customer_id!r} is part of a merge with {other}: unmerge before erasure"
+            f"customer {customer.customer_id!r} was merged into {customer.merged_into!r}: erase that "
+            "customer, which holds this one's identifiers and history, or unmerge first"
         )
     tenant_id, scope, customer_id = customer.tenant_id, customer.scope, customer.customer_id
     removed: dict[str, int] = {}
@@ -49,24 +50,33 @@ async def forget_customer(
         if n:
             removed[where] = removed.get(where, 0) + n
 
+    # A merged customer is one person: everyone folded into it is erased with it.
+    group = [customer]
+    for member_id in (await customers_of_history(store, customer))[1:]:
+        found = await store.get(scope, member_id)
+        if found is not None:
+            group.append(found[0])
     contact_ids: set[str] = set()
-    timeline_keys = await history.timeline_keys(tenant_id, customer_id)
-    kv = history
-    for key in timeline_keys:
-        contact_ids.update(await _contact_of(js, history, key))
-        await kv.purge(key)
-    count(history.stream, len(timeline_keys))
+    for member in group:
+        timeline_keys = await history.timeline_keys(tenant_id, member.customer_id)
+        for key in timeline_keys:
+            contact_ids.update(await _contact_of(js, history, key))
+            await history.purge(key)
+        count(history.stream, len(timeline_keys))
     for contact_id in contact_ids:
         await history.purge_link(tenant_id, contact_id)
         count(history.stream)
-    for identifier in customer.identifiers:
-        if await store.owner(scope, identifier) == customer_id:
+    group_ids = {member.customer_id for member in group}
+    identifiers = list(dict.fromkeys(i for member in group for i in member.identifiers))
+    for identifier in identifiers:
+        if await store.owner(scope, identifier) in group_ids:
             await store.purge_index(scope, identifier)
             count(f"KV_{naming.identity_bucket(region)}")
         if global_index is not None and await global_index.forget(tenant_id, scope, identifier, region):
             count(f"KV_{naming.IDENTITY_GLOBAL_INDEX_BUCKET}")
-    await store.purge_profile(scope, customer_id)
-    count(f"KV_{naming.identity_bucket(region)}")
+    for member in group:
+        await store.purge_profile(scope, member.customer_id)
+        count(f"KV_{naming.identity_bucket(region)}")
     events = naming.events_stream(region).name
     for contact_id in contact_ids:
         subject = naming.event_subject(region, tenant_id, "*", contact_id)
@@ -76,8 +86,7 @@ async def forget_customer(
             count(events, int(before - (await js.stream_info(events)).state.messages))
         except NotFoundError:
             pass
-    needles = [i.value.encode() for i in customer.identifiers] + [customer_id.encode()]
-    needles += [c.encode() for c in contact_ids]
+    needles = [i.value.encode() for i in identifiers] + [c.encode() for c in group_ids | contact_ids]
     for where, n in (await scrubber.scrub(needles)).items():
         count(where, n)
     record = AuditRecord(

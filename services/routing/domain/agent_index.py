@@ -8,8 +8,9 @@ skill at the current bullseye ring's level and walks down only past agents that 
 check (language, brand, other skills, capacity), so its cost is O(log n) plus the agents it
 had to skip, which the returned `Decision` lists as rejected candidates.
 
-Entries are invalidated lazily: every change of an agent bumps its version, and stale heap
-entries are dropped when they reach the top.
+Entries are invalidated lazily: an entry is current while the agent is indexed with the same
+idle time it was pushed with; a change of load alone (a reservation) pushes nothing, and stale
+heap entries are dropped when they reach the top.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ _ANY_SKILL = ""
 @dataclass
 class AgentIndex:
     agents: dict[str, AgentView] = field(default_factory=dict)
-    _versions: dict[str, int] = field(default_factory=dict)
-    _heaps: dict[tuple[str, int], list[tuple[float, int, str]]] = field(default_factory=dict)
+    _heaps: dict[tuple[str, int], list[tuple[float, str]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.agents)
@@ -35,10 +35,15 @@ class AgentIndex:
     def put(self, agent: AgentView) -> None:
         """Add or update an agent (after any change of state, load or idle time)."""
         agent_id = agent.profile.agent_id
-        version = self._versions.get(agent_id, 0) + 1
-        self._versions[agent_id] = version
+        previous = self.agents.get(agent_id)
         self.agents[agent_id] = agent
-        entry = (agent.idle_since, version, agent_id)
+        if (
+            previous is not None
+            and previous.idle_since == agent.idle_since
+            and previous.profile.skills == agent.profile.skills
+        ):
+            return  # its heap entries are still current
+        entry = (agent.idle_since, agent_id)
         heapq.heappush(self._heaps.setdefault((_ANY_SKILL, 1), []), entry)
         for skill, level in agent.profile.skills.items():
             for at_least in range(1, level + 1):
@@ -46,9 +51,8 @@ class AgentIndex:
 
     def remove(self, agent_id: str) -> None:
         self.agents.pop(agent_id, None)
-        self._versions[agent_id] = self._versions.get(agent_id, 0) + 1
 
-    def _heap_for(self, skills: frozenset[str], level: int) -> list[tuple[float, int, str]]:
+    def _heap_for(self, skills: frozenset[str], level: int) -> list[tuple[float, str]]:
         if not skills:
             return self._heaps.get((_ANY_SKILL, 1), [])
         heaps = [self._heaps.get((skill, level), []) for skill in skills]
@@ -61,12 +65,13 @@ class AgentIndex:
         ring = queue.ring_at(now - contact.enqueued_at)
         level = queue.rings[ring].min_proficiency
         heap = self._heap_for(contact.required_skills | queue.required_skills, level)
-        skipped: list[tuple[float, int, str]] = []
+        skipped: list[tuple[float, str]] = []
         rejected: list[Candidate] = []
         winner: Candidate | None = None
         while heap and len(skipped) < max_skipped:
-            idle_since, version, agent_id = heap[0]
-            if self._versions.get(agent_id) != version or agent_id not in self.agents:
+            idle_since, agent_id = heap[0]
+            current = self.agents.get(agent_id)
+            if current is None or current.idle_since != idle_since:
                 heapq.heappop(heap)  # stale: the agent changed or left since this entry was pushed
                 continue
             reason = refusal(self.agents[agent_id], contact, queue, level)

@@ -90,3 +90,10 @@ def unassign(record: ContactRecord, reservation_id: str) -> ContactRecord:
             f"contact {record.contact.contact_id} is not assigned under {reservation_id!r}"
         )
     return replace(record, status=ContactStatus.WAITING, reservation_id="", agent_id="", deadline=0.0)
+
+
+def move(record: ContactRecord, queue: str) -> ContactRecord:
+    """Overflow: a waiting contact changes queue and keeps its arrival time (and so its position)."""
+    if record.status is not ContactStatus.WAITING:
+        raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
+    return replace(record, contact=replace(record.contact, queue=queue))

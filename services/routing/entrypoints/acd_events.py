@@ -6,11 +6,13 @@ import uuid
 
 from google.protobuf import timestamp_pb2
 
+from ccmesh.configplane.models import ContactCenter
 from ccmesh.events import EventHandler, PermanentError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from routing.domain.agents import AcdInputError, Channel
 from routing.domain.contacts import ContactRecord
+from routing.domain.overflow import OverflowRule
 from routing.domain.queueing import WaitingContact
 from routing.service_layer.acd import AcdService
 
@@ -26,7 +28,9 @@ def acd_event(
     occurred = timestamp_pb2.Timestamp()
     occurred.GetCurrentTime()
     # Fixed per change (reservation or offer count), so a retried publish is dropped as a duplicate.
-    identity = f"acd/{tenant}/{contact.contact_id}/{kind}/{record.reservation_id or record.offers}"
+    identity = (
+        f"acd/{tenant}/{contact.contact_id}/{kind}/{contact.queue}/{record.reservation_id or record.offers}"
+    )
     event = events_pb2.Event(
         event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, identity)),
         occurred_at=occurred,
@@ -52,11 +56,36 @@ def acd_event(
                 queue=contact.queue, agent_id=record.agent_id, reservation_id=record.reservation_id
             )
         )
+    elif kind == "overflow":
+        from_queue, _, reason = detail.partition("\t")
+        event.contact_transferred.CopyFrom(
+            events_pb2.ContactTransferred(from_queue=from_queue, to_queue=contact.queue, reason=reason)
+        )
     elif kind == "closed":
         event.contact_closed.CopyFrom(events_pb2.ContactClosed(outcome=detail, closed_by=record.agent_id))
     else:
         return None
     return event
+
+
+def overflow_rules_of(document: ContactCenter | None) -> dict[tuple[str, str], list[OverflowRule]]:
+    """The region's overflow rules from its ContactCenter, by (tenant, queue)."""
+    rules: dict[tuple[str, str], list[OverflowRule]] = {}
+    for rule in document.spec.routing.overflow if document is not None else []:
+        rules.setdefault((rule.tenant, rule.queue), []).append(
+            OverflowRule(
+                rule.name,
+                rule.queue,
+                rule.target_queue,
+                rule.target_region or "",
+                rule.target_brand,
+                rule.action,
+                rule.wait_seconds_over,
+                rule.depth_over,
+                rule.predicted_service_level_under,
+            )
+        )
+    return rules
 
 
 def queued_handler(acd: AcdService) -> EventHandler:

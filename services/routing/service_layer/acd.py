@@ -34,7 +34,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ from routing.domain import reservations as ledger_rules
 from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel, capacity_refusal
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.matching import AgentView, Decision, choose_agent
+from routing.domain.overflow import OverflowRule, QueueStats, firing_rule
 from routing.domain.queueing import QueueSpec, WaitingContact, queue_order
 from routing.domain.reservations import AgentLedger, Held, ReservationError, ReservationState
 
@@ -65,6 +66,18 @@ class AcdSettings:
     heartbeat_timeout_seconds: float = 30.0
     #: How often the loop sweeps for timed-out offers and lapsed heartbeats.
     tick_seconds: float = 0.5
+    #: Handle time assumed by the Erlang C prediction of overflow rules, in seconds.
+    average_handle_seconds: float = 300.0
+    #: This instance's region; overflow rules to other regions are left to that region.
+    region: str = ""
+
+
+#: (tenant, queue) -> the overflow rules watching that queue, in order.
+OverflowRules = Callable[[], Mapping[tuple[str, str], Sequence[OverflowRule]]]
+
+
+def _no_rules() -> Mapping[tuple[str, str], Sequence[OverflowRule]]:
+    return {}
 
 
 def decision_record(decision: Decision, at: float) -> dict[str, Any]:
@@ -98,7 +111,9 @@ class AcdService:
         settings: AcdSettings | None = None,
         publish: Publish = _no_publish,
         clock: Callable[[], float] = time.time,
+        overflow_rules: OverflowRules = _no_rules,
     ) -> None:
+        self._overflow_rules = overflow_rules
         self.store = store
         self.mirror = mirror
         self.settings = settings or AcdSettings()
@@ -204,8 +219,48 @@ class AcdService:
             agents = routable.get(tenant)
             if queue is None or not agents:
                 continue
+            records = await self._overflow(tenant, queue, records, len(agents), now)
             offers += await self._route_queue(tenant, queue, records, agents, now)
         return offers
+
+    async def _overflow(
+        self, tenant: str, queue: QueueSpec, records: list[ContactRecord], staffed: int, now: float
+    ) -> list[ContactRecord]:
+        """Move waiting contacts whose queue's overflow rule fires; returns those that stay.
+
+        Only `move` rules to a queue of this region act here; `widen` rules and other regions'
+        queues are validated when the configuration is applied but not yet acted on at run time.
+        """
+        rules = [
+            r
+            for r in self._overflow_rules().get((tenant, queue.name), ())
+            if r.action == "move" and r.target_region in ("", self.settings.region)
+        ]
+        if not rules:
+            return records
+        arrivals = sum(
+            1
+            for (t, _), r in list(self.mirror.contacts.items())
+            if t == tenant and r.contact.queue == queue.name and r.contact.enqueued_at > now - 3600
+        )
+        stats = QueueStats(len(records), arrivals, self.settings.average_handle_seconds, staffed)
+        staying = []
+        for record in records:
+            fired = firing_rule(rules, now - record.contact.enqueued_at, stats)
+            if fired is None or (tenant, fired[0].target_queue) not in self.mirror.queues:
+                staying.append(record)
+                continue
+            rule, why = fired
+            try:
+                moved = await self.store.update_contact(
+                    tenant,
+                    record.contact.contact_id,
+                    _mover(rule.target_queue),
+                )
+            except (ReservationError, UnknownKey, KVError):
+                continue  # offered or moved by another instance meanwhile
+            await self._publish("overflow", tenant, moved, f"{queue.name}\t{rule.name}: {why}")
+        return staying
 
     async def _route_queue(
         self,
@@ -450,3 +505,7 @@ def _must(record: ContactRecord | None) -> ContactRecord:
     if record is None:
         raise UnknownKey("unknown contact")
     return record
+
+
+def _mover(queue: str) -> Callable[[ContactRecord | None], ContactRecord]:
+    return lambda old: contact_rules.move(_must(old), queue)

@@ -163,3 +163,29 @@ async def test_only_admins_may_forget(platform: Platform) -> None:  # noqa: F811
         pb.GetCustomerRequest(tenant=GLOBEX, customer_id=made.customer.customer_id)
     )
     assert still.customer.customer_id == made.customer.customer_id
+
+
+async def test_forgetting_a_merged_customer_erases_everyone_folded_into_it(platform: Platform) -> None:  # noqa: F811
+    await platform.start("identity")
+    identity = platform.stub(IdentityServiceStub, tenant="globex", role="admin")
+    events = EventPublisher(platform.nc.jetstream(), "eu")
+    keep, _ = await person_with_history(identity, events, "+4917655500011", "one@example.org")
+    fold, _ = await person_with_history(identity, events, "+4917655500022", "two@example.org")
+    await identity.MergeCustomers(
+        pb.MergeCustomersRequest(
+            tenant=GLOBEX, target_customer_id=keep, source_customer_id=fold, reason="same"
+        )
+    )
+    with pytest.raises(RpcError) as caught:
+        await identity.ForgetCustomer(pb.ForgetCustomerRequest(tenant=GLOBEX, customer_id=fold, reason="x"))
+    assert caught.value.code is grpc.StatusCode.FAILED_PRECONDITION and keep in caught.value.message
+
+    await identity.ForgetCustomer(pb.ForgetCustomerRequest(tenant=GLOBEX, customer_id=keep, reason="erasure"))
+
+    after = b"\n".join(m for messages in (await every_message(platform)).values() for m in messages)
+    for needle in ("+4917655500011", "one@example.org", "+4917655500022", "two@example.org"):
+        assert needle.encode() not in after, needle
+    for customer_id in (keep, fold):
+        with pytest.raises(RpcError) as caught:
+            await identity.GetCustomer(pb.GetCustomerRequest(tenant=GLOBEX, customer_id=customer_id))
+        assert caught.value.code is grpc.StatusCode.NOT_FOUND
