@@ -11,6 +11,8 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.client import Client as NATS
+
 from ccmesh.testing.topologies import (
     SuperclusterTopology,
     Topology,
@@ -18,7 +20,6 @@ from ccmesh.testing.topologies import (
     supercluster,
     three_node_cluster,
 )
-from nats.aio.client import Client as NATS
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.report import Goal, print_report
 from ccflow.effects import (
     AiResult,
     AwaitInput,
@@ -29,8 +30,6 @@ from ccflow.journey import Journey
 from ccflow.loader import load_paths
 from ccflow.overlays import render, validate_bundle
 from ccflow.simulator import ScenarioFile, Simulator, load_scenarios
-
-from bench.report import Goal, print_report
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "flows"
 CONTEXTS = [

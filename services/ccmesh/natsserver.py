@@ -191,7 +191,7 @@ class NatsServer:
             f"nats-server {self.spec.name} not healthy after {timeout}s; see {self.log_file}"
         )
 
-    async def wait_healthy_async(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109 - public API
+    async def wait_healthy_async(self, timeout: float = 20.0) -> None:
         await asyncio.to_thread(self.wait_healthy, timeout)
 
     def stop(self, grace: float = 5.0) -> None:

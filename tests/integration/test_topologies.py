@@ -15,6 +15,10 @@ from typing import TypeVar
 
 import nats
 import pytest
+from nats.aio.client import Client as NATS
+from nats.js.api import Placement
+from nats.js.errors import APIError
+
 from ccmesh import natsserver
 from ccmesh.testing.topologies import (
     SuperclusterTopology,
@@ -23,9 +27,6 @@ from ccmesh.testing.topologies import (
     supercluster,
     three_node_cluster,
 )
-from nats.aio.client import Client as NATS
-from nats.js.api import Placement
-from nats.js.errors import APIError
 
 pytestmark = pytest.mark.timeout(60)
 

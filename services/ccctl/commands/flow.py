@@ -24,14 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
+from ccctl.commands.token import load_secret
 from ccflow.diff import diff_flows, to_yaml
 from ccflow.errors import FlowError
 from ccflow.loader import Bundle, bundle_from_sources, load_paths, read_sources
 from ccflow.overlays import render, validate_bundle
 from ccflow.simulator import Simulator, load_scenarios
-
-from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
-from ccctl.commands.token import load_secret
 from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError

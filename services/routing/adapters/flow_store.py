@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from ccflow.journey import Journey
-from ccflow.registry import FlowIndex
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from ccflow.journey import Journey
+from ccflow.registry import FlowIndex
 from ccmesh.kv import get_json, update_with
 
 _KEY_TOKEN = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import grpc
+from google.protobuf import json_format, struct_pb2
+
 from ccflow.effects import (
     AiResult,
     AwaitInput,
@@ -27,8 +29,6 @@ from ccflow.errors import FlowError
 from ccflow.executor import JourneyError
 from ccflow.journey import Journey
 from ccflow.registry import RegistryError
-from google.protobuf import json_format, struct_pb2
-
 from ccmesh.access import AccessControl
 from contactcenter.routing.v1 import routing_pb2
 from routing.adapters.flow_store import BadKey, StoreConflict

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import metrics
+
 from ccflow.effects import Effect, Event, HandOff, TransferFlow
 from ccflow.errors import FlowError, Problem
 from ccflow.executor import Executor, JourneyError, NodeStats, Policy
@@ -24,8 +26,6 @@ from ccflow.loader import Bundle, bundle_from_sources, parse_text
 from ccflow.model import Flow, FlowPolicy
 from ccflow.overlays import policy_problems, render, validate_bundle
 from ccflow.registry import Alias, FlowIndex, RegistryError, digest_of, pick_version, set_alias
-from opentelemetry import metrics
-
 from ccmesh import telemetry
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoredVersion
 

@@ -38,8 +38,13 @@ async def test_waiting_too_long_moves_the_contact_to_the_overflow_queue(nats_url
             TENANT,
             WaitingContact("c1", "billing", Channel.CHAT, 50, 990.0),
         )
-        await acd.route_pass()
-        assert acd.mirror.contacts[(TENANT, "c1")].status is ContactStatus.WAITING  # nobody has billing
+
+        async def seen() -> bool:
+            return (TENANT, "c1") in acd.mirror.contacts and (TENANT, "generalist") in acd.mirror.agents
+
+        await eventually(seen)
+        assert await acd.route_pass() == 0  # nobody has the billing skill
+        assert acd.mirror.contacts[(TENANT, "c1")].status is ContactStatus.WAITING
 
         clock[0] = 1051.0  # waited 61 s > 60 s
 

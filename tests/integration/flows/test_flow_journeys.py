@@ -16,9 +16,9 @@ import nats
 import orjson
 import pytest
 from _platform import SECRET, Platform, eventually, platform  # noqa: F401 - the fixture
-from ccflow.loader import read_sources
 from nats.aio.client import Client as NATS
 
+from ccflow.loader import read_sources
 from ccmesh import naming
 from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import MeshChannel, mesh_stub

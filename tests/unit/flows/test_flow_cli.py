@@ -8,9 +8,9 @@ import jsonschema
 import orjson
 import pytest
 import yaml
-from ccflow.schema import schema_text
 
 from ccctl.main import main
+from ccflow.schema import schema_text
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "flows"
 SUPPORT = EXAMPLES / "support"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from ccflow.diff import diff_flows
 from ccflow.effects import (
     AiResult,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ccflow.diff import diff_flows
 from ccflow.loader import load_paths
 from ccflow.overlays import render, validate_bundle

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
 from ccflow.effects import AiResult, HandOff, IntegrationReply
 from ccflow.errors import FlowError
 from ccflow.journey import Journey
 from ccflow.loader import read_sources
 from ccflow.registry import FlowIndex
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
 from routing.adapters.flow_store import StoreConflict, StoredVersion
 from routing.service_layer.journeys import JourneyService
 

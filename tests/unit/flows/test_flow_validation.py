@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ccflow.errors import FlowError
 from ccflow.loader import bundle_from_sources, parse_text
 from ccflow.overlays import validate_bundle
