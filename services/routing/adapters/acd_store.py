@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from routing.domain.contacts import ContactRecord
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
 
+log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")
 T = TypeVar("T")
 
@@ -153,7 +155,8 @@ class KeyMirror:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A watch that already failed (its connection closed) must not fail the shutdown.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
     async def _run(self, watcher: Any) -> None:
@@ -162,7 +165,11 @@ class KeyMirror:
                 if entry is None:
                     self._ready.set()
                     continue
-                self.apply(entry.key, entry.value, entry.operation)
+                try:
+                    self.apply(entry.key, entry.value, entry.operation)
+                except (ValueError, KeyError, TypeError):
+                    # A record this version cannot read must not stop the mirror for all others.
+                    log.exception("ignoring unreadable ACD record %s", entry.key)
         finally:
             with contextlib.suppress(Exception):
                 await watcher.stop()

@@ -6,6 +6,7 @@ admins may act on any agent of their tenant.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NoReturn
 
 import grpc
@@ -249,4 +250,25 @@ class AcdRpc:
             rule=record["rule"],
             ring=record["ring"],
             candidates=[routing_pb2.DecisionCandidate(**c) for c in record["candidates"]],
+        )
+
+    async def GetQueueStats(
+        self, request: routing_pb2.GetQueueStatsRequest, context: Any
+    ) -> routing_pb2.GetQueueStatsResponse:
+        await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        try:
+            stats = await self._service().queue_stats(
+                request.tenant_id, request.queue, request.target_answer_seconds or 20.0
+            )
+        except Exception as error:
+            await self._acd_fail(context, error)
+        # An unstaffed queue with arrivals has an unbounded wait; the message carries -1 for it.
+        wait = stats["predicted_average_wait_seconds"]
+        return routing_pb2.GetQueueStatsResponse(
+            depth=int(stats["depth"]),
+            longest_wait_seconds=stats["longest_wait_seconds"],
+            staffed_agents=int(stats["staffed_agents"]),
+            arrivals_last_hour=stats["arrivals_last_hour"],
+            predicted_service_level=stats["predicted_service_level"],
+            predicted_average_wait_seconds=wait if math.isfinite(wait) else -1.0,
         )

@@ -45,6 +45,7 @@ from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
 from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel, capacity_refusal
 from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.erlang_c import QueueParameterError, forecast
 from routing.domain.matching import AgentView, Decision, choose_agent
 from routing.domain.overflow import OverflowRule, QueueStats, firing_rule
 from routing.domain.queueing import QueueSpec, WaitingContact, queue_order
@@ -478,8 +479,12 @@ class AcdService:
     async def stop(self) -> None:
         if self._loop is not None:
             self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._loop
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # already logged by the loop; stopping must not fail on it
+                log.exception("routing loop had failed")
         await self.mirror.stop()
 
     async def _run(self) -> None:
@@ -493,9 +498,46 @@ class AcdService:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.settings.tick_seconds
                     await self.sweep()
-            except (TimeoutError, KVError, OSError) as error:
-                log.warning("routing pass failed, retrying: %s", error)
+            except Exception:
+                # The loop must outlive any one bad pass (a lost connection, a corrupt record):
+                # state is in the bucket, so the next pass simply starts over.
+                log.exception("routing pass failed, retrying")
                 await asyncio.sleep(self.settings.tick_seconds)
+
+    async def queue_stats(
+        self, tenant: str, queue_name: str, target_answer_seconds: float
+    ) -> dict[str, float]:
+        """Depth and longest wait now; Erlang C prediction from the last hour's arrivals."""
+        if await self._queue(tenant, queue_name) is None:
+            raise AcdInputError("queue", f"unknown queue {queue_name!r} for tenant {tenant!r}")
+        now = self._clock()
+        records = [
+            r
+            for (t, _), r in list(self.mirror.contacts.items())
+            if t == tenant and r.contact.queue == queue_name
+        ]
+        waiting = [r for r in records if r.status is ContactStatus.WAITING]
+        arrivals = sum(1 for r in records if r.contact.enqueued_at > now - 3600)
+        staffed = sum(
+            1
+            for (t, _), ledger in list(self.mirror.agents.items())
+            if t == tenant and ledger.state in (AgentState.AVAILABLE, AgentState.BUSY)
+        )
+        try:
+            predicted = forecast(
+                arrivals, self.settings.average_handle_seconds, staffed, target_answer_seconds
+            )
+            level, wait = predicted.service_level, predicted.average_wait_seconds
+        except QueueParameterError as error:
+            raise AcdInputError("target_answer_seconds", str(error)) from None
+        return {
+            "depth": len(waiting),
+            "longest_wait_seconds": max((now - r.contact.enqueued_at for r in waiting), default=0.0),
+            "staffed_agents": staffed,
+            "arrivals_last_hour": arrivals,
+            "predicted_service_level": level,
+            "predicted_average_wait_seconds": wait,
+        }
 
     async def explain(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
         return await self.store.get_decision(tenant, contact_id)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import orjson
 import pytest
 from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
 from nats.js.errors import KeyNotFoundError
@@ -15,9 +16,11 @@ from nats.js.errors import KeyNotFoundError
 from ccmesh import naming
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
+from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2 as pb
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
+from routing.domain.erlang_c import forecast
 
 pytestmark = pytest.mark.timeout(60)
 TENANT = "acme"
@@ -207,3 +210,63 @@ async def test_closed_queue_applies_its_closed_action(routing: Platform) -> None
     )
     assert answer.status == "closed_callback"
     assert await stored(routing, "contact.acme.c5") is None
+
+
+async def test_a_journeys_contact_queued_event_enqueues_through_the_same_use_case(routing: Platform) -> None:
+    event = events_pb2.Event(
+        event_id="journey-hand-off-1",
+        tenant=common_pb2.TenantRef(tenant_id=TENANT),
+        region="eu",
+        contact_id="j1",
+        source="routing",
+        schema_version=1,
+        contact_queued=events_pb2.ContactQueued(queue="billing", priority=70),
+    )
+    ignored = events_pb2.Event()
+    ignored.CopyFrom(event)
+    ignored.event_id, ignored.contact_id = "journey-hand-off-2", "j2"
+    ignored.contact_queued.queue = "no-such-queue"
+    js = routing.nc.jetstream()
+    for item in (ignored, event):
+        subject = naming.event_subject("eu", TENANT, "contact_queued", item.contact_id)
+        await js.publish(subject, item.SerializeToString(), headers={"Nats-Msg-Id": item.event_id})
+
+    async def queued() -> bytes | None:
+        return await stored(routing, "contact.acme.j1")
+
+    record = orjson.loads(await eventually(queued))
+    assert (record["queue"], record["priority"], record["status"]) == ("billing", 70, "waiting")
+    assert await stored(routing, "contact.acme.j2") is None  # unknown queue: dead-lettered, nothing stored
+
+
+async def test_queue_stats_predict_with_erlang_c_and_refuse_unknown_queues(routing: Platform) -> None:
+    integration = routing.stub(RoutingServiceStub, role="integration")
+    for n in range(3):
+        await integration.EnqueueContact(
+            pb.EnqueueContactRequest(
+                tenant_id=TENANT, contact_id=f"s{n}", queue="billing", channel=pb.ACD_CHANNEL_CHAT
+            )
+        )
+    supervisor = routing.stub(RoutingServiceStub, role="supervisor")
+
+    async def three_waiting() -> pb.GetQueueStatsResponse | None:
+        stats = await supervisor.GetQueueStats(pb.GetQueueStatsRequest(tenant_id=TENANT, queue="billing"))
+        return stats if stats.depth == 3 else None
+
+    stats = await eventually(three_waiting)
+    # Nobody is routable (a1 is offline): an unstaffed queue with arrivals never meets its target.
+    assert (stats.staffed_agents, stats.arrivals_last_hour) == (0, 3)
+    assert stats.predicted_service_level == 0.0 and stats.predicted_average_wait_seconds == -1.0
+    await as_agent(routing, "a1").SetAgentState(
+        pb.SetAgentStateRequest(tenant_id=TENANT, agent_id="a1", state=pb.AGENT_STATE_AVAILABLE)
+    )
+
+    async def staffed() -> pb.GetQueueStatsResponse | None:
+        now = await supervisor.GetQueueStats(pb.GetQueueStatsRequest(tenant_id=TENANT, queue="billing"))
+        return now if now.staffed_agents == 1 else None
+
+    expected = forecast(3, 300, 1, 20)
+    assert (await eventually(staffed)).predicted_service_level == pytest.approx(expected.service_level)
+    with pytest.raises(RpcError) as caught:
+        await supervisor.GetQueueStats(pb.GetQueueStatsRequest(tenant_id=TENANT, queue="nope"))
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and caught.value.message.startswith("queue:")

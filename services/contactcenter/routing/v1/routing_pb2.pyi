@@ -1435,3 +1435,65 @@ class ExplainDecisionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExplainDecisionResponse: _TypeAlias = ExplainDecisionResponse  # noqa: Y015
+
+@_typing.final
+class GetQueueStatsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    TARGET_ANSWER_SECONDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    queue: _builtins.str
+    target_answer_seconds: _builtins.float
+    """Service-level threshold in seconds for the prediction; 0 means 20."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        target_answer_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["queue", b"queue", "target_answer_seconds", b"target_answer_seconds", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueueStatsRequest: _TypeAlias = GetQueueStatsRequest  # noqa: Y015
+
+@_typing.final
+class GetQueueStatsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPTH_FIELD_NUMBER: _builtins.int
+    LONGEST_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    STAFFED_AGENTS_FIELD_NUMBER: _builtins.int
+    ARRIVALS_LAST_HOUR_FIELD_NUMBER: _builtins.int
+    PREDICTED_SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
+    PREDICTED_AVERAGE_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    depth: _builtins.int
+    longest_wait_seconds: _builtins.float
+    staffed_agents: _builtins.int
+    """Agents of the tenant that are available or busy with spare capacity."""
+    arrivals_last_hour: _builtins.float
+    predicted_service_level: _builtins.float
+    predicted_average_wait_seconds: _builtins.float
+    """-1 when the queue is unstaffed or overloaded (the wait grows without bound)."""
+    def __init__(
+        self,
+        *,
+        depth: _builtins.int = ...,
+        longest_wait_seconds: _builtins.float = ...,
+        staffed_agents: _builtins.int = ...,
+        arrivals_last_hour: _builtins.float = ...,
+        predicted_service_level: _builtins.float = ...,
+        predicted_average_wait_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrivals_last_hour", b"arrivals_last_hour", "depth", b"depth", "longest_wait_seconds", b"longest_wait_seconds", "predicted_average_wait_seconds", b"predicted_average_wait_seconds", "predicted_service_level", b"predicted_service_level", "staffed_agents", b"staffed_agents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueueStatsResponse: _TypeAlias = GetQueueStatsResponse  # noqa: Y015

@@ -115,6 +115,11 @@ class RoutingServiceStub:
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionResponse.FromString,
                 _registered_method=True)
+        self.GetQueueStats = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/GetQueueStats',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -235,6 +240,14 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetQueueStats(self, request, context):
+        """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
+        the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -317,6 +330,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.ExplainDecision,
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionRequest.FromString,
                     response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionResponse.SerializeToString,
+            ),
+            'GetQueueStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueueStats,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -752,6 +770,33 @@ class RoutingService:
             '/contactcenter.routing.v1.RoutingService/ExplainDecision',
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionRequest.SerializeToString,
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.ExplainDecisionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQueueStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/GetQueueStats',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

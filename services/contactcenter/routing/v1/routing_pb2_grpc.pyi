@@ -69,6 +69,10 @@ class RoutingServiceStub:
     """Accepts, declines or completes an offered contact (the agent itself, supervisor, admin)."""
     ExplainDecision: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ExplainDecisionRequest, _routing_pb2.ExplainDecisionResponse]
     """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
+    GetQueueStats: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetQueueStatsRequest, _routing_pb2.GetQueueStatsResponse]
+    """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
+    the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -111,6 +115,10 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Accepts, declines or completes an offered contact (the agent itself, supervisor, admin)."""
     ExplainDecision: _aio.UnaryUnaryMultiCallable[_routing_pb2.ExplainDecisionRequest, _routing_pb2.ExplainDecisionResponse]  # type: ignore[assignment]
     """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
+    GetQueueStats: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetQueueStatsRequest, _routing_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
+    """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
+    the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+    """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Decides who answers: queues, agents, reservations and service-level prediction."""
@@ -246,5 +254,15 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.ExplainDecisionResponse, _abc.Awaitable[_routing_pb2.ExplainDecisionResponse]]:
         """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
+
+    @_abc_1.abstractmethod
+    def GetQueueStats(
+        self,
+        request: _routing_pb2.GetQueueStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.GetQueueStatsResponse, _abc.Awaitable[_routing_pb2.GetQueueStatsResponse]]:
+        """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
+        the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+        """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
