@@ -63,12 +63,23 @@ def dead_letter_subject(region: str, consumer: str) -> str:
 
 def region_streams(region: str) -> list[StreamName]:
     """Every stream that holds a region's data; placed on servers tagged `region:<region>`."""
-    return [events_stream(region), dead_letter_stream(region)]
+    return [events_stream(region), dead_letter_stream(region), actions_stream(region)]
 
 
 def region_buckets(region: str) -> list[str]:
-    """Every KV bucket that holds a region's data; placed like the streams."""
-    return [identity_bucket(region), gateway_bucket(region), integration_bucket(region)]
+    """Every KV bucket that holds a region's data; placed like the streams.
+
+    The operator creates all of them with the region's placement before the services start;
+    each service also creates its own on start (idempotent), for `make run` and tests.
+    """
+    return [
+        *identity_region_buckets(region),
+        gateway_bucket(region),
+        integration_bucket(region),
+        *ai_region_buckets(region),
+        *routing_region_buckets(region),
+        *routing_acd_buckets(region),
+    ]
 
 
 def identity_region_buckets(region: str) -> list[str]:

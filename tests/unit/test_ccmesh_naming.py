@@ -28,8 +28,19 @@ def test_dead_letters_fall_in_the_region_dead_letter_stream() -> None:
 
 
 def test_region_streams_and_buckets() -> None:
-    assert [s.name for s in naming.region_streams("eu")] == ["events-eu", "deadletter-eu"]
-    assert naming.region_buckets("eu") == ["identity-eu", "gateway-eu", "integration-eu"]
+    assert [s.name for s in naming.region_streams("eu")] == ["events-eu", "deadletter-eu", "actions-eu"]
+    assert naming.region_buckets("eu") == [
+        "identity-eu",
+        "identity-history-eu",
+        "gateway-eu",
+        "integration-eu",
+        "ai-eu",
+        "flows-eu",
+        "journeys-eu",
+        "acd-eu",
+    ]
+    # Every region-named bucket the services create is one the operator creates with placement.
+    assert all(name.endswith("-eu") for name in naming.region_buckets("eu"))
     assert naming.placement_tag("eu") == "region:eu"
 
 
