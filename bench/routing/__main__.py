@@ -42,6 +42,7 @@ def build(agent_count: int, rng: random.Random) -> tuple[AgentIndex, list[QueueS
             capacity={Channel.VOICE: 1, Channel.CHAT: 3},
         )
         index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), rng.random() * 1000))
+    index.compact()  # loaded in random idle order: sort the buckets once, as the service does
     rings = (BullseyeRing(0, 3), BullseyeRing(30, 1))
     queues = [
         QueueSpec("acme", f"q{n}", required_skills=frozenset({SKILLS[n % 50]}), rings=rings)

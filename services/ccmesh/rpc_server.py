@@ -88,9 +88,6 @@ class MeshServer:
         #: In-flight request tasks and their deadlines (time.monotonic).
         self._in_flight: dict[asyncio.Task[None], float] = {}
         self._overdue: set[asyncio.Task[None]] = set()
-        #: Tasks that have begun running; only those are cancelled at their deadline, so a
-        #: request that arrives already expired still gets its DEADLINE_EXCEEDED reply.
-        self._running: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._discovery: Discovery | None = None
         self._tracer = telemetry.tracer()
@@ -164,7 +161,9 @@ class MeshServer:
             received = time.monotonic()
             deadline = received + self._timeout_seconds(msg.headers)
             task = asyncio.create_task(self._handle(binding, counters, msg, deadline))
-            self._in_flight[task] = deadline
+            # The sweeper never cancels a task before it had a chance to run: one that arrived
+            # already expired still answers DEADLINE_EXCEEDED itself.
+            self._in_flight[task] = max(deadline, received + DEADLINE_SWEEP_SECONDS)
             task.add_done_callback(self._finished)
 
         return dispatch
@@ -172,7 +171,6 @@ class MeshServer:
     def _finished(self, task: asyncio.Task[None]) -> None:
         del self._in_flight[task]
         self._overdue.discard(task)
-        self._running.discard(task)
         self._slot_free.set()
 
     async def _sweep_deadlines(self) -> None:
@@ -180,7 +178,7 @@ class MeshServer:
             await asyncio.sleep(DEADLINE_SWEEP_SECONDS)
             now = time.monotonic()
             for task, deadline in list(self._in_flight.items()):
-                if deadline <= now and task in self._running and task not in self._overdue:
+                if deadline <= now and task not in self._overdue:
                     self._overdue.add(task)
                     task.cancel(msg="deadline exceeded")
 
@@ -197,9 +195,6 @@ class MeshServer:
         self, binding: ServiceBinding, counters: EndpointCounters, msg: Msg, deadline: float
     ) -> None:
         started = time.perf_counter_ns()
-        current = asyncio.current_task()
-        if current is not None:
-            self._running.add(current)
         method_name = msg.subject[msg.subject.rfind(".") + 1 :]
         span = None
         token = None

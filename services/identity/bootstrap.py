@@ -18,6 +18,7 @@ from identity.adapters.region_scrubber import RegionScrubber, ScrubTarget
 from identity.config import IdentityConfig
 from identity.domain.residency import IndexKeys
 from identity.entrypoints.access import IdentityAccess
+from identity.entrypoints.actions import actions_consumer
 from identity.entrypoints.base import IdentityDeps
 from identity.entrypoints.events import timeline_consumer
 from identity.entrypoints.rpc import IdentityServicer
@@ -75,5 +76,14 @@ async def build(runtime: Runtime[IdentityConfig]) -> ServiceParts:
                 identity_pb2_grpc.add_IdentityServiceServicer_to_server,
             )
         ],
-        consumers=[timeline_consumer(runtime.js, config.region, history)],
+        consumers=[
+            timeline_consumer(runtime.js, config.region, history),
+            actions_consumer(
+                runtime.js,
+                config.region,
+                deps.store,
+                buckets[naming.identity_bucket(config.region)],
+                lambda: runtime.contact_center,
+            ),
+        ],
     )

@@ -20,9 +20,11 @@ from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
 from routing.config import RoutingConfig
 from routing.domain.contacts import ContactRecord
 from routing.entrypoints.acd_events import acd_event, overflow_rules_of, queued_handler
+from routing.entrypoints.actions import actions_consumer
 from routing.entrypoints.rpc import RoutingServicer
 from routing.service_layer.acd import AcdService, AcdSettings
 from routing.service_layer.acd_metrics import AcdMetrics
+from routing.service_layer.journey_actions import JourneyActions
 from routing.service_layer.journeys import JourneyService
 
 
@@ -105,9 +107,13 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         ),
         queued_handler(acd),
     )
+    journeys_kv = buckets[naming.journeys_bucket(config.region)]
+    journey_actions = actions_consumer(
+        runtime.js, config.region, JourneyActions(journeys, JourneyStore(journeys_kv)), journeys_kv
+    )
     servicer = RoutingServicer(runtime.access, journeys, acd, config.region)
     return ServiceParts(
-        consumers=[queued_consumer],
+        consumers=[queued_consumer, journey_actions],
         on_stop=[acd.stop],
         servicers=[
             (

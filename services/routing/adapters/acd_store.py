@@ -28,8 +28,10 @@ from nats.js.kv import KeyValue
 
 from ccmesh.kv import update_with
 from routing.adapters import acd_codec
+from routing.domain.agent_index import ROUTABLE_STATES, AgentIndex
 from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
+from routing.domain.matching import AgentView
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
 
@@ -136,13 +138,19 @@ class AcdStore:
 
 
 class KeyMirror:
-    """A local copy of the bucket's agents, contacts and queues, kept current by a KV watch."""
+    """A local copy of the bucket's agents, contacts and queues, kept current by a KV watch.
+
+    `indexes` holds, per tenant, an `AgentIndex` of the routable agents (available or busy),
+    kept current with `agents`, so a routing decision touches only agents that can take the
+    contact instead of every agent of the tenant.
+    """
 
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
         self.agents: dict[tuple[str, str], AgentLedger] = {}
         self.contacts: dict[tuple[str, str], ContactRecord] = {}
         self.queues: dict[tuple[str, str], QueueSpec] = {}
+        self.indexes: dict[str, AgentIndex] = {}
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -163,6 +171,8 @@ class KeyMirror:
         try:
             async for entry in watcher:
                 if entry is None:
+                    for index in self.indexes.values():
+                        index.compact()  # the initial load came in key order, not idle order
                     self._ready.set()
                     continue
                 try:
@@ -190,4 +200,17 @@ class KeyMirror:
         else:
             assert value is not None
             table[(tenant, name)] = decode(value)
+        if kind == "agent":
+            self.index_agent(tenant, name, self.agents.get((tenant, name)))
         self.changed.set()
+
+    def index_agent(self, tenant: str, agent_id: str, ledger: AgentLedger | None) -> None:
+        """Bring the tenant's agent index up to `ledger` (None: the agent is gone)."""
+        index = self.indexes.get(tenant)
+        if ledger is None or ledger.state not in ROUTABLE_STATES:
+            if index is not None:
+                index.remove(agent_id)
+            return
+        if index is None:
+            index = self.indexes[tenant] = AgentIndex()
+        index.put(AgentView(ledger.profile, ledger.state, ledger.load(), ledger.idle_since))

@@ -43,6 +43,7 @@ from ccmesh.kv import KVError
 from routing.adapters.acd_store import AcdStore, KeyMirror, UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
+from routing.domain.agent_index import AgentIndex
 from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel, capacity_refusal
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.erlang_c import QueueParameterError, forecast
@@ -210,18 +211,14 @@ class AcdService:
         for (tenant, _), record in list(self.mirror.contacts.items()):
             if record.status is ContactStatus.WAITING:
                 waiting[(tenant, record.contact.queue)].append(record)
-        routable: dict[str, dict[str, AgentLedger]] = defaultdict(dict)
-        for (tenant, agent_id), ledger in list(self.mirror.agents.items()):
-            if ledger.state in (AgentState.AVAILABLE, AgentState.BUSY):
-                routable[tenant][agent_id] = ledger
         offers = 0
         for (tenant, queue_name), records in waiting.items():
             queue = self.mirror.queues.get((tenant, queue_name))
-            agents = routable.get(tenant)
-            if queue is None or not agents:
+            index = self.mirror.indexes.get(tenant)
+            if queue is None or not index:
                 continue
-            records = await self._overflow(tenant, queue, records, len(agents), now)
-            offers += await self._route_queue(tenant, queue, records, agents, now)
+            records = await self._overflow(tenant, queue, records, len(index), now)
+            offers += await self._route_queue(tenant, queue, records, index, now)
         return offers
 
     async def _overflow(
@@ -268,47 +265,75 @@ class AcdService:
         tenant: str,
         queue: QueueSpec,
         records: list[ContactRecord],
-        agents: dict[str, AgentLedger],
+        index: AgentIndex,
         now: float,
     ) -> int:
-        by_id = {r.contact.contact_id: r for r in records}
-        # Agents with room, per channel, computed once per pass and patched after each offer: with
-        # thousands waiting and every agent busy, a pass costs one look per contact, not per pair.
-        free: dict[Channel, dict[str, AgentLedger]] = {}
+        """Offer the queue's waiting contacts, best first, to the agents of the tenant's index.
 
-        def free_for(channel: Channel) -> dict[str, AgentLedger]:
+        A longest-idle decision (the common case) walks the index from its longest-idle end and
+        touches only agents that could take the contact; the other strategies and a contact
+        still waiting for its preferred agent score every agent with room, as `choose_agent`
+        must. Either way an agent that passed on the contact before is left out while another
+        agent has room, and an agent whose offer failed (the mirror was stale about it) is left
+        out for the rest of the pass.
+        """
+        by_id = {r.contact.contact_id: r for r in records}
+        # Agents with room, per channel, computed at most once per pass and patched after each
+        # offer: with thousands waiting and every agent busy, a pass costs one look per contact.
+        free: dict[Channel, dict[str, AgentView]] = {}
+        failed: set[str] = set()
+
+        def free_for(channel: Channel) -> dict[str, AgentView]:
             if channel not in free:
                 free[channel] = {
                     agent_id: a
-                    for agent_id, a in agents.items()
-                    if capacity_refusal(a.profile, a.state, a.load(), channel) is None
+                    for agent_id, a in index.agents.items()
+                    if agent_id not in failed
+                    and capacity_refusal(a.profile, a.state, a.load, channel) is None
                 }
             return free[channel]
 
         def patch(agent_id: str, ledger: AgentLedger | None) -> None:
+            if ledger is None:
+                failed.add(agent_id)
+            else:
+                self.mirror.index_agent(tenant, agent_id, ledger)  # the watch brings the same soon
+            view = index.agents.get(agent_id)
             for channel, table in free.items():
                 table.pop(agent_id, None)
                 if (
                     ledger is not None
-                    and capacity_refusal(ledger.profile, ledger.state, ledger.load(), channel) is None
+                    and view is not None
+                    and capacity_refusal(view.profile, view.state, view.load, channel) is None
                 ):
-                    table[agent_id] = ledger
+                    table[agent_id] = view
 
         offers = 0
         for contact in queue_order((r.contact for r in records), queue, now):
-            candidates = free_for(contact.channel)
-            if not candidates:
-                continue
             record = by_id[contact.contact_id]
-            pool = [a for a in candidates.values() if a.profile.agent_id not in record.passed_by] or list(
-                candidates.values()
+            waits_for_preferred = (
+                contact.preferred_agent and now - contact.enqueued_at < queue.preferred_agent_timeout_seconds
             )
-            views = [AgentView(a.profile, a.state, a.load(), a.idle_since) for a in pool]
-            decision = choose_agent(contact, queue, views, now)
+            if queue.strategy == "longest_idle" and not waits_for_preferred:
+                decision = index.longest_idle(contact, queue, now, exclude=failed.union(record.passed_by))
+                # Those who passed on it are asked again only when nobody else has room.
+                if (
+                    not decision.matched
+                    and record.passed_by
+                    and not any(a not in record.passed_by for a in free_for(contact.channel))
+                ):
+                    decision = index.longest_idle(contact, queue, now, exclude=failed)
+            else:
+                candidates = free_for(contact.channel)
+                if not candidates:
+                    continue
+                pool = [a for a in candidates.values() if a.profile.agent_id not in record.passed_by] or list(
+                    candidates.values()
+                )
+                decision = choose_agent(contact, queue, pool, now)
             if not decision.matched:
                 continue
             reserved = await self._offer(tenant, record, decision, now)
-            # On failure the mirror was stale about this agent: leave it out for the rest of the pass.
             patch(decision.agent_id, reserved)
             if reserved is not None:
                 offers += 1

@@ -58,3 +58,79 @@ def test_updates_make_old_entries_stale() -> None:
     assert [c.rejected for c in decision.candidates if c.rejected] == ["chat capacity 1 reached"]
     index.remove("a2")
     assert not index.longest_idle(contact, queue, 10.0).matched
+
+
+def test_index_agrees_with_the_full_scan_after_random_updates_in_any_order() -> None:
+    rng = random.Random(11)
+    agents = {f"a{n}": random_agent(rng, n) for n in range(200)}
+    index = AgentIndex()
+    for agent in agents.values():
+        index.put(agent)
+    queue = QueueSpec("acme", "q", rings=(BullseyeRing(0, 3), BullseyeRing(30, 1)))
+    for n in range(400):
+        # Updates: new idle times (mostly later, some earlier: out of order), new skills, leaving.
+        agent_id = f"a{rng.randrange(200)}"
+        choice = rng.random()
+        if choice < 0.1:
+            index.remove(agent_id)
+            agents.pop(agent_id, None)
+        elif choice < 0.2:
+            agents[agent_id] = random_agent(rng, int(agent_id[1:]))
+            index.put(agents[agent_id])
+        elif agent_id in agents:
+            old = agents[agent_id]
+            idle = 1000.0 + n if rng.random() < 0.8 else rng.random() * 1000
+            agents[agent_id] = AgentView(old.profile, old.state, old.load, idle)
+            index.put(agents[agent_id])
+        if n % 50 == 0:
+            index.compact()
+        contact = WaitingContact(
+            f"c{n}",
+            "q",
+            Channel.CHAT,
+            50,
+            rng.choice([2000.0, 1960.0]),
+            required_skills=frozenset(rng.sample(SKILLS, rng.randint(0, 2))),
+            language=rng.choice(["en", "de", "fr"]),
+        )
+        scanned = choose_agent(contact, queue, list(agents.values()), 2000.0)
+        indexed = index.longest_idle(contact, queue, 2000.0)
+        assert (indexed.agent_id, indexed.ring) == (scanned.agent_id, scanned.ring), contact
+    assert len(index) == len(agents)
+
+
+def test_ties_go_to_the_greatest_agent_id_as_in_the_full_scan() -> None:
+    views = [
+        AgentView(AgentProfile(agent_id, skills={"billing": level}), AgentState.AVAILABLE, AgentLoad(), 5.0)
+        for agent_id, level in (("a1", 5), ("a3", 3), ("a2", 4))
+    ]
+    index = AgentIndex()
+    for view in views:
+        index.put(view)
+    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0, required_skills=frozenset({"billing"}))
+    queue = QueueSpec("acme", "q")
+    assert index.longest_idle(contact, queue, 10.0).agent_id == "a3"
+    assert choose_agent(contact, queue, views, 10.0).agent_id == "a3"
+
+
+def test_excluded_agents_are_passed_over_without_being_listed() -> None:
+    index = AgentIndex()
+    for n, idle in ((1, 1.0), (2, 2.0)):
+        index.put(AgentView(AgentProfile(f"a{n}"), AgentState.AVAILABLE, AgentLoad(), idle))
+    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0)
+    decision = index.longest_idle(contact, QueueSpec("acme", "q"), 10.0, exclude={"a1"})
+    assert decision.agent_id == "a2"
+    assert [c.agent_id for c in decision.candidates] == ["a2"]
+    assert not index.longest_idle(contact, QueueSpec("acme", "q"), 10.0, exclude={"a1", "a2"}).matched
+
+
+def test_a_skill_change_moves_the_agent_between_buckets() -> None:
+    index = AgentIndex()
+    index.put(AgentView(AgentProfile("a1", skills={"billing": 5}), AgentState.AVAILABLE, AgentLoad(), 1.0))
+    billing = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0, required_skills=frozenset({"billing"}))
+    tech = WaitingContact("c2", "q", Channel.CHAT, 50, 10.0, required_skills=frozenset({"tech"}))
+    queue = QueueSpec("acme", "q")
+    assert index.longest_idle(billing, queue, 10.0).agent_id == "a1"
+    index.put(AgentView(AgentProfile("a1", skills={"tech": 2}), AgentState.AVAILABLE, AgentLoad(), 1.0))
+    assert not index.longest_idle(billing, queue, 10.0).matched
+    assert index.longest_idle(tech, queue, 10.0).agent_id == "a1"
