@@ -2,8 +2,9 @@
 the mesh with two routing instances and the double-booking check on.
 
 In-process: 1,000 queues (each requiring one of 50 skills, bullseye rings at proficiency 3 then
-1 after 30 s) and 1k, 10k and 100k agents in an `AgentIndex`; one decision is: pick the agent,
-reserve it (its load changes, so it is re-indexed) and release it (re-indexed again as idle).
+1 after 30 s) and 1k, 10k and 100k agents in the routing mirror's `AgentIndex`; one decision is
+what the service does per contact: ask the index for the longest-idle eligible agent, reserve it
+(its ledger's load changes, so it is re-indexed) and release it (re-indexed again as idle).
 Mesh: two `AcdService` instances on their own connections to one real nats-server; contacts are
 enqueued and every offer is accepted and completed at once; a KV watcher checks every revision
 of every agent ledger for over-booking. Goals (issue 4): >= 50,000 decisions/s at 10k agents;
@@ -23,17 +24,20 @@ from typing import Any
 
 from bench.report import Goal, print_report
 from ccmesh.testing.topologies import single_server
-from routing.domain.agent_index import AgentIndex
-from routing.domain.agents import AgentLoad, AgentProfile, AgentState, Channel
-from routing.domain.matching import AgentView
+from routing.adapters.acd_store import KeyMirror
+from routing.domain import reservations
+from routing.domain.agents import AgentProfile, AgentState, Channel
 from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact
+from routing.domain.reservations import AgentLedger, Held, ReservationState
 
 SKILLS = [f"skill{n}" for n in range(50)]
 QUEUES = 1000
+TENANT = "acme"
 
 
-def build(agent_count: int, rng: random.Random) -> tuple[AgentIndex, list[QueueSpec]]:
-    index = AgentIndex()
+def build(agent_count: int, rng: random.Random) -> tuple[KeyMirror, list[QueueSpec]]:
+    kv: Any = None  # the in-process part never touches the bucket
+    mirror = KeyMirror(kv)
     for n in range(agent_count):
         profile = AgentProfile(
             f"a{n}",
@@ -41,21 +45,30 @@ def build(agent_count: int, rng: random.Random) -> tuple[AgentIndex, list[QueueS
             languages=frozenset({"en"}),
             capacity={Channel.VOICE: 1, Channel.CHAT: 3},
         )
-        index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), rng.random() * 1000))
-    index.compact()  # loaded in random idle order: sort the buckets once, as the service does
+        ledger = AgentLedger(profile, AgentState.AVAILABLE, (), rng.random() * 1000)
+        mirror.agents[(TENANT, profile.agent_id)] = ledger
+        mirror.index_agent(TENANT, profile.agent_id, ledger)
+    for index in mirror.indexes.values():
+        index.compact()  # loaded in random idle order: sorted once, as the mirror does after its load
     rings = (BullseyeRing(0, 3), BullseyeRing(30, 1))
     queues = [
-        QueueSpec("acme", f"q{n}", required_skills=frozenset({SKILLS[n % 50]}), rings=rings)
+        QueueSpec(TENANT, f"q{n}", required_skills=frozenset({SKILLS[n % 50]}), rings=rings)
         for n in range(QUEUES)
     ]
-    return index, queues
+    return mirror, queues
 
 
 def decisions_per_second(agent_count: int, decisions: int) -> dict[str, float]:
+    """The service's decision path without the bucket: `AcdService._route_queue` asks the
+    mirror's index, reserves (`reservations.reserve`, re-indexed through `index_agent` as after an
+    offer) and, here at once, releases (`reservations.release`, idle from now, re-indexed as the
+    watch does after a completion)."""
     rng = random.Random(agent_count)
     started = time.perf_counter()
-    index, queues = build(agent_count, rng)
+    mirror, queues = build(agent_count, rng)
     built = time.perf_counter() - started
+    index = mirror.indexes[TENANT]
+    failed: set[str] = set()
     now = 1000.0
     matched = 0
     t0 = time.perf_counter()
@@ -65,19 +78,17 @@ def decisions_per_second(agent_count: int, decisions: int) -> dict[str, float]:
         contact = WaitingContact(
             f"c{n}", queue.name, Channel.CHAT, 50, now - rng.random() * 60, n, language="en"
         )
-        decision = index.longest_idle(contact, queue, now)
+        decision = index.longest_idle(contact, queue, now, exclude=failed)
         if not decision.matched:
             continue
         matched += 1
-        agent = index.agents[decision.agent_id]
-        busy = AgentView(
-            agent.profile,
-            agent.state,
-            AgentLoad({Channel.CHAT: agent.load.count(Channel.CHAT) + 1}),
-            agent.idle_since,
-        )
-        index.put(busy)  # reserved
-        index.put(AgentView(agent.profile, agent.state, agent.load, now))  # released: idle from now
+        ledger = mirror.agents[(TENANT, decision.agent_id)]
+        held = Held(f"r{n}", contact.contact_id, contact.channel, ReservationState.OFFERED, now + 20)
+        reserved = reservations.reserve(ledger, held)
+        mirror.index_agent(TENANT, decision.agent_id, reserved)
+        released = reservations.release(reserved, held.reservation_id, now)
+        mirror.agents[(TENANT, decision.agent_id)] = released
+        mirror.index_agent(TENANT, decision.agent_id, released)
     elapsed = time.perf_counter() - t0
     return {
         "agents": agent_count,

@@ -16,7 +16,7 @@ import kopf
 from ccmesh.configplane.models import ContactCenter
 from ccoperator import labels
 from ccoperator.builders import BuildSettings, DesiredObject, Owner, build_desired
-from ccoperator.converge import ConvergeReport, converge
+from ccoperator.converge import PRUNABLE_KINDS, ConvergeReport, converge, prune
 from ccoperator.kube.resources import KINDS
 from ccoperator.runtime import Runtime
 from ccoperator.spec import SpecError, parse_contactcenter
@@ -62,7 +62,11 @@ async def _apply(
         new_auth_secret=secrets.token_urlsafe(32),
     )
     desired = build_desired(cc, owner, settings)
-    return desired, await converge(runtime.kube, desired)
+    report = await converge(runtime.kube, desired)
+    # After converging, so a replacement autoscaler exists before the old one goes.
+    kinds = [k for k in PRUNABLE_KINDS if k != "ScaledObject" or settings.keda_available]
+    await prune(runtime.kube, owner, desired, report, kinds)
+    return desired, report
 
 
 async def reconcile(
@@ -119,6 +123,7 @@ async def _reconcile_locked(
         nats=nats_status,
         changed=report.changed,
         repaired=repaired,
+        pruned=report.pruned,
         notes=[note for d in desired for note in d.notes] + nats_notes,
     )
     status = build_status(observation, previous)
@@ -128,6 +133,9 @@ async def _reconcile_locked(
     await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
     if repaired:
         kopf.info(_event_target(body), reason="Repaired", message="restored: " + ", ".join(repaired))
+    if report.pruned:
+        kopf.info(_event_target(body), reason="Pruned", message="removed: " + ", ".join(report.pruned))
+        logger.info("pruned objects the spec no longer asks for: %s", ", ".join(report.pruned))
     if nats_error and nats_error != _degraded_message(previous):
         kopf.warn(_event_target(body), reason="NatsUnavailable", message=nats_error)
     return status

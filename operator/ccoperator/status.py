@@ -33,6 +33,8 @@ class Observation:
     nats: Mapping[str, Any] = field(default_factory=dict)
     changed: Sequence[str] = ()
     repaired: Sequence[str] = ()
+    #: Owned objects the spec no longer asks for, deleted this pass (e.g. an HPA replaced by KEDA).
+    pruned: Sequence[str] = ()
     notes: Sequence[str] = ()
 
 
@@ -81,10 +83,11 @@ def conditions_for(observation: Observation) -> list[dict[str, Any]]:
         progressing = _condition(
             "Progressing", True, "Repaired", "restored: " + ", ".join(observation.repaired), generation
         )
-    elif observation.changed:
-        progressing = _condition(
-            "Progressing", True, "Reconciling", "applied: " + ", ".join(observation.changed), generation
-        )
+    elif observation.changed or observation.pruned:
+        parts = [f"applied: {', '.join(observation.changed)}"] if observation.changed else []
+        if observation.pruned:
+            parts.append(f"removed: {', '.join(observation.pruned)}")
+        progressing = _condition("Progressing", True, "Reconciling", "; ".join(parts), generation)
     elif waiting:
         progressing = _condition(
             "Progressing", True, "RollingOut", "rolling out: " + ", ".join(waiting), generation

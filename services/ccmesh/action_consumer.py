@@ -60,15 +60,7 @@ __all__ = [
     "LedgerEntry",
     "PermanentError",
     "action_filter",
-    "action_kind",
 ]
-
-
-def action_kind(record: integration_pb2.ActionRecord) -> str:
-    kind = record.WhichOneof("action")
-    if kind is None:
-        raise PermanentError(f"action {record.action_id!r} has no action")
-    return kind
 
 
 def action_filter(region: str, action: str) -> str:

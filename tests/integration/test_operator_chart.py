@@ -12,6 +12,7 @@ import pytest
 import yaml
 from helm_python import Chart
 
+from ccoperator.converge import PRUNABLE_KINDS
 from ccoperator.crd import custom_resource_definition
 from ccoperator.testing.crd_validator import validate
 
@@ -86,7 +87,17 @@ def test_operator_runs_hardened_with_least_privilege() -> None:
     assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
     role = next(d for d in documents if d["kind"] == "ClusterRole")
     verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}
-    assert "delete" not in verbs and "*" not in verbs
+    assert "*" not in verbs
+    # Delete only on the kinds the operator prunes (PRUNABLE_KINDS), nothing else.
+    deletable = {
+        (group, resource)
+        for rule in role["rules"]
+        if "delete" in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert deletable == {("autoscaling", "horizontalpodautoscalers"), ("keda.sh", "scaledobjects")}
+    assert set(PRUNABLE_KINDS) == {"HorizontalPodAutoscaler", "ScaledObject"}
     secrets = next(r for r in role["rules"] if "secrets" in r["resources"])
     assert set(secrets["verbs"]) == {"get", "create"}
     namespaced = render("contactcenter", {"operator": {"namespaces": "regions"}})

@@ -179,13 +179,16 @@ class AgentIndex:
         if not skills:
             bucket = self._buckets.get((_ANY_SKILL, 0))
             return [bucket] if bucket is not None else []
+        buckets = self._buckets
         rarest: list[_Bucket] = []
         rarest_size = -1
         for skill in skills:
-            found = [b for b in (self._buckets.get((skill, at)) for at in range(level, 6)) if b is not None]
-            size = sum(len(b) for b in found)
-            if size == 0:
+            found = [b for b in (buckets.get((skill, at)) for at in range(level, 6)) if b is not None]
+            if not found:
                 return []  # nobody has this skill at this level
+            if len(skills) == 1:
+                return found
+            size = sum(len(b) for b in found)
             if rarest_size < 0 or size < rarest_size:
                 rarest, rarest_size = found, size
         return rarest

@@ -80,7 +80,10 @@ def reserve(ledger: AgentLedger, held: Held) -> AgentLedger:
     reason = capacity_refusal(ledger.profile, ledger.state, ledger.load(), held.channel)
     if reason is not None:
         raise ReservationError(f"cannot reserve agent {ledger.profile.agent_id}: {reason}")
-    return replace(ledger, held=(*ledger.held, held))
+    # Built directly rather than with `replace`: this is on every routing decision's path.
+    return AgentLedger(
+        ledger.profile, ledger.state, (*ledger.held, held), ledger.idle_since, ledger.last_heartbeat
+    )
 
 
 def accept(ledger: AgentLedger, reservation_id: str) -> AgentLedger:
@@ -97,7 +100,7 @@ def release(ledger: AgentLedger, reservation_id: str, now: float) -> AgentLedger
     state = ledger.state
     if state is AgentState.BUSY and not held:
         state = AgentState.AVAILABLE
-    return replace(ledger, held=held, state=state, idle_since=now)
+    return AgentLedger(ledger.profile, state, held, now, ledger.last_heartbeat)
 
 
 def expired(ledger: AgentLedger, now: float) -> list[Held]:

@@ -21,9 +21,10 @@ send_flow_event -> the reply the journey waits for
     The journey then resumes with `IntegrationReply(data)`: `data` (a string map) is stored
     under the node's `store` attribute exactly as an integration reply would be
     (`attributes[<store>] = {<key>: <value>, ...}`), and the journey runs on from `next` (its
-    hand-offs are published as on any other step). A journey that is not waiting, waits for
-    something else (input, ai, callback) or at an integration the event does not name is left
-    unchanged: not applicable, logged at INFO by the caller.
+    hand-offs are published as on any other step; `data` has the same limits as an attribute
+    update). A journey that is not waiting, waits for something else (input, ai, callback) or
+    at an integration the event does not name is left unchanged: not applicable, logged at
+    INFO by the caller.
 
 A lost race on the journey's revision is retried here a few times, then handed back to the
 consumer (redelivered with back-off). The event's target node is checked on the journey as

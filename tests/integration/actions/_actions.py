@@ -8,6 +8,7 @@ from typing import Any
 import nats
 from _platform import REGION, Platform
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from ccmesh import naming
 from contactcenter.integration.v1 import integration_pb2
@@ -41,13 +42,13 @@ def contact_update(key: str, contact_id: str, **attributes: str) -> integration_
     )
 
 
-async def dead_letters(nc: NATS, durable: str) -> list[nats.aio.msg.Msg]:
+async def dead_letters(nc: NATS, durable: str) -> list[Msg]:
     """Every dead letter of `durable` stored so far (read with an ephemeral consumer)."""
     js = nc.jetstream()
     subscription = await js.pull_subscribe(
         naming.dead_letter_subject(REGION, durable), stream=naming.dead_letter_stream(REGION).name
     )
-    found: list[nats.aio.msg.Msg] = []
+    found: list[Msg] = []
     try:
         while True:
             try:
