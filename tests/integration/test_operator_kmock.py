@@ -255,3 +255,90 @@ async def test_deletion_policy_decides_the_fate_of_region_data(
     await api(cluster, "DELETE", f"{CR_PATH}/eu")
     await eventually(lambda: obj(cluster, CR_RESOURCE, "eu") is None)
     assert dataplane.deleted == expected
+
+
+HPA = "autoscaling/v2/horizontalpodautoscalers"
+SCALED_OBJECT = "keda.sh/v1alpha1/scaledobjects"
+
+
+def routing_autoscaling(mode: str) -> dict[str, Any]:
+    return {"routing": {"autoscaling": {"mode": mode, "maxReplicas": 6}}}
+
+
+@pytest.mark.parametrize("cluster", [True], indirect=True)
+async def test_switch_from_hpa_to_keda_removes_the_hpa_and_says_so(
+    cluster: ApiServerEmulator, operator: Runtime
+) -> None:
+    await create(cluster, eu_spec(services=routing_autoscaling("hpa")))
+    await eventually(lambda: obj(cluster, HPA, "eu-routing") is not None)
+    assert obj(cluster, SCALED_OBJECT, "eu-routing") is None
+
+    code, _ = await api(
+        cluster, "PATCH", f"{CR_PATH}/eu", {"spec": {"services": routing_autoscaling("keda")}}
+    )
+    assert code == 200
+    await eventually(lambda: obj(cluster, SCALED_OBJECT, "eu-routing") is not None)
+    await eventually(lambda: obj(cluster, HPA, "eu-routing") is None)
+    pruned = await eventually(lambda: events(cluster, "Pruned"))
+    assert "HorizontalPodAutoscaler/eu-routing" in pruned[0]["message"]
+    await eventually(lambda: status(cluster).get("observedGeneration") == 2)
+    assert "repairs" not in status(cluster)  # a spec change is not a repair
+
+
+async def test_autoscaling_off_removes_the_autoscaler(cluster: ApiServerEmulator, operator: Runtime) -> None:
+    await create(cluster, eu_spec(services=routing_autoscaling("hpa")))
+    await eventually(lambda: obj(cluster, HPA, "eu-routing") is not None)
+
+    code, _ = await api(
+        cluster, "PATCH", f"{CR_PATH}/eu", {"spec": {"services": {"routing": {"autoscaling": None}}}}
+    )
+    assert code == 200
+    await eventually(lambda: obj(cluster, HPA, "eu-routing") is None)
+    pruned = await eventually(lambda: events(cluster, "Pruned"))
+    assert "HorizontalPodAutoscaler/eu-routing" in pruned[0]["message"]
+    # Gone for good: the next passes do not recreate it.
+    await eventually(lambda: status(cluster).get("observedGeneration") == 2)
+    await simulate_ready(cluster, NS)
+    await eventually(lambda: condition(cluster, "Ready").get("status") == "True")
+    assert obj(cluster, HPA, "eu-routing") is None
+
+
+async def test_autoscalers_the_operator_does_not_own_are_left_alone(
+    cluster: ApiServerEmulator, operator: Runtime
+) -> None:
+    await create(cluster, eu_spec(services=routing_autoscaling("hpa")))
+    await eventually(lambda: obj(cluster, HPA, "eu-routing") is not None)
+    owned = obj(cluster, HPA, "eu-routing")
+    assert owned is not None
+    hpa_path = f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers"
+    spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"}, "maxReplicas": 3}
+    # Someone else's HPA; one that copies our labels but has no owner reference; one owned by
+    # another ContactCenter's uid with our labels.
+    foreign = [
+        {"name": "unrelated", "labels": {"app": "billing"}},
+        {"name": "eu-lookalike", "labels": owned["metadata"]["labels"]},
+        {
+            "name": "eu-other-owner",
+            "labels": owned["metadata"]["labels"],
+            "ownerReferences": [{**owned["metadata"]["ownerReferences"][0], "uid": "not-this-one"}],
+        },
+    ]
+    for meta in foreign:
+        manifest = {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"namespace": NS, **meta},
+            "spec": spec,
+        }
+        code, _ = await api(cluster, "POST", hpa_path, manifest)
+        assert code in (200, 201)
+
+    await api(cluster, "PATCH", f"{CR_PATH}/eu", {"spec": {"services": {"routing": {"autoscaling": None}}}})
+    await eventually(lambda: obj(cluster, HPA, "eu-routing") is None)
+    await eventually(lambda: status(cluster).get("observedGeneration") == 2)
+    await eventually(lambda: events(cluster, "Pruned"))
+    for meta in foreign:
+        assert obj(cluster, HPA, meta["name"]) is not None, meta["name"]
+    assert all(
+        "eu-routing" in e["message"] and "lookalike" not in e["message"] for e in events(cluster, "Pruned")
+    )

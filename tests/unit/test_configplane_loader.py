@@ -178,3 +178,13 @@ def test_missing_file_and_empty_file_are_named(tmp_path: Path) -> None:
 def test_field_path_uses_camel_case_and_indices() -> None:
     loc = ("spec", "tenants", 0, "residency", "personal_data_regions", 2)
     assert field_path(loc) == "spec.tenants[0].residency.personalDataRegions[2]"
+
+
+def test_ccctl_get_masks_secrets_unless_asked() -> None:
+    from ccctl.commands.get import MASK, mask_secrets
+
+    document = {"spec": {"secret": "whsec_abc", "url": "https://x", "connectors": [{"token": "t0k"}]}}
+    masked = mask_secrets(document)
+    assert masked["spec"]["secret"] == MASK and masked["spec"]["connectors"][0]["token"] == MASK
+    assert masked["spec"]["url"] == "https://x"
+    assert "whsec_abc" not in str(masked) and "t0k" not in str(masked)

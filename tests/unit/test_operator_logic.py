@@ -165,3 +165,48 @@ def test_drift_ignores_server_added_fields_but_not_changed_ones() -> None:
     assert contains(actual, desired)
     assert not contains({**actual, "spec": {**actual["spec"], "replicas": 7}}, desired)
     assert not contains({"spec": {"replicas": 2, "template": {"containers": []}}}, desired)
+
+
+def _hpa(labels: dict[str, str], references: list[dict[str, object]]) -> dict[str, object]:
+    return {"metadata": {"name": "eu-routing", "labels": labels, "ownerReferences": references}}
+
+
+def test_only_objects_with_our_labels_and_owner_uid_count_as_owned() -> None:
+    from ccoperator.builders import Owner
+    from ccoperator.converge import owned_by
+
+    owner = Owner(name="eu", namespace="regions", uid="u1")
+    ours = {"app.kubernetes.io/managed-by": "ccoperator", "app.kubernetes.io/instance": "eu"}
+    reference: dict[str, object] = {
+        "apiVersion": "contactcenter.dev/v1alpha1",
+        "kind": "ContactCenter",
+        "name": "eu",
+        "uid": "u1",
+        "controller": True,
+    }
+    assert owned_by(_hpa(ours, [reference]), owner)
+    assert not owned_by(_hpa(ours, []), owner)
+    assert not owned_by(_hpa(ours, [{**reference, "uid": "u2"}]), owner)
+    assert not owned_by(_hpa(ours, [{**reference, "controller": False}]), owner)
+    assert not owned_by(_hpa({**ours, "app.kubernetes.io/managed-by": "helm"}, [reference]), owner)
+    assert not owned_by(_hpa({**ours, "app.kubernetes.io/instance": "us"}, [reference]), owner)
+
+
+def test_progressing_says_what_was_pruned() -> None:
+    status = build_status(
+        Observation(generation=2, now="t", services=ALL_READY, pruned=["HorizontalPodAutoscaler/eu-routing"])
+    )
+    progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+    assert progressing["status"] == "True"
+    assert progressing["message"] == "removed: HorizontalPodAutoscaler/eu-routing"
+    both = build_status(
+        Observation(
+            generation=2,
+            now="t",
+            services=ALL_READY,
+            changed=["ScaledObject/eu-routing"],
+            pruned=["HorizontalPodAutoscaler/eu-routing"],
+        )
+    )
+    message = next(c for c in both["conditions"] if c["type"] == "Progressing")["message"]
+    assert message == "applied: ScaledObject/eu-routing; removed: HorizontalPodAutoscaler/eu-routing"

@@ -4,7 +4,9 @@ kmock stores objects as given. kopf relies on a few things a real API server doe
 adds them: `resourceVersion` bumped on every write, `generation` bumped when `spec` changes, `uid` and
 `creationTimestamp` on create, names for `generateName` (kopf's Events), and HTTP 422 when a JSON
 patch's `test` on resourceVersion fails (kopf's optimistic concurrency). It also forgets old requests,
-which kmock otherwise re-scans on every new one. Still no schema validation,
+which kmock otherwise re-scans on every new one. For the benchmark it counts requests by client
+(User-Agent: kopf, the operator's own client, anything else) and times how long it spends serving
+them. Still no schema validation,
 defaulting, garbage collection or controllers: tests simulate ready replicas themselves.
 """
 
@@ -14,7 +16,9 @@ import asyncio
 import contextlib
 import datetime
 import itertools
+import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -30,11 +34,39 @@ DEPLOYMENTS = "apps/v1/deployments"
 KEPT_REQUESTS = 1
 
 
+def client_of(request: rendering.Request) -> str:
+    """Who sent a request: kopf's framework, the operator's own `KubeClient`, or anything else."""
+    agent = str(request.headers.get("User-Agent", ""))
+    if agent.startswith("kopf"):
+        return "kopf"
+    if agent.startswith("ccoperator"):
+        return "ccoperator"
+    return "other"
+
+
 @attrs.define(kw_only=True)
 class ApiServerEmulator(kmock.KubernetesEmulator):
     _versions: Iterator[int] = attrs.field(factory=lambda: itertools.count(1000), init=False)
+    #: Requests served, by (client, action, resource plural); watches included, as one each.
+    request_counts: Counter[tuple[str, str, str]] = attrs.field(factory=Counter, init=False)
+    #: Time spent serving requests other than watches (a watch lasts as long as its stream).
+    served_seconds: float = attrs.field(default=0.0, init=False)
+    served_requests: int = attrs.field(default=0, init=False)
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        action = request.action.value if request.action is not None else str(request.method.value)
+        plural = request.resource.plural if request.resource is not None else ""
+        self.request_counts[client_of(request), action, plural or ""] += 1
+        if request.action == enums.action.WATCH:
+            return await self._handle_untimed(request)
+        started = time.perf_counter()
+        try:
+            return await self._handle_untimed(request)
+        finally:
+            self.served_seconds += time.perf_counter() - started
+            self.served_requests += 1
+
+    async def _handle_untimed(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         # kmock keeps every request for assertions and matches each new one against that history,
         # which makes a long run quadratic; these tests assert on objects, so keep only the current one.
         if len(self._requests) > KEPT_REQUESTS:
@@ -200,17 +232,26 @@ async def simulate_ready(cluster: kmock.KubernetesEmulator, namespace: str) -> i
 
     Through the API (the status subresource), so watchers see it as they would in a cluster.
     """
-    stale = [
+    stale = not_ready_deployments(cluster, namespace)
+    await mark_ready(cluster, namespace, stale)
+    return len(stale)
+
+
+def not_ready_deployments(cluster: kmock.KubernetesEmulator, namespace: str) -> list[tuple[str, int]]:
+    """(name, replicas) of Deployments not reporting all replicas ready: a scan of every object."""
+    return [
         (name, obj.get("spec", {}).get("replicas", 1))
         for (resource, ns, name), obj in list(cluster.objects.items())
         if ns == namespace and resource.plural == "deployments" and resource.group == "apps"
         if not obj.deleted
         if (obj.get("status") or {}).get("readyReplicas") != obj.get("spec", {}).get("replicas", 1)
     ]
+
+
+async def mark_ready(cluster: kmock.KubernetesEmulator, namespace: str, stale: list[tuple[str, int]]) -> None:
     for name, replicas in stale:
         path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status"
         await api(cluster, "PATCH", path, {"status": {"readyReplicas": replicas}})
-    return len(stale)
 
 
 async def eventually(check: Callable[[], Any], within: float = 20.0, interval: float = 0.05) -> Any:

@@ -41,6 +41,11 @@ def register(subparsers: Any) -> None:
         default="table",
         help="output format (%(default)s)",
     )
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print signing secrets and tokens instead of masking them",
+    )
     add_nats_url_option(parser)
     parser.set_defaults(handler=run)
 
@@ -62,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if not documents and args.output == "table":
         print(f"No {kind.lower()}s found.", file=sys.stderr)
         return 0
-    print(render(documents, args.output, single=args.name is not None), end="")
+    shown = render(documents, args.output, single=args.name is not None, show_secrets=args.show_secrets)
+    print(shown, end="")
     return 0
 
 
@@ -80,8 +86,31 @@ async def _fetch(url: str, kind: str, name: str | None) -> list[Model]:
         return [document] if document is not None else []
 
 
-def render(documents: list[Model], output: str, *, single: bool, now: datetime | None = None) -> str:
+#: Fields that hold credentials; masked in output unless --show-secrets (screens and logs are
+#: not where secrets belong, and a masked document fails validation if applied back as is).
+SECRET_FIELDS = frozenset({"secret", "token"})
+MASK = "<hidden: use --show-secrets>"
+
+
+def mask_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (MASK if k in SECRET_FIELDS and v else mask_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def render(
+    documents: list[Model],
+    output: str,
+    *,
+    single: bool,
+    now: datetime | None = None,
+    show_secrets: bool = False,
+) -> str:
     data = [doc.model_dump(mode="json", by_alias=True) for doc in documents]
+    if not show_secrets:
+        data = [mask_secrets(item) for item in data]
     if output == "json":
         return orjson.dumps(data[0] if single else data, option=orjson.OPT_INDENT_2).decode() + "\n"
     if output == "yaml":

@@ -82,6 +82,7 @@ def contact_to_bytes(record: ContactRecord) -> bytes:
             "deadline": record.deadline,
             "offers": record.offers,
             "passed_by": list(record.passed_by),
+            "widened_to": list(record.widened_to),
         }
     )
 
@@ -107,6 +108,7 @@ def contact_from_bytes(raw: bytes) -> ContactRecord:
         d["deadline"],
         d["offers"],
         tuple(d["passed_by"]),
+        tuple(d.get("widened_to", ())),  # absent in records written before `widen`
     )
 
 

@@ -33,6 +33,8 @@ class ContactRecord:
     offers: int = 0
     #: Agents that declined or let the offer time out; not offered the contact again.
     passed_by: tuple[str, ...] = ()
+    #: Queues whose agents may also take the contact (overflow `widen`); it stays in its own.
+    widened_to: tuple[str, ...] = ()
 
 
 def offer(record: ContactRecord, reservation_id: str, agent_id: str, deadline: float) -> ContactRecord:
@@ -46,6 +48,15 @@ def offer(record: ContactRecord, reservation_id: str, agent_id: str, deadline: f
         deadline=deadline,
         offers=record.offers + 1,
     )
+
+
+def widen(record: ContactRecord, queue: str) -> ContactRecord:
+    """Let `queue`'s agents take the waiting contact too; it keeps its queue and position."""
+    if record.status is not ContactStatus.WAITING:
+        raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
+    if queue == record.contact.queue or queue in record.widened_to:
+        return record
+    return replace(record, widened_to=(*record.widened_to, queue))
 
 
 def _expect_offer(record: ContactRecord, reservation_id: str) -> None:
@@ -96,4 +107,5 @@ def move(record: ContactRecord, queue: str) -> ContactRecord:
     """Overflow: a waiting contact changes queue and keeps its arrival time (and so its position)."""
     if record.status is not ContactStatus.WAITING:
         raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
-    return replace(record, contact=replace(record.contact, queue=queue))
+    widened_to = tuple(q for q in record.widened_to if q != queue)
+    return replace(record, contact=replace(record.contact, queue=queue), widened_to=widened_to)
