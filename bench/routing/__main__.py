@@ -14,7 +14,6 @@ time per decision growing no more than 1.5x from 1k to 100k agents; zero over-bo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import sys
 import tempfile
@@ -183,11 +182,11 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
             for task in list(tasks):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for service in services:
-                await service.stop()
+            # Teardown is bounded: a KV watch that does not end on cancel must not hang the bench
+            # (seen now and then: the numbers were in, and the run never returned).
+            await asyncio.wait({asyncio.ensure_future(s.stop()) for s in services}, timeout=10)
             watcher_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher_task
+            await asyncio.wait({watcher_task}, timeout=5)
             for nc in connections:
                 await nc.close()
             return {
