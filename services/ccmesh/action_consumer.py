@@ -18,7 +18,6 @@ published again after its cause was fixed (e.g. the customer now exists) is appl
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -26,19 +25,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
-from google.protobuf.message import DecodeError
-from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
-from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ccmesh import naming, telemetry
-from ccmesh.events import ConsumerSettings, DurableConsumer, PermanentError
+from ccmesh import naming
+from ccmesh.events import ConsumerSettings, DurableConsumer, MessageFormat, PermanentError
 from ccmesh.kv import update_with
-from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2
 
 log = logging.getLogger(__name__)
@@ -70,11 +63,17 @@ def action_filter(region: str, action: str) -> str:
     return naming.action_subject(region, "*", action, "*")
 
 
-async def _not_an_event(event: events_pb2.Event) -> None:  # pragma: no cover - never called
-    raise AssertionError("an ActionConsumer hands ActionRecords to its action handler")
+ACTION_RECORDS: MessageFormat[integration_pb2.ActionRecord] = MessageFormat(
+    label="action record",
+    decode=integration_pb2.ActionRecord.FromString,
+    attributes=lambda record: {
+        "messaging.message.id": record.action_id,
+        "contactcenter.action.type": record.WhichOneof("action") or "",
+    },
+)
 
 
-class ActionConsumer(DurableConsumer):
+class ActionConsumer(DurableConsumer[integration_pb2.ActionRecord]):
     """A durable consumer on `actions-<region>` for `actions`, handing each ActionRecord to `handler`."""
 
     def __init__(
@@ -96,73 +95,16 @@ class ActionConsumer(DurableConsumer):
             filter_subject=self.filter_subjects[0],
             max_deliver=max_deliver,
             backoff_seconds=tuple(backoff_seconds),
+            more_filter_subjects=tuple(self.filter_subjects[1:]),
         )
-        super().__init__(js, region, settings, _not_an_event)
-        self._stream = naming.actions_stream(region).name
-        self._action_handler = handler
-
-    async def start(self) -> None:
-        s = self.settings
-        several = len(self.filter_subjects) > 1
-        config = ConsumerConfig(
-            durable_name=s.durable,
-            filter_subject=None if several else self.filter_subjects[0],
-            filter_subjects=list(self.filter_subjects) if several else None,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            max_deliver=s.max_deliver,
-            ack_wait=s.ack_wait_seconds,
+        super().__init__(
+            js,
+            region,
+            settings,
+            handler,
+            stream=naming.actions_stream(region).name,
+            message_format=ACTION_RECORDS,
         )
-        self._subscription = await self._js.pull_subscribe(
-            self.filter_subjects[0], durable=s.durable, stream=self._stream, config=config
-        )
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{s.durable}")
-
-    async def _process(self, message: Msg) -> None:
-        delivered = message.metadata.num_delivered
-        token = otel_context.attach(telemetry.extract(message.headers))
-        try:
-            with self._tracer.start_as_current_span(
-                f"{self._stream} process",
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": message.subject,
-                    "messaging.consumer.group.name": self.settings.durable,
-                    "messaging.message.delivery_count": delivered,
-                },
-            ) as span:
-                try:
-                    record = integration_pb2.ActionRecord.FromString(message.data)
-                except DecodeError as error:
-                    await self._dead_letter(message, f"undecodable action record: {error}")
-                    return
-                span.set_attribute("messaging.message.id", record.action_id)
-                span.set_attribute("contactcenter.action.type", record.WhichOneof("action") or "")
-                try:
-                    await self._action_handler(record)
-                except PermanentError as error:
-                    span.set_status(Status(StatusCode.ERROR, str(error)))
-                    await self._dead_letter(message, f"permanent failure: {error}")
-                    return
-                except Exception as error:
-                    span.set_status(Status(StatusCode.ERROR, repr(error)))
-                    if delivered >= self.settings.max_deliver:
-                        await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
-                    else:
-                        log.warning(
-                            "action %s on %s failed (attempt %d); retrying",
-                            record.action_id,
-                            self.settings.durable,
-                            delivered,
-                            exc_info=True,
-                        )
-                        await message.nak(delay=self._backoff(delivered))
-                    return
-                await message.ack()
-        finally:
-            otel_context.detach(token)
 
 
 APPLIED = "applied"

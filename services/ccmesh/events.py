@@ -14,8 +14,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Placement, StorageType, StreamConfig
@@ -119,19 +120,54 @@ class ConsumerSettings:
     #: Delay before each redelivery after a failure; the last value repeats.
     backoff_seconds: Sequence[float] = field(default_factory=lambda: (0.2, 1.0, 5.0, 15.0))
     batch: int = 32
+    #: Further subject filters of the same consumer (NATS 2.10 multi-filter consumers).
+    more_filter_subjects: Sequence[str] = ()
 
 
-class DurableConsumer:
-    """Pulls from a durable consumer and hands each event to `handler`, in stream order."""
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class MessageFormat(Generic[M]):
+    """What a consumer's messages are: how to decode one and what to put on its span."""
+
+    #: Used in dead-letter reasons, e.g. "undecodable event".
+    label: str
+    decode: Callable[[bytes], M]
+    #: Span attributes of a decoded message (its id, its type).
+    attributes: Callable[[M], dict[str, str]]
+
+
+EVENTS: MessageFormat[events_pb2.Event] = MessageFormat(
+    label="event",
+    decode=events_pb2.Event.FromString,
+    attributes=lambda event: {"messaging.message.id": event.event_id},
+)
+
+
+class DurableConsumer(Generic[M]):
+    """Pulls from a durable consumer and hands each message to `handler`, in stream order.
+
+    By default it reads contact events from `events-<region>`; other streams of protobuf
+    records (e.g. inbound actions) pass their `stream` and `message_format`.
+    """
 
     def __init__(
-        self, js: JetStreamContext, region: str, settings: ConsumerSettings, handler: EventHandler
+        self,
+        js: JetStreamContext,
+        region: str,
+        settings: ConsumerSettings,
+        handler: Callable[[M], Awaitable[None]],
+        *,
+        stream: str | None = None,
+        message_format: MessageFormat[M] = EVENTS,  # type: ignore[assignment]
     ) -> None:
         self._js = js
         self.region = region
         self.settings = settings
         self._handler = handler
-        self._stream = naming.events_stream(region).name
+        self._format = message_format
+        self._stream = stream or naming.events_stream(region).name
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._tracer = telemetry.tracer()
@@ -139,9 +175,11 @@ class DurableConsumer:
 
     async def start(self) -> None:
         s = self.settings
+        filters = [s.filter_subject, *s.more_filter_subjects]
         config = ConsumerConfig(
             durable_name=s.durable,
-            filter_subject=s.filter_subject,
+            filter_subject=s.filter_subject if len(filters) == 1 else None,
+            filter_subjects=filters if len(filters) > 1 else None,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=s.max_deliver,
@@ -195,14 +233,14 @@ class DurableConsumer:
                 },
             ) as span:
                 try:
-                    event = events_pb2.Event.FromString(message.data)
+                    decoded = self._format.decode(message.data)
                 except DecodeError as error:
                     # A message that cannot be decoded will never succeed: dead-letter it now.
-                    await self._dead_letter(message, f"undecodable event: {error}")
+                    await self._dead_letter(message, f"undecodable {self._format.label}: {error}")
                     return
-                span.set_attribute("messaging.message.id", event.event_id)
+                span.set_attributes(self._format.attributes(decoded))
                 try:
-                    await self._handler(event)
+                    await self._handler(decoded)
                 except PermanentError as error:
                     span.set_status(Status(StatusCode.ERROR, str(error)))
                     await self._dead_letter(message, f"permanent failure: {error}")
@@ -212,6 +250,13 @@ class DurableConsumer:
                     if delivered >= self.settings.max_deliver:
                         await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
                     else:
+                        log.warning(
+                            "%s on %s failed (attempt %d); retrying",
+                            self._format.label,
+                            self.settings.durable,
+                            delivered,
+                            exc_info=True,
+                        )
                         await message.nak(delay=self._backoff(delivered))
                     return
                 await message.ack()

@@ -94,7 +94,7 @@ class ServiceParts:
 
     #: (servicer, service descriptor, generated add_<Service>Servicer_to_server)
     servicers: list[tuple[object, ServiceDescriptor, Callable[[Any, grpc.aio.Server], None]]]
-    consumers: list[DurableConsumer] = field(default_factory=list)
+    consumers: list[DurableConsumer[Any]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 

@@ -20,7 +20,7 @@ DURABLE = "ai-insights"
 
 def insight_consumer(
     js: object, region: str, analyzer: Analyzer, events: EventPublisher, catalog: PipelineCatalog
-) -> DurableConsumer:
+) -> DurableConsumer[events_pb2.Event]:
     async def handle(event: events_pb2.Event) -> None:
         if not catalog.stream_insights:
             return  # the region has not switched streaming on (spec.ai.streamInsights): skip

@@ -13,7 +13,9 @@ from identity.service_layer.timeline import record_event
 DURABLE = "identity-timeline"
 
 
-def timeline_consumer(js: JetStreamContext, region: str, history: HistoryStore) -> DurableConsumer:
+def timeline_consumer(
+    js: JetStreamContext, region: str, history: HistoryStore
+) -> DurableConsumer[events_pb2.Event]:
     async def handle(event: events_pb2.Event) -> None:
         await record_event(history, event)
 
