@@ -10,6 +10,7 @@ from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from contactcenter.identity.v1 import identity_pb2_grpc
+from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_store import ContactStore
 from gateway.config import GatewayConfig
 from gateway.entrypoints.http import GatewayHttp, start_http
@@ -25,6 +26,15 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         replicas=config.stream_replicas,
     )
     store = ContactStore(bucket)
+    # Channel endpoints follow `ccctl apply` live; webhooks and the SMTP listener look them up here.
+    directory = ChannelDirectory(config.region)
+
+    async def refresh_directory(kind: str, _name: str, _document: object) -> None:
+        if kind == "ChannelEndpoint":
+            directory.refresh(runtime.watcher.documents("ChannelEndpoint"))
+
+    runtime.watcher.on_change(refresh_directory)
+    directory.refresh(runtime.watcher.documents("ChannelEndpoint"))
     identity = mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel)
     servicer = GatewayServicer(
         runtime.access, region=config.region, store=store, identity=identity, events=runtime.events

@@ -19,7 +19,7 @@ from routing.adapters.acd_store import AcdStore, KeyMirror
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
 from routing.config import RoutingConfig
 from routing.domain.contacts import ContactRecord
-from routing.entrypoints.acd_events import acd_event, overflow_rules_of, queued_handler
+from routing.entrypoints.acd_events import acd_event, journey_hand_off, overflow_rules_of, queued_handler
 from routing.entrypoints.actions import actions_consumer
 from routing.entrypoints.rpc import RoutingServicer
 from routing.service_layer.acd import AcdService, AcdSettings
@@ -43,7 +43,14 @@ def contact_queued(region: str, tenant: str, journey: Journey, hand_off: HandOff
         contact_id=journey.journey_id,
         source="routing",
         schema_version=1,
-        contact_queued=events_pb2.ContactQueued(queue=hand_off.queue, priority=hand_off.priority),
+        contact_queued=journey_hand_off(
+            hand_off.queue,
+            hand_off.priority,
+            journey.channel,
+            journey.language,
+            journey.brand,
+            {**journey.attributes, **hand_off.attributes},
+        ),
     )
 
 

@@ -125,7 +125,7 @@ def test_yaml_syntax_error_line_is_the_offending_one() -> None:
 def test_unknown_kind_is_named_with_the_known_ones() -> None:
     message = problems_of(VALID.replace("kind: ContactCenter", "kind: CallCenter"))
     assert "cfg.yaml: document 1 (CallCenter \"eu\"): kind: unknown kind 'CallCenter'" in message
-    assert "known kinds: ContactCenter" in message
+    assert "known kinds: ChannelEndpoint, ContactCenter" in message
 
 
 def test_wrong_api_version_is_named_with_the_expected_one() -> None:
@@ -188,3 +188,45 @@ def test_ccctl_get_masks_secrets_unless_asked() -> None:
     assert masked["spec"]["secret"] == MASK and masked["spec"]["connectors"][0]["token"] == MASK
     assert masked["spec"]["url"] == "https://x"
     assert "whsec_abc" not in str(masked) and "t0k" not in str(masked)
+
+
+CHANNEL = """
+apiVersion: contactcenter.dev/v1alpha1
+kind: ChannelEndpoint
+metadata:
+  name: acme-sms
+spec:
+  region: eu
+  tenant: acme
+  channel: sms
+  provider: twilio
+  address: "+442071838750"
+  queue: support
+  twilio:
+    accountSid: AC00000000000000000000000000000000
+    authToken: a-token-that-is-long-enough
+"""
+
+
+def test_channel_endpoint_examples_load() -> None:
+    documents = load_files([EXAMPLES / "channels" / "eu.yaml"])
+    assert {document.document.spec.channel for document in documents} == {  # type: ignore[attr-defined]
+        "sms",
+        "voice",
+        "whatsapp",
+        "email",
+        "webchat",
+        "generic",
+    }
+
+
+def test_channel_endpoint_errors_name_the_field_and_never_quote_secrets() -> None:
+    assert parse_documents(CHANNEL, "cfg.yaml")[0].document.kind == "ChannelEndpoint"
+    message = problems_of(CHANNEL.replace("provider: twilio", "provider: whatsapp_cloud"))
+    assert "channel sms is served by 'twilio'" in message
+    message = problems_of(CHANNEL.replace("authToken: a-token-that-is-long-enough", "authToken: short"))
+    assert "spec.twilio.authToken" in message and "short" not in message
+    message = problems_of(CHANNEL.replace('address: "+442071838750"', "address: support"))
+    assert "E.164" in message
+    message = problems_of(CHANNEL.replace("  queue: support\n", ""))
+    assert "flow or queue" in message

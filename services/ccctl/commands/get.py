@@ -88,7 +88,9 @@ async def _fetch(url: str, kind: str, name: str | None) -> list[Model]:
 
 #: Fields that hold credentials; masked in output unless --show-secrets (screens and logs are
 #: not where secrets belong, and a masked document fails validation if applied back as is).
-SECRET_FIELDS = frozenset({"secret", "token"})
+SECRET_FIELDS = frozenset(
+    {"secret", "token", "authToken", "appSecret", "verifyToken", "accessToken", "signingSecret", "password"}
+)
 MASK = "<hidden: use --show-secrets>"
 
 

@@ -6,7 +6,7 @@ CRD's OpenAPI schema from them. Field names are camelCase on the wire (as Kubern
 users expect) and snake_case in Python; every field carries a description, because
 `kubectl explain` shows it.
 
-The models live in one module per idea (`base`, `contactcenter`, `integrations`); this
+The models live in one module per idea (`base`, `contactcenter`, `integrations`, `channels`); this
 module names every kind, and is what the rest of the platform imports.
 """
 
@@ -18,6 +18,8 @@ from ccmesh.configplane.base import Model as Model
 from ccmesh.configplane.base import ObjectMeta as ObjectMeta
 from ccmesh.configplane.base import RegionName as RegionName
 from ccmesh.configplane.base import ResourceId as ResourceId
+from ccmesh.configplane.channels import *  # noqa: F403
+from ccmesh.configplane.channels import ChannelEndpoint
 from ccmesh.configplane.contactcenter import *  # noqa: F403 - re-exported: the public names of the kinds
 from ccmesh.configplane.contactcenter import ContactCenter
 from ccmesh.configplane.integrations import *  # noqa: F403
@@ -28,4 +30,5 @@ KINDS: dict[str, type[Model]] = {
     "ContactCenter": ContactCenter,
     "WebhookSubscription": WebhookSubscription,
     "IntegrationConnector": IntegrationConnector,
+    "ChannelEndpoint": ChannelEndpoint,
 }

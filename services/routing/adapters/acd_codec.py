@@ -83,6 +83,8 @@ def contact_to_bytes(record: ContactRecord) -> bytes:
             "offers": record.offers,
             "passed_by": list(record.passed_by),
             "widened_to": list(record.widened_to),
+            "answered_at": record.answered_at,
+            "transfer_to": record.transfer_to,
         }
     )
 
@@ -109,6 +111,8 @@ def contact_from_bytes(raw: bytes) -> ContactRecord:
         d["offers"],
         tuple(d["passed_by"]),
         tuple(d.get("widened_to", ())),  # absent in records written before `widen`
+        d.get("answered_at", 0.0),  # these two are absent in records written before them
+        d.get("transfer_to", ""),
     )
 
 
@@ -129,6 +133,10 @@ def queue_to_bytes(queue: QueueSpec) -> bytes:
             "preferred_agent_timeout_seconds": queue.preferred_agent_timeout_seconds,
             "shared_brands": sorted(queue.shared_brands),
             "hours": _hours_to_dict(queue.hours),
+            "default_service_level": [
+                queue.default_service_level.answered_fraction,
+                queue.default_service_level.within_seconds,
+            ],
         }
     )
 
@@ -148,6 +156,7 @@ def queue_from_bytes(raw: bytes) -> QueueSpec:
         d["preferred_agent_timeout_seconds"],
         frozenset(d["shared_brands"]),
         _hours_from_dict(d.get("hours")),
+        ServiceLevelTarget(*d.get("default_service_level", (0.8, 20.0))),
     )
 
 

@@ -2,6 +2,12 @@
 
     waiting --offer(r)--> offered(r) --accept(r)--> assigned(r) --complete--> closed
                              '--decline/timeout(r)--> waiting   (same enqueued_at: original position)
+    waiting --hand_over(r)--> transferring(r) --handed_over(r)--> transferred   (another region took it)
+                                  '--hand_back(r)--> waiting   (the other region refused it)
+
+`transferring` holds the contact while another region's routing service is asked to take it
+(cross-region overflow): nobody here may offer it meanwhile, and it leaves this region's queue
+(`transferred`) only once the other region has stored it, so a failure in between loses nothing.
 
 Every transition names the reservation it expects, so a late or repeated command (a timeout
 racing an accept, a second router offering the same contact) fails instead of double-routing.
@@ -21,6 +27,8 @@ class ContactStatus(enum.StrEnum):
     OFFERED = "offered"
     ASSIGNED = "assigned"
     CLOSED = "closed"
+    TRANSFERRING = "transferring"
+    TRANSFERRED = "transferred"
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,10 @@ class ContactRecord:
     passed_by: tuple[str, ...] = ()
     #: Queues whose agents may also take the contact (overflow `widen`); it stays in its own.
     widened_to: tuple[str, ...] = ()
+    #: When an agent accepted it (0: not yet); what the measured service level is made of.
+    answered_at: float = 0.0
+    #: "<region>/<queue>" while transferring or once transferred to another region.
+    transfer_to: str = ""
 
 
 def offer(record: ContactRecord, reservation_id: str, agent_id: str, deadline: float) -> ContactRecord:
@@ -81,9 +93,9 @@ def requeue(record: ContactRecord, reservation_id: str, *, passed: bool) -> Cont
     )
 
 
-def assign(record: ContactRecord, reservation_id: str) -> ContactRecord:
+def assign(record: ContactRecord, reservation_id: str, now: float = 0.0) -> ContactRecord:
     _expect_offer(record, reservation_id)
-    return replace(record, status=ContactStatus.ASSIGNED, deadline=0.0)
+    return replace(record, status=ContactStatus.ASSIGNED, deadline=0.0, answered_at=now)
 
 
 def close(record: ContactRecord, reservation_id: str) -> ContactRecord:
@@ -100,7 +112,9 @@ def unassign(record: ContactRecord, reservation_id: str) -> ContactRecord:
         raise ReservationError(
             f"contact {record.contact.contact_id} is not assigned under {reservation_id!r}"
         )
-    return replace(record, status=ContactStatus.WAITING, reservation_id="", agent_id="", deadline=0.0)
+    return replace(
+        record, status=ContactStatus.WAITING, reservation_id="", agent_id="", deadline=0.0, answered_at=0.0
+    )
 
 
 def move(record: ContactRecord, queue: str) -> ContactRecord:
@@ -109,3 +123,38 @@ def move(record: ContactRecord, queue: str) -> ContactRecord:
         raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
     widened_to = tuple(q for q in record.widened_to if q != queue)
     return replace(record, contact=replace(record.contact, queue=queue), widened_to=widened_to)
+
+
+def hand_over(
+    record: ContactRecord, reservation_id: str, region: str, queue: str, deadline: float
+) -> ContactRecord:
+    """Hold a waiting contact while `region`'s `queue` is asked to take it (until `deadline`)."""
+    if record.status is not ContactStatus.WAITING:
+        raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
+    return replace(
+        record,
+        status=ContactStatus.TRANSFERRING,
+        reservation_id=reservation_id,
+        deadline=deadline,
+        transfer_to=f"{region}/{queue}",
+    )
+
+
+def _expect_transfer(record: ContactRecord, reservation_id: str) -> None:
+    if record.status is not ContactStatus.TRANSFERRING or record.reservation_id != reservation_id:
+        raise ReservationError(
+            f"contact {record.contact.contact_id} has no open transfer {reservation_id!r} "
+            f"({record.status.value})"
+        )
+
+
+def handed_over(record: ContactRecord, reservation_id: str) -> ContactRecord:
+    """The other region stored the contact: it leaves this region's queue for good."""
+    _expect_transfer(record, reservation_id)
+    return replace(record, status=ContactStatus.TRANSFERRED, deadline=0.0)
+
+
+def hand_back(record: ContactRecord, reservation_id: str) -> ContactRecord:
+    """The other region refused the contact: back to waiting here, at its original position."""
+    _expect_transfer(record, reservation_id)
+    return replace(record, status=ContactStatus.WAITING, reservation_id="", deadline=0.0, transfer_to="")

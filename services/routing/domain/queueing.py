@@ -29,8 +29,23 @@ class BullseyeRing:
 
 @dataclass(frozen=True)
 class ServiceLevelTarget:
+    """`answered_fraction` of contacts answered within `within_seconds` (e.g. 80% in 20 s)."""
+
     answered_fraction: float = 0.8
     within_seconds: float = 20.0
+
+
+def service_level_target(
+    answered_fraction: float, within_seconds: float, field_name: str
+) -> ServiceLevelTarget:
+    """A checked target; errors name `field_name` (e.g. `queue.service_level`)."""
+    if not 0 < answered_fraction <= 1:
+        raise AcdInputError(
+            f"{field_name}.answered_fraction", f"must be > 0 and <= 1, got {answered_fraction}"
+        )
+    if not within_seconds > 0:
+        raise AcdInputError(f"{field_name}.within_seconds", f"must be > 0, got {within_seconds}")
+    return ServiceLevelTarget(answered_fraction, within_seconds)
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,8 @@ class QueueSpec:
     shared_brands: frozenset[str] = frozenset()
     #: Hours of operation; None: always open.
     hours: BusinessHours | None = None
+    #: The queue's own target; `service_level` overrides it per channel.
+    default_service_level: ServiceLevelTarget = ServiceLevelTarget()
 
     def __post_init__(self) -> None:
         from routing.domain.matching import STRATEGIES  # local: matching imports this module
@@ -67,6 +84,12 @@ class QueueSpec:
                 raise AcdInputError("rings.min_proficiency", f"must be 1-5, got {ring.min_proficiency}")
         if self.aging_per_minute < 0:
             raise AcdInputError("aging_per_minute", "must be >= 0")
+
+    def target_for(self, channel: Channel | None) -> ServiceLevelTarget:
+        """The channel's service-level target, else the queue's (None: the queue's)."""
+        if channel is None:
+            return self.default_service_level
+        return self.service_level.get(channel, self.default_service_level)
 
     def ring_at(self, waited_seconds: float) -> int:
         """Index of the widest ring reached after `waited_seconds`."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -16,8 +18,80 @@ from routing.domain.overflow import OverflowRule
 from routing.domain.queueing import WaitingContact
 from routing.service_layer.acd import AcdService
 
-#: `source` of the events the ACD publishes; its own re-queue events are not taken back in.
+#: `source` of the events the ACD publishes; its own ContactQueued events are not taken back in.
 ACD_SOURCE = "routing-acd"
+
+_KIND = common_pb2.ChannelKind
+#: The customer's channel -> the ACD channel whose agent capacity it uses. Web chat and API
+#: contacts are live conversations (chat); SMS, WhatsApp and tasks are asynchronous (messaging).
+#: Unspecified is chat: what a hand-off without a channel meant before ContactQueued had one.
+CHANNEL_KIND_TO_ACD: dict[int, Channel] = {
+    _KIND.CHANNEL_KIND_UNSPECIFIED: Channel.CHAT,
+    _KIND.CHANNEL_KIND_VOICE: Channel.VOICE,
+    _KIND.CHANNEL_KIND_WEBCHAT: Channel.CHAT,
+    _KIND.CHANNEL_KIND_API: Channel.CHAT,
+    _KIND.CHANNEL_KIND_SMS: Channel.MESSAGING,
+    _KIND.CHANNEL_KIND_WHATSAPP: Channel.MESSAGING,
+    _KIND.CHANNEL_KIND_TASK: Channel.MESSAGING,
+    _KIND.CHANNEL_KIND_EMAIL: Channel.EMAIL,
+}
+
+
+#: A journey's channel name -> the ChannelKind of its hand-off ("chat" is the web chat widget).
+JOURNEY_CHANNELS: dict[str, int] = {
+    "voice": _KIND.CHANNEL_KIND_VOICE,
+    "sms": _KIND.CHANNEL_KIND_SMS,
+    "whatsapp": _KIND.CHANNEL_KIND_WHATSAPP,
+    "email": _KIND.CHANNEL_KIND_EMAIL,
+    "webchat": _KIND.CHANNEL_KIND_WEBCHAT,
+    "chat": _KIND.CHANNEL_KIND_WEBCHAT,
+    "task": _KIND.CHANNEL_KIND_TASK,
+    "api": _KIND.CHANNEL_KIND_API,
+}
+
+
+def journey_hand_off(
+    queue: str,
+    priority: int,
+    channel: str,
+    language: str,
+    brand: str,
+    attributes: Mapping[str, Any],
+) -> events_pb2.ContactQueued:
+    """A journey's queue hand-off as ContactQueued: what the ACD routes by, no personal data.
+
+    Skills come from the hand-off's `required_skills` (or `skills`) attribute, a list or a
+    comma-separated string; the preferred agent from `preferred_agent`.
+    """
+    skills = attributes.get("required_skills", attributes.get("skills", ()))
+    if isinstance(skills, str):
+        skills = [s.strip() for s in skills.split(",") if s.strip()]
+    return events_pb2.ContactQueued(
+        queue=queue,
+        priority=priority,
+        channel=JOURNEY_CHANNELS.get(channel.lower(), _KIND.CHANNEL_KIND_UNSPECIFIED),  # type: ignore[arg-type]
+        required_skills=sorted({str(s) for s in skills}),
+        language=language,
+        brand=brand,
+        preferred_agent=str(attributes.get("preferred_agent", "")),
+    )
+
+
+def waiting_contact(contact_id: str, queued: events_pb2.ContactQueued, now: float) -> WaitingContact:
+    """The ACD's view of a ContactQueued hand-off (a journey's or the gateway's)."""
+    channel = CHANNEL_KIND_TO_ACD.get(queued.channel)
+    if channel is None:
+        raise AcdInputError("channel", f"unknown channel kind {queued.channel}")
+    return WaitingContact(
+        contact_id,
+        queued.queue,
+        channel,
+        min(99, max(1, queued.priority or 50)),
+        now,
+        required_skills=frozenset(queued.required_skills),
+        language=queued.language,
+        preferred_agent=queued.preferred_agent,
+    )
 
 
 def acd_event(
@@ -40,10 +114,23 @@ def acd_event(
         source=ACD_SOURCE,
         schema_version=1,
     )
-    if kind in ("queued", "declined", "timeout", "offline"):
+    # Each change has its own payload, so a consumer tells a first queueing from a re-queue.
+    if kind == "queued":
+        # No channel: the ACD knows only its routing channel (chat, messaging...), not which
+        # customer channel (SMS or WhatsApp) it came from, and a guess would mislead consumers.
         event.contact_queued.CopyFrom(
-            events_pb2.ContactQueued(queue=contact.queue, priority=contact.priority)
+            events_pb2.ContactQueued(
+                queue=contact.queue,
+                priority=contact.priority,
+                required_skills=sorted(contact.required_skills),
+                language=contact.language,
+                preferred_agent=contact.preferred_agent,
+            )
         )
+    elif kind in ("declined", "timeout", "offline"):
+        # `detail` is "<agent>\t<reservation>" (see AcdOffers._give_back).
+        agent_id, _, reservation_id = detail.partition("\t")
+        _requeued(event, kind, contact, agent_id, reservation_id)
     elif kind == "offered":
         event.contact_offered.CopyFrom(
             events_pb2.ContactOffered(
@@ -61,11 +148,37 @@ def acd_event(
         event.contact_transferred.CopyFrom(
             events_pb2.ContactTransferred(from_queue=from_queue, to_queue=contact.queue, reason=reason)
         )
+    elif kind == "overflow_region":
+        rule, to_region, to_queue, reason = [*detail.split("\t", 3), "", "", ""][:4]
+        event.contact_overflowed.CopyFrom(
+            events_pb2.ContactOverflowed(
+                rule=rule, from_queue=contact.queue, to_region=to_region, to_queue=to_queue, reason=reason
+            )
+        )
     elif kind == "closed":
         event.contact_closed.CopyFrom(events_pb2.ContactClosed(outcome=detail, closed_by=record.agent_id))
     else:
         return None
     return event
+
+
+def _requeued(
+    event: events_pb2.Event, kind: str, contact: WaitingContact, agent_id: str, reservation_id: str
+) -> None:
+    if kind == "declined":
+        event.offer_declined.CopyFrom(
+            events_pb2.OfferDeclined(queue=contact.queue, agent_id=agent_id, reservation_id=reservation_id)
+        )
+    elif kind == "timeout":
+        event.offer_timed_out.CopyFrom(
+            events_pb2.OfferTimedOut(queue=contact.queue, agent_id=agent_id, reservation_id=reservation_id)
+        )
+    else:
+        event.contact_requeued.CopyFrom(
+            events_pb2.ContactRequeued(
+                queue=contact.queue, priority=contact.priority, reason="agent_offline", agent_id=agent_id
+            )
+        )
 
 
 def overflow_rules_of(document: ContactCenter | None) -> dict[tuple[str, str], list[OverflowRule]]:
@@ -89,21 +202,15 @@ def overflow_rules_of(document: ContactCenter | None) -> dict[tuple[str, str], l
 
 
 def queued_handler(acd: AcdService) -> EventHandler:
-    """Consumer handler: a journey's hand-off becomes a waiting contact (same use case as the RPC)."""
+    """Consumer handler: a hand-off (from a journey, or from the gateway for contacts that go
+    straight to a queue) becomes a waiting contact, by the same use case as the RPC. The ACD's
+    own ContactQueued events (source `ACD_SOURCE`) are skipped: they report what it already did."""
 
     async def handle(event: events_pb2.Event) -> None:
         if event.source == ACD_SOURCE or event.WhichOneof("payload") != "contact_queued":
             return
-        queued = event.contact_queued
         try:
-            contact = WaitingContact(
-                event.contact_id,
-                queued.queue,
-                # The hand-off carries no channel yet; journeys route messaging-style contacts.
-                Channel.CHAT,
-                min(99, max(1, queued.priority or 50)),
-                acd.now(),
-            )
+            contact = waiting_contact(event.contact_id, event.contact_queued, acd.now())
             await acd.enqueue(event.tenant.tenant_id, contact)
         except AcdInputError as error:
             raise PermanentError(str(error)) from error

@@ -18,7 +18,13 @@ from contactcenter.routing.v1 import routing_pb2
 from routing.adapters.acd_store import UnknownKey
 from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel
 from routing.domain.hours import BusinessHours
-from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact
+from routing.domain.queueing import (
+    BullseyeRing,
+    QueueSpec,
+    ServiceLevelTarget,
+    WaitingContact,
+    service_level_target,
+)
 from routing.domain.reservations import ReservationError
 from routing.service_layer.acd import AcdService, QueueClosed
 
@@ -64,6 +70,22 @@ def queue_spec(tenant: str, message: routing_pb2.QueueDefinition, region: str) -
     rings = tuple(BullseyeRing(r.after_seconds, r.min_proficiency) for r in message.rings) or (
         BullseyeRing(0, 1),
     )
+    default_level = ServiceLevelTarget()
+    if message.HasField("service_level"):
+        target = message.service_level
+        default_level = service_level_target(
+            target.answered_fraction, target.within_seconds, "queue.service_level"
+        )
+    levels: dict[Channel, ServiceLevelTarget] = {}
+    for i, item in enumerate(message.channel_service_levels):
+        field_name = f"queue.channel_service_levels[{i}]"
+        channel = _channel(item.channel, f"{field_name}.channel")
+        if channel in levels:
+            raise AcdInputError(f"{field_name}.channel", f"{channel.value} is given twice")
+        target = item.target
+        levels[channel] = service_level_target(
+            target.answered_fraction, target.within_seconds, f"{field_name}.target"
+        )
     return QueueSpec(
         tenant,
         message.name,
@@ -76,6 +98,8 @@ def queue_spec(tenant: str, message: routing_pb2.QueueDefinition, region: str) -
         preferred_agent_timeout_seconds=message.preferred_agent_timeout_seconds or 30.0,
         shared_brands=frozenset(message.shared_brands),
         hours=queue_hours(message.hours) if message.HasField("hours") else None,
+        service_level=levels,
+        default_service_level=default_level,
     )
 
 
@@ -257,18 +281,39 @@ class AcdRpc:
     ) -> routing_pb2.GetQueueStatsResponse:
         await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
         try:
+            channel = None
+            if request.channel != routing_pb2.ACD_CHANNEL_UNSPECIFIED:
+                channel = _channel(request.channel, "channel")
+            if request.window_seconds < 0:
+                raise AcdInputError("window_seconds", f"must be >= 0, got {request.window_seconds}")
+            if request.target_answer_seconds < 0:
+                raise AcdInputError(
+                    "target_answer_seconds", f"must be >= 0, got {request.target_answer_seconds}"
+                )
             stats = await self._service().queue_stats(
-                request.tenant_id, request.queue, request.target_answer_seconds or 20.0
+                request.tenant_id,
+                request.queue,
+                request.target_answer_seconds or None,
+                channel=channel,
+                window_seconds=request.window_seconds or 3600.0,
             )
         except Exception as error:
             await self._acd_fail(context, error)
         # An unstaffed queue with arrivals has an unbounded wait; the message carries -1 for it.
-        wait = stats["predicted_average_wait_seconds"]
+        wait = stats.predicted_average_wait_seconds
+        measured = stats.measured.level
         return routing_pb2.GetQueueStatsResponse(
-            depth=int(stats["depth"]),
-            longest_wait_seconds=stats["longest_wait_seconds"],
-            staffed_agents=int(stats["staffed_agents"]),
-            arrivals_last_hour=stats["arrivals_last_hour"],
-            predicted_service_level=stats["predicted_service_level"],
+            depth=stats.depth,
+            longest_wait_seconds=stats.longest_wait_seconds,
+            staffed_agents=stats.staffed_agents,
+            arrivals_last_hour=stats.arrivals_last_hour,
+            predicted_service_level=stats.predicted_service_level,
             predicted_average_wait_seconds=wait if math.isfinite(wait) else -1.0,
+            target=routing_pb2.ServiceLevelTarget(
+                answered_fraction=stats.target.answered_fraction, within_seconds=stats.target.within_seconds
+            ),
+            measured_service_level=-1.0 if measured is None else measured,
+            measured_contacts=stats.measured.counted,
+            answered_within_target=stats.measured.answered_in_time,
+            meets_target=measured is not None and measured >= stats.target.answered_fraction,
         )

@@ -10,19 +10,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ccmesh.kv import KVError
 from routing.adapters.acd_store import AcdStore, KeyMirror, UnknownKey
 from routing.domain import reservations as ledger_rules
-from routing.domain.agents import AcdInputError, AgentProfile, AgentState
+from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.erlang_c import QueueParameterError, forecast
-from routing.domain.queueing import QueueSpec, WaitingContact
+from routing.domain.queueing import QueueSpec, ServiceLevelTarget, WaitingContact
 from routing.domain.reservations import AgentLedger, Held, ReservationError, ReservationState
+from routing.domain.service_level import MeasuredLevel, Sample, measure
 from routing.service_layer.acd_offers import (
     AcdOffers,
     AcdSettings,
@@ -33,9 +34,42 @@ from routing.service_layer.acd_offers import (
     decision_record,
 )
 
-__all__ = ["AcdService", "AcdSettings", "OverflowRules", "Publish", "QueueClosed", "decision_record"]
+__all__ = [
+    "AcdService",
+    "AcdSettings",
+    "OverflowRules",
+    "Publish",
+    "QueueClosed",
+    "QueueReport",
+    "decision_record",
+]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    depth: int
+    longest_wait_seconds: float
+    staffed_agents: int
+    arrivals_last_hour: int
+    predicted_service_level: float
+    #: inf when the queue is unstaffed or overloaded.
+    predicted_average_wait_seconds: float
+    target: ServiceLevelTarget
+    measured: MeasuredLevel
+
+
+def service_samples(records: Iterable[ContactRecord]) -> list[Sample]:
+    """What the measured service level counts: arrival and answer times of routed contacts.
+
+    A contact handed to another region left this queue unanswered here; it is not counted.
+    """
+    return [
+        Sample(r.contact.enqueued_at, r.answered_at)
+        for r in records
+        if r.status is not ContactStatus.TRANSFERRED
+    ]
 
 
 class QueueClosed(Exception):
@@ -218,16 +252,30 @@ class AcdService(AcdOffers):
                 await asyncio.sleep(self.settings.tick_seconds)
 
     async def queue_stats(
-        self, tenant: str, queue_name: str, target_answer_seconds: float
-    ) -> dict[str, float]:
-        """Depth and longest wait now; Erlang C prediction from the last hour's arrivals."""
-        if await self._queue(tenant, queue_name) is None:
+        self,
+        tenant: str,
+        queue_name: str,
+        target_answer_seconds: float | None = None,
+        *,
+        channel: Channel | None = None,
+        window_seconds: float = 3600.0,
+    ) -> QueueReport:
+        """Depth and longest wait now; Erlang C prediction from the last hour's arrivals; the
+        service level measured over `window_seconds` against the queue's (or the channel's) target.
+
+        `channel` narrows everything to that channel's contacts; the prediction's threshold is
+        `target_answer_seconds`, else the target's.
+        """
+        queue = await self._queue(tenant, queue_name)
+        if queue is None:
             raise AcdInputError("queue", f"unknown queue {queue_name!r} for tenant {tenant!r}")
+        target = queue.target_for(channel)
+        threshold = target_answer_seconds or target.within_seconds
         now = self._clock()
         records = [
             r
             for (t, _), r in list(self.mirror.contacts.items())
-            if t == tenant and r.contact.queue == queue_name
+            if t == tenant and r.contact.queue == queue_name and channel in (None, r.contact.channel)
         ]
         waiting = [r for r in records if r.status is ContactStatus.WAITING]
         arrivals = sum(1 for r in records if r.contact.enqueued_at > now - 3600)
@@ -237,20 +285,20 @@ class AcdService(AcdOffers):
             if t == tenant and ledger.state in (AgentState.AVAILABLE, AgentState.BUSY)
         )
         try:
-            predicted = forecast(
-                arrivals, self.settings.average_handle_seconds, staffed, target_answer_seconds
-            )
+            predicted = forecast(arrivals, self.settings.average_handle_seconds, staffed, threshold)
             level, wait = predicted.service_level, predicted.average_wait_seconds
         except QueueParameterError as error:
             raise AcdInputError("target_answer_seconds", str(error)) from None
-        return {
-            "depth": len(waiting),
-            "longest_wait_seconds": max((now - r.contact.enqueued_at for r in waiting), default=0.0),
-            "staffed_agents": staffed,
-            "arrivals_last_hour": arrivals,
-            "predicted_service_level": level,
-            "predicted_average_wait_seconds": wait,
-        }
+        return QueueReport(
+            depth=len(waiting),
+            longest_wait_seconds=max((now - r.contact.enqueued_at for r in waiting), default=0.0),
+            staffed_agents=staffed,
+            arrivals_last_hour=arrivals,
+            predicted_service_level=level,
+            predicted_average_wait_seconds=wait,
+            target=target,
+            measured=measure(service_samples(records), target.within_seconds, now, window_seconds),
+        )
 
     async def explain(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
         return await self.store.get_decision(tenant, contact_id)

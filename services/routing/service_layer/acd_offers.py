@@ -315,8 +315,9 @@ class AcdOffers:
 
     async def accept(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
         held = await self._held(tenant, agent_id, reservation_id)
+        now = self._clock()
         record = await self.store.update_contact(
-            tenant, held.contact_id, lambda old: contact_rules.assign(_must(old), reservation_id)
+            tenant, held.contact_id, lambda old: contact_rules.assign(_must(old), reservation_id, now)
         )
         try:
             await self.store.update_ledger(
@@ -382,7 +383,7 @@ class AcdOffers:
         with contextlib.suppress(UnknownKey):
             await self.store.update_ledger(tenant, agent_id, settle)
         if requeued:
-            await self._publish(reason, tenant, record, agent_id)
+            await self._publish(reason, tenant, record, f"{agent_id}\t{reservation_id}")
         return record
 
 

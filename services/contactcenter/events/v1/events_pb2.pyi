@@ -45,6 +45,11 @@ class Event(_message.Message):
     CONTACT_CLOSED_FIELD_NUMBER: _builtins.int
     AI_INSIGHT_FIELD_NUMBER: _builtins.int
     AI_TICKET_FIELD_NUMBER: _builtins.int
+    OFFER_DECLINED_FIELD_NUMBER: _builtins.int
+    OFFER_TIMED_OUT_FIELD_NUMBER: _builtins.int
+    CONTACT_REQUEUED_FIELD_NUMBER: _builtins.int
+    CONTACT_OVERFLOWED_FIELD_NUMBER: _builtins.int
+    MESSAGE_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id; also the `Nats-Msg-Id` used for de-duplication."""
     region: _builtins.str
@@ -81,6 +86,22 @@ class Event(_message.Message):
     def ai_ticket(self) -> Global___AiTicket:
         """Published by the ai service at wrap-up, for the integration service."""
 
+    @_builtins.property
+    def offer_declined(self) -> Global___OfferDeclined:
+        """ACD (routing, numbers 40-49): an offer declined, an offer that timed out, a contact back in
+        its queue for another reason (its agent went offline), a contact handed to another region.
+        """
+
+    @_builtins.property
+    def offer_timed_out(self) -> Global___OfferTimedOut: ...
+    @_builtins.property
+    def contact_requeued(self) -> Global___ContactRequeued: ...
+    @_builtins.property
+    def contact_overflowed(self) -> Global___ContactOverflowed: ...
+    @_builtins.property
+    def message_status_changed(self) -> Global___MessageStatusChanged:
+        """Delivery of an outbound message changed (provider accepted, delivered, read, failed)."""
+
     def __init__(
         self,
         *,
@@ -101,12 +122,17 @@ class Event(_message.Message):
         contact_closed: Global___ContactClosed | None = ...,
         ai_insight: Global___AiInsight | None = ...,
         ai_ticket: Global___AiTicket | None = ...,
+        offer_declined: Global___OfferDeclined | None = ...,
+        offer_timed_out: Global___OfferTimedOut | None = ...,
+        contact_requeued: Global___ContactRequeued | None = ...,
+        contact_overflowed: Global___ContactOverflowed | None = ...,
+        message_status_changed: Global___MessageStatusChanged | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_queued", b"contact_queued", "contact_transferred", b"contact_transferred", "message_received", b"message_received", "message_sent", b"message_sent", "occurred_at", b"occurred_at", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_queued", b"contact_queued", "contact_transferred", b"contact_transferred", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "occurred_at", b"occurred_at", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "message_status_changed"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -208,23 +234,48 @@ Global___MessageSent: _TypeAlias = MessageSent  # noqa: Y015
 
 @_typing.final
 class ContactQueued(_message.Message):
-    """The contact entered a queue."""
+    """The contact entered a queue. A journey's or the gateway's hand-off to the ACD; the ACD also
+    publishes it (source "routing-acd") when it has stored the contact as waiting.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     QUEUE_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    REQUIRED_SKILLS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    BRAND_FIELD_NUMBER: _builtins.int
+    PREFERRED_AGENT_FIELD_NUMBER: _builtins.int
     queue: _builtins.str
     priority: _builtins.int
+    channel: _common_pb2.ChannelKind.ValueType
+    """The channel the customer is on; the ACD routes voice, chat and messaging by agent capacity.
+    Unspecified: chat (what hand-offs without a channel meant before this field).
+    """
+    language: _builtins.str
+    """Language the agent must speak (e.g. "en"); empty: any."""
+    brand: _builtins.str
+    preferred_agent: _builtins.str
+    """The customer's last agent, tried first until the queue's preferred-agent timeout."""
+    @_builtins.property
+    def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Skills the agent must have (names from the tenant's queues)."""
+
     def __init__(
         self,
         *,
         queue: _builtins.str = ...,
         priority: _builtins.int = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        required_skills: _abc.Iterable[_builtins.str] | None = ...,
+        language: _builtins.str = ...,
+        brand: _builtins.str = ...,
+        preferred_agent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["priority", b"priority", "queue", b"queue"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "channel", b"channel", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -429,3 +480,171 @@ class AiTicket(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AiTicket: _TypeAlias = AiTicket  # noqa: Y015
+
+@_typing.final
+class MessageStatusChanged(_message.Message):
+    """What became of one outbound message at the provider. A failure is reported, never dropped."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PROVIDER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """The platform's id of the message (MessageSent.message_id)."""
+    channel: _common_pb2.ChannelKind.ValueType
+    status: _builtins.str
+    """"sent" (the provider took it), "delivered", "read", "failed" (after the last retry)."""
+    provider_message_id: _builtins.str
+    """The provider's id for the message, when it gave one."""
+    reason: _builtins.str
+    """Why it failed (provider's error code and message), empty otherwise."""
+    attempts: _builtins.int
+    """Delivery attempts made so far."""
+    provider: _builtins.str
+    """"twilio", "whatsapp_cloud", "smtp", "webchat", "generic"."""
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        status: _builtins.str = ...,
+        provider_message_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "message_id", b"message_id", "provider", b"provider", "provider_message_id", b"provider_message_id", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageStatusChanged: _TypeAlias = MessageStatusChanged  # noqa: Y015
+
+@_typing.final
+class OfferDeclined(_message.Message):
+    """An offered agent declined; the contact is back in its queue at its original position."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    agent_id: _builtins.str
+    reservation_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queue", b"queue", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OfferDeclined: _TypeAlias = OfferDeclined  # noqa: Y015
+
+@_typing.final
+class OfferTimedOut(_message.Message):
+    """An offer was not answered before its deadline; the contact is back in its queue at its
+    original position.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    agent_id: _builtins.str
+    reservation_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queue", b"queue", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OfferTimedOut: _TypeAlias = OfferTimedOut  # noqa: Y015
+
+@_typing.final
+class ContactRequeued(_message.Message):
+    """A contact went back to its queue for a reason other than its agent's answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    priority: _builtins.int
+    reason: _builtins.str
+    """"agent_offline": the agent it was offered to went offline (or its heartbeat lapsed)."""
+    agent_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        priority: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "priority", b"priority", "queue", b"queue", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactRequeued: _TypeAlias = ContactRequeued  # noqa: Y015
+
+@_typing.final
+class ContactOverflowed(_message.Message):
+    """An overflow rule handed the contact to another region's queue, which accepted it; the contact
+    left this region's queue. Carries no personal data.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    FROM_QUEUE_FIELD_NUMBER: _builtins.int
+    TO_REGION_FIELD_NUMBER: _builtins.int
+    TO_QUEUE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    from_queue: _builtins.str
+    to_region: _builtins.str
+    to_queue: _builtins.str
+    reason: _builtins.str
+    """Which threshold fired, e.g. "waited 61s > 60s"."""
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        from_queue: _builtins.str = ...,
+        to_region: _builtins.str = ...,
+        to_queue: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_queue", b"from_queue", "reason", b"reason", "rule", b"rule", "to_queue", b"to_queue", "to_region", b"to_region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactOverflowed: _TypeAlias = ContactOverflowed  # noqa: Y015

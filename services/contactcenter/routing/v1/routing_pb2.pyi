@@ -862,6 +862,8 @@ class QueueDefinition(_message.Message):
     PREFERRED_AGENT_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     SHARED_BRANDS_FIELD_NUMBER: _builtins.int
     HOURS_FIELD_NUMBER: _builtins.int
+    SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
+    CHANNEL_SERVICE_LEVELS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Queue name, unique per tenant (letters, digits, '_', '=', '-')."""
     brand: _builtins.str
@@ -883,6 +885,14 @@ class QueueDefinition(_message.Message):
     def hours(self) -> Global___QueueHours:
         """Hours of operation; unset: always open."""
 
+    @_builtins.property
+    def service_level(self) -> Global___ServiceLevelTarget:
+        """The queue's service-level target (unset: 80% answered within 20 s)."""
+
+    @_builtins.property
+    def channel_service_levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelServiceLevel]:
+        """Targets for single channels, overriding service_level for that channel."""
+
     def __init__(
         self,
         *,
@@ -895,14 +905,65 @@ class QueueDefinition(_message.Message):
         preferred_agent_timeout_seconds: _builtins.float = ...,
         shared_brands: _abc.Iterable[_builtins.str] | None = ...,
         hours: Global___QueueHours | None = ...,
+        service_level: Global___ServiceLevelTarget | None = ...,
+        channel_service_levels: _abc.Iterable[Global___ChannelServiceLevel] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours", "service_level", b"service_level"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aging_per_minute", b"aging_per_minute", "brand", b"brand", "hours", b"hours", "name", b"name", "preferred_agent_timeout_seconds", b"preferred_agent_timeout_seconds", "required_skills", b"required_skills", "rings", b"rings", "shared_brands", b"shared_brands", "strategy", b"strategy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aging_per_minute", b"aging_per_minute", "brand", b"brand", "channel_service_levels", b"channel_service_levels", "hours", b"hours", "name", b"name", "preferred_agent_timeout_seconds", b"preferred_agent_timeout_seconds", "required_skills", b"required_skills", "rings", b"rings", "service_level", b"service_level", "shared_brands", b"shared_brands", "strategy", b"strategy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueueDefinition: _TypeAlias = QueueDefinition  # noqa: Y015
+
+@_typing.final
+class ServiceLevelTarget(_message.Message):
+    """"answered_fraction of contacts answered within within_seconds", e.g. 0.8 within 20 s."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANSWERED_FRACTION_FIELD_NUMBER: _builtins.int
+    WITHIN_SECONDS_FIELD_NUMBER: _builtins.int
+    answered_fraction: _builtins.float
+    """0 < answered_fraction <= 1."""
+    within_seconds: _builtins.float
+    """> 0."""
+    def __init__(
+        self,
+        *,
+        answered_fraction: _builtins.float = ...,
+        within_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_fraction", b"answered_fraction", "within_seconds", b"within_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceLevelTarget: _TypeAlias = ServiceLevelTarget  # noqa: Y015
+
+@_typing.final
+class ChannelServiceLevel(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    channel: Global___AcdChannel.ValueType
+    @_builtins.property
+    def target(self) -> Global___ServiceLevelTarget: ...
+    def __init__(
+        self,
+        *,
+        channel: Global___AcdChannel.ValueType = ...,
+        target: Global___ServiceLevelTarget | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelServiceLevel: _TypeAlias = ChannelServiceLevel  # noqa: Y015
 
 @_typing.final
 class DayHours(_message.Message):
@@ -1443,20 +1504,30 @@ class GetQueueStatsRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     QUEUE_FIELD_NUMBER: _builtins.int
     TARGET_ANSWER_SECONDS_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     queue: _builtins.str
     target_answer_seconds: _builtins.float
-    """Service-level threshold in seconds for the prediction; 0 means 20."""
+    """Service-level threshold in seconds for the prediction; 0 means the target's within_seconds."""
+    channel: Global___AcdChannel.ValueType
+    """Only contacts on this channel, against this channel's target; unspecified: every channel,
+    against the queue's target.
+    """
+    window_seconds: _builtins.float
+    """How far back the measured service level looks, in seconds; 0 means 3600."""
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         queue: _builtins.str = ...,
         target_answer_seconds: _builtins.float = ...,
+        channel: Global___AcdChannel.ValueType = ...,
+        window_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["queue", b"queue", "target_answer_seconds", b"target_answer_seconds", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "queue", b"queue", "target_answer_seconds", b"target_answer_seconds", "tenant_id", b"tenant_id", "window_seconds", b"window_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1472,6 +1543,11 @@ class GetQueueStatsResponse(_message.Message):
     ARRIVALS_LAST_HOUR_FIELD_NUMBER: _builtins.int
     PREDICTED_SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
     PREDICTED_AVERAGE_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    MEASURED_SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
+    MEASURED_CONTACTS_FIELD_NUMBER: _builtins.int
+    ANSWERED_WITHIN_TARGET_FIELD_NUMBER: _builtins.int
+    MEETS_TARGET_FIELD_NUMBER: _builtins.int
     depth: _builtins.int
     longest_wait_seconds: _builtins.float
     staffed_agents: _builtins.int
@@ -1480,6 +1556,20 @@ class GetQueueStatsResponse(_message.Message):
     predicted_service_level: _builtins.float
     predicted_average_wait_seconds: _builtins.float
     """-1 when the queue is unstaffed or overloaded (the wait grows without bound)."""
+    measured_service_level: _builtins.float
+    """Measured over the window: of the contacts that arrived in it and whose outcome against the
+    threshold is known (answered, or waited past it), the fraction answered within it; -1 when
+    there is none.
+    """
+    measured_contacts: _builtins.int
+    """The contacts the measured level counts, and how many of them were answered in time."""
+    answered_within_target: _builtins.int
+    meets_target: _builtins.bool
+    """measured_service_level >= target.answered_fraction (false when nothing was measured)."""
+    @_builtins.property
+    def target(self) -> Global___ServiceLevelTarget:
+        """The target that applies (the channel's, else the queue's)."""
+
     def __init__(
         self,
         *,
@@ -1489,10 +1579,15 @@ class GetQueueStatsResponse(_message.Message):
         arrivals_last_hour: _builtins.float = ...,
         predicted_service_level: _builtins.float = ...,
         predicted_average_wait_seconds: _builtins.float = ...,
+        target: Global___ServiceLevelTarget | None = ...,
+        measured_service_level: _builtins.float = ...,
+        measured_contacts: _builtins.int = ...,
+        answered_within_target: _builtins.int = ...,
+        meets_target: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrivals_last_hour", b"arrivals_last_hour", "depth", b"depth", "longest_wait_seconds", b"longest_wait_seconds", "predicted_average_wait_seconds", b"predicted_average_wait_seconds", "predicted_service_level", b"predicted_service_level", "staffed_agents", b"staffed_agents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_within_target", b"answered_within_target", "arrivals_last_hour", b"arrivals_last_hour", "depth", b"depth", "longest_wait_seconds", b"longest_wait_seconds", "measured_contacts", b"measured_contacts", "measured_service_level", b"measured_service_level", "meets_target", b"meets_target", "predicted_average_wait_seconds", b"predicted_average_wait_seconds", "predicted_service_level", b"predicted_service_level", "staffed_agents", b"staffed_agents", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
