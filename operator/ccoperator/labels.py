@@ -41,6 +41,18 @@ def auth_secret_name(contactcenter: str) -> str:
     return f"{contactcenter}-auth"
 
 
+def isolation_policy_name(contactcenter: str) -> str:
+    return f"{contactcenter}-isolation"
+
+
+def gateway_ingress_policy_name(contactcenter: str) -> str:
+    return f"{contactcenter}-gateway-ingress"
+
+
+def integration_egress_policy_name(contactcenter: str) -> str:
+    return f"{contactcenter}-integration-egress"
+
+
 def instance_labels(contactcenter: str, region: str) -> dict[str, str]:
     """Labels on every object of one ContactCenter (the NetworkPolicy selects its pods by these)."""
     return {

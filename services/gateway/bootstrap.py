@@ -13,7 +13,7 @@ from contactcenter.identity.v1 import identity_pb2_grpc
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_store import ContactStore
 from gateway.config import GatewayConfig
-from gateway.entrypoints.http import GatewayHttp, start_http
+from gateway.entrypoints.http import GatewayHttp, RouteAdder, start_http
 from gateway.entrypoints.rpc import GatewayServicer
 
 
@@ -40,11 +40,13 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         runtime.access, region=config.region, store=store, identity=identity, events=runtime.events
     )
     on_stop: list[Callable[[], Awaitable[None]]] = []
+    # Route groups of the channels and the workspace; each module contributes its own adder.
+    route_adders: list[RouteAdder] = []
     if config.http_port >= 0:
         http = GatewayHttp(
             runtime.access, region=config.region, store=store, identity=identity, events=runtime.events
         )
-        runner = await start_http(http, config.http_host, config.http_port)
+        runner = await start_http(http, config.http_host, config.http_port, route_adders)
         on_stop.append(runner.cleanup)
     return ServiceParts(
         on_stop=on_stop,

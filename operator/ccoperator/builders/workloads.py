@@ -14,6 +14,16 @@ def scaling_of(cc: ContactCenter, service: str) -> Any:
     return getattr(cc.spec.services, service)
 
 
+def is_switched_off(cc: ContactCenter, service: str) -> bool:
+    """`replicas: 0` and no autoscaler: the region runs no such service, so none of its objects exist.
+
+    (A Deployment kept at zero would still leave its Service, ConfigMap and budget behind, and a
+    policy opening ports to pods that do not exist.)
+    """
+    scaling = scaling_of(cc, service)
+    return scaling.autoscaling is None and scaling.replicas == 0
+
+
 def deployment(
     cc: ContactCenter, owner: Owner, service: str, settings: BuildSettings, config_hash: str
 ) -> DesiredObject:

@@ -8,6 +8,7 @@ HTTP status that matches the gRPC code, and the message names the bad field.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import grpc
@@ -24,6 +25,9 @@ from gateway.entrypoints.rpc import SUBMIT_ROLES
 from gateway.service_layer.accept_inbound import IdentityClient, accept_inbound
 
 MAX_BODY_BYTES = 128 * 1024
+
+#: Registers a group of routes (a channel's webhooks, the workspace) on the gateway's app.
+RouteAdder = Callable[[web.Application], None]
 
 _HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -123,10 +127,13 @@ class GatewayHttp:
         self._identity = identity
         self._events = events
 
-    def app(self) -> web.Application:
+    def app(self, extra_routes: Sequence[RouteAdder] = ()) -> web.Application:
         application = web.Application(client_max_size=MAX_BODY_BYTES)
         application.router.add_get("/healthz", self.health)
         application.router.add_post("/v1/tenants/{tenant}/messages", self.submit)
+        # Each channel and the workspace add their own routes from their own modules.
+        for add_routes in extra_routes:
+            add_routes(application)
         return application
 
     async def health(self, _: web.Request) -> web.Response:
@@ -172,8 +179,10 @@ class GatewayHttp:
         )
 
 
-async def start_http(handler: GatewayHttp, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(handler.app(), access_log=None)
+async def start_http(
+    handler: GatewayHttp, host: str, port: int, extra_routes: Sequence[RouteAdder] = ()
+) -> web.AppRunner:
+    runner = web.AppRunner(handler.app(extra_routes), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

@@ -3,7 +3,11 @@
     routing.queue.depth            gauge   contacts waiting, per tenant and queue
     routing.queue.longest_wait     gauge   seconds the oldest waiting contact has waited
     routing.agent.occupancy        gauge   share of routable agents' capacity in use, per tenant
-    routing.offers                 counter offers per outcome (offered, accepted, declined, timeout, offline)
+    routing.queue.service_level    gauge   measured service level (0..1) over the last hour against the
+                                           queue's target for the channel, per tenant, queue, channel
+                                           (no point while no contact of the hour has an outcome)
+    routing.offers                 counter changes per outcome (queued, offered, accepted, declined,
+                                           timeout, offline, overflow, overflow_region, closed)
 
 Each instance reports what its mirror sees; since every instance sees the whole region, use
 one instance's series (or `max`) for the gauges, and `sum` for the counter.
@@ -19,8 +23,13 @@ from opentelemetry import metrics
 
 from ccmesh import telemetry
 from routing.adapters.acd_store import KeyMirror
-from routing.domain.agents import AgentState, occupancy
-from routing.domain.contacts import ContactStatus
+from routing.domain.agents import AgentState, Channel, occupancy
+from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.service_level import measure
+from routing.service_layer.acd import service_samples
+
+#: How far back the service-level gauge looks.
+SERVICE_LEVEL_WINDOW_SECONDS = 3600.0
 
 
 def queue_depths(mirror: KeyMirror, now: float) -> dict[tuple[str, str], tuple[int, float]]:
@@ -34,6 +43,26 @@ def queue_depths(mirror: KeyMirror, now: float) -> dict[tuple[str, str], tuple[i
                 max(longest, now - record.contact.enqueued_at),
             )
     return dict(result)
+
+
+def service_levels(
+    mirror: KeyMirror, now: float, window_seconds: float = SERVICE_LEVEL_WINDOW_SECONDS
+) -> dict[tuple[str, str, str], float]:
+    """(tenant, queue, channel) -> measured service level against that channel's target."""
+    by_key: dict[tuple[str, str, Channel], list[ContactRecord]] = defaultdict(list)
+    for (tenant, _), record in list(mirror.contacts.items()):
+        if record.contact.enqueued_at >= now - window_seconds:
+            by_key[(tenant, record.contact.queue, record.contact.channel)].append(record)
+    levels: dict[tuple[str, str, str], float] = {}
+    for (tenant, queue_name, channel), records in by_key.items():
+        queue = mirror.queues.get((tenant, queue_name))
+        if queue is None:
+            continue
+        target = queue.target_for(channel)
+        level = measure(service_samples(records), target.within_seconds, now, window_seconds).level
+        if level is not None:
+            levels[(tenant, queue_name, channel.value)] = level
+    return levels
 
 
 class AcdMetrics:
@@ -54,11 +83,21 @@ class AcdMetrics:
             description="Longest current wait per queue",
         )
         meter.create_observable_gauge(
+            "routing.queue.service_level",
+            [self._service_level],
+            unit="1",
+            description="Measured service level over the last hour, per queue and channel",
+        )
+        meter.create_observable_gauge(
             "routing.agent.occupancy",
             [self._occupancy],
             unit="1",
             description="Capacity in use, routable agents",
         )
+
+    def _service_level(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        for (tenant, queue, channel), level in service_levels(self._mirror, self._clock()).items():
+            yield metrics.Observation(level, {"tenant": tenant, "queue": queue, "channel": channel})
 
     def outcome(self, kind: str, tenant: str, queue: str) -> None:
         self.offers.add(1, {"tenant": tenant, "queue": queue, "outcome": kind})
