@@ -7,7 +7,7 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: install gen gen-check lint typecheck test test-unit test-integration test-e2e run bench lock clean
+.PHONY: install gen gen-check lint typecheck browser test test-unit test-integration test-e2e run bench lock clean
 
 install: $(STAMP)
 
@@ -42,13 +42,17 @@ lint: $(STAMP) gen-check
 typecheck: $(STAMP)
 	$(BIN)/mypy services/ccmesh services/ccflow services/ccctl services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
 
+## Install Debian's chromium for the browser tests (idempotent; without root they skip and say why).
+browser:
+	bash tools/install_chromium.sh
+
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Bring the whole platform up on the embedded NATS server (Ctrl-C stops it).

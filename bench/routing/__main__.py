@@ -3,8 +3,10 @@ the mesh with two routing instances and the double-booking check on.
 
 In-process: 1,000 queues (each requiring one of 50 skills, bullseye rings at proficiency 3 then
 1 after 30 s) and 1k, 10k and 100k agents in the routing mirror's `AgentIndex`; one decision is
-what the service does per contact: ask the index for the longest-idle eligible agent, reserve it
-(its ledger's load changes, so it is re-indexed) and release it (re-indexed again as idle).
+what the service's routing pass does per contact: ask the index whether anyone has room on the
+channel, ask it for the longest-idle eligible agent (a walk over the buckets of agents with room
+on that channel), reserve it (its ledger's load changes, so it is re-indexed) and release it
+(re-indexed again as idle).
 Mesh: two `AcdService` instances on their own connections to one real nats-server; contacts are
 enqueued and every offer is accepted and completed at once; a KV watcher checks every revision
 of every agent ledger for over-booking. Goals (issue 4): >= 50,000 decisions/s at 10k agents;
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -57,11 +60,17 @@ def build(agent_count: int, rng: random.Random) -> tuple[KeyMirror, list[QueueSp
     return mirror, queues
 
 
-def decisions_per_second(agent_count: int, decisions: int) -> dict[str, float]:
+def decisions_per_second(agent_count: int, decisions: int, batches: int = 10) -> dict[str, float]:
     """The service's decision path without the bucket: `AcdService._route_queue` asks the
     mirror's index, reserves (`reservations.reserve`, re-indexed through `index_agent` as after an
     offer) and, here at once, releases (`reservations.release`, idle from now, re-indexed as the
-    watch does after a completion)."""
+    watch does after a completion).
+
+    The decisions run in `batches` equal batches, each timed; the figures are the fastest batch's
+    (as `timeit` reports the best repeat): other processes on the machine only ever add time, and
+    the growth from 1k to 100k agents should compare the decision path, not the neighbours'
+    load. The median batch is reported too.
+    """
     rng = random.Random(agent_count)
     started = time.perf_counter()
     mirror, queues = build(agent_count, rng)
@@ -70,32 +79,57 @@ def decisions_per_second(agent_count: int, decisions: int) -> dict[str, float]:
     failed: set[str] = set()
     now = 1000.0
     matched = 0
-    t0 = time.perf_counter()
-    for n in range(decisions):
-        now += 0.001
-        queue = queues[n % QUEUES]
-        contact = WaitingContact(
-            f"c{n}", queue.name, Channel.CHAT, 50, now - rng.random() * 60, n, language="en"
-        )
-        decision = index.longest_idle(contact, queue, now, exclude=failed)
-        if not decision.matched:
-            continue
-        matched += 1
-        ledger = mirror.agents[(TENANT, decision.agent_id)]
-        held = Held(f"r{n}", contact.contact_id, contact.channel, ReservationState.OFFERED, now + 20)
-        reserved = reservations.reserve(ledger, held)
-        mirror.index_agent(TENANT, decision.agent_id, reserved)
-        released = reservations.release(reserved, held.reservation_id, now)
-        mirror.agents[(TENANT, decision.agent_id)] = released
-        mirror.index_agent(TENANT, decision.agent_id, released)
-    elapsed = time.perf_counter() - t0
+    per_batch = max(1, decisions // batches)
+    timings: list[float] = []
+    n = 0
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(per_batch):
+            n += 1
+            now += 0.001
+            queue = queues[n % QUEUES]
+            contact = WaitingContact(
+                f"c{n}", queue.name, Channel.CHAT, 50, now - rng.random() * 60, n, language="en"
+            )
+            if not index.has_room(contact.channel, failed):
+                continue  # the pass's "anyone free on this channel?" check, O(1) from the index
+            decision = index.longest_idle(contact, queue, now, exclude=failed)
+            if not decision.matched:
+                continue
+            matched += 1
+            ledger = mirror.agents[(TENANT, decision.agent_id)]
+            held = Held(f"r{n}", contact.contact_id, contact.channel, ReservationState.OFFERED, now + 20)
+            reserved = reservations.reserve(ledger, held)
+            mirror.index_agent(TENANT, decision.agent_id, reserved)
+            released = reservations.release(reserved, held.reservation_id, now)
+            mirror.agents[(TENANT, decision.agent_id)] = released
+            mirror.index_agent(TENANT, decision.agent_id, released)
+        timings.append((time.perf_counter() - t0) / per_batch)
+    best = min(timings)
     return {
         "agents": agent_count,
-        "decisions_per_second": decisions / elapsed,
-        "microseconds_per_decision": elapsed / decisions * 1e6,
-        "matched_fraction": matched / decisions,
+        "decisions_per_second": 1 / best,
+        "microseconds_per_decision": best * 1e6,
+        "median_microseconds_per_decision": statistics.median(timings) * 1e6,
+        "matched_fraction": matched / n,
         "index_build_seconds": built,
     }
+
+
+async def _bounded_teardown(
+    tasks: set[asyncio.Task[None]], services: list[Any], watcher: asyncio.Task[None], connections: list[Any]
+) -> None:
+    for task in [*tasks, watcher]:
+        task.cancel()
+    await asyncio.wait({*tasks, watcher}, timeout=5)
+    stops = {asyncio.ensure_future(s.stop()) for s in services}
+    if stops:
+        await asyncio.wait(stops, timeout=10)
+    closes = {asyncio.ensure_future(nc.close()) for nc in connections}
+    if closes:
+        await asyncio.wait(closes, timeout=5)
+    for pending in [*stops, *closes]:
+        pending.cancel()
 
 
 async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
@@ -177,18 +211,15 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
             for n in range(contacts):
                 contact = WaitingContact(f"c{n}", "support", Channel.CHAT, 50, time.time(), n)
                 await services[n % 2].enqueue("acme", contact)
-            await asyncio.wait_for(all_done.wait(), 120)
-            elapsed = time.perf_counter() - started
-            for task in list(tasks):
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            # Teardown is bounded: a KV watch that does not end on cancel must not hang the bench
-            # (seen now and then: the numbers were in, and the run never returned).
-            await asyncio.wait({asyncio.ensure_future(s.stop()) for s in services}, timeout=10)
-            watcher_task.cancel()
-            await asyncio.wait({watcher_task}, timeout=5)
-            for nc in connections:
-                await nc.close()
+            try:
+                await asyncio.wait_for(all_done.wait(), 120)
+                elapsed = time.perf_counter() - started
+            finally:
+                # Teardown is bounded, also after a failure: a KV watch or a connection that does
+                # not end on cancel must not hang the bench (seen now and then: the numbers were
+                # in, and the run never returned). Whatever is still running is left to
+                # `topology.stop_all()` and the end of the event loop.
+                await _bounded_teardown(tasks, services, watcher_task, connections)
             return {
                 "contacts": contacts,
                 "agents": agents,

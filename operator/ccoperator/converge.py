@@ -1,5 +1,6 @@
-"""Bring the cluster's objects to the desired manifests: create what is missing, patch what drifted,
-and delete what this ContactCenter owns but no longer wants (a replaced or disabled autoscaler).
+"""Bring the cluster's objects to the desired manifests: create what is missing, patch what drifted.
+
+(Deleting what is no longer wanted is `ccoperator.prune`.)
 
 Drift is "a field we set has another value", not "the objects differ": the API server adds defaults
 and status that we never set, and those must not trigger a patch on every pass.
@@ -10,16 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
-from ccoperator import labels
-from ccoperator.builders import DesiredObject, Owner
+from ccoperator.builders import DesiredObject
 from ccoperator.kube.client import KubeApiError, KubeClient
-from ccoperator.kube.resources import KINDS, kind_of
-
-#: Kinds whose objects come and go with the spec (the rest always exist while the resource does).
-#: Only these are listed and pruned, and the chart grants `list`/`delete` on exactly these.
-PRUNABLE_KINDS: Final = ("HorizontalPodAutoscaler", "ScaledObject")
+from ccoperator.kube.resources import kind_of
 
 
 def contains(actual: Any, desired: Any) -> bool:
@@ -82,54 +78,3 @@ async def converge(kube: KubeClient, objects: Sequence[DesiredObject]) -> Conver
     # Independent objects, so in parallel: a region's ~25 objects cost one round trip, not 25.
     await asyncio.gather(*(converge_one(kube, desired, report) for desired in objects))
     return report
-
-
-def owned_by(obj: dict[str, Any], owner: Owner) -> bool:
-    """Carries this ContactCenter's ownership labels and its controller owner reference (same uid)."""
-    metadata = obj.get("metadata") or {}
-    object_labels = metadata.get("labels") or {}
-    if object_labels.get("app.kubernetes.io/managed-by") != labels.MANAGED_BY:
-        return False
-    if object_labels.get("app.kubernetes.io/instance") != owner.name:
-        return False
-    return any(
-        reference.get("kind") == labels.KIND
-        and reference.get("apiVersion") == labels.CR_API_VERSION
-        and reference.get("uid") == owner.uid
-        and reference.get("controller") is True
-        for reference in metadata.get("ownerReferences") or []
-    )
-
-
-async def prune(
-    kube: KubeClient,
-    owner: Owner,
-    desired: Sequence[DesiredObject],
-    report: ConvergeReport,
-    kinds: Sequence[str] = PRUNABLE_KINDS,
-) -> None:
-    """Delete objects of `kinds` that this ContactCenter owns and the desired set no longer holds."""
-    if not owner.uid:
-        return  # without a uid nothing can be proven ours
-    wanted = {d.key for d in desired}
-    selector = f"app.kubernetes.io/managed-by={labels.MANAGED_BY},app.kubernetes.io/instance={owner.name}"
-
-    async def prune_kind(kind: str) -> None:
-        try:
-            items = await kube.list(KINDS[kind], owner.namespace, selector)
-        except KubeApiError as error:
-            if error.status == 403:  # not allowed to list: nothing we may prune
-                return
-            raise
-        for item in items or []:  # None: the kind is not served (KEDA not installed)
-            name = str((item.get("metadata") or {}).get("name", ""))
-            key = f"{kind}/{name}"
-            if not name or key in wanted or not owned_by(item, owner):
-                continue
-            if (item.get("metadata") or {}).get("deletionTimestamp"):
-                continue
-            await kube.delete(KINDS[kind], owner.namespace, name)
-            report.pruned.append(key)
-
-    await asyncio.gather(*(prune_kind(kind) for kind in kinds))
-    report.pruned.sort()

@@ -274,6 +274,22 @@ def status_schema() -> Schema:
                     "time": {"type": "string", "format": "date-time", "description": "When it happened."},
                 },
             },
+            "pruned": {
+                "type": "object",
+                "description": "Objects the operator deleted because the spec no longer asks for them.",
+                "properties": {
+                    "count": {
+                        "type": "integer",
+                        "description": "Objects pruned since the resource was created.",
+                    },
+                    "last": {
+                        "type": "array",
+                        "description": "Objects of the last prune, as `Kind/name`.",
+                        "items": {"type": "string"},
+                    },
+                    "time": {"type": "string", "format": "date-time", "description": "When it happened."},
+                },
+            },
             "notes": {
                 "type": "array",
                 "description": "Decisions worth knowing, e.g. KEDA requested but absent.",

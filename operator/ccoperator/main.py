@@ -6,6 +6,7 @@ in-process with `kopf.operator(...)` and a prepared `Runtime` in the memo.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -45,6 +46,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         memo["runtime"] = Runtime(
             config=config, kube=KubeClient(connection_info(config, settings)), dataplane=dataplane
         )
+    # Everything alive now (kopf, aiohttp, pydantic, the CRD models: ~110k objects) lives as long as
+    # the process. Out of the collector's reach, a full collection walks only what reconciling made,
+    # which cut the operator's GC time at 50 resources by about half (bench/operator).
+    gc.freeze()
 
 
 @kopf.on.login()

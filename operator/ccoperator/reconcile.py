@@ -15,12 +15,13 @@ import kopf
 
 from ccmesh.configplane.models import ContactCenter
 from ccoperator import labels
-from ccoperator.builders import BuildSettings, DesiredObject, Owner, build_desired
-from ccoperator.converge import PRUNABLE_KINDS, ConvergeReport, converge, prune
+from ccoperator.builders import BuildSettings, DesiredObject, Owner, build_desired, switched_off_services
+from ccoperator.converge import ConvergeReport, converge
 from ccoperator.kube.resources import KINDS
+from ccoperator.prune import prune
 from ccoperator.runtime import Runtime
 from ccoperator.spec import SpecError, parse_contactcenter
-from ccoperator.status import Observation, build_status, replicas_of
+from ccoperator.status import Observation, ServiceReplicas, build_status, replicas_of
 
 CR_KIND = KINDS[labels.KIND]
 
@@ -64,9 +65,25 @@ async def _apply(
     desired = build_desired(cc, owner, settings)
     report = await converge(runtime.kube, desired)
     # After converging, so a replacement autoscaler exists before the old one goes.
-    kinds = [k for k in PRUNABLE_KINDS if k != "ScaledObject" or settings.keda_available]
-    await prune(runtime.kube, owner, desired, report, kinds)
+    runtime.known_objects[owner.uid] = await prune(
+        runtime.kube, owner, desired, report, runtime.known_objects.get(owner.uid), settings.keda_available
+    )
     return desired, report
+
+
+def _unchanged(status: dict[str, Any], previous: dict[str, Any]) -> bool:
+    """Writing `status` as a merge patch would change nothing (keys it lacks are left as they are)."""
+    return all(previous.get(key) == value for key, value in status.items())
+
+
+def _observe_services(name: str, cc: ContactCenter, report: ConvergeReport) -> dict[str, ServiceReplicas]:
+    off = switched_off_services(cc)
+    return {
+        service: ServiceReplicas(ready=0, desired=0)
+        if service in off
+        else replicas_of(report.actual.get(f"Deployment/{labels.object_name(name, service)}"))
+        for service in labels.SERVICES
+    }
 
 
 async def reconcile(
@@ -102,7 +119,8 @@ async def _reconcile_locked(
         cc = parse_contactcenter(body)
     except SpecError as error:
         status = build_status(Observation(generation=generation, now=now, invalid_spec=str(error)), previous)
-        await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
+        if not _unchanged(status, previous):
+            await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
         if _degraded_message(previous) != _degraded_message(status):
             kopf.warn(_event_target(body), reason="InvalidSpec", message=str(error))
         logger.warning("invalid spec, nothing changed: %s", error)
@@ -115,22 +133,23 @@ async def _reconcile_locked(
     observation = Observation(
         generation=generation,
         now=now,
-        services={
-            service: replicas_of(report.actual.get(f"Deployment/{labels.object_name(name, service)}"))
-            for service in labels.SERVICES
-        },
+        services=_observe_services(name, cc, report),
         nats_error=nats_error,
         nats=nats_status,
         changed=report.changed,
         repaired=repaired,
         pruned=report.pruned,
-        notes=[note for d in desired for note in d.notes] + nats_notes,
+        notes=[note for d in desired for note in d.notes]
+        + [f"{service}: switched off in this region (replicas 0)" for service in switched_off_services(cc)]
+        + nats_notes,
     )
     status = build_status(observation, previous)
     runtime.observed[f"{namespace}/{name}"] = {
         s: (r.ready, r.desired) for s, r in observation.services.items()
     }
-    await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
+    # A pass that changes nothing writes nothing: no request, and no watch event for kopf to process.
+    if not _unchanged(status, previous):
+        await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")
     if repaired:
         kopf.info(_event_target(body), reason="Repaired", message="restored: " + ", ".join(repaired))
     if report.pruned:

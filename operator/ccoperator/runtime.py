@@ -30,6 +30,14 @@ class Runtime:
     #: (ready, desired) per service as the last pass wrote them into status, by `namespace/name`:
     #: a Deployment event that changes neither needs no pass (the resync still checks everything).
     observed: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    #: `Kind/name` of the prunable objects each ContactCenter (by uid) had after its last pass: the
+    #: only candidates its next pass checks for pruning (`ccoperator.prune`).
+    known_objects: dict[str, set[str]] = field(default_factory=dict)
+
+    def forget(self, namespace: str, name: str, uid: str) -> None:
+        """The resource is gone: drop what was remembered about it."""
+        self.observed.pop(f"{namespace}/{name}", None)
+        self.known_objects.pop(uid, None)
 
     async def keda_available(self) -> bool:
         return await self.kube.exists(KINDS["CustomResourceDefinition"], None, KEDA_CRD)

@@ -9,8 +9,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccoperator import labels
-
 
 @dataclass(frozen=True)
 class ServiceReplicas:
@@ -118,9 +116,11 @@ def build_status(observation: Observation, previous: Mapping[str, Any] | None = 
     if observation.invalid_spec:
         # observedGeneration stays at the last generation that was actually applied.
         return status
-    ready_count = sum(1 for r in observation.services.values() if r.is_ready)
+    # A service switched off (desired 0) is neither ready nor waited for.
+    running = [r for r in observation.services.values() if r.desired > 0]
+    ready_count = sum(1 for r in running if r.is_ready)
     status["observedGeneration"] = observation.generation
-    status["servicesReady"] = f"{ready_count}/{len(labels.SERVICES)}"
+    status["servicesReady"] = f"{ready_count}/{len(running)}"
     status["services"] = {
         name: {"ready": r.ready, "desired": r.desired} for name, r in sorted(observation.services.items())
     }
@@ -130,4 +130,8 @@ def build_status(observation: Observation, previous: Mapping[str, Any] | None = 
     if observation.repaired:
         count = int((previous.get("repairs") or {}).get("count", 0)) + 1
         status["repairs"] = {"count": count, "last": list(observation.repaired), "time": observation.now}
+    # Kept after the pass (the Progressing message lasts one pass): what went, and when.
+    if observation.pruned:
+        count = int((previous.get("pruned") or {}).get("count", 0)) + len(observation.pruned)
+        status["pruned"] = {"count": count, "last": list(observation.pruned), "time": observation.now}
     return status

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
 from ai.adapters.registry import ComponentRegistry
 from ai.adapters.tenant_store import TenantStore
 from ai.config import AiConfig
-from ai.domain.component import ComponentContext
+from ai.domain.component import ComponentContext, SentenceEncoder
 from ai.entrypoints.consumer import insight_consumer
 from ai.entrypoints.rpc import AiServicer
 from ai.service_layer.analysis import Analyzer
@@ -16,16 +20,30 @@ from ccmesh.configplane.models import ContactCenter
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.ai.v1 import ai_pb2, ai_pb2_grpc
 
+log = logging.getLogger(__name__)
+
+
+async def sentence_encoder(config: AiConfig) -> SentenceEncoder | None:
+    if not config.sentence_encoder:
+        return None
+    try:
+        return await asyncio.to_thread(load_encoder)
+    except ModelUnavailable as why:
+        # A documented, degraded mode: intent models keep to TF-IDF, embeddings is refused.
+        log.warning("sentence encoder unavailable (%s): intent models use TF-IDF only", why)
+        return None
+
 
 async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
     store = await TenantStore.open(runtime.js, runtime.config.region, runtime.placement_tags)
+    encoder = await sentence_encoder(runtime.config)
     models = IntentModels()
-    training = IntentTraining(models, store)
+    training = IntentTraining(models, store, encoder)
     knowledge = KnowledgeBases(store)
     await training.start()
     await knowledge.start()
     registry = ComponentRegistry.discover()
-    catalog = PipelineCatalog(registry, ComponentContext(intent_models=models))
+    catalog = PipelineCatalog(registry, ComponentContext(intent_models=models, sentence_encoder=encoder))
 
     async def follow(document: ContactCenter | None) -> None:
         await catalog.apply(document)

@@ -21,7 +21,9 @@ from pathlib import Path
 import nats
 
 from ccctl.discovery_client import PLATFORM_SERVICES, discover, summarize
+from ccctl.workspace_seed import SeedError, seed_workspace
 from ccmesh.configplane.loader import load_files
+from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import NatsServer, NatsServerError, NatsServerSpec, free_port
 
@@ -61,6 +63,8 @@ class Platform:
     plan: LaunchPlan
     nats: NatsServer | None = None
     services: list[RunningService] = field(default_factory=list)
+    #: Names of the applied web chat `ChannelEndpoint`s (their pages are /chat/<name>).
+    webchat_endpoints: list[str] = field(default_factory=list)
 
     @property
     def nats_url(self) -> str:
@@ -100,7 +104,18 @@ async def apply_examples(platform: Platform) -> list[str]:
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise LaunchError(f"no example ContactCenter for region(s): {', '.join(missing)}")
+    # Where customers reach the tenants (webhooks, web chat pages), for regions that have examples;
+    # after the ContactCenters, whose tenants they name.
+    channels = [
+        platform.plan.examples_dir / "channels" / f"{region}.yaml" for region in platform.plan.regions
+    ]
+    files += [f for f in channels if f.exists()]
     documents = load_files(files)
+    platform.webchat_endpoints = [
+        s.document.metadata.name
+        for s in documents
+        if isinstance(s.document, ChannelEndpoint) and s.document.spec.channel == "webchat"
+    ]
     nc = await nats.connect(platform.nats_url)
     try:
         store = await ConfigStore.open(nc.jetstream())
@@ -112,6 +127,19 @@ async def apply_examples(platform: Platform) -> list[str]:
         return lines
     finally:
         await nc.close()
+
+
+async def seed_examples(platform: Platform, secret: str) -> list[str]:
+    """Example queues and agents (examples/workspace/<region>.yaml), once the services serve."""
+    lines: list[str] = []
+    for region in platform.plan.regions:
+        path = platform.plan.examples_dir / "workspace" / f"{region}.yaml"
+        if path.exists():
+            try:
+                lines += await seed_workspace(platform.nats_url, region, secret, path)
+            except SeedError as error:
+                raise LaunchError(str(error)) from None
+    return lines
 
 
 def start_services(platform: Platform, secret: str) -> None:
@@ -195,6 +223,15 @@ def summary(platform: Platform, applied: list[str]) -> str:
     ]
     for service in platform.services:
         lines.append(f"    {service.region:<14}{service.name:<12}127.0.0.1:{service.grpc_port}")
+    web = f"http://127.0.0.1:{platform.plan.gateway_http_port}"
+    for name in platform.webchat_endpoints:
+        lines.append(f"  web chat        {web}/chat/{name}")
+    lines.append(f"  agent page      {web}/agent       (log in with an agent token, below)")
+    lines.append(f"  supervisor      {web}/supervisor  (log in with a supervisor token)")
+    lines.append(
+        "  agent token:    .venv/bin/ccctl token --tenant acme --role agent --subject <agent-id>"
+        "  (--role supervisor for the supervisor page)"
+    )
     lines.append("  try: .venv/bin/ccctl status   |   .venv/bin/ccctl token --tenant acme --role admin")
     lines.append("Ctrl-C stops everything.")
     return "\n".join(lines)
@@ -216,6 +253,7 @@ def run(plan: LaunchPlan) -> int:
         applied = asyncio.run(apply_examples(platform))
         start_services(platform, secret)
         asyncio.run(wait_until_serving(platform))
+        applied += asyncio.run(seed_examples(platform, secret))
         print(summary(platform, applied), flush=True)
         while True:
             for service in platform.services:

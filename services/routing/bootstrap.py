@@ -15,6 +15,7 @@ from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
+from routing.adapters.acd_remote import MeshRemoteQueues
 from routing.adapters.acd_store import AcdStore, KeyMirror
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
 from routing.config import RoutingConfig
@@ -103,6 +104,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         ),
         publish_acd,
         overflow_rules=lambda: overflow_rules_of(runtime.contact_center),
+        remote=MeshRemoteQueues(runtime.channel, config.default_deadline_seconds),
     )
     await acd.start()
     queued_consumer = DurableConsumer(

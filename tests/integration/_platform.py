@@ -94,8 +94,13 @@ class Platform:
         store = await ConfigStore.open(self.nc.jetstream())
         return await store.apply(document)
 
-    async def start(self, *names: str, grpc: bool = False) -> None:
-        """Start the named services (all at once) and wait until each is serving."""
+    async def start(
+        self, *names: str, grpc: bool = False, settings: dict[str, dict[str, Any]] | None = None
+    ) -> None:
+        """Start the named services (all at once) and wait until each is serving.
+
+        `settings` adds config fields per service, e.g. `{"gateway": {"http_port": port}}`.
+        """
         for name in names:
             if name in self.running:
                 raise ValueError(f"{name} is already running")
@@ -108,6 +113,7 @@ class Platform:
                 instance_name=f"{name}-test",
                 shutdown_grace_seconds=2.0,
                 default_deadline_seconds=5.0,
+                **(settings or {}).get(name, {}),
             )
             stop = asyncio.Event()
             task = asyncio.create_task(serve(definition, config, stop), name=f"serve-{name}")

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from helm_python import Chart
 
-from ccoperator.converge import PRUNABLE_KINDS
+from ccoperator.kube.resources import KINDS
+from ccoperator.prune import PRUNABLE_KINDS
 from ccoperator.crd import custom_resource_definition
 from ccoperator.testing.crd_validator import validate
 
@@ -88,7 +89,7 @@ def test_operator_runs_hardened_with_least_privilege() -> None:
     role = next(d for d in documents if d["kind"] == "ClusterRole")
     verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}
     assert "*" not in verbs
-    # Delete only on the kinds the operator prunes (PRUNABLE_KINDS), nothing else.
+    # Delete only on the kinds the operator prunes (PRUNABLE_KINDS), nothing else: never Secrets.
     deletable = {
         (group, resource)
         for rule in role["rules"]
@@ -96,8 +97,14 @@ def test_operator_runs_hardened_with_least_privilege() -> None:
         for group in rule["apiGroups"]
         for resource in rule["resources"]
     }
-    assert deletable == {("autoscaling", "horizontalpodautoscalers"), ("keda.sh", "scaledobjects")}
-    assert set(PRUNABLE_KINDS) == {"HorizontalPodAutoscaler", "ScaledObject"}
+    prunable = {
+        (KINDS[kind].api_version.rpartition("/")[0], KINDS[kind].plural) for kind in PRUNABLE_KINDS
+    }
+    assert deletable == prunable
+    assert "Secret" not in PRUNABLE_KINDS
+    # Pruning reads by name: nothing but the watched kinds may be listed.
+    listable = {resource for rule in role["rules"] if "list" in rule["verbs"] for resource in rule["resources"]}
+    assert listable == {"contactcenters", "deployments", "customresourcedefinitions"}
     secrets = next(r for r in role["rules"] if "secrets" in r["resources"])
     assert set(secrets["verbs"]) == {"get", "create"}
     namespaced = render("contactcenter", {"operator": {"namespaces": "regions"}})

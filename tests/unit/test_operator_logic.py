@@ -173,7 +173,7 @@ def _hpa(labels: dict[str, str], references: list[dict[str, object]]) -> dict[st
 
 def test_only_objects_with_our_labels_and_owner_uid_count_as_owned() -> None:
     from ccoperator.builders import Owner
-    from ccoperator.converge import owned_by
+    from ccoperator.prune import owned_by
 
     owner = Owner(name="eu", namespace="regions", uid="u1")
     ours = {"app.kubernetes.io/managed-by": "ccoperator", "app.kubernetes.io/instance": "eu"}

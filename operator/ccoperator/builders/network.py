@@ -50,7 +50,9 @@ def isolation_policy(cc: ContactCenter, owner: Owner, settings: BuildSettings) -
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": metadata(
-                owner, labels.isolation_policy_name(owner.name), labels.instance_labels(owner.name, cc.spec.region)
+                owner,
+                labels.isolation_policy_name(owner.name),
+                labels.instance_labels(owner.name, cc.spec.region),
             ),
             "spec": {
                 "podSelector": _instance_selector(owner),
@@ -74,7 +76,9 @@ def gateway_ingress_policy(cc: ContactCenter, owner: Owner) -> DesiredObject:
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": metadata(
-                owner, labels.gateway_ingress_policy_name(owner.name), labels.instance_labels(owner.name, cc.spec.region)
+                owner,
+                labels.gateway_ingress_policy_name(owner.name),
+                labels.instance_labels(owner.name, cc.spec.region),
             ),
             "spec": {
                 "podSelector": {"matchLabels": labels.selector_labels(owner.name, "gateway")},
@@ -99,7 +103,9 @@ def integration_egress_policy(cc: ContactCenter, owner: Owner) -> DesiredObject:
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": metadata(
-                owner, labels.integration_egress_policy_name(owner.name), labels.instance_labels(owner.name, cc.spec.region)
+                owner,
+                labels.integration_egress_policy_name(owner.name),
+                labels.instance_labels(owner.name, cc.spec.region),
             ),
             "spec": {
                 "podSelector": {"matchLabels": labels.selector_labels(owner.name, "integration")},

@@ -18,3 +18,7 @@ async def handle_delete_contactcenter(runtime: Runtime, body: dict[str, Any]) ->
         await delete_region_data(runtime, body, log)
     except (OSError, TimeoutError) as error:
         raise kopf.TemporaryError(f"deleting the region's NATS data: {error}", delay=5) from error
+    metadata = body.get("metadata") or {}
+    runtime.forget(
+        str(metadata.get("namespace", "")), str(metadata.get("name", "")), str(metadata.get("uid", ""))
+    )

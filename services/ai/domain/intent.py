@@ -1,22 +1,28 @@
 """Intent classification trained per tenant from examples, with an out-of-scope answer.
 
-TF-IDF over word 1-2-grams and character 2-5-grams (so it works in any script, including
-languages written without spaces) and a linear SVM. Predicting one message goes through
-`_FastScorer`, which reuses sklearn's own analyzers but skips its per-call overhead
-(about 20x faster for a single text). When the best score is below the threshold the
-answer is `out_of_scope`.
+Two stages, both linear SVMs over the same TF-IDF features (word 1-2-grams and character
+2-5-grams, so any script works, including languages written without spaces):
+
+- fast: TF-IDF alone. Its answer stands when its best intent leads the runner-up by at
+  least `FAST_MARGIN` (about 70 % of in-scope CLINC150 messages, at ~0.1 ms);
+- accurate: TF-IDF plus the message's sentence embedding (all-MiniLM-L6-v2, computed with
+  numpy), for the rest (~7 ms). On CLINC150 this lifts in-scope accuracy from 91.4 % to
+  95.1 % at the same out-of-scope threshold (see bench/ai), while the median message only
+  pays for the fast stage.
+
+Without an encoder (its package not installed, or turned off) a model is the fast stage
+alone. When the deciding score is below the threshold the answer is `out_of_scope`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import hstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
@@ -26,13 +32,21 @@ from ai.domain.component import (
     ComponentSpec,
     Insights,
     Resources,
+    SentenceEncoder,
     float_setting,
 )
 from ai.domain.component import IntentModels as IntentModelSource
+from ai.domain.intent_scoring import LinearScores, TfidfFeatures, best_and_margin
 
 OUT_OF_SCOPE = "out_of_scope"
 #: Tuned on CLINC150's validation split (see bench/ai): trades in-scope accuracy for OOS recall.
 DEFAULT_THRESHOLD = -0.45
+#: The fast stage's answer stands when it leads the runner-up by this much. Chosen on
+#: CLINC150's validation split: the smallest lead that costs the two-stage model under 0.1
+#: point of accuracy against always running the accurate stage.
+FAST_MARGIN = 1.0
+#: Scale of the (unit-length) embedding next to the two unit-length TF-IDF parts.
+EMBEDDING_WEIGHT = 1.0
 MAX_EXAMPLE_CHARS = 1000
 MAX_INTENT_NAME = 100
 
@@ -44,9 +58,11 @@ class TrainingError(ValueError):
 @dataclass(frozen=True)
 class Prediction:
     intent: str
-    #: The SVM's best decision score (not a probability): compare with the threshold.
+    #: The deciding SVM's best decision score (not a probability): compare with the threshold.
     score: float
     out_of_scope: bool
+    #: Which stage decided: "fast" (TF-IDF) or "accurate" (TF-IDF + embedding).
+    stage: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -91,50 +107,30 @@ def validate_examples(examples: Mapping[str, Sequence[str]]) -> TrainingReport:
     return TrainingReport(intents=len(examples), examples=total, warnings=tuple(warnings))
 
 
-class _FastScorer:
-    """Decision scores for one text: sklearn's analyzers, a dict lookup and a small dot product."""
+@dataclass(frozen=True)
+class _Accurate:
+    """The second stage: the same TF-IDF features plus the sentence embedding, one linear SVM."""
 
-    def __init__(self, vectorizers: Sequence[TfidfVectorizer], svm: LinearSVC) -> None:
-        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray, int]] = []
-        offset = 0
-        for vectorizer in vectorizers:
-            self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset))
-            offset += len(vectorizer.vocabulary_)
-        # Row per feature, so the active features' rows are gathered contiguously.
-        self._weights = np.ascontiguousarray(svm.coef_.T, dtype=np.float32)
-        self._bias = svm.intercept_.astype(np.float32)
-
-    def scores(self, text: str) -> np.ndarray:
-        indexes: list[int] = []
-        values: list[float] = []
-        for analyse, vocabulary, idf, offset in self._parts:
-            counts = Counter(analyse(text))
-            part_indexes: list[int] = []
-            part_values: list[float] = []
-            for term, count in counts.items():
-                column = vocabulary.get(term)
-                if column is not None:
-                    part_indexes.append(column)
-                    part_values.append((1.0 + math.log(count)) * idf[column])
-            norm = math.sqrt(sum(v * v for v in part_values)) or 1.0
-            indexes.extend(offset + i for i in part_indexes)
-            values.extend(v / norm for v in part_values)
-        if not indexes:
-            return np.array(self._bias, copy=True)
-        scores: np.ndarray = np.asarray(values, dtype=np.float32) @ self._weights[indexes] + self._bias
-        return scores
+    encoder: SentenceEncoder
+    scores: LinearScores
 
 
 class IntentModel:
     def __init__(
-        self, vectorizers: Sequence[TfidfVectorizer], svm: LinearSVC, threshold: float, version: str
+        self,
+        vectorizers: Sequence[TfidfVectorizer],
+        svm: LinearSVC,
+        threshold: float,
+        version: str,
+        accurate: _Accurate | None = None,
     ) -> None:
-        self._vectorizers = list(vectorizers)
-        self._svm = svm
-        self._scorer = _FastScorer(vectorizers, svm)
+        self._features = TfidfFeatures(vectorizers)
+        self._fast = LinearScores(svm, self._features.size)
+        self._accurate = accurate
         self.intents: tuple[str, ...] = tuple(str(c) for c in svm.classes_)
         self.threshold = threshold
         self.version = version
+        self.kind = kind_of(accurate.encoder if accurate else None)
 
     @classmethod
     def train(
@@ -143,6 +139,7 @@ class IntentModel:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         version: str | None = None,
+        encoder: SentenceEncoder | None = None,
     ) -> IntentModel:
         validate_examples(examples)
         texts = [t for texts in examples.values() for t in texts if t.strip()]
@@ -154,37 +151,62 @@ class IntentModel:
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df),
         ]
         features = hstack([v.fit_transform(texts) for v in vectorizers]).tocsr()
-        svm = LinearSVC(C=1.0).fit(features, labels)
-        return cls(vectorizers, svm, threshold, version or fingerprint(examples, threshold))
+        svm = LinearSVC(C=1.0, random_state=0).fit(features, labels)
+        accurate = None
+        if encoder is not None:
+            embeddings = encoder.encode(texts) * EMBEDDING_WEIGHT
+            both = hstack([features, csr_matrix(embeddings)]).tocsr()
+            combined = LinearSVC(C=1.0, random_state=0).fit(both, labels)
+            accurate = _Accurate(encoder, LinearScores(combined, features.shape[1]))
+        chosen = version or fingerprint(examples, threshold, kind_of(encoder))
+        return cls(vectorizers, svm, threshold, chosen, accurate)
 
     def predict(self, text: str) -> Prediction:
         if not any(char.isalnum() for char in text):
             return Prediction(OUT_OF_SCOPE, float("-inf"), True)
-        scores = self._scorer.scores(text)
-        best = int(np.argmax(scores)) if len(self.intents) > 2 else int(scores[0] > 0)
-        score = float(scores[best]) if len(self.intents) > 2 else abs(float(scores[0]))
-        if score < self.threshold:
-            return Prediction(OUT_OF_SCOPE, score, True)
-        return Prediction(self.intents[best], score, False)
+        indexes, values = self._features.one(text)
+        scores = self._fast.one(indexes, values)
+        best, top, margin = (float(x[0]) for x in best_and_margin(scores))
+        if self._accurate is None or (margin >= FAST_MARGIN and top >= self.threshold):
+            return self._decide(int(best), top, "fast")
+        embedding = self._accurate.encoder.encode_one(text) * EMBEDDING_WEIGHT
+        scores = self._accurate.scores.one(indexes, values, embedding)
+        return self._decide(int(scores.argmax()), float(scores.max()), "accurate")
 
     def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
-        features = hstack([v.transform(texts) for v in self._vectorizers]).tocsr()
-        scores = np.atleast_2d(self._svm.decision_function(features))
-        if len(self.intents) == 2:
-            return [self.predict(t) for t in texts]
-        best = scores.argmax(axis=1)
-        out = []
-        for text, index, row in zip(texts, best, scores, strict=True):
-            score = float(row[index])
-            if score < self.threshold or not any(char.isalnum() for char in text):
-                out.append(Prediction(OUT_OF_SCOPE, score, True))
-            else:
-                out.append(Prediction(self.intents[int(index)], score, False))
-        return out
+        if not texts:
+            return []
+        features = self._features.transform(texts)
+        best, top, margin = best_and_margin(self._fast.batch(features))
+        unsure = np.zeros(len(texts), dtype=bool)
+        if self._accurate is not None:
+            unsure = ~((margin >= FAST_MARGIN) & (top >= self.threshold))
+            rows = np.flatnonzero(unsure)
+            if len(rows):
+                unsure_texts = [texts[int(i)] for i in rows]
+                embeddings = self._accurate.encoder.encode(unsure_texts) * EMBEDDING_WEIGHT
+                scores = self._accurate.scores.batch(features[rows], embeddings)
+                best[rows], top[rows] = scores.argmax(axis=1), scores.max(axis=1)
+        return [
+            Prediction(OUT_OF_SCOPE, float("-inf"), True)
+            if not any(char.isalnum() for char in text)
+            else self._decide(int(index), float(score), "accurate" if second else "fast")
+            for text, index, score, second in zip(texts, best, top, unsure, strict=True)
+        ]
+
+    def _decide(self, best: int, score: float, stage: str) -> Prediction:
+        if score < self.threshold:
+            return Prediction(OUT_OF_SCOPE, score, True, stage)
+        return Prediction(self.intents[best], score, False, stage)
 
 
-def fingerprint(examples: Mapping[str, Sequence[str]], threshold: float) -> str:
-    digest = hashlib.sha256(repr((sorted((k, list(v)) for k, v in examples.items()), threshold)).encode())
+def kind_of(encoder: SentenceEncoder | None) -> str:
+    return "tfidf-svm" if encoder is None else f"tfidf-{encoder.name}-svm"
+
+
+def fingerprint(examples: Mapping[str, Sequence[str]], threshold: float, kind: str) -> str:
+    ordered = sorted((k, list(v)) for k, v in examples.items())
+    digest = hashlib.sha256(repr((ordered, threshold, kind)).encode())
     return digest.hexdigest()[:12]
 
 
@@ -193,8 +215,9 @@ class IntentComponent:
         name="intent",
         consumes=frozenset({"text"}),
         produces=frozenset({"intent"}),
-        resources=Resources(cpu_millis=100, memory_mb=200),
-        version="tfidf-svm-1",
+        # Memory includes the shared sentence encoder (~130 MB, mapped from the package's file).
+        resources=Resources(cpu_millis=100, memory_mb=350),
+        version="two-stage-svm-2",
     )
 
     def __init__(self, settings: Mapping[str, str], context: ComponentContext) -> None:
@@ -212,7 +235,7 @@ class IntentComponent:
         prediction = model.predict(insights.text[:MAX_EXAMPLE_CHARS])
         stricter = not math.isnan(self._threshold) and prediction.score < self._threshold
         if stricter and not prediction.out_of_scope:
-            prediction = Prediction(OUT_OF_SCOPE, prediction.score, True)
+            prediction = Prediction(OUT_OF_SCOPE, prediction.score, True, prediction.stage)
         insights.intent = prediction.intent
         insights.intent_confidence = prediction.score
         insights.out_of_scope = prediction.out_of_scope

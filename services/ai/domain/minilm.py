@@ -20,8 +20,8 @@ from ai.domain.wordpiece import WordPiece
 HIDDEN = 384
 HEADS = 12
 LAYERS = 6
-#: all-MiniLM-L6-v2 was trained on 128 word pieces at most; longer input is cut (as upstream).
-MAX_TOKENS = 128
+#: Longer input is cut to this many word pieces, as sentence-transformers does for this model.
+MAX_TOKENS = 256
 LAYER_NORM_EPS = 1e-12
 
 
@@ -49,30 +49,33 @@ class _Layer:
             return np.asarray(weights[f"{prefix}.{name}"], dtype=np.float32)
 
         self.qkv = np.ascontiguousarray(
-            np.concatenate(
-                [get(f"attention.self.{p}.weight") for p in ("query", "key", "value")], axis=0
-            ).T
+            np.concatenate([get(f"attention.self.{p}.weight") for p in ("query", "key", "value")], axis=0).T
         )
         self.qkv_bias = np.concatenate([get(f"attention.self.{p}.bias") for p in ("query", "key", "value")])
         self.attention_out = np.ascontiguousarray(get("attention.output.dense.weight").T)
         self.attention_out_bias = get("attention.output.dense.bias")
-        self.attention_norm = (get("attention.output.LayerNorm.weight"), get("attention.output.LayerNorm.bias"))
+        self.attention_norm = (
+            get("attention.output.LayerNorm.weight"),
+            get("attention.output.LayerNorm.bias"),
+        )
         self.up = np.ascontiguousarray(get("intermediate.dense.weight").T)
         self.up_bias = get("intermediate.dense.bias")
         self.down = np.ascontiguousarray(get("output.dense.weight").T)
         self.down_bias = get("output.dense.bias")
         self.output_norm = (get("output.LayerNorm.weight"), get("output.LayerNorm.bias"))
 
-    def __call__(self, x: np.ndarray, mask_bias: np.ndarray) -> np.ndarray:
-        batch, length, _ = x.shape
+    def __call__(self, x: np.ndarray, batch: int, mask_bias: np.ndarray) -> np.ndarray:
+        """`x` is (batch x length, HIDDEN): dense products stay 2-D, where numpy calls BLAS
+        (a 3-D @ 2-D product goes through numpy's own loop, ~15x slower)."""
+        length = x.shape[0] // batch
         head = HIDDEN // HEADS
         qkv = (x @ self.qkv + self.qkv_bias).reshape(batch, length, 3, HEADS, head)
-        q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+        q, k, v = (np.ascontiguousarray(qkv[:, :, i].transpose(0, 2, 1, 3)) for i in range(3))
         scores = q @ k.transpose(0, 1, 3, 2) * np.float32(1.0 / np.sqrt(head)) + mask_bias
         scores -= scores.max(axis=-1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=-1, keepdims=True)
-        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, HIDDEN)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, HIDDEN)
         x = _layer_norm(context @ self.attention_out + self.attention_out_bias + x, *self.attention_norm)
         hidden = _gelu(x @ self.up + self.up_bias)
         return _layer_norm(hidden @ self.down + self.down_bias + x, *self.output_norm)
@@ -82,15 +85,17 @@ class MiniLMEncoder:
     """Text -> 384-dimension unit vectors, equal (to float32 rounding) to sentence-transformers'."""
 
     dimension = HIDDEN
+    name = "all-minilm-l6-v2"
 
     def __init__(self, weights: Mapping[str, np.ndarray], vocabulary: Sequence[str]) -> None:
         try:
             self._words = np.asarray(weights["embeddings.word_embeddings.weight"], dtype=np.float32)
             self._positions = np.asarray(weights["embeddings.position_embeddings.weight"], dtype=np.float32)
             # Single-segment input: the type-0 row is simply added to every position.
-            self._positions = self._positions + np.asarray(
-                weights["embeddings.token_type_embeddings.weight"], dtype=np.float32
-            )[0]
+            self._positions = (
+                self._positions
+                + np.asarray(weights["embeddings.token_type_embeddings.weight"], dtype=np.float32)[0]
+            )
             self._norm = (
                 np.asarray(weights["embeddings.LayerNorm.weight"], dtype=np.float32),
                 np.asarray(weights["embeddings.LayerNorm.bias"], dtype=np.float32),
@@ -127,11 +132,12 @@ class MiniLMEncoder:
             tokens[row, : len(ids)] = ids
             mask[row, : len(ids)] = 1.0
         x = _layer_norm(self._words[tokens] + self._positions[:length], *self._norm)
+        x = x.reshape(len(batch) * length, HIDDEN)
         # Padding gets a large negative score so no real token attends to it.
         mask_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
         for layer in self._layers:
-            x = layer(x, mask_bias)
-        summed = (x * mask[:, :, None]).sum(axis=1)
+            x = layer(x, len(batch), mask_bias)
+        summed = (x.reshape(len(batch), length, HIDDEN) * mask[:, :, None]).sum(axis=1)
         pooled = summed / mask.sum(axis=1, keepdims=True)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: np.ndarray = pooled / np.maximum(norms, 1e-12)

@@ -62,7 +62,7 @@ def basic_words(text: str) -> list[str]:
     """Lower-cased, accent-free words and single punctuation marks."""
     words: list[str] = []
     for chunk in _clean(text).split():
-        current = []
+        current: list[str] = []
         for char in _strip_accents(chunk.lower()):
             if _is_punctuation(char):
                 if current:
@@ -120,4 +120,4 @@ class WordPiece:
             ids.extend(self._pieces(word))
             if len(ids) >= max_tokens - 1:
                 break
-        return ids[: max_tokens - 1] + [self.end]
+        return [*ids[: max_tokens - 1], self.end]

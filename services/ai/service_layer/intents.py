@@ -4,6 +4,10 @@
 in effect is touched), then stores the training set; every replica's watcher trains the same
 model from it (deterministically) and swaps it in. A replica that already holds that
 version skips the retraining. Other tenants' models are never touched.
+
+With a sentence encoder (the model package installed) models get the accurate second stage
+(see `ai.domain.intent`); training then also embeds every example, about 6 ms each on one
+core, so 15,000 examples take a couple of minutes.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ai.adapters.tenant_store import TenantStore
+from ai.domain.component import SentenceEncoder
 from ai.domain.intent import (
     DEFAULT_THRESHOLD,
     IntentModel,
     TrainingError,
     TrainingReport,
     fingerprint,
+    kind_of,
     validate_examples,
 )
 
@@ -42,9 +48,12 @@ class IntentModels:
 
 
 class IntentTraining:
-    def __init__(self, models: IntentModels, store: TenantStore) -> None:
+    def __init__(
+        self, models: IntentModels, store: TenantStore, encoder: SentenceEncoder | None = None
+    ) -> None:
         self.models = models
         self._store = store
+        self._encoder = encoder
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -57,7 +66,7 @@ class IntentTraining:
         chosen = DEFAULT_THRESHOLD if threshold is None else threshold
         if not math.isfinite(chosen):
             raise TrainingError(f"out_of_scope_threshold must be a finite number, got {chosen}")
-        model = await asyncio.to_thread(IntentModel.train, examples, threshold=chosen)
+        model = await asyncio.to_thread(IntentModel.train, examples, threshold=chosen, encoder=self._encoder)
         await self._store.put_artifact(
             KIND, tenant_id, {"examples": {k: list(v) for k, v in examples.items()}, "threshold": chosen}
         )
@@ -69,8 +78,12 @@ class IntentTraining:
         threshold = float(value["threshold"])
         async with self._lock:  # one training at a time: CPU is shared with live traffic
             current = self.models.current(tenant_id)
-            if current is not None and current.version == fingerprint(examples, threshold):
+            if current is not None and current.version == fingerprint(
+                examples, threshold, kind_of(self._encoder)
+            ):
                 return
-            model = await asyncio.to_thread(IntentModel.train, examples, threshold=threshold)
+            model = await asyncio.to_thread(
+                IntentModel.train, examples, threshold=threshold, encoder=self._encoder
+            )
         self.models.swap(tenant_id, model)
         log.info("intent model %s of tenant %s in effect (revision %s)", model.version, tenant_id, revision)

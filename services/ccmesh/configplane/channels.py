@@ -9,11 +9,15 @@ journey (`flow`) to start, or the `queue` to hand it to directly.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ccmesh.configplane.base import Model, ObjectMeta, RegionName, ResourceId
+
+#: A logical prompt name, optionally with a language suffix (`welcome`, `welcome.es`, `main-menu.pt-BR`).
+_PROMPT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$")
 
 ChannelName = Literal["sms", "voice", "whatsapp", "email", "webchat", "generic"]
 ProviderName = Literal["twilio", "whatsapp_cloud", "smtp", "webchat", "generic"]
@@ -152,6 +156,14 @@ class ChannelEndpointSpec(Model):
         default="", max_length=200, description="Queue a new contact goes to when no flow is set."
     )
     language: str = Field(default="", max_length=16, description="Default language hint, e.g. `en`.")
+    prompts: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Texts of the journey's prompts on this text channel: logical prompt name -> text; "
+            "`<name>.<language>` (e.g. `welcome.es`) wins for that language. A prompt without a text "
+            "is sent as its name."
+        ),
+    )
     provider_api_url: str = Field(
         default="",
         max_length=2000,
@@ -166,6 +178,20 @@ class ChannelEndpointSpec(Model):
     webchat: WebchatSettings | None = Field(default=None, description="Web chat widget settings.")
     rate_limit: RateLimit = Field(default_factory=RateLimit, description="Inbound request limit.")
     enabled: bool = Field(default=True, description="False: the endpoint answers 404 and accepts nothing.")
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompts(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 500:
+            raise ValueError(f"at most 500 prompts, got {len(value)}")
+        for name, text in value.items():
+            if not _PROMPT_NAME.match(name):
+                raise ValueError(
+                    f"prompt name {name!r}: letters, digits, '-', '_' and an optional '.<language>'"
+                )
+            if not text.strip() or len(text) > 4000:
+                raise ValueError(f"prompt {name!r}: the text must be 1-4000 characters")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ChannelEndpointSpec:

@@ -3,22 +3,30 @@
 `open.<tenant>.<customer>` names the customer's open contact, created with `create`, so two
 channels arriving at once still share one contact. `msg.<tenant>.<token>` records each
 provider message: `pending` while it is processed, then the result, so a provider's retry
-returns the first result instead of creating a second message.
+returns the first result instead of creating a second message. `contact.<tenant>.<contact>`
+is the contact's record (channel legs with the customer's reply addresses, journey state),
+written with the revision it was read at. `thread.<tenant>.<hash of a Message-ID>` names the
+contact an e-mail thread belongs to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import orjson
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from gateway.domain.contact import ContactRecord
 from gateway.domain.inbound import Accepted
 
+#: Lost races on a contact record retried before giving up (the caller's retry starts over).
+RECORD_ATTEMPTS = 8
 #: A pending claim older than this belonged to an instance that died; another may take over.
 CLAIM_EXPIRY_SECONDS = 30.0
 
@@ -77,3 +85,76 @@ class ContactStore:
         except KeyWrongLastSequenceError:
             entry = await self._kv.get(key)
             return (entry.value or b"").decode(), False
+
+    async def contact(self, tenant_id: str, contact_id: str) -> tuple[ContactRecord | None, int]:
+        """The contact's record and its revision (None, 0 when there is none)."""
+        try:
+            entry = await self._kv.get(f"contact.{tenant_id}.{contact_id}")
+        except KeyNotFoundError:
+            return None, 0
+        if not entry.value:
+            return None, 0
+        return ContactRecord.from_json(entry.value), int(entry.revision or 0)
+
+    async def change_contact(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        change: Callable[[ContactRecord | None], ContactRecord],
+    ) -> ContactRecord:
+        """Apply `change` to the stored record (None: none yet) and write it with the revision read."""
+        key = f"contact.{tenant_id}.{contact_id}"
+        for _ in range(RECORD_ATTEMPTS):
+            current, revision = await self.contact(tenant_id, contact_id)
+            record = change(current)
+            try:
+                if revision == 0:
+                    await self._kv.create(key, record.to_json())
+                else:
+                    await self._kv.update(key, record.to_json(), last=revision)
+            except KeyWrongLastSequenceError:
+                continue  # another message of the contact wrote first: apply ours to its result
+            return record
+        raise StillProcessing(f"contact {contact_id} kept changing during {RECORD_ATTEMPTS} attempts")
+
+    async def is_open(self, tenant_id: str, record: ContactRecord) -> bool:
+        """Whether the contact is still its customer's open contact."""
+        try:
+            entry = await self._kv.get(f"open.{tenant_id}.{record.customer_id}")
+        except KeyNotFoundError:
+            return False
+        return (entry.value or b"").decode() == record.contact_id
+
+    async def close_contact(self, tenant_id: str, customer_id: str, contact_id: str) -> bool:
+        """The customer's next message opens a new contact; False when this one was not open."""
+        key = f"open.{tenant_id}.{customer_id}"
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return False
+        if (entry.value or b"").decode() != contact_id:
+            return False
+        with contextlib.suppress(KeyWrongLastSequenceError, APIError):
+            await self._kv.delete(key, last=entry.revision)
+            return True
+        return False
+
+    async def thread_contact(self, tenant_id: str, message_ids: Iterable[str]) -> str | None:
+        """The contact of the first known e-mail among `message_ids` (a reply's In-Reply-To, References)."""
+        for message_id in message_ids:
+            try:
+                entry = await self._kv.get(_thread_key(tenant_id, message_id))
+            except KeyNotFoundError:
+                continue
+            if entry.value:
+                return entry.value.decode()
+        return None
+
+    async def remember_thread(self, tenant_id: str, message_id: str, contact_id: str) -> None:
+        await self._kv.put(_thread_key(tenant_id, message_id), contact_id.encode())
+
+
+def _thread_key(tenant_id: str, message_id: str) -> str:
+    # Message-IDs hold characters KV keys may not (`<`, `@`, `/`): the key is a hash of the id.
+    digest = hashlib.sha256(message_id.strip().strip("<>").lower().encode()).hexdigest()[:40]
+    return f"thread.{tenant_id}.{digest}"

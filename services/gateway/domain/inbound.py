@@ -9,10 +9,24 @@ from dataclasses import dataclass
 
 import orjson
 
+from gateway.domain.conversation import JourneyAction
+
 #: Message ids derive from the provider's id, so a retried delivery maps to the same message
 #: (and the same `Nats-Msg-Id`) even if the first attempt died half way.
 _MESSAGE_NAMESPACE = uuid.UUID("6f1d3a52-52f4-4c55-9d0c-3f1f8a7c2b10")
 MAX_TEXT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message, by reference; the bytes are in the region's object store."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    bucket: str
+    object: str
 
 
 @dataclass(frozen=True)
@@ -22,9 +36,22 @@ class InboundMessage:
     channel: int
     from_kind: int
     from_value: str
+    #: The ChannelEndpoint's metadata.name for configured endpoints (decides journey or queue).
     entry_point: str
     text: str
     provider_message_id: str
+    #: Where replies go when it is not `from_value` (e.g. a Reply-To address).
+    reply_address: str = ""
+    #: E-mail: subject, this mail's Message-ID, and the ids it answers, most recent first
+    #: (In-Reply-To, then References backwards): the first known one names the thread's contact.
+    subject: str = ""
+    thread_id: str = ""
+    in_reply_to: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    #: A contact this message belongs to, named by a URL the platform gave out itself (the call
+    #: back's voice webhook `?contact=`): the call continues that contact.
+    contact_hint: str = ""
+    language: str = ""
 
     def message_id(self) -> str:
         return uuid.uuid5(
@@ -41,14 +68,25 @@ class Accepted:
     message_id: str
     customer_id: str
     contact_created: bool
+    #: What the journey asks next (voice renders it as TwiML); kept so a retry gets the same answer.
+    actions: tuple[JourneyAction, ...] = ()
+    #: The journey's status after this message: "", running, waiting, ended.
+    journey_status: str = ""
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.__dict__)
+        return orjson.dumps({**self.__dict__, "actions": [action.to_dict() for action in self.actions]})
 
     @classmethod
     def from_json(cls, data: bytes) -> Accepted:
         raw = orjson.loads(data)
-        return cls(raw["contact_id"], raw["message_id"], raw["customer_id"], bool(raw["contact_created"]))
+        return cls(
+            raw["contact_id"],
+            raw["message_id"],
+            raw["customer_id"],
+            bool(raw["contact_created"]),
+            tuple(JourneyAction.from_dict(action) for action in raw.get("actions", ())),
+            str(raw.get("journey_status", "")),
+        )
 
 
 def validate(message: InboundMessage) -> list[str]:

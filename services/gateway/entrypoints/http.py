@@ -1,52 +1,52 @@
-"""The gateway's HTTP side: health, and the generic provider API (JSON over HTTPS).
+"""The gateway's HTTP side: the app every route group joins, health, and the tenant API.
 
 `POST /v1/tenants/{tenant}/messages` takes one inbound message as JSON and answers with the
 contact it joined; it runs the same use case as the gRPC `SubmitInboundMessage`, with the
-same bearer-token check. Errors are JSON `{"error": {"code": ..., "message": ...}}` with the
-HTTP status that matches the gRPC code, and the message names the bad field.
+same bearer-token check. Channel webhooks, the chat widget and the agent workspace add their
+routes through `RouteAdder`s; every route passes the edge middleware (spans, JSON access log,
+body and rate limits, endpoint lookup). Errors are JSON `{"error": {"code": ..., "message":
+...}}` and the message names the bad field.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import grpc
-import orjson
 from aiohttp import web
 
 from ccmesh.access import AccessControl
 from ccmesh.events import EventPublisher
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
-from gateway.adapters.contact_store import ContactStore, StillProcessing
-from gateway.domain.inbound import InboundMessage, validate
+from gateway.adapters.channel_directory import ChannelDirectory
+from gateway.adapters.contact_store import ContactStore
+from gateway.domain.inbound import InboundMessage
+from gateway.entrypoints.edge_middleware import (
+    Edge,
+    EdgeError,
+    EdgeSettings,
+    configure_access_log,
+    json_error,
+)
+from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked, rpc_failure
+from gateway.entrypoints.request_parsing import read_json
 from gateway.entrypoints.rpc import SUBMIT_ROLES
 from gateway.service_layer.accept_inbound import IdentityClient, accept_inbound
+from gateway.service_layer.conversation import Conversations
 
 MAX_BODY_BYTES = 128 * 1024
 
 #: Registers a group of routes (a channel's webhooks, the workspace) on the gateway's app.
 RouteAdder = Callable[[web.Application], None]
 
-_HTTP_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-}
-
 
 def error_response(code: grpc.StatusCode, message: str) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code.name, "message": message}},
-        status=_HTTP_STATUS.get(code, 500),
-        dumps=lambda value: orjson.dumps(value).decode(),
-    )
+    """An RPC status as the edge's JSON error (kept for route modules that call services)."""
+    failure = rpc_failure(RpcError(code, message))
+    return json_error(failure.status, failure.code, failure.message, failure.headers)
 
 
 class _HttpCallContext:
@@ -62,7 +62,7 @@ class _HttpCallContext:
         raise RpcError(code, details)
 
 
-_CHANNELS = {
+CHANNELS = {
     "sms": common_pb2.CHANNEL_KIND_SMS,
     "voice": common_pb2.CHANNEL_KIND_VOICE,
     "whatsapp": common_pb2.CHANNEL_KIND_WHATSAPP,
@@ -70,35 +70,40 @@ _CHANNELS = {
     "webchat": common_pb2.CHANNEL_KIND_WEBCHAT,
     "api": common_pb2.CHANNEL_KIND_API,
 }
-_IDENTIFIERS = {
+IDENTIFIERS = {
     "phone": common_pb2.IDENTIFIER_KIND_PHONE,
     "email": common_pb2.IDENTIFIER_KIND_EMAIL,
     "whatsapp_id": common_pb2.IDENTIFIER_KIND_WHATSAPP_ID,
     "webchat_visitor_id": common_pb2.IDENTIFIER_KIND_WEBCHAT_VISITOR_ID,
     "crm_external_id": common_pb2.IDENTIFIER_KIND_CRM_EXTERNAL_ID,
 }
+_FIELDS = {"brand", "channel", "from", "entryPoint", "text", "providerMessageId"}
+
+
+def _invalid(message: str) -> EdgeError:
+    return EdgeError(400, "INVALID_ARGUMENT", message)
 
 
 def parse_message(tenant_id: str, body: Any) -> InboundMessage:
     if not isinstance(body, dict):
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "body: must be a JSON object")
-    unknown = sorted(set(body) - {"brand", "channel", "from", "entryPoint", "text", "providerMessageId"})
+        raise _invalid("body: must be a JSON object")
+    unknown = sorted(set(body) - _FIELDS)
     if unknown:
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"body: unknown field(s) {unknown}")
+        raise _invalid(f"body: unknown field(s) {[name[:100] for name in unknown[:20]]}")
     sender = body.get("from")
     if not isinstance(sender, dict) or set(sender) != {"kind", "value"}:
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, 'from: must be {"kind": ..., "value": ...}')
-    channel = _CHANNELS.get(str(body.get("channel", "")))
+        raise _invalid('from: must be {"kind": ..., "value": ...}')
+    channel = CHANNELS.get(str(body.get("channel", "")))
     if channel is None:
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"channel: must be one of {sorted(_CHANNELS)}")
-    kind = _IDENTIFIERS.get(str(sender["kind"]))
+        raise _invalid(f"channel: must be one of {sorted(CHANNELS)}")
+    kind = IDENTIFIERS.get(str(sender["kind"]))
     if kind is None:
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"from.kind: must be one of {sorted(_IDENTIFIERS)}")
+        raise _invalid(f"from.kind: must be one of {sorted(IDENTIFIERS)}")
     for field in ("text", "providerMessageId", "entryPoint", "brand"):
         if field in body and not isinstance(body[field], str):
-            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: must be a string")
+            raise _invalid(f"{field}: must be a string")
     if not isinstance(sender["value"], str):
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "from.value: must be a string")
+        raise _invalid("from.value: must be a string")
     return InboundMessage(
         tenant_id=tenant_id,
         brand_id=body.get("brand", ""),
@@ -120,15 +125,39 @@ class GatewayHttp:
         store: ContactStore,
         identity: IdentityClient,
         events: EventPublisher,
+        directory: ChannelDirectory | None = None,
+        conversations: Conversations | None = None,
+        accept: AcceptInbound | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        tenant_rate_per_second: float = 200.0,
+        tenant_rate_burst: int = 400,
     ) -> None:
         self._access = access
         self._region = region
-        self._store = store
-        self._identity = identity
-        self._events = events
+        self._accept: AcceptInbound = accept or functools.partial(
+            accept_inbound,
+            region=region,
+            store=store,
+            identity=identity,
+            events=events,
+            conversations=conversations,
+        )
+        self._edge = Edge(
+            EdgeSettings(
+                region=region,
+                max_body_bytes=max_body_bytes,
+                tenant_rate_per_second=tenant_rate_per_second,
+                tenant_rate_burst=tenant_rate_burst,
+            ),
+            directory,
+        )
+        self._max_body_bytes = max_body_bytes
 
     def app(self, extra_routes: Sequence[RouteAdder] = ()) -> web.Application:
-        application = web.Application(client_max_size=MAX_BODY_BYTES)
+        configure_access_log()
+        application = web.Application(
+            client_max_size=self._max_body_bytes, middlewares=self._edge.middlewares()
+        )
         application.router.add_get("/healthz", self.health)
         application.router.add_post("/v1/tenants/{tenant}/messages", self.submit)
         # Each channel and the workspace add their own routes from their own modules.
@@ -143,30 +172,10 @@ class GatewayHttp:
         tenant_id = request.match_info["tenant"]
         try:
             await self._access.require(_HttpCallContext(request), tenant_id, SUBMIT_ROLES)
-            try:
-                body = orjson.loads(await request.read())
-            except orjson.JSONDecodeError as error:
-                raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"body: not valid JSON ({error})") from None
-            message = parse_message(tenant_id, body)
-            problems = validate(message)
-            if problems:
-                raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(problems))
-            try:
-                accepted, duplicate = await accept_inbound(
-                    message,
-                    region=self._region,
-                    store=self._store,
-                    identity=self._identity,
-                    events=self._events,
-                )
-            except StillProcessing as error:
-                raise RpcError(grpc.StatusCode.ABORTED, f"{error}; retry shortly") from None
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, f"body larger than {MAX_BODY_BYTES} bytes"
-            )
         except RpcError as error:
-            return error_response(error.code, error.message)
+            raise rpc_failure(error) from None
+        _, body = await read_json(request)
+        accepted, duplicate = await accept_checked(self._accept, parse_message(tenant_id, body))
         return web.json_response(
             {
                 "contactId": accepted.contact_id,

@@ -12,6 +12,7 @@ from contactcenter.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from gateway.adapters.contact_store import ContactStore, StillProcessing
 from gateway.domain.inbound import InboundMessage, validate
 from gateway.service_layer.accept_inbound import IdentityClient, accept_inbound
+from gateway.service_layer.conversation import Conversations
 
 #: Channel providers that are not served by a named webhook submit through this API.
 SUBMIT_ROLES = frozenset({"admin", "integration"})
@@ -26,12 +27,15 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         store: ContactStore,
         identity: IdentityClient,
         events: EventPublisher,
+        conversations: Conversations | None = None,
     ) -> None:
         self._access = access
         self._region = region
         self._store = store
         self._identity = identity
         self._events = events
+        # Starts journeys and feeds waiting ones for messages from configured endpoints.
+        self._conversations = conversations
 
     async def SubmitInboundMessage(
         self, request: gateway_pb2.SubmitInboundMessageRequest, context: Any
@@ -52,7 +56,12 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(problems))
         try:
             accepted, duplicate = await accept_inbound(
-                message, region=self._region, store=self._store, identity=self._identity, events=self._events
+                message,
+                region=self._region,
+                store=self._store,
+                identity=self._identity,
+                events=self._events,
+                conversations=self._conversations,
             )
         except StillProcessing as error:
             await context.abort(grpc.StatusCode.ABORTED, f"{error}; retry shortly")

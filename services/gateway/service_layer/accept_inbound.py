@@ -1,17 +1,16 @@
-"""Accept one inbound customer message: who is it, which contact, which events.
+"""Accept one inbound customer message: who is it, which contact, which events, what next.
 
 Steps, each safe to repeat: claim the provider message id; resolve the customer (identity
-service, over the mesh); open or continue the customer's contact; publish ContactCreated and
-MessageReceived with ids derived from the contact and the provider message, so JetStream's
-de-duplication drops a repeat; record the result under the claim.
+service, over the mesh); find the contact (the call back URL's contact, the e-mail thread's
+contact, else the customer's open contact, opening one if there is none); publish ContactCreated
+and MessageReceived with ids derived from the contact and the provider message, so JetStream's
+de-duplication drops a repeat; drive the conversation (start the journey or queue the contact,
+feed a waiting journey; `Conversations`); record the result under the claim.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, Protocol
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from ccmesh.events import EventPublisher
 from contactcenter.common.v1 import common_pb2
@@ -19,16 +18,29 @@ from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
 from gateway.adapters.contact_store import ContactStore
 from gateway.domain.inbound import Accepted, InboundMessage, provisional_customer_id
+from gateway.service_layer.conversation import Conversations, now
 
 
 class IdentityClient(Protocol):
     async def ResolveCustomer(self, request: identity_pb2.ResolveCustomerRequest, **kwargs: Any) -> Any: ...
 
 
-def _now() -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(time.time_ns())
-    return stamp
+async def _contact_for(message: InboundMessage, customer_id: str, store: ContactStore) -> tuple[str, bool]:
+    """The contact the message joins, and whether it was opened now."""
+    tenant_id = message.tenant_id
+    if message.contact_hint:
+        # The platform's own call back URL names the contact: the call continues it, even when
+        # the number that answers belongs to a profile other than the chat visitor's.
+        record, _ = await store.contact(tenant_id, message.contact_hint)
+        if record is not None and await store.is_open(tenant_id, record):
+            return record.contact_id, False
+    if message.in_reply_to:
+        thread_contact = await store.thread_contact(tenant_id, message.in_reply_to)
+        if thread_contact is not None:
+            record, _ = await store.contact(tenant_id, thread_contact)
+            if record is not None and await store.is_open(tenant_id, record):
+                return record.contact_id, False
+    return await store.open_contact(tenant_id, customer_id)
 
 
 async def accept_inbound(
@@ -38,6 +50,7 @@ async def accept_inbound(
     store: ContactStore,
     identity: IdentityClient,
     events: EventPublisher,
+    conversations: Conversations | None = None,
 ) -> tuple[Accepted, bool]:
     """Returns the result and whether it is a repeat of an already accepted message."""
     claim = await store.claim_message(message.tenant_id, message.idempotency_token())
@@ -55,12 +68,12 @@ async def accept_inbound(
             from_kind=message.from_kind,
             from_value=message.from_value,
         )
-        contact_id, created = await store.open_contact(message.tenant_id, customer_id)
+        contact_id, created = await _contact_for(message, customer_id, store)
         if created:
             await events.publish(
                 events_pb2.Event(
                     event_id=f"{contact_id}.created",
-                    occurred_at=_now(),
+                    occurred_at=now(),
                     tenant=tenant,
                     region=region,
                     contact_id=contact_id,
@@ -78,7 +91,7 @@ async def accept_inbound(
         await events.publish(
             events_pb2.Event(
                 event_id=message_id,
-                occurred_at=_now(),
+                occurred_at=now(),
                 tenant=tenant,
                 region=region,
                 contact_id=contact_id,
@@ -90,14 +103,41 @@ async def accept_inbound(
                     customer_id=customer_id,
                     text=message.text,
                     provider_message_id=message.provider_message_id,
+                    subject=message.subject,
+                    attachments=[
+                        events_pb2.AttachmentRef(
+                            filename=a.filename,
+                            content_type=a.content_type,
+                            size=a.size,
+                            sha256=a.sha256,
+                            bucket=a.bucket,
+                            object=a.object,
+                        )
+                        for a in message.attachments
+                    ],
                 ),
             )
         )
+        if message.thread_id:
+            # Replies to this mail (and to the platform's answers in its thread) join this contact.
+            await store.remember_thread(message.tenant_id, message.thread_id, contact_id)
+        actions: tuple[Any, ...] = ()
+        journey_status = ""
+        if conversations is not None:
+            outcome = await conversations.after_message(
+                message, contact_id=contact_id, customer_id=customer_id, message_id=message_id
+            )
+            actions, journey_status = outcome.actions, outcome.journey_status
     except BaseException:
         await store.release(claim)
         raise
     result = Accepted(
-        contact_id=contact_id, message_id=message_id, customer_id=customer_id, contact_created=created
+        contact_id=contact_id,
+        message_id=message_id,
+        customer_id=customer_id,
+        contact_created=created,
+        actions=actions,
+        journey_status=journey_status,
     )
     await store.complete(claim, result)
     return result, False

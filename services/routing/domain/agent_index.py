@@ -1,21 +1,27 @@
-"""An index of routable agents for fast longest-idle decisions at 100k agents (pure).
+"""An index of routable agents so that a routing decision's cost does not depend on the number
+of agents (100k in a region), only on the agents it had to skip.
 
 `choose_agent` looks at every agent, which is right for explaining a decision over a queue's
 pool of a few hundred agents but too slow for a region with 100,000. The index keeps, per
-(skill, proficiency), a bucket of the agents with that skill at exactly that level (so an agent
-is in one bucket per skill, plus the bucket of all agents), ordered by how long they have been
-idle. A decision walks the buckets of the contact's rarest required skill at the current
+(channel, skill, proficiency), a bucket of the agents that have room on that channel now and
+have that skill at exactly that level (so an agent is in one bucket per skill, plus the bucket of
+all agents, for each channel it has room on), ordered by how long they have been idle. An agent
+at capacity on a channel (or on a voice contact that blocks other work) is in none of that
+channel's buckets, so busy agents, whose idle time is old and who would otherwise sit at the
+front of every walk, are never touched. `free` answers "has anyone room on this channel?" in
+O(1) for the routing pass.
+
+A decision walks the buckets of the contact's channel and rarest required skill at the current
 bullseye ring's level and above, merged, from the longest-idle end, and stops at the first agent
-that passes every other check (language, brand, other skills, capacity); its cost does not
-depend on the number of agents, only on the agents it had to skip, which the returned
-`Decision` lists as rejected candidates (up to 20).
+that passes every other check (language, brand, other skills); the agents it skipped are listed
+in the returned `Decision` as rejected candidates (up to 20).
 
 A bucket is an insertion-ordered map: an agent becoming idle is idle since "now", later than
 everyone already there, so it is moved to the end in O(1) and the longest idle is at the front.
 The rare agent whose idle time is earlier than the bucket's newest (an update that arrives out
-of order) goes to a side heap that the walk merges in; when many did (a bucket filled in random
-order) the bucket is sorted once. An agent is in each bucket once, so there are no stale
-entries to skip at the front, and a change of load alone (a reservation) moves nothing.
+of order, or an agent regaining room without a new idle time) goes to a side heap that the walk
+merges in; when many did (a bucket filled in random order) the bucket is sorted once. An agent
+is in each bucket once, so there are no stale entries to skip at the front.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from routing.domain.agents import AgentState
+from routing.domain.agents import AgentState, Channel, channels_with_room
 from routing.domain.matching import AgentView, Candidate, Decision, refusal
 from routing.domain.queueing import QueueSpec, WaitingContact
 
@@ -53,6 +59,10 @@ class _Bucket:
 
     def put(self, agent_id: str, idle_since: float) -> None:
         self.discard(agent_id)
+        self.insert(agent_id, idle_since)
+
+    def insert(self, agent_id: str, idle_since: float) -> None:
+        """`put` for an agent known not to be in the bucket (saves two look-ups per bucket)."""
         if idle_since >= self.tail:
             self.order[agent_id] = idle_since
             self.tail = idle_since
@@ -124,36 +134,56 @@ def _merged(buckets: list[_Bucket]) -> Iterator[tuple[float, str]]:
         yield idle_since, agent_id
 
 
-def _bucket_keys(agent: AgentView) -> list[tuple[str, int]]:
-    return [(_ANY_SKILL, 0), *agent.profile.skills.items()]
-
-
 @dataclass
 class AgentIndex:
     agents: dict[str, AgentView] = field(default_factory=dict)
-    _buckets: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
+    #: Per channel, the agents with room on it now (what the routing pass asks "anyone free?").
+    free: dict[Channel, dict[str, AgentView]] = field(default_factory=lambda: {c: {} for c in Channel})
+    _buckets: dict[tuple[Channel, str, int], _Bucket] = field(default_factory=dict)
+    #: The channels each agent is bucketed under (those it had room on when last indexed).
+    _room: dict[str, tuple[Channel, ...]] = field(default_factory=dict)
+    #: Channels whose bucket of all agents (for contacts needing no skill) is kept. It is the
+    #: largest bucket, so it is built on the first decision that needs it, not before.
+    _any: set[Channel] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.agents)
 
     def put(self, agent: AgentView) -> None:
-        """Add or update an agent (after any change of state, load or idle time)."""
+        """Add or update an agent (after any change of state, load or idle time).
+
+        An agent is in the buckets of a channel only while it has room on it, so a reservation
+        that fills it moves it out of that channel's buckets and a walk never meets it there.
+        """
         agent_id = agent.profile.agent_id
         previous = self.agents.get(agent_id)
         self.agents[agent_id] = agent
-        if previous is not None:
-            same_skills = previous.profile.skills is agent.profile.skills or (
-                previous.profile.skills == agent.profile.skills
-            )
-            if same_skills and previous.idle_since == agent.idle_since:
-                return  # its bucket positions are still current
-            if not same_skills:
-                self._discard(previous)
-        for key in _bucket_keys(agent):
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = _Bucket()
-            bucket.put(agent_id, agent.idle_since)
+        room = channels_with_room(agent.profile, agent.state, agent.load)
+        before = self._room.get(agent_id, ())
+        self._room[agent_id] = room
+        free = self.free
+        for channel in before:
+            if channel not in room:
+                del free[channel][agent_id]
+        for channel in room:
+            free[channel][agent_id] = agent
+        skills = agent.profile.skills
+        if previous is None or not (previous.profile.skills is skills or previous.profile.skills == skills):
+            if previous is not None:
+                self._discard(agent_id, before, previous.profile.skills)
+            self._add(agent_id, agent.idle_since, room, skills, fresh=True)
+            return
+        if room != before:
+            self._discard(agent_id, [c for c in before if c not in room], skills)
+            self._add(agent_id, agent.idle_since, [c for c in room if c not in before], skills, fresh=True)
+        if previous.idle_since != agent.idle_since:
+            # Moved to its new place in the buckets of the channels it had and still has room on.
+            kept = room if room == before else [c for c in room if c in before]
+            self._add(agent_id, agent.idle_since, kept, skills, fresh=False)
+
+    def has_room(self, channel: Channel, exclude: Collection[str] = ()) -> bool:
+        """Whether any agent not in `exclude` has room on `channel` (O(1) when exclude is small)."""
+        return any(agent_id not in exclude for agent_id in self.free[channel])
 
     def compact(self) -> None:
         """Sort every bucket now (after a bulk load in random order) instead of on first use."""
@@ -163,29 +193,74 @@ class AgentIndex:
 
     def remove(self, agent_id: str) -> None:
         previous = self.agents.pop(agent_id, None)
+        room = self._room.pop(agent_id, ())
+        for channel in room:
+            self.free[channel].pop(agent_id, None)
         if previous is not None:
-            self._discard(previous)
+            self._discard(agent_id, room, previous.profile.skills)
 
-    def _discard(self, agent: AgentView) -> None:
-        for key in _bucket_keys(agent):
-            bucket = self._buckets.get(key)
-            if bucket is not None:
-                bucket.discard(agent.profile.agent_id)
-                if not bucket:
-                    del self._buckets[key]
+    def _keys(self, channel: Channel, skills: Mapping[str, int]) -> list[tuple[Channel, str, int]]:
+        keys = [(channel, skill, level) for skill, level in skills.items()]
+        if channel in self._any:
+            keys.append((channel, _ANY_SKILL, 0))
+        return keys
 
-    def _buckets_for(self, skills: frozenset[str], level: int) -> list[_Bucket]:
-        """The buckets holding every agent with the rarest of `skills` at `level` or better."""
+    def _add(
+        self,
+        agent_id: str,
+        idle_since: float,
+        channels: Iterable[Channel],
+        skills: Mapping[str, int],
+        *,
+        fresh: bool,
+    ) -> None:
+        buckets = self._buckets
+        for channel in channels:
+            for key in self._keys(channel, skills):
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = _Bucket()
+                if fresh:
+                    bucket.insert(agent_id, idle_since)
+                else:
+                    bucket.put(agent_id, idle_since)
+
+    def _discard(self, agent_id: str, channels: Iterable[Channel], skills: Mapping[str, int]) -> None:
+        buckets = self._buckets
+        for channel in channels:
+            for key in self._keys(channel, skills):
+                bucket = buckets.get(key)
+                if bucket is not None:
+                    bucket.discard(agent_id)
+                    if not bucket:
+                        del buckets[key]
+
+    def _any_bucket(self, channel: Channel) -> _Bucket | None:
+        if channel not in self._any:
+            self._any.add(channel)
+            bucket = _Bucket()
+            for agent_id, agent in self.free[channel].items():
+                bucket.put(agent_id, agent.idle_since)
+            if bucket:
+                bucket._fold()
+                self._buckets[(channel, _ANY_SKILL, 0)] = bucket
+        return self._buckets.get((channel, _ANY_SKILL, 0))
+
+    def _buckets_for(self, channel: Channel, skills: frozenset[str], level: int) -> list[_Bucket]:
+        """The buckets holding every agent with room on `channel` and the rarest of `skills` at
+        `level` or better."""
         if not skills:
-            bucket = self._buckets.get((_ANY_SKILL, 0))
+            bucket = self._any_bucket(channel)
             return [bucket] if bucket is not None else []
         buckets = self._buckets
         rarest: list[_Bucket] = []
         rarest_size = -1
         for skill in skills:
-            found = [b for b in (buckets.get((skill, at)) for at in range(level, 6)) if b is not None]
+            found = [
+                b for b in (buckets.get((channel, skill, at)) for at in range(level, 6)) if b is not None
+            ]
             if not found:
-                return []  # nobody has this skill at this level
+                return []  # nobody with room has this skill at this level
             if len(skills) == 1:
                 return found
             size = sum(len(b) for b in found)
@@ -209,7 +284,7 @@ class AgentIndex:
         """
         ring = queue.ring_at(now - contact.enqueued_at)
         level = queue.rings[ring].min_proficiency
-        buckets = self._buckets_for(contact.required_skills | queue.required_skills, level)
+        buckets = self._buckets_for(contact.channel, contact.required_skills | queue.required_skills, level)
         walk = buckets[0].walk() if len(buckets) == 1 else _merged(buckets)
         rejected: list[Candidate] = []
         winner: tuple[float, str] | None = None

@@ -115,6 +115,27 @@ def capacity_refusal(
     return None
 
 
+def channels_with_room(profile: AgentProfile, state: AgentState, load: AgentLoad) -> tuple[Channel, ...]:
+    """The channels on which `capacity_refusal` would find no reason to refuse, in one pass.
+
+    The agent index asks this after every change of an agent, so it avoids building the
+    refusal reasons it does not need.
+    """
+    active = load.active
+    busy = any(active.values())
+    if state is not AgentState.AVAILABLE and not (state is AgentState.BUSY and busy):
+        return ()
+    if profile.voice_blocks_other_work:
+        if active.get(Channel.VOICE, 0) > 0:
+            return ()  # voice is full and blocks every other channel
+        return tuple(
+            channel
+            for channel, limit in profile.capacity.items()
+            if active.get(channel, 0) < limit and not (channel is Channel.VOICE and busy)
+        )
+    return tuple(channel for channel, limit in profile.capacity.items() if active.get(channel, 0) < limit)
+
+
 def occupancy(profile: AgentProfile, load: AgentLoad) -> float:
     """Share of the agent's total capacity in use, 0..1 (for least-occupied matching)."""
     total = sum(profile.capacity.values())

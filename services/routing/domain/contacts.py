@@ -158,3 +158,11 @@ def hand_back(record: ContactRecord, reservation_id: str) -> ContactRecord:
     """The other region refused the contact: back to waiting here, at its original position."""
     _expect_transfer(record, reservation_id)
     return replace(record, status=ContactStatus.WAITING, reservation_id="", deadline=0.0, transfer_to="")
+
+
+def retake_transfer(
+    record: ContactRecord, reservation_id: str, new_reservation_id: str, deadline: float
+) -> ContactRecord:
+    """Another instance resumes a transfer whose instance stopped before finishing it."""
+    _expect_transfer(record, reservation_id)
+    return replace(record, reservation_id=new_reservation_id, deadline=deadline)

@@ -18,6 +18,14 @@ from routing.domain.agents import AcdInputError
 from routing.domain.erlang_c import QueueParameterError, forecast
 
 
+class HandOverRefused(Exception):
+    """Another region certainly did not take a contact (it said no, or nobody serves there)."""
+
+
+class HandOverUnknown(Exception):
+    """No answer in time: another region may or may not have stored the contact."""
+
+
 @dataclass(frozen=True)
 class QueueStats:
     depth: int

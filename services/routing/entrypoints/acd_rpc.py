@@ -317,3 +317,35 @@ class AcdRpc:
             answered_within_target=stats.measured.answered_in_time,
             meets_target=measured is not None and measured >= stats.target.answered_fraction,
         )
+
+    async def ListQueues(
+        self, request: routing_pb2.ListQueuesRequest, context: Any
+    ) -> routing_pb2.ListQueuesResponse:
+        """The tenant's queues (from the live mirror) and its agents counted by state."""
+        await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        mirror = self._service().mirror
+        strategies = {name: number for number, name in _STRATEGIES.items() if number}
+        queues = sorted(
+            (q for (t, _), q in list(mirror.queues.items()) if t == request.tenant_id), key=lambda q: q.name
+        )
+        by_state: dict[str, int] = {state.value: 0 for state in AgentState}
+        for (tenant, _), ledger in list(mirror.agents.items()):
+            if tenant == request.tenant_id:
+                by_state[ledger.state.value] += 1
+        return routing_pb2.ListQueuesResponse(
+            queues=[
+                routing_pb2.QueueDefinition(
+                    name=q.name,
+                    brand=q.brand,
+                    required_skills=sorted(q.required_skills),
+                    strategy=strategies.get(q.strategy, 0),  # type: ignore[arg-type]
+                    service_level=routing_pb2.ServiceLevelTarget(
+                        answered_fraction=q.default_service_level.answered_fraction,
+                        within_seconds=q.default_service_level.within_seconds,
+                    ),
+                    shared_brands=sorted(q.shared_brands),
+                )
+                for q in queues
+            ],
+            agents_by_state=by_state,
+        )

@@ -24,6 +24,7 @@ from routing.domain.erlang_c import QueueParameterError, forecast
 from routing.domain.queueing import QueueSpec, ServiceLevelTarget, WaitingContact
 from routing.domain.reservations import AgentLedger, Held, ReservationError, ReservationState
 from routing.domain.service_level import MeasuredLevel, Sample, measure
+from routing.service_layer.acd_handover import RemoteQueues
 from routing.service_layer.acd_offers import (
     AcdOffers,
     AcdSettings,
@@ -90,8 +91,9 @@ class AcdService(AcdOffers):
         publish: Publish = _no_publish,
         clock: Callable[[], float] = time.time,
         overflow_rules: OverflowRules = _no_rules,
+        remote: RemoteQueues | None = None,
     ) -> None:
-        super().__init__(store, mirror, settings, publish, clock, overflow_rules)
+        super().__init__(store, mirror, settings, publish, clock, overflow_rules, remote)
         self._loop: asyncio.Task[None] | None = None
         self._sequence = 0
 
@@ -207,6 +209,8 @@ class AcdService(AcdOffers):
                         tenant, record.agent_id, record.contact.contact_id, record.reservation_id, "timeout"
                     )
                     done += 1
+        if self.hand_over is not None:
+            done += await self.hand_over.sweep(self.mirror.contacts, now)
         for (tenant, agent_id), ledger in list(self.mirror.agents.items()):
             for held in ledger_rules.expired(ledger, now):
                 with contextlib.suppress(ReservationError, UnknownKey, KVError):
@@ -237,8 +241,12 @@ class AcdService(AcdOffers):
     async def _run(self) -> None:
         next_sweep = 0.0
         while True:
+            # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that arrives just
+            # as the awaited event is set, and then `stop()` waited forever for this loop (seen
+            # as a shutdown that now and then never ended). `asyncio.timeout` lets it through.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.mirror.changed.wait(), self.settings.tick_seconds)
+                async with asyncio.timeout(self.settings.tick_seconds):
+                    await self.mirror.changed.wait()
             self.mirror.changed.clear()
             try:
                 await self.route_pass()

@@ -42,12 +42,12 @@ from routing.adapters.acd_store import AcdStore, KeyMirror, UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
 from routing.domain.agent_index import AgentIndex
-from routing.domain.agents import Channel, capacity_refusal
 from routing.domain.contacts import ContactRecord, ContactStatus
-from routing.domain.matching import AgentView, Decision, choose_agent
+from routing.domain.matching import Decision, choose_agent
 from routing.domain.overflow import OverflowRule, QueueStats, firing_rule
 from routing.domain.queueing import QueueSpec, queue_order
 from routing.domain.reservations import AgentLedger, Held, ReservationError, ReservationState
+from routing.service_layer.acd_handover import HandOver, RemoteQueues
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,12 @@ class AcdSettings:
     tick_seconds: float = 0.5
     #: Handle time assumed by the Erlang C prediction of overflow rules, in seconds.
     average_handle_seconds: float = 300.0
-    #: This instance's region; overflow rules to other regions are left to that region.
+    #: This instance's region; overflow rules to other regions hand the contact over there.
     region: str = ""
+    #: How long a hand-over to another region may stay unanswered before a sweeper retries it.
+    handover_timeout_seconds: float = 15.0
+    #: After another region refused a contact, how long before a rule may hand it over again.
+    handover_retry_seconds: float = 60.0
 
 
 #: (tenant, queue) -> the overflow rules watching that queue, in order.
@@ -105,8 +109,21 @@ class AcdOffers:
         publish: Publish = _no_publish,
         clock: Callable[[], float] = time.time,
         overflow_rules: OverflowRules = _no_rules,
+        remote: RemoteQueues | None = None,
     ) -> None:
         self._overflow_rules = overflow_rules
+        #: Hands contacts to other regions' queues; None: rules to other regions do not act.
+        self.hand_over = (
+            None
+            if remote is None
+            else HandOver(
+                store,
+                remote,
+                publish,
+                deadline_seconds=(settings or AcdSettings()).handover_timeout_seconds,
+                retry_seconds=(settings or AcdSettings()).handover_retry_seconds,
+            )
+        )
         self.store = store
         self.mirror = mirror
         self.settings = settings or AcdSettings()
@@ -136,12 +153,15 @@ class AcdOffers:
         offered: set[str] = set()  # contact ids offered in this pass (a widened one is seen twice)
         for tenant, queue_name in [*waiting, *(key for key in guests if key not in waiting)]:
             queue = self.mirror.queues.get((tenant, queue_name))
-            index = self.mirror.indexes.get(tenant)
-            if queue is None or not index:
+            if queue is None:
                 continue
+            index = self.mirror.indexes.get(tenant)
             records = waiting.get((tenant, queue_name), [])
             if records:
-                records = await self._overflow(tenant, queue, records, len(index), now)
+                # Also with nobody routable here: that is when follow-the-sun rules matter most.
+                records = await self._overflow(tenant, queue, records, len(index or ()), now)
+            if not index:
+                continue
             records = records + guests.get((tenant, queue_name), [])
             offers += await self._route_queue(tenant, queue, records, index, now, offered)
         return offers
@@ -152,14 +172,15 @@ class AcdOffers:
         """Apply the queue's overflow rules to its waiting contacts; returns those that stay.
 
         `move` takes the contact to the target queue (keeping its arrival time); `widen` keeps it
-        here and lets the target queue's agents take it too. Only targets in this region act
-        here; rules to other regions' queues are validated when the configuration is applied but
-        not yet acted on at run time.
+        here and lets the target queue's agents take it too. A `move` to another region's queue
+        hands the contact over to that region's routing service (`acd_handover`); `widen` acts
+        only within this region (another region's agents cannot take a contact stored here).
         """
+        hand_over = self.hand_over
         rules = [
             r
             for r in self._overflow_rules().get((tenant, queue.name), ())
-            if r.target_region in ("", self.settings.region)
+            if r.target_region in ("", self.settings.region) or (hand_over is not None and r.action == "move")
         ]
         if not rules:
             return records
@@ -171,9 +192,25 @@ class AcdOffers:
         stats = QueueStats(len(records), arrivals, self.settings.average_handle_seconds, staffed)
         staying = []
         for record in records:
-            # A widening already done is not a reason to stop looking at the rules after it.
-            pending = [r for r in rules if not (r.action == "widen" and r.target_queue in record.widened_to)]
+            contact_id = record.contact.contact_id
+            # A widening already done is not a reason to stop looking at the rules after it; a
+            # region that refused the contact is not asked again until its retry time.
+            pending = [
+                r
+                for r in rules
+                if not (r.action == "widen" and r.target_queue in record.widened_to)
+                and not (
+                    _remote(r, self.settings.region)
+                    and hand_over is not None
+                    and not hand_over.may_try(tenant, contact_id, now)
+                )
+            ]
             fired = firing_rule(pending, now - record.contact.enqueued_at, stats)
+            if fired is not None and hand_over is not None and _remote(fired[0], self.settings.region):
+                moved = await hand_over.start(tenant, record, fired[0], fired[1], now)
+                if moved is not None and moved.status is ContactStatus.WAITING:
+                    staying.append(moved)  # refused there: it stays here
+                continue
             if fired is None or (tenant, fired[0].target_queue) not in self.mirror.queues:
                 staying.append(record)
                 continue
@@ -182,7 +219,7 @@ class AcdOffers:
             try:
                 changed = await self.store.update_contact(
                     tenant,
-                    record.contact.contact_id,
+                    contact_id,
                     _widener(rule.target_queue) if widen else _mover(rule.target_queue),
                 )
             except (ReservationError, UnknownKey, KVError):
@@ -204,43 +241,23 @@ class AcdOffers:
     ) -> int:
         """Offer the queue's waiting contacts, best first, to the agents of the tenant's index.
 
-        A longest-idle decision (the common case) walks the index from its longest-idle end and
-        touches only agents that could take the contact; the other strategies and a contact
-        still waiting for its preferred agent score every agent with room, as `choose_agent`
-        must. Either way an agent that passed on the contact before is left out while another
-        agent has room, and an agent whose offer failed (the mirror was stale about it) is left
-        out for the rest of the pass.
+        A longest-idle decision (the common case) walks the index's buckets of agents with room on
+        the contact's channel from the longest-idle end, so its cost does not depend on how many
+        agents the tenant has; the other strategies and a contact still waiting for its
+        preferred agent score every agent with room, as `choose_agent` must. Either way an agent
+        that passed on the contact before is left out while another agent has room, and an agent
+        whose offer failed (the mirror was stale about it) is left out for the rest of the pass.
         """
         by_id = {r.contact.contact_id: r for r in records}
-        # Agents with room, per channel, computed at most once per pass and patched after each
-        # offer: with thousands waiting and every agent busy, a pass costs one look per contact.
-        free: dict[Channel, dict[str, AgentView]] = {}
+        # The index keeps, per channel, the agents with room now (updated by `index_agent` after
+        # each offer, as the watch does later), so "anyone free?" costs O(1), not a scan.
         failed: set[str] = set()
-
-        def free_for(channel: Channel) -> dict[str, AgentView]:
-            if channel not in free:
-                free[channel] = {
-                    agent_id: a
-                    for agent_id, a in index.agents.items()
-                    if agent_id not in failed
-                    and capacity_refusal(a.profile, a.state, a.load, channel) is None
-                }
-            return free[channel]
 
         def patch(agent_id: str, ledger: AgentLedger | None) -> None:
             if ledger is None:
                 failed.add(agent_id)
             else:
                 self.mirror.index_agent(tenant, agent_id, ledger)  # the watch brings the same soon
-            view = index.agents.get(agent_id)
-            for channel, table in free.items():
-                table.pop(agent_id, None)
-                if (
-                    ledger is not None
-                    and view is not None
-                    and capacity_refusal(view.profile, view.state, view.load, channel) is None
-                ):
-                    table[agent_id] = view
 
         offers = 0
         for contact in queue_order((r.contact for r in records), queue, now):
@@ -250,22 +267,21 @@ class AcdOffers:
             waits_for_preferred = (
                 contact.preferred_agent and now - contact.enqueued_at < queue.preferred_agent_timeout_seconds
             )
-            if not free_for(contact.channel):
-                continue  # nobody has room on this channel (checked once per pass, not per contact)
+            if not index.has_room(contact.channel, failed):
+                continue  # nobody has room on this channel
             if queue.strategy == "longest_idle" and not waits_for_preferred:
                 decision = index.longest_idle(contact, queue, now, exclude=failed.union(record.passed_by))
                 # Those who passed on it are asked again only when nobody else has room.
                 if (
                     not decision.matched
                     and record.passed_by
-                    and not any(a not in record.passed_by for a in free_for(contact.channel))
+                    and not index.has_room(contact.channel, failed.union(record.passed_by))
                 ):
                     decision = index.longest_idle(contact, queue, now, exclude=failed)
             else:
-                candidates = free_for(contact.channel)
-                pool = [a for a in candidates.values() if a.profile.agent_id not in record.passed_by] or list(
-                    candidates.values()
-                )
+                # These strategies score every agent with room, as `choose_agent` must.
+                candidates = [a for i, a in index.free[contact.channel].items() if i not in failed]
+                pool = [a for a in candidates if a.profile.agent_id not in record.passed_by] or candidates
                 decision = choose_agent(contact, queue, pool, now)
             if not decision.matched:
                 continue
@@ -385,6 +401,10 @@ class AcdOffers:
         if requeued:
             await self._publish(reason, tenant, record, f"{agent_id}\t{reservation_id}")
         return record
+
+
+def _remote(rule: OverflowRule, region: str) -> bool:
+    return bool(rule.target_region) and rule.target_region != region
 
 
 def _must(record: ContactRecord | None) -> ContactRecord:

@@ -270,3 +270,139 @@ async def test_queue_stats_predict_with_erlang_c_and_refuse_unknown_queues(routi
     with pytest.raises(RpcError) as caught:
         await supervisor.GetQueueStats(pb.GetQueueStatsRequest(tenant_id=TENANT, queue="nope"))
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and caught.value.message.startswith("queue:")
+
+
+async def test_decline_is_its_own_event_and_the_contact_waits_again(routing: Platform) -> None:
+    js = routing.nc.jetstream()
+    offered_events = await js.subscribe("ccevt.eu.acme.contact_offered.d1", ordered_consumer=True)
+    declined_events = await js.subscribe("ccevt.eu.acme.offer_declined.d1", ordered_consumer=True)
+    agent = as_agent(routing, "a1")
+    await agent.SetAgentState(
+        pb.SetAgentStateRequest(tenant_id=TENANT, agent_id="a1", state=pb.AGENT_STATE_AVAILABLE)
+    )
+    await routing.stub(RoutingServiceStub, role="integration").EnqueueContact(
+        pb.EnqueueContactRequest(
+            tenant_id=TENANT, contact_id="d1", queue="billing", channel=pb.ACD_CHANNEL_CHAT
+        )
+    )
+    offer = events_pb2.Event.FromString((await offered_events.next_msg(timeout=10)).data).contact_offered
+    answer = await agent.AnswerOffer(
+        pb.AnswerOfferRequest(
+            tenant_id=TENANT,
+            agent_id="a1",
+            reservation_id=offer.reservation_id,
+            answer=pb.OFFER_ANSWER_DECLINE,
+        )
+    )
+    assert answer.status in ("waiting", "offered")  # back in the queue (a1 is its only agent)
+    declined = events_pb2.Event.FromString((await declined_events.next_msg(timeout=10)).data)
+    assert declined.source == "routing-acd"
+    assert (declined.offer_declined.agent_id, declined.offer_declined.reservation_id) == (
+        "a1",
+        offer.reservation_id,
+    )
+
+
+async def test_a_gateway_hand_off_is_routed_on_its_channel_and_the_acds_own_events_are_ignored(
+    routing: Platform,
+) -> None:
+    supervisor = routing.stub(RoutingServiceStub, role="supervisor")
+    await supervisor.UpsertAgent(
+        pb.UpsertAgentRequest(
+            tenant_id=TENANT,
+            agent=pb.AgentDefinition(
+                agent_id="v1",
+                skills={"billing": 2},
+                languages=["de"],
+                capacity=[pb.ChannelCapacity(channel=pb.ACD_CHANNEL_VOICE, capacity=1)],
+            ),
+        )
+    )
+    js = routing.nc.jetstream()
+    offered_events = await js.subscribe("ccevt.eu.acme.contact_offered.g1", ordered_consumer=True)
+    await as_agent(routing, "v1").SetAgentState(
+        pb.SetAgentStateRequest(tenant_id=TENANT, agent_id="v1", state=pb.AGENT_STATE_AVAILABLE)
+    )
+    from_gateway = events_pb2.Event(
+        event_id="gateway-hand-off-g1",
+        tenant=common_pb2.TenantRef(tenant_id=TENANT),
+        region="eu",
+        contact_id="g1",
+        source="gateway",
+        schema_version=1,
+        contact_queued=events_pb2.ContactQueued(
+            queue="billing",
+            priority=60,
+            channel=common_pb2.CHANNEL_KIND_VOICE,
+            required_skills=["billing"],
+            language="de",
+        ),
+    )
+    # The ACD's own ContactQueued (what it publishes after storing a contact) is not taken back in.
+    own = events_pb2.Event()
+    own.CopyFrom(from_gateway)
+    own.event_id, own.contact_id, own.source = "acd-own-g2", "g2", "routing-acd"
+    for item in (own, from_gateway):
+        subject = naming.event_subject("eu", TENANT, "contact_queued", item.contact_id)
+        await js.publish(subject, item.SerializeToString(), headers={"Nats-Msg-Id": item.event_id})
+
+    offer = events_pb2.Event.FromString((await offered_events.next_msg(timeout=10)).data).contact_offered
+    assert offer.agent_id == "v1"  # a1 is offline; v1 speaks de and takes voice
+    record = orjson.loads(await stored(routing, "contact.acme.g1") or b"{}")
+    assert (record["channel"], record["skills"], record["language"], record["priority"]) == (
+        "voice",
+        ["billing"],
+        "de",
+        60,
+    )
+    assert await stored(routing, "contact.acme.g2") is None
+
+
+async def test_service_level_targets_per_channel_are_configured_and_reported(routing: Platform) -> None:
+    admin = routing.stub(RoutingServiceStub, role="admin")
+    await admin.ConfigureQueue(
+        pb.ConfigureQueueRequest(
+            tenant_id=TENANT,
+            queue=pb.QueueDefinition(
+                name="sales",
+                service_level=pb.ServiceLevelTarget(answered_fraction=0.9, within_seconds=30),
+                channel_service_levels=[
+                    pb.ChannelServiceLevel(
+                        channel=pb.ACD_CHANNEL_VOICE,
+                        target=pb.ServiceLevelTarget(answered_fraction=0.8, within_seconds=15),
+                    )
+                ],
+            ),
+        )
+    )
+    supervisor = routing.stub(RoutingServiceStub, role="supervisor")
+    voice = await supervisor.GetQueueStats(
+        pb.GetQueueStatsRequest(tenant_id=TENANT, queue="sales", channel=pb.ACD_CHANNEL_VOICE)
+    )
+    assert (voice.target.answered_fraction, voice.target.within_seconds) == (0.8, 15.0)
+    # Nothing arrived: nothing measured, and so the target is not (yet) met.
+    assert (voice.measured_service_level, voice.measured_contacts, voice.meets_target) == (-1.0, 0, False)
+    every = await supervisor.GetQueueStats(pb.GetQueueStatsRequest(tenant_id=TENANT, queue="sales"))
+    assert (every.target.answered_fraction, every.target.within_seconds) == (0.9, 30.0)
+
+    before = await stored(routing, "queue.acme.sales")
+    bad = pb.QueueDefinition(
+        name="sales",
+        channel_service_levels=[
+            pb.ChannelServiceLevel(
+                channel=pb.ACD_CHANNEL_CHAT,
+                target=pb.ServiceLevelTarget(answered_fraction=1.5, within_seconds=20),
+            )
+        ],
+    )
+    with pytest.raises(RpcError) as caught:
+        await admin.ConfigureQueue(pb.ConfigureQueueRequest(tenant_id=TENANT, queue=bad))
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.message.startswith("queue.channel_service_levels[0].target.answered_fraction:")
+    assert await stored(routing, "queue.acme.sales") == before
+    with pytest.raises(RpcError) as caught:
+        await supervisor.GetQueueStats(
+            pb.GetQueueStatsRequest(tenant_id=TENANT, queue="sales", window_seconds=-5)
+        )
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.message.startswith("window_seconds:")

@@ -54,8 +54,9 @@ def test_updates_make_old_entries_stale() -> None:
     assert index.longest_idle(contact, queue, 10.0).agent_id == "a1"
     index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad({Channel.CHAT: 1}), 0.0))
     decision = index.longest_idle(contact, queue, 10.0)
+    # a1 is full on chat: out of the chat buckets, so the walk does not even meet it.
     assert decision.agent_id == "a2"
-    assert [c.rejected for c in decision.candidates if c.rejected] == ["chat capacity 1 reached"]
+    assert [c.agent_id for c in decision.candidates] == ["a2"]
     index.remove("a2")
     assert not index.longest_idle(contact, queue, 10.0).matched
 
@@ -134,3 +135,37 @@ def test_a_skill_change_moves_the_agent_between_buckets() -> None:
     index.put(AgentView(AgentProfile("a1", skills={"tech": 2}), AgentState.AVAILABLE, AgentLoad(), 1.0))
     assert not index.longest_idle(billing, queue, 10.0).matched
     assert index.longest_idle(tech, queue, 10.0).agent_id == "a1"
+
+
+def test_agents_without_room_are_never_walked_however_many_and_however_long_idle() -> None:
+    # 5,000 agents full on chat since long ago would be at the front of every longest-idle walk
+    # (and past the walk's skip limit); indexed by room per channel, they are not in it at all.
+    index = AgentIndex()
+    full = AgentLoad({Channel.CHAT: 2})
+    for n in range(5000):
+        profile = AgentProfile(f"busy{n}", skills={"billing": 3}, capacity={Channel.CHAT: 2})
+        index.put(AgentView(profile, AgentState.BUSY, full, float(n)))
+    free = AgentProfile("free", skills={"billing": 3}, capacity={Channel.CHAT: 2})
+    index.put(AgentView(free, AgentState.AVAILABLE, AgentLoad(), 9000.0))
+    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 9999.0, required_skills=frozenset({"billing"}))
+    decision = index.longest_idle(contact, QueueSpec("acme", "q"), 10000.0)
+    assert (decision.agent_id, [c.agent_id for c in decision.candidates]) == ("free", ["free"])
+    assert index.has_room(Channel.CHAT) and set(index.free[Channel.CHAT]) == {"free"}
+    assert not index.has_room(Channel.CHAT, exclude={"free"})
+
+    # Completing a contact gives a busy agent room again: it is back in the walk, by idle time.
+    index.put(AgentView(index.agents["busy7"].profile, AgentState.BUSY, AgentLoad({Channel.CHAT: 1}), 7.0))
+    assert index.longest_idle(contact, QueueSpec("acme", "q"), 10000.0).agent_id == "busy7"
+
+
+def test_a_voice_contact_takes_the_agent_out_of_every_channel_it_blocks() -> None:
+    index = AgentIndex()
+    profile = AgentProfile("a1", capacity={Channel.VOICE: 1, Channel.CHAT: 3})
+    index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), 0.0))
+    assert {c for c in Channel if "a1" in index.free[c]} == {Channel.VOICE, Channel.CHAT}
+    index.put(AgentView(profile, AgentState.BUSY, AgentLoad({Channel.VOICE: 1}), 0.0))
+    assert not any("a1" in index.free[c] for c in Channel)
+    chat = WaitingContact("c1", "q", Channel.CHAT, 50, 0.0)
+    assert not index.longest_idle(chat, QueueSpec("acme", "q"), 1.0).matched
+    index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), 5.0))
+    assert index.longest_idle(chat, QueueSpec("acme", "q"), 6.0).agent_id == "a1"

@@ -96,3 +96,32 @@ def test_bad_agent_profiles_name_the_field(kwargs: dict[str, object], field: str
     with pytest.raises(AcdInputError) as caught:
         AgentProfile("a1", **kwargs)  # type: ignore[arg-type]
     assert caught.value.field == field
+
+
+def test_channels_with_room_agrees_with_capacity_refusal() -> None:
+    # The index's one-pass check must never disagree with the rule that explains refusals.
+    import itertools
+
+    from routing.domain.agents import (
+        AgentLoad,
+        AgentProfile,
+        AgentState,
+        Channel,
+        capacity_refusal,
+        channels_with_room,
+    )
+
+    for voice, chat, blocks in itertools.product((0, 1), (0, 1, 3), (True, False)):
+        profile = AgentProfile(
+            "a1",
+            capacity={Channel.VOICE: voice, Channel.CHAT: chat, Channel.MESSAGING: 2},
+            voice_blocks_other_work=blocks,
+        )
+        for state in AgentState:
+            for load in itertools.product(range(2), range(4), range(3)):
+                active = dict(zip((Channel.VOICE, Channel.CHAT, Channel.MESSAGING), load, strict=True))
+                agent_load = AgentLoad({c: n for c, n in active.items() if n})
+                expected = tuple(
+                    c for c in profile.capacity if capacity_refusal(profile, state, agent_load, c) is None
+                )
+                assert channels_with_room(profile, state, agent_load) == expected, (profile, state, load)

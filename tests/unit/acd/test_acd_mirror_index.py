@@ -27,12 +27,14 @@ def test_only_available_or_busy_agents_are_indexed_per_tenant() -> None:
     queue = QueueSpec("acme", "q")
     assert mirror.indexes["acme"].longest_idle(contact, queue, 10.0).agent_id == "a1"
 
-    # A reservation fills a1's chat capacity: still indexed (busy agents may have room elsewhere).
+    # A reservation fills a1's chat capacity: still indexed (busy agents may have room elsewhere),
+    # but out of the chat buckets, so a chat decision does not meet it.
     held = Held("r1", "c0", Channel.CHAT, ReservationState.OFFERED, 30.0)
     _put(mirror, "acme", AgentLedger(a1.profile, AgentState.AVAILABLE, (held,), 1.0))
+    assert set(mirror.indexes["acme"].agents) == {"a1"}
+    assert "a1" not in mirror.indexes["acme"].free[Channel.CHAT]
     decision = mirror.indexes["acme"].longest_idle(contact, queue, 10.0)
-    assert not decision.matched
-    assert [c.rejected for c in decision.candidates] == ["chat capacity 1 reached"]
+    assert not decision.matched and decision.candidates == ()
 
     _put(mirror, "acme", AgentLedger(AgentProfile("a2"), AgentState.AVAILABLE, (), 0.5))
     assert mirror.indexes["acme"].longest_idle(contact, queue, 10.0).agent_id == "a2"

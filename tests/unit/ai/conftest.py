@@ -17,7 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ai_fixtures import CLINC150, grouped
 
+from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
 from ai.domain.intent import IntentModel
+from ai.domain.minilm import MiniLMEncoder
 
 
 @pytest.fixture(scope="session")
@@ -29,5 +31,21 @@ def clinc150() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def clinc_model(clinc150: dict[str, Any]) -> IntentModel:
+def encoder() -> MiniLMEncoder:
+    # `make install` installs the model package, so its absence is a broken install, not a skip.
+    try:
+        return load_encoder()
+    except ModelUnavailable as why:
+        pytest.fail(f"{why} (make install puts it in the virtualenv)")
+
+
+@pytest.fixture(scope="session")
+def clinc_model(clinc150: dict[str, Any], encoder: MiniLMEncoder) -> IntentModel:
+    """The two-stage model (TF-IDF, then TF-IDF + embedding when unsure): the service's default."""
+    return IntentModel.train(grouped(clinc150["train"]), encoder=encoder)
+
+
+@pytest.fixture(scope="session")
+def clinc_tfidf_model(clinc150: dict[str, Any]) -> IntentModel:
+    """The fast stage alone: what a replica without the model package serves."""
     return IntentModel.train(grouped(clinc150["train"]))

@@ -50,6 +50,8 @@ class Event(_message.Message):
     CONTACT_REQUEUED_FIELD_NUMBER: _builtins.int
     CONTACT_OVERFLOWED_FIELD_NUMBER: _builtins.int
     MESSAGE_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
+    CALLBACK_REQUESTED_FIELD_NUMBER: _builtins.int
+    CONTACT_WRAPPED_UP_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id; also the `Nats-Msg-Id` used for de-duplication."""
     region: _builtins.str
@@ -102,6 +104,16 @@ class Event(_message.Message):
     def message_status_changed(self) -> Global___MessageStatusChanged:
         """Delivery of an outbound message changed (provider accepted, delivered, read, failed)."""
 
+    @_builtins.property
+    def callback_requested(self) -> Global___CallbackRequested:
+        """Gateway conversations (60-69): a journey asked to call the customer back; the gateway's
+        outbound consumer places the call through the voice endpoint of the same tenant and brand.
+        """
+
+    @_builtins.property
+    def contact_wrapped_up(self) -> Global___ContactWrappedUp:
+        """Agent workspace (70-79): the agent finished the contact with a disposition."""
+
     def __init__(
         self,
         *,
@@ -127,12 +139,14 @@ class Event(_message.Message):
         contact_requeued: Global___ContactRequeued | None = ...,
         contact_overflowed: Global___ContactOverflowed | None = ...,
         message_status_changed: Global___MessageStatusChanged | None = ...,
+        callback_requested: Global___CallbackRequested | None = ...,
+        contact_wrapped_up: Global___ContactWrappedUp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "message_status_changed"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "message_status_changed", "callback_requested", "contact_wrapped_up"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -178,12 +192,20 @@ class MessageReceived(_message.Message):
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     PROVIDER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     channel: _common_pb2.ChannelKind.ValueType
     customer_id: _builtins.str
     text: _builtins.str
     provider_message_id: _builtins.str
     """Provider's id for the message, used for idempotency."""
+    subject: _builtins.str
+    """E-mail subject (e-mail only)."""
+    @_builtins.property
+    def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttachmentRef]:
+        """Files that came with the message, as references (the bytes are in the region's object store)."""
+
     def __init__(
         self,
         *,
@@ -192,10 +214,12 @@ class MessageReceived(_message.Message):
         customer_id: _builtins.str = ...,
         text: _builtins.str = ...,
         provider_message_id: _builtins.str = ...,
+        attachments: _abc.Iterable[Global___AttachmentRef] | None = ...,
+        subject: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "customer_id", b"customer_id", "message_id", b"message_id", "provider_message_id", b"provider_message_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "customer_id", b"customer_id", "message_id", b"message_id", "provider_message_id", b"provider_message_id", "subject", b"subject", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -648,3 +672,105 @@ class ContactOverflowed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ContactOverflowed: _TypeAlias = ContactOverflowed  # noqa: Y015
+
+@_typing.final
+class CallbackRequested(_message.Message):
+    """A journey offered the customer a call back (its `callback` node). Carries no personal data:
+    the number to call is in the gateway's contact record.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    """Queue the journey names for the call back."""
+    channel: _builtins.str
+    """Channel of the call back, e.g. "voice"."""
+    endpoint: _builtins.str
+    """The channel endpoint the call is placed from (a voice endpoint of the same tenant and brand)."""
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        endpoint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "endpoint", b"endpoint", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallbackRequested: _TypeAlias = CallbackRequested  # noqa: Y015
+
+@_typing.final
+class AttachmentRef(_message.Message):
+    """A file a customer sent (e-mail attachment, media message), by reference: never inline in events."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILENAME_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    OBJECT_FIELD_NUMBER: _builtins.int
+    filename: _builtins.str
+    content_type: _builtins.str
+    size: _builtins.int
+    sha256: _builtins.str
+    """Hex SHA-256 of the bytes."""
+    bucket: _builtins.str
+    """Object store bucket and object name holding the bytes, e.g. "attachments-eu" / "acme/<sha256>"."""
+    object: _builtins.str
+    def __init__(
+        self,
+        *,
+        filename: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        size: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        bucket: _builtins.str = ...,
+        object: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "content_type", b"content_type", "filename", b"filename", "object", b"object", "sha256", b"sha256", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttachmentRef: _TypeAlias = AttachmentRef  # noqa: Y015
+
+@_typing.final
+class ContactWrappedUp(_message.Message):
+    """An agent wrapped the contact up in the workspace (published before the ACD's ContactClosed)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    DISPOSITION_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    queue: _builtins.str
+    disposition: _builtins.str
+    """The agent's outcome, e.g. "resolved", "follow_up"."""
+    notes: _builtins.str
+    """The agent's free-text notes (may hold personal data, like any conversation text)."""
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        disposition: _builtins.str = ...,
+        notes: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "disposition", b"disposition", "notes", b"notes", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactWrappedUp: _TypeAlias = ContactWrappedUp  # noqa: Y015

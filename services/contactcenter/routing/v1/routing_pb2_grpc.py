@@ -120,6 +120,11 @@ class RoutingServiceStub:
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.FromString,
                 _registered_method=True)
+        self.ListQueues = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/ListQueues',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -248,6 +253,14 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListQueues(self, request, context):
+        """The tenant's queues with their configuration, and how many of its agents are in each state,
+        for the supervisor view (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -335,6 +348,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.GetQueueStats,
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.FromString,
                     response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.SerializeToString,
+            ),
+            'ListQueues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueues,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -797,6 +815,33 @@ class RoutingService:
             '/contactcenter.routing.v1.RoutingService/GetQueueStats',
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.SerializeToString,
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/ListQueues',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesResponse.FromString,
             options,
             channel_credentials,
             insecure,

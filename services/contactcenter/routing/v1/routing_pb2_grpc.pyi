@@ -73,6 +73,10 @@ class RoutingServiceStub:
     """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
     the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
     """
+    ListQueues: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ListQueuesRequest, _routing_pb2.ListQueuesResponse]
+    """The tenant's queues with their configuration, and how many of its agents are in each state,
+    for the supervisor view (admin, supervisor).
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -118,6 +122,10 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     GetQueueStats: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetQueueStatsRequest, _routing_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
     """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
     the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+    """
+    ListQueues: _aio.UnaryUnaryMultiCallable[_routing_pb2.ListQueuesRequest, _routing_pb2.ListQueuesResponse]  # type: ignore[assignment]
+    """The tenant's queues with their configuration, and how many of its agents are in each state,
+    for the supervisor view (admin, supervisor).
     """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -263,6 +271,16 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_routing_pb2.GetQueueStatsResponse, _abc.Awaitable[_routing_pb2.GetQueueStatsResponse]]:
         """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
         the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+        """
+
+    @_abc_1.abstractmethod
+    def ListQueues(
+        self,
+        request: _routing_pb2.ListQueuesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.ListQueuesResponse, _abc.Awaitable[_routing_pb2.ListQueuesResponse]]:
+        """The tenant's queues with their configuration, and how many of its agents are in each state,
+        for the supervisor view (admin, supervisor).
         """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,1 @@
+"""Provider adapters for outbound messages, one per provider, behind `ProviderAdapter`."""

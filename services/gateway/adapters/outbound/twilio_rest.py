@@ -1,0 +1,63 @@
+"""Twilio's REST API: SMS through Messages.json, call backs through Calls.json.
+
+`POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP basic auth (account SID,
+auth token) and a form body `To`, `From`, `Body`; Twilio answers 201 with the message `sid`.
+Errors carry Twilio's JSON `{"code": ..., "message": ...}`.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import aiohttp
+
+from ccmesh.configplane.models import ChannelEndpoint
+from gateway.adapters.outbound.base import (
+    CALL_TIMEOUT_SECONDS,
+    base_url,
+    connection_failure,
+    http_failure,
+    json_body,
+)
+from gateway.domain.outbound_message import CallRequest, DeliveryFailed, OutboundMessage, Receipt
+
+PUBLIC_API = "https://api.twilio.com"
+
+
+class TwilioRest:
+    name = "twilio"
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def send(self, endpoint: ChannelEndpoint, message: OutboundMessage) -> Receipt:
+        form = {"To": message.to, "From": endpoint.spec.address, "Body": message.text}
+        return await self._post(endpoint, "Messages.json", form)
+
+    async def place_call(self, endpoint: ChannelEndpoint, call: CallRequest) -> Receipt:
+        form = {"To": call.to, "From": endpoint.spec.address, "Url": call.answer_url, "Method": "POST"}
+        return await self._post(endpoint, "Calls.json", form)
+
+    async def _post(self, endpoint: ChannelEndpoint, resource: str, form: dict[str, str]) -> Receipt:
+        credentials = endpoint.spec.twilio
+        if credentials is None:
+            raise DeliveryFailed(f"endpoint {endpoint.metadata.name}: no Twilio credentials", transient=False)
+        url = f"{base_url(endpoint, PUBLIC_API)}/2010-04-01/Accounts/{credentials.account_sid}/{resource}"
+        try:
+            async with self._session.post(
+                url,
+                data=form,
+                headers={"Authorization": _basic_auth(credentials.account_sid, credentials.auth_token)},
+                timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_SECONDS),
+            ) as response:
+                body = await json_body(response)
+                if response.status >= 300:
+                    detail = f"Twilio error {body.get('code', '')}: {body.get('message', '')}".strip()
+                    raise await http_failure(response, detail)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise connection_failure(error) from None
+        return Receipt(str(body.get("sid", "")))
+
+
+def _basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -1,0 +1,112 @@
+"""What the gateway remembers about an open contact: its channel legs and its journey.
+
+A contact can move between channels (chat, then a call back; SMS, then e-mail); each channel
+the customer used is a leg with the customer's address there, so a reply on that channel knows
+where to go. Replies on e-mail also need the thread (subject and message ids) to stay threaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import orjson
+
+#: Message ids kept per e-mail thread for `References` (mail clients need the chain, not all of it).
+MAX_THREAD_IDS = 20
+
+
+@dataclass(frozen=True)
+class ChannelLeg:
+    #: Endpoint channel name: sms, voice, whatsapp, email, webchat, generic.
+    channel: str
+    #: The ChannelEndpoint the customer reached (its metadata.name), or the API's entry point.
+    endpoint: str
+    #: Where the customer is reached on this channel: phone, wa_id, e-mail address, visitor id.
+    address: str
+    #: E-mail: the subject and the thread's message ids, oldest first.
+    subject: str = ""
+    thread_ids: tuple[str, ...] = ()
+
+    def with_thread(self, subject: str, message_ids: tuple[str, ...]) -> ChannelLeg:
+        ids = list(self.thread_ids)
+        for message_id in message_ids:
+            if message_id and message_id not in ids:
+                ids.append(message_id)
+        return replace(self, subject=subject or self.subject, thread_ids=tuple(ids[-MAX_THREAD_IDS:]))
+
+
+@dataclass(frozen=True)
+class JourneyState:
+    #: "" (no journey: queue-only endpoint or API entry point), running, waiting, ended.
+    status: str = ""
+    #: input, ai, integration, callback (when waiting).
+    waiting_for: str = ""
+    #: The channel a requested call back will arrive on ("voice").
+    callback_channel: str = ""
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    contact_id: str
+    tenant_id: str
+    brand_id: str
+    customer_id: str
+    #: The endpoint the contact came in through (decides journey, queue and prompts).
+    entry_point: str
+    language: str = ""
+    legs: dict[str, ChannelLeg] = field(default_factory=dict)
+    #: The channel the customer wrote on last: where replies without a channel go.
+    last_channel: str = ""
+    journey: JourneyState = field(default_factory=JourneyState)
+    #: The first step is done: the journey started (or the contact was queued).
+    started: bool = False
+
+    def with_leg(self, leg: ChannelLeg) -> ContactRecord:
+        legs = dict(self.legs)
+        previous = legs.get(leg.channel)
+        if previous is not None and leg.channel == "email":
+            # The thread grows: a reply must reference the whole chain, not just the last mail.
+            leg = replace(previous, endpoint=leg.endpoint, address=leg.address).with_thread(
+                leg.subject, leg.thread_ids
+            )
+        legs[leg.channel] = leg
+        return replace(self, legs=legs, last_channel=leg.channel)
+
+    def leg(self, channel: str) -> ChannelLeg | None:
+        return self.legs.get(channel) or self.legs.get(self.last_channel)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ContactRecord:
+        raw: dict[str, Any] = orjson.loads(data)
+        legs = {
+            name: ChannelLeg(
+                channel=str(leg["channel"]),
+                endpoint=str(leg["endpoint"]),
+                address=str(leg["address"]),
+                subject=str(leg.get("subject", "")),
+                thread_ids=tuple(leg.get("thread_ids", ())),
+            )
+            for name, leg in dict(raw.get("legs", {})).items()
+        }
+        journey: Mapping[str, Any] = raw.get("journey") or {}
+        return cls(
+            contact_id=str(raw["contact_id"]),
+            tenant_id=str(raw["tenant_id"]),
+            brand_id=str(raw.get("brand_id", "")),
+            customer_id=str(raw.get("customer_id", "")),
+            entry_point=str(raw.get("entry_point", "")),
+            language=str(raw.get("language", "")),
+            legs=legs,
+            last_channel=str(raw.get("last_channel", "")),
+            journey=JourneyState(
+                status=str(journey.get("status", "")),
+                waiting_for=str(journey.get("waiting_for", "")),
+                callback_channel=str(journey.get("callback_channel", "")),
+            ),
+            started=bool(raw.get("started", False)),
+        )

@@ -1,0 +1,56 @@
+"""How provider webhooks hand a normalised message to the one inbound use case.
+
+Every channel's webhook builds an `InboundMessage` and calls the same `accept_inbound`
+(wired in bootstrap); this module turns what can go wrong on the way into HTTP answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import grpc
+from nats.errors import Error as NatsError
+
+from ccmesh.status import RpcError
+from gateway.adapters.contact_store import StillProcessing
+from gateway.domain.inbound import Accepted, InboundMessage, validate
+from gateway.entrypoints.edge_middleware import EdgeError
+
+#: `accept_inbound` with its collaborators bound: the result and whether it was a repeat.
+AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
+
+_STATUS_OF_CODE = {
+    grpc.StatusCode.INVALID_ARGUMENT: (400, "INVALID_ARGUMENT"),
+    grpc.StatusCode.UNAUTHENTICATED: (401, "UNAUTHENTICATED"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "PERMISSION_DENIED"),
+    grpc.StatusCode.NOT_FOUND: (404, "NOT_FOUND"),
+    grpc.StatusCode.FAILED_PRECONDITION: (409, "FAILED_PRECONDITION"),
+    grpc.StatusCode.ABORTED: (409, "ABORTED"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "RESOURCE_EXHAUSTED"),
+}
+
+
+def rpc_failure(error: RpcError) -> EdgeError:
+    """A failed call to another service: the caller's fault is 4xx, ours is 503 (retry later)."""
+    status, code = _STATUS_OF_CODE.get(error.code, (503, "UNAVAILABLE"))
+    return EdgeError(status, code, error.message[:500] or error.code.name)
+
+
+async def accept_checked(accept: AcceptInbound, message: InboundMessage) -> tuple[Accepted, bool]:
+    problems = validate(message)
+    if problems:
+        raise EdgeError(400, "INVALID_ARGUMENT", "; ".join(problems))
+    try:
+        return await accept(message)
+    except StillProcessing as error:
+        raise EdgeError(409, "ABORTED", f"{error}; retry shortly", {"Retry-After": "1"}) from None
+    except RpcError as error:
+        raise rpc_failure(error) from None
+    except (TimeoutError, NatsError):
+        # The mesh is slow or away: providers retry a 503, and a retry is safe (idempotent).
+        raise EdgeError(
+            503,
+            "UNAVAILABLE",
+            "the platform could not take the message now; retry later",
+            {"Retry-After": "1"},
+        ) from None

@@ -1,0 +1,45 @@
+"""`GET /v1/tenants/{tenant}/queues`: the supervisor's board as JSON (bearer token, supervisor or admin).
+
+The same numbers the workspace socket pushes after `subscribe_queues` (docs/websocket-api.md).
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import grpc
+from aiohttp import web
+
+from ccmesh.access import AccessControl
+from ccmesh.status import RpcError
+from gateway.domain.workspace_state import SUPERVISOR_ROLES
+from gateway.entrypoints.http import RouteAdder, error_response
+from gateway.service_layer.queue_board import QueueStatsClient, queue_board
+
+
+class _BearerHeaders:
+    """Lets `AccessControl` read the bearer token from the request's headers."""
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+
+    def invocation_metadata(self) -> list[tuple[str, str]]:
+        return [(key.lower(), value) for key, value in self._request.headers.items()]
+
+    async def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
+        raise RpcError(code, details)
+
+
+def supervisor_routes(access: AccessControl, routing: QueueStatsClient) -> RouteAdder:
+    async def queues(request: web.Request) -> web.Response:
+        tenant_id = request.match_info["tenant"]
+        try:
+            await access.require(_BearerHeaders(request), tenant_id, SUPERVISOR_ROLES)
+            return web.json_response(await queue_board(routing, tenant_id))
+        except RpcError as error:
+            return error_response(error.code, error.message)
+
+    def add(app: web.Application) -> None:
+        app.router.add_get("/v1/tenants/{tenant}/queues", queues)
+
+    return add

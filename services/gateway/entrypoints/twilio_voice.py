@@ -1,0 +1,129 @@
+"""Twilio's voice webhooks: the call, the caller's answers, and what a queued caller hears.
+
+- `POST /v1/twilio/{endpoint}/voice`: a call started (inbound, or our own call back placed
+  through the Calls API with `?contact=<id>`, which continues that contact). The call is an
+  inbound message of channel voice (provider id `<CallSid>:call`); the journey's actions come
+  back from the use case and are answered as TwiML.
+- `POST /v1/twilio/{endpoint}/voice/gather?step=N&contact=<id>`: what the caller keyed
+  (`Digits`) or said (`SpeechResult`) continues the journey (provider id `<CallSid>:gather:N`,
+  so Twilio's retry of the same step is answered with the same TwiML and nothing new).
+- `POST /v1/twilio/{endpoint}/voice/wait`: Enqueue's waitUrl (hold prompt).
+
+Every request must carry a valid `X-Twilio-Signature` (see twilio_webhooks).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ccmesh.configplane.models import ChannelEndpoint
+from contactcenter.common.v1 import common_pb2
+from gateway.domain.inbound import InboundMessage
+from gateway.domain.twiml import VoiceUrls, render_hangup, render_hold, render_no_input, render_voice
+from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
+from gateway.entrypoints.http import RouteAdder
+from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
+from gateway.entrypoints.request_parsing import require_channel
+from gateway.entrypoints.twilio_webhooks import required, twiml_response, verified_form
+
+#: Silent answers in a row after which the call ends instead of asking again.
+MAX_SILENT_ANSWERS = 2
+NO_INPUT_SECONDS = 8
+_CONTACT_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
+
+
+def _base(request: web.Request, public_base_url: str, endpoint: ChannelEndpoint) -> str:
+    base = public_base_url.rstrip("/") if public_base_url else f"{request.scheme}://{request.host}"
+    return f"{base}/v1/twilio/{endpoint.metadata.name}/voice"
+
+
+def _contact_hint(request: web.Request) -> str:
+    contact = request.query.get("contact", "")
+    if contact and (len(contact) > 64 or not set(contact) <= _CONTACT_ID_CHARS):
+        raise EdgeError(400, "INVALID_ARGUMENT", "contact: not a contact id")
+    return contact
+
+
+def _step(request: web.Request, name: str) -> int:
+    raw = request.query.get(name, "0")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise EdgeError(400, "INVALID_ARGUMENT", f"{name}: must be a small whole number")
+    return int(raw)
+
+
+def _caller(fields: dict[str, str]) -> str:
+    # On a call we placed (a call back), Twilio's From is our number and To is the customer.
+    if fields.get("Direction", "inbound").startswith("outbound"):
+        return required(fields, "To")
+    return required(fields, "From")
+
+
+def twilio_voice_routes(accept: AcceptInbound, *, public_base_url: str = "") -> RouteAdder:
+    async def answer(
+        request: web.Request, endpoint: ChannelEndpoint, fields: dict[str, str], step: int, text: str
+    ) -> web.Response:
+        call_sid = required(fields, "CallSid")
+        contact_hint = _contact_hint(request)
+        provider_id = f"{call_sid}:call" if step == 0 else f"{call_sid}:gather:{step}"
+        accepted, _ = await accept_checked(
+            accept,
+            InboundMessage(
+                tenant_id=endpoint.spec.tenant,
+                brand_id=endpoint.spec.brand,
+                channel=common_pb2.CHANNEL_KIND_VOICE,
+                from_kind=common_pb2.IDENTIFIER_KIND_PHONE,
+                from_value=_caller(fields),
+                entry_point=endpoint.metadata.name,
+                text=text,
+                provider_message_id=provider_id,
+                contact_hint=contact_hint,
+                language=endpoint.spec.language,
+            ),
+        )
+        base = _base(request, public_base_url, endpoint)
+        query = {"step": str(step + 1), "contact": accepted.contact_id}
+        urls = VoiceUrls(gather=f"{base}/gather?{urlencode(query)}", wait=f"{base}/wait")
+        return twiml_response(render_voice(accepted.actions, urls=urls, language=endpoint.spec.language))
+
+    async def call(request: web.Request) -> web.Response:
+        endpoint = endpoint_of(request)
+        require_channel(endpoint, "voice")
+        fields = await verified_form(request, endpoint, public_base_url)
+        return await answer(request, endpoint, fields, 0, "")
+
+    async def gather(request: web.Request) -> web.Response:
+        endpoint = endpoint_of(request)
+        require_channel(endpoint, "voice")
+        fields = await verified_form(request, endpoint, public_base_url)
+        step = max(1, _step(request, "step"))
+        said = (fields.get("Digits") or fields.get("SpeechResult") or "").strip()
+        if said:
+            return await answer(request, endpoint, fields, step, said)
+        # Silence: ask again a couple of times (the journey keeps waiting), then end the call.
+        silent = _step(request, "silent") + 1
+        prompts, language = endpoint.spec.prompts, endpoint.spec.language
+        if silent > MAX_SILENT_ANSWERS:
+            return twiml_response(render_hangup(prompt=prompts.get("goodbye", ""), language=language))
+        query = {"step": str(step), "silent": str(silent), "contact": _contact_hint(request)}
+        again = f"{_base(request, public_base_url, endpoint)}/gather?{urlencode(query)}"
+        prompt = prompts.get("no-input", "Sorry, I did not get that. Please try again.")
+        return twiml_response(
+            render_no_input(
+                gather_url=again, prompt=prompt, timeout_seconds=NO_INPUT_SECONDS, language=language
+            )
+        )
+
+    async def wait(request: web.Request) -> web.Response:
+        endpoint = endpoint_of(request)
+        require_channel(endpoint, "voice")
+        await verified_form(request, endpoint, public_base_url)
+        return twiml_response(render_hold(prompts=endpoint.spec.prompts, language=endpoint.spec.language))
+
+    def add(app: web.Application) -> None:
+        app.router.add_post("/v1/twilio/{endpoint}/voice", call)
+        app.router.add_post("/v1/twilio/{endpoint}/voice/gather", gather)
+        app.router.add_post("/v1/twilio/{endpoint}/voice/wait", wait)
+
+    return add

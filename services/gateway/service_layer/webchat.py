@@ -1,0 +1,193 @@
+"""The customer's side of web chat: who the visitor is, their messages, history and call backs.
+
+A visitor is a signed visitor id (see domain/visitor_token); their messages go through the one
+inbound use case like every channel's (identifier WEBCHAT_VISITOR_ID, provider message id made
+of the visitor and the client's message id, so a re-send after a reconnect is a duplicate).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js.client import JetStreamContext
+
+from ccmesh.configplane.models import ChannelEndpoint
+from ccmesh.events import EventPublisher
+from contactcenter.common.v1 import common_pb2
+from contactcenter.events.v1 import events_pb2
+from contactcenter.identity.v1 import identity_pb2
+from gateway.adapters.contact_events import contact_history
+from gateway.adapters.contact_store import ContactStore
+from gateway.adapters.workspace_store import WorkspaceStore
+from gateway.domain.contact import ChannelLeg, ContactRecord
+from gateway.domain.inbound import Accepted, InboundMessage, validate
+from gateway.domain.socket_protocol import SocketError, bad_request
+from gateway.domain.socket_views import customer_history
+from gateway.domain.visitor_token import mint_visitor_token, visitor_of
+
+AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
+
+
+class IdentityLinker(Protocol):
+    async def ResolveCustomer(self, request: identity_pb2.ResolveCustomerRequest, **kwargs: Any) -> Any: ...
+
+
+class VoiceEndpoints(Protocol):
+    def all(self) -> list[ChannelEndpoint]: ...
+
+
+@dataclass(frozen=True)
+class Visitor:
+    visitor_id: str
+    token: str
+    #: True when the visitor brought no valid token and got a new id.
+    new: bool
+
+
+class WebchatService:
+    def __init__(
+        self,
+        *,
+        region: str,
+        js: JetStreamContext,
+        visitor_key: bytes,
+        accept: AcceptInbound,
+        workspace: WorkspaceStore,
+        contacts: ContactStore,
+        identity: IdentityLinker,
+        endpoints: VoiceEndpoints,
+        events: EventPublisher,
+    ) -> None:
+        self._region = region
+        self._js = js
+        self._key = visitor_key
+        self._accept = accept
+        self._workspace = workspace
+        self._contacts = contacts
+        self._identity = identity
+        self._endpoints = endpoints
+        self._events = events
+
+    def visitor(self, token: str | None) -> Visitor:
+        """The visitor the token names, or a new visitor when it is absent or does not verify."""
+        visitor_id = visitor_of(self._key, token) if token else None
+        if visitor_id is not None:
+            assert token is not None
+            return Visitor(visitor_id, token, new=False)
+        visitor_id = uuid.uuid4().hex
+        return Visitor(visitor_id, mint_visitor_token(self._key, visitor_id), new=True)
+
+    async def open_contact(self, endpoint: ChannelEndpoint, visitor: Visitor) -> str | None:
+        """The visitor's open contact, if any (a wrapped-up one no longer counts)."""
+        tenant = endpoint.spec.tenant
+        if visitor.new:
+            return None
+        contact_id = await self._workspace.visitor_contact(tenant, visitor.visitor_id)
+        if contact_id is None:
+            return None
+        record, _ = await self._contacts.contact(tenant, contact_id)
+        if record is not None and not await self._contacts.is_open(tenant, record):
+            return None
+        return contact_id
+
+    async def history(self, endpoint: ChannelEndpoint, contact_id: str) -> list[dict[str, Any]]:
+        """The conversation so far, as the widget shows it."""
+        events = await contact_history(self._js, self._region, endpoint.spec.tenant, contact_id)
+        return customer_history(events)
+
+    async def post(
+        self, endpoint: ChannelEndpoint, visitor: Visitor, client_message_id: str, text: str
+    ) -> tuple[Accepted, bool]:
+        message = InboundMessage(
+            tenant_id=endpoint.spec.tenant,
+            brand_id=endpoint.spec.brand,
+            channel=common_pb2.CHANNEL_KIND_WEBCHAT,
+            from_kind=common_pb2.IDENTIFIER_KIND_WEBCHAT_VISITOR_ID,
+            from_value=visitor.visitor_id,
+            entry_point=endpoint.metadata.name,
+            text=text,
+            provider_message_id=f"{visitor.visitor_id}:{client_message_id}",
+            language=endpoint.spec.language,
+        )
+        problems = validate(message)
+        if problems:
+            raise bad_request("; ".join(problems))
+        accepted, duplicate = await self._accept(message)
+        await self._workspace.remember_visitor_contact(
+            endpoint.spec.tenant, visitor.visitor_id, accepted.contact_id
+        )
+        return accepted, duplicate
+
+    async def request_callback(
+        self, endpoint: ChannelEndpoint, visitor: Visitor, contact_id: str | None, phone: str, request_id: str
+    ) -> str:
+        """Link the phone to the visitor's customer and ask the outbound side to call it.
+
+        Identity learns that the phone and the visitor are one customer, so a call placed (or a
+        call the customer makes) from that number continues the same open contact.
+        """
+        tenant = endpoint.spec.tenant
+        if contact_id is None:
+            raise SocketError("conflict", "no open conversation yet: send a message first")
+        record, _ = await self._contacts.contact(tenant, contact_id)
+        if record is None:
+            raise SocketError("conflict", "the conversation is still being set up; retry shortly")
+        await self._identity.ResolveCustomer(
+            identity_pb2.ResolveCustomerRequest(
+                tenant=common_pb2.TenantRef(tenant_id=tenant, brand_id=endpoint.spec.brand),
+                identifiers=[
+                    common_pb2.Identifier(
+                        kind=common_pb2.IDENTIFIER_KIND_WEBCHAT_VISITOR_ID, value=visitor.visitor_id
+                    ),
+                    common_pb2.Identifier(kind=common_pb2.IDENTIFIER_KIND_PHONE, value=phone),
+                ],
+            )
+        )
+        voice = _voice_endpoint(self._endpoints.all(), tenant, endpoint.spec.brand)
+        leg = ChannelLeg(channel="voice", endpoint=voice.metadata.name if voice else "", address=phone)
+
+        def add_voice_leg(current: ContactRecord | None) -> ContactRecord:
+            base = current or record
+            # Not `with_leg`: the chat stays the channel replies go to until the call happens.
+            return replace(
+                base,
+                legs={**base.legs, "voice": leg},
+                journey=replace(base.journey, callback_channel="voice"),
+            )
+
+        await self._contacts.change_contact(tenant, contact_id, add_voice_leg)
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"webchat/{tenant}/{visitor.visitor_id}/{request_id}"))
+        await self._events.publish(
+            events_pb2.Event(
+                event_id=event_id,
+                occurred_at=_now(),
+                tenant=common_pb2.TenantRef(tenant_id=tenant, brand_id=endpoint.spec.brand),
+                region=self._region,
+                contact_id=contact_id,
+                source="gateway",
+                schema_version=1,
+                callback_requested=events_pb2.CallbackRequested(
+                    queue=endpoint.spec.queue,
+                    channel="voice",
+                    endpoint=voice.metadata.name if voice else "",
+                ),
+            )
+        )
+        return "requested" if voice is not None else "no_voice_endpoint"
+
+
+def _now() -> Timestamp:
+    stamp = Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+def _voice_endpoint(endpoints: list[ChannelEndpoint], tenant: str, brand: str) -> ChannelEndpoint | None:
+    voice = [e for e in endpoints if e.spec.tenant == tenant and e.spec.channel == "voice"]
+    same_brand = [e for e in voice if e.spec.brand == brand]
+    chosen = same_brand or voice
+    return chosen[0] if chosen else None

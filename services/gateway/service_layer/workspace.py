@@ -1,0 +1,408 @@
+"""The agent workspace's use cases: log in, state, answer offers, converse, transfer, wrap up.
+
+Every call names the caller (from its verified token); the gateway talks to routing, identity
+and ai with its own service identity, so the checks that an agent acts only on its own offers
+and on contacts it holds are made here, before anything is asked of another service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js.client import JetStreamContext
+
+from ccmesh.auth import Caller
+from ccmesh.events import EventPublisher
+from ccmesh.status import RpcError
+from contactcenter.ai.v1 import ai_pb2
+from contactcenter.common.v1 import common_pb2
+from contactcenter.events.v1 import events_pb2
+from contactcenter.identity.v1 import identity_pb2
+from contactcenter.routing.v1 import routing_pb2
+from gateway.adapters.contact_events import contact_history
+from gateway.adapters.contact_store import ContactStore
+from gateway.adapters.workspace_store import HeldContact, WorkspaceStore
+from gateway.domain.socket_protocol import SocketError
+from gateway.domain.socket_views import agent_view, channel_name, conversation_facts, message_view
+from gateway.domain.workspace_state import (
+    ACD_CHANNELS,
+    SETTABLE_STATES,
+    STATE_NAMES,
+    Offer,
+    routing_agent,
+)
+
+#: Timeline entries shown beside the conversation (the newest; older ones stay in identity).
+TIMELINE_ENTRIES = 50
+_TIMELINE_KINDS = {
+    identity_pb2.TIMELINE_ENTRY_KIND_CONTACT: "contact",
+    identity_pb2.TIMELINE_ENTRY_KIND_MESSAGE_IN: "message_in",
+    identity_pb2.TIMELINE_ENTRY_KIND_MESSAGE_OUT: "message_out",
+    identity_pb2.TIMELINE_ENTRY_KIND_TRANSFER: "transfer",
+    identity_pb2.TIMELINE_ENTRY_KIND_AI_INSIGHT: "ai_insight",
+    identity_pb2.TIMELINE_ENTRY_KIND_OUTCOME: "outcome",
+}
+
+
+class RoutingClient(Protocol):
+    async def UpsertAgent(self, request: routing_pb2.UpsertAgentRequest, **kwargs: Any) -> Any: ...
+    async def SetAgentState(self, request: routing_pb2.SetAgentStateRequest, **kwargs: Any) -> Any: ...
+    async def AgentHeartbeat(self, request: routing_pb2.AgentHeartbeatRequest, **kwargs: Any) -> Any: ...
+    async def AnswerOffer(self, request: routing_pb2.AnswerOfferRequest, **kwargs: Any) -> Any: ...
+    async def EnqueueContact(self, request: routing_pb2.EnqueueContactRequest, **kwargs: Any) -> Any: ...
+
+
+class IdentityClient(Protocol):
+    async def GetAgent(self, request: identity_pb2.GetAgentRequest, **kwargs: Any) -> Any: ...
+    async def GetTimeline(self, request: identity_pb2.GetTimelineRequest, **kwargs: Any) -> Any: ...
+
+
+class AiClient(Protocol):
+    async def SuggestReplies(self, request: ai_pb2.SuggestRepliesRequest, **kwargs: Any) -> Any: ...
+    async def SummarizeConversation(
+        self, request: ai_pb2.SummarizeConversationRequest, **kwargs: Any
+    ) -> Any: ...
+    async def WrapUpConversation(self, request: ai_pb2.WrapUpConversationRequest, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Login:
+    display_name: str
+    state: str
+    #: False for a supervisor without an agent profile: the queue feed only, no contacts.
+    takes_contacts: bool
+    #: The contacts the agent still holds (accepted before a reconnect, not wrapped up).
+    contacts: list[HeldContact]
+
+
+def _now() -> Timestamp:
+    stamp = Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+class Workspace:
+    def __init__(
+        self,
+        *,
+        region: str,
+        js: JetStreamContext,
+        events: EventPublisher,
+        routing: RoutingClient,
+        identity: IdentityClient,
+        ai: AiClient,
+        store: WorkspaceStore,
+        contacts: ContactStore,
+    ) -> None:
+        self._region = region
+        self._js = js
+        self._events = events
+        self._routing = routing
+        self._identity = identity
+        self._ai = ai
+        self._store = store
+        self._contacts = contacts
+
+    # -- presence ------------------------------------------------------------------------------
+
+    async def login(self, caller: Caller) -> Login:
+        """Bring routing's copy of the agent up to identity's profile; its state is kept."""
+        tenant, agent_id = caller.tenant_id, caller.subject
+        try:
+            found = await self._identity.GetAgent(
+                identity_pb2.GetAgentRequest(tenant=common_pb2.TenantRef(tenant_id=tenant), agent_id=agent_id)
+            )
+        except RpcError as error:
+            if error.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            found = None
+        if found is not None:
+            reply = await self._routing.UpsertAgent(
+                routing_pb2.UpsertAgentRequest(tenant_id=tenant, agent=routing_agent(found.agent))
+            )
+            state, name = reply.state, found.agent.display_name or agent_id
+        else:
+            # No identity profile: routing may still know the agent (provisioned there directly).
+            try:
+                state = (await self._routing.AgentHeartbeat(self._presence(caller))).state
+            except RpcError as error:
+                if error.code != grpc.StatusCode.NOT_FOUND:
+                    raise
+                if caller.role == "agent":
+                    raise SocketError("forbidden", f"agent {agent_id!r} has no agent profile") from None
+                return Login(agent_id, "offline", False, [])
+            name = agent_id
+        desk = await self._store.desk(tenant, agent_id)
+        held = [desk[contact_id] for contact_id in sorted(desk)]
+        return Login(name, STATE_NAMES.get(state, "offline"), True, held)
+
+    def _presence(self, caller: Caller) -> routing_pb2.AgentHeartbeatRequest:
+        return routing_pb2.AgentHeartbeatRequest(tenant_id=caller.tenant_id, agent_id=caller.subject)
+
+    async def heartbeat(self, caller: Caller) -> str:
+        reply = await self._routing.AgentHeartbeat(self._presence(caller))
+        return STATE_NAMES.get(reply.state, "offline")
+
+    async def set_state(self, caller: Caller, state: str) -> tuple[str, int]:
+        reply = await self._routing.SetAgentState(
+            routing_pb2.SetAgentStateRequest(
+                tenant_id=caller.tenant_id,
+                agent_id=caller.subject,
+                state=SETTABLE_STATES[state],  # type: ignore[arg-type]
+            )
+        )
+        return STATE_NAMES.get(reply.state, "offline"), int(reply.requeued)
+
+    # -- offers --------------------------------------------------------------------------------
+
+    async def offer_view(self, caller: Caller, offer: Offer) -> dict[str, Any]:
+        events = await contact_history(self._js, self._region, caller.tenant_id, offer.contact_id)
+        facts = conversation_facts(events)
+        return {
+            "type": "offer",
+            "reservationId": offer.reservation_id,
+            "contactId": offer.contact_id,
+            "queue": offer.queue,
+            "channel": channel_name(facts.channel),
+            "customer": {"customerId": facts.customer_id, "firstMessage": facts.first_message[:500]},
+        }
+
+    async def accept(self, caller: Caller, offer: Offer) -> HeldContact:
+        await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_ACCEPT)
+        events = await contact_history(self._js, self._region, caller.tenant_id, offer.contact_id)
+        facts = conversation_facts(events)
+        held = HeldContact(
+            offer.contact_id,
+            offer.reservation_id,
+            offer.queue,
+            facts.channel,
+            facts.customer_id,
+            facts.brand_id,
+        )
+        await self._store.hold(caller.tenant_id, caller.subject, held)
+        return held
+
+    async def decline(self, caller: Caller, offer: Offer) -> None:
+        await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_DECLINE)
+
+    async def _answer(self, caller: Caller, reservation_id: str, answer: int) -> Any:
+        try:
+            return await self._routing.AnswerOffer(
+                routing_pb2.AnswerOfferRequest(
+                    tenant_id=caller.tenant_id,
+                    agent_id=caller.subject,
+                    reservation_id=reservation_id,
+                    answer=answer,  # type: ignore[arg-type]
+                )
+            )
+        except RpcError as error:
+            if error.code == grpc.StatusCode.FAILED_PRECONDITION:
+                raise SocketError("conflict", f"the offer is gone: {error.message}") from None
+            raise
+
+    # -- the conversation ----------------------------------------------------------------------
+
+    async def held(self, caller: Caller, contact_id: str) -> HeldContact:
+        """The contact if this agent holds it; `forbidden` otherwise."""
+        desk = await self._store.desk(caller.tenant_id, caller.subject)
+        held = desk.get(contact_id)
+        if held is None:
+            raise SocketError("forbidden", f"you do not hold contact {contact_id!r}")
+        return held
+
+    async def conversation(self, caller: Caller, held: HeldContact) -> dict[str, Any]:
+        events = await contact_history(self._js, self._region, caller.tenant_id, held.contact_id)
+        messages = [view for view in map(message_view, events) if view is not None]
+        # Insights made before the agent took the contact; later ones are pushed as they come.
+        insights = [agent_view(e) for e in events if e.WhichOneof("payload") == "ai_insight"]
+        timeline = await self._timeline(caller, held)
+        for view in messages:
+            view.pop("contactId", None)
+        return {
+            "type": "conversation",
+            "contactId": held.contact_id,
+            "channel": channel_name(held.channel),
+            "customerId": held.customer_id,
+            "messages": messages,
+            "insights": insights,
+            "timeline": timeline,
+        }
+
+    async def _timeline(self, caller: Caller, held: HeldContact) -> list[dict[str, Any]]:
+        """The customer's cross-channel history, newest first; empty when identity has none."""
+        customer_id = held.customer_id
+        if not customer_id or customer_id.startswith(("unresolved-", "remote-")):
+            return []  # no local profile (see provisional_customer_id): nothing to show
+        try:
+            reply = await self._identity.GetTimeline(
+                identity_pb2.GetTimelineRequest(
+                    tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
+                    customer_id=customer_id,
+                    page_size=TIMELINE_ENTRIES,
+                )
+            )
+        except RpcError as error:
+            if error.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            return []
+        return [
+            {
+                "kind": _TIMELINE_KINDS.get(entry.kind, "other"),
+                "channel": channel_name(entry.channel),
+                "contactId": entry.contact_id,
+                "at": entry.at,
+                "summary": entry.summary,
+            }
+            for entry in reply.entries
+        ]
+
+    async def send(self, caller: Caller, contact_id: str, text: str, request_id: str | None) -> str:
+        """Publish the agent's reply; the outbound consumer delivers it on the contact's channel."""
+        held = await self.held(caller, contact_id)
+        # A client re-sending the same request id after a reconnect publishes nothing twice.
+        seed = f"agent/{caller.tenant_id}/{caller.subject}/{contact_id}/{request_id or uuid.uuid4().hex}"
+        message_id = uuid.uuid5(uuid.NAMESPACE_URL, seed).hex
+        await self._events.publish(
+            events_pb2.Event(
+                event_id=message_id,
+                occurred_at=_now(),
+                tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
+                region=self._region,
+                contact_id=contact_id,
+                source="gateway",
+                schema_version=1,
+                message_sent=events_pb2.MessageSent(
+                    message_id=message_id,
+                    channel=held.channel,  # type: ignore[arg-type]
+                    text=text,
+                    sender=f"agent:{caller.subject}",
+                ),
+            )
+        )
+        return message_id
+
+    async def suggest(self, caller: Caller, contact_id: str, text: str) -> dict[str, Any]:
+        await self.held(caller, contact_id)
+        reply = await self._ai.SuggestReplies(
+            ai_pb2.SuggestRepliesRequest(
+                tenant_id=caller.tenant_id, contact_id=contact_id, text=text, limit=3
+            )
+        )
+        return {
+            "type": "suggestions",
+            "contactId": contact_id,
+            "suggestions": [
+                {
+                    "reply": s.reply,
+                    "articleId": s.article_id,
+                    "articleTitle": s.article_title,
+                    "score": s.score,
+                }
+                for s in reply.suggestions
+            ],
+        }
+
+    async def summarize(self, caller: Caller, contact_id: str) -> dict[str, Any]:
+        await self.held(caller, contact_id)
+        reply = await self._ai.SummarizeConversation(
+            ai_pb2.SummarizeConversationRequest(tenant_id=caller.tenant_id, contact_id=contact_id)
+        )
+        return {
+            "type": "summary",
+            "contactId": contact_id,
+            "summary": reply.summary,
+            "messages": reply.messages,
+            "sentimentTrend": reply.sentiment_trend,
+            "escalationScore": reply.escalation_score,
+        }
+
+    # -- leaving the contact -------------------------------------------------------------------
+
+    async def transfer(self, caller: Caller, contact_id: str, queue: str, reason: str) -> str:
+        """Hand the contact to another queue and free the agent's slot for it."""
+        held = await self.held(caller, contact_id)
+        if queue == held.queue:
+            raise SocketError("bad_request", f"queue: the contact is in {queue!r} already")
+        reply = await self._routing.EnqueueContact(
+            routing_pb2.EnqueueContactRequest(
+                tenant_id=caller.tenant_id,
+                contact_id=contact_id,
+                queue=queue,
+                channel=ACD_CHANNELS.get(held.channel, routing_pb2.ACD_CHANNEL_CHAT),  # type: ignore[arg-type]
+            )
+        )
+        if reply.queue != queue and not reply.status.startswith("closed_"):
+            # Routing kept the contact where it was (it re-queues only contacts it does not hold
+            # yet): nothing changed, so the agent keeps the contact rather than strand it.
+            raise SocketError(
+                "conflict", f"routing did not move the contact to {queue!r} (it is {reply.status})"
+            )
+        await self._publish(
+            caller,
+            held,
+            f"transfer/{held.reservation_id}/{queue}",
+            contact_transferred=events_pb2.ContactTransferred(
+                from_queue=held.queue, to_queue=reply.queue or queue, reason=reason or "agent_transfer"
+            ),
+        )
+        await self._answer(caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE)
+        await self._store.release(caller.tenant_id, caller.subject, contact_id)
+        return str(reply.queue or queue)
+
+    async def wrap_up(
+        self, caller: Caller, contact_id: str, disposition: str, notes: str
+    ) -> dict[str, Any] | None:
+        """Record the outcome, free the slot, close the contact; the ticket ai made, if it could."""
+        held = await self.held(caller, contact_id)
+        await self._publish(
+            caller,
+            held,
+            f"wrapup/{held.reservation_id}",
+            contact_wrapped_up=events_pb2.ContactWrappedUp(
+                agent_id=caller.subject, queue=held.queue, disposition=disposition, notes=notes
+            ),
+        )
+        ticket: dict[str, Any] | None = None
+        try:
+            made = await self._ai.WrapUpConversation(
+                ai_pb2.WrapUpConversationRequest(
+                    tenant_id=caller.tenant_id, contact_id=contact_id, customer_ref=held.customer_id
+                )
+            )
+            ticket = {
+                "title": made.ticket.title,
+                "category": made.ticket.category,
+                "priority": made.ticket.priority,
+                "summary": made.summary or made.ticket.summary,
+            }
+        except RpcError:
+            ticket = None  # the wrap-up stands without a ticket; ai's failure is its own to report
+        # Already completed (a repeated wrap-up after a lost reply): finish the rest.
+        with contextlib.suppress(SocketError):
+            await self._answer(caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE)
+        # The customer's next message opens a new contact.
+        await self._contacts.close_contact(caller.tenant_id, held.customer_id, contact_id)
+        await self._store.release(caller.tenant_id, caller.subject, contact_id)
+        return ticket
+
+    async def _publish(self, caller: Caller, held: HeldContact, key: str, **payload: Any) -> None:
+        contact_id = held.contact_id
+        await self._events.publish(
+            events_pb2.Event(
+                event_id=uuid.uuid5(
+                    uuid.NAMESPACE_URL, f"workspace/{caller.tenant_id}/{contact_id}/{key}"
+                ).hex,
+                occurred_at=_now(),
+                tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
+                region=self._region,
+                contact_id=contact_id,
+                source="gateway",
+                schema_version=1,
+                **payload,
+            )
+        )
