@@ -28,6 +28,8 @@ from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import NatsServer, NatsServerError, NatsServerSpec, free_port
 
 GATEWAY_HTTP_PORT = 8080
+#: Inbound e-mail (the SMTP listener); 2525 because 25 needs root.
+GATEWAY_SMTP_PORT = 2525
 
 
 class LaunchError(RuntimeError):
@@ -43,6 +45,7 @@ class LaunchPlan:
     nats_monitor_port: int = 8222
     grpc_base_port: int = 50051
     gateway_http_port: int = GATEWAY_HTTP_PORT
+    gateway_smtp_port: int = GATEWAY_SMTP_PORT
     ready_timeout: float = 60.0
 
     def grpc_port(self, region_index: int, service_index: int) -> int:
@@ -160,6 +163,10 @@ def start_services(platform: Platform, secret: str) -> None:
             }
             if name == "gateway" and region_index == 0:
                 env["CC_HTTP_PORT"] = str(plan.gateway_http_port)
+                # Fixed ports for a person; free ones when tests run several platforms at once.
+                env["CC_SMTP_PORT"] = str(plan.gateway_smtp_port if plan.grpc_base_port else 0)
+                if plan.gateway_http_port:
+                    env.setdefault("CC_PUBLIC_BASE_URL", f"http://127.0.0.1:{plan.gateway_http_port}")
             if name == "integration":
                 # On a developer's machine webhook receivers are plain http:// on localhost.
                 env["CC_LOCAL_MODE"] = "true"
@@ -226,6 +233,11 @@ def summary(platform: Platform, applied: list[str]) -> str:
     web = f"http://127.0.0.1:{platform.plan.gateway_http_port}"
     for name in platform.webchat_endpoints:
         lines.append(f"  web chat        {web}/chat/{name}")
+    if platform.plan.grpc_base_port:
+        lines.append(
+            f"  e-mail          smtp://127.0.0.1:{platform.plan.gateway_smtp_port}"
+            "  (write to support@acme.example)"
+        )
     lines.append(f"  agent page      {web}/agent       (log in with an agent token, below)")
     lines.append(f"  supervisor      {web}/supervisor  (log in with a supervisor token)")
     lines.append(

@@ -20,7 +20,8 @@ from gateway.adapters.contact_store import ContactStore
 from gateway.adapters.workspace_store import WorkspaceStore
 from gateway.config import GatewayConfig
 from gateway.domain.visitor_token import visitor_key
-from gateway.entrypoints.agent_socket import WorkspaceSettings, agent_routes
+from gateway.entrypoints.agent_feed import WorkspaceSettings
+from gateway.entrypoints.agent_socket import agent_routes
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.socket_session import SocketLimits
 from gateway.entrypoints.supervisor_api import supervisor_routes

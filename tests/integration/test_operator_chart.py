@@ -12,9 +12,9 @@ import pytest
 import yaml
 from helm_python import Chart
 
+from ccoperator.crd import custom_resource_definition
 from ccoperator.kube.resources import KINDS
 from ccoperator.prune import PRUNABLE_KINDS
-from ccoperator.crd import custom_resource_definition
 from ccoperator.testing.crd_validator import validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,13 +97,13 @@ def test_operator_runs_hardened_with_least_privilege() -> None:
         for group in rule["apiGroups"]
         for resource in rule["resources"]
     }
-    prunable = {
-        (KINDS[kind].api_version.rpartition("/")[0], KINDS[kind].plural) for kind in PRUNABLE_KINDS
-    }
+    prunable = {(KINDS[kind].api_version.rpartition("/")[0], KINDS[kind].plural) for kind in PRUNABLE_KINDS}
     assert deletable == prunable
     assert "Secret" not in PRUNABLE_KINDS
     # Pruning reads by name: nothing but the watched kinds may be listed.
-    listable = {resource for rule in role["rules"] if "list" in rule["verbs"] for resource in rule["resources"]}
+    listable = {
+        resource for rule in role["rules"] if "list" in rule["verbs"] for resource in rule["resources"]
+    }
     assert listable == {"contactcenters", "deployments", "customresourcedefinitions"}
     secrets = next(r for r in role["rules"] if "secrets" in r["resources"])
     assert set(secrets["verbs"]) == {"get", "create"}

@@ -23,6 +23,8 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_TIMEOUT = 4408
 CLOSE_FLOODING = 4429
 CLOSE_TOO_BIG = 1009
+#: A platform service the socket needs did not answer; the client reconnects.
+CLOSE_INTERNAL = 1011
 
 
 class BadFrame(Exception):

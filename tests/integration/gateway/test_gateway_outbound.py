@@ -105,6 +105,7 @@ async def running(platform: Platform, providers: tuple[ProviderServer, SmtpSink]
             **api,
         ),
         endpoint("callback-voice", "voice", "+442071830104", queue="general-support", **api),
+        endpoint("callback-webchat", "webchat", "acme-web-callback", flow="callback"),
     )
     await platform.start("identity", "routing")
     await publish_flows(platform.stub(RoutingServiceStub, role="admin"))
@@ -353,3 +354,23 @@ async def _call_status(platform: Platform, contact_id: str) -> events_pb2.Messag
         return calls[0] if calls else None
 
     return await eventually(placed)  # type: ignore[no-any-return]
+
+
+async def test_a_call_back_without_a_number_to_call_is_reported_failed(
+    platform: Platform,  # noqa: F811
+    running: dict[str, Any],
+) -> None:
+    gateway, server = running["gateway"], running["server"]
+    # A web chat visitor the platform has no phone number for.
+    contact = await open_contact(
+        gateway,
+        "callback-webchat",
+        WEBCHAT,
+        common_pb2.IDENTIFIER_KIND_WEBCHAT_VISITOR_ID,
+        "visitor-9",
+        "wc-cb9",
+    )
+    status = await _call_status(platform, contact)
+    assert (status.status, status.attempts) == ("failed", 0)
+    assert "no phone number" in status.reason
+    assert server.requests("calls") == []
