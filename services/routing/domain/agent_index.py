@@ -77,7 +77,7 @@ class _Bucket:
     def discard(self, agent_id: str) -> None:
         if self.order.pop(agent_id, None) is not None and not self.order:
             self.tail = -math.inf
-        if self.late_ids.pop(agent_id, None) is not None and not self.late_ids:
+        if self.late_ids and self.late_ids.pop(agent_id, None) is not None and not self.late_ids:
             self.late.clear()
 
     def _fold(self) -> None:
@@ -137,11 +137,11 @@ def _merged(buckets: list[_Bucket]) -> Iterator[tuple[float, str]]:
 @dataclass
 class AgentIndex:
     agents: dict[str, AgentView] = field(default_factory=dict)
-    #: Per channel, the agents with room on it now (what the routing pass asks "anyone free?").
-    free: dict[Channel, dict[str, AgentView]] = field(default_factory=lambda: {c: {} for c in Channel})
+    #: Per channel, the ids of the agents with room on it now (an ordered set: "anyone free?"
+    #: for the routing pass; their views are in `agents`). Changed only when an agent gains or
+    #: loses room, not on every change of its load.
+    free: dict[Channel, dict[str, None]] = field(default_factory=lambda: {c: {} for c in Channel})
     _buckets: dict[tuple[Channel, str, int], _Bucket] = field(default_factory=dict)
-    #: The channels each agent is bucketed under (those it had room on when last indexed).
-    _room: dict[str, tuple[Channel, ...]] = field(default_factory=dict)
     #: Channels whose bucket of all agents (for contacts needing no skill) is kept. It is the
     #: largest bucket, so it is built on the first decision that needs it, not before.
     _any: set[Channel] = field(default_factory=set)
@@ -156,18 +156,23 @@ class AgentIndex:
         that fills it moves it out of that channel's buckets and a walk never meets it there.
         """
         agent_id = agent.profile.agent_id
-        previous = self.agents.get(agent_id)
-        self.agents[agent_id] = agent
+        agents = self.agents
+        previous = agents.get(agent_id)
+        agents[agent_id] = agent
         room = channels_with_room(agent.profile, agent.state, agent.load)
-        before = self._room.get(agent_id, ())
-        self._room[agent_id] = room
-        free = self.free
-        for channel in before:
-            if channel not in room:
-                del free[channel][agent_id]
-        for channel in room:
-            free[channel][agent_id] = agent
+        # Recomputed rather than stored: cheaper than one more look-up in a 100k-entry table.
+        before = (
+            () if previous is None else channels_with_room(previous.profile, previous.state, previous.load)
+        )
         skills = agent.profile.skills
+        if room != before:
+            free = self.free
+            for channel in before:
+                if channel not in room:
+                    del free[channel][agent_id]
+            for channel in room:
+                if channel not in before:
+                    free[channel][agent_id] = None
         if previous is None or not (previous.profile.skills is skills or previous.profile.skills == skills):
             if previous is not None:
                 self._discard(agent_id, before, previous.profile.skills)
@@ -193,11 +198,12 @@ class AgentIndex:
 
     def remove(self, agent_id: str) -> None:
         previous = self.agents.pop(agent_id, None)
-        room = self._room.pop(agent_id, ())
+        if previous is None:
+            return
+        room = channels_with_room(previous.profile, previous.state, previous.load)
         for channel in room:
             self.free[channel].pop(agent_id, None)
-        if previous is not None:
-            self._discard(agent_id, room, previous.profile.skills)
+        self._discard(agent_id, room, previous.profile.skills)
 
     def _keys(self, channel: Channel, skills: Mapping[str, int]) -> list[tuple[Channel, str, int]]:
         keys = [(channel, skill, level) for skill, level in skills.items()]
@@ -239,8 +245,9 @@ class AgentIndex:
         if channel not in self._any:
             self._any.add(channel)
             bucket = _Bucket()
-            for agent_id, agent in self.free[channel].items():
-                bucket.put(agent_id, agent.idle_since)
+            agents = self.agents
+            for agent_id in self.free[channel]:
+                bucket.put(agent_id, agents[agent_id].idle_since)
             if bucket:
                 bucket._fold()
                 self._buckets[(channel, _ANY_SKILL, 0)] = bucket

@@ -280,7 +280,7 @@ class AcdOffers:
                     decision = index.longest_idle(contact, queue, now, exclude=failed)
             else:
                 # These strategies score every agent with room, as `choose_agent` must.
-                candidates = [a for i, a in index.free[contact.channel].items() if i not in failed]
+                candidates = [index.agents[i] for i in index.free[contact.channel] if i not in failed]
                 pool = [a for a in candidates if a.profile.agent_id not in record.passed_by] or candidates
                 decision = choose_agent(contact, queue, pool, now)
             if not decision.matched:

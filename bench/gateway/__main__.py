@@ -1,0 +1,375 @@
+"""`make bench-gateway`: inbound messages per second through the gateway's real webhook into the
+stream, and webhook-to-offer latency with the full mesh running, beside a plain HTTP echo endpoint
+measured in the same run (the ceiling).
+
+The platform starts as `make run` starts it (embedded nats-server, the five services as their own
+processes, the example config and workspace), plus a bench `ChannelEndpoint` on the generic signed
+provider API (`POST /v1/generic/bench-generic/messages`) with a rate limit high enough not to
+throttle, and bench agents in routing whose offers a subscriber accepts and completes at once.
+
+- `echo_per_second`: the same client (aiohttp, CONCURRENCY requests in flight, each body signed
+  exactly like the gateway's) against an aiohttp endpoint in its own process that parses the JSON
+  and answers: what HTTP alone gives here.
+- `inbound_per_second`: signed webhook requests answered 201 by the gateway: each one verified,
+  the sender resolved by the identity service, the contact opened or continued in KV, the events
+  on the region's JetStream stream (the 201 is sent after JetStream acknowledged them), new
+  contacts handed to the queue. SENDERS customers write MESSAGES_PER_SENDER messages each.
+- `offer_latency_p50_ms` / `p99`: new customers writing at OFFER_RATE per second; from just before
+  the webhook request is sent until the ContactOffered event for its contact is seen on NATS.
+- `echo_ratio` = inbound / echo: the share of the plain-HTTP ceiling the gateway keeps.
+
+Best of ROUNDS alternating rounds for the throughputs: these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import nats
+import orjson
+
+from bench.report import Goal, print_report
+from ccctl.launcher import (
+    LaunchPlan,
+    Platform,
+    apply_examples,
+    seed_examples,
+    start_nats,
+    start_services,
+    stop,
+    wait_until_serving,
+)
+from ccmesh.auth import TokenAuthority
+from ccmesh.configplane.loader import validate_document
+from ccmesh.configplane.store import ConfigStore
+from ccmesh.natsserver import free_port
+from ccmesh.rpc_client import MeshChannel, mesh_stub
+from contactcenter.events.v1 import events_pb2
+from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu"
+TENANT = "acme"
+ENDPOINT = "bench-generic"
+SIGNING_SECRET = "bench-signing-secret-" + "s" * 16
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+SENDERS = int(os.environ.get("BENCH_SENDERS", "300"))
+MESSAGES_PER_SENDER = int(os.environ.get("BENCH_MESSAGES_PER_SENDER", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+AGENTS = 20
+OFFER_CONTACTS = int(os.environ.get("BENCH_OFFER_CONTACTS", "200"))
+OFFER_RATE = 20.0
+
+ENDPOINT_DOCUMENT = {
+    "apiVersion": "contactcenter.dev/v1alpha1",
+    "kind": "ChannelEndpoint",
+    "metadata": {"name": ENDPOINT},
+    "spec": {
+        "region": REGION,
+        "tenant": TENANT,
+        "brand": "acme-retail",
+        "channel": "generic",
+        "provider": "generic",
+        "address": "bench",
+        "queue": "support",
+        "generic": {"signingSecret": SIGNING_SECRET},
+        "rateLimit": {"perSecond": 100000, "burst": 100000},
+    },
+}
+
+
+def signed(body: bytes) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    timestamp = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return {
+        "Content-Type": "application/json",
+        "X-CC-Timestamp": timestamp,
+        "X-CC-Signature": "sha256=" + digest.hexdigest(),
+    }
+
+
+def message(sender: str, text: str) -> bytes:
+    return orjson.dumps(
+        {"from": {"kind": "phone", "value": sender}, "text": text, "providerMessageId": uuid.uuid4().hex}
+    )
+
+
+async def load(session: aiohttp.ClientSession, url: str, bodies: list[bytes]) -> tuple[float, dict[int, int]]:
+    """Requests per second for `bodies` with CONCURRENCY in flight, and the count per status."""
+    statuses: dict[int, int] = {}
+    queue = list(reversed(bodies))
+
+    async def worker() -> None:
+        while queue:
+            body = queue.pop()
+            async with session.post(url, data=body, headers=signed(body)) as response:
+                await response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(bodies) / (time.perf_counter() - started), statuses
+
+
+def conversation_bodies(round_index: int) -> list[bytes]:
+    # Senders interleaved, so a contact's messages are not back to back (as in a real inbox).
+    return [
+        message(f"+4930{round_index:02d}{sender:07d}", f"message {turn} from customer {sender}")
+        for turn in range(MESSAGES_PER_SENDER)
+        for sender in range(SENDERS)
+    ]
+
+
+async def start_platform(data_dir: Path) -> Platform:
+    plan = LaunchPlan(
+        data_dir=data_dir,
+        regions=[REGION],
+        examples_dir=ROOT / "examples",
+        nats_port=free_port(),
+        nats_monitor_port=free_port(),
+        grpc_base_port=0,
+        gateway_http_port=free_port(),
+        ready_timeout=90,
+    )
+    (plan.data_dir / "logs").mkdir(parents=True)
+    (plan.data_dir / "auth-secret").write_text("bench-gateway-secret-" + "x" * 32)
+    platform = Platform(plan)
+    await asyncio.to_thread(start_nats, platform)
+    await apply_examples(platform)
+    nc = await nats.connect(platform.nats_url)
+    try:
+        store = await ConfigStore.open(nc.jetstream())
+        await store.apply(validate_document(ENDPOINT_DOCUMENT))
+    finally:
+        await nc.close()
+    start_services(platform, secret(platform))
+    await wait_until_serving(platform)
+    await seed_examples(platform, secret(platform))
+    return platform
+
+
+def secret(platform: Platform) -> str:
+    return (platform.plan.data_dir / "auth-secret").read_text().strip()
+
+
+class OfferTaker:
+    """Bench agents in routing; every offer is accepted and completed at once, so slots stay free."""
+
+    def __init__(self, routing: routing_pb2_grpc.RoutingServiceStub) -> None:
+        self.routing = routing
+        self.offered_at: dict[str, float] = {}
+        self.offer_seen = asyncio.Event()
+        self.failures = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def staff(self) -> None:
+        for index in range(AGENTS):
+            agent_id = f"bench-agent-{index:02d}"
+            await self.routing.UpsertAgent(
+                routing_pb2.UpsertAgentRequest(
+                    tenant_id=TENANT,
+                    agent=routing_pb2.AgentDefinition(
+                        agent_id=agent_id,
+                        brands=["acme-retail"],
+                        languages=["en"],
+                        home_region=REGION,
+                        capacity=[
+                            routing_pb2.ChannelCapacity(channel=routing_pb2.ACD_CHANNEL_CHAT, capacity=20),
+                            routing_pb2.ChannelCapacity(
+                                channel=routing_pb2.ACD_CHANNEL_MESSAGING, capacity=20
+                            ),
+                        ],
+                    ),
+                )
+            )
+            await self.routing.SetAgentState(
+                routing_pb2.SetAgentStateRequest(
+                    tenant_id=TENANT, agent_id=agent_id, state=routing_pb2.AGENT_STATE_AVAILABLE
+                )
+            )
+
+    async def heartbeats(self) -> None:
+        while True:
+            for index in range(AGENTS):
+                await self.routing.AgentHeartbeat(
+                    routing_pb2.AgentHeartbeatRequest(tenant_id=TENANT, agent_id=f"bench-agent-{index:02d}")
+                )
+            await asyncio.sleep(2.0)
+
+    async def on_event(self, msg: nats.aio.msg.Msg) -> None:
+        seen = time.perf_counter()
+        event = events_pb2.Event.FromString(msg.data)
+        offer = event.contact_offered
+        if not offer.agent_id.startswith("bench-agent-"):
+            return
+        self.offered_at.setdefault(event.contact_id, seen)
+        self.offer_seen.set()
+        task = asyncio.create_task(self._take(offer.agent_id, offer.reservation_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _take(self, agent_id: str, reservation_id: str) -> None:
+        try:
+            for answer in (routing_pb2.OFFER_ANSWER_ACCEPT, routing_pb2.OFFER_ANSWER_COMPLETE):
+                await self.routing.AnswerOffer(
+                    routing_pb2.AnswerOfferRequest(
+                        tenant_id=TENANT, agent_id=agent_id, reservation_id=reservation_id, answer=answer
+                    )
+                )
+        except Exception:  # counted and reported; the bench goes on
+            self.failures += 1
+
+    async def wait_queue_empty(self, timeout: float = 120.0) -> int:
+        deadline = time.monotonic() + timeout
+        depth = -1
+        while time.monotonic() < deadline:
+            stats = await self.routing.GetQueueStats(
+                routing_pb2.GetQueueStatsRequest(tenant_id=TENANT, queue="support")
+            )
+            depth = stats.depth
+            if depth == 0 and not self._tasks:
+                return 0
+            await asyncio.sleep(0.5)
+        return depth
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def measure_offer_latency(
+    session: aiohttp.ClientSession, url: str, taker: OfferTaker
+) -> tuple[list[float], int]:
+    sent_at: dict[str, float] = {}
+
+    async def one(index: int) -> None:
+        body = message(f"+4989{index:08d}", "I need help with my order")
+        started = time.perf_counter()
+        async with session.post(url, data=body, headers=signed(body)) as response:
+            answer = orjson.loads(await response.read())
+        if response.status == 201 and answer.get("contactCreated"):
+            sent_at[answer["contactId"]] = started
+
+    pending = []
+    for index in range(OFFER_CONTACTS):
+        pending.append(asyncio.create_task(one(index)))
+        await asyncio.sleep(1.0 / OFFER_RATE)
+    await asyncio.gather(*pending)
+    deadline = time.monotonic() + 30
+    while any(c not in taker.offered_at for c in sent_at) and time.monotonic() < deadline:
+        taker.offer_seen.clear()
+        try:
+            await asyncio.wait_for(taker.offer_seen.wait(), timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+    latencies = [(taker.offered_at[c] - t) * 1000 for c, t in sent_at.items() if c in taker.offered_at]
+    return latencies, len(sent_at)
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        platform = await start_platform(Path(tmp) / "data")
+        echo_port = free_port()
+        echo = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.gateway.echo",
+            str(echo_port),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        nc = await nats.connect(platform.nats_url)
+        heartbeat: asyncio.Task[None] | None = None
+        try:
+            token = TokenAuthority(secret(platform)).mint(TENANT, "admin", "bench-gateway", 3600)
+            mesh = MeshChannel(nc, REGION, token=token, default_timeout=10.0)
+            routing = mesh_stub(routing_pb2_grpc.RoutingServiceStub, mesh)
+            taker = OfferTaker(routing)
+            await taker.staff()
+            heartbeat = asyncio.create_task(taker.heartbeats())
+            await nc.subscribe(f"ccevt.{REGION}.{TENANT}.contact_offered.*", cb=taker.on_event)
+            base = f"http://127.0.0.1:{platform.plan.gateway_http_port}"
+            gateway_url = f"{base}/v1/generic/{ENDPOINT}/messages"
+            echo_url = f"http://127.0.0.1:{echo_port}/echo"
+            connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                for _ in range(100):
+                    try:
+                        async with session.post(echo_url, data=b"{}") as response:
+                            await response.read()
+                        break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.1)
+                # Warm-up: connections, code paths, the first JetStream publishes.
+                await load(session, gateway_url, [message(f"+4931{n:07d}", "warm up") for n in range(100)])
+                await load(session, echo_url, [message(f"+4931{n:07d}", "warm up") for n in range(100)])
+                echo_rates, inbound_rates = [], []
+                sent = accepted = 0
+                other_statuses: dict[int, int] = {}
+                for round_index in range(ROUNDS):
+                    bodies = conversation_bodies(round_index)
+                    rate, _ = await load(session, echo_url, bodies)
+                    echo_rates.append(rate)
+                    rate, statuses = await load(session, gateway_url, bodies)
+                    inbound_rates.append(rate)
+                    sent += len(bodies)
+                    accepted += statuses.get(201, 0)
+                    for status, count in statuses.items():
+                        if status != 201:
+                            other_statuses[status] = other_statuses.get(status, 0) + count
+                backlog = await taker.wait_queue_empty()
+                latencies, new_contacts = await measure_offer_latency(session, gateway_url, taker)
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+            await nc.close()
+            echo.terminate()
+            await asyncio.wait_for(echo.wait(), timeout=10)
+            await asyncio.to_thread(stop, platform)
+
+    echo_best, inbound_best = max(echo_rates), max(inbound_rates)
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p99 = percentile(latencies, 0.99) if latencies else float("nan")
+    results = {
+        "echo_per_second": round(echo_best, 1),
+        "inbound_per_second": round(inbound_best, 1),
+        "echo_ratio": round(inbound_best / echo_best, 4),
+        "rounds_echo_per_second": [round(r, 1) for r in echo_rates],
+        "rounds_inbound_per_second": [round(r, 1) for r in inbound_rates],
+        "messages_sent": sent,
+        "messages_accepted": accepted,
+        "other_statuses": {str(k): v for k, v in other_statuses.items()},
+        "queue_depth_before_latency_phase": backlog,
+        "offer_latency_p50_ms": round(p50, 2),
+        "offer_latency_p99_ms": round(p99, 2),
+        "offer_contacts": new_contacts,
+        "offers_seen": len(latencies),
+        "offer_answer_failures": taker.failures,
+        "concurrency": CONCURRENCY,
+        "senders": SENDERS,
+        "messages_per_sender": MESSAGES_PER_SENDER,
+    }
+    # The issue names no figures for this benchmark; these goals hold what must never fail:
+    # every message accepted, every new contact offered to an agent.
+    goals = [
+        Goal("accepted_share", ">=", 1.0, accepted / sent if sent else 0.0),
+        Goal("offered_share", ">=", 1.0, len(latencies) / new_contacts if new_contacts else 0.0),
+    ]
+    print_report("gateway", results, goals)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
