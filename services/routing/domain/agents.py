@@ -13,6 +13,7 @@ one phone call, and while on a call they should not be offered chats unless the 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -72,6 +73,11 @@ class AgentProfile:
     capacity: Mapping[Channel, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     voice_blocks_other_work: bool = True
 
+    @functools.cached_property
+    def channels_offered(self) -> tuple[Channel, ...]:
+        """Channels with a capacity above 0: where an idle, available agent has room."""
+        return tuple(channel for channel, limit in self.capacity.items() if limit > 0)
+
     def __post_init__(self) -> None:
         if not self.agent_id:
             raise AcdInputError("agent_id", "is required")
@@ -119,19 +125,21 @@ def channels_with_room(profile: AgentProfile, state: AgentState, load: AgentLoad
     """The channels on which `capacity_refusal` would find no reason to refuse, in one pass.
 
     The agent index asks this after every change of an agent, so it avoids building the
-    refusal reasons it does not need.
+    refusal reasons it does not need, and answers an idle available agent from its profile.
     """
     active = load.active
-    busy = any(active.values())
-    if state is not AgentState.AVAILABLE and not (state is AgentState.BUSY and busy):
+    if not active or not any(active.values()):
+        return profile.channels_offered if state is AgentState.AVAILABLE else ()
+    if state is not AgentState.AVAILABLE and state is not AgentState.BUSY:
         return ()
     if profile.voice_blocks_other_work:
         if active.get(Channel.VOICE, 0) > 0:
             return ()  # voice is full and blocks every other channel
+        # Busy on another channel: every channel but voice, where there is room.
         return tuple(
             channel
             for channel, limit in profile.capacity.items()
-            if active.get(channel, 0) < limit and not (channel is Channel.VOICE and busy)
+            if channel is not Channel.VOICE and active.get(channel, 0) < limit
         )
     return tuple(channel for channel, limit in profile.capacity.items() if active.get(channel, 0) < limit)
 

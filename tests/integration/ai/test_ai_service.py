@@ -9,6 +9,7 @@ import grpc
 import pytest
 from _platform import REGION, Platform, eu_contact_center, eventually, platform  # noqa: F401
 
+from ai.domain.intent import fingerprint
 from ccmesh import naming
 from ccmesh.configplane.models import AiComponentStep, AiPipeline, AiSettings, ContactCenter
 from ccmesh.events import EventPublisher
@@ -72,8 +73,20 @@ async def test_training_a_new_model_changes_answers_without_a_restart_and_only_f
     assert await intent_of(acme, "acme", "where is my order") == "track_package"
     described = await acme.GetIntentModel(ai_pb2.GetIntentModelRequest(tenant_id="acme"))
     assert described.version == second.version and "track_package" in described.intents
+    # The model package is installed: the service trains two-stage models (TF-IDF, then embeddings).
+    assert described.version == fingerprint(SHOP_V2, -1.0, "tfidf-all-minilm-l6-v2-svm")
     # The other tenant still has its own model.
     assert await intent_of(globex, "globex", "where is my order") == "order_status"
+
+
+async def test_with_the_sentence_encoder_turned_off_models_are_tfidf_only(
+    platform: Platform,  # noqa: F811
+) -> None:
+    await platform.start("ai", settings={"ai": {"sentence_encoder": False}})
+    acme = platform.stub(AiServiceStub, tenant="acme", role="admin")
+    trained = await acme.TrainIntents(train_request("acme", SHOP))
+    assert trained.version == fingerprint(SHOP, -1.0, "tfidf-svm")
+    assert await intent_of(acme, "acme", "where is my order") == "order_status"
 
 
 async def test_a_model_stored_by_another_replica_is_picked_up_live(platform: Platform) -> None:  # noqa: F811
