@@ -63,8 +63,6 @@ class Config:
     manage_nats: bool = True
     #: Seconds to wait for NATS on each reconciliation before reporting it unreachable (CCOP_NATS_TIMEOUT).
     nats_timeout_seconds: float = 5.0
-    #: Passes running at once across all ContactCenters; the rest queue (CCOP_MAX_CONCURRENT_PASSES).
-    max_concurrent_passes: int = 8
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -91,7 +89,4 @@ class Config:
             namespaces=namespaces,
             manage_nats=_flag(source, "MANAGE_NATS", defaults.manage_nats),
             nats_timeout_seconds=_number(source, "NATS_TIMEOUT", defaults.nats_timeout_seconds, minimum=0.1),
-            max_concurrent_passes=int(
-                _number(source, "MAX_CONCURRENT_PASSES", defaults.max_concurrent_passes, minimum=1)
-            ),
         )

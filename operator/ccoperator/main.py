@@ -46,9 +46,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         memo["runtime"] = Runtime(
             config=config, kube=KubeClient(connection_info(config, settings)), dataplane=dataplane
         )
-    # Everything alive now (kopf, aiohttp, pydantic, the CRD models: ~110k objects) lives as long as
+    # Everything alive now (modules of kopf, aiohttp, pydantic and ours: ~100k objects) lives as long as
     # the process. Out of the collector's reach, a full collection walks only what reconciling made,
-    # which cut the operator's GC time at 50 resources by about half (bench/operator).
+    # which cut the operator's GC time at 50 resources by a third to a half (bench/operator).
     gc.freeze()
 
 
@@ -65,8 +65,13 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
-async def reconcile_contactcenter(memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
-    await handle_reconcile_contactcenter(runtime_of(memo), namespace or "default", name)
+async def reconcile_contactcenter(
+    memo: kopf.Memo, namespace: str | None, name: str, meta: kopf.Meta, **_: Any
+) -> None:
+    generation = meta.get("generation")
+    await handle_reconcile_contactcenter(
+        runtime_of(memo), namespace or "default", name, int(generation) if generation is not None else None
+    )
 
 
 @kopf.daemon(*RESOURCE, cancellation_timeout=2.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
@@ -87,20 +88,31 @@ def _observe_services(name: str, cc: ContactCenter, report: ConvergeReport) -> d
 
 
 async def reconcile(
-    runtime: Runtime, namespace: str, name: str, logger: logging.Logger
+    runtime: Runtime,
+    namespace: str,
+    name: str,
+    logger: logging.Logger,
+    still_needed: Callable[[], bool] | None = None,
 ) -> dict[str, Any] | None:
-    """Run one pass; returns the status written, or None when the resource is gone or going."""
+    """Run one pass; returns the status computed, or None when the resource is gone or going.
+
+    `still_needed` is asked once the pass may start: a trigger that waited while another pass ran
+    may find that pass already saw what it was about (None: always run). Triggers arriving while
+    one waits join it: the pass runs if any of them still needs it.
+    """
     key = f"{namespace}/{name}"
     if key in runtime.waiting:
+        runtime.waiting[key].append(still_needed)
         return None
-    runtime.waiting.add(key)
+    runtime.waiting[key] = [still_needed]
     try:
         await runtime.locks[key].acquire()
     finally:
-        runtime.waiting.discard(key)
+        checks = runtime.waiting.pop(key)
     try:
-        async with runtime.pass_slots:
-            return await _reconcile_locked(runtime, namespace, name, logger)
+        if all(check is not None and not check() for check in checks):
+            return None
+        return await _reconcile_locked(runtime, namespace, name, logger)
     finally:
         runtime.locks[key].release()
 
@@ -148,6 +160,7 @@ async def _reconcile_locked(
     runtime.observed[f"{namespace}/{name}"] = {
         s: (r.ready, r.desired) for s, r in observation.services.items()
     }
+    runtime.handled_generation[f"{namespace}/{name}"] = generation
     # A pass that changes nothing writes nothing: no request, and no watch event for kopf to process.
     if not _unchanged(status, previous):
         await runtime.kube.merge_patch(CR_KIND, namespace, name, {"status": status}, subresource="status")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import kopf
@@ -24,24 +25,24 @@ class Runtime:
     dataplane: RegionDataPlane | None
     #: One pass at a time per ContactCenter: the resync daemon and an update may fire together.
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
-    #: Resources with a pass already waiting for the lock: that pass will read the newest state, so
-    #: a burst of triggers (five Deployments becoming ready) costs one extra pass, not five.
-    waiting: set[str] = field(default_factory=set)
+    #: Resources with a pass already waiting for the lock, with the checks of every trigger folded
+    #: into it: that pass reads the newest state, so a burst of triggers (five Deployments becoming
+    #: ready) costs one extra pass, not five; it runs if any of them still needs it (None: always).
+    waiting: dict[str, list[Callable[[], bool] | None]] = field(default_factory=dict)
     #: (ready, desired) per service as the last pass wrote them into status, by `namespace/name`:
     #: a Deployment event that changes neither needs no pass (the resync still checks everything).
     observed: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    #: The generation the last completed pass applied, by `namespace/name`: a create, update or resume
+    #: trigger for that generation finds its work done (a daemon pass got there first).
+    handled_generation: dict[str, int] = field(default_factory=dict)
     #: `Kind/name` of the prunable objects each ContactCenter (by uid) had after its last pass: the
     #: only candidates its next pass checks for pruning (`ccoperator.prune`).
     known_objects: dict[str, set[str]] = field(default_factory=dict)
-    #: Bounds the passes in flight (`Config.max_concurrent_passes`).
-    pass_slots: asyncio.Semaphore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pass_slots = asyncio.Semaphore(self.config.max_concurrent_passes)
 
     def forget(self, namespace: str, name: str, uid: str) -> None:
         """The resource is gone: drop what was remembered about it."""
         self.observed.pop(f"{namespace}/{name}", None)
+        self.handled_generation.pop(f"{namespace}/{name}", None)
         self.known_objects.pop(uid, None)
 
     async def keda_available(self) -> bool:

@@ -16,6 +16,7 @@ from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_store import ContactStore
 from gateway.adapters.provider_receipts import ProviderReceipts
 from gateway.bootstrap_outbound import email_parts, outbound_parts
+from gateway.bootstrap_voice import voice_parts
 from gateway.bootstrap_workspace import workspace_route_adders
 from gateway.config import GatewayConfig
 from gateway.entrypoints.generic_webhooks import generic_routes
@@ -82,7 +83,11 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         conversations=conversations,
     )
     route_adders.append(twilio_sms_routes(accept, public_base_url=config.public_base_url))
-    route_adders.append(twilio_voice_routes(accept, public_base_url=config.public_base_url))
+    # Queued callers put through to the agent who accepts them; Twilio's call status callback (G6).
+    voice = voice_parts(runtime, bucket=bucket, store=store, directory=directory)
+    route_adders.append(
+        twilio_voice_routes(accept, public_base_url=config.public_base_url, bridge=voice.bridge)
+    )
     # WhatsApp's delivery reports reach the contact of our message through an index of receipts.
     receipts = ProviderReceipts(bucket)
     route_adders.append(
@@ -117,7 +122,11 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         on_stop.append(runner.cleanup)
     return ServiceParts(
         on_stop=on_stop,
-        consumers=[*outbound.consumers, receipts_consumer(runtime.js, config.region, receipts)],
+        consumers=[
+            *outbound.consumers,
+            receipts_consumer(runtime.js, config.region, receipts),
+            voice.consumer,
+        ],
         servicers=[
             (
                 servicer,

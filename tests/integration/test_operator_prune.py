@@ -132,3 +132,25 @@ async def test_a_restarted_operator_prunes_what_was_switched_off_while_it_was_do
         await eventually(lambda: not gateway_objects(cluster))
         await eventually(lambda: status(cluster).get("observedGeneration") == 2)
         assert status(cluster)["pruned"]["last"] == GATEWAY_KEYS
+
+
+def operator_requests(cluster: ApiServerEmulator, action: str, plural: str) -> int:
+    return cluster.request_counts["ccoperator", action, plural]
+
+
+async def test_passes_list_nothing_and_an_unchanged_status_is_not_rewritten(
+    cluster: ApiServerEmulator,
+) -> None:
+    # A list per pass made every pass cost O(objects in the namespace) (bench/operator).
+    async with operator_in(cluster):
+        code, _ = await api(cluster, "POST", CR_PATH, contactcenter("eu", NS, {"region": "eu"}))
+        assert code in (200, 201)
+        await eventually(lambda: status(cluster).get("observedGeneration") == 1)
+        await simulate_ready(cluster, NS)
+        await eventually(lambda: ready(cluster))
+        writes = operator_requests(cluster, "UPDATE", "contactcenters")
+        passes = operator_requests(cluster, "FETCH", "contactcenters")
+        # Two more resync passes, each finding everything as it was.
+        await eventually(lambda: operator_requests(cluster, "FETCH", "contactcenters") >= passes + 2)
+        assert operator_requests(cluster, "UPDATE", "contactcenters") == writes
+    assert not [key for key in cluster.request_counts if key[0] == "ccoperator" and key[1] == "LIST"]

@@ -30,6 +30,11 @@ def changes_status(runtime: Runtime, namespace: str, owner: str, event: Mapping[
     """Deleted, or ready/desired replicas differ from what status says (our own creations do not)."""
     if event.get("type") == "DELETED":
         return True
+    # Only this operator creates these Deployments, and the pass that created one records its state
+    # itself; the ADDED event usually arrives before that pass ends, and would queue a pass that
+    # finds nothing new (about one per ContactCenter, bench/operator).
+    if event.get("type") == "ADDED":
+        return False
     child = event.get("object") or {}
     service = (child.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/name", "")
     replicas = replicas_of(child)
@@ -42,7 +47,10 @@ async def handle_child_event(runtime: Runtime, namespace: str, event: Mapping[st
     if owner is None or not changes_status(runtime, namespace, owner, event):
         return
     try:
-        await reconcile(runtime, namespace, owner, log)
+        # Asked again once the pass may start: the pass it waited for may have seen this already.
+        await reconcile(
+            runtime, namespace, owner, log, lambda: changes_status(runtime, namespace, owner, event)
+        )
     except (TimeoutError, KubeApiError, OSError) as error:
         log.warning(
             "pass for %s/%s after a Deployment change failed; the resync retries: %s", namespace, owner, error

@@ -13,9 +13,17 @@ from ccoperator.runtime import Runtime
 log = logging.getLogger("ccoperator")
 
 
-async def handle_reconcile_contactcenter(runtime: Runtime, namespace: str, name: str) -> None:
+async def handle_reconcile_contactcenter(
+    runtime: Runtime, namespace: str, name: str, generation: int | None = None
+) -> None:
+    """A pass for `generation` (of the body kopf saw), unless a pass has applied it meanwhile."""
+    key = f"{namespace}/{name}"
+
+    def still_needed() -> bool:
+        return generation is None or runtime.handled_generation.get(key) != generation
+
     try:
-        await reconcile(runtime, namespace, name, log)
+        await reconcile(runtime, namespace, name, log, still_needed)
     except (TimeoutError, KubeApiError, OSError) as error:
         # The API server is busy or unreachable: kopf retries with back-off.
         raise kopf.TemporaryError(f"reconciling {namespace}/{name}: {error}", delay=2) from error

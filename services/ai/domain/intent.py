@@ -4,11 +4,11 @@ Two stages, both linear SVMs over the same TF-IDF features (word 1-2-grams and c
 2-5-grams, so any script works, including languages written without spaces):
 
 - fast: TF-IDF alone. Its answer stands when its best intent leads the runner-up by at
-  least `FAST_MARGIN` (about 70 % of in-scope CLINC150 messages, at ~0.1 ms);
+  least `FAST_MARGIN` (72 % of in-scope CLINC150 test messages; ~0.2 ms);
 - accurate: TF-IDF plus the message's sentence embedding (all-MiniLM-L6-v2, computed with
-  numpy), for the rest (~7 ms). On CLINC150 this lifts in-scope accuracy from 91.4 % to
-  95.1 % at the same out-of-scope threshold (see bench/ai), while the median message only
-  pays for the fast stage.
+  numpy), for the rest (~7 ms on one core). On CLINC150 (threshold -0.45) in-scope accuracy
+  goes from 91.7 % to 95.1 %, out-of-scope recall from 66.3 % to 64.2 %, few-shot (10 per
+  intent) from 72.4 % to 81.8 %, while the median message only pays for the fast stage.
 
 Without an encoder (its package not installed, or turned off) a model is the fast stage
 alone. When the deciding score is below the threshold the answer is `out_of_scope`.
@@ -42,8 +42,9 @@ OUT_OF_SCOPE = "out_of_scope"
 #: Tuned on CLINC150's validation split (see bench/ai): trades in-scope accuracy for OOS recall.
 DEFAULT_THRESHOLD = -0.45
 #: The fast stage's answer stands when it leads the runner-up by this much. Chosen on
-#: CLINC150's validation split: the smallest lead that costs the two-stage model under 0.1
-#: point of accuracy against always running the accurate stage.
+#: CLINC150's validation split: at 1.0 the two-stage model keeps the accuracy and out-of-scope
+#: recall of always running the accurate stage (95.9 % / 70 % against 95.93 % / 70 %) with 72 %
+#: of messages decided fast; 0.8 (78 % fast) loses a point of recall, 0.6 (83 %) three.
 FAST_MARGIN = 1.0
 #: Scale of the (unit-length) embedding next to the two unit-length TF-IDF parts.
 EMBEDDING_WEIGHT = 1.0

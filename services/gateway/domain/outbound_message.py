@@ -39,6 +39,8 @@ class CallRequest:
     contact_id: str
     to: str
     answer_url: str
+    #: Twilio's StatusCallback for the call: its end is recorded (voice bridge); "" for none.
+    status_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,12 @@ def openapi_document() -> dict[str, Any]:
         "/v1/twilio/{endpoint}/voice/wait": _twilio_post(
             "Enqueue's waitUrl: what a queued caller hears.", "TwilioCall", "Hold TwiML."
         ),
+        "/v1/twilio/{endpoint}/voice/status": _twilio_post(
+            "Twilio's StatusCallback: an ended call is recorded; a caller who hangs up while queued "
+            "abandons the contact (ContactClosed outcome `abandoned`).",
+            "TwilioCallStatus",
+            "Empty TwiML `<Response/>`.",
+        ),
         "/v1/whatsapp/{endpoint}": {
             "get": {
                 "summary": "Meta's subscription check: echoes hub.challenge when hub.verify_token matches.",

@@ -85,6 +85,27 @@ SCHEMAS: dict[str, Any] = {
             "MediaContentType0": {"type": "string"},
         },
     },
+    "TwilioCallStatus": {
+        "type": "object",
+        "required": ["CallSid", "CallStatus"],
+        "properties": {
+            "CallSid": {"type": "string"},
+            "CallStatus": {
+                "enum": [
+                    "queued",
+                    "initiated",
+                    "ringing",
+                    "in-progress",
+                    "completed",
+                    "busy",
+                    "no-answer",
+                    "failed",
+                    "canceled",
+                ]
+            },
+            "CallDuration": {"type": "string"},
+        },
+    },
     "TwilioCall": {
         "type": "object",
         "required": ["CallSid", "From", "To"],

@@ -8,25 +8,41 @@
   (`Digits`) or said (`SpeechResult`) continues the journey (provider id `<CallSid>:gather:N`,
   so Twilio's retry of the same step is answered with the same TwiML and nothing new).
 - `POST /v1/twilio/{endpoint}/voice/wait`: Enqueue's waitUrl (hold prompt).
+- `POST /v1/twilio/{endpoint}/voice/status`: Twilio's StatusCallback; an ended call is recorded,
+  and a caller who hung up while queued abandons the contact (see service_layer/voice_bridge).
 
 Every request must carry a valid `X-Twilio-Signature` (see twilio_webhooks).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from urllib.parse import urlencode
 
 from aiohttp import web
+from nats.errors import Error as NatsError
 
 from ccmesh.configplane.models import ChannelEndpoint
 from contactcenter.common.v1 import common_pb2
+from gateway.adapters.voice_calls import CallRecordBusy
+from gateway.domain.conversation import JourneyAction
 from gateway.domain.inbound import InboundMessage
-from gateway.domain.twiml import VoiceUrls, render_hangup, render_hold, render_no_input, render_voice
+from gateway.domain.twiml import (
+    VoiceUrls,
+    empty_response,
+    render_hangup,
+    render_hold,
+    render_no_input,
+    render_voice,
+)
+from gateway.domain.voice_call import CALL_STATUSES
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
 from gateway.entrypoints.request_parsing import require_channel
 from gateway.entrypoints.twilio_webhooks import required, twiml_response, verified_form
+from gateway.service_layer.voice_bridge import VoiceBridge
 
 #: Silent answers in a row after which the call ends instead of asking again.
 MAX_SILENT_ANSWERS = 2
@@ -60,7 +76,27 @@ def _caller(fields: dict[str, str]) -> str:
     return required(fields, "From")
 
 
-def twilio_voice_routes(accept: AcceptInbound, *, public_base_url: str = "") -> RouteAdder:
+def _hands_off(endpoint: ChannelEndpoint, actions: Iterable[JourneyAction]) -> bool:
+    # The journey queued the call (its TwiML is an Enqueue), or the endpoint queues calls directly.
+    if any(action.kind == "hand_off" for action in actions):
+        return True
+    return bool(endpoint.spec.queue) and not endpoint.spec.flow
+
+
+@contextlib.asynccontextmanager
+async def _call_records() -> AsyncIterator[None]:
+    try:
+        yield
+    except (CallRecordBusy, TimeoutError, NatsError):
+        # Twilio retries a 503; the step was accepted idempotently, so its retry is answered the same.
+        raise EdgeError(
+            503, "UNAVAILABLE", "the call could not be recorded now; retry later", {"Retry-After": "1"}
+        ) from None
+
+
+def twilio_voice_routes(
+    accept: AcceptInbound, *, public_base_url: str = "", bridge: VoiceBridge | None = None
+) -> RouteAdder:
     async def answer(
         request: web.Request, endpoint: ChannelEndpoint, fields: dict[str, str], step: int, text: str
     ) -> web.Response:
@@ -82,6 +118,15 @@ def twilio_voice_routes(accept: AcceptInbound, *, public_base_url: str = "") -> 
                 language=endpoint.spec.language,
             ),
         )
+        if bridge is not None:
+            # The CallSid an agent's accept redirects, and whether the caller now waits in a queue.
+            async with _call_records():
+                await bridge.call_answered(
+                    endpoint,
+                    call_sid=call_sid,
+                    contact_id=accepted.contact_id,
+                    queued=_hands_off(endpoint, accepted.actions),
+                )
         base = _base(request, public_base_url, endpoint)
         query = {"step": str(step + 1), "contact": accepted.contact_id}
         urls = VoiceUrls(gather=f"{base}/gather?{urlencode(query)}", wait=f"{base}/wait")
@@ -121,9 +166,24 @@ def twilio_voice_routes(accept: AcceptInbound, *, public_base_url: str = "") -> 
         await verified_form(request, endpoint, public_base_url)
         return twiml_response(render_hold(prompts=endpoint.spec.prompts, language=endpoint.spec.language))
 
+    async def status(request: web.Request) -> web.Response:
+        endpoint = endpoint_of(request)
+        require_channel(endpoint, "voice")
+        fields = await verified_form(request, endpoint, public_base_url)
+        call_sid = required(fields, "CallSid")
+        call_status = required(fields, "CallStatus")
+        if call_status not in CALL_STATUSES:
+            raise EdgeError(400, "INVALID_ARGUMENT", f"CallStatus: unknown status {call_status[:40]!r}")
+        assert bridge is not None  # the route exists only with a bridge
+        async with _call_records():
+            await bridge.call_status(endpoint, call_sid=call_sid, status=call_status)
+        return twiml_response(empty_response())
+
     def add(app: web.Application) -> None:
         app.router.add_post("/v1/twilio/{endpoint}/voice", call)
         app.router.add_post("/v1/twilio/{endpoint}/voice/gather", gather)
         app.router.add_post("/v1/twilio/{endpoint}/voice/wait", wait)
+        if bridge is not None:
+            app.router.add_post("/v1/twilio/{endpoint}/voice/status", status)
 
     return add

@@ -172,6 +172,7 @@ class OutboundDelivery:
             contact_id=contact_id,
             to=number,
             answer_url=f"{base}/v1/twilio/{endpoint.metadata.name}/voice?contact={contact_id}",
+            status_url=f"{base}/v1/twilio/{endpoint.metadata.name}/voice/status",
         )
         await report.once(lambda: self._twilio.place_call(endpoint, call), provider="twilio")
 

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from routing.domain.agents import AgentState, Channel, channels_with_room
+from routing.domain.agents import AgentState, Channel
 from routing.domain.matching import AgentView, Candidate, Decision, refusal
 from routing.domain.queueing import QueueSpec, WaitingContact
 
@@ -163,36 +163,64 @@ class AgentIndex:
         agents = self.agents
         previous = agents.get(agent_id)
         agents[agent_id] = agent
-        room = channels_with_room(agent.profile, agent.state, agent.load)
-        # Recomputed rather than stored: cheaper than one more look-up in a 100k-entry table.
-        before = (
-            () if previous is None else channels_with_room(previous.profile, previous.state, previous.load)
-        )
+        room = agent.room
         skills = agent.profile.skills
-        if room != before:
-            free = self.free
-            for channel in before:
-                if channel not in room:
-                    del free[channel][agent_id]
-            for channel in room:
-                if channel not in before:
-                    free[channel][agent_id] = None
         if previous is None or not (previous.profile.skills is skills or previous.profile.skills == skills):
+            before = () if previous is None else previous.room
+            for channel in before:
+                del self.free[channel][agent_id]
+            for channel in room:
+                self.free[channel][agent_id] = None
             if previous is not None:
                 self._discard(agent_id, before, previous.profile.skills)
             self._add(agent_id, agent.idle_since, room, skills, fresh=True)
             return
-        if room != before:
-            self._discard(agent_id, [c for c in before if c not in room], skills)
-            self._add(agent_id, agent.idle_since, [c for c in room if c not in before], skills, fresh=True)
-        if previous.idle_since != agent.idle_since:
-            # Moved to its new place in the buckets of the channels it had and still has room on.
-            kept = room if room == before else [c for c in room if c in before]
-            self._add(agent_id, agent.idle_since, kept, skills, fresh=False)
+        # The common case, after every offer, answer and completion: written out in one loop
+        # (no helper calls), since it runs twice per routing decision.
+        before = previous.room
+        idle = agent.idle_since
+        moved = previous.idle_since != idle
+        if room == before and not moved:
+            return  # a change of load alone that changes no channel's room: nothing to move
+        free = self.free
+        all_buckets = self._buckets
+        wants_any = self._any
+        for channel in before:
+            if channel in room:
+                continue
+            del free[channel][agent_id]
+            buckets = all_buckets[channel]
+            for key in [*skills.items(), _ANY_SKILL] if channel in wants_any else skills.items():
+                bucket = buckets.get(key)
+                if bucket is not None:
+                    bucket.discard(agent_id)
+                    if not bucket:
+                        del buckets[key]
+        for channel in room:
+            gained = channel not in before
+            if gained:
+                free[channel][agent_id] = None
+            elif not moved:
+                continue
+            buckets = all_buckets[channel]
+            for key in [*skills.items(), _ANY_SKILL] if channel in wants_any else skills.items():
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = _Bucket()
+                elif not gained:
+                    bucket.discard(agent_id)
+                if idle >= bucket.tail:
+                    bucket.order[agent_id] = idle
+                    bucket.tail = idle
+                else:
+                    bucket.insert(agent_id, idle)
 
     def has_room(self, channel: Channel, exclude: Collection[str] = ()) -> bool:
         """Whether any agent not in `exclude` has room on `channel` (O(1) when exclude is small)."""
-        return any(agent_id not in exclude for agent_id in self.free[channel])
+        free = self.free[channel]
+        if not exclude:
+            return bool(free)
+        return any(agent_id not in exclude for agent_id in free)
 
     def compact(self) -> None:
         """Sort every bucket now (after a bulk load in random order) instead of on first use."""
@@ -205,7 +233,7 @@ class AgentIndex:
         previous = self.agents.pop(agent_id, None)
         if previous is None:
             return
-        room = channels_with_room(previous.profile, previous.state, previous.load)
+        room = previous.room
         for channel in room:
             self.free[channel].pop(agent_id, None)
         self._discard(agent_id, room, previous.profile.skills)
@@ -258,25 +286,26 @@ class AgentIndex:
                 self._buckets[channel][_ANY_SKILL] = bucket
         return self._buckets[channel].get(_ANY_SKILL)
 
-    def _buckets_for(self, channel: Channel, skills: frozenset[str], level: int) -> list[_Bucket]:
+    def _buckets_for(self, channel: Channel, skills: frozenset[str], level: int) -> tuple[list[_Bucket], str]:
         """The buckets holding every agent with room on `channel` and the rarest of `skills` at
-        `level` or better."""
+        `level` or better, and that skill (empty when no skill is required)."""
         if not skills:
             bucket = self._any_bucket(channel)
-            return [bucket] if bucket is not None else []
+            return ([bucket] if bucket is not None else []), ""
         buckets = self._buckets[channel]
         rarest: list[_Bucket] = []
+        rarest_skill = ""
         rarest_size = -1
         for skill in skills:
             found = [b for b in (buckets.get((skill, at)) for at in range(level, 6)) if b is not None]
             if not found:
-                return []  # nobody with room has this skill at this level
+                return [], skill  # nobody with room has this skill at this level
             if len(skills) == 1:
-                return found
+                return found, skill
             size = sum(len(b) for b in found)
             if rarest_size < 0 or size < rarest_size:
-                rarest, rarest_size = found, size
-        return rarest
+                rarest, rarest_skill, rarest_size = found, skill, size
+        return rarest, rarest_skill
 
     def longest_idle(
         self,
@@ -294,8 +323,15 @@ class AgentIndex:
         """
         ring = queue.ring_at(now - contact.enqueued_at)
         level = queue.rings[ring].min_proficiency
-        buckets = self._buckets_for(contact.channel, contact.required_skills | queue.required_skills, level)
+        required = contact.required_skills | queue.required_skills
+        buckets, covered = self._buckets_for(contact.channel, required, level)
         walk = buckets[0].walk() if len(buckets) == 1 else _merged(buckets)
+        # What being in these buckets does not already prove (room on the channel, `covered` at
+        # `level`), checked inline as `refusal` would; `refusal` then only words a rejection.
+        others = [s for s in required if s != covered]
+        language = contact.language
+        allowed_brands = {queue.brand} | queue.shared_brands if queue.brand else None
+        agents = self.agents
         rejected: list[Candidate] = []
         winner: tuple[float, str] | None = None
         skipped = 0
@@ -308,7 +344,20 @@ class AgentIndex:
                     break
                 if agent_id in exclude:
                     continue
-                reason = refusal(self.agents[agent_id], contact, queue, level)
+                agent = agents[agent_id]
+                profile = agent.profile
+                if (
+                    (
+                        allowed_brands is None
+                        or not profile.brands
+                        or not profile.brands.isdisjoint(allowed_brands)
+                    )
+                    and (not language or language in profile.languages)
+                    and all(profile.skills.get(skill, 0) >= level for skill in others)
+                ):
+                    reason = None
+                else:
+                    reason = refusal(agent, contact, queue, level)
                 if reason is None:
                     if winner is None or agent_id > winner[1]:
                         winner = (idle_since, agent_id)

@@ -16,10 +16,19 @@ answerable through the API.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from routing.domain.agents import AgentLoad, AgentProfile, AgentState, capacity_refusal, occupancy
+from routing.domain.agents import (
+    AgentLoad,
+    AgentProfile,
+    AgentState,
+    Channel,
+    capacity_refusal,
+    channels_with_room,
+    occupancy,
+)
 from routing.domain.queueing import QueueSpec, WaitingContact
 
 
@@ -31,6 +40,11 @@ class AgentView:
     state: AgentState
     load: AgentLoad
     idle_since: float
+
+    @functools.cached_property
+    def room(self) -> tuple[Channel, ...]:
+        """The channels the agent can take one more contact on (computed once per view)."""
+        return channels_with_room(self.profile, self.state, self.load)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import nats
 import orjson
 import pytest
@@ -124,7 +125,7 @@ async def until_serving(routing: Any) -> None:
         try:
             await routing.GetQueueStats(pb.GetQueueStatsRequest(tenant_id=TENANT, queue="none"), timeout=1.0)
         except RpcError as error:
-            return error.code.name == "INVALID_ARGUMENT"  # answered: the service is up
+            return bool(error.code == grpc.StatusCode.INVALID_ARGUMENT)  # answered: the service is up
         return True
 
     await eventually(configured, seconds=30)
@@ -161,7 +162,8 @@ async def test_an_overflow_rule_hands_the_contact_to_the_other_regions_queue(
         eu_js, us_js = clients["eu"].jetstream(), clients["us"].jetstream()
         overflowed = await eu_js.subscribe("ccevt.eu.acme.contact_overflowed.x1", ordered_consumer=True)
         offered = await us_js.subscribe("ccevt.us.acme.contact_offered.x1", ordered_consumer=True)
-        eu_watch = await (await eu_js.key_value(naming.acd_bucket("eu"))).watch(f"contact.{TENANT}.x2")
+        eu_kv = await eu_js.key_value(naming.acd_bucket("eu"))
+        eu_watch: Any = await eu_kv.watch(f"contact.{TENANT}.x2")
 
         integration = stub(clients, "eu", role="integration")
         for contact_id, queue in (("x1", "eu-billing"), ("x2", "eu-claims")):

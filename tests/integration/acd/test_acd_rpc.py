@@ -301,6 +301,9 @@ async def test_decline_is_its_own_event_and_the_contact_waits_again(routing: Pla
         "a1",
         offer.reservation_id,
     )
+    # More offers follow (a1 is asked again); unconsumed, they would hold up the client's drain.
+    await offered_events.unsubscribe()
+    await declined_events.unsubscribe()
 
 
 async def test_a_gateway_hand_off_is_routed_on_its_channel_and_the_acds_own_events_are_ignored(
@@ -356,6 +359,7 @@ async def test_a_gateway_hand_off_is_routed_on_its_channel_and_the_acds_own_even
         60,
     )
     assert await stored(routing, "contact.acme.g2") is None
+    await offered_events.unsubscribe()
 
 
 async def test_service_level_targets_per_channel_are_configured_and_reported(routing: Platform) -> None:

@@ -9,7 +9,7 @@ import pytest
 from _platform import eventually
 from nats.aio.client import Client as NATS
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 
 from routing.domain.agents import AgentProfile, AgentState, Channel
 from routing.domain.contacts import ContactRecord, ContactStatus
@@ -31,6 +31,7 @@ def gauge_points(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[st
             for metric in scope.metrics:
                 if metric.name == name:
                     for point in metric.data.data_points:
+                        assert isinstance(point, NumberDataPoint)  # a gauge
                         found[tuple(sorted((point.attributes or {}).items()))] = float(point.value)
     return found
 

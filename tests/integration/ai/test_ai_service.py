@@ -317,6 +317,10 @@ async def test_each_inbound_message_is_analysed_from_the_stream_and_its_insight_
 
 
 async def test_without_stream_insights_in_the_spec_no_insight_is_published(platform: Platform) -> None:  # noqa: F811
+    # Said explicitly: the example region (examples/eu.yaml) switches streaming on.
+    document = eu_contact_center()
+    spec = document.spec.model_copy(update={"ai": AiSettings(stream_insights=False)})
+    await platform.apply(document.model_copy(update={"spec": spec}))
     await platform.start("ai")
     publisher = EventPublisher(platform.nc.jetstream(), REGION)
     for index in range(3):

@@ -1,4 +1,5 @@
-"""Twilio's REST API: SMS through Messages.json, call backs through Calls.json.
+"""Twilio's REST API: SMS through Messages.json, call backs through Calls.json, and live calls
+redirected to an agent through Calls/{CallSid}.json (`update_call`).
 
 `POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP basic auth (account SID,
 auth token) and a form body `To`, `From`, `Body`; Twilio answers 201 with the message `sid`.
@@ -20,6 +21,7 @@ from gateway.adapters.outbound.base import (
     json_body,
 )
 from gateway.domain.outbound_message import CallRequest, DeliveryFailed, OutboundMessage, Receipt
+from gateway.domain.voice_call import CallEnded, call_has_ended
 
 PUBLIC_API = "https://api.twilio.com"
 
@@ -36,7 +38,12 @@ class TwilioRest:
 
     async def place_call(self, endpoint: ChannelEndpoint, call: CallRequest) -> Receipt:
         form = {"To": call.to, "From": endpoint.spec.address, "Url": call.answer_url, "Method": "POST"}
+        if call.status_url:
+            form |= {"StatusCallback": call.status_url, "StatusCallbackMethod": "POST"}
         return await self._post(endpoint, "Calls.json", form)
+
+    async def update_call(self, endpoint: ChannelEndpoint, call_sid: str, twiml: str) -> Receipt:
+        return await update_call(self._session, endpoint, call_sid, twiml)
 
     async def _post(self, endpoint: ChannelEndpoint, resource: str, form: dict[str, str]) -> Receipt:
         credentials = endpoint.spec.twilio
@@ -61,3 +68,36 @@ class TwilioRest:
 
 def _basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def update_call(
+    session: aiohttp.ClientSession, endpoint: ChannelEndpoint, call_sid: str, twiml: str
+) -> Receipt:
+    """Redirect a live call to new TwiML: `POST .../Calls/{CallSid}.json` with form field `Twiml`.
+
+    Twilio answers 200 with the call; 404 (unknown call) or error 21220 (the call is no longer in
+    progress) raise `CallEnded`, which no retry can change.
+    """
+    credentials = endpoint.spec.twilio
+    if credentials is None:
+        raise DeliveryFailed(f"endpoint {endpoint.metadata.name}: no Twilio credentials", transient=False)
+    if not call_sid.isascii() or not call_sid.isalnum():
+        raise DeliveryFailed(f"call {call_sid!r}: not a Twilio CallSid", transient=False)
+    account = f"{base_url(endpoint, PUBLIC_API)}/2010-04-01/Accounts/{credentials.account_sid}"
+    url = f"{account}/Calls/{call_sid}.json"
+    try:
+        async with session.post(
+            url,
+            data={"Twiml": twiml},
+            headers={"Authorization": _basic_auth(credentials.account_sid, credentials.auth_token)},
+            timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_SECONDS),
+        ) as response:
+            body = await json_body(response)
+            if response.status >= 300:
+                detail = f"Twilio error {body.get('code', '')}: {body.get('message', '')}".strip()
+                if call_has_ended(response.status, body.get("code")):
+                    raise CallEnded(f"HTTP {response.status}: {detail}"[:500])
+                raise await http_failure(response, detail)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise connection_failure(error) from None
+    return Receipt(str(body.get("sid", call_sid)))
