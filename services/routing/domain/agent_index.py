@@ -348,16 +348,16 @@ class AgentIndex:
                 profile = agent.profile
                 if (
                     (
-                        allowed_brands is None
-                        or not profile.brands
-                        or not profile.brands.isdisjoint(allowed_brands)
+                        allowed_brands is not None
+                        and profile.brands
+                        and profile.brands.isdisjoint(allowed_brands)
                     )
-                    and (not language or language in profile.languages)
-                    and all(profile.skills.get(skill, 0) >= level for skill in others)
+                    or (language and language not in profile.languages)
+                    or (others and any(profile.skills.get(skill, 0) < level for skill in others))
                 ):
-                    reason = None
-                else:
                     reason = refusal(agent, contact, queue, level)
+                else:
+                    reason = None
                 if reason is None:
                     if winner is None or agent_id > winner[1]:
                         winner = (idle_since, agent_id)

@@ -38,6 +38,7 @@ ROUTES = [
     ("POST", "/v1/twilio/t-voice/voice"),
     ("POST", "/v1/twilio/t-voice/voice/gather?step=1"),
     ("POST", "/v1/twilio/t-voice/voice/wait"),
+    ("POST", "/v1/twilio/t-voice/voice/status"),
     ("GET", "/v1/whatsapp/t-wa"),
     ("POST", "/v1/whatsapp/t-wa"),
     ("POST", "/v1/generic/t-generic/messages"),
