@@ -342,3 +342,22 @@ async def test_autoscalers_the_operator_does_not_own_are_left_alone(
     assert all(
         "eu-routing" in e["message"] and "lookalike" not in e["message"] for e in events(cluster, "Pruned")
     )
+
+
+async def test_readiness_arrives_through_deployment_events_without_waiting_for_the_resync(
+    cluster: ApiServerEmulator, dataplane: RecordingDataPlane
+) -> None:
+    # A resync far beyond the test's patience: only Deployment events (and the passes they queue,
+    # which skip themselves when a running pass already saw the change) can make it Ready.
+    config = Config(kube_api_url=str(cluster.url), resync_seconds=3600, manage_nats=False)
+    runtime = Runtime(
+        config=config, kube=KubeClient(kopf.ConnectionInfo(server=str(cluster.url))), dataplane=dataplane
+    )
+    async with running_operator(runtime):
+        for name in ("eu", "us", "ap"):
+            await create(cluster, eu_spec(region="eu"), name=name)
+        for name in ("eu", "us", "ap"):
+            await eventually(lambda n=name: status(cluster, n).get("observedGeneration") == 1)
+        await simulate_ready(cluster, NS)
+        for name in ("eu", "us", "ap"):
+            await eventually(lambda n=name: condition(cluster, "Ready", n).get("status") == "True")

@@ -23,7 +23,9 @@ it to the queue when the deadline passes. Every transition names `r`, so a late 
 duplicated timeout or a second sweeper fails instead of acting twice. `accept(r)` first moves the
 contact `offered(r) -> assigned(r)` and then the ledger; a sweeper that finds the contact assigned
 finishes the ledger side instead of releasing it, so an interrupted accept is never lost.
-Re-queued contacts keep their `enqueued_at`, i.e. their original position.
+Re-queued contacts keep their `enqueued_at`, i.e. their original position. A contact being
+handed to another region (`transferring`, see `routing.service_layer.acd_handover`) is not
+waiting, so no instance offers it meanwhile.
 """
 
 from __future__ import annotations

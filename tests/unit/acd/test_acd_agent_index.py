@@ -169,3 +169,43 @@ def test_a_voice_contact_takes_the_agent_out_of_every_channel_it_blocks() -> Non
     assert not index.longest_idle(chat, QueueSpec("acme", "q"), 1.0).matched
     index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), 5.0))
     assert index.longest_idle(chat, QueueSpec("acme", "q"), 6.0).agent_id == "a1"
+
+
+def test_index_agrees_with_the_full_scan_on_brands_languages_and_several_skills() -> None:
+    # The walk checks brand, language and the skills its buckets do not prove inline; the full
+    # scan's `refusal` is the reference for every one of them.
+    rng = random.Random(11)
+    agents = []
+    for n in range(400):
+        agent = random_agent(rng, n)
+        brands = frozenset(rng.sample(["retail", "bank", "travel"], rng.randint(0, 2)))
+        profile = AgentProfile(
+            agent.profile.agent_id,
+            skills=agent.profile.skills,
+            languages=agent.profile.languages,
+            brands=brands,
+            capacity=agent.profile.capacity,
+        )
+        agents.append(AgentView(profile, agent.state, agent.load, agent.idle_since))
+    index = AgentIndex()
+    for agent in agents:
+        index.put(agent)
+    queues = [
+        QueueSpec("acme", "q", brand="bank", rings=(BullseyeRing(0, 3), BullseyeRing(30, 1))),
+        QueueSpec("acme", "q", brand="retail", shared_brands=frozenset({"travel"})),
+        QueueSpec("acme", "q", required_skills=frozenset({"claims"})),
+    ]
+    for n in range(300):
+        queue = queues[n % len(queues)]
+        contact = WaitingContact(
+            f"c{n}",
+            "q",
+            rng.choice([Channel.CHAT, Channel.VOICE]),
+            50,
+            rng.choice([1000.0, 960.0]),
+            required_skills=frozenset(rng.sample(SKILLS, rng.randint(0, 3))),
+            language=rng.choice(["", "en", "de", "fr"]),
+        )
+        scanned = choose_agent(contact, queue, agents, 1000.0)
+        indexed = index.longest_idle(contact, queue, 1000.0)
+        assert (indexed.agent_id, indexed.ring) == (scanned.agent_id, scanned.ring), (contact, queue)

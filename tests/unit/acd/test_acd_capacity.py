@@ -1,8 +1,18 @@
 """Capacity rules and the reservation ledger."""
 
+import itertools
+
 import pytest
 
-from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel
+from routing.domain.agents import (
+    AcdInputError,
+    AgentLoad,
+    AgentProfile,
+    AgentState,
+    Channel,
+    capacity_refusal,
+    channels_with_room,
+)
 from routing.domain.reservations import (
     AgentLedger,
     Held,
@@ -100,17 +110,6 @@ def test_bad_agent_profiles_name_the_field(kwargs: dict[str, object], field: str
 
 def test_channels_with_room_agrees_with_capacity_refusal() -> None:
     # The index's one-pass check must never disagree with the rule that explains refusals.
-    import itertools
-
-    from routing.domain.agents import (
-        AgentLoad,
-        AgentProfile,
-        AgentState,
-        Channel,
-        capacity_refusal,
-        channels_with_room,
-    )
-
     for voice, chat, blocks in itertools.product((0, 1), (0, 1, 3), (True, False)):
         profile = AgentProfile(
             "a1",
