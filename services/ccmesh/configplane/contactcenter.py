@@ -121,7 +121,12 @@ class Autoscaling(Model):
 
 class ServiceScaling(Model):
     replicas: int = Field(
-        default=1, ge=0, le=1000, description="Fixed replica count (ignored with autoscaling)."
+        default=1,
+        ge=0,
+        le=1000,
+        description=(
+            "Fixed replica count (ignored with autoscaling); 0 switches the service off in this region."
+        ),
     )
     autoscaling: Autoscaling | None = Field(default=None, description="Scale automatically instead.")
 

@@ -5,6 +5,9 @@
     waiting --hand_over(r)--> transferring(r) --handed_over(r)--> transferred   (another region took it)
                                   '--hand_back(r)--> waiting   (the other region refused it)
 
+    assigned(r) --transfer_queue--> waiting (another queue, a new arrival there; an agent's transfer)
+    waiting/offered(r)/assigned(r) --abandon--> closed   (the contact closed outside the ACD)
+
 `transferring` holds the contact while another region's routing service is asked to take it
 (cross-region overflow): nobody here may offer it meanwhile, and it leaves this region's queue
 (`transferred`) only once the other region has stored it, so a failure in between loses nothing.
@@ -166,3 +169,62 @@ def retake_transfer(
     """Another instance resumes a transfer whose instance stopped before finishing it."""
     _expect_transfer(record, reservation_id)
     return replace(record, reservation_id=new_reservation_id, deadline=deadline)
+
+
+def transfer_queue(
+    record: ContactRecord,
+    agent_id: str,
+    queue: str,
+    now: float,
+    *,
+    required_skills: frozenset[str] | None = None,
+    language: str | None = None,
+    priority: int | None = None,
+) -> ContactRecord:
+    """An agent hands the contact it holds to `queue`: it waits there as a new arrival.
+
+    Its arrival time becomes `now` (the target queue's service level and aging count from the
+    transfer, not from the customer's first arrival); channel, priority, skills and language are
+    kept unless given. The transferring agent is remembered as having passed on it, so it is
+    offered to someone else first.
+    """
+    contact_id = record.contact.contact_id
+    if record.status is not ContactStatus.ASSIGNED or record.agent_id != agent_id:
+        raise ReservationError(
+            f"contact {contact_id} is not held by agent {agent_id!r} ({record.status.value})"
+        )
+    if queue == record.contact.queue:
+        raise ReservationError(f"contact {contact_id} is in queue {queue!r} already")
+    contact = replace(
+        record.contact,
+        queue=queue,
+        enqueued_at=now,
+        required_skills=record.contact.required_skills if required_skills is None else required_skills,
+        language=record.contact.language if language is None else language,
+        priority=record.contact.priority if priority is None else priority,
+        preferred_agent="",
+    )
+    return replace(
+        record,
+        contact=contact,
+        status=ContactStatus.WAITING,
+        reservation_id="",
+        agent_id="",
+        deadline=0.0,
+        passed_by=(agent_id,),
+        widened_to=(),
+        answered_at=0.0,
+    )
+
+
+#: Statuses a contact closed outside the ACD (the customer hung up, the chat ended) leaves.
+ABANDONABLE = frozenset({ContactStatus.WAITING, ContactStatus.OFFERED, ContactStatus.ASSIGNED})
+
+
+def abandon(record: ContactRecord) -> ContactRecord:
+    """The contact closed elsewhere: it leaves the queue for good. The reservation and agent
+    stay on the record, so whoever finishes the agent's side knows which slot to free; a
+    contact handed to another region (transferring/transferred) is that region's to close."""
+    if record.status not in ABANDONABLE:
+        return record
+    return replace(record, status=ContactStatus.CLOSED, deadline=0.0)

@@ -143,7 +143,8 @@ def acd_event(
                 queue=contact.queue, agent_id=record.agent_id, reservation_id=record.reservation_id
             )
         )
-    elif kind == "overflow":
+    elif kind in ("overflow", "transferred"):
+        # `detail` is "<from queue>\t<reason>": an overflow rule's move, or an agent's transfer.
         from_queue, _, reason = detail.partition("\t")
         event.contact_transferred.CopyFrom(
             events_pb2.ContactTransferred(from_queue=from_queue, to_queue=contact.queue, reason=reason)
@@ -153,6 +154,15 @@ def acd_event(
         event.contact_overflowed.CopyFrom(
             events_pb2.ContactOverflowed(
                 rule=rule, from_queue=contact.queue, to_region=to_region, to_queue=to_queue, reason=reason
+            )
+        )
+    elif kind == "withdrawn":
+        event.offer_withdrawn.CopyFrom(
+            events_pb2.OfferWithdrawn(
+                queue=contact.queue,
+                agent_id=record.agent_id,
+                reservation_id=record.reservation_id,
+                reason=detail,
             )
         )
     elif kind == "closed":
@@ -213,6 +223,22 @@ def queued_handler(acd: AcdService) -> EventHandler:
             contact = waiting_contact(event.contact_id, event.contact_queued, acd.now())
             await acd.enqueue(event.tenant.tenant_id, contact)
         except AcdInputError as error:
+            raise PermanentError(str(error)) from error
+
+    return handle
+
+
+def closed_handler(acd: AcdService) -> EventHandler:
+    """Consumer handler: a contact closed elsewhere (the caller hung up in the queue, the chat
+    ended) leaves the ACD. The ACD's own ContactClosed events (a completed contact) are skipped:
+    they report what it already did."""
+
+    async def handle(event: events_pb2.Event) -> None:
+        if event.source == ACD_SOURCE or event.WhichOneof("payload") != "contact_closed":
+            return
+        try:
+            await acd.close_contact(event.tenant.tenant_id, event.contact_id)
+        except AcdInputError as error:  # a tenant or contact id that is no ACD key
             raise PermanentError(str(error)) from error
 
     return handle

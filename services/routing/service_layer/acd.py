@@ -24,6 +24,7 @@ from routing.domain.erlang_c import QueueParameterError, forecast
 from routing.domain.queueing import QueueSpec, ServiceLevelTarget, WaitingContact
 from routing.domain.reservations import AgentLedger, Held, ReservationError, ReservationState
 from routing.domain.service_level import MeasuredLevel, Sample, measure
+from routing.service_layer.acd_closing import close_contact
 from routing.service_layer.acd_handover import RemoteQueues
 from routing.service_layer.acd_offers import (
     AcdOffers,
@@ -34,6 +35,7 @@ from routing.service_layer.acd_offers import (
     _no_rules,
     decision_record,
 )
+from routing.service_layer.acd_transfers import Transfer, transfer_contact
 
 __all__ = [
     "AcdService",
@@ -42,6 +44,7 @@ __all__ = [
     "Publish",
     "QueueClosed",
     "QueueReport",
+    "Transfer",
     "decision_record",
 ]
 
@@ -159,6 +162,32 @@ class AcdService(AcdOffers):
             await self._publish("queued", tenant, record, "")
         return record
 
+    async def transfer(self, transfer: Transfer) -> tuple[ContactRecord, str]:
+        """Move a contact its agent holds to another queue (see `acd_transfers`); the record as
+        it now waits and the queue it left. Refused without any change: an unknown queue or
+        skill (`AcdInputError`), a contact that agent does not hold (`ReservationError`)."""
+        tenant = transfer.tenant
+        if not transfer.queue:
+            raise AcdInputError("queue", "is required")
+        queue = await self._queue(tenant, transfer.queue)
+        if queue is None:
+            raise AcdInputError("queue", f"unknown queue {transfer.queue!r} for tenant {tenant!r}")
+        if queue.hours is not None and not queue.hours.is_open(datetime.fromtimestamp(self._clock(), UTC)):
+            target = queue.hours.closed_target_queue
+            if queue.hours.closed_action != "queue" or await self._queue(tenant, target) is None:
+                raise ReservationError(f"queue {queue.name!r} is closed now ({queue.hours.closed_action})")
+            transfer = replace(transfer, queue=target)
+        unknown = sorted((transfer.required_skills or frozenset()) - await self.known_skills(tenant))
+        if unknown:
+            raise AcdInputError(
+                "required_skills", f"unknown skill(s) {unknown}; no queue of {tenant!r} names them"
+            )
+        return await transfer_contact(self.store, self._publish, transfer, self._clock())
+
+    async def close_contact(self, tenant: str, contact_id: str) -> ContactRecord | None:
+        """The contact closed outside the ACD (see `acd_closing`); None if the ACD never had it."""
+        return await close_contact(self.store, self._publish, tenant, contact_id, self._clock())
+
     async def _queue(self, tenant: str, name: str) -> QueueSpec | None:
         from routing.adapters.acd_codec import queue_from_bytes
         from routing.adapters.acd_store import queue_key
@@ -216,10 +245,34 @@ class AcdService(AcdOffers):
                 with contextlib.suppress(ReservationError, UnknownKey, KVError):
                     await self._give_back(tenant, agent_id, held.contact_id, held.reservation_id, "timeout")
                     done += 1
+            done += await self._free_orphans(tenant, agent_id, ledger, now)
             if ledger_rules.heartbeat_lapsed(ledger, now, self.settings.heartbeat_timeout_seconds):
                 with contextlib.suppress(ReservationError, UnknownKey, KVError):
                     await self.set_agent_state(tenant, agent_id, AgentState.OFFLINE)
         return done
+
+    async def _free_orphans(self, tenant: str, agent_id: str, ledger: AgentLedger, now: float) -> int:
+        """Free slots held for contacts no longer offered or assigned under them (an instance
+        stopped between a transfer's or a close's two writes).
+
+        Safe on the mirror: every flow writes the contact before the ledger and the watch
+        delivers in write order, so a mirrored hold's contact is at least as new as the hold; a
+        reservation id is never reused, so a contact that left it never comes back to it.
+        """
+        freed = 0
+        for held in ledger.held:
+            record = self.mirror.contacts.get((tenant, held.contact_id))
+            if record is None or (
+                record.reservation_id == held.reservation_id
+                and record.status in (ContactStatus.OFFERED, ContactStatus.ASSIGNED)
+            ):
+                continue
+            with contextlib.suppress(ReservationError, UnknownKey, KVError):
+                await self.store.update_ledger(
+                    tenant, agent_id, lambda old, r=held.reservation_id: ledger_rules.release(old, r, now)
+                )
+                freed += 1
+        return freed
 
     # -- the loop ---------------------------------------------------------------------------
 

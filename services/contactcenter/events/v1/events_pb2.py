@@ -26,7 +26,7 @@ from contactcenter.common.v1 import common_pb2 as contactcenter_dot_common_dot_v
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$contactcenter/events/v1/events.proto\x12\x17\x63ontactcenter.events.v1\x1a$contactcenter/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\n\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x06tenant\x18\x03 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x12\n\ncontact_id\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\r\x12\x42\n\x0f\x63ontact_created\x18\n \x01(\x0b\x32\'.contactcenter.events.v1.ContactCreatedH\x00\x12\x44\n\x10message_received\x18\x0b \x01(\x0b\x32(.contactcenter.events.v1.MessageReceivedH\x00\x12<\n\x0cmessage_sent\x18\x0c \x01(\x0b\x32$.contactcenter.events.v1.MessageSentH\x00\x12@\n\x0e\x63ontact_queued\x18\r \x01(\x0b\x32&.contactcenter.events.v1.ContactQueuedH\x00\x12\x42\n\x0f\x63ontact_offered\x18\x0e \x01(\x0b\x32\'.contactcenter.events.v1.ContactOfferedH\x00\x12\x44\n\x10\x63ontact_accepted\x18\x0f \x01(\x0b\x32(.contactcenter.events.v1.ContactAcceptedH\x00\x12J\n\x13\x63ontact_transferred\x18\x10 \x01(\x0b\x32+.contactcenter.events.v1.ContactTransferredH\x00\x12@\n\x0e\x63ontact_closed\x18\x11 \x01(\x0b\x32&.contactcenter.events.v1.ContactClosedH\x00\x12\x38\n\nai_insight\x18\x14 \x01(\x0b\x32\".contactcenter.events.v1.AiInsightH\x00\x12\x36\n\tai_ticket\x18\x15 \x01(\x0b\x32!.contactcenter.events.v1.AiTicketH\x00\x12@\n\x0eoffer_declined\x18( \x01(\x0b\x32&.contactcenter.events.v1.OfferDeclinedH\x00\x12\x41\n\x0foffer_timed_out\x18) \x01(\x0b\x32&.contactcenter.events.v1.OfferTimedOutH\x00\x12\x44\n\x10\x63ontact_requeued\x18* \x01(\x0b\x32(.contactcenter.events.v1.ContactRequeuedH\x00\x12H\n\x12\x63ontact_overflowed\x18+ \x01(\x0b\x32*.contactcenter.events.v1.ContactOverflowedH\x00\x12O\n\x16message_status_changed\x18\x32 \x01(\x0b\x32-.contactcenter.events.v1.MessageStatusChangedH\x00\x12H\n\x12\x63\x61llback_requested\x18< \x01(\x0b\x32*.contactcenter.events.v1.CallbackRequestedH\x00\x12G\n\x12\x63ontact_wrapped_up\x18\x46 \x01(\x0b\x32).contactcenter.events.v1.ContactWrappedUpH\x00\x42\t\n\x07payload\"\xa4\x01\n\x0e\x43ontactCreated\x12\x35\n\x07\x63hannel\x18\x01 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x31\n\x04\x66rom\x18\x03 \x01(\x0b\x32#.contactcenter.common.v1.Identifier\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\"\xea\x01\n\x0fMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x05 \x01(\t\x12;\n\x0b\x61ttachments\x18\x06 \x03(\x0b\x32&.contactcenter.events.v1.AttachmentRef\x12\x0f\n\x07subject\x18\x07 \x01(\t\"v\n\x0bMessageSent\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\"\xba\x01\n\rContactQueued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x35\n\x07\x63hannel\x18\x03 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x17\n\x0frequired_skills\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\r\n\x05\x62rand\x18\x06 \x01(\t\x12\x17\n\x0fpreferred_agent\x18\x07 \x01(\t\"I\n\x0e\x43ontactOffered\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"J\n\x0f\x43ontactAccepted\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"J\n\x12\x43ontactTransferred\x12\x12\n\nfrom_queue\x18\x01 \x01(\t\x12\x10\n\x08to_queue\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"3\n\rContactClosed\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x11\n\tclosed_by\x18\x02 \x01(\t\"\xf8\x01\n\tAiInsight\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x14\n\x0cintent_score\x18\x04 \x01(\x01\x12\x11\n\tsentiment\x18\x05 \x01(\x01\x12\x17\n\x0fsentiment_trend\x18\x06 \x01(\x01\x12\x14\n\x0c\x65ntity_kinds\x18\x07 \x03(\t\x12\x15\n\rredacted_text\x18\x08 \x01(\t\x12\x18\n\x10\x65scalation_score\x18\t \x01(\x01\x12\x1a\n\x12\x65scalation_reasons\x18\n \x03(\t\x12\x10\n\x08pipeline\x18\x0b \x01(\t\"z\n\x08\x41iTicket\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x14\n\x0c\x65ntity_kinds\x18\x05 \x03(\t\x12\x14\n\x0c\x63ustomer_ref\x18\x06 \x01(\t\"\xc2\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12\x10\n\x08provider\x18\x07 \x01(\t\"H\n\rOfferDeclined\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"H\n\rOfferTimedOut\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"T\n\x0f\x43ontactRequeued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\"j\n\x11\x43ontactOverflowed\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x12\n\nfrom_queue\x18\x02 \x01(\t\x12\x11\n\tto_region\x18\x03 \x01(\t\x12\x10\n\x08to_queue\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"E\n\x11\x43\x61llbackRequested\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\"u\n\rAttachmentRef\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x05 \x01(\t\x12\x0e\n\x06object\x18\x06 \x01(\t\"W\n\x10\x43ontactWrappedUp\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x03 \x01(\t\x12\r\n\x05notes\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$contactcenter/events/v1/events.proto\x12\x17\x63ontactcenter.events.v1\x1a$contactcenter/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x0b\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x06tenant\x18\x03 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x12\n\ncontact_id\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\r\x12\x42\n\x0f\x63ontact_created\x18\n \x01(\x0b\x32\'.contactcenter.events.v1.ContactCreatedH\x00\x12\x44\n\x10message_received\x18\x0b \x01(\x0b\x32(.contactcenter.events.v1.MessageReceivedH\x00\x12<\n\x0cmessage_sent\x18\x0c \x01(\x0b\x32$.contactcenter.events.v1.MessageSentH\x00\x12@\n\x0e\x63ontact_queued\x18\r \x01(\x0b\x32&.contactcenter.events.v1.ContactQueuedH\x00\x12\x42\n\x0f\x63ontact_offered\x18\x0e \x01(\x0b\x32\'.contactcenter.events.v1.ContactOfferedH\x00\x12\x44\n\x10\x63ontact_accepted\x18\x0f \x01(\x0b\x32(.contactcenter.events.v1.ContactAcceptedH\x00\x12J\n\x13\x63ontact_transferred\x18\x10 \x01(\x0b\x32+.contactcenter.events.v1.ContactTransferredH\x00\x12@\n\x0e\x63ontact_closed\x18\x11 \x01(\x0b\x32&.contactcenter.events.v1.ContactClosedH\x00\x12\x38\n\nai_insight\x18\x14 \x01(\x0b\x32\".contactcenter.events.v1.AiInsightH\x00\x12\x36\n\tai_ticket\x18\x15 \x01(\x0b\x32!.contactcenter.events.v1.AiTicketH\x00\x12@\n\x0eoffer_declined\x18( \x01(\x0b\x32&.contactcenter.events.v1.OfferDeclinedH\x00\x12\x41\n\x0foffer_timed_out\x18) \x01(\x0b\x32&.contactcenter.events.v1.OfferTimedOutH\x00\x12\x44\n\x10\x63ontact_requeued\x18* \x01(\x0b\x32(.contactcenter.events.v1.ContactRequeuedH\x00\x12H\n\x12\x63ontact_overflowed\x18+ \x01(\x0b\x32*.contactcenter.events.v1.ContactOverflowedH\x00\x12\x42\n\x0foffer_withdrawn\x18, \x01(\x0b\x32\'.contactcenter.events.v1.OfferWithdrawnH\x00\x12O\n\x16message_status_changed\x18\x32 \x01(\x0b\x32-.contactcenter.events.v1.MessageStatusChangedH\x00\x12H\n\x12\x63\x61llback_requested\x18< \x01(\x0b\x32*.contactcenter.events.v1.CallbackRequestedH\x00\x12G\n\x12\x63ontact_wrapped_up\x18\x46 \x01(\x0b\x32).contactcenter.events.v1.ContactWrappedUpH\x00\x42\t\n\x07payload\"\xa4\x01\n\x0e\x43ontactCreated\x12\x35\n\x07\x63hannel\x18\x01 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x31\n\x04\x66rom\x18\x03 \x01(\x0b\x32#.contactcenter.common.v1.Identifier\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\"\xea\x01\n\x0fMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x05 \x01(\t\x12;\n\x0b\x61ttachments\x18\x06 \x03(\x0b\x32&.contactcenter.events.v1.AttachmentRef\x12\x0f\n\x07subject\x18\x07 \x01(\t\"v\n\x0bMessageSent\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\"\xba\x01\n\rContactQueued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x35\n\x07\x63hannel\x18\x03 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x17\n\x0frequired_skills\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\r\n\x05\x62rand\x18\x06 \x01(\t\x12\x17\n\x0fpreferred_agent\x18\x07 \x01(\t\"I\n\x0e\x43ontactOffered\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"J\n\x0f\x43ontactAccepted\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"J\n\x12\x43ontactTransferred\x12\x12\n\nfrom_queue\x18\x01 \x01(\t\x12\x10\n\x08to_queue\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"3\n\rContactClosed\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x11\n\tclosed_by\x18\x02 \x01(\t\"\xf8\x01\n\tAiInsight\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x14\n\x0cintent_score\x18\x04 \x01(\x01\x12\x11\n\tsentiment\x18\x05 \x01(\x01\x12\x17\n\x0fsentiment_trend\x18\x06 \x01(\x01\x12\x14\n\x0c\x65ntity_kinds\x18\x07 \x03(\t\x12\x15\n\rredacted_text\x18\x08 \x01(\t\x12\x18\n\x10\x65scalation_score\x18\t \x01(\x01\x12\x1a\n\x12\x65scalation_reasons\x18\n \x03(\t\x12\x10\n\x08pipeline\x18\x0b \x01(\t\"z\n\x08\x41iTicket\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x14\n\x0c\x65ntity_kinds\x18\x05 \x03(\t\x12\x14\n\x0c\x63ustomer_ref\x18\x06 \x01(\t\"\xc2\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12\x10\n\x08provider\x18\x07 \x01(\t\"H\n\rOfferDeclined\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"H\n\rOfferTimedOut\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"T\n\x0f\x43ontactRequeued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\"j\n\x11\x43ontactOverflowed\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x12\n\nfrom_queue\x18\x02 \x01(\t\x12\x11\n\tto_region\x18\x03 \x01(\t\x12\x10\n\x08to_queue\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"E\n\x11\x43\x61llbackRequested\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\"u\n\rAttachmentRef\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x05 \x01(\t\x12\x0e\n\x06object\x18\x06 \x01(\t\"W\n\x10\x43ontactWrappedUp\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x03 \x01(\t\x12\r\n\x05notes\x18\x04 \x01(\t\"Y\n\x0eOfferWithdrawn\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,41 +34,43 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contactcenter.events.v1.eve
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT']._serialized_start=137
-  _globals['_EVENT']._serialized_end=1515
-  _globals['_CONTACTCREATED']._serialized_start=1518
-  _globals['_CONTACTCREATED']._serialized_end=1682
-  _globals['_MESSAGERECEIVED']._serialized_start=1685
-  _globals['_MESSAGERECEIVED']._serialized_end=1919
-  _globals['_MESSAGESENT']._serialized_start=1921
-  _globals['_MESSAGESENT']._serialized_end=2039
-  _globals['_CONTACTQUEUED']._serialized_start=2042
-  _globals['_CONTACTQUEUED']._serialized_end=2228
-  _globals['_CONTACTOFFERED']._serialized_start=2230
-  _globals['_CONTACTOFFERED']._serialized_end=2303
-  _globals['_CONTACTACCEPTED']._serialized_start=2305
-  _globals['_CONTACTACCEPTED']._serialized_end=2379
-  _globals['_CONTACTTRANSFERRED']._serialized_start=2381
-  _globals['_CONTACTTRANSFERRED']._serialized_end=2455
-  _globals['_CONTACTCLOSED']._serialized_start=2457
-  _globals['_CONTACTCLOSED']._serialized_end=2508
-  _globals['_AIINSIGHT']._serialized_start=2511
-  _globals['_AIINSIGHT']._serialized_end=2759
-  _globals['_AITICKET']._serialized_start=2761
-  _globals['_AITICKET']._serialized_end=2883
-  _globals['_MESSAGESTATUSCHANGED']._serialized_start=2886
-  _globals['_MESSAGESTATUSCHANGED']._serialized_end=3080
-  _globals['_OFFERDECLINED']._serialized_start=3082
-  _globals['_OFFERDECLINED']._serialized_end=3154
-  _globals['_OFFERTIMEDOUT']._serialized_start=3156
-  _globals['_OFFERTIMEDOUT']._serialized_end=3228
-  _globals['_CONTACTREQUEUED']._serialized_start=3230
-  _globals['_CONTACTREQUEUED']._serialized_end=3314
-  _globals['_CONTACTOVERFLOWED']._serialized_start=3316
-  _globals['_CONTACTOVERFLOWED']._serialized_end=3422
-  _globals['_CALLBACKREQUESTED']._serialized_start=3424
-  _globals['_CALLBACKREQUESTED']._serialized_end=3493
-  _globals['_ATTACHMENTREF']._serialized_start=3495
-  _globals['_ATTACHMENTREF']._serialized_end=3612
-  _globals['_CONTACTWRAPPEDUP']._serialized_start=3614
-  _globals['_CONTACTWRAPPEDUP']._serialized_end=3701
+  _globals['_EVENT']._serialized_end=1583
+  _globals['_CONTACTCREATED']._serialized_start=1586
+  _globals['_CONTACTCREATED']._serialized_end=1750
+  _globals['_MESSAGERECEIVED']._serialized_start=1753
+  _globals['_MESSAGERECEIVED']._serialized_end=1987
+  _globals['_MESSAGESENT']._serialized_start=1989
+  _globals['_MESSAGESENT']._serialized_end=2107
+  _globals['_CONTACTQUEUED']._serialized_start=2110
+  _globals['_CONTACTQUEUED']._serialized_end=2296
+  _globals['_CONTACTOFFERED']._serialized_start=2298
+  _globals['_CONTACTOFFERED']._serialized_end=2371
+  _globals['_CONTACTACCEPTED']._serialized_start=2373
+  _globals['_CONTACTACCEPTED']._serialized_end=2447
+  _globals['_CONTACTTRANSFERRED']._serialized_start=2449
+  _globals['_CONTACTTRANSFERRED']._serialized_end=2523
+  _globals['_CONTACTCLOSED']._serialized_start=2525
+  _globals['_CONTACTCLOSED']._serialized_end=2576
+  _globals['_AIINSIGHT']._serialized_start=2579
+  _globals['_AIINSIGHT']._serialized_end=2827
+  _globals['_AITICKET']._serialized_start=2829
+  _globals['_AITICKET']._serialized_end=2951
+  _globals['_MESSAGESTATUSCHANGED']._serialized_start=2954
+  _globals['_MESSAGESTATUSCHANGED']._serialized_end=3148
+  _globals['_OFFERDECLINED']._serialized_start=3150
+  _globals['_OFFERDECLINED']._serialized_end=3222
+  _globals['_OFFERTIMEDOUT']._serialized_start=3224
+  _globals['_OFFERTIMEDOUT']._serialized_end=3296
+  _globals['_CONTACTREQUEUED']._serialized_start=3298
+  _globals['_CONTACTREQUEUED']._serialized_end=3382
+  _globals['_CONTACTOVERFLOWED']._serialized_start=3384
+  _globals['_CONTACTOVERFLOWED']._serialized_end=3490
+  _globals['_CALLBACKREQUESTED']._serialized_start=3492
+  _globals['_CALLBACKREQUESTED']._serialized_end=3561
+  _globals['_ATTACHMENTREF']._serialized_start=3563
+  _globals['_ATTACHMENTREF']._serialized_end=3680
+  _globals['_CONTACTWRAPPEDUP']._serialized_start=3682
+  _globals['_CONTACTWRAPPEDUP']._serialized_end=3769
+  _globals['_OFFERWITHDRAWN']._serialized_start=3771
+  _globals['_OFFERWITHDRAWN']._serialized_end=3860
 # @@protoc_insertion_point(module_scope)

@@ -49,6 +49,7 @@ class Event(_message.Message):
     OFFER_TIMED_OUT_FIELD_NUMBER: _builtins.int
     CONTACT_REQUEUED_FIELD_NUMBER: _builtins.int
     CONTACT_OVERFLOWED_FIELD_NUMBER: _builtins.int
+    OFFER_WITHDRAWN_FIELD_NUMBER: _builtins.int
     MESSAGE_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
     CALLBACK_REQUESTED_FIELD_NUMBER: _builtins.int
     CONTACT_WRAPPED_UP_FIELD_NUMBER: _builtins.int
@@ -101,6 +102,10 @@ class Event(_message.Message):
     @_builtins.property
     def contact_overflowed(self) -> Global___ContactOverflowed: ...
     @_builtins.property
+    def offer_withdrawn(self) -> Global___OfferWithdrawn:
+        """An offer taken back because the contact closed (the customer left) before the agent answered."""
+
+    @_builtins.property
     def message_status_changed(self) -> Global___MessageStatusChanged:
         """Delivery of an outbound message changed (provider accepted, delivered, read, failed)."""
 
@@ -138,15 +143,16 @@ class Event(_message.Message):
         offer_timed_out: Global___OfferTimedOut | None = ...,
         contact_requeued: Global___ContactRequeued | None = ...,
         contact_overflowed: Global___ContactOverflowed | None = ...,
+        offer_withdrawn: Global___OfferWithdrawn | None = ...,
         message_status_changed: Global___MessageStatusChanged | None = ...,
         callback_requested: Global___CallbackRequested | None = ...,
         contact_wrapped_up: Global___ContactWrappedUp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "message_status_changed", "callback_requested", "contact_wrapped_up"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "offer_withdrawn", "message_status_changed", "callback_requested", "contact_wrapped_up"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -774,3 +780,36 @@ class ContactWrappedUp(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ContactWrappedUp: _TypeAlias = ContactWrappedUp  # noqa: Y015
+
+@_typing.final
+class OfferWithdrawn(_message.Message):
+    """Routing took an open offer back because the contact closed meanwhile (e.g. the caller hung up
+    while it rang): the agent's slot is free again and the contact is not re-queued.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    agent_id: _builtins.str
+    reservation_id: _builtins.str
+    reason: _builtins.str
+    """Why, e.g. "contact_closed"."""
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queue", b"queue", "reason", b"reason", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OfferWithdrawn: _TypeAlias = OfferWithdrawn  # noqa: Y015

@@ -1659,3 +1659,77 @@ class ListQueuesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListQueuesResponse: _TypeAlias = ListQueuesResponse  # noqa: Y015
+
+@_typing.final
+class TransferContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUIRED_SKILLS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    agent_id: _builtins.str
+    """The agent holding (having accepted) the contact."""
+    queue: _builtins.str
+    """The target queue; not the contact's current queue."""
+    reason: _builtins.str
+    """Why, e.g. "billing question"; carried on the ContactTransferred event."""
+    language: _builtins.str
+    """Empty: the contact keeps its language."""
+    priority: _builtins.int
+    """1-99; 0 keeps the contact's priority."""
+    @_builtins.property
+    def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: the contact keeps its required skills. Otherwise they replace them."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        required_skills: _abc.Iterable[_builtins.str] | None = ...,
+        language: _builtins.str = ...,
+        priority: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "contact_id", b"contact_id", "language", b"language", "priority", b"priority", "queue", b"queue", "reason", b"reason", "required_skills", b"required_skills", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferContactRequest: _TypeAlias = TransferContactRequest  # noqa: Y015
+
+@_typing.final
+class TransferContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    FROM_QUEUE_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """"waiting": the contact waits in `queue`."""
+    from_queue: _builtins.str
+    queue: _builtins.str
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        from_queue: _builtins.str = ...,
+        queue: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_queue", b"from_queue", "queue", b"queue", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferContactResponse: _TypeAlias = TransferContactResponse  # noqa: Y015

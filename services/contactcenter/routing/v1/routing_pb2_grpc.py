@@ -125,6 +125,11 @@ class RoutingServiceStub:
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesResponse.FromString,
                 _registered_method=True)
+        self.TransferContact = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/TransferContact',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -261,6 +266,15 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferContact(self, request, context):
+        """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
+        contact stays open) and the contact waits in the target queue as a new arrival there
+        (the agent holding it, admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -353,6 +367,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.ListQueues,
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.FromString,
                     response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesResponse.SerializeToString,
+            ),
+            'TransferContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferContact,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -842,6 +861,33 @@ class RoutingService:
             '/contactcenter.routing.v1.RoutingService/ListQueues',
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.SerializeToString,
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/TransferContact',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -77,6 +77,11 @@ class RoutingServiceStub:
     """The tenant's queues with their configuration, and how many of its agents are in each state,
     for the supervisor view (admin, supervisor).
     """
+    TransferContact: _grpc.UnaryUnaryMultiCallable[_routing_pb2.TransferContactRequest, _routing_pb2.TransferContactResponse]
+    """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
+    contact stays open) and the contact waits in the target queue as a new arrival there
+    (the agent holding it, admin, supervisor).
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -126,6 +131,11 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     ListQueues: _aio.UnaryUnaryMultiCallable[_routing_pb2.ListQueuesRequest, _routing_pb2.ListQueuesResponse]  # type: ignore[assignment]
     """The tenant's queues with their configuration, and how many of its agents are in each state,
     for the supervisor view (admin, supervisor).
+    """
+    TransferContact: _aio.UnaryUnaryMultiCallable[_routing_pb2.TransferContactRequest, _routing_pb2.TransferContactResponse]  # type: ignore[assignment]
+    """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
+    contact stays open) and the contact waits in the target queue as a new arrival there
+    (the agent holding it, admin, supervisor).
     """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -281,6 +291,17 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_routing_pb2.ListQueuesResponse, _abc.Awaitable[_routing_pb2.ListQueuesResponse]]:
         """The tenant's queues with their configuration, and how many of its agents are in each state,
         for the supervisor view (admin, supervisor).
+        """
+
+    @_abc_1.abstractmethod
+    def TransferContact(
+        self,
+        request: _routing_pb2.TransferContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.TransferContactResponse, _abc.Awaitable[_routing_pb2.TransferContactResponse]]:
+        """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
+        contact stays open) and the contact waits in the target queue as a new arrival there
+        (the agent holding it, admin, supervisor).
         """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,60 @@
+"""Contacts closed outside the ACD leave it: the customer hung up in the queue, a chat ended.
+
+The gateway (or a journey) publishes ContactClosed; a durable consumer shared by every routing
+instance of the region hands each one to `close_contact`, which:
+
+- takes a waiting contact out of its queue for good (it is never offered afterwards);
+- for an offered contact, withdraws the offer: the agent's slot is freed and OfferWithdrawn
+  tells the agent's workspace to drop the offer card;
+- for an assigned contact, frees the agent's slot (the agent's wrap-up still finishes its side).
+
+Every step is idempotent, so a redelivered event, or two instances seeing the same one, change
+nothing twice: the contact transition `abandon` leaves a closed record as it is; the ledger
+release names the reservation and does nothing once it is gone; OfferWithdrawn has an event id
+fixed by the reservation, so a second publish is dropped by the stream. A closed record keeps
+its reservation and agent, so a redelivery after a crash between the steps finishes them.
+A contact handed to another region (transferring/transferred) is that region's to close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from routing.adapters.acd_store import AcdStore, UnknownKey
+from routing.domain import contacts as contact_rules
+from routing.domain import reservations as ledger_rules
+from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.reservations import AgentLedger, ReservationError
+from routing.service_layer.acd_offers import Publish
+
+
+async def close_contact(
+    store: AcdStore, publish: Publish, tenant: str, contact_id: str, now: float
+) -> ContactRecord | None:
+    """Close the contact in the ACD; its record afterwards, None when the ACD never had it."""
+
+    def change(old: ContactRecord | None) -> ContactRecord:
+        if old is None:
+            raise UnknownKey(f"unknown contact {contact_id!r}")
+        return contact_rules.abandon(old)
+
+    try:
+        record = await store.update_contact(tenant, contact_id, change)
+    except UnknownKey:
+        return None  # never queued (a bot-only conversation): nothing to do
+    if record.status is not ContactStatus.CLOSED or not record.agent_id or not record.reservation_id:
+        return record
+    reservation_id = record.reservation_id
+
+    def free_slot(ledger: AgentLedger) -> AgentLedger:
+        try:
+            return ledger_rules.release(ledger, reservation_id, now)
+        except ReservationError:
+            return ledger  # freed already: by a complete, a sweeper or an earlier delivery
+
+    with contextlib.suppress(UnknownKey):
+        await store.update_ledger(tenant, record.agent_id, free_slot)
+    if not record.answered_at:
+        # Closed while offered (never accepted): the agent's offer card must go.
+        await publish("withdrawn", tenant, record, "contact_closed")
+    return record

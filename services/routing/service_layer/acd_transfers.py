@@ -1,0 +1,78 @@
+"""An agent's transfer: the contact it holds goes to another queue and its slot is freed.
+
+Two compare-and-set writes, in the order every ACD change uses (contact first, then ledger):
+
+1. the contact record `assigned(r, agent) -> waiting` in the target queue (`transfer_queue`);
+   the transition checks that `agent` holds it under some reservation `r`, so of two racing
+   transfers (or a transfer racing a complete) exactly one wins and the other changes nothing;
+2. the agent's ledger releases `r`, as a complete does, without closing the contact.
+
+If the instance dies between the steps the contact already waits in its new queue and the
+ledger still holds `r`; the sweeper of any instance frees holds whose contact no longer is
+offered or assigned under them (`AcdService.sweep`), so the agent's slot is not lost.
+
+The contact is a new arrival in the target queue: its arrival time is the transfer's, so the
+target's service level and its priority aging count from then; its priority is kept (not reset
+to the default) unless the caller gives one, as are channel, skills and language.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from routing.adapters.acd_store import AcdStore, UnknownKey
+from routing.domain import contacts as contact_rules
+from routing.domain import reservations as ledger_rules
+from routing.domain.contacts import ContactRecord
+from routing.domain.reservations import AgentLedger, ReservationError
+from routing.service_layer.acd_offers import Publish
+
+
+@dataclass(frozen=True)
+class Transfer:
+    tenant: str
+    contact_id: str
+    agent_id: str
+    queue: str
+    reason: str = ""
+    #: None: the contact keeps its own.
+    required_skills: frozenset[str] | None = None
+    language: str | None = None
+    priority: int | None = None
+
+
+async def transfer_contact(store: AcdStore, publish: Publish, transfer: Transfer, now: float) -> tuple[ContactRecord, str]:
+    """Move the held contact; the record as it now waits, and the queue it came from."""
+    before: list[ContactRecord] = []
+
+    def change(old: ContactRecord | None) -> ContactRecord:
+        if old is None:
+            raise UnknownKey(f"unknown contact {transfer.contact_id!r}")
+        before.append(old)
+        return contact_rules.transfer_queue(
+            old,
+            transfer.agent_id,
+            transfer.queue,
+            now,
+            required_skills=transfer.required_skills,
+            language=transfer.language,
+            priority=transfer.priority,
+        )
+
+    record = await store.update_contact(transfer.tenant, transfer.contact_id, change)
+    held_under = before[-1].reservation_id
+    from_queue = before[-1].contact.queue
+
+    def free_slot(ledger: AgentLedger) -> AgentLedger:
+        try:
+            return ledger_rules.release(ledger, held_under, now)
+        except ReservationError:
+            return ledger  # freed already (a sweeper, or a retried call)
+
+    with contextlib.suppress(UnknownKey):
+        await store.update_ledger(transfer.tenant, transfer.agent_id, free_slot)
+    reason = transfer.reason or "agent_transfer"
+    await publish("transferred", transfer.tenant, record, f"{from_queue}\t{reason}")
+    await publish("queued", transfer.tenant, record, "")
+    return record, from_queue
