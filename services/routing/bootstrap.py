@@ -20,7 +20,13 @@ from routing.adapters.acd_store import AcdStore, KeyMirror
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
 from routing.config import RoutingConfig
 from routing.domain.contacts import ContactRecord
-from routing.entrypoints.acd_events import acd_event, journey_hand_off, overflow_rules_of, queued_handler
+from routing.entrypoints.acd_events import (
+    acd_event,
+    closed_handler,
+    journey_hand_off,
+    overflow_rules_of,
+    queued_handler,
+)
 from routing.entrypoints.actions import actions_consumer
 from routing.entrypoints.rpc import RoutingServicer
 from routing.service_layer.acd import AcdService, AcdSettings
@@ -116,13 +122,24 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         ),
         queued_handler(acd),
     )
+    # Contacts closed elsewhere (a caller hanging up in the queue) leave the ACD; one durable
+    # consumer shared by the region's instances, so each close is handled once (and idempotently).
+    closed_consumer = DurableConsumer(
+        runtime.js,
+        config.region,
+        ConsumerSettings(
+            durable="routing-acd-closed",
+            filter_subject=naming.event_subject(config.region, "*", "contact_closed", "*"),
+        ),
+        closed_handler(acd),
+    )
     journeys_kv = buckets[naming.journeys_bucket(config.region)]
     journey_actions = actions_consumer(
         runtime.js, config.region, JourneyActions(journeys, JourneyStore(journeys_kv)), journeys_kv
     )
     servicer = RoutingServicer(runtime.access, journeys, acd, config.region)
     return ServiceParts(
-        consumers=[queued_consumer, journey_actions],
+        consumers=[queued_consumer, closed_consumer, journey_actions],
         on_stop=[acd.stop],
         servicers=[
             (

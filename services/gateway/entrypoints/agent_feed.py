@@ -37,8 +37,20 @@ from gateway.service_layer.workspace import Workspace
 log = logging.getLogger(__name__)
 
 #: Offer-related events of the tenant; the socket keeps those naming its agent.
-_OFFER_EVENTS = ("contact_offered", "offer_declined", "offer_timed_out", "contact_requeued")
-_WITHDRAWN = {"offer_declined": "declined", "offer_timed_out": "timed_out", "contact_requeued": "requeued"}
+_OFFER_EVENTS = (
+    "contact_offered",
+    "offer_declined",
+    "offer_timed_out",
+    "contact_requeued",
+    "offer_withdrawn",
+)
+#: Routing's event -> the `offer_withdrawn` reason; `closed`: the customer left while it rang.
+_WITHDRAWN = {
+    "offer_declined": "declined",
+    "offer_timed_out": "timed_out",
+    "contact_requeued": "requeued",
+    "offer_withdrawn": "closed",
+}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from gateway.adapters.workspace_store import HeldContact, WorkspaceStore
 from gateway.domain.socket_protocol import SocketError
 from gateway.domain.socket_views import agent_view, channel_name, conversation_facts, message_view
 from gateway.domain.workspace_state import (
-    ACD_CHANNELS,
     SETTABLE_STATES,
     STATE_NAMES,
     Offer,
@@ -54,7 +53,7 @@ class RoutingClient(Protocol):
     async def SetAgentState(self, request: routing_pb2.SetAgentStateRequest, **kwargs: Any) -> Any: ...
     async def AgentHeartbeat(self, request: routing_pb2.AgentHeartbeatRequest, **kwargs: Any) -> Any: ...
     async def AnswerOffer(self, request: routing_pb2.AnswerOfferRequest, **kwargs: Any) -> Any: ...
-    async def EnqueueContact(self, request: routing_pb2.EnqueueContactRequest, **kwargs: Any) -> Any: ...
+    async def TransferContact(self, request: routing_pb2.TransferContactRequest, **kwargs: Any) -> Any: ...
 
 
 class IdentityClient(Protocol):
@@ -324,33 +323,28 @@ class Workspace:
     # -- leaving the contact -------------------------------------------------------------------
 
     async def transfer(self, caller: Caller, contact_id: str, queue: str, reason: str) -> str:
-        """Hand the contact to another queue and free the agent's slot for it."""
+        """Hand the contact to another queue; routing frees the agent's slot, re-queues the
+        contact there and publishes ContactTransferred (so the gateway publishes nothing)."""
         held = await self.held(caller, contact_id)
         if queue == held.queue:
             raise SocketError("bad_request", f"queue: the contact is in {queue!r} already")
-        reply = await self._routing.EnqueueContact(
-            routing_pb2.EnqueueContactRequest(
-                tenant_id=caller.tenant_id,
-                contact_id=contact_id,
-                queue=queue,
-                channel=ACD_CHANNELS.get(held.channel, routing_pb2.ACD_CHANNEL_CHAT),  # type: ignore[arg-type]
+        try:
+            reply = await self._routing.TransferContact(
+                routing_pb2.TransferContactRequest(
+                    tenant_id=caller.tenant_id,
+                    contact_id=contact_id,
+                    agent_id=caller.subject,
+                    queue=queue,
+                    reason=reason or "agent_transfer",
+                )
             )
-        )
-        if reply.queue != queue and not reply.status.startswith("closed_"):
-            # Routing kept the contact where it was (it re-queues only contacts it does not hold
-            # yet): nothing changed, so the agent keeps the contact rather than strand it.
-            raise SocketError(
-                "conflict", f"routing did not move the contact to {queue!r} (it is {reply.status})"
-            )
-        await self._publish(
-            caller,
-            held,
-            f"transfer/{held.reservation_id}/{queue}",
-            contact_transferred=events_pb2.ContactTransferred(
-                from_queue=held.queue, to_queue=reply.queue or queue, reason=reason or "agent_transfer"
-            ),
-        )
-        await self._answer(caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE)
+        except RpcError as error:
+            if error.code == grpc.StatusCode.INVALID_ARGUMENT:
+                raise SocketError("bad_request", error.message) from None
+            if error.code == grpc.StatusCode.FAILED_PRECONDITION:
+                # Routing no longer has it as this agent's (closed, or moved meanwhile).
+                raise SocketError("conflict", error.message) from None
+            raise
         await self._store.release(caller.tenant_id, caller.subject, contact_id)
         return str(reply.queue or queue)
 

@@ -74,6 +74,24 @@ def entry_from_event(event: events_pb2.Event, link: ContactLink | None) -> Timel
             link.channel,
             f"{moved.from_queue} -> {moved.to_queue}: {moved.reason}",
         )
+    if kind == "contact_overflowed":
+        # Another region's queue took the contact (follow-the-sun, overflow rules).
+        went = event.contact_overflowed
+        return entry(
+            link.customer_id,
+            TRANSFER,
+            link.channel,
+            f"{went.from_queue} -> {went.to_region}/{went.to_queue}: {went.reason}",
+        )
+    if kind == "contact_wrapped_up":
+        wrapped = event.contact_wrapped_up
+        summary = f"{wrapped.disposition} ({wrapped.agent_id})"
+        return entry(
+            link.customer_id,
+            OUTCOME,
+            link.channel,
+            f"{summary}: {wrapped.notes}" if wrapped.notes else summary,
+        )
     if kind == "ai_insight":
         # A reference to the ai service's finding (intent, sentiment), never the message text.
         insight = getattr(event, kind)

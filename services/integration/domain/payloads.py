@@ -38,6 +38,16 @@ NON_PERSONAL_TYPES = frozenset(
         "contact_transferred",
         "contact_closed",
         "ai_insight",
+        # The ACD's offer and queue changes: queues, agent and reservation ids, rule names.
+        "offer_declined",
+        "offer_timed_out",
+        "contact_requeued",
+        "contact_overflowed",
+        "offer_withdrawn",
+        # Queue, channel and endpoint name only: the number to call stays in the gateway.
+        "callback_requested",
+        # Not listed, so personal: message_status_changed (a provider's failure reason may quote
+        # the recipient's number or address), contact_wrapped_up (the agent's free-text notes).
     }
 )
 

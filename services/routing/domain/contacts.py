@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
+from routing.domain.agents import AcdInputError
 from routing.domain.queueing import WaitingContact
 from routing.domain.reservations import ReservationError
 
@@ -194,7 +195,7 @@ def transfer_queue(
             f"contact {contact_id} is not held by agent {agent_id!r} ({record.status.value})"
         )
     if queue == record.contact.queue:
-        raise ReservationError(f"contact {contact_id} is in queue {queue!r} already")
+        raise AcdInputError("queue", f"contact {contact_id} is in queue {queue!r} already")
     contact = replace(
         record.contact,
         queue=queue,

@@ -26,13 +26,15 @@ from routing.domain.queueing import (
     service_level_target,
 )
 from routing.domain.reservations import ReservationError
-from routing.service_layer.acd import AcdService, QueueClosed
+from routing.service_layer.acd import AcdService, QueueClosed, Transfer
 
 QUEUE_ADMIN_ROLES = frozenset({"admin"})
 AGENT_ADMIN_ROLES = frozenset({"admin", "supervisor"})
 AGENT_ROLES = frozenset({"admin", "supervisor", "agent"})
 ENQUEUE_ROLES = frozenset({"admin", "integration"})
 EXPLAIN_ROLES = frozenset({"admin", "supervisor"})
+#: The agent holding the contact (checked against its token), or a supervisor or admin.
+TRANSFER_ROLES = frozenset({"admin", "supervisor", "agent"})
 
 _CHANNELS: dict[int, Channel] = {
     routing_pb2.ACD_CHANNEL_VOICE: Channel.VOICE,
@@ -255,6 +257,34 @@ class AcdRpc:
             await self._acd_fail(context, error)
         return routing_pb2.AnswerOfferResponse(
             contact_id=record.contact.contact_id, status=record.status.value
+        )
+
+    async def TransferContact(
+        self, request: routing_pb2.TransferContactRequest, context: Any
+    ) -> routing_pb2.TransferContactResponse:
+        await self._require_agent(context, request.tenant_id, request.agent_id, TRANSFER_ROLES)
+        try:
+            for name in ("contact_id", "agent_id", "queue"):
+                if not getattr(request, name):
+                    raise AcdInputError(name, "is required")
+            if request.priority > 99:
+                raise AcdInputError("priority", f"must be 1-99 (0 keeps it), got {request.priority}")
+            record, from_queue = await self._service().transfer(
+                Transfer(
+                    request.tenant_id,
+                    request.contact_id,
+                    request.agent_id,
+                    request.queue,
+                    request.reason,
+                    required_skills=frozenset(request.required_skills) or None,
+                    language=request.language or None,
+                    priority=request.priority or None,
+                )
+            )
+        except Exception as error:
+            await self._acd_fail(context, error)
+        return routing_pb2.TransferContactResponse(
+            status=record.status.value, from_queue=from_queue, queue=record.contact.queue
         )
 
     async def ExplainDecision(

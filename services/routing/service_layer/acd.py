@@ -184,8 +184,8 @@ class AcdService(AcdOffers):
             )
         return await transfer_contact(self.store, self._publish, transfer, self._clock())
 
-    async def close_contact(self, tenant: str, contact_id: str) -> ContactRecord | None:
-        """The contact closed outside the ACD (see `acd_closing`); None if the ACD never had it."""
+    async def close_contact(self, tenant: str, contact_id: str) -> ContactRecord:
+        """The contact closed outside the ACD (see `acd_closing`); its record afterwards."""
         return await close_contact(self.store, self._publish, tenant, contact_id, self._clock())
 
     async def _queue(self, tenant: str, name: str) -> QueueSpec | None:
@@ -268,9 +268,7 @@ class AcdService(AcdOffers):
             ):
                 continue
             with contextlib.suppress(ReservationError, UnknownKey, KVError):
-                await self.store.update_ledger(
-                    tenant, agent_id, lambda old, r=held.reservation_id: ledger_rules.release(old, r, now)
-                )
+                await self.store.update_ledger(tenant, agent_id, _releaser(held.reservation_id, now))
                 freed += 1
         return freed
 
@@ -363,3 +361,7 @@ class AcdService(AcdOffers):
 
     async def explain(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
         return await self.store.get_decision(tenant, contact_id)
+
+
+def _releaser(reservation_id: str, now: float) -> Callable[[AgentLedger], AgentLedger]:
+    return lambda ledger: ledger_rules.release(ledger, reservation_id, now)

@@ -14,6 +14,12 @@ release names the reservation and does nothing once it is gone; OfferWithdrawn h
 fixed by the reservation, so a second publish is dropped by the stream. A closed record keeps
 its reservation and agent, so a redelivery after a crash between the steps finishes them.
 A contact handed to another region (transferring/transferred) is that region's to close.
+
+A close can overtake the hand-off it ends: the two events are read by different consumers, so
+a caller who hangs up right after reaching the queue may be closed before the ACD has queued
+them. A close of a contact the ACD does not know therefore leaves a closed record (no queue, no
+agent), and the late hand-off finds a known contact and changes nothing. Only queued contacts
+are closed by the gateway (a caller waiting for an agent), so such records stay few.
 """
 
 from __future__ import annotations
@@ -23,25 +29,24 @@ import contextlib
 from routing.adapters.acd_store import AcdStore, UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
+from routing.domain.agents import Channel
 from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.queueing import WaitingContact
 from routing.domain.reservations import AgentLedger, ReservationError
 from routing.service_layer.acd_offers import Publish
 
 
 async def close_contact(
     store: AcdStore, publish: Publish, tenant: str, contact_id: str, now: float
-) -> ContactRecord | None:
-    """Close the contact in the ACD; its record afterwards, None when the ACD never had it."""
+) -> ContactRecord:
+    """Close the contact in the ACD; its record afterwards."""
 
     def change(old: ContactRecord | None) -> ContactRecord:
-        if old is None:
-            raise UnknownKey(f"unknown contact {contact_id!r}")
+        if old is None:  # the hand-off has not reached the ACD yet: it must not queue it later
+            return ContactRecord(WaitingContact(contact_id, "", Channel.CHAT, 50, now), ContactStatus.CLOSED)
         return contact_rules.abandon(old)
 
-    try:
-        record = await store.update_contact(tenant, contact_id, change)
-    except UnknownKey:
-        return None  # never queued (a bot-only conversation): nothing to do
+    record = await store.update_contact(tenant, contact_id, change)
     if record.status is not ContactStatus.CLOSED or not record.agent_id or not record.reservation_id:
         return record
     reservation_id = record.reservation_id

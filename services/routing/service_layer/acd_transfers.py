@@ -42,7 +42,9 @@ class Transfer:
     priority: int | None = None
 
 
-async def transfer_contact(store: AcdStore, publish: Publish, transfer: Transfer, now: float) -> tuple[ContactRecord, str]:
+async def transfer_contact(
+    store: AcdStore, publish: Publish, transfer: Transfer, now: float
+) -> tuple[ContactRecord, str]:
     """Move the held contact; the record as it now waits, and the queue it came from."""
     before: list[ContactRecord] = []
 

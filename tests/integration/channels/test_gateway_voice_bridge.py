@@ -30,6 +30,7 @@ from _platform import REGION, Platform, eventually, platform  # noqa: F401 - the
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nats.js.errors import KeyNotFoundError
 
 from ccmesh import naming
 from ccmesh.events import EventPublisher
@@ -41,6 +42,7 @@ from gateway.adapters.outbound.twilio_rest import TwilioRest
 from gateway.domain.outbound_message import CallRequest, DeliveryFailed
 from gateway.domain.voice_call import CallEnded, dial_agent_twiml
 from gateway.entrypoints.voice_bridge_consumer import DURABLE as VOICE_BRIDGE_DURABLE
+from routing.adapters.acd_codec import contact_from_bytes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -341,6 +343,8 @@ async def test_a_caller_who_hangs_up_while_queued_abandons_the_contact_and_bad_s
     caller = "+447700900803"
     call_sid, _ = await incoming_call(gateway, "CA" + "3" * 32, caller)
     contact_id = await contact_of_call(platform, call_sid)
+    # The call waits in routing's queue (nobody is available yet) before the caller hangs up.
+    await eventually(lambda: acd_status_is(platform, contact_id, "waiting"))
 
     # Forged or unsigned status callbacks: 401, and the caller still waits.
     stored = await platform.event_count()
@@ -364,10 +368,29 @@ async def test_a_caller_who_hangs_up_while_queued_abandons_the_contact_and_bad_s
         ("abandoned", "customer")
     ]
 
-    # The customer's next call is a new contact; the abandoned one is never redirected.
+    # Routing takes the abandoned contact out of its queue: an agent who becomes available is
+    # offered the customer's next call, never the abandoned one (older, so it would come first).
+    await eventually(lambda: acd_status_is(platform, contact_id, "closed"))
+    await available_voice_agent(platform, "carol")
     next_sid, _ = await incoming_call(gateway, "CA" + "4" * 32, caller)
-    assert await contact_of_call(platform, next_sid) != contact_id
+    next_contact = await contact_of_call(platform, next_sid)
+    assert next_contact != contact_id
+    offered = await eventually(lambda: events_of(platform, next_contact, "contact_offered"))
+    assert offered[0].contact_offered.agent_id == "carol"
+    assert await events_of(platform, contact_id, "contact_offered") == []
+    assert await acd_status_is(platform, contact_id, "closed")
+    # The abandoned one is never redirected.
     assert provider.redirects == []
+
+
+async def acd_status_is(platform: Platform, contact_id: str, status: str) -> bool:  # noqa: F811
+    """Whether routing's ACD record of the contact has `status` (read from its KV bucket)."""
+    kv = await platform.nc.jetstream().key_value(naming.acd_bucket(REGION))
+    try:
+        entry = await kv.get(f"contact.acme.{contact_id}")
+    except KeyNotFoundError:
+        return False
+    return entry.value is not None and contact_from_bytes(entry.value).status.value == status
 
 
 async def test_status_callbacks_of_unknown_calls_and_endpoints(

@@ -14,6 +14,10 @@ from _gateway_conversation import contact_events, kinds
 from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
 from _workspace_harness import Client, agent, available, customer, start_workspace
 
+from ccmesh.events import EventPublisher
+from contactcenter.common.v1 import common_pb2
+from contactcenter.events.v1 import events_pb2
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -261,3 +265,56 @@ async def test_the_agent_gets_ai_help_and_transfers_are_checked(
     # Still hers after the refused transfers.
     await alice.send(type="send", id="s1", contactId=contact_id, text="Sorry to hear that.")
     await alice.expect("sent", id="s1")
+
+    # A transfer moves the contact to billing: routing frees alice's slot and offers it to bob.
+    bob = await agent(http, base, token(platform, "bob"))
+    await available(bob)
+    await alice.send(type="transfer", id="t4", contactId=contact_id, queue="billing", reason="refund")
+    assert (await alice.expect("transferred", id="t4"))["queue"] == "billing"
+    offer_to_bob = await offered(bob, contact_id)
+    assert offer_to_bob["queue"] == "billing"
+    await alice.send(type="send", id="s2", contactId=contact_id, text="still there?")
+    assert (await alice.expect("error", id="s2"))["code"] == "forbidden"
+    await bob.send(type="accept", id="b1", reservationId=offer_to_bob["reservationId"])
+    await bob.expect("accepted", id="b1", contactId=contact_id)
+
+    async def transferred_once() -> list[events_pb2.Event] | None:
+        events = await contact_events(platform.nc, contact_id)
+        moves = [e for e in events if e.WhichOneof("payload") == "contact_transferred"]
+        return moves or None
+
+    moves = await eventually(transferred_once)
+    assert [(m.contact_transferred.from_queue, m.contact_transferred.to_queue) for m in moves] == [
+        ("support", "billing")
+    ]
+    assert moves[0].contact_transferred.reason == "refund"
+
+
+async def test_an_offer_is_withdrawn_when_the_customer_leaves_while_it_rings(
+    platform: Platform,  # noqa: F811
+    base: str,
+    http: aiohttp.ClientSession,
+) -> None:
+    alice = await agent(http, base, token(platform, "alice"))
+    await available(alice)
+    chat = await customer(http, base)
+    await chat.send(type="message", id="m1", text="hello?")
+    contact_id = (await chat.expect("ack", id="m1"))["contactId"]
+    offer = await offered(alice, contact_id)
+    # The customer leaves (as a caller hanging up in the queue does): routing withdraws the offer.
+    await EventPublisher(platform.nc.jetstream(), "eu").publish(
+        events_pb2.Event(
+            event_id=f"{contact_id}.left",
+            tenant=common_pb2.TenantRef(tenant_id="acme"),
+            region="eu",
+            contact_id=contact_id,
+            source="gateway",
+            schema_version=1,
+            contact_closed=events_pb2.ContactClosed(outcome="abandoned", closed_by="customer"),
+        )
+    )
+    withdrawn = await alice.expect("offer_withdrawn", reservationId=offer["reservationId"])
+    assert (withdrawn["contactId"], withdrawn["reason"]) == (contact_id, "closed")
+    await alice.send(type="accept", id="late", reservationId=offer["reservationId"])
+    # The page dropped it: the socket no longer counts it among alice's open offers.
+    assert (await alice.expect("error", id="late"))["code"] == "forbidden"

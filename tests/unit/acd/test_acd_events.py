@@ -27,6 +27,13 @@ def test_each_change_has_its_own_payload() -> None:
         ("overflow", waiting, "vip\trule: waited 61s > 60s", "contact_transferred"),
         ("overflow_region", waiting, "to-us\tus\tus-billing\twaited 61s > 60s", "contact_overflowed"),
         ("closed", ContactRecord(CONTACT, ContactStatus.CLOSED, "r1", "a1"), "completed", "contact_closed"),
+        ("transferred", ContactRecord(CONTACT, offers=2), "support\trefund", "contact_transferred"),
+        (
+            "withdrawn",
+            ContactRecord(CONTACT, ContactStatus.CLOSED, "r2", "a1"),
+            "contact_closed",
+            "offer_withdrawn",
+        ),
     ]
     events = {}
     for kind, record, detail, payload in changes:
