@@ -104,7 +104,8 @@ async def test_list_get_and_delete(nc: NATS) -> None:
 
 async def test_unknown_kind_is_refused_by_name(nc: NATS) -> None:
     store = await ConfigStore.open(nc.jetstream())
-    with pytest.raises(ConfigStoreError, match="unknown kind 'CallCenter'; known kinds: ContactCenter"):
+    known = "known kinds: ChannelEndpoint, ContactCenter"
+    with pytest.raises(ConfigStoreError, match=f"unknown kind 'CallCenter'; {known}"):
         await store.get("CallCenter", "eu")
 
 
