@@ -361,9 +361,16 @@ class AcdOffers:
             tenant, held.contact_id, lambda old: contact_rules.close(_must(old), reservation_id)
         )
         now = self._clock()
-        await self.store.update_ledger(
-            tenant, agent_id, lambda old: ledger_rules.release(old, reservation_id, now)
-        )
+
+        def release(ledger: AgentLedger) -> AgentLedger:
+            try:
+                return ledger_rules.release(ledger, reservation_id, now)
+            except ReservationError:
+                # The contact is closed already (written first), so any instance's sweeper may
+                # free the slot before we get here: then the work is done, not failed.
+                return ledger
+
+        await self.store.update_ledger(tenant, agent_id, release)
         await self._publish("closed", tenant, record, "completed")
         return record
 
