@@ -18,7 +18,7 @@ MIN_PRIORITY = 1
 MAX_PRIORITY = 99
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BullseyeRing:
     """From `after_seconds` of waiting, agents with at least `min_proficiency` in the queue's
     skills are eligible (rings widen by lowering the bar; ring 0 starts at 0 s)."""
@@ -27,7 +27,7 @@ class BullseyeRing:
     min_proficiency: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceLevelTarget:
     """`answered_fraction` of contacts answered within `within_seconds` (e.g. 80% in 20 s)."""
 
@@ -48,7 +48,7 @@ def service_level_target(
     return ServiceLevelTarget(answered_fraction, within_seconds)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueSpec:
     tenant: str
     name: str
@@ -93,14 +93,14 @@ class QueueSpec:
 
     def ring_at(self, waited_seconds: float) -> int:
         """Index of the widest ring reached after `waited_seconds`."""
-        index = 0
-        for i, ring in enumerate(self.rings):
-            if waited_seconds >= ring.after_seconds:
-                index = i
-        return index
+        rings = self.rings
+        for i in range(len(rings) - 1, 0, -1):  # start times increase: the last one reached
+            if waited_seconds >= rings[i].after_seconds:
+                return i
+        return 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WaitingContact:
     contact_id: str
     queue: str

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from routing.domain.agents import AgentLoad, AgentProfile, AgentState, Channel, capacity_refusal
 
@@ -44,7 +45,7 @@ def transition(current: ReservationState, target: ReservationState) -> Reservati
     return target
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Held:
     """One contact an agent holds: offered (until `deadline`) or accepted."""
 
@@ -55,7 +56,11 @@ class Held:
     deadline: float
 
 
-@dataclass(frozen=True)
+#: The load of an agent holding nothing (read-only, so one object serves every idle ledger).
+_NO_LOAD = AgentLoad(MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLedger:
     profile: AgentProfile
     state: AgentState = AgentState.OFFLINE
@@ -64,6 +69,8 @@ class AgentLedger:
     last_heartbeat: float = 0.0
 
     def load(self) -> AgentLoad:
+        if not self.held:
+            return _NO_LOAD  # the idle agent's, asked for on every routing decision
         counts: dict[Channel, int] = {}
         for item in self.held:
             counts[item.channel] = counts.get(item.channel, 0) + 1
@@ -96,7 +103,7 @@ def accept(ledger: AgentLedger, reservation_id: str) -> AgentLedger:
 def release(ledger: AgentLedger, reservation_id: str, now: float) -> AgentLedger:
     """Drop a held contact (declined, timed out or completed); the agent idles from `now`."""
     ledger.find(reservation_id)
-    held = tuple(h for h in ledger.held if h.reservation_id != reservation_id)
+    held = tuple([h for h in ledger.held if h.reservation_id != reservation_id])
     state = ledger.state
     if state is AgentState.BUSY and not held:
         state = AgentState.AVAILABLE
