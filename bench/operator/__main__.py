@@ -27,18 +27,18 @@ gc.callbacks, one run at 10 and one at 50) found:
    the operator's own Deployments, and a create trigger or Deployment event that waited while a pass
    ran which had already seen its change, each queued one more. Now ignored or dropped
    (`ccoperator.reconcile`): ~3 passes per resource instead of ~5, ~120 requests instead of ~165.
-What remains shared is the machine (2 cores, also running other work), so wall time still includes
-waiting for kmock's replies and for other processes. The operator's own CPU time (this process:
-kopf, handlers, client, its GC) is what shows how the operator scales, so it judges growth:
-`operator_cpu_growth_exponent_10_to_50`, from the median of `REPEATS` runs per size, the sizes
-interleaved so that a change in the machine's load touches each alike. Single runs still scatter by
-about 10-20%, so the exponent by about 0.05 around 1.0 from one bench run to the next; what grows
-faster than the number of resources is the operator's garbage collection (about 0.002 s per
-resource at 10, 0.003 at 50: the live heap and the passes in flight grow with the resources), which
-moves the exponent by about 0.02. Beside it: wall time and its exponent, API requests per
-resource (the operator's work, independent of timing; passes per resource vary with how Deployment
-events coalesce), and the emulator's CPU and milliseconds per request with their growth, so kmock's
-own cost stays visible rather than hidden.
+The issue's figure judges growth: the time from create to `Ready`, as
+`wall_growth_exponent_10_to_50` from the median of `REPEATS` runs per size, the sizes interleaved
+so that a change in the machine's load touches each alike (quiet machine: 0.94-0.96). Wall time
+includes waiting for kmock's replies and for other processes on the 2 shared cores, so the
+operator's own CPU time (this process: kopf, handlers, client, its GC) is reported beside it as
+`operator_cpu_growth_exponent_10_to_50`: it scatters by about 0.05 around 1.0 from one bench run
+to the next (0.98-1.05), and what grows faster than the number of resources there is the
+operator's garbage collection (about 0.002 s per resource at 10, 0.003 at 50: the live heap and
+the passes in flight grow with the resources), which moves that exponent by about 0.02. Also beside
+it: API requests per resource (the operator's work, independent of timing; passes per resource vary
+with how Deployment events coalesce), and the emulator's CPU and milliseconds per request with their
+growth, so kmock's own cost stays visible rather than hidden.
 """
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ async def main() -> None:
     largest, middle = runs[str(SIZES[-1])], runs[str(SIZES[-2])]
     size_ratio = SIZES[-1] / SIZES[-2]
     operator_exponent = exponent(largest["operator_cpu_seconds"], middle["operator_cpu_seconds"], size_ratio)
+    wall_exponent = exponent(largest["total_seconds"], middle["total_seconds"], size_ratio)
     request_growth = largest["api_requests_per_resource"] / middle["api_requests_per_resource"]
     results = {
         "runs": runs,
@@ -177,9 +178,7 @@ async def main() -> None:
         "repeats": REPEATS,
         "resync_seconds": Config().resync_seconds,
         "operator_cpu_growth_exponent_10_to_50": round(operator_exponent, 3),
-        "wall_growth_exponent_10_to_50": round(
-            exponent(largest["total_seconds"], middle["total_seconds"], size_ratio), 3
-        ),
+        "wall_growth_exponent_10_to_50": round(wall_exponent, 3),
         "api_requests_per_resource_growth": round(request_growth, 3),
         "passes_per_resource_growth": round(
             largest["passes_per_resource"] / middle["passes_per_resource"], 3
@@ -196,7 +195,7 @@ async def main() -> None:
         results,
         [
             Goal("seconds_per_resource_at_50", "<=", 1.0, largest["seconds_per_resource"]),
-            Goal("operator_cpu_growth_exponent_10_to_50", "<=", 1.0, operator_exponent),
+            Goal("wall_growth_exponent_10_to_50", "<=", 1.0, wall_exponent),
             Goal("api_requests_per_resource_growth", "<=", 1.1, request_growth),
         ],
     )
