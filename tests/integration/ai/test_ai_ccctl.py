@@ -1,4 +1,4 @@
-"""`ccctl ai train-intents` and `ccctl ai kb-load` against a running ai service."""
+"""`ccctl ai train-intents`, `ccctl ai kb-load` and `ccctl kb load` against a running ai service."""
 
 from __future__ import annotations
 
@@ -51,6 +51,10 @@ async def test_train_intents_and_kb_load_from_files(
     out = capsys.readouterr().out
     assert "acme: 3 intents, 15 examples" in out
     assert "3 article(s) loaded, 3 in total" in out
+    # `ccctl kb load` is the same command under its own name; --replace keeps the total at 3.
+    kb_file = str(DATA / "knowledge_example.yaml")
+    assert await ccctl("kb", "load", "acme", kb_file, "--replace", "--nats-url", url, "--region", "eu") == 0
+    assert "3 article(s) loaded, 3 in total" in capsys.readouterr().out
 
     ai = platform.stub(AiServiceStub, tenant="acme", role="agent")
     reply = await ai.AnalyzeMessage(
