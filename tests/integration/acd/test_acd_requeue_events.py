@@ -3,6 +3,8 @@ event (OfferTimedOut, ContactRequeued with the reason), never a second ContactQu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 from _platform import eventually
 from nats.aio.client import Client as NATS
@@ -55,9 +57,19 @@ async def test_timeout_and_offline_publish_their_own_events(nats_url: str, nc: N
 
         second = await eventually(offered_again)
         assert second.reservation_id != first.reservation_id
+
+        def kinds_published(count: int) -> Callable[[], Awaitable[list[str | None]]]:
+            # The mirror shows a write before the writer has published its event: wait for it.
+            async def probe() -> list[str | None]:
+                kinds = [e.WhichOneof("payload") for e in published]
+                return kinds if len(kinds) >= count else []
+
+            return probe
+
+        await eventually(kinds_published(4))
         await acd.set_agent_state(TENANT, "a1", AgentState.OFFLINE)
 
-        kinds = [e.WhichOneof("payload") for e in published]
+        kinds = await eventually(kinds_published(5))
         assert kinds == [
             "contact_queued",
             "contact_offered",
