@@ -35,6 +35,7 @@ from pathlib import Path
 import aiohttp
 import nats
 import orjson
+from nats.aio.msg import Msg
 
 from bench.report import Goal, print_report
 from ccctl.launcher import (
@@ -54,6 +55,7 @@ from ccmesh.natsserver import free_port
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
+from gateway.domain.generic_signature import generic_signature
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu"
@@ -87,15 +89,11 @@ ENDPOINT_DOCUMENT = {
 
 
 def signed(body: bytes) -> dict[str, str]:
-    import hashlib
-    import hmac
-
     timestamp = str(int(time.time()))
-    digest = hmac.new(SIGNING_SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return {
         "Content-Type": "application/json",
         "X-CC-Timestamp": timestamp,
-        "X-CC-Signature": "sha256=" + digest.hexdigest(),
+        "X-CC-Signature": generic_signature(SIGNING_SECRET, timestamp, body),
     }
 
 
@@ -207,7 +205,7 @@ class OfferTaker:
                 )
             await asyncio.sleep(2.0)
 
-    async def on_event(self, msg: nats.aio.msg.Msg) -> None:
+    async def on_event(self, msg: Msg) -> None:
         seen = time.perf_counter()
         event = events_pb2.Event.FromString(msg.data)
         offer = event.contact_offered

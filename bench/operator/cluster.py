@@ -19,13 +19,12 @@ from typing import Any
 import kmock
 
 from ccoperator.testing.kmock_cluster import (
-    CR_RESOURCE,
     ApiServerEmulator,
     api,
+    condition,
     contactcenter,
     declare_resources,
-    mark_ready,
-    not_ready_deployments,
+    simulate_ready,
 )
 
 NAMESPACE = "bench"
@@ -53,18 +52,13 @@ class GcClock:
 
 
 def is_ready(cluster: ApiServerEmulator, name: str) -> bool:
-    try:
-        raw = cluster.objects[CR_RESOURCE, NAMESPACE, name].raw
-    except KeyError:
-        return False
-    conditions = (raw.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return condition(cluster, NAMESPACE, name, "Ready").get("status") == "True"
 
 
 async def play_deployment_controller(cluster: ApiServerEmulator, stop: asyncio.Event) -> None:
     """Every Deployment reports all its replicas ready soon after it appears (kmock runs no controller)."""
     while not stop.is_set():
-        await mark_ready(cluster, NAMESPACE, not_ready_deployments(cluster, NAMESPACE))
+        await simulate_ready(cluster, NAMESPACE)
         await asyncio.sleep(0.05)
 
 

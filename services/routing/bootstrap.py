@@ -24,7 +24,7 @@ from routing.entrypoints.acd_events import (
     acd_event,
     closed_handler,
     journey_hand_off,
-    overflow_rules_of,
+    overflow_rules_following,
     queued_handler,
 )
 from routing.entrypoints.actions import actions_consumer
@@ -109,7 +109,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
             region=config.region,
         ),
         publish_acd,
-        overflow_rules=lambda: overflow_rules_of(runtime.contact_center),
+        overflow_rules=overflow_rules_following(lambda: runtime.contact_center),
         remote=MeshRemoteQueues(runtime.channel, config.default_deadline_seconds),
     )
     await acd.start()

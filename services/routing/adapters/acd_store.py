@@ -126,6 +126,14 @@ class AcdStore:
     async def put_queue(self, queue: QueueSpec) -> None:
         await self.kv.put(queue_key(queue.tenant, queue.name), acd_codec.queue_to_bytes(queue))
 
+    async def get_queue(self, tenant: str, name: str) -> QueueSpec | None:
+        """The stored queue, or None when it is absent or `name` cannot be a key."""
+        with contextlib.suppress(Exception):
+            entry = await self.kv.get(queue_key(tenant, name))
+            if entry.value:
+                return acd_codec.queue_from_bytes(entry.value)
+        return None
+
     async def put_decision(self, tenant: str, contact_id: str, decision: dict[str, Any]) -> None:
         await self.kv.put(decision_key(tenant, contact_id), orjson.dumps(decision))
 
@@ -154,6 +162,12 @@ class KeyMirror:
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        # Built once: `apply` runs for every change the watch delivers.
+        self._tables: dict[str, tuple[dict[Any, Any], Callable[[bytes], Any]]] = {
+            "agent": (self.agents, acd_codec.ledger_from_bytes),
+            "contact": (self.contacts, acd_codec.contact_from_bytes),
+            "queue": (self.queues, acd_codec.queue_from_bytes),
+        }
 
     async def start(self) -> None:
         watcher = await self._kv.watch("*.*.*")
@@ -187,14 +201,9 @@ class KeyMirror:
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
         kind, tenant, name = key.split(".", 2)
         deleted = operation in ("DEL", "PURGE") or not value
-        tables: dict[str, tuple[dict[Any, Any], Callable[[bytes], Any]]] = {
-            "agent": (self.agents, acd_codec.ledger_from_bytes),
-            "contact": (self.contacts, acd_codec.contact_from_bytes),
-            "queue": (self.queues, acd_codec.queue_from_bytes),
-        }
-        if kind not in tables:
+        if kind not in self._tables:
             return
-        table, decode = tables[kind]
+        table, decode = self._tables[kind]
         if deleted:
             table.pop((tenant, name), None)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf import timestamp_pb2
@@ -209,6 +209,24 @@ def overflow_rules_of(document: ContactCenter | None) -> dict[tuple[str, str], l
             )
         )
     return rules
+
+
+def overflow_rules_following(
+    current: Callable[[], ContactCenter | None],
+) -> Callable[[], dict[tuple[str, str], list[OverflowRule]]]:
+    """`overflow_rules_of` the document `current()` returns, built again only when that document
+    is replaced (a config change), not on each routing pass that asks for the rules."""
+    seen: ContactCenter | None = None
+    rules = overflow_rules_of(None)
+
+    def rules_now() -> dict[tuple[str, str], list[OverflowRule]]:
+        nonlocal seen, rules
+        document = current()
+        if document is not seen:
+            seen, rules = document, overflow_rules_of(document)
+        return rules
+
+    return rules_now
 
 
 def queued_handler(acd: AcdService) -> EventHandler:

@@ -189,17 +189,10 @@ class AcdService(AcdOffers):
         return await close_contact(self.store, self._publish, tenant, contact_id, self._clock())
 
     async def _queue(self, tenant: str, name: str) -> QueueSpec | None:
-        from routing.adapters.acd_codec import queue_from_bytes
-        from routing.adapters.acd_store import queue_key
-
         cached = self.mirror.queues.get((tenant, name))
         if cached is not None:
             return cached
-        with contextlib.suppress(Exception):
-            entry = await self.store.kv.get(queue_key(tenant, name))
-            if entry.value:
-                return queue_from_bytes(entry.value)
-        return None
+        return await self.store.get_queue(tenant, name)
 
     # -- agents -----------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,7 +146,11 @@ class AcdOffers:
         now = self._clock()
         waiting: dict[tuple[str, str], list[ContactRecord]] = defaultdict(list)
         guests: dict[tuple[str, str], list[ContactRecord]] = defaultdict(list)
+        # Counted in this one scan, not once per queue with overflow rules.
+        arrivals: Counter[tuple[str, str]] = Counter()
         for (tenant, _), record in list(self.mirror.contacts.items()):
+            if record.contact.enqueued_at > now - 3600:
+                arrivals[(tenant, record.contact.queue)] += 1
             if record.status is ContactStatus.WAITING:
                 waiting[(tenant, record.contact.queue)].append(record)
                 for target in record.widened_to:
@@ -161,7 +165,9 @@ class AcdOffers:
             records = waiting.get((tenant, queue_name), [])
             if records:
                 # Also with nobody routable here: that is when follow-the-sun rules matter most.
-                records = await self._overflow(tenant, queue, records, len(index or ()), now)
+                records = await self._overflow(
+                    tenant, queue, records, len(index or ()), arrivals[(tenant, queue.name)], now
+                )
             if not index:
                 continue
             records = records + guests.get((tenant, queue_name), [])
@@ -169,9 +175,17 @@ class AcdOffers:
         return offers
 
     async def _overflow(
-        self, tenant: str, queue: QueueSpec, records: list[ContactRecord], staffed: int, now: float
+        self,
+        tenant: str,
+        queue: QueueSpec,
+        records: list[ContactRecord],
+        staffed: int,
+        arrivals: int,
+        now: float,
     ) -> list[ContactRecord]:
         """Apply the queue's overflow rules to its waiting contacts; returns those that stay.
+
+        `arrivals`: the queue's contacts enqueued in the last hour.
 
         `move` takes the contact to the target queue (keeping its arrival time); `widen` keeps it
         here and lets the target queue's agents take it too. A `move` to another region's queue
@@ -186,11 +200,6 @@ class AcdOffers:
         ]
         if not rules:
             return records
-        arrivals = sum(
-            1
-            for (t, _), r in list(self.mirror.contacts.items())
-            if t == tenant and r.contact.queue == queue.name and r.contact.enqueued_at > now - 3600
-        )
         stats = QueueStats(len(records), arrivals, self.settings.average_handle_seconds, staffed)
         staying = []
         for record in records:
