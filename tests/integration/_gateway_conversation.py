@@ -151,9 +151,12 @@ async def publish_flows(routing: Any) -> None:
 
 async def contact_events(nc: NATS, contact_id: str) -> list[events_pb2.Event]:
     """Every event of the contact stored so far, in stream order (an ephemeral consumer)."""
-    js = nc.jetstream()
-    subject = naming.event_subject(REGION, "*", "*", contact_id)
-    subscription = await js.pull_subscribe(subject, stream=naming.events_stream(REGION).name)
+    return await stored_events(nc, naming.event_subject(REGION, "*", "*", contact_id))
+
+
+async def stored_events(nc: NATS, subject: str) -> list[events_pb2.Event]:
+    """Every event on the region's stream matching `subject` so far, oldest first."""
+    subscription = await nc.jetstream().pull_subscribe(subject, stream=naming.events_stream(REGION).name)
     found: list[events_pb2.Event] = []
     try:
         while True:

@@ -21,10 +21,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+from _gateway_conversation import apply_endpoints as apply_endpoints_on
+from _gateway_conversation import stored_events
 from _platform import REGION, SECRET, START_SECONDS, STOP_SECONDS, Platform, definition_of
 
+from ccmesh import naming
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import free_port
 from ccmesh.service_host import serve
 from gateway.domain.generic_signature import generic_signature
@@ -157,9 +159,7 @@ def whatsapp_payload(*messages: dict[str, Any], statuses: tuple[dict[str, Any], 
 
 
 async def apply_endpoints(platform: Platform, *endpoints: ChannelEndpoint) -> None:
-    store = await ConfigStore.open(platform.nc.jetstream())
-    for document in endpoints:
-        await store.apply(document)
+    await apply_endpoints_on(platform.nc, *endpoints)
 
 
 @contextlib.asynccontextmanager
@@ -202,23 +202,4 @@ async def http_gateway(platform: Platform, **config: Any) -> AsyncIterator[HttpG
 
 async def stream_events(platform: Platform) -> list[Any]:
     """Every event stored on the region's stream so far, oldest first."""
-    from nats.errors import TimeoutError as NatsTimeoutError
-
-    from ccmesh import naming
-    from contactcenter.events.v1 import events_pb2
-
-    js = platform.nc.jetstream()
-    stream = naming.events_stream(REGION).name
-    subscription = await js.pull_subscribe(naming.event_subject(REGION, "*", "*", "*"), stream=stream)
-    found = []
-    try:
-        while True:
-            try:
-                batch = await subscription.fetch(100, timeout=0.3)
-            except (NatsTimeoutError, TimeoutError):
-                return found
-            for message in batch:
-                found.append(events_pb2.Event.FromString(message.data))
-                await message.ack()
-    finally:
-        await subscription.unsubscribe()
+    return await stored_events(platform.nc, naming.event_subject(REGION, "*", "*", "*"))

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import itertools
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -23,6 +22,8 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from ccmesh.natsserver import free_port
 
 
 @dataclass
@@ -183,12 +184,6 @@ class ProviderServer:
             response = ok()
         self.seen.append(Seen(route, dict(request.headers), form, body, raw, authorized, response.status))
         return response  # type: ignore[no-any-return]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _Keep:

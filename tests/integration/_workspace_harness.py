@@ -5,7 +5,6 @@ queue, agents known to identity, and small WebSocket clients that wait for a mes
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +13,7 @@ import orjson
 from _gateway_conversation import apply_endpoints, endpoint
 from _platform import WAIT_SECONDS, Platform, eu_contact_center
 
+from ccmesh.natsserver import free_port
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2
 from contactcenter.identity.v1.identity_pb2_grpc import IdentityServiceStub
@@ -23,12 +23,6 @@ from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
 CHAT = "acme-chat"
 LOCKED_CHAT = "acme-chat-locked"
 ALLOWED_ORIGIN = "https://shop.acme.example"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def identity_agent(agent_id: str, name: str) -> identity_pb2.Agent:

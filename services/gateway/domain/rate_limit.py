@@ -14,7 +14,7 @@ class TokenBucket:
     rate_per_second: float
     burst: int
     tokens: float = field(default=-1.0)
-    updated_at: float = 0.0
+    updated_at: float | None = None
 
     def __post_init__(self) -> None:
         if self.tokens < 0:
@@ -22,7 +22,7 @@ class TokenBucket:
 
     def take(self, now: float) -> float:
         """0 when a request may proceed (a token is spent); else seconds until one is available."""
-        elapsed = max(0.0, now - self.updated_at) if self.updated_at else 0.0
+        elapsed = max(0.0, now - self.updated_at) if self.updated_at is not None else 0.0
         self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate_per_second)
         self.updated_at = now
         if self.tokens >= 1.0:

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from gateway.domain.rate_limit import TokenBucket
+
 MAX_FRAME_BYTES = 64 * 1024
 MAX_ID_CHARS = 64
 MAX_TEXT_CHARS = 4096
@@ -102,15 +104,7 @@ class FloodGuard:
     """A token bucket per socket: `rate` messages per second sustained, bursts up to `burst`."""
 
     def __init__(self, rate: float, burst: int, now: float) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._last = now
+        self._bucket = TokenBucket(rate, burst, updated_at=now)
 
     def allow(self, now: float) -> bool:
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+        return self._bucket.take(now) == 0.0

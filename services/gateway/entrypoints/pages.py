@@ -50,11 +50,14 @@ class Pages:
         self._static = static_dir
         # Read once: the files ship with the code and change only with a new release.
         self._chat_template = (static_dir / "chat.html").read_text(encoding="utf-8")
+        self._files: dict[str, str] = {}
 
     def _file(
         self, request: web.Request, name: str, content_type: str, *, frameable: bool = False
     ) -> web.Response:
-        body = (self._static / name).read_text(encoding="utf-8")
+        body = self._files.get(name)
+        if body is None:
+            body = self._files[name] = (self._static / name).read_text(encoding="utf-8")
         return web.Response(
             text=body,
             content_type=content_type,

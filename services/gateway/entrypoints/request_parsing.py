@@ -68,7 +68,11 @@ def require_channel(endpoint: ChannelEndpoint, *channels: str) -> None:
         )
 
 
+def public_base(request: web.Request, public_base_url: str) -> str:
+    """Where providers reach this gateway: the configured public base, else the request's own."""
+    return public_base_url.rstrip("/") if public_base_url else f"{request.scheme}://{request.host}"
+
+
 def public_url(request: web.Request, public_base_url: str) -> str:
     """The URL the provider requested (and signed): the configured public base, else our own."""
-    base = public_base_url.rstrip("/") if public_base_url else f"{request.scheme}://{request.host}"
-    return base + request.raw_path
+    return public_base(request, public_base_url) + request.raw_path

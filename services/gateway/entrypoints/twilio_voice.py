@@ -40,7 +40,7 @@ from gateway.domain.voice_call import CALL_STATUSES
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
-from gateway.entrypoints.request_parsing import require_channel
+from gateway.entrypoints.request_parsing import public_base, require_channel
 from gateway.entrypoints.twilio_webhooks import required, twiml_response, verified_form
 from gateway.service_layer.voice_bridge import VoiceBridge
 
@@ -51,8 +51,7 @@ _CONTACT_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
 
 
 def _base(request: web.Request, public_base_url: str, endpoint: ChannelEndpoint) -> str:
-    base = public_base_url.rstrip("/") if public_base_url else f"{request.scheme}://{request.host}"
-    return f"{base}/v1/twilio/{endpoint.metadata.name}/voice"
+    return f"{public_base(request, public_base_url)}/v1/twilio/{endpoint.metadata.name}/voice"
 
 
 def _contact_hint(request: web.Request) -> str:

@@ -93,10 +93,7 @@ class Conversations:
 
     def voice_endpoint(self, tenant_id: str, brand_id: str) -> ChannelEndpoint | None:
         """The voice endpoint a call back is placed from: same tenant, same brand if there is one."""
-        voice = [e for e in self.endpoints.all() if e.spec.tenant == tenant_id and e.spec.channel == "voice"]
-        same_brand = [e for e in voice if e.spec.brand == brand_id]
-        candidates = same_brand or voice
-        return candidates[0] if candidates else None
+        return voice_endpoint_among(self.endpoints.all(), tenant_id, brand_id)
 
     async def after_message(
         self, message: InboundMessage, *, contact_id: str, customer_id: str, message_id: str
@@ -321,3 +318,13 @@ class Conversations:
 
 def _state(journey: routing_pb2.Journey) -> JourneyState:
     return JourneyState(status=journey.status, waiting_for=journey.waiting_for)
+
+
+def voice_endpoint_among(
+    endpoints: list[ChannelEndpoint], tenant_id: str, brand_id: str
+) -> ChannelEndpoint | None:
+    """The tenant's first voice endpoint, preferring one of the same brand."""
+    voice = [e for e in endpoints if e.spec.tenant == tenant_id and e.spec.channel == "voice"]
+    same_brand = [e for e in voice if e.spec.brand == brand_id]
+    candidates = same_brand or voice
+    return candidates[0] if candidates else None

@@ -9,14 +9,11 @@ id and the status, so a provider's retried webhook publishes nothing twice.
 
 from __future__ import annotations
 
-import time
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ccmesh.events import EventPublisher
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from gateway.adapters.provider_receipts import ProviderReceipts, Receipt
+from gateway.service_layer.conversation import now
 
 #: Statuses a provider reports after `sent` (ours): anything else is not a delivery report.
 REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
@@ -54,8 +51,7 @@ async def record_provider_status(
     receipt = await receipts.find(tenant_id, provider, provider_message_id)
     if receipt is None:
         return False
-    stamp = Timestamp()
-    stamp.FromNanoseconds(time.time_ns())
+    stamp = now()
     await events.publish(
         events_pb2.Event(
             # `sent` is already on the stream from the outbound consumer under its own id.

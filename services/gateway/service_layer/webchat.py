@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.client import JetStreamContext
 
 from ccmesh.configplane.models import ChannelEndpoint
@@ -28,6 +27,7 @@ from gateway.domain.inbound import Accepted, InboundMessage, validate
 from gateway.domain.socket_protocol import SocketError, bad_request
 from gateway.domain.socket_views import customer_history
 from gateway.domain.visitor_token import mint_visitor_token, visitor_of
+from gateway.service_layer.conversation import now, voice_endpoint_among
 
 AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
 
@@ -147,7 +147,7 @@ class WebchatService:
                 ],
             )
         )
-        voice = _voice_endpoint(self._endpoints.all(), tenant, endpoint.spec.brand)
+        voice = voice_endpoint_among(self._endpoints.all(), tenant, endpoint.spec.brand)
         leg = ChannelLeg(channel="voice", endpoint=voice.metadata.name if voice else "", address=phone)
 
         def add_voice_leg(current: ContactRecord | None) -> ContactRecord:
@@ -164,7 +164,7 @@ class WebchatService:
         await self._events.publish(
             events_pb2.Event(
                 event_id=event_id,
-                occurred_at=_now(),
+                occurred_at=now(),
                 tenant=common_pb2.TenantRef(tenant_id=tenant, brand_id=endpoint.spec.brand),
                 region=self._region,
                 contact_id=contact_id,
@@ -178,16 +178,3 @@ class WebchatService:
             )
         )
         return "requested" if voice is not None else "no_voice_endpoint"
-
-
-def _now() -> Timestamp:
-    stamp = Timestamp()
-    stamp.GetCurrentTime()
-    return stamp
-
-
-def _voice_endpoint(endpoints: list[ChannelEndpoint], tenant: str, brand: str) -> ChannelEndpoint | None:
-    voice = [e for e in endpoints if e.spec.tenant == tenant and e.spec.channel == "voice"]
-    same_brand = [e for e in voice if e.spec.brand == brand]
-    chosen = same_brand or voice
-    return chosen[0] if chosen else None

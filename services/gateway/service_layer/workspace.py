@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.client import JetStreamContext
 
 from ccmesh.auth import Caller
@@ -35,6 +34,7 @@ from gateway.domain.workspace_state import (
     Offer,
     routing_agent,
 )
+from gateway.service_layer.conversation import now
 
 #: Timeline entries shown beside the conversation (the newest; older ones stay in identity).
 TIMELINE_ENTRIES = 50
@@ -77,12 +77,6 @@ class Login:
     takes_contacts: bool
     #: The contacts the agent still holds (accepted before a reconnect, not wrapped up).
     contacts: list[HeldContact]
-
-
-def _now() -> Timestamp:
-    stamp = Timestamp()
-    stamp.GetCurrentTime()
-    return stamp
 
 
 class Workspace:
@@ -269,7 +263,7 @@ class Workspace:
         await self._events.publish(
             events_pb2.Event(
                 event_id=message_id,
-                occurred_at=_now(),
+                occurred_at=now(),
                 tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
                 region=self._region,
                 contact_id=contact_id,
@@ -391,7 +385,7 @@ class Workspace:
                 event_id=uuid.uuid5(
                     uuid.NAMESPACE_URL, f"workspace/{caller.tenant_id}/{contact_id}/{key}"
                 ).hex,
-                occurred_at=_now(),
+                occurred_at=now(),
                 tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
                 region=self._region,
                 contact_id=contact_id,

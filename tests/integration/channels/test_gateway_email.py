@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from _gateway_conversation import REGION, apply_endpoints, endpoint, events_of_kind, start_gateway
 from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
-from _providers import SmtpSink, free_port
+from _providers import SmtpSink
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ccmesh.events import EventPublisher
+from ccmesh.natsserver import free_port
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2

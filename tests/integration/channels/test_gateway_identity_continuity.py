@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from _gateway_conversation import apply_endpoints, endpoint, start_gateway
 from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
-from _providers import free_port
 
+from ccmesh.natsserver import free_port
 from contactcenter.common.v1 import common_pb2
 from contactcenter.gateway.v1 import gateway_pb2
 from contactcenter.gateway.v1.gateway_pb2_grpc import GatewayServiceStub

@@ -23,10 +23,11 @@ from _gateway_conversation import (
     start_gateway,
 )
 from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
-from _providers import ProviderServer, SmtpSink, free_port
+from _providers import ProviderServer, SmtpSink
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ccmesh.events import EventPublisher
+from ccmesh.natsserver import free_port
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.gateway.v1 import gateway_pb2

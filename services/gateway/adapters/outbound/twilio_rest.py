@@ -43,12 +43,21 @@ class TwilioRest:
         return await self._post(endpoint, "Calls.json", form)
 
     async def update_call(self, endpoint: ChannelEndpoint, call_sid: str, twiml: str) -> Receipt:
-        return await update_call(self._session, endpoint, call_sid, twiml)
+        """Redirect a live call to new TwiML: `POST .../Calls/{CallSid}.json` with form field `Twiml`.
 
-    async def _post(self, endpoint: ChannelEndpoint, resource: str, form: dict[str, str]) -> Receipt:
+        Twilio answers 200 with the call; 404 (unknown call) or error 21220 (the call is no longer in
+        progress) raise `CallEnded`, which no retry can change.
+        """
+        return await self._post(endpoint, f"Calls/{call_sid}.json", {"Twiml": twiml}, live_call=call_sid)
+
+    async def _post(
+        self, endpoint: ChannelEndpoint, resource: str, form: dict[str, str], *, live_call: str | None = None
+    ) -> Receipt:
         credentials = endpoint.spec.twilio
         if credentials is None:
             raise DeliveryFailed(f"endpoint {endpoint.metadata.name}: no Twilio credentials", transient=False)
+        if live_call is not None and (not live_call.isascii() or not live_call.isalnum()):
+            raise DeliveryFailed(f"call {live_call!r}: not a Twilio CallSid", transient=False)
         url = f"{base_url(endpoint, PUBLIC_API)}/2010-04-01/Accounts/{credentials.account_sid}/{resource}"
         try:
             async with self._session.post(
@@ -60,44 +69,13 @@ class TwilioRest:
                 body = await json_body(response)
                 if response.status >= 300:
                     detail = f"Twilio error {body.get('code', '')}: {body.get('message', '')}".strip()
+                    if live_call is not None and call_has_ended(response.status, body.get("code")):
+                        raise CallEnded(f"HTTP {response.status}: {detail}"[:500])
                     raise await http_failure(response, detail)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise connection_failure(error) from None
-        return Receipt(str(body.get("sid", "")))
+        return Receipt(str(body.get("sid", live_call or "")))
 
 
 def _basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-async def update_call(
-    session: aiohttp.ClientSession, endpoint: ChannelEndpoint, call_sid: str, twiml: str
-) -> Receipt:
-    """Redirect a live call to new TwiML: `POST .../Calls/{CallSid}.json` with form field `Twiml`.
-
-    Twilio answers 200 with the call; 404 (unknown call) or error 21220 (the call is no longer in
-    progress) raise `CallEnded`, which no retry can change.
-    """
-    credentials = endpoint.spec.twilio
-    if credentials is None:
-        raise DeliveryFailed(f"endpoint {endpoint.metadata.name}: no Twilio credentials", transient=False)
-    if not call_sid.isascii() or not call_sid.isalnum():
-        raise DeliveryFailed(f"call {call_sid!r}: not a Twilio CallSid", transient=False)
-    account = f"{base_url(endpoint, PUBLIC_API)}/2010-04-01/Accounts/{credentials.account_sid}"
-    url = f"{account}/Calls/{call_sid}.json"
-    try:
-        async with session.post(
-            url,
-            data={"Twiml": twiml},
-            headers={"Authorization": _basic_auth(credentials.account_sid, credentials.auth_token)},
-            timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_SECONDS),
-        ) as response:
-            body = await json_body(response)
-            if response.status >= 300:
-                detail = f"Twilio error {body.get('code', '')}: {body.get('message', '')}".strip()
-                if call_has_ended(response.status, body.get("code")):
-                    raise CallEnded(f"HTTP {response.status}: {detail}"[:500])
-                raise await http_failure(response, detail)
-    except (aiohttp.ClientError, TimeoutError) as error:
-        raise connection_failure(error) from None
-    return Receipt(str(body.get("sid", call_sid)))
