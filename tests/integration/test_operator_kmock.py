@@ -21,11 +21,14 @@ from ccoperator.testing.kmock_cluster import (
     RecordingDataPlane,
     api,
     contactcenter,
+    contactcenter_status,
     declare_resources,
     eventually,
     running_operator,
     simulate_ready,
+    stored_object,
 )
+from ccoperator.testing.kmock_cluster import condition as condition_of
 
 NS = "regions"
 CR_PATH = f"/apis/contactcenter.dev/v1alpha1/namespaces/{NS}/contactcenters"
@@ -72,19 +75,15 @@ async def operator(cluster: ApiServerEmulator, dataplane: RecordingDataPlane) ->
 
 
 def obj(cluster: ApiServerEmulator, resource: str, name: str) -> dict[str, Any] | None:
-    try:
-        found = cluster.objects[resource, NS, name]
-    except KeyError:
-        return None
-    return None if found.deleted else dict(found.raw)
+    return stored_object(cluster, resource, NS, name)
 
 
 def status(cluster: ApiServerEmulator, name: str = "eu") -> dict[str, Any]:
-    return (obj(cluster, CR_RESOURCE, name) or {}).get("status") or {}
+    return contactcenter_status(cluster, NS, name)
 
 
 def condition(cluster: ApiServerEmulator, kind: str, name: str = "eu") -> dict[str, Any]:
-    return next((c for c in status(cluster, name).get("conditions", []) if c["type"] == kind), {})
+    return condition_of(cluster, NS, name, kind)
 
 
 def events(cluster: ApiServerEmulator, reason: str) -> list[dict[str, Any]]:

@@ -14,15 +14,17 @@ from ccoperator.config import Config
 from ccoperator.kube.client import KubeClient
 from ccoperator.runtime import Runtime
 from ccoperator.testing.kmock_cluster import (
-    CR_RESOURCE,
     ApiServerEmulator,
     RecordingDataPlane,
     api,
+    condition,
     contactcenter,
+    contactcenter_status,
     declare_resources,
     eventually,
     running_operator,
     simulate_ready,
+    stored_object,
 )
 
 NS = "regions"
@@ -62,15 +64,11 @@ def operator_in(cluster: ApiServerEmulator) -> contextlib.AbstractAsyncContextMa
 
 
 def obj(cluster: ApiServerEmulator, resource: str, name: str) -> dict[str, Any] | None:
-    try:
-        found = cluster.objects[resource, NS, name]
-    except KeyError:
-        return None
-    return None if found.deleted else dict(found.raw)
+    return stored_object(cluster, resource, NS, name)
 
 
 def status(cluster: ApiServerEmulator) -> dict[str, Any]:
-    return (obj(cluster, CR_RESOURCE, "eu") or {}).get("status") or {}
+    return contactcenter_status(cluster, NS, "eu")
 
 
 def gateway_objects(cluster: ApiServerEmulator) -> list[str]:
@@ -78,8 +76,7 @@ def gateway_objects(cluster: ApiServerEmulator) -> list[str]:
 
 
 def ready(cluster: ApiServerEmulator) -> bool:
-    conditions = status(cluster).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return condition(cluster, NS, "eu", "Ready").get("status") == "True"
 
 
 async def switch_gateway(cluster: ApiServerEmulator, replicas: int) -> None:

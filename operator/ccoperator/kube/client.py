@@ -10,7 +10,6 @@ import ssl
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import kopf
@@ -112,18 +111,6 @@ class KubeClient:
     ) -> dict[str, Any] | None:
         path = kind.item(namespace, name) + (f"/{subresource}" if subresource else "")
         return await self._call("PATCH", path, patch, MERGE_PATCH)
-
-    async def list(
-        self, kind: Kind, namespace: str | None, label_selector: str = ""
-    ) -> list[dict[str, Any]] | None:
-        """The items of a collection, or None when the API server does not serve that kind."""
-        path = kind.collection(namespace)
-        if label_selector:
-            path += "?" + urlencode({"labelSelector": label_selector})
-        result = await self._call("GET", path)
-        if result is None:
-            return None
-        return [item for item in result.get("items") or [] if isinstance(item, dict)]
 
     async def delete(self, kind: Kind, namespace: str | None, name: str) -> bool:
         return await self._call("DELETE", kind.item(namespace, name)) is not None

@@ -232,26 +232,39 @@ async def simulate_ready(cluster: kmock.KubernetesEmulator, namespace: str) -> i
 
     Through the API (the status subresource), so watchers see it as they would in a cluster.
     """
-    stale = not_ready_deployments(cluster, namespace)
-    await mark_ready(cluster, namespace, stale)
-    return len(stale)
-
-
-def not_ready_deployments(cluster: kmock.KubernetesEmulator, namespace: str) -> list[tuple[str, int]]:
-    """(name, replicas) of Deployments not reporting all replicas ready: a scan of every object."""
-    return [
+    stale = [
         (name, obj.get("spec", {}).get("replicas", 1))
         for (resource, ns, name), obj in list(cluster.objects.items())
         if ns == namespace and resource.plural == "deployments" and resource.group == "apps"
         if not obj.deleted
         if (obj.get("status") or {}).get("readyReplicas") != obj.get("spec", {}).get("replicas", 1)
     ]
-
-
-async def mark_ready(cluster: kmock.KubernetesEmulator, namespace: str, stale: list[tuple[str, int]]) -> None:
     for name, replicas in stale:
         path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status"
         await api(cluster, "PATCH", path, {"status": {"readyReplicas": replicas}})
+    return len(stale)
+
+
+def stored_object(
+    cluster: kmock.KubernetesEmulator, resource: str, namespace: str, name: str
+) -> dict[str, Any] | None:
+    """The object as stored now, or None when it does not exist (or is deleted)."""
+    try:
+        found = cluster.objects[resource, namespace, name]
+    except KeyError:
+        return None
+    return None if found.deleted else dict(found.raw)
+
+
+def contactcenter_status(cluster: kmock.KubernetesEmulator, namespace: str, name: str) -> dict[str, Any]:
+    status: dict[str, Any] = (stored_object(cluster, CR_RESOURCE, namespace, name) or {}).get("status") or {}
+    return status
+
+
+def condition(cluster: kmock.KubernetesEmulator, namespace: str, name: str, kind: str) -> dict[str, Any]:
+    """The ContactCenter's condition of type `kind`, or {} when it has none."""
+    conditions = contactcenter_status(cluster, namespace, name).get("conditions") or []
+    return next((c for c in conditions if c["type"] == kind), {})
 
 
 async def eventually(check: Callable[[], Any], within: float = 20.0, interval: float = 0.05) -> Any:

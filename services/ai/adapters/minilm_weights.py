@@ -71,11 +71,3 @@ def load_encoder() -> MiniLMEncoder:
     weights = read_safetensors(directory / "model.safetensors")
     vocabulary = (directory / "vocab.txt").read_text(encoding="utf-8").splitlines()
     return MiniLMEncoder(weights, vocabulary)
-
-
-def encoder_available() -> bool:
-    try:
-        model_directory()
-    except ModelUnavailable:
-        return False
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -9,6 +10,8 @@ import orjson
 
 from identity.domain.identifiers import Identifier, IdentifierKind
 
+#: A customer id becomes a KV key token: a dot or wildcard would reach into another scope.
+CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_BYTES = 16 * 1024
 

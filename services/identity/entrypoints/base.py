@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from identity.adapters.global_index import GlobalIndex
 from identity.adapters.history_store import HistoryStore
 from identity.adapters.profile_store import ProfileStore
 from identity.adapters.region_scrubber import RegionScrubber
-from identity.domain.customer import Customer
+from identity.domain.customer import CUSTOMER_ID, Customer
 from identity.domain.residency import IndexKeys
 from identity.entrypoints import convert
 from identity.entrypoints.access import IdentityAccess
@@ -29,7 +28,6 @@ MERGE_ROLES = frozenset({"admin", "supervisor", "agent"})
 AUDIT_ROLES = frozenset({"admin", "supervisor"})
 ADMIN = frozenset({"admin"})
 SERVICE = frozenset({"service"})
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ENTRY_ID_MAX = 128
 _REASON_MAX = 500
 
@@ -58,7 +56,7 @@ def invalid(message: str) -> RpcError:
 
 def check_customer_id(value: str, field: str = "customer_id") -> str:
     # It becomes part of a KV key: a dot or wildcard would reach into another brand's scope.
-    if not _CUSTOMER_ID.match(value):
+    if not CUSTOMER_ID.match(value):
         raise invalid(f"{field}: required, 1-64 letters, digits, '-' or '_'")
     return value
 

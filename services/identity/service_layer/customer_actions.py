@@ -14,14 +14,12 @@ still remembers applied action ids (ActionLedger) so a redelivery is not applied
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from identity.adapters.profile_store import ProfileStore
-from identity.domain.customer import Customer, InvalidAttributes, check_attributes
+from identity.domain.customer import CUSTOMER_ID, Customer, InvalidAttributes, check_attributes
 
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Merge pointers followed from the named customer to the one that holds the profile now.
 MAX_MERGE_HOPS = 5
 
@@ -47,7 +45,7 @@ async def merge_customer_attributes(
     store: ProfileStore, scopes: Sequence[str], customer_id: str, attributes: Mapping[str, str]
 ) -> AttributesMerged:
     """Merge `attributes` into the profile; CustomerActionRefused or CustomerErased when it cannot."""
-    if not _CUSTOMER_ID.match(customer_id):
+    if not CUSTOMER_ID.match(customer_id):
         raise CustomerActionRefused(f"customer id {customer_id!r} is not 1-64 letters, digits, '-' or '_'")
     try:
         update = check_attributes(attributes)
