@@ -43,7 +43,7 @@ lint: $(STAMP) gen-check
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services/ccmesh services/ccflow services/ccctl services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
+	$(BIN)/mypy services/ccmesh services/ccflow services/ccctl services/ccsandbox services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
 
 ## Install Debian's chromium for the browser tests (idempotent; without root they skip and say why).
 browser:
@@ -59,8 +59,10 @@ test: lint typecheck browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Bring the whole platform up on the embedded NATS server (Ctrl-C stops it).
-run: $(STAMP) gen
-	$(BIN)/ccctl up
+run: $(STAMP)
+	@# Quietly: what `make run` prints is the platform's status block, nothing else.
+	@$(PY) tools/gen_protos.py --quiet
+	@$(BIN)/ccctl up
 
 bench: $(STAMP)
 	@for b in bench/*/; do name=$$(basename $$b); echo "== bench $$name"; $(PY) -m bench.$$name || exit 1; done

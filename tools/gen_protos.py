@@ -7,11 +7,15 @@ fails (exit 1, naming the files) when the committed code differs, so CI catches 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
+import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from grpc_tools import protoc
 
@@ -35,11 +39,31 @@ def generate(out: Path) -> None:
         f"--mypy_grpc_out={out}",
         *protos,
     ]
-    if protoc.main(args) != 0:
+    # The mypy plugins announce every file they write on stderr: shown only when protoc fails.
+    with _stderr_captured() as chatter:
+        failed = protoc.main(args) != 0
+    if failed:
+        chatter.seek(0)
+        sys.stderr.write(chatter.read().decode(errors="replace"))
         raise SystemExit("protoc failed; see the messages above")
     for folder in [out / PACKAGE, *(p for p in (out / PACKAGE).rglob("*") if p.is_dir())]:
         (folder / "__init__.py").write_text(HEADER)
     (out / PACKAGE / "py.typed").write_text("")
+
+
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[IO[bytes]]:
+    """File descriptor 2 (ours and the plugins' that protoc starts) goes to a scratch file."""
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield sink
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def differences(left: Path, right: Path) -> list[str]:
@@ -61,7 +85,10 @@ def differences(left: Path, right: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if the generated code is stale")
+    parser.add_argument("--quiet", action="store_true", help="print nothing unless something fails")
     options = parser.parse_args()
+    # protoc finds its plugins (protoc-gen-mypy) next to this interpreter, PATH or not.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     with tempfile.TemporaryDirectory() as scratch:
         generate(Path(scratch))
         fresh = Path(scratch) / PACKAGE
@@ -77,9 +104,9 @@ def main() -> int:
             return 0
         shutil.rmtree(committed, ignore_errors=True)
         shutil.copytree(fresh, committed)
-        print(
-            f"generated {sum(1 for _ in committed.rglob('*.py'))} modules into {committed.relative_to(ROOT)}"
-        )
+        if not options.quiet:
+            count = sum(1 for _ in committed.rglob("*.py"))
+            print(f"generated {count} modules into {committed.relative_to(ROOT)}")
     return 0
 
 

@@ -4,7 +4,7 @@ Node executions: the example support flow for every region and brand, contacts d
 the executor until their hand-off (AI results and integration replies fed back at once), counted
 by the executor's own per-node statistics. Scenarios: the example scenario files repeated to
 10,000 contacts through the simulator (effective flows rendered once per context, as `ccctl
-flow test` does). Goals (issue 5): >= 20,000 node executions/s; 10,000 scenarios in < 5 s.
+flow test` does). Goals: >= 20,000 node executions/s; 10,000 scenarios in < 5 s.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ throttle, and bench agents in routing whose offers a subscriber accepts and comp
 - `offer_latency_p50_ms` / `p99`: new customers writing at OFFER_RATE per second; from just before
   the webhook request is sent until the ContactOffered event for its contact is seen on NATS.
 - `echo_ratio` = inbound / echo: the share of the plain-HTTP ceiling the gateway keeps.
+- `voice_offer_latency_p50_ms` / `p99`: new callers at OFFER_RATE per second on the example voice
+  endpoint (`acme-uk-voice`, queue-only): from just before Twilio's signed voice webhook is sent
+  until the ContactOffered event for the call's contact is seen (the call's contact is known from
+  its MessageReceived, provider id `<CallSid>:call`). The answer is the greeting and `<Enqueue>`.
 
 Best of ROUNDS alternating rounds for the throughputs: these machines are noisy.
 """
@@ -44,18 +48,22 @@ from ccctl.launcher import (
     apply_examples,
     seed_examples,
     start_nats,
+    start_provider_sandbox,
     start_services,
     stop,
     wait_until_serving,
 )
 from ccmesh.auth import TokenAuthority
-from ccmesh.configplane.loader import validate_document
+from ccmesh.configplane.loader import load_file, validate_document
+from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import free_port
 from ccmesh.rpc_client import MeshChannel, mesh_stub
+from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from gateway.domain.generic_signature import generic_signature
+from gateway.domain.twilio_signature import twilio_signature
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu"
@@ -69,6 +77,8 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 AGENTS = 20
 OFFER_CONTACTS = int(os.environ.get("BENCH_OFFER_CONTACTS", "200"))
 OFFER_RATE = 20.0
+VOICE_ENDPOINT = "acme-uk-voice"
+VOICE_CONTACTS = int(os.environ.get("BENCH_VOICE_CONTACTS", "100"))
 
 ENDPOINT_DOCUMENT = {
     "apiVersion": "contactcenter.dev/v1alpha1",
@@ -78,7 +88,7 @@ ENDPOINT_DOCUMENT = {
         "region": REGION,
         "tenant": TENANT,
         "brand": "acme-retail",
-        "channel": "generic",
+        "channel": "api",
         "provider": "generic",
         "address": "bench",
         "queue": "support",
@@ -143,17 +153,24 @@ async def start_platform(data_dir: Path) -> Platform:
     (plan.data_dir / "logs").mkdir(parents=True)
     (plan.data_dir / "auth-secret").write_text("bench-gateway-secret-" + "x" * 32)
     platform = Platform(plan)
-    await asyncio.to_thread(start_nats, platform)
-    await apply_examples(platform)
-    nc = await nats.connect(platform.nats_url)
     try:
-        store = await ConfigStore.open(nc.jetstream())
-        await store.apply(validate_document(ENDPOINT_DOCUMENT))
-    finally:
-        await nc.close()
-    start_services(platform, secret(platform))
-    await wait_until_serving(platform)
-    await seed_examples(platform, secret(platform))
+        await asyncio.to_thread(start_nats, platform)
+        # Replies and call redirects go to a sandbox of the bench's own, never to a running `make run`.
+        await asyncio.to_thread(start_provider_sandbox, platform)
+        await apply_examples(platform)
+        nc = await nats.connect(platform.nats_url)
+        try:
+            store = await ConfigStore.open(nc.jetstream())
+            await store.apply(validate_document(ENDPOINT_DOCUMENT))
+        finally:
+            await nc.close()
+        start_services(platform, secret(platform))
+        await wait_until_serving(platform)
+        await seed_examples(platform, secret(platform))
+    except BaseException:
+        # A platform that did not come up leaves nothing running behind it.
+        await asyncio.to_thread(stop, platform)
+        raise
     return platform
 
 
@@ -183,10 +200,12 @@ class OfferTaker:
                         languages=["en"],
                         home_region=REGION,
                         capacity=[
-                            routing_pb2.ChannelCapacity(channel=routing_pb2.ACD_CHANNEL_CHAT, capacity=20),
-                            routing_pb2.ChannelCapacity(
-                                channel=routing_pb2.ACD_CHANNEL_MESSAGING, capacity=20
-                            ),
+                            routing_pb2.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_WEBCHAT, capacity=20),
+                            routing_pb2.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_SMS, capacity=20),
+                            # The generic provider API's contacts use the agent's api capacity.
+                            routing_pb2.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_API, capacity=20),
+                            # One call at a time is all a person can take (routing refuses more).
+                            routing_pb2.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_VOICE, capacity=1),
                         ],
                     ),
                 )
@@ -276,6 +295,76 @@ async def measure_offer_latency(
     return latencies, len(sent_at)
 
 
+def voice_endpoint() -> ChannelEndpoint:
+    for sourced in load_file(ROOT / "examples" / "channels" / f"{REGION}.yaml"):
+        document = sourced.document
+        if isinstance(document, ChannelEndpoint) and document.metadata.name == VOICE_ENDPOINT:
+            return document
+    raise SystemExit(f"bench: examples/channels/{REGION}.yaml has no {VOICE_ENDPOINT}")
+
+
+class CallContacts:
+    """The contact each bench call opened: MessageReceived with provider id `<CallSid>:call`."""
+
+    def __init__(self) -> None:
+        self.of_call: dict[str, str] = {}
+
+    async def on_event(self, msg: Msg) -> None:
+        received = events_pb2.Event.FromString(msg.data)
+        provider_id = received.message_received.provider_message_id
+        if provider_id.endswith(":call"):
+            self.of_call[provider_id.removesuffix(":call")] = received.contact_id
+
+
+async def measure_voice_offer_latency(
+    session: aiohttp.ClientSession, base: str, taker: OfferTaker, calls: CallContacts
+) -> tuple[list[float], int, int]:
+    """Latencies (ms), calls answered with an Enqueue, and calls made."""
+    endpoint = voice_endpoint()
+    assert endpoint.spec.twilio is not None
+    url = f"{base}/v1/twilio/{VOICE_ENDPOINT}/voice"
+    sent_at: dict[str, float] = {}
+    enqueued = 0
+
+    async def one(index: int) -> None:
+        nonlocal enqueued
+        call_sid = "CA" + uuid.uuid4().hex
+        form = {
+            "CallSid": call_sid,
+            "AccountSid": endpoint.spec.twilio.account_sid,  # type: ignore[union-attr]
+            "From": f"+4475{index:08d}",
+            "To": endpoint.spec.address,
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+        }
+        headers = {"X-Twilio-Signature": twilio_signature(url, form.items(), endpoint.spec.twilio.auth_token)}  # type: ignore[union-attr]
+        started = time.perf_counter()
+        async with session.post(url, data=form, headers=headers) as response:
+            twiml = await response.text()
+        if response.status == 200 and "<Enqueue" in twiml:
+            enqueued += 1
+            sent_at[call_sid] = started
+
+    pending = []
+    for index in range(VOICE_CONTACTS):
+        pending.append(asyncio.create_task(one(index)))
+        await asyncio.sleep(1.0 / OFFER_RATE)
+    await asyncio.gather(*pending)
+
+    def offered(call_sid: str) -> bool:
+        return calls.of_call.get(call_sid, "") in taker.offered_at
+
+    deadline = time.monotonic() + 30
+    while not all(offered(c) for c in sent_at) and time.monotonic() < deadline:
+        taker.offer_seen.clear()
+        try:
+            await asyncio.wait_for(taker.offer_seen.wait(), timeout=0.5)
+        except TimeoutError:
+            continue
+    latencies = [(taker.offered_at[calls.of_call[c]] - t) * 1000 for c, t in sent_at.items() if offered(c)]
+    return latencies, enqueued, VOICE_CONTACTS
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         platform = await start_platform(Path(tmp) / "data")
@@ -299,6 +388,8 @@ async def main() -> None:
             await taker.staff()
             heartbeat = asyncio.create_task(taker.heartbeats())
             await nc.subscribe(f"ccevt.{REGION}.{TENANT}.contact_offered.*", cb=taker.on_event)
+            calls = CallContacts()
+            await nc.subscribe(f"ccevt.{REGION}.{TENANT}.message_received.*", cb=calls.on_event)
             base = f"http://127.0.0.1:{platform.plan.gateway_http_port}"
             gateway_url = f"{base}/v1/generic/{ENDPOINT}/messages"
             echo_url = f"http://127.0.0.1:{echo_port}/echo"
@@ -330,6 +421,9 @@ async def main() -> None:
                             other_statuses[status] = other_statuses.get(status, 0) + count
                 backlog = await taker.wait_queue_empty()
                 latencies, new_contacts = await measure_offer_latency(session, gateway_url, taker)
+                voice_latencies, voice_enqueued, voice_calls = await measure_voice_offer_latency(
+                    session, base, taker, calls
+                )
         finally:
             if heartbeat is not None:
                 heartbeat.cancel()
@@ -355,16 +449,28 @@ async def main() -> None:
         "offer_latency_p99_ms": round(p99, 2),
         "offer_contacts": new_contacts,
         "offers_seen": len(latencies),
+        "voice_offer_latency_p50_ms": round(statistics.median(voice_latencies), 2)
+        if voice_latencies
+        else float("nan"),
+        "voice_offer_latency_p99_ms": round(percentile(voice_latencies, 0.99), 2)
+        if voice_latencies
+        else float("nan"),
+        "voice_calls": voice_calls,
+        "voice_calls_enqueued": voice_enqueued,
+        "voice_offers_seen": len(voice_latencies),
         "offer_answer_failures": taker.failures,
         "concurrency": CONCURRENCY,
         "senders": SENDERS,
         "messages_per_sender": MESSAGES_PER_SENDER,
     }
-    # The issue names no figures for this benchmark; these goals hold what must never fail:
+    # No throughput figure is set for this benchmark; these goals hold what must never fail:
     # every message accepted, every new contact offered to an agent.
     goals = [
         Goal("accepted_share", ">=", 1.0, accepted / sent if sent else 0.0),
         Goal("offered_share", ">=", 1.0, len(latencies) / new_contacts if new_contacts else 0.0),
+        # Every caller hears the greeting and waits in the queue, and is offered to an agent.
+        Goal("voice_enqueued_share", ">=", 1.0, voice_enqueued / voice_calls if voice_calls else 0.0),
+        Goal("voice_offered_share", ">=", 1.0, len(voice_latencies) / voice_calls if voice_calls else 0.0),
     ]
     print_report("gateway", results, goals)
 

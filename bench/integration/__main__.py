@@ -36,9 +36,9 @@ from bench.report import Goal, print_report
 from ccmesh import naming
 from ccmesh.configplane.loader import load_file, validate_document
 from ccmesh.configplane.store import ConfigStore
+from ccmesh.envelope import new_event
 from ccmesh.events import EventPublisher, StreamSettings, ensure_region_streams
 from ccmesh.natsserver import NatsServer, NatsServerSpec, free_port
-from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 
 REGION = "eu"
@@ -51,16 +51,13 @@ STEADY_EVENTS = 2000
 
 
 def event(contact: str, index: int, prefix: str) -> events_pb2.Event:
-    occurred = Timestamp()
-    occurred.GetCurrentTime()
-    return events_pb2.Event(
-        event_id=f"{prefix}{contact}-{index:06d}",
-        occurred_at=occurred,
-        tenant=common_pb2.TenantRef(tenant_id="acme"),
+    return new_event(
+        events_pb2.ContactQueued(queue="support"),
+        tenant_id="acme",
         region=REGION,
-        contact_id=contact,
         source="bench",
-        contact_queued=events_pb2.ContactQueued(queue="support"),
+        contact_id=contact,
+        event_id=f"{prefix}{contact}-{index:06d}",
     )
 
 

@@ -5,7 +5,7 @@ processes, the client in a third. Per transport: the median of sequential round 
 the throughput with 100 requests in flight; rounds alternate raw/mesh and the best round of
 each counts. The run repeats under three tracing set-ups (standard OTEL_* variables):
 
-- `tracing_off` (OTEL_SDK_DISABLED=true): the runtime's own cost; the issue's goals are
+- `tracing_off` (OTEL_SDK_DISABLED=true): the runtime's own cost; the goals are
   judged here: mesh >= 0.8 of raw throughput, and <= 0.1 ms added to the sequential median;
 - `sampled_1pct` (parentbased_traceidratio 0.01), a production sampling set-up;
 - `always_on`: every call recorded, as `make run` does for development.

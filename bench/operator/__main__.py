@@ -7,7 +7,7 @@ sees that through its Deployment watch) and the driver that creates the resource
 `Ready`. NATS is replaced by a recording fake: placement has its own test. The operator runs with its
 default settings (resync every 30 s), as it would be deployed. Each size runs `REPEATS` times.
 
-Goals (issue 9): under 1 s per resource, and growth linear or better from 10 to 50 resources.
+Goals: under 1 s per resource, and growth linear or better from 10 to 50 resources.
 
 Why two processes, and which figure judges "linear". With kmock in the operator's process, wall time
 grew with an exponent of 1.1-1.4 while API requests per resource stayed flat. Profiling (cProfile,
@@ -27,7 +27,7 @@ gc.callbacks, one run at 10 and one at 50) found:
    the operator's own Deployments, and a create trigger or Deployment event that waited while a pass
    ran which had already seen its change, each queued one more. Now ignored or dropped
    (`ccoperator.reconcile`): ~3 passes per resource instead of ~5, ~120 requests instead of ~165.
-The issue's figure judges growth: the time from create to `Ready`, as
+The goal judges growth: the time from create to `Ready`, as
 `wall_growth_exponent_10_to_50` from the median of `REPEATS` runs per size, the sizes interleaved
 so that a change in the machine's load touches each alike (quiet machine: 0.94-0.96). Wall time
 includes waiting for kmock's replies and for other processes on the 2 shared cores, so the

@@ -9,7 +9,7 @@ on that channel), reserve it (its ledger's load changes, so it is re-indexed) an
 (re-indexed again as idle).
 Mesh: two `AcdService` instances on their own connections to one real nats-server; contacts are
 enqueued and every offer is accepted and completed at once; a KV watcher checks every revision
-of every agent ledger for over-booking. Goals (issue 4): >= 50,000 decisions/s at 10k agents;
+of every agent ledger for over-booking. Goals: >= 50,000 decisions/s at 10k agents;
 time per decision growing no more than 1.5x from 1k to 100k agents; zero over-booked ledgers.
 """
 
@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Goal, print_report
+from ccmesh.channels import Channel
 from ccmesh.testing.topologies import single_server
 from routing.adapters.acd_store import KeyMirror
 from routing.domain import reservations
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact
 from routing.domain.reservations import AgentLedger, Held, ReservationState
 
@@ -50,11 +51,11 @@ def build(
             f"a{n}",
             skills={s: rng.randint(1, 5) for s in rng.sample(SKILLS, 3)},
             languages=frozenset({"en"}),
-            capacity={Channel.VOICE: 1, Channel.CHAT: 3},
+            capacity={Channel.VOICE: 1, Channel.WEBCHAT: 3},
         )
         if rng.random() < busy_fraction:
             held = tuple(
-                Held(f"b{n}-{k}", f"busy{n}-{k}", Channel.CHAT, ReservationState.ACCEPTED, 0.0)
+                Held(f"b{n}-{k}", f"busy{n}-{k}", Channel.WEBCHAT, ReservationState.ACCEPTED, 0.0)
                 for k in range(3)
             )
             ledger = AgentLedger(profile, AgentState.BUSY, held, rng.random() * 500)
@@ -102,7 +103,7 @@ class DecisionRun:
             now += 0.001
             queue = queues[n % QUEUES]
             contact = WaitingContact(
-                f"c{n}", queue.name, Channel.CHAT, 50, now - rng.random() * 60, n, language="en"
+                f"c{n}", queue.name, Channel.WEBCHAT, 50, now - rng.random() * 60, n, language="en"
             )
             if not index.has_room(contact.channel, failed):
                 continue  # the pass's "anyone free on this channel?" check, O(1) from the index
@@ -193,7 +194,7 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
             watch_kv = await ensure_bucket(connections[2].jetstream(), naming.acd_bucket("bench"), history=1)
             await services[0].configure_queue(QueueSpec("acme", "support"))
             for n in range(agents):
-                profile = AgentProfile(f"a{n}", capacity={Channel.VOICE: 1, Channel.CHAT: 2})
+                profile = AgentProfile(f"a{n}", capacity={Channel.VOICE: 1, Channel.WEBCHAT: 2})
                 await services[n % 2].upsert_agent("acme", profile)
                 await services[n % 2].set_agent_state("acme", f"a{n}", AgentState.AVAILABLE)
             over_booked = 0
@@ -247,7 +248,7 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
                 await service.start()
             started = time.perf_counter()
             for n in range(contacts):
-                contact = WaitingContact(f"c{n}", "support", Channel.CHAT, 50, time.time(), n)
+                contact = WaitingContact(f"c{n}", "support", Channel.WEBCHAT, 50, time.time(), n)
                 await services[n % 2].enqueue("acme", contact)
             try:
                 await asyncio.wait_for(all_done.wait(), 120)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ai.adapters.inference_pool import InferencePool
 from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
 from ai.adapters.registry import ComponentRegistry
 from ai.adapters.tenant_store import TenantStore
 from ai.config import AiConfig
 from ai.domain.component import ComponentContext, SentenceEncoder
-from ai.entrypoints.consumer import insight_consumer
+from ai.entrypoints.consumer import insight_consumer, reply_consumer
 from ai.entrypoints.rpc import AiServicer
 from ai.service_layer.analysis import Analyzer
 from ai.service_layer.intents import IntentModels, IntentTraining
@@ -39,7 +40,7 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
     encoder = await sentence_encoder(runtime.config)
     models = IntentModels()
     training = IntentTraining(models, store, encoder)
-    knowledge = KnowledgeBases(store)
+    knowledge = KnowledgeBases(store, encoder)
     await training.start()
     await knowledge.start()
     registry = ComponentRegistry.discover()
@@ -50,9 +51,15 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
 
     await catalog.apply(runtime.watcher.contact_center_for_region(runtime.config.region))
     runtime.watcher.on_region_change(runtime.config.region, follow)
-    analyzer = Analyzer(catalog, store)
+    inference = InferencePool(
+        runtime.config.inference_workers, blas_threads=runtime.config.inference_blas_threads
+    )
+    analyzer = Analyzer(catalog, store, inference)
     servicer = AiServicer(runtime.access, analyzer, training, knowledge, catalog, registry, runtime.events)
-    consumers = [insight_consumer(runtime.js, runtime.config.region, analyzer, runtime.events, catalog)]
+    consumers = [
+        insight_consumer(runtime.js, runtime.config.region, analyzer, runtime.events, catalog),
+        reply_consumer(runtime.js, runtime.config.region, analyzer, catalog),
+    ]
     return ServiceParts(
         servicers=[
             (
@@ -62,5 +69,5 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
             )
         ],
         consumers=consumers if runtime.config.stream_insights else [],
-        on_stop=[store.stop],
+        on_stop=[store.stop, inference.stop],
     )

@@ -1,5 +1,7 @@
 """Ai service settings (env prefix CC_)."""
 
+from pydantic import Field
+
 from ccmesh.config import MeshConfig
 
 
@@ -11,3 +13,10 @@ class AiConfig(MeshConfig):
     #: the embeddings component when its package is installed; false keeps every model to the
     #: TF-IDF stage (less memory, ~4 points less in-scope accuracy on CLINC150).
     sentence_encoder: bool = True
+    #: Threads that run the analysis pipelines (CC_INFERENCE_WORKERS): inference is CPU work, so
+    #: it runs off the event loop, which keeps serving calls, consumers and heartbeats meanwhile.
+    #: More threads than cores only queue in the interpreter; requests beyond them wait their turn.
+    inference_workers: int = Field(default=2, ge=1, le=64)
+    #: Threads each BLAS/OpenMP call may use (CC_INFERENCE_BLAS_THREADS), process-wide: with
+    #: several inference threads, BLAS threads of their own would oversubscribe the cores.
+    inference_blas_threads: int = Field(default=1, ge=1, le=64)

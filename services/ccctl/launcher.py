@@ -20,10 +20,16 @@ from pathlib import Path
 
 import nats
 
+from ccctl import sandbox_process
+from ccctl.demo_ai import DemoAiError, load_demo_ai, served_tenants
 from ccctl.discovery_client import PLATFORM_SERVICES, discover, summarize
+from ccctl.flow_seed import FlowSeedError, publish_example_flows
+from ccctl.sandbox_process import RunningSandbox, SandboxStartError, at_sandbox, start_sandbox, stop_sandbox
 from ccctl.workspace_seed import SeedError, seed_workspace
+from ccmesh.channels import Channel
 from ccmesh.configplane.loader import load_files
 from ccmesh.configplane.models import ChannelEndpoint
+from ccmesh.configplane.references import dangling_references
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import NatsServer, NatsServerError, NatsServerSpec, free_port
 
@@ -38,18 +44,73 @@ class LaunchError(RuntimeError):
 
 @dataclass
 class LaunchPlan:
+    """What to start. A port of 0 means "choose a free port" (tests start several platforms)."""
+
     data_dir: Path
     regions: list[str]
     examples_dir: Path
     nats_port: int = 4222
     nats_monitor_port: int = 8222
+    #: 0: every service process takes a free gRPC port, and SMTP listeners take free ports too.
     grpc_base_port: int = 50051
+    #: The first region's gateway; the next regions' gateways use the following ports.
     gateway_http_port: int = GATEWAY_HTTP_PORT
     gateway_smtp_port: int = GATEWAY_SMTP_PORT
+    #: The provider sandbox (Twilio, WhatsApp, SMTP relay stand-in); free ports when grpc_base_port is 0.
+    sandbox_http_port: int = sandbox_process.HTTP_PORT
+    sandbox_smtp_port: int = sandbox_process.SMTP_PORT
     ready_timeout: float = 60.0
+    #: Instances per service and region (`--replicas routing=2`); a service not named runs once.
+    replicas: dict[str, int] = field(default_factory=dict)
+    #: Chosen when the plan is made: the HTTP and SMTP port of each region's gateway.
+    gateway_http_ports: dict[str, int] = field(default_factory=dict)
+    gateway_smtp_ports: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.replicas) - set(PLATFORM_SERVICES))
+        if unknown:
+            raise LaunchError(
+                f"replicas: unknown service(s) {', '.join(unknown)}; known: {', '.join(PLATFORM_SERVICES)}"
+            )
+        bad = {name: count for name, count in self.replicas.items() if not 1 <= count <= MAX_REPLICAS}
+        if bad:
+            raise LaunchError(f"replicas: each count must be 1..{MAX_REPLICAS}, got {bad}")
+        self.nats_port = self.nats_port or free_port()
+        self.nats_monitor_port = self.nats_monitor_port or free_port()
+        fixed_http = self.gateway_http_port
+        # Fixed SMTP ports for a person; free ones when tests run several platforms at once.
+        fixed_smtp = self.gateway_smtp_port if self.grpc_base_port else 0
+        for index, region in enumerate(self.regions):
+            # The first region takes the port asked for; the next ones follow it for a person,
+            # and take free ones when tests run several platforms (gRPC base port 0).
+            following = fixed_http + index if fixed_http and (index == 0 or self.grpc_base_port) else 0
+            self.gateway_http_ports.setdefault(region, following or free_port())
+            self.gateway_smtp_ports.setdefault(region, fixed_smtp + index if fixed_smtp else free_port())
+        self.gateway_http_port = self.gateway_http_ports[self.regions[0]] if self.regions else fixed_http
+        self.gateway_smtp_port = self.gateway_smtp_ports[self.regions[0]] if self.regions else fixed_smtp
 
     def grpc_port(self, region_index: int, service_index: int) -> int:
         return self.grpc_base_port + region_index * 10 + service_index
+
+    def replicas_of(self, service: str) -> int:
+        return self.replicas.get(service, 1)
+
+
+#: More than a handful of processes per service on one machine only slows it down.
+MAX_REPLICAS = 8
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """`routing=2,gateway=3` -> {"routing": 2, "gateway": 3}; errors name the bad part."""
+    counts: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, count = part.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise LaunchError(f"replicas: {part!r} is not <service>=<count>, e.g. routing=2")
+        counts[name.strip()] = int(count)
+    return counts
 
 
 @dataclass
@@ -59,6 +120,9 @@ class RunningService:
     process: subprocess.Popen[bytes]
     grpc_port: int
     log_file: Path
+    replica: int = 1
+    #: The gateway's HTTP port (None for other services).
+    http_port: int | None = None
 
 
 @dataclass
@@ -68,10 +132,16 @@ class Platform:
     services: list[RunningService] = field(default_factory=list)
     #: Names of the applied web chat `ChannelEndpoint`s (their pages are /chat/<name>).
     webchat_endpoints: list[str] = field(default_factory=list)
+    #: The provider sandbox every example endpoint sends to.
+    sandbox: RunningSandbox | None = None
 
     @property
     def nats_url(self) -> str:
         return f"nats://127.0.0.1:{self.plan.nats_port}"
+
+    def http_url(self, region: str | None = None) -> str:
+        """The gateway's HTTP base URL in a region (the first region by default)."""
+        return f"http://127.0.0.1:{self.plan.gateway_http_ports[region or self.plan.regions[0]]}"
 
 
 def auth_secret(data_dir: Path) -> str:
@@ -114,17 +184,23 @@ async def apply_examples(platform: Platform) -> list[str]:
     ]
     files += [f for f in channels if f.exists()]
     documents = load_files(files)
+    problems = dangling_references([s.document for s in documents])
+    if problems:
+        raise LaunchError("; ".join(problems))
     platform.webchat_endpoints = [
         s.document.metadata.name
         for s in documents
-        if isinstance(s.document, ChannelEndpoint) and s.document.spec.channel == "webchat"
+        if isinstance(s.document, ChannelEndpoint) and s.document.spec.channel == Channel.WEBCHAT
     ]
     nc = await nats.connect(platform.nats_url)
     try:
         store = await ConfigStore.open(nc.jetstream())
         lines = []
         for sourced in documents:
-            result = await store.apply(sourced.document)
+            document = sourced.document
+            if isinstance(document, ChannelEndpoint):
+                document = at_sandbox(document, platform.sandbox)
+            result = await store.apply(document)
             state = f"configured (generation {result.generation})" if result.changed else "unchanged"
             lines.append(f"{result.kind.lower()}/{result.name} {state}")
         return lines
@@ -147,39 +223,54 @@ async def seed_examples(platform: Platform, secret: str) -> list[str]:
 
 def start_services(platform: Platform, secret: str) -> None:
     plan = platform.plan
-    for region_index, region in enumerate(plan.regions):
+    for region_index in range(len(plan.regions)):
         for service_index, name in enumerate(PLATFORM_SERVICES):
-            # Base port 0: every service takes a free port (tests run several platforms at once).
-            grpc_port = plan.grpc_port(region_index, service_index) if plan.grpc_base_port else free_port()
-            log_file = plan.data_dir / "logs" / f"{region}-{name}.log"
-            env = {
-                **os.environ,
-                "CC_REGION": region,
-                "CC_NATS_URL": platform.nats_url,
-                "CC_AUTH_SECRET": secret,
-                "CC_GRPC_PORT": str(grpc_port),
-                "CC_INSTANCE_NAME": f"{name}-{region}-1",
-                "CC_PLACEMENT_BY_REGION": "true",
-            }
-            if name == "gateway" and region_index == 0:
-                env["CC_HTTP_PORT"] = str(plan.gateway_http_port)
-                # Fixed ports for a person; free ones when tests run several platforms at once.
-                env["CC_SMTP_PORT"] = str(plan.gateway_smtp_port if plan.grpc_base_port else 0)
-                if plan.gateway_http_port:
-                    env.setdefault("CC_PUBLIC_BASE_URL", f"http://127.0.0.1:{plan.gateway_http_port}")
-            if name == "integration":
-                # On a developer's machine webhook receivers are plain http:// on localhost.
-                env["CC_LOCAL_MODE"] = "true"
-            with log_file.open("ab") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", name],
-                    env=env,
-                    stdout=log,
-                    stderr=log,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # Ctrl-C goes to us; we stop the services in order
+            for replica in range(1, plan.replicas_of(name) + 1):
+                platform.services.append(
+                    _start_service(platform, secret, region_index, service_index, replica)
                 )
-            platform.services.append(RunningService(region, name, process, grpc_port, log_file))
+
+
+def _start_service(
+    platform: Platform, secret: str, region_index: int, service_index: int, replica: int
+) -> RunningService:
+    plan = platform.plan
+    region, name = plan.regions[region_index], PLATFORM_SERVICES[service_index]
+    # Base port 0: every service takes a free port (tests run several platforms at once); the
+    # numbered ports are the first replicas', further replicas take free ones.
+    fixed = plan.grpc_base_port and replica == 1
+    grpc_port = plan.grpc_port(region_index, service_index) if fixed else free_port()
+    suffix = "" if replica == 1 else f"-{replica}"
+    log_file = plan.data_dir / "logs" / f"{region}-{name}{suffix}.log"
+    env = {
+        **os.environ,
+        "CC_REGION": region,
+        "CC_NATS_URL": platform.nats_url,
+        "CC_AUTH_SECRET": secret,
+        "CC_GRPC_PORT": str(grpc_port),
+        "CC_INSTANCE_NAME": f"{name}-{region}-{replica}",
+        "CC_PLACEMENT_BY_REGION": "true",
+    }
+    http_port = None
+    if name == "gateway":
+        # Every region's gateway serves HTTP; a further replica of it takes a free port.
+        http_port = plan.gateway_http_ports[region] if replica == 1 else free_port()
+        env["CC_HTTP_PORT"] = str(http_port)
+        env["CC_SMTP_PORT"] = str(plan.gateway_smtp_ports[region] if replica == 1 else free_port())
+        env.setdefault("CC_PUBLIC_BASE_URL", f"http://127.0.0.1:{plan.gateway_http_ports[region]}")
+    if name == "integration":
+        # On a developer's machine webhook receivers are plain http:// on localhost.
+        env["CC_LOCAL_MODE"] = "true"
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", name],
+            env=env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C goes to us; we stop the services in order
+        )
+    return RunningService(region, name, process, grpc_port, log_file, replica, http_port)
 
 
 async def wait_until_serving(platform: Platform) -> None:
@@ -192,7 +283,11 @@ async def wait_until_serving(platform: Platform) -> None:
                 names = ", ".join(f"{s.region}/{s.name} (see {s.log_file})" for s in dead)
                 raise LaunchError(f"service(s) exited during start: {names}")
             rows = summarize(await discover(nc, 0.3), platform.plan.regions)
-            if rows and all(row.status == "SERVING" for row in rows):
+            # Every replica, not just one per service: a test may stop one and expect the other.
+            if rows and all(
+                row.status == "SERVING" and row.instances >= platform.plan.replicas_of(row.service)
+                for row in rows
+            ):
                 return
             if time.monotonic() > deadline:
                 waiting = ", ".join(f"{r.region}/{r.service}" for r in rows if r.status != "SERVING")
@@ -216,27 +311,42 @@ def stop(platform: Platform, grace: float = 15.0) -> None:
     if platform.nats is not None:
         platform.nats.stop()
         platform.nats = None
+    if platform.sandbox is not None:
+        stop_sandbox(platform.sandbox)
+        platform.sandbox = None
 
 
 def summary(platform: Platform, applied: list[str]) -> str:
+    plan = platform.plan
     lines = [
         "contact center platform is up",
-        f"  NATS            {platform.nats_url}  (monitoring http://127.0.0.1:{platform.plan.nats_monitor_port})",
-        f"  gateway         http://127.0.0.1:{platform.plan.gateway_http_port}"
-        "  (GET /healthz, POST /v1/tenants/<tenant>/messages)",
-        f"  data            {platform.plan.data_dir}/  (logs in {platform.plan.data_dir}/logs/)",
+        f"  NATS            {platform.nats_url}  (monitoring http://127.0.0.1:{plan.nats_monitor_port})",
+    ]
+    for region in plan.regions:
+        lines.append(
+            f"  gateway {region:<8}{platform.http_url(region)}"
+            "  (GET /healthz, POST /v1/tenants/<tenant>/messages)"
+        )
+    lines += [
+        f"  data            {plan.data_dir}/  (logs in {plan.data_dir}/logs/)",
         "  config          " + "; ".join(applied),
         "  gRPC APIs:",
     ]
     for service in platform.services:
-        lines.append(f"    {service.region:<14}{service.name:<12}127.0.0.1:{service.grpc_port}")
-    web = f"http://127.0.0.1:{platform.plan.gateway_http_port}"
+        name = service.name if service.replica == 1 else f"{service.name}#{service.replica}"
+        extra = f"  (HTTP 127.0.0.1:{service.http_port})" if service.replica > 1 and service.http_port else ""
+        lines.append(f"    {service.region:<14}{name:<12}127.0.0.1:{service.grpc_port}{extra}")
+    web = platform.http_url()
     for name in platform.webchat_endpoints:
         lines.append(f"  web chat        {web}/chat/{name}")
-    if platform.plan.grpc_base_port:
+    if platform.sandbox is not None:
         lines.append(
-            f"  e-mail          smtp://127.0.0.1:{platform.plan.gateway_smtp_port}"
-            "  (write to support@acme.example)"
+            f"  provider sandbox {platform.sandbox.url}  (what was sent: .venv/bin/ccctl sandbox messages)"
+        )
+    for region in plan.regions:
+        lines.append(
+            f"  e-mail {region:<9}smtp://127.0.0.1:{plan.gateway_smtp_ports[region]}"
+            + ("  (write to support@acme.example)" if region == plan.regions[0] else "")
         )
     lines.append(f"  agent page      {web}/agent       (log in with an agent token, below)")
     lines.append(f"  supervisor      {web}/supervisor  (log in with a supervisor token)")
@@ -247,6 +357,52 @@ def summary(platform: Platform, applied: list[str]) -> str:
     lines.append("  try: .venv/bin/ccctl status   |   .venv/bin/ccctl token --tenant acme --role admin")
     lines.append("Ctrl-C stops everything.")
     return "\n".join(lines)
+
+
+async def bring_up(platform: Platform, secret: str) -> list[str]:
+    """Everything `ccctl up` starts, in order (NATS, configuration, services, example workspace);
+    the lines describing what was applied. Tests start the platform through this too."""
+    await asyncio.to_thread(start_nats, platform)
+    await asyncio.to_thread(start_provider_sandbox, platform)
+    applied = await apply_examples(platform)
+    start_services(platform, secret)
+    await wait_until_serving(platform)
+    applied += await seed_examples(platform, secret)
+    applied += await seed_flows(platform, secret)
+    # The example tenants' intents and knowledge base, so the first messages show real AI.
+    try:
+        applied += await load_demo_ai(
+            platform.nats_url, platform.plan.regions, secret, platform.plan.examples_dir
+        )
+    except DemoAiError as error:
+        raise LaunchError(str(error)) from None
+    return applied
+
+
+async def seed_flows(platform: Platform, secret: str) -> list[str]:
+    """The example journeys (examples/flows/), live for every tenant each region serves."""
+    lines: list[str] = []
+    for region in platform.plan.regions:
+        for tenant in sorted(served_tenants(platform.plan.examples_dir, region)):
+            try:
+                lines += await publish_example_flows(
+                    platform.nats_url, region, secret, tenant, platform.plan.examples_dir / "flows"
+                )
+            except FlowSeedError as error:
+                raise LaunchError(str(error)) from None
+    return lines
+
+
+def start_provider_sandbox(platform: Platform) -> None:
+    plan = platform.plan
+    # Fixed ports for a person; free ones when tests run several platforms at once.
+    fixed = bool(plan.grpc_base_port)
+    try:
+        platform.sandbox = start_sandbox(
+            plan.data_dir, plan.sandbox_http_port if fixed else 0, plan.sandbox_smtp_port if fixed else 0
+        )
+    except SandboxStartError as error:
+        raise LaunchError(str(error)) from None
 
 
 def run(plan: LaunchPlan) -> int:
@@ -261,11 +417,7 @@ def run(plan: LaunchPlan) -> int:
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         secret = auth_secret(plan.data_dir)
-        start_nats(platform)
-        applied = asyncio.run(apply_examples(platform))
-        start_services(platform, secret)
-        asyncio.run(wait_until_serving(platform))
-        applied += asyncio.run(seed_examples(platform, secret))
+        applied = asyncio.run(bring_up(platform, secret))
         print(summary(platform, applied), flush=True)
         while True:
             for service in platform.services:

@@ -5,10 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ccctl.commands import CommandError, ai, apply, flow, get, integrations, kb, status, token, up
+from ccctl.commands import (
+    CommandError,
+    ai,
+    apply,
+    customers,
+    flow,
+    get,
+    integrations,
+    kb,
+    sandbox,
+    status,
+    token,
+    up,
+)
 
 #: Every subcommand module; adding one is adding it here.
-SUBCOMMANDS = (apply, get, status, up, token, integrations, flow, ai, kb)
+SUBCOMMANDS = (apply, get, status, up, token, integrations, flow, ai, kb, sandbox, customers)
 
 
 def build_parser() -> argparse.ArgumentParser:

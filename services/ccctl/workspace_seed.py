@@ -8,32 +8,44 @@ Both calls replace what is there, so loading the file again on every start chang
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import nats
 import yaml
 from pydantic import Field, ValidationError
 
 from ccmesh.auth import TokenAuthority
+from ccmesh.channels import ChannelField, to_kind
 from ccmesh.configplane.base import Model, ResourceId
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 
-_CHANNELS = {
-    "voice": common_pb2.CHANNEL_KIND_VOICE,
-    "sms": common_pb2.CHANNEL_KIND_SMS,
-    "whatsapp": common_pb2.CHANNEL_KIND_WHATSAPP,
-    "email": common_pb2.CHANNEL_KIND_EMAIL,
-    "webchat": common_pb2.CHANNEL_KIND_WEBCHAT,
-}
+
+class ExampleLanguageStep(Model):
+    after_seconds: float = Field(gt=0)
+    mode: Literal["preferred", "any"]
 
 
 class ExampleQueue(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_=-]{1,200}$")
     brand: str = ""
     required_skills: list[str] = Field(default_factory=list)
+    #: How the contact's language is matched at first: required (the default), preferred or any.
+    language: Literal["required", "preferred", "any"] = "required"
+    #: Later steps that widen it with the wait (routing refuses a step that narrows).
+    language_widening: list[ExampleLanguageStep] = Field(default_factory=list)
+    #: "isolated" keeps the queue to its brand when the tenant shares agents across brands.
+    brand_sharing: Literal["", "isolated"] = ""
+
+
+class ExampleCapacityGroup(Model):
+    """Channels whose contacts together count against one limit, e.g. messaging: sms + whatsapp."""
+
+    name: str = Field(min_length=1, max_length=64)
+    channels: list[ChannelField] = Field(min_length=1)
+    capacity: int = Field(ge=1, le=100)
 
 
 class ExampleAgent(Model):
@@ -43,7 +55,10 @@ class ExampleAgent(Model):
     queues: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     skills: dict[str, int] = Field(default_factory=dict)
-    channels: dict[str, int] = Field(default_factory=dict)
+    #: Contacts at once per channel, by the names of `ccmesh.channels` (sms and whatsapp apart).
+    channels: dict[ChannelField, int] = Field(default_factory=dict)
+    #: Limits on several channels together; none: every channel on its own.
+    capacity_groups: list[ExampleCapacityGroup] = Field(default_factory=list)
 
 
 class ExampleWorkspace(Model):
@@ -67,9 +82,6 @@ def load_workspace(path: Path) -> ExampleWorkspace:
             f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in error.errors()
         )
         raise SeedError(f"{path}: {problems}") from None
-    unknown = sorted({c for a in workspace.agents for c in a.channels} - set(_CHANNELS))
-    if unknown:
-        raise SeedError(f"{path}: agents.channels: unknown channel(s) {unknown}; use {sorted(_CHANNELS)}")
     return workspace
 
 
@@ -81,8 +93,16 @@ def _agent(tenant: str, region: str, agent: ExampleAgent) -> Any:
         skills=[identity_pb2.Skill(name=name, proficiency=level) for name, level in agent.skills.items()],
         languages=agent.languages,
         channels=[
-            identity_pb2.ChannelCapacity(channel=_CHANNELS[name], max_concurrent=count)
+            identity_pb2.ChannelCapacity(channel=to_kind(name), max_concurrent=count)  # type: ignore[arg-type]
             for name, count in agent.channels.items()
+        ],
+        capacity_groups=[
+            identity_pb2.CapacityGroup(
+                name=group.name,
+                channels=[to_kind(c) for c in group.channels],  # type: ignore[misc]
+                capacity=group.capacity,
+            )
+            for group in agent.capacity_groups
         ],
         brands=agent.brands,
         queues=agent.queues,
@@ -105,7 +125,15 @@ async def seed_workspace(nats_url: str, region: str, secret: str, path: Path) ->
                 routing_pb2.ConfigureQueueRequest(
                     tenant_id=workspace.tenant,
                     queue=routing_pb2.QueueDefinition(
-                        name=queue.name, brand=queue.brand, required_skills=queue.required_skills
+                        name=queue.name,
+                        brand=queue.brand,
+                        required_skills=queue.required_skills,
+                        language=queue.language,
+                        language_widening=[
+                            routing_pb2.LanguageStep(after_seconds=step.after_seconds, mode=step.mode)
+                            for step in queue.language_widening
+                        ],
+                        brand_sharing=queue.brand_sharing,
                     ),
                 )
             )

@@ -26,6 +26,7 @@ class InvokeAi:
     node: str
     component: str
     task: str
+    timeout_seconds: float = 3.0
 
 
 @dataclass(frozen=True)

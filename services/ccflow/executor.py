@@ -59,6 +59,7 @@ from ccflow.model import (
     SetAttributesNode,
     TransferFlowNode,
 )
+from ccmesh import channels
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -132,7 +133,7 @@ class Executor:
         elif isinstance(node, CallbackNode):
             if not isinstance(event, CallbackAnswered):
                 raise self._wrong_event(journey, event)
-            journey.channel = event.channel
+            journey.channel = channels.stored_name(event.channel)
             self._go(journey, node.next)
         if _is_running(journey):
             self._run(journey, now, effects)
@@ -335,7 +336,7 @@ class Executor:
             effects.append(AwaitInput(node.id, node.prompt, node.mode, node.timeout_seconds, 0))
         elif isinstance(node, AiNode):
             self._wait(journey, "ai")
-            effects.append(InvokeAi(node.id, node.component, node.task))
+            effects.append(InvokeAi(node.id, node.component, node.task, node.timeout_seconds))
         elif isinstance(node, IntegrationNode):
             self._wait(journey, "integration")
             effects.append(CallIntegration(node.id, node.integration, node.timeout_seconds))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from ccmesh import channels
+
 Status = Literal["running", "waiting", "ended"]
 Waiting = Literal["", "input", "ai", "integration", "callback"]
 
@@ -30,6 +32,8 @@ class Journey:
     intent: str = ""
     sentiment: float = 0.0
     input: str = ""
+    #: The customer's message that opened the contact (what its language is told from).
+    text: str = ""
     node: str = ""
     status: Status = "running"
     waiting_for: Waiting = ""
@@ -41,6 +45,10 @@ class Journey:
     #: How the journey ended: {"kind": "queue"|"flow"|"end"|"error", ...}; empty while it runs.
     outcome: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # One spelling per channel for overlays and conditions, whatever the starter sent.
+        self.channel = channels.stored_name(self.channel)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

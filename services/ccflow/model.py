@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from ccmesh.channels import Channel, ChannelField
+
 API_VERSION = "contactcenter.dev/v1alpha1"
 
 NodeId = Annotated[
@@ -95,6 +97,8 @@ class AiNode(_Node):
     kind: Literal["ai"]
     component: LogicalName
     task: Literal["language", "intent", "sentiment", "summary", "classify"]
+    #: How long the step waits for the AI service; no answer by then takes `onFailure`.
+    timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     store: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]*)?$")
     next: NodeId
     on_failure: NodeId
@@ -150,7 +154,7 @@ class CallbackNode(_Node):
 
     kind: Literal["callback"]
     queue: LogicalName
-    channel: Literal["voice", "sms", "whatsapp", "email", "chat"] = "voice"
+    channel: ChannelField = Channel.VOICE
     next: NodeId
 
 
@@ -219,7 +223,7 @@ class Selector(Model):
 
     region: str | None = None
     brand: str | None = None
-    channel: str | None = None
+    channel: ChannelField | None = None
     language: str | None = None
 
 

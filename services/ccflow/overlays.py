@@ -25,7 +25,7 @@ from ccflow.model import (
     PointNode,
     Selector,
 )
-from ccflow.validate import check_node, successors, validate_flow
+from ccflow.validate import channel_name_problems, check_node, successors, validate_flow
 
 
 def matches(selector: Selector, context: Mapping[str, str | None]) -> bool:
@@ -138,6 +138,8 @@ def policy_problems(policy: FlowPolicy, file: str, catalog: CatalogSpec | None) 
         check(policy.spec.when, bool)
     except ExpressionError as error:
         problems.append(Problem(file, "", f"when: {error}"))
+    else:
+        problems.extend(Problem(file, "", f"when: {p}") for p in channel_name_problems(policy.spec.when))
     return problems
 
 

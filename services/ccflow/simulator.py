@@ -38,6 +38,7 @@ from ccflow.journey import Journey
 from ccflow.loader import Bundle
 from ccflow.model import Flow, Model
 from ccflow.overlays import render
+from ccmesh.channels import Channel, ChannelField
 
 
 class Expectation(Model):
@@ -56,7 +57,7 @@ class Scenario(Model):
     name: str = Field(min_length=1)
     region: str = ""
     brand: str = ""
-    channel: str = "chat"
+    channel: ChannelField = Channel.WEBCHAT
     language: str = ""
     customer: dict[str, Any] = Field(default_factory=dict)
     history: dict[str, Any] = Field(default_factory=dict)
@@ -67,7 +68,7 @@ class Scenario(Model):
     ai: dict[str, Any] = Field(default_factory=dict)
     integrations: dict[str, Any] = Field(default_factory=dict)
     #: Channel the customer answers a callback on; absent: the callback is never answered.
-    callback: str | None = None
+    callback: ChannelField | None = None
     expect: Expectation = Field(default_factory=Expectation)
 
 

@@ -5,6 +5,7 @@ Every problem names the file, the node and what is wrong; all are reported at on
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterator
 
@@ -28,6 +29,7 @@ from ccflow.model import (
     SetAttributesNode,
     TransferFlowNode,
 )
+from ccmesh import channels
 
 
 def successors(node: Node) -> list[str]:
@@ -71,6 +73,38 @@ def catalog_references(node: Node) -> Iterator[tuple[str, str]]:
         yield "flows", node.flow
 
 
+#: `channel == "x"`, `"x" != channel`, `channel in ["x", ...]` (not `attributes.channel`).
+_CHANNEL_COMPARED = re.compile(
+    r"""(?<![\w.])channel\s*(?:==|!=)\s*(["'])(?P<right>[^"']*)\1"""
+    r"""|(["'])(?P<left>[^"']*)\3\s*(?:==|!=)\s*channel\b"""
+    r"""|(?<![\w.])channel\s+in\s*\[(?P<listed>[^\]]*)\]"""
+)
+_LITERAL = re.compile(r"""(["'])([^"']*)\1""")
+
+
+def channel_name_problems(source: str) -> list[str]:
+    """Names a condition compares `channel` with that the journey's channel never is.
+
+    A journey's channel is always one of `ccmesh.channels.NAMES`; a comparison with an earlier
+    spelling (`chat`) or a typo would silently never match, so it is refused with the right name.
+    """
+    problems = []
+    for match in _CHANNEL_COMPARED.finditer(source):
+        if match["listed"] is not None:
+            names = [literal[1] for literal in _LITERAL.findall(match["listed"])]
+        else:
+            names = [match["right"] if match["right"] is not None else match["left"]]
+        for name in names:
+            if name in channels.NAMES:
+                continue
+            try:
+                hint = f"the journey's channel is {channels.parse(name).value!r}"
+            except channels.UnknownChannelError:
+                hint = f"one of {', '.join(channels.NAMES)}"
+            problems.append(f"compares channel with {name!r}, which it never is: {hint}")
+    return problems
+
+
 def check_node(node: Node, file: str, catalog: CatalogSpec | None) -> list[Problem]:
     problems = []
     for source, expected, where in expressions_of(node):
@@ -78,6 +112,8 @@ def check_node(node: Node, file: str, catalog: CatalogSpec | None) -> list[Probl
             check(source, expected)
         except ExpressionError as error:
             problems.append(Problem(file, node.id, f"{where}: {error}"))
+            continue
+        problems.extend(Problem(file, node.id, f"{where}: {p}") for p in channel_name_problems(source))
     if isinstance(node, PriorityNode) and [node.priority, node.delta, node.expression].count(None) != 2:
         problems.append(Problem(file, node.id, "give exactly one of priority, delta or expression"))
     if catalog is not None:

@@ -37,6 +37,12 @@ class PermanentError(Exception):
     """Raised by a handler for an event that can never succeed: dead-lettered at once, no retries."""
 
 
+class TransientError(Exception):
+    """Raised by a handler for an expected, passing failure (a provider down, a Retry-After):
+    redelivered after the back-off like any failure, but logged as one line without a traceback,
+    since the handler knows (and says) what went wrong."""
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     replicas: int = 1
@@ -249,6 +255,9 @@ class DurableConsumer(Generic[M]):
                     span.set_status(Status(StatusCode.ERROR, repr(error)))
                     if delivered >= self.settings.max_deliver:
                         await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
+                    elif isinstance(error, TransientError):
+                        log.debug("%s on %s: %s; retrying", self._format.label, self.settings.durable, error)
+                        await message.nak(delay=self._backoff(delivered))
                     else:
                         log.warning(
                             "%s on %s failed (attempt %d); retrying",

@@ -3,13 +3,16 @@
 Servicers are written once against the gRPC servicer API (`await context.abort(...)`,
 `context.invocation_metadata()`, `context.time_remaining()`); this class gives the same
 surface for mesh calls, so one servicer serves both transports.
+
+A servicer ends a call with a status one way: `await abort(context, code, message)` (or
+`context.abort` itself). Raising `RpcError` is for passing on a downstream call's status.
 """
 
 from __future__ import annotations
 
 import contextvars
 import time
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 
@@ -23,6 +26,13 @@ current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 #: Headers that are transport concerns, not call metadata handed to the servicer.
 _TRANSPORT_HEADERS = frozenset({"traceparent", "tracestate", "baggage", "grpc-timeout-ms"})
+
+
+async def abort(context: Any, code: grpc.StatusCode, message: str) -> NoReturn:
+    """End the call with `code`: the context's `abort`, typed as never returning, so type
+    checkers know the handler stops here (grpc.aio's and the mesh's contexts both raise)."""
+    await context.abort(code, message)
+    raise AssertionError("abort returned")  # pragma: no cover - abort always raises
 
 
 class AbortRpc(RpcError):

@@ -96,6 +96,8 @@ class ServiceParts:
     servicers: list[tuple[object, ServiceDescriptor, Callable[[Any, grpc.aio.Server], None]]]
     consumers: list[DurableConsumer[Any]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Run first when a stop is asked, before anything drains (e.g. tell WebSocket clients to go).
+    on_stopping: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,8 @@ async def serve(
         log.info("serving %s in region %s (gRPC port %s)", definition.name, config.region, grpc_port)
         await stop.wait()
         log.info("stopping: draining in-flight work")
+        for hook in parts.on_stopping:
+            await hook()
         if grpc_server is not None:
             await grpc_server.set_serving(False)
 

@@ -12,9 +12,12 @@ from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from contactcenter.identity.v1 import identity_pb2_grpc
 from contactcenter.routing.v1 import routing_pb2_grpc
+from gateway.adapters.ai_language import AiLanguage
 from gateway.adapters.channel_directory import ChannelDirectory
+from gateway.adapters.contact_events import StreamHistory
 from gateway.adapters.contact_store import ContactStore
 from gateway.adapters.provider_receipts import ProviderReceipts
+from gateway.adapters.tenant_settings import TenantSettings
 from gateway.bootstrap_outbound import email_parts, outbound_parts
 from gateway.bootstrap_voice import voice_parts
 from gateway.bootstrap_workspace import workspace_route_adders
@@ -28,8 +31,9 @@ from gateway.entrypoints.rpc import GatewayServicer
 from gateway.entrypoints.twilio_voice import twilio_voice_routes
 from gateway.entrypoints.twilio_webhooks import twilio_sms_routes
 from gateway.entrypoints.whatsapp_webhooks import whatsapp_routes, whatsapp_status_sink
-from gateway.service_layer.accept_inbound import accept_inbound
+from gateway.service_layer.accept_inbound import AcceptInbound, accept_inbound
 from gateway.service_layer.conversation import Conversations
+from gateway.service_layer.handed_over import HandedOverContacts
 
 
 async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
@@ -51,30 +55,18 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     runtime.watcher.on_change(refresh_directory)
     directory.refresh(runtime.watcher.documents("ChannelEndpoint"))
     identity = mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel)
-    # Journeys and queues for new contacts, waiting journeys fed by later messages (G2).
+    # Journeys and queues for new contacts, waiting journeys fed by later messages.
     conversations = Conversations(
         region=config.region,
         store=store,
         routing=mesh_stub(routing_pb2_grpc.RoutingServiceStub, runtime.channel),
         endpoints=directory,
         events=runtime.events,
+        language_of=AiLanguage(runtime.channel),
     )
-    servicer = GatewayServicer(
-        runtime.access,
-        region=config.region,
-        store=store,
-        identity=identity,
-        events=runtime.events,
-        conversations=conversations,
-    )
-    on_stop: list[Callable[[], Awaitable[None]]] = []
-    # Route groups of the channels and the workspace; each module contributes its own adder.
-    route_adders: list[RouteAdder] = []
-    # The chat widget, agent workspace and supervisor pages.
-    route_adders.append(page_routes(directory))
-    # Provider webhooks (Twilio SMS and voice, WhatsApp Cloud API, generic signed API): each hands
-    # its messages to the same use case as the gRPC and tenant APIs.
-    accept = functools.partial(
+    # The inbound use case, bound once: the gRPC and tenant APIs, every provider webhook, the
+    # SMTP listener and the web chat socket hand their messages to this one instance.
+    accept: AcceptInbound = functools.partial(
         accept_inbound,
         region=config.region,
         store=store,
@@ -82,8 +74,24 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         events=runtime.events,
         conversations=conversations,
     )
+    # Follow-the-sun: other regions' agents read and answer contacts homed here through this one.
+    handed_over = HandedOverContacts(
+        region=config.region,
+        history=StreamHistory(runtime.js, config.region),
+        events=runtime.events,
+        identity=identity,
+        contacts=store,
+    )
+    servicer = GatewayServicer(runtime.access, accept=accept, handed_over=handed_over)
+    on_stop: list[Callable[[], Awaitable[None]]] = []
+    on_stopping: list[Callable[[], Awaitable[None]]] = []
+    # Route groups of the channels and the workspace; each module contributes its own adder.
+    route_adders: list[RouteAdder] = []
+    # The chat widget, agent workspace and supervisor pages.
+    route_adders.append(page_routes(directory))
+    # Provider webhooks (Twilio SMS and voice, WhatsApp Cloud API, generic signed API).
     route_adders.append(twilio_sms_routes(accept, public_base_url=config.public_base_url))
-    # Queued callers put through to the agent who accepts them; Twilio's call status callback (G6).
+    # Queued callers put through to the agent who accepts them; Twilio's call status callback.
     voice = voice_parts(runtime, bucket=bucket, store=store, directory=directory)
     route_adders.append(
         twilio_voice_routes(accept, public_base_url=config.public_base_url, bridge=voice.bridge)
@@ -96,32 +104,33 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     route_adders.append(generic_routes(accept))
     # GET /openapi.json; at start-up it logs any route of the app it does not document.
     route_adders.append(openapi_routes())
-    # Web chat socket, agent workspace socket and the supervisor's queue board (G3).
+    # Web chat socket, agent workspace socket and the supervisor's queue board.
     route_adders.extend(
         workspace_route_adders(runtime, bucket=bucket, store=store, directory=directory, accept=accept)
     )
-    # Replies and call backs to customers through their channel's provider: one durable consumer (G2).
+    # Replies and call backs to customers through their channel's provider: one durable consumer.
     outbound = await outbound_parts(runtime, bucket=bucket, store=store, directory=directory)
     on_stop.extend(outbound.on_stop)
-    # Inbound e-mail: the SMTP listener (CC_SMTP_PORT), through the same use case (G2).
+    # Inbound e-mail: the SMTP listener (CC_SMTP_PORT), through the same use case.
     on_stop.extend((await email_parts(runtime, directory=directory, accept=accept)).on_stop)
     if config.http_port >= 0:
         http = GatewayHttp(
             runtime.access,
             region=config.region,
-            store=store,
-            identity=identity,
-            events=runtime.events,
-            conversations=conversations,
+            accept=accept,
             directory=directory,
             max_body_bytes=config.http_max_body_bytes,
             tenant_rate_per_second=config.tenant_rate_per_second,
             tenant_rate_burst=config.tenant_rate_burst,
+            default_entry_point=TenantSettings(runtime.watcher, config.region).default_entry_point,
         )
         runner = await start_http(http, config.http_host, config.http_port, route_adders)
         on_stop.append(runner.cleanup)
+        # Sockets hear 1001 the moment a stop is asked, not after the mesh has drained.
+        on_stopping.append(http.sockets.close_all)
     return ServiceParts(
         on_stop=on_stop,
+        on_stopping=on_stopping,
         consumers=[
             *outbound.consumers,
             receipts_consumer(runtime.js, config.region, receipts),

@@ -27,7 +27,8 @@ from gateway.adapters.outbound.whatsapp_graph import WhatsAppGraph
 from gateway.adapters.outbox_store import OutboxStore
 from gateway.config import GatewayConfig
 from gateway.entrypoints.outbound_consumer import outbound_consumer
-from gateway.entrypoints.smtp_listener import AcceptInbound, InboundMail, start_smtp
+from gateway.entrypoints.smtp_listener import InboundMail, start_smtp
+from gateway.service_layer.accept_inbound import AcceptInbound
 from gateway.service_layer.outbound import OutboundDelivery
 
 log = logging.getLogger(__name__)

@@ -13,20 +13,25 @@ from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime
 from contactcenter.ai.v1 import ai_pb2_grpc
+from contactcenter.gateway.v1 import gateway_pb2_grpc
 from contactcenter.identity.v1 import identity_pb2_grpc
 from contactcenter.routing.v1 import routing_pb2_grpc
 from gateway.adapters.channel_directory import ChannelDirectory
+from gateway.adapters.contact_events import StreamHistory
 from gateway.adapters.contact_store import ContactStore
 from gateway.adapters.workspace_store import WorkspaceStore
 from gateway.config import GatewayConfig
 from gateway.domain.visitor_token import visitor_key
 from gateway.entrypoints.agent_feed import WorkspaceSettings
 from gateway.entrypoints.agent_socket import agent_routes
+from gateway.entrypoints.customer_api import customer_routes
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.socket_session import SocketLimits
 from gateway.entrypoints.supervisor_api import supervisor_routes
 from gateway.entrypoints.webchat_socket import webchat_routes
-from gateway.service_layer.webchat import AcceptInbound, WebchatService
+from gateway.service_layer.accept_inbound import AcceptInbound
+from gateway.service_layer.queue_board import QueueBoard
+from gateway.service_layer.webchat import WebchatService
 from gateway.service_layer.workspace import Workspace
 
 
@@ -49,9 +54,11 @@ def workspace_route_adders(
         burst=max(1, int(config.socket_messages_per_second * 2)),
         per_tenant=config.socket_connections_per_tenant,
     )
+    # Both sockets read a contact's history from the region's stream.
+    history = StreamHistory(runtime.js, config.region)
     webchat = WebchatService(
         region=config.region,
-        js=runtime.js,
+        history=history,
         visitor_key=visitor_key(config.auth_secret),
         accept=accept,
         workspace=sockets,
@@ -62,13 +69,14 @@ def workspace_route_adders(
     )
     workspace = Workspace(
         region=config.region,
-        js=runtime.js,
+        history=history,
         events=runtime.events,
         routing=routing,
         identity=identity,
         ai=ai,
         store=sockets,
         contacts=store,
+        home_gateways=mesh_stub(gateway_pb2_grpc.GatewayServiceStub, runtime.channel),
     )
     settings = WorkspaceSettings(
         config.region,
@@ -76,8 +84,19 @@ def workspace_route_adders(
         heartbeat_seconds=config.agent_heartbeat_seconds,
         offer_timeout_seconds=config.agent_offer_timeout_seconds,
     )
+    # Queues from routing, the agent roster from identity, days in the region's time zone.
+    board = QueueBoard(
+        routing,
+        identity,
+        time_zone=lambda: runtime.contact_center.spec.time_zone if runtime.contact_center else "UTC",
+    )
     return [
         webchat_routes(webchat, directory, runtime.nc, config.region, limits),
-        agent_routes(workspace, routing, TokenAuthority(config.auth_secret), runtime.nc, settings),
-        supervisor_routes(runtime.access, routing),
+        agent_routes(workspace, board, TokenAuthority(config.auth_secret), runtime.nc, settings),
+        supervisor_routes(runtime.access, board),
+        # The customer view: identity is asked with the asking person's own token.
+        customer_routes(
+            runtime.access,
+            lambda token: mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel.with_token(token)),
+        ),
     ]

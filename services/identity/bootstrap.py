@@ -11,6 +11,7 @@ from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts, ServiceTokens
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
 from identity.adapters.agent_store import AgentStore
+from identity.adapters.contact_events import ContactEventsEraser
 from identity.adapters.global_index import GlobalIndex
 from identity.adapters.history_store import HistoryStore
 from identity.adapters.profile_store import ProfileStore
@@ -57,12 +58,12 @@ async def build(runtime: Runtime[IdentityConfig]) -> ServiceParts:
 
     deps = IdentityDeps(
         access=IdentityAccess(runtime.access, agents),
-        js=runtime.js,
         store=ProfileStore(buckets[naming.identity_bucket(config.region)]),
         history=history,
         agents=agents,
         global_index=GlobalIndex(global_kv, index_keys),
         scrubber=RegionScrubber(runtime.js, scrub_targets(config.region), config.region),
+        contact_events=ContactEventsEraser(runtime.js, config.region),
         index_keys=index_keys,
         region=config.region,
         tenants=runtime.tenant,

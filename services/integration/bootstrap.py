@@ -16,6 +16,7 @@ from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
 from integration.adapters.action_log import ActionLog, ActionPublisher, ensure_actions_stream
+from integration.adapters.contact_lanes import ContactLanes
 from integration.adapters.dead_letters import DeadLetterStore
 from integration.adapters.delivery_log import DeliveryLog
 from integration.adapters.event_feed import EventFeed
@@ -113,7 +114,14 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
             connector = endpoint.target.connector
             client = RestClient(connector.base_url, connector.token, settings.request_timeout_seconds)
             transport = ConnectorTransport(endpoint.target, client, apply_crm_attributes)
-        return EndpointWorker(endpoint, feed, transport, dead_letter_store, settings, metrics)
+        lanes = ContactLanes(
+            feed,
+            name=endpoint.name,
+            batch=settings.batch,
+            max_in_flight=settings.max_in_flight,
+            ack_wait_seconds=settings.ack_wait_seconds,
+        )
+        return EndpointWorker(endpoint, lanes, transport, dead_letter_store, settings, metrics)
 
     holder = config.instance_name or f"{socket.gethostname()}-{os.getpid()}"
     leases = Leases(bucket, holder, config.delivery_lease_seconds)

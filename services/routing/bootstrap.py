@@ -2,63 +2,84 @@
 
 from __future__ import annotations
 
-import uuid
-
-from google.protobuf import timestamp_pb2
+from collections.abc import Callable
 
 from ccflow.effects import HandOff
 from ccflow.journey import Journey
 from ccmesh import naming
+from ccmesh.envelope import new_event, stable_event_id
 from ccmesh.events import ConsumerSettings, DurableConsumer
 from ccmesh.kv import ensure_bucket
 from ccmesh.service_host import Runtime, ServiceParts
-from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
+from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_remote import MeshRemoteQueues
 from routing.adapters.acd_store import AcdStore, KeyMirror
+from routing.adapters.ai_client import MeshAi
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
+from routing.adapters.region_directory import ContactCenterDirectory
 from routing.config import RoutingConfig
-from routing.domain.contacts import ContactRecord
+from routing.domain.agents import AcdInputError
+from routing.domain.events import RoutingEvent
+from routing.domain.journey_facts import QueueLoad, WorkFailed
 from routing.entrypoints.acd_events import (
-    acd_event,
     closed_handler,
     journey_hand_off,
     overflow_rules_following,
     queued_handler,
 )
 from routing.entrypoints.actions import actions_consumer
+from routing.entrypoints.insight_events import insight_consumer
 from routing.entrypoints.rpc import RoutingServicer
 from routing.service_layer.acd import AcdService, AcdSettings
 from routing.service_layer.acd_metrics import AcdMetrics
+from routing.service_layer.event_bus import EventBus
 from routing.service_layer.journey_actions import JourneyActions
 from routing.service_layer.journeys import JourneyService
 
 
 def contact_queued(region: str, tenant: str, journey: Journey, hand_off: HandOff) -> events_pb2.Event:
-    occurred = timestamp_pb2.Timestamp()
-    occurred.GetCurrentTime()
-    # Fixed per journey step, so a retried step's publish is dropped as a duplicate.
-    event_id = str(
-        uuid.uuid5(uuid.NAMESPACE_URL, f"routing/{tenant}/{journey.journey_id}/queued/{len(journey.path)}")
+    queued = journey_hand_off(
+        hand_off.queue,
+        hand_off.priority,
+        journey.channel,
+        journey.language,
+        journey.brand,
+        {**journey.attributes, **hand_off.attributes},
     )
-    return events_pb2.Event(
-        event_id=event_id,
-        occurred_at=occurred,
-        tenant=common_pb2.TenantRef(tenant_id=tenant, brand_id=journey.brand),
+    queued.intent = journey.intent
+    queued.sentiment = journey.sentiment
+    return new_event(
+        queued,
+        tenant_id=tenant,
+        brand_id=journey.brand,
         region=region,
         contact_id=journey.journey_id,
         source="routing",
-        schema_version=1,
-        contact_queued=journey_hand_off(
-            hand_off.queue,
-            hand_off.priority,
-            journey.channel,
-            journey.language,
-            journey.brand,
-            {**journey.attributes, **hand_off.attributes},
-        ),
+        # Fixed per journey step, so a retried step's publish is dropped as a duplicate.
+        event_id=stable_event_id("routing", tenant, journey.journey_id, "queued", len(journey.path)),
     )
+
+
+class AcdQueueLoad:
+    """The platform's `queue-status` / `wait-time-estimate` integrations, from this region's ACD."""
+
+    def __init__(self, acd: Callable[[], AcdService]) -> None:
+        # Read when asked: the ACD is built after the journeys that use it.
+        self._acd = acd
+
+    async def load(self, tenant: str, queue: str) -> QueueLoad:
+        try:
+            report = await self._acd().queue_stats(tenant, queue)
+        except AcdInputError as error:
+            raise WorkFailed(str(error)) from None
+        return QueueLoad(
+            waiting=report.depth,
+            longest_wait_seconds=report.longest_wait_seconds,
+            staffed_agents=report.staffed_agents,
+            expected_wait_seconds=report.predicted_average_wait_seconds,
+        )
 
 
 async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
@@ -78,6 +99,8 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         config.region,
         publish_queued,
         PolicyStore(buckets[naming.flows_bucket(config.region)]),
+        ai=MeshAi(runtime.channel),
+        queues=AcdQueueLoad(lambda: acd),
     )
     acd_kv = None
     for name in naming.routing_acd_buckets(config.region):
@@ -93,11 +116,10 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     acd_mirror = KeyMirror(acd_kv)
     acd_metrics = AcdMetrics(acd_mirror)
 
-    async def publish_acd(kind: str, tenant: str, record: ContactRecord, detail: str) -> None:
-        acd_metrics.outcome(kind, tenant, record.contact.queue)
-        event = acd_event(config.region, kind, tenant, record, detail)
-        if event is not None:
-            await runtime.events.publish(event)
+    async def publish_acd(event: RoutingEvent) -> None:
+        await runtime.events.publish(to_protobuf(event, config.region))
+
+    acd_events = EventBus(acd_metrics.count, publish_acd)
 
     acd = AcdService(
         AcdStore(acd_kv),
@@ -108,9 +130,10 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
             config.acd_tick_seconds,
             region=config.region,
         ),
-        publish_acd,
+        acd_events,
         overflow_rules=overflow_rules_following(lambda: runtime.contact_center),
         remote=MeshRemoteQueues(runtime.channel, config.default_deadline_seconds),
+        directory=ContactCenterDirectory(lambda: runtime.contact_center, config.region),
     )
     await acd.start()
     queued_consumer = DurableConsumer(
@@ -137,10 +160,12 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     journey_actions = actions_consumer(
         runtime.js, config.region, JourneyActions(journeys, JourneyStore(journeys_kv)), journeys_kv
     )
+    # What the AI service learns from each message (the language) reaches contacts while they wait.
+    insights = insight_consumer(runtime.js, config.region, AcdStore(acd_kv))
     servicer = RoutingServicer(runtime.access, journeys, acd, config.region)
     return ServiceParts(
-        consumers=[queued_consumer, closed_consumer, journey_actions],
-        on_stop=[acd.stop],
+        consumers=[queued_consumer, closed_consumer, journey_actions, insights],
+        on_stop=[acd.stop, journeys.stop],
         servicers=[
             (
                 servicer,

@@ -133,7 +133,7 @@ async def _log_in_available(agent: Page, base: str, token: str) -> None:
         "(() => { const s = document.getElementById('state-select'); s.value = 'available';"
         " s.dispatchEvent(new Event('change', {bubbles: true})); })()"
     )
-    await agent.wait_for("document.getElementById('routing-state').textContent.includes('Available')")
+    await agent.wait_for("document.getElementById('state-select').dataset.state === 'available'")
 
 
 def _widget_messages(kind: str) -> str:
@@ -175,12 +175,16 @@ async def test_customer_chats_with_an_agent_in_real_browsers(
             assert question in offer
             assert "Web chat" in offer and "support" in offer
             assert "expires in" in offer  # the countdown to the offer's deadline
+            # The customer by a name (a web chat visitor's is masked), never by an internal id.
+            assert "Web visitor" in offer
             await agent.click("document.querySelector('#offers .offer button.accept')")
             await agent.wait_for(
                 "[...document.querySelectorAll('#messages .message.customer .text')]"
                 f".some(e => e.textContent === {question!r})"
             )
             assert await agent.evaluate("document.querySelectorAll('#workspace b').length") == 0
+            tab = await agent.evaluate("document.querySelector('#contacts [role=tab]').textContent")
+            assert "Web visitor" in tab, tab
             # The AI insights about the first message, made before or after the accept.
             await agent.wait_for("document.getElementById('insight-language').textContent === 'en'")
             await customer.wait_for(
@@ -227,6 +231,29 @@ async def test_customer_chats_with_an_agent_in_real_browsers(
             )
             assert await agent.evaluate("document.getElementById('insight-language').textContent") == "en"
 
+            # The agent reloads the page: the contact comes back with its queue and customer name,
+            # and the page shows one state (routing's: busy with a contact), in one place.
+            await agent.goto(f"{base}/agent")
+            meta = await agent.wait_for(
+                "(() => { const m = document.getElementById('contact-meta').textContent;"
+                " return m.includes('queue support') ? m : null; })()",
+                seconds=60,
+            )
+            assert "Web visitor" in meta and "?" not in meta, meta
+            state = await agent.wait_for(
+                "(() => { const s = document.getElementById('state-select');"
+                " return s.dataset.state"
+                " ? [s.dataset.state, s.value, s.selectedOptions[0].textContent] : null; })()"
+            )
+            assert (
+                state[0] == state[1] and state[2] == {"busy": "Busy", "available": "Available"}[state[0]]
+            ), state
+            assert await agent.evaluate("document.querySelectorAll('#routing-state').length") == 0
+            # The insight panel speaks for people and names the contact's channel.
+            await agent.wait_for("document.getElementById('insight-channel').textContent === 'Web chat'")
+            intent = await agent.evaluate("document.getElementById('insight-intent').textContent")
+            assert "out_of_scope" not in intent, intent
+
             # "Call me back": the widget's form sends the request; the gateway confirms it.
             await customer.click(f"{WIDGET}.querySelector('.callback-toggle')")
             await customer.type_into(f"{WIDGET}.getElementById('cc-chat-phone')", "+44 20 7946 0958")
@@ -249,7 +276,30 @@ async def test_customer_chats_with_an_agent_in_real_browsers(
                 "[...document.querySelectorAll('#agent-states .count')]"
                 ".reduce((n, e) => n + Number(e.textContent), 0)"
             )
-            assert agents >= 1
+            assert agents >= 2  # alice and bob, the roster's agents
+            # Bob is configured but never logged in: offline, counted and listed.
+            offline = await supervisor.evaluate(
+                "Number(document.querySelector('#agent-states [data-state=offline] .count').textContent)"
+            )
+            assert offline >= 1
+            rows = await supervisor.wait_for(
+                "(() => { const r = [...document.querySelectorAll('#agent-rows tr')].map(tr =>"
+                " [tr.dataset.agent, ...[...tr.children].map(c => c.textContent)]);"
+                " return r.some(x => x[0] === 'alice') && r.some(x => x[0] === 'bob') ? r : null; })()"
+            )
+            by_agent = {row[0]: row[1:] for row in rows}
+            assert by_agent["bob"][1] == "Offline", by_agent
+            assert by_agent["alice"][1] in ("Busy", "Available") and by_agent["alice"][3].startswith("1"), (
+                by_agent
+            )
+            assert all(" 60 s" not in row[2] for row in by_agent.values())
+            levels = await supervisor.wait_for(
+                "document.querySelector('#levels-by-channel tr[data-channel=webchat]')?.textContent"
+            )
+            assert levels.startswith("Web chat"), levels
+            assert await supervisor.evaluate(
+                "document.querySelector('#levels-by-queue tr[data-queue=support]') !== null"
+            )
 
             # A person can look at the pages mid-conversation: CC_E2E_SCREENSHOTS=<folder>.
             if os.environ.get("CC_E2E_SCREENSHOTS"):

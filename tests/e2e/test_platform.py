@@ -88,7 +88,8 @@ async def _submit(
         gateway = mesh_stub(gateway_pb2_grpc.GatewayServiceStub, MeshChannel(nc, "eu", token=token))
         return await gateway.SubmitInboundMessage(
             gateway_pb2.SubmitInboundMessageRequest(
-                tenant=common_pb2.TenantRef(tenant_id="acme"),
+                # acme keeps its brands' customers apart: a message names the brand it is for.
+                tenant=common_pb2.TenantRef(tenant_id="acme", brand_id="acme-retail"),
                 channel=common_pb2.CHANNEL_KIND_SMS,
                 entry_point="+442079460000",
                 text=text,

@@ -9,7 +9,8 @@ from _platform import Platform, eventually
 from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from ccmesh import naming
+from ccmesh import channels, naming
+from ccmesh.configplane.channels import PROVIDER_OF_CHANNEL
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.configplane.store import ConfigStore
 from contactcenter.events.v1 import events_pb2
@@ -88,9 +89,7 @@ spec:
 
 
 def endpoint(name: str, channel: str, address: str, **spec: Any) -> ChannelEndpoint:
-    provider = {"sms": "twilio", "voice": "twilio", "whatsapp": "whatsapp_cloud", "email": "smtp"}.get(
-        channel, channel
-    )
+    provider = PROVIDER_OF_CHANNEL[channels.parse(channel)]
     body: dict[str, Any] = {
         "region": REGION,
         "tenant": "acme",

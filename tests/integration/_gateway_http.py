@@ -67,7 +67,7 @@ ENDPOINTS = (
     ),
     channel_endpoint(
         "t-generic",
-        channel="generic",
+        channel="api",
         provider="generic",
         address="partner",
         queue="support",
@@ -75,7 +75,7 @@ ENDPOINTS = (
     ),
     channel_endpoint(
         "t-limited",
-        channel="generic",
+        channel="api",
         provider="generic",
         address="partner-limited",
         queue="support",

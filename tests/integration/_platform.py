@@ -1,6 +1,6 @@
 """Run platform services in-process against the test's own nats-server.
 
-    from _platform import Platform, platform  # noqa: F401 - the fixture
+    from _platform import Platform  # the `platform` fixture comes from conftest.py
 
     async def test_something(platform: Platform) -> None:
         await platform.start("identity", "gateway")

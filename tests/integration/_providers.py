@@ -1,29 +1,31 @@
-"""Real local servers speaking the providers' outbound formats, for the gateway's adapters.
+"""The providers the gateway sends to, for integration tests: the provider sandbox, in-process.
 
-`ProviderServer` is an aiohttp server on loopback that answers Twilio's Messages.json and
-Calls.json, the WhatsApp Graph API's /messages and a generic callback URL the way those
-providers do, checks their authentication (basic auth, bearer token, HMAC signature) and records
-every request. `script` makes a route answer a sequence of statuses first (a provider that is
-down, then up). `SmtpSink` is an aiosmtpd server that keeps every mail it receives.
+`ProviderServer` runs `ccsandbox.Sandbox` (the same code `make run` starts as its own process)
+with the test's credentials checked, and shows its records the way these tests read them:
+`requests(route)` ("messages", "calls", "call_update", "whatsapp", "callback"), `seen`, and
+`script(route, (status, headers), ...)` to make a route fail first. `SmtpSink` is the sandbox's
+SMTP relay and the mails it kept.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from dataclasses import dataclass
+from email import message_from_string, policy
 from email.message import EmailMessage
 from typing import Any
 
-from aiohttp import web
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from ccsandbox import Sandbox, SandboxSettings
+from ccsandbox.faults import Fault
+from ccsandbox.records import Sent
 
-from ccmesh.natsserver import free_port
+#: These tests' route names -> the sandbox's record kinds.
+ROUTES = {
+    "messages": "sms",
+    "calls": "call",
+    "call_update": "call_update",
+    "whatsapp": "whatsapp",
+    "callback": "generic",
+}
 
 
 @dataclass
@@ -32,185 +34,98 @@ class Seen:
     headers: dict[str, str]
     form: dict[str, str]
     json: Any
-    raw: bytes
     authorized: bool
     status: int
+    sid: str
 
 
-@dataclass
+def _seen(record: Sent) -> Seen:
+    route = next((name for name, kind in ROUTES.items() if kind == record.kind), record.kind)
+    fields = dict(record.fields)
+    is_json = record.kind in ("whatsapp", "generic")
+    return Seen(
+        route=route,
+        headers=dict(record.meta),
+        form={} if is_json else {k: str(v) for k, v in fields.items()},
+        json=fields if is_json else None,
+        authorized=record.status != 401,
+        status=record.status,
+        sid=record.sid,
+    )
+
+
 class ProviderServer:
-    account_sid: str
-    auth_token: str
-    graph_token: str
-    signing_secret: str
-    seen: list[Seen] = field(default_factory=list)
-    _scripts: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    _runner: web.AppRunner | None = None
-    base_url: str = ""
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        graph_token: str,
+        signing_secret: str,
+        *,
+        answer_placed_calls: bool = False,
+    ) -> None:
+        self.sandbox = Sandbox(
+            SandboxSettings(
+                smtp_port=-1,
+                pause_scale=0.05,
+                twilio_accounts={account_sid: auth_token},
+                graph_tokens=frozenset({graph_token}),
+                partner_secrets=frozenset({signing_secret}),
+                answer_placed_calls=answer_placed_calls,
+            )
+        )
+        self.base_url = ""
 
-    def script(self, route: str, *answers: tuple[int, dict[str, str]]) -> None:
-        """Answer the next requests on `route` ("messages", "calls", "whatsapp", "callback") with these
-        (status, headers) first; afterwards the route succeeds."""
-        self._scripts.setdefault(route, []).extend(answers)
+    @property
+    def callback_url(self) -> str:
+        """Where a generic endpoint's `callbackUrl` points."""
+        return f"{self.base_url}/partner/test/messages"
+
+    @property
+    def seen(self) -> list[Seen]:
+        return [_seen(record) for record in self.sandbox.state.outbox.since(0)]
 
     def requests(self, route: str) -> list[Seen]:
         return [s for s in self.seen if s.route == route]
 
+    def script(self, route: str, *answers: tuple[int, dict[str, str]]) -> None:
+        """Answer the next requests on `route` with these (status, headers) first."""
+        self.sandbox.state.faults.script(
+            ROUTES[route],
+            *(
+                Fault(status=status, retry_after=headers.get("Retry-After", ""))
+                for status, headers in answers
+            ),
+        )
+
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio("messages", "SM"))
-        app.router.add_post("/2010-04-01/Accounts/{sid}/Calls.json", self._twilio("calls", "CA"))
-        app.router.add_post("/v21.0/{phone_number_id}/messages", self._whatsapp)
-        app.router.add_post("/callback", self._callback)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        await self.sandbox.start()
+        self.base_url = self.sandbox.base_url
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def _scripted(self, route: str) -> tuple[int, dict[str, str]] | None:
-        queue = self._scripts.get(route)
-        return queue.pop(0) if queue else None
-
-    def _twilio(self, route: str, prefix: str) -> Any:
-        async def handle(request: web.Request) -> web.Response:
-            raw = await request.read()
-            form = {k: str(v) for k, v in (await request.post()).items()}
-            expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-            authorized = request.headers.get("Authorization") == expected
-            authorized = authorized and request.match_info["sid"] == self.account_sid
-            return self._answer(
-                route,
-                request,
-                raw,
-                form,
-                None,
-                authorized,
-                ok=lambda: web.json_response(
-                    {"sid": f"{prefix}{next(self._ids):032d}", "status": "queued"}, status=201
-                ),
-                unauthorized=lambda: web.json_response(
-                    {"code": 20003, "message": "Authenticate", "status": 401}, status=401
-                ),
-                error=lambda status: web.json_response(
-                    {
-                        "code": 21211 if status == 400 else 20500,
-                        "message": "scripted failure",
-                        "status": status,
-                    },
-                    status=status,
-                ),
-            )
-
-        return handle
-
-    async def _whatsapp(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        body = await request.json()
-        authorized = request.headers.get("Authorization") == f"Bearer {self.graph_token}"
-        return self._answer(
-            "whatsapp",
-            request,
-            raw,
-            {},
-            body,
-            authorized,
-            ok=lambda: web.json_response(
-                {
-                    "messaging_product": "whatsapp",
-                    "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
-                    "messages": [{"id": f"wamid.OUT{next(self._ids)}"}],
-                }
-            ),
-            unauthorized=lambda: web.json_response(
-                {"error": {"message": "Invalid OAuth access token", "type": "OAuthException", "code": 190}},
-                status=401,
-            ),
-            error=lambda status: web.json_response(
-                {"error": {"message": "scripted failure", "type": "OAuthException", "code": 131000}},
-                status=status,
-            ),
-        )
-
-    async def _callback(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        timestamp = request.headers.get("X-CC-Timestamp", "")
-        expected = (
-            "sha256="
-            + hmac.new(
-                self.signing_secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256
-            ).hexdigest()
-        )
-        authorized = hmac.compare_digest(expected, request.headers.get("X-CC-Signature", ""))
-        return self._answer(
-            "callback",
-            request,
-            raw,
-            {},
-            await request.json(),
-            authorized,
-            ok=lambda: web.json_response({"id": f"partner-{next(self._ids)}"}, status=202),
-            unauthorized=lambda: web.json_response({"error": "bad signature"}, status=401),
-            error=lambda status: web.json_response({"error": "scripted failure"}, status=status),
-        )
-
-    def _answer(
-        self,
-        route: str,
-        request: web.Request,
-        raw: bytes,
-        form: dict[str, str],
-        body: Any,
-        authorized: bool,
-        *,
-        ok: Any,
-        unauthorized: Any,
-        error: Any,
-    ) -> web.Response:
-        scripted = self._scripted(route) if authorized else None
-        if not authorized:
-            response = unauthorized()
-        elif scripted is not None:
-            response = error(scripted[0])
-            for name, value in scripted[1].items():
-                response.headers[name] = value
-        else:
-            response = ok()
-        self.seen.append(Seen(route, dict(request.headers), form, body, raw, authorized, response.status))
-        return response  # type: ignore[no-any-return]
+        await self.sandbox.stop()
 
 
-class _Keep:
-    def __init__(self, sink: SmtpSink) -> None:
-        self._sink = sink
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        mail = message_from_bytes(bytes(envelope.content or b""), policy=policy.default)
-        assert isinstance(mail, EmailMessage)
-        self._sink.mails.append((list(envelope.rcpt_tos), mail))
-        return "250 OK"
-
-
-@dataclass
 class SmtpSink:
-    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives: the outbound relay."""
+    """The sandbox's SMTP relay (on loopback) and the mails it kept: the gateway's outbound relay."""
 
-    mails: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    port: int = 0
-    _controller: Controller | None = None
+    def __init__(self) -> None:
+        self.sandbox = Sandbox(SandboxSettings(http_port=0, smtp_port=0))
+        self.port = 0
 
-    def start(self) -> None:
-        # aiosmtpd's Controller connects to its own port to know it is up: it needs a real one.
-        self.port = free_port()
-        self._controller = Controller(_Keep(self), hostname="127.0.0.1", port=self.port)
-        self._controller.start()
+    @property
+    def mails(self) -> list[tuple[list[str], EmailMessage]]:
+        kept = []
+        for record in self.sandbox.state.outbox.since(0):
+            if record.kind == "email" and record.accepted:
+                mail = message_from_string(str(record.fields["raw"]), policy=policy.default)
+                assert isinstance(mail, EmailMessage)
+                kept.append((list(record.fields["rcpt_tos"]), mail))
+        return kept
 
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
+    async def start(self) -> None:
+        await self.sandbox.start()
+        self.port = self.sandbox.smtp_port
+
+    async def stop(self) -> None:
+        await self.sandbox.stop()

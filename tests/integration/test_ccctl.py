@@ -10,12 +10,17 @@ import orjson
 import pytest
 
 from ccctl.main import main
+from ccmesh.configplane.loader import load_file
 from ccmesh.natsserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CCCTL = ROOT / ".venv" / "bin" / "ccctl"
 REGIONS = ["eu", "us", "ap-southeast", "latam"]
+#: eu's ContactCenter names a default entry point declared here: applied with it, or already stored.
+EU_CHANNELS = EXAMPLES / "channels" / "eu.yaml"
+#: In the file's order.
+EU_ENDPOINTS = [sourced.name for sourced in load_file(EU_CHANNELS)]
 
 
 def example_files() -> list[str]:
@@ -23,6 +28,13 @@ def example_files() -> list[str]:
     for region in REGIONS:
         args += ["-f", str(EXAMPLES / f"{region}.yaml")]
     return args
+
+
+def apply_eu_channels(nats_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["apply", "-f", str(EXAMPLES / "eu.yaml"), "-f", str(EU_CHANNELS), "--nats-url", nats_url]) == 0
+    )
+    capsys.readouterr()
 
 
 def stored_json(nats_url: str, name: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -36,9 +48,10 @@ def stored_json(nats_url: str, name: str, capsys: pytest.CaptureFixture[str]) ->
 def test_apply_reports_created_unchanged_and_configured(
     nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["apply", *example_files(), "--nats-url", nats_url]) == 0
+    assert main(["apply", *example_files(), "-f", str(EU_CHANNELS), "--nats-url", nats_url]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"contactcenter/{r} created (generation 1)" for r in REGIONS
+        *(f"contactcenter/{r} created (generation 1)" for r in REGIONS),
+        *(f"channelendpoint/{name} created (generation 1)" for name in EU_ENDPOINTS),
     ]
 
     assert main(["apply", "-f", str(EXAMPLES / "eu.yaml"), "--nats-url", nats_url]) == 0
@@ -55,7 +68,7 @@ def test_apply_reports_created_unchanged_and_configured(
 def test_bad_file_after_a_good_apply_leaves_the_stored_document_untouched(
     nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["apply", "-f", str(EXAMPLES / "eu.yaml"), "--nats-url", nats_url]) == 0
+    apply_eu_channels(nats_url, capsys)
     before = stored_json(nats_url, "eu", capsys)
 
     bad = tmp_path / "eu.yaml"
@@ -88,7 +101,7 @@ def test_one_bad_file_among_several_stores_none_of_them(
 
 
 def test_get_table_lists_every_region(nats_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["apply", *example_files(), "--nats-url", nats_url]) == 0
+    assert main(["apply", *example_files(), "-f", str(EU_CHANNELS), "--nats-url", nats_url]) == 0
     capsys.readouterr()
     assert main(["get", "contactcenters", "--nats-url", nats_url]) == 0
     header, *rows = capsys.readouterr().out.splitlines()
@@ -111,7 +124,7 @@ def test_get_accepts_any_case_plural_and_short_kind(
 def test_get_yaml_output_applies_again_as_unchanged(
     nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["apply", *example_files(), "--nats-url", nats_url]) == 0
+    assert main(["apply", *example_files(), "-f", str(EU_CHANNELS), "--nats-url", nats_url]) == 0
     capsys.readouterr()
     assert main(["get", "cc", "-o", "yaml", "--nats-url", nats_url]) == 0
     exported = tmp_path / "all.yaml"
@@ -147,7 +160,7 @@ def test_unreachable_nats_is_one_clear_line_naming_the_url(capsys: pytest.Captur
 def test_installed_script_applies_and_gets_using_the_environment_url(nats_url: str) -> None:
     env = {**os.environ, "CC_NATS_URL": nats_url}
     applied = subprocess.run(
-        [str(CCCTL), "apply", "-f", str(EXAMPLES / "eu.yaml"), "-f", str(EXAMPLES / "latam.yaml")],
+        [str(CCCTL), "apply", "-f", str(EXAMPLES / "us.yaml"), "-f", str(EXAMPLES / "latam.yaml")],
         capture_output=True,
         text=True,
         env=env,
@@ -156,7 +169,7 @@ def test_installed_script_applies_and_gets_using_the_environment_url(nats_url: s
     )
     assert applied.returncode == 0, applied.stderr
     assert applied.stdout.splitlines() == [
-        "contactcenter/eu created (generation 1)",
+        "contactcenter/us created (generation 1)",
         "contactcenter/latam created (generation 1)",
     ]
 
@@ -167,3 +180,29 @@ def test_installed_script_applies_and_gets_using_the_environment_url(nats_url: s
     document = orjson.loads(got.stdout)
     assert document["spec"]["timeZone"] == "America/Sao_Paulo"
     assert document["metadata"]["generation"] == 1
+
+
+def test_a_default_entry_point_must_name_an_endpoint_of_the_tenant(
+    nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Alone, on an empty config plane, eu's default entry point names nothing that exists.
+    assert main(["apply", "-f", str(EXAMPLES / "eu.yaml"), "--nats-url", nats_url]) == 1
+    err = capsys.readouterr().err
+    assert "spec.tenants[0].defaultEntryPoint: no ChannelEndpoint named 'acme-uk-sms'" in err
+    assert "nothing was applied" in err
+    assert main(["get", "cc", "eu", "--nats-url", nats_url]) == 1
+    capsys.readouterr()
+
+    apply_eu_channels(nats_url, capsys)
+    # Once the endpoints are stored, the ContactCenter alone applies; another tenant's endpoint does not.
+    assert main(["apply", "-f", str(EXAMPLES / "eu.yaml"), "--nats-url", nats_url]) == 0
+    assert capsys.readouterr().out == "contactcenter/eu unchanged\n"
+    foreign = tmp_path / "eu.yaml"
+    foreign.write_text(
+        (EXAMPLES / "eu.yaml")
+        .read_text()
+        .replace("brandSharing: shared\n", "brandSharing: shared\n      defaultEntryPoint: acme-uk-sms\n")
+    )
+    assert main(["apply", "-f", str(foreign), "--nats-url", nats_url]) == 1
+    err = capsys.readouterr().err
+    assert "spec.tenants[1].defaultEntryPoint: ChannelEndpoint 'acme-uk-sms' belongs to tenant 'acme'" in err

@@ -67,7 +67,7 @@ async def test_data_plane_reports_placement_for_status(nats_supercluster: Superc
     dataplane = NatsDataPlane(timeout_seconds=10)
     try:
         status = await dataplane.ensure(cc, nats_supercluster.urls_of("eu")[0])
-    except Exception as error:  # the config-plane store is another issue's work; placement must still hold
+    except Exception as error:  # the config-plane store is tested elsewhere; placement must still hold
         pytest.fail(f"ensure failed: {error}")
     finally:
         await dataplane.close()

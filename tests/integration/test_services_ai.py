@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 
 from ccmesh.status import RpcError
 from contactcenter.ai.v1 import ai_pb2
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_redact_text_returns_the_redacted_copy_and_offsets_into_the_original(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("ai")
     ai = platform.stub(AiServiceStub, tenant="acme", role="agent")
@@ -27,7 +27,7 @@ async def test_redact_text_returns_the_redacted_copy_and_offsets_into_the_origin
     ]
 
 
-async def test_oversized_text_is_invalid_argument_naming_the_limit(platform: Platform) -> None:  # noqa: F811
+async def test_oversized_text_is_invalid_argument_naming_the_limit(platform: Platform) -> None:
     await platform.start("ai")
     ai = platform.stub(AiServiceStub, tenant="acme", role="agent")
     with pytest.raises(RpcError) as caught:

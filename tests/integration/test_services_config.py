@@ -6,7 +6,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, eu_contact_center, eventually, platform, with_tenant  # noqa: F401
+from _platform import Platform, eu_contact_center, eventually, with_tenant
 
 from ccmesh.configplane.models import Brand, Tenant
 from ccmesh.status import RpcError
@@ -26,7 +26,7 @@ async def tenant_or_code(identity: Any, tenant_id: str) -> Any:
         return error.code
 
 
-async def test_a_tenant_added_while_running_is_served_without_a_restart(platform: Platform) -> None:  # noqa: F811
+async def test_a_tenant_added_while_running_is_served_without_a_restart(platform: Platform) -> None:
     await platform.start("identity")
     identity = platform.stub(IdentityServiceStub, tenant="initech", role="admin")
     with pytest.raises(RpcError) as before:
@@ -54,7 +54,7 @@ async def test_a_tenant_added_while_running_is_served_without_a_restart(platform
     assert resolved.customer.tenant.tenant_id == "initech"
 
 
-async def test_a_tenant_removed_while_running_stops_being_served(platform: Platform) -> None:  # noqa: F811
+async def test_a_tenant_removed_while_running_stops_being_served(platform: Platform) -> None:
     await platform.start("identity")
     globex = platform.stub(IdentityServiceStub, tenant="globex", role="admin")
     assert (await tenant_or_code(globex, "globex")).tenant_id == "globex"

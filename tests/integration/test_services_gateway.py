@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import REGION, Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import REGION, Platform, eventually
 
 from ccmesh import naming
 from ccmesh.status import RpcError
@@ -57,7 +57,7 @@ async def failure(call: Any) -> RpcError:
     return caught.value
 
 
-async def settled(platform: Platform) -> None:  # noqa: F811
+async def settled(platform: Platform) -> None:
     """Wait until the integration service has taken every event stored so far."""
     js = platform.nc.jetstream()
 
@@ -69,13 +69,13 @@ async def settled(platform: Platform) -> None:  # noqa: F811
 
 
 @pytest.fixture
-async def gateway(platform: Platform) -> Any:  # noqa: F811
+async def gateway(platform: Platform) -> Any:
     await platform.start("identity", "gateway", "integration")
     return platform.stub(GatewayServiceStub, tenant="acme", role="integration")
 
 
 async def test_inbound_messages_open_then_continue_one_contact_and_are_idempotent(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: Any,
 ) -> None:
     first = await gateway.SubmitInboundMessage(inbound("SM-1", text="Hello"))
@@ -178,7 +178,7 @@ async def test_different_customers_get_different_contacts(gateway: Any) -> None:
     ],
 )
 async def test_bad_input_is_rejected_naming_the_problem_and_publishes_nothing(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: Any,
     request_: gateway_pb2.SubmitInboundMessageRequest,
     code: grpc.StatusCode,
@@ -196,7 +196,7 @@ async def test_bad_input_is_rejected_naming_the_problem_and_publishes_nothing(
 
 
 async def test_a_rejected_message_can_be_resubmitted_once_corrected(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: Any,
 ) -> None:
     # The failed attempt must not leave a claim behind that turns the retry into a "duplicate".
@@ -210,7 +210,7 @@ async def test_a_rejected_message_can_be_resubmitted_once_corrected(
 
 
 async def test_unknown_tenant_is_rejected_by_identity_and_publishes_nothing(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity", "gateway")
     initech = platform.stub(GatewayServiceStub, tenant="initech", role="admin")
@@ -221,7 +221,7 @@ async def test_unknown_tenant_is_rejected_by_identity_and_publishes_nothing(
 
 
 async def test_tenants_do_not_share_contacts_for_the_same_phone_and_provider_id(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: Any,
 ) -> None:
     globex = platform.stub(GatewayServiceStub, tenant="globex", role="integration")
@@ -235,7 +235,7 @@ async def test_tenants_do_not_share_contacts_for_the_same_phone_and_provider_id(
 
 
 async def test_concurrent_deliveries_of_one_provider_message_are_accepted_once(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: Any,
 ) -> None:
     outcomes = await asyncio.gather(

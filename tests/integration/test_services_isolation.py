@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import orjson
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 
 from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import mesh_stub
@@ -56,7 +56,7 @@ class Rpc:
     #: A role of the same tenant that may not, if any role may not.
     refused: str | None
 
-    def call(self, platform: Platform, token: str | None, tenant: str) -> Any:  # noqa: F811
+    def call(self, platform: Platform, token: str | None, tenant: str) -> Any:
         stub = mesh_stub(self.stub, platform.channel(token))
         return getattr(stub, self.method)(self.request(tenant), timeout=5.0)
 
@@ -133,7 +133,7 @@ RPCS = {
 }
 
 
-def forged_tokens(platform: Platform) -> dict[str, str]:  # noqa: F811
+def forged_tokens(platform: Platform) -> dict[str, str]:
     genuine = platform.token("acme", "agent")
     prefix, _, signature = genuine.split(".")
     claims = {"t": "globex", "r": "admin", "s": "mallory", "e": int(time.time()) + 3600}
@@ -155,7 +155,7 @@ async def failure(call: Any) -> RpcError:
 
 @pytest.mark.parametrize("name", list(RPCS))
 async def test_rpc_refuses_other_tenants_missing_forged_and_expired_tokens_and_wrong_roles(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     name: str,
 ) -> None:
     rpc = RPCS[name]
@@ -194,7 +194,7 @@ async def test_rpc_refuses_other_tenants_missing_forged_and_expired_tokens_and_w
     assert "tenant_id" in no_tenant.message
 
 
-async def test_another_tenants_records_are_never_returned(platform: Platform) -> None:  # noqa: F811
+async def test_another_tenants_records_are_never_returned(platform: Platform) -> None:
     await platform.start("identity", "gateway", "integration")
     globex_gateway = platform.stub(GatewayServiceStub, tenant="globex", role="integration")
     submitted = await globex_gateway.SubmitInboundMessage(

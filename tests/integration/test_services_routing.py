@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ccmesh.status import RpcError
@@ -35,14 +35,14 @@ def bearer(token: str) -> tuple[tuple[str, str]]:
 
 
 @pytest.fixture
-async def channel(platform: Platform) -> AsyncIterator[grpc.aio.Channel]:  # noqa: F811
+async def channel(platform: Platform) -> AsyncIterator[grpc.aio.Channel]:
     await platform.start("routing", grpc=True)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.grpc_port('routing')}") as opened:
         yield opened
 
 
 async def test_prediction_over_grpc_matches_the_model_and_the_mesh(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     channel: grpc.aio.Channel,
 ) -> None:
     token = platform.token("acme", "supervisor")
@@ -62,7 +62,7 @@ async def test_prediction_over_grpc_matches_the_model_and_the_mesh(
 
 
 async def test_unstable_queue_over_grpc_reports_no_service_and_infinite_wait(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     channel: grpc.aio.Channel,
 ) -> None:
     reply = await RoutingServiceStub(channel).PredictServiceLevel(
@@ -95,7 +95,7 @@ async def test_grpc_health_reports_the_routing_service_serving(channel: grpc.aio
     ],
 )
 async def test_access_is_checked_over_grpc(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     channel: grpc.aio.Channel,
     metadata: tuple[tuple[str, str], ...] | None,
     tenant: str,
@@ -110,7 +110,7 @@ async def test_access_is_checked_over_grpc(
 
 
 async def test_agents_may_not_predict_on_either_transport(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     channel: grpc.aio.Channel,
 ) -> None:
     token = platform.token("acme", "agent")
@@ -134,7 +134,7 @@ async def test_agents_may_not_predict_on_either_transport(
     ],
 )
 async def test_bad_parameters_are_invalid_argument_naming_the_field_on_both_transports(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     channel: grpc.aio.Channel,
     changes: dict[str, Any],
     field: str,

@@ -216,7 +216,7 @@ def test_channel_endpoint_examples_load() -> None:
         "whatsapp",
         "email",
         "webchat",
-        "generic",
+        "api",
     }
 
 

@@ -3,8 +3,10 @@ the contact record and accepted result surviving their JSON round trip."""
 
 from __future__ import annotations
 
+import orjson
+
 from gateway.domain.contact import MAX_THREAD_IDS, ChannelLeg, ContactRecord, JourneyState
-from gateway.domain.conversation import JourneyAction, journey_channel, prompt_text, prompts_to_send
+from gateway.domain.conversation import JourneyAction, prompt_text, prompts_to_send
 from gateway.domain.inbound import Accepted
 
 PROMPTS = {"welcome": "Hello", "welcome.es": "Hola", "menu.pt-BR": "Olá (BR)", "menu": "Menu"}
@@ -28,8 +30,24 @@ def test_only_prompts_on_text_channels_become_messages() -> None:
     ]
     assert prompts_to_send(actions, "sms") == actions[:2]
     assert prompts_to_send(actions, "webchat") == actions[:2]
+    assert prompts_to_send(actions, "api") == actions[:2]
     assert prompts_to_send(actions, "voice") == []
-    assert (journey_channel("webchat"), journey_channel("voice")) == ("chat", "voice")
+    assert prompts_to_send(actions, "task") == []
+
+
+def test_a_record_stored_with_earlier_channel_names_reads_with_todays() -> None:
+    stored = {
+        "contact_id": "c1",
+        "tenant_id": "acme",
+        "entry_point": "acme-partner",
+        "legs": {"generic": {"channel": "generic", "endpoint": "acme-partner", "address": "p-1"}},
+        "last_channel": "generic",
+        "journey": {"status": "waiting", "waiting_for": "callback", "callback_channel": "chat"},
+    }
+    record = ContactRecord.from_json(orjson.dumps(stored))
+    assert list(record.legs) == ["api"] and record.legs["api"].channel == "api"
+    assert (record.last_channel, record.journey.callback_channel) == ("api", "webchat")
+    assert ContactRecord.from_json(record.to_json()) == record
 
 
 def test_contact_record_round_trips_and_an_email_leg_keeps_its_thread() -> None:

@@ -8,7 +8,6 @@ import pytest
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
-from contactcenter.routing.v1 import routing_pb2
 from gateway.domain.socket_protocol import BadFrame, FloodGuard, SocketError, parse_frame
 from gateway.domain.socket_views import agent_view, conversation_facts, customer_history, customer_view
 from gateway.domain.visitor_token import mint_visitor_token, visitor_key, visitor_of
@@ -172,7 +171,7 @@ def test_contact_facts_come_from_its_first_events() -> None:
     )
 
 
-def test_routing_gets_the_agents_skills_languages_and_capacity_per_acd_channel() -> None:
+def test_routing_gets_the_agents_skills_languages_and_capacity_per_channel() -> None:
     agent = identity_pb2.Agent(
         agent_id="alice",
         skills=[identity_pb2.Skill(name="billing", proficiency=9), identity_pb2.Skill(name="de")],
@@ -189,9 +188,10 @@ def test_routing_gets_the_agents_skills_languages_and_capacity_per_acd_channel()
     assert dict(definition.skills) == {"billing": 5, "de": 1}
     capacity = {c.channel: c.capacity for c in definition.capacity}
     assert capacity == {
-        routing_pb2.ACD_CHANNEL_VOICE: 1,  # routing allows one call at a time
-        routing_pb2.ACD_CHANNEL_CHAT: 2,
-        routing_pb2.ACD_CHANNEL_MESSAGING: 4,  # SMS and WhatsApp share messaging capacity
+        common_pb2.CHANNEL_KIND_VOICE: 1,  # routing allows one call at a time
+        common_pb2.CHANNEL_KIND_WEBCHAT: 2,
+        common_pb2.CHANNEL_KIND_SMS: 2,  # each channel keeps its own limit
+        common_pb2.CHANNEL_KIND_WHATSAPP: 4,
     }
 
 

@@ -6,13 +6,18 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from gateway.domain.twiml import QueueWait, VoiceUrls, render_enqueue, render_hold, render_voice
 from gateway.domain.voice_call import (
     CALL_STATUSES,
+    DEFAULT_GREETING,
+    DEFAULT_TRANSFERRING,
     ENDED_STATUSES,
     CallEnded,
     VoiceCall,
     call_has_ended,
     dial_agent_twiml,
+    queue_entry,
+    transferring_prompt,
 )
 
 
@@ -86,3 +91,70 @@ def test_a_call_record_survives_a_round_trip() -> None:
     call = VoiceCall("CA1", "c1", "hotline", queued=True, accepted_by="alice", status="in-progress")
     assert VoiceCall.from_json(call.to_json()) == call
     assert VoiceCall.from_json(b'{"call_sid": "CA2", "contact_id": "c2"}') == VoiceCall("CA2", "c2", "")
+
+
+def test_a_queue_only_endpoint_greets_then_enqueues_with_the_wait_url() -> None:
+    urls = VoiceUrls(gather="https://cc.example/g", wait="https://cc.example/v1/twilio/line/voice/wait")
+    default = ET.fromstring(render_voice(queue_entry("support", {}, ""), urls=urls))
+    assert [(child.tag, child.text) for child in default] == [
+        ("Say", DEFAULT_GREETING),
+        ("Enqueue", "support"),
+    ]
+    assert default[1].get("waitUrl") == urls.wait
+    prompts = {"greeting": "Welcome to ACME.", "greeting.es": "Bienvenido a ACME."}
+    spanish = ET.fromstring(
+        render_voice(queue_entry("ventas", prompts, "es-ES"), urls=urls, language="es-ES")
+    )
+    assert [(child.tag, child.text) for child in spanish] == [
+        ("Say", "Bienvenido a ACME."),
+        ("Enqueue", "ventas"),
+    ]
+    assert spanish[0].get("language") == "es-ES"
+
+
+def test_the_hold_message_tells_the_place_and_wait_then_loops_back() -> None:
+    wait_url = "https://cc.example/v1/twilio/line/voice/wait"
+    hold = ET.fromstring(
+        render_hold(prompts={}, wait=QueueWait(position=3, average_wait_seconds=130), wait_url=wait_url)
+    )
+    assert [(child.tag, child.text) for child in hold] == [
+        ("Say", "You are number 3 in the queue."),
+        ("Say", "The estimated wait is about 3 minutes."),
+        ("Say", "Please hold, an agent will be with you shortly."),
+        ("Pause", None),
+        ("Redirect", wait_url),
+    ]
+    # Reworded prompts (a recording plays); nothing said of numbers Twilio did not give.
+    prompts = {"hold": "https://cdn.example/hold.mp3", "queue-position": "Position {position}, thanks."}
+    quiet = ET.fromstring(render_hold(prompts=prompts, wait=QueueWait(position=1)))
+    assert [(child.tag, child.text) for child in quiet] == [
+        ("Say", "Position 1, thanks."),
+        ("Play", "https://cdn.example/hold.mp3"),
+        ("Pause", None),
+    ]
+
+
+def test_a_live_call_is_put_back_in_a_queue_with_its_wait_url() -> None:
+    twiml = ET.fromstring(
+        render_enqueue(queue="billing", prompt="One moment.", wait_url="https://cc.example/w")
+    )
+    assert [(child.tag, child.text, child.get("waitUrl")) for child in twiml] == [
+        ("Say", "One moment.", None),
+        ("Enqueue", "billing", "https://cc.example/w"),
+    ]
+
+
+def test_a_transferred_call_waits_again_with_the_wait_url_it_was_answered_with() -> None:
+    call = VoiceCall("CA1", "c1", "hotline").answered(queued=True, wait_url="https://cc.example/w")
+    # Twilio's retry of a step keeps the first wait URL; the record keeps it across a round trip.
+    assert (
+        call.answered(queued=False, wait_url="https://elsewhere.example/w").wait_url == "https://cc.example/w"
+    )
+    assert VoiceCall.from_json(call.to_json()) == call
+    talking = call.accepted("dave")
+    assert not talking.waiting_for_agent
+    moved = talking.requeued()
+    assert moved.waiting_for_agent and moved.accepted_by == "" and moved.wait_url == "https://cc.example/w"
+    assert moved.accepted("erin").accepted_by == "erin"
+    assert transferring_prompt({}, "") == DEFAULT_TRANSFERRING
+    assert transferring_prompt({"transferring.de": "Einen Moment bitte."}, "de-DE") == "Einen Moment bitte."

@@ -57,6 +57,28 @@ def detect(text: str) -> tuple[str, float]:
     return _CODES[best.language], float(best.value)
 
 
+#: A detection from this confidence on is routed by, however short the text ("Bonjour", "こんにちは").
+CLEAR = 0.8
+#: Below this confidence a detection is never routed by.
+UNSURE = 0.5
+#: Words (or, for scripts written without spaces, characters) from which a text is long enough.
+ENOUGH_WORDS = 3
+ENOUGH_UNSPACED_CHARS = 4
+
+
+def reliable(text: str, code: str, confidence: float) -> bool:
+    """Whether the detected language is sure enough to look for its speakers: a clear detection,
+    or a fair one on a text of a few words. "hello" (Italian, 0.36) and "ok" (Indonesian, 0.54)
+    are not; "where is my order" (English, 0.55) is."""
+    if code == UNDETERMINED or confidence < UNSURE:
+        return False
+    if confidence >= CLEAR:
+        return True
+    words = _NOT_LANGUAGE.sub(" ", text).split()
+    unspaced = sum(1 for char in text if "\u3040" <= char <= "\u9fff" or "\u0e00" <= char <= "\u0e7f")
+    return len(words) >= ENOUGH_WORDS or unspaced >= ENOUGH_UNSPACED_CHARS
+
+
 class LanguageComponent:
     spec = ComponentSpec(
         name="language",

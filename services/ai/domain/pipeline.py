@@ -22,7 +22,7 @@ from ai.domain.component import (
 
 log = logging.getLogger(__name__)
 
-#: What a pipeline runs when the region's config names none: the issue's default set.
+#: What a pipeline runs when the region's config names none: the default set.
 DEFAULT_STEPS: tuple[tuple[str, Mapping[str, str]], ...] = (
     ("language", {}),
     ("intent", {}),

@@ -1,6 +1,9 @@
 """Streaming: every inbound message on the region's stream is analysed as it arrives and its
 insights are published back on the stream (`ai_insight`), for the agent workspace and the
-journey engine. The region switches it on with `spec.ai.streamInsights` (live, no restart)."""
+journey engine. The region switches it on with `spec.ai.streamInsights` (live, no restart).
+
+The replies (`message_sent`: agents and bots) join the same conversation, so its summaries
+hold both sides; they are not analysed for intent or mood and publish no insight."""
 
 from __future__ import annotations
 
@@ -41,5 +44,36 @@ def insight_consumer(
     settings = ConsumerSettings(
         durable=DURABLE,
         filter_subject=naming.event_subject(region, "*", "message_received", "*"),
+    )
+    return DurableConsumer(js, region, settings, handle)  # type: ignore[arg-type]
+
+
+REPLIES_DURABLE = "ai-replies"
+#: MessageSent senders are "agent:<id>" or "bot..."; the conversation keeps who spoke.
+_AGENT_PREFIX = "agent"
+
+
+def reply_consumer(
+    js: object, region: str, analyzer: Analyzer, catalog: PipelineCatalog
+) -> DurableConsumer[events_pb2.Event]:
+    async def handle(event: events_pb2.Event) -> None:
+        if not catalog.stream_insights:
+            return  # no conversation is kept for the region: nothing to add the reply to
+        sent = event.message_sent
+        speaker = "agent" if sent.sender.startswith(_AGENT_PREFIX) else "bot"
+        try:
+            await analyzer.record_reply(
+                event.tenant.tenant_id,
+                event.contact_id,
+                sent.message_id or event.event_id,
+                sent.text,
+                speaker,
+            )
+        except StoreError as error:  # an id that cannot be a key will never succeed
+            raise PermanentError(str(error)) from None
+
+    settings = ConsumerSettings(
+        durable=REPLIES_DURABLE,
+        filter_subject=naming.event_subject(region, "*", "message_sent", "*"),
     )
     return DurableConsumer(js, region, settings, handle)  # type: ignore[arg-type]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from ai.domain.language import UNDETERMINED, reliable
 from ai.domain.ticket import Ticket
 from ai.service_layer.analysis import Analysis
+from ccmesh.envelope import new_event
 from contactcenter.ai.v1 import ai_pb2
-from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
+
+#: `source` of the events the AI service publishes.
+SOURCE = "ai"
 
 
 def insight_message(analysis: Analysis) -> ai_pb2.Insight:
@@ -20,6 +22,7 @@ def insight_message(analysis: Analysis) -> ai_pb2.Insight:
         components=analysis.components,
         language=found.language,
         language_confidence=found.language_confidence,
+        language_reliable=reliable(found.text, found.language, found.language_confidence),
         intent=found.intent,
         intent_score=found.intent_confidence,
         out_of_scope=found.out_of_scope,
@@ -47,57 +50,58 @@ def ticket_message(ticket: Ticket, contact_id: str) -> ai_pb2.Ticket:
     )
 
 
-def _envelope(event_id: str, tenant: common_pb2.TenantRef, contact_id: str, region: str) -> events_pb2.Event:
-    now = Timestamp()
-    now.GetCurrentTime()
-    return events_pb2.Event(
-        event_id=event_id,
-        occurred_at=now,
-        tenant=tenant,
-        region=region,
-        contact_id=contact_id,
-        source="ai",
-        schema_version=1,
-    )
-
-
 def insight_event(received: events_pb2.Event, message_id: str, analysis: Analysis) -> events_pb2.Event:
     found = analysis.insights
-    # Derived from the message id: a redelivered message publishes the same event id (deduplicated).
-    event = _envelope(f"ai-insight-{message_id}", received.tenant, received.contact_id, received.region)
-    event.ai_insight.CopyFrom(
-        events_pb2.AiInsight(
-            message_id=message_id,
-            language=found.language,
-            intent=found.intent,
-            intent_score=found.intent_confidence,
-            sentiment=found.sentiment,
-            sentiment_trend=analysis.sentiment_trend,
-            entity_kinds=sorted({e.kind for e in found.entities}),
-            redacted_text=found.redacted_text,
-            escalation_score=found.escalation_score,
-            escalation_reasons=found.escalation_reasons,
-            pipeline=analysis.pipeline,
-        )
+    received_message = received.message_received
+    insight = events_pb2.AiInsight(
+        message_id=message_id,
+        language=_language(found.language, received_message.language),
+        language_confidence=found.language_confidence if found.language not in ("", UNDETERMINED) else 0.0,
+        language_reliable=reliable(found.text, found.language, found.language_confidence),
+        channel=received_message.channel,
+        intent=found.intent,
+        intent_score=found.intent_confidence,
+        sentiment=found.sentiment,
+        sentiment_trend=analysis.sentiment_trend,
+        entity_kinds=sorted({e.kind for e in found.entities}),
+        redacted_text=found.redacted_text,
+        escalation_score=found.escalation_score,
+        escalation_reasons=found.escalation_reasons,
+        pipeline=analysis.pipeline,
     )
-    return event
+    return new_event(
+        insight,
+        tenant_id=received.tenant.tenant_id,
+        brand_id=received.tenant.brand_id,
+        region=received.region,
+        source=SOURCE,
+        contact_id=received.contact_id,
+        # Derived from the message id: a redelivered message publishes the same event id (deduplicated).
+        event_id=f"ai-insight-{message_id}",
+    )
+
+
+def _language(detected: str, expected: str) -> str:
+    """The detected language; when the text was too short to tell, the one the entry point expects."""
+    if detected in ("", UNDETERMINED) and expected:
+        return expected
+    return detected
 
 
 def ticket_event(tenant_id: str, contact_id: str, ticket: Ticket, region: str) -> events_pb2.Event:
-    event = _envelope(
-        f"ai-ticket-{contact_id}-{uuid.uuid4().hex[:8]}",
-        common_pb2.TenantRef(tenant_id=tenant_id),
-        contact_id,
-        region,
+    made = events_pb2.AiTicket(
+        title=ticket.title,
+        category=ticket.category,
+        priority=ticket.priority,
+        summary=ticket.summary,
+        entity_kinds=ticket.entity_kinds,
+        customer_ref=ticket.customer_ref,
     )
-    event.ai_ticket.CopyFrom(
-        events_pb2.AiTicket(
-            title=ticket.title,
-            category=ticket.category,
-            priority=ticket.priority,
-            summary=ticket.summary,
-            entity_kinds=ticket.entity_kinds,
-            customer_ref=ticket.customer_ref,
-        )
+    return new_event(
+        made,
+        tenant_id=tenant_id,
+        region=region,
+        source=SOURCE,
+        contact_id=contact_id,
+        event_id=f"ai-ticket-{contact_id}-{uuid.uuid4().hex[:8]}",
     )
-    return event

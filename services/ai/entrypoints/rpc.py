@@ -14,7 +14,7 @@ from ai.domain.pii import redact
 from ai.entrypoints.convert import insight_message, ticket_message
 from ai.service_layer.analysis import MAX_TEXT_CHARS, Analyzer, ConversationNotFoundError
 from ai.service_layer.intents import IntentTraining
-from ai.service_layer.knowledge import KnowledgeBases
+from ai.service_layer.knowledge import KnowledgeBases, language_of
 from ai.service_layer.pipelines import PipelineCatalog
 from ccmesh.access import AccessControl
 from ccmesh.events import EventPublisher
@@ -134,22 +134,31 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         await self._access.require(context, request.tenant_id, CALLER_ROLES)
         await self._check_text(context, request.text)
         query = request.text
-        if not query and request.contact_id:
+        language = request.language
+        if request.contact_id and (not query or not language):
             try:
-                summary = await self._analyzer.recent_customer_text(request.tenant_id, request.contact_id)
+                if not query:
+                    query = await self._analyzer.recent_customer_text(request.tenant_id, request.contact_id)
+                if not language:
+                    language = await self._analyzer.customer_language(request.tenant_id, request.contact_id)
             except ConversationNotFoundError as error:
                 await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
             except StoreError as error:
                 await _invalid(context, str(error))
-            query = summary
         if not query:
             await _invalid(context, "give text or contact_id to suggest replies for")
+        if not language:
+            language = language_of(query)
         limit = min(request.limit or 3, MAX_SUGGESTIONS)
-        suggestions = self._knowledge.suggest(request.tenant_id, query, limit)
+        suggestions = await self._knowledge.suggest(request.tenant_id, query, limit, language)
         return ai_pb2.SuggestRepliesResponse(
             suggestions=[
                 ai_pb2.Suggestion(
-                    reply=s.reply, article_id=s.article_id, article_title=s.title, score=s.score
+                    reply=s.reply,
+                    article_id=s.article_id,
+                    article_title=s.title,
+                    score=s.score,
+                    language=s.language,
                 )
                 for s in suggestions
             ]

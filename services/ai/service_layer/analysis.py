@@ -6,12 +6,14 @@ anything read back from the bucket carry no personal data beyond the region's ow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ai.adapters.tenant_store import TenantStore
 from ai.domain.component import Insights
 from ai.domain.escalation import escalation
+from ai.domain.language import detect
 from ai.domain.pii import Entity, redact
 from ai.domain.sentiment import trend
 from ai.domain.summary import Turn, summarize, wrap_up
@@ -20,6 +22,14 @@ from ai.service_layer.pipelines import PipelineCatalog
 
 #: Longer texts belong in a document pipeline, not a synchronous call.
 MAX_TEXT_CHARS = 100_000
+
+T = TypeVar("T")
+
+
+class Inference(Protocol):
+    """Runs CPU-bound model work away from the event loop (`ai.adapters.inference_pool`)."""
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T: ...
 
 
 class ConversationNotFoundError(LookupError):
@@ -53,9 +63,10 @@ def clean(text: str) -> str:
 
 
 class Analyzer:
-    def __init__(self, catalog: PipelineCatalog, store: TenantStore) -> None:
+    def __init__(self, catalog: PipelineCatalog, store: TenantStore, inference: Inference) -> None:
         self._catalog = catalog
         self._store = store
+        self._inference = inference
 
     async def analyze(
         self,
@@ -84,7 +95,9 @@ class Analyzer:
             wait_seconds=wait_seconds,
         )
         pipeline = self._catalog.select(tenant_id, brand_id)
-        pipeline.run(insights)
+        # Milliseconds of numpy and lingua per message: on a pool thread, so the event loop keeps
+        # serving other calls, consumers and heartbeats while it runs.
+        await self._inference.run(pipeline.run, insights)
         if not any("redacted_text" in c.spec.produces for c in pipeline.components):
             # A pipeline without a PII step still never stores or publishes the original text.
             insights.redacted_text, _ = redact(insights.text)
@@ -118,7 +131,10 @@ class Analyzer:
         sentiments = [float(t["sentiment"]) for t in turns if t["speaker"] == "customer"]
         last = turns[-1]
         return ConversationSummary(
-            summary=summarize([Turn(str(t["speaker"]), str(t["text"])) for t in turns]),
+            summary=summarize(
+                [Turn(str(t["speaker"]), str(t["text"])) for t in turns],
+                language=conversation_language(turns),
+            ),
             messages=len(turns),
             sentiment_trend=trend(sentiments),
             escalation_score=float(last.get("escalation", 0.0)),
@@ -135,7 +151,12 @@ class Analyzer:
             max(intents, key=lambda i: (intents.count(i), -intents.index(i))) if intents else "out_of_scope"
         )
         direction = trend(sentiments)
-        summary = wrap_up([Turn(str(t["speaker"]), str(t["text"])) for t in turns], main_intent, direction)
+        summary = wrap_up(
+            [Turn(str(t["speaker"]), str(t["text"])) for t in turns],
+            main_intent,
+            direction,
+            conversation_language(turns),
+        )
         score, _ = escalation(sentiments[-1] if sentiments else 0.0, sentiments[:-1], main_intent, 0, 0.0)
         kinds = sorted({str(k) for t in turns for k in t.get("entity_kinds") or []})
         ticket = build_ticket(
@@ -150,8 +171,47 @@ class Analyzer:
         await self._store.forget_conversation(tenant_id, contact_id)
         return summary, ticket
 
+    async def record_reply(
+        self, tenant_id: str, contact_id: str, message_id: str, text: str, speaker: str
+    ) -> None:
+        """Add an agent's or bot's reply to the conversation (redacted, with its language), so
+        summaries hold both sides. Not analysed further: intents and moods are the customer's."""
+        if not text.strip() or not contact_id:
+            return
+        redacted, found = await self._inference.run(redact, clean(text[:MAX_TEXT_CHARS]))
+        language, _ = await self._inference.run(detect, redacted)
+        await self._store.append_turn(
+            tenant_id,
+            contact_id,
+            {
+                "message_id": message_id,
+                "speaker": speaker,
+                "text": redacted,
+                "sentiment": 0.0,
+                "intent": "",
+                "language": language,
+                "entity_kinds": sorted({e.kind for e in found}),
+                "escalation": 0.0,
+                "escalation_reasons": [],
+            },
+        )
+
     async def recent_customer_text(self, tenant_id: str, contact_id: str, turns: int = 3) -> str:
         """The customer's last few (redacted) messages: the query for agent assist."""
         found = await self._turns(tenant_id, contact_id)
         texts = [str(t["text"]) for t in found if t["speaker"] == "customer"]
         return " ".join(texts[-turns:])
+
+    async def customer_language(self, tenant_id: str, contact_id: str) -> str:
+        """The language the customer writes in: the most frequent one of their messages ("" unknown)."""
+        found = await self._turns(tenant_id, contact_id)
+        return conversation_language(found)
+
+
+def conversation_language(turns: list[dict[str, Any]]) -> str:
+    """The customer's language in stored turns: the most frequent determined one, the latest on a tie."""
+    languages = [str(t.get("language") or "") for t in turns if t["speaker"] == "customer"]
+    known = [code for code in languages if code and code != "und"]
+    if not known:
+        return ""
+    return max(reversed(known), key=known.count)

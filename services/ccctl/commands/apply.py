@@ -11,7 +11,11 @@ import sys
 from typing import Any
 
 from ccctl.commands import CommandError, add_nats_url_option, connected
+from ccctl.commands.token import load_secret
+from ccctl.queue_references import queue_problems
 from ccmesh.configplane.loader import ConfigFileError, SourcedDocument, load_files
+from ccmesh.configplane.models import KINDS
+from ccmesh.configplane.references import dangling_references, endpoint_brand_problems, merged
 from ccmesh.configplane.store import AppliedResult, ConfigStore, ConfigStoreError
 from ccmesh.kv import KVError
 
@@ -55,6 +59,19 @@ async def _apply_all(url: str, documents: list[SourcedDocument]) -> None:
             store = await ConfigStore.open(nc.jetstream())
         except KVError as err:
             raise CommandError(str(err)) from None
+        # References between documents resolve against what will be stored: nothing is applied otherwise.
+        stored = [document for kind in KINDS for document in await store.list(kind)]
+        everything = merged(stored, [s.document for s in documents])
+        problems = dangling_references(everything) + endpoint_brand_problems(everything)
+        # Queues named by endpoints and overflow rules are routing's: it is asked about them.
+        queue_refusals, notes = await queue_problems(nc, load_secret(), [s.document for s in documents])
+        problems += queue_refusals
+        for note in notes:
+            print(f"ccctl apply: {note}", file=sys.stderr)
+        if problems:
+            raise CommandError(
+                "\n".join([*problems, f"ccctl apply: nothing was applied ({len(problems)} problem(s))"])
+            )
         for sourced in documents:
             try:
                 result = await store.apply(sourced.document)

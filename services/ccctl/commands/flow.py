@@ -31,6 +31,7 @@ from ccflow.errors import FlowError
 from ccflow.loader import Bundle, bundle_from_sources, load_paths, read_sources
 from ccflow.overlays import render, validate_bundle
 from ccflow.simulator import Simulator, load_scenarios
+from ccmesh import channels
 from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
@@ -48,7 +49,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub.add_argument("--flow", default="", help="flow name (default: the only Flow in the files)")
         sub.add_argument("--region", default=None, help="context: region (selects overlays)")
         sub.add_argument("--brand", default=None, help="context: brand")
-        sub.add_argument("--channel", default=None, help="context: channel")
+        sub.add_argument(
+            "--channel",
+            default=None,
+            type=_channel_name,
+            help=f"context: channel ({', '.join(channels.NAMES)})",
+        )
         sub.add_argument("--language", default=None, help="context: language")
 
     def remote_options(sub: argparse.ArgumentParser) -> None:
@@ -121,6 +127,13 @@ def _flow_name(bundle: Bundle, wanted: str) -> str:
     if len(bundle.flows) != 1:
         raise CommandError(f"several flows {sorted(bundle.flows)}: choose one with --flow", EXIT_USAGE)
     return next(iter(bundle.flows))
+
+
+def _channel_name(value: str) -> str:
+    try:
+        return channels.parse(value, "--channel").value
+    except channels.UnknownChannelError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _context(options: argparse.Namespace) -> dict[str, str | None]:

@@ -22,6 +22,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--subject", default="ccctl", help="who the token is for (shown in audit records)")
     parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    parser.add_argument(
+        "--brand",
+        action="append",
+        default=[],
+        metavar="BRAND",
+        help="limit the token to this brand's customers, contacts and queues (repeat for several; "
+        "default: every brand of the tenant)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -46,7 +54,10 @@ def run(options: argparse.Namespace) -> int:
         )
         return 1
     try:
-        print(TokenAuthority(secret).mint(options.tenant, options.role, options.subject, options.ttl))
+        authority = TokenAuthority(secret)
+        print(
+            authority.mint(options.tenant, options.role, options.subject, options.ttl, brands=options.brand)
+        )
     except ValueError as error:
         print(f"cannot mint token: {error}", file=sys.stderr)
         return 2

@@ -6,7 +6,14 @@ import argparse
 import re
 from pathlib import Path
 
-from ccctl.launcher import LaunchPlan, run
+from ccctl.launcher import (
+    GATEWAY_HTTP_PORT,
+    GATEWAY_SMTP_PORT,
+    LaunchError,
+    LaunchPlan,
+    parse_replicas,
+    run,
+)
 
 _REGION = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 
@@ -24,8 +31,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--data-dir", default=".data", help="state directory, reused across runs (default .data)"
     )
     parser.add_argument("--examples", default="examples", help="folder with the ContactCenter examples")
-    parser.add_argument("--nats-port", type=int, default=4222, help="client port of the embedded NATS server")
-    parser.add_argument("--grpc-base-port", type=int, default=50051, help="first gRPC API port")
+    parser.add_argument(
+        "--nats-port", type=int, default=4222, help="client port of the embedded NATS server (0: a free one)"
+    )
+    parser.add_argument(
+        "--monitor-port", type=int, default=8222, help="NATS monitoring HTTP port (0: a free one)"
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=GATEWAY_HTTP_PORT,
+        help="HTTP port of the first region's gateway; the next regions take the following ports "
+        "(0: free ports)",
+    )
+    parser.add_argument(
+        "--smtp-port",
+        type=int,
+        default=GATEWAY_SMTP_PORT,
+        help="inbound e-mail port of the first region's gateway, next regions follow (0: free ports)",
+    )
+    parser.add_argument(
+        "--grpc-base-port", type=int, default=50051, help="first gRPC API port (0: free ports)"
+    )
+    parser.add_argument(
+        "--replicas",
+        default="",
+        help="instances per service and region, e.g. routing=2,gateway=2 (default: one of each)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -38,14 +70,28 @@ def handle(options: argparse.Namespace) -> int:
         )
     if len(set(regions)) != len(regions):
         raise SystemExit(f"ccctl up: --regions lists a region twice: {options.regions!r}")
-    for name, port in (("--nats-port", options.nats_port), ("--grpc-base-port", options.grpc_base_port)):
-        if not 1 <= port <= 65000:
-            raise SystemExit(f"ccctl up: {name} must be a port number, got {port}")
-    plan = LaunchPlan(
-        data_dir=Path(options.data_dir).resolve(),
-        regions=regions,
-        examples_dir=Path(options.examples),
-        nats_port=options.nats_port,
-        grpc_base_port=options.grpc_base_port,
+    ports = (
+        ("--nats-port", options.nats_port),
+        ("--monitor-port", options.monitor_port),
+        ("--http-port", options.http_port),
+        ("--smtp-port", options.smtp_port),
+        ("--grpc-base-port", options.grpc_base_port),
     )
+    for name, port in ports:
+        if not 0 <= port <= 65000:
+            raise SystemExit(f"ccctl up: {name} must be a port number (or 0 for a free one), got {port}")
+    try:
+        plan = LaunchPlan(
+            data_dir=Path(options.data_dir).resolve(),
+            regions=regions,
+            examples_dir=Path(options.examples),
+            nats_port=options.nats_port,
+            nats_monitor_port=options.monitor_port,
+            grpc_base_port=options.grpc_base_port,
+            gateway_http_port=options.http_port,
+            gateway_smtp_port=options.smtp_port,
+            replicas=parse_replicas(options.replicas),
+        )
+    except LaunchError as error:
+        raise SystemExit(f"ccctl up: --{error}") from None
     return run(plan)

@@ -14,22 +14,22 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ccmesh.channels import Channel, ChannelField
 from ccmesh.configplane.base import Model, ObjectMeta, RegionName, ResourceId
 
 #: A logical prompt name, optionally with a language suffix (`welcome`, `welcome.es`, `main-menu.pt-BR`).
 _PROMPT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$")
 
-ChannelName = Literal["sms", "voice", "whatsapp", "email", "webchat", "generic"]
 ProviderName = Literal["twilio", "whatsapp_cloud", "smtp", "webchat", "generic"]
 
-#: The provider each channel is served by.
-PROVIDER_OF_CHANNEL: dict[str, str] = {
-    "sms": "twilio",
-    "voice": "twilio",
-    "whatsapp": "whatsapp_cloud",
-    "email": "smtp",
-    "webchat": "webchat",
-    "generic": "generic",
+#: The provider each channel is served by (tasks come from integrations, not from an endpoint).
+PROVIDER_OF_CHANNEL: dict[Channel, str] = {
+    Channel.SMS: "twilio",
+    Channel.VOICE: "twilio",
+    Channel.WHATSAPP: "whatsapp_cloud",
+    Channel.EMAIL: "smtp",
+    Channel.WEBCHAT: "webchat",
+    Channel.API: "generic",
 }
 
 
@@ -136,7 +136,9 @@ class ChannelEndpointSpec(Model):
     brand: str = Field(
         default="", max_length=63, description="Brand of the entry point; empty: the tenant's."
     )
-    channel: ChannelName = Field(description="Channel customers use here.")
+    channel: ChannelField = Field(
+        description="Channel customers use here (`api`: the signed generic provider API, once `generic`)."
+    )
     provider: ProviderName = Field(
         description=(
             "Who carries the channel: `twilio` (sms, voice), `whatsapp_cloud`, `smtp`, `webchat`, `generic`."
@@ -147,7 +149,7 @@ class ChannelEndpointSpec(Model):
         max_length=320,
         description=(
             "The entry point's address: E.164 number (sms, voice), WhatsApp phone number id, e-mail "
-            "address (the SMTP recipient), widget id (webchat) or provider name (generic)."
+            "address (the SMTP recipient), widget id (webchat) or provider name (api)."
         ),
     )
     flow: str = Field(default="", max_length=200, description="Journey (flow) started for a new contact.")
@@ -195,7 +197,10 @@ class ChannelEndpointSpec(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> ChannelEndpointSpec:
-        expected = PROVIDER_OF_CHANNEL[self.channel]
+        expected = PROVIDER_OF_CHANNEL.get(self.channel)
+        if expected is None:
+            served = ", ".join(PROVIDER_OF_CHANNEL)
+            raise ValueError(f"channel: no endpoint serves channel {self.channel}; one of {served}")
         if self.provider != expected:
             raise ValueError(
                 f"provider: channel {self.channel} is served by {expected!r}, not {self.provider!r}"
@@ -205,11 +210,11 @@ class ChannelEndpointSpec(Model):
             raise ValueError(f"{needs}: credentials are required for provider {self.provider}")
         if not self.flow and not self.queue:
             raise ValueError("flow or queue: a new contact needs a journey to start or a queue to wait in")
-        if self.channel in ("sms", "voice") and not (
+        if self.channel in (Channel.SMS, Channel.VOICE) and not (
             self.address.startswith("+") and self.address[1:].isdigit() and 8 <= len(self.address) <= 16
         ):
             raise ValueError("address: sms and voice endpoints need an E.164 number, e.g. +442071838750")
-        if self.channel == "email" and "@" not in self.address:
+        if self.channel == Channel.EMAIL and "@" not in self.address:
             raise ValueError("address: an e-mail endpoint needs the address customers write to")
         return self
 

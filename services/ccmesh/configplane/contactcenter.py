@@ -87,6 +87,15 @@ class Tenant(Model):
         default_factory=IdentityMatching,
         description="Which identifier kinds resolve a customer exactly and which only suggest a match.",
     )
+    default_entry_point: str = Field(
+        default="",
+        max_length=253,
+        description=(
+            "ChannelEndpoint (its metadata.name) a tenant API message without `entryPoint` enters "
+            "through: its brand, journey or queue apply. Must name an endpoint of this tenant. "
+            "Empty: such messages are refused."
+        ),
+    )
 
     @model_validator(mode="after")
     def _brands_unique(self) -> Tenant:
@@ -258,7 +267,7 @@ class AiSettings(Model):
 
 
 class RoutingOverflowRule(Model):
-    """Moves or widens a waiting contact to another queue, brand pool or region (issue 4)."""
+    """Moves or widens a waiting contact to another queue, brand pool or region."""
 
     name: ResourceId = Field(description="Rule name, unique in the region; errors name it.")
     tenant: ResourceId = Field(description="Tenant whose queue the rule watches.")
@@ -270,7 +279,9 @@ class RoutingOverflowRule(Model):
         default=None,
         description=(
             "Region of the target queue (follow-the-sun). Must be this region or one of the tenant's "
-            "residency.personalDataRegions, or the rule is refused when applied."
+            "residency.personalDataRegions or residency.pseudonymousRegions (a hand-over carries no "
+            "personal data: the agent there reads it from this region at view time, each read "
+            "recorded as a crossing), or the rule is refused when applied."
         ),
     )
     target_brand: str = Field(
@@ -289,6 +300,19 @@ class RoutingOverflowRule(Model):
         ge=0,
         le=1,
         description="Fires when the Erlang C predicted service level (0..1) drops below this.",
+    )
+    hysteresis_margin: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "With depthOver N, only the contacts beyond the first N move; a contact it moved goes back "
+            "to this queue only once its depth is below N minus this margin. Default: N/5, at least 1."
+        ),
+    )
+    cooldown_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="After a move, how long before any rule may move the contact again.",
     )
 
     @model_validator(mode="after")
@@ -429,14 +453,17 @@ class ContactCenterSpec(Model):
                 continue
             if target not in known:
                 raise ValueError(
-                    f"overflow rule {rule.name!r} targets unknown region {target!r}; "
+                    f"overflow rule {rule.name!r} targetRegion: unknown region {target!r}; "
                     f"known regions: {sorted(known)}"
                 )
-            allowed = sorted({self.region, *tenant.residency.personal_data_regions})
+            # The hand-over carries no personal data, so a pseudonymous region may take it too.
+            residency = tenant.residency
+            allowed = sorted({self.region, *residency.personal_data_regions, *residency.pseudonymous_regions})
             if target not in allowed:
                 raise ValueError(
-                    f"overflow rule {rule.name!r} would send tenant {tenant.id!r} contacts from region "
-                    f"{self.region!r} to region {target!r}, which its residency policy forbids; "
+                    f"overflow rule {rule.name!r} targetRegion: would send tenant {tenant.id!r} contacts "
+                    f"from region {self.region!r} to region {target!r}, which its residency policy "
+                    f"lists neither in personalDataRegions nor in pseudonymousRegions; "
                     f"allowed regions: {allowed}"
                 )
         return self

@@ -76,6 +76,17 @@ async def contact_history(
     return events
 
 
+class StreamHistory:
+    """`contact_history` bound to the region's stream, as the use cases' `ContactHistory`."""
+
+    def __init__(self, js: JetStreamContext, region: str) -> None:
+        self._js = js
+        self._region = region
+
+    async def of_contact(self, tenant_id: str, contact_id: str) -> list[events_pb2.Event]:
+        return await contact_history(self._js, self._region, tenant_id, contact_id)
+
+
 def _decode(message: Msg) -> events_pb2.Event | None:
     event = events_pb2.Event()
     try:

@@ -42,13 +42,20 @@ class VoiceCalls:
         return await self.get(tenant_id, call_sid) if call_sid else None
 
     async def answered(
-        self, tenant_id: str, *, call_sid: str, contact_id: str, endpoint: str, queued: bool
+        self,
+        tenant_id: str,
+        *,
+        call_sid: str,
+        contact_id: str,
+        endpoint: str,
+        queued: bool,
+        wait_url: str = "",
     ) -> VoiceCall:
         """Remember a call the gateway answered (each webhook step; Twilio's retries too)."""
 
         def change(current: VoiceCall | None) -> VoiceCall:
             call = current or VoiceCall(call_sid=call_sid, contact_id=contact_id, endpoint=endpoint)
-            return call.answered(queued=queued)
+            return call.answered(queued=queued, wait_url=wait_url)
 
         _, call = await self.change(tenant_id, call_sid, change)
         assert call is not None

@@ -36,6 +36,9 @@ class HeldContact:
     customer_id: str
     #: The customer's brand: identity keeps isolated brands' customers apart.
     brand_id: str = ""
+    #: Set for a contact handed over from another region: its conversation and channel legs
+    #: are there, read and answered through that region's gateway.
+    home_region: str = ""
 
 
 Desk = dict[str, HeldContact]

@@ -13,13 +13,15 @@ from typing import Any
 
 import orjson
 
+from ccmesh import channels
+
 #: Message ids kept per e-mail thread for `References` (mail clients need the chain, not all of it).
 MAX_THREAD_IDS = 20
 
 
 @dataclass(frozen=True)
 class ChannelLeg:
-    #: Endpoint channel name: sms, voice, whatsapp, email, webchat, generic.
+    #: The channel's name (`ccmesh.channels.Channel`).
     channel: str
     #: The ChannelEndpoint the customer reached (its metadata.name), or the API's entry point.
     endpoint: str
@@ -66,7 +68,7 @@ class ContactRecord:
     def with_leg(self, leg: ChannelLeg) -> ContactRecord:
         legs = dict(self.legs)
         previous = legs.get(leg.channel)
-        if previous is not None and leg.channel == "email":
+        if previous is not None and leg.channel == channels.Channel.EMAIL:
             # The thread grows: a reply must reference the whole chain, not just the last mail.
             leg = replace(previous, endpoint=leg.endpoint, address=leg.address).with_thread(
                 leg.subject, leg.thread_ids
@@ -84,8 +86,8 @@ class ContactRecord:
     def from_json(cls, data: bytes) -> ContactRecord:
         raw: dict[str, Any] = orjson.loads(data)
         legs = {
-            name: ChannelLeg(
-                channel=str(leg["channel"]),
+            channels.stored_name(name): ChannelLeg(
+                channel=channels.stored_name(str(leg["channel"])),
                 endpoint=str(leg["endpoint"]),
                 address=str(leg["address"]),
                 subject=str(leg.get("subject", "")),
@@ -102,11 +104,11 @@ class ContactRecord:
             entry_point=str(raw.get("entry_point", "")),
             language=str(raw.get("language", "")),
             legs=legs,
-            last_channel=str(raw.get("last_channel", "")),
+            last_channel=channels.stored_name(str(raw.get("last_channel", ""))),
             journey=JourneyState(
                 status=str(journey.get("status", "")),
                 waiting_for=str(journey.get("waiting_for", "")),
-                callback_channel=str(journey.get("callback_channel", "")),
+                callback_channel=channels.stored_name(str(journey.get("callback_channel", ""))),
             ),
             started=bool(raw.get("started", False)),
         )

@@ -11,37 +11,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from contactcenter.common.v1 import common_pb2
-
-#: Endpoint channel names by the ChannelKind a message carries.
-CHANNEL_NAMES: dict[int, str] = {
-    common_pb2.CHANNEL_KIND_VOICE: "voice",
-    common_pb2.CHANNEL_KIND_SMS: "sms",
-    common_pb2.CHANNEL_KIND_WHATSAPP: "whatsapp",
-    common_pb2.CHANNEL_KIND_EMAIL: "email",
-    common_pb2.CHANNEL_KIND_WEBCHAT: "webchat",
-    common_pb2.CHANNEL_KIND_API: "generic",
-}
-CHANNEL_KINDS: dict[str, int] = {name: kind for kind, name in CHANNEL_NAMES.items()}
-
-#: Channels whose prompts are sent as messages (voice speaks them in the call instead).
-TEXT_CHANNELS = frozenset({"sms", "whatsapp", "email", "webchat", "generic"})
+from ccmesh import channels
 
 #: Actions whose prompt the customer must read on a text channel.
 PROMPTING_ACTIONS = frozenset({"send_prompt", "await_input"})
-
-
-def channel_name(kind: int) -> str:
-    return CHANNEL_NAMES.get(kind, "generic")
-
-
-def journey_channel(channel: str) -> str:
-    """The flow language's name of a channel (its overlays and `callback` nodes say `chat`)."""
-    return {"webchat": "chat", "generic": "chat"}.get(channel, channel)
-
-
-def endpoint_channel(journey_channel_name: str) -> str:
-    return {"chat": "webchat"}.get(journey_channel_name, journey_channel_name)
 
 
 @dataclass(frozen=True)
@@ -87,6 +60,6 @@ def prompt_text(prompts: Mapping[str, str], name: str, language: str) -> str:
 
 def prompts_to_send(actions: list[JourneyAction], channel: str) -> list[JourneyAction]:
     """The actions whose text goes to the customer as a message on `channel`."""
-    if channel not in TEXT_CHANNELS:
+    if channel not in channels.TEXT_CHANNELS:
         return []
     return [action for action in actions if action.kind in PROMPTING_ACTIONS and action.name]

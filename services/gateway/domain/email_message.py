@@ -54,6 +54,8 @@ class ParsedEmail:
     answers: tuple[str, ...]
     text: str
     attachments: tuple[AttachmentPart, ...]
+    #: The From header's display name ("Jane Doe" of `Jane Doe <jane@example.org>`), if any.
+    sender_name: str = ""
 
 
 def parse_email(raw: bytes, *, envelope_sender: str = "") -> ParsedEmail:
@@ -80,6 +82,7 @@ def parse_email(raw: bytes, *, envelope_sender: str = "") -> ParsedEmail:
         answers=tuple(dict.fromkeys(i for i in answers if i != message_id)),
         text=trim_quoted(text)[:MAX_TEXT_CHARACTERS],
         attachments=tuple(attachments),
+        sender_name=_display_name(mail, "From"),
     )
 
 
@@ -97,6 +100,13 @@ def _address(mail: EmailMessage, name: str) -> str:
     for _, address in pairs:
         if "@" in address:
             return address.strip().lower()
+    return ""
+
+
+def _display_name(mail: EmailMessage, name: str) -> str:
+    for display, address in getaddresses([_header(mail, name)]):
+        if "@" in address:
+            return " ".join(display.split())[:100]
     return ""
 
 

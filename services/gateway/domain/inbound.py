@@ -52,6 +52,8 @@ class InboundMessage:
     #: back's voice webhook `?contact=`): the call continues that contact.
     contact_hint: str = ""
     language: str = ""
+    #: The name the customer goes by on the channel (WhatsApp profile, e-mail From name).
+    sender_name: str = ""
 
     def message_id(self) -> str:
         return uuid.uuid5(

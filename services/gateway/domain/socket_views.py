@@ -9,23 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ccmesh import channels
+from ccmesh.insights import describe, intent_label, sentiment_label
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
-
-CHANNEL_NAMES: dict[int, str] = {
-    common_pb2.CHANNEL_KIND_SMS: "sms",
-    common_pb2.CHANNEL_KIND_VOICE: "voice",
-    common_pb2.CHANNEL_KIND_WHATSAPP: "whatsapp",
-    common_pb2.CHANNEL_KIND_EMAIL: "email",
-    common_pb2.CHANNEL_KIND_WEBCHAT: "webchat",
-    common_pb2.CHANNEL_KIND_API: "api",
-}
+from gateway.domain.display_name import display_name
 
 AGENT_JOINED_TEXT = "An agent joined the conversation"
-
-
-def channel_name(kind: int) -> str:
-    return CHANNEL_NAMES.get(kind, "unknown")
 
 
 def _at(event: events_pb2.Event) -> float:
@@ -104,6 +94,11 @@ def agent_view(event: events_pb2.Event) -> dict[str, Any] | None:
             "type": "insight",
             "contactId": event.contact_id,
             "messageId": insight.message_id,
+            # The channel the analysed message came on ("" for insights made before it was recorded).
+            "channel": channels.name_of_kind(insight.channel, default=""),
+            "summary": describe(insight),
+            "intentLabel": intent_label(insight.intent),
+            "sentimentLabel": sentiment_label(insight.sentiment),
             "language": insight.language,
             "intent": insight.intent,
             "intentScore": insight.intent_score,
@@ -137,19 +132,24 @@ class ContactFacts:
     customer_id: str
     brand_id: str
     first_message: str
+    #: What the agent calls the customer (see `display_name`).
+    display_name: str = ""
 
 
 def conversation_facts(events: list[events_pb2.Event]) -> ContactFacts:
     """Channel, customer, brand and first customer message of a contact from its events so far."""
     channel, customer_id, brand, first = common_pb2.CHANNEL_KIND_UNSPECIFIED, "", "", ""
+    name, sender = "", common_pb2.Identifier()
     for event in events:
         kind = event.WhichOneof("payload")
         brand = brand or event.tenant.brand_id
         if kind == "contact_created":
             channel = channel or event.contact_created.channel
             customer_id = customer_id or event.contact_created.customer_id
+            sender = sender if sender.value else getattr(event.contact_created, "from")
         elif kind == "message_received":
             channel = channel or event.message_received.channel
             customer_id = customer_id or event.message_received.customer_id
             first = first or event.message_received.text
-    return ContactFacts(channel, customer_id, brand, first)
+            name = name or event.message_received.sender_name
+    return ContactFacts(channel, customer_id, brand, first, display_name(name, sender.kind, sender.value))

@@ -17,6 +17,8 @@ from typing import Protocol
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 DEFAULT_GATHER_SECONDS = 5
+#: Silence between two rounds of the hold message.
+HOLD_PAUSE_SECONDS = 10
 #: Actions that are work for other parts of the platform (AI, integrations, callbacks): no verb.
 #: A collect node's mode -> what Gather listens for (anything else: both keys and speech).
 _GATHER_INPUT = {"dtmf": "dtmf", "speech": "speech"}
@@ -133,11 +135,53 @@ def render_voice(actions: Iterable[Action], *, urls: VoiceUrls, language: str = 
     return _serialise(response)
 
 
-def render_hold(*, prompts: Mapping[str, str], language: str = "") -> str:
-    """What a queued caller hears, repeated by Twilio until an agent takes the call."""
+@dataclass(frozen=True)
+class QueueWait:
+    """What Twilio tells a waitUrl about the caller's place: 0 when it did not say."""
+
+    position: int = 0
+    average_wait_seconds: int = 0
+
+
+def render_hold(
+    *, prompts: Mapping[str, str], language: str = "", wait: QueueWait | None = None, wait_url: str = ""
+) -> str:
+    """What a queued caller hears: their place, the expected wait, the hold message, then again.
+
+    `queue-position` and `queue-wait` prompts may reword the first two (`{position}`, `{minutes}`);
+    the hold prompt may be an audio URL (played). The `<Redirect>` fetches this document again, so
+    the numbers are fresh each round until the call is put through to an agent.
+    """
     response = ET.Element("Response")
+    wait = wait or QueueWait()
+    if wait.position > 0:
+        template = prompts.get("queue-position", "You are number {position} in the queue.")
+        _say_or_play(response, template.replace("{position}", str(wait.position)), language)
+    if wait.average_wait_seconds > 0:
+        minutes = max(1, math.ceil(wait.average_wait_seconds / 60))
+        default = (
+            "The estimated wait is about {minutes} minute."
+            if minutes == 1
+            else ("The estimated wait is about {minutes} minutes.")
+        )
+        template = prompts.get("queue-wait", default)
+        _say_or_play(response, template.replace("{minutes}", str(minutes)), language)
     _say_or_play(response, prompts.get("hold", "Please hold, an agent will be with you shortly."), language)
-    ET.SubElement(response, "Pause", {"length": "10"})
+    ET.SubElement(response, "Pause", {"length": str(HOLD_PAUSE_SECONDS)})
+    if wait_url:
+        ET.SubElement(response, "Redirect", {"method": "POST"}).text = wait_url
+    return _serialise(response)
+
+
+def render_enqueue(*, queue: str, prompt: str, wait_url: str, language: str = "") -> str:
+    """Put a live call (back) in a queue: an optional prompt, then `<Enqueue>` with its wait URL."""
+    response = ET.Element("Response")
+    if prompt:
+        _say_or_play(response, prompt, language)
+    enqueue = ET.SubElement(response, "Enqueue", {"waitUrlMethod": "POST"})
+    if wait_url:
+        enqueue.set("waitUrl", wait_url)
+    enqueue.text = queue
     return _serialise(response)
 
 

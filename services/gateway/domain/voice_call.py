@@ -9,12 +9,13 @@ callback says when a call ended: a caller who hangs up while still queued abando
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import orjson
 
-from gateway.domain.conversation import JourneyAction
+from gateway.domain.conversation import JourneyAction, prompt_text
 from gateway.domain.outbound_message import DeliveryFailed
 from gateway.domain.twiml import VoiceUrls, render_voice
 
@@ -42,6 +43,8 @@ class VoiceCall:
     accepted_by: str = ""
     #: Twilio's last CallStatus we were told; "" while nothing was reported.
     status: str = ""
+    #: The wait URL the caller's `<Enqueue>` named: a transferred caller waits with it again.
+    wait_url: str = ""
 
     @property
     def ended(self) -> bool:
@@ -51,12 +54,16 @@ class VoiceCall:
     def waiting_for_agent(self) -> bool:
         return self.queued and not self.accepted_by and not self.ended
 
-    def answered(self, *, queued: bool) -> VoiceCall:
+    def answered(self, *, queued: bool, wait_url: str = "") -> VoiceCall:
         # Twilio's retry of an earlier step must not un-queue a call that already waits.
-        return replace(self, queued=self.queued or queued)
+        return replace(self, queued=self.queued or queued, wait_url=self.wait_url or wait_url)
 
     def accepted(self, agent_id: str) -> VoiceCall:
         return replace(self, accepted_by=self.accepted_by or agent_id)
+
+    def requeued(self) -> VoiceCall:
+        """Transferred by its agent: the caller waits for the next one."""
+        return replace(self, queued=True, accepted_by="")
 
     def reported(self, status: str) -> VoiceCall:
         # An ended call stays ended: Twilio's callbacks can arrive out of order.
@@ -75,7 +82,33 @@ class VoiceCall:
             queued=bool(raw.get("queued", False)),
             accepted_by=str(raw.get("accepted_by", "")),
             status=str(raw.get("status", "")),
+            wait_url=str(raw.get("wait_url", "")),
         )
+
+
+#: What a caller to a queue-only endpoint hears first, unless its prompts say `greeting`.
+DEFAULT_GREETING = "Thank you for calling. Please hold while we connect you to an agent."
+#: What a transferred caller hears before waiting again, unless the prompts say `transferring`.
+DEFAULT_TRANSFERRING = "Please hold while we transfer your call."
+
+
+def queue_entry(queue: str, prompts: Mapping[str, str], language: str) -> tuple[JourneyAction, ...]:
+    """A queue-only endpoint's call: the greeting, then the queue (rendered as Say + Enqueue)."""
+    greeting = prompt_text(prompts, "greeting", language)
+    return (
+        JourneyAction(
+            kind="send_prompt",
+            node="",
+            name="greeting",
+            text=greeting if greeting != "greeting" else DEFAULT_GREETING,
+        ),
+        JourneyAction(kind="hand_off", node="", name=queue),
+    )
+
+
+def transferring_prompt(prompts: Mapping[str, str], language: str) -> str:
+    text = prompt_text(prompts, "transferring", language)
+    return text if text != "transferring" else DEFAULT_TRANSFERRING
 
 
 def dial_agent_twiml(agent_id: str, phone: str = "") -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contactcenter.common.v1 import common_pb2
+from ccmesh import channels
 from contactcenter.identity.v1 import identity_pb2
 from contactcenter.routing.v1 import routing_pb2
 
@@ -31,26 +31,21 @@ STATE_NAMES: dict[int, str] = {
 WORKSPACE_ROLES = frozenset({"agent", "supervisor"})
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 
-#: The customer's channel -> the ACD channel whose capacity it uses (routing's own mapping).
-ACD_CHANNELS: dict[int, int] = {
-    common_pb2.CHANNEL_KIND_VOICE: routing_pb2.ACD_CHANNEL_VOICE,
-    common_pb2.CHANNEL_KIND_WEBCHAT: routing_pb2.ACD_CHANNEL_CHAT,
-    common_pb2.CHANNEL_KIND_API: routing_pb2.ACD_CHANNEL_CHAT,
-    common_pb2.CHANNEL_KIND_SMS: routing_pb2.ACD_CHANNEL_MESSAGING,
-    common_pb2.CHANNEL_KIND_WHATSAPP: routing_pb2.ACD_CHANNEL_MESSAGING,
-    common_pb2.CHANNEL_KIND_EMAIL: routing_pb2.ACD_CHANNEL_EMAIL,
-}
-
 
 def routing_agent(agent: identity_pb2.Agent) -> routing_pb2.AgentDefinition:
-    """Identity's agent profile as routing's definition (skills, languages, brands, capacity)."""
+    """Identity's agent profile as routing's definition (skills, languages, brands, capacity).
+
+    Capacity is per channel as configured (both sides speak `ChannelKind`): `sms: 2, whatsapp: 2`
+    is two SMS and two WhatsApp contacts at once. Voice is at most one call. Capacity groups
+    (a limit on several channels together) pass through as configured.
+    """
     capacity: dict[int, int] = {}
     for item in agent.channels:
-        acd = ACD_CHANNELS.get(item.channel)
-        if acd is not None:
-            capacity[acd] = max(capacity.get(acd, 0), int(item.max_concurrent))
-    if routing_pb2.ACD_CHANNEL_VOICE in capacity:
-        capacity[routing_pb2.ACD_CHANNEL_VOICE] = min(1, capacity[routing_pb2.ACD_CHANNEL_VOICE])
+        if channels.from_kind_or_none(item.channel) is not None:
+            capacity[item.channel] = max(capacity.get(item.channel, 0), int(item.max_concurrent))
+    voice = channels.to_kind(channels.Channel.VOICE)
+    if voice in capacity:
+        capacity[voice] = min(1, capacity[voice])
     return routing_pb2.AgentDefinition(
         agent_id=agent.agent_id,
         skills={skill.name: max(1, min(5, int(skill.proficiency or 1))) for skill in agent.skills},
@@ -60,6 +55,12 @@ def routing_agent(agent: identity_pb2.Agent) -> routing_pb2.AgentDefinition:
         capacity=[
             routing_pb2.ChannelCapacity(channel=channel, capacity=limit)  # type: ignore[arg-type]
             for channel, limit in sorted(capacity.items())
+        ],
+        capacity_groups=[
+            routing_pb2.CapacityGroup(
+                name=group.name, channels=list(group.channels), capacity=int(group.capacity)
+            )
+            for group in agent.capacity_groups
         ],
     )
 
@@ -71,6 +72,8 @@ class Offer:
     queue: str
     #: When routing made the offer (Unix seconds).
     offered_at: float = 0.0
+    #: The region holding the customer's data, for a contact handed over from there.
+    home_region: str = ""
 
 
 class OfferBook:

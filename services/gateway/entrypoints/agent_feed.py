@@ -31,7 +31,7 @@ from gateway.domain.socket_views import agent_view
 from gateway.domain.workspace_state import Offer, OfferBook
 from gateway.entrypoints.socket_session import SocketLimits, SocketSession
 from gateway.entrypoints.webchat_socket import socket_error_of
-from gateway.service_layer.queue_board import QueueStatsClient, queue_board
+from gateway.service_layer.queue_board import QueueBoard
 from gateway.service_layer.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class AgentFeed:
         self,
         caller: Caller,
         workspace: Workspace,
-        board: QueueStatsClient,
+        board: QueueBoard,
         nc: Client,
         settings: WorkspaceSettings,
         session: SocketSession,
@@ -133,7 +133,13 @@ class AgentFeed:
             if kind == "contact_offered" and event.contact_offered.agent_id == caller.subject:
                 offered = event.contact_offered
                 at = event.occurred_at.seconds + event.occurred_at.nanos / 1e9
-                offer = Offer(offered.reservation_id, event.contact_id, offered.queue, at or time.time())
+                offer = Offer(
+                    offered.reservation_id,
+                    event.contact_id,
+                    offered.queue,
+                    at or time.time(),
+                    home_region=offered.home_region,
+                )
                 self.offers.offered(offer)
                 self._spawn(self._push_offer(offer))
             elif kind in _WITHDRAWN:
@@ -160,7 +166,9 @@ class AgentFeed:
 
     # -- held contacts -------------------------------------------------------------------------
 
-    async def follow_contact(self, contact_id: str) -> None:
+    async def follow_contact(self, contact_id: str, home_region: str = "") -> None:
+        """Push the contact's events as they happen; a contact handed over from another region
+        is followed where its conversation goes on (its home region), nothing is stored here."""
         caller = self._caller
         if contact_id in self._followed:
             return
@@ -177,7 +185,7 @@ class AgentFeed:
                 if orjson.loads(msg.data).get("from") == "customer":
                     await self._session.send({"type": "typing", "contactId": contact_id, "from": "customer"})
 
-        region, tenant = self._settings.region, caller.tenant_id
+        region, tenant = home_region or self._settings.region, caller.tenant_id
         self._followed[contact_id] = [
             await follow_contact(self._nc, region, tenant, contact_id, on_event),
             await self._nc.subscribe(typing_subject(region, tenant, contact_id), cb=on_typing),
@@ -209,7 +217,7 @@ class AgentFeed:
     async def _queue_feed(self, interval: float) -> None:
         while True:
             try:
-                board = await queue_board(self._board, self._caller.tenant_id)
+                board = await self._board.board(self._caller.tenant_id, self._caller.brands)
                 await self._session.send({"type": "queues", **board})
             except RpcError as error:
                 await self._session.error(socket_error_of(error), None)

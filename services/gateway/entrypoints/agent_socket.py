@@ -34,9 +34,9 @@ from gateway.domain.workspace_state import (
 )
 from gateway.entrypoints.agent_feed import AgentFeed, WorkspaceSettings
 from gateway.entrypoints.http import RouteAdder
-from gateway.entrypoints.socket_session import SocketSession, TenantConnections
+from gateway.entrypoints.socket_session import SocketSession, TenantConnections, track
 from gateway.entrypoints.webchat_socket import socket_error_of
-from gateway.service_layer.queue_board import QueueStatsClient
+from gateway.service_layer.queue_board import QueueBoard
 from gateway.service_layer.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ MAX_NOTES_CHARS = 2000
 
 def agent_routes(
     workspace: Workspace,
-    board: QueueStatsClient,
+    board: QueueBoard,
     authority: TokenAuthority,
     nc: Client,
     settings: WorkspaceSettings,
@@ -58,6 +58,7 @@ def agent_routes(
         ws = SocketSession.response(settings.limits)
         await ws.prepare(request)
         session = SocketSession(ws, settings.limits)
+        track(request, session)
         desk = _Desk(workspace, board, authority, nc, settings, session)
         header_token = bearer_token(request.headers.items())
         try:
@@ -87,7 +88,7 @@ class _Desk:
     def __init__(
         self,
         workspace: Workspace,
-        board: QueueStatsClient,
+        board: QueueBoard,
         authority: TokenAuthority,
         nc: Client,
         settings: WorkspaceSettings,
@@ -145,7 +146,7 @@ class _Desk:
         if login.takes_contacts:
             await feed.start_presence()
             for held in login.contacts:
-                await feed.follow_contact(held.contact_id)
+                await feed.follow_contact(held.contact_id, held.home_region)
         await self._session.send(
             {
                 "type": "ready",
@@ -231,7 +232,8 @@ class _Desk:
     async def _accept(self, caller: Caller, message: ClientMessage) -> None:
         offer = self._offer(caller, message)
         feed = self._require_feed()
-        await feed.follow_contact(offer.contact_id)  # before accepting: no event slips by
+        # Before accepting: no event slips by.
+        await feed.follow_contact(offer.contact_id, offer.home_region)
         try:
             held = await self._workspace.accept(caller, offer)
         except BaseException:
@@ -266,8 +268,9 @@ class _Desk:
 
     async def _typing(self, caller: Caller, message: ClientMessage) -> None:
         contact_id = message.text("contactId", max_chars=200)
-        await self._workspace.held(caller, contact_id)
-        subject = typing_subject(self._settings.region, caller.tenant_id, contact_id)
+        held = await self._workspace.held(caller, contact_id)
+        # A handed-over contact's customer is connected to its home region's gateway.
+        subject = typing_subject(held.home_region or self._settings.region, caller.tenant_id, contact_id)
         await self._nc.publish(subject, b'{"from":"agent"}')
 
     async def _suggest(self, caller: Caller, message: ClientMessage) -> None:

@@ -12,6 +12,7 @@ import time
 
 from aiohttp import web
 
+from ccmesh.channels import Channel
 from gateway.domain.generic_signature import signature_problem
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder, parse_message
@@ -25,7 +26,7 @@ _SET_BY_ENDPOINT = ("entryPoint", "brand")
 def generic_routes(accept: AcceptInbound) -> RouteAdder:
     async def messages(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "generic")
+        require_channel(endpoint, Channel.API)
         require_content_type(request, JSON)
         body = await request.read()
         credentials = endpoint.spec.generic
@@ -50,7 +51,7 @@ def generic_routes(accept: AcceptInbound) -> RouteAdder:
                     400, "INVALID_ARGUMENT", f"body: {fixed} are set by the endpoint, not the provider"
                 )
             document = {
-                "channel": "api",
+                "channel": Channel.API.value,
                 **document,
                 "entryPoint": endpoint.metadata.name,
                 "brand": endpoint.spec.brand,

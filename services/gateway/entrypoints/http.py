@@ -10,19 +10,17 @@ body and rate limits, endpoint lookup). Errors are JSON `{"error": {"code": ...,
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import grpc
 from aiohttp import web
 
+from ccmesh import channels
 from ccmesh.access import AccessControl
-from ccmesh.events import EventPublisher
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
 from gateway.adapters.channel_directory import ChannelDirectory
-from gateway.adapters.contact_store import ContactStore
 from gateway.domain.inbound import InboundMessage
 from gateway.entrypoints.edge_middleware import (
     Edge,
@@ -34,8 +32,8 @@ from gateway.entrypoints.edge_middleware import (
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked, rpc_failure
 from gateway.entrypoints.request_parsing import read_json
 from gateway.entrypoints.rpc import SUBMIT_ROLES
-from gateway.service_layer.accept_inbound import IdentityClient, accept_inbound
-from gateway.service_layer.conversation import Conversations
+from gateway.entrypoints.socket_session import OPEN_SOCKETS, OpenSockets
+from gateway.service_layer.api_entry import EntryPointError, enter_through
 
 MAX_BODY_BYTES = 128 * 1024
 
@@ -62,14 +60,6 @@ class _HttpCallContext:
         raise RpcError(code, details)
 
 
-CHANNELS = {
-    "sms": common_pb2.CHANNEL_KIND_SMS,
-    "voice": common_pb2.CHANNEL_KIND_VOICE,
-    "whatsapp": common_pb2.CHANNEL_KIND_WHATSAPP,
-    "email": common_pb2.CHANNEL_KIND_EMAIL,
-    "webchat": common_pb2.CHANNEL_KIND_WEBCHAT,
-    "api": common_pb2.CHANNEL_KIND_API,
-}
 IDENTIFIERS = {
     "phone": common_pb2.IDENTIFIER_KIND_PHONE,
     "email": common_pb2.IDENTIFIER_KIND_EMAIL,
@@ -93,9 +83,10 @@ def parse_message(tenant_id: str, body: Any) -> InboundMessage:
     sender = body.get("from")
     if not isinstance(sender, dict) or set(sender) != {"kind", "value"}:
         raise _invalid('from: must be {"kind": ..., "value": ...}')
-    channel = CHANNELS.get(str(body.get("channel", "")))
-    if channel is None:
-        raise _invalid(f"channel: must be one of {sorted(CHANNELS)}")
+    try:
+        channel = channels.to_kind(channels.parse(body.get("channel", "")))
+    except channels.UnknownChannelError as error:
+        raise _invalid(str(error)) from None
     kind = IDENTIFIERS.get(str(sender["kind"]))
     if kind is None:
         raise _invalid(f"from.kind: must be one of {sorted(IDENTIFIERS)}")
@@ -122,26 +113,20 @@ class GatewayHttp:
         access: AccessControl,
         *,
         region: str,
-        store: ContactStore,
-        identity: IdentityClient,
-        events: EventPublisher,
+        accept: AcceptInbound,
         directory: ChannelDirectory | None = None,
-        conversations: Conversations | None = None,
-        accept: AcceptInbound | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         tenant_rate_per_second: float = 200.0,
         tenant_rate_burst: int = 400,
+        default_entry_point: Callable[[str], str] = lambda _tenant: "",
     ) -> None:
         self._access = access
         self._region = region
-        self._accept: AcceptInbound = accept or functools.partial(
-            accept_inbound,
-            region=region,
-            store=store,
-            identity=identity,
-            events=events,
-            conversations=conversations,
-        )
+        self._directory = directory
+        # The tenant's `defaultEntryPoint` (ContactCenter) for API messages that name none.
+        self._default_entry_point = default_entry_point
+        # The one inbound use case, bound in bootstrap (shared with gRPC and the webhooks).
+        self._accept = accept
         self._edge = Edge(
             EdgeSettings(
                 region=region,
@@ -152,18 +137,25 @@ class GatewayHttp:
             directory,
         )
         self._max_body_bytes = max_body_bytes
+        #: The chat and workspace sockets, told 1001 (going away) when the gateway stops.
+        self.sockets = OpenSockets()
 
     def app(self, extra_routes: Sequence[RouteAdder] = ()) -> web.Application:
         configure_access_log()
         application = web.Application(
             client_max_size=self._max_body_bytes, middlewares=self._edge.middlewares()
         )
+        application[OPEN_SOCKETS] = self.sockets
+        application.on_shutdown.append(self._close_sockets)
         application.router.add_get("/healthz", self.health)
         application.router.add_post("/v1/tenants/{tenant}/messages", self.submit)
         # Each channel and the workspace add their own routes from their own modules.
         for add_routes in extra_routes:
             add_routes(application)
         return application
+
+    async def _close_sockets(self, _: web.Application) -> None:
+        await self.sockets.close_all()
 
     async def health(self, _: web.Request) -> web.Response:
         return web.json_response({"status": "SERVING", "service": "gateway", "region": self._region})
@@ -175,7 +167,15 @@ class GatewayHttp:
         except RpcError as error:
             raise rpc_failure(error) from None
         _, body = await read_json(request)
-        accepted, duplicate = await accept_checked(self._accept, parse_message(tenant_id, body))
+        message = parse_message(tenant_id, body)
+        if self._directory is not None:
+            try:
+                message = enter_through(
+                    message, endpoints=self._directory, default_entry_point=self._default_entry_point
+                )
+            except EntryPointError as error:
+                raise _invalid(str(error)) from None
+        accepted, duplicate = await accept_checked(self._accept, message)
         return web.json_response(
             {
                 "contactId": accepted.contact_id,

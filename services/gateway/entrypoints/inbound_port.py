@@ -1,12 +1,10 @@
 """How provider webhooks hand a normalised message to the one inbound use case.
 
-Every channel's webhook builds an `InboundMessage` and calls the same `accept_inbound`
-(wired in bootstrap); this module turns what can go wrong on the way into HTTP answers.
+Every channel's webhook builds an `InboundMessage` and calls the one `AcceptInbound` bound in
+bootstrap; this module turns what can go wrong on the way into HTTP answers.
 """
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
 
 import grpc
 from nats.errors import Error as NatsError
@@ -15,9 +13,9 @@ from ccmesh.status import RpcError
 from gateway.adapters.contact_store import StillProcessing
 from gateway.domain.inbound import Accepted, InboundMessage, validate
 from gateway.entrypoints.edge_middleware import EdgeError
+from gateway.service_layer.accept_inbound import AcceptInbound
 
-#: `accept_inbound` with its collaborators bound: the result and whether it was a repeat.
-AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
+__all__ = ["AcceptInbound", "accept_checked", "rpc_failure"]
 
 _STATUS_OF_CODE = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, "INVALID_ARGUMENT"),

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ccmesh.customer_views import IDENTIFIER_KINDS
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.openapi_schemas import SCHEMAS
 from gateway.entrypoints.openapi_schemas import ref as _ref
@@ -101,6 +102,38 @@ def _socket(summary: str, *, parameters: list[dict[str, Any]] | None = None) -> 
     }
 
 
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema or {"type": "string"}}
+
+
+_CUSTOMER_ID = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_BRAND_QUERY = _query("brand", "Brand whose customers to search; required where the tenant isolates brands.")
+_IDENTIFIER_QUERY = [
+    _query(kind, f"The customer's {kind.replace('_', ' ')} (give at least one identifier).")
+    for kind in IDENTIFIER_KINDS
+]
+_LIMIT_QUERY = _query("limit", "Entries per page, 1-200 (default 50).", {"type": "integer"})
+_PAGE_TOKEN_QUERY = _query("pageToken", "`nextPageToken` of the previous page.")
+
+
+def _customer_read(summary: str, parameters: list[dict[str, Any]], schema: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary + " Bearer token of an admin, supervisor or agent of the tenant.",
+            "tags": ["customers"],
+            "security": [{"bearer": []}],
+            "parameters": [_TENANT, *parameters],
+            "responses": {
+                "200": {"description": "Found.", "content": {_JSON: {"schema": _ref(schema)}}},
+                "401": _error("Missing or invalid token."),
+                "403": _error("Token of another tenant, without the role, or of another brand."),
+                "404": _error("No such customer (or none owns the identifier)."),
+            }
+            | _errors("400", "429", "503"),
+        }
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     accepted = {"content": {_JSON: {"schema": _ref("Accepted")}}}
     paths: dict[str, Any] = {
@@ -156,6 +189,19 @@ def openapi_document() -> dict[str, Any]:
                 | _errors("429", "503"),
             }
         },
+        "/v1/tenants/{tenant}/customers": _customer_read(
+            "Find the customer who owns an identifier (never creates one).",
+            [*_IDENTIFIER_QUERY, _BRAND_QUERY],
+            "Customer",
+        ),
+        "/v1/tenants/{tenant}/customers/{customer_id}": _customer_read(
+            "Read one customer.", [_CUSTOMER_ID, _BRAND_QUERY], "Customer"
+        ),
+        "/v1/tenants/{tenant}/customers/{customer_id}/timeline": _customer_read(
+            "The customer's cross-channel history, oldest first, AI insights told for people.",
+            [_CUSTOMER_ID, _BRAND_QUERY, _LIMIT_QUERY, _PAGE_TOKEN_QUERY],
+            "Timeline",
+        ),
         "/v1/twilio/{endpoint}/sms": _twilio_post(
             "Twilio SMS webhook (MessageSid makes retries safe).", "TwilioSms", "Empty TwiML `<Response/>`."
         ),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccmesh import channels
+from ccmesh.channels import Channel
+
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -41,7 +44,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["channel", "from", "providerMessageId"],
         "additionalProperties": False,
         "properties": {
-            "channel": {"enum": ["sms", "voice", "whatsapp", "email", "webchat", "api"]},
+            "channel": {"enum": list(channels.NAMES)},
             "from": ref("Sender"),
             "text": {"type": "string", "maxLength": 65536},
             "providerMessageId": {"type": "string", "maxLength": 256, "description": "Makes retries safe."},
@@ -54,10 +57,58 @@ SCHEMAS: dict[str, Any] = {
         "required": ["from", "providerMessageId"],
         "additionalProperties": False,
         "properties": {
-            "channel": {"enum": ["sms", "voice", "whatsapp", "email", "webchat", "api"], "default": "api"},
+            "channel": {"enum": list(channels.NAMES), "default": Channel.API.value},
             "from": ref("Sender"),
             "text": {"type": "string", "maxLength": 65536},
             "providerMessageId": {"type": "string", "maxLength": 256, "description": "Makes retries safe."},
+        },
+    },
+    "Customer": {
+        "type": "object",
+        "required": ["customerId", "identifiers"],
+        "properties": {
+            "customerId": {"type": "string"},
+            "brand": {"type": "string"},
+            "homeRegion": {"type": "string"},
+            "identifiers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"kind": {"type": "string"}, "value": {"type": "string"}},
+                },
+            },
+            "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
+            "mergedFrom": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Timeline": {
+        "type": "object",
+        "required": ["customerId", "entries", "nextPageToken"],
+        "properties": {
+            "customerId": {"type": "string"},
+            "entries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {
+                            "enum": [
+                                "contact",
+                                "message_in",
+                                "message_out",
+                                "transfer",
+                                "ai_insight",
+                                "outcome",
+                            ]
+                        },
+                        "channel": {"type": "string"},
+                        "contactId": {"type": "string"},
+                        "at": {"type": "number", "description": "Unix time, seconds."},
+                        "summary": {"type": "string"},
+                    },
+                },
+            },
+            "nextPageToken": {"type": "string", "description": "Empty on the last page."},
         },
     },
     "Accepted": {

@@ -20,6 +20,7 @@ from pathlib import Path
 import grpc
 from aiohttp import web
 
+from ccmesh.channels import Channel
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.entrypoints.http import RouteAdder, error_response
 
@@ -68,7 +69,7 @@ class Pages:
     async def chat(self, request: web.Request) -> web.Response:
         name = request.match_info["endpoint"]
         endpoint = self._directory.by_name(name)
-        if endpoint is None or endpoint.spec.channel != "webchat":
+        if endpoint is None or endpoint.spec.channel != Channel.WEBCHAT:
             return error_response(
                 grpc.StatusCode.NOT_FOUND, f"no web chat endpoint named {name!r} in this region"
             )

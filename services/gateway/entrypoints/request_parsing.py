@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from gateway.entrypoints.edge_middleware import EdgeError
 
@@ -57,7 +58,7 @@ async def read_form(request: web.Request) -> list[tuple[str, str]]:
         raise EdgeError(400, "INVALID_ARGUMENT", f"body: not a valid form ({type(error).__name__})") from None
 
 
-def require_channel(endpoint: ChannelEndpoint, *channels: str) -> None:
+def require_channel(endpoint: ChannelEndpoint, *channels: Channel) -> None:
     """A webhook path serves one kind of endpoint; another kind's name is as unknown as a typo."""
     if endpoint.spec.channel not in channels:
         raise EdgeError(

@@ -7,35 +7,26 @@ from typing import Any
 import grpc
 
 from ccmesh.access import AccessControl
-from ccmesh.events import EventPublisher
 from contactcenter.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from gateway.adapters.contact_store import ContactStore, StillProcessing
+from gateway.adapters.contact_store import StillProcessing
 from gateway.domain.inbound import InboundMessage, validate
-from gateway.service_layer.accept_inbound import IdentityClient, accept_inbound
-from gateway.service_layer.conversation import Conversations
+from gateway.entrypoints.handed_over_rpc import HandedOverHandlers
+from gateway.service_layer.accept_inbound import AcceptInbound
+from gateway.service_layer.handed_over import HandedOverContacts
 
 #: Channel providers that are not served by a named webhook submit through this API.
 SUBMIT_ROLES = frozenset({"admin", "integration"})
 
 
-class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
+class GatewayServicer(HandedOverHandlers, gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(
-        self,
-        access: AccessControl,
-        *,
-        region: str,
-        store: ContactStore,
-        identity: IdentityClient,
-        events: EventPublisher,
-        conversations: Conversations | None = None,
+        self, access: AccessControl, *, accept: AcceptInbound, handed_over: HandedOverContacts | None = None
     ) -> None:
         self._access = access
-        self._region = region
-        self._store = store
-        self._identity = identity
-        self._events = events
-        # Starts journeys and feeds waiting ones for messages from configured endpoints.
-        self._conversations = conversations
+        # Follow-the-sun: contacts homed here, served to another region's agents.
+        self._handed_over = handed_over
+        # The one inbound use case, bound in bootstrap (shared with the webhooks and HTTP API).
+        self._accept = accept
 
     async def SubmitInboundMessage(
         self, request: gateway_pb2.SubmitInboundMessageRequest, context: Any
@@ -55,14 +46,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         if problems:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(problems))
         try:
-            accepted, duplicate = await accept_inbound(
-                message,
-                region=self._region,
-                store=self._store,
-                identity=self._identity,
-                events=self._events,
-                conversations=self._conversations,
-            )
+            accepted, duplicate = await self._accept(message)
         except StillProcessing as error:
             await context.abort(grpc.StatusCode.ABORTED, f"{error}; retry shortly")
         return gateway_pb2.SubmitInboundMessageResponse(

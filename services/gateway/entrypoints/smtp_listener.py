@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
@@ -26,11 +26,11 @@ from gateway.adapters.attachment_store import AttachmentStore
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_store import StillProcessing
 from gateway.domain.email_message import MalformedEmail, ParsedEmail, parse_email
-from gateway.domain.inbound import Accepted, InboundMessage, validate
+from gateway.domain.inbound import InboundMessage, validate
+from gateway.service_layer.accept_inbound import AcceptInbound
 
 log = logging.getLogger(__name__)
 
-AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
 MAX_PROVIDER_ID = 256
 
 
@@ -47,7 +47,7 @@ class InboundMail:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
-        if self._directory.by_address("email", address) is None:
+        if self._directory.by_address(Channel.EMAIL, address) is None:
             return f"550 5.1.1 <{address[:320]}>: unknown recipient, no e-mail endpoint has this address"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -59,7 +59,9 @@ class InboundMail:
             mail = parse_email(data, envelope_sender=str(envelope.mail_from or ""))
         except MalformedEmail as error:
             return f"550 5.6.0 Malformed message: {error}"
-        endpoints = [e for e in (self._directory.by_address("email", r) for r in envelope.rcpt_tos) if e]
+        endpoints = [
+            e for e in (self._directory.by_address(Channel.EMAIL, r) for r in envelope.rcpt_tos) if e
+        ]
         if not endpoints:
             return "550 5.1.1 No recipient is an e-mail endpoint any more"
         # Two recipients of the same endpoint (aliases, case) take the mail once.
@@ -100,6 +102,7 @@ class InboundMail:
             in_reply_to=mail.answers,
             attachments=attachments,
             language=spec.language,
+            sender_name=mail.sender_name,
         )
         problems = validate(message)
         if problems:

@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections import Counter
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway.domain.socket_protocol import (
     CLOSE_BAD_MESSAGE,
@@ -69,6 +70,39 @@ class TenantConnections:
         self._open[tenant] -= 1
         if self._open[tenant] <= 0:
             del self._open[tenant]
+
+
+class OpenSockets:
+    """Every open chat and workspace socket, so a stopping gateway can say goodbye to each.
+
+    Closed with 1001 (going away) as soon as the service is asked to stop, before anything
+    drains: browsers reconnect to another replica at once instead of seeing the connection drop.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: weakref.WeakSet[SocketSession] = weakref.WeakSet()
+
+    def add(self, session: SocketSession) -> None:
+        self._sessions.add(session)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def close_all(self, reason: str = "server shutting down; reconnect") -> None:
+        sessions = list(self._sessions)
+        if sessions:
+            await asyncio.gather(*(s.close(WSCloseCode.GOING_AWAY, reason) for s in sessions))
+
+
+#: Where the app keeps its `OpenSockets` (set by the gateway's HTTP app).
+OPEN_SOCKETS = web.AppKey("open_sockets", OpenSockets)
+
+
+def track(request: web.Request, session: SocketSession) -> None:
+    """Count the session among the app's open sockets (closed with 1001 on stop)."""
+    sockets = request.app.get(OPEN_SOCKETS)
+    if sockets is not None:
+        sockets.add(session)
 
 
 def _dumps(value: Any) -> str:

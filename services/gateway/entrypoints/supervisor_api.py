@@ -14,7 +14,7 @@ from ccmesh.access import AccessControl
 from ccmesh.status import RpcError
 from gateway.domain.workspace_state import SUPERVISOR_ROLES
 from gateway.entrypoints.http import RouteAdder, error_response
-from gateway.service_layer.queue_board import QueueStatsClient, queue_board
+from gateway.service_layer.queue_board import QueueBoard
 
 
 class _BearerHeaders:
@@ -30,12 +30,12 @@ class _BearerHeaders:
         raise RpcError(code, details)
 
 
-def supervisor_routes(access: AccessControl, routing: QueueStatsClient) -> RouteAdder:
+def supervisor_routes(access: AccessControl, board: QueueBoard) -> RouteAdder:
     async def queues(request: web.Request) -> web.Response:
         tenant_id = request.match_info["tenant"]
         try:
-            await access.require(_BearerHeaders(request), tenant_id, SUPERVISOR_ROLES)
-            return web.json_response(await queue_board(routing, tenant_id))
+            caller = await access.require(_BearerHeaders(request), tenant_id, SUPERVISOR_ROLES)
+            return web.json_response(await board.board(tenant_id, caller.brands))
         except RpcError as error:
             return error_response(error.code, error.message)
 

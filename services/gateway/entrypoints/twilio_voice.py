@@ -7,7 +7,12 @@
 - `POST /v1/twilio/{endpoint}/voice/gather?step=N&contact=<id>`: what the caller keyed
   (`Digits`) or said (`SpeechResult`) continues the journey (provider id `<CallSid>:gather:N`,
   so Twilio's retry of the same step is answered with the same TwiML and nothing new).
-- `POST /v1/twilio/{endpoint}/voice/wait`: Enqueue's waitUrl (hold prompt).
+- `POST /v1/twilio/{endpoint}/voice/wait`: Enqueue's waitUrl: the caller's place in the queue and
+  the estimated wait (Twilio's QueuePosition and AvgQueueTime), the hold message, and a
+  `<Redirect>` back here, until an agent's accept redirects the live call (service_layer/voice_bridge).
+
+A queue-only endpoint (no journey) greets the caller and enqueues them in its queue; an endpoint
+with a journey answers with the journey's TwiML (`<Gather>` for keys and speech, then `<Enqueue>`).
 - `POST /v1/twilio/{endpoint}/voice/status`: Twilio's StatusCallback; an ended call is recorded,
   and a caller who hung up while queued abandons the contact (see service_layer/voice_bridge).
 
@@ -23,12 +28,14 @@ from urllib.parse import urlencode
 from aiohttp import web
 from nats.errors import Error as NatsError
 
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from contactcenter.common.v1 import common_pb2
 from gateway.adapters.voice_calls import CallRecordBusy
 from gateway.domain.conversation import JourneyAction
 from gateway.domain.inbound import InboundMessage
 from gateway.domain.twiml import (
+    QueueWait,
     VoiceUrls,
     empty_response,
     render_hangup,
@@ -36,7 +43,7 @@ from gateway.domain.twiml import (
     render_no_input,
     render_voice,
 )
-from gateway.domain.voice_call import CALL_STATUSES
+from gateway.domain.voice_call import CALL_STATUSES, queue_entry
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
@@ -75,11 +82,21 @@ def _caller(fields: dict[str, str]) -> str:
     return required(fields, "From")
 
 
+def _count(fields: dict[str, str], name: str) -> int:
+    # Twilio's queue numbers; anything that is not a small whole number is treated as not said.
+    raw = fields.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
+
+
+def _queue_only(endpoint: ChannelEndpoint) -> bool:
+    return bool(endpoint.spec.queue) and not endpoint.spec.flow
+
+
 def _hands_off(endpoint: ChannelEndpoint, actions: Iterable[JourneyAction]) -> bool:
     # The journey queued the call (its TwiML is an Enqueue), or the endpoint queues calls directly.
     if any(action.kind == "hand_off" for action in actions):
         return True
-    return bool(endpoint.spec.queue) and not endpoint.spec.flow
+    return _queue_only(endpoint)
 
 
 @contextlib.asynccontextmanager
@@ -117,6 +134,7 @@ def twilio_voice_routes(
                 language=endpoint.spec.language,
             ),
         )
+        base = _base(request, public_base_url, endpoint)
         if bridge is not None:
             # The CallSid an agent's accept redirects, and whether the caller now waits in a queue.
             async with _call_records():
@@ -125,21 +143,25 @@ def twilio_voice_routes(
                     call_sid=call_sid,
                     contact_id=accepted.contact_id,
                     queued=_hands_off(endpoint, accepted.actions),
+                    wait_url=f"{base}/wait",
                 )
-        base = _base(request, public_base_url, endpoint)
         query = {"step": str(step + 1), "contact": accepted.contact_id}
         urls = VoiceUrls(gather=f"{base}/gather?{urlencode(query)}", wait=f"{base}/wait")
-        return twiml_response(render_voice(accepted.actions, urls=urls, language=endpoint.spec.language))
+        actions = accepted.actions
+        if step == 0 and not actions and _queue_only(endpoint):
+            spec = endpoint.spec
+            actions = queue_entry(spec.queue, spec.prompts, spec.language)
+        return twiml_response(render_voice(actions, urls=urls, language=endpoint.spec.language))
 
     async def call(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "voice")
+        require_channel(endpoint, Channel.VOICE)
         fields = await verified_form(request, endpoint, public_base_url)
         return await answer(request, endpoint, fields, 0, "")
 
     async def gather(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "voice")
+        require_channel(endpoint, Channel.VOICE)
         fields = await verified_form(request, endpoint, public_base_url)
         step = max(1, _step(request, "step"))
         said = (fields.get("Digits") or fields.get("SpeechResult") or "").strip()
@@ -161,13 +183,23 @@ def twilio_voice_routes(
 
     async def wait(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "voice")
-        await verified_form(request, endpoint, public_base_url)
-        return twiml_response(render_hold(prompts=endpoint.spec.prompts, language=endpoint.spec.language))
+        require_channel(endpoint, Channel.VOICE)
+        fields = await verified_form(request, endpoint, public_base_url)
+        wait_now = QueueWait(
+            position=_count(fields, "QueuePosition"), average_wait_seconds=_count(fields, "AvgQueueTime")
+        )
+        return twiml_response(
+            render_hold(
+                prompts=endpoint.spec.prompts,
+                language=endpoint.spec.language,
+                wait=wait_now,
+                wait_url=f"{_base(request, public_base_url, endpoint)}/wait",
+            )
+        )
 
     async def status(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "voice")
+        require_channel(endpoint, Channel.VOICE)
         fields = await verified_form(request, endpoint, public_base_url)
         call_sid = required(fields, "CallSid")
         call_status = required(fields, "CallStatus")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from contactcenter.common.v1 import common_pb2
 from gateway.domain.inbound import InboundMessage
@@ -71,7 +72,7 @@ def twiml_response(text: str) -> web.Response:
 def twilio_sms_routes(accept: AcceptInbound, *, public_base_url: str = "") -> RouteAdder:
     async def sms(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "sms")
+        require_channel(endpoint, Channel.SMS)
         fields = await verified_form(request, endpoint, public_base_url)
         message = InboundMessage(
             tenant_id=endpoint.spec.tenant,

@@ -17,6 +17,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.status import RpcError
 from contactcenter.events.v1 import events_pb2
@@ -32,7 +33,7 @@ from gateway.domain.socket_protocol import (
 )
 from gateway.domain.socket_views import customer_view
 from gateway.entrypoints.http import RouteAdder, error_response
-from gateway.entrypoints.socket_session import SocketLimits, SocketSession, TenantConnections
+from gateway.entrypoints.socket_session import SocketLimits, SocketSession, TenantConnections, track
 from gateway.service_layer.webchat import Visitor, WebchatService
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def webchat_routes(
     async def chat_socket(request: web.Request) -> web.StreamResponse:
         name = request.match_info["endpoint"]
         endpoint = directory.by_name(name)
-        if endpoint is None or endpoint.spec.channel != "webchat":
+        if endpoint is None or endpoint.spec.channel != Channel.WEBCHAT:
             return error_response(grpc.StatusCode.NOT_FOUND, f"no web chat endpoint {name!r}")
         allowed = endpoint.spec.webchat.allowed_origins if endpoint.spec.webchat else []
         origin = request.headers.get("Origin", "")
@@ -80,6 +81,7 @@ def webchat_routes(
             ws.set_cookie(VISITOR_COOKIE, visitor.token, httponly=True, samesite="Lax", path="/")
         await ws.prepare(request)
         session = SocketSession(ws, limits)
+        track(request, session)
         tenant = endpoint.spec.tenant
         if not connections.take(tenant):
             await session.close(CLOSE_FLOODING, "too many open chats for this tenant")
@@ -189,7 +191,7 @@ class _Chat:
         text = message.text("text")
         accepted, duplicate = await self._service.post(self._endpoint, self._visitor, message.id, text)
         if accepted.contact_id != self._contact_id:
-            await self._watch(accepted.contact_id)
+            await self._watch(accepted.contact_id, replay=True)
         await self._session.reply(
             message,
             {
@@ -209,15 +211,19 @@ class _Chat:
         )
         await self._session.reply(message, {"type": "ack", "contactId": self._contact_id, "callback": status})
 
-    async def _watch(self, contact_id: str) -> None:
-        """Follow this contact's events (and agent typing) instead of the previous contact's."""
+    async def _watch(self, contact_id: str, *, replay: bool = False) -> None:
+        """Follow this contact's events (and agent typing) instead of the previous contact's;
+        `replay`: also push what it already said to the customer (a contact this message opened)."""
         await self.leave()
         self._contact_id = contact_id
         tenant = self._endpoint.spec.tenant
 
+        shown: set[str] = set()
+
         async def on_event(event: events_pb2.Event) -> None:
             view = customer_view(event)
-            if view is not None:
+            if view is not None and view.get("messageId", event.event_id) not in shown:
+                shown.add(view.get("messageId", event.event_id))
                 await self._session.send(view)
 
         async def on_typing(msg: Msg) -> None:
@@ -229,6 +235,12 @@ class _Chat:
             await follow_contact(self._nc, self._region, tenant, contact_id, on_event),
             await self._nc.subscribe(typing_subject(self._region, tenant, contact_id), cb=on_typing),
         ]
+        # What the contact said to the customer before this socket followed it: the replies of
+        # the step the first message ran (a journey's welcome and first question).
+        for view in await self._service.history(self._endpoint, contact_id) if replay else []:
+            if view.get("from") != "customer" and view["messageId"] not in shown:
+                shown.add(view["messageId"])
+                await self._session.send({"type": "message", **view})
 
     async def leave(self) -> None:
         subscriptions, self._subscriptions = self._subscriptions, []

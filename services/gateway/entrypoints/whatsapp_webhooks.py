@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.events import EventPublisher
 from contactcenter.common.v1 import common_pb2
@@ -69,7 +70,7 @@ def _credentials(endpoint: ChannelEndpoint) -> tuple[str, str, str]:
 def whatsapp_routes(accept: AcceptInbound, *, statuses: StatusSink | None = None) -> RouteAdder:
     async def verify(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "whatsapp")
+        require_channel(endpoint, Channel.WHATSAPP)
         _, _, verify_token = _credentials(endpoint)
         query = request.query
         if query.get("hub.mode") != "subscribe":
@@ -88,7 +89,7 @@ def whatsapp_routes(accept: AcceptInbound, *, statuses: StatusSink | None = None
 
     async def receive(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
-        require_channel(endpoint, "whatsapp")
+        require_channel(endpoint, Channel.WHATSAPP)
         phone_number_id, app_secret, _ = _credentials(endpoint)
         require_content_type(request, JSON)
         body = await request.read()
@@ -116,6 +117,7 @@ def whatsapp_routes(accept: AcceptInbound, *, statuses: StatusSink | None = None
                 text=message.text,
                 provider_message_id=message.message_id,
                 language=endpoint.spec.language,
+                sender_name=message.profile_name,
             )
             try:
                 result, duplicate = await accept_checked(accept, inbound)

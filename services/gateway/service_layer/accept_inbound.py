@@ -10,22 +10,24 @@ feed a waiting journey; `Conversations`); record the result under the claim.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from ccmesh.events import EventPublisher
+from ccmesh.envelope import new_event
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
-from gateway.adapters.contact_store import ContactStore
 from gateway.domain.inbound import Accepted, InboundMessage, provisional_customer_id
-from gateway.service_layer.conversation import Conversations, now
+from gateway.service_layer.conversation import Conversations
+from gateway.service_layer.ports import Contacts, EventSink, IdentityClient
+
+#: `accept_inbound` with its collaborators bound, once, in bootstrap: every entrypoint (tenant
+#: API, gRPC, provider webhooks, SMTP, web chat) gets that one instance. Returns the result and
+#: whether the message repeats one already accepted.
+AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
 
 
-class IdentityClient(Protocol):
-    async def ResolveCustomer(self, request: identity_pb2.ResolveCustomerRequest, **kwargs: Any) -> Any: ...
-
-
-async def _contact_for(message: InboundMessage, customer_id: str, store: ContactStore) -> tuple[str, bool]:
+async def _contact_for(message: InboundMessage, customer_id: str, store: Contacts) -> tuple[str, bool]:
     """The contact the message joins, and whether it was opened now."""
     tenant_id = message.tenant_id
     if message.contact_hint:
@@ -47,9 +49,9 @@ async def accept_inbound(
     message: InboundMessage,
     *,
     region: str,
-    store: ContactStore,
+    store: Contacts,
     identity: IdentityClient,
-    events: EventPublisher,
+    events: EventSink,
     conversations: Conversations | None = None,
 ) -> tuple[Accepted, bool]:
     """Returns the result and whether it is a repeat of an already accepted message."""
@@ -70,40 +72,35 @@ async def accept_inbound(
         )
         contact_id, created = await _contact_for(message, customer_id, store)
         if created:
+            contact_created = events_pb2.ContactCreated(
+                channel=message.channel,  # type: ignore[arg-type]
+                customer_id=customer_id,
+                entry_point=message.entry_point,
+                **{"from": sender},
+            )
             await events.publish(
-                events_pb2.Event(
-                    event_id=f"{contact_id}.created",
-                    occurred_at=now(),
-                    tenant=tenant,
+                new_event(
+                    contact_created,
+                    tenant_id=message.tenant_id,
+                    brand_id=message.brand_id,
                     region=region,
-                    contact_id=contact_id,
                     source="gateway",
-                    schema_version=1,
-                    contact_created=events_pb2.ContactCreated(
-                        channel=message.channel,  # type: ignore[arg-type]
-                        customer_id=customer_id,
-                        entry_point=message.entry_point,
-                        **{"from": sender},
-                    ),
+                    contact_id=contact_id,
+                    event_id=f"{contact_id}.created",
                 )
             )
         message_id = message.message_id()
         await events.publish(
-            events_pb2.Event(
-                event_id=message_id,
-                occurred_at=now(),
-                tenant=tenant,
-                region=region,
-                contact_id=contact_id,
-                source="gateway",
-                schema_version=1,
-                message_received=events_pb2.MessageReceived(
+            new_event(
+                events_pb2.MessageReceived(
                     message_id=message_id,
                     channel=message.channel,  # type: ignore[arg-type]
                     customer_id=customer_id,
                     text=message.text,
                     provider_message_id=message.provider_message_id,
                     subject=message.subject,
+                    language=message.language,
+                    sender_name=message.sender_name,
                     attachments=[
                         events_pb2.AttachmentRef(
                             filename=a.filename,
@@ -116,6 +113,12 @@ async def accept_inbound(
                         for a in message.attachments
                     ],
                 ),
+                tenant_id=message.tenant_id,
+                brand_id=message.brand_id,
+                region=region,
+                source="gateway",
+                contact_id=contact_id,
+                event_id=message_id,
             )
         )
         if message.thread_id:

@@ -14,46 +14,27 @@ publishes nothing twice.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from ccmesh import channels
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.events import EventPublisher
+from ccmesh.envelope import new_event
 from ccmesh.status import RpcError
-from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2
-from gateway.adapters.contact_store import ContactStore
 from gateway.domain.contact import ChannelLeg, ContactRecord, JourneyState
-from gateway.domain.conversation import (
-    CHANNEL_KINDS,
-    JourneyAction,
-    channel_name,
-    endpoint_channel,
-    journey_channel,
-    prompt_text,
-    prompts_to_send,
-)
+from gateway.domain.conversation import JourneyAction, prompt_text, prompts_to_send
 from gateway.domain.inbound import InboundMessage
+from gateway.domain.learned import NOTHING, Learned
+from gateway.service_layer.ports import Contacts, EndpointLookup, EventSink, RoutingClient
 
 log = logging.getLogger(__name__)
 
 BOT_SENDER = "bot"
-
-
-class RoutingClient(Protocol):
-    async def StartJourney(self, request: routing_pb2.StartJourneyRequest, **kwargs: Any) -> Any: ...
-    async def ContinueJourney(self, request: routing_pb2.ContinueJourneyRequest, **kwargs: Any) -> Any: ...
-    async def GetJourney(self, request: routing_pb2.GetJourneyRequest, **kwargs: Any) -> Any: ...
-
-
-class EndpointLookup(Protocol):
-    def by_name(self, name: str) -> ChannelEndpoint | None: ...
-    def all(self) -> list[ChannelEndpoint]: ...
 
 
 @dataclass(frozen=True)
@@ -62,10 +43,11 @@ class Outcome:
     journey_status: str
 
 
-def now() -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(time.time_ns())
-    return stamp
+class LanguageDetector(Protocol):
+    """What a customer's text says: its language ("" when it cannot be told, in time or at all),
+    intent and mood."""
+
+    async def __call__(self, tenant_id: str, brand_id: str, text: str) -> Learned: ...
 
 
 class Conversations:
@@ -73,35 +55,34 @@ class Conversations:
         self,
         *,
         region: str,
-        store: ContactStore,
+        store: Contacts,
         routing: RoutingClient,
         endpoints: EndpointLookup,
-        events: EventPublisher,
+        events: EventSink,
+        language_of: LanguageDetector | None = None,
     ) -> None:
         self._region = region
         self._store = store
         self._routing = routing
         self.endpoints = endpoints
         self._events = events
+        self._language_of = language_of
 
     def endpoint_of(self, message: InboundMessage) -> ChannelEndpoint | None:
-        """The configured endpoint the message came through; None for a free API entry point."""
-        endpoint = self.endpoints.by_name(message.entry_point) if message.entry_point else None
-        if endpoint is None or endpoint.spec.tenant != message.tenant_id:
-            return None
-        return endpoint
+        """The tenant's endpoint the message came through; None for a free API entry point.
 
-    def voice_endpoint(self, tenant_id: str, brand_id: str) -> ChannelEndpoint | None:
-        """The voice endpoint a call back is placed from: same tenant, same brand if there is one."""
-        return voice_endpoint_among(self.endpoints.all(), tenant_id, brand_id)
+        A name of another tenant's endpoint is no endpoint of this tenant: the message is a free
+        API entry point, and nothing of the other tenant (flow, queue, prompts) is used.
+        """
+        return self.endpoints.endpoint_for(message.tenant_id, message.entry_point)
 
     async def after_message(
         self, message: InboundMessage, *, contact_id: str, customer_id: str, message_id: str
     ) -> Outcome:
         endpoint = self.endpoint_of(message)
-        channel = channel_name(message.channel)
+        channel = channels.from_kind(message.channel)
         leg = ChannelLeg(
-            channel=channel,
+            channel=channel.value,
             endpoint=message.entry_point,
             address=message.reply_address or message.from_value,
             subject=message.subject,
@@ -138,7 +119,7 @@ class Conversations:
             reply = await self._start_journey(message, record, endpoint)
             if reply is not None:
                 journey = _state(reply.journey)
-                actions = self._actions(reply.actions, record)
+                actions = self._actions(reply.actions, record, reply.journey.language)
         elif endpoint is not None:
             await self._publish_queued(message, record, endpoint)
         # Free API entry points (no endpoint) keep today's behaviour: events only, no first step.
@@ -154,15 +135,15 @@ class Conversations:
             routing_pb2.GetJourneyRequest(tenant_id=record.tenant_id, journey_id=record.contact_id)
         )
         state = replace(_state(current.journey), callback_channel=record.journey.callback_channel)
-        channel = channel_name(message.channel)
+        channel = channels.from_kind(message.channel)
         request: routing_pb2.ContinueJourneyRequest | None = None
         if state.status == "waiting" and state.waiting_for == "callback":
-            wanted = endpoint_channel(state.callback_channel or "voice")
+            wanted = channels.parse(state.callback_channel or Channel.VOICE, "callback_channel")
             if channel == wanted:
                 request = routing_pb2.ContinueJourneyRequest(
                     tenant_id=record.tenant_id,
                     journey_id=record.contact_id,
-                    callback_channel=journey_channel(channel),
+                    callback_channel=channel.value,
                 )
         elif state.status == "waiting" and state.waiting_for == "input" and message.text.strip():
             request = routing_pb2.ContinueJourneyRequest(
@@ -172,7 +153,7 @@ class Conversations:
             await self._save_journey(record, state, started=True)
             return Outcome((), state.status)
         reply = await self._routing.ContinueJourney(request)
-        actions = self._actions(reply.actions, record)
+        actions = self._actions(reply.actions, record, reply.journey.language)
         record = await self._save_journey(record, _state(reply.journey), started=True)
         await self._perform(record, actions, message, message_id)
         return Outcome(actions, reply.journey.status)
@@ -186,9 +167,11 @@ class Conversations:
             contact_id=record.contact_id,
             flow=spec.flow,
             alias=spec.alias,
-            channel=journey_channel(spec.channel),
+            channel=spec.channel.value,
             brand=record.brand_id,
             language=record.language,
+            # What the journey's AI steps analyse (and detect the language from).
+            text=message.text,
         )
         try:
             return await self._routing.StartJourney(request)
@@ -205,27 +188,26 @@ class Conversations:
     async def _publish_queued(
         self, message: InboundMessage, record: ContactRecord, endpoint: ChannelEndpoint
     ) -> None:
-        await self._events.publish(
-            events_pb2.Event(
-                event_id=f"{record.contact_id}.queued",
-                occurred_at=now(),
-                tenant=common_pb2.TenantRef(tenant_id=record.tenant_id, brand_id=record.brand_id),
-                region=self._region,
-                contact_id=record.contact_id,
-                source="gateway",
-                schema_version=1,
-                contact_queued=events_pb2.ContactQueued(
-                    queue=endpoint.spec.queue,
-                    channel=message.channel,  # type: ignore[arg-type]
-                    language=record.language,
-                    brand=record.brand_id,
-                ),
-            )
+        learned = NOTHING
+        if message.text.strip() and self._language_of is not None:
+            # The ACD offers by language: it must know it before the first offer, not after.
+            learned = await self._language_of(record.tenant_id, record.brand_id, message.text)
+        queued = events_pb2.ContactQueued(
+            queue=endpoint.spec.queue,
+            channel=message.channel,  # type: ignore[arg-type]
+            language=record.language or learned.language,
+            intent=learned.intent,
+            sentiment=learned.sentiment,
+            brand=record.brand_id,
         )
+        await self._events.publish(self._event(queued, record, event_id=f"{record.contact_id}.queued"))
 
-    def _actions(self, actions: Any, record: ContactRecord) -> tuple[JourneyAction, ...]:
-        endpoint = self.endpoints.by_name(record.entry_point)
+    def _actions(self, actions: Any, record: ContactRecord, learned: str = "") -> tuple[JourneyAction, ...]:
+        """The journey's actions, prompts worded in the contact's language (or the one its
+        journey detected, `learned`)."""
+        endpoint = self.endpoints.endpoint_for(record.tenant_id, record.entry_point)
         prompts = endpoint.spec.prompts if endpoint is not None else {}
+        language = record.language or learned
         return tuple(
             JourneyAction(
                 kind=a.kind,
@@ -235,7 +217,7 @@ class Conversations:
                 timeout_seconds=a.timeout_seconds,
                 attempt=a.attempt,
                 channel=a.channel,
-                text=prompt_text(prompts, a.name, record.language)
+                text=prompt_text(prompts, a.name, language)
                 if a.kind in ("send_prompt", "await_input") and a.name
                 else "",
             )
@@ -257,36 +239,34 @@ class Conversations:
         message: InboundMessage,
         message_id: str,
     ) -> None:
-        channel = channel_name(message.channel)
-        tenant = common_pb2.TenantRef(tenant_id=record.tenant_id, brand_id=record.brand_id)
+        channel = channels.from_kind(message.channel)
         for index, action in enumerate(actions):
             event_id = f"{message_id}.{index}"
             if prompts_to_send([action], channel):
-                await self._events.publish(
-                    events_pb2.Event(
-                        event_id=event_id,
-                        occurred_at=now(),
-                        tenant=tenant,
-                        region=self._region,
-                        contact_id=record.contact_id,
-                        source="gateway",
-                        schema_version=1,
-                        message_sent=events_pb2.MessageSent(
-                            message_id=event_id,
-                            channel=CHANNEL_KINDS[channel],  # type: ignore[arg-type]
-                            text=action.text,
-                            sender=BOT_SENDER,
-                        ),
-                    )
+                sent = events_pb2.MessageSent(
+                    message_id=event_id,
+                    channel=message.channel,  # type: ignore[arg-type]
+                    text=action.text,
+                    sender=BOT_SENDER,
                 )
+                await self._events.publish(self._event(sent, record, event_id=event_id))
             elif action.kind == "schedule_callback":
-                await self._request_callback(record, action, tenant, event_id)
+                await self._request_callback(record, action, event_id)
 
-    async def _request_callback(
-        self, record: ContactRecord, action: JourneyAction, tenant: common_pb2.TenantRef, event_id: str
-    ) -> None:
-        callback_channel = endpoint_channel(action.channel or "voice")
-        voice = self.voice_endpoint(record.tenant_id, record.brand_id)
+    def _event(self, payload: Any, record: ContactRecord, *, event_id: str) -> events_pb2.Event:
+        return new_event(
+            payload,
+            tenant_id=record.tenant_id,
+            brand_id=record.brand_id,
+            region=self._region,
+            source="gateway",
+            contact_id=record.contact_id,
+            event_id=event_id,
+        )
+
+    async def _request_callback(self, record: ContactRecord, action: JourneyAction, event_id: str) -> None:
+        callback_channel = channels.parse(action.channel or Channel.VOICE, "callback channel").value
+        voice = self.endpoints.voice_endpoint_for(record.tenant_id, record.brand_id)
         if voice is None:
             # Still published: the outbound consumer reports it as failed instead of it vanishing.
             log.warning("contact %s: call back requested but tenant has no voice endpoint", record.contact_id)
@@ -298,33 +278,13 @@ class Conversations:
                 journey=replace((current or record).journey, callback_channel=callback_channel),
             ),
         )
-        await self._events.publish(
-            events_pb2.Event(
-                event_id=event_id,
-                occurred_at=now(),
-                tenant=tenant,
-                region=self._region,
-                contact_id=record.contact_id,
-                source="gateway",
-                schema_version=1,
-                callback_requested=events_pb2.CallbackRequested(
-                    queue=action.name,
-                    channel=callback_channel,
-                    endpoint=voice.metadata.name if voice is not None else "",
-                ),
-            )
+        requested = events_pb2.CallbackRequested(
+            queue=action.name,
+            channel=callback_channel,
+            endpoint=voice.metadata.name if voice is not None else "",
         )
+        await self._events.publish(self._event(requested, record, event_id=event_id))
 
 
 def _state(journey: routing_pb2.Journey) -> JourneyState:
     return JourneyState(status=journey.status, waiting_for=journey.waiting_for)
-
-
-def voice_endpoint_among(
-    endpoints: list[ChannelEndpoint], tenant_id: str, brand_id: str
-) -> ChannelEndpoint | None:
-    """The tenant's first voice endpoint, preferring one of the same brand."""
-    voice = [e for e in endpoints if e.spec.tenant == tenant_id and e.spec.channel == "voice"]
-    same_brand = [e for e in voice if e.spec.brand == brand_id]
-    candidates = same_brand or voice
-    return candidates[0] if candidates else None

@@ -9,17 +9,16 @@ id and the status, so a provider's retried webhook publishes nothing twice.
 
 from __future__ import annotations
 
-from ccmesh.events import EventPublisher
-from contactcenter.common.v1 import common_pb2
+from ccmesh.envelope import new_event
 from contactcenter.events.v1 import events_pb2
-from gateway.adapters.provider_receipts import ProviderReceipts, Receipt
-from gateway.service_layer.conversation import now
+from gateway.adapters.provider_receipts import Receipt
+from gateway.service_layer.ports import EventSink, SentReceipts
 
 #: Statuses a provider reports after `sent` (ours): anything else is not a delivery report.
 REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
 
 
-async def index_sent(event: events_pb2.Event, receipts: ProviderReceipts) -> None:
+async def index_sent(event: events_pb2.Event, receipts: SentReceipts) -> None:
     change = event.message_status_changed
     if event.WhichOneof("payload") != "message_status_changed" or change.status != "sent":
         return
@@ -42,8 +41,8 @@ async def record_provider_status(
     provider_message_id: str,
     status: str,
     reason: str,
-    receipts: ProviderReceipts,
-    events: EventPublisher,
+    receipts: SentReceipts,
+    events: EventSink,
 ) -> bool:
     """Publish the provider's report on our message's contact; False when the id is not ours."""
     if status not in REPORTED_STATUSES:
@@ -51,25 +50,24 @@ async def record_provider_status(
     receipt = await receipts.find(tenant_id, provider, provider_message_id)
     if receipt is None:
         return False
-    stamp = now()
+    changed = events_pb2.MessageStatusChanged(
+        message_id=receipt.message_id,
+        channel=channel,  # type: ignore[arg-type]
+        status=status,
+        provider_message_id=provider_message_id,
+        reason=reason,
+        provider=provider,
+    )
     await events.publish(
-        events_pb2.Event(
+        new_event(
+            changed,
+            tenant_id=tenant_id,
+            brand_id=receipt.brand_id,
+            region=region,
+            source="gateway",
+            contact_id=receipt.contact_id,
             # `sent` is already on the stream from the outbound consumer under its own id.
             event_id=f"{receipt.message_id}.{provider}.{status}",
-            occurred_at=stamp,
-            tenant=common_pb2.TenantRef(tenant_id=tenant_id, brand_id=receipt.brand_id),
-            region=region,
-            contact_id=receipt.contact_id,
-            source="gateway",
-            schema_version=1,
-            message_status_changed=events_pb2.MessageStatusChanged(
-                message_id=receipt.message_id,
-                channel=channel,  # type: ignore[arg-type]
-                status=status,
-                provider_message_id=provider_message_id,
-                reason=reason,
-                provider=provider,
-            ),
         )
     )
     return True

@@ -18,16 +18,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
+from ccmesh import channels
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.events import EventPublisher
+from ccmesh.envelope import new_event
+from ccmesh.events import TransientError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
-from gateway.adapters.contact_store import ContactStore
 from gateway.adapters.outbound.base import ProviderAdapter
-from gateway.adapters.outbound.twilio_rest import TwilioRest
-from gateway.adapters.outbox_store import OutboxStore
 from gateway.domain.contact import ContactRecord
-from gateway.domain.conversation import CHANNEL_KINDS, channel_name
 from gateway.domain.outbound_message import (
     CallRequest,
     DeliveryFailed,
@@ -36,7 +35,7 @@ from gateway.domain.outbound_message import (
     phone_of_whatsapp_id,
     retry_delay,
 )
-from gateway.service_layer.conversation import EndpointLookup, now
+from gateway.service_layer.ports import CallPlacer, Contacts, EndpointLookup, EventSink, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,9 @@ log = logging.getLogger(__name__)
 MAX_AGE_SECONDS = 3600.0
 
 
-class RetryLater(Exception):
-    """A transient failure: the consumer redelivers the event after its back-off."""
+class RetryLater(TransientError):
+    """A transient failure: the consumer redelivers the event after its back-off (the use case
+    has logged the attempt in one line; the consumer adds no traceback)."""
 
 
 class OutboundDelivery:
@@ -53,12 +53,12 @@ class OutboundDelivery:
         self,
         *,
         region: str,
-        store: ContactStore,
-        outbox: OutboxStore,
+        store: Contacts,
+        outbox: Outbox,
         endpoints: EndpointLookup,
-        events: EventPublisher,
+        events: EventSink,
         adapters: Mapping[str, ProviderAdapter],
-        twilio: TwilioRest,
+        twilio: CallPlacer,
         public_base_url: Callable[[], str],
         max_attempts: int,
         retry_seconds: float,
@@ -110,9 +110,11 @@ class OutboundDelivery:
         tenant_id, contact_id = event.tenant.tenant_id, event.contact_id
         message_id = sent.message_id or event.event_id
         record, _ = await self._store.contact(tenant_id, contact_id)
-        channel = channel_name(sent.channel) if sent.channel else (record.last_channel if record else "")
-        report = _Report(self, event, message_id, CHANNEL_KINDS.get(channel, 0))
-        if channel == "webchat":
+        named = channels.from_kind_or_none(sent.channel)
+        channel = named.value if named is not None else (record.last_channel if record else "")
+        kind = channels.to_kind(channel) if channel in channels.NAMES else common_pb2.CHANNEL_KIND_UNSPECIFIED
+        report = _Report(self, event, message_id, kind)
+        if channel == Channel.WEBCHAT:
             # The widget's socket shows message_sent events of its contact as they are stored.
             await report.once(lambda: _done("webchat"), provider="webchat", attempts_allowed=1)
             return
@@ -122,7 +124,7 @@ class OutboundDelivery:
             return
         endpoint = self._endpoint(tenant_id, leg.endpoint)
         adapter = self._adapters.get(endpoint.spec.provider) if endpoint is not None else None
-        if endpoint is None or adapter is None or channel == "voice":
+        if endpoint is None or adapter is None or channel == Channel.VOICE:
             problem = (
                 f"endpoint {leg.endpoint!r} is unknown, disabled or of another tenant"
                 if endpoint is None
@@ -142,7 +144,7 @@ class OutboundDelivery:
             thread_ids=leg.thread_ids,
         )
         receipt = await report.once(lambda: adapter.send(endpoint, message), provider=adapter.name)
-        if receipt is not None and channel == "email" and receipt.provider_message_id:
+        if receipt is not None and channel == Channel.EMAIL and receipt.provider_message_id:
             # The customer's answer to this reply names its Message-ID: it joins the same contact.
             await self._store.remember_thread(tenant_id, receipt.provider_message_id, contact_id)
             await self._store.change_contact(
@@ -155,7 +157,10 @@ class OutboundDelivery:
         tenant_id, contact_id = event.tenant.tenant_id, event.contact_id
         report = _Report(self, event, event.event_id, common_pb2.CHANNEL_KIND_VOICE)
         endpoint = self._endpoint(tenant_id, request.endpoint)
-        if endpoint is None or endpoint.spec.channel != "voice":
+        if endpoint is None and not request.endpoint:
+            # A closed queue's call back (routing's) names no number: the brand's voice endpoint.
+            endpoint = self._endpoints.voice_endpoint_for(tenant_id, event.tenant.brand_id)
+        if endpoint is None or endpoint.spec.channel != Channel.VOICE:
             await report.failed(
                 f"call back: no voice endpoint {request.endpoint!r} for tenant {tenant_id}", "twilio", 0
             )
@@ -177,8 +182,7 @@ class OutboundDelivery:
         await report.once(lambda: self._twilio.place_call(endpoint, call), provider="twilio")
 
     def _endpoint(self, tenant_id: str, name: str) -> ChannelEndpoint | None:
-        endpoint = self._endpoints.by_name(name) if name else None
-        return endpoint if endpoint is not None and endpoint.spec.tenant == tenant_id else None
+        return self._endpoints.endpoint_for(tenant_id, name)
 
 
 class _Report:
@@ -258,24 +262,24 @@ class _Report:
                 reason,
             )
         event = self._event
+        changed = events_pb2.MessageStatusChanged(
+            message_id=self._message_id,
+            channel=self._channel,  # type: ignore[arg-type]
+            status=status,
+            provider_message_id=provider_message_id,
+            reason=reason,
+            attempts=attempts,
+            provider=provider,
+        )
         await self._owner._events.publish(
-            events_pb2.Event(
-                event_id=f"{self._message_id}.status.{status}",
-                occurred_at=now(),
-                tenant=event.tenant,
+            new_event(
+                changed,
+                tenant_id=event.tenant.tenant_id,
+                brand_id=event.tenant.brand_id,
                 region=self._owner._region,
-                contact_id=event.contact_id,
                 source="gateway",
-                schema_version=1,
-                message_status_changed=events_pb2.MessageStatusChanged(
-                    message_id=self._message_id,
-                    channel=self._channel,  # type: ignore[arg-type]
-                    status=status,
-                    provider_message_id=provider_message_id,
-                    reason=reason,
-                    attempts=attempts,
-                    provider=provider,
-                ),
+                contact_id=event.contact_id,
+                event_id=f"{self._message_id}.status.{status}",
             )
         )
 
@@ -287,18 +291,18 @@ async def _done(provider: str) -> Receipt:
 def _number_to_call(record: ContactRecord | None) -> str:
     if record is None:
         return ""
-    for channel in ("voice", "sms"):
+    for channel in (Channel.VOICE, Channel.SMS):
         leg = record.legs.get(channel)
         if leg is not None and leg.address:
             return leg.address
-    whatsapp = record.legs.get("whatsapp")
+    whatsapp = record.legs.get(Channel.WHATSAPP)
     return phone_of_whatsapp_id(whatsapp.address) if whatsapp is not None else ""
 
 
 def _with_thread_id(current: ContactRecord | None, message_id: str) -> ContactRecord:
     assert current is not None, "a contact that was replied to has a record"
-    email = current.legs.get("email")
+    email = current.legs.get(Channel.EMAIL)
     if email is None:
         return current
-    legs = {**current.legs, "email": email.with_thread("", (message_id,))}
+    legs = {**current.legs, Channel.EMAIL.value: email.with_thread("", (message_id,))}
     return replace(current, legs=legs)

@@ -8,6 +8,9 @@
   failures raise `RetryLater` for the consumer's back-off; every outcome is published as
   MessageStatusChanged (`bridge:<reservation>`, channel voice): `sent` with the CallSid, or
   `failed` with the reason. A call Twilio says has ended is recorded as ended, not retried.
+- `handle` (ContactTransferred, the same consumer, so in order with the accepts): a caller who
+  was put through to an agent and is transferred goes back on hold: the live call is redirected
+  to `<Enqueue>` in the new queue (with the wait URL), and the next accept puts it through again.
 - `call_status` (Twilio's StatusCallback): an ended call is recorded; a caller who hung up while
   still waiting for an agent abandoned the contact: ContactClosed(outcome "abandoned") and the
   gateway's open contact is closed, so the customer's next call starts afresh.
@@ -22,6 +25,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from ccmesh.configplane.models import ChannelEndpoint
+from ccmesh.envelope import new_event
 from ccmesh.events import EventPublisher
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -29,9 +33,17 @@ from gateway.adapters.contact_store import ContactStore
 from gateway.adapters.outbox_store import OutboxRecord, OutboxStore
 from gateway.adapters.voice_calls import VoiceCalls
 from gateway.domain.outbound_message import DeliveryFailed, Receipt, retry_delay
-from gateway.domain.voice_call import ABANDONED, ENDED_STATUSES, CallEnded, VoiceCall, dial_agent_twiml
-from gateway.service_layer.conversation import EndpointLookup, now
+from gateway.domain.twiml import render_enqueue
+from gateway.domain.voice_call import (
+    ABANDONED,
+    ENDED_STATUSES,
+    CallEnded,
+    VoiceCall,
+    dial_agent_twiml,
+    transferring_prompt,
+)
 from gateway.service_layer.outbound import RetryLater
+from gateway.service_layer.ports import EndpointLookup
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +86,7 @@ class VoiceBridge:
 
     # -- the voice webhooks ----------------------------------------------------------------
     async def call_answered(
-        self, endpoint: ChannelEndpoint, *, call_sid: str, contact_id: str, queued: bool
+        self, endpoint: ChannelEndpoint, *, call_sid: str, contact_id: str, queued: bool, wait_url: str = ""
     ) -> VoiceCall:
         return await self._calls.answered(
             endpoint.spec.tenant,
@@ -82,6 +94,7 @@ class VoiceBridge:
             contact_id=contact_id,
             endpoint=endpoint.metadata.name,
             queued=queued,
+            wait_url=wait_url,
         )
 
     async def call_status(self, endpoint: ChannelEndpoint, *, call_sid: str, status: str) -> VoiceCall | None:
@@ -105,16 +118,15 @@ class VoiceBridge:
         record, _ = await self._store.contact(tenant_id, call.contact_id)
         brand_id = record.brand_id if record is not None else ""
         await self._events.publish(
-            events_pb2.Event(
+            new_event(
+                events_pb2.ContactClosed(outcome=ABANDONED, closed_by=CLOSED_BY_CUSTOMER),
+                tenant_id=tenant_id,
+                brand_id=brand_id,
+                region=self._region,
+                source="gateway",
+                contact_id=call.contact_id,
                 # One per call: a repeated callback (or a second instance) publishes it once.
                 event_id=f"{call.contact_id}.abandoned.{call.call_sid}",
-                occurred_at=now(),
-                tenant=common_pb2.TenantRef(tenant_id=tenant_id, brand_id=brand_id),
-                region=self._region,
-                contact_id=call.contact_id,
-                source="gateway",
-                schema_version=1,
-                contact_closed=events_pb2.ContactClosed(outcome=ABANDONED, closed_by=CLOSED_BY_CUSTOMER),
             )
         )
         if record is not None:
@@ -123,7 +135,11 @@ class VoiceBridge:
 
     # -- ContactAccepted -------------------------------------------------------------------
     async def handle(self, event: events_pb2.Event) -> None:
-        if event.WhichOneof("payload") != "contact_accepted":
+        payload = event.WhichOneof("payload")
+        if payload == "contact_transferred":
+            await self._transferred(event)
+            return
+        if payload != "contact_accepted":
             return
         accepted = event.contact_accepted
         tenant_id, contact_id = event.tenant.tenant_id, event.contact_id
@@ -134,8 +150,8 @@ class VoiceBridge:
             log.info("contact %s accepted by %s after the caller hung up", contact_id, accepted.agent_id)
             return
         report = _BridgeReport(self, event, call)
-        endpoint = self._endpoints.by_name(call.endpoint)
-        if endpoint is None or endpoint.spec.tenant != tenant_id or endpoint.spec.twilio is None:
+        endpoint = self._endpoints.endpoint_for(tenant_id, call.endpoint)
+        if endpoint is None or endpoint.spec.twilio is None:
             problem = f"endpoint {call.endpoint!r} is unknown, disabled or has no Twilio account"
             await report.failed(problem, 0)
             return
@@ -144,6 +160,33 @@ class VoiceBridge:
             tenant_id, call.call_sid, lambda c: c.accepted(accepted.agent_id) if c and not c.ended else None
         )
         twiml = dial_agent_twiml(accepted.agent_id)
+        await report.once(lambda: self._twilio.update_call(endpoint, call.call_sid, twiml))
+
+    async def _transferred(self, event: events_pb2.Event) -> None:
+        moved = event.contact_transferred
+        tenant_id, contact_id = event.tenant.tenant_id, event.contact_id
+        call = await self._calls.of_contact(tenant_id, contact_id)
+        if call is None or not call.queued or call.ended or not call.accepted_by:
+            return  # not a caller talking to an agent: one still waiting simply stays on hold
+        report = _BridgeReport(self, event, call)
+        endpoint = self._endpoints.endpoint_for(tenant_id, call.endpoint)
+        if endpoint is None or endpoint.spec.twilio is None:
+            await report.failed(
+                f"endpoint {call.endpoint!r} is unknown, disabled or has no Twilio account", 0
+            )
+            return
+        # Marked first: the next accept puts the caller through again, and a hang-up while on hold
+        # abandons the contact.
+        await self._calls.change(
+            tenant_id, call.call_sid, lambda c: c.requeued() if c and not c.ended else None
+        )
+        spec = endpoint.spec
+        twiml = render_enqueue(
+            queue=moved.to_queue or moved.from_queue or spec.queue,
+            prompt=transferring_prompt(spec.prompts, spec.language),
+            wait_url=call.wait_url,
+            language=spec.language,
+        )
         await report.once(lambda: self._twilio.update_call(endpoint, call.call_sid, twiml))
 
 
@@ -213,23 +256,23 @@ class _BridgeReport:
             # Reasons carry Twilio's code and message, never the account's credentials.
             log.warning("%s to agent failed after %d attempt(s): %s", self._id, attempts, reason)
         event = self._event
+        changed = events_pb2.MessageStatusChanged(
+            message_id=self._id,
+            channel=common_pb2.CHANNEL_KIND_VOICE,
+            status=status,
+            provider_message_id=provider_id or self._call.call_sid,
+            reason=reason,
+            attempts=attempts,
+            provider=PROVIDER,
+        )
         await self._bridge._events.publish(
-            events_pb2.Event(
-                event_id=f"{self._id}.status.{status}",
-                occurred_at=now(),
-                tenant=event.tenant,
+            new_event(
+                changed,
+                tenant_id=event.tenant.tenant_id,
+                brand_id=event.tenant.brand_id,
                 region=self._bridge._region,
-                contact_id=event.contact_id,
                 source="gateway",
-                schema_version=1,
-                message_status_changed=events_pb2.MessageStatusChanged(
-                    message_id=self._id,
-                    channel=common_pb2.CHANNEL_KIND_VOICE,
-                    status=status,
-                    provider_message_id=provider_id or self._call.call_sid,
-                    reason=reason,
-                    attempts=attempts,
-                    provider=PROVIDER,
-                ),
+                contact_id=event.contact_id,
+                event_id=f"{self._id}.status.{status}",
             )
         )

@@ -8,36 +8,29 @@ of the visitor and the client's message id, so a re-send after a reconnect is a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
-from nats.js.client import JetStreamContext
-
+from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.events import EventPublisher
+from ccmesh.envelope import new_event, stable_event_id
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
-from gateway.adapters.contact_events import contact_history
-from gateway.adapters.contact_store import ContactStore
-from gateway.adapters.workspace_store import WorkspaceStore
 from gateway.domain.contact import ChannelLeg, ContactRecord
 from gateway.domain.inbound import Accepted, InboundMessage, validate
 from gateway.domain.socket_protocol import SocketError, bad_request
 from gateway.domain.socket_views import customer_history
 from gateway.domain.visitor_token import mint_visitor_token, visitor_of
-from gateway.service_layer.conversation import now, voice_endpoint_among
-
-AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
-
-
-class IdentityLinker(Protocol):
-    async def ResolveCustomer(self, request: identity_pb2.ResolveCustomerRequest, **kwargs: Any) -> Any: ...
-
-
-class VoiceEndpoints(Protocol):
-    def all(self) -> list[ChannelEndpoint]: ...
+from gateway.service_layer.accept_inbound import AcceptInbound
+from gateway.service_layer.ports import (
+    ContactHistory,
+    Contacts,
+    EndpointLookup,
+    EventSink,
+    IdentityClient,
+    VisitorContacts,
+)
 
 
 @dataclass(frozen=True)
@@ -53,17 +46,17 @@ class WebchatService:
         self,
         *,
         region: str,
-        js: JetStreamContext,
+        history: ContactHistory,
         visitor_key: bytes,
         accept: AcceptInbound,
-        workspace: WorkspaceStore,
-        contacts: ContactStore,
-        identity: IdentityLinker,
-        endpoints: VoiceEndpoints,
-        events: EventPublisher,
+        workspace: VisitorContacts,
+        contacts: Contacts,
+        identity: IdentityClient,
+        endpoints: EndpointLookup,
+        events: EventSink,
     ) -> None:
         self._region = region
-        self._js = js
+        self._history = history
         self._key = visitor_key
         self._accept = accept
         self._workspace = workspace
@@ -96,7 +89,7 @@ class WebchatService:
 
     async def history(self, endpoint: ChannelEndpoint, contact_id: str) -> list[dict[str, Any]]:
         """The conversation so far, as the widget shows it."""
-        events = await contact_history(self._js, self._region, endpoint.spec.tenant, contact_id)
+        events = await self._history.of_contact(endpoint.spec.tenant, contact_id)
         return customer_history(events)
 
     async def post(
@@ -147,34 +140,33 @@ class WebchatService:
                 ],
             )
         )
-        voice = voice_endpoint_among(self._endpoints.all(), tenant, endpoint.spec.brand)
-        leg = ChannelLeg(channel="voice", endpoint=voice.metadata.name if voice else "", address=phone)
+        voice = self._endpoints.voice_endpoint_for(tenant, endpoint.spec.brand)
+        leg = ChannelLeg(Channel.VOICE.value, voice.metadata.name if voice else "", address=phone)
 
         def add_voice_leg(current: ContactRecord | None) -> ContactRecord:
             base = current or record
             # Not `with_leg`: the chat stays the channel replies go to until the call happens.
             return replace(
                 base,
-                legs={**base.legs, "voice": leg},
-                journey=replace(base.journey, callback_channel="voice"),
+                legs={**base.legs, Channel.VOICE.value: leg},
+                journey=replace(base.journey, callback_channel=Channel.VOICE.value),
             )
 
         await self._contacts.change_contact(tenant, contact_id, add_voice_leg)
-        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"webchat/{tenant}/{visitor.visitor_id}/{request_id}"))
+        requested = events_pb2.CallbackRequested(
+            queue=endpoint.spec.queue,
+            channel=Channel.VOICE,
+            endpoint=voice.metadata.name if voice else "",
+        )
         await self._events.publish(
-            events_pb2.Event(
-                event_id=event_id,
-                occurred_at=now(),
-                tenant=common_pb2.TenantRef(tenant_id=tenant, brand_id=endpoint.spec.brand),
+            new_event(
+                requested,
+                tenant_id=tenant,
+                brand_id=endpoint.spec.brand,
                 region=self._region,
-                contact_id=contact_id,
                 source="gateway",
-                schema_version=1,
-                callback_requested=events_pb2.CallbackRequested(
-                    queue=endpoint.spec.queue,
-                    channel="voice",
-                    endpoint=voice.metadata.name if voice else "",
-                ),
+                contact_id=contact_id,
+                event_id=stable_event_id("webchat", tenant, visitor.visitor_id, request_id),
             )
         )
         return "requested" if voice is not None else "no_voice_endpoint"

@@ -13,39 +13,32 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
-from nats.js.client import JetStreamContext
+from google.protobuf.message import Message
 
+from ccmesh import channels
 from ccmesh.auth import Caller
-from ccmesh.events import EventPublisher
+from ccmesh.customer_views import timeline_entry_view
+from ccmesh.envelope import new_event
 from ccmesh.status import RpcError
 from contactcenter.ai.v1 import ai_pb2
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
+from contactcenter.gateway.v1 import gateway_pb2
 from contactcenter.identity.v1 import identity_pb2
 from contactcenter.routing.v1 import routing_pb2
-from gateway.adapters.contact_events import contact_history
-from gateway.adapters.contact_store import ContactStore
-from gateway.adapters.workspace_store import HeldContact, WorkspaceStore
+from gateway.adapters.workspace_store import HeldContact
 from gateway.domain.socket_protocol import SocketError
-from gateway.domain.socket_views import agent_view, channel_name, conversation_facts, message_view
+from gateway.domain.socket_views import agent_view, conversation_facts, message_view
 from gateway.domain.workspace_state import (
     SETTABLE_STATES,
     STATE_NAMES,
     Offer,
     routing_agent,
 )
-from gateway.service_layer.conversation import now
+from gateway.service_layer.ports import ContactHistory, Contacts, Desks, EventSink
 
 #: Timeline entries shown beside the conversation (the newest; older ones stay in identity).
 TIMELINE_ENTRIES = 50
-_TIMELINE_KINDS = {
-    identity_pb2.TIMELINE_ENTRY_KIND_CONTACT: "contact",
-    identity_pb2.TIMELINE_ENTRY_KIND_MESSAGE_IN: "message_in",
-    identity_pb2.TIMELINE_ENTRY_KIND_MESSAGE_OUT: "message_out",
-    identity_pb2.TIMELINE_ENTRY_KIND_TRANSFER: "transfer",
-    identity_pb2.TIMELINE_ENTRY_KIND_AI_INSIGHT: "ai_insight",
-    identity_pb2.TIMELINE_ENTRY_KIND_OUTCOME: "outcome",
-}
 
 
 class RoutingClient(Protocol):
@@ -59,6 +52,20 @@ class RoutingClient(Protocol):
 class IdentityClient(Protocol):
     async def GetAgent(self, request: identity_pb2.GetAgentRequest, **kwargs: Any) -> Any: ...
     async def GetTimeline(self, request: identity_pb2.GetTimelineRequest, **kwargs: Any) -> Any: ...
+
+
+class HomeGatewayClient(Protocol):
+    """Another region's gateway, for contacts handed over from there (`region=` picks it)."""
+
+    async def GetHandedOverContact(
+        self, request: gateway_pb2.GetHandedOverContactRequest, **kwargs: Any
+    ) -> Any: ...
+    async def SendHandedOverReply(
+        self, request: gateway_pb2.SendHandedOverReplyRequest, **kwargs: Any
+    ) -> Any: ...
+    async def WrapUpHandedOverContact(
+        self, request: gateway_pb2.WrapUpHandedOverContactRequest, **kwargs: Any
+    ) -> Any: ...
 
 
 class AiClient(Protocol):
@@ -84,16 +91,19 @@ class Workspace:
         self,
         *,
         region: str,
-        js: JetStreamContext,
-        events: EventPublisher,
+        history: ContactHistory,
+        events: EventSink,
         routing: RoutingClient,
         identity: IdentityClient,
         ai: AiClient,
-        store: WorkspaceStore,
-        contacts: ContactStore,
+        store: Desks,
+        contacts: Contacts,
+        home_gateways: HomeGatewayClient | None = None,
     ) -> None:
         self._region = region
-        self._js = js
+        # Contacts handed over from another region are read and answered through its gateway.
+        self._home_gateways = home_gateways
+        self._history = history
         self._events = events
         self._routing = routing
         self._identity = identity
@@ -153,29 +163,74 @@ class Workspace:
 
     # -- offers --------------------------------------------------------------------------------
 
+    def _remote(self, home_region: str) -> str:
+        """The contact's home region when it is another one (handed over to here), else ""."""
+        return home_region if home_region and home_region != self._region else ""
+
+    def _home(self) -> HomeGatewayClient:
+        if self._home_gateways is None:
+            raise SocketError("unavailable", "this gateway cannot reach other regions' gateways")
+        return self._home_gateways
+
+    async def _contact_events(
+        self, caller: Caller, contact_id: str, home_region: str
+    ) -> tuple[list[events_pb2.Event], str]:
+        """The contact's events, and the customer's display name for a handed-over contact.
+
+        A contact handed over from another region is read from its home gateway at view time
+        (that region records the read as a crossing): nothing of the customer is kept here.
+        """
+        remote = self._remote(home_region)
+        if not remote:
+            return await self._history.of_contact(caller.tenant_id, contact_id), ""
+        reply = await self._home().GetHandedOverContact(
+            gateway_pb2.GetHandedOverContactRequest(
+                tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id),
+                contact_id=contact_id,
+                requesting_region=self._region,
+                agent_id=caller.subject,
+            ),
+            region=remote,
+        )
+        return list(reply.events), str(reply.display_name)
+
     async def offer_view(self, caller: Caller, offer: Offer) -> dict[str, Any]:
-        events = await contact_history(self._js, self._region, caller.tenant_id, offer.contact_id)
+        events, display_name = await self._contact_events(caller, offer.contact_id, offer.home_region)
         facts = conversation_facts(events)
-        return {
+        _check_brand(caller, facts.brand_id)
+        customer = {
+            "customerId": facts.customer_id,
+            "firstMessage": facts.first_message[:500],
+            "displayName": facts.display_name,
+        }
+        view: dict[str, Any] = {
             "type": "offer",
             "reservationId": offer.reservation_id,
             "contactId": offer.contact_id,
             "queue": offer.queue,
-            "channel": channel_name(facts.channel),
-            "customer": {"customerId": facts.customer_id, "firstMessage": facts.first_message[:500]},
+            "channel": channels.name_of_kind(facts.channel),
+            "customer": customer,
         }
+        if self._remote(offer.home_region):
+            customer["displayName"] = display_name
+            view["homeRegion"] = offer.home_region
+        return view
 
     async def accept(self, caller: Caller, offer: Offer) -> HeldContact:
-        await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_ACCEPT)
-        events = await contact_history(self._js, self._region, caller.tenant_id, offer.contact_id)
+        events, _ = await self._contact_events(caller, offer.contact_id, offer.home_region)
         facts = conversation_facts(events)
+        _check_brand(caller, facts.brand_id)
+        await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_ACCEPT)
+        remote = self._remote(offer.home_region)
         held = HeldContact(
             offer.contact_id,
             offer.reservation_id,
             offer.queue,
             facts.channel,
-            facts.customer_id,
+            # A handed-over contact's customer is not recorded here: their data stays home.
+            "" if remote else facts.customer_id,
             facts.brand_id,
+            home_region=remote,
         )
         await self._store.hold(caller.tenant_id, caller.subject, held)
         return held
@@ -206,25 +261,34 @@ class Workspace:
         held = desk.get(contact_id)
         if held is None:
             raise SocketError("forbidden", f"you do not hold contact {contact_id!r}")
+        _check_brand(caller, held.brand_id)
         return held
 
     async def conversation(self, caller: Caller, held: HeldContact) -> dict[str, Any]:
-        events = await contact_history(self._js, self._region, caller.tenant_id, held.contact_id)
+        events, display_name = await self._contact_events(caller, held.contact_id, held.home_region)
         messages = [view for view in map(message_view, events) if view is not None]
         # Insights made before the agent took the contact; later ones are pushed as they come.
         insights = [agent_view(e) for e in events if e.WhichOneof("payload") == "ai_insight"]
         timeline = await self._timeline(caller, held)
         for view in messages:
             view.pop("contactId", None)
-        return {
+        facts = conversation_facts(events)
+        conversation: dict[str, Any] = {
             "type": "conversation",
             "contactId": held.contact_id,
-            "channel": channel_name(held.channel),
-            "customerId": held.customer_id,
+            # The queue it came from, so a reloaded page can say where the contact waited.
+            "queue": held.queue,
+            "channel": channels.name_of_kind(held.channel),
+            "customerId": held.customer_id or facts.customer_id,
+            "displayName": facts.display_name,
             "messages": messages,
             "insights": insights,
             "timeline": timeline,
         }
+        if held.home_region:
+            conversation["homeRegion"] = held.home_region
+            conversation["displayName"] = display_name
+        return conversation
 
     async def _timeline(self, caller: Caller, held: HeldContact) -> list[dict[str, Any]]:
         """The customer's cross-channel history, newest first; empty when identity has none."""
@@ -243,16 +307,7 @@ class Workspace:
             if error.code != grpc.StatusCode.NOT_FOUND:
                 raise
             return []
-        return [
-            {
-                "kind": _TIMELINE_KINDS.get(entry.kind, "other"),
-                "channel": channel_name(entry.channel),
-                "contactId": entry.contact_id,
-                "at": entry.at,
-                "summary": entry.summary,
-            }
-            for entry in reply.entries
-        ]
+        return [timeline_entry_view(entry) for entry in reply.entries]
 
     async def send(self, caller: Caller, contact_id: str, text: str, request_id: str | None) -> str:
         """Publish the agent's reply; the outbound consumer delivers it on the contact's channel."""
@@ -260,31 +315,47 @@ class Workspace:
         # A client re-sending the same request id after a reconnect publishes nothing twice.
         seed = f"agent/{caller.tenant_id}/{caller.subject}/{contact_id}/{request_id or uuid.uuid4().hex}"
         message_id = uuid.uuid5(uuid.NAMESPACE_URL, seed).hex
-        await self._events.publish(
-            events_pb2.Event(
-                event_id=message_id,
-                occurred_at=now(),
-                tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
-                region=self._region,
-                contact_id=contact_id,
-                source="gateway",
-                schema_version=1,
-                message_sent=events_pb2.MessageSent(
-                    message_id=message_id,
-                    channel=held.channel,  # type: ignore[arg-type]
+        if held.home_region:
+            # The customer's channel legs are in the home region: it publishes and delivers.
+            await self._home().SendHandedOverReply(
+                gateway_pb2.SendHandedOverReplyRequest(
+                    tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
+                    contact_id=contact_id,
+                    requesting_region=self._region,
+                    agent_id=caller.subject,
                     text=text,
-                    sender=f"agent:{caller.subject}",
+                    message_id=message_id,
                 ),
+                region=held.home_region,
+            )
+            return message_id
+        sent = events_pb2.MessageSent(
+            message_id=message_id,
+            channel=held.channel,  # type: ignore[arg-type]
+            text=text,
+            sender=f"agent:{caller.subject}",
+        )
+        await self._events.publish(
+            new_event(
+                sent,
+                tenant_id=caller.tenant_id,
+                brand_id=held.brand_id,
+                region=self._region,
+                source="gateway",
+                contact_id=contact_id,
+                event_id=message_id,
             )
         )
         return message_id
 
     async def suggest(self, caller: Caller, contact_id: str, text: str) -> dict[str, Any]:
-        await self.held(caller, contact_id)
+        held = await self.held(caller, contact_id)
+        # A handed-over contact's text is analysed where its conversation lives (its home region).
         reply = await self._ai.SuggestReplies(
             ai_pb2.SuggestRepliesRequest(
                 tenant_id=caller.tenant_id, contact_id=contact_id, text=text, limit=3
-            )
+            ),
+            region=held.home_region or self._region,
         )
         return {
             "type": "suggestions",
@@ -295,15 +366,17 @@ class Workspace:
                     "articleId": s.article_id,
                     "articleTitle": s.article_title,
                     "score": s.score,
+                    "language": s.language,
                 }
                 for s in reply.suggestions
             ],
         }
 
     async def summarize(self, caller: Caller, contact_id: str) -> dict[str, Any]:
-        await self.held(caller, contact_id)
+        held = await self.held(caller, contact_id)
         reply = await self._ai.SummarizeConversation(
-            ai_pb2.SummarizeConversationRequest(tenant_id=caller.tenant_id, contact_id=contact_id)
+            ai_pb2.SummarizeConversationRequest(tenant_id=caller.tenant_id, contact_id=contact_id),
+            region=held.home_region or self._region,
         )
         return {
             "type": "summary",
@@ -347,11 +420,13 @@ class Workspace:
     ) -> dict[str, Any] | None:
         """Record the outcome, free the slot, close the contact; the ticket ai made, if it could."""
         held = await self.held(caller, contact_id)
+        if held.home_region:
+            return await self._wrap_up_at_home(caller, held, disposition, notes)
         await self._publish(
             caller,
             held,
             f"wrapup/{held.reservation_id}",
-            contact_wrapped_up=events_pb2.ContactWrappedUp(
+            events_pb2.ContactWrappedUp(
                 agent_id=caller.subject, queue=held.queue, disposition=disposition, notes=notes
             ),
         )
@@ -378,19 +453,50 @@ class Workspace:
         await self._store.release(caller.tenant_id, caller.subject, contact_id)
         return ticket
 
-    async def _publish(self, caller: Caller, held: HeldContact, key: str, **payload: Any) -> None:
-        contact_id = held.contact_id
-        await self._events.publish(
-            events_pb2.Event(
-                event_id=uuid.uuid5(
-                    uuid.NAMESPACE_URL, f"workspace/{caller.tenant_id}/{contact_id}/{key}"
-                ).hex,
-                occurred_at=now(),
+    async def _wrap_up_at_home(
+        self, caller: Caller, held: HeldContact, disposition: str, notes: str
+    ) -> dict[str, Any] | None:
+        """A handed-over contact: the outcome is recorded and the contact closed in its home
+        region (where the conversation is); routing here frees the agent's slot. No ticket:
+        the conversation the AI would summarise is not in this region."""
+        await self._home().WrapUpHandedOverContact(
+            gateway_pb2.WrapUpHandedOverContactRequest(
                 tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
+                contact_id=held.contact_id,
+                requesting_region=self._region,
+                agent_id=caller.subject,
+                queue=held.queue,
+                disposition=disposition,
+                notes=notes,
+                reservation_id=held.reservation_id,
+            ),
+            region=held.home_region,
+        )
+        # Already completed (a repeated wrap-up after a lost reply): finish the rest.
+        with contextlib.suppress(SocketError):
+            await self._answer(caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE)
+        await self._store.release(caller.tenant_id, caller.subject, held.contact_id)
+        return None
+
+    async def _publish(self, caller: Caller, held: HeldContact, key: str, payload: Message) -> None:
+        contact_id = held.contact_id
+        seed = f"workspace/{caller.tenant_id}/{contact_id}/{key}"
+        await self._events.publish(
+            new_event(
+                payload,
+                tenant_id=caller.tenant_id,
+                brand_id=held.brand_id,
                 region=self._region,
-                contact_id=contact_id,
                 source="gateway",
-                schema_version=1,
-                **payload,
+                contact_id=contact_id,
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, seed).hex,
             )
+        )
+
+
+def _check_brand(caller: Caller, brand_id: str) -> None:
+    """A brand-scoped token (`ccctl token --brand`) reaches only its brands' contacts."""
+    if brand_id and not caller.may_see_brand(brand_id):
+        raise SocketError(
+            "forbidden", f"your token is limited to brand(s) {sorted(caller.brands)}, not {brand_id!r}"
         )

@@ -77,9 +77,15 @@ function ready(frame) {
   showState(frame.state);
 }
 
+// One place shows the state: routing's, in the box the agent changes it with. "Busy" (set by
+// routing while the agent is at capacity) is shown there but cannot be chosen.
 function showState(state) {
-  $("routing-state").textContent = `Now: ${STATE_NAMES[state] || state}`;
-  if ([...$("state-select").options].some((option) => option.value === state)) $("state-select").value = state;
+  const box = $("state-select");
+  if (![...box.options].some((option) => option.value === state)) {
+    box.append(el("option", { value: state, disabled: "", text: STATE_NAMES[state] || state }));
+  }
+  box.value = state;
+  box.dataset.state = state;
 }
 
 $("state-select").addEventListener("change", () => {
@@ -109,7 +115,9 @@ function handle(frame) {
     case "conversation":
       updateContact(frame.contactId, (contact) => {
         contact.channel = frame.channel || contact.channel;
+        contact.queue = frame.queue || contact.queue;
         contact.customerId = frame.customerId || contact.customerId;
+        contact.displayName = frame.displayName || contact.displayName;
         contact.timeline = frame.timeline || [];
         for (const message of frame.messages || []) addMessage(contact, message);
         // Insights made before the accept; the panel shows the latest.
@@ -192,7 +200,14 @@ function addOffer(offer) {
   const card = el(
     "li",
     { class: "offer", "data-reservation": offer.reservationId, "aria-label": `Offer: ${channelName(offer.channel)} contact in ${offer.queue}` },
-    el("p", { class: "offer-head" }, el("strong", { text: channelName(offer.channel) }), ` \u00B7 queue ${offer.queue} \u00B7 `, countdown),
+    el(
+      "p",
+      { class: "offer-head" },
+      el("strong", { text: channelName(offer.channel) }),
+      el("span", { class: "customer-name", text: ` \u00B7 ${customerName(offer.customer)}` }),
+      ` \u00B7 queue ${offer.queue} \u00B7 `,
+      countdown,
+    ),
     el("blockquote", { class: "first-message", text: offer.customer?.firstMessage || "(no message yet)" }),
     el("div", { class: "buttons" }, accept, decline),
   );
@@ -235,6 +250,7 @@ function acceptedOffer(frame) {
       contact.channel = entry.offer.channel;
       contact.queue = entry.offer.queue;
       contact.customerId = entry.offer.customer?.customerId;
+      contact.displayName = entry.offer.customer?.displayName || contact.displayName;
     }
   });
   select(frame.contactId);
@@ -279,7 +295,7 @@ function renderContacts() {
       { role: "presentation" },
       el("button", {
         type: "button", role: "tab", "aria-selected": String(contact.contactId === selected),
-        text: `${channelName(contact.channel)} \u00B7 ${contact.customerId || contact.contactId.slice(0, 8)}${contact.closed ? " (closed)" : ""}`,
+        text: `${channelName(contact.channel)} \u00B7 ${customerName(contact)}${contact.closed ? " (closed)" : ""}`,
         onclick: () => select(contact.contactId),
       }),
     ),
@@ -298,7 +314,7 @@ function renderConversation() {
     return;
   }
   $("contact-meta").textContent =
-    `${channelName(contact.channel)} \u00B7 queue ${contact.queue || "?"} \u00B7 customer ${contact.customerId || "?"}` +
+    `${channelName(contact.channel)} \u00B7 queue ${contact.queue || "\u2013"} \u00B7 ${customerName(contact)}` +
     (contact.closed ? ` \u00B7 closed (${contact.closed})` : "");
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -331,8 +347,13 @@ function renderConversation() {
   );
 }
 
+// The name the channel gave (WhatsApp profile, e-mail From) or a masked address; never an id.
+function customerName(who) {
+  return who?.displayName || "Customer";
+}
+
 function senderName(message) {
-  if (message.from === "customer") return "Customer";
+  if (message.from === "customer") return customerName(contacts.get(selected));
   if (message.from === "bot") return "Assistant";
   if (message.sender === `agent:${myAgentId}`) return "You";
   return message.sender?.startsWith("agent:") ? `Agent ${message.sender.slice(6)}` : "Agent";
@@ -342,14 +363,24 @@ function percent(value) {
   return typeof value === "number" ? `${Math.round(value * 100)}%` : "\u2013";
 }
 
+function trendName(trend) {
+  if (Math.abs(trend) < 0.05) return "steady";
+  return trend > 0 ? "improving" : "worsening";
+}
+
 function renderInsights(contact) {
   const insight = contact?.insight;
   // Which message the panel describes (the newest analysed one).
   $("insights").dataset.messageId = insight?.messageId || "";
-  $("insight-language").textContent = insight?.language || "\u2013";
-  $("insight-intent").textContent = insight?.intent ? `${insight.intent} (${percent(insight.intentScore)})` : "\u2013";
+  // Told for people: "unknown" for a message no intent fits, sentiment in words.
+  $("insight-channel").textContent = insight ? channelName(insight.channel || contact.channel) : "\u2013";
+  $("insight-language").textContent = insight?.language && insight.language !== "und" ? insight.language : "\u2013";
+  const intent = insight ? insight.intentLabel || "unknown" : "";
+  $("insight-intent").textContent = insight
+    ? intent === "unknown" ? "unknown" : `${intent} (${percent(insight.intentScore)})`
+    : "\u2013";
   $("insight-sentiment").textContent = insight
-    ? `${insight.sentiment.toFixed(2)} (trend ${insight.sentimentTrend >= 0 ? "+" : ""}${insight.sentimentTrend.toFixed(2)})`
+    ? `${insight.sentimentLabel || "neutral"}, ${trendName(insight.sentimentTrend)}`
     : "\u2013";
   $("insight-escalation").textContent = insight
     ? `${percent(insight.escalationScore)}${insight.escalationReasons?.length ? ": " + insight.escalationReasons.join(", ") : ""}`

@@ -44,11 +44,22 @@ function login(token) {
   socket.connect();
 }
 
+// Whole seconds first, then split: 599.6 s is "10 min 0 s", never "9 min 60 s".
 function seconds(value) {
-  if (value === null || value === undefined) return "\u2013";
-  if (value < 60) return `${Math.round(value)} s`;
-  return `${Math.floor(value / 60)} min ${Math.round(value % 60)} s`;
+  if (value === null || value === undefined || value < 0) return "\u2013";
+  const total = Math.round(value);
+  if (total < 60) return `${total} s`;
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const rest = total % 60;
+  return hours ? `${hours} h ${minutes} min` : `${minutes} min ${rest} s`;
 }
+
+const CHANNEL_NAMES = {
+  voice: "Voice", sms: "SMS", whatsapp: "WhatsApp", email: "E-mail", webchat: "Web chat", task: "Task", api: "API",
+};
+const STATE_NAMES = Object.fromEntries(STATES);
+const WINDOW_NAMES = { last15m: "Last 15 min", today: "Today" };
 
 function percent(value) {
   return value === null || value === undefined || value < 0 ? "\u2013" : `${Math.round(value * 100)}%`;
@@ -82,6 +93,52 @@ function render(frame) {
   $("agent-states").replaceChildren(
     ...STATES.map(([state, name]) =>
       el("li", { "data-state": state }, el("span", { class: "count", text: String(agents[state] || 0) }), ` ${name}`),
+    ),
+  );
+  renderAgentTable(frame.agentList || [], frame.at);
+  renderServiceLevels(frame.serviceLevels);
+}
+
+// Every agent of the roster: who, state, for how long, contacts held (and offers ringing).
+function renderAgentTable(list, now) {
+  $("agent-rows").replaceChildren(
+    ...list.map((agent) =>
+      el(
+        "tr",
+        { "data-agent": agent.agentId, "data-state": agent.state },
+        el("th", { scope: "row", text: agent.displayName || agent.agentId }),
+        el("td", { class: "state", text: STATE_NAMES[agent.state] || agent.state }),
+        el("td", { class: "since", text: seconds(now - agent.since) }),
+        el("td", { class: "contacts", text: String(agent.contacts) + (agent.offers ? ` (+${agent.offers} ringing)` : "") }),
+      ),
+    ),
+  );
+  $("no-agents").hidden = list.length > 0;
+}
+
+function levelCell(entry) {
+  if (!entry || entry.serviceLevel === null) return el("td", { text: "\u2013" });
+  return el("td", { text: `${percent(entry.serviceLevel)} (${entry.answeredInTarget}/${entry.contacts})` });
+}
+
+// Service level per queue and per channel, over the last 15 minutes and today.
+function renderServiceLevels(levels) {
+  if (!levels) return;
+  const windows = levels.windows || [];
+  const head = (first) => [
+    el("th", { scope: "col", text: first }),
+    ...windows.map((window) => el("th", { scope: "col", text: WINDOW_NAMES[window] || window })),
+  ];
+  $("level-head").replaceChildren(...head("Queue"));
+  $("level-channel-head").replaceChildren(...head("Channel"));
+  const row = (kind, key, name, byWindow) =>
+    el("tr", { [`data-${kind}`]: key }, el("th", { scope: "row", text: name }), ...windows.map((w) => levelCell(byWindow[w])));
+  $("level-queue-rows").replaceChildren(
+    ...Object.entries(levels.queues || {}).map(([queue, byWindow]) => row("queue", queue, queue, byWindow)),
+  );
+  $("level-channel-rows").replaceChildren(
+    ...Object.entries(levels.channels || {}).map(([channel, byWindow]) =>
+      row("channel", channel, CHANNEL_NAMES[channel] || channel, byWindow),
     ),
   );
 }

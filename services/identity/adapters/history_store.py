@@ -74,6 +74,16 @@ class HistoryStore:
     async def timeline_keys(self, tenant_id: str, customer_id: str) -> list[str]:
         return await self._keys(f"tl.{tenant_id}.{customer_id}.>")
 
+    async def contact_of_entry(self, key: str) -> str:
+        """The contact a timeline entry (by its key) belongs to; "" when none or already gone."""
+        try:
+            message = await self._js.get_msg(self.stream, subject=f"$KV.{self.bucket}.{key}")
+        except NotFoundError:
+            return ""
+        if not message.data:
+            return ""
+        return TimelineEntry.from_json(message.data).contact_id
+
     # -- contact links
     async def link(self, tenant_id: str, contact_id: str, link: ContactLink) -> None:
         key = f"link.{tenant_id}.{subject_token(contact_id)}"

@@ -37,6 +37,8 @@ class Agent:
     brands: tuple[str, ...]
     queues: tuple[str, ...]
     home_region: str
+    #: (name, channel numbers, limit): contacts of those channels together, at once.
+    capacity_groups: tuple[tuple[str, tuple[int, ...], int], ...] = ()
 
     def validate(self, known_brands: set[str]) -> Agent:
         if not AGENT_ID.match(self.agent_id):
@@ -54,6 +56,14 @@ class Agent:
                 raise InvalidAgent("agent.channels: channel is unspecified")
             if not 1 <= limit <= 50:
                 raise InvalidAgent(f"agent.channels[{channel}].max_concurrent must be 1-50, got {limit}")
+        for i, (name, channels, limit) in enumerate(self.capacity_groups):
+            where = f"agent.capacity_groups[{i}]"
+            if not name or len(name) > 64:
+                raise InvalidAgent(f"{where}.name: required, 1-64 characters")
+            if not channels or any(channel <= 0 for channel in channels):
+                raise InvalidAgent(f"{where}.channels: at least one channel, none unspecified")
+            if not 1 <= limit <= 100:
+                raise InvalidAgent(f"{where}.capacity must be 1-100, got {limit}")
         unknown = sorted(set(self.brands) - known_brands)
         if unknown:
             raise InvalidAgent(f"agent.brands: unknown brand(s) {unknown} in tenant {self.tenant_id!r}")
@@ -77,6 +87,10 @@ class Agent:
             brands=tuple(raw["brands"]),
             queues=tuple(raw["queues"]),
             home_region=raw["home_region"],
+            capacity_groups=tuple(
+                (str(name), tuple(int(c) for c in channels), int(limit))
+                for name, channels, limit in raw.get("capacity_groups", ())
+            ),
         )
 
 

@@ -23,6 +23,9 @@ class CrossingKind(StrEnum):
     PSEUDONYMOUS = "pseudonymous"
     #: The policy names the requesting region nowhere: only the home region is told.
     NONE = "none"
+    #: Personal data shown to an agent of another region at view time, never stored there
+    #: (a contact handed over by follow-the-sun).
+    VIEW = "view"
 
 
 @dataclass(frozen=True)

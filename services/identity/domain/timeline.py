@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import orjson
 
+from ccmesh.insights import describe
 from contactcenter.events.v1 import events_pb2
 
 # Kinds and channels are the proto enum numbers (TimelineEntryKind, ChannelKind).
@@ -93,13 +94,10 @@ def entry_from_event(event: events_pb2.Event, link: ContactLink | None) -> Timel
             f"{summary}: {wrapped.notes}" if wrapped.notes else summary,
         )
     if kind == "ai_insight":
-        # A reference to the ai service's finding (intent, sentiment), never the message text.
-        insight = getattr(event, kind)
-        summary = (
-            f"ai:{insight.pipeline}/{insight.message_id} "
-            f"intent={insight.intent} sentiment={insight.sentiment:.2f}"
-        )
-        return entry(link.customer_id, AI_INSIGHT, link.channel, summary)
+        # What the ai service found (intent, sentiment), told for people; never the message text.
+        # The insight's own channel: a chat that became a call has voice insights.
+        insight = event.ai_insight
+        return entry(link.customer_id, AI_INSIGHT, insight.channel or link.channel, describe(insight))
     if kind == "contact_closed":
         return entry(link.customer_id, OUTCOME, link.channel, event.contact_closed.outcome)
     return None

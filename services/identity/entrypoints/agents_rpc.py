@@ -9,7 +9,7 @@ import grpc
 
 from ccmesh.auth import ANY_TENANT
 from ccmesh.configplane.models import Tenant
-from ccmesh.status import RpcError
+from ccmesh.rpc_context import abort
 from contactcenter.identity.v1 import identity_pb2
 from identity.domain.agents import ApiToken, InvalidAgent, check_token_request, new_token, token_hash
 from identity.entrypoints import convert
@@ -22,17 +22,18 @@ class AgentHandlers(HandlerBase):
     ) -> identity_pb2.UpsertAgentResponse:
         ref = request.agent.tenant
         await self._d.access.require(context, ref.tenant_id, ADMIN, "agents:write")
-        tenant = self._tenant(ref.tenant_id, "")
+        tenant = await self._tenant(context, ref.tenant_id, "")
         agent = convert.agent_from(request.agent, self._d.region)
         if agent.home_region != self._d.region:
-            raise invalid(
+            await invalid(
+                context,
                 f"agent.home_region: {agent.home_region!r}; an agent is stored in its home region, "
-                f"call that region instead of {self._d.region!r}"
+                f"call that region instead of {self._d.region!r}",
             )
         try:
             agent.validate({b.id for b in tenant.brands})
         except InvalidAgent as error:
-            raise invalid(str(error)) from None
+            await invalid(context, str(error))
         revision = await self._d.agents.put_agent(agent)
         return identity_pb2.UpsertAgentResponse(agent=convert.agent_to(agent, revision))
 
@@ -41,11 +42,11 @@ class AgentHandlers(HandlerBase):
     ) -> identity_pb2.GetAgentResponse:
         ref = request.tenant
         await self._d.access.require(context, ref.tenant_id, READ_ROLES, "agents:read")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        check_customer_id(request.agent_id, "agent_id")
+        tenant = await self._tenant(context, ref.tenant_id, ref.brand_id)
+        await check_customer_id(context, request.agent_id, "agent_id")
         found = await self._d.agents.get_agent(tenant.id, request.agent_id)
         if found is None or not self._agent_visible(tenant, ref.brand_id, found[0].brands):
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"agent {request.agent_id!r} not found")
+            await abort(context, grpc.StatusCode.NOT_FOUND, f"agent {request.agent_id!r} not found")
         return identity_pb2.GetAgentResponse(agent=convert.agent_to(*found))
 
     async def ListAgents(
@@ -53,7 +54,7 @@ class AgentHandlers(HandlerBase):
     ) -> identity_pb2.ListAgentsResponse:
         ref = request.tenant
         await self._d.access.require(context, ref.tenant_id, READ_ROLES, "agents:read")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        tenant = await self._tenant(context, ref.tenant_id, ref.brand_id)
         agents = [
             convert.agent_to(agent, revision)
             for agent, revision in await self._d.agents.list_agents(tenant.id)
@@ -71,11 +72,11 @@ class AgentHandlers(HandlerBase):
     ) -> identity_pb2.CreateApiTokenResponse:
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, ADMIN)
-        tenant = self._tenant(ref.tenant_id, "")
+        tenant = await self._tenant(context, ref.tenant_id, "")
         try:
             check_token_request(request.role, list(request.scopes), request.ttl_seconds)
         except InvalidAgent as error:
-            raise invalid(str(error)) from None
+            await invalid(context, str(error))
         token, token_id = new_token()
         await self._d.agents.put_token(
             token_hash(token),
@@ -95,9 +96,9 @@ class AgentHandlers(HandlerBase):
     ) -> identity_pb2.RevokeApiTokenResponse:
         ref = request.tenant
         await self._d.access.require(context, ref.tenant_id, ADMIN)
-        tenant = self._tenant(ref.tenant_id, "")
+        tenant = await self._tenant(context, ref.tenant_id, "")
         if not await self._d.agents.revoke(tenant.id, request.token_id):
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"token {request.token_id!r} not found")
+            await abort(context, grpc.StatusCode.NOT_FOUND, f"token {request.token_id!r} not found")
         return identity_pb2.RevokeApiTokenResponse()
 
     async def VerifyApiToken(
@@ -106,7 +107,7 @@ class AgentHandlers(HandlerBase):
         await self._d.access.require(context, ANY_TENANT, SERVICE)
         record = await self._d.agents.token(token_hash(request.token))
         if record is None or record.revoked or record.expires_at < time.time():
-            raise RpcError(grpc.StatusCode.UNAUTHENTICATED, "API token is unknown, revoked or expired")
+            await abort(context, grpc.StatusCode.UNAUTHENTICATED, "API token is unknown, revoked or expired")
         return identity_pb2.VerifyApiTokenResponse(
             tenant_id=record.tenant_id, role=record.role, subject=record.subject, scopes=list(record.scopes)
         )

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import grpc
-
 from ccmesh.configplane.models import Tenant
-from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2
 from identity.domain.agents import Agent
@@ -44,24 +41,26 @@ def rules_of(tenant: Tenant) -> MatchingRules:
     return MatchingRules.of(matching.exact, matching.suggest)
 
 
+class InvalidIdentifiers(ValueError):
+    """The request's identifiers are missing, too many or malformed; the text names which."""
+
+
 def identifiers_from(items: Iterable[common_pb2.Identifier]) -> list[Identifier]:
-    """Normalise every identifier; INVALID_ARGUMENT naming the first bad one."""
+    """Normalise every identifier; InvalidIdentifiers naming the first bad one."""
     listed = list(items)
     if not listed:
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "identifiers: at least one identifier is required")
+        raise InvalidIdentifiers("identifiers: at least one identifier is required")
     if len(listed) > MAX_IDENTIFIERS:
-        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"identifiers: at most {MAX_IDENTIFIERS} per call")
+        raise InvalidIdentifiers(f"identifiers: at most {MAX_IDENTIFIERS} per call")
     identifiers = []
     for index, item in enumerate(listed):
         kind = KIND_FROM_PROTO.get(item.kind)
         if kind is None:
-            raise RpcError(
-                grpc.StatusCode.INVALID_ARGUMENT, f"identifiers[{index}].kind is unspecified or unknown"
-            )
+            raise InvalidIdentifiers(f"identifiers[{index}].kind is unspecified or unknown")
         try:
             identifiers.append(normalize(kind, item.value))
         except InvalidIdentifier as error:
-            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"identifiers[{index}]: {error}") from None
+            raise InvalidIdentifiers(f"identifiers[{index}]: {error}") from None
     return identifiers
 
 
@@ -157,6 +156,10 @@ def agent_to(agent: Agent, revision: int) -> identity_pb2.Agent:
         queues=list(agent.queues),
         home_region=agent.home_region,
         revision=revision,
+        capacity_groups=[
+            identity_pb2.CapacityGroup(name=name, channels=list(channels), capacity=limit)  # type: ignore[arg-type]
+            for name, channels, limit in agent.capacity_groups
+        ],
     )
 
 
@@ -171,4 +174,7 @@ def agent_from(message: identity_pb2.Agent, region: str) -> Agent:
         brands=tuple(message.brands),
         queues=tuple(message.queues),
         home_region=message.home_region or region,
+        capacity_groups=tuple(
+            (g.name, tuple(int(c) for c in g.channels), int(g.capacity)) for g in message.capacity_groups
+        ),
     )

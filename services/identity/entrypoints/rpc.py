@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import grpc
 
 from ccmesh.configplane.models import Tenant
-from ccmesh.status import RpcError
+from ccmesh.rpc_context import abort
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
-from identity.domain.audit import CROSSING, AuditRecord, CrossingRecord
 from identity.domain.customer import InvalidAttributes, check_attributes
 from identity.domain.identifiers import Identifier
-from identity.domain.residency import CrossingKind, crossing_kind
+from identity.domain.residency import CrossingKind
 from identity.domain.timeline import MAX_SUMMARY, TimelineEntry
 from identity.entrypoints import convert
 from identity.entrypoints.agents_rpc import AgentHandlers
@@ -30,8 +28,10 @@ from identity.entrypoints.base import (
     SERVICE,
     check_customer_id,
     check_reason,
+    identifiers_of,
     invalid,
 )
+from identity.service_layer.crossings import NoCustomerHere, record_crossing, resolve_from_region
 from identity.service_layer.forget import forget_customer
 from identity.service_layer.merge import CustomerMissing, MergeRefused, merge_customers, unmerge_customer
 from identity.service_layer.resolve import (
@@ -78,18 +78,18 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
     ) -> identity_pb2.ResolveCustomerResponse:
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, RESOLVE_ROLES, "customers:write")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        identifiers = convert.identifiers_from(request.identifiers)
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
+        identifiers = await identifiers_of(context, request.identifiers)
         try:
             attributes = check_attributes(request.attributes)
         except InvalidAttributes as error:
-            raise invalid(str(error)) from None
+            await invalid(context, str(error))
         try:
             outcome = await resolve_customer(
                 self._resolve_context(tenant, ref.brand_id, caller.subject), identifiers, attributes
             )
         except ResolveConflict as error:
-            raise RpcError(grpc.StatusCode.ABORTED, str(error)) from None
+            await abort(context, grpc.StatusCode.ABORTED, str(error))
         reply = identity_pb2.ResolveCustomerResponse(
             created=outcome.created, suggestions=[convert.suggestion_to(s) for s in outcome.suggestions]
         )
@@ -107,18 +107,36 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
         self, request: identity_pb2.GetCustomerRequest, context: Any
     ) -> identity_pb2.GetCustomerResponse:
         ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "customers:read")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        customer, revision = await self._customer(tenant, ref.brand_id, request.customer_id)
+        caller = await self._d.access.require(context, ref.tenant_id, READ_ROLES, "customers:read")
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
+        customer, revision = await self._customer(context, tenant, ref.brand_id, request.customer_id)
         return identity_pb2.GetCustomerResponse(
             customer=convert.customer_to(customer, revision, ref.brand_id)
         )
+
+    async def FindCustomer(
+        self, request: identity_pb2.FindCustomerRequest, context: Any
+    ) -> identity_pb2.FindCustomerResponse:
+        """A lookup: the owner of the first identifier someone owns; never creates anybody."""
+        ref = request.tenant
+        caller = await self._d.access.require(context, ref.tenant_id, READ_ROLES, "customers:read")
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
+        scope = convert.scope_of(tenant, ref.brand_id)
+        for identifier in await identifiers_of(context, request.identifiers):
+            owner = await self._d.store.owner(scope, identifier)
+            found = await self._d.store.get(scope, owner) if owner else None
+            if found is not None:
+                customer, revision = found
+                return identity_pb2.FindCustomerResponse(
+                    customer=convert.customer_to(customer, revision, ref.brand_id)
+                )
+        await abort(context, grpc.StatusCode.NOT_FOUND, "no customer has any of these identifiers")
 
     async def GetTenant(
         self, request: identity_pb2.GetTenantRequest, context: Any
     ) -> identity_pb2.GetTenantResponse:
         await self._d.access.require(context, request.tenant_id, READ_ROLES)
-        tenant = self._tenant(request.tenant_id, "")
+        tenant = await self._tenant(context, request.tenant_id, "")
         return identity_pb2.GetTenantResponse(
             tenant=identity_pb2.Tenant(
                 tenant_id=tenant.id,
@@ -135,12 +153,12 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
     ) -> identity_pb2.MergeCustomersResponse:
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, MERGE_ROLES, "customers:write")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        check_customer_id(request.target_customer_id, "target_customer_id")
-        check_customer_id(request.source_customer_id, "source_customer_id")
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
+        await check_customer_id(context, request.target_customer_id, "target_customer_id")
+        await check_customer_id(context, request.source_customer_id, "source_customer_id")
         if request.target_customer_id == request.source_customer_id:
-            raise invalid("target_customer_id and source_customer_id must differ")
-        check_reason(request.reason)
+            await invalid(context, "target_customer_id and source_customer_id must differ")
+        await check_reason(context, request.reason)
         try:
             target, record = await merge_customers(
                 self._d.store,
@@ -152,9 +170,9 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
                 reason=request.reason,
             )
         except CustomerMissing as error:
-            raise RpcError(grpc.StatusCode.NOT_FOUND, str(error)) from None
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(error))
         except MergeRefused as error:
-            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from None
+            await abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
         found = await self._d.store.get(target.scope, target.customer_id)
         return identity_pb2.MergeCustomersResponse(
             customer=convert.customer_to(target, found[1] if found else 0, ref.brand_id),
@@ -166,9 +184,9 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
     ) -> identity_pb2.UnmergeCustomerResponse:
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, MERGE_ROLES, "customers:write")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        check_customer_id(request.source_customer_id, "source_customer_id")
-        check_reason(request.reason)
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
+        await check_customer_id(context, request.source_customer_id, "source_customer_id")
+        await check_reason(context, request.reason)
         try:
             source, target, record = await unmerge_customer(
                 self._d.store,
@@ -179,9 +197,9 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
                 reason=request.reason,
             )
         except CustomerMissing as error:
-            raise RpcError(grpc.StatusCode.NOT_FOUND, str(error)) from None
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(error))
         except MergeRefused as error:
-            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from None
+            await abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
         return identity_pb2.UnmergeCustomerResponse(
             source=convert.customer_to(source, 0, ref.brand_id),
             target=convert.customer_to(target, 0, ref.brand_id),
@@ -192,15 +210,15 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
         self, request: identity_pb2.ListAuditRecordsRequest, context: Any
     ) -> identity_pb2.ListAuditRecordsResponse:
         ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, AUDIT_ROLES, "customers:read")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        check_customer_id(request.customer_id)
+        caller = await self._d.access.require(context, ref.tenant_id, AUDIT_ROLES, "customers:read")
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
+        await check_customer_id(context, request.customer_id)
         scope = convert.scope_of(tenant, ref.brand_id)
         # Only customers of the caller's scope (or their tombstones): never another brand's records.
         if await self._d.store.get(
             scope, request.customer_id
         ) is None and not await self._d.store.has_tombstone(scope, request.customer_id):
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"customer {request.customer_id!r} not found")
+            await abort(context, grpc.StatusCode.NOT_FOUND, f"customer {request.customer_id!r} not found")
         records = await self._d.history.audit(tenant.id, request.customer_id)
         return identity_pb2.ListAuditRecordsResponse(records=[convert.audit_to(r) for r in records])
 
@@ -209,16 +227,16 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
         self, request: identity_pb2.AppendTimelineEntryRequest, context: Any
     ) -> identity_pb2.AppendTimelineEntryResponse:
         ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, EVERY_ROLE, "timeline:write")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        caller = await self._d.access.require(context, ref.tenant_id, EVERY_ROLE, "timeline:write")
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
         entry = request.entry
         if not entry.entry_id or len(entry.entry_id) > ENTRY_ID_MAX:
-            raise invalid(f"entry.entry_id: required, at most {ENTRY_ID_MAX} characters")
+            await invalid(context, f"entry.entry_id: required, at most {ENTRY_ID_MAX} characters")
         if entry.kind == identity_pb2.TIMELINE_ENTRY_KIND_UNSPECIFIED:
-            raise invalid("entry.kind is unspecified")
+            await invalid(context, "entry.kind is unspecified")
         if len(entry.summary) > MAX_SUMMARY:
-            raise invalid(f"entry.summary: at most {MAX_SUMMARY} characters")
-        customer, _ = await self._customer(tenant, ref.brand_id, entry.customer_id)
+            await invalid(context, f"entry.summary: at most {MAX_SUMMARY} characters")
+        customer, _ = await self._customer(context, tenant, ref.brand_id, entry.customer_id)
         appended = await self._d.history.append(
             tenant.id,
             TimelineEntry(
@@ -237,16 +255,16 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
         self, request: identity_pb2.GetTimelineRequest, context: Any
     ) -> identity_pb2.GetTimelineResponse:
         ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, READ_ROLES, "timeline:read")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
+        caller = await self._d.access.require(context, ref.tenant_id, READ_ROLES, "timeline:read")
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
         if request.page_size > MAX_PAGE:
-            raise invalid(f"page_size: at most {MAX_PAGE}")
+            await invalid(context, f"page_size: at most {MAX_PAGE}")
         start = 0
         if request.page_token:
             if not request.page_token.isdigit():
-                raise invalid("page_token: not a token from a previous page")
+                await invalid(context, "page_token: not a token from a previous page")
             start = int(request.page_token)
-        customer, _ = await self._customer(tenant, ref.brand_id, request.customer_id)
+        customer, _ = await self._customer(context, tenant, ref.brand_id, request.customer_id)
         entries, next_start = await read_timeline(
             self._d.store,
             self._d.history,
@@ -266,23 +284,23 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
     ) -> identity_pb2.ForgetCustomerResponse:
         ref = request.tenant
         caller = await self._d.access.require(context, ref.tenant_id, ADMIN, "customers:write")
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        check_reason(request.reason)
-        customer, _ = await self._customer(tenant, ref.brand_id, request.customer_id)
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
+        await check_reason(context, request.reason)
+        customer, _ = await self._customer(context, tenant, ref.brand_id, request.customer_id)
         try:
             removed, tombstone = await forget_customer(
-                self._d.js,
                 self._d.store,
                 self._d.history,
                 self._d.global_index,
                 self._d.scrubber,
+                self._d.contact_events,
                 customer=customer,
                 region=self._d.region,
                 actor=caller.subject,
                 reason=request.reason,
             )
         except MergeRefused as error:
-            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from None
+            await abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
         return identity_pb2.ForgetCustomerResponse(removed=removed, tombstone=tombstone)
 
     async def ListCrossings(
@@ -290,62 +308,57 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
     ) -> identity_pb2.ListCrossingsResponse:
         ref = request.tenant
         await self._d.access.require(context, ref.tenant_id, ADMIN)
-        tenant = self._tenant(ref.tenant_id, "")
+        tenant = await self._tenant(context, ref.tenant_id, "")
         records = await self._d.history.crossings(tenant.id)
         return identity_pb2.ListCrossingsResponse(crossings=[convert.crossing_to(r) for r in records])
+
+    async def RecordCrossing(
+        self, request: identity_pb2.RecordCrossingRequest, context: Any
+    ) -> identity_pb2.RecordCrossingResponse:
+        ref = request.tenant
+        await self._d.access.require(context, ref.tenant_id, SERVICE)
+        tenant = await self._tenant(context, ref.tenant_id, "")
+        await check_customer_id(context, request.customer_id)
+        if not request.to_region or request.to_region == self._d.region:
+            await invalid(context, f"to_region: must name another region than {self._d.region!r}")
+        crossing = await record_crossing(
+            self._d.history,
+            tenant_id=tenant.id,
+            customer_id=request.customer_id,
+            from_region=self._d.region,
+            to_region=request.to_region,
+            kind=CrossingKind.VIEW,
+            actor=request.actor,
+            note=request.reason,
+        )
+        return identity_pb2.RecordCrossingResponse(crossing=convert.crossing_to(crossing))
 
     async def ResolveFromRegion(
         self, request: identity_pb2.ResolveFromRegionRequest, context: Any
     ) -> identity_pb2.ResolveFromRegionResponse:
         ref = request.tenant
-        await self._d.access.require(context, ref.tenant_id, SERVICE)
-        tenant = self._tenant(ref.tenant_id, ref.brand_id)
-        identifiers = convert.identifiers_from(request.identifiers)
-        scope = convert.scope_of(tenant, ref.brand_id)
-        owner = None
-        for identifier in identifiers:
-            owner = await self._d.store.owner(scope, identifier)
-            if owner:
-                break
-        found = await self._d.store.get(scope, owner) if owner else None
-        if found is None:
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"no customer of tenant {tenant.id!r} matches here")
-        customer, revision = found
+        caller = await self._d.access.require(context, ref.tenant_id, SERVICE)
+        tenant = await self._customer_tenant(context, ref.tenant_id, ref.brand_id, caller)
         residency = tenant.residency
-        kind = crossing_kind(
-            request.requesting_region, residency.personal_data_regions, residency.pseudonymous_regions
-        )
-        now = time.time()
-        crossing = CrossingRecord(
-            crossing_id=uuid.uuid4().hex,
-            customer_id=customer.customer_id,
-            from_region=self._d.region,
-            to_region=request.requesting_region,
-            kind=str(kind),
-            actor=request.actor,
-            at=now,
-        )
-        await self._d.history.add_crossing(tenant.id, crossing)
-        await self._d.history.add_audit(
-            tenant.id,
-            customer.customer_id,
-            AuditRecord(
-                uuid.uuid4().hex,
-                CROSSING,
-                request.actor,
-                now,
-                f"{kind} to {request.requesting_region}",
-                "",
-                "",
-            ),
-        )
-        reply = identity_pb2.ResolveFromRegionResponse(
-            remote=identity_pb2.PseudonymousRef(home_region=self._d.region)
-        )
-        if kind is not CrossingKind.NONE:
-            reply.remote.reference = self._d.index_keys.reference(
-                tenant.id, self._d.region, customer.customer_id
+        try:
+            answer = await resolve_from_region(
+                self._d.store,
+                self._d.history,
+                self._d.index_keys,
+                tenant_id=tenant.id,
+                scope=convert.scope_of(tenant, ref.brand_id),
+                region=self._d.region,
+                identifiers=await identifiers_of(context, request.identifiers),
+                requesting_region=request.requesting_region,
+                actor=request.actor,
+                personal_data_regions=residency.personal_data_regions,
+                pseudonymous_regions=residency.pseudonymous_regions,
             )
-        if kind is CrossingKind.PERSONAL:
-            reply.customer.CopyFrom(convert.customer_to(customer, revision, ref.brand_id))
+        except NoCustomerHere as error:
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(error))
+        reply = identity_pb2.ResolveFromRegionResponse(
+            remote=identity_pb2.PseudonymousRef(home_region=self._d.region, reference=answer.reference)
+        )
+        if answer.customer is not None:
+            reply.customer.CopyFrom(convert.customer_to(answer.customer, answer.revision, ref.brand_id))
         return reply

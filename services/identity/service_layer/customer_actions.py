@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from identity.adapters.profile_store import ProfileStore
 from identity.domain.customer import CUSTOMER_ID, Customer, InvalidAttributes, check_attributes
+from identity.service_layer.ports import Profiles
 
 #: Merge pointers followed from the named customer to the one that holds the profile now.
 MAX_MERGE_HOPS = 5
@@ -42,7 +42,7 @@ class AttributesMerged:
 
 
 async def merge_customer_attributes(
-    store: ProfileStore, scopes: Sequence[str], customer_id: str, attributes: Mapping[str, str]
+    store: Profiles, scopes: Sequence[str], customer_id: str, attributes: Mapping[str, str]
 ) -> AttributesMerged:
     """Merge `attributes` into the profile; CustomerActionRefused or CustomerErased when it cannot."""
     if not CUSTOMER_ID.match(customer_id):
@@ -78,7 +78,7 @@ async def merge_customer_attributes(
     return AttributesMerged(updated, scope, via)
 
 
-async def _locate(store: ProfileStore, scopes: Sequence[str], customer_id: str) -> tuple[str, Customer]:
+async def _locate(store: Profiles, scopes: Sequence[str], customer_id: str) -> tuple[str, Customer]:
     for scope in scopes:
         found = await store.get(scope, customer_id)
         if found is not None:

@@ -11,27 +11,21 @@ import time
 import uuid
 
 import orjson
-from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from ccmesh import naming
-from identity.adapters.global_index import GlobalIndex
-from identity.adapters.history_store import HistoryStore
-from identity.adapters.profile_store import ProfileStore
-from identity.adapters.region_scrubber import RegionScrubber
 from identity.domain.audit import ERASURE, AuditRecord
 from identity.domain.customer import Customer
-from identity.domain.timeline import TimelineEntry
 from identity.service_layer.merge import MergeRefused
+from identity.service_layer.ports import ContactEvents, GlobalDirectory, History, Profiles, Scrubber
 from identity.service_layer.timeline import customers_of_history
 
 
 async def forget_customer(
-    js: JetStreamContext,
-    store: ProfileStore,
-    history: HistoryStore,
-    global_index: GlobalIndex | None,
-    scrubber: RegionScrubber,
+    store: Profiles,
+    history: History,
+    global_index: GlobalDirectory | None,
+    scrubber: Scrubber,
+    contact_events: ContactEvents,
     *,
     customer: Customer,
     region: str,
@@ -60,7 +54,9 @@ async def forget_customer(
     for member in group:
         timeline_keys = await history.timeline_keys(tenant_id, member.customer_id)
         for key in timeline_keys:
-            contact_ids.update(await _contact_of(js, history, key))
+            contact_id = await history.contact_of_entry(key)
+            if contact_id:
+                contact_ids.add(contact_id)
             await history.purge(key)
         count(history.stream, len(timeline_keys))
     for contact_id in contact_ids:
@@ -77,15 +73,8 @@ async def forget_customer(
     for member in group:
         await store.purge_profile(scope, member.customer_id)
         count(f"KV_{naming.identity_bucket(region)}")
-    events = naming.events_stream(region).name
     for contact_id in contact_ids:
-        subject = naming.event_subject(region, tenant_id, "*", contact_id)
-        try:
-            before = (await js.stream_info(events)).state.messages
-            await js.purge_stream(events, subject=subject)
-            count(events, int(before - (await js.stream_info(events)).state.messages))
-        except NotFoundError:
-            pass
+        count(contact_events.stream, await contact_events.purge_contact(tenant_id, contact_id))
     needles = [i.value.encode() for i in identifiers] + [c.encode() for c in group_ids | contact_ids]
     for where, n in (await scrubber.scrub(needles)).items():
         count(where, n)
@@ -105,14 +94,3 @@ async def forget_customer(
     )
     await history.add_audit(tenant_id, customer_id, record)
     return removed, tombstone
-
-
-async def _contact_of(js: JetStreamContext, history: HistoryStore, key: str) -> set[str]:
-    try:
-        message = await js.get_msg(history.stream, subject=f"$KV.{history.bucket}.{key}")
-    except NotFoundError:
-        return set()
-    if not message.data:
-        return set()
-    contact_id = TimelineEntry.from_json(message.data).contact_id
-    return {contact_id} if contact_id else set()

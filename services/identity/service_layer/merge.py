@@ -13,11 +13,10 @@ import time
 import uuid
 from dataclasses import replace
 
-from identity.adapters.history_store import HistoryStore
-from identity.adapters.profile_store import ProfileStore
 from identity.domain.audit import MERGE, UNMERGE, AuditRecord
 from identity.domain.customer import Customer
 from identity.service_layer.metrics import DEFAULT, IdentityMetrics
+from identity.service_layer.ports import History, Profiles
 
 
 class MergeRefused(ValueError):
@@ -28,7 +27,7 @@ class CustomerMissing(LookupError):
     """A named customer does not exist in the caller's scope."""
 
 
-async def _load(store: ProfileStore, scope: str, customer_id: str) -> Customer:
+async def _load(store: Profiles, scope: str, customer_id: str) -> Customer:
     found = await store.get(scope, customer_id)
     if found is None:
         raise CustomerMissing(f"customer {customer_id!r} not found")
@@ -36,8 +35,8 @@ async def _load(store: ProfileStore, scope: str, customer_id: str) -> Customer:
 
 
 async def merge_customers(
-    store: ProfileStore,
-    history: HistoryStore,
+    store: Profiles,
+    history: History,
     *,
     scope: str,
     target_id: str,
@@ -84,8 +83,8 @@ async def merge_customers(
 
 
 async def unmerge_customer(
-    store: ProfileStore,
-    history: HistoryStore,
+    store: Profiles,
+    history: History,
     *,
     scope: str,
     source_id: str,

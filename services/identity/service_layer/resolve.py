@@ -17,12 +17,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from identity.adapters.global_index import GlobalIndex
-from identity.adapters.profile_store import ProfileStore
 from identity.domain.customer import Customer
 from identity.domain.identifiers import Identifier
 from identity.domain.matching import MatchingRules, Suggestion, decide
 from identity.service_layer.metrics import DEFAULT, IdentityMetrics
+from identity.service_layer.ports import GlobalDirectory, Profiles
 
 _ATTEMPTS = 5
 
@@ -54,12 +53,12 @@ class Resolution:
 
 @dataclass
 class ResolveContext:
-    store: ProfileStore
+    store: Profiles
     tenant_id: str
     scope: str
     region: str
     rules: MatchingRules = field(default_factory=MatchingRules)
-    global_index: GlobalIndex | None = None
+    global_index: GlobalDirectory | None = None
     ask_home: AskHome | None = None
     metrics: IdentityMetrics = DEFAULT
 

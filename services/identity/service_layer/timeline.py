@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from contactcenter.events.v1 import events_pb2
-from identity.adapters.history_store import HistoryStore
-from identity.adapters.profile_store import ProfileStore
 from identity.domain.customer import Customer
 from identity.domain.timeline import ContactLink, TimelineEntry, entry_from_event
+from identity.service_layer.ports import History, Profiles
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 
 
-async def record_event(history: HistoryStore, event: events_pb2.Event) -> bool:
+async def record_event(history: History, event: events_pb2.Event) -> bool:
     """Append what the event tells to the customer's timeline (idempotent); True when appended."""
     tenant_id = event.tenant.tenant_id
     if not tenant_id:
@@ -31,7 +30,7 @@ async def record_event(history: HistoryStore, event: events_pb2.Event) -> bool:
     return await history.append(tenant_id, entry)
 
 
-async def customers_of_history(store: ProfileStore, customer: Customer) -> list[str]:
+async def customers_of_history(store: Profiles, customer: Customer) -> list[str]:
     """The customer and everyone merged into it (recursively): their histories are one."""
     ids = [customer.customer_id]
     pending = list(customer.merged_from)
@@ -47,8 +46,8 @@ async def customers_of_history(store: ProfileStore, customer: Customer) -> list[
 
 
 async def read_timeline(
-    store: ProfileStore,
-    history: HistoryStore,
+    store: Profiles,
+    history: History,
     customer: Customer,
     *,
     start_sequence: int,

@@ -56,10 +56,13 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
     async def ListContactEvents(
         self, request: integration_pb2.ListContactEventsRequest, context: Any
     ) -> integration_pb2.ListContactEventsResponse:
-        await self._access.require(context, request.tenant_id, READ_ROLES)
+        caller = await self._access.require(context, request.tenant_id, READ_ROLES)
         if not _single_token(request.contact_id):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "contact_id: required, a single token")
         events = await self._log.events(request.tenant_id, request.contact_id)
+        # A brand-scoped caller reads only its brands' contacts.
+        for brand in sorted({event.tenant.brand_id for event in events if event.tenant.brand_id}):
+            await self._access.require_brand(context, caller, brand)
         return integration_pb2.ListContactEventsResponse(events=events)
 
     async def ApplySubscription(

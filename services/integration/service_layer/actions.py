@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from ccmesh.envelope import new_event
 from ccmesh.events import EventPublisher
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -86,9 +86,7 @@ class Actions:
             created = events_pb2.ContactCreated(
                 channel=common_pb2.CHANNEL_KIND_TASK, entry_point="integration"
             )
-            await self._events.publish(
-                self._event(tenant, contact_id, f"{action_id}-created", contact_created=created)
-            )
+            await self._events.publish(self._event(tenant, contact_id, f"{action_id}-created", created))
             return {"contact_id": contact_id}
         if isinstance(request, integration_pb2.CloseContactRequest):
             if not request.contact_id:
@@ -98,9 +96,7 @@ class Actions:
             closed = events_pb2.ContactClosed(
                 outcome=request.outcome, closed_by=f"integration:{requested_by}"
             )
-            await self._events.publish(
-                self._event(tenant, request.contact_id, f"{action_id}-closed", contact_closed=closed)
-            )
+            await self._events.publish(self._event(tenant, request.contact_id, f"{action_id}-closed", closed))
             return {}
         raise ActionError(f"unknown action {type(request).__name__}")
 
@@ -111,16 +107,12 @@ class Actions:
             record.tenant_id, action, target_id, record.action_id, record.SerializeToString()
         )
 
-    def _event(self, tenant: str, contact_id: str, event_id: str, **payload: Message) -> events_pb2.Event:
-        occurred = Timestamp()
-        occurred.GetCurrentTime()
-        return events_pb2.Event(
-            event_id=event_id,
-            occurred_at=occurred,
-            tenant=common_pb2.TenantRef(tenant_id=tenant),
+    def _event(self, tenant: str, contact_id: str, event_id: str, payload: Message) -> events_pb2.Event:
+        return new_event(
+            payload,
+            tenant_id=tenant,
             region=self._region,
-            contact_id=contact_id,
             source="integration",
-            schema_version=1,
-            **payload,  # type: ignore[arg-type]
+            contact_id=contact_id,
+            event_id=event_id,
         )

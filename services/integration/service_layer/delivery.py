@@ -1,32 +1,29 @@
 """Deliver one subscription's events to its endpoint: at least once, in order per contact, isolated.
 
 Each subscription has its own worker, JetStream consumer, HTTP session and circuit breaker,
-so a slow or dead endpoint holds up only its own events. Inside a worker, a fetched batch is
-split by contact into lanes: contacts are delivered concurrently, each contact's events one after
-the other, fetching goes on while earlier events retry (up to `max_in_flight` unsettled), and a
-message is acknowledged only after its outcome is settled (delivered, filtered,
-withheld by residency, or dead-lettered). The webhook-id is the event id, stable across
-retries, redeliveries and replays, so receivers de-duplicate on it.
+so a slow or dead endpoint holds up only its own events. The worker settles one event at a
+time (delivered, filtered, withheld by residency, or dead-lettered); the event pump it is given
+(`adapters.contact_lanes`) feeds it in order per contact, several contacts at once, and
+acknowledges each event once it is settled, so the worker sees plain values, never a NATS
+message. The webhook-id is the event id, stable across retries, redeliveries and replays, so
+receivers de-duplicate on it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf.message import DecodeError
-from nats.aio.msg import Msg
 
 from ccmesh.configplane.models import Tenant
 from contactcenter.events.v1 import events_pb2
 from integration.adapters.dead_letters import DeadLetterStore
-from integration.adapters.event_feed import EventFeed, contact_of
 from integration.adapters.webhook_sender import SendResult
 from integration.domain import payloads
 from integration.domain.breaker import BreakerState, CircuitBreaker
@@ -83,18 +80,26 @@ class Endpoint:
         return [f"{prefix}.{self.region}.{tenant}.{kind}.*" for kind in sorted(self.event_types)]
 
 
+class EventPump(Protocol):
+    """Feeds the worker its subscription's events (subject, bytes), acknowledging each one
+    after the worker settled it (`adapters.contact_lanes.ContactLanes`)."""
+
+    async def start(self, settle: Callable[[str, bytes], Awaitable[None]]) -> None: ...
+    async def stop(self, *, delete_consumer: bool = False) -> None: ...
+
+
 class EndpointWorker:
     def __init__(
         self,
         endpoint: Endpoint,
-        feed: EventFeed,
+        pump: EventPump,
         transport: Transport,
         dead_letters: DeadLetterStore,
         settings: DeliverySettings,
         metrics: DeliveryMetrics,
     ) -> None:
         self.endpoint = endpoint
-        self._feed = feed
+        self._pump = pump
         self._transport = transport
         self._dead_letters = dead_letters
         self._settings = settings
@@ -104,123 +109,25 @@ class EndpointWorker:
             cooldown_seconds=settings.breaker_cooldown_seconds,
             max_cooldown_seconds=settings.breaker_max_cooldown_seconds,
         )
-        self._task: asyncio.Task[None] | None = None
-        #: Messages taken from the feed and not yet acknowledged, by id().
-        self._pending: dict[int, Msg] = {}
-        #: Per contact, its messages in stream order; a lane task drains each non-empty one.
-        self._lanes: dict[str, deque[Msg]] = {}
-        self._lane_tasks: set[asyncio.Task[None]] = set()
-        self._room = asyncio.Event()
-        self._failure: BaseException | None = None
 
     async def start(self) -> None:
-        await self._feed.open()
-        self._task = asyncio.create_task(self._run(), name=f"deliver-{self.endpoint.name}")
+        await self._pump.start(self.settle)
 
     async def stop(self, *, delete_consumer: bool = False) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._drop_lanes()
-        if delete_consumer:
-            await self._feed.delete()
-        else:
-            await self._feed.close()
+        await self._pump.stop(delete_consumer=delete_consumer)
         await self._transport.close()
         self._metrics.breaker_states.pop(self.endpoint.name, None)
 
-    async def _run(self) -> None:
-        keep_alive = asyncio.create_task(self._keep_alive())
+    async def settle(self, subject: str, data: bytes) -> None:
+        """Settle one event of the stream: delivered, filtered, withheld or dead-lettered."""
         try:
-            while True:
-                await self._take_more()
-        finally:
-            keep_alive.cancel()
-
-    async def _take_more(self) -> None:
-        """Fetch while there is room; hand each message to its contact's lane."""
-        if self._failure is not None:
-            # E.g. an ack lost with the connection: start again from the ack floor, so no later
-            # event of a contact overtakes an unacknowledged earlier one.
-            log.warning("delivery failed for %s; reopening: %r", self.endpoint.name, self._failure)
-            await self._drop_lanes()
-            await asyncio.sleep(0.5)
-            with contextlib.suppress(Exception):
-                await self._feed.open()
-            return
-        room = self._settings.max_in_flight - len(self._pending)
-        if room <= 0:
-            self._room.clear()
-            await self._room.wait()
-            return
-        try:
-            messages = await self._feed.fetch(min(self._settings.batch, room))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("fetch failed for subscription %s; retrying", self.endpoint.name, exc_info=True)
-            await asyncio.sleep(0.5)
-            return
-        for message in messages:
-            self._pending[id(message)] = message
-            contact = contact_of(message)
-            lane = self._lanes.get(contact)
-            if lane is not None:
-                lane.append(message)
-                continue
-            self._lanes[contact] = deque([message])
-            task = asyncio.create_task(self._drain(contact))
-            self._lane_tasks.add(task)
-            task.add_done_callback(self._lane_tasks.discard)
-
-    async def _drain(self, contact: str) -> None:
-        """Deliver one contact's messages one after the other; the lane ends when it is empty."""
-        lane = self._lanes[contact]
-        try:
-            while lane:
-                message = lane[0]
-                await self._settle(message)
-                await message.ack()
-                lane.popleft()
-                self._pending.pop(id(message), None)
-                self._room.set()
-            # No await between the emptiness check and this: nothing can be appended in between.
-            del self._lanes[contact]
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            self._failure = error
-            self._room.set()  # wake the fetch loop, which reopens the feed
-
-    async def _drop_lanes(self) -> None:
-        tasks = list(self._lane_tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._lanes.clear()
-        self._pending.clear()
-        self._failure = None
-
-    async def _keep_alive(self) -> None:
-        """Tell JetStream that messages waiting behind a retry are in progress, not lost."""
-        while True:
-            await asyncio.sleep(self._settings.ack_wait_seconds / 3)
-            for message in list(self._pending.values()):
-                with contextlib.suppress(Exception):
-                    await message.in_progress()
-
-    async def _settle(self, message: Msg) -> None:
-        try:
-            event = events_pb2.Event.FromString(message.data)
+            event = events_pb2.Event.FromString(data)
             kind = payloads.event_type(event)
         except (DecodeError, ValueError) as error:
             log.error(
                 "subscription %s: skipping undecodable message %s: %s",
                 self.endpoint.name,
-                message.subject,
+                subject,
                 error,
             )
             self._count("undecodable")

@@ -1,14 +1,21 @@
-"""JSON encoding of the ACD's records (agent ledgers, contact records, queue specs)."""
+"""JSON encoding of the ACD's records (agent ledgers, contact records, queue specs).
+
+Channels are stored by their `ccmesh.channels` names and read back with `channels.parse`.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
 
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from ccmesh.channels import parse as channel
+from routing.domain.agents import AgentProfile, AgentState, CapacityGroup
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.hours import BusinessHours, Window
+from routing.domain.language_rule import STRICT, LanguageMode, LanguageRule, LanguageStep
+from routing.domain.overflow import NO_MARK, OverflowMark
 from routing.domain.queueing import BullseyeRing, QueueSpec, ServiceLevelTarget, WaitingContact
 from routing.domain.reservations import AgentLedger, Held, ReservationState
 
@@ -22,6 +29,7 @@ def profile_to_dict(profile: AgentProfile) -> dict[str, Any]:
         "home_region": profile.home_region,
         "capacity": {c.value: n for c, n in profile.capacity.items()},
         "voice_blocks_other_work": profile.voice_blocks_other_work,
+        "groups": [[g.name, sorted(c.value for c in g.channels), g.capacity] for g in profile.groups],
     }
 
 
@@ -32,8 +40,12 @@ def profile_from_dict(data: dict[str, Any]) -> AgentProfile:
         languages=frozenset(data["languages"]),
         brands=frozenset(data["brands"]),
         home_region=data["home_region"],
-        capacity={Channel(c): n for c, n in data["capacity"].items()},
+        capacity={channel(c): n for c, n in data["capacity"].items()},
         voice_blocks_other_work=data["voice_blocks_other_work"],
+        groups=tuple(
+            CapacityGroup(name, frozenset(channel(c) for c in members), limit)
+            for name, members, limit in data.get("groups", ())
+        ),
     )
 
 
@@ -57,7 +69,7 @@ def ledger_from_bytes(raw: bytes) -> AgentLedger:
     return AgentLedger(
         profile_from_dict(data["profile"]),
         AgentState(data["state"]),
-        tuple(Held(r, c, Channel(ch), ReservationState(s), d) for r, c, ch, s, d in data["held"]),
+        tuple(Held(r, c, channel(ch), ReservationState(s), d) for r, c, ch, s, d in data["held"]),
         data["idle_since"],
         data["last_heartbeat"],
     )
@@ -76,6 +88,7 @@ def contact_to_bytes(record: ContactRecord) -> bytes:
             "skills": sorted(c.required_skills),
             "language": c.language,
             "preferred_agent": c.preferred_agent,
+            "home_region": c.home_region,
             "status": record.status.value,
             "reservation_id": record.reservation_id,
             "agent_id": record.agent_id,
@@ -85,6 +98,9 @@ def contact_to_bytes(record: ContactRecord) -> bytes:
             "widened_to": list(record.widened_to),
             "answered_at": record.answered_at,
             "transfer_to": record.transfer_to,
+            "closed_action": record.closed_action,
+            "closed_at": record.closed_at,
+            "overflow": _mark_to_list(record.overflow),
         }
     )
 
@@ -94,13 +110,14 @@ def contact_from_bytes(raw: bytes) -> ContactRecord:
     contact = WaitingContact(
         d["id"],
         d["queue"],
-        Channel(d["channel"]),
+        channel(d["channel"]),
         d["priority"],
         d["enqueued_at"],
         d["sequence"],
         frozenset(d["skills"]),
         d["language"],
         d["preferred_agent"],
+        home_region=d.get("home_region", ""),  # absent in records written before hand-overs kept it
     )
     return ContactRecord(
         contact,
@@ -111,9 +128,26 @@ def contact_from_bytes(raw: bytes) -> ContactRecord:
         d["offers"],
         tuple(d["passed_by"]),
         tuple(d.get("widened_to", ())),  # absent in records written before `widen`
-        d.get("answered_at", 0.0),  # these two are absent in records written before them
+        d.get("answered_at", 0.0),  # these (and those below) are absent in records written before them
         d.get("transfer_to", ""),
+        closed_action=d.get("closed_action", ""),
+        closed_at=d.get("closed_at", 0.0),
+        overflow=_mark_from_list(d.get("overflow")),
     )
+
+
+def _mark_to_list(mark: OverflowMark) -> list[Any] | None:
+    if not mark.from_queue:
+        return None
+    # JSON has no infinity: a mark without a depth to wait for stores none.
+    return [mark.from_queue, mark.at, None if math.isinf(mark.return_below) else mark.return_below]
+
+
+def _mark_from_list(data: list[Any] | None) -> OverflowMark:
+    if not data:
+        return NO_MARK
+    from_queue, at, below = data
+    return OverflowMark(from_queue, at, math.inf if below is None else below)
 
 
 def queue_to_bytes(queue: QueueSpec) -> bytes:
@@ -137,6 +171,9 @@ def queue_to_bytes(queue: QueueSpec) -> bytes:
                 queue.default_service_level.answered_fraction,
                 queue.default_service_level.within_seconds,
             ],
+            "language": [[step.after_seconds, step.mode.value] for step in queue.language.steps],
+            "all_brands": queue.all_brands,
+            "brand_sharing": queue.brand_sharing,
         }
     )
 
@@ -152,12 +189,22 @@ def queue_from_bytes(raw: bytes) -> QueueSpec:
         d["strategy"],
         d["aging_per_minute"],
         tuple(BullseyeRing(t, p) for t, p in d["rings"]),
-        {Channel(c): ServiceLevelTarget(f, s) for c, (f, s) in d["service_level"].items()},
+        {channel(c): ServiceLevelTarget(f, s) for c, (f, s) in d["service_level"].items()},
         d["preferred_agent_timeout_seconds"],
         frozenset(d["shared_brands"]),
         _hours_from_dict(d.get("hours")),
         ServiceLevelTarget(*d.get("default_service_level", (0.8, 20.0))),
+        _language_from_list(d.get("language")),
+        d.get("all_brands", False),
+        d.get("brand_sharing", ""),
     )
+
+
+def _language_from_list(steps: list[list[Any]] | None) -> LanguageRule:
+    """The stored rule; absent in queues stored before language rules: the strict default."""
+    if not steps:
+        return STRICT
+    return LanguageRule(tuple(LanguageStep(after, LanguageMode(mode)) for after, mode in steps))
 
 
 def _spans(windows: tuple[Window, ...]) -> list[str]:
@@ -175,6 +222,8 @@ def _hours_to_dict(hours: BusinessHours | None) -> dict[str, Any] | None:
         "overrides": {date: _spans(w) for date, w in hours.overrides.items()},
         "closed_action": hours.closed_action,
         "closed_target_queue": hours.closed_target_queue,
+        "closed_target_region": hours.closed_target_region,
+        "closed_message": hours.closed_message,
     }
 
 
@@ -189,4 +238,6 @@ def _hours_from_dict(data: dict[str, Any] | None) -> BusinessHours | None:
         overrides=data["overrides"],
         closed_action=data["closed_action"],
         closed_target_queue=data["closed_target_queue"],
+        closed_target_region=data.get("closed_target_region", ""),
+        closed_message=data.get("closed_message", ""),
     )

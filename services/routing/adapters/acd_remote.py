@@ -10,20 +10,14 @@ from typing import Any
 
 import grpc
 
+from ccmesh import channels
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
 from contactcenter.routing.v1 import routing_pb2
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
-from routing.domain.agents import Channel
 from routing.domain.overflow import HandOverRefused, HandOverUnknown
 from routing.domain.queueing import WaitingContact
 
-_CHANNELS: dict[Channel, Any] = {
-    Channel.VOICE: routing_pb2.ACD_CHANNEL_VOICE,
-    Channel.CHAT: routing_pb2.ACD_CHANNEL_CHAT,
-    Channel.MESSAGING: routing_pb2.ACD_CHANNEL_MESSAGING,
-    Channel.EMAIL: routing_pb2.ACD_CHANNEL_EMAIL,
-}
 #: Only a timeout leaves the outcome open; every other failure means the contact was not stored
 #: ("no responders" is UNAVAILABLE: nobody serves routing in that region).
 _UNKNOWN = frozenset({grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
@@ -33,6 +27,7 @@ class MeshRemoteQueues:
     def __init__(self, channel: MeshChannel, timeout_seconds: float = 5.0) -> None:
         # The channel is authenticated as this service; `region=` on each call picks the region.
         self._stub: Any = mesh_stub(RoutingServiceStub, channel)
+        self._region = channel.region
         self._timeout = timeout_seconds
 
     async def enqueue(self, region: str, tenant: str, contact: WaitingContact) -> str:
@@ -40,10 +35,12 @@ class MeshRemoteQueues:
             tenant_id=tenant,
             contact_id=contact.contact_id,
             queue=contact.queue,
-            channel=_CHANNELS[contact.channel],
+            channel=channels.to_kind(contact.channel),  # type: ignore[arg-type]
             priority=contact.priority,
             required_skills=sorted(contact.required_skills),
             language=contact.language,
+            # A contact handed on again keeps the region its customer's data lives in.
+            home_region=contact.home_region or self._region,
         )
         try:
             reply = await self._stub.EnqueueContact(request, region=region, timeout=self._timeout)

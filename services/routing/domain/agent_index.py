@@ -42,7 +42,9 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from routing.domain.agents import AgentState, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AgentState
+from routing.domain.language_rule import LanguageMode
 from routing.domain.matching import AgentView, Candidate, Decision, refusal
 from routing.domain.queueing import QueueSpec, WaitingContact
 
@@ -51,6 +53,10 @@ _ANY_SKILL = ("", 0)
 #: States in which an agent is indexed (a busy agent may still have room on another channel).
 ROUTABLE_STATES = frozenset({AgentState.AVAILABLE, AgentState.BUSY})
 _KEEP_REJECTED = 20
+_REQUIRED = LanguageMode.REQUIRED.value
+#: While a language is only preferred: how many more agents a walk looks at for a speaker once
+#: it has found an eligible agent who does not speak it (the decision's cost stays bounded).
+_PREFERRED_LOOKAHEAD = 64
 
 #: (idle_since, agent_id), as a walk yields agents: tuples compare by idle time, then id.
 _Entry = tuple[float, str]
@@ -377,7 +383,8 @@ class AgentIndex:
         Agents in `exclude` are passed over without being listed (as if not in the pool); ties
         in idle time go to the greatest agent id, as in `choose_agent`.
         """
-        ring = queue.ring_at(now - contact.enqueued_at)
+        waited = now - contact.enqueued_at
+        ring = queue.ring_at(waited)
         level = queue.rings[ring].min_proficiency
         required = queue.required_skills
         if contact.required_skills:
@@ -387,10 +394,27 @@ class AgentIndex:
         # `level`), checked inline as `refusal` would; `refusal` then only words a rejection.
         others = [s for s in required if s != covered] if len(required) > 1 else ()
         language = contact.language
-        allowed_brands = {queue.brand} | queue.shared_brands if queue.brand else None
+        mode = ""
+        language_ring = 0
+        prefers = False
+        if language:
+            rule = queue.language
+            if rule.is_strict:  # the default: no step to look up
+                mode = _REQUIRED
+            else:
+                language_ring = rule.step_at(waited)
+                step_mode = rule.steps[language_ring].mode
+                mode = step_mode.value
+                if step_mode is not LanguageMode.REQUIRED:
+                    prefers = step_mode is LanguageMode.PREFERRED
+                    language = ""  # not a reason to refuse anyone now
+        allowed_brands = {queue.brand} | queue.shared_brands if queue.brand and not queue.all_brands else None
         agents = self.agents
         rejected: list[Candidate] = []
         winner: _Entry | None = None
+        #: While the language is only preferred: the first eligible agent who does not speak
+        #: it, taken when no speaker turns up within `max_skipped` more agents.
+        fallback: _Entry | None = None
         skipped = 0
         if buckets:
             walk = buckets[0].walk(agents) if len(buckets) == 1 else _merged(buckets, agents)
@@ -414,10 +438,20 @@ class AgentIndex:
                     or (language and language not in profile.languages)
                     or (others and any(profile.skills.get(skill, 0) < level for skill in others))
                 ):
-                    reason = refusal(agent, contact, queue, level)
+                    reason = refusal(agent, contact, queue, level, language_required=bool(language))
                 else:
                     reason = None
                 if reason is None:
+                    if prefers and contact.language not in profile.languages:
+                        if fallback is None:
+                            fallback = (idle_since, agent_id)
+                            max_skipped = min(max_skipped, skipped + _PREFERRED_LOOKAHEAD)
+                        elif idle_since == fallback[0] and agent_id > fallback[1]:
+                            fallback = (idle_since, agent_id)
+                        skipped += 1
+                        if len(rejected) < _KEEP_REJECTED:
+                            rejected.append(Candidate(agent_id, 0.0, f"prefers a {contact.language} speaker"))
+                        continue
                     if winner is None or agent_id > winner[1]:
                         winner = (idle_since, agent_id)
                     continue
@@ -425,8 +459,32 @@ class AgentIndex:
                     skipped += 1
                     if len(rejected) < _KEEP_REJECTED:
                         rejected.append(Candidate(agent_id, 0.0, reason))
+        if winner is None and fallback is not None:
+            # No speaker of the preferred language within reach: the first other eligible agent.
+            winner = fallback
+            rejected = [c for c in rejected if c.agent_id != fallback[1]]
         if winner is None:
-            return Decision(contact.contact_id, queue.name, "", "no_eligible_agent", ring, tuple(rejected))
+            return Decision(
+                contact.contact_id,
+                queue.name,
+                "",
+                "no_eligible_agent",
+                ring,
+                tuple(rejected),
+                contact.language,
+                mode,
+                language_ring,
+            )
         chosen = Candidate(winner[1], now - winner[0])
         candidates = (chosen, *rejected) if rejected else (chosen,)
-        return Decision(contact.contact_id, queue.name, chosen.agent_id, "longest_idle", ring, candidates)
+        return Decision(
+            contact.contact_id,
+            queue.name,
+            chosen.agent_id,
+            "longest_idle",
+            ring,
+            candidates,
+            contact.language,
+            mode,
+            language_ring,
+        )

@@ -3,7 +3,11 @@
 Capacity rules (why they look like this: a person can type in three chats at once but holds
 one phone call, and while on a call they should not be offered chats unless the tenant says so):
 
-- each channel has its own limit (voice 1 by default; chat/messaging up to N);
+- each channel has its own limit, named as everywhere else (`ccmesh.channels`): sms 2 and
+  whatsapp 2 are two SMS and two WhatsApp contacts at once; a channel without a limit takes none,
+  voice takes at most 1;
+- a capacity group caps the sum of several channels only where the configuration declares one
+  (e.g. messaging = sms + whatsapp, 3): channels are never merged behind the tenant's back;
 - while a voice contact is active or reserved, no other channel is offered unless
   `voice_blocks_other_work` is False;
 - reserved (offered, not yet answered) contacts count against capacity like active ones, which
@@ -17,6 +21,9 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ccmesh import channels
+from ccmesh.channels import Channel
+
 _V = TypeVar("_V", bound=Hashable)
 
 
@@ -28,13 +35,6 @@ class AcdInputError(ValueError):
         self.field = field_name
 
 
-class Channel(enum.StrEnum):
-    VOICE = "voice"
-    CHAT = "chat"
-    MESSAGING = "messaging"
-    EMAIL = "email"
-
-
 class AgentState(enum.StrEnum):
     OFFLINE = "offline"
     AVAILABLE = "available"
@@ -43,16 +43,47 @@ class AgentState(enum.StrEnum):
     BREAK = "break"
 
 
-DEFAULT_CAPACITY: Mapping[Channel, int] = {Channel.VOICE: 1, Channel.CHAT: 1, Channel.MESSAGING: 1}
+#: An agent whose configuration names no capacity at all: one contact at a time on every channel.
+#: Once any channel is configured, the channels not named take none.
+DEFAULT_CAPACITY: Mapping[Channel, int] = {channel: 1 for channel in Channel}
 
 
-def parse_channel(value: str, field_name: str = "channel") -> Channel:
+def parse_channel(value: object, field_name: str = "channel") -> Channel:
+    """A channel name (or `Channel`) as routing's input error when it is unknown."""
     try:
-        return Channel(value)
-    except ValueError:
-        raise AcdInputError(
-            field_name, f"unknown channel {value!r}; one of {[c.value for c in Channel]}"
-        ) from None
+        return channels.parse(value, field_name)
+    except channels.UnknownChannelError as error:
+        known = list(channels.NAMES)
+        raise AcdInputError(field_name, f"unknown channel {value!r}; one of {known}") from error
+
+
+def channel_of_kind(kind: int, field_name: str = "channel") -> Channel:
+    """The channel of a protobuf `ChannelKind`; unspecified or unknown is routing's input error."""
+    channel = channels.from_kind_or_none(kind)
+    if channel is None:
+        known = list(channels.NAMES)
+        raise AcdInputError(field_name, f"unknown or unspecified channel {kind}; one of {known}")
+    return channel
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityGroup:
+    """Channels whose contacts together count against one limit, on top of each one's own."""
+
+    name: str
+    channels: frozenset[Channel]
+    capacity: int
+
+    def validate(self, field_name: str) -> None:
+        if not self.name:
+            raise AcdInputError(f"{field_name}.name", "is required")
+        if not self.channels:
+            raise AcdInputError(f"{field_name}.channels", "names no channel")
+        if self.capacity < 0:
+            raise AcdInputError(f"{field_name}.capacity", f"must be >= 0, got {self.capacity}")
+
+    def used(self, active: Mapping[Channel, int]) -> int:
+        return sum(active.get(channel, 0) for channel in self.channels)
 
 
 def parse_state(value: str, field_name: str = "state") -> AgentState:
@@ -96,20 +127,27 @@ class AgentProfile:
     home_region: str = ""
     capacity: Mapping[Channel, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     voice_blocks_other_work: bool = True
-    #: Channels with a capacity above 0: where an idle, available agent has room. Derived once
-    #: here (not a `cached_property`, whose look-up costs more on 3.11): the agent index asks
-    #: for it after every change of an agent.
+    #: Limits on the sum of several channels (none by default: each channel on its own).
+    groups: tuple[CapacityGroup, ...] = ()
+    #: Channels with a capacity above 0 (and in no group of capacity 0): where an idle,
+    #: available agent has room. Derived once here (not a `cached_property`, whose look-up
+    #: costs more on 3.11): the agent index asks for it after every change of an agent.
     channels_offered: tuple[Channel, ...] = field(init=False, repr=False, compare=False)
     #: (channel, limit) of the channels an agent already holding work (none of it voice) may
     #: still have room on: all offered ones, but voice when voice needs a free agent.
     limits_while_busy: tuple[tuple[Channel, int], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        offered = tuple(channel for channel, limit in self.capacity.items() if limit > 0)
+        closed = {c for g in self.groups if g.capacity <= 0 for c in g.channels}
+        offered = tuple(
+            channel for channel, limit in self.capacity.items() if limit > 0 and channel not in closed
+        )
         busy = tuple(
             (channel, limit)
             for channel, limit in self.capacity.items()
-            if limit > 0 and not (self.voice_blocks_other_work and channel is Channel.VOICE)
+            if limit > 0
+            and channel not in closed
+            and not (self.voice_blocks_other_work and channel is Channel.VOICE)
         )
         object.__setattr__(self, "channels_offered", _shared("channels_offered", offered))
         object.__setattr__(self, "limits_while_busy", _shared("limits_while_busy", busy))
@@ -124,6 +162,12 @@ class AgentProfile:
                 raise AcdInputError(f"capacity.{channel.value}", f"must be >= 0, got {limit}")
         if self.capacity.get(Channel.VOICE, 0) > 1:
             raise AcdInputError("capacity.voice", "an agent holds at most one voice contact")
+        names = set()
+        for i, group in enumerate(self.groups):
+            group.validate(f"capacity_groups[{i}]")
+            if group.name in names:
+                raise AcdInputError(f"capacity_groups[{i}].name", f"{group.name!r} is given twice")
+            names.add(group.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +199,9 @@ def capacity_refusal(
             return "on a voice contact"
         if channel is Channel.VOICE and load.total() > 0:
             return "voice needs a free agent"
+    for group in profile.groups:
+        if channel in group.channels and group.used(active) >= group.capacity:
+            return f"{group.name} capacity {group.capacity} reached"
     return None
 
 
@@ -174,8 +221,11 @@ def channels_with_room(profile: AgentProfile, state: AgentState, load: AgentLoad
     # Busy: every channel with room (but voice, when voice needs a free agent). A plain loop:
     # this runs for every reservation and release, and a generator costs more.
     room = []
+    groups = profile.groups
     for channel, limit in profile.limits_while_busy:
-        if active.get(channel, 0) < limit:
+        if active.get(channel, 0) < limit and (
+            not groups or all(g.used(active) < g.capacity for g in groups if channel in g.channels)
+        ):
             room.append(channel)
     return tuple(room)
 

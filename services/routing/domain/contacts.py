@@ -22,6 +22,7 @@ import enum
 from dataclasses import dataclass, replace
 
 from routing.domain.agents import AcdInputError
+from routing.domain.overflow import NO_MARK, OverflowMark
 from routing.domain.queueing import WaitingContact
 from routing.domain.reservations import ReservationError
 
@@ -51,6 +52,15 @@ class ContactRecord:
     answered_at: float = 0.0
     #: "<region>/<queue>" while transferring or once transferred to another region.
     transfer_to: str = ""
+    #: The closed-queue action that applied on arrival ("": the queue was open): "callback",
+    #: a call-back request that keeps the customer's place and is called back once an agent
+    #: accepts it; "message", the customer was told the queue is closed and the contact left.
+    closed_action: str = ""
+    #: When it closed (completed, abandoned or turned away); 0: not closed. With `answered_at`
+    #: it gives the handle time the prediction measures.
+    closed_at: float = 0.0
+    #: The last overflow move (for the hysteresis that keeps contacts from bouncing).
+    overflow: OverflowMark = NO_MARK
 
 
 def offer(record: ContactRecord, reservation_id: str, agent_id: str, deadline: float) -> ContactRecord:
@@ -102,12 +112,12 @@ def assign(record: ContactRecord, reservation_id: str, now: float = 0.0) -> Cont
     return replace(record, status=ContactStatus.ASSIGNED, deadline=0.0, answered_at=now)
 
 
-def close(record: ContactRecord, reservation_id: str) -> ContactRecord:
+def close(record: ContactRecord, reservation_id: str, now: float = 0.0) -> ContactRecord:
     if record.status is not ContactStatus.ASSIGNED or record.reservation_id != reservation_id:
         raise ReservationError(
             f"contact {record.contact.contact_id} is not assigned under {reservation_id!r}"
         )
-    return replace(record, status=ContactStatus.CLOSED)
+    return replace(record, status=ContactStatus.CLOSED, closed_at=now)
 
 
 def unassign(record: ContactRecord, reservation_id: str) -> ContactRecord:
@@ -121,12 +131,30 @@ def unassign(record: ContactRecord, reservation_id: str) -> ContactRecord:
     )
 
 
-def move(record: ContactRecord, queue: str) -> ContactRecord:
-    """Overflow: a waiting contact changes queue and keeps its arrival time (and so its position)."""
+def move(record: ContactRecord, queue: str, mark: OverflowMark | None = None) -> ContactRecord:
+    """Overflow: a waiting contact changes queue and keeps its arrival time (and so its position).
+
+    `mark` records the move for the overflow hysteresis (which queue it left, when).
+    """
     if record.status is not ContactStatus.WAITING:
         raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
     widened_to = tuple(q for q in record.widened_to if q != queue)
-    return replace(record, contact=replace(record.contact, queue=queue), widened_to=widened_to)
+    return replace(
+        record,
+        contact=replace(record.contact, queue=queue),
+        widened_to=widened_to,
+        overflow=record.overflow if mark is None else mark,
+    )
+
+
+def call_back_later(contact: WaitingContact) -> ContactRecord:
+    """A contact that reached a closed queue whose action is a call back: it waits as a request."""
+    return ContactRecord(contact, closed_action="callback")
+
+
+def turn_away(contact: WaitingContact, now: float) -> ContactRecord:
+    """A contact a closed queue answered with a message: it leaves routing at once."""
+    return ContactRecord(contact, ContactStatus.CLOSED, closed_at=now, closed_action="message")
 
 
 def hand_over(
@@ -222,10 +250,17 @@ def transfer_queue(
 ABANDONABLE = frozenset({ContactStatus.WAITING, ContactStatus.OFFERED, ContactStatus.ASSIGNED})
 
 
-def abandon(record: ContactRecord) -> ContactRecord:
+def abandon(record: ContactRecord, now: float = 0.0) -> ContactRecord:
     """The contact closed elsewhere: it leaves the queue for good. The reservation and agent
     stay on the record, so whoever finishes the agent's side knows which slot to free; a
     contact handed to another region (transferring/transferred) is that region's to close."""
     if record.status not in ABANDONABLE:
         return record
-    return replace(record, status=ContactStatus.CLOSED, deadline=0.0)
+    return replace(record, status=ContactStatus.CLOSED, deadline=0.0, closed_at=now)
+
+
+def gave_up(record: ContactRecord) -> bool:
+    """Closed while waiting, before any agent accepted it: the customer left the queue."""
+    return (
+        record.status is ContactStatus.CLOSED and not record.answered_at and record.closed_action != "message"
+    )

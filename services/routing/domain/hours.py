@@ -22,6 +22,7 @@ from routing.domain.agents import AcdInputError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOSED_ACTIONS = ("callback", "message", "queue")
+MAX_CLOSED_MESSAGE = 1000
 
 
 def parse_zone(name: str, field_name: str = "time_zone") -> zoneinfo.ZoneInfo:
@@ -57,6 +58,11 @@ class BusinessHours:
     overrides: Mapping[str, tuple[Window, ...]] = field(default_factory=dict)
     closed_action: str = "message"
     closed_target_queue: str = ""
+    #: Region of `closed_target_queue` when another region takes the contact ("": this one).
+    closed_target_region: str = ""
+    #: What the customer is told on their channel when the queue is closed (message or
+    #: callback); empty: the platform's default text for the action (see `closed_actions`).
+    closed_message: str = ""
 
     @classmethod
     def parse(
@@ -69,6 +75,8 @@ class BusinessHours:
         overrides: Mapping[str, list[str]] | None = None,
         closed_action: str = "message",
         closed_target_queue: str = "",
+        closed_target_region: str = "",
+        closed_message: str = "",
     ) -> BusinessHours:
         """Build from "HH:MM-HH:MM" strings; errors name the field."""
         parse_zone(time_zone)
@@ -101,6 +109,10 @@ class BusinessHours:
             )
         if closed_action == "queue" and not closed_target_queue:
             raise AcdInputError("hours.closed_target_queue", "required when closed_action is 'queue'")
+        if closed_target_region and closed_action != "queue":
+            raise AcdInputError("hours.closed_target_region", "only a 'queue' closed action names a region")
+        if len(closed_message) > MAX_CLOSED_MESSAGE:
+            raise AcdInputError("hours.closed_message", f"at most {MAX_CLOSED_MESSAGE} characters")
         if holiday_country:
             try:
                 holidays.country_holidays(holiday_country, subdiv=holiday_subdivision or None)
@@ -116,6 +128,8 @@ class BusinessHours:
             overrides=parsed_overrides,
             closed_action=closed_action,
             closed_target_queue=closed_target_queue,
+            closed_target_region=closed_target_region,
+            closed_message=closed_message.strip(),
         )
 
     @cached_property

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from routing.domain.agents import AcdInputError, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AcdInputError
 from routing.domain.hours import BusinessHours
+from routing.domain.language_rule import STRICT, LanguageRule
 
 MIN_PRIORITY = 1
 MAX_PRIORITY = 99
@@ -66,6 +68,14 @@ class QueueSpec:
     hours: BusinessHours | None = None
     #: The queue's own target; `service_level` overrides it per channel.
     default_service_level: ServiceLevelTarget = ServiceLevelTarget()
+    #: How strictly the contact's language is matched, widening with the wait.
+    language: LanguageRule = STRICT
+    #: Agents of every brand of the tenant serve this queue (the tenant shares its agent pool
+    #: and the queue does not narrow it); False: its brand and `shared_brands` only. Resolved
+    #: from `brand_sharing` and the tenant's setting when the queue is configured.
+    all_brands: bool = False
+    #: The queue's own setting (`brand_sharing`): "" follows the tenant, "isolated" narrows.
+    brand_sharing: str = ""
 
     def __post_init__(self) -> None:
         from routing.domain.matching import STRATEGIES  # local: matching imports this module
@@ -111,6 +121,8 @@ class WaitingContact:
     required_skills: frozenset[str] = frozenset()
     language: str = ""
     preferred_agent: str = ""
+    #: The region holding the customer's data when it is not this one (handed over to here).
+    home_region: str = ""
 
     def __post_init__(self) -> None:
         if not self.contact_id:

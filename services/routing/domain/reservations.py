@@ -16,7 +16,8 @@ import enum
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from routing.domain.agents import AgentLoad, AgentProfile, AgentState, Channel, capacity_refusal
+from ccmesh.channels import Channel
+from routing.domain.agents import AgentLoad, AgentProfile, AgentState, capacity_refusal
 
 
 class ReservationState(enum.StrEnum):

@@ -12,12 +12,24 @@ from typing import Any, NoReturn
 import grpc
 
 from ccmesh.access import AccessControl
-from ccmesh.auth import Caller
+from ccmesh.auth import AuthError, Caller
+from ccmesh.channels import Channel
 from ccmesh.kv import KVError
+from contactcenter.common.v1 import common_pb2
 from contactcenter.routing.v1 import routing_pb2
 from routing.adapters.acd_store import UnknownKey
-from routing.domain.agents import AcdInputError, AgentProfile, AgentState, Channel
+from routing.domain.agents import (
+    DEFAULT_CAPACITY,
+    AcdInputError,
+    AgentProfile,
+    AgentState,
+    CapacityGroup,
+    channel_of_kind,
+)
+from routing.domain.brand_sharing import parse_queue_setting
 from routing.domain.hours import BusinessHours
+from routing.domain.language_rule import language_rule
+from routing.domain.prediction import ARRIVAL_WINDOW_SECONDS, QueuePrediction
 from routing.domain.queueing import (
     BullseyeRing,
     QueueSpec,
@@ -25,8 +37,8 @@ from routing.domain.queueing import (
     WaitingContact,
     service_level_target,
 )
-from routing.domain.reservations import ReservationError
-from routing.service_layer.acd import AcdService, QueueClosed, Transfer
+from routing.domain.reservations import ReservationError, ReservationState
+from routing.service_layer.acd import AcdService, Transfer
 
 QUEUE_ADMIN_ROLES = frozenset({"admin"})
 AGENT_ADMIN_ROLES = frozenset({"admin", "supervisor"})
@@ -36,12 +48,6 @@ EXPLAIN_ROLES = frozenset({"admin", "supervisor"})
 #: The agent holding the contact (checked against its token), or a supervisor or admin.
 TRANSFER_ROLES = frozenset({"admin", "supervisor", "agent"})
 
-_CHANNELS: dict[int, Channel] = {
-    routing_pb2.ACD_CHANNEL_VOICE: Channel.VOICE,
-    routing_pb2.ACD_CHANNEL_CHAT: Channel.CHAT,
-    routing_pb2.ACD_CHANNEL_MESSAGING: Channel.MESSAGING,
-    routing_pb2.ACD_CHANNEL_EMAIL: Channel.EMAIL,
-}
 _STATES: dict[int, AgentState] = {
     routing_pb2.AGENT_STATE_OFFLINE: AgentState.OFFLINE,
     routing_pb2.AGENT_STATE_AVAILABLE: AgentState.AVAILABLE,
@@ -56,12 +62,6 @@ _STRATEGIES: dict[int, str] = {
     routing_pb2.ROUTING_STRATEGY_MOST_SKILLED: "most_skilled",
     routing_pb2.ROUTING_STRATEGY_LEAST_OCCUPIED: "least_occupied",
 }
-
-
-def _channel(value: int, field_name: str) -> Channel:
-    if value not in _CHANNELS:
-        raise AcdInputError(field_name, f"unknown or unspecified channel {value}")
-    return _CHANNELS[value]
 
 
 def queue_spec(tenant: str, message: routing_pb2.QueueDefinition, region: str) -> QueueSpec:
@@ -81,7 +81,7 @@ def queue_spec(tenant: str, message: routing_pb2.QueueDefinition, region: str) -
     levels: dict[Channel, ServiceLevelTarget] = {}
     for i, item in enumerate(message.channel_service_levels):
         field_name = f"queue.channel_service_levels[{i}]"
-        channel = _channel(item.channel, f"{field_name}.channel")
+        channel = channel_of_kind(item.channel, f"{field_name}.channel")
         if channel in levels:
             raise AcdInputError(f"{field_name}.channel", f"{channel.value} is given twice")
         target = item.target
@@ -102,6 +102,10 @@ def queue_spec(tenant: str, message: routing_pb2.QueueDefinition, region: str) -
         hours=queue_hours(message.hours) if message.HasField("hours") else None,
         service_level=levels,
         default_service_level=default_level,
+        language=language_rule(
+            message.language, [(step.after_seconds, step.mode) for step in message.language_widening]
+        ),
+        brand_sharing=parse_queue_setting(message.brand_sharing),
     )
 
 
@@ -117,13 +121,30 @@ def queue_hours(message: routing_pb2.QueueHours) -> BusinessHours:
         overrides={item.day: list(item.windows) for item in message.overrides},
         closed_action=message.closed_action or "message",
         closed_target_queue=message.closed_target_queue,
+        closed_target_region=message.closed_target_region,
+        closed_message=message.closed_message,
     )
 
 
 def agent_profile(message: routing_pb2.AgentDefinition) -> AgentProfile:
-    capacity = {Channel.VOICE: 1, Channel.CHAT: 1, Channel.MESSAGING: 1}
+    """An agent's definition as its profile: the channels it names (none: `DEFAULT_CAPACITY`)."""
+    capacity: dict[Channel, int] = {} if message.capacity else dict(DEFAULT_CAPACITY)
     for i, item in enumerate(message.capacity):
-        capacity[_channel(item.channel, f"agent.capacity[{i}].channel")] = item.capacity
+        channel = channel_of_kind(item.channel, f"agent.capacity[{i}].channel")
+        if channel in capacity:
+            raise AcdInputError(f"agent.capacity[{i}].channel", f"{channel.value} is given twice")
+        capacity[channel] = item.capacity
+    groups = tuple(
+        CapacityGroup(
+            group.name,
+            frozenset(
+                channel_of_kind(kind, f"agent.capacity_groups[{i}].channels[{j}]")
+                for j, kind in enumerate(group.channels)
+            ),
+            group.capacity,
+        )
+        for i, group in enumerate(message.capacity_groups)
+    )
     return AgentProfile(
         message.agent_id,
         skills=dict(message.skills),
@@ -132,7 +153,26 @@ def agent_profile(message: routing_pb2.AgentDefinition) -> AgentProfile:
         home_region=message.home_region,
         capacity=capacity,
         voice_blocks_other_work=not message.voice_allows_other_work,
+        groups=groups,
     )
+
+
+def _prediction_fields(prediction: QueuePrediction) -> dict[str, Any]:
+    """GetQueueStatsResponse's prediction fields (infinite waits as -1, as the message says)."""
+    abandonment_aware = prediction.erlang_a
+    wait = abandonment_aware.average_wait_seconds
+    return {
+        "arrivals_per_hour": prediction.arrivals_per_hour,
+        "arrival_window_seconds": ARRIVAL_WINDOW_SECONDS,
+        "average_handle_seconds": prediction.handle.seconds,
+        "handle_time_samples": prediction.handle.samples,
+        "abandoned_in_window": prediction.abandoned,
+        "average_patience_seconds": prediction.patience_seconds,
+        "abandonment_aware_service_level": abandonment_aware.service_level,
+        "predicted_abandon_rate": abandonment_aware.probability_of_abandoning,
+        "abandonment_aware_average_wait_seconds": wait if math.isfinite(wait) else -1.0,
+        "overloaded": prediction.overloaded,
+    }
 
 
 class AcdRpc:
@@ -164,6 +204,16 @@ class AcdRpc:
         if caller.role == "agent" and caller.subject != agent_id:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "agents may act only on themselves")
         return caller
+
+    async def _require_queue_brand(self, context: Any, caller: Caller, tenant_id: str, name: str) -> None:
+        """PERMISSION_DENIED when a brand-scoped caller names another brand's queue."""
+        queue = self._service().mirror.queues.get((tenant_id, name))
+        if queue is not None and not caller.may_see_queue(queue.brand, queue.shared_brands):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"caller is limited to brand(s) {sorted(caller.brands)} and may not read queue "
+                f"{name!r} of brand {queue.brand!r}",
+            )
 
     async def ConfigureQueue(
         self, request: routing_pb2.ConfigureQueueRequest, context: Any
@@ -221,18 +271,22 @@ class AcdRpc:
             contact = WaitingContact(
                 request.contact_id,
                 request.queue,
-                _channel(request.channel, "channel"),
+                channel_of_kind(request.channel, "channel"),
                 request.priority or 50,
                 self._service().now(),
                 required_skills=frozenset(request.required_skills),
                 language=request.language,
                 preferred_agent=request.preferred_agent,
+                home_region=request.home_region,
             )
             record = await self._service().enqueue(request.tenant_id, contact)
-        except QueueClosed as closed:
-            return routing_pb2.EnqueueContactResponse(status=f"closed_{closed.action}", queue=closed.queue)
         except Exception as error:
             await self._acd_fail(context, error)
+        if record.closed_action:
+            # The queue was closed: the customer was told, and waits for a call back or left.
+            return routing_pb2.EnqueueContactResponse(
+                status=f"closed_{record.closed_action}", queue=record.contact.queue
+            )
         return routing_pb2.EnqueueContactResponse(status=record.status.value, queue=record.contact.queue)
 
     async def AnswerOffer(
@@ -290,13 +344,14 @@ class AcdRpc:
     async def ExplainDecision(
         self, request: routing_pb2.ExplainDecisionRequest, context: Any
     ) -> routing_pb2.ExplainDecisionResponse:
-        await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        caller = await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
         try:
             record = await self._service().explain(request.tenant_id, request.contact_id)
             if record is None:
                 raise UnknownKey(f"no routing decision for contact {request.contact_id!r}")
         except Exception as error:
             await self._acd_fail(context, error)
+        await self._require_queue_brand(context, caller, request.tenant_id, str(record["queue"]))
         return routing_pb2.ExplainDecisionResponse(
             contact_id=record["contact_id"],
             queue=record["queue"],
@@ -304,16 +359,20 @@ class AcdRpc:
             rule=record["rule"],
             ring=record["ring"],
             candidates=[routing_pb2.DecisionCandidate(**c) for c in record["candidates"]],
+            # Absent in decisions stored before language rules.
+            language_rule=record.get("language_rule", ""),
+            language_ring=record.get("language_ring", 0),
         )
 
     async def GetQueueStats(
         self, request: routing_pb2.GetQueueStatsRequest, context: Any
     ) -> routing_pb2.GetQueueStatsResponse:
-        await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        caller = await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        await self._require_queue_brand(context, caller, request.tenant_id, request.queue)
         try:
             channel = None
-            if request.channel != routing_pb2.ACD_CHANNEL_UNSPECIFIED:
-                channel = _channel(request.channel, "channel")
+            if request.channel != common_pb2.CHANNEL_KIND_UNSPECIFIED:
+                channel = channel_of_kind(request.channel, "channel")
             if request.window_seconds < 0:
                 raise AcdInputError("window_seconds", f"must be >= 0, got {request.window_seconds}")
             if request.target_answer_seconds < 0:
@@ -346,22 +405,45 @@ class AcdRpc:
             measured_contacts=stats.measured.counted,
             answered_within_target=stats.measured.answered_in_time,
             meets_target=measured is not None and measured >= stats.target.answered_fraction,
+            **_prediction_fields(stats.prediction),
         )
 
     async def ListQueues(
         self, request: routing_pb2.ListQueuesRequest, context: Any
     ) -> routing_pb2.ListQueuesResponse:
         """The tenant's queues (from the live mirror) and its agents counted by state."""
-        await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        caller = await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        try:
+            # Asked for on behalf of a brand-scoped person (the gateway's board): their brands.
+            caller = caller.limited_to(request.brands)
+        except AuthError as error:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
         mirror = self._service().mirror
         strategies = {name: number for number, name in _STRATEGIES.items() if number}
+        # A brand-scoped caller sees its brands' queues and the agents that serve them.
         queues = sorted(
-            (q for (t, _), q in list(mirror.queues.items()) if t == request.tenant_id), key=lambda q: q.name
+            (
+                q
+                for (t, _), q in list(mirror.queues.items())
+                if t == request.tenant_id and caller.may_see_queue(q.brand, q.shared_brands)
+            ),
+            key=lambda q: q.name,
         )
         by_state: dict[str, int] = {state.value: 0 for state in AgentState}
+        on_board: list[routing_pb2.AgentOnBoard] = []
         for (tenant, _), ledger in list(mirror.agents.items()):
-            if tenant == request.tenant_id:
+            if tenant == request.tenant_id and caller.may_see_agent(ledger.profile.brands):
                 by_state[ledger.state.value] += 1
+                accepted = sum(1 for held in ledger.held if held.state is ReservationState.ACCEPTED)
+                on_board.append(
+                    routing_pb2.AgentOnBoard(
+                        agent_id=ledger.profile.agent_id,
+                        state=ledger.state.value,
+                        contacts=accepted,
+                        offers=len(ledger.held) - accepted,
+                        brands=sorted(ledger.profile.brands),
+                    )
+                )
         return routing_pb2.ListQueuesResponse(
             queues=[
                 routing_pb2.QueueDefinition(
@@ -374,8 +456,15 @@ class AcdRpc:
                         within_seconds=q.default_service_level.within_seconds,
                     ),
                     shared_brands=sorted(q.shared_brands),
+                    language=q.language.steps[0].mode.value,
+                    language_widening=[
+                        routing_pb2.LanguageStep(after_seconds=step.after_seconds, mode=step.mode.value)
+                        for step in q.language.steps[1:]
+                    ],
+                    brand_sharing=q.brand_sharing,
                 )
                 for q in queues
             ],
             agents_by_state=by_state,
+            agents=sorted(on_board, key=lambda agent: agent.agent_id),
         )

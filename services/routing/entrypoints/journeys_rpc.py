@@ -68,6 +68,9 @@ def journey_message(journey: Journey) -> routing_pb2.Journey:
             outcome.get("outcome") or outcome.get("queue") or outcome.get("flow") or outcome.get("reason", "")
         ),
         region=journey.region,
+        language=journey.language,
+        intent=journey.intent,
+        sentiment=journey.sentiment,
     )
     if outcome.get("kind") == "queue":
         message.hand_off.CopyFrom(
@@ -226,6 +229,9 @@ class JourneyRpc:
             customer=_dict(request.customer),
             history=_dict(request.history),
             attributes=_dict(request.attributes),
+            # The opening message is the journey's first input: what its AI steps analyse.
+            input=request.text,
+            text=request.text,
         )
         try:
             step = await self._journeys.start(request.tenant_id, journey, request.alias)

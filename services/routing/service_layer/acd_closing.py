@@ -26,25 +26,28 @@ from __future__ import annotations
 
 import contextlib
 
-from routing.adapters.acd_store import AcdStore, UnknownKey
+from ccmesh.channels import Channel
+from routing.adapters.acd_store import UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
-from routing.domain.agents import Channel
 from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.events import OfferWithdrawn
 from routing.domain.queueing import WaitingContact
 from routing.domain.reservations import AgentLedger, ReservationError
-from routing.service_layer.acd_offers import Publish
+from routing.service_layer.ports import AcdRecords, EventSink
 
 
 async def close_contact(
-    store: AcdStore, publish: Publish, tenant: str, contact_id: str, now: float
+    store: AcdRecords, events: EventSink, tenant: str, contact_id: str, now: float
 ) -> ContactRecord:
     """Close the contact in the ACD; its record afterwards."""
 
     def change(old: ContactRecord | None) -> ContactRecord:
         if old is None:  # the hand-off has not reached the ACD yet: it must not queue it later
-            return ContactRecord(WaitingContact(contact_id, "", Channel.CHAT, 50, now), ContactStatus.CLOSED)
-        return contact_rules.abandon(old)
+            # The channel is unknown here and never read: a closed record is never routed.
+            placeholder = WaitingContact(contact_id, "", Channel.WEBCHAT, 50, now)
+            return ContactRecord(placeholder, ContactStatus.CLOSED)
+        return contact_rules.abandon(old, now)
 
     record = await store.update_contact(tenant, contact_id, change)
     if record.status is not ContactStatus.CLOSED or not record.agent_id or not record.reservation_id:
@@ -61,5 +64,5 @@ async def close_contact(
         await store.update_ledger(tenant, record.agent_id, free_slot)
     if not record.answered_at:
         # Closed while offered (never accepted): the agent's offer card must go.
-        await publish("withdrawn", tenant, record, "contact_closed")
+        await events(OfferWithdrawn(tenant, record, "contact_closed"))
     return record

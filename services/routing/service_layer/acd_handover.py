@@ -24,21 +24,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
 from ccmesh.kv import KVError
-from routing.adapters.acd_store import AcdStore, UnknownKey
+from routing.adapters.acd_store import UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.events import ContactHandedOver
 from routing.domain.overflow import HandOverRefused, HandOverUnknown, OverflowRule
 from routing.domain.queueing import WaitingContact
 from routing.domain.reservations import ReservationError
+from routing.service_layer.ports import AcdRecords, EventSink
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[str, str, ContactRecord, str], Awaitable[None]]
 
 
 class RemoteQueues(Protocol):
@@ -53,16 +52,16 @@ class RemoteQueues(Protocol):
 class HandOver:
     def __init__(
         self,
-        store: AcdStore,
+        store: AcdRecords,
         remote: RemoteQueues,
-        publish: Publish,
+        events: EventSink,
         *,
         deadline_seconds: float,
         retry_seconds: float,
     ) -> None:
         self._store = store
         self._remote = remote
-        self._publish = publish
+        self._events = events
         self._deadline_seconds = deadline_seconds
         self._retry_seconds = retry_seconds
         #: (tenant, contact id) -> time before which a refused contact is not handed over again.
@@ -139,7 +138,7 @@ class HandOver:
             )
         except (ReservationError, UnknownKey, KVError):
             return None  # a sweeper took over meanwhile and finishes it
-        await self._publish("overflow_region", tenant, done, f"{rule}\t{region}\t{queue}\t{why}")
+        await self._events(ContactHandedOver(tenant, done, rule, region, queue, why))
         return done
 
     async def sweep(self, contacts: dict[tuple[str, str], ContactRecord], now: float) -> int:

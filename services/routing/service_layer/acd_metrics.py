@@ -7,7 +7,8 @@
                                            queue's target for the channel, per tenant, queue, channel
                                            (no point while no contact of the hour has an outcome)
     routing.offers                 counter changes per outcome (queued, offered, accepted, declined,
-                                           timeout, offline, overflow, overflow_region, closed)
+                                           timeout, offline, overflow, overflow_region, transferred,
+                                           withdrawn, closed)
 
 Each instance reports what its mirror sees; since every instance sees the whole region, use
 one instance's series (or `max`) for the gauges, and `sum` for the counter.
@@ -22,11 +23,13 @@ from collections.abc import Callable, Iterable
 from opentelemetry import metrics
 
 from ccmesh import telemetry
+from ccmesh.channels import Channel
 from routing.adapters.acd_store import KeyMirror
-from routing.domain.agents import AgentState, Channel, occupancy
+from routing.domain.agents import AgentState, occupancy
 from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.events import RoutingEvent
 from routing.domain.service_level import measure
-from routing.service_layer.acd import service_samples
+from routing.service_layer.acd_stats import service_samples
 
 #: How far back the service-level gauge looks.
 SERVICE_LEVEL_WINDOW_SECONDS = 3600.0
@@ -99,8 +102,9 @@ class AcdMetrics:
         for (tenant, queue, channel), level in service_levels(self._mirror, self._clock()).items():
             yield metrics.Observation(level, {"tenant": tenant, "queue": queue, "channel": channel})
 
-    def outcome(self, kind: str, tenant: str, queue: str) -> None:
-        self.offers.add(1, {"tenant": tenant, "queue": queue, "outcome": kind})
+    def count(self, event: RoutingEvent) -> None:
+        """An event-bus subscriber: one more change of the event's outcome in its queue."""
+        self.offers.add(1, {"tenant": event.tenant, "queue": event.queue, "outcome": event.outcome})
 
     def _depth(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
         for (tenant, queue), (depth, _) in queue_depths(self._mirror, self._clock()).items():

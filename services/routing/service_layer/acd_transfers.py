@@ -9,7 +9,7 @@ Two compare-and-set writes, in the order every ACD change uses (contact first, t
 
 If the instance dies between the steps the contact already waits in its new queue and the
 ledger still holds `r`; the sweeper of any instance frees holds whose contact no longer is
-offered or assigned under them (`AcdService.sweep`), so the agent's slot is not lost.
+offered or assigned under them (`acd_sweeping`), so the agent's slot is not lost.
 
 The contact is a new arrival in the target queue: its arrival time is the transfer's, so the
 target's service level and its priority aging count from then; its priority is kept (not reset
@@ -19,14 +19,17 @@ to the default) unless the caller gives one, as are channel, skills and language
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from routing.adapters.acd_store import AcdStore, UnknownKey
+from routing.adapters.acd_store import UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
+from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
+from routing.domain.events import ContactQueued, ContactTransferred
 from routing.domain.reservations import AgentLedger, ReservationError
-from routing.service_layer.acd_offers import Publish
+from routing.service_layer.acd_context import AcdContext
+from routing.service_layer.ports import AcdRecords, EventSink
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,31 @@ class Transfer:
     priority: int | None = None
 
 
+class Transfers:
+    def __init__(self, context: AcdContext) -> None:
+        self._ctx = context
+
+    async def transfer(self, transfer: Transfer) -> tuple[ContactRecord, str]:
+        """Move a contact its agent holds to another queue; the record as it now waits and the
+        queue it left. Refused without any change: an unknown queue or skill (`AcdInputError`),
+        a closed queue without a queue to take its contacts or a contact that agent does not
+        hold (`ReservationError`)."""
+        ctx = self._ctx
+        tenant = transfer.tenant
+        if not transfer.queue:
+            raise AcdInputError("queue", "is required")
+        queue = await ctx.known_queue(tenant, transfer.queue)
+        if queue.hours is not None and not queue.hours.is_open(ctx.now_utc()):
+            target = queue.hours.closed_target_queue
+            if queue.hours.closed_action != "queue" or await ctx.queue(tenant, target) is None:
+                raise ReservationError(f"queue {queue.name!r} is closed now ({queue.hours.closed_action})")
+            transfer = replace(transfer, queue=target)
+        ctx.check_skills(tenant, transfer.required_skills)
+        return await transfer_contact(ctx.store, ctx.events, transfer, ctx.now())
+
+
 async def transfer_contact(
-    store: AcdStore, publish: Publish, transfer: Transfer, now: float
+    store: AcdRecords, events: EventSink, transfer: Transfer, now: float
 ) -> tuple[ContactRecord, str]:
     """Move the held contact; the record as it now waits, and the queue it came from."""
     before: list[ContactRecord] = []
@@ -75,6 +101,6 @@ async def transfer_contact(
     with contextlib.suppress(UnknownKey):
         await store.update_ledger(transfer.tenant, transfer.agent_id, free_slot)
     reason = transfer.reason or "agent_transfer"
-    await publish("transferred", transfer.tenant, record, f"{from_queue}\t{reason}")
-    await publish("queued", transfer.tenant, record, "")
+    await events(ContactTransferred(transfer.tenant, record, from_queue, reason))
+    await events(ContactQueued(transfer.tenant, record))
     return record, from_queue

@@ -10,9 +10,10 @@ update_attributes
 
 send_flow_event -> the reply the journey waits for
     The journey engine has no free-standing "wait for event" node: a journey waits for an
-    external system at an `integration` node (`waiting_for == "integration"`), and
-    ContinueJourney's `integration_reply` is how that wait ends. A flow event is delivered the
-    same way when the journey waits at an integration node that the event names:
+    external system at an `integration` node. A step of this process that waits there (see
+    `journey_work`) takes the event at once, and the journey goes on within that step. Otherwise
+    the event is delivered like ContinueJourney's `integration_reply` when the stored journey
+    waits at an integration node that the event names:
 
         event_name == the node's `integration` (catalog name, e.g. `payment-confirmed`; the
                       event's `_` may stand for `-`, so `payment_confirmed` matches too), or
@@ -46,6 +47,7 @@ from ccflow.loader import bundle_from_sources
 from ccflow.model import Flow, IntegrationNode
 from ccflow.overlays import render
 from routing.adapters.flow_store import BadKey, JourneyStore, StoreConflict
+from routing.service_layer.journey_work import names_node
 from routing.service_layer.journeys import JourneyService, NotFound
 
 MAX_ATTRIBUTES = 100
@@ -78,10 +80,6 @@ def check_update(attributes: Mapping[str, str]) -> dict[str, str]:
     if any(not key for key in attributes):
         raise JourneyActionRefused("attributes: keys must not be empty")
     return dict(attributes)
-
-
-def names_node(event_name: str, node: IntegrationNode) -> bool:
-    return event_name in (node.id, node.integration) or event_name.replace("_", "-") == node.integration
 
 
 class JourneyActions:
@@ -119,6 +117,9 @@ class JourneyActions:
                 f"event name {event_name!r}: 1-200 letters, digits, '_', '-', '.', ':'"
             )
         reply = check_update(data)
+        taken_at = self._journeys.flow_event_waits.deliver(tenant, contact_id, event_name, reply)
+        if taken_at:
+            return Outcome(True, f"handed to the step waiting at node {taken_at!r}")
         for _ in range(ATTEMPTS):
             found = await self._get(tenant, contact_id)
             if found is None:

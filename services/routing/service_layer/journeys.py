@@ -3,12 +3,16 @@
 The flow engine itself is `ccflow` (pure). This layer loads a version's sources from the
 flow store, renders the effective flow for the contact's context, runs the executor, and
 writes the journey back with the KV revision it read, so two instances cannot both advance
-the same journey. A journey that ends in a queue keeps its hand-off record (queue, priority,
-attributes) and publishes ContactQueued on the region's stream: the queue side's contract.
+the same journey. What `ai` and `integration` nodes ask for is done within the same step
+(`journey_work`), so a journey runs on until it needs the customer, a callback, or ends. A
+journey that ends in a queue keeps its hand-off record (queue, priority, attributes) and
+publishes ContactQueued on the region's stream: the queue side's contract, carrying what the
+journey learned (language, intent, sentiment, attributes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,7 +22,7 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from ccflow.effects import Effect, Event, HandOff, TransferFlow
+from ccflow.effects import CallIntegration, Effect, Event, HandOff, InvokeAi, Timeout, TransferFlow
 from ccflow.errors import FlowError, Problem
 from ccflow.executor import Executor, JourneyError, NodeStats, Policy
 from ccflow.journey import Journey
@@ -27,7 +31,8 @@ from ccflow.model import Flow, FlowPolicy
 from ccflow.overlays import policy_problems, render, validate_bundle
 from ccflow.registry import Alias, FlowIndex, RegistryError, digest_of, pick_version, set_alias
 from ccmesh import telemetry
-from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoredVersion
+from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoreConflict, StoredVersion
+from routing.service_layer.journey_work import AiPort, FlowEventWaits, QueueLoadPort, StepWork
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,8 @@ DEFAULT_ALIAS = "live"
 MAX_TRANSFERS = 5
 #: Effective flows kept parsed in memory, per (tenant, flow, version, context).
 CACHE_LIMIT = 512
+#: AI and integration requests carried out in one step; more (a loop through such nodes) ends it.
+MAX_WORK_PER_STEP = 50
 
 
 class NotFound(LookupError):
@@ -61,8 +68,17 @@ class JourneyService:
         policies: PolicyStore,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         meter: metrics.Meter | None = None,
+        *,
+        ai: AiPort | None = None,
+        queues: QueueLoadPort | None = None,
     ) -> None:
         self._policies = policies
+        self._ai = ai
+        self._queues = queues
+        #: Steps of this process waiting for an external system's flow event.
+        self.flow_event_waits = FlowEventWaits()
+        #: Timers that end long integration waits of journeys stored waiting.
+        self._timers: set[asyncio.Task[None]] = set()
         self._flows = flows
         self._journeys = journeys
         self._region = region
@@ -202,8 +218,9 @@ class JourneyService:
         stats = NodeStats()
         executor = await self._executor(tenant, journey, stats)
         effects = executor.start(journey, self._clock())
-        journey, effects = await self._after(tenant, journey, effects, stats)
+        journey, effects = await self._after(tenant, journey, effects, stats, executor)
         await self._journeys.save(tenant, journey, 0)
+        self._time_long_wait(tenant, journey, effects)
         return Step(journey, effects)
 
     async def resume(self, tenant: str, journey_id: str, event: Event) -> Step:
@@ -214,9 +231,40 @@ class JourneyService:
         stats = NodeStats()
         executor = await self._executor(tenant, journey, stats)
         effects = executor.resume(journey, event, self._clock())
-        journey, effects = await self._after(tenant, journey, effects, stats)
+        journey, effects = await self._after(tenant, journey, effects, stats, executor)
         await self._journeys.save(tenant, journey, revision)
+        self._time_long_wait(tenant, journey, effects)
         return Step(journey, effects)
+
+    @property
+    def _works(self) -> bool:
+        """Whether this service does the AI and integration work itself (else its callers do)."""
+        return self._ai is not None or self._queues is not None
+
+    def _time_long_wait(self, tenant: str, journey: Journey, effects: list[Effect]) -> None:
+        """A journey stored waiting at an integration node gets a timer for its timeout."""
+        request = _work_asked(journey, effects)
+        if not self._works or not isinstance(request, CallIntegration):
+            return
+        task = asyncio.create_task(self._end_wait(tenant, journey.journey_id, request, len(journey.path)))
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _end_wait(self, tenant: str, journey_id: str, request: CallIntegration, step: int) -> None:
+        await asyncio.sleep(request.timeout_seconds)
+        try:
+            current = await self.get(tenant, journey_id)
+            if (current.waiting_for, current.node, len(current.path)) != ("integration", request.node, step):
+                return  # the system answered, or the journey moved on otherwise
+            await self.resume(tenant, journey_id, Timeout())
+            log.info("journey %s: no answer from %s in time", journey_id, request.integration)
+        except (NotFound, JourneyError, StoreConflict) as error:
+            log.info("journey %s: its wait ended otherwise: %s", journey_id, error)
+
+    async def stop(self) -> None:
+        for task in list(self._timers):
+            task.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
 
     async def get(self, tenant: str, journey_id: str) -> Journey:
         found = await self._journeys.get(tenant, journey_id)
@@ -232,38 +280,67 @@ class JourneyService:
             self._errors.add(count, {**labels, "node": node})
 
     async def _after(
-        self, tenant: str, journey: Journey, effects: list[Effect], stats: NodeStats
+        self, tenant: str, journey: Journey, effects: list[Effect], stats: NodeStats, executor: Executor
     ) -> tuple[Journey, list[Effect]]:
-        """Record metrics, follow transfers to other flows, publish hand-offs."""
+        """Record metrics, do the AI and integration work asked for, follow transfers to other
+        flows, publish hand-offs."""
         self._record(journey, stats)
         done = list(effects)
-        for _ in range(MAX_TRANSFERS):
+        work = StepWork(self._ai, self._queues, self.flow_event_waits)
+        transfers = 0
+        for _ in range(MAX_WORK_PER_STEP):
             transfer = next((e for e in effects if isinstance(e, TransferFlow)), None)
-            if transfer is None:
-                break
-            index = await self._flows.index(tenant, transfer.flow)
-            if DEFAULT_ALIAS not in index.aliases:
-                log.warning(
-                    "journey %s: flow %r has no %s alias; the transfer ends it",
-                    journey.journey_id,
-                    transfer.flow,
-                    DEFAULT_ALIAS,
+            request = _work_asked(journey, effects)
+            if transfer is not None:
+                transfers += 1
+                if transfers > MAX_TRANSFERS:
+                    break
+                index = await self._flows.index(tenant, transfer.flow)
+                if DEFAULT_ALIAS not in index.aliases:
+                    log.warning(
+                        "journey %s: flow %r has no %s alias; the transfer ends it",
+                        journey.journey_id,
+                        transfer.flow,
+                        DEFAULT_ALIAS,
+                    )
+                    break
+                journey = _continued(
+                    journey, transfer.flow, pick_version(index, DEFAULT_ALIAS, journey.journey_id)
                 )
+                stats = NodeStats()
+                executor = await self._executor(tenant, journey, stats)
+                effects = executor.start(journey, self._clock())
+            elif request is not None and self._works:
+                event = await work.perform(tenant, journey, executor.flow, request)
+                if event is None:
+                    break  # waits longer than a call: stored waiting, a timer ends the wait
+                # Done here: not an action for the caller (the journey's path shows it ran).
+                done.remove(request)
+                stats = NodeStats()
+                executor.stats = stats
+                effects = executor.resume(journey, event, self._clock())
+            else:
                 break
-            journey = _continued(
-                journey, transfer.flow, pick_version(index, DEFAULT_ALIAS, journey.journey_id)
-            )
-            stats = NodeStats()
-            effects = (await self._executor(tenant, journey, stats)).start(journey, self._clock())
             self._record(journey, stats)
             done.extend(effects)
         for effect in done:
             if isinstance(effect, HandOff):
+                await work.learn_before_hand_off(tenant, journey)
                 # Published before the journey is saved: a crash in between leaves the journey
                 # where it was, the caller retries the step, and the event id (fixed per step)
                 # makes the second publish a duplicate the stream drops.
                 await self._publish_queued(journey, tenant, effect)
         return journey, done
+
+
+def _work_asked(journey: Journey, effects: list[Effect]) -> InvokeAi | CallIntegration | None:
+    """The AI or integration request the journey now waits on, if that is what it waits for."""
+    if journey.status != "waiting" or journey.waiting_for not in ("ai", "integration") or not effects:
+        return None
+    last = effects[-1]
+    if isinstance(last, InvokeAi | CallIntegration) and last.node == journey.node:
+        return last
+    return None
 
 
 def _continued(journey: Journey, flow: str, version: int) -> Journey:
@@ -282,6 +359,8 @@ def _continued(journey: Journey, flow: str, version: int) -> Journey:
         priority=journey.priority,
         intent=journey.intent,
         sentiment=journey.sentiment,
+        input=journey.input,
+        text=journey.text,
         path=[*journey.path, f"flow:{flow}@{version}"],
         errors=journey.errors,
     )

@@ -13,10 +13,11 @@ import nats
 from nats.aio.client import Client as NATS
 
 from ccmesh import naming
+from ccmesh.channels import Channel
 from ccmesh.kv import ensure_bucket
 from routing.adapters.acd_codec import contact_from_bytes, ledger_from_bytes
 from routing.adapters.acd_store import AcdStore, KeyMirror
-from routing.domain.agents import AgentLoad, Channel
+from routing.domain.agents import AgentLoad
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.service_layer.acd import AcdService, AcdSettings
 
@@ -53,6 +54,9 @@ def over_capacity(raw: bytes) -> str | None:
         if load.count(channel) > profile.capacity.get(channel, 0):
             limit = profile.capacity.get(channel, 0)
             return f"{profile.agent_id}: {load.count(channel)} {channel.value} > {limit}"
+    for group in profile.groups:
+        if group.used(load.active) > group.capacity:
+            return f"{profile.agent_id}: {group.used(load.active)} {group.name} > {group.capacity}"
     if profile.voice_blocks_other_work and load.count(Channel.VOICE) and load.total() > 1:
         return f"{profile.agent_id}: voice with other work {dict(load.active)}"
     return None

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from nats.js.errors import KeyNotFoundError
 
 from ccmesh import naming
@@ -29,7 +29,7 @@ TENANT = "acme"
 
 
 @pytest.fixture
-async def routing(platform: Platform) -> AsyncIterator[Platform]:  # noqa: F811
+async def routing(platform: Platform) -> AsyncIterator[Platform]:
     await platform.start("routing")
     admin = platform.stub(RoutingServiceStub, role="admin")
     await admin.ConfigureQueue(
@@ -39,19 +39,20 @@ async def routing(platform: Platform) -> AsyncIterator[Platform]:  # noqa: F811
         pb.UpsertAgentRequest(
             tenant_id=TENANT,
             agent=pb.AgentDefinition(
-                agent_id="a1", capacity=[pb.ChannelCapacity(channel=pb.ACD_CHANNEL_CHAT, capacity=1)]
+                agent_id="a1",
+                capacity=[pb.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_WEBCHAT, capacity=1)],
             ),
         )
     )
     yield platform
 
 
-def as_agent(platform: Platform) -> Any:  # noqa: F811
+def as_agent(platform: Platform) -> Any:
     token = platform.authority.mint(TENANT, "agent", "a1", 300)
     return mesh_stub(RoutingServiceStub, MeshChannel(platform.nc, "eu", token=token, default_timeout=5.0))
 
 
-async def record_of(platform: Platform, contact_id: str) -> ContactRecord | None:  # noqa: F811
+async def record_of(platform: Platform, contact_id: str) -> ContactRecord | None:
     kv = await platform.nc.jetstream().key_value(naming.acd_bucket("eu"))
     try:
         return contact_from_bytes((await kv.get(f"contact.{TENANT}.{contact_id}")).value or b"")
@@ -59,15 +60,15 @@ async def record_of(platform: Platform, contact_id: str) -> ContactRecord | None
         return None
 
 
-async def enqueue(platform: Platform, contact_id: str) -> None:  # noqa: F811
+async def enqueue(platform: Platform, contact_id: str) -> None:
     await platform.stub(RoutingServiceStub, role="integration").EnqueueContact(
         pb.EnqueueContactRequest(
-            tenant_id=TENANT, contact_id=contact_id, queue="support", channel=pb.ACD_CHANNEL_CHAT
+            tenant_id=TENANT, contact_id=contact_id, queue="support", channel=common_pb2.CHANNEL_KIND_WEBCHAT
         )
     )
 
 
-async def hang_up(platform: Platform, contact_id: str) -> None:  # noqa: F811
+async def hang_up(platform: Platform, contact_id: str) -> None:
     """What the gateway's voice status callback publishes when the caller hangs up."""
     await EventPublisher(platform.nc.jetstream(), "eu").publish(
         events_pb2.Event(
@@ -82,7 +83,7 @@ async def hang_up(platform: Platform, contact_id: str) -> None:  # noqa: F811
     )
 
 
-async def status_becomes(platform: Platform, contact_id: str, status: str) -> ContactRecord:  # noqa: F811
+async def status_becomes(platform: Platform, contact_id: str, status: str) -> ContactRecord:
     async def probe() -> ContactRecord | None:
         record = await record_of(platform, contact_id)
         return record if record is not None and record.status.value == status else None

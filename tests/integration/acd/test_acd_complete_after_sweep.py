@@ -13,9 +13,10 @@ from _platform import eventually
 from nats.aio.client import Client as NATS
 
 from ccmesh import naming
+from ccmesh.channels import Channel
 from ccmesh.kv import ensure_bucket
 from routing.adapters.acd_store import AcdStore, KeyMirror
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import AgentLedger
@@ -58,9 +59,9 @@ async def test_completing_after_a_sweeper_freed_the_slot_succeeds(nats_url: str,
     try:
         acd = router.service
         await acd.configure_queue(QueueSpec(TENANT, "support"))
-        await acd.upsert_agent(TENANT, AgentProfile("a1", capacity={Channel.CHAT: 1}))
+        await acd.upsert_agent(TENANT, AgentProfile("a1", capacity={Channel.WEBCHAT: 1}))
         await acd.set_agent_state(TENANT, "a1", AgentState.AVAILABLE)
-        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.CHAT, 50, acd.now()))
+        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.WEBCHAT, 50, acd.now()))
 
         async def offered(contact_id: str) -> ContactRecord | None:
             record = acd.mirror.contacts.get((TENANT, contact_id))
@@ -76,7 +77,7 @@ async def test_completing_after_a_sweeper_freed_the_slot_succeeds(nats_url: str,
         assert (closed.status, closed.reservation_id) == (ContactStatus.CLOSED, record.reservation_id)
         assert (await store.get_ledger(TENANT, "a1")).held == ()
         # The slot is free exactly once: the agent takes the next contact, and only that one.
-        await acd.enqueue(TENANT, WaitingContact("c2", "support", Channel.CHAT, 50, acd.now()))
+        await acd.enqueue(TENANT, WaitingContact("c2", "support", Channel.WEBCHAT, 50, acd.now()))
         again: ContactRecord = await eventually(lambda: offered("c2"))
         held = (await store.get_ledger(TENANT, "a1")).held
         assert [(h.contact_id, h.reservation_id) for h in held] == [("c2", again.reservation_id)]

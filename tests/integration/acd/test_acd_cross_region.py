@@ -27,6 +27,7 @@ from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.service_host import serve
 from ccmesh.status import RpcError
 from ccmesh.testing.topologies import SuperclusterTopology
+from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2 as pb
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
@@ -172,7 +173,7 @@ async def test_an_overflow_rule_hands_the_contact_to_the_other_regions_queue(
                     tenant_id=TENANT,
                     contact_id=contact_id,
                     queue=queue,
-                    channel=pb.ACD_CHANNEL_CHAT,
+                    channel=common_pb2.CHANNEL_KIND_WEBCHAT,
                     required_skills=["billing"],
                     language="",
                     preferred_agent="eu-agent-7",
@@ -200,7 +201,7 @@ async def test_an_overflow_rule_hands_the_contact_to_the_other_regions_queue(
         # Only what routing needs crossed: no preferred agent of eu's, channel and skills kept.
         assert (there["queue"], there["channel"], there["skills"], there["preferred_agent"]) == (
             "us-billing",
-            "chat",
+            "webchat",
             ["billing"],
             "",
         )

@@ -1,6 +1,6 @@
 """A journey's queue hand-off reaches the ACD with the customer's channel and language: a WhatsApp
-journey is routed as messaging (to an agent with messaging capacity who speaks its language),
-not as chat, which was all a hand-off without a channel could mean."""
+journey is routed as WhatsApp (to an agent with WhatsApp capacity who speaks its language),
+not as another channel, which was all a hand-off without a channel could mean."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from google.protobuf import struct_pb2
 from nats.js.errors import KeyNotFoundError
 
@@ -33,8 +33,8 @@ def value(item: object) -> struct_pb2.Value:
     return result
 
 
-async def test_a_whatsapp_journey_is_queued_and_routed_as_messaging_in_its_language(
-    platform: Platform,  # noqa: F811
+async def test_a_whatsapp_journey_is_queued_and_routed_as_whatsapp_in_its_language(
+    platform: Platform,
 ) -> None:
     await platform.start("routing")
     admin = platform.stub(RoutingServiceStub, tenant="acme", role="admin")
@@ -52,8 +52,8 @@ async def test_a_whatsapp_journey_is_queued_and_routed_as_messaging_in_its_langu
         pb.ConfigureQueueRequest(tenant_id="acme", queue=pb.QueueDefinition(name="bank-fraud"))
     )
     for agent_id, language, channel in (
-        ("chatter", "de", pb.ACD_CHANNEL_CHAT),
-        ("texter", "de", pb.ACD_CHANNEL_MESSAGING),
+        ("chatter", "de", common_pb2.CHANNEL_KIND_WEBCHAT),
+        ("texter", "de", common_pb2.CHANNEL_KIND_WHATSAPP),
     ):
         await admin.UpsertAgent(
             pb.UpsertAgentRequest(
@@ -63,7 +63,11 @@ async def test_a_whatsapp_journey_is_queued_and_routed_as_messaging_in_its_langu
                     languages=[language],
                     capacity=[
                         pb.ChannelCapacity(channel=c, capacity=1 if c == channel else 0)
-                        for c in (pb.ACD_CHANNEL_VOICE, pb.ACD_CHANNEL_CHAT, pb.ACD_CHANNEL_MESSAGING)
+                        for c in (
+                            common_pb2.CHANNEL_KIND_VOICE,
+                            common_pb2.CHANNEL_KIND_WEBCHAT,
+                            common_pb2.CHANNEL_KIND_WHATSAPP,
+                        )
                     ],
                 ),
             )
@@ -85,10 +89,9 @@ async def test_a_whatsapp_journey_is_queued_and_routed_as_messaging_in_its_langu
             language="de",
         )
     )
-    continuing = pb.ContinueJourneyRequest
-    await admin.ContinueJourney(continuing(tenant_id="acme", journey_id="wa-1", ai_result=value("fraud")))
+    # No AI service runs here: the journey's intent step fails and its menu asks; "9" is fraud.
     ended = await admin.ContinueJourney(
-        continuing(tenant_id="acme", journey_id="wa-1", ai_result=value(-0.9))
+        pb.ContinueJourneyRequest(tenant_id="acme", journey_id="wa-1", input="9")
     )
     assert ended.journey.hand_off.queue == "bank-fraud"
 
@@ -114,4 +117,4 @@ async def test_a_whatsapp_journey_is_queued_and_routed_as_messaging_in_its_langu
             return None
 
     record = await eventually(stored)
-    assert (record["channel"], record["language"], record["queue"]) == ("messaging", "de", "bank-fraud")
+    assert (record["channel"], record["language"], record["queue"]) == ("whatsapp", "de", "bank-fraud")

@@ -16,7 +16,8 @@ import pytest
 from _platform import SECRET, eventually
 from nats.aio.client import Client as NATS
 
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactStatus
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import ReservationError
@@ -75,10 +76,12 @@ async def test_killed_instance_loses_no_reserved_contact(
     try:
         await service.configure_queue(QueueSpec(TENANT, "support"))
         for n in range(CONTACTS):
-            await service.upsert_agent(TENANT, AgentProfile(f"a{n}", capacity={Channel.CHAT: 1}))
+            await service.upsert_agent(TENANT, AgentProfile(f"a{n}", capacity={Channel.WEBCHAT: 1}))
             await service.set_agent_state(TENANT, f"a{n}", AgentState.AVAILABLE)
         for n in range(CONTACTS):
-            await service.enqueue(TENANT, WaitingContact(f"c{n}", "support", Channel.CHAT, 50, float(n), n))
+            await service.enqueue(
+                TENANT, WaitingContact(f"c{n}", "support", Channel.WEBCHAT, 50, float(n), n)
+            )
 
         # Only the killable process routes so far: wait until it has reserved every contact.
         async def all_offered() -> bool:

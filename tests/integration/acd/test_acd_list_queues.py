@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 
 from ccmesh.status import RpcError
 from contactcenter.routing.v1 import routing_pb2 as pb
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_queues_are_listed_with_their_configuration_and_agents_by_state(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("routing")
     admin = platform.stub(RoutingServiceStub, role="admin")

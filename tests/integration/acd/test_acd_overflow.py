@@ -8,7 +8,8 @@ import pytest
 from _platform import eventually
 from nats.aio.client import Client as NATS
 
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactStatus
 from routing.domain.overflow import OverflowRule
 from routing.domain.queueing import QueueSpec, WaitingContact
@@ -37,7 +38,7 @@ async def test_waiting_too_long_moves_the_contact_to_the_overflow_queue(nats_url
         await acd.set_agent_state(TENANT, "generalist", AgentState.AVAILABLE)
         await acd.enqueue(
             TENANT,
-            WaitingContact("c1", "billing", Channel.CHAT, 50, 990.0),
+            WaitingContact("c1", "billing", Channel.WEBCHAT, 50, 990.0),
         )
 
         async def seen() -> bool:
@@ -83,7 +84,7 @@ async def test_widening_keeps_the_contact_in_its_queue_and_lets_the_target_agent
         await acd.configure_queue(QueueSpec(TENANT, "general"))
         await acd.upsert_agent(TENANT, AgentProfile("generalist"))
         await acd.set_agent_state(TENANT, "generalist", AgentState.AVAILABLE)
-        await acd.enqueue(TENANT, WaitingContact("c1", "billing", Channel.CHAT, 50, 990.0))
+        await acd.enqueue(TENANT, WaitingContact("c1", "billing", Channel.WEBCHAT, 50, 990.0))
 
         async def seen() -> bool:
             return (TENANT, "c1") in acd.mirror.contacts and (TENANT, "generalist") in acd.mirror.agents

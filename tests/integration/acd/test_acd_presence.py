@@ -8,7 +8,8 @@ import pytest
 from _platform import eventually
 from nats.aio.client import Client as NATS
 
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactStatus
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import ReservationState
@@ -38,14 +39,14 @@ async def test_lapsed_heartbeat_sets_offline_and_requeues_offers_only(nats_url: 
     acd = instance.service
     try:
         await acd.configure_queue(QueueSpec(TENANT, "support"))
-        await acd.upsert_agent(TENANT, AgentProfile("a1", capacity={Channel.CHAT: 2}))
+        await acd.upsert_agent(TENANT, AgentProfile("a1", capacity={Channel.WEBCHAT: 2}))
         await acd.set_agent_state(TENANT, "a1", AgentState.AVAILABLE)
-        await acd.enqueue(TENANT, WaitingContact("c0", "support", Channel.CHAT, 50, 100.0))
+        await acd.enqueue(TENANT, WaitingContact("c0", "support", Channel.WEBCHAT, 50, 100.0))
         await acd.accept(TENANT, "a1", await offered_to(instance, "c0", "a1"))
-        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.CHAT, 50, 200.0))
+        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.WEBCHAT, 50, 200.0))
         await offered_to(instance, "c1", "a1")
         # a1 sends no heartbeat: the sweeper sets it offline after 1 s, and c1 goes back.
-        await acd.upsert_agent(TENANT, AgentProfile("a2", capacity={Channel.CHAT: 1}))
+        await acd.upsert_agent(TENANT, AgentProfile("a2", capacity={Channel.WEBCHAT: 1}))
 
         async def a1_offline() -> bool:
             ledger = acd.mirror.agents.get((TENANT, "a1"))
@@ -70,7 +71,7 @@ async def test_declined_contact_goes_to_another_agent(nats_url: str, nc: NATS) -
         await acd.configure_queue(QueueSpec(TENANT, "support"))
         await acd.upsert_agent(TENANT, AgentProfile("a1"))
         await acd.set_agent_state(TENANT, "a1", AgentState.AVAILABLE)
-        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.CHAT, 50, 1.0))
+        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.WEBCHAT, 50, 1.0))
         reservation = await offered_to(instance, "c1", "a1")
         await acd.upsert_agent(TENANT, AgentProfile("a2"))
         await acd.set_agent_state(TENANT, "a2", AgentState.AVAILABLE)

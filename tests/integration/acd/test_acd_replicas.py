@@ -12,7 +12,8 @@ import pytest
 from _platform import eventually
 from nats.aio.client import Client as NATS
 
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactStatus
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import ReservationError
@@ -40,7 +41,7 @@ async def test_two_instances_never_overbook_and_route_each_contact_once(nats_url
 
     await one.service.configure_queue(QueueSpec(TENANT, "support", strategy="least_occupied"))
     for n in range(AGENTS):
-        capacity = {Channel.VOICE: 1, Channel.CHAT: rng.randint(1, 3), Channel.MESSAGING: 2}
+        capacity = {Channel.VOICE: 1, Channel.WEBCHAT: rng.randint(1, 3), Channel.SMS: 2}
         await pick().upsert_agent(TENANT, AgentProfile(f"a{n}", capacity=capacity))
         await pick().set_agent_state(TENANT, f"a{n}", AgentState.AVAILABLE)
 
@@ -85,7 +86,7 @@ async def test_two_instances_never_overbook_and_route_each_contact_once(nats_url
 
     async def contacts_arrive() -> None:
         for n in range(CONTACTS):
-            channel = rng.choice([Channel.CHAT, Channel.CHAT, Channel.VOICE, Channel.MESSAGING])
+            channel = rng.choice([Channel.WEBCHAT, Channel.WEBCHAT, Channel.VOICE, Channel.SMS])
             contact = WaitingContact(f"c{n}", "support", channel, rng.randint(1, 99), float(n), n)
             await pick().enqueue(TENANT, contact)
             if n % 50 == 0:

@@ -9,11 +9,13 @@ import pytest
 from _platform import eventually
 from nats.aio.client import Client as NATS
 
+from ccmesh.channels import Channel
 from contactcenter.events.v1 import events_pb2
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from routing.adapters.acd_event_codec import to_protobuf
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.events import RoutingEvent
 from routing.domain.queueing import QueueSpec, WaitingContact
-from routing.entrypoints.acd_events import acd_event
 from routing.service_layer.acd import AcdService, AcdSettings
 
 from ._harness import TENANT, start_instance, stop_instance
@@ -24,10 +26,8 @@ pytestmark = pytest.mark.timeout(60)
 async def test_timeout_and_offline_publish_their_own_events(nats_url: str, nc: NATS) -> None:
     published: list[events_pb2.Event] = []
 
-    async def publish(kind: str, tenant: str, record: ContactRecord, detail: str) -> None:
-        event = acd_event("eu", kind, tenant, record, detail)
-        assert event is not None
-        published.append(event)
+    async def publish(event: RoutingEvent) -> None:
+        published.append(to_protobuf(event, "eu"))
 
     instance = await start_instance(nats_url, AcdSettings(20.0, 3600, 0.1, region="eu"), run=False)
     base = instance.service
@@ -38,7 +38,7 @@ async def test_timeout_and_offline_publish_their_own_events(nats_url: str, nc: N
         await acd.configure_queue(QueueSpec(TENANT, "support"))
         await acd.upsert_agent(TENANT, AgentProfile("a1"))
         await acd.set_agent_state(TENANT, "a1", AgentState.AVAILABLE)
-        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.CHAT, 50, 1000.0))
+        await acd.enqueue(TENANT, WaitingContact("c1", "support", Channel.WEBCHAT, 50, 1000.0))
 
         async def offered_to_a1() -> ContactRecord | None:
             await acd.route_pass()

@@ -11,7 +11,8 @@ from nats.aio.client import Client as NATS
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.queueing import QueueSpec, ServiceLevelTarget, WaitingContact
 from routing.service_layer.acd import AcdService, AcdSettings
@@ -63,13 +64,13 @@ async def test_measured_service_level_per_channel_against_its_target(nats_url: s
                 default_service_level=ServiceLevelTarget(0.8, 20.0),
             )
         )
-        await acd.upsert_agent(TENANT, AgentProfile("chatter", capacity={Channel.CHAT: 1}))
+        await acd.upsert_agent(TENANT, AgentProfile("chatter", capacity={Channel.WEBCHAT: 1}))
         await acd.upsert_agent(TENANT, AgentProfile("caller", capacity={Channel.VOICE: 1}))
         for agent in ("chatter", "caller"):
             await acd.set_agent_state(TENANT, agent, AgentState.AVAILABLE)
         for contact_id, channel in (
-            ("chat1", Channel.CHAT),
-            ("chat2", Channel.CHAT),
+            ("chat1", Channel.WEBCHAT),
+            ("chat2", Channel.WEBCHAT),
             ("voice1", Channel.VOICE),
         ):
             await acd.enqueue(TENANT, WaitingContact(contact_id, "support", channel, 50, 1000.0))
@@ -100,7 +101,7 @@ async def test_measured_service_level_per_channel_against_its_target(nats_url: s
         assert voice.target == ServiceLevelTarget(0.5, 10.0)
         assert (voice.measured.counted, voice.measured.answered_in_time, voice.measured.level) == (2, 1, 0.5)
         assert voice.depth == 1
-        chat = await acd.queue_stats(TENANT, "support", channel=Channel.CHAT)
+        chat = await acd.queue_stats(TENANT, "support", channel=Channel.WEBCHAT)
         assert chat.target == ServiceLevelTarget(0.8, 20.0)
         assert (chat.measured.counted, chat.measured.answered_in_time) == (2, 1)
         every = await acd.queue_stats(TENANT, "support")
@@ -109,7 +110,7 @@ async def test_measured_service_level_per_channel_against_its_target(nats_url: s
         assert (await acd.queue_stats(TENANT, "support", window_seconds=1.0)).measured.level is None
 
         assert gauge_points(reader, "routing.queue.service_level") == {
-            (("channel", "chat"), ("queue", "support"), ("tenant", TENANT)): 0.5,
+            (("channel", "webchat"), ("queue", "support"), ("tenant", TENANT)): 0.5,
             (("channel", "voice"), ("queue", "support"), ("tenant", TENANT)): 0.5,
         }
     finally:

@@ -9,12 +9,13 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 from nats.js.errors import KeyNotFoundError
 
 from ccmesh import naming
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
+from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2 as pb
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
@@ -24,13 +25,13 @@ pytestmark = pytest.mark.timeout(60)
 TENANT = "acme"
 
 
-def as_agent(platform: Platform, agent_id: str) -> Any:  # noqa: F811
+def as_agent(platform: Platform, agent_id: str) -> Any:
     token = platform.authority.mint(TENANT, "agent", agent_id, 300)
     return mesh_stub(RoutingServiceStub, MeshChannel(platform.nc, "eu", token=token, default_timeout=5.0))
 
 
 @pytest.fixture
-async def routing(platform: Platform) -> AsyncIterator[Platform]:  # noqa: F811
+async def routing(platform: Platform) -> AsyncIterator[Platform]:
     await platform.start("routing")
     admin = platform.stub(RoutingServiceStub, role="admin")
     for name, skills in (("support", []), ("billing", ["billing"])):
@@ -46,14 +47,14 @@ async def routing(platform: Platform) -> AsyncIterator[Platform]:  # noqa: F811
                 agent=pb.AgentDefinition(
                     agent_id=agent_id,
                     skills={"billing": 3},
-                    capacity=[pb.ChannelCapacity(channel=pb.ACD_CHANNEL_CHAT, capacity=1)],
+                    capacity=[pb.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_WEBCHAT, capacity=1)],
                 ),
             )
         )
     yield platform
 
 
-async def stored(platform: Platform, key: str) -> bytes | None:  # noqa: F811
+async def stored(platform: Platform, key: str) -> bytes | None:
     kv = await platform.nc.jetstream().key_value(naming.acd_bucket("eu"))
     try:
         value: bytes | None = (await kv.get(key)).value
@@ -66,19 +67,19 @@ async def next_event(subscription: Any) -> events_pb2.Event:
     return events_pb2.Event.FromString((await subscription.next_msg(timeout=10)).data)
 
 
-async def set_available(platform: Platform, agent_id: str) -> None:  # noqa: F811
+async def set_available(platform: Platform, agent_id: str) -> None:
     await as_agent(platform, agent_id).SetAgentState(
         pb.SetAgentStateRequest(tenant_id=TENANT, agent_id=agent_id, state=pb.AGENT_STATE_AVAILABLE)
     )
 
 
-async def accepted_by_a1(platform: Platform, contact_id: str) -> str:  # noqa: F811
+async def accepted_by_a1(platform: Platform, contact_id: str) -> str:
     """Enqueue the contact in support with only a1 available; a1 accepts. The reservation id."""
     js = platform.nc.jetstream()
     offers = await js.subscribe(f"ccevt.eu.acme.contact_offered.{contact_id}", ordered_consumer=True)
     await platform.stub(RoutingServiceStub, role="integration").EnqueueContact(
         pb.EnqueueContactRequest(
-            tenant_id=TENANT, contact_id=contact_id, queue="support", channel=pb.ACD_CHANNEL_CHAT
+            tenant_id=TENANT, contact_id=contact_id, queue="support", channel=common_pb2.CHANNEL_KIND_WEBCHAT
         )
     )
     offered = (await next_event(offers)).contact_offered

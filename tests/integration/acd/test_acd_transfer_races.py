@@ -9,8 +9,9 @@ import pytest
 from _platform import eventually
 from nats.aio.client import Client as NATS
 
+from ccmesh.channels import Channel
 from routing.domain import contacts as contact_rules
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import AgentLedger, ReservationError
@@ -27,7 +28,7 @@ async def two_instances(nats_url: str) -> tuple[Instance, Instance]:
     two = await start_instance(nats_url, SETTINGS)
     await one.service.configure_queue(QueueSpec(TENANT, "support"))
     await one.service.configure_queue(QueueSpec(TENANT, "billing"))
-    await one.service.upsert_agent(TENANT, AgentProfile("a1", capacity={Channel.CHAT: 1}))
+    await one.service.upsert_agent(TENANT, AgentProfile("a1", capacity={Channel.WEBCHAT: 1}))
     await one.service.set_agent_state(TENANT, "a1", AgentState.AVAILABLE)
     return one, two
 
@@ -49,7 +50,7 @@ async def test_racing_transfers_move_the_contact_once(nats_url: str, nc: NATS) -
     one, two = await two_instances(nats_url)
     try:
         await one.service.enqueue(
-            TENANT, WaitingContact("c1", "support", Channel.CHAT, 50, one.service.now())
+            TENANT, WaitingContact("c1", "support", Channel.WEBCHAT, 50, one.service.now())
         )
         record = await offered(one.service, "c1")
         await two.service.accept(TENANT, "a1", record.reservation_id)
@@ -80,7 +81,7 @@ async def test_racing_closes_withdraw_an_offer_once(nats_url: str, nc: NATS) -> 
     one, two = await two_instances(nats_url)
     try:
         await one.service.enqueue(
-            TENANT, WaitingContact("c1", "support", Channel.CHAT, 50, one.service.now())
+            TENANT, WaitingContact("c1", "support", Channel.WEBCHAT, 50, one.service.now())
         )
         record = await offered(one.service, "c1")
         closes = await asyncio.gather(
@@ -94,7 +95,9 @@ async def test_racing_closes_withdraw_an_offer_once(nats_url: str, nc: NATS) -> 
         # A close that overtakes its hand-off: the late hand-off does not queue the contact.
         early = await two.service.close_contact(TENANT, "c-late")
         assert (early.status, early.agent_id) == (ContactStatus.CLOSED, "")
-        late = await one.service.enqueue(TENANT, WaitingContact("c-late", "support", Channel.CHAT, 50, 0.0))
+        late = await one.service.enqueue(
+            TENANT, WaitingContact("c-late", "support", Channel.WEBCHAT, 50, 0.0)
+        )
         assert late.status is ContactStatus.CLOSED
     finally:
         await stop_instance(one)
@@ -105,7 +108,7 @@ async def test_a_transfer_cut_short_before_the_ledger_loses_no_slot(nats_url: st
     one, two = await two_instances(nats_url)
     try:
         await one.service.enqueue(
-            TENANT, WaitingContact("c1", "support", Channel.CHAT, 50, one.service.now())
+            TENANT, WaitingContact("c1", "support", Channel.WEBCHAT, 50, one.service.now())
         )
         record = await offered(one.service, "c1")
         await one.service.accept(TENANT, "a1", record.reservation_id)

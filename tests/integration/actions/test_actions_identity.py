@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 
 from actions._actions import crm, customer_update, dead_letters, republish
 from contactcenter.common.v1 import common_pb2
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(60)
 DURABLE = "identity-actions"
 
 
-async def new_customer(platform: Platform, phone: str) -> tuple[Any, str]:  # noqa: F811
+async def new_customer(platform: Platform, phone: str) -> tuple[Any, str]:
     """An acme-retail customer (acme's brands are isolated: the profile lives in the brand's scope)."""
     identity = platform.stub(IdentityServiceStub, tenant="acme", role="admin")
     reply = await identity.ResolveCustomer(
@@ -50,7 +50,7 @@ def attributes_once(identity: Any, customer_id: str, key: str) -> Any:
 
 
 async def test_customer_attributes_from_the_integration_api_show_in_get_customer_once(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity", "integration")
     identity, customer_id = await new_customer(platform, "+44 20 7946 0101")
@@ -77,7 +77,7 @@ async def test_customer_attributes_from_the_integration_api_show_in_get_customer
 
 
 async def test_bad_customer_actions_are_dead_lettered_and_the_next_one_applies(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity", "integration")
     identity, customer_id = await new_customer(platform, "+44 20 7946 0102")

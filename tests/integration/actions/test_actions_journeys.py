@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from google.protobuf import json_format
 
 from actions._actions import contact_update, crm, dead_letters, header, republish
@@ -60,7 +60,7 @@ spec:
 """
 
 
-async def waiting_journey(platform: Platform, contact_id: str) -> Any:  # noqa: F811
+async def waiting_journey(platform: Platform, contact_id: str) -> Any:
     """Publish the payments flow and start a journey that waits at its integration node."""
     routing = platform.stub(RoutingServiceStub, tenant="acme", role="admin")
     files = [
@@ -105,14 +105,14 @@ def flow_event(key: str, contact_id: str, name: str, **data: str) -> integration
     )
 
 
-async def ledger_status(platform: Platform, action_id: str) -> str:  # noqa: F811
+async def ledger_status(platform: Platform, action_id: str) -> str:
     kv = await platform.nc.jetstream().key_value("journeys-eu")
     entry = await kv.get(f"act.acme.{action_id}")
     return str(orjson.loads(entry.value or b"{}")["status"])
 
 
 async def test_a_waiting_journey_continues_on_send_flow_event_and_takes_contact_attributes(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("routing", "integration")
     routing = await waiting_journey(platform, "pay-1")
@@ -149,7 +149,7 @@ async def test_a_waiting_journey_continues_on_send_flow_event_and_takes_contact_
 
 
 async def test_bad_journey_action_is_dead_lettered_and_the_next_one_applies(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("routing", "integration")
     routing = await waiting_journey(platform, "pay-2")

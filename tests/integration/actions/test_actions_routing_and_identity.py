@@ -4,7 +4,7 @@ not an ActionRecord is dead-lettered by both without stopping either."""
 from __future__ import annotations
 
 import pytest
-from _platform import REGION, Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import REGION, Platform, eventually
 from nats.js.errors import KeyNotFoundError
 
 from actions._actions import contact_update, crm, customer_update, dead_letters
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_each_service_applies_its_own_targets_and_survives_garbage(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity", "routing", "integration")
     identity, customer_id = await new_customer(platform, "+44 20 7946 0103")

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from _platform import SECRET, Platform, platform  # noqa: F401
+from _platform import SECRET, Platform
 
 from ccctl.main import main
 from contactcenter.ai.v1 import ai_pb2
@@ -22,7 +22,7 @@ async def ccctl(*args: str) -> int:
 
 
 async def test_train_intents_and_kb_load_from_files(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -68,7 +68,7 @@ async def test_train_intents_and_kb_load_from_files(
 
 
 async def test_bad_files_are_refused_before_anything_is_sent(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import REGION, Platform, eu_contact_center, eventually, platform  # noqa: F401
+from _platform import REGION, Platform, eu_contact_center, eventually
 
 from ai.domain.intent import fingerprint
 from ccmesh import naming
@@ -56,7 +56,7 @@ def with_pipelines(document: ContactCenter, *pipelines: AiPipeline) -> ContactCe
 
 
 async def test_training_a_new_model_changes_answers_without_a_restart_and_only_for_that_tenant(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("ai")
     acme = platform.stub(AiServiceStub, tenant="acme", role="admin")
@@ -80,7 +80,7 @@ async def test_training_a_new_model_changes_answers_without_a_restart_and_only_f
 
 
 async def test_with_the_sentence_encoder_turned_off_models_are_tfidf_only(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("ai", settings={"ai": {"sentence_encoder": False}})
     acme = platform.stub(AiServiceStub, tenant="acme", role="admin")
@@ -89,7 +89,7 @@ async def test_with_the_sentence_encoder_turned_off_models_are_tfidf_only(
     assert await intent_of(acme, "acme", "where is my order") == "order_status"
 
 
-async def test_a_model_stored_by_another_replica_is_picked_up_live(platform: Platform) -> None:  # noqa: F811
+async def test_a_model_stored_by_another_replica_is_picked_up_live(platform: Platform) -> None:
     """A second replica (simulated by writing the bucket directly) trains: this one swaps too."""
     from ai.adapters.tenant_store import TenantStore
 
@@ -105,7 +105,7 @@ async def test_a_model_stored_by_another_replica_is_picked_up_live(platform: Pla
 
 
 async def test_bad_training_input_is_invalid_argument_and_the_model_in_effect_stays(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("ai")
     admin = platform.stub(AiServiceStub, tenant="acme", role="admin")
@@ -129,7 +129,7 @@ async def test_bad_training_input_is_invalid_argument_and_the_model_in_effect_st
     assert denied.value.code is grpc.StatusCode.PERMISSION_DENIED
 
 
-async def test_bad_text_gets_a_clear_error_or_a_documented_degraded_answer(platform: Platform) -> None:  # noqa: F811
+async def test_bad_text_gets_a_clear_error_or_a_documented_degraded_answer(platform: Platform) -> None:
     await platform.start("ai")
     ai = platform.stub(AiServiceStub, tenant="acme", role="agent")
     empty = await ai.AnalyzeMessage(ai_pb2.AnalyzeMessageRequest(tenant_id="acme", text=""))
@@ -161,7 +161,7 @@ async def test_bad_text_gets_a_clear_error_or_a_documented_degraded_answer(platf
 
 
 async def test_a_configured_pipeline_uses_a_third_party_component_and_an_unknown_one_is_reported(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("ai")
     ai = platform.stub(AiServiceStub, tenant="acme", role="admin")
@@ -208,7 +208,7 @@ async def test_a_configured_pipeline_uses_a_third_party_component_and_an_unknown
     assert again.insight.pipeline == "acme-loud" and again.insight.extras["shouting"] == "yes"
 
 
-async def test_agent_assist_summary_and_wrap_up_ticket_event(platform: Platform) -> None:  # noqa: F811
+async def test_agent_assist_summary_and_wrap_up_ticket_event(platform: Platform) -> None:
     await platform.start("ai")
     admin = platform.stub(AiServiceStub, tenant="acme", role="admin")
     agent = platform.stub(AiServiceStub, tenant="acme", role="agent")
@@ -278,7 +278,7 @@ async def test_agent_assist_summary_and_wrap_up_ticket_event(platform: Platform)
 
 
 async def test_each_inbound_message_is_analysed_from_the_stream_and_its_insight_published(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     document = eu_contact_center()
     spec = document.spec.model_copy(update={"ai": AiSettings(stream_insights=True)})
@@ -316,7 +316,7 @@ async def test_each_inbound_message_is_analysed_from_the_stream_and_its_insight_
     assert "7946" not in insight.redacted_text and "[PHONE]" in insight.redacted_text
 
 
-async def test_without_stream_insights_in_the_spec_no_insight_is_published(platform: Platform) -> None:  # noqa: F811
+async def test_without_stream_insights_in_the_spec_no_insight_is_published(platform: Platform) -> None:
     # Said explicitly: the example region (examples/eu.yaml) switches streaming on.
     document = eu_contact_center()
     spec = document.spec.model_copy(update={"ai": AiSettings(stream_insights=False)})

@@ -1,15 +1,14 @@
 """Chat to voice over the real HTTP edge: a customer's SMS journey offers a call back, the
-gateway places it through Twilio's Calls API (a real local server speaking Twilio's REST
+gateway places it through Twilio's Calls API (the provider sandbox, speaking Twilio's REST
 format), and Twilio's voice webhook for that call continues the SAME contact and journey. A
-customer who calls in while their conversation waits for the call back joins it too."""
+customer who calls in while their conversation waits for the call back joins it too; one who
+answers the call back (the sandbox picks up) waits in the queue and is put through to the agent."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,11 +22,11 @@ from _gateway_http import (
     http_gateway,
     stream_events,
 )
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
-from aiohttp import web
+from _platform import Platform, eventually
+from _providers import ProviderServer
 
-from ccmesh.natsserver import free_port
 from contactcenter.common.v1 import common_pb2
+from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
 
@@ -73,41 +72,19 @@ SMS_NUMBER, VOICE_NUMBER = "+442071838770", "+442071838771"
 CUSTOMER, OTHER_CUSTOMER = "+447700900321", "+447700900654"
 
 
-@dataclass
-class LocalTwilioApi:
-    """A real HTTP server speaking Twilio's REST format for Messages.json and Calls.json."""
-
-    messages: list[dict[str, str]] = field(default_factory=list)
-    calls: list[dict[str, str]] = field(default_factory=list)
-    authorizations: set[str] = field(default_factory=set)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.authorizations.add(request.headers.get("Authorization", ""))
-        form = {key: str(value) for key, value in (await request.post()).items()}
-        if request.match_info["resource"] == "Calls.json":
-            self.calls.append(form)
-            return web.json_response({"sid": f"CA-CB-{len(self.calls)}", "status": "queued"}, status=201)
-        self.messages.append(form)
-        return web.json_response({"sid": f"SM-OUT-{len(self.messages)}", "status": "queued"}, status=201)
-
-
 @pytest.fixture
-async def twilio_api() -> AsyncIterator[tuple[LocalTwilioApi, str]]:
-    provider = LocalTwilioApi()
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{account}/{resource}", provider.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+async def twilio_api() -> AsyncIterator[tuple[ProviderServer, str]]:
+    # The test answers the placed calls itself (as the customer picking up).
+    provider = ProviderServer(TWILIO["accountSid"], AUTH_TOKEN, "unused-graph-token", "unused-signing-secret")
+    await provider.start()
     try:
-        yield provider, f"http://127.0.0.1:{port}"
+        yield provider, provider.base_url
     finally:
-        await runner.cleanup()
+        await provider.stop()
 
 
 @pytest.fixture
-async def gateway(platform: Platform, twilio_api: tuple[LocalTwilioApi, str]) -> AsyncIterator[HttpGateway]:  # noqa: F811
+async def gateway(platform: Platform, twilio_api: tuple[ProviderServer, str]) -> AsyncIterator[HttpGateway]:
     _, api_url = twilio_api
     prompts = {"callback-offer": "We will call you back.", "connecting": "Connecting you to an agent."}
     common: dict[str, Any] = {
@@ -161,7 +138,7 @@ async def voice(gateway: HttpGateway, url: str, params: dict[str, str]) -> ET.El
         return ET.fromstring(await response.text())
 
 
-async def contacts_of(platform: Platform, phone: str) -> set[str]:  # noqa: F811
+async def contacts_of(platform: Platform, phone: str) -> set[str]:
     events = await stream_events(platform)
     return {
         e.contact_id
@@ -171,25 +148,25 @@ async def contacts_of(platform: Platform, phone: str) -> set[str]:  # noqa: F811
 
 
 async def test_a_call_back_placed_through_twilio_continues_the_same_contact_and_journey(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
-    twilio_api: tuple[LocalTwilioApi, str],
+    twilio_api: tuple[ProviderServer, str],
 ) -> None:
     provider, _ = twilio_api
     await sms(gateway, "SM-CB-1", CUSTOMER, "Can you call me?")
     (contact_id,) = await contacts_of(platform, CUSTOMER)
 
     async def call_placed() -> dict[str, str] | None:
-        return provider.calls[0] if provider.calls else None
+        calls = provider.requests("calls")
+        return calls[0].form if calls else None
 
     call = await eventually(call_placed, seconds=30)
     assert (call["To"], call["From"]) == (CUSTOMER, VOICE_NUMBER)
-    expected_auth = "Basic " + base64.b64encode(f"{TWILIO['accountSid']}:{AUTH_TOKEN}".encode()).decode()
-    assert provider.authorizations == {expected_auth}
+    assert all(seen.authorized for seen in provider.seen)
     answer_url = call["Url"]
     assert parse_qs(urlsplit(answer_url).query)["contact"] == [contact_id]
     # The bot's offer went out by SMS before the call.
-    assert [m["Body"] for m in provider.messages] == ["We will call you back."]
+    assert [m.form["Body"] for m in provider.requests("messages")] == ["We will call you back."]
 
     # The customer answers: Twilio requests the call's Url (From is our number on calls we place).
     twiml = await voice(
@@ -208,14 +185,14 @@ async def test_a_call_back_placed_through_twilio_continues_the_same_contact_and_
 
 
 async def test_a_customer_who_calls_in_while_the_call_back_is_pending_joins_the_same_contact(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
-    twilio_api: tuple[LocalTwilioApi, str],
+    twilio_api: tuple[ProviderServer, str],
 ) -> None:
     provider, _ = twilio_api
     await sms(gateway, "SM-CB-2", OTHER_CUSTOMER, "Please call me")
     (contact_id,) = await contacts_of(platform, OTHER_CUSTOMER)
-    await eventually(lambda: asyncio.sleep(0, result=bool(provider.calls)), seconds=30)
+    await eventually(lambda: asyncio.sleep(0, result=bool(provider.requests("calls"))), seconds=30)
 
     # They do not wait for us and dial the voice number themselves.
     twiml = await voice(
@@ -225,3 +202,58 @@ async def test_a_customer_who_calls_in_while_the_call_back_is_pending_joins_the_
     )
     assert [child.tag for child in twiml] == ["Say", "Enqueue"]
     assert await contacts_of(platform, OTHER_CUSTOMER) == {contact_id}
+
+
+async def test_the_customer_answers_the_call_back_waits_in_the_queue_and_is_put_through_to_the_agent(
+    platform: Platform,
+    gateway: HttpGateway,
+    twilio_api: tuple[ProviderServer, str],
+) -> None:
+    provider, _ = twilio_api
+    caller = provider.sandbox.caller
+    caller.answer_placed_calls = True  # the sandbox picks up the call it is asked to place
+    customer = "+447700900987"
+    await sms(gateway, "SM-CB-3", customer, "Call me please")
+    (contact_id,) = await contacts_of(platform, customer)
+
+    async def waiting() -> Any:
+        calls = [c for c in caller.calls() if c.caller == customer]
+        return calls[0] if calls and calls[0].queue == "general-support" else None
+
+    call = await eventually(waiting, seconds=30)
+    assert call.direction == "outbound-api"
+    assert next(h["text"] for h in call.heard if h["verb"] == "Say") == "Connecting you to an agent."
+
+    routing: Any = platform.stub(RoutingServiceStub, tenant="acme", role="admin")
+    js = platform.nc.jetstream()
+    offers = await js.subscribe(f"ccevt.eu.acme.contact_offered.{contact_id}", ordered_consumer=True)
+    await routing.UpsertAgent(
+        routing_pb2.UpsertAgentRequest(
+            tenant_id="acme",
+            agent=routing_pb2.AgentDefinition(
+                agent_id="gina",
+                capacity=[routing_pb2.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_VOICE, capacity=1)],
+            ),
+        )
+    )
+    await routing.SetAgentState(
+        routing_pb2.SetAgentStateRequest(
+            tenant_id="acme", agent_id="gina", state=routing_pb2.AGENT_STATE_AVAILABLE
+        )
+    )
+    offer = events_pb2.Event.FromString((await offers.next_msg(timeout=20)).data).contact_offered
+    await routing.AnswerOffer(
+        routing_pb2.AnswerOfferRequest(
+            tenant_id="acme",
+            agent_id="gina",
+            reservation_id=offer.reservation_id,
+            answer=routing_pb2.OFFER_ANSWER_ACCEPT,
+        )
+    )
+
+    async def put_through() -> bool:
+        return call.connected_to == "client:gina"
+
+    await eventually(put_through, seconds=30)
+    await caller.hang_up(call.sid)
+    assert call.status == "completed"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from _gateway_conversation import apply_endpoints, contact_events, endpoint, kinds, publish_flows
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from google.protobuf import json_format
 
 from contactcenter.common.v1 import common_pb2
@@ -48,7 +48,7 @@ def inbound(
 
 
 @pytest.fixture
-async def running(platform: Platform) -> tuple[Any, Any]:  # noqa: F811
+async def running(platform: Platform) -> tuple[Any, Any]:
     await apply_endpoints(
         platform.nc,
         endpoint("orders-sms", "sms", "+442071830001", flow="orders", prompts=PROMPTS),
@@ -64,7 +64,7 @@ async def running(platform: Platform) -> tuple[Any, Any]:  # noqa: F811
     return gateway, routing
 
 
-async def events_until(platform: Platform, contact_id: str, count: int) -> list[Any]:  # noqa: F811
+async def events_until(platform: Platform, contact_id: str, count: int) -> list[Any]:
     async def enough() -> list[Any] | None:
         found = await contact_events(platform.nc, contact_id)
         return found if len(found) >= count else None
@@ -77,7 +77,7 @@ def bot_texts(events: list[Any]) -> list[str]:
 
 
 async def test_a_new_contact_starts_the_journey_prompts_go_out_and_the_answer_continues_it(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     running: tuple[Any, Any],
 ) -> None:
     gateway, routing = running
@@ -123,7 +123,7 @@ async def test_a_new_contact_starts_the_journey_prompts_go_out_and_the_answer_co
 
 
 async def test_prompts_use_the_endpoints_language(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     running: tuple[Any, Any],
 ) -> None:
     gateway, _ = running
@@ -135,7 +135,7 @@ async def test_prompts_use_the_endpoints_language(
 
 
 async def test_a_queue_only_endpoint_hands_the_contact_to_the_acd_with_its_channel(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     running: tuple[Any, Any],
 ) -> None:
     gateway, _ = running
@@ -171,7 +171,7 @@ async def test_a_queue_only_endpoint_hands_the_contact_to_the_acd_with_its_chann
 
 
 async def test_a_call_while_the_chat_waits_for_its_call_back_continues_the_same_contact_and_journey(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     running: tuple[Any, Any],
 ) -> None:
     gateway, routing = running

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from _gateway_conversation import REGION, apply_endpoints, endpoint, events_of_kind, start_gateway
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from _providers import SmtpSink
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -61,9 +61,9 @@ def send(port: int, message: EmailMessage, to: list[str] | None = None) -> None:
 
 
 @pytest.fixture
-async def running(platform: Platform) -> Any:  # noqa: F811
+async def running(platform: Platform) -> Any:
     relay = SmtpSink()
-    relay.start()
+    await relay.start()
     smtp_port = free_port()
     await apply_endpoints(
         platform.nc,
@@ -78,10 +78,10 @@ async def running(platform: Platform) -> Any:  # noqa: F811
     await platform.start("identity")
     await start_gateway(platform, smtp_port=smtp_port, smtp_max_message_bytes=MAX_MAIL_BYTES)
     yield smtp_port, relay
-    relay.stop()
+    await relay.stop()
 
 
-async def timeline_of(platform: Platform, address: str) -> tuple[str, list[Any]]:  # noqa: F811
+async def timeline_of(platform: Platform, address: str) -> tuple[str, list[Any]]:
     identity = platform.stub(IdentityServiceStub, tenant="acme", role="admin")
     resolved = await identity.ResolveCustomer(
         identity_pb2.ResolveCustomerRequest(
@@ -100,7 +100,7 @@ def messages_in(entries: list[Any]) -> list[Any]:
 
 
 async def test_a_mail_becomes_a_message_on_the_customers_timeline_and_its_thread_stays_one_contact(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     running: tuple[int, SmtpSink],
 ) -> None:
     port, relay = running
@@ -210,7 +210,7 @@ async def test_a_mail_becomes_a_message_on_the_customers_timeline_and_its_thread
 
 
 async def test_bad_mail_gets_a_clear_smtp_error_and_nothing_accepted_is_lost(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     running: tuple[int, SmtpSink],
 ) -> None:
     port, _ = running

@@ -23,7 +23,7 @@ from _gateway_http import (
     apply_endpoints,
     http_gateway,
 )
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -166,7 +166,7 @@ def signed(method: str, path: str, base: str, body: bytes, headers: dict[str, st
 
 
 @pytest.fixture
-async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:  # noqa: F811
+async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:
     from _gateway_http import channel_endpoint
 
     voice = channel_endpoint(
@@ -206,7 +206,7 @@ async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:  # noqa: F8
     ),
 )
 async def test_no_webhook_answers_5xx_whatever_it_is_sent(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
     route: tuple[str, str],
     content_type: str,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from _gateway_conversation import apply_endpoints, endpoint, start_gateway
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 
 from ccmesh.natsserver import free_port
 from contactcenter.common.v1 import common_pb2
@@ -56,7 +56,7 @@ def send_mail(port: int) -> None:
 
 
 async def test_sms_whatsapp_and_email_from_one_person_are_one_customer_with_one_history(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     smtp_port = free_port()
     await apply_endpoints(

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from _gateway_conversation import contact_events
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 from _workspace_harness import ALLOWED_ORIGIN, CHAT, LOCKED_CHAT, Client, customer, start_workspace
 
 pytestmark = pytest.mark.timeout(120)
@@ -43,7 +43,7 @@ async def raw(http: aiohttp.ClientSession, url: str) -> Client:
 
 
 async def test_garbage_and_oversized_frames_close_the_socket_and_others_keep_chatting(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     http: aiohttp.ClientSession,
 ) -> None:
     base = await start_workspace(platform)
@@ -71,7 +71,7 @@ async def test_garbage_and_oversized_frames_close_the_socket_and_others_keep_cha
 
 
 async def test_bad_messages_get_error_replies_and_the_socket_stays_usable(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     http: aiohttp.ClientSession,
 ) -> None:
     base = await start_workspace(platform)
@@ -103,7 +103,7 @@ async def test_bad_messages_get_error_replies_and_the_socket_stays_usable(
 
 
 async def test_a_flooding_socket_is_closed_with_4429_and_others_are_not(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     http: aiohttp.ClientSession,
 ) -> None:
     base = await start_workspace(platform)
@@ -118,7 +118,7 @@ async def test_a_flooding_socket_is_closed_with_4429_and_others_are_not(
 
 
 async def test_agent_socket_closes_on_missing_bad_or_wrong_role_credentials(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     http: aiohttp.ClientSession,
 ) -> None:
     base = await start_workspace(platform)
@@ -151,7 +151,7 @@ async def test_agent_socket_closes_on_missing_bad_or_wrong_role_credentials(
 
 
 async def test_idle_sockets_time_out_and_the_tenant_cap_holds(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     http: aiohttp.ClientSession,
 ) -> None:
     base = await start_workspace(platform, socket_idle_seconds=1.0, socket_connections_per_tenant=2)
@@ -168,7 +168,7 @@ async def test_idle_sockets_time_out_and_the_tenant_cap_holds(
 
 
 async def test_origins_are_checked_and_unknown_endpoints_are_named(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     http: aiohttp.ClientSession,
 ) -> None:
     base = await start_workspace(platform)
@@ -184,7 +184,7 @@ async def test_origins_are_checked_and_unknown_endpoints_are_named(
 
 
 async def test_a_reconnecting_visitor_gets_the_history_and_a_resend_is_not_a_new_message(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     http: aiohttp.ClientSession,
 ) -> None:
     base = await start_workspace(platform)

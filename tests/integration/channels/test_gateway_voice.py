@@ -17,7 +17,7 @@ from _gateway_http import (
     http_gateway,
     stream_events,
 )
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 
 from contactcenter.common.v1 import common_pb2
 from contactcenter.routing.v1 import routing_pb2
@@ -84,7 +84,7 @@ VOICE = channel_endpoint(
 
 
 @pytest.fixture
-async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:  # noqa: F811
+async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:
     await apply_endpoints(platform, VOICE)
     await platform.start("identity", "routing")
     routing: Any = platform.stub(RoutingServiceStub, tenant="acme", role="admin")
@@ -120,7 +120,7 @@ async def twiml(gateway: HttpGateway, url: str, params: dict[str, str]) -> ET.El
 
 
 async def test_a_call_runs_the_journey_as_twiml_and_the_callers_keys_continue_it(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
 ) -> None:
     first = await twiml(gateway, gateway.url("/v1/twilio/t-voice/voice"), call("CA100"))
@@ -181,7 +181,7 @@ async def test_the_other_key_ends_the_call_and_silence_is_asked_again_then_hung_
 
 
 async def test_a_voice_webhook_without_a_valid_signature_gets_401_and_creates_nothing(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
 ) -> None:
     async with await gateway.twilio("/v1/twilio/t-voice/voice", call("CA300"), signature=None) as response:

@@ -1,18 +1,17 @@
 """A queued caller is put through to the agent who accepts, and a caller who hangs up abandons.
 
-Real nats-server, identity, routing (journey and ACD) and gateway; Twilio's REST API is a real
-local aiohttp server speaking its format for `Calls/{CallSid}.json` (basic auth, form `Twiml`,
-200 with the call, Twilio's JSON errors). The call's journey ends in `<Enqueue>`; routing's ACD
-offers the contact to an available voice agent; the agent accepts (routing AnswerOffer), and the
-gateway redirects the live call to `<Dial><Client>agent</Client></Dial>`.
+Real nats-server, identity, routing (journey and ACD) and gateway; Twilio is the provider sandbox
+(`ccsandbox`): its caller dials the voice webhook and follows the TwiML, and its Calls API
+(`Calls/{CallSid}.json`: basic auth, form `Twiml`, Twilio's JSON errors) takes the redirect. The
+call's journey ends in `<Enqueue>`; routing's ACD offers the contact to an available voice agent;
+the agent accepts (routing AnswerOffer), and the gateway redirects the live call to
+`<Dial><Client>agent</Client></Dial>`.
 """
 
 from __future__ import annotations
 
-import base64
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -26,8 +25,8 @@ from _gateway_http import (
     http_gateway,
     stream_events,
 )
-from _platform import REGION, Platform, eventually, platform  # noqa: F401 - the fixture
-from aiohttp import web
+from _platform import REGION, Platform, eventually
+from _providers import ProviderServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nats.js.errors import KeyNotFoundError
@@ -35,6 +34,7 @@ from nats.js.errors import KeyNotFoundError
 from ccmesh import naming
 from ccmesh.events import EventPublisher
 from ccmesh.natsserver import free_port
+from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2 as pb
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
@@ -77,64 +77,20 @@ VOICE_NUMBER = "+442071838790"
 ACCOUNT = TWILIO["accountSid"]
 
 
-@dataclass
-class Redirect:
-    call_sid: str
-    authorization: str
-    form: dict[str, str]
-    status: int
-
-
-@dataclass
-class LocalTwilioCalls:
-    """Twilio's `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`, on loopback."""
-
-    redirects: list[Redirect] = field(default_factory=list)
-    #: Forms of the calls placed through Calls.json (call backs).
-    placed: list[dict[str, str]] = field(default_factory=list)
-    #: (HTTP status, Twilio error code) answered first; afterwards the call is redirected (200).
-    script: list[tuple[int, int]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        form = {key: str(value) for key, value in (await request.post()).items()}
-        call_sid = request.match_info["call"]
-        authorization = request.headers.get("Authorization", "")
-        expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{AUTH_TOKEN}".encode()).decode()
-        if authorization != expected or request.match_info["account"] != ACCOUNT:
-            answer = web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
-        elif self.script:
-            status, code = self.script.pop(0)
-            answer = web.json_response({"code": code, "message": "scripted", "status": status}, status=status)
-        else:
-            answer = web.json_response({"sid": call_sid, "status": "in-progress"}, status=200)
-        self.redirects.append(Redirect(call_sid, authorization, form, answer.status))
-        return answer
-
-    async def place(self, request: web.Request) -> web.Response:
-        self.placed.append({key: str(value) for key, value in (await request.post()).items()})
-        return web.json_response({"sid": "CA" + "7" * 32, "status": "queued"}, status=201)
-
-
 @pytest.fixture
-async def twilio_calls() -> AsyncIterator[tuple[LocalTwilioCalls, str]]:
-    provider = LocalTwilioCalls()
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{call}.json", provider.handle)
-    app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", provider.place)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+async def twilio_calls() -> AsyncIterator[tuple[ProviderServer, str]]:
+    provider = ProviderServer(ACCOUNT, AUTH_TOKEN, "unused-graph-token", "unused-signing-secret")
+    await provider.start()
     try:
-        yield provider, f"http://127.0.0.1:{port}"
+        yield provider, provider.base_url
     finally:
-        await runner.cleanup()
+        await provider.stop()
 
 
 @pytest.fixture
 async def gateway(
-    platform: Platform,  # noqa: F811
-    twilio_calls: tuple[LocalTwilioCalls, str],
+    platform: Platform,
+    twilio_calls: tuple[ProviderServer, str],
 ) -> AsyncIterator[HttpGateway]:
     _, api_url = twilio_calls
     await apply_endpoints(
@@ -170,7 +126,7 @@ async def gateway(
         yield running
 
 
-async def available_voice_agent(platform: Platform, agent_id: str) -> None:  # noqa: F811
+async def available_voice_agent(platform: Platform, agent_id: str) -> None:
     routing: Any = platform.stub(RoutingServiceStub, role="admin")
     await routing.UpsertAgent(
         pb.UpsertAgentRequest(
@@ -178,7 +134,7 @@ async def available_voice_agent(platform: Platform, agent_id: str) -> None:  # n
             agent=pb.AgentDefinition(
                 agent_id=agent_id,
                 languages=["en-GB"],
-                capacity=[pb.ChannelCapacity(channel=pb.ACD_CHANNEL_VOICE, capacity=1)],
+                capacity=[pb.ChannelCapacity(channel=common_pb2.CHANNEL_KIND_VOICE, capacity=1)],
             ),
         )
     )
@@ -187,16 +143,27 @@ async def available_voice_agent(platform: Platform, agent_id: str) -> None:  # n
     )
 
 
-async def incoming_call(gateway: HttpGateway, call_sid: str, caller: str) -> tuple[str, ET.Element]:
-    """Twilio's first webhook of a call; the contact id (from the stream) and the TwiML answered."""
-    params = {"CallSid": call_sid, "From": caller, "To": VOICE_NUMBER, "Direction": "inbound"}
-    async with await gateway.twilio("/v1/twilio/hotline/voice", params) as response:
-        assert response.status == 200, await response.text()
-        twiml = ET.fromstring(await response.text())
-    return call_sid, twiml
+async def incoming_call(
+    gateway: HttpGateway, provider: ProviderServer, caller: str, *, status_callback: bool = True
+) -> tuple[str, list[tuple[str, str]]]:
+    """A customer calls (the sandbox's caller); the CallSid and what they heard until queued."""
+    call = provider.sandbox.caller.dial_in(
+        url=gateway.url("/v1/twilio/hotline/voice"),
+        account_sid=ACCOUNT,
+        auth_token=AUTH_TOKEN,
+        caller=caller,
+        number=VOICE_NUMBER,
+        status_callback=gateway.url("/v1/twilio/hotline/voice/status") if status_callback else "",
+    )
+
+    async def queued() -> bool:
+        return call.queue == "support"
+
+    await eventually(queued)
+    return call.sid, [(h["verb"], h["text"]) for h in call.heard]
 
 
-async def contact_of_call(platform: Platform, call_sid: str) -> str:  # noqa: F811
+async def contact_of_call(platform: Platform, call_sid: str) -> str:
     for event in await stream_events(platform):
         payload = event.WhichOneof("payload")
         if payload == "message_received" and event.message_received.provider_message_id == f"{call_sid}:call":
@@ -204,7 +171,7 @@ async def contact_of_call(platform: Platform, call_sid: str) -> str:  # noqa: F8
     raise AssertionError(f"no message of call {call_sid}")
 
 
-async def events_of(platform: Platform, contact_id: str, payload: str) -> list[events_pb2.Event]:  # noqa: F811
+async def events_of(platform: Platform, contact_id: str, payload: str) -> list[events_pb2.Event]:
     return [
         e
         for e in await stream_events(platform)
@@ -223,17 +190,14 @@ async def status_callback(
 
 
 async def test_an_accepted_call_is_redirected_to_the_agent_once_even_when_twilio_was_down(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
-    twilio_calls: tuple[LocalTwilioCalls, str],
+    twilio_calls: tuple[ProviderServer, str],
 ) -> None:
     provider, _ = twilio_calls
-    provider.script.extend([(503, 20500), (503, 20500)])  # Twilio is down twice, then up
-    call_sid, twiml = await incoming_call(gateway, "CA" + "1" * 32, "+447700900801")
-    assert [(child.tag, child.text) for child in twiml] == [
-        ("Say", "Welcome to ACME."),
-        ("Enqueue", "support"),
-    ]
+    provider.script("call_update", (503, {}), (503, {}))  # Twilio is down twice, then up
+    call_sid, heard = await incoming_call(gateway, provider, "+447700900801")
+    assert heard[:2] == [("Say", "Welcome to ACME."), ("Enqueue", "support")]
     contact_id = await contact_of_call(platform, call_sid)
 
     js = platform.nc.jetstream()
@@ -263,10 +227,10 @@ async def test_an_accepted_call_is_redirected_to_the_agent_once_even_when_twilio
         3,
     )
     assert status.provider_message_id == call_sid
-    assert [r.status for r in provider.redirects] == [503, 503, 200]
-    expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT}:{AUTH_TOKEN}".encode()).decode()
-    assert {(r.call_sid, r.authorization) for r in provider.redirects} == {(call_sid, expected_auth)}
-    dial = ET.fromstring(provider.redirects[-1].form["Twiml"])
+    redirects = provider.requests("call_update")
+    assert [r.status for r in redirects] == [503, 503, 200]
+    assert {(r.sid, r.authorized) for r in redirects} == {(call_sid, True)}
+    dial = ET.fromstring(redirects[-1].form["Twiml"])
     assert dial.tag == "Response"
     assert [(child.tag, [(c.tag, c.text) for c in child]) for child in dial] == [
         ("Dial", [("Client", "alice")])
@@ -277,7 +241,8 @@ async def test_an_accepted_call_is_redirected_to_the_agent_once_even_when_twilio
         for e in await events_of(platform, contact_id, "message_status_changed")
         if e.message_status_changed.status == "failed"
     ]
-    assert len(provider.redirects) == 3
+    assert len(provider.requests("call_update")) == 3
+    assert provider.sandbox.caller.get(call_sid).connected_to == "client:alice"  # type: ignore[union-attr]
 
     # A redelivery of the same accept (a lost ack; here a copy under another event id) redirects
     # nothing more: the outcome is kept per reservation.
@@ -292,7 +257,7 @@ async def test_an_accepted_call_is_redirected_to_the_agent_once_even_when_twilio
         return info.ack_floor.stream_seq >= published.sequence and info.num_ack_pending == 0
 
     await eventually(consumed)
-    assert len(provider.redirects) == 3
+    assert len(provider.requests("call_update")) == 3
 
     # The agent's call ends normally later: recorded, and not an abandoned contact.
     assert await status_callback(gateway, call_sid, "completed") == 200
@@ -300,18 +265,20 @@ async def test_an_accepted_call_is_redirected_to_the_agent_once_even_when_twilio
 
 
 async def test_a_call_that_ended_before_the_redirect_is_reported_and_not_retried(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
-    twilio_calls: tuple[LocalTwilioCalls, str],
+    twilio_calls: tuple[ProviderServer, str],
 ) -> None:
     provider, _ = twilio_calls
-    provider.script.append((400, 21220))  # "Call is not in-progress. Cannot redirect."
-    call_sid, _ = await incoming_call(gateway, "CA" + "2" * 32, "+447700900802")
+    # The caller hangs up and Twilio's status callback has not arrived yet: the redirect gets
+    # Twilio's 21220 "Call is not in-progress. Cannot redirect."
+    call_sid, _ = await incoming_call(gateway, provider, "+447700900802", status_callback=False)
     contact_id = await contact_of_call(platform, call_sid)
     js = platform.nc.jetstream()
     offers = await js.subscribe(f"ccevt.eu.acme.contact_offered.{contact_id}", ordered_consumer=True)
     await available_voice_agent(platform, "bob")
     offer = events_pb2.Event.FromString((await offers.next_msg(timeout=15)).data).contact_offered
+    await provider.sandbox.caller.hang_up(call_sid)
     routing: Any = platform.stub(RoutingServiceStub, role="admin")
     await routing.AnswerOffer(
         pb.AnswerOfferRequest(
@@ -331,17 +298,17 @@ async def test_a_call_that_ended_before_the_redirect_is_reported_and_not_retried
     assert "call already ended" in report.message_status_changed.reason
     assert "21220" in report.message_status_changed.reason
     assert AUTH_TOKEN not in report.message_status_changed.reason
-    assert len(provider.redirects) == 1
+    assert len(provider.requests("call_update")) == 1
 
 
 async def test_a_caller_who_hangs_up_while_queued_abandons_the_contact_and_bad_signatures_change_nothing(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
-    twilio_calls: tuple[LocalTwilioCalls, str],
+    twilio_calls: tuple[ProviderServer, str],
 ) -> None:
     provider, _ = twilio_calls
     caller = "+447700900803"
-    call_sid, _ = await incoming_call(gateway, "CA" + "3" * 32, caller)
+    call_sid, _ = await incoming_call(gateway, provider, caller)
     contact_id = await contact_of_call(platform, call_sid)
     # The call waits in routing's queue (nobody is available yet) before the caller hangs up.
     await eventually(lambda: acd_status_is(platform, contact_id, "waiting"))
@@ -361,7 +328,7 @@ async def test_a_caller_who_hangs_up_while_queued_abandons_the_contact_and_bad_s
 
     # Progress reports change nothing; the caller's hang-up abandons the queued contact, once.
     assert await status_callback(gateway, call_sid, "in-progress") == 200
-    assert await status_callback(gateway, call_sid, "completed") == 200
+    await provider.sandbox.caller.hang_up(call_sid)  # Twilio posts `completed` to the status URL
     assert await status_callback(gateway, call_sid, "completed") == 200  # Twilio's retry
     closed = await eventually(lambda: events_of(platform, contact_id, "contact_closed"))
     assert [(e.contact_closed.outcome, e.contact_closed.closed_by) for e in closed] == [
@@ -372,7 +339,7 @@ async def test_a_caller_who_hangs_up_while_queued_abandons_the_contact_and_bad_s
     # offered the customer's next call, never the abandoned one (older, so it would come first).
     await eventually(lambda: acd_status_is(platform, contact_id, "closed"))
     await available_voice_agent(platform, "carol")
-    next_sid, _ = await incoming_call(gateway, "CA" + "4" * 32, caller)
+    next_sid, _ = await incoming_call(gateway, provider, caller)
     next_contact = await contact_of_call(platform, next_sid)
     assert next_contact != contact_id
     offered = await eventually(lambda: events_of(platform, next_contact, "contact_offered"))
@@ -380,10 +347,10 @@ async def test_a_caller_who_hangs_up_while_queued_abandons_the_contact_and_bad_s
     assert await events_of(platform, contact_id, "contact_offered") == []
     assert await acd_status_is(platform, contact_id, "closed")
     # The abandoned one is never redirected.
-    assert provider.redirects == []
+    assert [r for r in provider.requests("call_update") if r.sid == call_sid] == []
 
 
-async def acd_status_is(platform: Platform, contact_id: str, status: str) -> bool:  # noqa: F811
+async def acd_status_is(platform: Platform, contact_id: str, status: str) -> bool:
     """Whether routing's ACD record of the contact has `status` (read from its KV bucket)."""
     kv = await platform.nc.jetstream().key_value(naming.acd_bucket(REGION))
     try:
@@ -393,8 +360,79 @@ async def acd_status_is(platform: Platform, contact_id: str, status: str) -> boo
     return entry.value is not None and contact_from_bytes(entry.value).status.value == status
 
 
+async def test_a_transferred_caller_goes_back_on_hold_and_is_put_through_to_the_next_agent(
+    platform: Platform,
+    gateway: HttpGateway,
+    twilio_calls: tuple[ProviderServer, str],
+) -> None:
+    provider, _ = twilio_calls
+    routing: Any = platform.stub(RoutingServiceStub, role="admin")
+    await routing.ConfigureQueue(
+        pb.ConfigureQueueRequest(tenant_id="acme", queue=pb.QueueDefinition(name="billing"))
+    )
+    call_sid, _ = await incoming_call(gateway, provider, "+447700900804")
+    contact_id = await contact_of_call(platform, call_sid)
+    js = platform.nc.jetstream()
+    offers = await js.subscribe(f"ccevt.eu.acme.contact_offered.{contact_id}", ordered_consumer=True)
+    await available_voice_agent(platform, "dave")
+    first = events_pb2.Event.FromString((await offers.next_msg(timeout=15)).data).contact_offered
+    await routing.AnswerOffer(
+        pb.AnswerOfferRequest(
+            tenant_id="acme",
+            agent_id="dave",
+            reservation_id=first.reservation_id,
+            answer=pb.OFFER_ANSWER_ACCEPT,
+        )
+    )
+    live = provider.sandbox.caller.get(call_sid)
+    assert live is not None
+
+    async def connected_to(target: str) -> bool:
+        return live.connected_to == target and live.queue == ""
+
+    await eventually(lambda: connected_to("client:dave"), seconds=30)
+
+    # Dave transfers the caller to billing (where erin works): the caller hears why and waits
+    # there, on hold again.
+    await available_voice_agent(platform, "erin")
+    await routing.TransferContact(
+        pb.TransferContactRequest(
+            tenant_id="acme", contact_id=contact_id, agent_id="dave", queue="billing", reason="invoice"
+        )
+    )
+
+    async def on_hold_in_billing() -> bool:
+        texts = [h["text"] for h in live.heard]
+        moving = "Please hold while we transfer your call."
+        hold = "Please hold, an agent will be with you shortly."  # the wait URL's hold message
+        return live.queue == "billing" and moving in texts and hold in texts[texts.index(moving) :]
+
+    await eventually(on_hold_in_billing, seconds=30)
+
+    # The next agent accepts: the caller is put through to them.
+    second = events_pb2.Event.FromString((await offers.next_msg(timeout=15)).data).contact_offered
+    assert second.agent_id == "erin"
+    await routing.AnswerOffer(
+        pb.AnswerOfferRequest(
+            tenant_id="acme",
+            agent_id="erin",
+            reservation_id=second.reservation_id,
+            answer=pb.OFFER_ANSWER_ACCEPT,
+        )
+    )
+    await eventually(lambda: connected_to("client:erin"), seconds=30)
+    assert [r.status for r in provider.requests("call_update")] == [200, 200, 200]
+    # A hang-up now ends an answered call: no abandoned contact.
+    await provider.sandbox.caller.hang_up(call_sid)
+    assert [
+        e
+        for e in await events_of(platform, contact_id, "contact_closed")
+        if e.contact_closed.outcome == "abandoned"
+    ] == []
+
+
 async def test_status_callbacks_of_unknown_calls_and_endpoints(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
 ) -> None:
     stored = await platform.event_count()
@@ -408,7 +446,7 @@ async def test_status_callbacks_of_unknown_calls_and_endpoints(
 
 
 async def test_the_twilio_calls_adapter_against_a_local_twilio(
-    twilio_calls: tuple[LocalTwilioCalls, str],
+    twilio_calls: tuple[ProviderServer, str],
 ) -> None:
     provider, api_url = twilio_calls
 
@@ -432,14 +470,15 @@ async def test_the_twilio_calls_adapter_against_a_local_twilio(
         await twilio.place_call(
             endpoint, CallRequest("r1", "acme", "c1", "+447700900804", "https://cc.example.com/a", status_url)
         )
-        assert (provider.placed[0]["StatusCallback"], provider.placed[0]["StatusCallbackMethod"]) == (
+        (placed,) = provider.requests("calls")
+        assert (placed.form["StatusCallback"], placed.form["StatusCallbackMethod"]) == (
             status_url,
             "POST",
         )
         # Not a CallSid: refused before any request, permanently.
         with pytest.raises(DeliveryFailed) as refused:
             await twilio.update_call(endpoint, "CA1/../Messages", dial_agent_twiml("alice"))
-        assert not refused.value.transient and provider.redirects == []
+        assert not refused.value.transient and provider.requests("call_update") == []
         # A revoked token is permanent but not an ended call; the reason names no secret.
         revoked = hotline(api_url, token="revoked-token-0123456789")
         with pytest.raises(DeliveryFailed) as unauthorized:
@@ -447,7 +486,6 @@ async def test_the_twilio_calls_adapter_against_a_local_twilio(
         assert not unauthorized.value.transient and not isinstance(unauthorized.value, CallEnded)
         assert "20003" in unauthorized.value.reason and "revoked" not in unauthorized.value.reason
         # Twilio's 404 for a call it does not know: the call has ended.
-        provider.script.append((404, 20404))
         with pytest.raises(CallEnded):
             await twilio.update_call(endpoint, "CA" + "6" * 32, dial_agent_twiml("alice"))
         # Nobody listening: worth a retry.

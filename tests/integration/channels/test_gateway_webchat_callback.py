@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from _gateway_conversation import contact_events
 from _gateway_http import AUTH_TOKEN, TWILIO, HttpGateway, apply_endpoints, channel_endpoint, http_gateway
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from _providers import ProviderServer
 from _workspace_harness import Client
 
@@ -39,7 +39,7 @@ async def twilio() -> AsyncIterator[ProviderServer]:
 
 
 @pytest.fixture
-async def gateway(platform: Platform, twilio: ProviderServer) -> AsyncIterator[HttpGateway]:  # noqa: F811
+async def gateway(platform: Platform, twilio: ProviderServer) -> AsyncIterator[HttpGateway]:
     await apply_endpoints(
         platform,
         channel_endpoint("cb-chat", channel="webchat", provider="webchat", address="cb-web", queue="support"),
@@ -62,7 +62,7 @@ async def gateway(platform: Platform, twilio: ProviderServer) -> AsyncIterator[H
         yield running
 
 
-async def contact_ids(platform: Platform) -> set[str]:  # noqa: F811
+async def contact_ids(platform: Platform) -> set[str]:
     """Contacts the gateway opened so far (ContactCreated on the stream)."""
     js = platform.nc.jetstream()
     info = await js.stream_info(
@@ -72,7 +72,7 @@ async def contact_ids(platform: Platform) -> set[str]:  # noqa: F811
 
 
 async def test_a_chat_customers_call_back_continues_the_chat_contact(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
     twilio: ProviderServer,
 ) -> None:

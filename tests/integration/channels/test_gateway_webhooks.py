@@ -22,11 +22,10 @@ from _gateway_http import (
     stream_events,
     whatsapp_payload,
 )
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
-from aiohttp import web
+from _platform import Platform, eventually
 
 from ccmesh.events import EventPublisher
-from ccmesh.natsserver import free_port
+from ccsandbox import Sandbox, SandboxSettings
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 
@@ -45,7 +44,7 @@ SMS = {
 
 
 @pytest.fixture
-async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:  # noqa: F811
+async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:
     await apply_endpoints(platform, *ENDPOINTS)
     await platform.start("identity")
     async with http_gateway(platform) as running:
@@ -53,7 +52,7 @@ async def gateway(platform: Platform) -> AsyncIterator[HttpGateway]:  # noqa: F8
 
 
 async def test_a_signed_sms_becomes_a_contact_once_and_is_answered_with_empty_twiml(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
 ) -> None:
     async with await gateway.twilio("/v1/twilio/t-sms/sms", SMS) as response:
@@ -88,7 +87,7 @@ async def test_a_signed_sms_becomes_a_contact_once_and_is_answered_with_empty_tw
     ],
 )
 async def test_an_sms_without_a_valid_signature_gets_401_and_creates_nothing(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
     signature: str | None,
     tamper: bool,
@@ -115,7 +114,7 @@ async def test_an_sms_without_a_valid_signature_gets_401_and_creates_nothing(
     assert await platform.event_count() == 0
 
 
-async def test_the_twilio_signature_covers_the_public_url(platform: Platform) -> None:  # noqa: F811
+async def test_the_twilio_signature_covers_the_public_url(platform: Platform) -> None:
     await apply_endpoints(platform, *ENDPOINTS)
     await platform.start("identity")
     async with http_gateway(platform, public_base_url="https://cc.example.test/edge") as gateway:
@@ -161,7 +160,7 @@ def _text(message_id: str, body: str, sender: str = "447700900123") -> dict[str,
 
 
 async def test_a_signed_whatsapp_post_creates_a_contact_and_a_retry_creates_nothing(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
 ) -> None:
     image = {
@@ -210,7 +209,7 @@ async def test_a_signed_whatsapp_post_creates_a_contact_and_a_retry_creates_noth
 
 @pytest.mark.parametrize("secret", [None, "another-app-secret"])
 async def test_a_whatsapp_post_without_a_valid_signature_gets_401_and_creates_nothing(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
     secret: str | None,
 ) -> None:
@@ -222,28 +221,14 @@ async def test_a_whatsapp_post_without_a_valid_signature_gets_401_and_creates_no
 
 
 async def test_whatsapp_delivery_statuses_of_our_replies_land_on_the_contact(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
-    """An agent's reply goes out through a real (local) Graph API; Meta's statuses for it become
-    MessageStatusChanged events on the same contact, once each, with the failure's reason."""
-    sent_to_graph: list[dict[str, object]] = []
-
-    async def graph_messages(request: web.Request) -> web.Response:
-        sent_to_graph.append(await request.json())
-        return web.json_response({"messages": [{"id": "wamid.OUT1"}]})
-
-    graph = web.Application()
-    graph.router.add_post("/{version}/{phone_number_id}/messages", graph_messages)
-    runner = web.AppRunner(graph)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    """An agent's reply goes out through the Graph API (the provider sandbox); Meta's statuses for
+    it become MessageStatusChanged events on the same contact, once each, with the failure's reason."""
+    async with Sandbox(SandboxSettings(smtp_port=-1, graph_tokens=frozenset({"graph-token-0123"}))) as graph:
         line = next(e for e in ENDPOINTS if e.metadata.name == "t-wa")
         credentials = line.spec.whatsapp.model_copy(update={"access_token": "graph-token-0123"})  # type: ignore[union-attr]
-        spec = line.spec.model_copy(
-            update={"provider_api_url": f"http://127.0.0.1:{port}", "whatsapp": credentials}
-        )
+        spec = line.spec.model_copy(update={"provider_api_url": graph.base_url, "whatsapp": credentials})
         await apply_endpoints(platform, line.model_copy(update={"spec": spec}))
         await platform.start("identity")
         async with http_gateway(platform) as gateway:
@@ -281,16 +266,18 @@ async def test_whatsapp_delivery_statuses_of_our_replies_land_on_the_contact(
                 return ("reply-1", "sent", "") in statuses(await stream_events(platform))
 
             await eventually(sent, seconds=20)
-            assert sent_to_graph and str(sent_to_graph[0]["to"]).lstrip("+") == "447700900123"
+            (sent_to_graph,) = [r for r in graph.state.outbox.since(0) if r.kind == "whatsapp" and r.accepted]
+            assert sent_to_graph.to.lstrip("+") == "447700900123"
+            wamid = sent_to_graph.sid
 
             delivered = {
-                "id": "wamid.OUT1",
+                "id": wamid,
                 "status": "delivered",
                 "timestamp": "1",
                 "recipient_id": "447700900123",
             }
             failed = {
-                "id": "wamid.OUT1",
+                "id": wamid,
                 "status": "failed",
                 "timestamp": "2",
                 "recipient_id": "447700900123",
@@ -316,8 +303,6 @@ async def test_whatsapp_delivery_statuses_of_our_replies_land_on_the_contact(
                 ("reply-1", "delivered", ""),
                 ("reply-1", "failed", "131026 Message undeliverable"),
             ]
-    finally:
-        await runner.cleanup()
 
 
 def _generic(provider_id: str, text: str = "hello") -> bytes:
@@ -327,7 +312,7 @@ def _generic(provider_id: str, text: str = "hello") -> bytes:
 
 
 async def test_the_generic_api_accepts_signed_messages_once_and_refuses_replays(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     gateway: HttpGateway,
 ) -> None:
     async with await gateway.generic("t-generic", _generic("P-1")) as response:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from _gateway_conversation import contact_events, kinds
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from _workspace_harness import Client, agent, available, customer, start_workspace
 
 from ccmesh.events import EventPublisher
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-async def base(platform: Platform) -> str:  # noqa: F811
+async def base(platform: Platform) -> str:
     return await start_workspace(platform)
 
 
@@ -32,7 +32,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def token(platform: Platform, subject: str, role: str = "agent", tenant: str = "acme") -> str:  # noqa: F811
+def token(platform: Platform, subject: str, role: str = "agent", tenant: str = "acme") -> str:
     return platform.authority.mint(tenant, role, subject, 300)
 
 
@@ -41,7 +41,7 @@ async def offered(agent_socket: Client, contact_id: str) -> dict[str, object]:
 
 
 async def test_chat_is_offered_accepted_answered_and_wrapped_up(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     base: str,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -120,7 +120,7 @@ async def test_chat_is_offered_accepted_answered_and_wrapped_up(
 
 
 async def test_a_declined_offer_goes_to_the_next_agent(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     base: str,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -147,7 +147,7 @@ async def test_a_declined_offer_goes_to_the_next_agent(
     await agents[second].expect("accepted", id="b1", contactId=contact_id)
 
 
-async def offered_to(platform: Platform, contact_id: str, nth: int) -> str:  # noqa: F811
+async def offered_to(platform: Platform, contact_id: str, nth: int) -> str:
     """The agent the contact's `nth` offer went to, read from the stream."""
 
     async def offers() -> list[str] | None:
@@ -159,7 +159,7 @@ async def offered_to(platform: Platform, contact_id: str, nth: int) -> str:  # n
 
 
 async def test_an_agent_cannot_answer_another_agents_offer_or_write_to_its_contact(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     base: str,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -191,7 +191,7 @@ async def test_an_agent_cannot_answer_another_agents_offer_or_write_to_its_conta
 
 
 async def test_the_supervisor_sees_queue_depth_on_the_socket_and_the_http_api(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     base: str,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -229,7 +229,7 @@ async def test_the_supervisor_sees_queue_depth_on_the_socket_and_the_http_api(
 
 
 async def test_the_agent_gets_ai_help_and_transfers_are_checked(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     base: str,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -291,7 +291,7 @@ async def test_the_agent_gets_ai_help_and_transfers_are_checked(
 
 
 async def test_an_offer_is_withdrawn_when_the_customer_leaves_while_it_rings(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     base: str,
     http: aiohttp.ClientSession,
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 
 from ccmesh.rpc_client import mesh_stub
 from ccmesh.status import RpcError
@@ -46,7 +46,7 @@ def agent(tenant: str, agent_id: str = "ag-1", **extra: Any) -> pb.Agent:
 
 
 @pytest.fixture
-async def acme_data(platform: Platform) -> dict[str, str]:  # noqa: F811
+async def acme_data(platform: Platform) -> dict[str, str]:
     await platform.start("identity")
     admin = platform.stub(IdentityServiceStub, tenant="acme", role="admin")
     customer = await admin.ResolveCustomer(
@@ -100,6 +100,7 @@ def requests(tenant: str, ids: dict[str, str]) -> dict[str, Any]:
         "GetTimeline": pb.GetTimelineRequest(tenant=r, customer_id=c),
         "ForgetCustomer": pb.ForgetCustomerRequest(tenant=r, customer_id=c, reason="x"),
         "ListCrossings": pb.ListCrossingsRequest(tenant=r),
+        "RecordCrossing": pb.RecordCrossingRequest(tenant=r, customer_id=c, to_region="us", actor="x"),
         "ResolveFromRegion": pb.ResolveFromRegionRequest(
             tenant=r,
             identifiers=[common_pb2.Identifier(kind=PHONE, value="+4930555111")],
@@ -131,7 +132,7 @@ def leaked(reply: Any, ids: dict[str, str]) -> bool:
 
 @pytest.mark.parametrize("method", ALL_RPCS)
 async def test_a_globex_caller_never_gets_acme_data(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     acme_data: dict[str, str],
     method: str,
 ) -> None:
@@ -160,7 +161,7 @@ async def test_a_globex_caller_never_gets_acme_data(
 
 
 async def test_opaque_api_tokens_are_stored_as_hashes_scoped_revocable_and_tenant_bound(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity")
     admin = platform.stub(IdentityServiceStub, tenant="acme", role="admin")
@@ -237,7 +238,7 @@ async def test_opaque_api_tokens_are_stored_as_hashes_scoped_revocable_and_tenan
 
 
 async def test_agents_carry_skills_languages_channels_brands_and_queues_and_bad_ones_are_refused(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity")
     admin = platform.stub(IdentityServiceStub, tenant="acme", role="admin")
@@ -282,7 +283,7 @@ async def test_agents_carry_skills_languages_channels_brands_and_queues_and_bad_
 
 
 async def test_an_isolated_brand_never_reaches_another_brands_customer(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     acme_data: dict[str, str],
 ) -> None:
     bank = common_pb2.TenantRef(tenant_id="acme", brand_id="acme-bank")

@@ -6,7 +6,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, platform  # noqa: F401 - the fixture
+from _platform import Platform
 
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
@@ -24,7 +24,7 @@ def ident(kind: int, value: str) -> common_pb2.Identifier:
     return common_pb2.Identifier(kind=kind, value=value)  # type: ignore[arg-type]
 
 
-async def stored_state(platform: Platform) -> dict[str, tuple[int, int]]:  # noqa: F811
+async def stored_state(platform: Platform) -> dict[str, tuple[int, int]]:
     """(messages, last sequence) of every stream: any write would change it."""
     js = platform.nc.jetstream()
     return {i.config.name: (i.state.messages, i.state.last_seq) for i in await js.streams_info()}
@@ -137,7 +137,7 @@ def bad_requests(customer_id: str) -> list[tuple[str, str, Any, grpc.StatusCode,
     ]
 
 
-async def test_bad_input_names_the_problem_and_stores_nothing(platform: Platform) -> None:  # noqa: F811
+async def test_bad_input_names_the_problem_and_stores_nothing(platform: Platform) -> None:
     await platform.start("identity")
     admin = platform.stub(IdentityServiceStub, tenant="globex", role="admin")
     existing = await admin.ResolveCustomer(
@@ -164,7 +164,7 @@ async def test_bad_input_names_the_problem_and_stores_nothing(platform: Platform
     assert dict(kept.customer.attributes) == {"tier": "gold"}
 
 
-async def test_matching_rules_per_tenant_make_email_only_a_suggestion(platform: Platform) -> None:  # noqa: F811
+async def test_matching_rules_per_tenant_make_email_only_a_suggestion(platform: Platform) -> None:
     from _platform import eu_contact_center
 
     from ccmesh.configplane.models import IdentityMatching

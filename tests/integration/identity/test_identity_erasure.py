@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from nats.js.api import DeliverPolicy
 
 from ccmesh.events import EventPublisher
@@ -27,7 +27,7 @@ def ident(kind: int, value: str) -> common_pb2.Identifier:
     return common_pb2.Identifier(kind=kind, value=value)  # type: ignore[arg-type]
 
 
-async def every_message(platform: Platform) -> dict[str, list[bytes]]:  # noqa: F811
+async def every_message(platform: Platform) -> dict[str, list[bytes]]:
     """Subject + data of every message of every stream on the server (all of region eu's data)."""
     js = platform.nc.jetstream()
     found: dict[str, list[bytes]] = {}
@@ -86,7 +86,7 @@ async def person_with_history(
 
 
 async def test_forget_removes_every_trace_keeps_a_tombstone_and_spares_everyone_else(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity")
     identity = platform.stub(IdentityServiceStub, tenant="globex", role="admin")
@@ -147,7 +147,7 @@ async def test_forget_removes_every_trace_keeps_a_tombstone_and_spares_everyone_
     assert audit.records[0].reason == "GDPR art. 17 request #881"
 
 
-async def test_only_admins_may_forget(platform: Platform) -> None:  # noqa: F811
+async def test_only_admins_may_forget(platform: Platform) -> None:
     await platform.start("identity")
     admin = platform.stub(IdentityServiceStub, tenant="globex", role="admin")
     made = await admin.ResolveCustomer(
@@ -165,7 +165,7 @@ async def test_only_admins_may_forget(platform: Platform) -> None:  # noqa: F811
     assert still.customer.customer_id == made.customer.customer_id
 
 
-async def test_forgetting_a_merged_customer_erases_everyone_folded_into_it(platform: Platform) -> None:  # noqa: F811
+async def test_forgetting_a_merged_customer_erases_everyone_folded_into_it(platform: Platform) -> None:
     await platform.start("identity")
     identity = platform.stub(IdentityServiceStub, tenant="globex", role="admin")
     events = EventPublisher(platform.nc.jetstream(), "eu")

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ccmesh.events import EventPublisher
@@ -90,13 +90,13 @@ async def contact(
 
 
 @pytest.fixture
-async def identity(platform: Platform) -> Any:  # noqa: F811
+async def identity(platform: Platform) -> Any:
     await platform.start("identity")
     return platform.stub(IdentityServiceStub, tenant="globex", role="supervisor")
 
 
 async def test_sms_whatsapp_and_email_of_one_person_resolve_to_one_customer_with_one_history(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     identity: Any,
 ) -> None:
     events = EventPublisher(platform.nc.jetstream(), "eu")
@@ -149,7 +149,7 @@ async def test_sms_whatsapp_and_email_of_one_person_resolve_to_one_customer_with
 
 
 async def test_merge_then_unmerge_restores_both_histories_exactly_and_is_audited(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     identity: Any,
 ) -> None:
     events = EventPublisher(platform.nc.jetstream(), "eu")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _platform import Platform, eventually, platform  # noqa: F401 - the fixture
+from _platform import Platform, eventually
 from nats.js.api import DeliverPolicy
 
 from contactcenter.common.v1 import common_pb2
@@ -32,7 +32,7 @@ def inbound(provider_id: str, channel: int, kind: int, value: str, text: str) ->
     )
 
 
-async def region_bytes(platform: Platform) -> bytes:  # noqa: F811
+async def region_bytes(platform: Platform) -> bytes:
     js = platform.nc.jetstream()
     found = b""
     for info in await js.streams_info():
@@ -53,7 +53,7 @@ async def region_bytes(platform: Platform) -> bytes:  # noqa: F811
 
 
 async def test_gateway_messages_build_one_timeline_and_erasure_removes_every_spelling(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
 ) -> None:
     await platform.start("identity", "gateway")
     gateway = platform.stub(GatewayServiceStub, tenant="globex", role="integration")

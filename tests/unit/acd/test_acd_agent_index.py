@@ -2,8 +2,9 @@
 
 import random
 
+from ccmesh.channels import Channel
 from routing.domain.agent_index import AgentIndex
-from routing.domain.agents import AgentLoad, AgentProfile, AgentState, Channel
+from routing.domain.agents import AgentLoad, AgentProfile, AgentState
 from routing.domain.matching import AgentView, choose_agent
 from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact
 
@@ -16,10 +17,10 @@ def random_agent(rng: random.Random, n: int) -> AgentView:
         f"a{n}",
         skills=skills,
         languages=frozenset(rng.sample(["en", "de", "fr"], rng.randint(1, 2))),
-        capacity={Channel.VOICE: 1, Channel.CHAT: 2},
+        capacity={Channel.VOICE: 1, Channel.WEBCHAT: 2},
     )
     state = rng.choice([AgentState.AVAILABLE, AgentState.AVAILABLE, AgentState.BREAK])
-    return AgentView(profile, state, AgentLoad({Channel.CHAT: rng.randint(0, 2)}), rng.random() * 1000)
+    return AgentView(profile, state, AgentLoad({Channel.WEBCHAT: rng.randint(0, 2)}), rng.random() * 1000)
 
 
 def test_index_agrees_with_the_full_scan_on_random_pools() -> None:
@@ -33,7 +34,7 @@ def test_index_agrees_with_the_full_scan_on_random_pools() -> None:
         contact = WaitingContact(
             f"c{n}",
             "q",
-            Channel.CHAT,
+            Channel.WEBCHAT,
             50,
             rng.choice([1000.0, 960.0]),
             required_skills=frozenset(rng.sample(SKILLS, rng.randint(1, 2))),
@@ -46,13 +47,13 @@ def test_index_agrees_with_the_full_scan_on_random_pools() -> None:
 
 def test_updates_make_old_entries_stale() -> None:
     index = AgentIndex()
-    profile = AgentProfile("a1", skills={"billing": 3}, capacity={Channel.CHAT: 1})
+    profile = AgentProfile("a1", skills={"billing": 3}, capacity={Channel.WEBCHAT: 1})
     index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), 0.0))
     index.put(AgentView(AgentProfile("a2", skills={"billing": 3}), AgentState.AVAILABLE, AgentLoad(), 5.0))
-    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0, required_skills=frozenset({"billing"}))
+    contact = WaitingContact("c1", "q", Channel.WEBCHAT, 50, 10.0, required_skills=frozenset({"billing"}))
     queue = QueueSpec("acme", "q")
     assert index.longest_idle(contact, queue, 10.0).agent_id == "a1"
-    index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad({Channel.CHAT: 1}), 0.0))
+    index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad({Channel.WEBCHAT: 1}), 0.0))
     decision = index.longest_idle(contact, queue, 10.0)
     # a1 is full on chat: out of the chat buckets, so the walk does not even meet it.
     assert decision.agent_id == "a2"
@@ -88,7 +89,7 @@ def test_index_agrees_with_the_full_scan_after_random_updates_in_any_order() -> 
         contact = WaitingContact(
             f"c{n}",
             "q",
-            Channel.CHAT,
+            Channel.WEBCHAT,
             50,
             rng.choice([2000.0, 1960.0]),
             required_skills=frozenset(rng.sample(SKILLS, rng.randint(0, 2))),
@@ -108,7 +109,7 @@ def test_ties_go_to_the_greatest_agent_id_as_in_the_full_scan() -> None:
     index = AgentIndex()
     for view in views:
         index.put(view)
-    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0, required_skills=frozenset({"billing"}))
+    contact = WaitingContact("c1", "q", Channel.WEBCHAT, 50, 10.0, required_skills=frozenset({"billing"}))
     queue = QueueSpec("acme", "q")
     assert index.longest_idle(contact, queue, 10.0).agent_id == "a3"
     assert choose_agent(contact, queue, views, 10.0).agent_id == "a3"
@@ -118,7 +119,7 @@ def test_excluded_agents_are_passed_over_without_being_listed() -> None:
     index = AgentIndex()
     for n, idle in ((1, 1.0), (2, 2.0)):
         index.put(AgentView(AgentProfile(f"a{n}"), AgentState.AVAILABLE, AgentLoad(), idle))
-    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0)
+    contact = WaitingContact("c1", "q", Channel.WEBCHAT, 50, 10.0)
     decision = index.longest_idle(contact, QueueSpec("acme", "q"), 10.0, exclude={"a1"})
     assert decision.agent_id == "a2"
     assert [c.agent_id for c in decision.candidates] == ["a2"]
@@ -128,8 +129,8 @@ def test_excluded_agents_are_passed_over_without_being_listed() -> None:
 def test_a_skill_change_moves_the_agent_between_buckets() -> None:
     index = AgentIndex()
     index.put(AgentView(AgentProfile("a1", skills={"billing": 5}), AgentState.AVAILABLE, AgentLoad(), 1.0))
-    billing = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0, required_skills=frozenset({"billing"}))
-    tech = WaitingContact("c2", "q", Channel.CHAT, 50, 10.0, required_skills=frozenset({"tech"}))
+    billing = WaitingContact("c1", "q", Channel.WEBCHAT, 50, 10.0, required_skills=frozenset({"billing"}))
+    tech = WaitingContact("c2", "q", Channel.WEBCHAT, 50, 10.0, required_skills=frozenset({"tech"}))
     queue = QueueSpec("acme", "q")
     assert index.longest_idle(billing, queue, 10.0).agent_id == "a1"
     index.put(AgentView(AgentProfile("a1", skills={"tech": 2}), AgentState.AVAILABLE, AgentLoad(), 1.0))
@@ -141,31 +142,31 @@ def test_agents_without_room_are_never_walked_however_many_and_however_long_idle
     # 5,000 agents full on chat since long ago would be at the front of every longest-idle walk
     # (and past the walk's skip limit); indexed by room per channel, they are not in it at all.
     index = AgentIndex()
-    full = AgentLoad({Channel.CHAT: 2})
+    full = AgentLoad({Channel.WEBCHAT: 2})
     for n in range(5000):
-        profile = AgentProfile(f"busy{n}", skills={"billing": 3}, capacity={Channel.CHAT: 2})
+        profile = AgentProfile(f"busy{n}", skills={"billing": 3}, capacity={Channel.WEBCHAT: 2})
         index.put(AgentView(profile, AgentState.BUSY, full, float(n)))
-    free = AgentProfile("free", skills={"billing": 3}, capacity={Channel.CHAT: 2})
+    free = AgentProfile("free", skills={"billing": 3}, capacity={Channel.WEBCHAT: 2})
     index.put(AgentView(free, AgentState.AVAILABLE, AgentLoad(), 9000.0))
-    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 9999.0, required_skills=frozenset({"billing"}))
+    contact = WaitingContact("c1", "q", Channel.WEBCHAT, 50, 9999.0, required_skills=frozenset({"billing"}))
     decision = index.longest_idle(contact, QueueSpec("acme", "q"), 10000.0)
     assert (decision.agent_id, [c.agent_id for c in decision.candidates]) == ("free", ["free"])
-    assert index.has_room(Channel.CHAT) and set(index.free[Channel.CHAT]) == {"free"}
-    assert not index.has_room(Channel.CHAT, exclude={"free"})
+    assert index.has_room(Channel.WEBCHAT) and set(index.free[Channel.WEBCHAT]) == {"free"}
+    assert not index.has_room(Channel.WEBCHAT, exclude={"free"})
 
     # Completing a contact gives a busy agent room again: it is back in the walk, by idle time.
-    index.put(AgentView(index.agents["busy7"].profile, AgentState.BUSY, AgentLoad({Channel.CHAT: 1}), 7.0))
+    index.put(AgentView(index.agents["busy7"].profile, AgentState.BUSY, AgentLoad({Channel.WEBCHAT: 1}), 7.0))
     assert index.longest_idle(contact, QueueSpec("acme", "q"), 10000.0).agent_id == "busy7"
 
 
 def test_a_voice_contact_takes_the_agent_out_of_every_channel_it_blocks() -> None:
     index = AgentIndex()
-    profile = AgentProfile("a1", capacity={Channel.VOICE: 1, Channel.CHAT: 3})
+    profile = AgentProfile("a1", capacity={Channel.VOICE: 1, Channel.WEBCHAT: 3})
     index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), 0.0))
-    assert {c for c in Channel if "a1" in index.free[c]} == {Channel.VOICE, Channel.CHAT}
+    assert {c for c in Channel if "a1" in index.free[c]} == {Channel.VOICE, Channel.WEBCHAT}
     index.put(AgentView(profile, AgentState.BUSY, AgentLoad({Channel.VOICE: 1}), 0.0))
     assert not any("a1" in index.free[c] for c in Channel)
-    chat = WaitingContact("c1", "q", Channel.CHAT, 50, 0.0)
+    chat = WaitingContact("c1", "q", Channel.WEBCHAT, 50, 0.0)
     assert not index.longest_idle(chat, QueueSpec("acme", "q"), 1.0).matched
     index.put(AgentView(profile, AgentState.AVAILABLE, AgentLoad(), 5.0))
     assert index.longest_idle(chat, QueueSpec("acme", "q"), 6.0).agent_id == "a1"
@@ -200,7 +201,7 @@ def test_index_agrees_with_the_full_scan_on_brands_languages_and_several_skills(
         contact = WaitingContact(
             f"c{n}",
             "q",
-            rng.choice([Channel.CHAT, Channel.VOICE]),
+            rng.choice([Channel.WEBCHAT, Channel.VOICE]),
             50,
             rng.choice([1000.0, 960.0]),
             required_skills=frozenset(rng.sample(SKILLS, rng.randint(0, 3))),

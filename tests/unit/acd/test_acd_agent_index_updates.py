@@ -4,8 +4,9 @@ gaining and losing room per channel, skill changes and removals."""
 
 import random
 
+from ccmesh.channels import Channel
 from routing.domain.agent_index import AgentIndex
-from routing.domain.agents import AgentLoad, AgentProfile, AgentState, Channel
+from routing.domain.agents import AgentLoad, AgentProfile, AgentState
 from routing.domain.matching import AgentView, choose_agent
 from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact
 
@@ -18,7 +19,7 @@ def random_profile(rng: random.Random, agent_id: str) -> AgentProfile:
         agent_id,
         skills={s: rng.randint(1, 5) for s in rng.sample(SKILLS, rng.randint(1, 3))},
         languages=frozenset(rng.sample(["en", "de"], rng.randint(1, 2))),
-        capacity={Channel.VOICE: 1, Channel.CHAT: 2},
+        capacity={Channel.VOICE: 1, Channel.WEBCHAT: 2},
         voice_blocks_other_work=rng.random() < 0.7,
     )
 
@@ -43,7 +44,7 @@ def test_index_agrees_with_the_full_scan_after_every_kind_of_update() -> None:
             idle = now if rng.random() < 0.8 else rng.random() * now  # some arrive out of order
             if rng.random() < 0.3 and agent_id in views:
                 idle = views[agent_id].idle_since  # a change of load or state alone
-            channels = rng.sample([Channel.CHAT, Channel.VOICE], rng.randint(0, 2))
+            channels = rng.sample([Channel.WEBCHAT, Channel.VOICE], rng.randint(0, 2))
             load = AgentLoad({c: rng.randint(0, 2) for c in channels})
             view = AgentView(profile, rng.choice(STATES), load, float(idle))
             index.put(view)
@@ -56,7 +57,7 @@ def test_index_agrees_with_the_full_scan_after_every_kind_of_update() -> None:
                 rings=(BullseyeRing(0, rng.randint(1, 5)), BullseyeRing(30, 1)),
                 required_skills=frozenset(rng.sample(SKILLS, rng.randint(0, 2))),
             )
-            channel = rng.choice([Channel.CHAT, Channel.VOICE])
+            channel = rng.choice([Channel.WEBCHAT, Channel.VOICE])
             contact = WaitingContact(
                 "c", "q", channel, 50, now - rng.choice([0, 40]), language=rng.choice(["", "en", "de"])
             )

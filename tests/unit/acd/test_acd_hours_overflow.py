@@ -6,7 +6,7 @@ import pytest
 
 from routing.domain.agents import AcdInputError
 from routing.domain.hours import BusinessHours
-from routing.domain.overflow import OverflowRule, QueueStats, firing_rule, residency_violations
+from routing.domain.overflow import OverflowRule, QueueStats, Waiting, plan_overflow, residency_violations
 
 UTC = dt.UTC
 
@@ -53,6 +53,14 @@ def test_bad_hours_name_the_field(build: object, field: str) -> None:
 
 
 STATS = QueueStats(depth=5, arrivals_per_hour=100, average_handle_seconds=180, staffed_agents=6)
+
+
+def firing_rule(
+    rules: list[OverflowRule], waited: float, stats: QueueStats
+) -> tuple[OverflowRule, str] | None:
+    """The rule that fires for the last contact of a queue `stats.depth` deep that waited `waited`."""
+    waiting = [Waiting(f"c{i}", 0.0) for i in range(max(0, stats.depth - 1))] + [Waiting("last", waited)]
+    return plan_overflow(rules, waiting, stats, 0.0, {}).get("last")
 
 
 def test_overflow_fires_on_wait_depth_or_predicted_service_level() -> None:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from routing.domain.agents import AcdInputError, AgentLoad, AgentProfile, AgentState, Channel
+from ccmesh.channels import Channel
+from routing.domain.agents import AcdInputError, AgentLoad, AgentProfile, AgentState
 from routing.domain.matching import AgentView, choose_agent
 from routing.domain.queueing import BullseyeRing, QueueSpec, WaitingContact, queue_order
 
@@ -12,10 +13,10 @@ def agent(agent_id: str, skill: int = 3, idle_since: float = 0.0, chats: int = 0
         agent_id,
         skills={"billing": skill},
         languages=frozenset({"en"}),
-        capacity={Channel.VOICE: 1, Channel.CHAT: 3},
+        capacity={Channel.VOICE: 1, Channel.WEBCHAT: 3},
         **kw,  # type: ignore[arg-type]
     )
-    return AgentView(profile, AgentState.AVAILABLE, AgentLoad({Channel.CHAT: chats}), idle_since)
+    return AgentView(profile, AgentState.AVAILABLE, AgentLoad({Channel.WEBCHAT: chats}), idle_since)
 
 
 def contact(
@@ -28,7 +29,7 @@ def contact(
     return WaitingContact(
         cid,
         "billing",
-        Channel.CHAT,
+        Channel.WEBCHAT,
         priority,
         enqueued_at,
         required_skills=frozenset({"billing"}),

@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from ccmesh.channels import Channel
 from routing.adapters.acd_codec import ledger_to_bytes
 from routing.adapters.acd_store import KeyMirror
-from routing.domain.agents import AgentProfile, AgentState, Channel
+from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import AgentLedger, Held, ReservationState
 
@@ -23,16 +24,16 @@ def test_only_available_or_busy_agents_are_indexed_per_tenant() -> None:
     assert set(mirror.indexes["acme"].agents) == {"a1"}
     assert set(mirror.indexes["other"].agents) == {"a3"}
 
-    contact = WaitingContact("c1", "q", Channel.CHAT, 50, 10.0)
+    contact = WaitingContact("c1", "q", Channel.WEBCHAT, 50, 10.0)
     queue = QueueSpec("acme", "q")
     assert mirror.indexes["acme"].longest_idle(contact, queue, 10.0).agent_id == "a1"
 
     # A reservation fills a1's chat capacity: still indexed (busy agents may have room elsewhere),
     # but out of the chat buckets, so a chat decision does not meet it.
-    held = Held("r1", "c0", Channel.CHAT, ReservationState.OFFERED, 30.0)
+    held = Held("r1", "c0", Channel.WEBCHAT, ReservationState.OFFERED, 30.0)
     _put(mirror, "acme", AgentLedger(a1.profile, AgentState.AVAILABLE, (held,), 1.0))
     assert set(mirror.indexes["acme"].agents) == {"a1"}
-    assert "a1" not in mirror.indexes["acme"].free[Channel.CHAT]
+    assert "a1" not in mirror.indexes["acme"].free[Channel.WEBCHAT]
     decision = mirror.indexes["acme"].longest_idle(contact, queue, 10.0)
     assert not decision.matched and decision.candidates == ()
 

@@ -20,12 +20,25 @@ def test_the_example_with_allowed_overflow_is_accepted() -> None:
     ]
 
 
-def test_overflow_to_a_region_the_residency_policy_forbids_is_rejected() -> None:
+def test_overflow_to_a_pseudonymous_region_is_accepted() -> None:
+    """A hand-over carries no personal data, so a region the residency lists as pseudonymous
+    may take it (its agents read the conversation from the home region at view time)."""
     text = EXAMPLE.read_text().replace("targetRegion: eu", "targetRegion: us")
+    (document,) = parse_documents(text, "follow-the-sun.yaml")
+    assert isinstance(document.document, ContactCenter)
+    assert document.document.spec.routing.overflow[1].target_region == "us"
+
+
+def test_overflow_to_a_region_the_residency_policy_forbids_is_rejected() -> None:
+    text = (
+        EXAMPLE.read_text()
+        .replace("targetRegion: eu", "targetRegion: us")
+        .replace("pseudonymousRegions: [us]", "pseudonymousRegions: []")
+    )
     with pytest.raises(ConfigFileError) as caught:
         parse_documents(text, "follow-the-sun.yaml")
     message = str(caught.value)
-    assert "'retail-follow-the-sun'" in message
+    assert "'retail-follow-the-sun'" in message and "targetRegion" in message
     assert "'us'" in message and "'uk'" in message and "['eu', 'uk']" in message
 
 

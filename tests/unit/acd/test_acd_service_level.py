@@ -2,8 +2,9 @@
 
 import pytest
 
+from ccmesh.channels import Channel
 from routing.adapters.acd_codec import queue_from_bytes, queue_to_bytes
-from routing.domain.agents import AcdInputError, Channel
+from routing.domain.agents import AcdInputError
 from routing.domain.queueing import QueueSpec, ServiceLevelTarget, service_level_target
 from routing.domain.service_level import Sample, measure
 
@@ -34,10 +35,10 @@ def test_targets_per_channel_fall_back_to_the_queue_target() -> None:
         default_service_level=ServiceLevelTarget(0.7, 60.0),
     )
     assert queue.target_for(Channel.VOICE) == ServiceLevelTarget(0.9, 15.0)
-    assert queue.target_for(Channel.CHAT) == ServiceLevelTarget(0.7, 60.0)
+    assert queue.target_for(Channel.WEBCHAT) == ServiceLevelTarget(0.7, 60.0)
     assert queue.target_for(None) == ServiceLevelTarget(0.7, 60.0)
     assert queue_from_bytes(queue_to_bytes(queue)) == queue
-    assert QueueSpec("acme", "plain").target_for(Channel.CHAT) == ServiceLevelTarget(0.8, 20.0)
+    assert QueueSpec("acme", "plain").target_for(Channel.WEBCHAT) == ServiceLevelTarget(0.8, 20.0)
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from ccmesh.channels import Channel
 from contactcenter.events.v1 import events_pb2
 from identity.domain.timeline import OUTCOME, TRANSFER, ContactLink, entry_from_event
 from integration.domain.payloads import NON_PERSONAL_TYPES, carries_personal_data
 from routing.domain import contacts as rules
-from routing.domain.agents import AcdInputError, Channel
+from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.queueing import WaitingContact
 from routing.domain.reservations import ReservationError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from identity.domain.agents import (
     Agent,
@@ -101,8 +102,18 @@ def test_events_become_timeline_entries_and_the_rest_are_ignored() -> None:
     if "ai_insight" in events_pb2.Event.DESCRIPTOR.fields_by_name:
         insight = events_pb2.Event(event_id="e2", contact_id="k1")
         insight.ai_insight.intent = "refund"
+        insight.ai_insight.pipeline = "default"
+        insight.ai_insight.message_id = "0f" * 16
         found = entry_from_event(insight, link)
-        assert found is not None and found.kind == AI_INSIGHT and "intent=refund" in found.summary
+        assert found is not None and found.kind == AI_INSIGHT and "Intent: refund" in found.summary
+        # Told for people: no internal record (pipeline, message id, raw fields).
+        assert "ai:" not in found.summary and "0f0f" not in found.summary and "=" not in found.summary
+        # A voice insight of a contact that began as a chat is labelled voice.
+        insight.ai_insight.channel = common_pb2.CHANNEL_KIND_VOICE
+        insight.ai_insight.intent = "out_of_scope"
+        voiced = entry_from_event(insight, link)
+        assert voiced is not None and voiced.channel == common_pb2.CHANNEL_KIND_VOICE
+        assert voiced.summary.startswith("Intent: unknown")
     # Without a known contact, later events cannot be placed; queueing events are not history.
     assert entry_from_event(_event(contact_closed=events_pb2.ContactClosed(outcome="x")), None) is None
     assert entry_from_event(_event(contact_queued=events_pb2.ContactQueued(queue="q")), link) is None

@@ -198,6 +198,7 @@ class Insight(_message.Message):
     ESCALATION_SCORE_FIELD_NUMBER: _builtins.int
     ESCALATION_REASONS_FIELD_NUMBER: _builtins.int
     EXTRAS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_RELIABLE_FIELD_NUMBER: _builtins.int
     pipeline: _builtins.str
     language: _builtins.str
     """ISO 639-1 code, "und" when undetermined."""
@@ -216,6 +217,10 @@ class Insight(_message.Message):
     """The message with personal data replaced, safe for stores and logs."""
     escalation_score: _builtins.float
     """0..1, with the reasons that raised it."""
+    language_reliable: _builtins.bool
+    """Whether `language` is sure enough to route by (a long enough text, a clear detection): a
+    one-word "hello" or "ok" is not, and routing should not look for its speakers.
+    """
     @_builtins.property
     def components(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -245,10 +250,11 @@ class Insight(_message.Message):
         escalation_score: _builtins.float = ...,
         escalation_reasons: _abc.Iterable[_builtins.str] | None = ...,
         extras: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        language_reliable: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "entities", b"entities", "escalation_reasons", b"escalation_reasons", "escalation_score", b"escalation_score", "extras", b"extras", "intent", b"intent", "intent_model_version", b"intent_model_version", "intent_score", b"intent_score", "language", b"language", "language_confidence", b"language_confidence", "out_of_scope", b"out_of_scope", "pipeline", b"pipeline", "redacted_text", b"redacted_text", "sentiment", b"sentiment", "sentiment_label", b"sentiment_label", "sentiment_trend", b"sentiment_trend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "entities", b"entities", "escalation_reasons", b"escalation_reasons", "escalation_score", b"escalation_score", "extras", b"extras", "intent", b"intent", "intent_model_version", b"intent_model_version", "intent_score", b"intent_score", "language", b"language", "language_confidence", b"language_confidence", "language_reliable", b"language_reliable", "out_of_scope", b"out_of_scope", "pipeline", b"pipeline", "redacted_text", b"redacted_text", "sentiment", b"sentiment", "sentiment_label", b"sentiment_label", "sentiment_trend", b"sentiment_trend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -489,11 +495,16 @@ class SuggestRepliesRequest(_message.Message):
     CONTACT_ID_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     contact_id: _builtins.str
     """The conversation's recent customer messages are the query (when text is empty)."""
     text: _builtins.str
     limit: _builtins.int
+    language: _builtins.str
+    """The customer's language (ISO 639-1): its articles come first. Empty: the language of the
+    conversation's customer messages, else the one detected in `text`.
+    """
     def __init__(
         self,
         *,
@@ -501,10 +512,11 @@ class SuggestRepliesRequest(_message.Message):
         contact_id: _builtins.str = ...,
         text: _builtins.str = ...,
         limit: _builtins.int = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "limit", b"limit", "tenant_id", b"tenant_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "language", b"language", "limit", b"limit", "tenant_id", b"tenant_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -518,10 +530,13 @@ class Suggestion(_message.Message):
     ARTICLE_ID_FIELD_NUMBER: _builtins.int
     ARTICLE_TITLE_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     reply: _builtins.str
     article_id: _builtins.str
     article_title: _builtins.str
     score: _builtins.float
+    language: _builtins.str
+    """The article's language ("" when it has none)."""
     def __init__(
         self,
         *,
@@ -529,10 +544,11 @@ class Suggestion(_message.Message):
         article_id: _builtins.str = ...,
         article_title: _builtins.str = ...,
         score: _builtins.float = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "article_title", b"article_title", "reply", b"reply", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "article_title", b"article_title", "language", b"language", "reply", b"reply", "score", b"score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -200,6 +200,8 @@ class MessageReceived(_message.Message):
     PROVIDER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     ATTACHMENTS_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    SENDER_NAME_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     channel: _common_pb2.ChannelKind.ValueType
     customer_id: _builtins.str
@@ -208,6 +210,14 @@ class MessageReceived(_message.Message):
     """Provider's id for the message, used for idempotency."""
     subject: _builtins.str
     """E-mail subject (e-mail only)."""
+    language: _builtins.str
+    """The language the entry point (or the speech recogniser) expects, e.g. "en"; empty: unknown.
+    A hint for analysis when the text alone is too short to tell.
+    """
+    sender_name: _builtins.str
+    """The name the customer goes by on the channel (WhatsApp profile name, e-mail From name);
+    empty when the channel gives none. Shown to agents instead of an id.
+    """
     @_builtins.property
     def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttachmentRef]:
         """Files that came with the message, as references (the bytes are in the region's object store)."""
@@ -222,10 +232,12 @@ class MessageReceived(_message.Message):
         provider_message_id: _builtins.str = ...,
         attachments: _abc.Iterable[Global___AttachmentRef] | None = ...,
         subject: _builtins.str = ...,
+        language: _builtins.str = ...,
+        sender_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "customer_id", b"customer_id", "message_id", b"message_id", "provider_message_id", b"provider_message_id", "subject", b"subject", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "customer_id", b"customer_id", "language", b"language", "message_id", b"message_id", "provider_message_id", b"provider_message_id", "sender_name", b"sender_name", "subject", b"subject", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -277,6 +289,8 @@ class ContactQueued(_message.Message):
     LANGUAGE_FIELD_NUMBER: _builtins.int
     BRAND_FIELD_NUMBER: _builtins.int
     PREFERRED_AGENT_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
     queue: _builtins.str
     priority: _builtins.int
     channel: _common_pb2.ChannelKind.ValueType
@@ -288,6 +302,11 @@ class ContactQueued(_message.Message):
     brand: _builtins.str
     preferred_agent: _builtins.str
     """The customer's last agent, tried first until the queue's preferred-agent timeout."""
+    intent: _builtins.str
+    """What the journey learned before the hand-off (empty / 0 when it learned nothing): the
+    intent ("out_of_scope" when none fits) and the sentiment (-1 .. 1).
+    """
+    sentiment: _builtins.float
     @_builtins.property
     def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Skills the agent must have (names from the tenant's queues)."""
@@ -302,10 +321,12 @@ class ContactQueued(_message.Message):
         language: _builtins.str = ...,
         brand: _builtins.str = ...,
         preferred_agent: _builtins.str = ...,
+        intent: _builtins.str = ...,
+        sentiment: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "channel", b"channel", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "channel", b"channel", "intent", b"intent", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills", "sentiment", b"sentiment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -320,19 +341,23 @@ class ContactOffered(_message.Message):
     QUEUE_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    HOME_REGION_FIELD_NUMBER: _builtins.int
     queue: _builtins.str
     agent_id: _builtins.str
     reservation_id: _builtins.str
+    home_region: _builtins.str
+    """Set when the contact was handed over from another region, whose gateway holds its data."""
     def __init__(
         self,
         *,
         queue: _builtins.str = ...,
         agent_id: _builtins.str = ...,
         reservation_id: _builtins.str = ...,
+        home_region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queue", b"queue", "reservation_id", b"reservation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "home_region", b"home_region", "queue", b"queue", "reservation_id", b"reservation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -433,6 +458,9 @@ class AiInsight(_message.Message):
     ESCALATION_SCORE_FIELD_NUMBER: _builtins.int
     ESCALATION_REASONS_FIELD_NUMBER: _builtins.int
     PIPELINE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    LANGUAGE_CONFIDENCE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_RELIABLE_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     language: _builtins.str
     intent: _builtins.str
@@ -444,6 +472,12 @@ class AiInsight(_message.Message):
     redacted_text: _builtins.str
     escalation_score: _builtins.float
     pipeline: _builtins.str
+    channel: _common_pb2.ChannelKind.ValueType
+    """The channel the analysed message came on (a call back turns a chat into a voice contact)."""
+    language_confidence: _builtins.float
+    """0..1: how sure the detection of `language` is (0 when it fell back to the entry point's)."""
+    language_reliable: _builtins.bool
+    """Whether `language` is sure enough to route by (see ai.v1.Insight.language_reliable)."""
     @_builtins.property
     def entity_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Kinds of personal data found ("email", "phone", ...), never the values."""
@@ -464,10 +498,13 @@ class AiInsight(_message.Message):
         escalation_score: _builtins.float = ...,
         escalation_reasons: _abc.Iterable[_builtins.str] | None = ...,
         pipeline: _builtins.str = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        language_confidence: _builtins.float = ...,
+        language_reliable: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity_kinds", b"entity_kinds", "escalation_reasons", b"escalation_reasons", "escalation_score", b"escalation_score", "intent", b"intent", "intent_score", b"intent_score", "language", b"language", "message_id", b"message_id", "pipeline", b"pipeline", "redacted_text", b"redacted_text", "sentiment", b"sentiment", "sentiment_trend", b"sentiment_trend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "entity_kinds", b"entity_kinds", "escalation_reasons", b"escalation_reasons", "escalation_score", b"escalation_score", "intent", b"intent", "intent_score", b"intent_score", "language", b"language", "language_confidence", b"language_confidence", "language_reliable", b"language_reliable", "message_id", b"message_id", "pipeline", b"pipeline", "redacted_text", b"redacted_text", "sentiment", b"sentiment", "sentiment_trend", b"sentiment_trend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

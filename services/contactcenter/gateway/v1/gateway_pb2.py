@@ -23,19 +23,32 @@ _sym_db = _symbol_database.Default()
 
 
 from contactcenter.common.v1 import common_pb2 as contactcenter_dot_common_dot_v1_dot_common__pb2
+from contactcenter.events.v1 import events_pb2 as contactcenter_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&contactcenter/gateway/v1/gateway.proto\x12\x18\x63ontactcenter.gateway.v1\x1a$contactcenter/common/v1/common.proto\"\xfb\x01\n\x1bSubmitInboundMessageRequest\x12\x32\n\x06tenant\x18\x01 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x31\n\x04\x66rom\x18\x03 \x01(\x0b\x32#.contactcenter.common.v1.Identifier\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x06 \x01(\t\"\x87\x01\n\x1cSubmitInboundMessageResponse\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x17\n\x0f\x63ontact_created\x18\x05 \x01(\x08\x32\x98\x01\n\x0eGatewayService\x12\x85\x01\n\x14SubmitInboundMessage\x12\x35.contactcenter.gateway.v1.SubmitInboundMessageRequest\x1a\x36.contactcenter.gateway.v1.SubmitInboundMessageResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&contactcenter/gateway/v1/gateway.proto\x12\x18\x63ontactcenter.gateway.v1\x1a$contactcenter/common/v1/common.proto\x1a$contactcenter/events/v1/events.proto\"\x92\x01\n\x1bGetHandedOverContactRequest\x12\x32\n\x06tenant\x18\x01 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x19\n\x11requesting_region\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\"d\n\x1cGetHandedOverContactResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.contactcenter.events.v1.Event\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"\xb3\x01\n\x1aSendHandedOverReplyRequest\x12\x32\n\x06tenant\x18\x01 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x19\n\x11requesting_region\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\"1\n\x1bSendHandedOverReplyResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"\xe0\x01\n\x1eWrapUpHandedOverContactRequest\x12\x32\n\x06tenant\x18\x01 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x19\n\x11requesting_region\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x06 \x01(\t\x12\r\n\x05notes\x18\x07 \x01(\t\x12\x16\n\x0ereservation_id\x18\x08 \x01(\t\"!\n\x1fWrapUpHandedOverContactResponse\"\xfb\x01\n\x1bSubmitInboundMessageRequest\x12\x32\n\x06tenant\x18\x01 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x31\n\x04\x66rom\x18\x03 \x01(\x0b\x32#.contactcenter.common.v1.Identifier\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x06 \x01(\t\"\x87\x01\n\x1cSubmitInboundMessageResponse\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x17\n\x0f\x63ontact_created\x18\x05 \x01(\x08\x32\xb6\x04\n\x0eGatewayService\x12\x85\x01\n\x14SubmitInboundMessage\x12\x35.contactcenter.gateway.v1.SubmitInboundMessageRequest\x1a\x36.contactcenter.gateway.v1.SubmitInboundMessageResponse\x12\x85\x01\n\x14GetHandedOverContact\x12\x35.contactcenter.gateway.v1.GetHandedOverContactRequest\x1a\x36.contactcenter.gateway.v1.GetHandedOverContactResponse\x12\x82\x01\n\x13SendHandedOverReply\x12\x34.contactcenter.gateway.v1.SendHandedOverReplyRequest\x1a\x35.contactcenter.gateway.v1.SendHandedOverReplyResponse\x12\x8e\x01\n\x17WrapUpHandedOverContact\x12\x38.contactcenter.gateway.v1.WrapUpHandedOverContactRequest\x1a\x39.contactcenter.gateway.v1.WrapUpHandedOverContactResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contactcenter.gateway.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITINBOUNDMESSAGEREQUEST']._serialized_start=107
-  _globals['_SUBMITINBOUNDMESSAGEREQUEST']._serialized_end=358
-  _globals['_SUBMITINBOUNDMESSAGERESPONSE']._serialized_start=361
-  _globals['_SUBMITINBOUNDMESSAGERESPONSE']._serialized_end=496
-  _globals['_GATEWAYSERVICE']._serialized_start=499
-  _globals['_GATEWAYSERVICE']._serialized_end=651
+  _globals['_GETHANDEDOVERCONTACTREQUEST']._serialized_start=145
+  _globals['_GETHANDEDOVERCONTACTREQUEST']._serialized_end=291
+  _globals['_GETHANDEDOVERCONTACTRESPONSE']._serialized_start=293
+  _globals['_GETHANDEDOVERCONTACTRESPONSE']._serialized_end=393
+  _globals['_SENDHANDEDOVERREPLYREQUEST']._serialized_start=396
+  _globals['_SENDHANDEDOVERREPLYREQUEST']._serialized_end=575
+  _globals['_SENDHANDEDOVERREPLYRESPONSE']._serialized_start=577
+  _globals['_SENDHANDEDOVERREPLYRESPONSE']._serialized_end=626
+  _globals['_WRAPUPHANDEDOVERCONTACTREQUEST']._serialized_start=629
+  _globals['_WRAPUPHANDEDOVERCONTACTREQUEST']._serialized_end=853
+  _globals['_WRAPUPHANDEDOVERCONTACTRESPONSE']._serialized_start=855
+  _globals['_WRAPUPHANDEDOVERCONTACTRESPONSE']._serialized_end=888
+  _globals['_SUBMITINBOUNDMESSAGEREQUEST']._serialized_start=891
+  _globals['_SUBMITINBOUNDMESSAGEREQUEST']._serialized_end=1142
+  _globals['_SUBMITINBOUNDMESSAGERESPONSE']._serialized_start=1145
+  _globals['_SUBMITINBOUNDMESSAGERESPONSE']._serialized_end=1280
+  _globals['_GATEWAYSERVICE']._serialized_start=1283
+  _globals['_GATEWAYSERVICE']._serialized_end=1849
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from contactcenter.common.v1 import common_pb2 as _common_pb2
+from contactcenter.events.v1 import events_pb2 as _events_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,6 +19,175 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class GetHandedOverContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    REQUESTING_REGION_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    requesting_region: _builtins.str
+    """The region whose agent looks at the contact (where it was handed over to)."""
+    agent_id: _builtins.str
+    """The agent looking, for the crossing record."""
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        contact_id: _builtins.str = ...,
+        requesting_region: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "contact_id", b"contact_id", "requesting_region", b"requesting_region", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHandedOverContactRequest: _TypeAlias = GetHandedOverContactRequest  # noqa: Y015
+
+@_typing.final
+class GetHandedOverContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    display_name: _builtins.str
+    """How the agent may address the customer (empty when the profile has no name)."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Event]:
+        """The conversation so far: the contact's creation, messages both ways, AI insights."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[_events_pb2.Event] | None = ...,
+        display_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHandedOverContactResponse: _TypeAlias = GetHandedOverContactResponse  # noqa: Y015
+
+@_typing.final
+class SendHandedOverReplyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    REQUESTING_REGION_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    requesting_region: _builtins.str
+    agent_id: _builtins.str
+    text: _builtins.str
+    message_id: _builtins.str
+    """Stable across retries: a repeated request publishes nothing twice."""
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        contact_id: _builtins.str = ...,
+        requesting_region: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "contact_id", b"contact_id", "message_id", b"message_id", "requesting_region", b"requesting_region", "tenant", b"tenant", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendHandedOverReplyRequest: _TypeAlias = SendHandedOverReplyRequest  # noqa: Y015
+
+@_typing.final
+class SendHandedOverReplyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message_id", b"message_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendHandedOverReplyResponse: _TypeAlias = SendHandedOverReplyResponse  # noqa: Y015
+
+@_typing.final
+class WrapUpHandedOverContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    REQUESTING_REGION_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    DISPOSITION_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    requesting_region: _builtins.str
+    agent_id: _builtins.str
+    queue: _builtins.str
+    disposition: _builtins.str
+    notes: _builtins.str
+    reservation_id: _builtins.str
+    """The reservation the agent held, for an idempotent wrap-up event."""
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        contact_id: _builtins.str = ...,
+        requesting_region: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        disposition: _builtins.str = ...,
+        notes: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "contact_id", b"contact_id", "disposition", b"disposition", "notes", b"notes", "queue", b"queue", "requesting_region", b"requesting_region", "reservation_id", b"reservation_id", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WrapUpHandedOverContactRequest: _TypeAlias = WrapUpHandedOverContactRequest  # noqa: Y015
+
+@_typing.final
+class WrapUpHandedOverContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WrapUpHandedOverContactResponse: _TypeAlias = WrapUpHandedOverContactResponse  # noqa: Y015
 
 @_typing.final
 class SubmitInboundMessageRequest(_message.Message):

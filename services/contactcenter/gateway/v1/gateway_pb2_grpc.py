@@ -40,6 +40,21 @@ class GatewayServiceStub:
                 request_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SubmitInboundMessageRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SubmitInboundMessageResponse.FromString,
                 _registered_method=True)
+        self.GetHandedOverContact = channel.unary_unary(
+                '/contactcenter.gateway.v1.GatewayService/GetHandedOverContact',
+                request_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.GetHandedOverContactRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.GetHandedOverContactResponse.FromString,
+                _registered_method=True)
+        self.SendHandedOverReply = channel.unary_unary(
+                '/contactcenter.gateway.v1.GatewayService/SendHandedOverReply',
+                request_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SendHandedOverReplyRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SendHandedOverReplyResponse.FromString,
+                _registered_method=True)
+        self.WrapUpHandedOverContact = channel.unary_unary(
+                '/contactcenter.gateway.v1.GatewayService/WrapUpHandedOverContact',
+                request_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -54,6 +69,28 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHandedOverContact(self, request, context):
+        """Serving an agent of another region who holds a contact handed over from this (its home)
+        region: the customer's data stays here and is read at view time, each read recorded as a
+        residency crossing; replies and the wrap-up are published here, where the customer is.
+        Service role only; refused for a contact not handed over to the requesting region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendHandedOverReply(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WrapUpHandedOverContact(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +98,21 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.SubmitInboundMessage,
                     request_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SubmitInboundMessageRequest.FromString,
                     response_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SubmitInboundMessageResponse.SerializeToString,
+            ),
+            'GetHandedOverContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHandedOverContact,
+                    request_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.GetHandedOverContactRequest.FromString,
+                    response_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.GetHandedOverContactResponse.SerializeToString,
+            ),
+            'SendHandedOverReply': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendHandedOverReply,
+                    request_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SendHandedOverReplyRequest.FromString,
+                    response_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SendHandedOverReplyResponse.SerializeToString,
+            ),
+            'WrapUpHandedOverContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.WrapUpHandedOverContact,
+                    request_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactRequest.FromString,
+                    response_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +143,87 @@ class GatewayService:
             '/contactcenter.gateway.v1.GatewayService/SubmitInboundMessage',
             contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SubmitInboundMessageRequest.SerializeToString,
             contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SubmitInboundMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHandedOverContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.gateway.v1.GatewayService/GetHandedOverContact',
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.GetHandedOverContactRequest.SerializeToString,
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.GetHandedOverContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendHandedOverReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.gateway.v1.GatewayService/SendHandedOverReply',
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SendHandedOverReplyRequest.SerializeToString,
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.SendHandedOverReplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WrapUpHandedOverContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.gateway.v1.GatewayService/WrapUpHandedOverContact',
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactRequest.SerializeToString,
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactResponse.FromString,
             options,
             channel_credentials,
             insecure,

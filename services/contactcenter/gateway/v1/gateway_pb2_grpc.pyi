@@ -37,6 +37,14 @@ class GatewayServiceStub:
     """Accepts a customer's message from any channel: resolves the customer, opens or
     continues a contact and publishes the events. Idempotent on provider_message_id.
     """
+    GetHandedOverContact: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetHandedOverContactRequest, _gateway_pb2.GetHandedOverContactResponse]
+    """Serving an agent of another region who holds a contact handed over from this (its home)
+    region: the customer's data stays here and is read at view time, each read recorded as a
+    residency crossing; replies and the wrap-up are published here, where the customer is.
+    Service role only; refused for a contact not handed over to the requesting region.
+    """
+    SendHandedOverReply: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.SendHandedOverReplyRequest, _gateway_pb2.SendHandedOverReplyResponse]
+    WrapUpHandedOverContact: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.WrapUpHandedOverContactRequest, _gateway_pb2.WrapUpHandedOverContactResponse]
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -47,6 +55,14 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Accepts a customer's message from any channel: resolves the customer, opens or
     continues a contact and publishes the events. Idempotent on provider_message_id.
     """
+    GetHandedOverContact: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetHandedOverContactRequest, _gateway_pb2.GetHandedOverContactResponse]  # type: ignore[assignment]
+    """Serving an agent of another region who holds a contact handed over from this (its home)
+    region: the customer's data stays here and is read at view time, each read recorded as a
+    residency crossing; replies and the wrap-up are published here, where the customer is.
+    Service role only; refused for a contact not handed over to the requesting region.
+    """
+    SendHandedOverReply: _aio.UnaryUnaryMultiCallable[_gateway_pb2.SendHandedOverReplyRequest, _gateway_pb2.SendHandedOverReplyResponse]  # type: ignore[assignment]
+    WrapUpHandedOverContact: _aio.UnaryUnaryMultiCallable[_gateway_pb2.WrapUpHandedOverContactRequest, _gateway_pb2.WrapUpHandedOverContactResponse]  # type: ignore[assignment]
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """Every channel in, one contact model out."""
@@ -60,5 +76,31 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         """Accepts a customer's message from any channel: resolves the customer, opens or
         continues a contact and publishes the events. Idempotent on provider_message_id.
         """
+
+    @_abc_1.abstractmethod
+    def GetHandedOverContact(
+        self,
+        request: _gateway_pb2.GetHandedOverContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetHandedOverContactResponse, _abc.Awaitable[_gateway_pb2.GetHandedOverContactResponse]]:
+        """Serving an agent of another region who holds a contact handed over from this (its home)
+        region: the customer's data stays here and is read at view time, each read recorded as a
+        residency crossing; replies and the wrap-up are published here, where the customer is.
+        Service role only; refused for a contact not handed over to the requesting region.
+        """
+
+    @_abc_1.abstractmethod
+    def SendHandedOverReply(
+        self,
+        request: _gateway_pb2.SendHandedOverReplyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.SendHandedOverReplyResponse, _abc.Awaitable[_gateway_pb2.SendHandedOverReplyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WrapUpHandedOverContact(
+        self,
+        request: _gateway_pb2.WrapUpHandedOverContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.WrapUpHandedOverContactResponse, _abc.Awaitable[_gateway_pb2.WrapUpHandedOverContactResponse]]: ...
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

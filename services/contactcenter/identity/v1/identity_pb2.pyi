@@ -320,6 +320,50 @@ class GetCustomerResponse(_message.Message):
 Global___GetCustomerResponse: _TypeAlias = GetCustomerResponse  # noqa: Y015
 
 @_typing.final
+class FindCustomerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    IDENTIFIERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    @_builtins.property
+    def identifiers(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Identifier]: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        identifiers: _abc.Iterable[_common_pb2.Identifier] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identifiers", b"identifiers", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindCustomerRequest: _TypeAlias = FindCustomerRequest  # noqa: Y015
+
+@_typing.final
+class FindCustomerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def customer(self) -> Global___Customer: ...
+    def __init__(
+        self,
+        *,
+        customer: Global___Customer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindCustomerResponse: _TypeAlias = FindCustomerResponse  # noqa: Y015
+
+@_typing.final
 class Brand(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -901,6 +945,60 @@ class ListCrossingsResponse(_message.Message):
 Global___ListCrossingsResponse: _TypeAlias = ListCrossingsResponse  # noqa: Y015
 
 @_typing.final
+class RecordCrossingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    TO_REGION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    to_region: _builtins.str
+    actor: _builtins.str
+    """Who saw it there, e.g. "agent:bob"."""
+    reason: _builtins.str
+    """What crossed and why, e.g. "view of contact <id>"."""
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        customer_id: _builtins.str = ...,
+        to_region: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "customer_id", b"customer_id", "reason", b"reason", "tenant", b"tenant", "to_region", b"to_region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordCrossingRequest: _TypeAlias = RecordCrossingRequest  # noqa: Y015
+
+@_typing.final
+class RecordCrossingResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CROSSING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def crossing(self) -> Global___Crossing: ...
+    def __init__(
+        self,
+        *,
+        crossing: Global___Crossing | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["crossing", b"crossing"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["crossing", b"crossing"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordCrossingResponse: _TypeAlias = RecordCrossingResponse  # noqa: Y015
+
+@_typing.final
 class ResolveFromRegionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -982,6 +1080,37 @@ class ChannelCapacity(_message.Message):
 Global___ChannelCapacity: _TypeAlias = ChannelCapacity  # noqa: Y015
 
 @_typing.final
+class CapacityGroup(_message.Message):
+    """Channels whose contacts together count against one limit, on top of each channel's own
+    (e.g. sms 2 and whatsapp 2, but at most 3 of them at once). None: every channel on its own.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    capacity: _builtins.int
+    """Contacts of these channels the agent handles at once (1-100)."""
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.ChannelKind.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        channels: _abc.Iterable[_common_pb2.ChannelKind.ValueType] | None = ...,
+        capacity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "channels", b"channels", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CapacityGroup: _TypeAlias = CapacityGroup  # noqa: Y015
+
+@_typing.final
 class Skill(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1018,6 +1147,7 @@ class Agent(_message.Message):
     QUEUES_FIELD_NUMBER: _builtins.int
     HOME_REGION_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
+    CAPACITY_GROUPS_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     display_name: _builtins.str
     home_region: _builtins.str
@@ -1036,6 +1166,8 @@ class Agent(_message.Message):
     def brands(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def queues(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def capacity_groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___CapacityGroup]: ...
     def __init__(
         self,
         *,
@@ -1049,10 +1181,11 @@ class Agent(_message.Message):
         queues: _abc.Iterable[_builtins.str] | None = ...,
         home_region: _builtins.str = ...,
         revision: _builtins.int = ...,
+        capacity_groups: _abc.Iterable[Global___CapacityGroup] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "brands", b"brands", "channels", b"channels", "display_name", b"display_name", "home_region", b"home_region", "languages", b"languages", "queues", b"queues", "revision", b"revision", "skills", b"skills", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "brands", b"brands", "capacity_groups", b"capacity_groups", "channels", b"channels", "display_name", b"display_name", "home_region", b"home_region", "languages", b"languages", "queues", b"queues", "revision", b"revision", "skills", b"skills", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -45,6 +45,11 @@ class IdentityServiceStub:
                 request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetCustomerRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetCustomerResponse.FromString,
                 _registered_method=True)
+        self.FindCustomer = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/FindCustomer',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.FindCustomerRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.FindCustomerResponse.FromString,
+                _registered_method=True)
         self.GetTenant = channel.unary_unary(
                 '/contactcenter.identity.v1.IdentityService/GetTenant',
                 request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantRequest.SerializeToString,
@@ -89,6 +94,11 @@ class IdentityServiceStub:
                 '/contactcenter.identity.v1.IdentityService/ResolveFromRegion',
                 request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionResponse.FromString,
+                _registered_method=True)
+        self.RecordCrossing = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/RecordCrossing',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordCrossingRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordCrossingResponse.FromString,
                 _registered_method=True)
         self.UpsertAgent = channel.unary_unary(
                 '/contactcenter.identity.v1.IdentityService/UpsertAgent',
@@ -137,6 +147,13 @@ class IdentityServiceServicer:
 
     def GetCustomer(self, request, context):
         """Reads one customer profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindCustomer(self, request, context):
+        """Finds the customer owning any of the identifiers without creating one (NOT_FOUND when none).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -205,6 +222,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordCrossing(self, request, context):
+        """Records that a customer's data homed here was shown in another region (service role only),
+        e.g. a handed-over contact read by that region's agent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpsertAgent(self, request, context):
         """Creates or replaces an agent identity.
         """
@@ -260,6 +285,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetCustomerRequest.FromString,
                     response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetCustomerResponse.SerializeToString,
             ),
+            'FindCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindCustomer,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.FindCustomerRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.FindCustomerResponse.SerializeToString,
+            ),
             'GetTenant': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTenant,
                     request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetTenantRequest.FromString,
@@ -304,6 +334,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ResolveFromRegion,
                     request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionRequest.FromString,
                     response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionResponse.SerializeToString,
+            ),
+            'RecordCrossing': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCrossing,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordCrossingRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordCrossingResponse.SerializeToString,
             ),
             'UpsertAgent': grpc.unary_unary_rpc_method_handler(
                     servicer.UpsertAgent,
@@ -391,6 +426,33 @@ class IdentityService:
             '/contactcenter.identity.v1.IdentityService/GetCustomer',
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetCustomerRequest.SerializeToString,
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.GetCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/FindCustomer',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.FindCustomerRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.FindCustomerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -634,6 +696,33 @@ class IdentityService:
             '/contactcenter.identity.v1.IdentityService/ResolveFromRegion',
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionRequest.SerializeToString,
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.ResolveFromRegionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordCrossing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/RecordCrossing',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordCrossingRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordCrossingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,8 @@ class IdentityServiceStub:
     """
     GetCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetCustomerRequest, _identity_pb2.GetCustomerResponse]
     """Reads one customer profile."""
+    FindCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.FindCustomerRequest, _identity_pb2.FindCustomerResponse]
+    """Finds the customer owning any of the identifiers without creating one (NOT_FOUND when none)."""
     GetTenant: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetTenantRequest, _identity_pb2.GetTenantResponse]
     """Reads a tenant and its brands as configured in the region's ContactCenter."""
     MergeCustomers: _grpc.UnaryUnaryMultiCallable[_identity_pb2.MergeCustomersRequest, _identity_pb2.MergeCustomersResponse]
@@ -58,6 +60,10 @@ class IdentityServiceStub:
     """Residency crossings recorded in this (home) region for a tenant."""
     ResolveFromRegion: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveFromRegionRequest, _identity_pb2.ResolveFromRegionResponse]
     """Answers another region's identity service about customers homed here (service role only)."""
+    RecordCrossing: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RecordCrossingRequest, _identity_pb2.RecordCrossingResponse]
+    """Records that a customer's data homed here was shown in another region (service role only),
+    e.g. a handed-over contact read by that region's agent.
+    """
     UpsertAgent: _grpc.UnaryUnaryMultiCallable[_identity_pb2.UpsertAgentRequest, _identity_pb2.UpsertAgentResponse]
     """Creates or replaces an agent identity."""
     GetAgent: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetAgentRequest, _identity_pb2.GetAgentResponse]
@@ -83,6 +89,8 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     GetCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetCustomerRequest, _identity_pb2.GetCustomerResponse]  # type: ignore[assignment]
     """Reads one customer profile."""
+    FindCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.FindCustomerRequest, _identity_pb2.FindCustomerResponse]  # type: ignore[assignment]
+    """Finds the customer owning any of the identifiers without creating one (NOT_FOUND when none)."""
     GetTenant: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetTenantRequest, _identity_pb2.GetTenantResponse]  # type: ignore[assignment]
     """Reads a tenant and its brands as configured in the region's ContactCenter."""
     MergeCustomers: _aio.UnaryUnaryMultiCallable[_identity_pb2.MergeCustomersRequest, _identity_pb2.MergeCustomersResponse]  # type: ignore[assignment]
@@ -101,6 +109,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Residency crossings recorded in this (home) region for a tenant."""
     ResolveFromRegion: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveFromRegionRequest, _identity_pb2.ResolveFromRegionResponse]  # type: ignore[assignment]
     """Answers another region's identity service about customers homed here (service role only)."""
+    RecordCrossing: _aio.UnaryUnaryMultiCallable[_identity_pb2.RecordCrossingRequest, _identity_pb2.RecordCrossingResponse]  # type: ignore[assignment]
+    """Records that a customer's data homed here was shown in another region (service role only),
+    e.g. a handed-over contact read by that region's agent.
+    """
     UpsertAgent: _aio.UnaryUnaryMultiCallable[_identity_pb2.UpsertAgentRequest, _identity_pb2.UpsertAgentResponse]  # type: ignore[assignment]
     """Creates or replaces an agent identity."""
     GetAgent: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetAgentRequest, _identity_pb2.GetAgentResponse]  # type: ignore[assignment]
@@ -135,6 +147,14 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GetCustomerResponse, _abc.Awaitable[_identity_pb2.GetCustomerResponse]]:
         """Reads one customer profile."""
+
+    @_abc_1.abstractmethod
+    def FindCustomer(
+        self,
+        request: _identity_pb2.FindCustomerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.FindCustomerResponse, _abc.Awaitable[_identity_pb2.FindCustomerResponse]]:
+        """Finds the customer owning any of the identifiers without creating one (NOT_FOUND when none)."""
 
     @_abc_1.abstractmethod
     def GetTenant(
@@ -207,6 +227,16 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.ResolveFromRegionResponse, _abc.Awaitable[_identity_pb2.ResolveFromRegionResponse]]:
         """Answers another region's identity service about customers homed here (service role only)."""
+
+    @_abc_1.abstractmethod
+    def RecordCrossing(
+        self,
+        request: _identity_pb2.RecordCrossingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.RecordCrossingResponse, _abc.Awaitable[_identity_pb2.RecordCrossingResponse]]:
+        """Records that a customer's data homed here was shown in another region (service role only),
+        e.g. a handed-over contact read by that region's agent.
+        """
 
     @_abc_1.abstractmethod
     def UpsertAgent(

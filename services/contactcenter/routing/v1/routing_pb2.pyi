@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from contactcenter.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
@@ -20,28 +21,6 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class _AcdChannel:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _AcdChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AcdChannel.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    ACD_CHANNEL_UNSPECIFIED: _AcdChannel.ValueType  # 0
-    ACD_CHANNEL_VOICE: _AcdChannel.ValueType  # 1
-    ACD_CHANNEL_CHAT: _AcdChannel.ValueType  # 2
-    ACD_CHANNEL_MESSAGING: _AcdChannel.ValueType  # 3
-    ACD_CHANNEL_EMAIL: _AcdChannel.ValueType  # 4
-
-class AcdChannel(_AcdChannel, metaclass=_AcdChannelEnumTypeWrapper):
-    """---- ACD ---------------------------------------------------------------------------------"""
-
-ACD_CHANNEL_UNSPECIFIED: AcdChannel.ValueType  # 0
-ACD_CHANNEL_VOICE: AcdChannel.ValueType  # 1
-ACD_CHANNEL_CHAT: AcdChannel.ValueType  # 2
-ACD_CHANNEL_MESSAGING: AcdChannel.ValueType  # 3
-ACD_CHANNEL_EMAIL: AcdChannel.ValueType  # 4
-Global___AcdChannel: _TypeAlias = AcdChannel  # noqa: Y015
-
 class _AgentState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -55,7 +34,8 @@ class _AgentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AgentState
     AGENT_STATE_AFTER_CONTACT_WORK: _AgentState.ValueType  # 4
     AGENT_STATE_BREAK: _AgentState.ValueType  # 5
 
-class AgentState(_AgentState, metaclass=_AgentStateEnumTypeWrapper): ...
+class AgentState(_AgentState, metaclass=_AgentStateEnumTypeWrapper):
+    """---- ACD ---------------------------------------------------------------------------------"""
 
 AGENT_STATE_UNSPECIFIED: AgentState.ValueType  # 0
 AGENT_STATE_OFFLINE: AgentState.ValueType  # 1
@@ -415,6 +395,7 @@ class StartJourneyRequest(_message.Message):
     CUSTOMER_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     contact_id: _builtins.str
     """The contact that starts the journey; also the journey id."""
@@ -424,6 +405,10 @@ class StartJourneyRequest(_message.Message):
     channel: _builtins.str
     brand: _builtins.str
     language: _builtins.str
+    text: _builtins.str
+    """The customer's message that opened the contact: what the journey's AI steps analyse
+    (the last input, once the journey has asked for one). Empty on voice.
+    """
     @_builtins.property
     def customer(self) -> _struct_pb2.Struct:
         """Customer profile attributes (tier, segment...) the conditions may read."""
@@ -447,10 +432,11 @@ class StartJourneyRequest(_message.Message):
         customer: _struct_pb2.Struct | None = ...,
         history: _struct_pb2.Struct | None = ...,
         attributes: _struct_pb2.Struct | None = ...,
+        text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "customer", b"customer", "history", b"history"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "attributes", b"attributes", "brand", b"brand", "channel", b"channel", "contact_id", b"contact_id", "customer", b"customer", "flow", b"flow", "history", b"history", "language", b"language", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "attributes", b"attributes", "brand", b"brand", "channel", b"channel", "contact_id", b"contact_id", "customer", b"customer", "flow", b"flow", "history", b"history", "language", b"language", "tenant_id", b"tenant_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -546,6 +532,9 @@ class Journey(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     HAND_OFF_FIELD_NUMBER: _builtins.int
     REGION_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
     journey_id: _builtins.str
     flow: _builtins.str
     version: _builtins.int
@@ -560,6 +549,12 @@ class Journey(_message.Message):
     """How it ended: queue, flow, end, error."""
     outcome: _builtins.str
     region: _builtins.str
+    language: _builtins.str
+    """What the journey learned or was given: the customer's language ("" unknown), the intent
+    and the sentiment (-1 .. 1). The driver words its prompts in this language.
+    """
+    intent: _builtins.str
+    sentiment: _builtins.float
     @_builtins.property
     def attributes(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -583,10 +578,13 @@ class Journey(_message.Message):
         outcome: _builtins.str = ...,
         hand_off: Global___RoutingHandOff | None = ...,
         region: _builtins.str = ...,
+        language: _builtins.str = ...,
+        intent: _builtins.str = ...,
+        sentiment: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "hand_off", b"hand_off"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "channel", b"channel", "flow", b"flow", "hand_off", b"hand_off", "journey_id", b"journey_id", "node", b"node", "outcome", b"outcome", "outcome_kind", b"outcome_kind", "path", b"path", "priority", b"priority", "region", b"region", "status", b"status", "version", b"version", "waiting_for", b"waiting_for"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "channel", b"channel", "flow", b"flow", "hand_off", b"hand_off", "intent", b"intent", "journey_id", b"journey_id", "language", b"language", "node", b"node", "outcome", b"outcome", "outcome_kind", b"outcome_kind", "path", b"path", "priority", b"priority", "region", b"region", "sentiment", b"sentiment", "status", b"status", "version", b"version", "waiting_for", b"waiting_for"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -864,6 +862,9 @@ class QueueDefinition(_message.Message):
     HOURS_FIELD_NUMBER: _builtins.int
     SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
     CHANNEL_SERVICE_LEVELS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_WIDENING_FIELD_NUMBER: _builtins.int
+    BRAND_SHARING_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Queue name, unique per tenant (letters, digits, '_', '=', '-')."""
     brand: _builtins.str
@@ -871,6 +872,14 @@ class QueueDefinition(_message.Message):
     aging_per_minute: _builtins.float
     """Priority points added per minute waited (0: plain FIFO inside a priority)."""
     preferred_agent_timeout_seconds: _builtins.float
+    language: _builtins.str
+    """How the contact's language is matched from 0 s: required (only speakers; the default when
+    empty), preferred (a speaker first, else another agent) or any.
+    """
+    brand_sharing: _builtins.str
+    """Agents of other brands: "" follows the tenant's brandSharing (shared: every brand's agents
+    serve the queue), "isolated" narrows the queue to its brand and shared_brands.
+    """
     @_builtins.property
     def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -893,6 +902,10 @@ class QueueDefinition(_message.Message):
     def channel_service_levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelServiceLevel]:
         """Targets for single channels, overriding service_level for that channel."""
 
+    @_builtins.property
+    def language_widening(self) -> _containers.RepeatedCompositeFieldContainer[Global___LanguageStep]:
+        """Later steps that widen the language rule with the wait (required -> preferred -> any)."""
+
     def __init__(
         self,
         *,
@@ -907,14 +920,42 @@ class QueueDefinition(_message.Message):
         hours: Global___QueueHours | None = ...,
         service_level: Global___ServiceLevelTarget | None = ...,
         channel_service_levels: _abc.Iterable[Global___ChannelServiceLevel] | None = ...,
+        language: _builtins.str = ...,
+        language_widening: _abc.Iterable[Global___LanguageStep] | None = ...,
+        brand_sharing: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours", "service_level", b"service_level"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aging_per_minute", b"aging_per_minute", "brand", b"brand", "channel_service_levels", b"channel_service_levels", "hours", b"hours", "name", b"name", "preferred_agent_timeout_seconds", b"preferred_agent_timeout_seconds", "required_skills", b"required_skills", "rings", b"rings", "service_level", b"service_level", "shared_brands", b"shared_brands", "strategy", b"strategy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aging_per_minute", b"aging_per_minute", "brand", b"brand", "brand_sharing", b"brand_sharing", "channel_service_levels", b"channel_service_levels", "hours", b"hours", "language", b"language", "language_widening", b"language_widening", "name", b"name", "preferred_agent_timeout_seconds", b"preferred_agent_timeout_seconds", "required_skills", b"required_skills", "rings", b"rings", "service_level", b"service_level", "shared_brands", b"shared_brands", "strategy", b"strategy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueueDefinition: _TypeAlias = QueueDefinition  # noqa: Y015
+
+@_typing.final
+class LanguageStep(_message.Message):
+    """From after_seconds (> 0) of waiting on, the language is matched as `mode` says."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_SECONDS_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    after_seconds: _builtins.float
+    mode: _builtins.str
+    """preferred or any; each step must widen the one before."""
+    def __init__(
+        self,
+        *,
+        after_seconds: _builtins.float = ...,
+        mode: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seconds", b"after_seconds", "mode", b"mode"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LanguageStep: _TypeAlias = LanguageStep  # noqa: Y015
 
 @_typing.final
 class ServiceLevelTarget(_message.Message):
@@ -948,13 +989,13 @@ class ChannelServiceLevel(_message.Message):
 
     CHANNEL_FIELD_NUMBER: _builtins.int
     TARGET_FIELD_NUMBER: _builtins.int
-    channel: Global___AcdChannel.ValueType
+    channel: _common_pb2.ChannelKind.ValueType
     @_builtins.property
     def target(self) -> Global___ServiceLevelTarget: ...
     def __init__(
         self,
         *,
-        channel: Global___AcdChannel.ValueType = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
         target: Global___ServiceLevelTarget | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
@@ -1002,6 +1043,8 @@ class QueueHours(_message.Message):
     OVERRIDES_FIELD_NUMBER: _builtins.int
     CLOSED_ACTION_FIELD_NUMBER: _builtins.int
     CLOSED_TARGET_QUEUE_FIELD_NUMBER: _builtins.int
+    CLOSED_TARGET_REGION_FIELD_NUMBER: _builtins.int
+    CLOSED_MESSAGE_FIELD_NUMBER: _builtins.int
     time_zone: _builtins.str
     """IANA time zone of the windows, e.g. Europe/Berlin."""
     holiday_country: _builtins.str
@@ -1010,6 +1053,12 @@ class QueueHours(_message.Message):
     closed_action: _builtins.str
     """callback, message or queue (then closed_target_queue takes the contact)."""
     closed_target_queue: _builtins.str
+    closed_target_region: _builtins.str
+    """Region of closed_target_queue when another region takes the contact (empty: this region);
+    must be a region the ContactCenter knows.
+    """
+    closed_message: _builtins.str
+    """What the customer is told on their channel (message and callback); empty: a default text."""
     @_builtins.property
     def weekly(self) -> _containers.RepeatedCompositeFieldContainer[Global___DayHours]: ...
     @_builtins.property
@@ -1026,10 +1075,12 @@ class QueueHours(_message.Message):
         overrides: _abc.Iterable[Global___DayHours] | None = ...,
         closed_action: _builtins.str = ...,
         closed_target_queue: _builtins.str = ...,
+        closed_target_region: _builtins.str = ...,
+        closed_message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_action", b"closed_action", "closed_target_queue", b"closed_target_queue", "holiday_country", b"holiday_country", "holiday_subdivision", b"holiday_subdivision", "overrides", b"overrides", "time_zone", b"time_zone", "weekly", b"weekly"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_action", b"closed_action", "closed_message", b"closed_message", "closed_target_queue", b"closed_target_queue", "closed_target_region", b"closed_target_region", "holiday_country", b"holiday_country", "holiday_subdivision", b"holiday_subdivision", "overrides", b"overrides", "time_zone", b"time_zone", "weekly", b"weekly"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1079,13 +1130,13 @@ class ChannelCapacity(_message.Message):
 
     CHANNEL_FIELD_NUMBER: _builtins.int
     CAPACITY_FIELD_NUMBER: _builtins.int
-    channel: Global___AcdChannel.ValueType
+    channel: _common_pb2.ChannelKind.ValueType
     capacity: _builtins.int
     """Contacts at once on this channel; must be >= 0 (voice at most 1)."""
     def __init__(
         self,
         *,
-        channel: Global___AcdChannel.ValueType = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
         capacity: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -1095,6 +1146,40 @@ class ChannelCapacity(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChannelCapacity: _TypeAlias = ChannelCapacity  # noqa: Y015
+
+@_typing.final
+class CapacityGroup(_message.Message):
+    """Channels whose contacts together count against one limit, on top of each channel's own
+    (e.g. sms 2 and whatsapp 2, but at most 3 messaging contacts at once).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Names the group in errors and views, e.g. "messaging"."""
+    capacity: _builtins.int
+    """Contacts at once on these channels together; must be >= 0."""
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.ChannelKind.ValueType]:
+        """At least one channel; a channel may be in several groups (every one applies)."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        channels: _abc.Iterable[_common_pb2.ChannelKind.ValueType] | None = ...,
+        capacity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "channels", b"channels", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CapacityGroup: _TypeAlias = CapacityGroup  # noqa: Y015
 
 @_typing.final
 class AgentDefinition(_message.Message):
@@ -1127,6 +1212,7 @@ class AgentDefinition(_message.Message):
     HOME_REGION_FIELD_NUMBER: _builtins.int
     CAPACITY_FIELD_NUMBER: _builtins.int
     VOICE_ALLOWS_OTHER_WORK_FIELD_NUMBER: _builtins.int
+    CAPACITY_GROUPS_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     home_region: _builtins.str
     voice_allows_other_work: _builtins.bool
@@ -1141,7 +1227,11 @@ class AgentDefinition(_message.Message):
     def brands(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def capacity(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelCapacity]:
-        """Empty: voice 1, chat 1, messaging 1."""
+        """Empty: one contact at a time on every channel. Otherwise a channel not listed takes none."""
+
+    @_builtins.property
+    def capacity_groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___CapacityGroup]:
+        """Limits on the sum of several channels' contacts; none by default (each channel on its own)."""
 
     def __init__(
         self,
@@ -1153,10 +1243,11 @@ class AgentDefinition(_message.Message):
         home_region: _builtins.str = ...,
         capacity: _abc.Iterable[Global___ChannelCapacity] | None = ...,
         voice_allows_other_work: _builtins.bool = ...,
+        capacity_groups: _abc.Iterable[Global___CapacityGroup] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "brands", b"brands", "capacity", b"capacity", "home_region", b"home_region", "languages", b"languages", "skills", b"skills", "voice_allows_other_work", b"voice_allows_other_work"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "brands", b"brands", "capacity", b"capacity", "capacity_groups", b"capacity_groups", "home_region", b"home_region", "languages", b"languages", "skills", b"skills", "voice_allows_other_work", b"voice_allows_other_work"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1305,15 +1396,21 @@ class EnqueueContactRequest(_message.Message):
     REQUIRED_SKILLS_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
     PREFERRED_AGENT_FIELD_NUMBER: _builtins.int
+    HOME_REGION_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     contact_id: _builtins.str
     queue: _builtins.str
-    channel: Global___AcdChannel.ValueType
+    channel: _common_pb2.ChannelKind.ValueType
+    """Required: the customer's channel, whose agent capacity the contact uses."""
     priority: _builtins.int
     """1-99; 0 means 50."""
     language: _builtins.str
     preferred_agent: _builtins.str
     """The customer's last agent, tried first until the queue's preferred-agent timeout."""
+    home_region: _builtins.str
+    """The region the customer's data lives in, when it is not this one (a hand-over): agents
+    here see and answer the contact through that region's gateway.
+    """
     @_builtins.property
     def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1322,15 +1419,16 @@ class EnqueueContactRequest(_message.Message):
         tenant_id: _builtins.str = ...,
         contact_id: _builtins.str = ...,
         queue: _builtins.str = ...,
-        channel: Global___AcdChannel.ValueType = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
         priority: _builtins.int = ...,
         required_skills: _abc.Iterable[_builtins.str] | None = ...,
         language: _builtins.str = ...,
         preferred_agent: _builtins.str = ...,
+        home_region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contact_id", b"contact_id", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contact_id", b"contact_id", "home_region", b"home_region", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1470,6 +1568,8 @@ class ExplainDecisionResponse(_message.Message):
     RULE_FIELD_NUMBER: _builtins.int
     RING_FIELD_NUMBER: _builtins.int
     CANDIDATES_FIELD_NUMBER: _builtins.int
+    LANGUAGE_RULE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_RING_FIELD_NUMBER: _builtins.int
     contact_id: _builtins.str
     queue: _builtins.str
     agent_id: _builtins.str
@@ -1477,6 +1577,12 @@ class ExplainDecisionResponse(_message.Message):
     """preferred_agent, longest_idle, most_skilled, least_occupied, no_eligible_agent..."""
     ring: _builtins.int
     """Bullseye ring reached (0: the innermost)."""
+    language_rule: _builtins.str
+    """The queue's language rule as it applied, e.g. "es preferred (language ring 1)"; empty when
+    the contact has no language.
+    """
+    language_ring: _builtins.int
+    """The language rule's step reached (0: the first)."""
     @_builtins.property
     def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___DecisionCandidate]: ...
     def __init__(
@@ -1488,10 +1594,12 @@ class ExplainDecisionResponse(_message.Message):
         rule: _builtins.str = ...,
         ring: _builtins.int = ...,
         candidates: _abc.Iterable[Global___DecisionCandidate] | None = ...,
+        language_rule: _builtins.str = ...,
+        language_ring: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "candidates", b"candidates", "contact_id", b"contact_id", "queue", b"queue", "ring", b"ring", "rule", b"rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "candidates", b"candidates", "contact_id", b"contact_id", "language_ring", b"language_ring", "language_rule", b"language_rule", "queue", b"queue", "ring", b"ring", "rule", b"rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1510,7 +1618,7 @@ class GetQueueStatsRequest(_message.Message):
     queue: _builtins.str
     target_answer_seconds: _builtins.float
     """Service-level threshold in seconds for the prediction; 0 means the target's within_seconds."""
-    channel: Global___AcdChannel.ValueType
+    channel: _common_pb2.ChannelKind.ValueType
     """Only contacts on this channel, against this channel's target; unspecified: every channel,
     against the queue's target.
     """
@@ -1522,7 +1630,7 @@ class GetQueueStatsRequest(_message.Message):
         tenant_id: _builtins.str = ...,
         queue: _builtins.str = ...,
         target_answer_seconds: _builtins.float = ...,
-        channel: Global___AcdChannel.ValueType = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
         window_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -1548,6 +1656,16 @@ class GetQueueStatsResponse(_message.Message):
     MEASURED_CONTACTS_FIELD_NUMBER: _builtins.int
     ANSWERED_WITHIN_TARGET_FIELD_NUMBER: _builtins.int
     MEETS_TARGET_FIELD_NUMBER: _builtins.int
+    ARRIVALS_PER_HOUR_FIELD_NUMBER: _builtins.int
+    ARRIVAL_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    AVERAGE_HANDLE_SECONDS_FIELD_NUMBER: _builtins.int
+    HANDLE_TIME_SAMPLES_FIELD_NUMBER: _builtins.int
+    ABANDONED_IN_WINDOW_FIELD_NUMBER: _builtins.int
+    AVERAGE_PATIENCE_SECONDS_FIELD_NUMBER: _builtins.int
+    ABANDONMENT_AWARE_SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
+    PREDICTED_ABANDON_RATE_FIELD_NUMBER: _builtins.int
+    ABANDONMENT_AWARE_AVERAGE_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    OVERLOADED_FIELD_NUMBER: _builtins.int
     depth: _builtins.int
     longest_wait_seconds: _builtins.float
     staffed_agents: _builtins.int
@@ -1566,6 +1684,27 @@ class GetQueueStatsResponse(_message.Message):
     answered_within_target: _builtins.int
     meets_target: _builtins.bool
     """measured_service_level >= target.answered_fraction (false when nothing was measured)."""
+    arrivals_per_hour: _builtins.float
+    """Arrivals per hour over the last arrival_window_seconds (a sliding window), without contacts
+    handed to another region; what the predictions use.
+    """
+    arrival_window_seconds: _builtins.float
+    average_handle_seconds: _builtins.float
+    """Handle time per contact, exponentially smoothed over the queue's (and channel's) finished
+    contacts; handle_time_samples 0: none finished yet, this is the channel's default.
+    """
+    handle_time_samples: _builtins.int
+    abandoned_in_window: _builtins.int
+    """Contacts of the window that left before an answer, and the patience estimated from them."""
+    average_patience_seconds: _builtins.float
+    abandonment_aware_service_level: _builtins.float
+    """Erlang A (customers give up): share answered within the threshold, share abandoning and the
+    average wait of all arrivals. predicted_* above are Erlang C (nobody gives up).
+    """
+    predicted_abandon_rate: _builtins.float
+    abandonment_aware_average_wait_seconds: _builtins.float
+    overloaded: _builtins.bool
+    """Erlang C: more work arrives than the staffed agents can handle."""
     @_builtins.property
     def target(self) -> Global___ServiceLevelTarget:
         """The target that applies (the channel's, else the queue's)."""
@@ -1584,10 +1723,20 @@ class GetQueueStatsResponse(_message.Message):
         measured_contacts: _builtins.int = ...,
         answered_within_target: _builtins.int = ...,
         meets_target: _builtins.bool = ...,
+        arrivals_per_hour: _builtins.float = ...,
+        arrival_window_seconds: _builtins.float = ...,
+        average_handle_seconds: _builtins.float = ...,
+        handle_time_samples: _builtins.int = ...,
+        abandoned_in_window: _builtins.int = ...,
+        average_patience_seconds: _builtins.float = ...,
+        abandonment_aware_service_level: _builtins.float = ...,
+        predicted_abandon_rate: _builtins.float = ...,
+        abandonment_aware_average_wait_seconds: _builtins.float = ...,
+        overloaded: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_within_target", b"answered_within_target", "arrivals_last_hour", b"arrivals_last_hour", "depth", b"depth", "longest_wait_seconds", b"longest_wait_seconds", "measured_contacts", b"measured_contacts", "measured_service_level", b"measured_service_level", "meets_target", b"meets_target", "predicted_average_wait_seconds", b"predicted_average_wait_seconds", "predicted_service_level", b"predicted_service_level", "staffed_agents", b"staffed_agents", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abandoned_in_window", b"abandoned_in_window", "abandonment_aware_average_wait_seconds", b"abandonment_aware_average_wait_seconds", "abandonment_aware_service_level", b"abandonment_aware_service_level", "answered_within_target", b"answered_within_target", "arrival_window_seconds", b"arrival_window_seconds", "arrivals_last_hour", b"arrivals_last_hour", "arrivals_per_hour", b"arrivals_per_hour", "average_handle_seconds", b"average_handle_seconds", "average_patience_seconds", b"average_patience_seconds", "depth", b"depth", "handle_time_samples", b"handle_time_samples", "longest_wait_seconds", b"longest_wait_seconds", "measured_contacts", b"measured_contacts", "measured_service_level", b"measured_service_level", "meets_target", b"meets_target", "overloaded", b"overloaded", "predicted_abandon_rate", b"predicted_abandon_rate", "predicted_average_wait_seconds", b"predicted_average_wait_seconds", "predicted_service_level", b"predicted_service_level", "staffed_agents", b"staffed_agents", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1598,15 +1747,23 @@ class ListQueuesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
+    BRANDS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
+    @_builtins.property
+    def brands(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these brands' queues (and queues shared with them or without a brand) and the agents
+        serving them: a brand-scoped supervisor's board. Empty: every brand the caller may see.
+        """
+
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
+        brands: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brands", b"brands", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1638,6 +1795,7 @@ class ListQueuesResponse(_message.Message):
 
     QUEUES_FIELD_NUMBER: _builtins.int
     AGENTS_BY_STATE_FIELD_NUMBER: _builtins.int
+    AGENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def queues(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueDefinition]:
         """Sorted by name."""
@@ -1646,19 +1804,61 @@ class ListQueuesResponse(_message.Message):
     def agents_by_state(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Agent state name (offline, available, busy, after_contact_work, break) -> agents in it."""
 
+    @_builtins.property
+    def agents(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgentOnBoard]:
+        """The same agents one by one (sorted by id), for a supervisor's per-agent view."""
+
     def __init__(
         self,
         *,
         queues: _abc.Iterable[Global___QueueDefinition] | None = ...,
         agents_by_state: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        agents: _abc.Iterable[Global___AgentOnBoard] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agents_by_state", b"agents_by_state", "queues", b"queues"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agents", b"agents", "agents_by_state", b"agents_by_state", "queues", b"queues"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListQueuesResponse: _TypeAlias = ListQueuesResponse  # noqa: Y015
+
+@_typing.final
+class AgentOnBoard(_message.Message):
+    """One agent as routing knows it now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CONTACTS_FIELD_NUMBER: _builtins.int
+    OFFERS_FIELD_NUMBER: _builtins.int
+    BRANDS_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    state: _builtins.str
+    """offline, available, busy, after_contact_work, break"""
+    contacts: _builtins.int
+    """Contacts the agent has accepted and holds."""
+    offers: _builtins.int
+    """Offers ringing at the agent."""
+    @_builtins.property
+    def brands(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        state: _builtins.str = ...,
+        contacts: _builtins.int = ...,
+        offers: _builtins.int = ...,
+        brands: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "brands", b"brands", "contacts", b"contacts", "offers", b"offers", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentOnBoard: _TypeAlias = AgentOnBoard  # noqa: Y015
 
 @_typing.final
 class TransferContactRequest(_message.Message):

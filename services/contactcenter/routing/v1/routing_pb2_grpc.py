@@ -202,7 +202,7 @@ class RoutingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ConfigureQueue(self, request, context):
-        """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin).
+        """ACD. Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

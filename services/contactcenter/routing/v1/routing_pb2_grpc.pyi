@@ -56,7 +56,7 @@ class RoutingServiceStub:
     RemoveFlowPolicy: _grpc.UnaryUnaryMultiCallable[_routing_pb2.RemoveFlowPolicyRequest, _routing_pb2.RemoveFlowPolicyResponse]
     """Withdraws a run-time FlowPolicy (admin)."""
     ConfigureQueue: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ConfigureQueueRequest, _routing_pb2.ConfigureQueueResponse]
-    """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
+    """ACD. Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
     UpsertAgent: _grpc.UnaryUnaryMultiCallable[_routing_pb2.UpsertAgentRequest, _routing_pb2.UpsertAgentResponse]
     """Creates or replaces an agent's profile, keeping its state and contacts (admin, supervisor)."""
     SetAgentState: _grpc.UnaryUnaryMultiCallable[_routing_pb2.SetAgentStateRequest, _routing_pb2.SetAgentStateResponse]
@@ -111,7 +111,7 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     RemoveFlowPolicy: _aio.UnaryUnaryMultiCallable[_routing_pb2.RemoveFlowPolicyRequest, _routing_pb2.RemoveFlowPolicyResponse]  # type: ignore[assignment]
     """Withdraws a run-time FlowPolicy (admin)."""
     ConfigureQueue: _aio.UnaryUnaryMultiCallable[_routing_pb2.ConfigureQueueRequest, _routing_pb2.ConfigureQueueResponse]  # type: ignore[assignment]
-    """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
+    """ACD. Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
     UpsertAgent: _aio.UnaryUnaryMultiCallable[_routing_pb2.UpsertAgentRequest, _routing_pb2.UpsertAgentResponse]  # type: ignore[assignment]
     """Creates or replaces an agent's profile, keeping its state and contacts (admin, supervisor)."""
     SetAgentState: _aio.UnaryUnaryMultiCallable[_routing_pb2.SetAgentStateRequest, _routing_pb2.SetAgentStateResponse]  # type: ignore[assignment]
@@ -223,7 +223,7 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _routing_pb2.ConfigureQueueRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.ConfigureQueueResponse, _abc.Awaitable[_routing_pb2.ConfigureQueueResponse]]:
-        """ACD (issue 4). Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
+        """ACD. Creates or replaces a queue: skills, strategy, aging, bullseye rings (admin)."""
 
     @_abc_1.abstractmethod
     def UpsertAgent(

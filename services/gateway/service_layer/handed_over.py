@@ -1,0 +1,175 @@
+"""The home region's side of follow-the-sun: serve another region's agent a contact homed here.
+
+The customer's data and channel legs stay in this region. The receiving region's gateway asks
+here, over the mesh, to show the conversation (each read recorded by identity as a crossing),
+to send the agent's reply (published here as MessageSent, so this region's outbound consumer
+delivers it on the customer's channel) and to wrap the contact up (published here, and the
+customer's open contact closed, so their next message opens a new one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf.message import Message
+
+from ccmesh.envelope import new_event, stable_event_id
+from ccmesh.status import RpcError
+from contactcenter.common.v1 import common_pb2
+from contactcenter.events.v1 import events_pb2
+from contactcenter.identity.v1 import identity_pb2
+from gateway.domain.handed_over import NotHandedOver, check_handed_over, display_name, shown_to_remote_agent
+from gateway.domain.socket_views import ContactFacts, conversation_facts
+from gateway.service_layer.ports import ContactHistory, Contacts, EventSink
+
+#: Reads of a contact's history before a missing hand-over is refused, and the first pause (grows).
+HAND_OVER_READS = 4
+HAND_OVER_READ_PAUSE = 0.25
+#: What the agent wrote, as on the workspace socket.
+MAX_REPLY_CHARS = 4000
+
+
+class IdentityForCrossings(Protocol):
+    async def GetCustomer(self, request: identity_pb2.GetCustomerRequest, **kwargs: Any) -> Any: ...
+    async def RecordCrossing(self, request: identity_pb2.RecordCrossingRequest, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RemoteView:
+    events: list[events_pb2.Event]
+    display_name: str
+
+
+class HandedOverContacts:
+    def __init__(
+        self,
+        *,
+        region: str,
+        history: ContactHistory,
+        events: EventSink,
+        identity: IdentityForCrossings,
+        contacts: Contacts,
+        read_pause: float = HAND_OVER_READ_PAUSE,
+    ) -> None:
+        self._region = region
+        self._read_pause = read_pause
+        self._history = history
+        self._events = events
+        self._identity = identity
+        self._contacts = contacts
+
+    async def _handed_over(
+        self, tenant_id: str, contact_id: str, requesting_region: str
+    ) -> tuple[list[events_pb2.Event], ContactFacts]:
+        """The contact's events, if it was handed over to `requesting_region` (NotHandedOver else)."""
+        for attempt in range(HAND_OVER_READS):
+            history = await self._history.of_contact(tenant_id, contact_id)
+            try:
+                check_handed_over(history, contact_id, requesting_region)
+            except NotHandedOver:
+                # Routing here publishes the hand-over only once the other region stored the
+                # contact, which may offer it at once: the first read can precede the event.
+                if attempt + 1 == HAND_OVER_READS:
+                    raise
+                await asyncio.sleep(self._read_pause * (attempt + 1))
+                continue
+            return history, conversation_facts(history)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def view(
+        self, tenant_id: str, contact_id: str, requesting_region: str, agent_id: str
+    ) -> RemoteView:
+        history, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
+        attributes: dict[str, str] = {}
+        if facts.customer_id:
+            ref = common_pb2.TenantRef(tenant_id=tenant_id, brand_id=facts.brand_id)
+            # Recorded before anything is shown: a read that is not on record does not happen.
+            await self._identity.RecordCrossing(
+                identity_pb2.RecordCrossingRequest(
+                    tenant=ref,
+                    customer_id=facts.customer_id,
+                    to_region=requesting_region,
+                    actor=f"agent:{agent_id}",
+                    reason=f"view of handed-over contact {contact_id}",
+                )
+            )
+            try:
+                found = await self._identity.GetCustomer(
+                    identity_pb2.GetCustomerRequest(tenant=ref, customer_id=facts.customer_id)
+                )
+                attributes = dict(found.customer.attributes)
+            except RpcError as error:
+                if error.code != grpc.StatusCode.NOT_FOUND:
+                    raise  # erased meanwhile: the conversation is still shown, without a name
+        shown = [view for view in map(shown_to_remote_agent, history) if view is not None]
+        return RemoteView(shown, display_name(attributes, history))
+
+    async def reply(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        requesting_region: str,
+        agent_id: str,
+        text: str,
+        message_id: str,
+    ) -> str:
+        if not text.strip() or len(text) > MAX_REPLY_CHARS:
+            raise ValueError(f"text: required, at most {MAX_REPLY_CHARS} characters")
+        if not message_id:
+            raise ValueError("message_id: required (it makes a retried reply publish once)")
+        _, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
+        await self._events.publish(
+            new_event(
+                events_pb2.MessageSent(
+                    message_id=message_id,
+                    channel=facts.channel,  # type: ignore[arg-type]
+                    text=text,
+                    sender=f"agent:{agent_id}",
+                ),
+                tenant_id=tenant_id,
+                brand_id=facts.brand_id,
+                region=self._region,
+                source="gateway",
+                contact_id=contact_id,
+                event_id=message_id,
+            )
+        )
+        return message_id
+
+    async def wrap_up(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        requesting_region: str,
+        *,
+        agent_id: str,
+        queue: str,
+        disposition: str,
+        notes: str,
+        reservation_id: str,
+    ) -> None:
+        _, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
+
+        def event(payload: Message, what: str) -> events_pb2.Event:
+            return new_event(
+                payload,
+                tenant_id=tenant_id,
+                brand_id=facts.brand_id,
+                region=self._region,
+                source="gateway",
+                contact_id=contact_id,
+                event_id=stable_event_id("workspace", tenant_id, contact_id, what, reservation_id),
+            )
+
+        wrapped = events_pb2.ContactWrappedUp(
+            agent_id=agent_id, queue=queue, disposition=disposition, notes=notes
+        )
+        await self._events.publish(event(wrapped, "wrapup"))
+        # The customer (web chat socket, timeline) learns here that the conversation ended.
+        closed = events_pb2.ContactClosed(outcome="completed", closed_by=agent_id)
+        await self._events.publish(event(closed, "closed"))
+        if facts.customer_id:
+            await self._contacts.close_contact(tenant_id, facts.customer_id, contact_id)

@@ -1,0 +1,99 @@
+"""What supervisors read: a queue's depth, wait, prediction and measured service level, and why
+a contact's last offer went where it went."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ccmesh.channels import Channel
+from routing.domain.agents import AcdInputError
+from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.erlang_c import QueueParameterError
+from routing.domain.prediction import QueuePrediction
+from routing.domain.queueing import ServiceLevelTarget
+from routing.domain.service_level import MeasuredLevel, Sample, measure
+from routing.service_layer.acd_context import AcdContext
+from routing.service_layer.acd_prediction import queue_prediction
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    depth: int
+    longest_wait_seconds: float
+    staffed_agents: int
+    arrivals_last_hour: int
+    predicted_service_level: float
+    #: inf when the queue is unstaffed or overloaded.
+    predicted_average_wait_seconds: float
+    target: ServiceLevelTarget
+    measured: MeasuredLevel
+    #: Measured handle time, eligible staff, 15-minute arrivals, Erlang C and Erlang A.
+    prediction: QueuePrediction
+
+
+def service_samples(records: Iterable[ContactRecord]) -> list[Sample]:
+    """What the measured service level counts: arrival and answer times of routed contacts.
+
+    A contact handed to another region left this queue unanswered here; it is not counted.
+    """
+    return [
+        Sample(r.contact.enqueued_at, r.answered_at)
+        for r in records
+        if r.status is not ContactStatus.TRANSFERRED
+    ]
+
+
+class Stats:
+    def __init__(self, context: AcdContext) -> None:
+        self._ctx = context
+
+    async def queue_stats(
+        self,
+        tenant: str,
+        queue_name: str,
+        target_answer_seconds: float | None = None,
+        *,
+        channel: Channel | None = None,
+        window_seconds: float = 3600.0,
+    ) -> QueueReport:
+        """Depth and longest wait now; the prediction (`domain.prediction`: Erlang C and Erlang A
+        from the last 15 minutes' arrivals, the measured handle time and the agents who can take
+        the queue's contacts); the service level measured over `window_seconds` against the
+        queue's (or the channel's) target.
+
+        `channel` narrows everything to that channel's contacts; the prediction's threshold is
+        `target_answer_seconds`, else the target's.
+        """
+        ctx = self._ctx
+        queue = await ctx.known_queue(tenant, queue_name)
+        target = queue.target_for(channel)
+        threshold = target_answer_seconds or target.within_seconds
+        now = ctx.now()
+        records = [
+            r
+            for (t, _), r in list(ctx.mirror.contacts.items())
+            if t == tenant and r.contact.queue == queue_name and channel in (None, r.contact.channel)
+        ]
+        waiting = [r for r in records if r.status is ContactStatus.WAITING]
+        arrivals = sum(1 for r in records if r.contact.enqueued_at > now - 3600)
+        ledgers = [ledger for (t, _), ledger in list(ctx.mirror.agents.items()) if t == tenant]
+        try:
+            prediction = queue_prediction(queue, records, ledgers, now, threshold, channel)
+        except QueueParameterError as error:
+            raise AcdInputError("target_answer_seconds", str(error)) from None
+        return QueueReport(
+            depth=len(waiting),
+            longest_wait_seconds=max((now - r.contact.enqueued_at for r in waiting), default=0.0),
+            staffed_agents=prediction.staffed_agents,
+            arrivals_last_hour=arrivals,
+            predicted_service_level=prediction.erlang_c.service_level,
+            predicted_average_wait_seconds=prediction.erlang_c.average_wait_seconds,
+            target=target,
+            measured=measure(service_samples(records), target.within_seconds, now, window_seconds),
+            prediction=prediction,
+        )
+
+    async def explain(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
+        return await self._ctx.store.get_decision(tenant, contact_id)

@@ -1,0 +1,236 @@
+"""The work a journey's `ai` and `integration` nodes ask for, done inside the step that reaches them.
+
+Routing runs journeys, so it carries out what their waiting nodes ask, and the journey goes on
+in the same step (its later prompts and its hand-off reach the caller with the first ones):
+
+ai
+    The AI service analyses the customer's text (the message that opened the contact, or the
+    last input). `language`, `intent`/`classify` and `sentiment` read the analysis; `summary`
+    asks for the conversation's summary. No text, no answer within the node's `timeoutSeconds`,
+    an error, or an undetermined language: the journey takes the node's `onFailure`.
+
+integration
+    `queue-status` and `wait-time-estimate` are the platform's own: routing answers them from the
+    queue the journey is heading to (`{waiting, longest_wait_seconds, staffed_agents,
+    expected_wait_seconds}` / `{seconds, queue}`; -1 / `onFailure` when the queue has no
+    estimate). Any other name is an external system: the step
+    waits up to the node's `timeoutSeconds` for that system's SendFlowEvent naming the
+    integration (or the node), and stores its data; nothing in time takes `onFailure`. A wait
+    longer than the caller's deadline leaves (a payment, a sign-off) is not held in the call:
+    the journey is stored waiting at the node, the system's event continues it (the actions
+    consumer), and a timer of this process resumes it with a timeout at its deadline.
+
+Every wait is also bounded by the caller's own deadline, so a slow AI service or a silent system
+costs the customer one branch, never the contact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from ccflow.effects import (
+    AiResult,
+    CallIntegration,
+    Event,
+    Failure,
+    IntegrationReply,
+    InvokeAi,
+    Timeout,
+)
+from ccflow.journey import Journey
+from ccflow.model import Flow, IntegrationNode
+from ccflow.paths import queue_ahead
+from ccmesh.rpc_context import current_deadline
+from routing.domain.journey_facts import Analysis, QueueLoad, WorkFailed
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Integrations routing answers itself (from its own queues).
+QUEUE_STATUS = "queue-status"
+WAIT_TIME_ESTIMATE = "wait-time-estimate"
+PLATFORM_INTEGRATIONS = frozenset({QUEUE_STATUS, WAIT_TIME_ESTIMATE})
+#: Left of the caller's deadline for the rest of the step (saving, answering).
+DEADLINE_MARGIN_SECONDS = 0.5
+#: The language analysis asked for before a hand-off that does not know the language yet.
+HAND_OFF_ANALYSIS_SECONDS = 2.0
+UNDETERMINED = frozenset({"", "und"})
+
+
+class AiPort(Protocol):
+    async def analyze(self, tenant: str, brand: str, text: str, timeout: float) -> Analysis: ...
+
+    async def summarize(self, tenant: str, contact_id: str, timeout: float) -> str: ...
+
+
+class QueueLoadPort(Protocol):
+    async def load(self, tenant: str, queue: str) -> QueueLoad: ...
+
+
+class FlowEventWaits:
+    """Steps of this process waiting at an integration node for an external system's event."""
+
+    def __init__(self) -> None:
+        self._waits: dict[tuple[str, str], tuple[IntegrationNode, asyncio.Future[dict[str, str]]]] = {}
+
+    async def wait(
+        self, tenant: str, contact_id: str, node: IntegrationNode, timeout: float
+    ) -> dict[str, str] | None:
+        """The event's data, or None when none came within `timeout` seconds."""
+        future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
+        key = (tenant, contact_id)
+        self._waits[key] = (node, future)
+        try:
+            return await asyncio.wait_for(future, max(0.0, timeout))
+        except TimeoutError:
+            return None
+        finally:
+            if self._waits.get(key, (None, None))[1] is future:
+                del self._waits[key]
+
+    def deliver(self, tenant: str, contact_id: str, event_name: str, data: Mapping[str, str]) -> str:
+        """Hand an event to the step waiting for it; the node id it went to, "" when none waits."""
+        found = self._waits.get((tenant, contact_id))
+        if found is None:
+            return ""
+        node, future = found
+        if future.done() or not names_node(event_name, node):
+            return ""
+        future.set_result(dict(data))
+        return node.id
+
+
+def names_node(event_name: str, node: IntegrationNode) -> bool:
+    """A flow event names the node by its id or its integration (`_` may stand for `-`)."""
+    return event_name in (node.id, node.integration) or event_name.replace("_", "-") == node.integration
+
+
+@dataclass
+class StepWork:
+    """Carries out one step's AI and integration requests; one analysis per text per step."""
+
+    ai: AiPort | None
+    queues: QueueLoadPort | None
+    waits: FlowEventWaits
+    _analyses: dict[str, Analysis] = field(default_factory=dict)
+
+    async def perform(
+        self, tenant: str, journey: Journey, flow: Flow, effect: InvokeAi | CallIntegration
+    ) -> Event | None:
+        """The event that continues the journey; None: it waits longer than this step can, so
+        it is stored waiting at the node (a timer of the journey service ends the wait)."""
+        try:
+            if isinstance(effect, InvokeAi):
+                return AiResult(await self._ai_value(tenant, journey, effect))
+            return await self._integration(tenant, journey, flow, effect)
+        except WorkFailed as error:
+            log.info("journey %s: node %s failed: %s", journey.journey_id, effect.node, error)
+            journey.errors.append({"node": effect.node, "error": str(error)})
+            return Failure(str(error))
+
+    async def analysis(self, tenant: str, journey: Journey, timeout: float, text: str = "") -> Analysis:
+        """The analysis of `text`, by default the customer's last words (the opening message
+        until the journey asked for input)."""
+        if self.ai is None:
+            raise WorkFailed("no AI service is configured")
+        text = (text or journey.input).strip()
+        if not text:
+            raise WorkFailed("there is no customer text to analyse yet")
+        found = self._analyses.get(text)
+        if found is None:
+            found = await _within(self.ai.analyze(tenant, journey.brand, text, _bounded(timeout)), timeout)
+            self._analyses[text] = found
+        if not journey.language and found.language not in UNDETERMINED and found.language_reliable:
+            # What the platform learns about the contact travels with the journey to the queue.
+            journey.language = found.language
+        return found
+
+    async def learn_before_hand_off(self, tenant: str, journey: Journey) -> None:
+        """A journey that reaches its queue without a language gets the detected one, if any."""
+        # The opening message says more about the language than a menu choice ("2", "yes").
+        text = journey.text.strip() or journey.input.strip()
+        if journey.language or not text or self.ai is None:
+            return
+        try:
+            found = await self.analysis(tenant, journey, HAND_OFF_ANALYSIS_SECONDS, text)
+        except WorkFailed as error:
+            log.info("journey %s: queued without a language: %s", journey.journey_id, error)
+            return
+        if not journey.intent and found.intent:
+            journey.intent = found.intent
+
+    async def _ai_value(self, tenant: str, journey: Journey, effect: InvokeAi) -> Any:
+        if effect.task == "summary":
+            if self.ai is None:
+                raise WorkFailed("no AI service is configured")
+            summary = self.ai.summarize(tenant, journey.journey_id, _bounded(effect.timeout_seconds))
+            return await _within(summary, effect.timeout_seconds)
+        found = await self.analysis(tenant, journey, effect.timeout_seconds)
+        if effect.task == "language":
+            if found.language in UNDETERMINED or not found.language_reliable:
+                raise WorkFailed("the language could not be told reliably from the text")
+            return found.language
+        if effect.task == "sentiment":
+            return found.sentiment
+        return found.intent  # intent, classify
+
+    async def _integration(
+        self, tenant: str, journey: Journey, flow: Flow, effect: CallIntegration
+    ) -> Event | None:
+        if effect.integration in PLATFORM_INTEGRATIONS:
+            return IntegrationReply(await self._queue_answer(tenant, flow, effect))
+        node = next((n for n in flow.spec.nodes if n.id == effect.node), None)
+        if not isinstance(node, IntegrationNode):
+            raise WorkFailed(f"node {effect.node!r} is not an integration node of the flow")
+        budget = _bounded(effect.timeout_seconds)
+        if budget < effect.timeout_seconds:
+            return None  # a long wait (a payment, a sign-off): the journey waits stored, not in a call
+        data = await self.waits.wait(tenant, journey.journey_id, node, budget)
+        if data is None:
+            return Timeout()
+        return IntegrationReply(data)
+
+    async def _queue_answer(self, tenant: str, flow: Flow, effect: CallIntegration) -> dict[str, Any]:
+        if self.queues is None:
+            raise WorkFailed("no queues to ask")
+        queue = queue_ahead(flow, effect.node)
+        if not queue:
+            raise WorkFailed(f"no queue lies ahead of node {effect.node!r}")
+        load = await _within(self.queues.load(tenant, queue), effect.timeout_seconds)
+        known = math.isfinite(load.expected_wait_seconds)
+        if effect.integration == WAIT_TIME_ESTIMATE:
+            if not known:
+                raise WorkFailed(f"queue {queue!r} has no wait estimate (unstaffed or overloaded)")
+            return {"seconds": round(load.expected_wait_seconds), "queue": queue}
+        return {
+            "queue": queue,
+            "waiting": load.waiting,
+            "longest_wait_seconds": round(load.longest_wait_seconds),
+            "staffed_agents": load.staffed_agents,
+            # -1: no estimate (nobody staffed, or more arrivals than the agents can take).
+            "expected_wait_seconds": round(load.expected_wait_seconds) if known else -1,
+        }
+
+
+async def _within(call: Awaitable[T], timeout: float) -> T:
+    """The call's answer, or WorkFailed once `timeout` (cut to the caller's deadline) has passed:
+    a port that ignores its own timeout cannot hold the step."""
+    limit = _bounded(timeout)
+    try:
+        return await asyncio.wait_for(call, limit)
+    except TimeoutError:
+        raise WorkFailed(f"no answer within {limit:.1f}s") from None
+
+
+def _bounded(timeout: float) -> float:
+    """`timeout`, cut to what the caller's deadline leaves (less a margin for the rest of the step)."""
+    deadline = current_deadline.get()
+    if deadline is None:
+        return timeout
+    return max(0.0, min(timeout, deadline - time.monotonic() - DEADLINE_MARGIN_SECONDS))

@@ -1,0 +1,103 @@
+"""What the ACD's use cases need from the outside, as Protocols.
+
+`AcdRecords` is the shared state (the region's KV bucket in production, `routing.adapters.
+acd_store.AcdStore`); every write is a compare-and-set transition, `change` is a pure function
+of the value read and may run more than once. `AcdView` is an instance's eventually consistent
+copy of it (`KeyMirror`), which routing decisions read. `EventSink` takes the domain events the
+use cases emit. Unit tests hand the use cases in-memory fakes of all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from routing.domain.agent_index import AgentIndex
+from routing.domain.contacts import ContactRecord
+from routing.domain.events import RoutingEvent
+from routing.domain.queueing import QueueSpec
+from routing.domain.reservations import AgentLedger
+
+#: Receives every domain event the ACD emits, in the order the changes were made.
+EventSink = Callable[[RoutingEvent], Awaitable[None]]
+
+
+async def no_events(event: RoutingEvent) -> None:
+    return None
+
+
+class AcdRecords(Protocol):
+    """The shared ACD state: agent ledgers, contact records, queues, routing decisions.
+
+    Unknown agents and contacts raise `routing.adapters.acd_store.UnknownKey`; transitions raise
+    the domain's errors; a write lost to concurrent writers raises `ccmesh.kv.KVError`.
+    """
+
+    async def update_ledger(
+        self, tenant: str, agent_id: str, change: Callable[[AgentLedger], AgentLedger]
+    ) -> AgentLedger: ...
+
+    async def upsert_ledger(
+        self, tenant: str, agent_id: str, change: Callable[[AgentLedger | None], AgentLedger]
+    ) -> AgentLedger: ...
+
+    async def update_contact(
+        self, tenant: str, contact_id: str, change: Callable[[ContactRecord | None], ContactRecord]
+    ) -> ContactRecord: ...
+
+    async def get_ledger(self, tenant: str, agent_id: str) -> AgentLedger: ...
+
+    async def put_queue(self, queue: QueueSpec) -> None: ...
+
+    async def get_queue(self, tenant: str, name: str) -> QueueSpec | None: ...
+
+    async def put_decision(self, tenant: str, contact_id: str, decision: dict[str, Any]) -> None: ...
+
+    async def get_decision(self, tenant: str, contact_id: str) -> dict[str, Any] | None: ...
+
+
+class AcdView(Protocol):
+    """An instance's copy of the shared state, keyed by (tenant, id); may lag behind writes."""
+
+    agents: dict[tuple[str, str], AgentLedger]
+    contacts: dict[tuple[str, str], ContactRecord]
+    queues: dict[tuple[str, str], QueueSpec]
+    #: Per tenant, the routable agents indexed by channel and skill.
+    indexes: dict[str, AgentIndex]
+    #: Set on every change seen, so the routing loop wakes up.
+    changed: asyncio.Event
+
+    def index_agent(self, tenant: str, agent_id: str, ledger: AgentLedger | None) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class RegionDirectory(Protocol):
+    """What the region's configuration (its ContactCenter) says about tenants and regions."""
+
+    def brand_sharing(self, tenant: str) -> str:
+        """The tenant's `brandSharing` ("shared" or "isolated"; "" for a tenant not configured)."""
+        ...
+
+    def known_regions(self) -> frozenset[str]:
+        """Every region of the deployment, this one included."""
+        ...
+
+
+class _NoDirectory:
+    """No configuration document: no tenant shares agents, only this region is known."""
+
+    def __init__(self, region: str = "") -> None:
+        self._region = region
+
+    def brand_sharing(self, tenant: str) -> str:
+        return ""
+
+    def known_regions(self) -> frozenset[str]:
+        return frozenset({self._region}) if self._region else frozenset()
+
+
+NO_DIRECTORY: RegionDirectory = _NoDirectory()

@@ -1,0 +1,63 @@
+"""A waiting contact takes the language the AI service detects; offered contacts are left alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ccmesh.channels import Channel
+from routing.domain.contacts import ContactRecord, ContactStatus, offer
+from routing.domain.queueing import WaitingContact
+from routing.service_layer.acd_learning import learn_language
+
+
+class FakeContacts:
+    """The store's `update_contact`: the change sees the record (None when absent) and its result is kept."""
+
+    def __init__(self, *records: ContactRecord) -> None:
+        self.records = {r.contact.contact_id: r for r in records}
+        self.writes = 0
+
+    async def update_contact(
+        self, tenant: str, contact_id: str, change: Callable[[ContactRecord | None], ContactRecord]
+    ) -> ContactRecord:
+        old = self.records.get(contact_id)
+        new = change(old)
+        if new != old:
+            self.writes += 1
+            self.records[contact_id] = new
+        return new
+
+
+def waiting(contact_id: str, language: str = "") -> ContactRecord:
+    return ContactRecord(WaitingContact(contact_id, "support", Channel.WEBCHAT, 50, 0.0, language=language))
+
+
+@pytest.mark.parametrize(
+    ("before", "detected", "confidence", "reliable", "after"),
+    [
+        ("", "es", 0.6, True, "es"),  # no language yet: a reliable detection is taken
+        ("", "it", 0.36, False, ""),  # "hello": too little to route by
+        ("en", "ja", 0.97, True, "ja"),  # the customer writes in another language than the entry point's
+        ("de", "fr", 0.6, True, "de"),  # not sure enough to move the contact away from its speakers
+        ("de", "und", 1.0, True, "de"),
+        ("", "", 0.0, False, ""),
+    ],
+)
+async def test_a_waiting_contact_takes_the_detected_language(
+    before: str, detected: str, confidence: float, reliable: bool, after: str
+) -> None:
+    store = FakeContacts(waiting("c1", before))
+    changed = await learn_language(store, "acme", "c1", detected, confidence, reliable)
+    assert store.records["c1"].contact.language == after
+    assert changed is (after != before) and store.writes == int(changed)
+
+
+async def test_an_offered_or_unknown_contact_is_left_alone() -> None:
+    offered = offer(waiting("c2"), "r1", "alice", 10.0)
+    store = FakeContacts(offered)
+    assert await learn_language(store, "acme", "c2", "es", 1.0, True) is False
+    assert await learn_language(store, "acme", "nobody", "es", 1.0, True) is False
+    assert store.records == {"c2": offered} and store.writes == 0
+    assert offered.status is ContactStatus.OFFERED
