@@ -170,7 +170,9 @@ class RunningRegion:
 
     # ---- customers --------------------------------------------------------------------------
 
-    async def chat(self, http: aiohttp.ClientSession, endpoint: str = "acme-webchat", **hello: Any) -> WsClient:
+    async def chat(
+        self, http: aiohttp.ClientSession, endpoint: str = "acme-webchat", **hello: Any
+    ) -> WsClient:
         """A web chat customer, connected and greeted (`hello` fields: visitor, name...)."""
         ws = await http.ws_connect(f"{self.http_base}/v1/webchat/{endpoint}/ws")
         client = WsClient(ws)
@@ -197,7 +199,12 @@ class RunningRegion:
             return response.status, await response.text()
 
     async def sms(
-        self, http: aiohttp.ClientSession, sender: str, text: str, endpoint: str = "acme-uk-sms", sid: str = ""
+        self,
+        http: aiohttp.ClientSession,
+        sender: str,
+        text: str,
+        endpoint: str = "acme-uk-sms",
+        sid: str = "",
     ) -> tuple[int, str]:
         """A customer's SMS as Twilio posts it to the endpoint's webhook."""
         spec = self.endpoints[endpoint].spec
@@ -325,7 +332,9 @@ def _endpoints(plan: LaunchPlan) -> dict[str, ChannelEndpoint]:
 
 
 @contextlib.contextmanager
-def running_region(data_dir: Path, regions: list[str] | None = None, **overrides: Any) -> Iterator[RunningRegion]:
+def running_region(
+    data_dir: Path, regions: list[str] | None = None, **overrides: Any
+) -> Iterator[RunningRegion]:
     """Start a platform as `ccctl up` does, yield it, stop it (whatever happened)."""
     plan = plan_for(data_dir, regions, **overrides)
     plan.data_dir.mkdir(parents=True, exist_ok=True)

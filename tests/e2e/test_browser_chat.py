@@ -272,6 +272,16 @@ async def test_customer_chats_with_an_agent_in_real_browsers(
             await supervisor.click("document.querySelector('#login-form button[type=submit]')")
             row = await supervisor.wait_for("document.querySelector('tr[data-queue=support]')?.textContent")
             assert "acme-retail" in row
+            # What the prediction rests on: measured arrivals, the handle time (default until
+            # measured), the estimate with abandons and the load verdict.
+            basis = await supervisor.evaluate(
+                "(() => { const r = document.querySelector('tr[data-queue=support]');"
+                " return ['arrivals', 'handle-time', 'with-abandons', 'abandon-rate']"
+                ".map(c => r.querySelector('td.' + c)?.textContent ?? null); })()"
+            )
+            assert all(cell is not None for cell in basis), basis
+            assert float(basis[0]) > 0, basis  # the customer who just wrote arrived in the window
+            assert basis[1].endswith("s") or basis[1].endswith("(default)"), basis
             agents = await supervisor.wait_for(
                 "[...document.querySelectorAll('#agent-states .count')]"
                 ".reduce((n, e) => n + Number(e.textContent), 0)"

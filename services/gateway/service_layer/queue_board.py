@@ -212,4 +212,14 @@ def _queue(queue: routing_pb2.QueueDefinition, stats: Any) -> dict[str, Any]:
         "meetsTarget": stats.meets_target,
         "predictedServiceLevel": stats.predicted_service_level,
         "predictedAverageWaitSeconds": None if wait < 0 else wait,
+        # What the prediction rests on, so a supervisor can judge it: arrivals over the sliding
+        # window, the measured handle time (and on how many contacts), and the estimate that
+        # counts customers who give up (Erlang A) beside the one that assumes nobody does.
+        "arrivalsPerHour": round(stats.arrivals_per_hour, 2),
+        "averageHandleSeconds": round(stats.average_handle_seconds, 1),
+        "handleTimeSamples": stats.handle_time_samples,
+        "abandonedInWindow": stats.abandoned_in_window,
+        "abandonmentAwareServiceLevel": stats.abandonment_aware_service_level,
+        "predictedAbandonRate": stats.predicted_abandon_rate,
+        "overloaded": stats.overloaded,
     }

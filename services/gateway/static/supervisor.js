@@ -85,6 +85,15 @@ function render(frame) {
         level,
         el("td", { text: percent(queue.predictedServiceLevel) }),
         el("td", { text: seconds(queue.predictedAverageWaitSeconds) }),
+        el("td", { class: "arrivals", text: (queue.arrivalsPerHour ?? 0).toFixed(1) }),
+        el("td", {
+          class: "handle-time",
+          title: queue.handleTimeSamples ? `measured on ${queue.handleTimeSamples} contacts` : "default until measured",
+          text: `${seconds(queue.averageHandleSeconds)}${queue.handleTimeSamples ? "" : " (default)"}`,
+        }),
+        el("td", { class: "with-abandons", text: percent(queue.abandonmentAwareServiceLevel) }),
+        el("td", { class: "abandon-rate", text: percent(queue.predictedAbandonRate) }),
+        el("td", { class: queue.overloaded ? "bad overloaded" : "good", text: queue.overloaded ? "overloaded" : "ok" }),
       );
     }),
   );

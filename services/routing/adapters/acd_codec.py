@@ -89,6 +89,8 @@ def contact_to_bytes(record: ContactRecord) -> bytes:
             "language": c.language,
             "preferred_agent": c.preferred_agent,
             "home_region": c.home_region,
+            "intent": c.intent,
+            "sentiment": c.sentiment,
             "status": record.status.value,
             "reservation_id": record.reservation_id,
             "agent_id": record.agent_id,
@@ -118,6 +120,8 @@ def contact_from_bytes(raw: bytes) -> ContactRecord:
         d["language"],
         d["preferred_agent"],
         home_region=d.get("home_region", ""),  # absent in records written before hand-overs kept it
+        intent=d.get("intent", ""),  # absent in records written before the ACD kept what AI found
+        sentiment=d.get("sentiment", 0.0),
     )
     return ContactRecord(
         contact,

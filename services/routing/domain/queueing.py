@@ -123,6 +123,10 @@ class WaitingContact:
     preferred_agent: str = ""
     #: The region holding the customer's data when it is not this one (handed over to here).
     home_region: str = ""
+    #: What the AI service found so far (the latest intent in scope, the latest sentiment -1..1):
+    #: set at the hand-off and kept current while the contact waits, for reports and explanations.
+    intent: str = ""
+    sentiment: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.contact_id:

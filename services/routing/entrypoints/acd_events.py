@@ -70,6 +70,8 @@ def waiting_contact(contact_id: str, queued: events_pb2.ContactQueued, now: floa
         required_skills=frozenset(queued.required_skills),
         language=queued.language,
         preferred_agent=queued.preferred_agent,
+        intent=queued.intent,
+        sentiment=queued.sentiment,
     )
 
 

@@ -33,6 +33,8 @@ def insight_handler(store: ContactUpdates) -> EventHandler:
                 insight.language,
                 insight.language_confidence,
                 insight.language_reliable,
+                intent=insight.intent,
+                sentiment=insight.sentiment,
             )
         except (AcdInputError, UnknownKey) as error:  # a tenant or contact id that is no ACD key
             raise PermanentError(str(error)) from error

@@ -1,4 +1,5 @@
-"""What the AI service learns about a waiting contact reaches its place in the queue.
+"""What the AI service learns about a waiting contact reaches its place in the queue (its
+language, and the latest intent in scope and sentiment).
 
 The AI service analyses every inbound message and publishes an `ai_insight`. A contact that waits
 takes the detected language from it, so the next offer goes to an agent who speaks it:
@@ -23,6 +24,7 @@ from routing.domain.contacts import ContactRecord, ContactStatus
 #: Detection confidence from which a message's language replaces the one the contact waits with.
 CONFIDENT = 0.9
 UNDETERMINED = frozenset({"", "und"})
+OUT_OF_SCOPE = frozenset({"out_of_scope", "unknown"})
 
 
 class ContactUpdates(Protocol):
@@ -41,10 +43,26 @@ def should_take(current: str, detected: str, confidence: float, reliable: bool) 
     return not current or confidence >= CONFIDENT
 
 
+def learned_intent(current: str, detected: str) -> str:
+    """The intent a waiting contact keeps: the latest one in scope (an out-of-scope message, a
+    "thanks" while waiting, does not erase what the customer came for)."""
+    detected = detected.strip()
+    return detected if detected and detected not in OUT_OF_SCOPE else current
+
+
 async def learn_language(
-    store: ContactUpdates, tenant: str, contact_id: str, language: str, confidence: float, reliable: bool
+    store: ContactUpdates,
+    tenant: str,
+    contact_id: str,
+    language: str,
+    confidence: float,
+    reliable: bool,
+    *,
+    intent: str = "",
+    sentiment: float | None = None,
 ) -> bool:
-    """Give the waiting contact the detected language; whether it changed."""
+    """Give the waiting contact what the AI found (its language by the rules above, the latest
+    intent in scope, the latest sentiment); whether the language changed."""
     language = language.strip().lower()
     changed: list[bool] = []
 
@@ -52,10 +70,23 @@ async def learn_language(
         changed.clear()
         if record is None or record.status is not ContactStatus.WAITING:
             raise _NotWaiting
-        if not should_take(record.contact.language, language, confidence, reliable):
-            return record  # the same value: no write
-        changed.append(True)
-        return replace(record, contact=replace(record.contact, language=language))
+        contact = record.contact
+        take_language = should_take(contact.language, language, confidence, reliable)
+        new_intent = learned_intent(contact.intent, intent)
+        new_sentiment = contact.sentiment if sentiment is None else max(-1.0, min(1.0, sentiment))
+        if not take_language and (new_intent, new_sentiment) == (contact.intent, contact.sentiment):
+            return record  # the same values: no write
+        if take_language:
+            changed.append(True)
+        return replace(
+            record,
+            contact=replace(
+                contact,
+                language=language if take_language else contact.language,
+                intent=new_intent,
+                sentiment=new_sentiment,
+            ),
+        )
 
     try:
         await store.update_contact(tenant, contact_id, change)

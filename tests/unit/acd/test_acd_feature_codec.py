@@ -47,3 +47,13 @@ def test_records_stored_before_the_features_read_with_the_old_behaviour() -> Non
         del stored[key]
     record = contact_from_bytes(orjson.dumps(stored))
     assert (record.closed_action, record.closed_at, record.overflow) == ("", 0.0, NO_MARK)
+
+
+def test_contact_round_trip_keeps_what_the_ai_found_and_old_records_read_without_it() -> None:
+    contact = WaitingContact("c1", "q", Channel.SMS, 50, 1.0, language="es", intent="refund", sentiment=-0.5)
+    record = ContactRecord(contact)
+    assert contact_from_bytes(contact_to_bytes(record)) == record
+    stored = orjson.loads(contact_to_bytes(record))
+    del stored["intent"], stored["sentiment"]
+    old = contact_from_bytes(orjson.dumps(stored)).contact
+    assert (old.language, old.intent, old.sentiment) == ("es", "", 0.0)

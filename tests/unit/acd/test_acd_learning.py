@@ -61,3 +61,25 @@ async def test_an_offered_or_unknown_contact_is_left_alone() -> None:
     assert await learn_language(store, "acme", "nobody", "es", 1.0, True) is False
     assert store.records == {"c2": offered} and store.writes == 0
     assert offered.status is ContactStatus.OFFERED
+
+
+async def test_a_waiting_contact_keeps_the_latest_intent_in_scope_and_sentiment() -> None:
+    store = FakeContacts(waiting("c3", "en"))
+    await learn_language(store, "acme", "c3", "en", 0.9, True, intent="refund", sentiment=-0.4)
+    contact = store.records["c3"].contact
+    assert (contact.language, contact.intent, contact.sentiment) == ("en", "refund", -0.4)
+    # "thanks, still waiting": out of scope, calmer; the reason for the contact stays.
+    await learn_language(store, "acme", "c3", "en", 0.9, True, intent="out_of_scope", sentiment=0.2)
+    contact = store.records["c3"].contact
+    assert (contact.intent, contact.sentiment) == ("refund", 0.2)
+    # The same facts again are no write.
+    writes = store.writes
+    await learn_language(store, "acme", "c3", "en", 0.9, True, intent="refund", sentiment=0.2)
+    assert store.writes == writes
+
+
+async def test_an_offered_contact_keeps_its_intent() -> None:
+    offered = offer(waiting("c4"), "r1", "alice", 10.0)
+    store = FakeContacts(offered)
+    await learn_language(store, "acme", "c4", "es", 1.0, True, intent="refund", sentiment=-1.0)
+    assert store.records["c4"].contact.intent == ""
