@@ -13,6 +13,7 @@ Writes go through `kv.update_with`, so two concurrent applies cannot lose each o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 DEFAULT_BUCKET = "cc-config"
 #: Revisions kept per document: enough to see what changed recently, small enough to stay cheap.
 BUCKET_HISTORY = 10
+
+
+#: Re-reads of an empty listing from a bucket that holds values (see `ConfigStore.list`).
+EMPTY_LIST_RETRIES = 3
 
 
 class ConfigStoreError(RuntimeError):
@@ -197,9 +202,7 @@ class ConfigStore:
         except DocumentError as err:
             raise ConfigStoreError(f"stored {kind}/{name} (revision {revision}) is invalid: {err}") from None
 
-    async def list(self, kind: str) -> list[Model]:
-        """Every stored document of `kind`, by name. Invalid stored values are logged and skipped."""
-        _check_kind(kind)
+    async def _list_once(self, kind: str) -> list[Model]:
         watcher = await self._kv.watch(f"{kind}.*", ignore_deletes=True)
         documents: list[Model] = []
         try:
@@ -215,6 +218,20 @@ class ConfigStore:
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
         return sorted(documents, key=lambda d: metadata_of(d).name)
+
+    async def list(self, kind: str) -> list[Model]:
+        """Every stored document of `kind`, by name. Invalid stored values are logged and skipped."""
+        _check_kind(kind)
+        documents = await self._list_once(kind)
+        # nats-py's watcher can signal "nothing stored" before it has processed values the server
+        # already pushed (it compares the consumer's pending count with what it has handled), so an
+        # empty answer from a bucket that holds values is read again before it is believed.
+        for _ in range(EMPTY_LIST_RETRIES):
+            if documents or (await self._kv.status()).values == 0:
+                break
+            await asyncio.sleep(0.05)
+            documents = await self._list_once(kind)
+        return documents
 
     async def delete(self, kind: str, name: str) -> bool:
         """Delete the document; False when there was none."""
