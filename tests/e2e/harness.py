@@ -331,19 +331,21 @@ def _endpoints(plan: LaunchPlan) -> dict[str, ChannelEndpoint]:
     return found
 
 
+def _prepared(data_dir: Path, regions: list[str] | None, overrides: dict[str, Any]) -> tuple[Platform, str]:
+    plan = plan_for(data_dir, regions, **overrides)
+    (plan.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    return Platform(plan), auth_secret(plan.data_dir)
+
+
 @contextlib.contextmanager
 def running_region(
     data_dir: Path, regions: list[str] | None = None, **overrides: Any
 ) -> Iterator[RunningRegion]:
     """Start a platform as `ccctl up` does, yield it, stop it (whatever happened)."""
-    plan = plan_for(data_dir, regions, **overrides)
-    plan.data_dir.mkdir(parents=True, exist_ok=True)
-    (plan.data_dir / "logs").mkdir(exist_ok=True)
-    platform = Platform(plan)
-    secret = auth_secret(plan.data_dir)
+    platform, secret = _prepared(data_dir, regions, overrides)
     try:
         asyncio.run(bring_up(platform, secret))
-        yield RunningRegion(platform, secret, _endpoints(plan))
+        yield RunningRegion(platform, secret, _endpoints(platform.plan))
     finally:
         stop(platform)
 
@@ -353,13 +355,9 @@ async def start_region(
     data_dir: Path, regions: list[str] | None = None, **overrides: Any
 ) -> AsyncIterator[RunningRegion]:
     """`running_region` for use inside a test's event loop."""
-    plan = plan_for(data_dir, regions, **overrides)
-    plan.data_dir.mkdir(parents=True, exist_ok=True)
-    (plan.data_dir / "logs").mkdir(exist_ok=True)
-    platform = Platform(plan)
-    secret = auth_secret(plan.data_dir)
+    platform, secret = _prepared(data_dir, regions, overrides)
     try:
         await bring_up(platform, secret)
-        yield RunningRegion(platform, secret, _endpoints(plan))
+        yield RunningRegion(platform, secret, _endpoints(platform.plan))
     finally:
         await asyncio.to_thread(stop, platform)

@@ -17,7 +17,6 @@ import hmac
 import os
 import smtplib
 import time
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -29,14 +28,6 @@ from ccsandbox.client import SandboxClient
 from tests.e2e.harness import RunningRegion, WsClient
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-async def sandbox(e2e_region: RunningRegion) -> AsyncIterator[SandboxClient]:
-    assert e2e_region.platform.sandbox is not None, "ccctl up starts the provider sandbox"
-    async with SandboxClient(e2e_region.platform.sandbox.url) as client:
-        await client.clear_faults()
-        yield client
 
 
 def _unique(prefix: str) -> str:

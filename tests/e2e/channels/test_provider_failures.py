@@ -7,22 +7,12 @@ traceback; nothing the agent sent is lost.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from ccsandbox.client import SandboxClient
 from tests.e2e.harness import RunningRegion, WsClient
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-async def sandbox(e2e_region: RunningRegion) -> AsyncIterator[SandboxClient]:
-    assert e2e_region.platform.sandbox is not None, "ccctl up starts the provider sandbox"
-    async with SandboxClient(e2e_region.platform.sandbox.url) as client:
-        await client.clear_faults()
-        yield client
 
 
 async def sms_contact(region: RunningRegion, agent: WsClient, http: object, phone: str) -> str:

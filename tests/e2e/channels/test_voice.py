@@ -13,7 +13,6 @@ agents on the workspace socket.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -29,14 +28,6 @@ pytestmark = pytest.mark.timeout(300)
 ENDPOINT = "acme-uk-voice"
 GREETING = "Thank you for calling ACME. Please hold while we connect you to an agent."
 HOLD = "Thank you for waiting. An agent will be with you shortly."
-
-
-@pytest.fixture
-async def sandbox(e2e_region: RunningRegion) -> AsyncIterator[SandboxClient]:
-    assert e2e_region.platform.sandbox is not None, "ccctl up starts the provider sandbox"
-    async with SandboxClient(e2e_region.platform.sandbox.url) as client:
-        await client.clear_faults()
-        yield client
 
 
 async def dial_in(
