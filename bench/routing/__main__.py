@@ -9,13 +9,18 @@ on that channel), reserve it (its ledger's load changes, so it is re-indexed) an
 (re-indexed again as idle).
 Mesh: two `AcdService` instances on their own connections to one real nats-server; contacts are
 enqueued and every offer is accepted and completed at once; a KV watcher checks every revision
-of every agent ledger for over-booking. Goals: >= 50,000 decisions/s at 10k agents;
+of every agent ledger for over-booking; the same again with every contact waiting before the
+instances start (each routing pass then offers a batch). A fixed pure-Python reference workload
+runs batch for batch beside the decisions; the report gives its rate and the decision rate per
+reference operation, a figure that other load on a shared machine moves far less than the
+absolute rate. Goals: >= 50,000 decisions/s at 10k agents;
 time per decision growing no more than 1.5x from 1k to 100k agents; zero over-booked ledgers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 import statistics
 import sys
@@ -136,8 +141,40 @@ class DecisionRun:
         }
 
 
+class ReferenceRun:
+    """A fixed pure-Python workload timed in the same run, batch for batch with the decisions,
+    so the decision rate can be judged as a ratio on a machine that is slower, or busier, than
+    the one the goal was set on: the same interpreter work (dict look-ups and updates, small
+    frozen records, a heap, a sort of a few items) whatever the routing code does."""
+
+    def __init__(self) -> None:
+        self.timings: list[float] = []
+        self.table: dict[str, tuple[int, float]] = {f"k{n}": (n, n * 0.5) for n in range(4096)}
+
+    def batch(self, count: int) -> None:
+        table = self.table
+        heap: list[tuple[float, str]] = []
+        t0 = time.perf_counter()
+        for n in range(count):
+            key = f"k{n & 4095}"
+            number, value = table[key]
+            table[key] = (number + 1, value + 0.25)
+            heapq.heappush(heap, (value, key))
+            if len(heap) > 64:
+                heapq.heappop(heap)
+            sorted((number & 7, number & 3, number & 5))
+        self.timings.append((time.perf_counter() - t0) / count)
+
+    def operations_per_second(self) -> float:
+        return 1 / min(self.timings)
+
+
 def decisions_per_second(
-    sizes: list[int], decisions: int, batches: int = 20, busy_fraction: float = 0.0
+    sizes: list[int],
+    decisions: int,
+    batches: int = 20,
+    busy_fraction: float = 0.0,
+    reference: ReferenceRun | None = None,
 ) -> list[dict[str, float]]:
     """`decisions` per size, in `batches` equal batches, the sizes taking turns batch by batch.
 
@@ -152,6 +189,8 @@ def decisions_per_second(
     for _ in range(batches):
         for run in runs:
             run.batch(per_batch)
+            if reference is not None:
+                reference.batch(per_batch)  # the same spell of the machine, every other batch
     return [run.report() for run in runs]
 
 
@@ -171,7 +210,10 @@ async def _bounded_teardown(
         pending.cancel()
 
 
-async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
+async def mesh_offers(contacts: int, agents: int, *, backlog: bool = False) -> dict[str, Any]:
+    """Offers per second through two instances. `backlog`: every contact waits before the
+    instances start routing, so each routing pass offers as many as agents have room for (the
+    batched path); otherwise contacts arrive one by one while they route."""
     import nats
 
     from ccmesh import naming
@@ -244,12 +286,19 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
                             task.add_done_callback(tasks.discard)
 
             watcher_task = asyncio.create_task(watch())
+
+            async def arrive() -> None:
+                for n in range(contacts):
+                    contact = WaitingContact(f"c{n}", "support", Channel.WEBCHAT, 50, time.time(), n)
+                    await services[n % 2].enqueue("acme", contact)
+
+            if backlog:
+                await arrive()
             for service in services:
                 await service.start()
             started = time.perf_counter()
-            for n in range(contacts):
-                contact = WaitingContact(f"c{n}", "support", Channel.WEBCHAT, 50, time.time(), n)
-                await services[n % 2].enqueue("acme", contact)
+            if not backlog:
+                await arrive()
             try:
                 await asyncio.wait_for(all_done.wait(), 120)
                 elapsed = time.perf_counter() - started
@@ -263,6 +312,7 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
                 "contacts": contacts,
                 "agents": agents,
                 "instances": 2,
+                "backlog": backlog,
                 "offers": offers,
                 "offers_per_second": offers / elapsed,
                 "contacts_routed_per_second": contacts / elapsed,
@@ -275,7 +325,9 @@ async def mesh_offers(contacts: int, agents: int) -> dict[str, Any]:
 def main() -> None:
     quick = "--quick" in sys.argv
     sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
-    in_process = decisions_per_second(sizes, 20_000 if quick else 100_000)
+    reference = ReferenceRun()
+    in_process = decisions_per_second(sizes, 20_000 if quick else 100_000, reference=reference)
+    reference_rate = reference.operations_per_second()
     # The same decisions with 90% of the agents full on chat and idle the longest: the index
     # leaves them out of the chat buckets, so this should cost what the all-free pool costs.
     (busy,) = decisions_per_second([sizes[-1]], 20_000 if quick else 50_000, busy_fraction=0.9)
@@ -287,7 +339,20 @@ def main() -> None:
         )
     mesh = asyncio.run(mesh_offers(300 if quick else 2000, 200))
     print(f"mesh: {mesh['offers_per_second']:.0f} offers/s", file=sys.stderr)
+    mesh_backlog = asyncio.run(mesh_offers(300 if quick else 2000, 200, backlog=True))
+    print(
+        f"mesh, from a backlog (batched passes): {mesh_backlog['offers_per_second']:.0f} offers/s",
+        file=sys.stderr,
+    )
     by_size = {row["agents"]: row for row in in_process}
+    at_10k = by_size[10_000]["decisions_per_second"]
+    # Decisions per operation of the reference workload, timed in the same run: judged against
+    # the machine of the day rather than an absolute rate that other processes drag down.
+    ratio = at_10k / reference_rate
+    print(
+        f"reference workload: {reference_rate:.0f} ops/s; decisions at 10k / reference ops: {ratio:.3f}",
+        file=sys.stderr,
+    )
     growth = by_size[sizes[-1]]["microseconds_per_decision"] / by_size[1_000]["microseconds_per_decision"]
     cpu_growth = (
         by_size[sizes[-1]]["cpu_microseconds_per_decision"] / by_size[1_000]["cpu_microseconds_per_decision"]
@@ -298,13 +363,19 @@ def main() -> None:
             "in_process": in_process,
             "in_process_busy": busy,
             "mesh": mesh,
+            "mesh_backlog": mesh_backlog,
+            "reference_ops_per_second": reference_rate,
+            "decisions_at_10k_per_reference_op": ratio,
             "growth_1k_to_largest": growth,
             "cpu_growth_1k_to_largest": cpu_growth,
         },
         [
-            Goal("decisions_per_second_at_10k_agents", ">=", 50_000, by_size[10_000]["decisions_per_second"]),
+            Goal("decisions_per_second_at_10k_agents", ">=", 50_000, at_10k),
             Goal(f"decision_time_growth_1k_to_{sizes[-1] // 1000}k", "<=", 1.5, growth),
             Goal("over_booked_ledger_revisions", "<=", 0, mesh["over_booked_ledger_revisions"]),
+            Goal(
+                "over_booked_ledger_revisions_backlog", "<=", 0, mesh_backlog["over_booked_ledger_revisions"]
+            ),
         ],
     )
 

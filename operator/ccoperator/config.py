@@ -9,7 +9,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ccmesh.telemetry import DEFAULT_SAMPLER, DEFAULT_SAMPLER_ARG
+
 PREFIX = "CCOP_"
+#: The samplers the OpenTelemetry SDK knows by name (OTEL_TRACES_SAMPLER).
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
 
 
 class ConfigError(ValueError):
@@ -31,6 +42,20 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise ConfigError(f"{PREFIX}{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def _ratio(env: Mapping[str, str], name: str, default: str) -> str:
+    """A share from 0 to 1, kept as written (it is handed on as an environment variable)."""
+    raw = _text(env, name, default)
+    if not raw:
+        return ""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} must be a ratio from 0 to 1")
+    return raw
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -63,6 +88,10 @@ class Config:
     manage_nats: bool = True
     #: Seconds to wait for NATS on each reconciliation before reporting it unreachable (CCOP_NATS_TIMEOUT).
     nats_timeout_seconds: float = 5.0
+    #: The services' OTEL_TRACES_SAMPLER (CCOP_TRACES_SAMPLER); empty: the SDK's own default.
+    traces_sampler: str = DEFAULT_SAMPLER
+    #: The services' OTEL_TRACES_SAMPLER_ARG, the ratio of traces kept (CCOP_TRACES_SAMPLER_ARG).
+    traces_sampler_arg: str = DEFAULT_SAMPLER_ARG
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -80,6 +109,10 @@ class Config:
         if kube_api_url and not kube_api_url.startswith(("http://", "https://")):
             raise ConfigError(f"{PREFIX}KUBE_API_URL={kube_api_url!r} must start with http:// or https://")
         namespaces = tuple(n.strip() for n in _text(source, "NAMESPACES", "").split(",") if n.strip())
+        sampler = _text(source, "TRACES_SAMPLER", defaults.traces_sampler)
+        if sampler and sampler not in SAMPLERS:
+            raise ConfigError(f"{PREFIX}TRACES_SAMPLER={sampler!r} is not one of {', '.join(SAMPLERS)}")
+        sampler_arg = _ratio(source, "TRACES_SAMPLER_ARG", defaults.traces_sampler_arg)
         return cls(
             service_image=image,
             nats_url=nats_url,
@@ -89,4 +122,6 @@ class Config:
             namespaces=namespaces,
             manage_nats=_flag(source, "MANAGE_NATS", defaults.manage_nats),
             nats_timeout_seconds=_number(source, "NATS_TIMEOUT", defaults.nats_timeout_seconds, minimum=0.1),
+            traces_sampler=sampler,
+            traces_sampler_arg=sampler_arg,
         )

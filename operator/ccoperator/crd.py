@@ -223,7 +223,11 @@ def status_schema() -> Schema:
             "observedGeneration": {"type": "integer", "description": "The spec generation last reconciled."},
             "conditions": {
                 "type": "array",
-                "description": "Ready, Progressing and Degraded, with reasons.",
+                "description": (
+                    "Ready, Progressing and Degraded, with reasons; NatsHealthy: the region's NATS is "
+                    "reachable, has JetStream, and holds every stream and bucket on servers tagged "
+                    "`region:<name>` at the configured replicas (the reason says what is not)."
+                ),
                 "items": _condition_schema(),
                 "x-kubernetes-list-type": "map",
                 "x-kubernetes-list-map-keys": ["type"],
@@ -256,6 +260,24 @@ def status_schema() -> Schema:
                                     "description": "Servers holding a replica.",
                                     "items": {"type": "string"},
                                 },
+                                "tags": {
+                                    "type": "array",
+                                    "description": "Placement tags (NATS picks servers by them).",
+                                    "items": {"type": "string"},
+                                },
+                                "replicas": {
+                                    "type": "integer",
+                                    "description": "Replicas the stream is configured with.",
+                                },
+                                "maxAgeSeconds": {
+                                    "type": "integer",
+                                    "description": "Maximum age in effect on the server (0: none).",
+                                },
+                                "maxBytes": {
+                                    "type": "integer",
+                                    "description": "Size cap in effect on the server (-1: none).",
+                                },
+                                "bytes": {"type": "integer", "description": "Bytes it holds now."},
                             },
                         },
                     },
@@ -332,6 +354,12 @@ def custom_resource_definition() -> Schema:
             "type": "string",
             "jsonPath": ".status.servicesReady",
             "description": "Services ready / total.",
+        },
+        {
+            "name": "Mesh",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="NatsHealthy")].reason',
+            "description": "The region's NATS: Healthy, or why not (NatsHealthy condition).",
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

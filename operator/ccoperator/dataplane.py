@@ -11,16 +11,20 @@ from typing import Any, Protocol
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.js.errors import APIError, ServiceUnavailableError
 
 from ccmesh import naming
 from ccmesh.configplane.models import ContactCenter
-from ccoperator import configplane_writer
+from ccmesh.kv import KVError
+from ccoperator import configplane_writer, nats_health
+from ccoperator.nats_health import MeshObserved, MeshUnhealthyError
 from ccoperator.nats_placement import delete_region_data, ensure_region_placement
 
 
 class RegionDataPlane(Protocol):
-    async def ensure(self, cc: ContactCenter, nats_url: str) -> dict[str, Any]:
-        """Create the region's streams/buckets, write its config; return the `status.nats` stanza."""
+    async def ensure(self, cc: ContactCenter, nats_url: str) -> MeshObserved:
+        """Create the region's streams/buckets, write its config; return the `status.nats` stanza
+        and the verdict on the region's mesh. Raises `MeshUnhealthyError` when it cannot get that far."""
         ...
 
     async def delete(self, cc: ContactCenter, nats_url: str) -> list[str]: ...
@@ -46,11 +50,31 @@ class NatsDataPlane:
                 self._clients[url] = client
             return client
 
-    async def ensure(self, cc: ContactCenter, nats_url: str) -> dict[str, Any]:
-        client = await self._client(nats_url)
+    async def ensure(self, cc: ContactCenter, nats_url: str) -> MeshObserved:
+        try:
+            client = await self._client(nats_url)
+        except Exception as error:  # refused, DNS, timeout, auth: the server cannot be used at all
+            raise MeshUnhealthyError(
+                nats_health.UNREACHABLE, f"NATS at {nats_url}: {type(error).__name__}: {error}"
+            ) from error
         js = client.jetstream(timeout=self._timeout)
+        try:
+            await js.account_info()
+        except ServiceUnavailableError as error:
+            raise MeshUnhealthyError(
+                nats_health.JETSTREAM_DISABLED,
+                f"NATS at {nats_url} answers but JetStream is not enabled for this account",
+            ) from error
         region = cc.spec.region
-        found = await ensure_region_placement(js, region, cc.spec.nats.stream_replicas)
+        replicas = cc.spec.nats.stream_replicas
+        try:
+            found = await ensure_region_placement(js, region, replicas, cc.spec.retention.policy())
+        except (APIError, KVError) as error:  # e.g. 10005: fewer servers tagged with the region than replicas
+            raise MeshUnhealthyError(
+                nats_health.PLACEMENT_FAILED,
+                f"cannot place region {region}'s streams with tag {naming.placement_tag(region)} "
+                f"and {replicas} replicas: {getattr(error, 'description', None) or error}",
+            ) from error
         status: dict[str, Any] = {
             "placementTag": naming.placement_tag(region),
             "streams": [p.as_status() for p in found],
@@ -59,7 +83,7 @@ class NatsDataPlane:
         if self._written.get(key) != cc.metadata.generation:
             await configplane_writer.apply_document(js, cc)
             self._written[key] = cc.metadata.generation
-        return status
+        return MeshObserved(status, nats_health.judge_placement(region, replicas, found))
 
     async def delete(self, cc: ContactCenter, nats_url: str) -> list[str]:
         client = await self._client(nats_url)

@@ -27,6 +27,8 @@ MAX_NAME_LENGTH: Final = 40
 GRPC_PORT: Final = 50051
 GATEWAY_HTTP_PORT: Final = 8080
 NATS_CLIENT_PORT: Final = 4222
+#: Every service serves Prometheus `/metrics` here (the OpenTelemetry Prometheus exporter's port).
+METRICS_PORT: Final = 9464
 
 
 def object_name(contactcenter: str, service: str) -> str:

@@ -19,6 +19,8 @@ from ccoperator import labels
 from ccoperator.builders import BuildSettings, DesiredObject, Owner, build_desired, switched_off_services
 from ccoperator.converge import ConvergeReport, converge
 from ccoperator.kube.resources import KINDS
+from ccoperator.nats_health import CONDITION as MESH_CONDITION
+from ccoperator.nats_health import NATS_ERROR, NOT_OBSERVED, MeshHealth, MeshUnhealthyError
 from ccoperator.prune import prune
 from ccoperator.runtime import Runtime
 from ccoperator.spec import SpecError, parse_contactcenter
@@ -35,6 +37,13 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _mesh_message(status: dict[str, Any]) -> str:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == MESH_CONDITION and condition.get("status") == "False":
+            return str(condition.get("message", ""))
+    return ""
+
+
 def _degraded_message(status: dict[str, Any]) -> str:
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Degraded" and condition.get("status") == "True":
@@ -42,15 +51,22 @@ def _degraded_message(status: dict[str, Any]) -> str:
     return ""
 
 
-async def _observe_nats(runtime: Runtime, cc: ContactCenter) -> tuple[dict[str, Any], str, list[str]]:
-    """The `status.nats` stanza, an error message, and notes; never raises (status must still be written)."""
+async def _observe_nats(
+    runtime: Runtime, cc: ContactCenter
+) -> tuple[dict[str, Any], str, list[str], MeshHealth]:
+    """The `status.nats` stanza, an error message, notes and the mesh's health; never raises
+    (status must still be written)."""
     if runtime.dataplane is None:
-        return {}, "", ["NATS is not managed by this operator (CCOP_MANAGE_NATS=false)"]
+        return {}, "", ["NATS is not managed by this operator (CCOP_MANAGE_NATS=false)"], NOT_OBSERVED
     url = cc.spec.nats.url or runtime.config.nats_url
     try:
-        return await runtime.dataplane.ensure(cc, url), "", []
+        observed = await runtime.dataplane.ensure(cc, url)
+    except MeshUnhealthyError as unhealthy:
+        return {}, unhealthy.message, [], unhealthy.health
     except Exception as error:  # any NATS failure is reported in status, then retried next pass
-        return {}, f"NATS at {url}: {type(error).__name__}: {error}", []
+        message = f"NATS at {url}: {type(error).__name__}: {error}"
+        return {}, message, [], MeshHealth(False, NATS_ERROR, message)
+    return observed.stanza, "", [], observed.health
 
 
 async def _apply(
@@ -60,6 +76,8 @@ async def _apply(
         image=runtime.config.service_image,
         nats_url=runtime.config.nats_url,
         otel_endpoint=runtime.config.otel_endpoint,
+        traces_sampler=runtime.config.traces_sampler,
+        traces_sampler_arg=runtime.config.traces_sampler_arg,
         keda_available=await runtime.keda_available(),
         new_auth_secret=secrets.token_urlsafe(32),
     )
@@ -140,7 +158,7 @@ async def _reconcile_locked(
         return status
     owner = Owner(name=name, namespace=namespace, uid=str(metadata.get("uid", "")))
     desired, report = await _apply(runtime, cc, owner)
-    nats_status, nats_error, nats_notes = await _observe_nats(runtime, cc)
+    nats_status, nats_error, nats_notes, nats_health = await _observe_nats(runtime, cc)
     # Changes at an already-applied generation were not asked for: someone edited or deleted them.
     repaired = report.changed if previous.get("observedGeneration") == generation else []
     observation = Observation(
@@ -149,6 +167,7 @@ async def _reconcile_locked(
         services=_observe_services(name, cc, report),
         nats_error=nats_error,
         nats=nats_status,
+        nats_health=nats_health,
         changed=report.changed,
         repaired=repaired,
         pruned=report.pruned,
@@ -171,6 +190,9 @@ async def _reconcile_locked(
         logger.info("pruned objects the spec no longer asks for: %s", ", ".join(report.pruned))
     if nats_error and nats_error != _degraded_message(previous):
         kopf.warn(_event_target(body), reason="NatsUnavailable", message=nats_error)
+    elif nats_health.healthy is False and nats_health.message != _mesh_message(previous):
+        # Placement verdicts (the mesh answers, the data is not where it should be): once per change.
+        kopf.warn(_event_target(body), reason=nats_health.reason, message=nats_health.message)
     return status
 
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccoperator.nats_health import MeshHealth
+
 
 @dataclass(frozen=True)
 class ServiceReplicas:
@@ -29,6 +31,8 @@ class Observation:
     invalid_spec: str = ""
     nats_error: str = ""
     nats: Mapping[str, Any] = field(default_factory=dict)
+    #: The region's mesh: reachable, JetStream on, streams on the region's servers at their replicas.
+    nats_health: MeshHealth | None = None
     changed: Sequence[str] = ()
     repaired: Sequence[str] = ()
     #: Owned objects the spec no longer asks for, deleted this pass (e.g. an HPA replaced by KEDA).
@@ -92,7 +96,10 @@ def conditions_for(observation: Observation) -> list[dict[str, Any]]:
         )
     else:
         progressing = _condition("Progressing", False, "Stable", "", generation)
-    return [ready, progressing, degraded]
+    conditions = [ready, progressing, degraded]
+    if observation.nats_health is not None:
+        conditions.append(observation.nats_health.as_condition(generation))
+    return conditions
 
 
 def _with_transition_times(

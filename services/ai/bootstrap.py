@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ai.adapters.event_codec import StreamEvents
 from ai.adapters.inference_pool import InferencePool
 from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
 from ai.adapters.registry import ComponentRegistry
@@ -17,6 +18,8 @@ from ai.service_layer.analysis import Analyzer
 from ai.service_layer.intents import IntentModels, IntentTraining
 from ai.service_layer.knowledge import KnowledgeBases
 from ai.service_layer.pipelines import PipelineCatalog
+from ai.service_layer.streaming import StreamInsights
+from ai.service_layer.wrap_up import WrapUpConversation
 from ccmesh.configplane.models import ContactCenter
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.ai.v1 import ai_pb2, ai_pb2_grpc
@@ -36,7 +39,13 @@ async def sentence_encoder(config: AiConfig) -> SentenceEncoder | None:
 
 
 async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
-    store = await TenantStore.open(runtime.js, runtime.config.region, runtime.placement_tags)
+    store = await TenantStore.open(
+        runtime.js,
+        runtime.config.region,
+        runtime.placement_tags,
+        # Conversation state of wrapped-up or abandoned contacts does not stay for good.
+        lambda: runtime.finished_ttl("ai"),
+    )
     encoder = await sentence_encoder(runtime.config)
     models = IntentModels()
     training = IntentTraining(models, store, encoder)
@@ -55,9 +64,12 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
         runtime.config.inference_workers, blas_threads=runtime.config.inference_blas_threads
     )
     analyzer = Analyzer(catalog, store, inference)
-    servicer = AiServicer(runtime.access, analyzer, training, knowledge, catalog, registry, runtime.events)
+    events = StreamEvents(runtime.events)
+    servicer = AiServicer(
+        runtime.access, analyzer, training, knowledge, catalog, registry, WrapUpConversation(analyzer, events)
+    )
     consumers = [
-        insight_consumer(runtime.js, runtime.config.region, analyzer, runtime.events, catalog),
+        insight_consumer(runtime.js, runtime.config.region, StreamInsights(analyzer, events), catalog),
         reply_consumer(runtime.js, runtime.config.region, analyzer, catalog),
     ]
     return ServiceParts(

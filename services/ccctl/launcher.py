@@ -24,14 +24,31 @@ from ccctl import sandbox_process
 from ccctl.demo_ai import DemoAiError, load_demo_ai, served_tenants
 from ccctl.discovery_client import PLATFORM_SERVICES, discover, summarize
 from ccctl.flow_seed import FlowSeedError, publish_example_flows
-from ccctl.sandbox_process import RunningSandbox, SandboxStartError, at_sandbox, start_sandbox, stop_sandbox
+from ccctl.replicas import (
+    DEFAULT_REPLICA_CAP,
+    ReplicaCount,
+    ReplicaError,
+    check_counts,
+    local_replicas,
+    replicas_asked,
+)
+from ccctl.sandbox_process import (
+    RunningSandbox,
+    SandboxStartError,
+    at_sandbox,
+    connector_at_sandbox,
+    start_sandbox,
+    stop_sandbox,
+)
 from ccctl.workspace_seed import SeedError, seed_workspace
+from ccmesh import prometheus
 from ccmesh.channels import Channel
-from ccmesh.configplane.loader import load_files
-from ccmesh.configplane.models import ChannelEndpoint
+from ccmesh.configplane.loader import ConfigFileError, load_files
+from ccmesh.configplane.models import ChannelEndpoint, ContactCenter, IntegrationConnector
 from ccmesh.configplane.references import dangling_references
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import NatsServer, NatsServerError, NatsServerSpec, free_port
+from ccmesh.telemetry import default_sampling
 
 GATEWAY_HTTP_PORT = 8080
 #: Inbound e-mail (the SMTP listener); 2525 because 25 needs root.
@@ -60,21 +77,24 @@ class LaunchPlan:
     sandbox_http_port: int = sandbox_process.HTTP_PORT
     sandbox_smtp_port: int = sandbox_process.SMTP_PORT
     ready_timeout: float = 60.0
-    #: Instances per service and region (`--replicas routing=2`); a service not named runs once.
+    #: Instances per service and region named on the command line (`--replicas routing=2`);
+    #: a service not named runs as its region's ContactCenter asks, capped (see `ccctl.replicas`).
     replicas: dict[str, int] = field(default_factory=dict)
+    #: The most instances of a service a ContactCenter's count starts here (`--replica-cap`).
+    replica_cap: int = DEFAULT_REPLICA_CAP
+    #: Read from each region's ContactCenter when it is applied: region -> service -> count.
+    asked_replicas: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Every service process serves Prometheus `/metrics` on a free loopback port of its own.
+    metrics: bool = False
     #: Chosen when the plan is made: the HTTP and SMTP port of each region's gateway.
     gateway_http_ports: dict[str, int] = field(default_factory=dict)
     gateway_smtp_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.replicas) - set(PLATFORM_SERVICES))
-        if unknown:
-            raise LaunchError(
-                f"replicas: unknown service(s) {', '.join(unknown)}; known: {', '.join(PLATFORM_SERVICES)}"
-            )
-        bad = {name: count for name, count in self.replicas.items() if not 1 <= count <= MAX_REPLICAS}
-        if bad:
-            raise LaunchError(f"replicas: each count must be 1..{MAX_REPLICAS}, got {bad}")
+        try:
+            check_counts(self.replicas, PLATFORM_SERVICES, self.replica_cap)
+        except ReplicaError as error:
+            raise LaunchError(str(error)) from None
         self.nats_port = self.nats_port or free_port()
         self.nats_monitor_port = self.nats_monitor_port or free_port()
         fixed_http = self.gateway_http_port
@@ -92,12 +112,13 @@ class LaunchPlan:
     def grpc_port(self, region_index: int, service_index: int) -> int:
         return self.grpc_base_port + region_index * 10 + service_index
 
-    def replicas_of(self, service: str) -> int:
-        return self.replicas.get(service, 1)
+    def replica_count(self, service: str, region: str | None = None) -> ReplicaCount:
+        asked = self.asked_replicas.get(region or next(iter(self.regions), ""), {})
+        return local_replicas(service, asked, self.replicas, self.replica_cap)
 
-
-#: More than a handful of processes per service on one machine only slows it down.
-MAX_REPLICAS = 8
+    def replicas_of(self, service: str, region: str | None = None) -> int:
+        """Instances of `service` started in `region` (the first region by default)."""
+        return self.replica_count(service, region).started
 
 
 def parse_replicas(text: str) -> dict[str, int]:
@@ -123,6 +144,8 @@ class RunningService:
     replica: int = 1
     #: The gateway's HTTP port (None for other services).
     http_port: int | None = None
+    #: Where the process serves Prometheus `/metrics` (None when the plan asks for no metrics).
+    metrics_port: int | None = None
 
 
 @dataclass
@@ -183,7 +206,21 @@ async def apply_examples(platform: Platform) -> list[str]:
         platform.plan.examples_dir / "channels" / f"{region}.yaml" for region in platform.plan.regions
     ]
     files += [f for f in channels if f.exists()]
-    documents = load_files(files)
+    # The business systems journeys call (the sandbox's CRM), after the tenants they serve.
+    connectors = [
+        platform.plan.examples_dir / "connectors" / f"{region}.yaml" for region in platform.plan.regions
+    ]
+    files += [f for f in connectors if f.exists()]
+    try:
+        documents = load_files(files)
+    except ConfigFileError as error:
+        raise LaunchError(str(error)) from None
+    for sourced in documents:
+        document = sourced.document
+        if isinstance(document, ContactCenter) and document.spec.region in platform.plan.regions:
+            platform.plan.asked_replicas[document.spec.region] = replicas_asked(
+                document.spec, PLATFORM_SERVICES
+            )
     problems = dangling_references([s.document for s in documents])
     if problems:
         raise LaunchError("; ".join(problems))
@@ -200,6 +237,8 @@ async def apply_examples(platform: Platform) -> list[str]:
             document = sourced.document
             if isinstance(document, ChannelEndpoint):
                 document = at_sandbox(document, platform.sandbox)
+            elif isinstance(document, IntegrationConnector):
+                document = connector_at_sandbox(document, platform.sandbox)
             result = await store.apply(document)
             state = f"configured (generation {result.generation})" if result.changed else "unchanged"
             lines.append(f"{result.kind.lower()}/{result.name} {state}")
@@ -223,9 +262,9 @@ async def seed_examples(platform: Platform, secret: str) -> list[str]:
 
 def start_services(platform: Platform, secret: str) -> None:
     plan = platform.plan
-    for region_index in range(len(plan.regions)):
+    for region_index, region in enumerate(plan.regions):
         for service_index, name in enumerate(PLATFORM_SERVICES):
-            for replica in range(1, plan.replicas_of(name) + 1):
+            for replica in range(1, plan.replicas_of(name, region) + 1):
                 platform.services.append(
                     _start_service(platform, secret, region_index, service_index, replica)
                 )
@@ -251,6 +290,8 @@ def _start_service(
         "CC_INSTANCE_NAME": f"{name}-{region}-{replica}",
         "CC_PLACEMENT_BY_REGION": "true",
     }
+    # Tracing at its cost: sampled where a trace starts unless the user chose a sampler.
+    env.update(default_sampling(os.environ))
     http_port = None
     if name == "gateway":
         # Every region's gateway serves HTTP; a further replica of it takes a free port.
@@ -261,6 +302,9 @@ def _start_service(
     if name == "integration":
         # On a developer's machine webhook receivers are plain http:// on localhost.
         env["CC_LOCAL_MODE"] = "true"
+    metrics_port = free_port() if plan.metrics else None
+    if metrics_port is not None:
+        env.update({prometheus.PORT_VARIABLE: str(metrics_port), prometheus.HOST_VARIABLE: "127.0.0.1"})
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", name],
@@ -270,11 +314,12 @@ def _start_service(
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C goes to us; we stop the services in order
         )
-    return RunningService(region, name, process, grpc_port, log_file, replica, http_port)
+    return RunningService(region, name, process, grpc_port, log_file, replica, http_port, metrics_port)
 
 
 async def wait_until_serving(platform: Platform) -> None:
-    deadline = time.monotonic() + platform.plan.ready_timeout
+    plan = platform.plan
+    deadline = time.monotonic() + plan.ready_timeout
     nc = await nats.connect(platform.nats_url)
     try:
         while True:
@@ -285,7 +330,7 @@ async def wait_until_serving(platform: Platform) -> None:
             rows = summarize(await discover(nc, 0.3), platform.plan.regions)
             # Every replica, not just one per service: a test may stop one and expect the other.
             if rows and all(
-                row.status == "SERVING" and row.instances >= platform.plan.replicas_of(row.service)
+                row.status == "SERVING" and row.instances >= plan.replicas_of(row.service, row.region)
                 for row in rows
             ):
                 return
@@ -335,7 +380,10 @@ def summary(platform: Platform, applied: list[str]) -> str:
     for service in platform.services:
         name = service.name if service.replica == 1 else f"{service.name}#{service.replica}"
         extra = f"  (HTTP 127.0.0.1:{service.http_port})" if service.replica > 1 and service.http_port else ""
+        if service.metrics_port:
+            extra += f"  (metrics http://127.0.0.1:{service.metrics_port}/metrics)"
         lines.append(f"    {service.region:<14}{name:<12}127.0.0.1:{service.grpc_port}{extra}")
+    lines += capped_replicas(plan)
     web = platform.http_url()
     for name in platform.webchat_endpoints:
         lines.append(f"  web chat        {web}/chat/{name}")
@@ -357,6 +405,20 @@ def summary(platform: Platform, applied: list[str]) -> str:
     lines.append("  try: .venv/bin/ccctl status   |   .venv/bin/ccctl token --tenant acme --role admin")
     lines.append("Ctrl-C stops everything.")
     return "\n".join(lines)
+
+
+def capped_replicas(plan: LaunchPlan) -> list[str]:
+    """A line per region whose ContactCenter asks for more instances than run here."""
+    lines = []
+    for region in plan.regions:
+        counts = {name: plan.replica_count(name, region) for name in PLATFORM_SERVICES}
+        capped = [f"{name} {c.started} of {c.asked}" for name, c in counts.items() if c.capped]
+        if capped:
+            lines.append(
+                f"  replicas {region:<7}{', '.join(capped)} asked by the ContactCenter "
+                f"(capped at {plan.replica_cap}: --replica-cap N or --replicas <service>=N for more)"
+            )
+    return lines
 
 
 async def bring_up(platform: Platform, secret: str) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from ccmesh.configplane.models import ChannelEndpoint
+from ccmesh.configplane.models import ChannelEndpoint, IntegrationConnector
 
 HTTP_PORT = 8090
 SMTP_PORT = 2526
@@ -118,3 +118,14 @@ def at_sandbox(endpoint: ChannelEndpoint, sandbox: RunningSandbox | None) -> Cha
     if not changes:
         return endpoint
     return endpoint.model_copy(update={"spec": spec.model_copy(update=changes)})
+
+
+def connector_at_sandbox(
+    connector: IntegrationConnector, sandbox: RunningSandbox | None
+) -> IntegrationConnector:
+    """The connector with a base URL on the examples' sandbox moved to the running one."""
+    spec = connector.spec
+    if sandbox is None or sandbox.url == EXAMPLE_URL or not spec.base_url.startswith(EXAMPLE_URL + "/"):
+        return connector
+    moved = sandbox.url + spec.base_url.removeprefix(EXAMPLE_URL)
+    return connector.model_copy(update={"spec": spec.model_copy(update={"base_url": moved})})

@@ -45,6 +45,9 @@ class Journey:
     #: How the journey ended: {"kind": "queue"|"flow"|"end"|"error", ...}; empty while it runs.
     outcome: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, str]] = field(default_factory=list)
+    #: When a wait stored at an integration node times out (epoch seconds); 0: no such wait. Kept
+    #: with the journey so whichever instance of the runner is alive ends the wait, after restarts.
+    wait_until: float = 0.0
 
     def __post_init__(self) -> None:
         # One spelling per channel for overlays and conditions, whatever the starter sent.

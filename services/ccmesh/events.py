@@ -14,18 +14,19 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Placement, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ccmesh import naming, telemetry
+from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
+from ccmesh.stores import STREAM_DUPLICATE_WINDOW_SECONDS, ensure_stream
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -48,29 +49,28 @@ class StreamSettings:
     replicas: int = 1
     #: Placement tags, e.g. ["region:eu"]: the stream lives only on that region's servers.
     placement_tags: Sequence[str] = ()
-    max_age_seconds: float = 30 * 24 * 3600
     #: Window in which a repeated Nats-Msg-Id is dropped as a duplicate.
-    duplicate_window_seconds: float = 24 * 3600
+    duplicate_window_seconds: float = STREAM_DUPLICATE_WINDOW_SECONDS
 
 
-async def ensure_region_streams(js: JetStreamContext, region: str, settings: StreamSettings) -> None:
-    """Create (or update) the region's event and dead-letter streams."""
-    placement = Placement(tags=list(settings.placement_tags)) if settings.placement_tags else None
-    for stream in naming.region_streams(region):
-        config = StreamConfig(
-            name=stream.name,
-            subjects=list(stream.subjects),
-            storage=StorageType.FILE,
-            num_replicas=settings.replicas,
-            max_age=settings.max_age_seconds,
-            duplicate_window=settings.duplicate_window_seconds,
-            placement=placement,
-        )
-        try:
-            await js.stream_info(stream.name)
-            await js.update_stream(config)
-        except NotFoundError:
-            await js.add_stream(config)
+async def ensure_region_streams(
+    js: JetStreamContext,
+    region: str,
+    settings: StreamSettings,
+    policy: RetentionPolicy = DEFAULT_POLICY,
+) -> None:
+    """Create (or update) the region's streams with the limits of the retention `policy`."""
+    for store in STORES:
+        if store.kind is StoreKind.STREAM:
+            await ensure_stream(
+                js,
+                store,
+                region,
+                policy.of(store),
+                placement_tags=settings.placement_tags,
+                replicas=settings.replicas,
+                duplicate_window_seconds=settings.duplicate_window_seconds,
+            )
 
 
 def event_type(event: events_pb2.Event) -> str:
@@ -95,12 +95,70 @@ class EventPublisher:
         self._tracer = telemetry.tracer()
 
     async def publish(self, event: events_pb2.Event, timeout: float = 5.0) -> Published:
+        subject, kind = self._subject(event)
+        headers = {"Nats-Msg-Id": event.event_id}
+        with self._span(event, subject, kind):
+            telemetry.inject(headers)
+            ack = await self._js.publish(subject, event.SerializeToString(), headers=headers, timeout=timeout)
+        return Published(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
+
+    async def send(
+        self, events: Sequence[events_pb2.Event], timeout: float = 5.0
+    ) -> Awaitable[list[Published]]:
+        """Send `events` in their order without waiting for each acknowledgement in turn; returns
+        what awaits all the acknowledgements (one round trip for the lot instead of one each).
+
+        The stream stores them in the order given (one connection keeps its order). The caller
+        must await the result before it counts the events as published; a failure raises there,
+        and a retry of the whole lot is de-duplicated by the event ids.
+        """
+        # Every event is checked before the first is sent: a bad one stops the lot, not its tail.
+        addressed = [(event, *self._subject(event)) for event in events]
+        pending: list[asyncio.Future[Any]] = []
+        for event, subject, kind in addressed:
+            headers = {"Nats-Msg-Id": event.event_id}
+            with self._span(event, subject, kind):
+                telemetry.inject(headers)
+                pending.append(
+                    await self._js.publish_async(
+                        subject, event.SerializeToString(), headers=headers, wait_stall=timeout
+                    )
+                )
+        return self._acknowledged(pending, timeout)
+
+    async def publish_all(self, events: Sequence[events_pb2.Event], timeout: float = 5.0) -> list[Published]:
+        """`send`, then wait for every acknowledgement."""
+        return await (await self.send(events, timeout))
+
+    @staticmethod
+    async def _acknowledged(pending: list[asyncio.Future[Any]], timeout: float) -> list[Published]:
+        published: list[Published] = []
+        try:
+            # All are in flight already: awaiting them in turn costs one round trip, not one each.
+            async with asyncio.timeout(timeout):
+                for future in pending:
+                    ack = await future
+                    published.append(
+                        Published(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
+                    )
+        except TimeoutError:
+            raise NatsTimeoutError from None
+        finally:
+            for future in pending:
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # a later one's failure is seen, not left unretrieved
+        return published
+
+    def _subject(self, event: events_pb2.Event) -> tuple[str, str]:
         if not event.event_id:
             raise ValueError("event_id is required: it is the de-duplication key")
         kind = event_type(event)
-        subject = naming.event_subject(self.region, event.tenant.tenant_id, kind, event.contact_id)
-        headers = {"Nats-Msg-Id": event.event_id}
-        with self._tracer.start_as_current_span(
+        return naming.event_subject(self.region, event.tenant.tenant_id, kind, event.contact_id), kind
+
+    def _span(self, event: events_pb2.Event, subject: str, kind: str) -> Any:
+        return self._tracer.start_as_current_span(
             f"{self._stream} publish",
             kind=SpanKind.PRODUCER,
             attributes={
@@ -110,10 +168,7 @@ class EventPublisher:
                 "messaging.message.id": event.event_id,
                 "contactcenter.event.type": kind,
             },
-        ):
-            telemetry.inject(headers)
-            ack = await self._js.publish(subject, event.SerializeToString(), headers=headers, timeout=timeout)
-        return Published(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
+        )
 
 
 @dataclass

@@ -116,6 +116,11 @@ def integration_bucket(region: str) -> str:
     return f"integration-{region}"
 
 
+def attachments_bucket(region: str) -> str:
+    """Object store of customers' attachment files (personal data; placed like the streams)."""
+    return f"attachments-{region}"
+
+
 def placement_tag(region: str) -> str:
     return f"region:{region}"
 

@@ -306,7 +306,7 @@ class MeshServer:
 
     def _register_metrics(self) -> None:
         meter = telemetry.meter()
-        attributes = {"rpc.system": "grpc", "service.name": self.name}
+        attributes = {"rpc.system": "grpc"}  # the service is a resource attribute, not a metric one
 
         def requests(_: CallbackOptions) -> Iterable[Observation]:
             for counters in self.endpoints:
@@ -322,13 +322,20 @@ class MeshServer:
                     counters.processing_time_ns / 1e9, {**attributes, "rpc.service": counters.name}
                 )
 
-        meter.create_observable_counter("rpc.server.requests", [requests], unit="{request}")
-        meter.create_observable_counter("rpc.server.errors", [errors], unit="{request}")
-        meter.create_observable_counter("rpc.server.busy_time", [busy_seconds], unit="s")
+        meter.create_observable_counter(
+            "rpc.server.requests", [requests], unit="{request}", description="Mesh requests handled"
+        )
+        meter.create_observable_counter(
+            "rpc.server.errors", [errors], unit="{request}", description="Mesh requests answered with errors"
+        )
+        meter.create_observable_counter(
+            "rpc.server.busy_time", [busy_seconds], unit="s", description="Time spent handling mesh requests"
+        )
         meter.create_observable_up_down_counter(
             "rpc.server.in_flight",
             [lambda _: [Observation(len(self._in_flight), attributes)]],
             unit="{request}",
+            description="Mesh requests being handled now",
         )
 
 

@@ -34,10 +34,12 @@ from ccmesh.auth import ANY_TENANT, TokenAuthority
 from ccmesh.config import ConfigError, MeshConfig, load_config
 from ccmesh.configplane.models import ContactCenter, Tenant
 from ccmesh.configplane.watch import ConfigWatcher
-from ccmesh.events import DurableConsumer, EventPublisher, StreamSettings, ensure_region_streams
+from ccmesh.events import DurableConsumer, EventPublisher
 from ccmesh.grpc_server import GrpcServer
+from ccmesh.retention import DEFAULT_POLICY, RetentionPolicy
 from ccmesh.rpc_client import MeshChannel
 from ccmesh.rpc_server import MeshServer
+from ccmesh.stores import RegionStores
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +83,24 @@ class Runtime(Generic[ConfigT]):
     placement_tags: list[str]
     #: The region's ContactCenter (tenants, brands, residency) as last applied; None before any.
     contact_center: ContactCenter | None = None
+    #: The retention of `contact_center`, worked out once per document (stores ask on every write).
+    _retention: tuple[ContactCenter | None, RetentionPolicy] = field(
+        default=(None, DEFAULT_POLICY), init=False, repr=False
+    )
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         """Read on every call, so `ccctl apply` takes effect without a restart."""
         current = self.contact_center
         return current.spec.tenant(tenant_id) if current is not None else None
+
+    def finished_ttl(self, store_key: str) -> int:
+        """Seconds a finished record of the store (`ccmesh.retention` key) stays readable, from
+        the region's retention read on every call; 0 keeps finished records."""
+        document, policy = self._retention
+        if document is not self.contact_center:
+            policy = _retention_of(self.contact_center)
+            self._retention = (self.contact_center, policy)
+        return policy.finished_ttl(store_key)
 
 
 @dataclass
@@ -149,9 +164,6 @@ async def serve(
         stack.push_async_callback(_drain, nc)
         js = nc.jetstream()
         tags = [naming.placement_tag(config.region)] if config.placement_by_region else []
-        await ensure_region_streams(
-            js, config.region, StreamSettings(replicas=config.stream_replicas, placement_tags=tags)
-        )
         authority = TokenAuthority(config.auth_secret)
         watcher = await ConfigWatcher.open(js)
         runtime = Runtime(
@@ -172,14 +184,24 @@ async def serve(
             placement_tags=tags,
         )
 
+        # Every store of the region at the region's retention (the same table and code as the
+        # operator's): created or updated before the service builds on them, again on each change.
+        stores = RegionStores(js, config.region, placement_tags=tags, replicas=config.stream_replicas)
+
         async def follow_region(document: ContactCenter | None) -> None:
             runtime.contact_center = document
             generation = document.metadata.generation if document else None
             log.info("region %s: ContactCenter generation %s in effect", config.region, generation)
+            if stores.applied is not None:
+                try:
+                    await stores.apply(_retention_of(document))
+                except Exception:  # the stores keep their previous limits; the next change retries
+                    log.warning("region %s: retention not applied", config.region, exc_info=True)
 
         watcher.on_region_change(config.region, follow_region)
         await watcher.start()
         stack.push_async_callback(watcher.stop)
+        await stores.apply(_retention_of(runtime.contact_center))
         parts = await definition.build(runtime)
         for hook in parts.on_stop:
             stack.push_async_callback(hook)
@@ -231,6 +253,10 @@ async def serve(
             await hook()
         if grpc_server is not None:
             await grpc_server.set_serving(False)
+
+
+def _retention_of(document: ContactCenter | None) -> RetentionPolicy:
+    return document.spec.retention.policy() if document is not None else DEFAULT_POLICY
 
 
 async def _drain(nc: Client) -> None:

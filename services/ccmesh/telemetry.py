@@ -2,8 +2,11 @@
 
 `setup_telemetry` installs the SDK tracer and meter providers once per process, with the
 service's resource attributes, and exports over OTLP/gRPC when
-`OTEL_EXPORTER_OTLP_ENDPOINT` is set (standard OTEL_* variables apply). Without an endpoint
-spans are still created, so trace ids flow through every hop and into logs.
+`OTEL_EXPORTER_OTLP_ENDPOINT` is set (standard OTEL_* variables apply: `OTEL_TRACES_SAMPLER`
+and `OTEL_TRACES_SAMPLER_ARG` choose the sampler; launchers default them with
+`default_sampling`). Without an endpoint spans are still created, so trace ids flow through
+every hop and into logs. With `OTEL_EXPORTER_PROMETHEUS_PORT` set, the metrics are also served
+at `/metrics` for Prometheus to scrape (`ccmesh.prometheus`).
 
 Span names and attributes follow the semantic conventions: RPC spans are named
 `<package>.<Service>/<Method>` with `rpc.system=grpc` (the mesh carries gRPC semantics) and
@@ -24,8 +27,26 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from ccmesh import prometheus
+
 INSTRUMENTATION = "ccmesh"
 _installed = False
+_metrics_endpoint: prometheus.MetricsEndpoint | None = None
+
+#: The sampling a platform starts with unless its operator chose one: a trace is kept or dropped
+#: once, where it starts (1 in 100), and every later hop follows that decision. Recording every
+#: span cost 10-15% of each service's CPU; `bench/platform --sampler always_off` measures the rest.
+DEFAULT_SAMPLER = "parentbased_traceidratio"
+DEFAULT_SAMPLER_ARG = "0.01"
+SAMPLER_VARIABLES = ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")
+
+
+def default_sampling(environ: Mapping[str, str]) -> dict[str, str]:
+    """The sampler variables to add to a service's environment: none when `environ` names a
+    sampler already (the SDK reads OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG itself)."""
+    if any(environ.get(name, "").strip() for name in SAMPLER_VARIABLES):
+        return {}
+    return {"OTEL_TRACES_SAMPLER": DEFAULT_SAMPLER, "OTEL_TRACES_SAMPLER_ARG": DEFAULT_SAMPLER_ARG}
 
 
 def setup_telemetry(
@@ -58,6 +79,12 @@ def setup_telemetry(
 
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    global _metrics_endpoint
+    address = prometheus.endpoint_address(os.environ)
+    if address is not None:  # Prometheus scrapes /metrics beside (or instead of) OTLP
+        prometheus_reader = prometheus.PrometheusReader(prometheus.constant_labels_of(resource))
+        readers.append(prometheus_reader)
+        _metrics_endpoint = prometheus.MetricsEndpoint(prometheus_reader, *address)
     for processor in span_processors or []:
         tracer_provider.add_span_processor(processor)
     trace.set_tracer_provider(tracer_provider)
@@ -68,6 +95,10 @@ def setup_telemetry(
 
 def shutdown_telemetry() -> None:
     """Flush and stop exporters (spans still buffered are sent)."""
+    global _metrics_endpoint
+    if _metrics_endpoint is not None:
+        _metrics_endpoint.close()
+        _metrics_endpoint = None
     tracer_provider = trace.get_tracer_provider()
     if isinstance(tracer_provider, TracerProvider):
         tracer_provider.shutdown()

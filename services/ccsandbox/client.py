@@ -80,6 +80,20 @@ class SandboxClient:
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/sandbox/api/faults")
 
+    # -- the CRM (ccsandbox.crm_api) -------------------------------------------------------------
+    async def seed_crm_customer(
+        self, identifier: str, account: dict[str, Any], cases: list[dict[str, Any]] | None = None
+    ) -> None:
+        await self._call(
+            "POST",
+            "/sandbox/api/crm/customers",
+            {"identifier": identifier, "account": account, "cases": cases or []},
+        )
+
+    async def crm_requests(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await self._call("GET", "/sandbox/api/crm/requests"))["requests"]
+        return found
+
     # -- calls -----------------------------------------------------------------------------------
     async def dial_in(
         self,

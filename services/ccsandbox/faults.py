@@ -1,9 +1,10 @@
 """Failures a test asks the sandbox to answer with, before it answers normally again.
 
-A fault is scripted for one route (`sms`, `call`, `call_update`, `whatsapp`, `email`) and used
-by the next request there: an HTTP status with the provider's error code (`status`), a reply
-that comes only after `delay_seconds` (the client's timeout fires first), or a connection closed
-without any answer (`drop`). For mail, `status` is the SMTP reply code (4xx: try later, 5xx: final).
+A fault is scripted for one route (`sms`, `call`, `call_update`, `whatsapp`, `email`, `generic`,
+`crm`) and used by the next request there: an HTTP status with the provider's error code
+(`status`), a reply that comes only after `delay_seconds` (the client's timeout fires first), or
+a connection closed without any answer (`drop`). For mail, `status` is the SMTP reply code
+(4xx: try later, 5xx: final).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
-ROUTES = frozenset({"sms", "call", "call_update", "whatsapp", "email", "generic"})
+ROUTES = frozenset({"sms", "call", "call_update", "whatsapp", "email", "generic", "crm"})
 
 
 class FaultError(ValueError):

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ccsandbox.caller import Caller
 from ccsandbox.control_api import ControlApi
+from ccsandbox.crm_api import CrmApi
 from ccsandbox.partner_api import PartnerApi
 from ccsandbox.smtp_relay import start_smtp
 from ccsandbox.state import Credentials, SandboxState
@@ -66,6 +67,7 @@ class Sandbox:
         TwilioApi(self.state, self.caller).add_routes(app)
         WhatsAppApi(self.state).add_routes(app)
         PartnerApi(self.state).add_routes(app)
+        CrmApi(self.state).add_routes(app)
         return app
 
     async def start(self) -> None:

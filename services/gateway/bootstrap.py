@@ -16,6 +16,7 @@ from gateway.adapters.ai_language import AiLanguage
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_events import StreamHistory
 from gateway.adapters.contact_store import ContactStore
+from gateway.adapters.event_codec import StreamEvents
 from gateway.adapters.provider_receipts import ProviderReceipts
 from gateway.adapters.tenant_settings import TenantSettings
 from gateway.bootstrap_outbound import email_parts, outbound_parts
@@ -23,7 +24,8 @@ from gateway.bootstrap_voice import voice_parts
 from gateway.bootstrap_workspace import workspace_route_adders
 from gateway.config import GatewayConfig
 from gateway.entrypoints.generic_webhooks import generic_routes
-from gateway.entrypoints.http import GatewayHttp, RouteAdder, start_http
+from gateway.entrypoints.http import GatewayHttp, RouteAdder, edge_settings, server_limits, start_http
+from gateway.entrypoints.journey_steps_consumer import journey_steps_consumer
 from gateway.entrypoints.openapi import openapi_routes
 from gateway.entrypoints.pages import page_routes
 from gateway.entrypoints.receipts_consumer import receipts_consumer
@@ -44,7 +46,11 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         placement_tags=runtime.placement_tags,
         replicas=config.stream_replicas,
     )
-    store = ContactStore(bucket)
+
+    def finished_ttl() -> int:
+        return runtime.finished_ttl("gateway")
+
+    store = ContactStore(bucket, finished_ttl=finished_ttl)
     # Channel endpoints follow `ccctl apply` live; webhooks and the SMTP listener look them up here.
     directory = ChannelDirectory(config.region)
 
@@ -55,13 +61,15 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     runtime.watcher.on_change(refresh_directory)
     directory.refresh(runtime.watcher.documents("ChannelEndpoint"))
     identity = mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel)
+    # The use cases publish domain events; this turns each into its protobuf on the region's stream.
+    events = StreamEvents(runtime.events)
     # Journeys and queues for new contacts, waiting journeys fed by later messages.
     conversations = Conversations(
         region=config.region,
         store=store,
         routing=mesh_stub(routing_pb2_grpc.RoutingServiceStub, runtime.channel),
         endpoints=directory,
-        events=runtime.events,
+        events=events,
         language_of=AiLanguage(runtime.channel),
     )
     # The inbound use case, bound once: the gRPC and tenant APIs, every provider webhook, the
@@ -71,14 +79,14 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         region=config.region,
         store=store,
         identity=identity,
-        events=runtime.events,
+        events=events,
         conversations=conversations,
     )
     # Follow-the-sun: other regions' agents read and answer contacts homed here through this one.
     handed_over = HandedOverContacts(
         region=config.region,
         history=StreamHistory(runtime.js, config.region),
-        events=runtime.events,
+        events=events,
         identity=identity,
         contacts=store,
     )
@@ -97,9 +105,9 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         twilio_voice_routes(accept, public_base_url=config.public_base_url, bridge=voice.bridge)
     )
     # WhatsApp's delivery reports reach the contact of our message through an index of receipts.
-    receipts = ProviderReceipts(bucket)
+    receipts = ProviderReceipts(bucket, finished_ttl)
     route_adders.append(
-        whatsapp_routes(accept, statuses=whatsapp_status_sink(config.region, receipts, runtime.events))
+        whatsapp_routes(accept, statuses=whatsapp_status_sink(config.region, receipts, events))
     )
     route_adders.append(generic_routes(accept))
     # GET /openapi.json; at start-up it logs any route of the app it does not document.
@@ -116,15 +124,14 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     if config.http_port >= 0:
         http = GatewayHttp(
             runtime.access,
-            region=config.region,
+            edge=edge_settings(config),
             accept=accept,
             directory=directory,
-            max_body_bytes=config.http_max_body_bytes,
-            tenant_rate_per_second=config.tenant_rate_per_second,
-            tenant_rate_burst=config.tenant_rate_burst,
             default_entry_point=TenantSettings(runtime.watcher, config.region).default_entry_point,
         )
-        runner = await start_http(http, config.http_host, config.http_port, route_adders)
+        runner = await start_http(
+            http, config.http_host, config.http_port, route_adders, server_limits(config)
+        )
         on_stop.append(runner.cleanup)
         # Sockets hear 1001 the moment a stop is asked, not after the mesh has drained.
         on_stopping.append(http.sockets.close_all)
@@ -134,6 +141,8 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         consumers=[
             *outbound.consumers,
             receipts_consumer(runtime.js, config.region, receipts),
+            # Journey steps routing ran by itself (flow events, timeouts): their prompts.
+            journey_steps_consumer(runtime.js, config.region, conversations),
             voice.consumer,
         ],
         servicers=[

@@ -19,6 +19,7 @@ from ccmesh.service_host import Runtime
 from gateway.adapters.attachment_store import AttachmentStore
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_store import ContactStore
+from gateway.adapters.event_codec import StreamEvents
 from gateway.adapters.outbound.base import ProviderAdapter
 from gateway.adapters.outbound.generic_callback import GenericCallback
 from gateway.adapters.outbound.smtp_relay import SmtpRelay
@@ -62,7 +63,7 @@ async def outbound_parts(
         store=store,
         outbox=OutboxStore(bucket),
         endpoints=directory,
-        events=runtime.events,
+        events=StreamEvents(runtime.events),
         adapters=adapters,
         twilio=twilio,
         public_base_url=public_base_url,

@@ -16,6 +16,7 @@ from ccmesh.events import DurableConsumer
 from ccmesh.service_host import Runtime
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_store import ContactStore
+from gateway.adapters.event_codec import StreamEvents
 from gateway.adapters.outbound.twilio_rest import TwilioRest
 from gateway.adapters.outbox_store import OutboxStore
 from gateway.adapters.voice_calls import VoiceCalls
@@ -42,7 +43,7 @@ def voice_parts(
         calls=VoiceCalls(bucket),
         outbox=OutboxStore(bucket),
         endpoints=directory,
-        events=runtime.events,
+        events=StreamEvents(runtime.events),
         twilio=TwilioRest(session),
         max_attempts=config.outbound_max_attempts,
         retry_seconds=config.outbound_retry_seconds,

@@ -19,6 +19,7 @@ from contactcenter.routing.v1 import routing_pb2_grpc
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_events import StreamHistory
 from gateway.adapters.contact_store import ContactStore
+from gateway.adapters.event_codec import StreamEvents
 from gateway.adapters.workspace_store import WorkspaceStore
 from gateway.config import GatewayConfig
 from gateway.domain.visitor_token import visitor_key
@@ -56,6 +57,7 @@ def workspace_route_adders(
     )
     # Both sockets read a contact's history from the region's stream.
     history = StreamHistory(runtime.js, config.region)
+    events = StreamEvents(runtime.events)
     webchat = WebchatService(
         region=config.region,
         history=history,
@@ -65,12 +67,12 @@ def workspace_route_adders(
         contacts=store,
         identity=identity,
         endpoints=directory,
-        events=runtime.events,
+        events=events,
     )
     workspace = Workspace(
         region=config.region,
         history=history,
-        events=runtime.events,
+        events=events,
         routing=routing,
         identity=identity,
         ai=ai,

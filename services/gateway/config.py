@@ -14,6 +14,25 @@ class GatewayConfig(MeshConfig):
     public_base_url: str = Field(default="", max_length=2000, pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$")
     #: Largest HTTP request body accepted, in bytes (larger: 413 before the body is read).
     http_max_body_bytes: int = Field(default=128 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: Seconds a connection may stay without a complete request head, after it opens or after
+    #: its last answer; a client trickling its headers is closed after it too. Longer than the
+    #: usual 60 s upstream keep-alive of proxies, so a proxy never reuses a connection we closed.
+    http_idle_seconds: float = Field(default=75.0, gt=0, le=3600)
+    #: Seconds a request body may take to arrive once its head is in (longer: 408, closed).
+    http_body_seconds: float = Field(default=30.0, gt=0, le=600)
+    #: Longest request line (method, path and query, version), in bytes (longer: 400, closed,
+    #: before any route).
+    http_max_line_bytes: int = Field(default=8190, ge=1024, le=65536)
+    #: Longest header line (name and value), in bytes (longer: 400, closed, before any route).
+    http_max_field_bytes: int = Field(default=8190, ge=1024, le=65536)
+    #: Most headers one request may carry (more: 400, closed, before any route).
+    http_max_headers: int = Field(default=128, ge=16, le=1024)
+    #: Requests per second a source address may send that prove no caller (no or a wrong
+    #: signature or token, an unknown endpoint) before it is answered 429; signed requests
+    #: never spend it, and are checked before it.
+    http_unverified_per_second: float = Field(default=5.0, gt=0, le=10000)
+    #: Such requests a source address may burst above its sustained rate.
+    http_unverified_burst: int = Field(default=20, ge=1, le=100000)
     #: Sustained requests per second per tenant on the bearer-token tenant API.
     tenant_rate_per_second: float = Field(default=200.0, gt=0)
     #: Requests a tenant may burst above its sustained rate on the tenant API.

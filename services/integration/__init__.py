@@ -19,6 +19,10 @@ Connectors
     `IntegrationConnector` documents drive REST systems with CEL field mappings: a CRM (customer
     lookup on contact_created -> contact attributes; outcome write-back) and a helpdesk (the AI
     service's ai_ticket -> PUT of the contact's ticket). Same worker, same guarantees.
+    A connector's `flowIntegrations` answer journeys' integration steps: routing calls
+    InvokeConnector (`service_layer/connector_calls.py`), which GETs the system with the
+    customer's identifier from the contact's opening event, within the step's timeout and the
+    same residency rule, and returns the mapped fields.
 
 Actions in
     UpdateAttributes, SendFlowEvent, CreateTask, CloseContact over gRPC/NATS and HTTPS

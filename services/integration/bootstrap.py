@@ -8,27 +8,29 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from ccmesh import naming
-from ccmesh.configplane.models import IntegrationConnector, Model, WebhookSubscription
+from ccmesh.configplane.models import IntegrationConnector, Model, Tenant, WebhookSubscription
 from ccmesh.configplane.store import ConfigStore
-from ccmesh.events import ConsumerSettings, DurableConsumer
 from ccmesh.kv import ensure_bucket
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
-from integration.adapters.action_log import ActionLog, ActionPublisher, ensure_actions_stream
+from integration.adapters.action_log import ActionLog, ActionPublisher
+from integration.adapters.connector_http import ConnectorHttp
 from integration.adapters.contact_lanes import ContactLanes
+from integration.adapters.contact_openings import LoggedOpenings
 from integration.adapters.dead_letters import DeadLetterStore
 from integration.adapters.delivery_log import DeliveryLog
+from integration.adapters.event_codec import StreamEvents
 from integration.adapters.event_feed import EventFeed
 from integration.adapters.leases import Leases
 from integration.adapters.rest_client import RestClient
 from integration.adapters.webhook_sender import WebhookSender
 from integration.config import IntegrationConfig
 from integration.domain.retry import BackoffPolicy
-from integration.entrypoints.events import EventIntake
 from integration.entrypoints.http import ActionsHttpServer, tls_context
 from integration.entrypoints.rpc import IntegrationServicer
 from integration.service_layer.actions import Actions
+from integration.service_layer.connector_calls import ConnectorCalls
 from integration.service_layer.dead_letters import DeadLetters
 from integration.service_layer.delivery import DeliverySettings, Endpoint, EndpointWorker
 from integration.service_layer.dispatcher import Dispatcher
@@ -59,6 +61,22 @@ def delivery_settings(config: IntegrationConfig) -> DeliverySettings:
     )
 
 
+class WatchedConnectors:
+    """The connectors and this region's tenants as the config plane holds them now."""
+
+    def __init__(self, runtime: Runtime[IntegrationConfig], region: str) -> None:
+        self._watcher = runtime.watcher
+        self._region = region
+
+    def connectors(self) -> list[IntegrationConnector]:
+        documents = self._watcher.documents("IntegrationConnector")
+        return [d for d in documents if isinstance(d, IntegrationConnector)]
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        contact_center = self._watcher.contact_center_for_region(self._region)
+        return contact_center.spec.tenant(tenant_id) if contact_center is not None else None
+
+
 async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
     config = runtime.config
     bucket = await ensure_bucket(
@@ -67,21 +85,14 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         placement_tags=runtime.placement_tags,
         replicas=config.stream_replicas,
     )
-    await ensure_actions_stream(runtime.js, config.region, runtime.placement_tags, config.stream_replicas)
-    delivery_log = DeliveryLog(bucket)
-    intake = DurableConsumer(
-        runtime.js,
-        config.region,
-        # One durable per region: replicas of the integration service share it.
-        ConsumerSettings(durable="integration", filter_subject=f"{naming.EVENT_PREFIX}.{config.region}.>"),
-        EventIntake(delivery_log),
-    )
+    # The actions stream, like every store of the region, is created by the service host.
+    delivery_log = await DeliveryLog.open(runtime.js, config.region)
     settings = delivery_settings(config)
     metrics = DeliveryMetrics()
     dead_letter_store = DeadLetterStore(bucket)
 
     actions = Actions(
-        ActionLog(bucket), ActionPublisher(runtime.js, config.region), runtime.events, config.region
+        ActionLog(bucket), ActionPublisher(runtime.js, config.region), StreamEvents(runtime.events)
     )
 
     async def apply_crm_attributes(event: events_pb2.Event, attributes: dict[str, str]) -> None:
@@ -147,6 +158,15 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
     await reconcile()
     replay_sender = WebhookSender(settings.request_timeout_seconds)
 
+    connector_http = ConnectorHttp()
+    connector_calls = ConnectorCalls(
+        WatchedConnectors(runtime, config.region),
+        LoggedOpenings(delivery_log),
+        connector_http,
+        config.region,
+        local_mode=config.local_mode,
+    )
+
     store = await ConfigStore.open(runtime.js)
     servicer = IntegrationServicer(
         runtime.access,
@@ -154,8 +174,13 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         Subscriptions(store, local_mode=config.local_mode),
         DeadLetters(dead_letter_store, replay_sender, metrics),
         actions,
+        connector_calls,
     )
-    on_stop: list[Callable[[], Awaitable[None]]] = [dispatcher.stop, replay_sender.close]
+    on_stop: list[Callable[[], Awaitable[None]]] = [
+        dispatcher.stop,
+        replay_sender.close,
+        connector_http.close,
+    ]
     if config.actions_http_port >= 0:
         tls = (
             tls_context(config.actions_tls_cert_file, config.actions_tls_key_file)
@@ -176,6 +201,5 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
                 integration_pb2_grpc.add_IntegrationServiceServicer_to_server,
             )
         ],
-        consumers=[intake],
         on_stop=on_stop,
     )

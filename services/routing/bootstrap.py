@@ -17,7 +17,9 @@ from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_remote import MeshRemoteQueues
 from routing.adapters.acd_store import AcdStore, KeyMirror
 from routing.adapters.ai_client import MeshAi
-from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore
+from routing.adapters.connector_client import MeshConnectors
+from routing.adapters.flow_event_relay import NatsFlowEventRelay
+from routing.adapters.flow_store import DeadlineStore, FlowStore, JourneyStore, PolicyStore
 from routing.adapters.region_directory import ContactCenterDirectory
 from routing.config import RoutingConfig
 from routing.domain.agents import AcdInputError
@@ -31,12 +33,13 @@ from routing.entrypoints.acd_events import (
 )
 from routing.entrypoints.actions import actions_consumer
 from routing.entrypoints.insight_events import insight_consumer
+from routing.entrypoints.journeys_rpc import action_message
 from routing.entrypoints.rpc import RoutingServicer
 from routing.service_layer.acd import AcdService, AcdSettings
 from routing.service_layer.acd_metrics import AcdMetrics
 from routing.service_layer.event_bus import EventBus
 from routing.service_layer.journey_actions import JourneyActions
-from routing.service_layer.journeys import JourneyService
+from routing.service_layer.journeys import Continued, JourneyService
 
 
 def contact_queued(region: str, tenant: str, journey: Journey, hand_off: HandOff) -> events_pb2.Event:
@@ -59,6 +62,31 @@ def contact_queued(region: str, tenant: str, journey: Journey, hand_off: HandOff
         source="routing",
         # Fixed per journey step, so a retried step's publish is dropped as a duplicate.
         event_id=stable_event_id("routing", tenant, journey.journey_id, "queued", len(journey.path)),
+    )
+
+
+def journey_continued(region: str, continued: Continued) -> events_pb2.Event:
+    """What a step routing ran by itself asks of the customer's channel, for the gateway."""
+    journey = continued.step.journey
+    payload = events_pb2.JourneyContinued(
+        cause=continued.cause,
+        node=continued.point.node,
+        actions=[action_message(effect) for effect in continued.step.effects],
+        status=journey.status,
+        waiting_for=journey.waiting_for,
+        language=journey.language,
+    )
+    return new_event(
+        payload,
+        tenant_id=continued.tenant,
+        brand_id=journey.brand,
+        region=region,
+        contact_id=journey.journey_id,
+        source="routing",
+        # One wait ends once: fixed per wait point, a repeated publish is dropped as a duplicate.
+        event_id=stable_event_id(
+            "routing", continued.tenant, journey.journey_id, "continued", continued.point.step
+        ),
     )
 
 
@@ -93,14 +121,28 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     async def publish_queued(journey: Journey, tenant: str, hand_off: HandOff) -> None:
         await runtime.events.publish(contact_queued(config.region, tenant, journey, hand_off))
 
+    async def publish_continued(continued: Continued) -> None:
+        await runtime.events.publish(journey_continued(config.region, continued))
+
+    journeys_kv = buckets[naming.journeys_bucket(config.region)]
+
+    def finished_journey_ttl() -> int:
+        return runtime.finished_ttl("journeys")
+
     journeys = JourneyService(
         FlowStore(buckets[naming.flows_bucket(config.region)]),
-        JourneyStore(buckets[naming.journeys_bucket(config.region)]),
+        JourneyStore(journeys_kv, finished_journey_ttl),
         config.region,
         publish_queued,
         PolicyStore(buckets[naming.flows_bucket(config.region)]),
         ai=MeshAi(runtime.channel),
         queues=AcdQueueLoad(lambda: acd),
+        connectors=MeshConnectors(runtime.channel),
+        # Long integration waits end at their deadline on whichever instance is alive.
+        deadlines=DeadlineStore(journeys_kv),
+        publish_continued=publish_continued,
+        # A flow event taken by one instance reaches a step waiting in another's call.
+        flow_event_relay=NatsFlowEventRelay(runtime.nc, config.region),
     )
     acd_kv = None
     for name in naming.routing_acd_buckets(config.region):
@@ -136,6 +178,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         directory=ContactCenterDirectory(lambda: runtime.contact_center, config.region),
     )
     await acd.start()
+    await journeys.start_deadlines()
     queued_consumer = DurableConsumer(
         runtime.js,
         config.region,
@@ -156,9 +199,11 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         ),
         closed_handler(acd),
     )
-    journeys_kv = buckets[naming.journeys_bucket(config.region)]
     journey_actions = actions_consumer(
-        runtime.js, config.region, JourneyActions(journeys, JourneyStore(journeys_kv)), journeys_kv
+        runtime.js,
+        config.region,
+        JourneyActions(journeys, JourneyStore(journeys_kv, finished_journey_ttl)),
+        journeys_kv,
     )
     # What the AI service learns from each message (the language) reaches contacts while they wait.
     insights = insight_consumer(runtime.js, config.region, AcdStore(acd_kv))

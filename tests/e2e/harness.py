@@ -34,7 +34,16 @@ import orjson
 from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from ccctl.launcher import LaunchPlan, Platform, auth_secret, bring_up, stop
+from ccctl.discovery_client import PLATFORM_SERVICES
+from ccctl.launcher import (
+    LaunchPlan,
+    Platform,
+    _start_service,
+    auth_secret,
+    bring_up,
+    stop,
+    wait_until_serving,
+)
 from ccmesh import naming
 from ccmesh.auth import TokenAuthority
 from ccmesh.configplane.channels import ChannelEndpoint
@@ -289,6 +298,21 @@ class RunningRegion:
             return found if len(found) >= count else None
 
         return await eventually(enough)
+
+    async def restart(self, service: str, region: str = "") -> None:
+        """Stop every instance of one service of the region (SIGTERM: it drains as in production)
+        and start a new one, as an operator's rollout does; returns once it serves."""
+        region = region or self.region
+        platform = self.platform
+        old = [s for s in platform.services if (s.name, s.region) == (service, region)]
+        for running in old:
+            running.process.terminate()
+        for running in old:
+            await asyncio.to_thread(running.process.wait, START_SECONDS)
+        platform.services = [s for s in platform.services if s not in old]
+        region_index, service_index = self.plan.regions.index(region), PLATFORM_SERVICES.index(service)
+        platform.services.append(_start_service(platform, self.secret, region_index, service_index, 1))
+        await wait_until_serving(platform)
 
     def log(self, service: str, region: str = "") -> str:
         """A service's log so far (for assertion messages)."""

@@ -46,6 +46,8 @@ def first_example() -> Path:
 @pytest.mark.timeout(900)
 def test_chart_install_and_example_becomes_ready() -> None:
     run("helm", "upgrade", "--install", "cc-crds", str(REPO / "charts/contactcenter-crds"), "--wait")
+    # Helm refuses a chart whose declared dependencies (NATS) are not fetched, even when disabled.
+    run("helm", "dependency", "build", str(REPO / "charts/contactcenter"))
     run(
         "helm",
         "upgrade",

@@ -138,7 +138,7 @@ def _one_trace(spans: list[ReceivedSpan]) -> dict[str, list[ReceivedSpan]] | Non
         by_service: dict[str, list[ReceivedSpan]] = {}
         for span in members:
             by_service.setdefault(span.service, []).append(span)
-        if {"gateway", "identity", "integration"} <= by_service.keys():
+        if {"gateway", "identity", "routing"} <= by_service.keys():
             return by_service
     return None
 
@@ -150,6 +150,8 @@ async def test_make_run_platform_end_to_end(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "600000")
+    # Every trace, not the 1 in 100 `ccctl up` keeps by default: the test follows one across hops.
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
     plan = _plan(tmp_path / "data")
     platform = await _start(plan)
     pids = [s.process.pid for s in platform.services] + [platform.nats.pid if platform.nats else -1]
@@ -182,11 +184,10 @@ async def test_make_run_platform_end_to_end(
         while trace is None and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
             trace = _one_trace(receiver.spans)
-        assert trace is not None, (
-            f"no single trace across gateway, identity and integration: {receiver.spans}"
-        )
+        assert trace is not None, f"no single trace across gateway, identity and routing: {receiver.spans}"
         assert any(s.name.endswith("IdentityService/ResolveCustomer") for s in trace["identity"])
-        assert any(s.name == "events-eu process" for s in trace["integration"])
+        # Routing's consumer takes the contact_queued event the gateway published in this trace.
+        assert any(s.name == "events-eu process" for s in trace["routing"])
         assert any(s.name == "events-eu publish" for s in trace["gateway"])
     finally:
         await asyncio.to_thread(stop, platform)

@@ -146,6 +146,15 @@ class Platform:
         if failures:
             raise failures[0]
 
+    async def restart(self, name: str) -> None:
+        """Stop one service (it drains as on SIGTERM) and start a new instance of it."""
+        service = self.running.pop(name)
+        service.stop.set()
+        await asyncio.wait_for(service.task, STOP_SECONDS)
+        # The new instance's readiness, not the old one's, is what `start` must wait for.
+        self._stdout[:] = [line for line in self._stdout if f'"ready":"{name}"' not in line]
+        await self.start(name)
+
     def grpc_port(self, name: str) -> int:
         port = self.running[name].grpc_port
         assert port > 0, f"{name} does not serve gRPC; start it with grpc=True"

@@ -20,6 +20,7 @@ from ccmesh.events import (
     StreamSettings,
     ensure_region_streams,
 )
+from ccmesh.retention import DEFAULT_POLICY, Limits, RetentionPolicy
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 
@@ -100,7 +101,11 @@ async def settled(js: JetStreamContext, durable: str) -> None:
 
 
 async def test_streams_are_created_and_updated_idempotently(js: JetStreamContext) -> None:
-    await ensure_region_streams(js, REGION, StreamSettings(max_age_seconds=2 * 24 * 3600))
+    await ensure_region_streams(js, REGION, StreamSettings())
+    assert (await js.stream_info(EVENTS)).config.max_age == DEFAULT_POLICY.limits("events").max_age_seconds
+    shorter = RetentionPolicy({"events": Limits(max_age_seconds=2 * 24 * 3600)})
+    await ensure_region_streams(js, REGION, StreamSettings(), shorter)
+    await ensure_region_streams(js, REGION, StreamSettings(), shorter)
     events = await js.stream_info(EVENTS)
     assert events.config.subjects == [f"ccevt.{REGION}.>"]
     assert events.config.max_age == 2 * 24 * 3600

@@ -142,6 +142,26 @@ def test_otel_toggle_and_dashboard() -> None:
         assert metric in titles
 
 
+def test_operator_hands_the_services_parent_based_ratio_sampling_by_default() -> None:
+    def sampler_env(values: dict[str, Any]) -> dict[str, str]:
+        operator = next(
+            d
+            for d in render("contactcenter", values)
+            if d["kind"] == "Deployment" and "operator" in d["metadata"]["name"]
+        )
+        env = operator["spec"]["template"]["spec"]["containers"][0]["env"]
+        return {e["name"]: e["value"] for e in env if e["name"].startswith("CCOP_TRACES_")}
+
+    assert sampler_env({}) == {
+        "CCOP_TRACES_SAMPLER": "parentbased_traceidratio",
+        "CCOP_TRACES_SAMPLER_ARG": "0.01",
+    }
+    assert sampler_env({"tracing": {"sampler": "parentbased_always_on", "samplerArg": ""}}) == {
+        "CCOP_TRACES_SAMPLER": "parentbased_always_on",
+        "CCOP_TRACES_SAMPLER_ARG": "",
+    }
+
+
 @pytest.fixture(scope="module")
 def skaffold_validator() -> jsonschema.protocols.Validator:
     if not SKAFFOLD_SCHEMA.exists():

@@ -61,15 +61,27 @@ async def test_data_plane_reports_placement_for_status(nats_supercluster: Superc
             "apiVersion": "contactcenter.dev/v1alpha1",
             "kind": "ContactCenter",
             "metadata": {"name": "eu", "generation": 1},
-            "spec": {"region": "eu", "knownRegions": ["eu", "us"]},
+            "spec": {
+                "region": "eu",
+                "knownRegions": ["eu", "us"],
+                "retention": {"events": {"maxAgeSeconds": 86400}, "journeys": {"maxBytes": 1 << 30}},
+            },
         }
     )
     dataplane = NatsDataPlane(timeout_seconds=10)
     try:
-        status = await dataplane.ensure(cc, nats_supercluster.urls_of("eu")[0])
+        observed = await dataplane.ensure(cc, nats_supercluster.urls_of("eu")[0])
     except Exception as error:  # the config-plane store is tested elsewhere; placement must still hold
         pytest.fail(f"ensure failed: {error}")
     finally:
         await dataplane.close()
+    status = observed.stanza
     assert status["placementTag"] == "region:eu"
     assert all(s["cluster"] == "eu" for s in status["streams"])
+    assert all(s["tags"] == ["region:eu"] for s in status["streams"])
+    assert observed.health.healthy is True, observed.health
+    # The region's retention is in force on the servers, and the status reads it back.
+    limits = {s["name"]: (s["maxAgeSeconds"], s["maxBytes"]) for s in status["streams"]}
+    assert limits["events-eu"] == (86400, -1)
+    assert limits["KV_journeys-eu"] == (0, 1 << 30)
+    assert limits["deadletter-eu"] == (30 * 24 * 3600, -1)

@@ -9,6 +9,7 @@ import pytest
 
 from ccmesh.configplane.models import ContactCenter
 from ccoperator.builders import BuildSettings, DesiredObject, Owner, build_desired
+from ccoperator.builders.config_objects import service_environment
 
 KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.utils.latest_version()]
 OWNER = Owner(name="eu", namespace="regions", uid="0b7c9a52-7d1e-4a39-9c1e-5b0f7f0c2a11")
@@ -135,3 +136,21 @@ def test_config_change_rolls_the_pods_through_the_template_hash() -> None:
 def test_auth_secret_is_create_only() -> None:
     secret = next(o for o in build("fixed") if o.kind == "Secret")
     assert secret.create_only and secret.manifest["stringData"]["CC_AUTH_SECRET"] == "s3cret"
+
+
+def test_services_get_the_trace_sampler_the_operator_was_given() -> None:
+    settings = BuildSettings(
+        image="ghcr.io/contactcenter/platform:1",
+        nats_url="nats://nats-eu:4222",
+        traces_sampler="parentbased_traceidratio",
+        traces_sampler_arg="0.01",
+    )
+    env = service_environment(cc(SPECS["fixed"]), "routing", settings)
+    assert (env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"]) == (
+        "parentbased_traceidratio",
+        "0.01",
+    )
+    unset = service_environment(
+        cc(SPECS["fixed"]), "routing", BuildSettings(image="i", nats_url="nats://nats-eu:4222")
+    )
+    assert "OTEL_TRACES_SAMPLER" not in unset and "OTEL_TRACES_SAMPLER_ARG" not in unset

@@ -92,7 +92,13 @@ def test_defaults_enums_cel_rules_columns_and_status(crd: dict[str, Any]) -> Non
     assert "knownRegions" in rules and "personalDataRegions" in rules
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
-    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Region", "Ready", "Services", "Age"]
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == [
+        "Region",
+        "Ready",
+        "Services",
+        "Mesh",
+        "Age",
+    ]
 
 
 @pytest.mark.skipif(

@@ -46,6 +46,13 @@ def test_config_reads_prefixed_variables() -> None:
     )
 
 
+def test_services_sample_traces_where_they_start_unless_told_otherwise() -> None:
+    default = Config.from_env({})
+    assert (default.traces_sampler, default.traces_sampler_arg) == ("parentbased_traceidratio", "0.01")
+    chosen = Config.from_env({"CCOP_TRACES_SAMPLER": "parentbased_always_on", "CCOP_TRACES_SAMPLER_ARG": ""})
+    assert (chosen.traces_sampler, chosen.traces_sampler_arg) == ("parentbased_always_on", "")
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -55,6 +62,9 @@ def test_config_reads_prefixed_variables() -> None:
         ({"CCOP_MANAGE_NATS": "maybe"}, "CCOP_MANAGE_NATS"),
         ({"CCOP_KUBE_API_URL": "localhost"}, "CCOP_KUBE_API_URL"),
         ({"CCOP_SERVICE_IMAGE": " "}, "CCOP_SERVICE_IMAGE"),
+        ({"CCOP_TRACES_SAMPLER": "sometimes"}, "CCOP_TRACES_SAMPLER"),
+        ({"CCOP_TRACES_SAMPLER_ARG": "half"}, "CCOP_TRACES_SAMPLER_ARG"),
+        ({"CCOP_TRACES_SAMPLER_ARG": "1.5"}, "CCOP_TRACES_SAMPLER_ARG"),
     ],
 )
 def test_config_errors_name_the_variable(env: dict[str, str], variable: str) -> None:

@@ -26,6 +26,9 @@ class BuildSettings:
     image: str
     nats_url: str
     otel_endpoint: str = ""
+    #: The services' OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG; empty: not set.
+    traces_sampler: str = ""
+    traces_sampler_arg: str = ""
     #: KEDA's CRDs exist in the cluster, so `autoscaling.mode: keda` can become a ScaledObject.
     keda_available: bool = False
     #: Used only when the auth Secret does not exist yet (it is never rotated behind a user's back).

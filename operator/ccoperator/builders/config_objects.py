@@ -23,8 +23,15 @@ def service_environment(cc: ContactCenter, service: str, settings: BuildSettings
     }
     if service == "gateway":
         env["CC_HTTP_PORT"] = str(labels.GATEWAY_HTTP_PORT)
+    # Prometheus scrapes every pod (a PodMonitor when the chart's toggle is on).
+    env["OTEL_EXPORTER_PROMETHEUS_PORT"] = str(labels.METRICS_PORT)
+    env["OTEL_EXPORTER_PROMETHEUS_HOST"] = "0.0.0.0"  # reachable from the scraper, not only the pod
     if settings.otel_endpoint:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = settings.otel_endpoint
+    if settings.traces_sampler:
+        env["OTEL_TRACES_SAMPLER"] = settings.traces_sampler
+    if settings.traces_sampler_arg:
+        env["OTEL_TRACES_SAMPLER_ARG"] = settings.traces_sampler_arg
     return env
 
 

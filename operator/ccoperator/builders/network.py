@@ -57,12 +57,14 @@ def isolation_policy(cc: ContactCenter, owner: Owner, settings: BuildSettings) -
             "spec": {
                 "podSelector": _instance_selector(owner),
                 "policyTypes": ["Ingress", "Egress"],
-                # Pods of the same region may call each other's gRPC port; nobody else may call in.
+                # Pods of the same region may call each other's gRPC port; nobody else may call in,
+                # except Prometheus (in its own namespace) scraping /metrics.
                 "ingress": [
                     {
                         "from": [{"podSelector": _instance_selector(owner)}],
                         "ports": [{"protocol": "TCP", "port": labels.GRPC_PORT}],
-                    }
+                    },
+                    {"ports": [{"protocol": "TCP", "port": labels.METRICS_PORT}]},
                 ],
                 "egress": egress,
             },

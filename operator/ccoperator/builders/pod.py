@@ -57,7 +57,10 @@ def container_security() -> Manifest:
 
 
 def container_ports(service: str) -> list[Manifest]:
-    ports = [{"name": "grpc", "containerPort": labels.GRPC_PORT, "protocol": "TCP"}]
+    ports = [
+        {"name": "grpc", "containerPort": labels.GRPC_PORT, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": labels.METRICS_PORT, "protocol": "TCP"},
+    ]
     if service == "gateway":
         ports.append({"name": "http", "containerPort": labels.GATEWAY_HTTP_PORT, "protocol": "TCP"})
     return ports

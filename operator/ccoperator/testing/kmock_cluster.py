@@ -28,6 +28,7 @@ import kmock
 from kmock._internal import dsl, enums, rendering
 
 from ccoperator import labels
+from ccoperator.nats_health import MeshHealth, MeshObserved
 
 CR_RESOURCE = f"{labels.CR_API_VERSION}/{labels.PLURAL}"
 DEPLOYMENTS = "apps/v1/deployments"
@@ -204,9 +205,11 @@ class RecordingDataPlane:
         self.ensured: list[tuple[str, str]] = []
         self.deleted: list[str] = []
 
-    async def ensure(self, cc: Any, nats_url: str) -> dict[str, Any]:
+    async def ensure(self, cc: Any, nats_url: str) -> MeshObserved:
         self.ensured.append((cc.spec.region, nats_url))
-        return {"placementTag": f"region:{cc.spec.region}", "streams": []}
+        stanza = {"placementTag": f"region:{cc.spec.region}", "streams": []}
+        # Nothing was placed, so nothing is claimed: the condition says it was only recorded.
+        return MeshObserved(stanza, MeshHealth(None, "Recorded", "no NATS in this test: requests recorded"))
 
     async def delete(self, cc: Any, nats_url: str) -> list[str]:
         self.deleted.append(cc.spec.region)

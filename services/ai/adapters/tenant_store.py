@@ -3,7 +3,10 @@
 Keys
     intent.<tenant>            the tenant's intent training set and threshold (zlib JSON)
     kb.<tenant>                the tenant's knowledge base articles (zlib JSON)
-    conv.<tenant>.<contact>    a conversation so far: redacted turns, sentiments, intents (JSON)
+    conv.<tenant>.<contact>    a conversation so far: redacted turns, sentiments, intents (JSON).
+                               Every turn writes it to expire after the region's
+                               `retention.ai.finishedTtlSeconds`, so a conversation nobody wraps
+                               up goes once idle that long; a wrap-up removes it at once
 
 Artifacts are watched: every replica learns of a new training set or knowledge base as soon
 as it is stored, and swaps its in-memory model without a restart.
@@ -25,6 +28,7 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from ccmesh import naming
 from ccmesh.kv import ensure_bucket, get_json, update_with
+from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +58,29 @@ def unpack(data: bytes) -> Any:
     return orjson.loads(zlib.decompress(data))
 
 
+def _kept() -> int:
+    return 0
+
+
 class TenantStore:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, finished_ttl: Callable[[], int] = _kept) -> None:
+        """`finished_ttl`: seconds an idle conversation stays (0: kept), read per write."""
         self._kv = kv
+        self._finished_ttl = finished_ttl
         self._watchers: list[Any] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
-    async def open(cls, js: JetStreamContext, region: str, placement_tags: list[str]) -> TenantStore:
+    async def open(
+        cls,
+        js: JetStreamContext,
+        region: str,
+        placement_tags: list[str],
+        finished_ttl: Callable[[], int] = _kept,
+    ) -> TenantStore:
         return cls(
-            await ensure_bucket(js, naming.ai_bucket(region), history=5, placement_tags=placement_tags)
+            await ensure_bucket(js, naming.ai_bucket(region), history=5, placement_tags=placement_tags),
+            finished_ttl,
         )
 
     async def put_artifact(self, kind: str, tenant_id: str, value: Any) -> int:
@@ -142,7 +159,9 @@ class TenantStore:
             new = orjson.dumps(conversation)
             return old if old is not None and new == old else new
 
-        await update_with(self._kv, self._conversation_key(tenant_id, contact_id), add)
+        await update_with(
+            self._kv, self._conversation_key(tenant_id, contact_id), add, ttl=self._finished_ttl()
+        )
         return result
 
     async def conversation(self, tenant_id: str, contact_id: str) -> dict[str, Any] | None:
@@ -150,4 +169,10 @@ class TenantStore:
         return found[0] if found else None
 
     async def forget_conversation(self, tenant_id: str, contact_id: str) -> None:
-        await update_with(self._kv, self._conversation_key(tenant_id, contact_id), lambda _: None)
+        # Purged with an expiring marker: neither the turns nor the deletion stay behind.
+        await update_with(
+            self._kv,
+            self._conversation_key(tenant_id, contact_id),
+            lambda _: None,
+            ttl=DELETE_MARKER_TTL_SECONDS,
+        )

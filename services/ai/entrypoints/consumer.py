@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 
 from ai.adapters.tenant_store import StoreError
-from ai.entrypoints.convert import insight_event
-from ai.service_layer.analysis import MAX_TEXT_CHARS, Analyzer
+from ai.entrypoints.convert import inbound_message
+from ai.service_layer.analysis import Analyzer
 from ai.service_layer.pipelines import PipelineCatalog
+from ai.service_layer.streaming import StreamInsights
 from ccmesh import naming
-from ccmesh.events import ConsumerSettings, DurableConsumer, EventPublisher, PermanentError
+from ccmesh.events import ConsumerSettings, DurableConsumer, PermanentError
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -22,24 +23,15 @@ DURABLE = "ai-insights"
 
 
 def insight_consumer(
-    js: object, region: str, analyzer: Analyzer, events: EventPublisher, catalog: PipelineCatalog
+    js: object, region: str, insights: StreamInsights, catalog: PipelineCatalog
 ) -> DurableConsumer[events_pb2.Event]:
     async def handle(event: events_pb2.Event) -> None:
         if not catalog.stream_insights:
             return  # the region has not switched streaming on (spec.ai.streamInsights): skip
-        received = event.message_received
-        text = received.text[:MAX_TEXT_CHARS]
         try:
-            analysis = await analyzer.analyze(
-                event.tenant.tenant_id,
-                event.tenant.brand_id,
-                text,
-                contact_id=event.contact_id,
-                message_id=received.message_id or event.event_id,
-            )
+            await insights.on_message(inbound_message(event))
         except StoreError as error:  # an id that cannot be a key will never succeed
             raise PermanentError(str(error)) from None
-        await events.publish(insight_event(event, received.message_id or event.event_id, analysis))
 
     settings = ConsumerSettings(
         durable=DURABLE,

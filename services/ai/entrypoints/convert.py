@@ -1,18 +1,17 @@
-"""Domain results to protobuf messages and events."""
+"""Protobuf requests and events to use-case inputs, and results back to protobuf messages."""
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import replace
 
-from ai.domain.language import UNDETERMINED, reliable
+from ai.adapters.event_codec import to_protobuf
+from ai.domain.language import reliable
 from ai.domain.ticket import Ticket
 from ai.service_layer.analysis import Analysis
-from ccmesh.envelope import new_event
+from ai.service_layer.streaming import InboundMessage, insight_of
+from ccmesh import channels
 from contactcenter.ai.v1 import ai_pb2
 from contactcenter.events.v1 import events_pb2
-
-#: `source` of the events the AI service publishes.
-SOURCE = "ai"
 
 
 def insight_message(analysis: Analysis) -> ai_pb2.Insight:
@@ -50,58 +49,22 @@ def ticket_message(ticket: Ticket, contact_id: str) -> ai_pb2.Ticket:
     )
 
 
+def inbound_message(event: events_pb2.Event) -> InboundMessage:
+    """The `message_received` event as the streaming use case reads it."""
+    received = event.message_received
+    return InboundMessage(
+        tenant_id=event.tenant.tenant_id,
+        brand_id=event.tenant.brand_id,
+        contact_id=event.contact_id,
+        # A message without its own id is named by its event's (a redelivery keeps both).
+        message_id=received.message_id or event.event_id,
+        text=received.text,
+        channel=channels.from_kind_or_none(received.channel),
+        expected_language=received.language,
+    )
+
+
 def insight_event(received: events_pb2.Event, message_id: str, analysis: Analysis) -> events_pb2.Event:
-    found = analysis.insights
-    received_message = received.message_received
-    insight = events_pb2.AiInsight(
-        message_id=message_id,
-        language=_language(found.language, received_message.language),
-        language_confidence=found.language_confidence if found.language not in ("", UNDETERMINED) else 0.0,
-        language_reliable=reliable(found.text, found.language, found.language_confidence),
-        channel=received_message.channel,
-        intent=found.intent,
-        intent_score=found.intent_confidence,
-        sentiment=found.sentiment,
-        sentiment_trend=analysis.sentiment_trend,
-        entity_kinds=sorted({e.kind for e in found.entities}),
-        redacted_text=found.redacted_text,
-        escalation_score=found.escalation_score,
-        escalation_reasons=found.escalation_reasons,
-        pipeline=analysis.pipeline,
-    )
-    return new_event(
-        insight,
-        tenant_id=received.tenant.tenant_id,
-        brand_id=received.tenant.brand_id,
-        region=received.region,
-        source=SOURCE,
-        contact_id=received.contact_id,
-        # Derived from the message id: a redelivered message publishes the same event id (deduplicated).
-        event_id=f"ai-insight-{message_id}",
-    )
-
-
-def _language(detected: str, expected: str) -> str:
-    """The detected language; when the text was too short to tell, the one the entry point expects."""
-    if detected in ("", UNDETERMINED) and expected:
-        return expected
-    return detected
-
-
-def ticket_event(tenant_id: str, contact_id: str, ticket: Ticket, region: str) -> events_pb2.Event:
-    made = events_pb2.AiTicket(
-        title=ticket.title,
-        category=ticket.category,
-        priority=ticket.priority,
-        summary=ticket.summary,
-        entity_kinds=ticket.entity_kinds,
-        customer_ref=ticket.customer_ref,
-    )
-    return new_event(
-        made,
-        tenant_id=tenant_id,
-        region=region,
-        source=SOURCE,
-        contact_id=contact_id,
-        event_id=f"ai-ticket-{contact_id}-{uuid.uuid4().hex[:8]}",
-    )
+    """The `ai_insight` event the streaming consumer publishes for `analysis` of `received`."""
+    message = replace(inbound_message(received), message_id=message_id)
+    return to_protobuf(insight_of(message, analysis), received.region)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 
@@ -16,8 +16,9 @@ from ai.service_layer.analysis import MAX_TEXT_CHARS, Analyzer, ConversationNotF
 from ai.service_layer.intents import IntentTraining
 from ai.service_layer.knowledge import KnowledgeBases, language_of
 from ai.service_layer.pipelines import PipelineCatalog
+from ai.service_layer.wrap_up import WrapUpConversation
 from ccmesh.access import AccessControl
-from ccmesh.events import EventPublisher
+from ccmesh.rpc_context import abort
 from contactcenter.ai.v1 import ai_pb2, ai_pb2_grpc
 
 CALLER_ROLES = frozenset({"admin", "supervisor", "agent", "integration", "service"})
@@ -31,11 +32,6 @@ SPEAKERS = {
 MAX_SUGGESTIONS = 10
 
 
-async def _invalid(context: Any, message: str) -> NoReturn:
-    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
-    raise AssertionError("abort returned")  # pragma: no cover
-
-
 class AiServicer(ai_pb2_grpc.AiServiceServicer):
     def __init__(
         self,
@@ -45,7 +41,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         knowledge: KnowledgeBases,
         catalog: PipelineCatalog,
         registry: ComponentRegistry,
-        events: EventPublisher,
+        wrap_up: WrapUpConversation,
     ) -> None:
         self._access = access
         self._analyzer = analyzer
@@ -53,11 +49,15 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         self._knowledge = knowledge
         self._catalog = catalog
         self._registry = registry
-        self._events = events
+        self._wrap_up = wrap_up
 
     async def _check_text(self, context: Any, text: str) -> None:
         if len(text) > MAX_TEXT_CHARS:
-            await _invalid(context, f"text has {len(text)} characters; the maximum is {MAX_TEXT_CHARS}")
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"text has {len(text)} characters; the maximum is {MAX_TEXT_CHARS}",
+            )
 
     async def RedactText(self, request: ai_pb2.RedactTextRequest, context: Any) -> ai_pb2.RedactTextResponse:
         await self._access.require(context, request.tenant_id, CALLER_ROLES)
@@ -85,7 +85,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
                 wait_seconds=max(0.0, request.wait_seconds),
             )
         except (StoreError, ValueError) as error:
-            await _invalid(context, str(error))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return ai_pb2.AnalyzeMessageResponse(insight=insight_message(analysis))
 
     async def TrainIntents(
@@ -99,7 +99,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         try:
             model, report = await self._training.train(request.tenant_id, examples, threshold)
         except (TrainingError, StoreError) as error:
-            await _invalid(context, str(error))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return ai_pb2.TrainIntentsResponse(
             version=model.version, intents=report.intents, examples=report.examples, warnings=report.warnings
         )
@@ -121,11 +121,11 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         await self._access.require(context, request.tenant_id, TRAINER_ROLES)
         articles = [Article(a.article_id, a.title, a.body, a.language) for a in request.articles]
         if not articles:
-            await _invalid(context, "no articles to load")
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no articles to load")
         try:
             total = await self._knowledge.load(request.tenant_id, articles, request.replace)
         except (KnowledgeError, StoreError) as error:
-            await _invalid(context, str(error))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return ai_pb2.LoadKnowledgeResponse(loaded=len(articles), total=total)
 
     async def SuggestReplies(
@@ -142,11 +142,13 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
                 if not language:
                     language = await self._analyzer.customer_language(request.tenant_id, request.contact_id)
             except ConversationNotFoundError as error:
-                await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+                await abort(context, grpc.StatusCode.NOT_FOUND, str(error))
             except StoreError as error:
-                await _invalid(context, str(error))
+                await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         if not query:
-            await _invalid(context, "give text or contact_id to suggest replies for")
+            await abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "give text or contact_id to suggest replies for"
+            )
         if not language:
             language = language_of(query)
         limit = min(request.limit or 3, MAX_SUGGESTIONS)
@@ -171,9 +173,9 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         try:
             found = await self._analyzer.summarize(request.tenant_id, request.contact_id)
         except ConversationNotFoundError as error:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(error))
         except StoreError as error:
-            await _invalid(context, str(error))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return ai_pb2.SummarizeConversationResponse(
             summary=found.summary,
             messages=found.messages,
@@ -187,18 +189,11 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
     ) -> ai_pb2.WrapUpConversationResponse:
         await self._access.require(context, request.tenant_id, CALLER_ROLES)
         try:
-            summary, ticket = await self._analyzer.wrap_up(
-                request.tenant_id, request.contact_id, request.customer_ref
-            )
+            summary, ticket = await self._wrap_up(request.tenant_id, request.contact_id, request.customer_ref)
         except ConversationNotFoundError as error:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(error))
         except StoreError as error:
-            await _invalid(context, str(error))
-        from ai.entrypoints.convert import ticket_event
-
-        await self._events.publish(
-            ticket_event(request.tenant_id, request.contact_id, ticket, self._events.region)
-        )
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return ai_pb2.WrapUpConversationResponse(
             summary=summary, ticket=ticket_message(ticket, request.contact_id)
         )

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ai.adapters.tenant_store import TenantStore
 from ai.domain.component import Insights
 from ai.domain.escalation import escalation
 from ai.domain.language import detect
@@ -19,6 +18,7 @@ from ai.domain.sentiment import trend
 from ai.domain.summary import Turn, summarize, wrap_up
 from ai.domain.ticket import Ticket, build_ticket
 from ai.service_layer.pipelines import PipelineCatalog
+from ai.service_layer.ports import Conversations
 
 #: Longer texts belong in a document pipeline, not a synchronous call.
 MAX_TEXT_CHARS = 100_000
@@ -63,7 +63,7 @@ def clean(text: str) -> str:
 
 
 class Analyzer:
-    def __init__(self, catalog: PipelineCatalog, store: TenantStore, inference: Inference) -> None:
+    def __init__(self, catalog: PipelineCatalog, store: Conversations, inference: Inference) -> None:
         self._catalog = catalog
         self._store = store
         self._inference = inference

@@ -14,6 +14,7 @@ from ccctl.launcher import (
     parse_replicas,
     run,
 )
+from ccctl.replicas import DEFAULT_REPLICA_CAP
 
 _REGION = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 
@@ -56,7 +57,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--replicas",
         default="",
-        help="instances per service and region, e.g. routing=2,gateway=2 (default: one of each)",
+        help="instances per service and region, e.g. routing=2,gateway=2 (default: as each region's "
+        "ContactCenter asks, up to --replica-cap)",
+    )
+    parser.add_argument(
+        "--replica-cap",
+        type=int,
+        default=DEFAULT_REPLICA_CAP,
+        help="the most instances of a service a ContactCenter's count starts here "
+        f"(default {DEFAULT_REPLICA_CAP}: a light local run; --replicas is not capped)",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="every service serves Prometheus /metrics on a free loopback port (listed when up; "
+        "names in docs/metrics.md)",
     )
     parser.set_defaults(handler=handle)
 
@@ -91,6 +106,8 @@ def handle(options: argparse.Namespace) -> int:
             gateway_http_port=options.http_port,
             gateway_smtp_port=options.smtp_port,
             replicas=parse_replicas(options.replicas),
+            replica_cap=options.replica_cap,
+            metrics=options.metrics,
         )
     except LaunchError as error:
         raise SystemExit(f"ccctl up: --{error}") from None

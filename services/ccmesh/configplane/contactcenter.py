@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ccmesh.configplane.base import Model, ObjectMeta, RegionName, ResourceId
+from ccmesh.configplane.retention import RetentionSettings
 
 
 class Brand(Model):
@@ -380,6 +381,13 @@ class ContactCenterSpec(Model):
     routing: RoutingSettings = Field(
         default_factory=RoutingSettings,
         description="Routing (ACD) settings of the region: overflow and follow-the-sun rules.",
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description=(
+            "How long the region's streams and buckets keep data (maximum age, maximum size), per "
+            "store; omitted stores keep the platform's defaults."
+        ),
     )
 
     @field_validator("time_zone")

@@ -161,6 +161,72 @@ class CustomerLookup(Model):
         return value
 
 
+#: Integrations routing answers itself (from its queues): a connector cannot claim them.
+PLATFORM_INTEGRATIONS = frozenset({"queue-status", "wait-time-estimate"})
+#: Placeholders a flow integration's path may use besides its `params`.
+FLOW_PATH_PLACEHOLDERS = ("identifier", "contactId", "tenantId")
+
+
+class FlowIntegration(Model):
+    name: ResourceId = Field(
+        description=(
+            "The logical integration a journey's `integration` node names, e.g. `crm-account`: "
+            "the step calls this connector instead of waiting for a flow event."
+        )
+    )
+    path: str = Field(
+        min_length=1,
+        max_length=500,
+        description=(
+            "GET path under baseUrl; `{identifier}` (the customer's identifier from the contact's "
+            "opening event), `{contactId}`, `{tenantId}` and each name in `params` are replaced "
+            "(URL-encoded), e.g. `/accounts?phone={identifier}`."
+        ),
+    )
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Path values: name -> CEL expression over `inputs` (what the journey hands over: `intent`, "
+            "`language`, `channel`, its attributes) and `contact` (`id`, `identifier`, `brand`)."
+        ),
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "What the journey gets: field name -> CEL expression over `response` (the JSON answer), "
+            "e.g. `tier: response.tier`. Empty: the answer's top-level fields as they are."
+        ),
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_platform_integration(cls, value: str) -> str:
+        if value in PLATFORM_INTEGRATIONS:
+            raise ValueError(f"{value!r} is answered by the platform itself; choose another name")
+        return value
+
+    @field_validator("params", "fields")
+    @classmethod
+    def _mappings_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expression in value.items():
+            if not expression.strip():
+                raise ValueError(f"{name!r}: an expression is required")
+            try:
+                _compiles(expression)
+            except ValueError as error:
+                raise ValueError(f"{name!r}: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> FlowIntegration:
+        known = (*FLOW_PATH_PLACEHOLDERS, *self.params)
+        named = [part.split("}", 1)[0] for part in self.path.split("{")[1:]]
+        unknown = [name for name in named if name not in known]
+        if unknown:
+            raise ValueError(f"path: unknown placeholder(s) {unknown}; known: {list(known)}")
+        return self
+
+
 class IntegrationConnectorSpec(Model):
     tenant: ResourceId = Field(description="Tenant whose events drive the connector.")
     type: Literal["crm", "helpdesk"] = Field(
@@ -189,14 +255,22 @@ class IntegrationConnectorSpec(Model):
     lookup: CustomerLookup | None = Field(
         default=None, description="CRM only: look the customer up when a contact is created."
     )
+    flow_integrations: list[FlowIntegration] = Field(
+        default_factory=list,
+        description="Integrations that journeys' `integration` steps call by name, answered by this system.",
+    )
     enabled: bool = Field(default=True, description="False pauses the connector; events wait on the stream.")
 
     @model_validator(mode="after")
     def _lookup_for_crm_only(self) -> IntegrationConnectorSpec:
         if self.lookup is not None and self.type != "crm":
             raise ValueError("lookup is only for connectors of type crm")
-        if not self.requests and self.lookup is None:
-            raise ValueError("a connector needs at least one of requests and lookup")
+        if not self.requests and self.lookup is None and not self.flow_integrations:
+            raise ValueError("a connector needs at least one of requests and lookup (or flowIntegrations)")
+        names = [f.name for f in self.flow_integrations]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"flowIntegrations: name(s) {repeated} given more than once")
         return self
 
 

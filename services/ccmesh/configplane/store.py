@@ -25,15 +25,17 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSe
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
+from ccmesh import naming
 from ccmesh.configplane.loader import DocumentError, kind_of, metadata_of, validate_document, with_metadata
 from ccmesh.configplane.models import KINDS, Model
 from ccmesh.kv import ensure_bucket, update_with
+from ccmesh.retention import history_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BUCKET = "cc-config"
-#: Revisions kept per document: enough to see what changed recently, small enough to stay cheap.
-BUCKET_HISTORY = 10
+DEFAULT_BUCKET = naming.CONFIG_BUCKET
+#: Revisions kept per document (the retention table's): what changed recently, cheaply.
+BUCKET_HISTORY = history_of("config")
 
 
 #: Re-reads of an empty listing from a bucket that holds values (see `ConfigStore.list`).

@@ -12,11 +12,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
+from ccmesh.naming import attachments_bucket
 from gateway.domain.inbound import Attachment
-
-
-def attachments_bucket(region: str) -> str:
-    return f"attachments-{region}"
 
 
 class AttachmentStore:

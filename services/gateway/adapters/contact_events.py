@@ -1,7 +1,7 @@
 """A contact's events, read back from the region's stream and followed live over core NATS.
 
-History comes from the stream (the source of truth: what was acked is there), through a
-short-lived consumer filtered on the contact's subjects. Live pushes use plain core NATS
+History comes from the stream (the source of truth: what was acked is there), through
+`ccmesh.contact_history`. Live pushes use plain core NATS
 subscriptions on the same subjects: no consumer state per socket, and whatever a socket
 missed while it was away comes back from the history on reconnect.
 
@@ -11,7 +11,6 @@ Typing notices are not events (nothing to keep): they travel on core NATS only, 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -19,17 +18,14 @@ from google.protobuf.message import DecodeError
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js import api
 from nats.js.client import JetStreamContext
-from nats.js.errors import FetchTimeoutError, NotFoundError
 
 from ccmesh import naming
+from ccmesh.contact_history import contact_history
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
-#: A contact with more events than this shows its newest ones (a conversation, not an archive).
-MAX_HISTORY_EVENTS = 2000
 _TYPING_PREFIX = "ccws"
 
 EventCallback = Callable[[events_pb2.Event], Awaitable[None]]
@@ -37,43 +33,6 @@ EventCallback = Callable[[events_pb2.Event], Awaitable[None]]
 
 def typing_subject(region: str, tenant_id: str, contact_id: str) -> str:
     return f"{_TYPING_PREFIX}.{region}.{tenant_id}.typing.{contact_id}"
-
-
-async def contact_history(
-    js: JetStreamContext, region: str, tenant_id: str, contact_id: str
-) -> list[events_pb2.Event]:
-    """Every event of the contact on the stream, oldest first."""
-    stream = naming.events_stream(region).name
-    subject = naming.event_subject(region, tenant_id, "*", contact_id)
-    config = api.ConsumerConfig(
-        ack_policy=api.AckPolicy.NONE,
-        deliver_policy=api.DeliverPolicy.ALL,
-        inactive_threshold=30.0,
-        mem_storage=True,
-    )
-    subscription = await js.pull_subscribe(subject, stream=stream, config=config)
-    events: list[events_pb2.Event] = []
-    try:
-        info = await subscription.consumer_info()
-        remaining = min(int(info.num_pending or 0), MAX_HISTORY_EVENTS)
-        while remaining > 0:
-            try:
-                batch = await subscription.fetch(min(remaining, 256), timeout=5.0)
-            except FetchTimeoutError:
-                break
-            for message in batch:
-                decoded = _decode(message)
-                if decoded is not None:
-                    events.append(decoded)
-            remaining -= len(batch)
-    finally:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
-        with contextlib.suppress(NotFoundError, Exception):
-            # pull_subscribe names the ephemeral consumer in `config.name`; delete it now rather
-            # than leave it to the inactivity threshold.
-            await js.delete_consumer(stream, str(config.name))
-    return events
 
 
 class StreamHistory:

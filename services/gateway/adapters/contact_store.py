@@ -7,6 +7,10 @@ returns the first result instead of creating a second message. `contact.<tenant>
 is the contact's record (channel legs with the customer's reply addresses, journey state),
 written with the revision it was read at. `thread.<tenant>.<hash of a Message-ID>` names the
 contact an e-mail thread belongs to.
+
+Finished records expire per key after the region's `retention.gateway.finishedTtlSeconds`:
+`msg.*` records (long enough for a provider's retries), thread entries, and a contact's record
+once the contact closes (`close_contact`). Open contacts stay.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import hashlib
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -22,6 +27,8 @@ import orjson
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from ccmesh.kv import write_expiring
+from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
 from gateway.domain.contact import ContactRecord
 from gateway.domain.inbound import Accepted
 
@@ -29,6 +36,14 @@ from gateway.domain.inbound import Accepted
 RECORD_ATTEMPTS = 8
 #: A pending claim older than this belonged to an instance that died; another may take over.
 CLAIM_EXPIRY_SECONDS = 30.0
+#: Contact records remembered as this instance last wrote them (with their revision), so the next
+#: change starts from them instead of reading back what it wrote; a record another instance has
+#: changed since costs one refused compare-and-set and a read, as before. Bounded: most recent kept.
+KNOWN_RECORDS = 4096
+
+
+def _kept() -> int:
+    return 0
 
 
 class StillProcessing(RuntimeError):
@@ -43,14 +58,23 @@ class Claim:
 
 
 class ContactStore:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(
+        self, kv: KeyValue, known_records: int = KNOWN_RECORDS, finished_ttl: Callable[[], int] = _kept
+    ) -> None:
+        """`finished_ttl`: seconds a finished record stays readable (0: kept), read per write so a
+        changed retention applies without a restart."""
         self._kv = kv
+        self._finished_ttl = finished_ttl
+        self._known: OrderedDict[str, tuple[ContactRecord | None, int]] = OrderedDict()
+        self._known_records = known_records
 
     async def claim_message(self, tenant_id: str, token: str) -> Claim:
         key = f"msg.{tenant_id}.{token}"
         pending = orjson.dumps({"state": "pending", "at": time.time()})
         try:
-            return Claim(key, int(await self._kv.create(key, pending)), None)
+            return Claim(
+                key, int(await self._kv.create(key, pending, msg_ttl=self._finished_ttl() or None)), None
+            )
         except KeyWrongLastSequenceError:
             pass
         entry = await self._kv.get(key)
@@ -60,20 +84,24 @@ class ContactStore:
         if time.time() - float(record.get("at", 0)) < CLAIM_EXPIRY_SECONDS:
             raise StillProcessing(f"provider message is being processed (claim {key})")
         try:
-            revision = await self._kv.update(key, pending, last=entry.revision)
+            revision = await write_expiring(
+                self._kv, key, pending, last=entry.revision, ttl=self._finished_ttl()
+            )
         except KeyWrongLastSequenceError:
             raise StillProcessing(f"provider message was taken over concurrently (claim {key})") from None
         return Claim(key, int(revision), None)
 
     async def complete(self, claim: Claim, result: Accepted) -> None:
         record = orjson.dumps({"state": "done", "result": orjson.loads(result.to_json())})
-        await self._kv.update(claim.key, record, last=claim.revision)
+        await write_expiring(self._kv, claim.key, record, last=claim.revision, ttl=self._finished_ttl())
 
     async def release(self, claim: Claim) -> None:
         """Give the claim up after a failure, so the provider's retry can proceed at once."""
         # Already released, or taken over by another instance: nothing of ours to remove.
         with contextlib.suppress(KeyWrongLastSequenceError, KeyNotFoundError, APIError):
-            await self._kv.delete(claim.key, last=claim.revision)
+            await write_expiring(
+                self._kv, claim.key, None, last=claim.revision, ttl=DELETE_MARKER_TTL_SECONDS
+            )
 
     async def open_contact(self, tenant_id: str, customer_id: str) -> tuple[str, bool]:
         """The customer's open contact, opening one if there is none."""
@@ -81,15 +109,17 @@ class ContactStore:
         contact_id = uuid.uuid4().hex
         try:
             await self._kv.create(key, contact_id.encode())
-            return contact_id, True
         except KeyWrongLastSequenceError:
             entry = await self._kv.get(key)
             return (entry.value or b"").decode(), False
+        # A contact id made just now has no record yet: its first change creates it unread.
+        self._remember(_contact_key(tenant_id, contact_id), None, 0)
+        return contact_id, True
 
     async def contact(self, tenant_id: str, contact_id: str) -> tuple[ContactRecord | None, int]:
         """The contact's record and its revision (None, 0 when there is none)."""
         try:
-            entry = await self._kv.get(f"contact.{tenant_id}.{contact_id}")
+            entry = await self._kv.get(_contact_key(tenant_id, contact_id))
         except KeyNotFoundError:
             return None, 0
         if not entry.value:
@@ -102,20 +132,30 @@ class ContactStore:
         contact_id: str,
         change: Callable[[ContactRecord | None], ContactRecord],
     ) -> ContactRecord:
-        """Apply `change` to the stored record (None: none yet) and write it with the revision read."""
-        key = f"contact.{tenant_id}.{contact_id}"
+        """Apply `change` to the stored record (None: none yet) and write it with the revision read
+        (or the one this instance last wrote, when it still holds; else read and applied again)."""
+        key = _contact_key(tenant_id, contact_id)
+        known = self._known.pop(key, None)
         for _ in range(RECORD_ATTEMPTS):
-            current, revision = await self.contact(tenant_id, contact_id)
+            current, revision = known if known is not None else await self.contact(tenant_id, contact_id)
+            known = None
             record = change(current)
             try:
                 if revision == 0:
-                    await self._kv.create(key, record.to_json())
+                    written = await self._kv.create(key, record.to_json())
                 else:
-                    await self._kv.update(key, record.to_json(), last=revision)
+                    written = await self._kv.update(key, record.to_json(), last=revision)
             except KeyWrongLastSequenceError:
                 continue  # another message of the contact wrote first: apply ours to its result
+            self._remember(key, record, int(written))
             return record
         raise StillProcessing(f"contact {contact_id} kept changing during {RECORD_ATTEMPTS} attempts")
+
+    def _remember(self, key: str, record: ContactRecord | None, revision: int) -> None:
+        self._known[key] = (record, revision)
+        self._known.move_to_end(key)
+        while len(self._known) > self._known_records:
+            self._known.popitem(last=False)
 
     async def is_open(self, tenant_id: str, record: ContactRecord) -> bool:
         """Whether the contact is still its customer's open contact."""
@@ -126,7 +166,9 @@ class ContactStore:
         return (entry.value or b"").decode() == record.contact_id
 
     async def close_contact(self, tenant_id: str, customer_id: str, contact_id: str) -> bool:
-        """The customer's next message opens a new contact; False when this one was not open."""
+        """The customer's next message opens a new contact; False when this one was not open.
+        The contact's record is finished either way: it expires after the finished TTL."""
+        await self._expire_record(tenant_id, contact_id)
         key = f"open.{tenant_id}.{customer_id}"
         try:
             entry = await self._kv.get(key)
@@ -135,9 +177,29 @@ class ContactStore:
         if (entry.value or b"").decode() != contact_id:
             return False
         with contextlib.suppress(KeyWrongLastSequenceError, APIError):
-            await self._kv.delete(key, last=entry.revision)
+            # The marker only tells watchers; the next contact's `create` needs none of it.
+            await write_expiring(self._kv, key, None, last=entry.revision, ttl=DELETE_MARKER_TTL_SECONDS)
             return True
         return False
+
+    async def _expire_record(self, tenant_id: str, contact_id: str) -> None:
+        ttl = self._finished_ttl()
+        if not ttl:
+            return
+        key = _contact_key(tenant_id, contact_id)
+        self._known.pop(key, None)
+        for _ in range(RECORD_ATTEMPTS):
+            try:
+                entry = await self._kv.get(key)
+            except KeyNotFoundError:
+                return
+            if not entry.value:
+                return
+            try:
+                await write_expiring(self._kv, key, entry.value, last=entry.revision, ttl=ttl)
+            except KeyWrongLastSequenceError:
+                continue  # a last change landed first: expire what it wrote
+            return
 
     async def thread_contact(self, tenant_id: str, message_ids: Iterable[str]) -> str | None:
         """The contact of the first known e-mail among `message_ids` (a reply's In-Reply-To, References)."""
@@ -151,7 +213,12 @@ class ContactStore:
         return None
 
     async def remember_thread(self, tenant_id: str, message_id: str, contact_id: str) -> None:
-        await self._kv.put(_thread_key(tenant_id, message_id), contact_id.encode())
+        key = _thread_key(tenant_id, message_id)
+        await write_expiring(self._kv, key, contact_id.encode(), last=None, ttl=self._finished_ttl())
+
+
+def _contact_key(tenant_id: str, contact_id: str) -> str:
+    return f"contact.{tenant_id}.{contact_id}"
 
 
 def _thread_key(tenant_id: str, message_id: str) -> str:

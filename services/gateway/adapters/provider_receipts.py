@@ -2,13 +2,15 @@
 
 `receipt.<tenant>.<hash of provider and provider message id>` holds the contact and our
 message id. Providers report delivery (`delivered`, `read`, `failed`) by their own id only, so
-their status webhooks need this to reach the right contact's history.
+their status webhooks need this to reach the right contact's history. A receipt expires after
+the region's `retention.gateway.finishedTtlSeconds`: status reports come within days.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -23,9 +25,14 @@ class Receipt:
     brand_id: str
 
 
+def _kept() -> int:
+    return 0
+
+
 class ProviderReceipts:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, finished_ttl: Callable[[], int] = _kept) -> None:
         self._kv = kv
+        self._finished_ttl = finished_ttl
 
     async def remember(
         self, tenant_id: str, provider: str, provider_message_id: str, receipt: Receipt
@@ -33,7 +40,9 @@ class ProviderReceipts:
         data = orjson.dumps(receipt.__dict__)
         # Already known (a redelivered event): the first record stands.
         with contextlib.suppress(KeyWrongLastSequenceError):
-            await self._kv.create(_key(tenant_id, provider, provider_message_id), data)
+            await self._kv.create(
+                _key(tenant_id, provider, provider_message_id), data, msg_ttl=self._finished_ttl() or None
+            )
 
     async def find(self, tenant_id: str, provider: str, provider_message_id: str) -> Receipt | None:
         try:

@@ -8,7 +8,7 @@ where to go. Replies on e-mail also need the thread (subject and message ids) to
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -80,7 +80,9 @@ class ContactRecord:
         return self.legs.get(channel) or self.legs.get(self.last_channel)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        # orjson writes dataclasses (nested ones, tuples as lists) itself, as `asdict` would, at a
+        # small fraction of its cost: a record is written at least twice per new contact.
+        return orjson.dumps(self)
 
     @classmethod
     def from_json(cls, data: bytes) -> ContactRecord:

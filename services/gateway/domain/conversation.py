@@ -49,6 +49,23 @@ class JourneyAction:
         )
 
 
+@dataclass(frozen=True)
+class RoutingStep:
+    """A journey step routing ran by itself (not in answer to this gateway's call), with what it
+    asks of the customer's channel."""
+
+    tenant_id: str
+    contact_id: str
+    #: Routing's event id: the ids of the messages it leads to derive from it.
+    event_id: str
+    #: routing's JourneyActions, in order.
+    actions: tuple[Any, ...]
+    status: str
+    waiting_for: str
+    #: The journey's language (prompts are worded in it when the contact has none).
+    language: str = ""
+
+
 def prompt_text(prompts: Mapping[str, str], name: str, language: str) -> str:
     """`<name>.<language>`, then `<name>.<base language>`, then `<name>`, then the name itself."""
     if language:

@@ -43,8 +43,17 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None or (bucket.rate_per_second, bucket.burst) != (rate_per_second, burst):
             if len(self._buckets) >= self._max_keys:
-                # Keys come from configuration (tenants, endpoints), so this only guards against misuse.
-                self._buckets.clear()
+                self._forget_refilled(now)
             bucket = self._buckets[key] = TokenBucket(rate_per_second, burst)
         wait = bucket.take(now)
         return 0 if wait == 0 else max(1, math.ceil(wait))
+
+    def _forget_refilled(self, now: float) -> None:
+        """Makes room: a bucket refilled to its burst is the same as none. When most are still
+        draining (new keys flooding in), all are forgotten rather than scanned on every insert."""
+        for key, bucket in list(self._buckets.items()):
+            idle = now - bucket.updated_at if bucket.updated_at is not None else math.inf
+            if bucket.tokens + idle * bucket.rate_per_second >= bucket.burst:
+                del self._buckets[key]
+        if len(self._buckets) >= self._max_keys * 9 // 10:
+            self._buckets.clear()

@@ -20,6 +20,7 @@ from aiohttp import web
 from ccmesh.access import AccessControl
 from ccmesh.auth import bearer_token
 from ccmesh.status import RpcError
+from gateway.entrypoints.edge_admission import admit_verified, verifies_caller
 from gateway.entrypoints.edge_middleware import EdgeError
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import rpc_failure
@@ -55,6 +56,7 @@ def customer_routes(access: AccessControl, identity_as: IdentityAs) -> RouteAdde
         tenant_id = request.match_info["tenant"]
         brand_id = request.query.get("brand", "")
         await access.require(_BearerHeaders(request), tenant_id, CUSTOMER_ROLES, brand_id=brand_id)
+        admit_verified(request)
         token = bearer_token((key.lower(), value) for key, value in request.headers.items()) or ""
         return identity_as(token), tenant_id, brand_id
 
@@ -67,13 +69,16 @@ def customer_routes(access: AccessControl, identity_as: IdentityAs) -> RouteAdde
         except RpcError as error:
             raise rpc_failure(error) from None
 
+    @verifies_caller
     async def find(request: web.Request) -> web.Response:
         return await answer(request, lambda i, t, b: find_customer(i, t, b, identifiers_of(request.query)))
 
+    @verifies_caller
     async def get(request: web.Request) -> web.Response:
         customer_id = request.match_info["customer_id"]
         return await answer(request, lambda i, t, b: get_customer(i, t, b, customer_id))
 
+    @verifies_caller
     async def timeline(request: web.Request) -> web.Response:
         customer_id, query = request.match_info["customer_id"], request.query
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ccmesh.channels import Channel
 from gateway.domain.generic_signature import signature_problem
+from gateway.entrypoints.edge_admission import admit_verified, verifies_caller
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder, parse_message
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
@@ -24,6 +25,7 @@ _SET_BY_ENDPOINT = ("entryPoint", "brand")
 
 
 def generic_routes(accept: AcceptInbound) -> RouteAdder:
+    @verifies_caller
     async def messages(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.API)
@@ -43,6 +45,7 @@ def generic_routes(accept: AcceptInbound) -> RouteAdder:
         )
         if problem:
             raise EdgeError(401, "UNAUTHENTICATED", problem)
+        admit_verified(request)
         document = parse_json(body)
         if isinstance(document, dict):
             fixed = [name for name in _SET_BY_ENDPOINT if name in document]

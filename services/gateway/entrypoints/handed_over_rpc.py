@@ -79,3 +79,22 @@ class HandedOverHandlers:
         except NotHandedOver as error:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
         return gateway_pb2.WrapUpHandedOverContactResponse()
+
+    async def AcceptHandedOverContact(
+        self, request: gateway_pb2.AcceptHandedOverContactRequest, context: Any
+    ) -> gateway_pb2.AcceptHandedOverContactResponse:
+        home = await self._home(context, request.tenant.tenant_id)
+        try:
+            await home.accepted(
+                request.tenant.tenant_id,
+                request.contact_id,
+                request.requesting_region,
+                agent_id=request.agent_id,
+                queue=request.queue,
+                reservation_id=request.reservation_id,
+            )
+        except ValueError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except NotHandedOver as error:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
+        return gateway_pb2.AcceptHandedOverContactResponse()

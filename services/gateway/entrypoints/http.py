@@ -4,7 +4,8 @@
 contact it joined; it runs the same use case as the gRPC `SubmitInboundMessage`, with the
 same bearer-token check. Channel webhooks, the chat widget and the agent workspace add their
 routes through `RouteAdder`s; every route passes the edge middleware (spans, JSON access log,
-body and rate limits, endpoint lookup). Errors are JSON `{"error": {"code": ..., "message":
+body and rate limits, endpoint lookup), and the server closes slow and oversized clients
+(`edge_server`). Errors are JSON `{"error": {"code": ..., "message":
 ...}}` and the message names the bad field.
 """
 
@@ -21,21 +22,17 @@ from ccmesh.access import AccessControl
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
 from gateway.adapters.channel_directory import ChannelDirectory
+from gateway.config import GatewayConfig
 from gateway.domain.inbound import InboundMessage
-from gateway.entrypoints.edge_middleware import (
-    Edge,
-    EdgeError,
-    EdgeSettings,
-    configure_access_log,
-    json_error,
-)
+from gateway.entrypoints.edge_access_log import configure_access_log
+from gateway.entrypoints.edge_admission import admit_verified, verifies_caller
+from gateway.entrypoints.edge_middleware import Edge, EdgeError, EdgeSettings, json_error
+from gateway.entrypoints.edge_server import ServerLimits, start_server
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked, rpc_failure
 from gateway.entrypoints.request_parsing import read_json
 from gateway.entrypoints.rpc import SUBMIT_ROLES
 from gateway.entrypoints.socket_session import OPEN_SOCKETS, OpenSockets
 from gateway.service_layer.api_entry import EntryPointError, enter_through
-
-MAX_BODY_BYTES = 128 * 1024
 
 #: Registers a group of routes (a channel's webhooks, the workspace) on the gateway's app.
 RouteAdder = Callable[[web.Application], None]
@@ -107,36 +104,46 @@ def parse_message(tenant_id: str, body: Any) -> InboundMessage:
     )
 
 
+def edge_settings(config: GatewayConfig) -> EdgeSettings:
+    return EdgeSettings(
+        region=config.region,
+        max_body_bytes=config.http_max_body_bytes,
+        tenant_rate_per_second=config.tenant_rate_per_second,
+        tenant_rate_burst=config.tenant_rate_burst,
+        unverified_per_second=config.http_unverified_per_second,
+        unverified_burst=config.http_unverified_burst,
+        body_read_seconds=config.http_body_seconds,
+    )
+
+
+def server_limits(config: GatewayConfig) -> ServerLimits:
+    return ServerLimits(
+        idle_seconds=config.http_idle_seconds,
+        max_line_bytes=config.http_max_line_bytes,
+        max_field_bytes=config.http_max_field_bytes,
+        max_headers=config.http_max_headers,
+    )
+
+
 class GatewayHttp:
     def __init__(
         self,
         access: AccessControl,
         *,
-        region: str,
+        edge: EdgeSettings,
         accept: AcceptInbound,
         directory: ChannelDirectory | None = None,
-        max_body_bytes: int = MAX_BODY_BYTES,
-        tenant_rate_per_second: float = 200.0,
-        tenant_rate_burst: int = 400,
         default_entry_point: Callable[[str], str] = lambda _tenant: "",
     ) -> None:
         self._access = access
-        self._region = region
+        self._region = edge.region
         self._directory = directory
         # The tenant's `defaultEntryPoint` (ContactCenter) for API messages that name none.
         self._default_entry_point = default_entry_point
         # The one inbound use case, bound in bootstrap (shared with gRPC and the webhooks).
         self._accept = accept
-        self._edge = Edge(
-            EdgeSettings(
-                region=region,
-                max_body_bytes=max_body_bytes,
-                tenant_rate_per_second=tenant_rate_per_second,
-                tenant_rate_burst=tenant_rate_burst,
-            ),
-            directory,
-        )
-        self._max_body_bytes = max_body_bytes
+        self._edge = Edge(edge, directory)
+        self._max_body_bytes = edge.max_body_bytes
         #: The chat and workspace sockets, told 1001 (going away) when the gateway stops.
         self.sockets = OpenSockets()
 
@@ -160,12 +167,14 @@ class GatewayHttp:
     async def health(self, _: web.Request) -> web.Response:
         return web.json_response({"status": "SERVING", "service": "gateway", "region": self._region})
 
+    @verifies_caller
     async def submit(self, request: web.Request) -> web.Response:
         tenant_id = request.match_info["tenant"]
         try:
             await self._access.require(_HttpCallContext(request), tenant_id, SUBMIT_ROLES)
         except RpcError as error:
             raise rpc_failure(error) from None
+        admit_verified(request)
         _, body = await read_json(request)
         message = parse_message(tenant_id, body)
         if self._directory is not None:
@@ -189,9 +198,10 @@ class GatewayHttp:
 
 
 async def start_http(
-    handler: GatewayHttp, host: str, port: int, extra_routes: Sequence[RouteAdder] = ()
+    handler: GatewayHttp,
+    host: str,
+    port: int,
+    extra_routes: Sequence[RouteAdder] = (),
+    limits: ServerLimits = ServerLimits(),
 ) -> web.AppRunner:
-    runner = web.AppRunner(handler.app(extra_routes), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+    return await start_server(handler.app(extra_routes), host, port, limits)

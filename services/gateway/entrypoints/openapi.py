@@ -39,9 +39,14 @@ _ERRORS = {
         "Malformed request (bad JSON, invalid UTF-8, missing or invalid field); the message names it."
     ),
     "404": _error("Unknown or disabled channel endpoint, or unknown tenant."),
+    "408": _error("Body not received within the gateway's deadline; the connection is closed."),
     "413": _error("Body larger than the gateway's limit (refused before it is read)."),
     "415": _error("Wrong Content-Type; the message names the expected one."),
-    "429": _error("Rate limit of the tenant or endpoint exceeded.", retry_after=True),
+    "429": _error(
+        "Rate limit of the tenant or endpoint exceeded (spent only by callers whose signature or "
+        "token was verified), or too many requests without a valid one from this source address.",
+        retry_after=True,
+    ),
     "503": _error("A service the gateway depends on is unavailable; retry later."),
 }
 
@@ -75,7 +80,7 @@ def _twilio_post(
             "parameters": [_ENDPOINT, *(query or [])],
             "requestBody": {"required": True, "content": {_FORM: {"schema": _ref(form)}}},
             "responses": {"200": {"description": ok, "content": _TWIML}, "401": _UNSIGNED}
-            | _errors("400", "404", "413", "415", "429", "503"),
+            | _errors("400", "404", "408", "413", "415", "429", "503"),
         }
     }
 
@@ -169,7 +174,7 @@ def openapi_document() -> dict[str, Any]:
                     "403": _error("Token of another tenant or without the role."),
                     "409": _error("The same message is being processed right now; retry shortly."),
                 }
-                | _errors("400", "404", "413", "415", "429", "503"),
+                | _errors("400", "404", "408", "413", "415", "429", "503"),
             }
         },
         "/v1/tenants/{tenant}/queues": {
@@ -275,7 +280,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "401": _UNSIGNED,
                 }
-                | _errors("400", "404", "413", "415", "429", "503"),
+                | _errors("400", "404", "408", "413", "415", "429", "503"),
             },
         },
         "/v1/generic/{endpoint}/messages": {
@@ -294,7 +299,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": {"description": "A retry of an accepted message; nothing new.", **accepted},
                     "401": _error("Signature or timestamp missing, wrong or too old; nothing was accepted."),
                 }
-                | _errors("400", "404", "413", "415", "429", "503"),
+                | _errors("400", "404", "408", "413", "415", "429", "503"),
             }
         },
         "/chat/{endpoint}": _page("The web chat page of a web chat endpoint.", parameters=[_ENDPOINT]),

@@ -13,6 +13,7 @@ from aiohttp import web
 from ccmesh.access import AccessControl
 from ccmesh.status import RpcError
 from gateway.domain.workspace_state import SUPERVISOR_ROLES
+from gateway.entrypoints.edge_admission import admit_verified, verifies_caller
 from gateway.entrypoints.http import RouteAdder, error_response
 from gateway.service_layer.queue_board import QueueBoard
 
@@ -31,10 +32,12 @@ class _BearerHeaders:
 
 
 def supervisor_routes(access: AccessControl, board: QueueBoard) -> RouteAdder:
+    @verifies_caller
     async def queues(request: web.Request) -> web.Response:
         tenant_id = request.match_info["tenant"]
         try:
             caller = await access.require(_BearerHeaders(request), tenant_id, SUPERVISOR_ROLES)
+            admit_verified(request)
             return web.json_response(await board.board(tenant_id, caller.brands))
         except RpcError as error:
             return error_response(error.code, error.message)

@@ -44,6 +44,7 @@ from gateway.domain.twiml import (
     render_voice,
 )
 from gateway.domain.voice_call import CALL_STATUSES, queue_entry
+from gateway.entrypoints.edge_admission import verifies_caller
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
@@ -153,12 +154,14 @@ def twilio_voice_routes(
             actions = queue_entry(spec.queue, spec.prompts, spec.language)
         return twiml_response(render_voice(actions, urls=urls, language=endpoint.spec.language))
 
+    @verifies_caller
     async def call(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.VOICE)
         fields = await verified_form(request, endpoint, public_base_url)
         return await answer(request, endpoint, fields, 0, "")
 
+    @verifies_caller
     async def gather(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.VOICE)
@@ -181,6 +184,7 @@ def twilio_voice_routes(
             )
         )
 
+    @verifies_caller
     async def wait(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.VOICE)
@@ -197,6 +201,7 @@ def twilio_voice_routes(
             )
         )
 
+    @verifies_caller
     async def status(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.VOICE)

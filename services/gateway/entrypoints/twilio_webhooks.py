@@ -17,6 +17,7 @@ from contactcenter.common.v1 import common_pb2
 from gateway.domain.inbound import InboundMessage
 from gateway.domain.twilio_signature import valid_twilio_signature
 from gateway.domain.twiml import empty_response
+from gateway.entrypoints.edge_admission import admit_verified, verifies_caller
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
@@ -30,7 +31,9 @@ MAX_MEDIA = 10
 async def verified_form(
     request: web.Request, endpoint: ChannelEndpoint, public_base_url: str
 ) -> dict[str, str]:
-    """The form parameters of a request proven to come from the endpoint's Twilio account."""
+    """The form parameters of a request proven to come from the endpoint's Twilio account.
+
+    The proof spends the endpoint's rate limit: the handler must be marked `@verifies_caller`."""
     params = await read_form(request)
     credentials = endpoint.spec.twilio
     signature = request.headers.get("X-Twilio-Signature")
@@ -39,6 +42,7 @@ async def verified_form(
     ):
         problem = "missing" if not signature else "does not match the URL and parameters"
         raise EdgeError(401, "UNAUTHENTICATED", f"X-Twilio-Signature: {problem}")
+    admit_verified(request)
     fields: dict[str, str] = {}
     for name, value in params:
         fields.setdefault(name, value)
@@ -70,6 +74,7 @@ def twiml_response(text: str) -> web.Response:
 
 
 def twilio_sms_routes(accept: AcceptInbound, *, public_base_url: str = "") -> RouteAdder:
+    @verifies_caller
     async def sms(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.SMS)

@@ -20,17 +20,18 @@ from aiohttp import web
 
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.events import EventPublisher
 from contactcenter.common.v1 import common_pb2
 from gateway.adapters.provider_receipts import ProviderReceipts
 from gateway.domain.inbound import InboundMessage
 from gateway.domain.whatsapp_payload import PayloadError, WhatsAppStatus, parse_payload
 from gateway.domain.whatsapp_signature import valid_whatsapp_signature
+from gateway.entrypoints.edge_admission import admit_verified, verifies_caller
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
 from gateway.entrypoints.request_parsing import JSON, parse_json, require_channel, require_content_type
 from gateway.service_layer.delivery_receipts import record_provider_status
+from gateway.service_layer.ports import GatewayEvents
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ MAX_CHALLENGE_CHARS = 200
 StatusSink = Callable[[ChannelEndpoint, WhatsAppStatus], Awaitable[bool]]
 
 
-def whatsapp_status_sink(region: str, receipts: ProviderReceipts, events: EventPublisher) -> StatusSink:
+def whatsapp_status_sink(region: str, receipts: ProviderReceipts, events: GatewayEvents) -> StatusSink:
     """Meta's status reports become MessageStatusChanged on the contact of our message."""
 
     async def record(endpoint: ChannelEndpoint, status: WhatsAppStatus) -> bool:
@@ -68,6 +69,7 @@ def _credentials(endpoint: ChannelEndpoint) -> tuple[str, str, str]:
 
 
 def whatsapp_routes(accept: AcceptInbound, *, statuses: StatusSink | None = None) -> RouteAdder:
+    @verifies_caller
     async def verify(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.WHATSAPP)
@@ -85,8 +87,10 @@ def whatsapp_routes(accept: AcceptInbound, *, statuses: StatusSink | None = None
             raise EdgeError(
                 403, "PERMISSION_DENIED", "hub.verify_token: does not match the endpoint's verify token"
             )
+        admit_verified(request)
         return web.Response(text=challenge, content_type="text/plain")
 
+    @verifies_caller
     async def receive(request: web.Request) -> web.Response:
         endpoint = endpoint_of(request)
         require_channel(endpoint, Channel.WHATSAPP)
@@ -97,6 +101,7 @@ def whatsapp_routes(accept: AcceptInbound, *, statuses: StatusSink | None = None
         if not valid_whatsapp_signature(app_secret, body, signature):
             problem = "missing" if not signature else "does not match the body"
             raise EdgeError(401, "UNAUTHENTICATED", f"X-Hub-Signature-256: {problem}")
+        admit_verified(request)
         try:
             payload = parse_payload(parse_json(body))
         except PayloadError as error:

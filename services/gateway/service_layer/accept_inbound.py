@@ -1,30 +1,39 @@
 """Accept one inbound customer message: who is it, which contact, which events, what next.
 
-Steps, each safe to repeat: claim the provider message id; resolve the customer (identity
-service, over the mesh); find the contact (the call back URL's contact, the e-mail thread's
-contact, else the customer's open contact, opening one if there is none); publish ContactCreated
-and MessageReceived with ids derived from the contact and the provider message, so JetStream's
-de-duplication drops a repeat; drive the conversation (start the journey or queue the contact,
-feed a waiting journey; `Conversations`); record the result under the claim.
+Steps, each safe to repeat: claim the provider message id while the customer is resolved
+(identity service, over the mesh); find the contact (the call back URL's contact, the e-mail
+thread's contact, else the customer's open contact, opening one if there is none); publish
+ContactCreated and MessageReceived (sent together, acknowledged together) with ids derived from
+the contact and the provider message, so JetStream's de-duplication drops a repeat; drive the
+conversation (start the journey or queue the contact, feed a waiting journey; `Conversations`);
+record the result under the claim.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ccmesh.envelope import new_event
 from contactcenter.common.v1 import common_pb2
-from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
+from gateway.domain import events as ev
 from gateway.domain.inbound import Accepted, InboundMessage, provisional_customer_id
 from gateway.service_layer.conversation import Conversations
-from gateway.service_layer.ports import Contacts, EventSink, IdentityClient
+from gateway.service_layer.ports import Contacts, GatewayEvents, IdentityClient
 
 #: `accept_inbound` with its collaborators bound, once, in bootstrap: every entrypoint (tenant
 #: API, gRPC, provider webhooks, SMTP, web chat) gets that one instance. Returns the result and
 #: whether the message repeats one already accepted.
 AcceptInbound = Callable[[InboundMessage], Awaitable[tuple[Accepted, bool]]]
+
+
+def _discard(task: asyncio.Future[Any]) -> None:
+    """Give up a step started alongside: stopped if still running, its failure (if any) seen."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 async def _contact_for(message: InboundMessage, customer_id: str, store: Contacts) -> tuple[str, bool]:
@@ -51,74 +60,78 @@ async def accept_inbound(
     region: str,
     store: Contacts,
     identity: IdentityClient,
-    events: EventSink,
+    events: GatewayEvents,
     conversations: Conversations | None = None,
 ) -> tuple[Accepted, bool]:
     """Returns the result and whether it is a repeat of an already accepted message."""
-    claim = await store.claim_message(message.tenant_id, message.idempotency_token())
-    if claim.previous is not None:
-        return claim.previous, True
+    tenant = common_pb2.TenantRef(tenant_id=message.tenant_id, brand_id=message.brand_id)
+    sender = common_pb2.Identifier(kind=message.from_kind, value=message.from_value)  # type: ignore[arg-type]
+    # Asked while the claim is taken: resolving is idempotent (the same identifier gives the same
+    # customer), so a repeat of a message only wastes an answer it does not use.
+    resolving = asyncio.ensure_future(
+        identity.ResolveCustomer(identity_pb2.ResolveCustomerRequest(tenant=tenant, identifiers=[sender]))
+    )
     try:
-        tenant = common_pb2.TenantRef(tenant_id=message.tenant_id, brand_id=message.brand_id)
-        sender = common_pb2.Identifier(kind=message.from_kind, value=message.from_value)  # type: ignore[arg-type]
-        resolved = await identity.ResolveCustomer(
-            identity_pb2.ResolveCustomerRequest(tenant=tenant, identifiers=[sender])
-        )
+        claim = await store.claim_message(message.tenant_id, message.idempotency_token())
+    except BaseException:
+        _discard(resolving)
+        raise
+    if claim.previous is not None:
+        _discard(resolving)
+        return claim.previous, True
+    acknowledged: asyncio.Future[Any] | None = None
+    reading: asyncio.Future[Any] | None = None
+    try:
+        resolved = await resolving
         customer_id = resolved.customer.customer_id or provisional_customer_id(
             home_region=resolved.remote.home_region,
             reference=resolved.remote.reference,
             from_kind=message.from_kind,
             from_value=message.from_value,
         )
+        if conversations is not None and resolved.created:
+            # A customer created just now opens a contact: what its first message says is read
+            # while the contact is opened.
+            reading = conversations.read_first_message(message)
         contact_id, created = await _contact_for(message, customer_id, store)
+        opening: list[ev.GatewayEvent] = []
         if created:
-            contact_created = events_pb2.ContactCreated(
-                channel=message.channel,  # type: ignore[arg-type]
-                customer_id=customer_id,
-                entry_point=message.entry_point,
-                **{"from": sender},
-            )
-            await events.publish(
-                new_event(
-                    contact_created,
+            opening.append(
+                ev.ContactCreated(
                     tenant_id=message.tenant_id,
                     brand_id=message.brand_id,
-                    region=region,
-                    source="gateway",
                     contact_id=contact_id,
+                    region=region,
                     event_id=f"{contact_id}.created",
+                    channel=message.channel,
+                    customer_id=customer_id,
+                    entry_point=message.entry_point,
+                    from_kind=message.from_kind,
+                    from_value=message.from_value,
                 )
             )
         message_id = message.message_id()
-        await events.publish(
-            new_event(
-                events_pb2.MessageReceived(
+        # Sent in order now, acknowledged together: the contact's record is written meanwhile,
+        # and nothing that follows these events on the stream is published before their acks.
+        acknowledged = asyncio.ensure_future(
+            await events.send(
+                *opening,
+                ev.MessageReceived(
+                    tenant_id=message.tenant_id,
+                    brand_id=message.brand_id,
+                    contact_id=contact_id,
+                    region=region,
+                    event_id=message_id,
                     message_id=message_id,
-                    channel=message.channel,  # type: ignore[arg-type]
+                    channel=message.channel,
                     customer_id=customer_id,
                     text=message.text,
                     provider_message_id=message.provider_message_id,
                     subject=message.subject,
                     language=message.language,
                     sender_name=message.sender_name,
-                    attachments=[
-                        events_pb2.AttachmentRef(
-                            filename=a.filename,
-                            content_type=a.content_type,
-                            size=a.size,
-                            sha256=a.sha256,
-                            bucket=a.bucket,
-                            object=a.object,
-                        )
-                        for a in message.attachments
-                    ],
+                    attachments=message.attachments,
                 ),
-                tenant_id=message.tenant_id,
-                brand_id=message.brand_id,
-                region=region,
-                source="gateway",
-                contact_id=contact_id,
-                event_id=message_id,
             )
         )
         if message.thread_id:
@@ -128,10 +141,22 @@ async def accept_inbound(
         journey_status = ""
         if conversations is not None:
             outcome = await conversations.after_message(
-                message, contact_id=contact_id, customer_id=customer_id, message_id=message_id
+                message,
+                contact_id=contact_id,
+                customer_id=customer_id,
+                message_id=message_id,
+                acknowledged=acknowledged,
+                new_contact=created,
+                reading=reading,
             )
             actions, journey_status = outcome.actions, outcome.journey_status
+        else:
+            await acknowledged
     except BaseException:
+        _discard(resolving)
+        for step in (acknowledged, reading):
+            if step is not None:
+                _discard(step)
         await store.release(claim)
         raise
     result = Accepted(

@@ -13,7 +13,9 @@ publishes nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -22,15 +24,14 @@ import grpc
 from ccmesh import channels
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.envelope import new_event
 from ccmesh.status import RpcError
-from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2
+from gateway.domain import events as ev
 from gateway.domain.contact import ChannelLeg, ContactRecord, JourneyState
-from gateway.domain.conversation import JourneyAction, prompt_text, prompts_to_send
+from gateway.domain.conversation import JourneyAction, RoutingStep, prompt_text, prompts_to_send
 from gateway.domain.inbound import InboundMessage
 from gateway.domain.learned import NOTHING, Learned
-from gateway.service_layer.ports import Contacts, EndpointLookup, EventSink, RoutingClient
+from gateway.service_layer.ports import Contacts, EndpointLookup, GatewayEvents, RoutingClient
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Conversations:
         store: Contacts,
         routing: RoutingClient,
         endpoints: EndpointLookup,
-        events: EventSink,
+        events: GatewayEvents,
         language_of: LanguageDetector | None = None,
     ) -> None:
         self._region = region
@@ -77,8 +78,20 @@ class Conversations:
         return self.endpoints.endpoint_for(message.tenant_id, message.entry_point)
 
     async def after_message(
-        self, message: InboundMessage, *, contact_id: str, customer_id: str, message_id: str
+        self,
+        message: InboundMessage,
+        *,
+        contact_id: str,
+        customer_id: str,
+        message_id: str,
+        acknowledged: Awaitable[Any] | None = None,
+        new_contact: bool = False,
+        reading: asyncio.Future[Learned] | None = None,
     ) -> Outcome:
+        """`acknowledged`: the acks of the message's own events, sent already; awaited before
+        anything that must follow them on the stream. `new_contact`: the contact was opened by
+        this message, so its first step is certain and what it needs is asked at once.
+        `reading`: `read_first_message` started earlier; used by a first step, else dropped."""
         endpoint = self.endpoint_of(message)
         channel = channels.from_kind(message.channel)
         leg = ChannelLeg(
@@ -101,9 +114,21 @@ class Conversations:
             )
             return record.with_leg(leg)
 
-        record = await self._store.change_contact(message.tenant_id, contact_id, add_leg)
-        if not record.started:
-            return await self._first_step(message, record, endpoint, message_id)
+        # The language of a new contact to queue is asked while its record is written and its
+        # events are acknowledged, not after them.
+        learning = reading
+        if learning is None and new_contact and self._queues_by_language(message, endpoint):
+            learning = asyncio.ensure_future(self._learn(message, endpoint))
+        try:
+            record = await self._store.change_contact(message.tenant_id, contact_id, add_leg)
+            if acknowledged is not None:
+                await acknowledged
+            if not record.started:
+                learned = await learning if learning is not None else None
+                return await self._first_step(message, record, endpoint, message_id, learned)
+        finally:
+            if learning is not None and not learning.done():
+                learning.cancel()
         return await self._next_step(message, record, message_id)
 
     async def _first_step(
@@ -112,6 +137,7 @@ class Conversations:
         record: ContactRecord,
         endpoint: ChannelEndpoint | None,
         message_id: str,
+        learned: Learned | None = None,
     ) -> Outcome:
         journey = JourneyState()
         actions: tuple[JourneyAction, ...] = ()
@@ -121,10 +147,10 @@ class Conversations:
                 journey = _state(reply.journey)
                 actions = self._actions(reply.actions, record, reply.journey.language)
         elif endpoint is not None:
-            await self._publish_queued(message, record, endpoint)
+            await self._publish_queued(message, record, endpoint, learned)
         # Free API entry points (no endpoint) keep today's behaviour: events only, no first step.
         record = await self._save_journey(record, journey, started=True)
-        await self._perform(record, actions, message, message_id)
+        await self._perform(record, actions, message.channel, message_id)
         return Outcome(actions, journey.status)
 
     async def _next_step(self, message: InboundMessage, record: ContactRecord, message_id: str) -> Outcome:
@@ -155,8 +181,26 @@ class Conversations:
         reply = await self._routing.ContinueJourney(request)
         actions = self._actions(reply.actions, record, reply.journey.language)
         record = await self._save_journey(record, _state(reply.journey), started=True)
-        await self._perform(record, actions, message, message_id)
+        await self._perform(record, actions, message.channel, message_id)
         return Outcome(actions, reply.journey.status)
+
+    async def after_routing_step(self, step: RoutingStep) -> int:
+        """A step routing ran by itself (an external system's flow event, a wait that timed out):
+        its prompts reach the customer on the channel they last wrote on, its call back offer is
+        placed, as for a step this gateway drove. Returns the number of actions carried out."""
+        record, _ = await self._store.contact(step.tenant_id, step.contact_id)
+        if record is None:
+            log.info("journey step of contact %s: no contact here to deliver it to", step.contact_id)
+            return 0
+        actions = self._actions(step.actions, record, step.language)
+        state = replace(record.journey, status=step.status, waiting_for=step.waiting_for)
+        record = await self._save_journey(record, state, started=True)
+        if record.last_channel not in channels.NAMES:
+            log.warning("journey step of contact %s: the contact has no channel to reply on", step.contact_id)
+            return 0
+        # Ids derive from routing's event id: a redelivered step publishes nothing twice.
+        await self._perform(record, actions, channels.to_kind(record.last_channel), step.event_id)
+        return len(actions)
 
     async def _start_journey(
         self, message: InboundMessage, record: ContactRecord, endpoint: ChannelEndpoint
@@ -185,22 +229,45 @@ class Conversations:
         )
         return routing_pb2.StartJourneyResponse(journey=current.journey)
 
+    def read_first_message(self, message: InboundMessage) -> asyncio.Future[Learned] | None:
+        """Start reading what the message of a customer just created says, when a first step
+        would queue it by it (no journey): asked while the contact is opened, not after."""
+        endpoint = self.endpoint_of(message)
+        if not self._queues_by_language(message, endpoint):
+            return None
+        return asyncio.ensure_future(self._learn(message, endpoint))
+
+    def _queues_by_language(self, message: InboundMessage, endpoint: ChannelEndpoint | None) -> bool:
+        """Whether the message's first step queues it with what its text says (no journey)."""
+        has_text = bool(message.text.strip()) and self._language_of is not None
+        return has_text and endpoint is not None and not endpoint.spec.flow
+
+    async def _learn(self, message: InboundMessage, endpoint: ChannelEndpoint | None) -> Learned:
+        if self._language_of is None or not message.text.strip():
+            return NOTHING
+        brand_id = message.brand_id or (endpoint.spec.brand if endpoint else "")
+        return await self._language_of(message.tenant_id, brand_id, message.text)
+
     async def _publish_queued(
-        self, message: InboundMessage, record: ContactRecord, endpoint: ChannelEndpoint
+        self,
+        message: InboundMessage,
+        record: ContactRecord,
+        endpoint: ChannelEndpoint,
+        learned: Learned | None = None,
     ) -> None:
-        learned = NOTHING
-        if message.text.strip() and self._language_of is not None:
+        if learned is None:
             # The ACD offers by language: it must know it before the first offer, not after.
-            learned = await self._language_of(record.tenant_id, record.brand_id, message.text)
-        queued = events_pb2.ContactQueued(
-            queue=endpoint.spec.queue,
-            channel=message.channel,  # type: ignore[arg-type]
-            language=record.language or learned.language,
-            intent=learned.intent,
-            sentiment=learned.sentiment,
-            brand=record.brand_id,
+            learned = await self._learn(message, endpoint)
+        await self._events.publish(
+            ev.ContactQueued(
+                **self._about(record, event_id=f"{record.contact_id}.queued"),
+                queue=endpoint.spec.queue,
+                channel=message.channel,
+                language=record.language or learned.language,
+                intent=learned.intent,
+                sentiment=learned.sentiment,
+            )
         )
-        await self._events.publish(self._event(queued, record, event_id=f"{record.contact_id}.queued"))
 
     def _actions(self, actions: Any, record: ContactRecord, learned: str = "") -> tuple[JourneyAction, ...]:
         """The journey's actions, prompts worded in the contact's language (or the one its
@@ -236,33 +303,34 @@ class Conversations:
         self,
         record: ContactRecord,
         actions: tuple[JourneyAction, ...],
-        message: InboundMessage,
+        channel_kind: int,
         message_id: str,
     ) -> None:
-        channel = channels.from_kind(message.channel)
+        channel = channels.from_kind(channel_kind)
         for index, action in enumerate(actions):
             event_id = f"{message_id}.{index}"
             if prompts_to_send([action], channel):
-                sent = events_pb2.MessageSent(
-                    message_id=event_id,
-                    channel=message.channel,  # type: ignore[arg-type]
-                    text=action.text,
-                    sender=BOT_SENDER,
+                await self._events.publish(
+                    ev.MessageSent(
+                        **self._about(record, event_id=event_id),
+                        message_id=event_id,
+                        channel=channel_kind,
+                        text=action.text,
+                        sender=BOT_SENDER,
+                    )
                 )
-                await self._events.publish(self._event(sent, record, event_id=event_id))
             elif action.kind == "schedule_callback":
                 await self._request_callback(record, action, event_id)
 
-    def _event(self, payload: Any, record: ContactRecord, *, event_id: str) -> events_pb2.Event:
-        return new_event(
-            payload,
-            tenant_id=record.tenant_id,
-            brand_id=record.brand_id,
-            region=self._region,
-            source="gateway",
-            contact_id=record.contact_id,
-            event_id=event_id,
-        )
+    def _about(self, record: ContactRecord, *, event_id: str) -> ev.EventHeader:
+        """The header of an event about the contact of `record`."""
+        return {
+            "tenant_id": record.tenant_id,
+            "brand_id": record.brand_id,
+            "contact_id": record.contact_id,
+            "region": self._region,
+            "event_id": event_id,
+        }
 
     async def _request_callback(self, record: ContactRecord, action: JourneyAction, event_id: str) -> None:
         callback_channel = channels.parse(action.channel or Channel.VOICE, "callback channel").value
@@ -278,12 +346,14 @@ class Conversations:
                 journey=replace((current or record).journey, callback_channel=callback_channel),
             ),
         )
-        requested = events_pb2.CallbackRequested(
-            queue=action.name,
-            channel=callback_channel,
-            endpoint=voice.metadata.name if voice is not None else "",
+        await self._events.publish(
+            ev.CallbackRequested(
+                **self._about(record, event_id=event_id),
+                queue=action.name,
+                channel=callback_channel,
+                endpoint=voice.metadata.name if voice is not None else "",
+            )
         )
-        await self._events.publish(self._event(requested, record, event_id=event_id))
 
 
 def _state(journey: routing_pb2.Journey) -> JourneyState:

@@ -9,10 +9,10 @@ id and the status, so a provider's retried webhook publishes nothing twice.
 
 from __future__ import annotations
 
-from ccmesh.envelope import new_event
 from contactcenter.events.v1 import events_pb2
 from gateway.adapters.provider_receipts import Receipt
-from gateway.service_layer.ports import EventSink, SentReceipts
+from gateway.domain.events import MessageStatusChanged
+from gateway.service_layer.ports import GatewayEvents, SentReceipts
 
 #: Statuses a provider reports after `sent` (ours): anything else is not a delivery report.
 REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
@@ -42,7 +42,7 @@ async def record_provider_status(
     status: str,
     reason: str,
     receipts: SentReceipts,
-    events: EventSink,
+    events: GatewayEvents,
 ) -> bool:
     """Publish the provider's report on our message's contact; False when the id is not ours."""
     if status not in REPORTED_STATUSES:
@@ -50,24 +50,20 @@ async def record_provider_status(
     receipt = await receipts.find(tenant_id, provider, provider_message_id)
     if receipt is None:
         return False
-    changed = events_pb2.MessageStatusChanged(
-        message_id=receipt.message_id,
-        channel=channel,  # type: ignore[arg-type]
-        status=status,
-        provider_message_id=provider_message_id,
-        reason=reason,
-        provider=provider,
-    )
     await events.publish(
-        new_event(
-            changed,
+        MessageStatusChanged(
             tenant_id=tenant_id,
             brand_id=receipt.brand_id,
-            region=region,
-            source="gateway",
             contact_id=receipt.contact_id,
+            region=region,
             # `sent` is already on the stream from the outbound consumer under its own id.
             event_id=f"{receipt.message_id}.{provider}.{status}",
+            message_id=receipt.message_id,
+            channel=channel,
+            status=status,
+            provider=provider,
+            provider_message_id=provider_message_id,
+            reason=reason,
         )
     )
     return True

@@ -3,8 +3,9 @@
 The customer's data and channel legs stay in this region. The receiving region's gateway asks
 here, over the mesh, to show the conversation (each read recorded by identity as a crossing),
 to send the agent's reply (published here as MessageSent, so this region's outbound consumer
-delivers it on the customer's channel) and to wrap the contact up (published here, and the
-customer's open contact closed, so their next message opens a new one).
+delivers it on the customer's channel), to say that the agent accepted it (published here as
+ContactAccepted: the web chat customer is shown that an agent joined) and to wrap the contact up
+(published here, and the customer's open contact closed, so their next message opens a new one).
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
-from google.protobuf.message import Message
 
-from ccmesh.envelope import new_event, stable_event_id
+from ccmesh.envelope import stable_event_id
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
+from gateway.domain import events as ev
 from gateway.domain.handed_over import NotHandedOver, check_handed_over, display_name, shown_to_remote_agent
 from gateway.domain.socket_views import ContactFacts, conversation_facts
-from gateway.service_layer.ports import ContactHistory, Contacts, EventSink
+from gateway.service_layer.ports import ContactHistory, Contacts, GatewayEvents
 
 #: Reads of a contact's history before a missing hand-over is refused, and the first pause (grows).
 HAND_OVER_READS = 4
@@ -49,7 +50,7 @@ class HandedOverContacts:
         *,
         region: str,
         history: ContactHistory,
-        events: EventSink,
+        events: GatewayEvents,
         identity: IdentityForCrossings,
         contacts: Contacts,
         read_pause: float = HAND_OVER_READ_PAUSE,
@@ -78,6 +79,19 @@ class HandedOverContacts:
                 continue
             return history, conversation_facts(history)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _about(
+        self, tenant_id: str, contact_id: str, facts: ContactFacts, what: str, reservation_id: str
+    ) -> ev.EventHeader:
+        """The header of an event about what the agent there did in one reservation: its id is
+        fixed by the reservation, so a retried request publishes once."""
+        return {
+            "tenant_id": tenant_id,
+            "brand_id": facts.brand_id,
+            "contact_id": contact_id,
+            "region": self._region,
+            "event_id": stable_event_id("workspace", tenant_id, contact_id, what, reservation_id),
+        }
 
     async def view(
         self, tenant_id: str, contact_id: str, requesting_region: str, agent_id: str
@@ -122,22 +136,43 @@ class HandedOverContacts:
             raise ValueError("message_id: required (it makes a retried reply publish once)")
         _, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
         await self._events.publish(
-            new_event(
-                events_pb2.MessageSent(
-                    message_id=message_id,
-                    channel=facts.channel,  # type: ignore[arg-type]
-                    text=text,
-                    sender=f"agent:{agent_id}",
-                ),
+            ev.MessageSent(
                 tenant_id=tenant_id,
                 brand_id=facts.brand_id,
-                region=self._region,
-                source="gateway",
                 contact_id=contact_id,
+                region=self._region,
                 event_id=message_id,
+                message_id=message_id,
+                channel=facts.channel,
+                text=text,
+                sender=f"agent:{agent_id}",
             )
         )
         return message_id
+
+    async def accepted(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        requesting_region: str,
+        *,
+        agent_id: str,
+        queue: str,
+        reservation_id: str,
+    ) -> None:
+        """The agent there accepted the contact: published here as ContactAccepted, the event a
+        customer served here learns from that an agent joined (once per reservation)."""
+        if not reservation_id:
+            raise ValueError("reservation_id: required (it makes a retried accept publish once)")
+        _, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
+        await self._events.publish(
+            ev.ContactAccepted(
+                **self._about(tenant_id, contact_id, facts, "accepted", reservation_id),
+                queue=queue,
+                agent_id=agent_id,
+                reservation_id=reservation_id,
+            )
+        )
 
     async def wrap_up(
         self,
@@ -152,24 +187,22 @@ class HandedOverContacts:
         reservation_id: str,
     ) -> None:
         _, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
-
-        def event(payload: Message, what: str) -> events_pb2.Event:
-            return new_event(
-                payload,
-                tenant_id=tenant_id,
-                brand_id=facts.brand_id,
-                region=self._region,
-                source="gateway",
-                contact_id=contact_id,
-                event_id=stable_event_id("workspace", tenant_id, contact_id, what, reservation_id),
+        await self._events.publish(
+            ev.ContactWrappedUp(
+                **self._about(tenant_id, contact_id, facts, "wrapup", reservation_id),
+                agent_id=agent_id,
+                queue=queue,
+                disposition=disposition,
+                notes=notes,
             )
-
-        wrapped = events_pb2.ContactWrappedUp(
-            agent_id=agent_id, queue=queue, disposition=disposition, notes=notes
         )
-        await self._events.publish(event(wrapped, "wrapup"))
         # The customer (web chat socket, timeline) learns here that the conversation ended.
-        closed = events_pb2.ContactClosed(outcome="completed", closed_by=agent_id)
-        await self._events.publish(event(closed, "closed"))
+        await self._events.publish(
+            ev.ContactClosed(
+                **self._about(tenant_id, contact_id, facts, "closed", reservation_id),
+                outcome="completed",
+                closed_by=agent_id,
+            )
+        )
         if facts.customer_id:
             await self._contacts.close_contact(tenant_id, facts.customer_id, contact_id)

@@ -21,12 +21,12 @@ from dataclasses import replace
 from ccmesh import channels
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.envelope import new_event
 from ccmesh.events import TransientError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from gateway.adapters.outbound.base import ProviderAdapter
 from gateway.domain.contact import ContactRecord
+from gateway.domain.events import MessageStatusChanged
 from gateway.domain.outbound_message import (
     CallRequest,
     DeliveryFailed,
@@ -35,7 +35,7 @@ from gateway.domain.outbound_message import (
     phone_of_whatsapp_id,
     retry_delay,
 )
-from gateway.service_layer.ports import CallPlacer, Contacts, EndpointLookup, EventSink, Outbox
+from gateway.service_layer.ports import CallPlacer, Contacts, EndpointLookup, GatewayEvents, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class OutboundDelivery:
         store: Contacts,
         outbox: Outbox,
         endpoints: EndpointLookup,
-        events: EventSink,
+        events: GatewayEvents,
         adapters: Mapping[str, ProviderAdapter],
         twilio: CallPlacer,
         public_base_url: Callable[[], str],
@@ -262,24 +262,20 @@ class _Report:
                 reason,
             )
         event = self._event
-        changed = events_pb2.MessageStatusChanged(
-            message_id=self._message_id,
-            channel=self._channel,  # type: ignore[arg-type]
-            status=status,
-            provider_message_id=provider_message_id,
-            reason=reason,
-            attempts=attempts,
-            provider=provider,
-        )
         await self._owner._events.publish(
-            new_event(
-                changed,
+            MessageStatusChanged(
                 tenant_id=event.tenant.tenant_id,
                 brand_id=event.tenant.brand_id,
-                region=self._owner._region,
-                source="gateway",
                 contact_id=event.contact_id,
+                region=self._owner._region,
                 event_id=f"{self._message_id}.status.{status}",
+                message_id=self._message_id,
+                channel=self._channel,
+                status=status,
+                provider=provider,
+                provider_message_id=provider_message_id,
+                reason=reason,
+                attempts=attempts,
             )
         )
 

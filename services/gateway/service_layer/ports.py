@@ -7,7 +7,7 @@ lists only the methods some use case calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from ccmesh.configplane.models import ChannelEndpoint
@@ -19,15 +19,22 @@ from gateway.adapters.outbox_store import OutboxRecord
 from gateway.adapters.provider_receipts import Receipt as SentReceipt
 from gateway.adapters.workspace_store import Desk, HeldContact
 from gateway.domain.contact import ContactRecord
+from gateway.domain.events import GatewayEvent
 from gateway.domain.inbound import Accepted
 from gateway.domain.outbound_message import CallRequest, Receipt
 from gateway.domain.voice_call import VoiceCall
 
 
-class EventSink(Protocol):
-    """Publishes events to the region's stream; the event id is the de-duplication key."""
+class GatewayEvents(Protocol):
+    """Publishes the gateway's domain events on the region's stream (`adapters.event_codec`);
+    the event id is the de-duplication key."""
 
-    async def publish(self, event: events_pb2.Event, timeout: float = ...) -> Any: ...
+    async def publish(self, event: GatewayEvent) -> Any: ...
+
+    async def send(self, *events: GatewayEvent) -> Awaitable[Any]:
+        """Send `events` in their order now; the result awaits their acknowledgements, and only
+        once it has are they published (a failure raises there)."""
+        ...
 
 
 class Contacts(Protocol):

@@ -25,13 +25,12 @@ from dataclasses import replace
 from typing import Protocol
 
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.envelope import new_event
-from ccmesh.events import EventPublisher
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from gateway.adapters.contact_store import ContactStore
 from gateway.adapters.outbox_store import OutboxRecord, OutboxStore
 from gateway.adapters.voice_calls import VoiceCalls
+from gateway.domain.events import ContactClosed, MessageStatusChanged
 from gateway.domain.outbound_message import DeliveryFailed, Receipt, retry_delay
 from gateway.domain.twiml import render_enqueue
 from gateway.domain.voice_call import (
@@ -43,7 +42,7 @@ from gateway.domain.voice_call import (
     transferring_prompt,
 )
 from gateway.service_layer.outbound import RetryLater
-from gateway.service_layer.ports import EndpointLookup
+from gateway.service_layer.ports import EndpointLookup, GatewayEvents
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class VoiceBridge:
         calls: VoiceCalls,
         outbox: OutboxStore,
         endpoints: EndpointLookup,
-        events: EventPublisher,
+        events: GatewayEvents,
         twilio: CallRedirector,
         max_attempts: int,
         retry_seconds: float,
@@ -118,15 +117,15 @@ class VoiceBridge:
         record, _ = await self._store.contact(tenant_id, call.contact_id)
         brand_id = record.brand_id if record is not None else ""
         await self._events.publish(
-            new_event(
-                events_pb2.ContactClosed(outcome=ABANDONED, closed_by=CLOSED_BY_CUSTOMER),
+            ContactClosed(
                 tenant_id=tenant_id,
                 brand_id=brand_id,
-                region=self._region,
-                source="gateway",
                 contact_id=call.contact_id,
+                region=self._region,
                 # One per call: a repeated callback (or a second instance) publishes it once.
                 event_id=f"{call.contact_id}.abandoned.{call.call_sid}",
+                outcome=ABANDONED,
+                closed_by=CLOSED_BY_CUSTOMER,
             )
         )
         if record is not None:
@@ -256,23 +255,19 @@ class _BridgeReport:
             # Reasons carry Twilio's code and message, never the account's credentials.
             log.warning("%s to agent failed after %d attempt(s): %s", self._id, attempts, reason)
         event = self._event
-        changed = events_pb2.MessageStatusChanged(
-            message_id=self._id,
-            channel=common_pb2.CHANNEL_KIND_VOICE,
-            status=status,
-            provider_message_id=provider_id or self._call.call_sid,
-            reason=reason,
-            attempts=attempts,
-            provider=PROVIDER,
-        )
         await self._bridge._events.publish(
-            new_event(
-                changed,
+            MessageStatusChanged(
                 tenant_id=event.tenant.tenant_id,
                 brand_id=event.tenant.brand_id,
-                region=self._bridge._region,
-                source="gateway",
                 contact_id=event.contact_id,
+                region=self._bridge._region,
                 event_id=f"{self._id}.status.{status}",
+                message_id=self._id,
+                channel=common_pb2.CHANNEL_KIND_VOICE,
+                status=status,
+                provider=PROVIDER,
+                provider_message_id=provider_id or self._call.call_sid,
+                reason=reason,
+                attempts=attempts,
             )
         )

@@ -13,11 +13,11 @@ from typing import Any
 
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
-from ccmesh.envelope import new_event, stable_event_id
+from ccmesh.envelope import stable_event_id
 from contactcenter.common.v1 import common_pb2
-from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
 from gateway.domain.contact import ChannelLeg, ContactRecord
+from gateway.domain.events import CallbackRequested
 from gateway.domain.inbound import Accepted, InboundMessage, validate
 from gateway.domain.socket_protocol import SocketError, bad_request
 from gateway.domain.socket_views import customer_history
@@ -27,7 +27,7 @@ from gateway.service_layer.ports import (
     ContactHistory,
     Contacts,
     EndpointLookup,
-    EventSink,
+    GatewayEvents,
     IdentityClient,
     VisitorContacts,
 )
@@ -53,7 +53,7 @@ class WebchatService:
         contacts: Contacts,
         identity: IdentityClient,
         endpoints: EndpointLookup,
-        events: EventSink,
+        events: GatewayEvents,
     ) -> None:
         self._region = region
         self._history = history
@@ -153,20 +153,16 @@ class WebchatService:
             )
 
         await self._contacts.change_contact(tenant, contact_id, add_voice_leg)
-        requested = events_pb2.CallbackRequested(
-            queue=endpoint.spec.queue,
-            channel=Channel.VOICE,
-            endpoint=voice.metadata.name if voice else "",
-        )
         await self._events.publish(
-            new_event(
-                requested,
+            CallbackRequested(
                 tenant_id=tenant,
                 brand_id=endpoint.spec.brand,
-                region=self._region,
-                source="gateway",
                 contact_id=contact_id,
+                region=self._region,
                 event_id=stable_event_id("webchat", tenant, visitor.visitor_id, request_id),
+                queue=endpoint.spec.queue,
+                channel=Channel.VOICE.value,
+                endpoint=voice.metadata.name if voice else "",
             )
         )
         return "requested" if voice is not None else "no_voice_endpoint"

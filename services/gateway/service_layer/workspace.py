@@ -8,17 +8,16 @@ and on contacts it holds are made here, before anything is asked of another serv
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
-from google.protobuf.message import Message
 
 from ccmesh import channels
 from ccmesh.auth import Caller
 from ccmesh.customer_views import timeline_entry_view
-from ccmesh.envelope import new_event
 from ccmesh.status import RpcError
 from contactcenter.ai.v1 import ai_pb2
 from contactcenter.common.v1 import common_pb2
@@ -27,6 +26,7 @@ from contactcenter.gateway.v1 import gateway_pb2
 from contactcenter.identity.v1 import identity_pb2
 from contactcenter.routing.v1 import routing_pb2
 from gateway.adapters.workspace_store import HeldContact
+from gateway.domain.events import ContactWrappedUp, MessageSent
 from gateway.domain.socket_protocol import SocketError
 from gateway.domain.socket_views import agent_view, conversation_facts, message_view
 from gateway.domain.workspace_state import (
@@ -35,7 +35,9 @@ from gateway.domain.workspace_state import (
     Offer,
     routing_agent,
 )
-from gateway.service_layer.ports import ContactHistory, Contacts, Desks, EventSink
+from gateway.service_layer.ports import ContactHistory, Contacts, Desks, GatewayEvents
+
+log = logging.getLogger(__name__)
 
 #: Timeline entries shown beside the conversation (the newest; older ones stay in identity).
 TIMELINE_ENTRIES = 50
@@ -66,6 +68,9 @@ class HomeGatewayClient(Protocol):
     async def WrapUpHandedOverContact(
         self, request: gateway_pb2.WrapUpHandedOverContactRequest, **kwargs: Any
     ) -> Any: ...
+    async def AcceptHandedOverContact(
+        self, request: gateway_pb2.AcceptHandedOverContactRequest, **kwargs: Any
+    ) -> Any: ...
 
 
 class AiClient(Protocol):
@@ -92,7 +97,7 @@ class Workspace:
         *,
         region: str,
         history: ContactHistory,
-        events: EventSink,
+        events: GatewayEvents,
         routing: RoutingClient,
         identity: IdentityClient,
         ai: AiClient,
@@ -233,7 +238,34 @@ class Workspace:
             home_region=remote,
         )
         await self._store.hold(caller.tenant_id, caller.subject, held)
+        if remote:
+            await self._joined_at_home(caller, held)
         return held
+
+    async def _joined_at_home(self, caller: Caller, held: HeldContact) -> None:
+        """Tell the home region that this agent accepted its contact: its customer is shown that
+        an agent joined, as a customer served there is. The accept stands if the home region
+        cannot be told (the conversation goes on; only that notice is missing)."""
+        try:
+            await self._home().AcceptHandedOverContact(
+                gateway_pb2.AcceptHandedOverContactRequest(
+                    tenant=common_pb2.TenantRef(tenant_id=caller.tenant_id, brand_id=held.brand_id),
+                    contact_id=held.contact_id,
+                    requesting_region=self._region,
+                    agent_id=caller.subject,
+                    queue=held.queue,
+                    reservation_id=held.reservation_id,
+                ),
+                region=held.home_region,
+            )
+        except RpcError as error:
+            log.warning(
+                "region %s was not told that %s accepted contact %s: %s",
+                held.home_region,
+                caller.subject,
+                held.contact_id,
+                error,
+            )
 
     async def decline(self, caller: Caller, offer: Offer) -> None:
         await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_DECLINE)
@@ -329,21 +361,17 @@ class Workspace:
                 region=held.home_region,
             )
             return message_id
-        sent = events_pb2.MessageSent(
-            message_id=message_id,
-            channel=held.channel,  # type: ignore[arg-type]
-            text=text,
-            sender=f"agent:{caller.subject}",
-        )
         await self._events.publish(
-            new_event(
-                sent,
+            MessageSent(
                 tenant_id=caller.tenant_id,
                 brand_id=held.brand_id,
-                region=self._region,
-                source="gateway",
                 contact_id=contact_id,
+                region=self._region,
                 event_id=message_id,
+                message_id=message_id,
+                channel=held.channel,
+                text=text,
+                sender=f"agent:{caller.subject}",
             )
         )
         return message_id
@@ -422,13 +450,21 @@ class Workspace:
         held = await self.held(caller, contact_id)
         if held.home_region:
             return await self._wrap_up_at_home(caller, held, disposition, notes)
-        await self._publish(
-            caller,
-            held,
-            f"wrapup/{held.reservation_id}",
-            events_pb2.ContactWrappedUp(
-                agent_id=caller.subject, queue=held.queue, disposition=disposition, notes=notes
-            ),
+        # Once per reservation. The hex form of the uuid is the id this event has always had on
+        # the stream (`stable_event_id` writes the same uuid with dashes), so it stays.
+        seed = f"workspace/{caller.tenant_id}/{held.contact_id}/wrapup/{held.reservation_id}"
+        await self._events.publish(
+            ContactWrappedUp(
+                tenant_id=caller.tenant_id,
+                brand_id=held.brand_id,
+                contact_id=held.contact_id,
+                region=self._region,
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, seed).hex,
+                agent_id=caller.subject,
+                queue=held.queue,
+                disposition=disposition,
+                notes=notes,
+            )
         )
         ticket: dict[str, Any] | None = None
         try:
@@ -477,21 +513,6 @@ class Workspace:
             await self._answer(caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE)
         await self._store.release(caller.tenant_id, caller.subject, held.contact_id)
         return None
-
-    async def _publish(self, caller: Caller, held: HeldContact, key: str, payload: Message) -> None:
-        contact_id = held.contact_id
-        seed = f"workspace/{caller.tenant_id}/{contact_id}/{key}"
-        await self._events.publish(
-            new_event(
-                payload,
-                tenant_id=caller.tenant_id,
-                brand_id=held.brand_id,
-                region=self._region,
-                source="gateway",
-                contact_id=contact_id,
-                event_id=uuid.uuid5(uuid.NAMESPACE_URL, seed).hex,
-            )
-        )
 
 
 def _check_brand(caller: Caller, brand_id: str) -> None:

@@ -63,6 +63,14 @@ class ProfileStore:
             await self._kv.create(self._profile_key(customer.scope, customer.customer_id), customer.to_json())
         )
 
+    async def create_or_merge(self, customer: Customer) -> tuple[Customer, int]:
+        """Write a profile made just now without reading first (its id is new); only when a
+        concurrent resolver has rebuilt it from the claims already is it merged into that one."""
+        try:
+            return customer, await self.create(customer)
+        except KeyWrongLastSequenceError:
+            return await self.add_identifiers(customer, list(customer.identifiers))
+
     async def add_identifiers(self, customer: Customer, extra: list[Identifier]) -> tuple[Customer, int]:
         """Append identifiers with optimistic concurrency (a concurrent update is re-applied, not lost)."""
         result: list[Customer] = []

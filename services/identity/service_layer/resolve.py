@@ -151,7 +151,7 @@ async def _create(
             return None
         claimed.append(identifier)
     # A concurrent resolver may already have rebuilt this profile from our claims: merge into it.
-    merged, revision = await store.add_identifiers(customer, list(customer.identifiers))
+    merged, revision = await store.create_or_merge(customer)
     await _enter_global(ctx, identifiers)
     return merged, revision
 

@@ -10,9 +10,8 @@ import hashlib
 from dataclasses import dataclass
 
 import orjson
-from nats.js.api import Placement, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from ccmesh import naming
@@ -58,25 +57,6 @@ class ActionLog:
             if stored is not None:
                 return stored
         return outcome
-
-
-async def ensure_actions_stream(
-    js: JetStreamContext, region: str, placement_tags: list[str], replicas: int
-) -> None:
-    stream = naming.actions_stream(region)
-    config = StreamConfig(
-        name=stream.name,
-        subjects=list(stream.subjects),
-        storage=StorageType.FILE,
-        num_replicas=replicas,
-        duplicate_window=24 * 3600,
-        max_age=30 * 24 * 3600,
-        placement=Placement(tags=placement_tags) if placement_tags else None,
-    )
-    try:
-        await js.stream_info(stream.name)
-    except NotFoundError:
-        await js.add_stream(config)
 
 
 class ActionPublisher:

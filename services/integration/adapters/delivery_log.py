@@ -1,57 +1,38 @@
-"""The integration service's log of the events it has taken, per contact.
+"""A contact's events as the integration service reports them (`ListContactEvents`).
 
-`log.<tenant>.<contact>` holds the contact's events in stream order. Appends use optimistic
-concurrency, and an event already in the log is not appended again, so at-least-once
-delivery from JetStream still yields each event once.
+They are read from the region's event stream, not copied: delivery to subscriptions runs on
+each subscription's own durable consumer, whose acknowledgement floor is its cursor (see
+`adapters.event_feed`), so no record per event is needed anywhere, and the stream's retention
+bounds what is kept. Each event id is listed once, however often it was published.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 
-import orjson
-from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 
-from ccmesh.kv import update_with
+from ccmesh import naming
+from ccmesh.contact_history import contact_history
 from contactcenter.events.v1 import events_pb2
 
-#: Bound per contact; a contact with more events than this keeps the newest.
-MAX_EVENTS_PER_CONTACT = 2000
+#: The durable consumer that once copied every event into the integration bucket.
+RETIRED_INTAKE_DURABLE = "integration"
 
 
 class DeliveryLog:
-    def __init__(self, kv: KeyValue) -> None:
-        self._kv = kv
+    def __init__(self, js: JetStreamContext, region: str) -> None:
+        self._js = js
+        self._region = region
 
-    @staticmethod
-    def _key(tenant_id: str, contact_id: str) -> str:
-        return f"log.{tenant_id}.{contact_id}"
-
-    async def append(self, event: events_pb2.Event) -> bool:
-        """Record the event; False when it was already recorded (a redelivery)."""
-        appended: list[bool] = []
-
-        def mutate(current: bytes | None) -> bytes | None:
-            entries = orjson.loads(current) if current else []
-            if any(entry["id"] == event.event_id for entry in entries):
-                appended.append(False)
-                return current  # unchanged: update_with writes nothing
-            entries.append(
-                {"id": event.event_id, "data": base64.b64encode(event.SerializeToString()).decode()}
-            )
-            appended.append(True)
-            return orjson.dumps(entries[-MAX_EVENTS_PER_CONTACT:])
-
-        await update_with(self._kv, self._key(event.tenant.tenant_id, event.contact_id), mutate)
-        return appended[-1]
+    @classmethod
+    async def open(cls, js: JetStreamContext, region: str) -> DeliveryLog:
+        # A region upgraded from the copying log still has its consumer: nothing reads it now.
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(naming.events_stream(region).name, RETIRED_INTAKE_DURABLE)
+        return cls(js, region)
 
     async def events(self, tenant_id: str, contact_id: str) -> list[events_pb2.Event]:
-        try:
-            entry = await self._kv.get(self._key(tenant_id, contact_id))
-        except KeyNotFoundError:
-            return []
-        return [
-            events_pb2.Event.FromString(base64.b64decode(e["data"]))
-            for e in orjson.loads(entry.value or b"[]")
-        ]
+        """The contact's events still on the stream, oldest first."""
+        return await contact_history(self._js, self._region, tenant_id, contact_id)

@@ -14,12 +14,22 @@ from integration.adapters.delivery_log import DeliveryLog
 from integration.domain.payloads import event_type
 from integration.domain.subscriptions import SubscriptionError
 from integration.service_layer.actions import ActionError, Actions, IdempotencyConflict
+from integration.service_layer.connector_calls import (
+    CallRefused,
+    ConnectorCalls,
+    ConnectorFailed,
+    ConnectorTimedOut,
+    UnknownIntegration,
+)
 from integration.service_layer.dead_letters import DeadLetters
 from integration.service_layer.subscriptions import Subscriptions, contract_of
 
 READ_ROLES = frozenset({"admin", "supervisor", "integration"})
 MANAGE_ROLES = frozenset({"admin", "integration"})
 ACTION_ROLES = frozenset({"integration"})
+#: Routing (the service role, always admitted) calls connectors for journeys; an admin may try one.
+# Not the integration role: a business system must not read another system's answers.
+INVOKE_ROLES = frozenset({"admin"})
 
 
 def _single_token(value: str) -> bool:
@@ -46,12 +56,14 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
         subscriptions: Subscriptions,
         dead_letters: DeadLetters,
         actions: Actions,
+        connector_calls: ConnectorCalls | None = None,
     ) -> None:
         self._access = access
         self._log = log
         self._subscriptions = subscriptions
         self._dead_letters = dead_letters
         self._actions = actions
+        self._connector_calls = connector_calls
 
     async def ListContactEvents(
         self, request: integration_pb2.ListContactEventsRequest, context: Any
@@ -160,3 +172,40 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
     ) -> integration_pb2.CloseContactResponse:
         result, _ = await self._act(request, context)
         return integration_pb2.CloseContactResponse(result=result)
+
+    async def InvokeConnector(
+        self, request: integration_pb2.InvokeConnectorRequest, context: Any
+    ) -> integration_pb2.InvokeConnectorResponse:
+        await self._access.require(context, request.tenant_id, INVOKE_ROLES, brand_id=request.brand_id)
+        if not request.integration:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "integration: required, a logical name")
+        if not _single_token(request.contact_id):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "contact_id: required, a single token")
+        if request.timeout_seconds < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "timeout_seconds: must not be negative")
+        if self._connector_calls is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "connectors are not served here")
+            raise AssertionError("abort returned")  # pragma: no cover
+        try:
+            answer = await self._connector_calls.invoke(
+                request.tenant_id,
+                request.contact_id,
+                request.integration,
+                dict(request.inputs),
+                request.timeout_seconds,
+            )
+        except UnknownIntegration as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+            raise
+        except CallRefused as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+            raise
+        except ConnectorTimedOut as error:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, str(error))
+            raise
+        except ConnectorFailed as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
+            raise
+        return integration_pb2.InvokeConnectorResponse(
+            found=answer.found, fields=answer.fields, connector=answer.connector
+        )

@@ -11,12 +11,10 @@ import hashlib
 
 from google.protobuf.message import Message
 
-from ccmesh.envelope import new_event
-from ccmesh.events import EventPublisher
-from contactcenter.common.v1 import common_pb2
-from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2
-from integration.adapters.action_log import ActionLog, ActionOutcome, ActionPublisher, action_id_of
+from integration.adapters.action_log import ActionOutcome, action_id_of
+from integration.domain.events import ContactClosedByAction, TaskCreated
+from integration.service_layer.ports import ActionOutcomes, ActionRecords, IntegrationEvents
 
 
 class ActionError(ValueError):
@@ -32,11 +30,10 @@ def _fingerprint(request: Message) -> str:
 
 
 class Actions:
-    def __init__(self, log: ActionLog, actions: ActionPublisher, events: EventPublisher, region: str) -> None:
+    def __init__(self, log: ActionOutcomes, actions: ActionRecords, events: IntegrationEvents) -> None:
         self._log = log
         self._actions = actions
         self._events = events
-        self._region = region
 
     async def apply(
         self, request: Message, header: integration_pb2.ActionHeader, requested_by: str
@@ -83,20 +80,16 @@ class Actions:
             contact_id = f"task{action_id[:28]}"
             record.create_task.CopyFrom(request)
             await self._publish(record, "create_task", contact_id)
-            created = events_pb2.ContactCreated(
-                channel=common_pb2.CHANNEL_KIND_TASK, entry_point="integration"
-            )
-            await self._events.publish(self._event(tenant, contact_id, f"{action_id}-created", created))
+            await self._events.publish(TaskCreated(tenant, contact_id, action_id))
             return {"contact_id": contact_id}
         if isinstance(request, integration_pb2.CloseContactRequest):
             if not request.contact_id:
                 raise ActionError("contact_id is required")
             record.close_contact.CopyFrom(request)
             await self._publish(record, "close_contact", request.contact_id)
-            closed = events_pb2.ContactClosed(
-                outcome=request.outcome, closed_by=f"integration:{requested_by}"
+            await self._events.publish(
+                ContactClosedByAction(tenant, request.contact_id, action_id, request.outcome, requested_by)
             )
-            await self._events.publish(self._event(tenant, request.contact_id, f"{action_id}-closed", closed))
             return {}
         raise ActionError(f"unknown action {type(request).__name__}")
 
@@ -105,14 +98,4 @@ class Actions:
             raise ActionError("target id must be a single token (no '.', '*' or '>')")
         await self._actions.publish(
             record.tenant_id, action, target_id, record.action_id, record.SerializeToString()
-        )
-
-    def _event(self, tenant: str, contact_id: str, event_id: str, payload: Message) -> events_pb2.Event:
-        return new_event(
-            payload,
-            tenant_id=tenant,
-            region=self._region,
-            source="integration",
-            contact_id=contact_id,
-            event_id=event_id,
         )

@@ -68,6 +68,9 @@ def connector_endpoint_of(
     if connector is None:
         log.error("connector %s is not run: %s", name, "; ".join(problems))
         return None
+    if not connector.event_types:
+        # Only journeys call it (flowIntegrations): no events to deliver, so no worker.
+        return None
     return Endpoint(
         name=f"connector-{name}",
         durable=f"connector-{name}",

@@ -28,12 +28,11 @@ from nats.js.kv import KeyValue
 
 from ccmesh.kv import update_with
 from routing.adapters import acd_codec
-from routing.domain.agent_index import ROUTABLE_STATES, AgentIndex
 from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
-from routing.domain.matching import AgentView
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
+from routing.domain.working_set import WorkingSet
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")
@@ -145,29 +144,19 @@ class AcdStore:
         return None
 
 
-class KeyMirror:
-    """A local copy of the bucket's agents, contacts and queues, kept current by a KV watch.
+class KeyMirror(WorkingSet):
+    """This instance's working set (`routing.domain.working_set`), kept current by a KV watch.
 
-    `indexes` holds, per tenant, an `AgentIndex` of the routable agents (available or busy),
-    kept current with `agents`, so a routing decision touches only agents that can take the
-    contact instead of every agent of the tenant.
+    Eventually consistent: a decision read from it may be stale, and the revision check of
+    every write makes a stale decision fail safely.
     """
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, **windows: Any) -> None:
+        super().__init__(**windows)
         self._kv = kv
-        self.agents: dict[tuple[str, str], AgentLedger] = {}
-        self.contacts: dict[tuple[str, str], ContactRecord] = {}
-        self.queues: dict[tuple[str, str], QueueSpec] = {}
-        self.indexes: dict[str, AgentIndex] = {}
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        # Built once: `apply` runs for every change the watch delivers.
-        self._tables: dict[str, tuple[dict[Any, Any], Callable[[bytes], Any]]] = {
-            "agent": (self.agents, acd_codec.ledger_from_bytes),
-            "contact": (self.contacts, acd_codec.contact_from_bytes),
-            "queue": (self.queues, acd_codec.queue_from_bytes),
-        }
 
     async def start(self) -> None:
         watcher = await self._kv.watch("*.*.*")
@@ -201,25 +190,15 @@ class KeyMirror:
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
         kind, tenant, name = key.split(".", 2)
         deleted = operation in ("DEL", "PURGE") or not value
-        if kind not in self._tables:
-            return
-        table, decode = self._tables[kind]
-        if deleted:
-            table.pop((tenant, name), None)
+        if kind == "contact":
+            self.put_contact(tenant, name, None if deleted else acd_codec.contact_from_bytes(value or b""))
+        elif kind == "agent":
+            self.put_agent(tenant, name, None if deleted else acd_codec.ledger_from_bytes(value or b""))
+        elif kind == "queue":
+            if deleted:
+                self.queues.pop((tenant, name), None)
+            else:
+                self.queues[(tenant, name)] = acd_codec.queue_from_bytes(value or b"")
         else:
-            assert value is not None
-            table[(tenant, name)] = decode(value)
-        if kind == "agent":
-            self.index_agent(tenant, name, self.agents.get((tenant, name)))
-        self.changed.set()
-
-    def index_agent(self, tenant: str, agent_id: str, ledger: AgentLedger | None) -> None:
-        """Bring the tenant's agent index up to `ledger` (None: the agent is gone)."""
-        index = self.indexes.get(tenant)
-        if ledger is None or ledger.state not in ROUTABLE_STATES:
-            if index is not None:
-                index.remove(agent_id)
             return
-        if index is None:
-            index = self.indexes[tenant] = AgentIndex()
-        index.put(AgentView(ledger.profile, ledger.state, ledger.load(), ledger.idle_since))
+        self.changed.set()

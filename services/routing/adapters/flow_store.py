@@ -6,11 +6,21 @@ flows-<region>
                                 so a number is taken once even when two publishers race
     `<tenant>._policies`        run-time FlowPolicy sources by name, changed with update_with
 journeys-<region>
-    `<tenant>.<journey>`        the journey as JSON; every write names the revision it read
+    `<tenant>.<journey>`        the journey as JSON; every write names the revision it read.
+                                An ended journey is written to expire (the region's
+                                `retention.journeys.finishedTtlSeconds`); a live one stays
+    `due.<tenant>.<journey>`    the deadline of the journey's wait stored at an integration node
+                                (one per journey; removed only while it is still that deadline).
+                                Every routing instance watches `due.*.*`: what is pending at its
+                                start, then every deadline any instance puts or removes. A
+                                removal's marker expires, so ended waits leave no key behind
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,11 +28,15 @@ from typing import Any
 
 import orjson
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from ccflow.journey import Journey
 from ccflow.registry import FlowIndex
-from ccmesh.kv import get_json, update_with
+from ccmesh.kv import get_json, update_with, write_expiring
+from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
+from routing.domain.wait_deadlines import WaitDeadline
+
+log = logging.getLogger(__name__)
 
 _KEY_TOKEN = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")
 
@@ -121,9 +135,16 @@ class PolicyStore:
         return active
 
 
+def _kept() -> int:
+    return 0
+
+
 class JourneyStore:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, finished_ttl: Callable[[], int] = _kept) -> None:
+        """`finished_ttl`: seconds an ended journey stays readable (0: kept), read per write so a
+        changed retention applies without a restart."""
         self._kv = kv
+        self._finished_ttl = finished_ttl
 
     @staticmethod
     def _key(tenant: str, journey_id: str) -> str:
@@ -142,9 +163,80 @@ class JourneyStore:
         """Write the journey if it is still at `revision` (0: must not exist yet)."""
         key = self._key(tenant, journey.journey_id)
         value = orjson.dumps(journey.to_dict())
+        ttl = self._finished_ttl() if journey.status == "ended" else 0
         try:
+            if ttl:
+                return await write_expiring(self._kv, key, value, last=revision, ttl=ttl)
             if revision == 0:
                 return int(await self._kv.create(key, value))
             return int(await self._kv.update(key, value, last=revision))
         except KeyWrongLastSequenceError:
             raise StoreConflict(f"journey {journey.journey_id!r} changed concurrently") from None
+
+
+class DeadlineStore:
+    """The region's pending journey deadlines (`due.<tenant>.<journey>` in the journeys bucket)."""
+
+    PREFIX = "due"
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+        self._watcher: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _key(self, tenant: str, journey_id: str) -> str:
+        return f"{self.PREFIX}.{token(tenant, 'tenant')}.{token(journey_id, 'journey id')}"
+
+    async def put(self, deadline: WaitDeadline) -> None:
+        await self._kv.put(self._key(*deadline.key), orjson.dumps(deadline.to_dict()))
+
+    async def remove(self, deadline: WaitDeadline) -> None:
+        """Remove the journey's entry if it is still for `deadline`'s wait: a newer wait's stays."""
+
+        def drop(old: bytes | None) -> bytes | None:
+            if old is None:
+                return None
+            try:
+                stored = WaitDeadline.from_dict(orjson.loads(old))
+            except (ValueError, KeyError, TypeError):
+                return None  # unreadable: nothing can ever end it
+            return None if stored.point == deadline.point else old
+
+        await update_with(self._kv, self._key(*deadline.key), drop, ttl=DELETE_MARKER_TTL_SECONDS)
+
+    async def follow(self, arm: Callable[[WaitDeadline], None], disarm: Callable[[str, str], None]) -> None:
+        self._watcher = await self._kv.watch(f"{self.PREFIX}.*.*")
+        loaded = asyncio.Event()
+
+        async def run() -> None:
+            async for entry in self._watcher:
+                if entry is None:  # every entry stored before the watch began has been delivered
+                    loaded.set()
+                    continue
+                _, tenant, journey_id = entry.key.split(".", 2)
+                if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+                    disarm(tenant, journey_id)
+                    continue
+                try:
+                    arm(WaitDeadline.from_dict(orjson.loads(entry.value)))
+                except (ValueError, KeyError, TypeError):
+                    # One unreadable entry must not stop the deadlines of every other journey.
+                    log.exception("ignoring unreadable journey deadline %s", entry.key)
+
+        self._task = asyncio.create_task(run(), name="journey-deadline-watch")
+        waiter = asyncio.create_task(loaded.wait())
+        await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiter.done():
+            waiter.cancel()
+            await self._task  # the watch ended before loading: raise its error
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            with contextlib.suppress(Exception):  # the connection may already be closed
+                await self._watcher.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._watcher = None
+        self._task = None

@@ -18,7 +18,7 @@ from routing.domain.contacts import ContactRecord
 class RoutingEvent:
     tenant: str
     record: ContactRecord
-    #: The metric label of this kind of change (`routing.offers{outcome=...}`).
+    #: The metric label of this kind of change (`contactcenter.offers{outcome=...}`).
     outcome: ClassVar[str] = ""
 
     @property

@@ -1,9 +1,10 @@
 """Overflow and follow-the-sun rules (pure).
 
 A rule fires for a queue when the contact's wait, the queue's depth or the predicted service
-level (Erlang C, from the queue's arrival rate, handle time and staffed agents) passes its
-threshold. A depth rule (`depth_over: N`) moves only the excess: the contacts beyond the first N
-in the order the queue serves them (so the newest, lowest-priority ones go, and the contacts
+level passes its threshold; the level is the one supervisors see in `GetQueueStats`
+(`routing.domain.prediction`: measured handle time, eligible staff, 15-minute arrivals). A depth
+rule (`depth_over: N`) moves only the excess: the contacts beyond the first N in the order the
+queue serves them (so the newest, lowest-priority ones go, and the contacts
 about to be answered here keep their place).
 
 So that contacts do not bounce between two queues that overflow into each other:
@@ -25,7 +26,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from routing.domain.agents import AcdInputError
-from routing.domain.erlang_c import QueueParameterError, forecast
 
 
 class HandOverRefused(Exception):
@@ -38,11 +38,11 @@ class HandOverUnknown(Exception):
 
 @dataclass(frozen=True)
 class QueueStats:
+    """What a queue's rules read: its depth now and its predicted service level, asked for only
+    when a prediction rule is reached (it reads the queue's contacts and the tenant's agents)."""
+
     depth: int
-    arrivals_per_hour: float
-    average_handle_seconds: float
-    staffed_agents: int
-    target_answer_seconds: float = 20.0
+    predicted_service_level: Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -75,19 +75,6 @@ class OverflowRule:
             and self.predicted_service_level_under is None
         ):
             raise AcdInputError(f"overflow[{self.name}]", "needs at least one threshold")
-
-
-def predicted_service_level(stats: QueueStats) -> float:
-    """Erlang C service level; 0 when the queue is unstaffed or overloaded."""
-    try:
-        return forecast(
-            stats.arrivals_per_hour,
-            stats.average_handle_seconds,
-            stats.staffed_agents,
-            stats.target_answer_seconds,
-        ).service_level
-    except QueueParameterError:
-        return 0.0
 
 
 def residency_violations(
@@ -179,7 +166,7 @@ def plan_overflow(
                 why = f"depth {stats.depth} > {rule.depth_over}: beyond the first {rule.depth_over}"
             elif rule.predicted_service_level_under is not None:
                 if level is None:
-                    level = predicted_service_level(stats)
+                    level = stats.predicted_service_level()
                 if level < rule.predicted_service_level_under:
                     why = f"predicted service level {level:.2f} < {rule.predicted_service_level_under:g}"
             if why:

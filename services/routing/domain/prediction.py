@@ -86,6 +86,12 @@ class QueuePrediction:
     erlang_a: AbandonmentForecast
 
     @property
+    def service_level(self) -> float:
+        """The predicted service level supervisors are shown (`GetQueueStats`) and overflow rules
+        compare with `predictedServiceLevelUnder`: Erlang C's, 0 when unstaffed or overloaded."""
+        return self.erlang_c.service_level
+
+    @property
     def overloaded(self) -> bool:
         """More work stays until answered than the staffed agents can handle (Erlang C)."""
         traffic = self.erlang_c.traffic_erlangs

@@ -71,6 +71,7 @@ def journey_message(journey: Journey) -> routing_pb2.Journey:
         language=journey.language,
         intent=journey.intent,
         sentiment=journey.sentiment,
+        errors=[routing_pb2.JourneyStepError(node=e["node"], error=e["error"]) for e in journey.errors],
     )
     if outcome.get("kind") == "queue":
         message.hand_off.CopyFrom(

@@ -27,8 +27,6 @@ class AcdSettings:
     heartbeat_timeout_seconds: float = 30.0
     #: How often the loop sweeps for timed-out offers and lapsed heartbeats.
     tick_seconds: float = 0.5
-    #: Handle time assumed by the Erlang C prediction of overflow rules, in seconds.
-    average_handle_seconds: float = 300.0
     #: This instance's region; overflow rules to other regions hand the contact over there.
     region: str = ""
     #: How long a hand-over to another region may stay unanswered before a sweeper retries it.

@@ -30,7 +30,7 @@ from typing import Protocol
 from ccmesh.kv import KVError
 from routing.adapters.acd_store import UnknownKey
 from routing.domain import contacts as contact_rules
-from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.contacts import ContactRecord
 from routing.domain.events import ContactHandedOver
 from routing.domain.overflow import HandOverRefused, HandOverUnknown, OverflowRule
 from routing.domain.queueing import WaitingContact
@@ -140,15 +140,6 @@ class HandOver:
             return None  # a sweeper took over meanwhile and finishes it
         await self._events(ContactHandedOver(tenant, done, rule, region, queue, why))
         return done
-
-    async def sweep(self, contacts: dict[tuple[str, str], ContactRecord], now: float) -> int:
-        """Resume every transfer past its deadline; how many were resumed."""
-        resumed = 0
-        for (tenant, _), record in list(contacts.items()):
-            due = record.status is ContactStatus.TRANSFERRING and record.deadline <= now
-            if due and await self.resume(tenant, record, now) is not None:
-                resumed += 1
-        return resumed
 
 
 def _must(record: ContactRecord | None) -> ContactRecord:

@@ -1,14 +1,16 @@
 """OTel metrics of the ACD, computed from an instance's mirror of the shared state.
 
-    routing.queue.depth            gauge   contacts waiting, per tenant and queue
-    routing.queue.longest_wait     gauge   seconds the oldest waiting contact has waited
-    routing.agent.occupancy        gauge   share of routable agents' capacity in use, per tenant
-    routing.queue.service_level    gauge   measured service level (0..1) over the last hour against the
-                                           queue's target for the channel, per tenant, queue, channel
-                                           (no point while no contact of the hour has an outcome)
-    routing.offers                 counter changes per outcome (queued, offered, accepted, declined,
-                                           timeout, offline, overflow, overflow_region, transferred,
-                                           withdrawn, closed)
+    contactcenter.queue.depth          gauge   contacts waiting, per tenant and queue
+    contactcenter.queue.longest_wait   gauge   seconds the oldest waiting contact has waited
+    contactcenter.agent.occupancy      gauge   share of routable agents' capacity in use, per tenant
+    contactcenter.agents               gauge   agents per tenant and state
+    contactcenter.queue.service_level  gauge   measured service level (0..1) over the last hour against
+                                               the queue's target for the channel, per tenant, queue,
+                                               channel (no point while no contact of the hour has an
+                                               outcome)
+    contactcenter.offers               counter changes per tenant, queue, channel and outcome (queued,
+                                               offered, accepted, declined, timeout, offline, overflow,
+                                               overflow_region, transferred, withdrawn, closed)
 
 Each instance reports what its mirror sees; since every instance sees the whole region, use
 one instance's series (or `max`) for the gauges, and `sum` for the counter.
@@ -26,7 +28,7 @@ from ccmesh import telemetry
 from ccmesh.channels import Channel
 from routing.adapters.acd_store import KeyMirror
 from routing.domain.agents import AgentState, occupancy
-from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.contacts import ContactRecord
 from routing.domain.events import RoutingEvent
 from routing.domain.service_level import measure
 from routing.service_layer.acd_stats import service_samples
@@ -37,15 +39,11 @@ SERVICE_LEVEL_WINDOW_SECONDS = 3600.0
 
 def queue_depths(mirror: KeyMirror, now: float) -> dict[tuple[str, str], tuple[int, float]]:
     """(tenant, queue) -> (waiting contacts, longest wait in seconds)."""
-    result: dict[tuple[str, str], tuple[int, float]] = defaultdict(lambda: (0, 0.0))
-    for (tenant, _), record in list(mirror.contacts.items()):
-        if record.status is ContactStatus.WAITING:
-            depth, longest = result[(tenant, record.contact.queue)]
-            result[(tenant, record.contact.queue)] = (
-                depth + 1,
-                max(longest, now - record.contact.enqueued_at),
-            )
-    return dict(result)
+    return {
+        key: (len(waiting), max(now - r.contact.enqueued_at for r in waiting.values()))
+        for key, waiting in list(mirror.waiting.items())
+        if waiting
+    }
 
 
 def service_levels(
@@ -53,9 +51,10 @@ def service_levels(
 ) -> dict[tuple[str, str, str], float]:
     """(tenant, queue, channel) -> measured service level against that channel's target."""
     by_key: dict[tuple[str, str, Channel], list[ContactRecord]] = defaultdict(list)
-    for (tenant, _), record in list(mirror.contacts.items()):
-        if record.contact.enqueued_at >= now - window_seconds:
-            by_key[(tenant, record.contact.queue, record.contact.channel)].append(record)
+    for tenant, queue_name in {*mirror.live, *mirror.recent}:
+        for record in mirror.queue_records(tenant, queue_name):
+            if record.contact.enqueued_at >= now - window_seconds:
+                by_key[(tenant, queue_name, record.contact.channel)].append(record)
     levels: dict[tuple[str, str, str], float] = {}
     for (tenant, queue_name, channel), records in by_key.items():
         queue = mirror.queues.get((tenant, queue_name))
@@ -75,27 +74,35 @@ class AcdMetrics:
         meter = meter or telemetry.meter()
         self._mirror = mirror
         self._clock = clock
-        self.offers = meter.create_counter("routing.offers", unit="{offer}", description="Offers per outcome")
-        meter.create_observable_gauge(
-            "routing.queue.depth", [self._depth], unit="{contact}", description="Contacts waiting per queue"
+        self.offers = meter.create_counter(
+            "contactcenter.offers", unit="{change}", description="Routing changes per outcome"
         )
         meter.create_observable_gauge(
-            "routing.queue.longest_wait",
+            "contactcenter.queue.depth",
+            [self._depth],
+            unit="{contact}",
+            description="Contacts waiting per queue",
+        )
+        meter.create_observable_gauge(
+            "contactcenter.queue.longest_wait",
             [self._longest],
             unit="s",
             description="Longest current wait per queue",
         )
         meter.create_observable_gauge(
-            "routing.queue.service_level",
+            "contactcenter.queue.service_level",
             [self._service_level],
             unit="1",
             description="Measured service level over the last hour, per queue and channel",
         )
         meter.create_observable_gauge(
-            "routing.agent.occupancy",
+            "contactcenter.agent.occupancy",
             [self._occupancy],
             unit="1",
             description="Capacity in use, routable agents",
+        )
+        meter.create_observable_gauge(
+            "contactcenter.agents", [self._agents], unit="{agent}", description="Agents per state"
         )
 
     def _service_level(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
@@ -104,7 +111,13 @@ class AcdMetrics:
 
     def count(self, event: RoutingEvent) -> None:
         """An event-bus subscriber: one more change of the event's outcome in its queue."""
-        self.offers.add(1, {"tenant": event.tenant, "queue": event.queue, "outcome": event.outcome})
+        attributes = {
+            "tenant": event.tenant,
+            "queue": event.queue,
+            "channel": event.record.contact.channel.value,
+            "outcome": event.outcome,
+        }
+        self.offers.add(1, attributes)
 
     def _depth(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
         for (tenant, queue), (depth, _) in queue_depths(self._mirror, self._clock()).items():
@@ -121,3 +134,10 @@ class AcdMetrics:
                 used[tenant].append(occupancy(ledger.profile, ledger.load()))
         for tenant, values in used.items():
             yield metrics.Observation(sum(values) / len(values), {"tenant": tenant})
+
+    def _agents(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for (tenant, _), ledger in list(self._mirror.agents.items()):
+            counts[(tenant, ledger.state.value)] += 1
+        for (tenant, state), count in counts.items():
+            yield metrics.Observation(count, {"tenant": tenant, "state": state})

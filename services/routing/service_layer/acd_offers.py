@@ -8,7 +8,8 @@ All routing state lives in the region's `acd-<region>` KV bucket (see `routing.a
 an instance holds only a watched mirror of it and no state of its own, so any instance may route
 any contact and a dead instance takes nothing with it.
 
-An offer is two compare-and-set writes, in this order:
+An offer is two compare-and-set writes, in this order (a routing pass offers many contacts at
+once: `offer_many` per agent, the agents' concurrently, each contact's two writes in turn):
 
 1. the contact record `waiting -> offered(r, agent, deadline)` (r: a fresh reservation id);
    only one writer can win this transition for a given revision, so a contact is offered by at
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from ccmesh.kv import KVError
@@ -81,24 +83,26 @@ class Offers:
         """Reserve the decided agent for the contact; the agent's ledger after it, or None when
         another instance got there first or the agent filled up meanwhile (nothing changed)."""
         ctx = self._ctx
+        agent_id = decision.agent_id
         reservation_id = uuid.uuid4().hex
-        deadline = now + ctx.settings.offer_timeout_seconds
+        # From the time of writing, not of deciding: a large pass takes a while to decide.
+        deadline = max(now, ctx.now()) + ctx.settings.offer_timeout_seconds
         contact = record.contact
         try:
             offered = await ctx.store.update_contact(
                 tenant,
                 contact.contact_id,
-                lambda old: contact_rules.offer(must(old), reservation_id, decision.agent_id, deadline),
+                lambda old: contact_rules.offer(must(old), reservation_id, agent_id, deadline),
             )
         except (ReservationError, UnknownKey, KVError):
             return None  # another instance got there first
         held = Held(reservation_id, contact.contact_id, contact.channel, ReservationState.OFFERED, deadline)
         try:
             ledger = await ctx.store.update_ledger(
-                tenant, decision.agent_id, lambda old: ledger_rules.reserve(old, held)
+                tenant, agent_id, lambda old: ledger_rules.reserve(old, held)
             )
         except (ReservationError, UnknownKey, KVError):
-            # The agent filled up since the mirror saw it: the contact goes straight back.
+            # The agent filled up since the view saw it: the contact goes straight back.
             with contextlib.suppress(ReservationError, UnknownKey, KVError):
                 await ctx.store.update_contact(
                     tenant,
@@ -109,6 +113,29 @@ class Offers:
         await ctx.store.put_decision(tenant, contact.contact_id, decision_record(decision, now))
         await ctx.events(ContactOffered(tenant, offered, decision.rule))
         return ledger
+
+    async def offer_many(
+        self,
+        tenant: str,
+        agent_id: str,
+        picks: Sequence[tuple[ContactRecord, Decision]],
+        now: float,
+    ) -> tuple[AgentLedger | None, list[ContactRecord]]:
+        """Reserve one agent for several contacts (each decided for `agent_id`), one after the
+        other; a routing pass runs the agents' `offer_many` concurrently. The agent's ledger
+        after the last reservation (None: none was made) and the contacts offered.
+
+        Each contact's two writes follow each other at once (see the module's design note): an
+        offer is seen as soon as the contact's record says so, and its answer needs the hold.
+        """
+        ledger: AgentLedger | None = None
+        offered: list[ContactRecord] = []
+        for record, decision in picks:
+            reserved = await self.offer(tenant, record, decision, now)
+            if reserved is not None:
+                ledger = reserved
+                offered.append(record)
+        return ledger, offered
 
     async def _held(self, tenant: str, agent_id: str, reservation_id: str) -> Held:
         return (await self._ctx.store.get_ledger(tenant, agent_id)).find(reservation_id)

@@ -8,17 +8,20 @@ them to another queue's agents, or hand them to another region (`acd_handover`).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import asyncio
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from ccmesh.kv import KVError
 from routing.adapters.acd_store import UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain.agent_index import AgentIndex
+from routing.domain.agents import AgentLoad, capacity_refusal
 from routing.domain.closed_actions import hand_over_rule, when_closed
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.events import ContactOverflowed
-from routing.domain.matching import choose_agent
+from routing.domain.matching import AgentView, Decision, choose_agent
 from routing.domain.overflow import (
     OverflowMark,
     OverflowRule,
@@ -27,12 +30,17 @@ from routing.domain.overflow import (
     plan_overflow,
     return_threshold,
 )
-from routing.domain.prediction import ARRIVAL_WINDOW_SECONDS
 from routing.domain.queueing import QueueSpec, queue_order
 from routing.domain.reservations import AgentLedger, ReservationError
 from routing.service_layer.acd_context import AcdContext
 from routing.service_layer.acd_handover import HandOver
 from routing.service_layer.acd_offers import Offers, must
+from routing.service_layer.acd_prediction import predicted_service_level
+
+#: How many contacts a pass looks at between letting the instance's other tasks run.
+PLAN_SLICE = 64
+#: How many agents' offers a pass writes at once (each: its contacts' writes, then its ledger's).
+OFFER_CONCURRENCY = 4
 
 #: (tenant, queue) -> the overflow rules watching that queue, in order.
 OverflowRules = Callable[[], Mapping[tuple[str, str], Sequence[OverflowRule]]]
@@ -55,64 +63,63 @@ class RoutingPass:
         self._overflow_rules = overflow_rules
         #: Hands contacts to other regions' queues; None: rules to other regions do not act.
         self._hand_over = hand_over
+        #: (tenant, contact id) -> the waiting record an offer was made from, until the view
+        #: shows a newer record of the contact.
+        self._in_flight: dict[tuple[str, str], ContactRecord] = {}
 
     async def run(self) -> int:
         """Offer as many waiting contacts as agents allow; returns the number of offers made.
 
         A contact widened to other queues (overflow `widen`) is routed in its own queue and,
-        if still waiting, in each of those too, by their rules and their agents.
+        if still waiting, in each of those too, by their rules and their agents. The pass
+        decides every queue's offers first, on the working set (each decision reserves the
+        agent there at once, so the next one sees its room taken), then makes them all at once
+        (`Offers.offer_many` per agent, the agents' concurrently).
         """
+        view = self._ctx.mirror
         now = self._ctx.now()
-        waiting: dict[tuple[str, str], list[ContactRecord]] = defaultdict(list)
+        view.prune(now)
+        # Contacts offered by an earlier pass whose record the view has not replaced yet (the
+        # watch is a moment behind): not offered again meanwhile.
+        self._in_flight = {k: r for k, r in self._in_flight.items() if view.contacts.get(k) is r}
+        waiting = {key: list(listed.values()) for key, listed in list(view.waiting.items())}
         guests: dict[tuple[str, str], list[ContactRecord]] = defaultdict(list)
-        # Counted in this one scan, not once per queue with overflow rules: arrivals over the
-        # prediction's sliding window, and each queue's depth (per tenant) for the hysteresis.
-        arrivals: Counter[tuple[str, str]] = Counter()
+        # Each queue's depth (per tenant) for the hysteresis.
         depths: dict[str, dict[str, int]] = defaultdict(dict)
-        since = now - ARRIVAL_WINDOW_SECONDS
-        for (tenant, _), record in list(self._ctx.mirror.contacts.items()):
-            if record.contact.enqueued_at > since:
-                arrivals[(tenant, record.contact.queue)] += 1
-            if record.status is ContactStatus.WAITING:
-                waiting[(tenant, record.contact.queue)].append(record)
-                tenant_depths = depths[tenant]
-                tenant_depths[record.contact.queue] = tenant_depths.get(record.contact.queue, 0) + 1
+        for (tenant, queue_name), records in waiting.items():
+            depths[tenant][queue_name] = len(records)
+            for record in records:
                 for target in record.widened_to:
                     guests[(tenant, target)].append(record)
-        offers = 0
-        offered: set[str] = set()  # contact ids offered in this pass (a widened one is seen twice)
+        plan = _Plan()
         for tenant, queue_name in [*waiting, *(key for key in guests if key not in waiting)]:
-            queue = self._ctx.mirror.queues.get((tenant, queue_name))
+            queue = view.queues.get((tenant, queue_name))
             if queue is None:
                 continue
-            index = self._ctx.mirror.indexes.get(tenant)
+            index = view.indexes.get(tenant)
             records = waiting.get((tenant, queue_name), [])
             if records:
                 # Also with nobody routable here: that is when follow-the-sun rules matter most.
-                per_hour = arrivals[(tenant, queue.name)] * 3600.0 / ARRIVAL_WINDOW_SECONDS
                 records = await self._closed_hand_over(tenant, queue, records, now)
-                records = await self._overflow(
-                    tenant, queue, records, len(index or ()), per_hour, depths[tenant], now
-                )
+                records = await self._overflow(tenant, queue, records, depths[tenant], now)
             if not index:
                 continue
             records = records + guests.get((tenant, queue_name), [])
-            offers += await self._route_queue(tenant, queue, records, index, now, offered)
-        return offers
+            await self._plan_queue(tenant, queue, records, index, now, plan)
+        return await self._make_offers(plan, now)
 
     async def _overflow(
         self,
         tenant: str,
         queue: QueueSpec,
         records: list[ContactRecord],
-        staffed: int,
-        arrivals_per_hour: float,
         depths: dict[str, int],
         now: float,
     ) -> list[ContactRecord]:
         """Apply the queue's overflow rules to its waiting contacts; returns those that stay.
 
-        `arrivals_per_hour`: the queue's arrival rate over the prediction's window; `depths`:
+        A prediction rule reads the queue's predicted service level as `GetQueueStats` shows it
+        (`acd_prediction.predicted_service_level`), once per pass and only if reached; `depths`:
         the tenant's queues' waiting contacts (kept current as contacts move, for the
         hysteresis of `overflow.plan_overflow`). A depth rule moves only the contacts beyond its
         depth, in the order the queue serves them.
@@ -131,9 +138,8 @@ class RoutingPass:
         ]
         if not rules:
             return records
-        stats = QueueStats(
-            len(records), arrivals_per_hour, self._ctx.settings.average_handle_seconds, staffed
-        )
+        mirror = self._ctx.mirror
+        stats = QueueStats(len(records), lambda: predicted_service_level(mirror, tenant, queue, now))
         ordered = queue_order((r.contact for r in records), queue, now)
         by_id = {r.contact.contact_id: r for r in records}
         waiting = [Waiting(c.contact_id, now - c.enqueued_at, by_id[c.contact_id].overflow) for c in ordered]
@@ -207,40 +213,37 @@ class RoutingPass:
                 staying.append(moved)  # refused there: it waits here for the queue to open
         return staying
 
-    async def _route_queue(
+    async def _plan_queue(
         self,
         tenant: str,
         queue: QueueSpec,
         records: list[ContactRecord],
         index: AgentIndex,
         now: float,
-        offered: set[str],
-    ) -> int:
-        """Offer the queue's waiting contacts, best first, to the agents of the tenant's index.
+        plan: _Plan,
+    ) -> None:
+        """Decide the queue's offers, best contact first, among the agents of the tenant's index.
 
         A longest-idle decision (the common case) walks the index's buckets of agents with room on
         the contact's channel from the longest-idle end, so its cost does not depend on how many
         agents the tenant has; the other strategies and a contact still waiting for its
         preferred agent score every agent with room, as `choose_agent` must. Either way an agent
-        that passed on the contact before is left out while another agent has room, and an agent
-        whose offer failed (the mirror was stale about it) is left out for the rest of the pass.
+        that passed on the contact before is left out while another agent has room. Each
+        decision takes its slot in the index at once (the agent's load one higher), so the next
+        decision sees the room taken; the writes that follow check capacity again.
         """
+        if not any(index.free.values()):
+            return  # nobody of the tenant has room on any channel
+        failed = plan.failed.setdefault(tenant, set())
         by_id = {r.contact.contact_id: r for r in records}
-        # The index keeps, per channel, the agents with room now (updated by `index_agent` after
-        # each offer, as the watch does later), so "anyone free?" costs O(1), not a scan.
-        failed: set[str] = set()
-
-        def patch(agent_id: str, ledger: AgentLedger | None) -> None:
-            if ledger is None:
-                failed.add(agent_id)
-            else:
-                self._ctx.mirror.index_agent(tenant, agent_id, ledger)  # the watch brings the same soon
-
-        offers = 0
-        for contact in queue_order((r.contact for r in records), queue, now):
-            if contact.contact_id in offered:
+        for n, contact in enumerate(queue_order((r.contact for r in records), queue, now), 1):
+            if n % PLAN_SLICE == 0:
+                await asyncio.sleep(0)  # a long backlog must not hold up the instance's other work
+            if contact.contact_id in plan.offered:
                 continue
             record = by_id[contact.contact_id]
+            if self._in_flight.get((tenant, contact.contact_id)) is record:
+                continue
             waits_for_preferred = (
                 contact.preferred_agent and now - contact.enqueued_at < queue.preferred_agent_timeout_seconds
             )
@@ -262,12 +265,72 @@ class RoutingPass:
                 decision = choose_agent(contact, queue, pool, now)
             if not decision.matched:
                 continue
-            reserved = await self._offers.offer(tenant, record, decision, now)
-            patch(decision.agent_id, reserved)
-            if reserved is not None:
-                offers += 1
-                offered.add(contact.contact_id)
-        return offers
+            agent_id = decision.agent_id
+            seen = index.agents.get(agent_id)
+            if seen is None or capacity_refusal(seen.profile, seen.state, seen.load, contact.channel):
+                failed.add(agent_id)  # the index changed under the decision: not this pass
+                continue
+            active = dict(seen.load.active)
+            active[contact.channel] = active.get(contact.channel, 0) + 1
+            projected = AgentView(seen.profile, seen.state, AgentLoad(active), seen.idle_since)
+            index.put(projected)
+            agent_key = (tenant, agent_id)
+            plan.before.setdefault(agent_key, seen)
+            plan.projected[agent_key] = projected
+            plan.picks.setdefault(agent_key, []).append((record, decision))
+            plan.offered.add(contact.contact_id)
+
+    async def _make_offers(self, plan: _Plan, now: float) -> int:
+        """Make the planned offers, the agents' concurrently; the index takes each agent's
+        ledger as written (the watch brings the same soon)."""
+        view = self._ctx.mirror
+        limit = asyncio.Semaphore(OFFER_CONCURRENCY)
+
+        async def offer(agent_key: tuple[str, str], picks: list[tuple[ContactRecord, Decision]]) -> int:
+            tenant, agent_id = agent_key
+            ledger: AgentLedger | None = None
+            offered: list[ContactRecord] = []
+            try:
+                async with limit:
+                    ledger, offered = await self._offers.offer_many(tenant, agent_id, picks, now)
+            finally:
+                # The index takes what the agent really holds now: the ledger as written, or,
+                # when nothing was, the agent as before the pass (unless the watch brought a
+                # newer one meanwhile). Only the index: the view's records stay as the watch
+                # delivers them, in write order, which the sweeper's search for orphaned slots
+                # relies on.
+                index = view.indexes.get(tenant)
+                if ledger is not None:
+                    view.index_agent(tenant, agent_id, ledger)
+                elif index is not None and index.agents.get(agent_id) is plan.projected[agent_key]:
+                    index.put(plan.before[agent_key])
+            in_flight = self._in_flight
+            for record, _ in picks:
+                in_flight[(tenant, record.contact.contact_id)] = record
+            return len(offered)
+
+        results = await asyncio.gather(
+            *(offer(key, picks) for key, picks in plan.picks.items()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+
+@dataclass
+class _Plan:
+    """One routing pass's decisions before they are written."""
+
+    #: (tenant, agent) -> the contacts decided for the agent, in decision order.
+    picks: dict[tuple[str, str], list[tuple[ContactRecord, Decision]]] = field(default_factory=dict)
+    #: (tenant, agent) -> the agent in the index before this pass's decisions, and with them.
+    before: dict[tuple[str, str], AgentView] = field(default_factory=dict)
+    projected: dict[tuple[str, str], AgentView] = field(default_factory=dict)
+    #: Contact ids decided in this pass (a widened contact is seen in several queues).
+    offered: set[str] = field(default_factory=set)
+    #: Per tenant, agents found full although the index had them with room.
+    failed: dict[str, set[str]] = field(default_factory=dict)
 
 
 def _remote(rule: OverflowRule, region: str) -> bool:

@@ -15,7 +15,7 @@ from routing.domain.prediction import QueuePrediction
 from routing.domain.queueing import ServiceLevelTarget
 from routing.domain.service_level import MeasuredLevel, Sample, measure
 from routing.service_layer.acd_context import AcdContext
-from routing.service_layer.acd_prediction import queue_prediction
+from routing.service_layer.acd_prediction import prediction_inputs, queue_prediction
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,9 @@ class Stats:
         target = queue.target_for(channel)
         threshold = target_answer_seconds or target.within_seconds
         now = ctx.now()
-        records = [
-            r
-            for (t, _), r in list(ctx.mirror.contacts.items())
-            if t == tenant and r.contact.queue == queue_name and channel in (None, r.contact.channel)
-        ]
+        records, ledgers = prediction_inputs(ctx.mirror, tenant, queue_name, channel)
         waiting = [r for r in records if r.status is ContactStatus.WAITING]
         arrivals = sum(1 for r in records if r.contact.enqueued_at > now - 3600)
-        ledgers = [ledger for (t, _), ledger in list(ctx.mirror.agents.items()) if t == tenant]
         try:
             prediction = queue_prediction(queue, records, ledgers, now, threshold, channel)
         except QueueParameterError as error:
@@ -88,7 +83,7 @@ class Stats:
             longest_wait_seconds=max((now - r.contact.enqueued_at for r in waiting), default=0.0),
             staffed_agents=prediction.staffed_agents,
             arrivals_last_hour=arrivals,
-            predicted_service_level=prediction.erlang_c.service_level,
+            predicted_service_level=prediction.service_level,
             predicted_average_wait_seconds=prediction.erlang_c.average_wait_seconds,
             target=target,
             measured=measure(service_samples(records), target.within_seconds, now, window_seconds),

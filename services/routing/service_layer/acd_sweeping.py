@@ -2,14 +2,16 @@
 
 Each pass re-queues offers past their deadline (the contact's, and the ledger's own holds),
 resumes hand-overs to other regions left unanswered, frees slots held for contacts that moved
-on, and sets agents whose heartbeat lapsed offline. Every step is a compare-and-set transition
-that names its reservation, so several instances sweeping at once change each thing once.
+on, and sets agents whose heartbeat lapsed offline. It finds them in the working set's heaps
+and dirty set (`routing.domain.working_set`), never by walking every contact or agent. Every
+step is a compare-and-set transition that names its reservation, so several instances sweeping
+at once change each thing once.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 
 from ccmesh.kv import KVError
 from routing.adapters.acd_store import UnknownKey
@@ -17,7 +19,8 @@ from routing.domain import reservations as ledger_rules
 from routing.domain.agents import AgentState
 from routing.domain.contacts import ContactStatus
 from routing.domain.events import OfferTimedOut
-from routing.domain.reservations import AgentLedger, ReservationError
+from routing.domain.reservations import AgentLedger, ReservationError, ReservationState
+from routing.domain.working_set import Deadline, DeadlineKind
 from routing.service_layer.acd_context import AcdContext
 from routing.service_layer.acd_handover import HandOver
 from routing.service_layer.acd_offers import Offers
@@ -36,52 +39,108 @@ class Sweeper:
         self._hand_over = hand_over
 
     async def sweep(self) -> int:
-        """Re-queue offers past their deadline and set agents with lapsed heartbeats offline."""
+        """Re-queue offers past their deadline, resume hand-overs past theirs, free orphaned
+        slots and set agents with lapsed heartbeats offline; how many things it changed.
+
+        Only what can be due is looked at: the working set's deadline and heartbeat heaps and
+        the agents whose ledger or held contacts changed since the last sweep, so an idle region
+        costs nothing per contact or agent, however many passed before.
+        """
         ctx = self._ctx
+        view = ctx.mirror
         now = ctx.now()
         done = 0
-        for (tenant, _), record in list(ctx.mirror.contacts.items()):
-            if record.status is ContactStatus.OFFERED and record.deadline <= now:
-                with contextlib.suppress(*_LOST_RACE):
-                    contact_id, reservation_id = record.contact.contact_id, record.reservation_id
-                    await self._offers.give_back(
-                        tenant, record.agent_id, contact_id, reservation_id, OfferTimedOut
-                    )
-                    done += 1
-        if self._hand_over is not None:
-            done += await self._hand_over.sweep(ctx.mirror.contacts, now)
-        for (tenant, agent_id), ledger in list(ctx.mirror.agents.items()):
-            for held in ledger_rules.expired(ledger, now):
-                with contextlib.suppress(*_LOST_RACE):
-                    await self._offers.give_back(
-                        tenant, agent_id, held.contact_id, held.reservation_id, OfferTimedOut
-                    )
-                    done += 1
-            done += await self._free_orphans(tenant, agent_id, ledger, now)
-            if ledger_rules.heartbeat_lapsed(ledger, now, ctx.settings.heartbeat_timeout_seconds):
-                with contextlib.suppress(*_LOST_RACE):
-                    await self._presence.set_agent_state(tenant, agent_id, AgentState.OFFLINE)
+        due = view.due(now)
+        for n, deadline in enumerate(due):
+            try:
+                done += await self._expire(deadline, now)
+            except _LOST_RACE:
+                # Changed meanwhile (the view brings the change) or a write failed: look again.
+                view.schedule(replace(deadline, at=now + ctx.settings.tick_seconds))
+            except BaseException:
+                # Popped from the heap: put back what this sweep did not finish, then fail.
+                for left in due[n:]:
+                    view.schedule(replace(left, at=now + ctx.settings.tick_seconds))
+                raise
+        dirty = view.take_dirty_agents()
+        for n, (tenant, agent_id) in enumerate(dirty):
+            ledger = view.agents.get((tenant, agent_id))
+            if ledger is None or not ledger.held:
+                continue
+            try:
+                done += await self._free_orphans(tenant, agent_id, ledger, now)
+            except BaseException:
+                view.dirty_agents.update(dirty[n:])
+                raise
+        timeout = ctx.settings.heartbeat_timeout_seconds
+        for tenant, agent_id in view.heartbeats_before(now - timeout):
+            ledger = view.agents.get((tenant, agent_id))
+            if ledger is None or ledger.state is AgentState.OFFLINE:
+                continue
+            if not ledger_rules.heartbeat_lapsed(ledger, now, timeout):
+                view.watch_heartbeat(tenant, agent_id, ledger.last_heartbeat)
+                continue
+            try:
+                await self._presence.set_agent_state(tenant, agent_id, AgentState.OFFLINE)
+            except _LOST_RACE:
+                view.watch_heartbeat(tenant, agent_id, ledger.last_heartbeat)  # the next sweep looks again
+            except BaseException:
+                view.watch_heartbeat(tenant, agent_id, ledger.last_heartbeat)
+                raise
         return done
+
+    async def _expire(self, deadline: Deadline, now: float) -> int:
+        """Act on a deadline that passed, if its record still says so (1), else nothing (0)."""
+        view = self._ctx.mirror
+        tenant, name, reservation_id = deadline.tenant, deadline.name, deadline.reservation_id
+        if deadline.kind is DeadlineKind.HOLD:
+            ledger = view.agents.get((tenant, name))
+            held = (
+                next((h for h in ledger.held if h.reservation_id == reservation_id), None) if ledger else None
+            )
+            if held is None or held.state is not ReservationState.OFFERED or held.deadline > now:
+                return 0
+            record = view.contacts.get((tenant, held.contact_id))
+            offered = record is not None and record.status is ContactStatus.OFFERED
+            if offered and record is not None and record.reservation_id == reservation_id:
+                return 0  # the contact's own deadline (the same time) gives it back
+            await self._offers.give_back(tenant, name, held.contact_id, reservation_id, OfferTimedOut)
+            return 1
+        record = view.contacts.get((tenant, name))
+        if record is None or record.reservation_id != reservation_id or record.deadline > now:
+            return 0
+        if deadline.kind is DeadlineKind.OFFER and record.status is ContactStatus.OFFERED:
+            await self._offers.give_back(tenant, record.agent_id, name, reservation_id, OfferTimedOut)
+            return 1
+        transferring = deadline.kind is DeadlineKind.TRANSFER and record.status is ContactStatus.TRANSFERRING
+        if transferring and self._hand_over is not None:
+            return int(await self._hand_over.resume(tenant, record, now) is not None)
+        return 0
 
     async def _free_orphans(self, tenant: str, agent_id: str, ledger: AgentLedger, now: float) -> int:
         """Free slots held for contacts no longer offered or assigned under them (an instance
         stopped between a transfer's or a close's two writes).
 
-        Safe on the mirror: every flow writes the contact before the ledger and the watch
+        Safe on the working set: every flow writes the contact before the ledger and the watch
         delivers in write order, so a mirrored hold's contact is at least as new as the hold; a
-        reservation id is never reused, so a contact that left it never comes back to it.
+        hold whose contact is not live there any more (closed, transferred, deleted) is for a
+        contact that moved on, and a reservation id is never reused, so it never comes back.
         """
         freed = 0
         for held in ledger.held:
             record = self._ctx.mirror.contacts.get((tenant, held.contact_id))
-            if record is None or (
+            if record is not None and (
                 record.reservation_id == held.reservation_id
                 and record.status in (ContactStatus.OFFERED, ContactStatus.ASSIGNED)
             ):
                 continue
-            with contextlib.suppress(*_LOST_RACE):
+            try:
                 await self._ctx.store.update_ledger(tenant, agent_id, _releaser(held.reservation_id, now))
                 freed += 1
+            except ReservationError:
+                pass  # freed meanwhile (by the flow that left it, or another sweeper)
+            except (UnknownKey, KVError):
+                self._ctx.mirror.dirty_agents.add((tenant, agent_id))  # looked at again next sweep
         return freed
 
 

@@ -27,11 +27,14 @@ send_flow_event -> the reply the journey waits for
     at an integration the event does not name is left unchanged: not applicable, logged at
     INFO by the caller.
 
+Nobody called for this step, so nobody else carries out what it asks: the journey service
+publishes it (JourneyContinued) for the gateway to send its prompts on the customer's channel,
+whichever routing instance ran the step that began the wait.
+
 A lost race on the journey's revision is retried here a few times, then handed back to the
-consumer (redelivered with back-off). The event's target node is checked on the journey as
-read just before `JourneyService.resume`, which reads it again: a ContinueJourney landing in
-between that moves the journey to another integration node would take the reply there (the
-resume cannot be made conditional on the node without changing JourneyService).
+consumer (redelivered with back-off). The resume is conditional on the wait point checked here
+(node and step), so a journey that moved on in between is looked at again, never continued
+from a later wait.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ from ccflow.loader import bundle_from_sources
 from ccflow.model import Flow, IntegrationNode
 from ccflow.overlays import render
 from routing.adapters.flow_store import BadKey, JourneyStore, StoreConflict
+from routing.domain.wait_deadlines import WaitPoint
 from routing.service_layer.journey_work import names_node
-from routing.service_layer.journeys import JourneyService, NotFound
+from routing.service_layer.journeys import JourneyMoved, JourneyService, NotFound
 
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_BYTES = 16 * 1024
@@ -117,7 +121,9 @@ class JourneyActions:
                 f"event name {event_name!r}: 1-200 letters, digits, '_', '-', '.', ':'"
             )
         reply = check_update(data)
-        taken_at = self._journeys.flow_event_waits.deliver(tenant, contact_id, event_name, reply)
+        taken_at = await self._journeys.flow_event_waits.deliver_anywhere(
+            tenant, contact_id, event_name, reply
+        )
         if taken_at:
             return Outcome(True, f"handed to the step waiting at node {taken_at!r}")
         for _ in range(ATTEMPTS):
@@ -142,8 +148,10 @@ class JourneyActions:
                     f"{integration!r}, not {event_name!r}",
                 )
             try:
-                step = await self._journeys.resume(tenant, contact_id, IntegrationReply(reply))
-            except StoreConflict:
+                step = await self._journeys.continue_waiting(
+                    tenant, contact_id, IntegrationReply(reply), WaitPoint.of(journey), "flow_event"
+                )
+            except (StoreConflict, JourneyMoved):
                 continue  # another step won the race: look at the journey again
             except (JourneyError, NotFound) as error:
                 return Outcome(False, str(error))

@@ -13,12 +13,16 @@ integration
     `queue-status` and `wait-time-estimate` are the platform's own: routing answers them from the
     queue the journey is heading to (`{waiting, longest_wait_seconds, staffed_agents,
     expected_wait_seconds}` / `{seconds, queue}`; -1 / `onFailure` when the queue has no
-    estimate). Any other name is an external system: the step
+    estimate). Any other name is an external system. When a connector of the tenant answers it
+    (the integration service's InvokeConnector), the step calls it within the node's
+    `timeoutSeconds` and continues with the fields it maps from the system's answer (an error or
+    no answer in time: `onFailure`). Otherwise the step
     waits up to the node's `timeoutSeconds` for that system's SendFlowEvent naming the
     integration (or the node), and stores its data; nothing in time takes `onFailure`. A wait
     longer than the caller's deadline leaves (a payment, a sign-off) is not held in the call:
     the journey is stored waiting at the node, the system's event continues it (the actions
-    consumer), and a timer of this process resumes it with a timeout at its deadline.
+    consumer), and at its deadline (kept in KV) whichever routing instance is alive resumes it
+    with a timeout (`journey_deadlines`).
 
 Every wait is also bounded by the caller's own deadline, so a slow AI service or a silent system
 costs the customer one branch, never the contact.
@@ -27,6 +31,7 @@ costs the customer one branch, never the contact.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -48,6 +53,7 @@ from ccflow.model import Flow, IntegrationNode
 from ccflow.paths import queue_ahead
 from ccmesh.rpc_context import current_deadline
 from routing.domain.journey_facts import Analysis, QueueLoad, WorkFailed
+from routing.service_layer.flow_event_relay import FlowEventRelay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,11 +79,28 @@ class QueueLoadPort(Protocol):
     async def load(self, tenant: str, queue: str) -> QueueLoad: ...
 
 
+class ConnectorPort(Protocol):
+    async def invoke(
+        self,
+        tenant: str,
+        brand: str,
+        contact_id: str,
+        integration: str,
+        inputs: Mapping[str, str],
+        timeout: float,
+    ) -> dict[str, str] | None:
+        """The fields the tenant's connector for `integration` answers ({} when the system has
+        no such record); None when no connector answers it; WorkFailed when the call fails."""
+        ...
+
+
 class FlowEventWaits:
     """Steps of this process waiting at an integration node for an external system's event."""
 
-    def __init__(self) -> None:
+    def __init__(self, relay: FlowEventRelay | None = None) -> None:
         self._waits: dict[tuple[str, str], tuple[IntegrationNode, asyncio.Future[dict[str, str]]]] = {}
+        #: Lets an event taken by another routing instance reach a step waiting here, and back.
+        self.relay = relay
 
     async def wait(
         self, tenant: str, contact_id: str, node: IntegrationNode, timeout: float
@@ -86,11 +109,15 @@ class FlowEventWaits:
         future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
         key = (tenant, contact_id)
         self._waits[key] = (node, future)
+        take = functools.partial(self.deliver, tenant, contact_id)
+        stop = await self.relay.listen(tenant, contact_id, take) if self.relay is not None else None
         try:
             return await asyncio.wait_for(future, max(0.0, timeout))
         except TimeoutError:
             return None
         finally:
+            if stop is not None:
+                await stop()
             if self._waits.get(key, (None, None))[1] is future:
                 del self._waits[key]
 
@@ -105,6 +132,15 @@ class FlowEventWaits:
         future.set_result(dict(data))
         return node.id
 
+    async def deliver_anywhere(
+        self, tenant: str, contact_id: str, event_name: str, data: Mapping[str, str]
+    ) -> str:
+        """`deliver`, or else to a step waiting for it in another instance's call."""
+        taken = self.deliver(tenant, contact_id, event_name, data)
+        if not taken and self.relay is not None:
+            taken = await self.relay.offer(tenant, contact_id, event_name, data)
+        return taken
+
 
 def names_node(event_name: str, node: IntegrationNode) -> bool:
     """A flow event names the node by its id or its integration (`_` may stand for `-`)."""
@@ -118,13 +154,14 @@ class StepWork:
     ai: AiPort | None
     queues: QueueLoadPort | None
     waits: FlowEventWaits
+    connectors: ConnectorPort | None = None
     _analyses: dict[str, Analysis] = field(default_factory=dict)
 
     async def perform(
         self, tenant: str, journey: Journey, flow: Flow, effect: InvokeAi | CallIntegration
     ) -> Event | None:
         """The event that continues the journey; None: it waits longer than this step can, so
-        it is stored waiting at the node (a timer of the journey service ends the wait)."""
+        it is stored waiting at the node (its deadline ends the wait, see `journey_deadlines`)."""
         try:
             if isinstance(effect, InvokeAi):
                 return AiResult(await self._ai_value(tenant, journey, effect))
@@ -188,6 +225,18 @@ class StepWork:
         node = next((n for n in flow.spec.nodes if n.id == effect.node), None)
         if not isinstance(node, IntegrationNode):
             raise WorkFailed(f"node {effect.node!r} is not an integration node of the flow")
+        if self.connectors is not None:
+            call = self.connectors.invoke(
+                tenant,
+                journey.brand,
+                journey.journey_id,
+                effect.integration,
+                journey_inputs(journey),
+                _bounded(effect.timeout_seconds),
+            )
+            fields = await _within(call, effect.timeout_seconds)
+            if fields is not None:
+                return IntegrationReply(fields)
         budget = _bounded(effect.timeout_seconds)
         if budget < effect.timeout_seconds:
             return None  # a long wait (a payment, a sign-off): the journey waits stored, not in a call
@@ -216,6 +265,23 @@ class StepWork:
             # -1: no estimate (nobody staffed, or more arrivals than the agents can take).
             "expected_wait_seconds": round(load.expected_wait_seconds) if known else -1,
         }
+
+
+def journey_inputs(journey: Journey) -> dict[str, str]:
+    """What a journey hands a connector: what it learned and its plain (non-nested) attributes."""
+    inputs = {
+        name: str(value)
+        for name, value in journey.attributes.items()
+        if isinstance(value, str | int | float | bool)
+    }
+    learned = {
+        "intent": journey.intent,
+        "language": journey.language,
+        "channel": journey.channel,
+        "brand": journey.brand,
+    }
+    inputs.update({name: value for name, value in learned.items() if value})
+    return inputs
 
 
 async def _within(call: Awaitable[T], timeout: float) -> T:

@@ -8,6 +8,12 @@ the same journey. What `ai` and `integration` nodes ask for is done within the s
 journey that ends in a queue keeps its hand-off record (queue, priority, attributes) and
 publishes ContactQueued on the region's stream: the queue side's contract, carrying what the
 journey learned (language, intent, sentiment, attributes).
+
+A journey stored waiting at an integration node for longer than a call holds its deadline in KV
+(`journey_deadlines`): whichever instance is alive at that time ends the wait, once. A step that
+routing runs by itself like that (or on an external system's flow event) has no caller to carry
+out its effects, so it is published (`Continued` -> JourneyContinued) for the gateway to send
+its prompts.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,8 +38,18 @@ from ccflow.model import Flow, FlowPolicy
 from ccflow.overlays import policy_problems, render, validate_bundle
 from ccflow.registry import Alias, FlowIndex, RegistryError, digest_of, pick_version, set_alias
 from ccmesh import telemetry
+from ccmesh.rpc_context import current_deadline
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoreConflict, StoredVersion
-from routing.service_layer.journey_work import AiPort, FlowEventWaits, QueueLoadPort, StepWork
+from routing.domain.wait_deadlines import WaitDeadline, WaitPoint, deadline_of
+from routing.service_layer.flow_event_relay import FlowEventRelay
+from routing.service_layer.journey_deadlines import DeadlineIndex, DeadlineKeeper
+from routing.service_layer.journey_work import (
+    AiPort,
+    ConnectorPort,
+    FlowEventWaits,
+    QueueLoadPort,
+    StepWork,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +60,22 @@ MAX_TRANSFERS = 5
 CACHE_LIMIT = 512
 #: AI and integration requests carried out in one step; more (a loop through such nodes) ends it.
 MAX_WORK_PER_STEP = 50
+#: What a step that routing runs by itself (a flow event, a timeout) may spend on AI and
+#: integration work; a longer integration wait is stored, as it is in a caller's step.
+OWN_STEP_SECONDS = 10.0
+#: Lost races on a journey's revision retried when ending a wait at its deadline.
+END_WAIT_ATTEMPTS = 5
+#: Publications of a step routing ran by itself, and the first pause between them (doubling).
+PUBLISH_ATTEMPTS = 4
+PUBLISH_RETRY_SECONDS = 0.2
 
 
 class NotFound(LookupError):
     pass
+
+
+class JourneyMoved(JourneyError):
+    """The journey no longer waits where the event was meant for (answered, timed out, moved on)."""
 
 
 QueuedPublisher = Callable[[Journey, str, HandOff], Awaitable[None]]
@@ -56,6 +85,21 @@ QueuedPublisher = Callable[[Journey, str, HandOff], Awaitable[None]]
 class Step:
     journey: Journey
     effects: list[Effect]
+
+
+@dataclass(frozen=True)
+class Continued:
+    """A step routing ran by itself, not for a caller: nobody else carries out its effects."""
+
+    tenant: str
+    #: "flow_event" or "timeout".
+    cause: str
+    #: Where the journey waited before the step.
+    point: WaitPoint
+    step: Step
+
+
+ContinuedPublisher = Callable[[Continued], Awaitable[None]]
 
 
 class JourneyService:
@@ -71,14 +115,23 @@ class JourneyService:
         *,
         ai: AiPort | None = None,
         queues: QueueLoadPort | None = None,
+        connectors: ConnectorPort | None = None,
+        deadlines: DeadlineIndex | None = None,
+        publish_continued: ContinuedPublisher | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        flow_event_relay: FlowEventRelay | None = None,
     ) -> None:
         self._policies = policies
         self._ai = ai
         self._queues = queues
+        self._connectors = connectors
         #: Steps of this process waiting for an external system's flow event.
-        self.flow_event_waits = FlowEventWaits()
-        #: Timers that end long integration waits of journeys stored waiting.
-        self._timers: set[asyncio.Task[None]] = set()
+        self.flow_event_waits = FlowEventWaits(flow_event_relay)
+        #: Deadlines of long integration waits stored with journeys (shared by the instances
+        #: through `deadlines`; without it, kept by this process only).
+        self.deadlines = DeadlineKeeper(deadlines, self._end_wait, now=wall_clock)
+        self._wall_clock = wall_clock
+        self._publish_continued = publish_continued
         self._flows = flows
         self._journeys = journeys
         self._region = region
@@ -88,10 +141,10 @@ class JourneyService:
         self._effective: dict[tuple[str, ...], Flow] = {}
         meter = meter or telemetry.meter()
         self._executions = meter.create_counter(
-            "ccflow.node.executions", unit="{execution}", description="Flow node executions"
+            "contactcenter.flow.node.executions", unit="{execution}", description="Flow node executions"
         )
         self._errors = meter.create_counter(
-            "ccflow.node.errors", unit="{error}", description="Flow node errors"
+            "contactcenter.flow.node.errors", unit="{error}", description="Flow node errors"
         )
 
     # -- flows --------------------------------------------------------------------------------
@@ -219,52 +272,113 @@ class JourneyService:
         executor = await self._executor(tenant, journey, stats)
         effects = executor.start(journey, self._clock())
         journey, effects = await self._after(tenant, journey, effects, stats, executor)
+        await self._hold_long_wait(tenant, journey, effects)
         await self._journeys.save(tenant, journey, 0)
-        self._time_long_wait(tenant, journey, effects)
         return Step(journey, effects)
 
-    async def resume(self, tenant: str, journey_id: str, event: Event) -> Step:
+    async def resume(
+        self, tenant: str, journey_id: str, event: Event, *, expect: WaitPoint | None = None
+    ) -> Step:
+        """Continue the stored journey with `event`; with `expect`, only if it still waits there
+        (else JourneyMoved), so a late event never continues a later wait."""
         found = await self._journeys.get(tenant, journey_id)
         if found is None:
             raise NotFound(f"no journey {journey_id!r} for tenant {tenant!r}")
         journey, revision = found
+        if expect is not None and not expect.holds_for(journey):
+            raise JourneyMoved(
+                f"journey {journey_id!r} no longer waits at node {expect.node!r} "
+                f"(it is {journey.status} at {journey.node!r})"
+            )
+        held = deadline_of(tenant, journey)
         stats = NodeStats()
         executor = await self._executor(tenant, journey, stats)
         effects = executor.resume(journey, event, self._clock())
         journey, effects = await self._after(tenant, journey, effects, stats, executor)
+        fresh = await self._hold_long_wait(tenant, journey, effects)
         await self._journeys.save(tenant, journey, revision)
-        self._time_long_wait(tenant, journey, effects)
+        if held is not None and held != fresh:
+            await self.deadlines.forget(held)  # the wait it held ended with this step
         return Step(journey, effects)
+
+    async def continue_waiting(
+        self, tenant: str, journey_id: str, event: Event, at: WaitPoint, cause: str
+    ) -> Step:
+        """Continue a journey stored waiting at `at` (no caller drives this step), and publish
+        what the step asks of the customer's channel (prompts, a call back offer)."""
+        # No caller's deadline bounds this step: give it one, so a further long wait is stored
+        # (durable) instead of held in this process.
+        reset = current_deadline.set(time.monotonic() + OWN_STEP_SECONDS)
+        try:
+            step = await self.resume(tenant, journey_id, event, expect=at)
+        finally:
+            current_deadline.reset(reset)
+        if self._publish_continued is not None:
+            # After the save: only the instance whose write won tells the channel. The step is
+            # done and will not run again, so a failing publish is tried again here.
+            continued = Continued(tenant, cause, at, step)
+            for attempt in range(PUBLISH_ATTEMPTS):
+                try:
+                    await self._publish_continued(continued)
+                    break
+                except Exception as error:
+                    if attempt == PUBLISH_ATTEMPTS - 1:
+                        raise
+                    log.warning("journey %s: publishing its step failed (%s); again", journey_id, error)
+                    await asyncio.sleep(PUBLISH_RETRY_SECONDS * 2**attempt)
+        return step
 
     @property
     def _works(self) -> bool:
         """Whether this service does the AI and integration work itself (else its callers do)."""
         return self._ai is not None or self._queues is not None
 
-    def _time_long_wait(self, tenant: str, journey: Journey, effects: list[Effect]) -> None:
-        """A journey stored waiting at an integration node gets a timer for its timeout."""
+    async def _hold_long_wait(
+        self, tenant: str, journey: Journey, effects: list[Effect]
+    ) -> WaitDeadline | None:
+        """A journey about to be stored waiting at an integration node gets its deadline, in the
+        journey and in the region's index of deadlines; any other journey holds none."""
         request = _work_asked(journey, effects)
         if not self._works or not isinstance(request, CallIntegration):
-            return
-        task = asyncio.create_task(self._end_wait(tenant, journey.journey_id, request, len(journey.path)))
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
+            journey.wait_until = 0.0
+            return None
+        journey.wait_until = self._wall_clock() + request.timeout_seconds
+        deadline = deadline_of(tenant, journey)
+        assert deadline is not None
+        await self.deadlines.hold(deadline)
+        return deadline
 
-    async def _end_wait(self, tenant: str, journey_id: str, request: CallIntegration, step: int) -> None:
-        await asyncio.sleep(request.timeout_seconds)
-        try:
-            current = await self.get(tenant, journey_id)
-            if (current.waiting_for, current.node, len(current.path)) != ("integration", request.node, step):
-                return  # the system answered, or the journey moved on otherwise
-            await self.resume(tenant, journey_id, Timeout())
-            log.info("journey %s: no answer from %s in time", journey_id, request.integration)
-        except (NotFound, JourneyError, StoreConflict) as error:
-            log.info("journey %s: its wait ended otherwise: %s", journey_id, error)
+    async def start_deadlines(self) -> None:
+        """Arm the region's pending deadlines (ending those already due), then follow new ones."""
+        await self.deadlines.start()
+
+    async def _end_wait(self, deadline: WaitDeadline) -> None:
+        """At its deadline, the wait ends with a timeout: once, whichever instances try."""
+        tenant, journey_id = deadline.key
+        for _ in range(END_WAIT_ATTEMPTS):
+            found = await self._journeys.get(tenant, journey_id)
+            held = deadline_of(tenant, found[0]) if found is not None else None
+            if held is None or held.point != deadline.point:
+                # The system answered, the journey moved on, or another instance ended the wait.
+                await self.deadlines.forget(deadline)
+                return
+            if held.due_at > self._wall_clock():
+                self.deadlines.arm(held)  # the journey's own deadline is later: that one counts
+                return
+            try:
+                await self.continue_waiting(tenant, journey_id, Timeout(), deadline.point, "timeout")
+            except StoreConflict:
+                continue  # another write won: look at the journey again
+            except (NotFound, JourneyError) as error:
+                log.info("journey %s: its wait ended otherwise: %s", journey_id, error)
+            else:
+                log.info("journey %s: no answer at node %s in time", journey_id, deadline.node)
+            await self.deadlines.forget(deadline)
+            return
+        raise StoreConflict(f"journey {journey_id!r} kept changing during {END_WAIT_ATTEMPTS} attempts")
 
     async def stop(self) -> None:
-        for task in list(self._timers):
-            task.cancel()
-        await asyncio.gather(*self._timers, return_exceptions=True)
+        await self.deadlines.stop()
 
     async def get(self, tenant: str, journey_id: str) -> Journey:
         found = await self._journeys.get(tenant, journey_id)
@@ -286,7 +400,7 @@ class JourneyService:
         flows, publish hand-offs."""
         self._record(journey, stats)
         done = list(effects)
-        work = StepWork(self._ai, self._queues, self.flow_event_waits)
+        work = StepWork(self._ai, self._queues, self.flow_event_waits, self._connectors)
         transfers = 0
         for _ in range(MAX_WORK_PER_STEP):
             transfer = next((e for e in effects if isinstance(e, TransferFlow)), None)

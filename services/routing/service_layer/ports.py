@@ -18,6 +18,7 @@ from routing.domain.contacts import ContactRecord
 from routing.domain.events import RoutingEvent
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
+from routing.domain.working_set import Deadline
 
 #: Receives every domain event the ACD emits, in the order the changes were made.
 EventSink = Callable[[RoutingEvent], Awaitable[None]]
@@ -58,17 +59,42 @@ class AcdRecords(Protocol):
 
 
 class AcdView(Protocol):
-    """An instance's copy of the shared state, keyed by (tenant, id); may lag behind writes."""
+    """An instance's working set of the shared state (`routing.domain.working_set`), keyed by
+    (tenant, id): live contacts and agents only, indexed by what can change; may lag behind
+    writes."""
 
     agents: dict[tuple[str, str], AgentLedger]
+    #: Live contacts only (waiting, offered, assigned, transferring).
     contacts: dict[tuple[str, str], ContactRecord]
     queues: dict[tuple[str, str], QueueSpec]
     #: Per tenant, the routable agents indexed by channel and skill.
     indexes: dict[str, AgentIndex]
+    #: Per (tenant, queue), the contacts waiting there by id.
+    waiting: dict[tuple[str, str], dict[str, ContactRecord]]
+    #: Agents whose ledger or held contacts changed since the last sweep.
+    dirty_agents: set[tuple[str, str]]
     #: Set on every change seen, so the routing loop wakes up.
     changed: asyncio.Event
 
+    def put_contact(self, tenant: str, contact_id: str, record: ContactRecord | None) -> None: ...
+
     def index_agent(self, tenant: str, agent_id: str, ledger: AgentLedger | None) -> None: ...
+
+    def record(self, tenant: str, contact_id: str) -> ContactRecord | None: ...
+
+    def queue_records(self, tenant: str, queue: str) -> list[ContactRecord]: ...
+
+    def prune(self, now: float) -> None: ...
+
+    def due(self, now: float) -> list[Deadline]: ...
+
+    def schedule(self, deadline: Deadline) -> None: ...
+
+    def heartbeats_before(self, before: float) -> list[tuple[str, str]]: ...
+
+    def watch_heartbeat(self, tenant: str, agent_id: str, last_heartbeat: float) -> None: ...
+
+    def take_dirty_agents(self) -> list[tuple[str, str]]: ...
 
     async def start(self) -> None: ...
 

@@ -20,6 +20,7 @@ from ccmesh import naming
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
+from gateway.domain.socket_views import AGENT_JOINED_TEXT
 from tests.e2e.harness import RunningRegion, WsClient, eventually, running_region
 from tests.e2e.scenarios._regions import (
     FakeTwilio,
@@ -184,6 +185,10 @@ async def test_us_agents_serve_eu_customers_through_eu(
         assert view["channel"] == "webchat"
         assert [m["text"] for m in view["messages"]] == [SECRET_TEXTS[0]]
         assert "displayName" in view["offer"]["customer"]
+        # The customer in eu is told that an agent joined, as a customer served in eu is.
+        joined = await chat.expect("agent_joined", contactId=chat_contact)
+        assert joined["text"] == AGENT_JOINED_TEXT
+        assert set(joined) - {"_taken"} == {"type", "contactId", "text"}
 
         # Both ways: carol's reply reaches the chat socket in eu, the customer's answer reaches carol.
         await carol.send(type="send", id="s1", contactId=chat_contact, text="Let me look into it.")
@@ -240,6 +245,8 @@ async def test_us_agents_serve_eu_customers_through_eu(
             "contact_overflowed" in stored and "contact_wrapped_up" in stored and "contact_closed" in stored
         )
         assert "message_sent" in stored
+        # The us agent's accept was told to eu (where the customer's socket follows the contact).
+        assert "contact_accepted" in stored
     sms_sent = [
         e for e in await sun.contact_events(sms_contact, "eu") if e.WhichOneof("payload") == "message_sent"
     ]

@@ -88,7 +88,7 @@ async def test_measured_service_level_per_channel_against_its_target(nats_url: s
         clock[0] = 1060.0  # voice2 has waited 20 s, unanswered: past voice's 10 s, not past 20 s
 
         async def settled() -> bool:
-            records = [acd.mirror.contacts.get((TENANT, c)) for c in ("chat1", "chat2", "voice1", "voice2")]
+            records = [acd.mirror.record(TENANT, c) for c in ("chat1", "chat2", "voice1", "voice2")]
             return all(r is not None for r in records) and [r.status for r in records if r] == [
                 ContactStatus.CLOSED,
                 ContactStatus.ASSIGNED,
@@ -109,7 +109,7 @@ async def test_measured_service_level_per_channel_against_its_target(nats_url: s
         # A window that ends before anything had an outcome measures nothing.
         assert (await acd.queue_stats(TENANT, "support", window_seconds=1.0)).measured.level is None
 
-        assert gauge_points(reader, "routing.queue.service_level") == {
+        assert gauge_points(reader, "contactcenter.queue.service_level") == {
             (("channel", "webchat"), ("queue", "support"), ("tenant", TENANT)): 0.5,
             (("channel", "voice"), ("queue", "support"), ("tenant", TENANT)): 0.5,
         }

@@ -21,8 +21,12 @@ TO_B = OverflowRule("a-to-b", "a", "b", depth_over=2)
 TO_A = OverflowRule("b-to-a", "b", "a", depth_over=2)
 
 
+def not_asked() -> float:
+    raise AssertionError("depth and wait rules never need the prediction")
+
+
 def stats(depth: int) -> QueueStats:
-    return QueueStats(depth, arrivals_per_hour=0, average_handle_seconds=300, staffed_agents=1)
+    return QueueStats(depth, not_asked)
 
 
 def waiting(n: int, mark: OverflowMark = OverflowMark()) -> list[Waiting]:

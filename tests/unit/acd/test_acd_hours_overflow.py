@@ -52,7 +52,7 @@ def test_bad_hours_name_the_field(build: object, field: str) -> None:
     assert caught.value.field == field
 
 
-STATS = QueueStats(depth=5, arrivals_per_hour=100, average_handle_seconds=180, staffed_agents=6)
+STATS = QueueStats(depth=5, predicted_service_level=lambda: 0.5)
 
 
 def firing_rule(
@@ -70,10 +70,10 @@ def test_overflow_fires_on_wait_depth_or_predicted_service_level() -> None:
     assert firing_rule([by_wait], 30, STATS) is None
     assert firing_rule([by_wait], 61, STATS)[0].name == "slow"  # type: ignore[index]
     assert firing_rule([by_depth], 0, STATS) is None
-    assert firing_rule([by_depth], 0, QueueStats(11, 100, 180, 6))[0].name == "deep"  # type: ignore[index]
-    assert firing_rule([by_sla], 0, QueueStats(0, 100, 180, 20)) is None
+    assert firing_rule([by_depth], 0, QueueStats(11, lambda: 0.5))[0].name == "deep"  # type: ignore[index]
+    assert firing_rule([by_sla], 0, QueueStats(0, lambda: 0.95)) is None
     fired = firing_rule([by_sla], 0, STATS)
-    assert fired is not None and "predicted service level" in fired[1]
+    assert fired is not None and "predicted service level 0.50 < 0.8" in fired[1]
 
 
 def test_residency_violations_name_rule_and_regions() -> None:

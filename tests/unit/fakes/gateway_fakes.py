@@ -21,10 +21,12 @@ from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_store import Claim, StillProcessing
+from gateway.adapters.event_codec import to_protobuf
 from gateway.adapters.outbox_store import OutboxConflict, OutboxRecord
 from gateway.adapters.provider_receipts import Receipt as SentReceipt
 from gateway.adapters.workspace_store import Desk, HeldContact
 from gateway.domain.contact import ContactRecord
+from gateway.domain.events import GatewayEvent
 from gateway.domain.inbound import Accepted, InboundMessage
 from gateway.domain.outbound_message import CallRequest, OutboundMessage, Receipt
 from gateway.domain.voice_call import VoiceCall
@@ -71,20 +73,38 @@ def directory_of(*endpoints: ChannelEndpoint) -> ChannelDirectory:
 
 
 class FakeEvents:
-    """The region's event stream: keeps what was published, drops a repeated event id."""
+    """The region's event stream behind the gateway's publisher: a domain event is kept as it was
+    published (`facts`) and as the real codec turns it into protobuf (`published`); a test seeds
+    other services' events as protobuf. A repeated event id is dropped, as JetStream does."""
 
     def __init__(self) -> None:
         self.published: list[events_pb2.Event] = []
+        self.facts: list[GatewayEvent] = []
         self._ids: set[str] = set()
 
-    async def publish(self, event: events_pb2.Event, timeout: float = 5.0) -> Any:
+    async def publish(self, event: GatewayEvent | events_pb2.Event, timeout: float = 5.0) -> Any:
+        if isinstance(event, GatewayEvent):
+            fact, event = event, to_protobuf(event)
+        else:
+            fact = None
         if not event.event_id:
             raise ValueError("event_id is required: it is the de-duplication key")
         duplicate = event.event_id in self._ids
         if not duplicate:
             self._ids.add(event.event_id)
             self.published.append(event)
+            if fact is not None:
+                self.facts.append(fact)
         return SimpleNamespace(duplicate=duplicate)
+
+    async def send(self, *events: GatewayEvent) -> Any:
+        """As the stream does: stored in order when sent; the answer awaits the acknowledgements."""
+        answers = [await self.publish(event) for event in events]
+
+        async def acknowledged() -> list[Any]:
+            return answers
+
+        return acknowledged()
 
     def kinds(self) -> list[str]:
         return [str(e.WhichOneof("payload")) for e in self.published]
@@ -177,6 +197,7 @@ class FakeIdentity:
             self.customers[(tenant, identifier.value)] = customer_id
         return SimpleNamespace(
             customer=SimpleNamespace(customer_id=customer_id),
+            created=not known,
             remote=SimpleNamespace(home_region="", reference=""),
         )
 

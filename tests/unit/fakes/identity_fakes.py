@@ -47,6 +47,9 @@ class FakeProfiles:
     async def get(self, scope: str, customer_id: str) -> tuple[Customer, int] | None:
         return self.profiles.get((scope, customer_id))
 
+    async def create_or_merge(self, customer: Customer) -> tuple[Customer, int]:
+        return await self.add_identifiers(customer, list(customer.identifiers))
+
     async def add_identifiers(self, customer: Customer, extra: list[Identifier]) -> tuple[Customer, int]:
         found = self.profiles.get((customer.scope, customer.customer_id))
         updated = (found[0] if found else customer).with_identifiers(extra)

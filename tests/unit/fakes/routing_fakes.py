@@ -14,38 +14,26 @@ from collections.abc import Callable
 from typing import Any
 
 from routing.adapters.acd_store import UnknownKey
-from routing.domain.agent_index import ROUTABLE_STATES, AgentIndex
 from routing.domain.contacts import ContactRecord
 from routing.domain.events import RoutingEvent
-from routing.domain.matching import AgentView, Decision
+from routing.domain.matching import Decision
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
+from routing.domain.working_set import WorkingSet
 from routing.service_layer.acd_context import AcdContext, AcdSettings
 
 TENANT = "acme"
 
 
-class FakeAcdView:
+class FakeAcdView(WorkingSet):
+    """The working set as the real mirror keeps it, fed by the fake store's writes at once."""
+
     def __init__(self) -> None:
-        self.agents: dict[tuple[str, str], AgentLedger] = {}
-        self.contacts: dict[tuple[str, str], ContactRecord] = {}
-        self.queues: dict[tuple[str, str], QueueSpec] = {}
-        self.indexes: dict[str, AgentIndex] = {}
+        super().__init__()
         self.changed = asyncio.Event()
 
-    def index_agent(self, tenant: str, agent_id: str, ledger: AgentLedger | None) -> None:
-        index = self.indexes.get(tenant)
-        if ledger is None or ledger.state not in ROUTABLE_STATES:
-            if index is not None:
-                index.remove(agent_id)
-            return
-        if index is None:
-            index = self.indexes[tenant] = AgentIndex()
-        index.put(AgentView(ledger.profile, ledger.state, ledger.load(), ledger.idle_since))
-
-    def put_agent(self, tenant: str, agent_id: str, ledger: AgentLedger) -> None:
-        self.agents[(tenant, agent_id)] = ledger
-        self.index_agent(tenant, agent_id, ledger)
+    def put_agent(self, tenant: str, agent_id: str, ledger: AgentLedger | None) -> None:
+        super().put_agent(tenant, agent_id, ledger)
         self.changed.set()
 
     async def start(self) -> None:
@@ -92,7 +80,7 @@ class FakeAcdRecords:
         self.contacts[(tenant, contact_id)] = new
         self.writes += 1
         if not self.lagging:
-            self.view.contacts[(tenant, contact_id)] = new
+            self.view.put_contact(tenant, contact_id, new)
             self.view.changed.set()
         return new
 

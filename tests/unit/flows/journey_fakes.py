@@ -50,3 +50,64 @@ class FakeJourneys:
 class FakePolicies:
     async def all(self, tenant: str) -> dict[str, tuple[str, str]]:
         return {}
+
+
+class FakeDeadlines:
+    """The region's index of journey deadlines, shared by the service instances of one test;
+    `instance()` is what one instance holds (its watch ends with its `stop`)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], Any] = {}
+        self.followers: list[tuple[Any, Any]] = []
+
+    def instance(self) -> _DeadlineView:
+        return _DeadlineView(self)
+
+
+class _DeadlineView:
+    def __init__(self, shared: FakeDeadlines) -> None:
+        self._shared = shared
+        self._mine: list[tuple[Any, Any]] = []
+
+    async def put(self, deadline: Any) -> None:
+        self._shared.entries[deadline.key] = deadline
+        for arm, _ in list(self._shared.followers):
+            arm(deadline)
+
+    async def remove(self, deadline: Any) -> None:
+        current = self._shared.entries.get(deadline.key)
+        if current is not None and current.point == deadline.point:
+            del self._shared.entries[deadline.key]
+            for _, disarm in list(self._shared.followers):
+                disarm(*deadline.key)
+
+    async def follow(self, arm: Any, disarm: Any) -> None:
+        for deadline in list(self._shared.entries.values()):
+            arm(deadline)
+        self._mine.append((arm, disarm))
+        self._shared.followers.append((arm, disarm))
+
+    async def stop(self) -> None:
+        for follower in self._mine:
+            self._shared.followers.remove(follower)
+        self._mine.clear()
+
+
+class FakeRelay:
+    """Flow events offered between the service instances of one test (as NATS request/reply)."""
+
+    def __init__(self) -> None:
+        self.listeners: dict[tuple[str, str], Any] = {}
+
+    async def listen(self, tenant: str, contact_id: str, take: Any) -> Any:
+        self.listeners[(tenant, contact_id)] = take
+
+        async def stop() -> None:
+            if self.listeners.get((tenant, contact_id)) is take:
+                del self.listeners[(tenant, contact_id)]
+
+        return stop
+
+    async def offer(self, tenant: str, contact_id: str, event_name: str, data: Any) -> str:
+        take = self.listeners.get((tenant, contact_id))
+        return str(take(event_name, data)) if take is not None else ""

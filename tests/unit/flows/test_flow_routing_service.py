@@ -69,10 +69,10 @@ async def test_executions_and_errors_are_counted_per_node_and_version(setup) -> 
             "acme", f"c{n}", IntegrationReply({"minutes": 4})
         )  # no `seconds`: SLA fails
         assert step.journey.outcome["queue"] == "us-support"
-    executions = points(reader, "ccflow.node.executions")
+    executions = points(reader, "contactcenter.flow.node.executions")
     assert executions[("welcome", 1)] == 3
     assert executions[("us-sla", 1)] == 3
-    assert points(reader, "ccflow.node.errors") == {("us-sla", 1): 6}
+    assert points(reader, "contactcenter.flow.node.errors") == {("us-sla", 1): 6}
     assert [(contact, hand_off.queue) for contact, hand_off in published] == [
         ("c0", "us-support"),
         ("c1", "us-support"),
@@ -127,7 +127,7 @@ async def test_transfer_to_flow_continues_the_contact_in_the_live_version_of_the
         "attributes": {"topic": "invoice"},
     }
     assert [(c, h.queue) for c, h in published] == [("c9", "billing-team")]
-    executions = {(key[0], key[1]) for key in points(reader, "ccflow.node.executions")}
+    executions = {(key[0], key[1]) for key in points(reader, "contactcenter.flow.node.executions")}
     assert executions == {("first", 1), ("go", 1), ("queue", 1)}
 
 

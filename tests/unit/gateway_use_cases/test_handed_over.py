@@ -22,6 +22,7 @@ from contactcenter.gateway.v1 import gateway_pb2
 from contactcenter.routing.v1 import routing_pb2
 from gateway.domain.handed_over import NotHandedOver, display_name
 from gateway.domain.socket_protocol import SocketError
+from gateway.domain.socket_views import customer_view
 from gateway.domain.workspace_state import Offer
 from gateway.service_layer.handed_over import HandedOverContacts
 from gateway.service_layer.workspace import Workspace
@@ -87,6 +88,18 @@ class Mesh:
             reservation_id=request.reservation_id,
         )
         return gateway_pb2.WrapUpHandedOverContactResponse()
+
+    async def AcceptHandedOverContact(self, request: Any, **kwargs: Any) -> Any:
+        self.regions.append(kwargs["region"])
+        await self.home.accepted(
+            request.tenant.tenant_id,
+            request.contact_id,
+            request.requesting_region,
+            agent_id=request.agent_id,
+            queue=request.queue,
+            reservation_id=request.reservation_id,
+        )
+        return gateway_pb2.AcceptHandedOverContactResponse()
 
 
 class UsRouting:
@@ -218,6 +231,50 @@ async def test_wrap_up_closes_at_home_and_completes_here(world: Any) -> None:
     assert (TENANT, CUSTOMER) not in world.eu_contacts.open  # the next message opens a new contact
     assert world.routing.answers[-1] == routing_pb2.OFFER_ANSWER_COMPLETE
     assert await world.desks.desk(TENANT, "carol") == {}
+
+
+async def test_accepting_tells_the_home_customer_that_an_agent_joined_as_a_local_accept_does(
+    world: Any,
+) -> None:
+    await world.workspace.accept(AGENT, world.offer)
+    accepted = world.eu_events.of_kind("contact_accepted")
+    assert len(accepted) == 1 and accepted[0].region == "eu"
+    assert (accepted[0].contact_accepted.agent_id, accepted[0].contact_accepted.queue) == ("carol", "support")
+    # The web chat socket in eu turns it into the frame a customer served in eu gets.
+    local = _eu_event(events_pb2.ContactAccepted(queue="support", agent_id="erin", reservation_id="r-9"))
+    assert customer_view(accepted[0]) == customer_view(local)
+    assert customer_view(accepted[0])["type"] == "agent_joined"  # type: ignore[index]
+    # Nothing of the customer is sent to eu's event for it, and nothing lands in us.
+    assert PHONE.encode() not in accepted[0].SerializeToString()
+    assert world.us_events.published == []
+    # A retried accept (the same reservation) publishes nothing twice.
+    await world.mesh.home.accepted(
+        TENANT, CONTACT, "us", agent_id="carol", queue="support", reservation_id="r-1"
+    )
+    assert len(world.eu_events.of_kind("contact_accepted")) == 1
+
+
+async def test_an_accept_the_home_region_refuses_still_holds_the_contact(world: Any) -> None:
+    async def refuse(request: Any, **_: Any) -> Any:
+        raise RpcError(grpc.StatusCode.UNAVAILABLE, "eu is unreachable")
+
+    world.mesh.AcceptHandedOverContact = refuse
+    held = await world.workspace.accept(AGENT, world.offer)
+    assert held.contact_id == CONTACT
+    assert set(await world.desks.desk(TENANT, "carol")) == {CONTACT}
+    assert world.routing.answers == [routing_pb2.OFFER_ANSWER_ACCEPT]
+
+
+async def test_an_accept_names_a_missing_reservation_and_a_region_it_was_not_handed_to(world: Any) -> None:
+    with pytest.raises(ValueError, match="reservation_id"):
+        await world.mesh.home.accepted(
+            TENANT, CONTACT, "us", agent_id="carol", queue="support", reservation_id=""
+        )
+    with pytest.raises(NotHandedOver):
+        await world.mesh.home.accepted(
+            TENANT, CONTACT, "ap-southeast", agent_id="eve", queue="support", reservation_id="r-2"
+        )
+    assert world.eu_events.of_kind("contact_accepted") == []
 
 
 async def test_a_region_the_contact_was_not_handed_to_is_refused(world: Any) -> None:

@@ -63,6 +63,6 @@ async def test_a_slot_held_for_a_contact_that_moved_on_is_freed() -> None:
     record = store.contact("c1")
     await store.update_contact(TENANT, "c1", lambda old: old.__class__(record.contact, ContactStatus.CLOSED))
     store.lagging = False
-    ctx.mirror.contacts[(TENANT, "c1")] = store.contact("c1")
+    ctx.mirror.put_contact(TENANT, "c1", store.contact("c1"))
     await Sweeper(ctx, offers, presence).sweep()
     assert store.ledger("a1").held == ()

@@ -23,54 +23,57 @@ _sym_db = _symbol_database.Default()
 
 
 from contactcenter.common.v1 import common_pb2 as contactcenter_dot_common_dot_v1_dot_common__pb2
+from contactcenter.routing.v1 import routing_pb2 as contactcenter_dot_routing_dot_v1_dot_routing__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$contactcenter/events/v1/events.proto\x12\x17\x63ontactcenter.events.v1\x1a$contactcenter/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x0b\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x06tenant\x18\x03 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x12\n\ncontact_id\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\r\x12\x42\n\x0f\x63ontact_created\x18\n \x01(\x0b\x32\'.contactcenter.events.v1.ContactCreatedH\x00\x12\x44\n\x10message_received\x18\x0b \x01(\x0b\x32(.contactcenter.events.v1.MessageReceivedH\x00\x12<\n\x0cmessage_sent\x18\x0c \x01(\x0b\x32$.contactcenter.events.v1.MessageSentH\x00\x12@\n\x0e\x63ontact_queued\x18\r \x01(\x0b\x32&.contactcenter.events.v1.ContactQueuedH\x00\x12\x42\n\x0f\x63ontact_offered\x18\x0e \x01(\x0b\x32\'.contactcenter.events.v1.ContactOfferedH\x00\x12\x44\n\x10\x63ontact_accepted\x18\x0f \x01(\x0b\x32(.contactcenter.events.v1.ContactAcceptedH\x00\x12J\n\x13\x63ontact_transferred\x18\x10 \x01(\x0b\x32+.contactcenter.events.v1.ContactTransferredH\x00\x12@\n\x0e\x63ontact_closed\x18\x11 \x01(\x0b\x32&.contactcenter.events.v1.ContactClosedH\x00\x12\x38\n\nai_insight\x18\x14 \x01(\x0b\x32\".contactcenter.events.v1.AiInsightH\x00\x12\x36\n\tai_ticket\x18\x15 \x01(\x0b\x32!.contactcenter.events.v1.AiTicketH\x00\x12@\n\x0eoffer_declined\x18( \x01(\x0b\x32&.contactcenter.events.v1.OfferDeclinedH\x00\x12\x41\n\x0foffer_timed_out\x18) \x01(\x0b\x32&.contactcenter.events.v1.OfferTimedOutH\x00\x12\x44\n\x10\x63ontact_requeued\x18* \x01(\x0b\x32(.contactcenter.events.v1.ContactRequeuedH\x00\x12H\n\x12\x63ontact_overflowed\x18+ \x01(\x0b\x32*.contactcenter.events.v1.ContactOverflowedH\x00\x12\x42\n\x0foffer_withdrawn\x18, \x01(\x0b\x32\'.contactcenter.events.v1.OfferWithdrawnH\x00\x12O\n\x16message_status_changed\x18\x32 \x01(\x0b\x32-.contactcenter.events.v1.MessageStatusChangedH\x00\x12H\n\x12\x63\x61llback_requested\x18< \x01(\x0b\x32*.contactcenter.events.v1.CallbackRequestedH\x00\x12G\n\x12\x63ontact_wrapped_up\x18\x46 \x01(\x0b\x32).contactcenter.events.v1.ContactWrappedUpH\x00\x42\t\n\x07payload\"\xa4\x01\n\x0e\x43ontactCreated\x12\x35\n\x07\x63hannel\x18\x01 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x31\n\x04\x66rom\x18\x03 \x01(\x0b\x32#.contactcenter.common.v1.Identifier\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\"\x91\x02\n\x0fMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x05 \x01(\t\x12;\n\x0b\x61ttachments\x18\x06 \x03(\x0b\x32&.contactcenter.events.v1.AttachmentRef\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\x12\x13\n\x0bsender_name\x18\t \x01(\t\"v\n\x0bMessageSent\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\"\xdd\x01\n\rContactQueued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x35\n\x07\x63hannel\x18\x03 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x17\n\x0frequired_skills\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\r\n\x05\x62rand\x18\x06 \x01(\t\x12\x17\n\x0fpreferred_agent\x18\x07 \x01(\t\x12\x0e\n\x06intent\x18\x08 \x01(\t\x12\x11\n\tsentiment\x18\t \x01(\x01\"^\n\x0e\x43ontactOffered\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\x12\x13\n\x0bhome_region\x18\x04 \x01(\t\"J\n\x0f\x43ontactAccepted\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"J\n\x12\x43ontactTransferred\x12\x12\n\nfrom_queue\x18\x01 \x01(\t\x12\x10\n\x08to_queue\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"3\n\rContactClosed\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x11\n\tclosed_by\x18\x02 \x01(\t\"\xe7\x02\n\tAiInsight\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x14\n\x0cintent_score\x18\x04 \x01(\x01\x12\x11\n\tsentiment\x18\x05 \x01(\x01\x12\x17\n\x0fsentiment_trend\x18\x06 \x01(\x01\x12\x14\n\x0c\x65ntity_kinds\x18\x07 \x03(\t\x12\x15\n\rredacted_text\x18\x08 \x01(\t\x12\x18\n\x10\x65scalation_score\x18\t \x01(\x01\x12\x1a\n\x12\x65scalation_reasons\x18\n \x03(\t\x12\x10\n\x08pipeline\x18\x0b \x01(\t\x12\x35\n\x07\x63hannel\x18\x0c \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x1b\n\x13language_confidence\x18\r \x01(\x01\x12\x19\n\x11language_reliable\x18\x0e \x01(\x08\"z\n\x08\x41iTicket\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x14\n\x0c\x65ntity_kinds\x18\x05 \x03(\t\x12\x14\n\x0c\x63ustomer_ref\x18\x06 \x01(\t\"\xc2\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12\x10\n\x08provider\x18\x07 \x01(\t\"H\n\rOfferDeclined\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"H\n\rOfferTimedOut\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"T\n\x0f\x43ontactRequeued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\"j\n\x11\x43ontactOverflowed\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x12\n\nfrom_queue\x18\x02 \x01(\t\x12\x11\n\tto_region\x18\x03 \x01(\t\x12\x10\n\x08to_queue\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"E\n\x11\x43\x61llbackRequested\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\"u\n\rAttachmentRef\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x05 \x01(\t\x12\x0e\n\x06object\x18\x06 \x01(\t\"W\n\x10\x43ontactWrappedUp\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x03 \x01(\t\x12\r\n\x05notes\x18\x04 \x01(\t\"Y\n\x0eOfferWithdrawn\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$contactcenter/events/v1/events.proto\x12\x17\x63ontactcenter.events.v1\x1a$contactcenter/common/v1/common.proto\x1a&contactcenter/routing/v1/routing.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x0b\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x06tenant\x18\x03 \x01(\x0b\x32\".contactcenter.common.v1.TenantRef\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x12\n\ncontact_id\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\r\x12\x42\n\x0f\x63ontact_created\x18\n \x01(\x0b\x32\'.contactcenter.events.v1.ContactCreatedH\x00\x12\x44\n\x10message_received\x18\x0b \x01(\x0b\x32(.contactcenter.events.v1.MessageReceivedH\x00\x12<\n\x0cmessage_sent\x18\x0c \x01(\x0b\x32$.contactcenter.events.v1.MessageSentH\x00\x12@\n\x0e\x63ontact_queued\x18\r \x01(\x0b\x32&.contactcenter.events.v1.ContactQueuedH\x00\x12\x42\n\x0f\x63ontact_offered\x18\x0e \x01(\x0b\x32\'.contactcenter.events.v1.ContactOfferedH\x00\x12\x44\n\x10\x63ontact_accepted\x18\x0f \x01(\x0b\x32(.contactcenter.events.v1.ContactAcceptedH\x00\x12J\n\x13\x63ontact_transferred\x18\x10 \x01(\x0b\x32+.contactcenter.events.v1.ContactTransferredH\x00\x12@\n\x0e\x63ontact_closed\x18\x11 \x01(\x0b\x32&.contactcenter.events.v1.ContactClosedH\x00\x12\x38\n\nai_insight\x18\x14 \x01(\x0b\x32\".contactcenter.events.v1.AiInsightH\x00\x12\x36\n\tai_ticket\x18\x15 \x01(\x0b\x32!.contactcenter.events.v1.AiTicketH\x00\x12@\n\x0eoffer_declined\x18( \x01(\x0b\x32&.contactcenter.events.v1.OfferDeclinedH\x00\x12\x41\n\x0foffer_timed_out\x18) \x01(\x0b\x32&.contactcenter.events.v1.OfferTimedOutH\x00\x12\x44\n\x10\x63ontact_requeued\x18* \x01(\x0b\x32(.contactcenter.events.v1.ContactRequeuedH\x00\x12H\n\x12\x63ontact_overflowed\x18+ \x01(\x0b\x32*.contactcenter.events.v1.ContactOverflowedH\x00\x12\x42\n\x0foffer_withdrawn\x18, \x01(\x0b\x32\'.contactcenter.events.v1.OfferWithdrawnH\x00\x12O\n\x16message_status_changed\x18\x32 \x01(\x0b\x32-.contactcenter.events.v1.MessageStatusChangedH\x00\x12H\n\x12\x63\x61llback_requested\x18< \x01(\x0b\x32*.contactcenter.events.v1.CallbackRequestedH\x00\x12G\n\x12\x63ontact_wrapped_up\x18\x46 \x01(\x0b\x32).contactcenter.events.v1.ContactWrappedUpH\x00\x12\x46\n\x11journey_continued\x18P \x01(\x0b\x32).contactcenter.events.v1.JourneyContinuedH\x00\x42\t\n\x07payload\"\xa4\x01\n\x0e\x43ontactCreated\x12\x35\n\x07\x63hannel\x18\x01 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x31\n\x04\x66rom\x18\x03 \x01(\x0b\x32#.contactcenter.common.v1.Identifier\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\"\x91\x02\n\x0fMessageReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x05 \x01(\t\x12;\n\x0b\x61ttachments\x18\x06 \x03(\x0b\x32&.contactcenter.events.v1.AttachmentRef\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\x12\x13\n\x0bsender_name\x18\t \x01(\t\"v\n\x0bMessageSent\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\"\xdd\x01\n\rContactQueued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x35\n\x07\x63hannel\x18\x03 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x17\n\x0frequired_skills\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\r\n\x05\x62rand\x18\x06 \x01(\t\x12\x17\n\x0fpreferred_agent\x18\x07 \x01(\t\x12\x0e\n\x06intent\x18\x08 \x01(\t\x12\x11\n\tsentiment\x18\t \x01(\x01\"^\n\x0e\x43ontactOffered\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\x12\x13\n\x0bhome_region\x18\x04 \x01(\t\"J\n\x0f\x43ontactAccepted\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"J\n\x12\x43ontactTransferred\x12\x12\n\nfrom_queue\x18\x01 \x01(\t\x12\x10\n\x08to_queue\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"3\n\rContactClosed\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x11\n\tclosed_by\x18\x02 \x01(\t\"\xe7\x02\n\tAiInsight\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x14\n\x0cintent_score\x18\x04 \x01(\x01\x12\x11\n\tsentiment\x18\x05 \x01(\x01\x12\x17\n\x0fsentiment_trend\x18\x06 \x01(\x01\x12\x14\n\x0c\x65ntity_kinds\x18\x07 \x03(\t\x12\x15\n\rredacted_text\x18\x08 \x01(\t\x12\x18\n\x10\x65scalation_score\x18\t \x01(\x01\x12\x1a\n\x12\x65scalation_reasons\x18\n \x03(\t\x12\x10\n\x08pipeline\x18\x0b \x01(\t\x12\x35\n\x07\x63hannel\x18\x0c \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x1b\n\x13language_confidence\x18\r \x01(\x01\x12\x19\n\x11language_reliable\x18\x0e \x01(\x08\"z\n\x08\x41iTicket\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x14\n\x0c\x65ntity_kinds\x18\x05 \x03(\t\x12\x14\n\x0c\x63ustomer_ref\x18\x06 \x01(\t\"\xc2\x01\n\x14MessageStatusChanged\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.contactcenter.common.v1.ChannelKind\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12\x10\n\x08provider\x18\x07 \x01(\t\"H\n\rOfferDeclined\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"H\n\rOfferTimedOut\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\"T\n\x0f\x43ontactRequeued\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\"j\n\x11\x43ontactOverflowed\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x12\n\nfrom_queue\x18\x02 \x01(\t\x12\x11\n\tto_region\x18\x03 \x01(\t\x12\x10\n\x08to_queue\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"E\n\x11\x43\x61llbackRequested\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\"u\n\rAttachmentRef\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x05 \x01(\t\x12\x0e\n\x06object\x18\x06 \x01(\t\"W\n\x10\x43ontactWrappedUp\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x03 \x01(\t\x12\r\n\x05notes\x18\x04 \x01(\t\"Y\n\x0eOfferWithdrawn\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x16\n\x0ereservation_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa0\x01\n\x10JourneyContinued\x12\r\n\x05\x63\x61use\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x38\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\'.contactcenter.routing.v1.JourneyAction\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x13\n\x0bwaiting_for\x18\x05 \x01(\t\x12\x10\n\x08language\x18\x06 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contactcenter.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENT']._serialized_start=137
-  _globals['_EVENT']._serialized_end=1583
-  _globals['_CONTACTCREATED']._serialized_start=1586
-  _globals['_CONTACTCREATED']._serialized_end=1750
-  _globals['_MESSAGERECEIVED']._serialized_start=1753
-  _globals['_MESSAGERECEIVED']._serialized_end=2026
-  _globals['_MESSAGESENT']._serialized_start=2028
-  _globals['_MESSAGESENT']._serialized_end=2146
-  _globals['_CONTACTQUEUED']._serialized_start=2149
-  _globals['_CONTACTQUEUED']._serialized_end=2370
-  _globals['_CONTACTOFFERED']._serialized_start=2372
-  _globals['_CONTACTOFFERED']._serialized_end=2466
-  _globals['_CONTACTACCEPTED']._serialized_start=2468
-  _globals['_CONTACTACCEPTED']._serialized_end=2542
-  _globals['_CONTACTTRANSFERRED']._serialized_start=2544
-  _globals['_CONTACTTRANSFERRED']._serialized_end=2618
-  _globals['_CONTACTCLOSED']._serialized_start=2620
-  _globals['_CONTACTCLOSED']._serialized_end=2671
-  _globals['_AIINSIGHT']._serialized_start=2674
-  _globals['_AIINSIGHT']._serialized_end=3033
-  _globals['_AITICKET']._serialized_start=3035
-  _globals['_AITICKET']._serialized_end=3157
-  _globals['_MESSAGESTATUSCHANGED']._serialized_start=3160
-  _globals['_MESSAGESTATUSCHANGED']._serialized_end=3354
-  _globals['_OFFERDECLINED']._serialized_start=3356
-  _globals['_OFFERDECLINED']._serialized_end=3428
-  _globals['_OFFERTIMEDOUT']._serialized_start=3430
-  _globals['_OFFERTIMEDOUT']._serialized_end=3502
-  _globals['_CONTACTREQUEUED']._serialized_start=3504
-  _globals['_CONTACTREQUEUED']._serialized_end=3588
-  _globals['_CONTACTOVERFLOWED']._serialized_start=3590
-  _globals['_CONTACTOVERFLOWED']._serialized_end=3696
-  _globals['_CALLBACKREQUESTED']._serialized_start=3698
-  _globals['_CALLBACKREQUESTED']._serialized_end=3767
-  _globals['_ATTACHMENTREF']._serialized_start=3769
-  _globals['_ATTACHMENTREF']._serialized_end=3886
-  _globals['_CONTACTWRAPPEDUP']._serialized_start=3888
-  _globals['_CONTACTWRAPPEDUP']._serialized_end=3975
-  _globals['_OFFERWITHDRAWN']._serialized_start=3977
-  _globals['_OFFERWITHDRAWN']._serialized_end=4066
+  _globals['_EVENT']._serialized_start=177
+  _globals['_EVENT']._serialized_end=1695
+  _globals['_CONTACTCREATED']._serialized_start=1698
+  _globals['_CONTACTCREATED']._serialized_end=1862
+  _globals['_MESSAGERECEIVED']._serialized_start=1865
+  _globals['_MESSAGERECEIVED']._serialized_end=2138
+  _globals['_MESSAGESENT']._serialized_start=2140
+  _globals['_MESSAGESENT']._serialized_end=2258
+  _globals['_CONTACTQUEUED']._serialized_start=2261
+  _globals['_CONTACTQUEUED']._serialized_end=2482
+  _globals['_CONTACTOFFERED']._serialized_start=2484
+  _globals['_CONTACTOFFERED']._serialized_end=2578
+  _globals['_CONTACTACCEPTED']._serialized_start=2580
+  _globals['_CONTACTACCEPTED']._serialized_end=2654
+  _globals['_CONTACTTRANSFERRED']._serialized_start=2656
+  _globals['_CONTACTTRANSFERRED']._serialized_end=2730
+  _globals['_CONTACTCLOSED']._serialized_start=2732
+  _globals['_CONTACTCLOSED']._serialized_end=2783
+  _globals['_AIINSIGHT']._serialized_start=2786
+  _globals['_AIINSIGHT']._serialized_end=3145
+  _globals['_AITICKET']._serialized_start=3147
+  _globals['_AITICKET']._serialized_end=3269
+  _globals['_MESSAGESTATUSCHANGED']._serialized_start=3272
+  _globals['_MESSAGESTATUSCHANGED']._serialized_end=3466
+  _globals['_OFFERDECLINED']._serialized_start=3468
+  _globals['_OFFERDECLINED']._serialized_end=3540
+  _globals['_OFFERTIMEDOUT']._serialized_start=3542
+  _globals['_OFFERTIMEDOUT']._serialized_end=3614
+  _globals['_CONTACTREQUEUED']._serialized_start=3616
+  _globals['_CONTACTREQUEUED']._serialized_end=3700
+  _globals['_CONTACTOVERFLOWED']._serialized_start=3702
+  _globals['_CONTACTOVERFLOWED']._serialized_end=3808
+  _globals['_CALLBACKREQUESTED']._serialized_start=3810
+  _globals['_CALLBACKREQUESTED']._serialized_end=3879
+  _globals['_ATTACHMENTREF']._serialized_start=3881
+  _globals['_ATTACHMENTREF']._serialized_end=3998
+  _globals['_CONTACTWRAPPEDUP']._serialized_start=4000
+  _globals['_CONTACTWRAPPEDUP']._serialized_end=4087
+  _globals['_OFFERWITHDRAWN']._serialized_start=4089
+  _globals['_OFFERWITHDRAWN']._serialized_end=4178
+  _globals['_JOURNEYCONTINUED']._serialized_start=4181
+  _globals['_JOURNEYCONTINUED']._serialized_end=4341
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from contactcenter.common.v1 import common_pb2 as _common_pb2
+from contactcenter.routing.v1 import routing_pb2 as _routing_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -53,6 +54,7 @@ class Event(_message.Message):
     MESSAGE_STATUS_CHANGED_FIELD_NUMBER: _builtins.int
     CALLBACK_REQUESTED_FIELD_NUMBER: _builtins.int
     CONTACT_WRAPPED_UP_FIELD_NUMBER: _builtins.int
+    JOURNEY_CONTINUED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id; also the `Nats-Msg-Id` used for de-duplication."""
     region: _builtins.str
@@ -119,6 +121,12 @@ class Event(_message.Message):
     def contact_wrapped_up(self) -> Global___ContactWrappedUp:
         """Agent workspace (70-79): the agent finished the contact with a disposition."""
 
+    @_builtins.property
+    def journey_continued(self) -> Global___JourneyContinued:
+        """Journeys (routing, 80-89): a journey routing continued by itself, not in answer to a call
+        of the gateway (an external system's flow event, a long wait that timed out).
+        """
+
     def __init__(
         self,
         *,
@@ -147,12 +155,13 @@ class Event(_message.Message):
         message_status_changed: Global___MessageStatusChanged | None = ...,
         callback_requested: Global___CallbackRequested | None = ...,
         contact_wrapped_up: Global___ContactWrappedUp | None = ...,
+        journey_continued: Global___JourneyContinued | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "offer_withdrawn", "message_status_changed", "callback_requested", "contact_wrapped_up"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "offer_withdrawn", "message_status_changed", "callback_requested", "contact_wrapped_up", "journey_continued"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -850,3 +859,52 @@ class OfferWithdrawn(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OfferWithdrawn: _TypeAlias = OfferWithdrawn  # noqa: Y015
+
+@_typing.final
+class JourneyContinued(_message.Message):
+    """A journey that routing continued by itself, with what the step asks of the customer's channel.
+    The gateway's journey consumer does it as for a step it drove itself: prompts become
+    MessageSent on the contact's text channel, a call back offer becomes CallbackRequested.
+    A hand-off the step reached is published by routing as ContactQueued, as on any step.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAUSE_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    WAITING_FOR_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    cause: _builtins.str
+    """Why routing continued it: "flow_event" (an external system's SendFlowEvent) or "timeout"
+    (the wait at an integration node ran out).
+    """
+    node: _builtins.str
+    """The node whose wait ended."""
+    status: _builtins.str
+    """The journey after the step: running, waiting or ended, and what it waits for."""
+    waiting_for: _builtins.str
+    language: _builtins.str
+    """The journey's language (prompts are worded in it when the contact has none)."""
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[_routing_pb2.JourneyAction]:
+        """What the step asks, in order (the actions ContinueJourney would have returned)."""
+
+    def __init__(
+        self,
+        *,
+        cause: _builtins.str = ...,
+        node: _builtins.str = ...,
+        actions: _abc.Iterable[_routing_pb2.JourneyAction] | None = ...,
+        status: _builtins.str = ...,
+        waiting_for: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "cause", b"cause", "language", b"language", "node", b"node", "status", b"status", "waiting_for", b"waiting_for"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JourneyContinued: _TypeAlias = JourneyContinued  # noqa: Y015

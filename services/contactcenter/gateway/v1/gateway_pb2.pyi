@@ -190,6 +190,58 @@ class WrapUpHandedOverContactResponse(_message.Message):
 Global___WrapUpHandedOverContactResponse: _TypeAlias = WrapUpHandedOverContactResponse  # noqa: Y015
 
 @_typing.final
+class AcceptHandedOverContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    REQUESTING_REGION_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    requesting_region: _builtins.str
+    agent_id: _builtins.str
+    queue: _builtins.str
+    """The queue of the requesting region the agent took it from."""
+    reservation_id: _builtins.str
+    """The reservation the agent accepted, for an idempotent event."""
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        contact_id: _builtins.str = ...,
+        requesting_region: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "contact_id", b"contact_id", "queue", b"queue", "requesting_region", b"requesting_region", "reservation_id", b"reservation_id", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptHandedOverContactRequest: _TypeAlias = AcceptHandedOverContactRequest  # noqa: Y015
+
+@_typing.final
+class AcceptHandedOverContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptHandedOverContactResponse: _TypeAlias = AcceptHandedOverContactResponse  # noqa: Y015
+
+@_typing.final
 class SubmitInboundMessageRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -55,6 +55,11 @@ class GatewayServiceStub:
                 request_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactResponse.FromString,
                 _registered_method=True)
+        self.AcceptHandedOverContact = channel.unary_unary(
+                '/contactcenter.gateway.v1.GatewayService/AcceptHandedOverContact',
+                request_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.AcceptHandedOverContactRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.AcceptHandedOverContactResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -91,6 +96,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcceptHandedOverContact(self, request, context):
+        """The agent there accepted the contact: published here as ContactAccepted, so the customer
+        learns that an agent joined as one served in this region does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +126,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.WrapUpHandedOverContact,
                     request_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactRequest.FromString,
                     response_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactResponse.SerializeToString,
+            ),
+            'AcceptHandedOverContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptHandedOverContact,
+                    request_deserializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.AcceptHandedOverContactRequest.FromString,
+                    response_serializer=contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.AcceptHandedOverContactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +242,33 @@ class GatewayService:
             '/contactcenter.gateway.v1.GatewayService/WrapUpHandedOverContact',
             contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactRequest.SerializeToString,
             contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.WrapUpHandedOverContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptHandedOverContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.gateway.v1.GatewayService/AcceptHandedOverContact',
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.AcceptHandedOverContactRequest.SerializeToString,
+            contactcenter_dot_gateway_dot_v1_dot_gateway__pb2.AcceptHandedOverContactResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class GatewayServiceStub:
     """
     SendHandedOverReply: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.SendHandedOverReplyRequest, _gateway_pb2.SendHandedOverReplyResponse]
     WrapUpHandedOverContact: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.WrapUpHandedOverContactRequest, _gateway_pb2.WrapUpHandedOverContactResponse]
+    AcceptHandedOverContact: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.AcceptHandedOverContactRequest, _gateway_pb2.AcceptHandedOverContactResponse]
+    """The agent there accepted the contact: published here as ContactAccepted, so the customer
+    learns that an agent joined as one served in this region does.
+    """
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -63,6 +67,10 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """
     SendHandedOverReply: _aio.UnaryUnaryMultiCallable[_gateway_pb2.SendHandedOverReplyRequest, _gateway_pb2.SendHandedOverReplyResponse]  # type: ignore[assignment]
     WrapUpHandedOverContact: _aio.UnaryUnaryMultiCallable[_gateway_pb2.WrapUpHandedOverContactRequest, _gateway_pb2.WrapUpHandedOverContactResponse]  # type: ignore[assignment]
+    AcceptHandedOverContact: _aio.UnaryUnaryMultiCallable[_gateway_pb2.AcceptHandedOverContactRequest, _gateway_pb2.AcceptHandedOverContactResponse]  # type: ignore[assignment]
+    """The agent there accepted the contact: published here as ContactAccepted, so the customer
+    learns that an agent joined as one served in this region does.
+    """
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """Every channel in, one contact model out."""
@@ -102,5 +110,15 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.WrapUpHandedOverContactRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.WrapUpHandedOverContactResponse, _abc.Awaitable[_gateway_pb2.WrapUpHandedOverContactResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AcceptHandedOverContact(
+        self,
+        request: _gateway_pb2.AcceptHandedOverContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.AcceptHandedOverContactResponse, _abc.Awaitable[_gateway_pb2.AcceptHandedOverContactResponse]]:
+        """The agent there accepted the contact: published here as ContactAccepted, so the customer
+        learns that an agent joined as one served in this region does.
+        """
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -85,6 +85,11 @@ class IntegrationServiceStub:
                 request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactResponse.FromString,
                 _registered_method=True)
+        self.InvokeConnector = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/InvokeConnector',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorResponse.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -158,6 +163,17 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InvokeConnector(self, request, context):
+        """Calls the tenant's connector that answers a journey's integration step (a connector's
+        `flowIntegrations` entry of that name) and returns the fields it maps from the answer.
+        NOT_FOUND: no enabled connector of the tenant answers the integration (the journey then
+        waits for a SendFlowEvent); UNAVAILABLE / DEADLINE_EXCEEDED: the system failed or was slow;
+        FAILED_PRECONDITION: residency forbids the call, or the contact lacks what the request needs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -210,6 +226,11 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.CloseContact,
                     request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactRequest.FromString,
                     response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactResponse.SerializeToString,
+            ),
+            'InvokeConnector': grpc.unary_unary_rpc_method_handler(
+                    servicer.InvokeConnector,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -483,6 +504,33 @@ class IntegrationService:
             '/contactcenter.integration.v1.IntegrationService/CloseContact',
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactRequest.SerializeToString,
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.CloseContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InvokeConnector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/InvokeConnector',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorResponse.FromString,
             options,
             channel_credentials,
             insecure,

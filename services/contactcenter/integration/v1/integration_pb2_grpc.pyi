@@ -50,6 +50,13 @@ class IntegrationServiceStub:
     SendFlowEvent: _grpc.UnaryUnaryMultiCallable[_integration_pb2.SendFlowEventRequest, _integration_pb2.SendFlowEventResponse]
     CreateTask: _grpc.UnaryUnaryMultiCallable[_integration_pb2.CreateTaskRequest, _integration_pb2.CreateTaskResponse]
     CloseContact: _grpc.UnaryUnaryMultiCallable[_integration_pb2.CloseContactRequest, _integration_pb2.CloseContactResponse]
+    InvokeConnector: _grpc.UnaryUnaryMultiCallable[_integration_pb2.InvokeConnectorRequest, _integration_pb2.InvokeConnectorResponse]
+    """Calls the tenant's connector that answers a journey's integration step (a connector's
+    `flowIntegrations` entry of that name) and returns the fields it maps from the answer.
+    NOT_FOUND: no enabled connector of the tenant answers the integration (the journey then
+    waits for a SendFlowEvent); UNAVAILABLE / DEADLINE_EXCEEDED: the system failed or was slow;
+    FAILED_PRECONDITION: residency forbids the call, or the contact lacks what the request needs.
+    """
 
 @_typing.type_check_only
 class IntegrationServiceAsyncStub(IntegrationServiceStub):
@@ -73,6 +80,13 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     SendFlowEvent: _aio.UnaryUnaryMultiCallable[_integration_pb2.SendFlowEventRequest, _integration_pb2.SendFlowEventResponse]  # type: ignore[assignment]
     CreateTask: _aio.UnaryUnaryMultiCallable[_integration_pb2.CreateTaskRequest, _integration_pb2.CreateTaskResponse]  # type: ignore[assignment]
     CloseContact: _aio.UnaryUnaryMultiCallable[_integration_pb2.CloseContactRequest, _integration_pb2.CloseContactResponse]  # type: ignore[assignment]
+    InvokeConnector: _aio.UnaryUnaryMultiCallable[_integration_pb2.InvokeConnectorRequest, _integration_pb2.InvokeConnectorResponse]  # type: ignore[assignment]
+    """Calls the tenant's connector that answers a journey's integration step (a connector's
+    `flowIntegrations` entry of that name) and returns the fields it maps from the answer.
+    NOT_FOUND: no enabled connector of the tenant answers the integration (the journey then
+    waits for a SendFlowEvent); UNAVAILABLE / DEADLINE_EXCEEDED: the system failed or was slow;
+    FAILED_PRECONDITION: residency forbids the call, or the contact lacks what the request needs.
+    """
 
 class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Events out to business systems, actions in."""
@@ -153,5 +167,18 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _integration_pb2.CloseContactRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_integration_pb2.CloseContactResponse, _abc.Awaitable[_integration_pb2.CloseContactResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def InvokeConnector(
+        self,
+        request: _integration_pb2.InvokeConnectorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.InvokeConnectorResponse, _abc.Awaitable[_integration_pb2.InvokeConnectorResponse]]:
+        """Calls the tenant's connector that answers a journey's integration step (a connector's
+        `flowIntegrations` entry of that name) and returns the fields it maps from the answer.
+        NOT_FOUND: no enabled connector of the tenant answers the integration (the journey then
+        waits for a SendFlowEvent); UNAVAILABLE / DEADLINE_EXCEEDED: the system failed or was slow;
+        FAILED_PRECONDITION: residency forbids the call, or the contact lacks what the request needs.
+        """
 
 def add_IntegrationServiceServicer_to_server(servicer: IntegrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -535,6 +535,7 @@ class Journey(_message.Message):
     LANGUAGE_FIELD_NUMBER: _builtins.int
     INTENT_FIELD_NUMBER: _builtins.int
     SENTIMENT_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
     journey_id: _builtins.str
     flow: _builtins.str
     version: _builtins.int
@@ -561,6 +562,10 @@ class Journey(_message.Message):
     def path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def hand_off(self) -> Global___RoutingHandOff: ...
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___JourneyStepError]:
+        """Steps that failed and took their error branch (an AI or integration call), oldest first."""
+
     def __init__(
         self,
         *,
@@ -581,14 +586,38 @@ class Journey(_message.Message):
         language: _builtins.str = ...,
         intent: _builtins.str = ...,
         sentiment: _builtins.float = ...,
+        errors: _abc.Iterable[Global___JourneyStepError] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "hand_off", b"hand_off"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "channel", b"channel", "flow", b"flow", "hand_off", b"hand_off", "intent", b"intent", "journey_id", b"journey_id", "language", b"language", "node", b"node", "outcome", b"outcome", "outcome_kind", b"outcome_kind", "path", b"path", "priority", b"priority", "region", b"region", "sentiment", b"sentiment", "status", b"status", "version", b"version", "waiting_for", b"waiting_for"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "channel", b"channel", "errors", b"errors", "flow", b"flow", "hand_off", b"hand_off", "intent", b"intent", "journey_id", b"journey_id", "language", b"language", "node", b"node", "outcome", b"outcome", "outcome_kind", b"outcome_kind", "path", b"path", "priority", b"priority", "region", b"region", "sentiment", b"sentiment", "status", b"status", "version", b"version", "waiting_for", b"waiting_for"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Journey: _TypeAlias = Journey  # noqa: Y015
+
+@_typing.final
+class JourneyStepError(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    error: _builtins.str
+    """Why, e.g. "connector for 'crm-account': UNAVAILABLE: HTTP 503"."""
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "node", b"node"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JourneyStepError: _TypeAlias = JourneyStepError  # noqa: Y015
 
 @_typing.final
 class StartJourneyResponse(_message.Message):

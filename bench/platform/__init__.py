@@ -1,0 +1,1 @@
+"""The whole region under new-contact load: see `__main__.py`."""

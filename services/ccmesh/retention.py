@@ -1,0 +1,279 @@
+"""How long every stream and bucket of the platform keeps its data: the one retention table.
+
+Each store the platform creates is a row of `STORES`: what it holds, its default limits and
+whether it may expire at all. The services (on start, through `ccmesh.stores`) and the operator
+(on every reconcile) create or update the stores from this table, with the region's overrides
+from its ContactCenter (`spec.retention`, validated by `ccmesh.configplane.retention`).
+
+Limits are enforced by nats-server itself:
+- `max_age_seconds`: a message (an event, or one revision of a key) older than this is removed.
+  On a bucket, a key disappears once its newest revision is that old, so only a key nobody
+  has written for that long goes.
+- `max_bytes`: a stream drops its oldest messages beyond this size; a bucket (discard-new)
+  refuses new writes instead, so a full bucket fails loudly and never loses a key silently.
+
+- `finished_ttl_seconds`: a record that is finished (a closed contact, an ended journey, a
+  wrapped-up conversation, a provider's idempotency record) is written to expire this long
+  after, per key, by the service that finishes it; what is live stays. 0: finished records
+  are kept.
+
+Stores whose data must not vanish while it is in use (customer profiles, agents, the config
+plane, live contacts and journeys, routing state) are `may_expire=False`: the table gives them
+no maximum age and a region cannot set one; their size can still be capped.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ccmesh import naming
+
+DAY = 24 * 3600
+#: How long finished records stay readable by default: a week covers a provider retrying a
+#: webhook for days and an admin looking a finished journey up.
+FINISHED_TTL_SECONDS = 7 * DAY
+#: How long the marker of a deleted index entry stays: watchers following the bucket see the
+#: deletion at once; after this the key leaves no trace for a later watch to read.
+DELETE_MARKER_TTL_SECONDS = 3600
+#: "No limit" as nats-server spells it for sizes.
+UNLIMITED_BYTES = -1
+
+
+class StoreKind(enum.StrEnum):
+    STREAM = "stream"
+    BUCKET = "bucket"
+    OBJECTS = "objects"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one store: 0 seconds means no age limit, -1 bytes no size limit, 0 finished
+    seconds keeps finished records."""
+
+    max_age_seconds: int = 0
+    max_bytes: int = UNLIMITED_BYTES
+    finished_ttl_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class StoreClass:
+    #: Its name in the ContactCenter's `spec.retention` (camelCase there, e.g. `deadLetters`).
+    key: str
+    kind: StoreKind
+    #: What the store holds, for docs and error messages.
+    holds: str
+    #: The store's name (and a stream's subjects) in a region, from `ccmesh.naming`.
+    locate: Callable[[str], naming.StreamName | str]
+    defaults: Limits
+    #: False: live data is kept until its owner deletes it; no maximum age may be set.
+    may_expire: bool
+    #: Revisions kept per key (buckets only).
+    history: int = 1
+
+    @property
+    def finishes(self) -> bool:
+        """Whether the store holds records that finish (and may then expire per key)."""
+        return self.defaults.finished_ttl_seconds > 0
+
+    def name(self, region: str) -> str:
+        located = self.locate(region)
+        return located if isinstance(located, str) else located.name
+
+    def subjects(self, region: str) -> tuple[str, ...]:
+        located = self.locate(region)
+        return () if isinstance(located, str) else located.subjects
+
+
+#: Every per-region store, in the order the operator creates them.
+STORES: tuple[StoreClass, ...] = (
+    # The record of what happened: history views and subscriptions replay from it. Contact state
+    # itself lives in buckets, so dropping month-old events loses no live contact.
+    StoreClass(
+        "events",
+        StoreKind.STREAM,
+        "contact events",
+        defaults=Limits(30 * DAY),
+        may_expire=True,
+        locate=naming.events_stream,
+    ),
+    # Failed events kept for inspection; after a month nobody replays them.
+    StoreClass(
+        "deadLetters",
+        StoreKind.STREAM,
+        "dead-lettered events",
+        defaults=Limits(30 * DAY),
+        may_expire=True,
+        locate=naming.dead_letter_stream,
+    ),
+    # Actions are applied within seconds of arriving; a month covers any outage of a consumer.
+    StoreClass(
+        "actions",
+        StoreKind.STREAM,
+        "inbound actions",
+        defaults=Limits(30 * DAY),
+        may_expire=True,
+        locate=naming.actions_stream,
+    ),
+    # Attachments are referenced by events, so they live as long as the events do.
+    StoreClass(
+        "attachments",
+        StoreKind.OBJECTS,
+        "attachment files",
+        locate=naming.attachments_bucket,
+        defaults=Limits(30 * DAY),
+        may_expire=True,
+    ),
+    StoreClass(
+        "identity",
+        StoreKind.BUCKET,
+        "customer profiles, identifier indexes and agents",
+        locate=naming.identity_bucket,
+        defaults=Limits(),
+        may_expire=False,
+        history=5,
+    ),
+    # Write-once records of past contacts (timeline entries, contact links, audit, crossings):
+    # an entry a year old is history, never live state.
+    StoreClass(
+        "identityHistory",
+        StoreKind.BUCKET,
+        "customer timelines, contact links and audit records",
+        locate=naming.identity_history_bucket,
+        defaults=Limits(365 * DAY),
+        may_expire=True,
+        history=1,
+    ),
+    # Open contacts and contact records are live until the contact closes; closed ones and
+    # provider idempotency records expire per key.
+    StoreClass(
+        "gateway",
+        StoreKind.BUCKET,
+        "open contacts, contact records and provider idempotency records",
+        locate=naming.gateway_bucket,
+        defaults=Limits(finished_ttl_seconds=FINISHED_TTL_SECONDS),
+        may_expire=False,
+        history=1,
+    ),
+    # Dead letters of subscriptions, action idempotency records and delivery leases (renewed
+    # every few seconds while held): nothing here is needed after a month.
+    StoreClass(
+        "integration",
+        StoreKind.BUCKET,
+        "subscription dead letters, action idempotency records, leases",
+        locate=naming.integration_bucket,
+        defaults=Limits(30 * DAY),
+        may_expire=True,
+        history=1,
+    ),
+    StoreClass(
+        "ai",
+        StoreKind.BUCKET,
+        "intent training sets, knowledge bases and conversation state",
+        locate=naming.ai_bucket,
+        defaults=Limits(finished_ttl_seconds=FINISHED_TTL_SECONDS),
+        may_expire=False,
+        history=5,
+    ),
+    StoreClass(
+        "flows",
+        StoreKind.BUCKET,
+        "published flow versions and aliases",
+        locate=naming.flows_bucket,
+        defaults=Limits(),
+        may_expire=False,
+        history=5,
+    ),
+    # A journey may wait for days on a customer; it must not vanish while it waits. An ended
+    # one expires per key.
+    StoreClass(
+        "journeys",
+        StoreKind.BUCKET,
+        "journey state per contact",
+        locate=naming.journeys_bucket,
+        defaults=Limits(finished_ttl_seconds=FINISHED_TTL_SECONDS),
+        may_expire=False,
+        history=5,
+    ),
+    StoreClass(
+        "acd",
+        StoreKind.BUCKET,
+        "agent ledgers, routed contacts, queues and routing decisions",
+        locate=naming.acd_bucket,
+        defaults=Limits(),
+        may_expire=False,
+        history=1,
+    ),
+)
+
+#: Buckets shared by every region: no region's document may change them, and they never expire.
+GLOBAL_STORES: tuple[StoreClass, ...] = (
+    StoreClass(
+        "config",
+        StoreKind.BUCKET,
+        "config-plane documents",
+        locate=lambda _region: naming.CONFIG_BUCKET,
+        defaults=Limits(),
+        may_expire=False,
+        history=10,
+    ),
+    StoreClass(
+        "identityGlobalIndex",
+        StoreKind.BUCKET,
+        "keyed hashes of identifiers and their home region",
+        locate=lambda _region: naming.IDENTITY_GLOBAL_INDEX_BUCKET,
+        defaults=Limits(),
+        may_expire=False,
+        history=1,
+    ),
+)
+
+BY_KEY: Mapping[str, StoreClass] = {store.key: store for store in (*STORES, *GLOBAL_STORES)}
+#: The keys a region's `spec.retention` may name.
+REGION_KEYS: tuple[str, ...] = tuple(store.key for store in STORES)
+
+
+class RetentionError(ValueError):
+    """A retention override that the table does not allow; the message names the field."""
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """The table's defaults with one region's overrides (store key -> limits)."""
+
+    overrides: Mapping[str, Limits] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, limits in self.overrides.items():
+            store = BY_KEY.get(key)
+            if store is None or store not in STORES:
+                raise RetentionError(f"retention.{key}: unknown store; known: {', '.join(REGION_KEYS)}")
+            if limits.max_age_seconds and not store.may_expire:
+                raise RetentionError(
+                    f"retention.{key}.maxAgeSeconds: {store.holds} must not expire; only maxBytes may be set"
+                )
+            if limits.finished_ttl_seconds and not store.finishes:
+                raise RetentionError(
+                    f"retention.{key}.finishedTtlSeconds: {store.holds} have no finished records to expire"
+                )
+            if limits.finished_ttl_seconds < 0:
+                raise RetentionError(f"retention.{key}.finishedTtlSeconds: must be positive")
+
+    def limits(self, key: str) -> Limits:
+        return self.overrides.get(key, BY_KEY[key].defaults)
+
+    def of(self, store: StoreClass) -> Limits:
+        return self.limits(store.key)
+
+    def finished_ttl(self, key: str) -> int:
+        """Seconds a finished record of the store stays readable (0: kept)."""
+        return self.limits(key).finished_ttl_seconds
+
+
+DEFAULT_POLICY = RetentionPolicy()
+
+
+def history_of(key: str) -> int:
+    """Revisions kept per key of a bucket: the services open their buckets with this."""
+    return BY_KEY[key].history

@@ -1,0 +1,183 @@
+"""Create or update every stream, bucket and object store of a region from the retention table.
+
+The services call `ensure_region_stores` on start (and again when the region's ContactCenter
+changes its retention); the operator calls it on every reconcile. Both read the same table,
+`ccmesh.retention`, so a store has the same limits whoever created it. An existing store whose
+limits differ is updated in place; its placement and replicas are left as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nats.js import api
+from nats.js.client import JetStreamContext
+from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
+
+from ccmesh.kv import KV_STREAM_PREFIX, KVError, ensure_bucket
+from ccmesh.retention import GLOBAL_STORES, STORES, Limits, RetentionPolicy, StoreClass, StoreKind
+
+#: A repeated `Nats-Msg-Id` within this window is stored once (retried publishes).
+STREAM_DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
+#: An object store's stream is named after the bucket with this prefix.
+OBJECT_STREAM_PREFIX = "OBJ_"
+
+
+def stream_name(store: StoreClass, region: str) -> str:
+    """The JetStream stream holding the store's data (buckets and object stores have one too)."""
+    name = store.name(region)
+    if store.kind is StoreKind.BUCKET:
+        return f"{KV_STREAM_PREFIX}{name}"
+    if store.kind is StoreKind.OBJECTS:
+        return f"{OBJECT_STREAM_PREFIX}{name}"
+    return name
+
+
+def _duplicate_window(limits: Limits, window: float) -> float:
+    # nats-server refuses a duplicate window longer than the maximum age.
+    return min(window, float(limits.max_age_seconds)) if limits.max_age_seconds else window
+
+
+def _limits_differ(config: api.StreamConfig, limits: Limits) -> bool:
+    max_bytes = config.max_bytes if config.max_bytes is not None else -1
+    return int(config.max_age or 0) != limits.max_age_seconds or max_bytes != limits.max_bytes
+
+
+async def _update(js: JetStreamContext, config: api.StreamConfig, limits: Limits, window: float) -> None:
+    config.max_age = float(limits.max_age_seconds)
+    config.max_bytes = limits.max_bytes
+    config.duplicate_window = _duplicate_window(limits, window)
+    try:
+        await js.update_stream(config)
+    except APIError as err:
+        raise KVError(f"cannot update the limits of stream {config.name!r}: {err.description}") from err
+
+
+async def ensure_stream(
+    js: JetStreamContext,
+    store: StoreClass,
+    region: str,
+    limits: Limits,
+    *,
+    placement_tags: Sequence[str] = (),
+    replicas: int = 1,
+    duplicate_window_seconds: float = STREAM_DUPLICATE_WINDOW_SECONDS,
+) -> None:
+    """Create the region's stream of `store` with `limits`, or bring an existing one to them."""
+    name = store.name(region)
+    try:
+        existing = (await js.stream_info(name)).config
+    except NotFoundError:
+        existing = None
+    if existing is not None:
+        if _limits_differ(existing, limits) or existing.duplicate_window != _duplicate_window(
+            limits, duplicate_window_seconds
+        ):
+            await _update(js, existing, limits, duplicate_window_seconds)
+        return
+    await js.add_stream(
+        api.StreamConfig(
+            name=name,
+            subjects=list(store.subjects(region)),
+            storage=api.StorageType.FILE,
+            num_replicas=replicas,
+            max_age=float(limits.max_age_seconds) or None,
+            max_bytes=limits.max_bytes,
+            duplicate_window=_duplicate_window(limits, duplicate_window_seconds),
+            placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
+        )
+    )
+
+
+async def ensure_object_store(
+    js: JetStreamContext,
+    store: StoreClass,
+    region: str,
+    limits: Limits,
+    *,
+    placement_tags: Sequence[str] = (),
+    replicas: int = 1,
+) -> None:
+    """Create the region's object store of `store` with `limits`, or bring an existing one to them."""
+    bucket = store.name(region)
+    try:
+        await js.object_store(bucket)
+    except (BucketNotFoundError, NotFoundError):
+        await js.create_object_store(
+            bucket,
+            config=api.ObjectStoreConfig(
+                bucket=bucket,
+                ttl=float(limits.max_age_seconds) or None,
+                max_bytes=limits.max_bytes,
+                replicas=replicas,
+                placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
+            ),
+        )
+        return
+    existing = (await js.stream_info(stream_name(store, region))).config
+    if _limits_differ(existing, limits):
+        await _update(js, existing, limits, float(existing.duplicate_window or 0) or 120.0)
+
+
+async def ensure_store(
+    js: JetStreamContext,
+    store: StoreClass,
+    region: str,
+    limits: Limits,
+    *,
+    placement_tags: Sequence[str] = (),
+    replicas: int = 1,
+) -> None:
+    if store.kind is StoreKind.STREAM:
+        await ensure_stream(js, store, region, limits, placement_tags=placement_tags, replicas=replicas)
+    elif store.kind is StoreKind.OBJECTS:
+        await ensure_object_store(js, store, region, limits, placement_tags=placement_tags, replicas=replicas)
+    else:
+        await ensure_bucket(
+            js,
+            store.name(region),
+            history=store.history,
+            placement_tags=list(placement_tags),
+            replicas=replicas,
+            limits=limits,
+        )
+
+
+async def ensure_region_stores(
+    js: JetStreamContext,
+    region: str,
+    policy: RetentionPolicy,
+    *,
+    placement_tags: Sequence[str] = (),
+    replicas: int = 1,
+) -> None:
+    """Create (or update) every store of the region, placed by `placement_tags`, and the
+    shared buckets (no placement: they hold no personal data) with the table's limits."""
+    for store in STORES:
+        await ensure_store(
+            js, store, region, policy.of(store), placement_tags=placement_tags, replicas=replicas
+        )
+    for store in GLOBAL_STORES:
+        await ensure_store(js, store, region, store.defaults, replicas=replicas)
+
+
+class RegionStores:
+    """A region's stores kept at the region's retention, applied again only when it changes."""
+
+    def __init__(
+        self, js: JetStreamContext, region: str, *, placement_tags: Sequence[str] = (), replicas: int = 1
+    ) -> None:
+        self._js = js
+        self._region = region
+        self._placement_tags = tuple(placement_tags)
+        self._replicas = replicas
+        #: The policy last applied; None before the first `apply`.
+        self.applied: RetentionPolicy | None = None
+
+    async def apply(self, policy: RetentionPolicy) -> None:
+        if policy == self.applied:
+            return
+        await ensure_region_stores(
+            self._js, self._region, policy, placement_tags=self._placement_tags, replicas=self._replicas
+        )
+        self.applied = policy

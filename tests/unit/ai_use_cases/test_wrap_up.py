@@ -1,0 +1,51 @@
+"""`WrapUpConversation` over fakes: the conversation becomes a summary and a ticket, the ticket is
+announced once per wrap-up, and the conversation is forgotten; an unknown conversation is an
+error that announces nothing."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.ai_fakes import TENANT, FakeConversations, FixedPipeline, InlineInference, OnePipeline
+from fakes.published import FakePublisher
+
+from ai.domain.events import AiEvent, TicketDrafted
+from ai.service_layer.analysis import Analyzer, ConversationNotFoundError
+from ai.service_layer.wrap_up import WrapUpConversation
+
+
+def use_case() -> tuple[Analyzer, WrapUpConversation, FakeConversations, FakePublisher[AiEvent]]:
+    store, events = FakeConversations(), FakePublisher[AiEvent]()
+    analyzer = Analyzer(OnePipeline(FixedPipeline()), store, InlineInference())
+    return analyzer, WrapUpConversation(analyzer, events), store, events
+
+
+async def test_a_wrap_up_announces_the_ticket_it_returns_and_forgets_the_conversation() -> None:
+    analyzer, wrap_up, store, events = use_case()
+    await analyzer.analyze(TENANT, "", "My blender broke, I want a refund", contact_id="c1", message_id="m1")
+    await analyzer.record_reply(TENANT, "c1", "r1", "Sorry, I will start the refund.", "agent")
+
+    summary, ticket = await wrap_up(TENANT, "c1", "cust-7")
+
+    (drafted,) = events.published
+    assert isinstance(drafted, TicketDrafted)
+    assert (drafted.tenant_id, drafted.contact_id, drafted.ticket) == (TENANT, "c1", ticket)
+    assert (ticket.category, ticket.customer_ref) == ("refund", "cust-7")
+    assert summary
+    assert (TENANT, "c1") not in store.conversations
+
+
+async def test_two_wrap_ups_of_one_contact_draft_two_distinct_tickets() -> None:
+    analyzer, wrap_up, _, events = use_case()
+    for _ in range(2):
+        await analyzer.analyze(TENANT, "", "Refund please", contact_id="c1", message_id="m1")
+        await wrap_up(TENANT, "c1", "")
+    first, second = events.published
+    assert isinstance(first, TicketDrafted) and isinstance(second, TicketDrafted)
+    assert first.draft_id != second.draft_id
+
+
+async def test_an_unknown_conversation_is_refused_and_announces_nothing() -> None:
+    _, wrap_up, _, events = use_case()
+    with pytest.raises(ConversationNotFoundError, match="no conversation 'c9'"):
+        await wrap_up(TENANT, "c9", "")
+    assert events.published == []
