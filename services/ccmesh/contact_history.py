@@ -1,70 +1,211 @@
 """A contact's events, read back from the region's event stream.
 
 The stream is the record of what happened (what was acked is there, for as long as the region's
-retention keeps it), so a contact's history is read from it rather than copied into a bucket: a
-short-lived consumer filtered on the contact's subjects, deleted once read.
+retention keeps it), so a contact's history is read from it rather than copied into a bucket.
+
+Reads use JetStream's direct get (the events stream allows it, see `ccmesh.stores`), not a
+consumer: one request names the contact's subjects and the server answers with the matching
+messages in stream order, then an end-of-batch marker. A whole history costs one request, its
+events and one marker; one known event kind (`first_event_of_kind`) a request and its answer. A
+consumer would add its creation, a fetch and its deletion, each a round trip that also passes
+through the stream's leader and, in a cluster, its consensus log.
+
+On a replicated stream a direct get may be answered by any replica that is caught up with the
+leader, so a read can miss an event stored a moment earlier; readers that follow a write they
+did not make (a hand-over) already read again when something expected is missing.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
-from nats.js import api
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
-from nats.js.errors import FetchTimeoutError
+from nats.js.errors import NotFoundError
 
 from ccmesh import naming
+from ccmesh.envelope import EVENT_KINDS
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
 #: A contact with more events than this shows its first ones (a conversation, not an archive).
 MAX_HISTORY_EVENTS = 2000
+#: Messages asked for per request: a longer history is read in a few requests.
+BATCH = 256
+#: How long one answer of the server may take before the read fails.
+READ_TIMEOUT_SECONDS = 5.0
+
+#: A subject token that cannot widen the read: no separator, wildcard or white space.
+_TOKEN = re.compile(r"^[^.*>\s]+$")
+
+
+class HistoryReadError(RuntimeError):
+    """The stream did not answer a history read (it is missing, refuses direct reads, or is slow)."""
+
+
+def _token(value: str, field: str) -> str:
+    # A '*' or '>' here would read other contacts' (or tenants') events.
+    if not _TOKEN.match(value):
+        raise ValueError(
+            f"{field} {value!r} is not a valid subject token (empty, or holds '.', '*', '>' or spaces)"
+        )
+    return value
+
+
+def _connection(js: JetStreamContext) -> tuple[Client, str]:
+    # nats-py's JetStreamContext has no public accessor for its connection and API prefix (a
+    # JetStream domain changes the prefix), and no call for a batched direct get.
+    return js._nc, js._prefix
+
+
+def _no_direct_reads(stream: str) -> HistoryReadError:
+    return HistoryReadError(
+        f"stream {stream!r} does not answer direct reads (missing, or created without allow_direct)"
+    )
+
+
+async def _answer(subscription: Subscription, stream: str, subject: str) -> Msg:
+    try:
+        return await subscription.next_msg(timeout=READ_TIMEOUT_SECONDS)
+    except NatsTimeoutError as err:
+        raise HistoryReadError(
+            f"stream {stream!r} did not answer a read of {subject} within {READ_TIMEOUT_SECONDS}s"
+        ) from err
+
+
+async def _direct_batches(
+    js: JetStreamContext, stream: str, subject: str, limit: int, start: int
+) -> list[Msg]:
+    """The first `limit` messages of `stream` on `subject` (wildcards allowed) from sequence
+    `start` on, in stream order."""
+    nc, prefix = _connection(js)
+    subscription = await nc.subscribe(nc.new_inbox())
+    found: list[Msg] = []
+    try:
+        while len(found) < limit:
+            request = {"seq": start, "next_by_subj": subject, "batch": min(BATCH, limit - len(found))}
+            await nc.publish(
+                f"{prefix}.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=subscription.subject
+            )
+            while True:
+                message = await _answer(subscription, stream, subject)
+                headers = message.headers or {}
+                status = headers.get("Status")
+                if status is None:
+                    found.append(message)
+                    continue
+                if status == "404":  # nothing (more) on the subject at or after `start`
+                    return found
+                if status == "503":
+                    raise _no_direct_reads(stream)
+                if status != "204":  # 204: the end of this batch
+                    description = headers.get("Description", "")
+                    raise HistoryReadError(
+                        f"stream {stream!r} refused a read of {subject}: {status} {description}"
+                    )
+                break
+            if int(headers.get("Nats-Num-Pending", "0")) == 0:
+                return found
+            start = int(headers["Nats-Last-Sequence"]) + 1
+        return found
+    finally:
+        await subscription.unsubscribe()
+
+
+def _decode(message: Msg) -> events_pb2.Event | None:
+    event = events_pb2.Event()
+    try:
+        event.ParseFromString(message.data)
+    except DecodeError:
+        # A foreign message on our subject must not break a contact's history.
+        log.warning("skipping an undecodable event on %s", (message.headers or {}).get("Nats-Subject"))
+        return None
+    return event
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """What one read found: the events in stream order (undecodable messages skipped, repeats
+    kept), how many messages it read, and the sequence a later read of the contact starts at."""
+
+    events: list[events_pb2.Event]
+    read: int
+    next_sequence: int
+
+
+async def read_contact_events(
+    js: JetStreamContext,
+    region: str,
+    tenant_id: str,
+    contact_id: str,
+    *,
+    start: int = 1,
+    limit: int = MAX_HISTORY_EVENTS,
+) -> HistoryPage:
+    """At most `limit` messages of the contact stored at sequence `start` or later."""
+    subject = naming.event_subject(
+        region, _token(tenant_id, "tenant_id"), "*", _token(contact_id, "contact_id")
+    )
+    messages = await _direct_batches(js, naming.events_stream(region).name, subject, limit, start)
+    events = [event for event in map(_decode, messages) if event is not None]
+    after = int((messages[-1].headers or {})["Nats-Sequence"]) + 1 if messages else start
+    return HistoryPage(events, len(messages), after)
+
+
+def once_each(events: Iterable[events_pb2.Event], seen: set[str]) -> list[events_pb2.Event]:
+    """`events` without those whose id is in `seen` (which learns the rest): the same event
+    published again after the stream's duplicate window is one event."""
+    kept: list[events_pb2.Event] = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            kept.append(event)
+    return kept
 
 
 async def contact_history(
     js: JetStreamContext, region: str, tenant_id: str, contact_id: str, *, limit: int = MAX_HISTORY_EVENTS
 ) -> list[events_pb2.Event]:
     """Every event of the contact still on the stream, oldest first, each event id once."""
+    page = await read_contact_events(js, region, tenant_id, contact_id, limit=limit)
+    return once_each(page.events, set())
+
+
+async def first_event_of_kind(
+    js: JetStreamContext, region: str, tenant_id: str, contact_id: str, kind: str
+) -> events_pb2.Event | None:
+    """The contact's first event of `kind` (e.g. `contact_created`) still on the stream, or None.
+
+    One direct get on the literal subject: a request and its answer, whatever the history's length.
+    """
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(sorted(EVENT_KINDS))}")
     stream = naming.events_stream(region).name
-    subject = naming.event_subject(region, tenant_id, "*", contact_id)
-    config = api.ConsumerConfig(
-        ack_policy=api.AckPolicy.NONE,
-        deliver_policy=api.DeliverPolicy.ALL,
-        inactive_threshold=30.0,
-        mem_storage=True,
+    subject = naming.event_subject(
+        region, _token(tenant_id, "tenant_id"), kind, _token(contact_id, "contact_id")
     )
-    subscription = await js.pull_subscribe(subject, stream=stream, config=config)
-    events: list[events_pb2.Event] = []
-    seen: set[str] = set()
     try:
-        info = await subscription.consumer_info()
-        remaining = min(int(info.num_pending or 0), limit)
-        while remaining > 0:
-            try:
-                batch = await subscription.fetch(min(remaining, 256), timeout=5.0)
-            except FetchTimeoutError:
-                break
-            for message in batch:
-                event = events_pb2.Event()
-                try:
-                    event.ParseFromString(message.data)
-                except DecodeError:
-                    # A foreign message on our subject must not break a contact's history.
-                    log.warning("skipping an undecodable event on %s", message.subject)
-                    continue
-                # The same event published again after the stream's duplicate window is one event.
-                if event.event_id not in seen:
-                    seen.add(event.event_id)
-                    events.append(event)
-            remaining -= len(batch)
-    finally:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
-        with contextlib.suppress(Exception):
-            # pull_subscribe names the ephemeral consumer in `config.name`; delete it now rather
-            # than leave it to the inactivity threshold.
-            await js.delete_consumer(stream, str(config.name))
-    return events
+        found = await js.get_msg(stream, seq=1, subject=subject, next=True, direct=True)
+    except NotFoundError:
+        return None
+    except NoRespondersError as err:
+        raise _no_direct_reads(stream) from err
+    except NatsTimeoutError as err:
+        raise HistoryReadError(f"stream {stream!r} did not answer a read of {subject}") from err
+    event = events_pb2.Event()
+    try:
+        event.ParseFromString(found.data or b"")
+    except DecodeError:
+        log.warning("skipping an undecodable event on %s", subject)
+        return None
+    return event

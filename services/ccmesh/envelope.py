@@ -26,6 +26,8 @@ _PAYLOAD_FIELDS: dict[str, str] = {
     for field in events_pb2.Event.DESCRIPTOR.oneofs_by_name["payload"].fields
     if field.message_type is not None
 }
+#: Every event kind: the payload field names, as the fourth token of an event's subject.
+EVENT_KINDS: frozenset[str] = frozenset(_PAYLOAD_FIELDS.values())
 
 
 def timestamp_now() -> Timestamp:

@@ -22,7 +22,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ccmesh import naming, telemetry
 from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
@@ -32,6 +33,11 @@ from contactcenter.events.v1 import events_pb2
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[events_pb2.Event], Awaitable[None]]
+
+#: What a batch handler says of each message it was given, in the same order: None when done
+#: (acked), a `PermanentError` to dead-letter it at once, any other exception to retry it exactly
+#: as if a per-message handler had raised it (back-off, then the dead-letter at `max_deliver`).
+Outcome = BaseException | None
 
 
 class PermanentError(Exception):
@@ -206,8 +212,28 @@ EVENTS: MessageFormat[events_pb2.Event] = MessageFormat(
 )
 
 
+BatchHandler = Callable[[Sequence[M]], Awaitable[Sequence[Outcome]]]
+
+
+def concurrently(handler: Callable[[M], Awaitable[None]]) -> BatchHandler[M]:
+    """A batch handler that runs `handler` on every message of the batch at once: for messages
+    that do not depend on each other, the batch costs the time of its slowest message, not the
+    sum. Each message's exception is its outcome."""
+
+    async def handle(messages: Sequence[M]) -> Sequence[Outcome]:
+        return await asyncio.gather(*(handler(m) for m in messages), return_exceptions=True)
+
+    return handle
+
+
 class DurableConsumer(Generic[M]):
-    """Pulls from a durable consumer and hands each message to `handler`, in stream order.
+    """Pulls from a durable consumer and hands each message to `handler`, in stream order; or,
+    with `batch_handler`, each fetched batch at once (up to `settings.batch` messages).
+
+    A batch handler returns one `Outcome` per message; done messages are acked, the others are
+    retried or dead-lettered one by one, as a per-message handler's failures are. A batch handler
+    that raises fails its whole batch that way. Messages that cannot be decoded are
+    dead-lettered before the batch reaches the handler.
 
     By default it reads contact events from `events-<region>`; other streams of protobuf
     records (e.g. inbound actions) pass their `stream` and `message_format`.
@@ -218,15 +244,19 @@ class DurableConsumer(Generic[M]):
         js: JetStreamContext,
         region: str,
         settings: ConsumerSettings,
-        handler: Callable[[M], Awaitable[None]],
+        handler: Callable[[M], Awaitable[None]] | None = None,
         *,
+        batch_handler: BatchHandler[M] | None = None,
         stream: str | None = None,
         message_format: MessageFormat[M] = EVENTS,  # type: ignore[assignment]
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError(f"consumer {settings.durable!r} needs either a handler or a batch_handler")
         self._js = js
         self.region = region
         self.settings = settings
         self._handler = handler
+        self._batch_handler = batch_handler
         self._format = message_format
         self._stream = stream or naming.events_stream(region).name
         self._task: asyncio.Task[None] | None = None
@@ -275,10 +305,13 @@ class DurableConsumer(Generic[M]):
                 log.warning("fetch failed on %s; retrying", self.settings.durable, exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
-            for message in messages:
-                await self._process(message)
+            if self._batch_handler is not None:
+                await self._process_batch(self._batch_handler, messages)
+            elif self._handler is not None:
+                for message in messages:
+                    await self._process(self._handler, message)
 
-    async def _process(self, message: Msg) -> None:
+    async def _process(self, handler: Callable[[M], Awaitable[None]], message: Msg) -> None:
         delivered = message.metadata.num_delivered
         token = otel_context.attach(telemetry.extract(message.headers))
         try:
@@ -301,31 +334,81 @@ class DurableConsumer(Generic[M]):
                     return
                 span.set_attributes(self._format.attributes(decoded))
                 try:
-                    await self._handler(decoded)
-                except PermanentError as error:
-                    span.set_status(Status(StatusCode.ERROR, str(error)))
-                    await self._dead_letter(message, f"permanent failure: {error}")
-                    return
+                    await handler(decoded)
                 except Exception as error:
-                    span.set_status(Status(StatusCode.ERROR, repr(error)))
-                    if delivered >= self.settings.max_deliver:
-                        await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
-                    elif isinstance(error, TransientError):
-                        log.debug("%s on %s: %s; retrying", self._format.label, self.settings.durable, error)
-                        await message.nak(delay=self._backoff(delivered))
-                    else:
-                        log.warning(
-                            "%s on %s failed (attempt %d); retrying",
-                            self._format.label,
-                            self.settings.durable,
-                            delivered,
-                            exc_info=True,
-                        )
-                        await message.nak(delay=self._backoff(delivered))
+                    await self._settle(message, error, span)
                     return
                 await message.ack()
         finally:
             otel_context.detach(token)
+
+    async def _process_batch(self, handler: BatchHandler[M], messages: Sequence[Msg]) -> None:
+        batch: list[tuple[Msg, M]] = []
+        for message in messages:
+            try:
+                batch.append((message, self._format.decode(message.data)))
+            except DecodeError as error:
+                await self._dead_letter(message, f"undecodable {self._format.label}: {error}")
+        if not batch:
+            return
+        # One span for the batch, linked to each message's producer (messaging conventions).
+        links = []
+        for message, _ in batch:
+            sent = trace.get_current_span(telemetry.extract(message.headers)).get_span_context()
+            if sent.is_valid:
+                links.append(Link(sent))
+        with self._tracer.start_as_current_span(
+            f"{self._stream} process",
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": batch[0][0].subject,
+                "messaging.consumer.group.name": self.settings.durable,
+                "messaging.batch.message_count": len(batch),
+            },
+        ) as span:
+            outcomes: Sequence[Outcome]
+            try:
+                outcomes = await handler([decoded for _, decoded in batch])
+                if len(outcomes) != len(batch):
+                    raise RuntimeError(
+                        f"batch handler of {self.settings.durable!r} gave {len(outcomes)} outcomes "
+                        f"for {len(batch)} messages"
+                    )
+            except Exception as error:
+                outcomes = [error] * len(batch)
+            for (message, _), outcome in zip(batch, outcomes, strict=True):
+                if outcome is None:
+                    # Acks are publishes without a reply: queued on the connection, not awaited.
+                    await message.ack()
+                else:
+                    await self._settle(message, outcome, span)
+
+    async def _settle(self, message: Msg, error: BaseException, span: Span) -> None:
+        """A message whose handling failed: dead-lettered now (permanent failure or last attempt)
+        or redelivered after the back-off."""
+        delivered = message.metadata.num_delivered
+        if isinstance(error, PermanentError):
+            span.set_status(Status(StatusCode.ERROR, str(error)))
+            await self._dead_letter(message, f"permanent failure: {error}")
+            return
+        span.set_status(Status(StatusCode.ERROR, repr(error)))
+        if delivered >= self.settings.max_deliver:
+            await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
+        elif isinstance(error, TransientError):
+            log.debug("%s on %s: %s; retrying", self._format.label, self.settings.durable, error)
+            await message.nak(delay=self._backoff(delivered))
+        else:
+            log.warning(
+                "%s on %s failed (attempt %d); retrying",
+                self._format.label,
+                self.settings.durable,
+                delivered,
+                exc_info=error,
+            )
+            await message.nak(delay=self._backoff(delivered))
 
     def _backoff(self, delivered: int) -> float:
         delays = self.settings.backoff_seconds

@@ -4,6 +4,9 @@ The services call `ensure_region_stores` on start (and again when the region's C
 changes its retention); the operator calls it on every reconcile. Both read the same table,
 `ccmesh.retention`, so a store has the same limits whoever created it. An existing store whose
 limits differ is updated in place; its placement and replicas are left as they are.
+
+Streams allow direct gets: a contact's history is read with them (`ccmesh.contact_history`), with
+no consumer to create and delete per read; a stream created before that is updated in place.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def _limits_differ(config: api.StreamConfig, limits: Limits) -> bool:
 
 
 async def _update(js: JetStreamContext, config: api.StreamConfig, limits: Limits, window: float) -> None:
+    config.allow_direct = True
     config.max_age = float(limits.max_age_seconds)
     config.max_bytes = limits.max_bytes
     config.duplicate_window = _duplicate_window(limits, window)
@@ -70,8 +74,10 @@ async def ensure_stream(
     except NotFoundError:
         existing = None
     if existing is not None:
-        if _limits_differ(existing, limits) or existing.duplicate_window != _duplicate_window(
-            limits, duplicate_window_seconds
+        if (
+            _limits_differ(existing, limits)
+            or not existing.allow_direct
+            or existing.duplicate_window != _duplicate_window(limits, duplicate_window_seconds)
         ):
             await _update(js, existing, limits, duplicate_window_seconds)
         return
@@ -84,6 +90,7 @@ async def ensure_stream(
             max_age=float(limits.max_age_seconds) or None,
             max_bytes=limits.max_bytes,
             duplicate_window=_duplicate_window(limits, duplicate_window_seconds),
+            allow_direct=True,
             placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
         )
     )

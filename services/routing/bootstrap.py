@@ -8,7 +8,7 @@ from ccflow.effects import HandOff
 from ccflow.journey import Journey
 from ccmesh import naming
 from ccmesh.envelope import new_event, stable_event_id
-from ccmesh.events import ConsumerSettings, DurableConsumer
+from ccmesh.events import ConsumerSettings, DurableConsumer, concurrently
 from ccmesh.kv import ensure_bucket
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
@@ -186,7 +186,9 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
             durable="routing-acd-queued",
             filter_subject=naming.event_subject(config.region, "*", "contact_queued", "*"),
         ),
-        queued_handler(acd),
+        # A fetched batch of hand-offs is enqueued at once (each is its own contact's write): the
+        # batch costs one write's wait, not one per contact, and a routing pass finds them together.
+        batch_handler=concurrently(queued_handler(acd)),
     )
     # Contacts closed elsewhere (a caller hanging up in the queue) leave the ACD; one durable
     # consumer shared by the region's instances, so each close is handled once (and idempotently).

@@ -1,7 +1,8 @@
 """A contact's events, read back from the region's stream and followed live over core NATS.
 
 History comes from the stream (the source of truth: what was acked is there), through
-`ccmesh.contact_history`. Live pushes use plain core NATS
+`ccmesh.recent_histories` (a workspace reads one contact several times in a row: after the
+first read, only what was stored since is asked for). Live pushes use plain core NATS
 subscriptions on the same subjects: no consumer state per socket, and whatever a socket
 missed while it was away comes back from the history on reconnect.
 
@@ -21,7 +22,7 @@ from nats.aio.subscription import Subscription
 from nats.js.client import JetStreamContext
 
 from ccmesh import naming
-from ccmesh.contact_history import contact_history
+from ccmesh.recent_histories import RecentHistories
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,13 @@ def typing_subject(region: str, tenant_id: str, contact_id: str) -> str:
 
 
 class StreamHistory:
-    """`contact_history` bound to the region's stream, as the use cases' `ContactHistory`."""
+    """The region's stream as the use cases' `ContactHistory`, with recent reads kept."""
 
     def __init__(self, js: JetStreamContext, region: str) -> None:
-        self._js = js
-        self._region = region
+        self._histories = RecentHistories(js, region)
 
     async def of_contact(self, tenant_id: str, contact_id: str) -> list[events_pb2.Event]:
-        return await contact_history(self._js, self._region, tenant_id, contact_id)
+        return await self._histories.of_contact(tenant_id, contact_id)
 
 
 def _decode(message: Msg) -> events_pb2.Event | None:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +21,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from ccmesh import naming
 from ccmesh.auth import Caller
 from ccmesh.status import RpcError
 from contactcenter.events.v1 import events_pb2
-from gateway.adapters.contact_events import follow, follow_contact, typing_subject
+from gateway.adapters.contact_events import follow_contact, typing_subject
+from gateway.adapters.offer_fanout import OfferFanout
 from gateway.domain.socket_protocol import SocketError
 from gateway.domain.socket_views import agent_view
 from gateway.domain.workspace_state import Offer, OfferBook
@@ -36,14 +36,6 @@ from gateway.service_layer.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-#: Offer-related events of the tenant; the socket keeps those naming its agent.
-_OFFER_EVENTS = (
-    "contact_offered",
-    "offer_declined",
-    "offer_timed_out",
-    "contact_requeued",
-    "offer_withdrawn",
-)
 #: Routing's event -> the `offer_withdrawn` reason; `closed`: the customer left while it rang.
 _WITHDRAWN = {
     "offer_declined": "declined",
@@ -72,8 +64,11 @@ class AgentFeed:
         nc: Client,
         settings: WorkspaceSettings,
         session: SocketSession,
+        offer_events: OfferFanout,
     ) -> None:
         self._caller = caller
+        self._offer_events = offer_events
+        self._stop_offers: Callable[[], Awaitable[None]] | None = None
         self._workspace = workspace
         self._board = board
         self._nc = nc
@@ -92,6 +87,11 @@ class AgentFeed:
         self._spawn(self._heartbeats())
 
     async def close(self) -> None:
+        # Offers first, so no new push is spawned while the running ones are cancelled.
+        stop_offers, self._stop_offers = self._stop_offers, None
+        if stop_offers is not None:
+            with contextlib.suppress(Exception):
+                await stop_offers()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -128,9 +128,10 @@ class AgentFeed:
     async def _follow_offers(self) -> None:
         caller = self._caller
 
+        # The fan-out hands over only events naming this agent (`offer_fanout.agent_named`).
         async def on_event(event: events_pb2.Event) -> None:
             kind = event.WhichOneof("payload")
-            if kind == "contact_offered" and event.contact_offered.agent_id == caller.subject:
+            if kind == "contact_offered":
                 offered = event.contact_offered
                 at = event.occurred_at.seconds + event.occurred_at.nanos / 1e9
                 offer = Offer(
@@ -144,7 +145,7 @@ class AgentFeed:
                 self._spawn(self._push_offer(offer))
             elif kind in _WITHDRAWN:
                 payload: Any = getattr(event, kind)
-                if payload.agent_id == caller.subject and self.offers.answered(payload.reservation_id):
+                if self.offers.answered(payload.reservation_id):
                     await self._session.send(
                         {
                             "type": "offer_withdrawn",
@@ -154,9 +155,10 @@ class AgentFeed:
                         }
                     )
 
-        for kind in _OFFER_EVENTS:
-            subject = naming.event_subject(self._settings.region, caller.tenant_id, kind, "*")
-            self._subscriptions.append(await follow(self._nc, subject, on_event))
+        def listener(event: events_pb2.Event) -> None:
+            self._spawn(on_event(event))
+
+        self._stop_offers = await self._offer_events.listen(caller.tenant_id, caller.subject, listener)
 
     async def _push_offer(self, offer: Offer) -> None:
         view = await self._workspace.offer_view(self._caller, offer)

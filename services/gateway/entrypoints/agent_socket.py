@@ -16,6 +16,7 @@ from nats.aio.client import Client
 from ccmesh.auth import AuthError, Caller, TokenAuthority, bearer_token
 from ccmesh.status import RpcError
 from gateway.adapters.contact_events import typing_subject
+from gateway.adapters.offer_fanout import OfferFanout
 from gateway.adapters.workspace_store import HeldContact
 from gateway.domain.socket_protocol import (
     CLOSE_FLOODING,
@@ -53,13 +54,15 @@ def agent_routes(
     settings: WorkspaceSettings,
 ) -> RouteAdder:
     connections = TenantConnections(settings.limits.per_tenant)
+    # One subscription per tenant and offer event kind for all of this process's sockets.
+    offers = OfferFanout(nc, settings.region)
 
     async def agent_socket(request: web.Request) -> web.StreamResponse:
         ws = SocketSession.response(settings.limits)
         await ws.prepare(request)
         session = SocketSession(ws, settings.limits)
         track(request, session)
-        desk = _Desk(workspace, board, authority, nc, settings, session)
+        desk = _Desk(workspace, board, authority, nc, offers, settings, session)
         header_token = bearer_token(request.headers.items())
         try:
             caller = await desk.authenticate(header_token)
@@ -76,8 +79,12 @@ def agent_routes(
             await desk.leave()
         return ws
 
+    async def close_offers(_app: web.Application) -> None:
+        await offers.close()
+
     def add(app: web.Application) -> None:
         app.router.add_get("/v1/agent/ws", agent_socket)
+        app.on_cleanup.append(close_offers)
 
     return add
 
@@ -91,6 +98,7 @@ class _Desk:
         board: QueueBoard,
         authority: TokenAuthority,
         nc: Client,
+        offers: OfferFanout,
         settings: WorkspaceSettings,
         session: SocketSession,
     ) -> None:
@@ -98,6 +106,7 @@ class _Desk:
         self._board = board
         self._authority = authority
         self._nc = nc
+        self._offers = offers
         self._settings = settings
         self._session = session
         self._caller: Caller | None = None
@@ -141,7 +150,7 @@ class _Desk:
             await self._session.close(CLOSE_INTERNAL, f"workspace unavailable: {error.code.name}; reconnect")
             return
         feed = self._feed = AgentFeed(
-            caller, self._workspace, self._board, self._nc, self._settings, self._session
+            caller, self._workspace, self._board, self._nc, self._settings, self._session, self._offers
         )
         if login.takes_contacts:
             await feed.start_presence()

@@ -12,12 +12,14 @@ so a page costs one lookup per entry whatever the size of the bucket.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
+from collections.abc import Sequence
 
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from identity.adapters.kv_keys import matching_keys
@@ -25,6 +27,8 @@ from identity.domain.audit import AuditRecord, CrossingRecord
 from identity.domain.timeline import ContactLink, TimelineEntry
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: JetStream's "wrong last sequence": the key of a create-once write exists (or was purged).
+_WRONG_LAST_SEQUENCE = 10071
 
 
 def subject_token(value: str) -> str:
@@ -47,6 +51,34 @@ class HistoryStore:
         except KeyWrongLastSequenceError:
             return False  # redelivered or repeated: stored once
         return True
+
+    async def append_all(
+        self, entries: Sequence[tuple[str, TimelineEntry]], timeout: float = 5.0
+    ) -> list[bool | BaseException]:
+        """`append` for many (tenant, entry) pairs, sent in their order without waiting for each
+        acknowledgement in turn: the stream stores them in that order (a timeline reads in stream
+        order), the lot costs one round trip. Each result: True appended, False already there
+        (or erased: a purged entry is not written again), or the failure of that append."""
+        js = self._js
+        pending = [
+            await js.publish_async(
+                f"$KV.{self.bucket}.tl.{tenant_id}.{entry.customer_id}.{entry.key_token()}",
+                entry.to_json(),
+                headers={"Nats-Expected-Last-Subject-Sequence": "0"},
+                wait_stall=timeout,
+            )
+            for tenant_id, entry in entries
+        ]
+        results: list[bool | BaseException] = []
+        for future in pending:
+            try:
+                await asyncio.wait_for(future, timeout)
+                results.append(True)
+            except APIError as error:
+                results.append(False if error.err_code == _WRONG_LAST_SEQUENCE else error)
+            except Exception as error:
+                results.append(error)
+        return results
 
     async def entries_after(
         self, tenant_id: str, customer_id: str, start_sequence: int, limit: int, channels: frozenset[int]

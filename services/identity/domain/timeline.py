@@ -45,6 +45,25 @@ class ContactLink:
     channel: int
 
 
+#: Event kinds whose entry belongs to the customer of the contact's link (the event names only
+#: the contact); ContactCreated and MessageReceived name their customer themselves, and every
+#: other kind makes no entry, so only these need the link read.
+LINKED_KINDS = frozenset(
+    {
+        "message_sent",
+        "contact_transferred",
+        "contact_overflowed",
+        "contact_wrapped_up",
+        "ai_insight",
+        "contact_closed",
+    }
+)
+
+
+def needs_link(event: events_pb2.Event) -> bool:
+    return bool(event.contact_id) and event.WhichOneof("payload") in LINKED_KINDS
+
+
 def entry_from_event(event: events_pb2.Event, link: ContactLink | None) -> TimelineEntry | None:
     """The timeline entry an event makes, or None for events that are not part of the history."""
     at = event.occurred_at.seconds + event.occurred_at.nanos / 1e9

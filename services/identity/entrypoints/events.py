@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from nats.js.client import JetStreamContext
 
 from ccmesh import naming
-from ccmesh.events import ConsumerSettings, DurableConsumer
+from ccmesh.events import ConsumerSettings, DurableConsumer, Outcome
 from contactcenter.events.v1 import events_pb2
 from identity.adapters.history_store import HistoryStore
-from identity.service_layer.timeline import record_event
+from identity.service_layer.timeline import record_events
 
 DURABLE = "identity-timeline"
 
@@ -16,8 +18,8 @@ DURABLE = "identity-timeline"
 def timeline_consumer(
     js: JetStreamContext, region: str, history: HistoryStore
 ) -> DurableConsumer[events_pb2.Event]:
-    async def handle(event: events_pb2.Event) -> None:
-        await record_event(history, event)
+    async def handle(events: Sequence[events_pb2.Event]) -> Sequence[Outcome]:
+        return await record_events(history, events)
 
     settings = ConsumerSettings(durable=DURABLE, filter_subject=f"{naming.events_stream(region).subjects[0]}")
-    return DurableConsumer(js, region, settings, handle)
+    return DurableConsumer(js, region, settings, batch_handler=handle)

@@ -42,6 +42,9 @@ class History(Protocol):
     stream: str
 
     async def append(self, tenant_id: str, entry: TimelineEntry) -> bool: ...
+    async def append_all(
+        self, entries: Sequence[tuple[str, TimelineEntry]], timeout: float = 5.0
+    ) -> list[bool | BaseException]: ...
     async def entries_after(
         self, tenant_id: str, customer_id: str, start_sequence: int, limit: int, channels: frozenset[int]
     ) -> tuple[list[tuple[int, TimelineEntry]], bool]: ...

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contactcenter.events.v1 import events_pb2
 from identity.domain.customer import Customer
-from identity.domain.timeline import ContactLink, TimelineEntry, entry_from_event
+from identity.domain.timeline import ContactLink, TimelineEntry, entry_from_event, needs_link
 from identity.service_layer.ports import History, Profiles
 
 MAX_PAGE = 200
@@ -22,12 +24,64 @@ async def record_event(history: History, event: events_pb2.Event) -> bool:
         if created.customer_id:
             link = ContactLink(created.customer_id, created.channel)
             await history.link(tenant_id, event.contact_id, link)
-    elif event.contact_id:
+    elif needs_link(event):
         link = await history.linked(tenant_id, event.contact_id)
     entry = entry_from_event(event, link)
     if entry is None:
         return False
     return await history.append(tenant_id, entry)
+
+
+async def record_events(history: History, events: Sequence[events_pb2.Event]) -> list[BaseException | None]:
+    """`record_event` for a batch, in fewer store operations: a contact's link is read at most
+    once per batch (and not at all when the batch's own ContactCreated made it, or when the event
+    makes no entry); the entries are appended in the batch's order (a merged timeline reads in
+    stream order) in one pipelined write. Returns each event's failure (None when recorded or
+    not part of any history)."""
+    outcomes: list[BaseException | None] = [None] * len(events)
+    links: dict[tuple[str, str], ContactLink | None] = {}
+    indexes: list[int] = []
+    entries: list[tuple[str, TimelineEntry]] = []
+    for index, event in enumerate(events):
+        tenant_id = event.tenant.tenant_id
+        if not tenant_id:
+            continue
+        try:
+            link = await _link_of(history, event, links)
+        except Exception as error:
+            outcomes[index] = error
+            continue
+        entry = entry_from_event(event, link)
+        if entry is not None:
+            indexes.append(index)
+            entries.append((tenant_id, entry))
+    if entries:
+        for index, result in zip(indexes, await history.append_all(entries), strict=True):
+            if isinstance(result, BaseException):
+                outcomes[index] = result
+    return outcomes
+
+
+async def _link_of(
+    history: History, event: events_pb2.Event, links: dict[tuple[str, str], ContactLink | None]
+) -> ContactLink | None:
+    """The event's contact link: stored (first ContactCreated wins) or read once per batch."""
+    tenant_id = event.tenant.tenant_id
+    key = (tenant_id, event.contact_id)
+    if event.HasField("contact_created"):
+        created = event.contact_created
+        if not created.customer_id:
+            return None
+        link = ContactLink(created.customer_id, created.channel)
+        await history.link(tenant_id, event.contact_id, link)
+        # A contact is created once: its ContactCreated (or a redelivery of it) is its link.
+        links.setdefault(key, link)
+        return link
+    if not needs_link(event):
+        return None
+    if key not in links:
+        links[key] = await history.linked(tenant_id, event.contact_id)
+    return links[key]
 
 
 async def customers_of_history(store: Profiles, customer: Customer) -> list[str]:

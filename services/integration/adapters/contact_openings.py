@@ -11,8 +11,10 @@ class LoggedOpenings:
         self._log = delivery_log
 
     async def facts(self, tenant_id: str, contact_id: str) -> ContactFacts | None:
-        for event in await self._log.events(tenant_id, contact_id):
-            if event.WhichOneof("payload") == "contact_created":
-                sender = getattr(event.contact_created, "from")
-                return ContactFacts(contact_id, sender.value, event.tenant.brand_id)
-        return None
+        # Connector calls poll this while a journey waits for its contact: one direct read of the
+        # opening event each time, not the contact's whole history.
+        event = await self._log.first_of_kind(tenant_id, contact_id, "contact_created")
+        if event is None:
+            return None
+        sender = getattr(event.contact_created, "from")
+        return ContactFacts(contact_id, sender.value, event.tenant.brand_id)

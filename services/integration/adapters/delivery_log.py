@@ -14,7 +14,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ccmesh import naming
-from ccmesh.contact_history import contact_history
+from ccmesh.contact_history import contact_history, first_event_of_kind
 from contactcenter.events.v1 import events_pb2
 
 #: The durable consumer that once copied every event into the integration bucket.
@@ -36,3 +36,7 @@ class DeliveryLog:
     async def events(self, tenant_id: str, contact_id: str) -> list[events_pb2.Event]:
         """The contact's events still on the stream, oldest first."""
         return await contact_history(self._js, self._region, tenant_id, contact_id)
+
+    async def first_of_kind(self, tenant_id: str, contact_id: str, kind: str) -> events_pb2.Event | None:
+        """The contact's first event of `kind` still on the stream (read alone, not with the rest)."""
+        return await first_event_of_kind(self._js, self._region, tenant_id, contact_id, kind)

@@ -36,6 +36,7 @@ of a large region's agents stay in the CPU's caches, and quicker to build and re
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import operator
 from collections import OrderedDict
@@ -147,18 +148,37 @@ def _in_order(heap: list[_Entry], valid: dict[str, float]) -> Iterator[_Entry]:
                 heapq.heappush(frontier, (heap[child], child))
 
 
-def _merged(buckets: list[_Bucket], agents: Mapping[str, AgentView]) -> Iterator[str]:
-    """The ids in several buckets, longest idle first (an agent is in one of them at most: one
-    bucket per level of a skill); ties in any order."""
+def _walk_of(buckets: Iterable[_Bucket | None], agents: Mapping[str, AgentView]) -> Iterator[str] | None:
+    """The ids in several buckets (None: a level never made), longest idle first, or None when
+    all are empty (an agent is in one of them at most: one bucket per level of a skill); ties in
+    any order. Empty buckets are passed over while the walks are started, in the same loop."""
     walks: list[Iterator[str]] = []
     heads: list[tuple[float, str, int]] = []
     for bucket in buckets:
-        walk = iter(bucket.order) if not bucket.late_ids else bucket.walk(agents)
+        if bucket is None:
+            continue
+        if bucket.late_ids:
+            walk = bucket.walk(agents)
+        elif bucket.order:
+            walk = iter(bucket.order)
+        else:
+            continue
         first = next(walk, None)
         if first is not None:
             heads.append((agents[first].idle_since, first, len(walks)))
             walks.append(walk)
+    if not heads:
+        return None
+    if len(heads) == 1:
+        return itertools.chain((heads[0][1],), walks[0])  # one bucket: its own iterator, no merge
     heapq.heapify(heads)
+    return _merged(heads, walks, agents)
+
+
+def _merged(
+    heads: list[tuple[float, str, int]], walks: list[Iterator[str]], agents: Mapping[str, AgentView]
+) -> Iterator[str]:
+    """Merge the walks whose first agents are `heads` (a heap of (idle, id, walk index))."""
     while heads:
         agent_id, i = heads[0][1], heads[0][2]
         following = next(walks[i], None)
@@ -199,13 +219,16 @@ class AgentIndex:
         An agent is in the buckets of a channel only while it has room on it, so a reservation
         that fills it moves it out of that channel's buckets and a walk never meets it there.
         """
-        agent_id = agent.profile.agent_id
+        profile = agent.profile
+        agent_id = profile.agent_id
         agents = self.agents
         previous = agents.get(agent_id)
         agents[agent_id] = agent
         room = agent.room
-        skills = agent.profile.skills
-        if previous is None or not (previous.profile.skills is skills or previous.profile.skills == skills):
+        skills = profile.skills
+        if previous is None or not (
+            (known := previous.profile) is profile or known.skills is skills or known.skills == skills
+        ):
             before = () if previous is None else previous.room
             for channel in before:
                 del self.free[channel][agent_id]
@@ -389,7 +412,21 @@ class AgentIndex:
         required = queue.required_skills
         if contact.required_skills:
             required = contact.required_skills | required
-        buckets, covered = self._buckets_for(contact.channel, required, level)
+        agents = self.agents
+        channel = contact.channel
+        # The walk over the buckets of the rarest required skill at `level` and above (one
+        # skill, the usual queue: its levels' buckets directly, without sizing them first).
+        walk: Iterator[str] | None
+        if len(required) == 1:
+            (covered,) = required
+            levels = self._levels[channel].get(covered)
+            walk = None if levels is None else _walk_of(levels[level:], agents)
+        elif not required:
+            covered = ""
+            walk = _walk_of((self._any_bucket(channel),), agents)
+        else:
+            buckets, covered = self._buckets_for(channel, required, level)
+            walk = _walk_of(buckets, agents) if buckets else None
         # What being in these buckets does not already prove (room on the channel, `covered` at
         # `level`), checked inline as `refusal` would; `refusal` then only words a rejection.
         others = [s for s in required if s != covered] if len(required) > 1 else ()
@@ -409,15 +446,13 @@ class AgentIndex:
                     prefers = step_mode is LanguageMode.PREFERRED
                     language = ""  # not a reason to refuse anyone now
         allowed_brands = {queue.brand} | queue.shared_brands if queue.brand and not queue.all_brands else None
-        agents = self.agents
         rejected: list[Candidate] = []
         winner: _Entry | None = None
         #: While the language is only preferred: the first eligible agent who does not speak
         #: it, taken when no speaker turns up within `max_skipped` more agents.
         fallback: _Entry | None = None
         skipped = 0
-        if buckets:
-            walk = buckets[0].walk(agents) if len(buckets) == 1 else _merged(buckets, agents)
+        if walk is not None:
             for agent_id in walk:
                 agent = agents[agent_id]
                 idle_since = agent.idle_since

@@ -32,8 +32,7 @@ from routing.domain.agents import (
 )
 from routing.domain.language_rule import LanguageMode
 from routing.domain.queueing import QueueSpec, WaitingContact
-
-_set = object.__setattr__  # how a frozen dataclass sets its own fields
+from routing.domain.quick_init import quick_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +48,24 @@ class AgentView:
     room: tuple[Channel, ...] = field(init=False, repr=False, compare=False)
 
     def __init__(self, profile: AgentProfile, state: AgentState, load: AgentLoad, idle_since: float) -> None:
-        # Written out (the dataclass keeps it) to set `room` without a `__post_init__` call: two
-        # views are made per routing decision.
-        _set(self, "profile", profile)
-        _set(self, "state", state)
-        _set(self, "load", load)
-        _set(self, "idle_since", idle_since)
-        _set(self, "room", channels_with_room(profile, state, load))
+        # Written out (the dataclass keeps it) to set `room` without a `__post_init__` call, and
+        # through the slots' own descriptors (see `quick_init`): two views are made per routing
+        # decision.
+        _set_profile(self, profile)
+        _set_state(self, state)
+        _set_load(self, load)
+        _set_idle_since(self, idle_since)
+        _set_room(self, channels_with_room(profile, state, load))
 
 
+_set_profile = vars(AgentView)["profile"].__set__
+_set_state = vars(AgentView)["state"].__set__
+_set_load = vars(AgentView)["load"].__set__
+_set_idle_since = vars(AgentView)["idle_since"].__set__
+_set_room = vars(AgentView)["room"].__set__
+
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Candidate:
     agent_id: str
@@ -65,6 +73,7 @@ class Candidate:
     rejected: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     contact_id: str

@@ -15,6 +15,7 @@ from ccmesh.channels import Channel
 from routing.domain.agents import AcdInputError
 from routing.domain.hours import BusinessHours
 from routing.domain.language_rule import STRICT, LanguageRule
+from routing.domain.quick_init import quick_init
 
 MIN_PRIORITY = 1
 MAX_PRIORITY = 99
@@ -104,12 +105,13 @@ class QueueSpec:
     def ring_at(self, waited_seconds: float) -> int:
         """Index of the widest ring reached after `waited_seconds`."""
         rings = self.rings
-        for i in range(len(rings) - 1, 0, -1):  # start times increase: the last one reached
-            if waited_seconds >= rings[i].after_seconds:
-                return i
-        return 0
+        i = len(rings) - 1
+        while i and waited_seconds < rings[i].after_seconds:  # start times increase: the last reached
+            i -= 1
+        return i
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class WaitingContact:
     contact_id: str

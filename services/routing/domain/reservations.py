@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 from ccmesh.channels import Channel
 from routing.domain.agents import AgentLoad, AgentProfile, AgentState, capacity_refusal
+from routing.domain.quick_init import quick_init
 
 
 class ReservationState(enum.StrEnum):
@@ -46,6 +47,7 @@ def transition(current: ReservationState, target: ReservationState) -> Reservati
     return target
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Held:
     """One contact an agent holds: offered (until `deadline`) or accepted."""
@@ -61,6 +63,7 @@ class Held:
 _NO_LOAD = AgentLoad(MappingProxyType({}))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AgentLedger:
     profile: AgentProfile
@@ -70,10 +73,13 @@ class AgentLedger:
     last_heartbeat: float = 0.0
 
     def load(self) -> AgentLoad:
-        if not self.held:
+        held = self.held
+        if not held:
             return _NO_LOAD  # the idle agent's, asked for on every routing decision
+        if len(held) == 1:
+            return AgentLoad({held[0].channel: 1})  # one offer: the reservation's own re-index
         counts: dict[Channel, int] = {}
-        for item in self.held:
+        for item in held:
             counts[item.channel] = counts.get(item.channel, 0) + 1
         return AgentLoad(counts)
 
@@ -103,8 +109,9 @@ def accept(ledger: AgentLedger, reservation_id: str) -> AgentLedger:
 
 def release(ledger: AgentLedger, reservation_id: str, now: float) -> AgentLedger:
     """Drop a held contact (declined, timed out or completed); the agent idles from `now`."""
-    ledger.find(reservation_id)
     held = tuple([h for h in ledger.held if h.reservation_id != reservation_id])
+    if len(held) == len(ledger.held):
+        ledger.find(reservation_id)  # raises: the ledger holds no such reservation
     state = ledger.state
     if state is AgentState.BUSY and not held:
         state = AgentState.AVAILABLE

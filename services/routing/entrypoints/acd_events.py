@@ -125,7 +125,7 @@ def queued_handler(acd: AcdService) -> EventHandler:
             return
         try:
             contact = waiting_contact(event.contact_id, event.contact_queued, acd.now())
-            await acd.enqueue(event.tenant.tenant_id, contact)
+            await acd.enqueue(event.tenant.tenant_id, contact, announced=True)
         except AcdInputError as error:
             raise PermanentError(str(error)) from error
 

@@ -50,8 +50,14 @@ class Enqueueing:
         # Seen by this instance at once (the watch brings the same value a moment later).
         self._ctx.mirror.queues[(queue.tenant, queue.name)] = queue
 
-    async def enqueue(self, tenant: str, contact: WaitingContact) -> ContactRecord:
+    async def enqueue(
+        self, tenant: str, contact: WaitingContact, *, announced: bool = False
+    ) -> ContactRecord:
         """Put a contact in its queue; a repeated enqueue of a known contact changes nothing.
+
+        `announced`: the contact came as a ContactQueued hand-off event, which already tells
+        every consumer where it waits; the ACD announces it again only when it waits elsewhere
+        (a closed queue's target), so each hand-off is one event on the stream, not two.
 
         Outside the queue's hours its closed action applies (`closed_actions`): another queue
         takes the contact (here, or through the routing pass's hand-over to another region); the
@@ -60,6 +66,7 @@ class Enqueueing:
         request (`callback`). None of them is an error: a closed queue is business as usual.
         """
         ctx = self._ctx
+        requested_queue = contact.queue
         queue = await ctx.known_queue(tenant, contact.queue)
         closed = when_closed(queue, ctx.now_utc(), ctx.settings.region)
         if closed is not None and closed.action == "queue" and not closed.hands_over:
@@ -88,7 +95,8 @@ class Enqueueing:
         if record.closed_action == "message" and closed is not None:
             await ctx.events(ContactTurnedAway(tenant, record, closed.text))
             return record
-        await ctx.events(ContactQueued(tenant, record))
+        if not announced or record.contact.queue != requested_queue:
+            await ctx.events(ContactQueued(tenant, record))
         if record.closed_action == "callback" and closed is not None:
             await ctx.events(CallbackScheduled(tenant, record, closed.text))
         return record

@@ -41,6 +41,9 @@ from routing.service_layer.acd_prediction import predicted_service_level
 PLAN_SLICE = 64
 #: How many agents' offers a pass writes at once (each: its contacts' writes, then its ledger's).
 OFFER_CONCURRENCY = 4
+#: How long a queue's predicted service level is reused by later passes: computing it reads
+#: the tenant's agents and the queue's recent contacts, and passes run many times a second.
+PREDICTION_REUSE_SECONDS = 1.0
 
 #: (tenant, queue) -> the overflow rules watching that queue, in order.
 OverflowRules = Callable[[], Mapping[tuple[str, str], Sequence[OverflowRule]]]
@@ -66,6 +69,8 @@ class RoutingPass:
         #: (tenant, contact id) -> the waiting record an offer was made from, until the view
         #: shows a newer record of the contact.
         self._in_flight: dict[tuple[str, str], ContactRecord] = {}
+        #: (tenant, queue) -> (when computed, predicted service level), for prediction rules.
+        self._predicted: dict[tuple[str, str], tuple[float, float]] = {}
 
     async def run(self) -> int:
         """Offer as many waiting contacts as agents allow; returns the number of offers made.
@@ -119,10 +124,10 @@ class RoutingPass:
         """Apply the queue's overflow rules to its waiting contacts; returns those that stay.
 
         A prediction rule reads the queue's predicted service level as `GetQueueStats` shows it
-        (`acd_prediction.predicted_service_level`), once per pass and only if reached; `depths`:
-        the tenant's queues' waiting contacts (kept current as contacts move, for the
-        hysteresis of `overflow.plan_overflow`). A depth rule moves only the contacts beyond its
-        depth, in the order the queue serves them.
+        (`acd_prediction.predicted_service_level`), computed only if reached and reused for
+        `PREDICTION_REUSE_SECONDS`; `depths`: the tenant's queues' waiting contacts (kept current
+        as contacts move, for the hysteresis of `overflow.plan_overflow`). A depth rule moves
+        only the contacts beyond its depth, in the order the queue serves them.
 
         `move` takes the contact to the target queue (keeping its arrival time); `widen` keeps it
         here and lets the target queue's agents take it too. A `move` to another region's queue
@@ -139,7 +144,16 @@ class RoutingPass:
         if not rules:
             return records
         mirror = self._ctx.mirror
-        stats = QueueStats(len(records), lambda: predicted_service_level(mirror, tenant, queue, now))
+
+        def predicted() -> float:
+            key = (tenant, queue.name)
+            found = self._predicted.get(key)
+            if found is None or now - found[0] >= PREDICTION_REUSE_SECONDS or now < found[0]:
+                found = (now, predicted_service_level(mirror, tenant, queue, now))
+                self._predicted[key] = found
+            return found[1]
+
+        stats = QueueStats(len(records), predicted)
         ordered = queue_order((r.contact for r in records), queue, now)
         by_id = {r.contact.contact_id: r for r in records}
         waiting = [Waiting(c.contact_id, now - c.enqueued_at, by_id[c.contact_id].overflow) for c in ordered]

@@ -105,6 +105,17 @@ class FakeHistory:
         self._sequence[key] = next(self._next)
         return True
 
+    async def append_all(
+        self, entries: Sequence[tuple[str, TimelineEntry]], timeout: float = 5.0
+    ) -> list[bool | BaseException]:
+        results: list[bool | BaseException] = []
+        for tenant_id, entry in entries:
+            try:
+                results.append(await self.append(tenant_id, entry))
+            except Exception as error:
+                results.append(error)
+        return results
+
     async def entries_after(
         self, tenant_id: str, customer_id: str, start_sequence: int, limit: int, channels: frozenset[int]
     ) -> tuple[list[tuple[int, TimelineEntry]], bool]:
