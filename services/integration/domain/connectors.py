@@ -7,6 +7,7 @@ by the contact creates or updates it). Both are `IntegrationConnector` documents
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -106,7 +107,8 @@ def compile_connector(
     return CompiledConnector(spec.base_url.rstrip("/"), spec.token, tuple(requests), lookup), []
 
 
-def _evaluate(programs: dict[str, cel.Program], variables: dict[str, Any]) -> dict[str, Any]:
+def evaluate_mapping(programs: Mapping[str, cel.Program], variables: dict[str, Any]) -> dict[str, Any]:
+    """Each mapped field's value over `variables`; MappingError naming the first that fails."""
     values: dict[str, Any] = {}
     for name, program in programs.items():
         try:
@@ -126,7 +128,7 @@ def render_request(request: CompiledRequest, body: dict[str, Any]) -> tuple[str,
     path = request.path
     for name, value in values.items():
         path = path.replace("{" + name + "}", quote(str(value), safe=""))
-    return request.method, path, _evaluate(request.programs, {"event": body})
+    return request.method, path, evaluate_mapping(request.programs, {"event": body})
 
 
 def identifier_of(body: dict[str, Any]) -> str | None:
@@ -141,5 +143,5 @@ def lookup_path(lookup: CompiledLookup, identifier: str) -> str:
 
 
 def customer_attributes(lookup: CompiledLookup, customer: Any) -> dict[str, str]:
-    values = _evaluate(lookup.programs, {"customer": customer})
+    values = evaluate_mapping(lookup.programs, {"customer": customer})
     return {name: "" if value is None else str(value) for name, value in values.items()}

@@ -16,7 +16,7 @@ import cel
 import orjson
 
 from ccmesh.configplane.models import IntegrationConnector
-from integration.domain.connectors import MappingError
+from integration.domain.connectors import MappingError, evaluate_mapping
 
 #: Longest text one field carries back to the journey.
 MAX_FIELD_CHARS = 2000
@@ -93,7 +93,7 @@ def request_path(call: FlowCall, contact: ContactFacts, tenant: str, inputs: Map
         "contact": {"id": contact.contact_id, "identifier": contact.identifier, "brand": contact.brand},
     }
     values = {"identifier": contact.identifier, "contactId": contact.contact_id, "tenantId": tenant}
-    values.update({name: _text(value) for name, value in _evaluate(call.params, variables).items()})
+    values.update({name: _text(value) for name, value in evaluate_mapping(call.params, variables).items()})
     path = call.path
     for name, value in values.items():
         path = path.replace("{" + name + "}", quote(value, safe=""))
@@ -106,17 +106,8 @@ def answer_fields(call: FlowCall, response: Any) -> dict[str, str]:
         if not isinstance(response, dict):
             raise MappingError("the answer is not a JSON object and no fields are mapped")
         return {str(name): _text(value) for name, value in response.items()}
-    return {name: _text(value) for name, value in _evaluate(call.fields, {"response": response}).items()}
-
-
-def _evaluate(programs: Mapping[str, cel.Program], variables: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name, program in programs.items():
-        try:
-            values[name] = program.execute(variables)
-        except (KeyError, ValueError, RuntimeError, TypeError) as error:
-            raise MappingError(f"field {name!r}: {' '.join(str(error).split())[:200]}") from None
-    return values
+    mapped = evaluate_mapping(call.fields, {"response": response})
+    return {name: _text(value) for name, value in mapped.items()}
 
 
 def _text(value: Any) -> str:
