@@ -7,7 +7,7 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: install gen gen-check metrics-doc metrics-doc-check lint typecheck browser prometheus test test-unit test-integration test-e2e run bench lock clean
+.PHONY: install gen gen-check metrics-doc metrics-doc-check lint typecheck browser prometheus test test-unit test-integration test-e2e test-chaos run run-observability bench bench-platform-faults lock clean
 
 install: $(STAMP)
 
@@ -68,6 +68,11 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q
 
+## The chaos tier: processes SIGKILLed under load, on one server and on a 3-node R3 cluster
+## (a few minutes; `make test` runs it with the rest, as part of tests/).
+test-chaos: $(STAMP)
+	$(BIN)/pytest tests/chaos -q -p no:cacheprovider
+
 test: lint typecheck browser prometheus
 	$(BIN)/pytest -q -p no:cacheprovider
 
@@ -77,8 +82,17 @@ run: $(STAMP)
 	@$(PY) tools/gen_protos.py --quiet
 	@$(BIN)/ccctl up
 
+## The same with a local Prometheus scraping every service each 5 s (http://127.0.0.1:9090).
+run-observability: $(STAMP) prometheus
+	@$(PY) tools/gen_protos.py --quiet
+	@$(BIN)/ccctl up --observability
+
 bench: $(STAMP)
 	@for b in bench/*/; do name=$$(basename $$b); echo "== bench $$name"; $(PY) -m bench.$$name || exit 1; done
+
+## A stream leader killed under load on a 3-node R3 cluster: gaps, recovery, contacts audited.
+bench-platform-faults: $(STAMP)
+	$(PY) -m bench.platform --leader-kill $(BENCH_ARGS)
 
 # Options for one benchmark, e.g. `make bench-platform BENCH_ARGS=--quick`.
 bench-%: $(STAMP)

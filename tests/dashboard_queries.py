@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARDS = sorted((ROOT / "charts" / "contactcenter" / "dashboards").glob("*.json"))
+RULES = ROOT / "charts" / "contactcenter" / "alerts" / "contactcenter.rules.yaml"
 PROMQL_WORDS = {
     "by",
     "without",
@@ -58,6 +61,40 @@ def variable_metrics() -> list[tuple[str, str, str]]:
             if variable.get("type") == "query" and match:
                 found.append((path.name, variable["name"], match.group(1)))
     return found
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    alert: str
+    expr: str
+
+    @property
+    def signal(self) -> str:
+        """The expression with every comparison made a `bool` one: it returns the measured series
+        (as 0 or 1) whether or not the alert's condition holds, so "returns data" checks that
+        the alert watches real series, not that it fires."""
+        return as_bool_comparisons(self.expr)
+
+
+def alert_queries(rules: Path = RULES) -> list[AlertQuery]:
+    groups = yaml.safe_load(rules.read_text())["groups"]
+    return [AlertQuery(rule["alert"], rule["expr"]) for group in groups for rule in group["rules"]]
+
+
+#: Label matchers and strings, where `=`, `!=` and `=~` are no comparisons.
+_QUOTED_OR_MATCHERS = re.compile(r'\{[^}]*\}|"(?:[^"\\]|\\.)*"')
+_COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)(?!\s*bool\b)")
+
+
+def as_bool_comparisons(expr: str) -> str:
+    """`a > 0.8` -> `a > bool 0.8`, leaving label matchers and strings alone."""
+    out, last = [], 0
+    for match in _QUOTED_OR_MATCHERS.finditer(expr):
+        out.append(_COMPARISON.sub(r"\1 bool", expr[last : match.start()]))
+        out.append(match.group())
+        last = match.end()
+    out.append(_COMPARISON.sub(r"\1 bool", expr[last:]))
+    return "".join(out)
 
 
 def metric_names(expr: str) -> set[str]:

@@ -24,26 +24,39 @@ throttle, and bench agents in routing whose offers a subscriber accepts and comp
 
 Best of ROUNDS alternating rounds for the throughputs: these machines are noisy.
 
+Metrics export: a second platform runs beside the first, its processes serving `/metrics` while a
+Prometheus scrapes every one of them every 5 s (`bench/metrics_export.py`, as `ccctl up
+--observability` does); the gateway rounds alternate between the two, so the machine's load
+falls on both alike. `metrics_export_throughput_ratio` = best inbound rate with export on / best
+with it off (goal: at most 5% loss); `metrics_export_paired_median_ratio` = the median of the
+round-by-round ratios. `--quick` runs smaller phases.
+
 What a NEW contact costs the gateway (NATS operations and CPU per contact, every request from a
 customer never seen before): `python -m bench.gateway.new_contacts`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import nats
 import orjson
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from bench.metrics_export import Target, scraped
 from bench.report import Goal, print_report
 from ccctl.launcher import (
     LaunchPlan,
@@ -82,6 +95,8 @@ OFFER_CONTACTS = int(os.environ.get("BENCH_OFFER_CONTACTS", "200"))
 OFFER_RATE = 20.0
 VOICE_ENDPOINT = "acme-uk-voice"
 VOICE_CONTACTS = int(os.environ.get("BENCH_VOICE_CONTACTS", "100"))
+#: `--quick`: the same phases, smaller.
+QUICK_SIZES = {"SENDERS": 100, "MESSAGES_PER_SENDER": 3, "OFFER_CONTACTS": 60, "VOICE_CONTACTS": 30}
 
 ENDPOINT_DOCUMENT = {
     "apiVersion": "contactcenter.dev/v1alpha1",
@@ -142,8 +157,9 @@ def conversation_bodies(round_index: int) -> list[bytes]:
     ]
 
 
-async def start_platform(data_dir: Path) -> Platform:
+async def start_platform(data_dir: Path, metrics: bool = False) -> Platform:
     plan = LaunchPlan(
+        metrics=metrics,
         data_dir=data_dir,
         regions=[REGION],
         examples_dir=ROOT / "examples",
@@ -368,9 +384,85 @@ async def measure_voice_offer_latency(
     return latencies, enqueued, VOICE_CONTACTS
 
 
-async def main() -> None:
+@dataclass
+class BenchPlatform:
+    """A started platform with its bench agents taking every offer, ready for load."""
+
+    platform: Platform
+    nc: NatsClient
+    taker: OfferTaker
+    calls: CallContacts
+    heartbeat: asyncio.Task[None]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.platform.plan.gateway_http_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"{self.base}/v1/generic/{ENDPOINT}/messages"
+
+
+@contextlib.asynccontextmanager
+async def bench_platform(data_dir: Path, metrics: bool) -> AsyncIterator[BenchPlatform]:
+    platform = await start_platform(data_dir, metrics=metrics)
+    nc = await nats.connect(platform.nats_url)
+    heartbeat: asyncio.Task[None] | None = None
+    try:
+        token = TokenAuthority(secret(platform)).mint(TENANT, "admin", "bench-gateway", 3600)
+        mesh = MeshChannel(nc, REGION, token=token, default_timeout=10.0)
+        taker = OfferTaker(mesh_stub(routing_pb2_grpc.RoutingServiceStub, mesh))
+        await taker.staff()
+        heartbeat = asyncio.create_task(taker.heartbeats())
+        await nc.subscribe(f"ccevt.{REGION}.{TENANT}.contact_offered.*", cb=taker.on_event)
+        calls = CallContacts()
+        await nc.subscribe(f"ccevt.{REGION}.{TENANT}.message_received.*", cb=calls.on_event)
+        yield BenchPlatform(platform, nc, taker, calls, heartbeat)
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
+        await nc.close()
+        await asyncio.to_thread(stop, platform)
+
+
+@dataclass
+class InboundRounds:
+    """One platform's gateway rounds (and the echo rounds measured just before each)."""
+
+    echo_rates: list[float] = field(default_factory=list)
+    inbound_rates: list[float] = field(default_factory=list)
+    sent: int = 0
+    accepted: int = 0
+    other_statuses: dict[int, int] = field(default_factory=dict)
+
+    async def one(self, session: aiohttp.ClientSession, gateway_url: str, echo_url: str, index: int) -> None:
+        bodies = conversation_bodies(index)
+        rate, _ = await load(session, echo_url, bodies)
+        self.echo_rates.append(rate)
+        rate, statuses = await load(session, gateway_url, bodies)
+        self.inbound_rates.append(rate)
+        self.sent += len(bodies)
+        self.accepted += statuses.get(201, 0)
+        for status, count in statuses.items():
+            if status != 201:
+                self.other_statuses[status] = self.other_statuses.get(status, 0) + count
+
+
+async def wait_for_echo(session: aiohttp.ClientSession, echo_url: str) -> None:
+    for _ in range(100):
+        try:
+            async with session.post(echo_url, data=b"{}") as response:
+                await response.read()
+            return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+
+
+async def main(quick: bool) -> None:
+    if quick:
+        # Module-level sizes, read by the phases; --quick trades precision for a few minutes.
+        globals().update(QUICK_SIZES)
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
-        platform = await start_platform(Path(tmp) / "data")
         echo_port = free_port()
         echo = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -381,60 +473,53 @@ async def main() -> None:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        nc = await nats.connect(platform.nats_url)
-        heartbeat: asyncio.Task[None] | None = None
+        echo_url = f"http://127.0.0.1:{echo_port}/echo"
+        rounds, exported = InboundRounds(), InboundRounds()
         try:
-            token = TokenAuthority(secret(platform)).mint(TENANT, "admin", "bench-gateway", 3600)
-            mesh = MeshChannel(nc, REGION, token=token, default_timeout=10.0)
-            routing = mesh_stub(routing_pb2_grpc.RoutingServiceStub, mesh)
-            taker = OfferTaker(routing)
-            await taker.staff()
-            heartbeat = asyncio.create_task(taker.heartbeats())
-            await nc.subscribe(f"ccevt.{REGION}.{TENANT}.contact_offered.*", cb=taker.on_event)
-            calls = CallContacts()
-            await nc.subscribe(f"ccevt.{REGION}.{TENANT}.message_received.*", cb=calls.on_event)
-            base = f"http://127.0.0.1:{platform.plan.gateway_http_port}"
-            gateway_url = f"{base}/v1/generic/{ENDPOINT}/messages"
-            echo_url = f"http://127.0.0.1:{echo_port}/echo"
-            connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                for _ in range(100):
-                    try:
-                        async with session.post(echo_url, data=b"{}") as response:
-                            await response.read()
-                        break
-                    except aiohttp.ClientConnectionError:
-                        await asyncio.sleep(0.1)
-                # Warm-up: connections, code paths, the first JetStream publishes.
-                await load(session, gateway_url, [message(f"+4931{n:07d}", "warm up") for n in range(100)])
-                await load(session, echo_url, [message(f"+4931{n:07d}", "warm up") for n in range(100)])
-                echo_rates, inbound_rates = [], []
-                sent = accepted = 0
-                other_statuses: dict[int, int] = {}
-                for round_index in range(ROUNDS):
-                    bodies = conversation_bodies(round_index)
-                    rate, _ = await load(session, echo_url, bodies)
-                    echo_rates.append(rate)
-                    rate, statuses = await load(session, gateway_url, bodies)
-                    inbound_rates.append(rate)
-                    sent += len(bodies)
-                    accepted += statuses.get(201, 0)
-                    for status, count in statuses.items():
-                        if status != 201:
-                            other_statuses[status] = other_statuses.get(status, 0) + count
-                backlog = await taker.wait_queue_empty()
-                latencies, new_contacts = await measure_offer_latency(session, gateway_url, taker)
-                voice_latencies, voice_enqueued, voice_calls = await measure_voice_offer_latency(
-                    session, base, taker, calls
-                )
+            # Two platforms side by side, the second serving /metrics to a scraper; their rounds
+            # alternate, so a change in the machine's load falls on both alike.
+            async with (
+                bench_platform(Path(tmp) / "data", metrics=False) as plain,
+                bench_platform(Path(tmp) / "data-metrics", metrics=True) as measured,
+            ):
+                targets = [Target(s.name, s.metrics_port) for s in measured.platform.services]
+                connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+                async with aiohttp.ClientSession(connector=connector) as session:
+                    await wait_for_echo(session, echo_url)
+                    for index, bench in enumerate((plain, measured)):
+                        # Warm-up: connections, code paths, the first JetStream publishes.
+                        warm = [message(f"+4931{index:02d}{n:05d}", "warm up") for n in range(100)]
+                        await load(session, bench.gateway_url, warm)
+                    await load(session, echo_url, [message(f"+4931{n:07d}", "warm up") for n in range(100)])
+                    with scraped(targets, Path(tmp) / "prometheus") as scraper:
+                        for round_index in range(ROUNDS):
+                            await rounds.one(session, plain.gateway_url, echo_url, round_index)
+                            await exported.one(session, measured.gateway_url, echo_url, ROUNDS + round_index)
+                    backlog = await plain.taker.wait_queue_empty()
+                    await measured.taker.wait_queue_empty()
+                    latencies, new_contacts = await measure_offer_latency(
+                        session, plain.gateway_url, plain.taker
+                    )
+                    voice_latencies, voice_enqueued, voice_calls = await measure_voice_offer_latency(
+                        session, plain.base, plain.taker, plain.calls
+                    )
+                answer_failures = plain.taker.failures + measured.taker.failures
         finally:
-            if heartbeat is not None:
-                heartbeat.cancel()
-            await nc.close()
             echo.terminate()
             await asyncio.wait_for(echo.wait(), timeout=10)
-            await asyncio.to_thread(stop, platform)
 
+    echo_rates, inbound_rates = rounds.echo_rates, rounds.inbound_rates
+    sent, accepted, other_statuses = rounds.sent, rounds.accepted, rounds.other_statuses
+    export_ratio = max(exported.inbound_rates) / max(inbound_rates)
+    # Round by round (each pair measured back to back), the median of on/off: less sensitive
+    # to one lucky round than the ratio of the bests.
+    paired = statistics.median(
+        on / off for on, off in zip(exported.inbound_rates, inbound_rates, strict=True)
+    )
+    print(
+        f"metrics export off {max(inbound_rates):.0f}/s, on {max(exported.inbound_rates):.0f}/s "
+        f"(scraped by {scraper} every 5 s): ratio {export_ratio:.3f}, paired median {paired:.3f}"
+    )
     echo_best, inbound_best = max(echo_rates), max(inbound_rates)
     p50 = statistics.median(latencies) if latencies else float("nan")
     p99 = percentile(latencies, 0.99) if latencies else float("nan")
@@ -461,7 +546,16 @@ async def main() -> None:
         "voice_calls": voice_calls,
         "voice_calls_enqueued": voice_enqueued,
         "voice_offers_seen": len(voice_latencies),
-        "offer_answer_failures": taker.failures,
+        "offer_answer_failures": answer_failures,
+        "metrics_export_on_inbound_per_second": round(max(exported.inbound_rates), 1),
+        "metrics_export_on_rounds_inbound_per_second": [round(r, 1) for r in exported.inbound_rates],
+        "metrics_export_on_rounds_echo_per_second": [round(r, 1) for r in exported.echo_rates],
+        "metrics_export_on_messages_accepted": exported.accepted,
+        "metrics_export_scraper": scraper,
+        "metrics_export_scrape_seconds": 5,
+        "metrics_export_throughput_ratio": round(export_ratio, 4),
+        "metrics_export_paired_median_ratio": round(paired, 4),
+        "quick": quick,
         "concurrency": CONCURRENCY,
         "senders": SENDERS,
         "messages_per_sender": MESSAGES_PER_SENDER,
@@ -474,9 +568,19 @@ async def main() -> None:
         # Every caller hears the greeting and waits in the queue, and is offered to an agent.
         Goal("voice_enqueued_share", ">=", 1.0, voice_enqueued / voice_calls if voice_calls else 0.0),
         Goal("voice_offered_share", ">=", 1.0, len(voice_latencies) / voice_calls if voice_calls else 0.0),
+        # Serving /metrics to a Prometheus scraping every 5 s costs at most 5% of inbound throughput.
+        Goal("metrics_export_throughput_ratio", ">=", 0.95, export_ratio),
+        Goal(
+            "metrics_export_accepted_share",
+            ">=",
+            1.0,
+            exported.accepted / exported.sent if exported.sent else 0.0,
+        ),
     ]
     print_report("gateway", results, goals)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"smaller phases: {QUICK_SIZES}")
+    asyncio.run(main(parser.parse_args().quick))

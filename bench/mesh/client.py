@@ -48,7 +48,12 @@ async def concurrent(call: Call, calls: int, in_flight: int) -> float:
     return calls / (time.perf_counter() - started)
 
 
-async def measure(url: str) -> dict[str, float]:
+async def measure(
+    url: str,
+    sequential_calls: int = SEQUENTIAL_CALLS,
+    concurrent_calls: int = CONCURRENT_CALLS,
+    rounds: int = ROUNDS,
+) -> dict[str, float]:
     telemetry.setup_telemetry("bench-client", region="bench", version="0.0.0", instance_id="client")
     nc = await nats.connect(url, pending_size=64 * 1024 * 1024)
     request = meshtest_pb2.EchoRequest(payload=b"x" * PAYLOAD_BYTES)
@@ -62,11 +67,11 @@ async def measure(url: str) -> dict[str, float]:
         return await stub.Echo(request)
 
     best: dict[str, float] = {}
-    for _ in range(ROUNDS):  # alternate, so a noisy moment hits both transports alike
+    for _ in range(rounds):  # alternate, so a noisy moment hits both transports alike
         for name, call in (("raw", raw_call), ("mesh", mesh_call)):
             await concurrent(call, 1000, IN_FLIGHT)  # warm-up
-            median_ms = await sequential(call, SEQUENTIAL_CALLS)
-            throughput = await concurrent(call, CONCURRENT_CALLS, IN_FLIGHT)
+            median_ms = await sequential(call, sequential_calls)
+            throughput = await concurrent(call, concurrent_calls, IN_FLIGHT)
             key_ms, key_tp = f"{name}_sequential_median_ms", f"{name}_throughput_100_in_flight"
             best[key_ms] = min(best.get(key_ms, float("inf")), median_ms)
             best[key_tp] = max(best.get(key_tp, 0.0), throughput)
@@ -77,5 +82,9 @@ async def measure(url: str) -> dict[str, float]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
+    parser.add_argument("--sequential", type=int, default=SEQUENTIAL_CALLS)
+    parser.add_argument("--concurrent", type=int, default=CONCURRENT_CALLS)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     options = parser.parse_args()
-    print(orjson.dumps(asyncio.run(measure(options.url))).decode(), flush=True)
+    measured = asyncio.run(measure(options.url, options.sequential, options.concurrent, options.rounds))
+    print(orjson.dumps(measured).decode(), flush=True)

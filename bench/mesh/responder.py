@@ -7,6 +7,7 @@ import asyncio
 import signal
 
 import nats
+from nats.aio.msg import Msg
 
 from ccmesh import telemetry
 from ccmesh.rpc_server import MeshServer
@@ -21,7 +22,7 @@ async def main(url: str, mode: str) -> None:
     nc = await nats.connect(url)
     if mode == "raw":
 
-        async def echo(msg: nats.aio.msg.Msg) -> None:
+        async def echo(msg: Msg) -> None:
             await msg.respond(msg.data)
 
         await nc.subscribe(RAW_SUBJECT, queue="bench", cb=echo, pending_msgs_limit=65536)

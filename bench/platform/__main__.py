@@ -32,6 +32,9 @@ parent-based, 1 in 100 traces).
 Steps stop after the first one that falls over (not every contact offered within the drain, or
 offer p99 above STOP_P99_MS): later steps would only measure the backlog.
 
+`--leader-kill` runs the fault bench instead (see `leader_kill.py`): the event stream's leader
+killed under load on a 3-node R3 cluster, with its gaps, recovery and audit.
+
 Last, `replay` (see `replay.py`): a fresh region's routing fed contacts that are queued and
 closed again, with routing's CPU per contact, idle CPU and memory at each checkpoint.
 
@@ -61,15 +64,16 @@ from typing import Any
 
 import aiohttp
 import nats
-import orjson
 
 from bench.platform.agents import RELEASES, AgentFloor, OfferLog, create_agents, log_in
+from bench.platform.leader_kill import DEFAULT_RATE as DEFAULT_LEADER_KILL_RATE
+from bench.platform.leader_kill import leader_kill
+from bench.platform.loadgen import LoadProcess
 from bench.platform.meters import NatsMonitor, SubjectCapture, cpu_seconds
 from bench.platform.region import (
     BRAND,
     QUEUE,
     REGION,
-    ROOT,
     SAMPLERS,
     SIGNING_SECRET,
     TENANT,
@@ -103,61 +107,6 @@ SUBJECT_STEP = 40
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-class LoadProcess:
-    """The load generator's process and its line protocol."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls, url: str) -> LoadProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.platform.loadgen",
-            url,
-            SIGNING_SECRET,
-            NUMBER_BASE,
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=64 << 20,
-        )
-        load = cls(process)
-        ready = await load._answer()
-        if not ready.get("ready"):
-            raise RuntimeError(f"load generator: {ready}")
-        return load
-
-    async def _answer(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = await self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"load generator exited with {await self.process.wait()}")
-        answer: dict[str, Any] = orjson.loads(line)
-        return answer
-
-    async def step(self, step: int, rate: float, seconds: float) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(orjson.dumps({"step": step, "rate": rate, "seconds": seconds}) + b"\n")
-        await self.process.stdin.drain()
-        return await self._answer()
-
-    async def stop(self) -> None:
-        if self.process.returncode is None and self.process.stdin is not None:
-            self.process.stdin.write(b'{"quit": true}\n')
-            await self.process.stdin.drain()
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=30)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
 
 class Run:
@@ -290,7 +239,7 @@ async def open_run(tmp: Path, options: argparse.Namespace, sampler: str) -> Run:
                 )
             )
         floor = AgentFloor(agents, session)
-        load = await LoadProcess.start(region.webhook_url)
+        load = await LoadProcess.start(region.webhook_url, SIGNING_SECRET, NUMBER_BASE)
     except BaseException:
         await stop_region(region)
         raise
@@ -459,11 +408,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--replay-batch", type=int, default=2000)
     parser.add_argument("--no-replay", action="store_true", help="skip the replay run")
+    parser.add_argument(
+        "--leader-kill",
+        action="store_true",
+        help="instead of the steps: kill the event stream's leader under load on a 3-node R3 cluster "
+        "(see bench/platform/leader_kill.py)",
+    )
+    parser.add_argument(
+        "--leader-kill-rate",
+        type=int,
+        default=DEFAULT_LEADER_KILL_RATE,
+        help="new contacts per second during the leader kill (default: half the saturation rate)",
+    )
     return parser.parse_args(argv)
 
 
 async def main(argv: list[str]) -> None:
     options = parse(argv)
+    if options.leader_kill:
+        await leader_kill(options)
+        return
     rates = options.rates or (QUICK_RATES if options.quick else FULL_RATES)
     seconds = options.step_seconds or (QUICK_STEP_SECONDS if options.quick else FULL_STEP_SECONDS)
     results: dict[str, Any] = {

@@ -6,7 +6,8 @@ JSON lines on stdin, answers leave as JSON lines on stdout:
 
     -> {"step": 0, "rate": 100, "seconds": 12}
     <- {"step": 0, "sent": 1200, "accepted": 1200, "statuses": {"201": 1200},
-        "contacts": [[contact_id, sent_at_unix], ...], "lag_max_ms": 3.1, ...}
+        "contacts": [[contact_id, sent_at_unix], ...], "accepted_at": [unix, ...],
+        "lag_max_ms": 3.1, ...}
     -> {"quit": true}
 
 `sent_at` is wall-clock time taken just before the request goes out; the offer's arrival is
@@ -19,6 +20,8 @@ import asyncio
 import sys
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -28,6 +31,7 @@ from gateway.domain.generic_signature import generic_signature
 #: Open loop means requests in flight pile up when the platform falls behind; this only bounds
 #: sockets, the wait for one is part of the measured latency.
 MAX_CONNECTIONS = 512
+ROOT = Path(__file__).resolve().parents[2]
 REQUEST_TIMEOUT_SECONDS = 60.0
 
 
@@ -68,6 +72,7 @@ class LoadGenerator:
                 answer = orjson.loads(raw)
                 if answer.get("contactCreated"):
                     answers["contacts"].append([answer["contactId"], sent_at])  # type: ignore[attr-defined]
+                    answers["accepted_at"].append(time.time())  # type: ignore[attr-defined]
         except (aiohttp.ClientError, TimeoutError):
             status = 0  # counted under "0": no answer
         statuses: dict[str, int] = answers["statuses"]  # type: ignore[assignment]
@@ -77,7 +82,13 @@ class LoadGenerator:
 
     async def step(self, step: int, rate: float, seconds: float) -> dict[str, object]:
         total = int(rate * seconds)
-        answers: dict[str, object] = {"contacts": [], "statuses": {}, "last_answer": 0.0, "answer_ms": []}
+        answers: dict[str, object] = {
+            "contacts": [],
+            "statuses": {},
+            "last_answer": 0.0,
+            "answer_ms": [],
+            "accepted_at": [],
+        }
         pending: list[asyncio.Task[None]] = []
         started_wall = time.time()
         started = time.monotonic()
@@ -107,11 +118,68 @@ class LoadGenerator:
             "accepted": statuses.get("201", 0),
             "statuses": statuses,
             "contacts": answers["contacts"],
+            # When each new contact's 201 came back (wall clock): gaps show an outage.
+            "accepted_at": sorted(answers["accepted_at"]),  # type: ignore[call-overload]
             "started": started_wall,
             "sending_seconds": sending_done - started_wall,
             "last_answer": answers["last_answer"],
             "lag_max_ms": round(lag_max * 1000, 2),
         }
+
+
+class LoadProcess:
+    """The load generator's process and its line protocol."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, url: str, signing_secret: str, number_base: str) -> LoadProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.platform.loadgen",
+            url,
+            signing_secret,
+            number_base,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=64 << 20,
+        )
+        load = cls(process)
+        ready = await load._answer()
+        if not ready.get("ready"):
+            raise RuntimeError(f"load generator: {ready}")
+        return load
+
+    async def _answer(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"load generator exited with {await self.process.wait()}")
+        answer: dict[str, Any] = orjson.loads(line)
+        return answer
+
+    async def step(self, step: int, rate: float, seconds: float) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(orjson.dumps({"step": step, "rate": rate, "seconds": seconds}) + b"\n")
+        await self.process.stdin.drain()
+        return await self._answer()
+
+    async def stop(self) -> None:
+        if self.process.returncode is None and self.process.stdin is not None:
+            self.process.stdin.write(b'{"quit": true}\n')
+            await self.process.stdin.drain()
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
 
 async def main(url: str, signing_secret: str, number_base: str) -> None:

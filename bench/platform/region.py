@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ccmesh.configplane.loader import validate_document
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import free_port
 from ccmesh.rpc_client import MeshChannel, mesh_stub
+from ccmesh.testing.topologies import Topology
 from contactcenter.identity.v1 import identity_pb2_grpc
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 
@@ -60,6 +62,12 @@ class BenchRegion:
     platform: Platform
     secret: str
     nc: NATS
+    #: The JetStream cluster the region runs on, when not on `ccctl up`'s own single server.
+    cluster: Topology | None = None
+
+    @property
+    def nats_urls(self) -> list[str]:
+        return self.cluster.urls if self.cluster is not None else [self.platform.nats_url]
 
     @property
     def webhook_url(self) -> str:
@@ -94,6 +102,9 @@ class BenchRegion:
             found[f"{service.name}{suffix}"] = service.process.pid
         if self.platform.nats is not None and self.platform.nats.pid is not None:
             found["nats-server"] = self.platform.nats.pid
+        for server in self.cluster.servers if self.cluster is not None else []:
+            if server.pid is not None:
+                found[f"nats-server-{server.spec.name}"] = server.pid
         if self.platform.sandbox is not None:
             found["sandbox"] = self.platform.sandbox.process.pid
         return found
@@ -102,17 +113,30 @@ class BenchRegion:
         return {name: cpu_seconds(pid) for name, pid in self.processes().items()}
 
 
-async def start_region(data_dir: Path, sampler: str, socket_messages_per_second: int) -> BenchRegion:
+async def start_region(
+    data_dir: Path,
+    sampler: str,
+    socket_messages_per_second: int,
+    *,
+    replicas: Mapping[str, int] | None = None,
+    cluster: Topology | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> BenchRegion:
+    """The region as `ccctl up` starts it; on `cluster` (servers tagged `region:<REGION>`, owned by
+    the region from here on) instead of its own nats-server when given. `environment` goes to
+    every service (e.g. `CC_STREAM_REPLICAS`), `replicas` as `ccctl up --replicas`."""
+    first = cluster.servers[0].spec if cluster is not None else None
     plan = LaunchPlan(
         data_dir=data_dir,
         regions=[REGION],
         examples_dir=ROOT / "examples",
-        nats_port=free_port(),
-        nats_monitor_port=free_port(),
+        nats_port=first.port if first else free_port(),
+        nats_monitor_port=first.http_port if first else free_port(),
         grpc_base_port=0,
         gateway_http_port=free_port(),
         gateway_smtp_port=free_port(),
         ready_timeout=180,
+        replicas=dict(replicas or {}),
     )
     (plan.data_dir / "logs").mkdir(parents=True, exist_ok=True)
     secret = auth_secret(plan.data_dir)
@@ -123,10 +147,15 @@ async def start_region(data_dir: Path, sampler: str, socket_messages_per_second:
     os.environ.update(SAMPLERS[sampler])
     # A bench agent answers far faster than a person; the socket's flood limit is for people.
     os.environ["CC_SOCKET_MESSAGES_PER_SECOND"] = str(socket_messages_per_second)
+    os.environ.update(environment or {})
     try:
-        await bring_up(platform, secret)
-        nc = await nats.connect(platform.nats_url, name="bench-platform")
-        region = BenchRegion(platform, secret, nc)
+        await bring_up(platform, secret, start_nats_server=cluster is None)
+        # Every server of a cluster: the bench's own connection outlives the loss of any one.
+        urls = cluster.urls if cluster is not None else [platform.nats_url]
+        nc = await nats.connect(
+            urls, name="bench-platform", max_reconnect_attempts=-1, reconnect_time_wait=0.5
+        )
+        region = BenchRegion(platform, secret, nc, cluster)
         store = await ConfigStore.open(nc.jetstream())
         await store.apply(validate_document(ENDPOINT_DOCUMENT))
         await region.routing().ConfigureQueue(
@@ -143,6 +172,8 @@ async def start_region(data_dir: Path, sampler: str, socket_messages_per_second:
                 print(f"--- {service.log_file.name} (exited)", *tail, sep="\n", file=sys.stderr)
         # A region that did not come up leaves nothing running behind it.
         stop(platform)
+        if cluster is not None:
+            cluster.stop_all()
         raise
     return region
 
@@ -152,3 +183,5 @@ async def stop_region(region: BenchRegion) -> None:
         await region.nc.close()
     finally:
         stop(region.platform)
+        if region.cluster is not None:
+            region.cluster.stop_all()

@@ -7,9 +7,15 @@ import logging
 
 from ai.adapters.event_codec import StreamEvents
 from ai.adapters.inference_pool import InferencePool
-from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
+from ai.adapters.inference_processes import ProcessInferencePool
+from ai.adapters.minilm_weights import ModelUnavailable
+from ai.adapters.multilingual_encoder import load_sentence_encoder
 from ai.adapters.registry import ComponentRegistry
+from ai.adapters.sentiment_weights import load_sentiment_model
 from ai.adapters.tenant_store import TenantStore
+from ai.adapters.training_objects import TrainingObjects
+from ai.adapters.training_progress import TrainingProgressPublisher
+from ai.adapters.training_worker import TrainingWorker
 from ai.config import AiConfig
 from ai.domain.component import ComponentContext, SentenceEncoder
 from ai.entrypoints.consumer import insight_consumer, reply_consumer
@@ -31,11 +37,27 @@ async def sentence_encoder(config: AiConfig) -> SentenceEncoder | None:
     if not config.sentence_encoder:
         return None
     try:
-        return await asyncio.to_thread(load_encoder)
+        return await asyncio.to_thread(load_sentence_encoder)
     except ModelUnavailable as why:
         # A documented, degraded mode: intent models keep to TF-IDF, embeddings is refused.
         log.warning("sentence encoder unavailable (%s): intent models use TF-IDF only", why)
         return None
+
+
+async def inference_pool(
+    config: AiConfig, with_encoder: bool, models: IntentModels
+) -> ProcessInferencePool | InferencePool:
+    if not config.inference_processes:
+        return InferencePool(config.inference_workers, blas_threads=config.inference_blas_threads)
+    pool = ProcessInferencePool(
+        config.inference_workers,
+        # Each worker loads the encoder this process uses, so tenants' models attach there too.
+        encoder_loader=load_sentence_encoder if with_encoder else None,
+        intent_models=models,
+        blas_threads=config.inference_blas_threads,
+    )
+    await pool.start()  # in the background: calls run on a thread here until a worker is ready
+    return pool
 
 
 async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
@@ -45,24 +67,40 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
         runtime.placement_tags,
         # Conversation state of wrapped-up or abandoned contacts does not stay for good.
         lambda: runtime.finished_ttl("ai"),
+        replicas=runtime.config.stream_replicas,
     )
     encoder = await sentence_encoder(runtime.config)
     models = IntentModels()
-    training = IntentTraining(models, store, encoder)
+    objects = await TrainingObjects.open(
+        runtime.js,
+        runtime.config.region,
+        placement_tags=runtime.placement_tags,
+        replicas=runtime.config.stream_replicas,
+    )
+    worker = TrainingWorker(
+        # The worker process loads its own encoder: the same loader as `sentence_encoder`, or
+        # every model it trains is refused here as of another kind.
+        load_sentence_encoder if encoder is not None else None,
+        threads=runtime.config.intent_training_threads,
+        memory_mb=runtime.config.intent_training_memory_mb,
+    )
+    progress = TrainingProgressPublisher(runtime.nc, runtime.config.region)
+    training = IntentTraining(models, store, objects, worker, encoder, progress)
     knowledge = KnowledgeBases(store, encoder)
     await training.start()
     await knowledge.start()
     registry = ComponentRegistry.discover()
-    catalog = PipelineCatalog(registry, ComponentContext(intent_models=models, sentence_encoder=encoder))
+    context = ComponentContext(
+        intent_models=models, sentence_encoder=encoder, sentiment_model=load_sentiment_model(encoder)
+    )
+    catalog = PipelineCatalog(registry, context)
 
     async def follow(document: ContactCenter | None) -> None:
         await catalog.apply(document)
 
     await catalog.apply(runtime.watcher.contact_center_for_region(runtime.config.region))
     runtime.watcher.on_region_change(runtime.config.region, follow)
-    inference = InferencePool(
-        runtime.config.inference_workers, blas_threads=runtime.config.inference_blas_threads
-    )
+    inference = await inference_pool(runtime.config, encoder is not None, models)
     analyzer = Analyzer(catalog, store, inference)
     events = StreamEvents(runtime.events)
     servicer = AiServicer(

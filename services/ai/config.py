@@ -9,14 +9,27 @@ class AiConfig(MeshConfig):
     #: Run the streaming consumer at all (CC_STREAM_INSIGHTS); the region's ContactCenter
     #: (spec.ai.streamInsights) decides whether it publishes insights.
     stream_insights: bool = True
-    #: Use the all-MiniLM-L6-v2 sentence encoder (CC_SENTENCE_ENCODER) for intent models and
-    #: the embeddings component when its package is installed; false keeps every model to the
-    #: TF-IDF stage (less memory, ~4 points less in-scope accuracy on CLINC150).
+    #: Use the sentence encoder (CC_SENTENCE_ENCODER): the multilingual USE v3 when its package is
+    #: installed, else all-MiniLM-L6-v2, for intent models, the trained sentiment classifier and
+    #: the embeddings component; false keeps intent models to the TF-IDF stage and sentiment to
+    #: its lexicon (less memory, ~4 points less in-scope accuracy on CLINC150).
     sentence_encoder: bool = True
-    #: Threads that run the analysis pipelines (CC_INFERENCE_WORKERS): inference is CPU work, so
+    #: Workers that run the analysis pipelines (CC_INFERENCE_WORKERS): inference is CPU work, so
     #: it runs off the event loop, which keeps serving calls, consumers and heartbeats meanwhile.
-    #: More threads than cores only queue in the interpreter; requests beyond them wait their turn.
+    #: One per core: more only queue for the same cores; requests beyond them wait their turn.
     inference_workers: int = Field(default=2, ge=1, le=64)
-    #: Threads each BLAS/OpenMP call may use (CC_INFERENCE_BLAS_THREADS), process-wide: with
-    #: several inference threads, BLAS threads of their own would oversubscribe the cores.
+    #: Run the workers as processes (CC_INFERENCE_PROCESSES), each loading the models once (about
+    #: 500 MB each: encoder ~100 MB, language detector ~265 MB); false: threads of the service
+    #: process, which share its interpreter lock, so under concurrent streams messages queue
+    #: behind each other (p99 about twice as high on 2 cores).
+    inference_processes: bool = True
+    #: Threads each BLAS/OpenMP call may use (CC_INFERENCE_BLAS_THREADS), in the service and in
+    #: each worker: with several workers, BLAS threads of their own would oversubscribe the cores.
     inference_blas_threads: int = Field(default=1, ge=1, le=64)
+    #: Threads an intent training's worker process may use for BLAS/OpenMP
+    #: (CC_INTENT_TRAINING_THREADS): a training runs beside live inference on the same cores.
+    intent_training_threads: int = Field(default=1, ge=1, le=64)
+    #: Memory (MiB) an intent training may add to its worker process after start-up
+    #: (CC_INTENT_TRAINING_MEMORY_MB); a set that needs more is refused with a clear error.
+    #: 0: no bound. About 1 GiB trains 100,000 examples (vocabularies are capped).
+    intent_training_memory_mb: int = Field(default=3072, ge=0)

@@ -40,6 +40,14 @@ from ccctl.sandbox_process import (
     start_sandbox,
     stop_sandbox,
 )
+from ccctl.up_observability import (
+    PROMETHEUS_PORT,
+    SCRAPE_SECONDS,
+    ObservabilityError,
+    RunningPrometheus,
+    start_prometheus,
+    stop_prometheus,
+)
 from ccctl.workspace_seed import SeedError, seed_workspace
 from ccmesh import prometheus
 from ccmesh.channels import Channel
@@ -86,6 +94,11 @@ class LaunchPlan:
     asked_replicas: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Every service process serves Prometheus `/metrics` on a free loopback port of its own.
     metrics: bool = False
+    #: A local Prometheus scrapes every service (`ccctl up --observability`; implies `metrics`).
+    observability: bool = False
+    #: Its HTTP port (0: a free one) and how often it scrapes.
+    prometheus_port: int = PROMETHEUS_PORT
+    prometheus_scrape_seconds: float = SCRAPE_SECONDS
     #: Chosen when the plan is made: the HTTP and SMTP port of each region's gateway.
     gateway_http_ports: dict[str, int] = field(default_factory=dict)
     gateway_smtp_ports: dict[str, int] = field(default_factory=dict)
@@ -96,6 +109,10 @@ class LaunchPlan:
         except ReplicaError as error:
             raise LaunchError(str(error)) from None
         self.nats_port = self.nats_port or free_port()
+        self.metrics = self.metrics or self.observability
+        if self.observability and not (self.prometheus_port and self.grpc_base_port):
+            # A free port when asked, and when tests run several platforms (gRPC base port 0).
+            self.prometheus_port = free_port()
         self.nats_monitor_port = self.nats_monitor_port or free_port()
         fixed_http = self.gateway_http_port
         # Fixed SMTP ports for a person; free ones when tests run several platforms at once.
@@ -157,6 +174,8 @@ class Platform:
     webchat_endpoints: list[str] = field(default_factory=list)
     #: The provider sandbox every example endpoint sends to.
     sandbox: RunningSandbox | None = None
+    #: The local Prometheus of `--observability`.
+    prometheus: RunningPrometheus | None = None
 
     @property
     def nats_url(self) -> str:
@@ -302,6 +321,10 @@ def _start_service(
     if name == "integration":
         # On a developer's machine webhook receivers are plain http:// on localhost.
         env["CC_LOCAL_MODE"] = "true"
+    if name == "ai":
+        # Every service of every region shares one machine here: one inference worker process
+        # (about 500 MB, its models loaded with the first message) per ai service, unless asked.
+        env.setdefault("CC_INFERENCE_WORKERS", "1")
     metrics_port = free_port() if plan.metrics else None
     if metrics_port is not None:
         env.update({prometheus.PORT_VARIABLE: str(metrics_port), prometheus.HOST_VARIABLE: "127.0.0.1"})
@@ -342,6 +365,9 @@ async def wait_until_serving(platform: Platform) -> None:
 
 
 def stop(platform: Platform, grace: float = 15.0) -> None:
+    if platform.prometheus is not None:
+        stop_prometheus(platform.prometheus)
+        platform.prometheus = None
     for service in platform.services:
         if service.process.poll() is None:
             service.process.send_signal(signal.SIGTERM)
@@ -384,6 +410,12 @@ def summary(platform: Platform, applied: list[str]) -> str:
             extra += f"  (metrics http://127.0.0.1:{service.metrics_port}/metrics)"
         lines.append(f"    {service.region:<14}{name:<12}127.0.0.1:{service.grpc_port}{extra}")
     lines += capped_replicas(plan)
+    if platform.prometheus is not None:
+        lines.append(
+            f"  Prometheus      {platform.prometheus.url}  (scrapes every service each "
+            f"{plan.prometheus_scrape_seconds:g} s; alerts at {platform.prometheus.url}/alerts; "
+            "names in docs/metrics.md)"
+        )
     web = platform.http_url()
     for name in platform.webchat_endpoints:
         lines.append(f"  web chat        {web}/chat/{name}")
@@ -421,14 +453,18 @@ def capped_replicas(plan: LaunchPlan) -> list[str]:
     return lines
 
 
-async def bring_up(platform: Platform, secret: str) -> list[str]:
+async def bring_up(platform: Platform, secret: str, start_nats_server: bool = True) -> list[str]:
     """Everything `ccctl up` starts, in order (NATS, configuration, services, example workspace);
-    the lines describing what was applied. Tests start the platform through this too."""
-    await asyncio.to_thread(start_nats, platform)
+    the lines describing what was applied. Tests start the platform through this too; with
+    `start_nats_server=False` on NATS servers already running at the plan's port (a cluster)."""
+    if start_nats_server:
+        await asyncio.to_thread(start_nats, platform)
     await asyncio.to_thread(start_provider_sandbox, platform)
     applied = await apply_examples(platform)
     start_services(platform, secret)
     await wait_until_serving(platform)
+    if platform.plan.observability:
+        await asyncio.to_thread(start_local_prometheus, platform)
     applied += await seed_examples(platform, secret)
     applied += await seed_flows(platform, secret)
     # The example tenants' intents and knowledge base, so the first messages show real AI.
@@ -453,6 +489,19 @@ async def seed_flows(platform: Platform, secret: str) -> list[str]:
             except FlowSeedError as error:
                 raise LaunchError(str(error)) from None
     return lines
+
+
+def start_local_prometheus(platform: Platform) -> None:
+    plan = platform.plan
+    try:
+        platform.prometheus = start_prometheus(
+            plan.data_dir / "prometheus",
+            platform.services,
+            plan.prometheus_port,
+            plan.prometheus_scrape_seconds,
+        )
+    except ObservabilityError as error:
+        raise LaunchError(str(error)) from None
 
 
 def start_provider_sandbox(platform: Platform) -> None:

@@ -9,6 +9,7 @@ from ccctl.commands import (
     CommandError,
     ai,
     apply,
+    contacts,
     customers,
     flow,
     get,
@@ -21,7 +22,7 @@ from ccctl.commands import (
 )
 
 #: Every subcommand module; adding one is adding it here.
-SUBCOMMANDS = (apply, get, status, up, token, integrations, flow, ai, kb, sandbox, customers)
+SUBCOMMANDS = (apply, get, status, up, token, integrations, flow, ai, kb, sandbox, customers, contacts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from ccmesh import naming
+from ccmesh import naming, telemetry
 from ccmesh.envelope import EVENT_KINDS
 from contactcenter.events.v1 import events_pb2
 
@@ -209,3 +209,33 @@ async def first_event_of_kind(
         log.warning("skipping an undecodable event on %s", subject)
         return None
     return event
+
+
+@dataclass(frozen=True)
+class TracedEvent:
+    """An event of a contact's history and the trace it was published in ("" for none)."""
+
+    event: events_pb2.Event
+    trace_id: str
+    sampled: bool
+
+
+async def traced_contact_history(
+    js: JetStreamContext, region: str, tenant_id: str, contact_id: str, *, limit: int = MAX_HISTORY_EVENTS
+) -> list[TracedEvent]:
+    """`contact_history` with the trace context each event carried in its headers (kept with the
+    stored message), oldest first, each event id once."""
+    subject = naming.event_subject(
+        region, _token(tenant_id, "tenant_id"), "*", _token(contact_id, "contact_id")
+    )
+    messages = await _direct_batches(js, naming.events_stream(region).name, subject, limit, 1)
+    seen: set[str] = set()
+    traced: list[TracedEvent] = []
+    for message in messages:
+        event = _decode(message)
+        if event is None or event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        context = telemetry.trace_context_of(message.headers)
+        traced.append(TracedEvent(event, telemetry.trace_id_hex(context), bool(context.trace_flags.sampled)))
+    return traced

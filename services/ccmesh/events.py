@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -26,7 +26,10 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ccmesh import naming, telemetry
+from ccmesh.consumer_metrics import consumer_metrics
+from ccmesh.creation import retry_creation
 from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
+from ccmesh.status import nats_away
 from ccmesh.stores import STREAM_DUPLICATE_WINDOW_SECONDS, ensure_stream
 from contactcenter.events.v1 import events_pb2
 
@@ -42,6 +45,13 @@ Outcome = BaseException | None
 
 class PermanentError(Exception):
     """Raised by a handler for an event that can never succeed: dead-lettered at once, no retries."""
+
+
+#: Deliveries a message may take while the platform's own NATS is away (see `status.nats_away`):
+#: such failures say nothing about the message, so they do not dead-letter it after `max_deliver`
+#: (which would lose a contact to a stream's leader election); at the last back-off of 15 s this
+#: rides out about 25 minutes of outage before the message is dead-lettered after all.
+MAX_DELIVER_WHILE_NATS_AWAY = 100
 
 
 class TransientError(Exception):
@@ -163,9 +173,12 @@ class EventPublisher:
         kind = event_type(event)
         return naming.event_subject(self.region, event.tenant.tenant_id, kind, event.contact_id), kind
 
-    def _span(self, event: events_pb2.Event, subject: str, kind: str) -> Any:
-        return self._tracer.start_as_current_span(
+    @contextlib.contextmanager
+    def _span(self, event: events_pb2.Event, subject: str, kind: str) -> Iterator[Span]:
+        # Published from no span (a routing pass, a timer): in the contact's trace, if known.
+        with self._tracer.start_as_current_span(
             f"{self._stream} publish",
+            context=telemetry.contact_context(event.contact_id),
             kind=SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "nats",
@@ -174,7 +187,9 @@ class EventPublisher:
                 "messaging.message.id": event.event_id,
                 "contactcenter.event.type": kind,
             },
-        )
+        ) as span:
+            telemetry.contact_traces.remember(event.contact_id, span.get_span_context())
+            yield span
 
 
 @dataclass
@@ -203,12 +218,18 @@ class MessageFormat(Generic[M]):
     decode: Callable[[bytes], M]
     #: Span attributes of a decoded message (its id, its type).
     attributes: Callable[[M], dict[str, str]]
+    #: The contact a message is about ("" for none): its trace context becomes the contact's.
+    contact_of: Callable[[M], str] | None = None
 
 
 EVENTS: MessageFormat[events_pb2.Event] = MessageFormat(
     label="event",
     decode=events_pb2.Event.FromString,
-    attributes=lambda event: {"messaging.message.id": event.event_id},
+    attributes=lambda event: {
+        "messaging.message.id": event.event_id,
+        "contactcenter.event.type": event.WhichOneof("payload") or "",
+    },
+    contact_of=lambda event: event.contact_id,
 )
 
 
@@ -268,22 +289,30 @@ class DurableConsumer(Generic[M]):
         s = self.settings
         filters = [s.filter_subject, *s.more_filter_subjects]
         config = ConsumerConfig(
+            name=s.durable,
             durable_name=s.durable,
             filter_subject=s.filter_subject if len(filters) == 1 else None,
             filter_subjects=filters if len(filters) > 1 else None,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=s.max_deliver,
+            # The server's bound is the outage one; `_settle` applies `max_deliver` itself.
+            max_deliver=max(s.max_deliver, MAX_DELIVER_WHILE_NATS_AWAY),
             ack_wait=s.ack_wait_seconds,
         )
-        self._subscription = await self._js.pull_subscribe(
-            s.filter_subject, durable=s.durable, stream=self._stream, config=config
+        # Create or update (the server's default action): a consumer made by an older release
+        # takes this release's filters and limits, which `pull_subscribe` would leave as they were.
+        # On a cluster still starting, the stream may be electing its leader: retried, idempotent.
+        await retry_creation(
+            f"consumer {s.durable!r}", lambda: self._js.add_consumer(self._stream, config=config)
         )
+        self._subscription = await self._js.pull_subscribe_bind(durable=s.durable, stream=self._stream)
         self._task = asyncio.create_task(self._run(), name=f"consumer-{s.durable}")
+        consumer_metrics().track(self._js, self._stream, s.durable)
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Finish the event in hand, then stop fetching. Unacked events are redelivered later."""
         self._stopping.set()
+        consumer_metrics().untrack(self._stream, self.settings.durable)
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=grace_seconds)
@@ -333,6 +362,10 @@ class DurableConsumer(Generic[M]):
                     await self._dead_letter(message, f"undecodable {self._format.label}: {error}")
                     return
                 span.set_attributes(self._format.attributes(decoded))
+                if self._format.contact_of is not None:
+                    telemetry.contact_traces.remember(
+                        self._format.contact_of(decoded), span.get_span_context()
+                    )
                 try:
                     await handler(decoded)
                 except Exception as error:
@@ -351,14 +384,21 @@ class DurableConsumer(Generic[M]):
                 await self._dead_letter(message, f"undecodable {self._format.label}: {error}")
         if not batch:
             return
-        # One span for the batch, linked to each message's producer (messaging conventions).
+        # One span for the batch, linked to each message's producer (messaging conventions);
+        # a batch of one trace (often one message) stays in that trace, as its child.
         links = []
-        for message, _ in batch:
-            sent = trace.get_current_span(telemetry.extract(message.headers)).get_span_context()
+        senders = []
+        for message, decoded in batch:
+            sent = telemetry.trace_context_of(message.headers)
             if sent.is_valid:
                 links.append(Link(sent))
+                senders.append(sent)
+            if self._format.contact_of is not None:
+                telemetry.contact_traces.remember(self._format.contact_of(decoded), sent)
+        one_trace = len(senders) == len(batch) and len({sent.trace_id for sent in senders}) == 1
         with self._tracer.start_as_current_span(
             f"{self._stream} process",
+            context=trace.set_span_in_context(trace.NonRecordingSpan(senders[0])) if one_trace else None,
             kind=SpanKind.CONSUMER,
             links=links,
             attributes={
@@ -395,7 +435,8 @@ class DurableConsumer(Generic[M]):
             await self._dead_letter(message, f"permanent failure: {error}")
             return
         span.set_status(Status(StatusCode.ERROR, repr(error)))
-        if delivered >= self.settings.max_deliver:
+        limit = MAX_DELIVER_WHILE_NATS_AWAY if nats_away(error) else self.settings.max_deliver
+        if delivered >= limit:
             await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
         elif isinstance(error, TransientError):
             log.debug("%s on %s: %s; retrying", self._format.label, self.settings.durable, error)
@@ -427,4 +468,5 @@ class DurableConsumer(Generic[M]):
         )
         await message.term()
         self.dead_lettered += 1
+        consumer_metrics().dead_lettered(self._stream, self.settings.durable)
         log.error("dead-lettered %s from %s: %s", message.subject, self.settings.durable, reason)

@@ -5,6 +5,21 @@ applies a pure function, and writes only if the revision is still the one it rea
 (`kv.create` for an absent key, `kv.update(..., last=revision)` otherwise). A lost race
 is retried with a fresh read, so no read-modify-write update can be lost.
 
+Reads see every acknowledged write (read-your-writes), also on a replicated bucket: the
+services read a key right after writing it, or after another process wrote it and said so
+in an event. nats-py's `kv.get` uses a direct get, which any replica answers, and a follower
+still applying the last writes answers with an older revision. So every bucket handle is
+opened here (`ensure_bucket`, `open_bucket`) as a `ReadYourWritesKV`: on a bucket with more
+than one replica it reads from the stream leader (the non-direct message get), and it never
+returns a revision older than one it wrote itself (a read served by a deposed leader is
+retried until it has caught up). A one-replica bucket keeps the cheaper direct get: its
+only server is the leader.
+
+Buckets are created idempotently: services start in any order, all at once, on an empty
+cluster; a creation that races another or meets a cluster still electing leaders is retried
+with back-off (`ccmesh.creation.retry_creation`). A bucket is kept at no fewer replicas than
+asked for.
+
     kv = await ensure_bucket(js, "cc-config", history=10)
     def increment(old: bytes | None) -> bytes:
         return str(int(old or b"0") + 1).encode()
@@ -16,20 +31,27 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import nats.errors
+import nats.js.errors
 import orjson
 from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.errors import (
     APIError,
     BucketNotFoundError,
+    InvalidKeyError,
+    KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
 )
-from nats.js.kv import KV_OP, KV_PURGE, KeyValue
+from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, MSG_ROLLUP_SUBJECT, KeyValue, _is_key_valid
 
+from ccmesh.creation import retry_creation
 from ccmesh.retention import Limits
 
 #: Server error codes for "the subject's last sequence is not the one you expected".
@@ -40,6 +62,15 @@ _NO_SUITABLE_PEERS = 10005
 KV_STREAM_PREFIX = "KV_"
 #: What the NATS clients use for a KV stream: long enough for a retried write.
 _KV_DUPLICATE_WINDOW_SECONDS = 120.0
+
+#: How many keys a handle remembers the last written revision of (the oldest are forgotten).
+_REMEMBERED_WRITES = 4096
+#: How long a read waits for a replica to catch up with a revision its handle wrote.
+_CATCH_UP_SECONDS = 2.0
+#: How long a read of a key its handle wrote, found absent, is tried again (it may have expired).
+_ABSENT_CATCH_UP_SECONDS = 0.25
+#: How long a read waits for a stream that has no leader to answer it (an election takes seconds).
+_LEADERLESS_SECONDS = 10.0
 
 Mutation = Callable[[bytes | None], bytes | None]
 
@@ -52,6 +83,134 @@ class UpdateConflictError(KVError):
     """`update_with` lost the race on every attempt of its retry budget."""
 
 
+class ReadYourWritesKV(KeyValue):
+    """A bucket handle whose reads see every acknowledged write (see the module docstring).
+
+    Writes are nats-py's (delete and purge are written here, to learn their revision); each
+    remembers the revision it wrote for its key, and a later read of that key through this
+    handle never returns an older one.
+    """
+
+    def __init__(
+        self, name: str, stream: str, pre: str, js: JetStreamContext, *, replicas: int, direct: bool
+    ) -> None:
+        # Followers of a replicated stream answer direct gets; only the leader answers the
+        # message get, and it has every acknowledged write.
+        super().__init__(name=name, stream=stream, pre=pre, js=js, direct=direct and replicas <= 1)
+        self.replicas = replicas
+        self._written: OrderedDict[str, int] = OrderedDict()
+
+    @property
+    def reads_from_leader(self) -> bool:
+        return not self._direct
+
+    def remember_write(self, key: str, revision: int) -> None:
+        """Record that `revision` of `key` was written through this handle."""
+        if revision > self._written.get(key, 0):
+            self._written[key] = revision
+            self._written.move_to_end(key)
+            while len(self._written) > _REMEMBERED_WRITES:
+                self._written.popitem(last=False)
+
+    async def _get(self, key: str, revision: int | None = None) -> KeyValue.Entry:
+        floor = 0 if revision else self._written.get(key, 0)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            waited = time.monotonic() - started
+            try:
+                entry = await super()._get(key, revision)
+            except KeyDeletedError as deleted:
+                # Deleted: the marker's revision counts like a value's.
+                seen = (deleted.entry.revision or 0) if deleted.entry is not None else 0
+                if seen >= floor or waited > _CATCH_UP_SECONDS:
+                    raise
+            except KeyNotFoundError:
+                # Nothing at all under a key this handle wrote: a replica that has not applied
+                # the write yet, or the write has expired since (its time to live, the bucket's
+                # maximum age). Only the first is worth a wait, and a short one; after it the
+                # write counts as gone, so the next reads of the key do not wait again.
+                if not floor:
+                    raise
+                if waited > _ABSENT_CATCH_UP_SECONDS:
+                    self._written.pop(key, None)
+                    raise
+            except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
+                # The stream is electing a leader: nobody answers the leader-only read yet.
+                if self._direct or waited > _LEADERLESS_SECONDS:
+                    raise
+            else:
+                # An older revision than this handle wrote: the replica that answered (a leader
+                # deposed a moment ago) has not applied it yet.
+                if (entry.revision or 0) >= floor or waited > _CATCH_UP_SECONDS:
+                    return entry
+            attempt += 1
+            await asyncio.sleep(min(0.005 * 2**attempt, 0.1))
+
+    async def _update(
+        self,
+        key: str,
+        value: bytes,
+        last: int | None = None,
+        validate_keys: bool = True,
+        msg_ttl: float | None = None,
+    ) -> int:
+        revision = await super()._update(key, value, last=last, validate_keys=validate_keys, msg_ttl=msg_ttl)
+        self.remember_write(key, revision)
+        return revision
+
+    async def put(self, key: str, value: bytes, validate_keys: bool = True) -> int:
+        revision = await super().put(key, value, validate_keys=validate_keys)
+        self.remember_write(key, revision)
+        return revision
+
+    async def delete(
+        self, key: str, last: int | None = None, validate_keys: bool = True, msg_ttl: float | None = None
+    ) -> bool:
+        # nats-py's delete does not return the marker's revision, so the marker is written here.
+        del msg_ttl  # ignored by nats-py too: a delete marker has no time to live
+        headers = {KV_OP: KV_DEL}
+        if last and last > 0:
+            headers[api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(last)
+        self.remember_write(key, await self._publish(key, headers, validate_keys=validate_keys))
+        return True
+
+    async def purge(self, key: str, msg_ttl: float | None = None) -> bool:
+        headers = {KV_OP: KV_PURGE, api.Header.ROLLUP.value: MSG_ROLLUP_SUBJECT}
+        self.remember_write(key, await self._publish(key, headers, msg_ttl=msg_ttl))
+        return True
+
+    async def _publish(
+        self, key: str, headers: dict[str, str], *, validate_keys: bool = True, msg_ttl: float | None = None
+    ) -> int:
+        if validate_keys and not _is_key_valid(key):
+            raise InvalidKeyError(key)
+        ack = await self._js.publish(f"{self._pre}{key}", headers=headers, msg_ttl=msg_ttl)
+        return int(ack.seq)
+
+
+async def open_bucket(js: JetStreamContext, name: str) -> ReadYourWritesKV:
+    """The existing bucket `name` as a read-your-writes handle; `BucketNotFoundError` when absent."""
+    try:
+        info = await js.stream_info(f"{KV_STREAM_PREFIX}{name}")
+    except (BucketNotFoundError, nats.js.errors.NotFoundError):
+        raise BucketNotFoundError from None
+    return _handle(js, name, info.config)
+
+
+def _handle(js: JetStreamContext, name: str, config: api.StreamConfig) -> ReadYourWritesKV:
+    if (config.max_msgs_per_subject or 0) < 1:
+        raise KVError(f"stream {KV_STREAM_PREFIX}{name} is not a key-value bucket")
+    return ReadYourWritesKV(
+        name,
+        f"{KV_STREAM_PREFIX}{name}",
+        f"$KV.{name}.",
+        js,
+        replicas=int(config.num_replicas or 1),
+        direct=bool(config.allow_direct),
+    )
+
+
 async def ensure_bucket(
     js: JetStreamContext,
     name: str,
@@ -60,27 +219,46 @@ async def ensure_bucket(
     placement_tags: list[str] | None = None,
     replicas: int = 1,
     limits: Limits | None = None,
-) -> KeyValue:
+) -> ReadYourWritesKV:
     """Return the bucket `name`, creating it first when it does not exist.
 
-    Without `limits`, an existing bucket is returned as it is (its history, placement and
-    replicas are not changed). With `limits` (a row of `ccmesh.retention`), an existing bucket
-    whose history, maximum age or maximum size differ is updated to them; its placement and
-    replicas stay. `placement_tags` (e.g. `["region:eu"]`) keeps the bucket's data on servers
-    with those tags, which is how data stays in its region.
+    Without `limits`, an existing bucket keeps its history and limits. With `limits` (a row of
+    `ccmesh.retention`), an existing bucket whose history, maximum age or maximum size differ is
+    updated to them. An existing bucket with fewer than `replicas` replicas is raised to them
+    (never lowered: a process configured with fewer does not take copies others asked for); its
+    placement stays. `placement_tags` (e.g. `["region:eu"]`) keeps the bucket's data on servers
+    with those tags, which is how data stays in its region. Safe to call from many processes at
+    once on a cluster still starting (see `retry_creation`).
     """
+    wanted = _bucket_config(name, history, placement_tags, replicas, limits or Limits())
+
+    async def attempt() -> ReadYourWritesKV:
+        try:
+            existing = (await js.stream_info(wanted.name or "")).config
+        except nats.js.errors.NotFoundError:
+            # Two processes may create the bucket at once: an identical config is accepted
+            # twice, a different one fails with "name in use" and the next attempt finds it.
+            created = await js.add_stream(wanted)
+            return _handle(js, name, created.config)
+        return _handle(js, name, await _reconcile(js, existing, history, replicas, limits))
+
     try:
-        kv = await js.key_value(name)
-    except BucketNotFoundError:
-        pass
-    else:
-        if limits is not None:
-            await _update_limits(js, name, history, limits)
-        return kv
-    limits = limits or Limits()
+        return await retry_creation(f"bucket {name!r}", attempt)
+    except APIError as err:
+        if err.err_code == _NO_SUITABLE_PEERS:
+            raise KVError(
+                f"cannot create bucket {name!r} with {replicas} replica(s) on servers tagged "
+                f"{placement_tags or []}: no suitable servers ({err.description})"
+            ) from err
+        raise KVError(f"cannot create bucket {name!r}: {err.description}") from err
+
+
+def _bucket_config(
+    name: str, history: int, placement_tags: list[str] | None, replicas: int, limits: Limits
+) -> api.StreamConfig:
     # nats-py's create_key_value drops `placement`, so the bucket's stream is declared here
     # with the same settings the NATS clients use for a KV stream, plus placement.
-    config = api.StreamConfig(
+    return api.StreamConfig(
         name=f"{KV_STREAM_PREFIX}{name}",
         subjects=[f"$KV.{name}.>"],
         allow_direct=True,
@@ -98,17 +276,6 @@ async def ensure_bucket(
         num_replicas=replicas,
         placement=api.Placement(tags=placement_tags) if placement_tags else None,
     )
-    try:
-        # Two processes may create the bucket at once: an identical config is accepted twice.
-        await js.add_stream(config)
-    except APIError as err:
-        if err.err_code == _NO_SUITABLE_PEERS:
-            raise KVError(
-                f"cannot create bucket {name!r} with {replicas} replica(s) on servers tagged "
-                f"{placement_tags or []}: no suitable servers ({err.description})"
-            ) from err
-        raise KVError(f"cannot create bucket {name!r}: {err.description}") from err
-    return await js.key_value(name)
 
 
 def _duplicate_window(limits: Limits) -> float:
@@ -117,26 +284,30 @@ def _duplicate_window(limits: Limits) -> float:
     return min(window, float(limits.max_age_seconds)) if limits.max_age_seconds else window
 
 
-async def _update_limits(js: JetStreamContext, name: str, history: int, limits: Limits) -> None:
-    config = (await js.stream_info(f"{KV_STREAM_PREFIX}{name}")).config
-    if (
+async def _reconcile(
+    js: JetStreamContext, config: api.StreamConfig, history: int, replicas: int, limits: Limits | None
+) -> api.StreamConfig:
+    """Bring an existing bucket's stream to `limits` (when given) and at least `replicas`."""
+    too_few = int(config.num_replicas or 1) < replicas
+    limits_differ = limits is not None and not (
         config.max_msgs_per_subject == history
         and int(config.max_age or 0) == limits.max_age_seconds
         and (config.max_bytes if config.max_bytes is not None else -1) == limits.max_bytes
         and config.allow_msg_ttl
-    ):
-        return
-    config.max_msgs_per_subject = history
-    # Buckets created before per-key TTLs existed get them too (nats-server 2.11+ allows turning
-    # it on, never off).
-    config.allow_msg_ttl = True
-    config.max_age = float(limits.max_age_seconds)
-    config.max_bytes = limits.max_bytes
-    config.duplicate_window = _duplicate_window(limits)
-    try:
-        await js.update_stream(config)
-    except APIError as err:
-        raise KVError(f"cannot update the limits of bucket {name!r}: {err.description}") from err
+    )
+    if not (too_few or limits_differ):
+        return config
+    if limits is not None and limits_differ:
+        config.max_msgs_per_subject = history
+        # Buckets created before per-key TTLs existed get them too (nats-server 2.11+ allows
+        # turning it on, never off).
+        config.allow_msg_ttl = True
+        config.max_age = float(limits.max_age_seconds)
+        config.max_bytes = limits.max_bytes
+        config.duplicate_window = _duplicate_window(limits)
+    if too_few:
+        config.num_replicas = replicas
+    return (await js.update_stream(config)).config
 
 
 def _lost_race(err: Exception) -> bool:
@@ -186,6 +357,8 @@ async def write_expiring(kv: KeyValue, key: str, value: bytes | None, *, last: i
         if err.err_code in _WRONG_LAST_SEQUENCE_CODES:
             raise KeyWrongLastSequenceError(description=err.description) from None
         raise
+    if isinstance(kv, ReadYourWritesKV):
+        kv.remember_write(key, int(ack.seq))
     return int(ack.seq)
 
 

@@ -8,6 +8,7 @@ Subjects
     ccevt.<region>.<tenant>.<event_type>.<contact>  contact lifecycle events (stream events-<region>)
     ccdlq.<region>.<consumer>                       dead letters of a consumer (stream deadletter-<region>)
     $SRV.PING|INFO|STATS[.<name>[.<id>]]            NATS micro discovery
+    ccpresence.<holder>                             a live process's answer (`ccmesh.presence`)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ RPC_PREFIX = "cc"
 EVENT_PREFIX = "ccevt"
 DEAD_LETTER_PREFIX = "ccdlq"
 ACTION_PREFIX = "ccact"
+PRESENCE_PREFIX = "ccpresence"
 #: Config documents are not personal data, so one bucket serves every region.
 CONFIG_BUCKET = "cc-config"
 
@@ -34,6 +36,10 @@ def rpc_subject(region: str, service: str, method: str) -> str:
 
 def rpc_wildcard(region: str, service: str) -> str:
     return f"{RPC_PREFIX}.{region}.{service}.v1.*"
+
+
+def presence_subject(holder: str) -> str:
+    return f"{PRESENCE_PREFIX}.{holder}"
 
 
 def events_stream(region: str) -> StreamName:
@@ -134,6 +140,17 @@ def ai_bucket(region: str) -> str:
     """The ai service's per-tenant intent training sets, knowledge bases and conversation state
     (redacted text only, but still the tenant's data: it stays in the region)."""
     return f"ai-{region}"
+
+
+def ai_training_bucket(region: str) -> str:
+    """Object store of intent training sets uploaded by `ccctl` and of trained intent models
+    (the tenant's examples: they stay in the region; the ai service creates it)."""
+    return f"ai-training-{region}"
+
+
+def ai_training_progress_subject(region: str, job: str) -> str:
+    """Where the ai service reports the progress of one intent training (core NATS, no stream)."""
+    return f"{RPC_PREFIX}.{region}.ai.training.{job}"
 
 
 def flows_bucket(region: str) -> str:

@@ -29,19 +29,22 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ccmesh import naming, telemetry
 from ccmesh.discovery import Discovery, EndpointCounters
+from ccmesh.metric_buckets import REQUEST_DURATION_BUCKETS
 from ccmesh.rpc_context import AbortRpc, NatsServicerContext, current_deadline
 from ccmesh.servicer_binding import ServiceBinding, bind_servicer
-from ccmesh.status import TIMEOUT_HEADER, RpcError, error_headers
+from ccmesh.status import NATS_AWAY_ERRORS, TIMEOUT_HEADER, RpcError, error_headers
 
 log = logging.getLogger(__name__)
 
 #: How often overdue requests are looked for; deadlines are honoured within this margin.
 DEADLINE_SWEEP_SECONDS = 0.01
+#: Upper bounds (seconds) of `rpc.server.call.duration`.
+CALL_DURATION_BUCKETS = REQUEST_DURATION_BUCKETS
 
 _SERVER_FAULTS = frozenset(
     {
@@ -93,6 +96,7 @@ class MeshServer:
         self._tracer = telemetry.tracer()
         self._tracing = False
         self._parent_sampling = False
+        self._call_duration: Histogram | None = None
 
     def add_servicer(self, servicer: object, descriptor: ServiceDescriptor) -> ServiceBinding:
         binding = bind_servicer(servicer, descriptor)
@@ -206,6 +210,7 @@ class MeshServer:
                 span = self._start_span(binding, method_name, parent)
                 token = otel_context.attach(trace.set_span_in_context(span, parent))
         error_text = None
+        status = grpc.StatusCode.OK
         try:
             payload = await self._invoke(binding, method_name, msg, deadline)
             reply_headers = None
@@ -213,6 +218,7 @@ class MeshServer:
             payload = b""
             reply_headers = error_headers(error.code, error.message)
             error_text = f"{error.code.name}: {error.message}"
+            status = error.code
             if span is not None:
                 span.set_attribute("rpc.grpc.status_code", error.code.value[0])
                 if error.code in _SERVER_FAULTS:
@@ -240,7 +246,18 @@ class MeshServer:
                 await self._nc.publish(msg.reply, payload, headers=reply_headers)
             except Exception:  # a closed connection during shutdown: the caller times out
                 log.warning("could not send reply for %s", msg.subject, exc_info=True)
-        counters.record(time.perf_counter_ns() - started, error_text)
+        elapsed_ns = time.perf_counter_ns() - started
+        counters.record(elapsed_ns, error_text)
+        if self._call_duration is not None:
+            # A method name is the caller's text: only the service's own names become a label.
+            method = method_name if method_name in binding.methods else "_OTHER"
+            call = {
+                "rpc.system": "grpc",
+                "rpc.service": counters.name,
+                "rpc.method": method,
+                "rpc.grpc.status_code": status.name,
+            }
+            self._call_duration.record(elapsed_ns / 1e9, call)
 
     def _start_span(
         self, binding: ServiceBinding, method_name: str, parent: otel_context.Context
@@ -297,6 +314,13 @@ class MeshServer:
             ) from None
         except RpcError:
             raise  # AbortRpc, or a downstream call's status passed on as gRPC would
+        except NATS_AWAY_ERRORS as error:
+            # JetStream electing a leader or NATS reconnecting: a retry will likely succeed, so
+            # the caller hears UNAVAILABLE (retry) rather than INTERNAL (a bug).
+            log.warning("%s: NATS did not answer in time: %r", method.path, error)
+            raise RpcError(
+                grpc.StatusCode.UNAVAILABLE, f"{method.path}: NATS did not answer in time; retry"
+            ) from None
         except Exception:
             log.exception("unhandled error in %s", method.path)
             raise RpcError(grpc.StatusCode.INTERNAL, f"internal error in {method.path}") from None
@@ -330,6 +354,12 @@ class MeshServer:
         )
         meter.create_observable_counter(
             "rpc.server.busy_time", [busy_seconds], unit="s", description="Time spent handling mesh requests"
+        )
+        self._call_duration = meter.create_histogram(
+            "rpc.server.call.duration",
+            unit="s",
+            description="Duration of mesh requests, per method and status",
+            explicit_bucket_boundaries_advisory=list(CALL_DURATION_BUCKETS),
         )
         meter.create_observable_up_down_counter(
             "rpc.server.in_flight",

@@ -130,11 +130,7 @@ def run_service(definition: ServiceDefinition[Any], argv: list[str] | None = Non
     except ConfigError as error:
         print(f"{definition.name}: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level,
-        format=f"%(asctime)s {definition.name} %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    telemetry.configure_logging(definition.name, config.log_level)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(definition, config))
     return 0
@@ -165,7 +161,7 @@ async def serve(
         js = nc.jetstream()
         tags = [naming.placement_tag(config.region)] if config.placement_by_region else []
         authority = TokenAuthority(config.auth_secret)
-        watcher = await ConfigWatcher.open(js)
+        watcher = await ConfigWatcher.open(js, replicas=config.stream_replicas)
         runtime = Runtime(
             name=definition.name,
             config=config,

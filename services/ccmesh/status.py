@@ -8,6 +8,8 @@ message in `Grpc-Status`/`Grpc-Message`, and the same values in NATS micro's
 from __future__ import annotations
 
 import grpc
+import nats.errors
+import nats.js.errors
 
 STATUS_HEADER = "Grpc-Status"
 MESSAGE_HEADER = "Grpc-Message"
@@ -18,6 +20,31 @@ TIMEOUT_HEADER = "Grpc-Timeout-Ms"
 AUTHORIZATION_HEADER = "Authorization"
 
 _BY_NUMBER: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+
+#: Failures of a NATS or JetStream call that pass when the cluster settles: a timeout during a
+#: leader election, no responders while a stream has no leader, a client reconnecting. A server
+#: answers them UNAVAILABLE, which tells the caller to try again.
+NATS_AWAY_ERRORS: tuple[type[Exception], ...] = (
+    TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionReconnectingError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+)
+
+
+def nats_away(error: BaseException) -> bool:
+    """The platform's own messaging did not answer (a stream electing its leader, a restart, a
+    service not reachable yet): says nothing about the request, so a later retry may succeed."""
+    if isinstance(error, RpcError):
+        return error.code is grpc.StatusCode.UNAVAILABLE
+    return isinstance(error, NATS_AWAY_ERRORS)
+
+
+#: The statuses a retry of the same (idempotent) call may turn into success.
+RETRYABLE_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
+)
 
 
 class RpcError(Exception):

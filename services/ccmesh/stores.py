@@ -7,6 +7,11 @@ limits differ is updated in place; its placement and replicas are left as they a
 
 Streams allow direct gets: a contact's history is read with them (`ccmesh.contact_history`), with
 no consumer to create and delete per read; a stream created before that is updated in place.
+
+Every service creates the region's stores on start, so on an empty cluster five processes may
+create the same stream at once: each store is checked and created or updated idempotently, and
+a race or a cluster still electing leaders is retried with back-off (`ccmesh.creation`).
+A store is kept at no fewer replicas than asked for (raised in place, never lowered).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from collections.abc import Sequence
 
 from nats.js import api
 from nats.js.client import JetStreamContext
-from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
+from nats.js.errors import APIError, NotFoundError
+from nats.js.object_store import ObjectStore
 
+from ccmesh.creation import retry_creation
 from ccmesh.kv import KV_STREAM_PREFIX, KVError, ensure_bucket
 from ccmesh.retention import GLOBAL_STORES, STORES, Limits, RetentionPolicy, StoreClass, StoreKind
 
@@ -46,15 +53,19 @@ def _limits_differ(config: api.StreamConfig, limits: Limits) -> bool:
     return int(config.max_age or 0) != limits.max_age_seconds or max_bytes != limits.max_bytes
 
 
-async def _update(js: JetStreamContext, config: api.StreamConfig, limits: Limits, window: float) -> None:
+async def _update(
+    js: JetStreamContext, config: api.StreamConfig, limits: Limits, window: float, replicas: int
+) -> None:
     config.allow_direct = True
     config.max_age = float(limits.max_age_seconds)
     config.max_bytes = limits.max_bytes
     config.duplicate_window = _duplicate_window(limits, window)
-    try:
-        await js.update_stream(config)
-    except APIError as err:
-        raise KVError(f"cannot update the limits of stream {config.name!r}: {err.description}") from err
+    config.num_replicas = max(int(config.num_replicas or 1), replicas)
+    await js.update_stream(config)
+
+
+def _creation_error(what: str, err: APIError) -> KVError:
+    return KVError(f"cannot create or update {what}: {err.description}")
 
 
 async def ensure_stream(
@@ -67,33 +78,43 @@ async def ensure_stream(
     replicas: int = 1,
     duplicate_window_seconds: float = STREAM_DUPLICATE_WINDOW_SECONDS,
 ) -> None:
-    """Create the region's stream of `store` with `limits`, or bring an existing one to them."""
+    """Create the region's stream of `store` with `limits`, or bring an existing one to them
+    (and to at least `replicas`)."""
     name = store.name(region)
-    try:
-        existing = (await js.stream_info(name)).config
-    except NotFoundError:
-        existing = None
-    if existing is not None:
+    window = _duplicate_window(limits, duplicate_window_seconds)
+
+    async def attempt() -> None:
+        try:
+            existing = (await js.stream_info(name)).config
+        except NotFoundError:
+            # A stream another process is creating at the same moment with the same config is
+            # accepted twice; with another config, "name in use" and the next attempt updates it.
+            await js.add_stream(
+                api.StreamConfig(
+                    name=name,
+                    subjects=list(store.subjects(region)),
+                    storage=api.StorageType.FILE,
+                    num_replicas=replicas,
+                    max_age=float(limits.max_age_seconds) or None,
+                    max_bytes=limits.max_bytes,
+                    duplicate_window=window,
+                    allow_direct=True,
+                    placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
+                )
+            )
+            return
         if (
             _limits_differ(existing, limits)
             or not existing.allow_direct
-            or existing.duplicate_window != _duplicate_window(limits, duplicate_window_seconds)
+            or existing.duplicate_window != window
+            or int(existing.num_replicas or 1) < replicas
         ):
-            await _update(js, existing, limits, duplicate_window_seconds)
-        return
-    await js.add_stream(
-        api.StreamConfig(
-            name=name,
-            subjects=list(store.subjects(region)),
-            storage=api.StorageType.FILE,
-            num_replicas=replicas,
-            max_age=float(limits.max_age_seconds) or None,
-            max_bytes=limits.max_bytes,
-            duplicate_window=_duplicate_window(limits, duplicate_window_seconds),
-            allow_direct=True,
-            placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
-        )
-    )
+            await _update(js, existing, limits, duplicate_window_seconds, replicas)
+
+    try:
+        await retry_creation(f"stream {name!r}", attempt)
+    except APIError as err:
+        raise _creation_error(f"stream {name!r}", err) from err
 
 
 async def ensure_object_store(
@@ -105,25 +126,53 @@ async def ensure_object_store(
     placement_tags: Sequence[str] = (),
     replicas: int = 1,
 ) -> None:
-    """Create the region's object store of `store` with `limits`, or bring an existing one to them."""
-    bucket = store.name(region)
+    """Create the region's object store of `store` with `limits`, or bring an existing one to them
+    (and to at least `replicas`)."""
+    await ensure_object_bucket(
+        js, store.name(region), limits=limits, placement_tags=placement_tags, replicas=replicas
+    )
+
+
+async def ensure_object_bucket(
+    js: JetStreamContext,
+    bucket: str,
+    *,
+    limits: Limits | None = None,
+    placement_tags: Sequence[str] = (),
+    replicas: int = 1,
+    description: str | None = None,
+) -> ObjectStore:
+    """The object store `bucket`, created when absent (with `limits`, or none), and kept at
+    `limits` when given and at no fewer than `replicas`; safe from many processes at once."""
+
+    async def attempt() -> ObjectStore:
+        try:
+            existing = (await js.stream_info(f"{OBJECT_STREAM_PREFIX}{bucket}")).config
+        except NotFoundError:
+            wanted = limits or Limits()
+            return await js.create_object_store(
+                bucket,
+                config=api.ObjectStoreConfig(
+                    bucket=bucket,
+                    description=description,
+                    ttl=float(wanted.max_age_seconds) or None,
+                    max_bytes=wanted.max_bytes,
+                    replicas=replicas,
+                    placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
+                ),
+            )
+        too_few = int(existing.num_replicas or 1) < replicas
+        if limits is not None and (too_few or _limits_differ(existing, limits)):
+            await _update(js, existing, limits, float(existing.duplicate_window or 0) or 120.0, replicas)
+        elif too_few:
+            existing.num_replicas = replicas
+            await js.update_stream(existing)
+        return await js.object_store(bucket)
+
     try:
-        await js.object_store(bucket)
-    except (BucketNotFoundError, NotFoundError):
-        await js.create_object_store(
-            bucket,
-            config=api.ObjectStoreConfig(
-                bucket=bucket,
-                ttl=float(limits.max_age_seconds) or None,
-                max_bytes=limits.max_bytes,
-                replicas=replicas,
-                placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
-            ),
-        )
-        return
-    existing = (await js.stream_info(stream_name(store, region))).config
-    if _limits_differ(existing, limits):
-        await _update(js, existing, limits, float(existing.duplicate_window or 0) or 120.0)
+        return await retry_creation(f"object store {bucket!r}", attempt)
+    except APIError as err:
+        raise _creation_error(f"object store {bucket!r}", err) from err
 
 
 async def ensure_store(

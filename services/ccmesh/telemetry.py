@@ -12,12 +12,29 @@ Span names and attributes follow the semantic conventions: RPC spans are named
 `<package>.<Service>/<Method>` with `rpc.system=grpc` (the mesh carries gRPC semantics) and
 `messaging.system=nats`; messaging spans are named `<destination> publish|process`, as the
 aio-pika instrumentation does.
+
+One trace per contact: the trace a contact starts in (its provider webhook's request, or
+`new_trace_span` for a chat customer's first message or an e-mail) is the trace of everything
+later done for it. Each process remembers the trace context it last saw for each contact
+(`ContactTraces`, fed by the event consumers and the publisher). Work that starts on its own for
+a contact continues that trace: a publish with no span current (a routing pass offering it)
+through `contact_context`, an action begun in another trace (an agent's, on the workspace
+socket) through `contact_span`, linked to the span that started it. The sampling decision is
+the contact's: parent-based samplers keep or drop the whole trace together.
+
+Every log line carries the trace and span id of the work it was written in (`TraceIdFilter`,
+installed by `configure_logging`), so a trace id found in `ccctl contacts show` finds the lines.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Mapping, MutableMapping
+import sys
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TextIO
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
@@ -26,6 +43,8 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ccmesh import prometheus
 
@@ -150,3 +169,171 @@ def tracing_enabled() -> bool:
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+# -- one trace per contact ------------------------------------------------------------------
+
+#: Contacts whose trace context one process keeps (about 100 bytes each); the least recently
+#: seen is forgotten first. A contact's work happens within minutes of its last event.
+CONTACT_TRACES_KEPT = 20_000
+#: The span attribute naming the contact a span worked for (an opaque id, no personal data):
+#: trace back-ends can search by it.
+CONTACT_ATTRIBUTE = "contactcenter.contact.id"
+
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+
+
+class ContactTraces:
+    """The trace each contact's work continues in, as this process last saw it.
+
+    The first trace seen for a contact is its trace. A later span of that same trace becomes
+    the parent of what follows (the tree then shows what led to what); a span of another trace
+    does not replace it: work that began elsewhere joins the contact's trace with `contact_span`
+    and keeps a link to where it began.
+    """
+
+    def __init__(self, capacity: int = CONTACT_TRACES_KEPT) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self._capacity = capacity
+        self._contexts: OrderedDict[str, trace.SpanContext] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._contexts)
+
+    def remember(self, contact_id: str, span_context: trace.SpanContext) -> None:
+        if not contact_id or not span_context.is_valid:
+            return
+        known = self._contexts.get(contact_id)
+        if known is None or known.trace_id == span_context.trace_id:
+            self._contexts[contact_id] = span_context
+        self._contexts.move_to_end(contact_id)
+        if len(self._contexts) > self._capacity:
+            self._contexts.popitem(last=False)
+
+    def span_context_of(self, contact_id: str) -> trace.SpanContext | None:
+        return self._contexts.get(contact_id)
+
+    def forget(self, contact_id: str) -> None:
+        self._contexts.pop(contact_id, None)
+
+
+#: This process's contact traces (the consumers, the publisher and `contact_span` share it).
+contact_traces = ContactTraces()
+
+
+def trace_context_of(headers: Mapping[str, str] | None) -> trace.SpanContext:
+    """The span context a message's `traceparent` header names (invalid when it names none)."""
+    if not headers or "traceparent" not in headers:
+        return trace.INVALID_SPAN_CONTEXT
+    return trace.get_current_span(_TRACE_CONTEXT.extract(headers)).get_span_context()
+
+
+def remember_contact(contact_id: str, headers: Mapping[str, str] | None) -> None:
+    """Take the trace a contact's message carries (its headers) as the contact's, if it is new."""
+    contact_traces.remember(contact_id, trace_context_of(headers))
+
+
+def contact_context(contact_id: str, traces: ContactTraces | None = None) -> Context | None:
+    """Where to start work for `contact_id` when no span is current (a background pass, a
+    timer): the contact's trace if this process knows it, else None (a new trace)."""
+    if trace.get_current_span().get_span_context().is_valid:
+        return None
+    known = (traces if traces is not None else contact_traces).span_context_of(contact_id)
+    return trace.set_span_in_context(trace.NonRecordingSpan(known)) if known is not None else None
+
+
+@contextlib.contextmanager
+def contact_span(
+    contact_id: str,
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, str | int | bool] | None = None,
+    traces: ContactTraces | None = None,
+    using: trace.Tracer | None = None,
+) -> Iterator[Span]:
+    """A span for work on one contact, in the contact's trace.
+
+    Work that another trace started (an agent's socket session, a batch of messages) is parented
+    on the contact's trace and linked to the span that started it. For a contact this process
+    has not seen, the span is a child of the current span, and its trace becomes the contact's.
+    (`traces` and `using` default to this process's contact traces and tracer.)
+    """
+    traces = traces if traces is not None else contact_traces
+    using = using or tracer()
+    current = trace.get_current_span().get_span_context()
+    known = traces.span_context_of(contact_id)
+    labelled = {CONTACT_ATTRIBUTE: contact_id, **(attributes or {})}
+    if known is not None and known.trace_id != current.trace_id:
+        with using.start_as_current_span(
+            name,
+            context=trace.set_span_in_context(trace.NonRecordingSpan(known)),
+            kind=kind,
+            links=[Link(current)] if current.is_valid else None,
+            attributes=labelled,
+        ) as span:
+            yield span
+        return
+    with using.start_as_current_span(name, kind=kind, attributes=labelled) as span:
+        traces.remember(contact_id, span.get_span_context())
+        yield span
+
+
+@contextlib.contextmanager
+def new_trace_span(
+    name: str, *, kind: SpanKind = SpanKind.SERVER, using: trace.Tracer | None = None
+) -> Iterator[Span]:
+    """A span that starts a trace of its own, linked to the current span: a contact beginning
+    on a long-lived connection (a chat socket) gets its own trace, not the connection's. The
+    sampler decides for it as for any trace that starts here."""
+    current = trace.get_current_span().get_span_context()
+    with (using or tracer()).start_as_current_span(
+        name, context=Context(), kind=kind, links=[Link(current)] if current.is_valid else None
+    ) as span:
+        yield span
+
+
+def trace_id_hex(span_context: trace.SpanContext) -> str:
+    """The W3C form of a trace id (32 hex digits), "" for an invalid context."""
+    return format(span_context.trace_id, "032x") if span_context.is_valid else ""
+
+
+# -- trace ids on log lines -----------------------------------------------------------------
+
+#: The log line of every service: who wrote it, and the trace and span it was written in
+#: ("0" outside any trace), named as the OpenTelemetry logging instrumentation names them.
+LOG_FORMAT = (
+    "%(asctime)s {service} %(levelname)s %(name)s "
+    "[trace_id=%(otelTraceID)s span_id=%(otelSpanID)s]: %(message)s"
+)
+
+
+class TraceIdFilter(logging.Filter):
+    """Puts the current trace and span id on each record (`otelTraceID`, `otelSpanID`).
+
+    Installed on a handler, so every logger's records get them. A record that already carries
+    them (set by the caller with `extra=`) keeps its own.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "otelTraceID"):
+            span_context = trace.get_current_span().get_span_context()
+            if span_context.is_valid:
+                record.otelTraceID = format(span_context.trace_id, "032x")
+                record.otelSpanID = format(span_context.span_id, "016x")
+            else:
+                record.otelTraceID = record.otelSpanID = "0"
+        return True
+
+
+def configure_logging(
+    service_name: str, level: int | str = logging.INFO, stream: TextIO | None = None
+) -> None:
+    """The process's log lines as `LOG_FORMAT` says, each with its trace id."""
+    logging.basicConfig(
+        level=level, format=LOG_FORMAT.format(service=service_name), stream=stream or sys.stderr
+    )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, TraceIdFilter) for f in handler.filters):
+            handler.addFilter(TraceIdFilter())

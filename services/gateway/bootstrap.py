@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from ccmesh import naming
 from ccmesh.kv import ensure_bucket
+from ccmesh.presence import Presence
 from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -50,7 +51,13 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     def finished_ttl() -> int:
         return runtime.finished_ttl("gateway")
 
-    store = ContactStore(bucket, finished_ttl=finished_ttl)
+    # Answers "still there?" for the provider messages this process claims, from before the first
+    # claim until the HTTP edge has drained (first of `on_stop`, so it stops last).
+    presence = Presence(runtime.nc)
+    await presence.start()
+    store = ContactStore(
+        bucket, finished_ttl=finished_ttl, holders=presence, claim_expiry=config.claim_expiry_seconds
+    )
     # Channel endpoints follow `ccctl apply` live; webhooks and the SMTP listener look them up here.
     directory = ChannelDirectory(config.region)
 
@@ -91,7 +98,7 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         contacts=store,
     )
     servicer = GatewayServicer(runtime.access, accept=accept, handed_over=handed_over)
-    on_stop: list[Callable[[], Awaitable[None]]] = []
+    on_stop: list[Callable[[], Awaitable[None]]] = [presence.stop]
     on_stopping: list[Callable[[], Awaitable[None]]] = []
     # Route groups of the channels and the workspace; each module contributes its own adder.
     route_adders: list[RouteAdder] = []

@@ -54,5 +54,8 @@ class GatewayConfig(MeshConfig):
     outbound_max_attempts: int = Field(default=5, ge=1, le=20)
     #: First retry delay of an outbound message, in seconds; each further retry doubles it.
     outbound_retry_seconds: float = Field(default=1.0, gt=0, le=300)
+    #: Seconds after which a provider message still claimed by a gateway that cannot be asked
+    #: whether it lives (no answer) is taken over; a gateway known to be gone loses it at once.
+    claim_expiry_seconds: float = Field(default=30.0, gt=0)
     #: Routing's offer timeout (its CC_ACD_OFFER_TIMEOUT_SECONDS), shown to agents as a countdown.
     agent_offer_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)

@@ -11,6 +11,7 @@ from ccmesh import naming
 from ccmesh.configplane.models import IntegrationConnector, Model, Tenant, WebhookSubscription
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.kv import ensure_bucket
+from ccmesh.outbox import Outbox, js_publisher
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
@@ -92,8 +93,13 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
     dead_letter_store = DeadLetterStore(bucket)
 
     actions = Actions(
-        ActionLog(bucket), ActionPublisher(runtime.js, config.region), StreamEvents(runtime.events)
+        ActionLog(bucket, config.region),
+        ActionPublisher(runtime.js, config.region),
+        StreamEvents(runtime.events),
     )
+    # What an action publishes is stored with its outcome; a sweep sends it should we die first.
+    actions_outbox = Outbox(bucket, js_publisher(runtime.js))
+    await actions_outbox.start(markers=True)
 
     async def apply_crm_attributes(event: events_pb2.Event, attributes: dict[str, str]) -> None:
         # Idempotent per event: a redelivered contact_created sets the same attributes once.
@@ -177,6 +183,7 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         connector_calls,
     )
     on_stop: list[Callable[[], Awaitable[None]]] = [
+        actions_outbox.stop,
         dispatcher.stop,
         replay_sender.close,
         connector_http.close,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from ccflow.effects import HandOff
@@ -10,12 +11,13 @@ from ccmesh import naming
 from ccmesh.envelope import new_event, stable_event_id
 from ccmesh.events import ConsumerSettings, DurableConsumer, concurrently
 from ccmesh.kv import ensure_bucket
+from ccmesh.outbox import Entry, Outbox, entry_of_event, js_publisher
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_remote import MeshRemoteQueues
-from routing.adapters.acd_store import AcdStore, KeyMirror
+from routing.adapters.acd_store import AcdOutboxMirror, AcdStore
 from routing.adapters.ai_client import MeshAi
 from routing.adapters.connector_client import MeshConnectors
 from routing.adapters.flow_event_relay import NatsFlowEventRelay
@@ -129,9 +131,16 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     def finished_journey_ttl() -> int:
         return runtime.finished_ttl("journeys")
 
+    def stage_continued(continued: Continued) -> Entry:
+        return entry_of_event(journey_continued(config.region, continued), config.region, at=time.time())
+
+    journey_store = JourneyStore(journeys_kv, finished_journey_ttl)
+    # A continued step's event saved with its journey goes out a sweep later should we die first.
+    journeys_outbox = Outbox(journeys_kv, js_publisher(runtime.js), ttl_of=journey_store.ttl_of)
+
     journeys = JourneyService(
         FlowStore(buckets[naming.flows_bucket(config.region)]),
-        JourneyStore(journeys_kv, finished_journey_ttl),
+        journey_store,
         config.region,
         publish_queued,
         PolicyStore(buckets[naming.flows_bucket(config.region)]),
@@ -141,6 +150,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         # Long integration waits end at their deadline on whichever instance is alive.
         deadlines=DeadlineStore(journeys_kv),
         publish_continued=publish_continued,
+        stage_continued=stage_continued,
         # A flow event taken by one instance reaches a step waiting in another's call.
         flow_event_relay=NatsFlowEventRelay(runtime.nc, config.region),
     )
@@ -155,16 +165,23 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         )
     assert acd_kv is not None
 
-    acd_mirror = KeyMirror(acd_kv)
+    acd_store = AcdStore(acd_kv, config.region)
+    # Events staged with the ACD's changes (a crash before their publish) go out a sweep later.
+    acd_outbox = Outbox(acd_kv, js_publisher(runtime.js), sent=acd_store.sent)
+    acd_mirror = AcdOutboxMirror(acd_kv, acd_outbox)
     acd_metrics = AcdMetrics(acd_mirror)
 
     async def publish_acd(event: RoutingEvent) -> None:
-        await runtime.events.publish(to_protobuf(event, config.region))
+        if not event.on_stream:
+            return
+        message = to_protobuf(event, config.region)
+        await runtime.events.publish(message)
+        acd_store.sent.add(message.event_id)  # the record's next write drops it from its outbox
 
     acd_events = EventBus(acd_metrics.count, publish_acd)
 
     acd = AcdService(
-        AcdStore(acd_kv),
+        acd_store,
         acd_mirror,
         AcdSettings(
             config.acd_offer_timeout_seconds,
@@ -178,7 +195,9 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         directory=ContactCenterDirectory(lambda: runtime.contact_center, config.region),
     )
     await acd.start()
+    await acd_outbox.start()
     await journeys.start_deadlines()
+    await journeys_outbox.start(markers=True)
     queued_consumer = DurableConsumer(
         runtime.js,
         config.region,
@@ -212,7 +231,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     servicer = RoutingServicer(runtime.access, journeys, acd, config.region)
     return ServiceParts(
         consumers=[queued_consumer, closed_consumer, journey_actions, insights],
-        on_stop=[acd.stop, journeys.stop],
+        on_stop=[acd.stop, journeys.stop, acd_outbox.stop, journeys_outbox.stop],
         servicers=[
             (
                 servicer,

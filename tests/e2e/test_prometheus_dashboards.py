@@ -1,18 +1,20 @@
 """The shipped dashboards are true: a real Prometheus scrapes the platform `ccctl up` starts.
 
-Every service process serves `/metrics`; Debian's Prometheus (installed by
-`tools/install_prometheus.sh`) scrapes them each second while a customer's SMS waits in a
-queue, alice comes online, accepts, replies and wraps up. Then every panel expression of every
-dashboard, asked over the range the workload ran as Grafana asks it, returns data; every alert
-rule evaluates without error against the real series; and no label value of any series carries
-the customer's phone number, text or contact id.
+The platform runs as `ccctl up --observability` runs it: every service process serves
+`/metrics` and Debian's Prometheus (installed by `tools/install_prometheus.sh`) scrapes them,
+here each second, while a customer's SMS waits in a queue, alice comes online, accepts, replies
+and wraps up, a web chat customer walks the example journey, and two webhook subscriptions
+receive the contact events: a CRM that takes them and one whose receiver fails until its events
+are dead-lettered. Then every panel expression of every dashboard, asked over the range the
+workload ran as Grafana asks it, returns data; every alert rule evaluates without error and its
+expression (its comparisons made `bool`) returns data; and no label value of any series carries
+a phone number, text, visitor, contact id or customer id of the workload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +26,10 @@ import yaml
 from aiohttp import web
 
 from ccctl.main import main as ccctl
+from ccctl.up_observability import scrape_config
 from ccmesh.natsserver import free_port
-from tests.dashboard_queries import panel_queries, variable_metrics
+from contactcenter.events.v1 import events_pb2
+from tests.dashboard_queries import RULES, alert_queries, panel_queries, variable_metrics
 from tests.e2e.harness import RunningRegion, WsClient, eventually, running_region
 
 pytestmark = pytest.mark.timeout(420)
@@ -39,62 +43,34 @@ if PROMETHEUS is None:
     )
 
 SCRAPE_SECONDS = 1
-RULES = (
-    Path(__file__).resolve().parents[2] / "charts" / "contactcenter" / "alerts" / "contactcenter.rules.yaml"
-)
 PHONE = "+447700900477"
 TEXT = "Where is my order 55 Baker Street"
+REPLY = "It leaves the depot today."
+VISITOR = "metrics-e2e-visitor"
+CHAT_TEXT = "I need help with my account"
+#: The failing receiver's events are dead-lettered after this many attempts, retried at once.
+FAILING_ATTEMPTS = 3
 
 
 @pytest.fixture(scope="module")
 def metrics_region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegion]:
-    with running_region(tmp_path_factory.mktemp("platform"), metrics=True) as region:
-        yield region
-
-
-def scrape_config(region: RunningRegion) -> dict[str, Any]:
-    jobs: dict[str, list[str]] = {}
-    for service in region.platform.services:
-        assert service.metrics_port, f"{service.name} was started without a /metrics port"
-        jobs.setdefault(service.name, []).append(f"127.0.0.1:{service.metrics_port}")
-    return {
-        "global": {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": f"{SCRAPE_SECONDS}s"},
-        "rule_files": [str(RULES)],
-        "scrape_configs": [
-            {"job_name": name, "static_configs": [{"targets": targets}]} for name, targets in jobs.items()
-        ],
-    }
+    with pytest.MonkeyPatch.context() as env:
+        # The services read these when they start: a failing receiver is given up on in seconds.
+        env.setenv("CC_DELIVERY_MAX_ATTEMPTS", str(FAILING_ATTEMPTS))
+        env.setenv("CC_DELIVERY_BACKOFF_BASE_SECONDS", "0.05")
+        with running_region(
+            tmp_path_factory.mktemp("platform"),
+            observability=True,
+            prometheus_scrape_seconds=SCRAPE_SECONDS,
+        ) as region:
+            yield region
 
 
 @pytest.fixture(scope="module")
-def prometheus_url(metrics_region: RunningRegion, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("prometheus")
-    config = folder / "prometheus.yml"
-    config.write_text(yaml.safe_dump(scrape_config(metrics_region)))
-    port = free_port()
-    assert PROMETHEUS is not None
-    with (folder / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={folder / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=1h",
-            ],
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def prometheus_url(metrics_region: RunningRegion) -> str:
+    running = metrics_region.platform.prometheus
+    assert running is not None, "--observability started no Prometheus"
+    return running.url
 
 
 async def api(http: aiohttp.ClientSession, base: str, path: str, **params: str) -> Any:
@@ -118,12 +94,12 @@ async def targets_up(http: aiohttp.ClientSession, base: str, expected: int) -> l
     return up if len(up) == expected else None
 
 
-def subscribe(region: RunningRegion, folder: Path, url: str) -> None:
+def subscribe(region: RunningRegion, folder: Path, name: str, url: str) -> None:
     """As an admin: a webhook subscription of acme's contact events to `url` (`ccctl apply -f`)."""
     subscription = {
         "apiVersion": "contactcenter.dev/v1alpha1",
         "kind": "WebhookSubscription",
-        "metadata": {"name": "metrics-e2e-hook"},
+        "metadata": {"name": name},
         "spec": {
             "tenant": "acme",
             "endpointRegion": region.region,
@@ -132,7 +108,7 @@ def subscribe(region: RunningRegion, folder: Path, url: str) -> None:
             "eventTypes": ["contact_created", "contact_closed"],
         },
     }
-    path = folder / "subscription.yaml"
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(subscription, sort_keys=False))
     assert ccctl(["apply", "-f", str(path), "--nats-url", region.nats_url]) == 0
 
@@ -149,67 +125,94 @@ async def workload(region: RunningRegion) -> str:
         await alice.send(type="accept", id="a1", reservationId=offer["reservationId"])
         await alice.expect("accepted", id="a1")
         contact_id = offer["contactId"]
-        await alice.send(type="send", id="s1", contactId=contact_id, text="It leaves the depot today.")
+        await alice.send(type="send", id="s1", contactId=contact_id, text=REPLY)
         await alice.expect("sent", id="s1")
         await alice.send(type="wrap_up", id="w1", contactId=contact_id, disposition="resolved")
         await alice.expect("wrapped_up", seconds=45, id="w1")
         await alice.ws.close()
-        customer = await region.chat(http, "acme-webchat-journey", visitor="metrics-e2e-visitor")
-        await customer.send(type="message", id="j1", text="I need help with my account")
+        customer = await region.chat(http, "acme-webchat-journey", visitor=VISITOR)
+        await customer.send(type="message", id="j1", text=CHAT_TEXT)
         await customer.expect("ack", id="j1")
         await customer.expect("message", seconds=30, **{"from": "bot"})
         await customer.ws.close()
         return str(contact_id)
 
 
-async def webhook_receiver(port: int) -> tuple[web.AppRunner, list[bytes]]:
-    """The CRM's end of the webhook: accepts every delivery and keeps its body."""
+async def webhook_receiver(port: int) -> tuple[web.AppRunner, list[bytes], list[bytes]]:
+    """The CRM's end of the webhook (accepts every delivery and keeps its body), and a broken
+    receiver beside it (answers 503, retry at once, and counts the attempts)."""
     received: list[bytes] = []
+    refused: list[bytes] = []
 
     async def hook(request: web.Request) -> web.Response:
         received.append(await request.read())
         return web.Response(status=204)
 
+    async def broken(request: web.Request) -> web.Response:
+        refused.append(await request.read())
+        return web.Response(status=503, headers={"Retry-After": "0"})
+
     app = web.Application()
     app.router.add_post("/hook", hook)
+    app.router.add_post("/broken", broken)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, received
+    return runner, received, refused
+
+
+async def workload_identifiers(region: RunningRegion) -> set[str]:
+    """What identifies the workload's customers and contacts: what the customers sent and were
+    sent, and every contact id, customer id and sender identifier the stored events name."""
+    found = {PHONE, PHONE.lstrip("+"), TEXT, "Baker Street", REPLY, VISITOR, CHAT_TEXT}
+    for event in await region.events():
+        found.add(event.contact_id)
+        payload = getattr(event, event.WhichOneof("payload") or "contact_created")
+        if isinstance(payload, events_pb2.ContactCreated):
+            found |= {payload.customer_id, getattr(payload, "from").value}
+        if isinstance(payload, events_pb2.MessageReceived):
+            found.add(payload.customer_id)
+    return {identifier for identifier in found if identifier}
 
 
 @pytest.fixture(scope="module")
 def scraped_workload(
     metrics_region: RunningRegion, prometheus_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[float, str]:
-    """(when the workload started, its contact id), once Prometheus scrapes every process."""
+) -> tuple[float, set[str]]:
+    """(when the workload started, what identifies its people and contacts), once Prometheus
+    scrapes every process and the broken receiver's first event is dead-lettered."""
 
-    async def run() -> tuple[float, str]:
+    async def run() -> tuple[float, set[str]]:
         async with aiohttp.ClientSession() as http:
             await eventually(lambda: ready(http, prometheus_url), seconds=60)
             expected = len(metrics_region.platform.services)
             await eventually(lambda: targets_up(http, prometheus_url, expected), seconds=60)
-        runner, received = await webhook_receiver(hook_port)
+        runner, received, refused = await webhook_receiver(hook_port)
         try:
             started = time.time()
             contact_id = await workload(metrics_region)
 
             async def delivered() -> bool | None:
-                return True if received else None
+                return True if received and len(refused) >= FAILING_ATTEMPTS else None
 
             await eventually(delivered, seconds=60)
-            await asyncio.sleep(3 * SCRAPE_SECONDS)  # scraped after the delivery
+            # The consumers' lag is read every 5 s; then two scrapes after the dead letter.
+            await asyncio.sleep(6 + 3 * SCRAPE_SECONDS)
         finally:
             await runner.cleanup()
-        return started, contact_id
+        identifiers = await workload_identifiers(metrics_region)
+        assert contact_id in identifiers
+        return started, identifiers
 
     hook_port = free_port()
-    subscribe(metrics_region, tmp_path_factory.mktemp("config"), f"http://127.0.0.1:{hook_port}/hook")
+    folder = tmp_path_factory.mktemp("config")
+    subscribe(metrics_region, folder, "metrics-e2e-hook", f"http://127.0.0.1:{hook_port}/hook")
+    subscribe(metrics_region, folder, "metrics-e2e-broken", f"http://127.0.0.1:{hook_port}/broken")
     return asyncio.run(run())
 
 
 async def test_every_dashboard_panel_returns_data(
-    metrics_region: RunningRegion, prometheus_url: str, scraped_workload: tuple[float, str]
+    metrics_region: RunningRegion, prometheus_url: str, scraped_workload: tuple[float, set[str]]
 ) -> None:
     started, _ = scraped_workload
     queries = panel_queries()
@@ -247,10 +250,9 @@ async def test_every_dashboard_panel_returns_data(
 
 
 async def test_no_label_value_carries_personal_data(
-    prometheus_url: str, scraped_workload: tuple[float, str]
+    prometheus_url: str, scraped_workload: tuple[float, set[str]]
 ) -> None:
-    started, contact_id = scraped_workload
-    identifiers = {PHONE, PHONE.lstrip("+"), TEXT, contact_id, "Baker Street"}
+    started, identifiers = scraped_workload
     async with aiohttp.ClientSession() as http:
         series = await api(
             http,
@@ -269,7 +271,7 @@ async def test_no_label_value_carries_personal_data(
 
 
 async def test_every_alert_rule_evaluates_against_the_real_series(
-    prometheus_url: str, scraped_workload: tuple[float, str]
+    prometheus_url: str, scraped_workload: tuple[float, set[str]]
 ) -> None:
     expected = {
         rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]
@@ -289,8 +291,33 @@ async def test_every_alert_rule_evaluates_against_the_real_series(
     assert not broken, broken
 
 
+async def test_every_alert_expression_returns_data(
+    prometheus_url: str, scraped_workload: tuple[float, set[str]]
+) -> None:
+    queries = alert_queries()
+    assert {query.alert for query in queries} == {
+        rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]
+    }
+    async with aiohttp.ClientSession() as http:
+
+        async def silent() -> list[str]:
+            missing = []
+            for query in queries:
+                data = await api(http, prometheus_url, "query", query=query.signal)
+                if not data["result"]:
+                    missing.append(f"{query.alert}: {query.signal}")
+            return missing
+
+        deadline = time.monotonic() + 30
+        missing = await silent()
+        while missing and time.monotonic() < deadline:
+            await asyncio.sleep(2 * SCRAPE_SECONDS)
+            missing = await silent()
+    assert not missing, "alert expressions without data:\n" + "\n".join(missing)
+
+
 def test_the_scrape_config_names_every_service_process(metrics_region: RunningRegion) -> None:
-    config = scrape_config(metrics_region)
+    config = scrape_config(metrics_region.platform.services)
     scraped = {job["job_name"] for job in config["scrape_configs"]}
     assert scraped == {service.name for service in metrics_region.platform.services}
     ports = [service.metrics_port for service in metrics_region.platform.services]

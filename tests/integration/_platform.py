@@ -44,6 +44,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 START_SECONDS = 20.0
 STOP_SECONDS = 20.0
 WAIT_SECONDS = 10.0
+#: Config every in-process start gets unless the test says otherwise: the ai service analyses on
+#: threads here, since worker processes spawned and loaded for each test would cost seconds of
+#: CPU each; the worker pool itself is tested in tests/integration/ai/test_ai_inference_processes.py
+#: and runs in every platform the e2e tests start.
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {"ai": {"inference_processes": False}}
 
 
 def eu_contact_center() -> ContactCenter:
@@ -113,7 +118,7 @@ class Platform:
                 instance_name=f"{name}-test",
                 shutdown_grace_seconds=2.0,
                 default_deadline_seconds=5.0,
-                **(settings or {}).get(name, {}),
+                **{**DEFAULT_SETTINGS.get(name, {}), **(settings or {}).get(name, {})},
             )
             stop = asyncio.Event()
             task = asyncio.create_task(serve(definition, config, stop), name=f"serve-{name}")

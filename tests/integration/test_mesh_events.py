@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from _mesh import REGION, eventually
 from nats.aio.client import Client as NATS
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import RawStreamMsg
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ccmesh import naming
 from ccmesh.events import (
+    MAX_DELIVER_WHILE_NATS_AWAY,
     ConsumerSettings,
     DurableConsumer,
     EventPublisher,
@@ -199,6 +201,27 @@ async def test_handler_that_always_fails_is_dead_lettered_after_max_deliver(
     assert events_pb2.Event.FromString(letter.data or b"").event_id == "evt-doomed"
 
 
+async def test_an_event_outlives_a_nats_outage_longer_than_max_deliver(
+    js: JetStreamContext, consume: Callable[..., Awaitable[DurableConsumer]]
+) -> None:
+    """Failures because NATS itself is away (a stream electing its leader) say nothing about the
+    event: it is retried past `max_deliver` instead of being dead-lettered, i.e. lost."""
+    attempts: list[int] = []
+
+    async def during_an_election(event: events_pb2.Event) -> None:
+        attempts.append(1)
+        if len(attempts) <= 5:
+            raise NatsTimeoutError
+
+    consumer = await consume("election", during_an_election, max_deliver=3)
+    await EventPublisher(js, REGION).publish(contact_created("evt-kept"))
+    await eventually(lambda: len(attempts) == 6, what="the event handled after the outage")
+    await settled(js, "election")
+    assert consumer.dead_lettered == 0
+    info = await js.consumer_info(EVENTS, "election")
+    assert info.config.max_deliver == MAX_DELIVER_WHILE_NATS_AWAY
+
+
 async def test_permanent_error_is_dead_lettered_at_once(
     js: JetStreamContext, consume: Callable[..., Awaitable[DurableConsumer]]
 ) -> None:
@@ -231,3 +254,50 @@ async def test_undecodable_message_is_dead_lettered_without_reaching_the_handler
     await eventually(lambda: handled == ["evt-good"], what="the good event after the bad one")
     assert (letter.headers or {})["Cc-Reason"].startswith("undecodable event")
     assert letter.data == b"\x0a\x05ab"
+
+
+async def test_a_consumer_from_an_older_release_takes_the_new_filters(js: JetStreamContext) -> None:
+    """A durable made with a wide filter is narrowed on start, keeping its position: left as it
+    was, it would keep delivering kinds the new handler does not want."""
+    publisher = EventPublisher(js, REGION)
+    await publisher.publish(contact_created("evt-old"))
+    old = DurableConsumer(
+        js, REGION, ConsumerSettings(durable="narrowed", filter_subject=f"ccevt.{REGION}.>"), handler=_ignore
+    )
+    await old.start()
+    await settled(js, "narrowed")
+    await old.stop(2.0)
+    await publisher.publish(contact_created("evt-new", contact_id="c-2"))
+    closed = events_pb2.Event(
+        event_id="evt-closed",
+        tenant=common_pb2.TenantRef(tenant_id="acme"),
+        region=REGION,
+        contact_id="c-2",
+        source="tests",
+        contact_closed=events_pb2.ContactClosed(outcome="resolved"),
+    )
+    await publisher.publish(closed)
+    received: list[str] = []
+
+    async def handle(event: events_pb2.Event) -> None:
+        received.append(event.event_id)
+
+    narrow = (f"ccevt.{REGION}.*.contact_closed.*", f"ccevt.{REGION}.*.message_received.*")
+    new = DurableConsumer(
+        js,
+        REGION,
+        ConsumerSettings(durable="narrowed", filter_subject=narrow[0], more_filter_subjects=narrow[1:]),
+        handler=handle,
+    )
+    await new.start()
+    try:
+        await settled(js, "narrowed")
+        info = await js.consumer_info(EVENTS, "narrowed")
+        assert list(info.config.filter_subjects or []) == list(narrow)
+        assert received == ["evt-closed"]
+    finally:
+        await new.stop(2.0)
+
+
+async def _ignore(event: events_pb2.Event) -> None:
+    del event

@@ -201,3 +201,15 @@ def test_an_offer_can_be_answered_once() -> None:
     assert book.get("r2") is None
     assert book.answered("r1") == Offer("r1", "c1", "support")
     assert book.answered("r1") is None
+
+
+def test_an_offer_told_again_is_not_shown_again_even_after_it_ended() -> None:
+    # Routing sweeps an offer it could not confirm on the stream: it may come twice, or late.
+    book = OfferBook()
+    assert book.offered(Offer("r1", "c1", "support"))
+    assert not book.offered(Offer("r1", "c1", "support"))  # open already
+    assert book.answered("r1") is not None
+    assert not book.offered(Offer("r1", "c1", "support"))  # ended
+    assert book.get("r1") is None
+    assert book.answered("r2") is None  # a timed-out offer never shown here ends it too
+    assert not book.offered(Offer("r2", "c2", "support"))

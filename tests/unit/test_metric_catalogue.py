@@ -10,6 +10,8 @@ from tests.dashboard_queries import (
     CATALOGUED_SERIES,
     METRICS,
     PanelQuery,
+    alert_queries,
+    as_bool_comparisons,
     catalogue,
     metric_names,
     panel_queries,
@@ -26,13 +28,22 @@ BOUNDED_ATTRIBUTES = {
     "crossed",
     "flow",
     "home_region",
+    "http.request.method",
+    "http.response.status_code",
+    "http.route",
+    "messaging.consumer.group.name",
+    "messaging.destination.name",
     "node",
     "outcome",
+    "pipeline",
     "queue",
     "region",
+    "rpc.grpc.status_code",
+    "rpc.method",
     "rpc.service",
     "rpc.system",
     "rule",
+    "stage",
     "state",
     "subscription",
     "tenant",
@@ -63,6 +74,22 @@ def test_the_catalogue_reads_names_units_and_attributes_from_the_code() -> None:
         "contactcenter_integration_delivery_latency_seconds_sum",
         "contactcenter_integration_delivery_latency_seconds_count",
     }
+    contacts = metrics["contactcenter.contacts"]
+    assert (contacts.prometheus, contacts.attributes) == (
+        "contactcenter_contacts_total",
+        {"tenant", "queue", "channel", "outcome"},
+    )
+    stages = metrics["contactcenter.ai.stage.duration"]
+    assert (stages.kind, stages.attributes) == ("histogram", {"tenant", "pipeline", "stage"})
+    lag = metrics["contactcenter.consumer.lag"]
+    assert (lag.prometheus, lag.attributes) == (
+        "contactcenter_consumer_lag",
+        {"messaging.destination.name", "messaging.consumer.group.name"},
+    )
+    assert (
+        metrics["contactcenter.consumer.dead_letters"].prometheus
+        == "contactcenter_consumer_dead_letters_total"
+    )
     for name in (
         "contactcenter.queue.longest_wait",
         "contactcenter.queue.service_level",
@@ -98,3 +125,18 @@ def test_dashboard_variables_read_catalogued_series(dashboard: str, variable: st
     assert metric in CATALOGUED_SERIES, (
         f"{dashboard} variable {variable} reads {metric}, which no service emits"
     )
+
+
+def test_alert_signals_keep_the_series_whatever_the_threshold() -> None:
+    assert as_bool_comparisons('max by (q) (a{x!="p>q", y=~"b"}) > 300') == (
+        'max by (q) (a{x!="p>q", y=~"b"}) > bool 300'
+    )
+    assert (
+        as_bool_comparisons("a / b > (14.4 * 0.001) and c >= 0")
+        == "a / b > bool (14.4 * 0.001) and c >= bool 0"
+    )
+    assert as_bool_comparisons("a == bool 2") == "a == bool 2"
+    signals = {query.alert: query.signal for query in alert_queries()}
+    assert signals, "no alert rules found"
+    for alert, signal in signals.items():
+        assert metric_names(signal) <= CATALOGUED_SERIES, alert

@@ -66,6 +66,18 @@ def container_ports(service: str) -> list[Manifest]:
     return ports
 
 
+DEFAULT_RESOURCES: Manifest = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"memory": "512Mi"},
+}
+#: The ai service runs its pipelines in worker processes (CC_INFERENCE_WORKERS, 2 by default),
+#: each holding the sentence encoder and language models (about 500 MB a worker), beside the
+#: service process itself: about 1.5 GB in use once messages flow.
+RESOURCES: dict[str, Manifest] = {
+    "ai": {"requests": {"cpu": "500m", "memory": "1536Mi"}, "limits": {"memory": "2Gi"}},
+}
+
+
 def pod_template(cc: ContactCenter, service: str, image: str, config_hash: str, auth_secret: str) -> Manifest:
     name = cc.metadata.name
     selector = labels.selector_labels(name, service)
@@ -83,10 +95,7 @@ def pod_template(cc: ContactCenter, service: str, image: str, config_hash: str, 
                 "valueFrom": {"secretKeyRef": {"name": auth_secret, "key": "CC_AUTH_SECRET"}},
             }
         ],
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"memory": "512Mi"},
-        },
+        "resources": RESOURCES.get(service, DEFAULT_RESOURCES),
         "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3, "initialDelaySeconds": 10},
         "securityContext": container_security(),

@@ -18,6 +18,9 @@ from typing import Any, TypeVar
 
 from threadpoolctl import threadpool_limits
 
+from ai.domain.component import Insights
+from ai.domain.pipeline import Pipeline
+
 T = TypeVar("T")
 
 
@@ -32,6 +35,11 @@ class InferencePool:
         """`function(*args)` on a pool thread; awaiting it leaves the event loop free."""
         call = functools.partial(contextvars.copy_context().run, function, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def analyse(self, pipeline: Pipeline, insights: Insights) -> Insights:
+        """`pipeline.run(insights)` on a pool thread; it fills `insights` in place."""
+        await self.run(pipeline.run, insights)
+        return insights
 
     async def stop(self) -> None:
         """Let running inferences finish (their callers are being drained), then end the threads."""

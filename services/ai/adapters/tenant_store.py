@@ -28,6 +28,7 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from ccmesh import naming
 from ccmesh.kv import ensure_bucket, get_json, update_with
+from ccmesh.kv_watch import KeyWatch
 from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class TenantStore:
         """`finished_ttl`: seconds an idle conversation stays (0: kept), read per write."""
         self._kv = kv
         self._finished_ttl = finished_ttl
-        self._watchers: list[Any] = []
+        self._watchers: list[KeyWatch] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -77,11 +78,13 @@ class TenantStore:
         region: str,
         placement_tags: list[str],
         finished_ttl: Callable[[], int] = _kept,
+        *,
+        replicas: int = 1,
     ) -> TenantStore:
-        return cls(
-            await ensure_bucket(js, naming.ai_bucket(region), history=5, placement_tags=placement_tags),
-            finished_ttl,
+        bucket = await ensure_bucket(
+            js, naming.ai_bucket(region), history=5, placement_tags=placement_tags, replicas=replicas
         )
+        return cls(bucket, finished_ttl)
 
     async def put_artifact(self, kind: str, tenant_id: str, value: Any) -> int:
         data = pack(value)
@@ -107,7 +110,7 @@ class TenantStore:
         """Call `callback(tenant, value, revision)` for every stored artifact and every change.
 
         Returns once the artifacts stored so far have been delivered."""
-        watcher = await self._kv.watch(f"{kind}.*")
+        watcher = await KeyWatch.start(self._kv, f"{kind}.*")
         self._watchers.append(watcher)
         loaded = asyncio.Event()
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ai.domain.pii import Entity
+from ai.domain.sentiment_model import SentimentModel
 
 ENTRY_POINT_GROUP = "contactcenter.ai.components"
 #: Language code meaning "works on any language".
@@ -73,6 +74,8 @@ class Insights:
     wait_seconds: float = 0.0
     #: Outputs of components that produce something the contract has no field for.
     extras: dict[str, str] = field(default_factory=dict)
+    #: Seconds each pipeline step took on this message, by component name (for the stage metric).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 #: Fields a component may name in consumes/produces; `extras.<key>` is also allowed.
@@ -111,6 +114,9 @@ class ComponentContext:
     intent_models: IntentModels | None = None
     #: None when the model package is not installed (or turned off): components needing it refuse.
     sentence_encoder: SentenceEncoder | None = None
+    #: The trained sentiment classifier for `sentence_encoder` (`ai.domain.sentiment_model`);
+    #: None: the sentiment component keeps to its lexicon.
+    sentiment_model: SentimentModel | None = None
 
 
 ComponentFactory = Callable[[Mapping[str, str], ComponentContext], Component]

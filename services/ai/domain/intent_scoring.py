@@ -63,6 +63,10 @@ class LinearScores:
         self._dense = np.ascontiguousarray(coef[:, sparse_size:].T)
         self._bias = bias
 
+    def scale_dense(self, weight: float) -> None:
+        """Trained on dense inputs scaled by `weight`: score unscaled ones the same way."""
+        self._dense *= np.float32(weight)
+
     def one(self, indexes: list[int], values: np.ndarray, dense: np.ndarray | None = None) -> np.ndarray:
         scores = self._bias.copy()
         if indexes:

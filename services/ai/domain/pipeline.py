@@ -9,6 +9,7 @@ Running never raises: a component that fails on one message is reported in
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -48,6 +49,8 @@ class Step:
 class Pipeline:
     name: str
     components: list[Component]
+    #: What it was built from: a worker process builds the same pipeline from these.
+    steps: tuple[Step, ...] = ()
 
     @property
     def component_names(self) -> list[str]:
@@ -55,6 +58,7 @@ class Pipeline:
 
     def run(self, insights: Insights) -> Insights:
         for component in self.components:
+            started = time.perf_counter()
             try:
                 component.analyse(insights)
             except Exception as error:  # one component's bug must not drop the message
@@ -63,6 +67,8 @@ class Pipeline:
                 previous = insights.extras.get("errors", "")
                 note = f"{component.spec.name}: {type(error).__name__}"
                 insights.extras["errors"] = f"{previous}; {note}" if previous else note
+            finally:
+                insights.stage_seconds[component.spec.name] = time.perf_counter() - started
         return insights
 
 
@@ -95,4 +101,4 @@ def build_pipeline(
             )
         available |= component.spec.produces
         components.append(component)
-    return Pipeline(name, components)
+    return Pipeline(name, components, tuple(steps))

@@ -1,6 +1,10 @@
 """Sentiment per message and as a trend over the conversation, for every supported language.
 
-Lexicon-based (see `sentiment_lexicon`): explainable, instant and not English-only. A hit
+With the multilingual sentence encoder and its trained classifier (`sentiment_model`, in the
+component context) the component asks the classifier; without them, or with setting
+`method: lexicon`, it falls back to the lexicon below.
+
+Lexicon (see `sentiment_lexicon`): explainable, instant and not English-only. A hit
 counts +1/-1, a positive one flipped by a negator just before it; the score is squashed into -1..1.
 Text in a language without a lexicon uses every lexicon (most hits come from the right one).
 """
@@ -9,9 +13,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
-from ai.domain.component import ComponentContext, ComponentSpec, Insights, Resources
+from ai.domain.component import (
+    ComponentContext,
+    ComponentError,
+    ComponentSpec,
+    Insights,
+    Resources,
+    SentenceEncoder,
+    float_setting,
+)
 from ai.domain.sentiment_lexicon import EMOJI, NEGATIVE, NEGATORS, POSITIVE, UNSPACED
+from ai.domain.sentiment_model import SentimentModel
 
 _TOKEN = re.compile("[\\w'\u2019]+", re.UNICODE)
 MAX_CHARS = 5000
@@ -93,19 +107,49 @@ def trend(scores: Sequence[float], window: int = 3) -> float:
     return sum(recent) / len(recent) - sum(earlier) / len(earlier)
 
 
+#: Languages of the trained classifier: those of the multilingual encoder (UMSAB's Hindi is not one).
+TRAINED_LANGUAGES = frozenset(
+    {"ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh"}
+)
+METHODS = ("auto", "lexicon")
+
+
 class SentimentComponent:
     spec = ComponentSpec(
         name="sentiment",
         consumes=frozenset({"language"}),
         produces=frozenset({"sentiment"}),
-        languages=frozenset(POSITIVE),
-        resources=Resources(cpu_millis=5, memory_mb=5),
-        version="lexicon-1",
+        languages=frozenset(POSITIVE) | TRAINED_LANGUAGES,
+        resources=Resources(cpu_millis=10, memory_mb=10),
+        version="umsab-classifier-1+lexicon-1",
     )
 
     def __init__(self, settings: Mapping[str, str], context: ComponentContext) -> None:
-        pass
+        method = settings.get("method", "auto")
+        if method not in METHODS:
+            raise ComponentError(f"setting 'method' must be one of {list(METHODS)}, got {method!r}")
+        self._encoder: SentenceEncoder | None = None
+        self._model: SentimentModel | None = None
+        model, encoder = context.sentiment_model, context.sentence_encoder
+        if method == "auto" and model is not None and encoder is not None and model.encoder == encoder.name:
+            margin = float_setting(settings, "neutralMargin", model.neutral_margin)
+            self._encoder, self._model = encoder, replace(model, neutral_margin=margin)
+
+    @property
+    def method(self) -> str:
+        return "lexicon" if self._model is None else "trained"
+
+    @staticmethod
+    def _trained_for(language: str) -> bool:
+        # Languages the encoder does not cover (hi, id, vi) keep to their lexicon, which knows them.
+        return language in TRAINED_LANGUAGES or language not in POSITIVE
 
     def analyse(self, insights: Insights) -> None:
-        insights.sentiment = score(insights.text, insights.language)
-        insights.sentiment_label = label(insights.sentiment)
+        if self._model is None or self._encoder is None or not self._trained_for(insights.language):
+            insights.sentiment = score(insights.text, insights.language)
+            insights.sentiment_label = label(insights.sentiment)
+            return
+        text = insights.text[:MAX_CHARS]
+        (prediction,) = self._model.predict([text], self._encoder.encode_one(text)[None, :])
+        insights.sentiment = prediction.score
+        insights.sentiment_label = prediction.label

@@ -8,10 +8,12 @@ import grpc
 
 from ai.adapters.registry import ComponentRegistry
 from ai.adapters.tenant_store import StoreError
+from ai.adapters.training_worker import TrainingFailed
 from ai.domain.intent import TrainingError
 from ai.domain.knowledge import Article, KnowledgeError
 from ai.domain.pii import redact
 from ai.entrypoints.convert import insight_message, ticket_message
+from ai.entrypoints.training_reply import training_reply
 from ai.service_layer.analysis import MAX_TEXT_CHARS, Analyzer, ConversationNotFoundError
 from ai.service_layer.intents import IntentTraining
 from ai.service_layer.knowledge import KnowledgeBases, language_of
@@ -96,13 +98,22 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         for entry in request.intents:
             examples.setdefault(entry.intent, []).extend(entry.examples)
         threshold = request.out_of_scope_threshold if request.HasField("out_of_scope_threshold") else None
+        target = (
+            request.target_out_of_scope_recall if request.HasField("target_out_of_scope_recall") else None
+        )
         try:
-            model, report = await self._training.train(request.tenant_id, examples, threshold)
+            trained = await self._training.train(
+                request.tenant_id,
+                examples,
+                upload_job=request.upload_job,
+                threshold=threshold,
+                target_recall=target,
+            )
         except (TrainingError, StoreError) as error:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        return ai_pb2.TrainIntentsResponse(
-            version=model.version, intents=report.intents, examples=report.examples, warnings=report.warnings
-        )
+        except TrainingFailed as error:
+            await abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        return training_reply(trained)
 
     async def GetIntentModel(
         self, request: ai_pb2.GetIntentModelRequest, context: Any

@@ -14,9 +14,11 @@ from ai.domain.component import Insights
 from ai.domain.escalation import escalation
 from ai.domain.language import detect
 from ai.domain.pii import Entity, redact
+from ai.domain.pipeline import Pipeline
 from ai.domain.sentiment import trend
 from ai.domain.summary import Turn, summarize, wrap_up
 from ai.domain.ticket import Ticket, build_ticket
+from ai.service_layer.metrics import AiMetrics
 from ai.service_layer.pipelines import PipelineCatalog
 from ai.service_layer.ports import Conversations
 
@@ -27,9 +29,15 @@ T = TypeVar("T")
 
 
 class Inference(Protocol):
-    """Runs CPU-bound model work away from the event loop (`ai.adapters.inference_pool`)."""
+    """Runs CPU-bound model work away from the event loop: in worker processes
+    (`ai.adapters.inference_processes`) or on threads (`ai.adapters.inference_pool`)."""
 
     async def run(self, function: Callable[..., T], *args: Any) -> T: ...
+
+    async def analyse(self, pipeline: Pipeline, insights: Insights) -> Insights:
+        """`pipeline.run(insights)`; the returned `Insights` is the filled-in one (in another
+        process it is a copy, not the object passed)."""
+        ...
 
 
 class ConversationNotFoundError(LookupError):
@@ -63,10 +71,17 @@ def clean(text: str) -> str:
 
 
 class Analyzer:
-    def __init__(self, catalog: PipelineCatalog, store: Conversations, inference: Inference) -> None:
+    def __init__(
+        self,
+        catalog: PipelineCatalog,
+        store: Conversations,
+        inference: Inference,
+        metrics: AiMetrics | None = None,
+    ) -> None:
         self._catalog = catalog
         self._store = store
         self._inference = inference
+        self._metrics = metrics or AiMetrics()
 
     async def analyze(
         self,
@@ -97,7 +112,8 @@ class Analyzer:
         pipeline = self._catalog.select(tenant_id, brand_id)
         # Milliseconds of numpy and lingua per message: on a pool thread, so the event loop keeps
         # serving other calls, consumers and heartbeats while it runs.
-        await self._inference.run(pipeline.run, insights)
+        insights = await self._inference.analyse(pipeline, insights)
+        self._metrics.stages(tenant_id, pipeline.name, insights.stage_seconds)
         if not any("redacted_text" in c.spec.produces for c in pipeline.components):
             # A pipeline without a PII step still never stores or publishes the original text.
             insights.redacted_text, _ = redact(insights.text)

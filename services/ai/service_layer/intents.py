@@ -1,13 +1,19 @@
-"""Per-tenant intent models: train, store, and swap on every replica without a restart.
+"""Per-tenant intent models: train once, store, and swap on every replica without a restart.
 
-`TrainIntents` trains here first (so a bad training set fails the call and nothing already
-in effect is touched), then stores the training set; every replica's watcher trains the same
-model from it (deterministically) and swaps it in. A replica that already holds that
-version skips the retraining. Other tenants' models are never touched.
+`TrainIntents` takes the training set (in the request, or uploaded to the region's training
+object store for a real-size set), checks it (so a bad set fails the call and nothing in
+effect is touched), and trains it exactly once, in a worker process (bounded threads and
+memory, progress reported as it goes). The training validates on the set itself to choose
+the out-of-scope threshold for the tenant (see `ai.domain.intent_calibration`).
 
-With a sentence encoder (the model package installed) models get the accurate second stage
-(see `ai.domain.intent`); training then also embeds every example, about 6 ms each on one
-core, so 15,000 examples take a couple of minutes.
+The trained model (not the examples) is stored in the object store and the tenant's KV key
+names it; every replica's watcher loads it from there and swaps it in. The training replica
+stores the key and swaps under the same lock its watcher takes, so its watcher finds the model
+already in effect and does nothing: one training and one swap per request on this replica,
+one load and one swap on each other replica.
+
+A training set stored by an older version (the examples themselves under the KV key) is
+still trained from, once, when first seen.
 """
 
 from __future__ import annotations
@@ -15,23 +21,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ai.adapters.tenant_store import TenantStore
+from ai.adapters.tenant_store import StoreError
+from ai.adapters.training_worker import TrainingJob, TrainingOutcome
 from ai.domain.component import SentenceEncoder
-from ai.domain.intent import (
-    DEFAULT_THRESHOLD,
-    IntentModel,
-    TrainingError,
-    TrainingReport,
-    fingerprint,
-    kind_of,
-    validate_examples,
-)
+from ai.domain.intent import IntentModel, TrainingError, fingerprint, kind_of, prepare_examples
+from ai.domain.intent_calibration import DEFAULT_TARGET_RECALL
+from ai.service_layer.intent_ports import Artifacts, ModelObjects, Trainer
 
 log = logging.getLogger(__name__)
 KIND = "intent"
+
+#: `publish(job, stage, done, total)`: best-effort progress for whoever started the training.
+ProgressPublisher = Callable[[str, str, int, int], Awaitable[None]]
+
+
+async def _no_publisher(job: str, stage: str, done: int, total: int) -> None:
+    return None
 
 
 class IntentModels:
@@ -39,51 +48,138 @@ class IntentModels:
 
     def __init__(self) -> None:
         self._models: dict[str, IntentModel] = {}
+        #: Models swapped in per tenant since start (how often each tenant's model changed here).
+        self.swaps: dict[str, int] = {}
 
     def current(self, tenant_id: str) -> IntentModel | None:
         return self._models.get(tenant_id)
 
-    def swap(self, tenant_id: str, model: IntentModel) -> None:
+    def swap(self, tenant_id: str, model: IntentModel, how: str) -> None:
         self._models[tenant_id] = model  # one assignment: readers see the old or the new model
+        self.swaps[tenant_id] = self.swaps.get(tenant_id, 0) + 1
+        log.info(
+            "intent model %s of tenant %s in effect (%s)",
+            model.version,
+            tenant_id,
+            how,
+            extra={"intent_model_swap": tenant_id},
+        )
+
+
+@dataclass(frozen=True)
+class TrainedIntents:
+    model: IntentModel
+    outcome: TrainingOutcome
 
 
 class IntentTraining:
     def __init__(
-        self, models: IntentModels, store: TenantStore, encoder: SentenceEncoder | None = None
+        self,
+        models: IntentModels,
+        store: Artifacts,
+        objects: ModelObjects,
+        worker: Trainer,
+        encoder: SentenceEncoder | None = None,
+        publish: ProgressPublisher = _no_publisher,
     ) -> None:
         self.models = models
         self._store = store
+        self._objects = objects
+        self._worker = worker
         self._encoder = encoder
-        self._lock = asyncio.Lock()
+        self._publish = publish
+        # Trainings take minutes of CPU: one at a time per replica, others wait their turn.
+        self._training = asyncio.Lock()
+        # Storing the key and swapping, or a watcher's compare-and-swap: never interleaved.
+        self._swapping = asyncio.Lock()
 
     async def start(self) -> None:
         await self._store.watch(KIND, self._on_stored)
 
     async def train(
-        self, tenant_id: str, examples: Mapping[str, Sequence[str]], threshold: float | None
-    ) -> tuple[IntentModel, TrainingReport]:
-        report = validate_examples(examples)  # raises TrainingError naming the problem
-        chosen = DEFAULT_THRESHOLD if threshold is None else threshold
-        if not math.isfinite(chosen):
-            raise TrainingError(f"out_of_scope_threshold must be a finite number, got {chosen}")
-        model = await asyncio.to_thread(IntentModel.train, examples, threshold=chosen, encoder=self._encoder)
-        await self._store.put_artifact(
-            KIND, tenant_id, {"examples": {k: list(v) for k, v in examples.items()}, "threshold": chosen}
-        )
-        self.models.swap(tenant_id, model)
-        return model, report
+        self,
+        tenant_id: str,
+        examples: Mapping[str, Sequence[str]] | None,
+        *,
+        upload_job: str = "",
+        threshold: float | None = None,
+        target_recall: float | None = None,
+    ) -> TrainedIntents:
+        if threshold is not None and not math.isfinite(threshold):
+            raise TrainingError(f"out_of_scope_threshold must be a finite number, got {threshold}")
+        target = DEFAULT_TARGET_RECALL if target_recall is None else target_recall
+        if not 0.0 < target < 1.0:
+            raise TrainingError(f"target_out_of_scope_recall must be between 0 and 1, got {target}")
+        if upload_job:
+            if examples:
+                raise TrainingError("give the training set either in the request or as an upload, not both")
+            examples = await self._objects.take_upload(tenant_id, upload_job)
+        prepared, _ = prepare_examples(examples or {})  # refuses a bad set before any work
+
+        async def progress(stage: str, done: int, total: int) -> None:
+            if upload_job:
+                await self._publish(upload_job, stage, done, total)
+
+        async with self._training:
+            outcome = await self._worker.train(TrainingJob(prepared, threshold, target), progress)
+        return TrainedIntents(await self._put_in_effect(tenant_id, outcome), outcome)
+
+    async def _put_in_effect(self, tenant_id: str, outcome: TrainingOutcome) -> IntentModel:
+        model = outcome.model.attach(self._encoder)
+        name = await self._objects.put_model(tenant_id, outcome.model)
+        async with self._swapping:
+            previous = await self._store.get_artifact(KIND, tenant_id)
+            await self._store.put_artifact(
+                KIND,
+                tenant_id,
+                {"version": outcome.model.version, "model": name, "threshold": outcome.model.threshold},
+            )
+            self.models.swap(tenant_id, model, "trained here")
+        old_name = previous[0].get("model") if previous else None
+        if old_name and old_name != name:
+            await self._objects.forget(old_name)
+        return model
 
     async def _on_stored(self, tenant_id: str, value: Any, revision: int) -> None:
+        if "model" in value:
+            async with self._swapping:
+                current = self.models.current(tenant_id)
+                if current is not None and current.version == value["version"]:
+                    log.debug(
+                        "intent model %s of tenant %s already in effect (revision %s)",
+                        current.version,
+                        tenant_id,
+                        revision,
+                        extra={"intent_model_current": tenant_id},
+                    )
+                    return
+                try:
+                    stored = await self._objects.model(value["model"])
+                    model = stored.attach(self._encoder)
+                except (StoreError, TrainingError) as error:
+                    log.error(
+                        "intent model of tenant %s not loaded (revision %s): %s", tenant_id, revision, error
+                    )
+                    return
+                self.models.swap(tenant_id, model, f"loaded, revision {revision}")
+            return
+        await self._train_stored_examples(tenant_id, value, revision)
+
+    async def _train_stored_examples(self, tenant_id: str, value: Any, revision: int) -> None:
         examples = value["examples"]
         threshold = float(value["threshold"])
-        async with self._lock:  # one training at a time: CPU is shared with live traffic
-            current = self.models.current(tenant_id)
-            if current is not None and current.version == fingerprint(
-                examples, threshold, kind_of(self._encoder)
-            ):
-                return
-            model = await asyncio.to_thread(
-                IntentModel.train, examples, threshold=threshold, encoder=self._encoder
+        current = self.models.current(tenant_id)
+        if current is not None and current.version == fingerprint(
+            examples, threshold, kind_of(self._encoder)
+        ):
+            return
+        async with self._training:
+            outcome = await self._worker.train(
+                TrainingJob(examples, threshold, DEFAULT_TARGET_RECALL), _ignore_progress
             )
-        self.models.swap(tenant_id, model)
-        log.info("intent model %s of tenant %s in effect (revision %s)", model.version, tenant_id, revision)
+        async with self._swapping:
+            self.models.swap(tenant_id, outcome.model.attach(self._encoder), f"trained, revision {revision}")
+
+
+async def _ignore_progress(stage: str, done: int, total: int) -> None:
+    return None

@@ -15,6 +15,7 @@ from ccctl.launcher import (
     run,
 )
 from ccctl.replicas import DEFAULT_REPLICA_CAP
+from ccctl.up_observability import PROMETHEUS_PORT
 
 _REGION = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 
@@ -73,6 +74,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="every service serves Prometheus /metrics on a free loopback port (listed when up; "
         "names in docs/metrics.md)",
     )
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="also start a local Prometheus (Debian's, `make prometheus`) scraping every service "
+        "each 5 s, with the chart's alert rules (implies --metrics)",
+    )
+    parser.add_argument(
+        "--prometheus-port",
+        type=int,
+        default=PROMETHEUS_PORT,
+        help=f"HTTP port of that Prometheus (default {PROMETHEUS_PORT}; 0: a free one)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -91,6 +104,7 @@ def handle(options: argparse.Namespace) -> int:
         ("--http-port", options.http_port),
         ("--smtp-port", options.smtp_port),
         ("--grpc-base-port", options.grpc_base_port),
+        ("--prometheus-port", options.prometheus_port),
     )
     for name, port in ports:
         if not 0 <= port <= 65000:
@@ -108,6 +122,8 @@ def handle(options: argparse.Namespace) -> int:
             replicas=parse_replicas(options.replicas),
             replica_cap=options.replica_cap,
             metrics=options.metrics,
+            observability=options.observability,
+            prometheus_port=options.prometheus_port,
         )
     except LaunchError as error:
         raise SystemExit(f"ccctl up: --{error}") from None

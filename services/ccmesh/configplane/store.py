@@ -13,7 +13,6 @@ Writes go through `kv.update_with`, so two concurrent applies cannot lose each o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,8 @@ from pydantic import ValidationError
 from ccmesh import naming
 from ccmesh.configplane.loader import DocumentError, kind_of, metadata_of, validate_document, with_metadata
 from ccmesh.configplane.models import KINDS, Model
-from ccmesh.kv import ensure_bucket, update_with
+from ccmesh.kv import ensure_bucket, open_bucket, update_with
+from ccmesh.kv_watch import current_entries
 from ccmesh.retention import history_of
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BUCKET = naming.CONFIG_BUCKET
 #: Revisions kept per document (the retention table's): what changed recently, cheaply.
 BUCKET_HISTORY = history_of("config")
-
-
-#: Re-reads of an empty listing from a bucket that holds values (see `ConfigStore.list`).
-EMPTY_LIST_RETRIES = 3
 
 
 class ConfigStoreError(RuntimeError):
@@ -129,7 +125,7 @@ class ConfigStore:
     async def existing(cls, js: JetStreamContext, bucket: str = DEFAULT_BUCKET) -> ConfigStore | None:
         """The store over `bucket`, or None when the bucket was never created (nothing was applied)."""
         try:
-            return cls(await js.key_value(bucket))
+            return cls(await open_bucket(js, bucket))
         except BucketNotFoundError:
             return None
 
@@ -204,36 +200,16 @@ class ConfigStore:
         except DocumentError as err:
             raise ConfigStoreError(f"stored {kind}/{name} (revision {revision}) is invalid: {err}") from None
 
-    async def _list_once(self, kind: str) -> list[Model]:
-        watcher = await self._kv.watch(f"{kind}.*", ignore_deletes=True)
-        documents: list[Model] = []
-        try:
-            async for entry in watcher:
-                if entry is None:  # the end of the values stored so far
-                    break
-                try:
-                    documents.append(decode(entry.value or b"", entry.revision or 0))
-                except DocumentError as err:
-                    log.warning(
-                        "skipping invalid stored %s (revision %s): %s", entry.key, entry.revision, err
-                    )
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return sorted(documents, key=lambda d: metadata_of(d).name)
-
     async def list(self, kind: str) -> list[Model]:
         """Every stored document of `kind`, by name. Invalid stored values are logged and skipped."""
         _check_kind(kind)
-        documents = await self._list_once(kind)
-        # nats-py's watcher can signal "nothing stored" before it has processed values the server
-        # already pushed (it compares the consumer's pending count with what it has handled), so an
-        # empty answer from a bucket that holds values is read again before it is believed.
-        for _ in range(EMPTY_LIST_RETRIES):
-            if documents or (await self._kv.status()).values == 0:
-                break
-            await asyncio.sleep(0.05)
-            documents = await self._list_once(kind)
-        return documents
+        documents: list[Model] = []
+        for entry in await current_entries(self._kv, f"{kind}.*"):
+            try:
+                documents.append(decode(entry.value or b"", entry.revision or 0))
+            except DocumentError as err:
+                log.warning("skipping invalid stored %s (revision %s): %s", entry.key, entry.revision, err)
+        return sorted(documents, key=lambda d: metadata_of(d).name)
 
     async def delete(self, kind: str, name: str) -> bool:
         """Delete the document; False when there was none."""

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from nats.js.client import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
@@ -27,6 +26,7 @@ from ccmesh.configplane.loader import DocumentError
 from ccmesh.configplane.models import KINDS, ContactCenter, Model
 from ccmesh.configplane.store import BUCKET_HISTORY, DEFAULT_BUCKET, decode
 from ccmesh.kv import ensure_bucket
+from ccmesh.kv_watch import KeyWatch
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,16 @@ class ConfigWatcher:
         self._kv = kv
         self._documents: dict[tuple[str, str], Model] = {}
         self._callbacks: list[ChangeCallback] = []
-        self._watcher: Any = None
+        self._watcher: KeyWatch | None = None
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()
 
     @classmethod
-    async def open(cls, js: JetStreamContext, bucket: str = DEFAULT_BUCKET) -> ConfigWatcher:
-        """A watcher over `bucket`, creating the bucket when it does not exist yet."""
-        return cls(await ensure_bucket(js, bucket, history=BUCKET_HISTORY))
+    async def open(
+        cls, js: JetStreamContext, bucket: str = DEFAULT_BUCKET, *, replicas: int = 1
+    ) -> ConfigWatcher:
+        """A watcher over `bucket`, creating the bucket (with at least `replicas`) when needed."""
+        return cls(await ensure_bucket(js, bucket, history=BUCKET_HISTORY, replicas=replicas))
 
     def on_change(self, callback: ChangeCallback) -> None:
         """Register `callback`; register before `start()` to also hear the documents already stored."""
@@ -97,8 +99,8 @@ class ConfigWatcher:
         """Start watching; returns once every document stored so far is loaded."""
         if self._task is not None:
             raise RuntimeError("ConfigWatcher already started")
-        self._watcher = await self._kv.watchall()
-        self._task = asyncio.create_task(self._follow(), name="config-watcher")
+        self._watcher = await KeyWatch.start(self._kv, ">")
+        self._task = asyncio.create_task(self._follow(self._watcher), name="config-watcher")
         loaded = asyncio.create_task(self._loaded.wait())
         await asyncio.wait({loaded, self._task}, return_when=asyncio.FIRST_COMPLETED)
         if not loaded.done():
@@ -123,12 +125,12 @@ class ConfigWatcher:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
-    async def _follow(self) -> None:
-        async for entry in self._watcher:
+    async def _follow(self, watcher: KeyWatch) -> None:
+        async for entry in watcher:
             if entry is None:  # everything stored before the watch began has been delivered
                 self._loaded.set()
                 continue
-            await self._apply_entry(entry.key, entry.value, entry.revision, entry.operation)
+            await self._apply_entry(entry.key, entry.value, entry.revision or 0, entry.operation)
 
     async def _apply_entry(self, key: str, value: bytes | None, revision: int, operation: str | None) -> None:
         kind, _, name = key.partition(".")

@@ -7,12 +7,12 @@ provider's retry) is stored once. Events carry only the reference.
 
 from __future__ import annotations
 
-from nats.js import api
 from nats.js.client import JetStreamContext
-from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.errors import NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from ccmesh.naming import attachments_bucket
+from ccmesh.stores import ensure_object_bucket
 from gateway.domain.inbound import Attachment
 
 
@@ -26,13 +26,7 @@ class AttachmentStore:
         cls, js: JetStreamContext, region: str, *, placement_tags: list[str], replicas: int
     ) -> AttachmentStore:
         bucket = attachments_bucket(region)
-        try:
-            store = await js.object_store(bucket)
-        except (BucketNotFoundError, NotFoundError):
-            placement = api.Placement(tags=placement_tags) if placement_tags else None
-            store = await js.create_object_store(
-                bucket, config=api.ObjectStoreConfig(bucket=bucket, replicas=replicas, placement=placement)
-            )
+        store = await ensure_object_bucket(js, bucket, placement_tags=placement_tags, replicas=replicas)
         return cls(store, bucket)
 
     async def keep(

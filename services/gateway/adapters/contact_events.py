@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.client import JetStreamContext
 
-from ccmesh import naming
+from ccmesh import naming, telemetry
 from ccmesh.recent_histories import RecentHistories
 from contactcenter.events.v1 import events_pb2
 
@@ -63,6 +63,9 @@ async def follow(nc: Client, subject: str, on_event: EventCallback) -> Subscript
     async def deliver(message: Msg) -> None:
         event = _decode(message)
         if event is not None:
+            # What this process does next for the contact (an offer pushed, an agent's answer)
+            # continues the trace the event came in.
+            telemetry.remember_contact(event.contact_id, message.headers)
             await on_event(event)
 
     return await nc.subscribe(subject, cb=deliver)

@@ -8,6 +8,11 @@ is the contact's record (channel legs with the customer's reply addresses, journ
 written with the revision it was read at. `thread.<tenant>.<hash of a Message-ID>` names the
 contact an e-mail thread belongs to.
 
+A `pending` record names the process that holds it (its presence holder id, `ccmesh.presence`).
+A provider's retry finding the claim still pending takes it over as soon as that process is
+gone (a killed gateway, or this one restarted), not after a fixed delay; a claim whose holder
+cannot be asked (an older record, no answer) is taken over only after `CLAIM_EXPIRY_SECONDS`.
+
 Finished records expire per key after the region's `retention.gateway.finishedTtlSeconds`:
 `msg.*` records (long enough for a provider's retries), thread entries, and a contact's record
 once the contact closes (`close_contact`). Open contacts stay.
@@ -22,19 +27,22 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from ccmesh.kv import write_expiring
+from ccmesh.presence import Liveness
 from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
 from gateway.domain.contact import ContactRecord
 from gateway.domain.inbound import Accepted
 
 #: Lost races on a contact record retried before giving up (the caller's retry starts over).
 RECORD_ATTEMPTS = 8
-#: A pending claim older than this belonged to an instance that died; another may take over.
+#: Upper bound on a pending claim whose holder's liveness is unknown: older, its holder is taken
+#: as dead. A holder known to be gone loses its claims at once.
 CLAIM_EXPIRY_SECONDS = 30.0
 #: Contact records remembered as this instance last wrote them (with their revision), so the next
 #: change starts from them instead of reading back what it wrote; a record another instance has
@@ -44,6 +52,15 @@ KNOWN_RECORDS = 4096
 
 def _kept() -> int:
     return 0
+
+
+class ClaimHolders(Protocol):
+    """This process as the holder of the claims it takes, and whether another holder lives."""
+
+    @property
+    def holder(self) -> str: ...
+
+    async def liveness_of(self, holder: str) -> Liveness: ...
 
 
 class StillProcessing(RuntimeError):
@@ -59,18 +76,29 @@ class Claim:
 
 class ContactStore:
     def __init__(
-        self, kv: KeyValue, known_records: int = KNOWN_RECORDS, finished_ttl: Callable[[], int] = _kept
+        self,
+        kv: KeyValue,
+        known_records: int = KNOWN_RECORDS,
+        finished_ttl: Callable[[], int] = _kept,
+        holders: ClaimHolders | None = None,
+        claim_expiry: float = CLAIM_EXPIRY_SECONDS,
     ) -> None:
         """`finished_ttl`: seconds a finished record stays readable (0: kept), read per write so a
-        changed retention applies without a restart."""
+        changed retention applies without a restart. `holders`: who holds this process's claims
+        and whether others' holders live (None: claims name no holder and only expire)."""
         self._kv = kv
+        self._holders = holders
+        self._claim_expiry = claim_expiry
         self._finished_ttl = finished_ttl
         self._known: OrderedDict[str, tuple[ContactRecord | None, int]] = OrderedDict()
         self._known_records = known_records
 
     async def claim_message(self, tenant_id: str, token: str) -> Claim:
         key = f"msg.{tenant_id}.{token}"
-        pending = orjson.dumps({"state": "pending", "at": time.time()})
+        claim: dict[str, object] = {"state": "pending", "at": time.time()}
+        if self._holders is not None:
+            claim["holder"] = self._holders.holder
+        pending = orjson.dumps(claim)
         try:
             return Claim(
                 key, int(await self._kv.create(key, pending, msg_ttl=self._finished_ttl() or None)), None
@@ -81,7 +109,7 @@ class ContactStore:
         record = orjson.loads(entry.value or b"{}")
         if record.get("state") == "done":
             return Claim(key, int(entry.revision or 0), Accepted.from_json(orjson.dumps(record["result"])))
-        if time.time() - float(record.get("at", 0)) < CLAIM_EXPIRY_SECONDS:
+        if not await self._abandoned(record):
             raise StillProcessing(f"provider message is being processed (claim {key})")
         try:
             revision = await write_expiring(
@@ -90,6 +118,16 @@ class ContactStore:
         except KeyWrongLastSequenceError:
             raise StillProcessing(f"provider message was taken over concurrently (claim {key})") from None
         return Claim(key, int(revision), None)
+
+    async def _abandoned(self, pending: dict[str, object]) -> bool:
+        """Whether a pending claim's holder will never finish it."""
+        at = pending.get("at", 0)
+        if time.time() - (float(at) if isinstance(at, int | float) else 0.0) >= self._claim_expiry:
+            return True
+        holder = pending.get("holder")
+        if self._holders is None or not isinstance(holder, str) or holder == self._holders.holder:
+            return False  # unknown holder, or one of this process's own requests still running
+        return await self._holders.liveness_of(holder) is Liveness.GONE
 
     async def complete(self, claim: Claim, result: Accepted) -> None:
         record = orjson.dumps({"state": "done", "result": orjson.loads(result.to_json())})

@@ -76,17 +76,35 @@ class Offer:
     home_region: str = ""
 
 
+#: How many ended offers a book remembers (an agent's last few hours of offers, at most).
+ENDED_REMEMBERED = 1024
+
+
 class OfferBook:
-    """The offers this agent was shown and has not answered yet."""
+    """The offers this agent was shown and has not answered yet, and the latest that ended.
+
+    Routing may tell an offer again (an announcement swept from its outbox after a publish the
+    stream did not confirm, which subscribers may have got all the same), even after its end:
+    an offer already open, or ended, is not shown again.
+    """
 
     def __init__(self) -> None:
         self._open: dict[str, Offer] = {}
+        self._ended: dict[str, None] = {}  # in the order they ended (oldest forgotten first)
 
-    def offered(self, offer: Offer) -> None:
+    def offered(self, offer: Offer) -> bool:
+        """Open the offer; False (nothing changes) when it is open already or has ended."""
+        if offer.reservation_id in self._open or offer.reservation_id in self._ended:
+            return False
         self._open[offer.reservation_id] = offer
+        return True
 
     def get(self, reservation_id: str) -> Offer | None:
         return self._open.get(reservation_id)
 
     def answered(self, reservation_id: str) -> Offer | None:
+        """The offer ends (answered, withdrawn, timed out): the open one, or None if not open."""
+        self._ended[reservation_id] = None
+        if len(self._ended) > ENDED_REMEMBERED:
+            del self._ended[next(iter(self._ended))]
         return self._open.pop(reservation_id, None)

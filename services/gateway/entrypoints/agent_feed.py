@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from ccmesh import telemetry
 from ccmesh.auth import Caller
 from ccmesh.status import RpcError
 from contactcenter.events.v1 import events_pb2
@@ -141,8 +142,8 @@ class AgentFeed:
                     at or time.time(),
                     home_region=offered.home_region,
                 )
-                self.offers.offered(offer)
-                self._spawn(self._push_offer(offer))
+                if self.offers.offered(offer):  # not an offer told again
+                    self._spawn(self._push_offer(offer))
             elif kind in _WITHDRAWN:
                 payload: Any = getattr(event, kind)
                 if self.offers.answered(payload.reservation_id):
@@ -161,10 +162,11 @@ class AgentFeed:
         self._stop_offers = await self._offer_events.listen(caller.tenant_id, caller.subject, listener)
 
     async def _push_offer(self, offer: Offer) -> None:
-        view = await self._workspace.offer_view(self._caller, offer)
-        # Routing's offer timeout is its own setting; the gateway is told the same value.
-        expires = offer.offered_at + self._settings.offer_timeout_seconds
-        await self._session.send({**view, "at": offer.offered_at, "expiresAt": expires})
+        with telemetry.contact_span(offer.contact_id, "workspace offer"):
+            view = await self._workspace.offer_view(self._caller, offer)
+            # Routing's offer timeout is its own setting; the gateway is told the same value.
+            expires = offer.offered_at + self._settings.offer_timeout_seconds
+            await self._session.send({**view, "at": offer.offered_at, "expiresAt": expires})
 
     # -- held contacts -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from nats.aio.client import Client
 
+from ccmesh import telemetry
 from ccmesh.auth import AuthError, Caller, TokenAuthority, bearer_token
 from ccmesh.status import RpcError
 from gateway.adapters.contact_events import typing_subject
@@ -38,7 +39,7 @@ from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.socket_session import SocketSession, TenantConnections, track
 from gateway.entrypoints.webchat_socket import socket_error_of
 from gateway.service_layer.queue_board import QueueBoard
-from gateway.service_layer.workspace import Workspace
+from gateway.service_layer.workspace import Workspace, transient
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,24 @@ class _Desk:
         handler = self._handlers().get(message.type)
         if handler is None:
             raise bad_request(f"type: unknown message type {message.type!r}")
-        await handler(caller, message)
+        contact_id = self._contact_named(message)
+        if not contact_id:
+            await handler(caller, message)
+            return
+        # An agent's action on a contact is that contact's work: it joins the contact's trace,
+        # linked to the socket's own (long) trace.
+        with telemetry.contact_span(contact_id, f"workspace {message.type}"):
+            await handler(caller, message)
+
+    def _contact_named(self, message: ClientMessage) -> str:
+        """The contact a client message is about ("" for none or a malformed one: the handler
+        says what is wrong with it)."""
+        reservation_id = message.body.get("reservationId")
+        if isinstance(reservation_id, str) and self._feed is not None:
+            offer = self._feed.offers.get(reservation_id)
+            return offer.contact_id if offer is not None else ""
+        contact_id = message.body.get("contactId")
+        return contact_id if isinstance(contact_id, str) and len(contact_id) <= 200 else ""
 
     def _handlers(self) -> dict[str, Callable[[Caller, ClientMessage], Awaitable[None]]]:
         return {
@@ -245,11 +263,14 @@ class _Desk:
         await feed.follow_contact(offer.contact_id, offer.home_region)
         try:
             held = await self._workspace.accept(caller, offer)
-        except BaseException:
+        except BaseException as error:
             await feed.unfollow_contact(offer.contact_id)
+            # A transient failure leaves the offer open: the agent may accept again, which
+            # routing answers with the same result if the first accept was applied after all.
+            if not transient(error):
+                feed.offers.answered(offer.reservation_id)
             raise
-        finally:
-            feed.offers.answered(offer.reservation_id)
+        feed.offers.answered(offer.reservation_id)
         await self._session.reply(
             message,
             {"type": "accepted", "reservationId": offer.reservation_id, "contactId": offer.contact_id},

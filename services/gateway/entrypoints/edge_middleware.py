@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ccmesh import telemetry
 from ccmesh.configplane.models import ChannelEndpoint
+from ccmesh.metric_buckets import REQUEST_DURATION_BUCKETS
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.edge_access_log import ACCESS_FIELDS
@@ -48,6 +50,9 @@ from gateway.entrypoints.edge_admission import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Methods recorded by name on `http.server.request.duration`; any other is `_OTHER`.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
 
 _ENDPOINT = web.RequestKey("cc.endpoint", ChannelEndpoint)
 _TENANT = web.RequestKey("cc.tenant", str)
@@ -132,6 +137,12 @@ class Edge:
         # Source addresses come from anyone on the network: a limiter of their own, so their
         # number cannot evict the configured tenants' and endpoints' buckets.
         self._sources = RateLimiter()
+        self._duration = telemetry.meter().create_histogram(
+            "http.server.request.duration",
+            unit="s",
+            description="Duration of HTTP requests to the gateway, per method, route and status",
+            explicit_bucket_boundaries_advisory=list(REQUEST_DURATION_BUCKETS),
+        )
 
     def middlewares(self) -> list[Middleware]:
         return [self.observe, self.limit_body, self.admit, self.read_body]
@@ -174,6 +185,7 @@ class Edge:
             }
             # Written once the answer is sent, also when the handler ends in a redirect.
             request[ACCESS_FIELDS] = fields
+            started = time.perf_counter()
             close = False
             try:
                 response = await handler(request)
@@ -201,6 +213,14 @@ class Edge:
             if response.status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
                 span.set_attribute("error.type", str(response.status))
+            # The route template, never the path (it holds tenant, endpoint and contact names),
+            # and a method the client typed only when HTTP knows it: the label set stays bounded.
+            served: dict[str, str | int] = {
+                "http.request.method": request.method if request.method in HTTP_METHODS else "_OTHER",
+                "http.route": route or "unmatched",
+                "http.response.status_code": response.status,
+            }
+            self._duration.record(time.perf_counter() - started, served)
             return response
 
     def _describe(self, request: web.Request, error: web.HTTPException) -> str:

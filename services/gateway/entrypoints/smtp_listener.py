@@ -18,6 +18,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from ccmesh import telemetry
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.status import RpcError
@@ -53,6 +54,11 @@ class InboundMail:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        # A mail's contact starts its trace here, as a webhook's does at its HTTP request.
+        with telemetry.new_trace_span("SMTP DATA"):
+            return await self._data(envelope)
+
+    async def _data(self, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else str(raw or "").encode()
         try:

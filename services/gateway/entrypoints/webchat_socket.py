@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from contextlib import AbstractContextManager
 
 import grpc
 import orjson
@@ -16,7 +17,9 @@ from aiohttp import web
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from opentelemetry.trace import Span
 
+from ccmesh import telemetry
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.status import RpcError
@@ -144,7 +147,8 @@ class _Chat:
         if kind == "hello":
             await self._hello(message)
         elif kind == "message":
-            await self._message(message)
+            with self._contact_work("webchat message"):
+                await self._message(message)
         elif kind == "typing":
             if self._contact_id is not None:
                 subject = typing_subject(self._region, self._endpoint.spec.tenant, self._contact_id)
@@ -155,6 +159,15 @@ class _Chat:
             await self._session.reply(message, {"type": "pong"})
         else:
             raise bad_request(f"type: unknown message type {kind!r}")
+
+    def _contact_work(self, name: str) -> AbstractContextManager[Span]:
+        """The customer's work on their contact is in the contact's trace. A message that starts a
+        contact starts its trace: the socket's own trace is long and may see several contacts
+        (each contact's trace links to the socket's)."""
+        contact_id = self._contact_id or ""
+        if contact_id and telemetry.contact_traces.span_context_of(contact_id) is not None:
+            return telemetry.contact_span(contact_id, name)
+        return telemetry.new_trace_span(name)
 
     async def _hello(self, message: ClientMessage) -> None:
         if self._greeted:

@@ -12,9 +12,11 @@ record the result under the claim.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ccmesh import telemetry
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2
 from gateway.domain import events as ev
@@ -54,6 +56,19 @@ async def _contact_for(message: InboundMessage, customer_id: str, store: Contact
     return await store.open_contact(tenant_id, customer_id)
 
 
+async def _opening_unconfirmed(
+    store: Contacts, tenant_id: str, contact_id: str, conversations: Conversations | None
+) -> bool:
+    """Whether an open contact's ContactCreated may be missing from the stream: the message that
+    opened it failed before its events were confirmed (the provider retries it, or the customer
+    writes again), so its first step never ran. Sent again then; its fixed id makes the stream
+    drop it if it was stored after all. (Without conversations, no first step marks a contact.)"""
+    if conversations is None:
+        return False
+    record, _ = await store.contact(tenant_id, contact_id)
+    return record is None or not record.started
+
+
 async def accept_inbound(
     message: InboundMessage,
     *,
@@ -81,6 +96,7 @@ async def accept_inbound(
         return claim.previous, True
     acknowledged: asyncio.Future[Any] | None = None
     reading: asyncio.Future[Any] | None = None
+    in_contact_trace = contextlib.ExitStack()
     try:
         resolved = await resolving
         customer_id = resolved.customer.customer_id or provisional_customer_id(
@@ -94,8 +110,11 @@ async def accept_inbound(
             # while the contact is opened.
             reading = conversations.read_first_message(message)
         contact_id, created = await _contact_for(message, customer_id, store)
+        # A later message of an open contact is that contact's work: what follows joins the
+        # contact's trace, linked to this request's (a new contact's trace is this request's).
+        in_contact_trace.enter_context(telemetry.contact_span(contact_id, "inbound message"))
         opening: list[ev.GatewayEvent] = []
-        if created:
+        if created or await _opening_unconfirmed(store, message.tenant_id, contact_id, conversations):
             opening.append(
                 ev.ContactCreated(
                     tenant_id=message.tenant_id,
@@ -159,6 +178,8 @@ async def accept_inbound(
                 _discard(step)
         await store.release(claim)
         raise
+    finally:
+        in_contact_trace.close()
     result = Accepted(
         contact_id=contact_id,
         message_id=message_id,

@@ -18,7 +18,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
-from ccmesh import channels
+from opentelemetry.trace import SpanKind
+
+from ccmesh import channels, telemetry
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.events import TransientError
@@ -143,7 +145,21 @@ class OutboundDelivery:
             subject=leg.subject,
             thread_ids=leg.thread_ids,
         )
-        receipt = await report.once(lambda: adapter.send(endpoint, message), provider=adapter.name)
+
+        async def send() -> Receipt:
+            # The provider call is the contact's outbound delivery in its trace.
+            with telemetry.tracer().start_as_current_span(
+                f"{adapter.name} send",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    telemetry.CONTACT_ATTRIBUTE: contact_id,
+                    "contactcenter.channel": channel,
+                    "contactcenter.provider": adapter.name,
+                },
+            ):
+                return await adapter.send(endpoint, message)
+
+        receipt = await report.once(send, provider=adapter.name)
         if receipt is not None and channel == Channel.EMAIL and receipt.provider_message_id:
             # The customer's answer to this reply names its Message-ID: it joins the same contact.
             await self._store.remember_thread(tenant_id, receipt.provider_message_id, contact_id)

@@ -7,18 +7,21 @@ and on contacts it holds are made here, before anything is asked of another serv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from ccmesh import channels
 from ccmesh.auth import Caller
 from ccmesh.customer_views import timeline_entry_view
-from ccmesh.status import RpcError
+from ccmesh.status import NATS_AWAY_ERRORS, RETRYABLE_CODES, RpcError
 from contactcenter.ai.v1 import ai_pb2
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -41,6 +44,43 @@ log = logging.getLogger(__name__)
 
 #: Timeline entries shown beside the conversation (the newest; older ones stay in identity).
 TIMELINE_ENTRIES = 50
+#: How long an accept or a wrap-up keeps retrying routing and the desk while NATS elects a
+#: leader (seconds to tens of seconds); both steps are idempotent, so a retry converges.
+SETTLE_SECONDS = 20.0
+#: The first pause between tries; it doubles up to a second.
+FIRST_PAUSE_SECONDS = 0.1
+
+_T = TypeVar("_T")
+
+
+def transient(error: BaseException) -> bool:
+    """A failure a retry of the same idempotent step may turn into success."""
+    if isinstance(error, RpcError):
+        return error.code in RETRYABLE_CODES
+    return isinstance(error, NATS_AWAY_ERRORS)
+
+
+async def until_settled(
+    what: str,
+    step: Callable[[], Awaitable[_T]],
+    *,
+    seconds: float | None = None,
+    pause: float | None = None,
+) -> _T:
+    """Run an idempotent `step`, again after a transient failure (routing or the bucket
+    unavailable, a reply lost to a timeout) until `seconds` (SETTLE_SECONDS) have passed; then
+    the last failure."""
+    deadline = time.monotonic() + (SETTLE_SECONDS if seconds is None else seconds)
+    pause = FIRST_PAUSE_SECONDS if pause is None else pause
+    while True:
+        try:
+            return await step()
+        except Exception as error:
+            if not transient(error) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s failed for now, trying again: %r", what, error)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 class RoutingClient(Protocol):
@@ -133,11 +173,11 @@ class Workspace:
             reply = await self._routing.UpsertAgent(
                 routing_pb2.UpsertAgentRequest(tenant_id=tenant, agent=routing_agent(found.agent))
             )
-            state, name = reply.state, found.agent.display_name or agent_id
+            name = found.agent.display_name or agent_id
         else:
             # No identity profile: routing may still know the agent (provisioned there directly).
             try:
-                state = (await self._routing.AgentHeartbeat(self._presence(caller))).state
+                reply = await self._routing.AgentHeartbeat(self._presence(caller))
             except RpcError as error:
                 if error.code != grpc.StatusCode.NOT_FOUND:
                     raise
@@ -145,9 +185,47 @@ class Workspace:
                     raise SocketError("forbidden", f"agent {agent_id!r} has no agent profile") from None
                 return Login(agent_id, "offline", False, [])
             name = agent_id
-        desk = await self._store.desk(tenant, agent_id)
+        desk = dict(await self._store.desk(tenant, agent_id))
+        for accepted in reply.accepted:
+            if accepted.contact_id not in desk:
+                repaired = await self._repair_hold(caller, accepted.contact_id, accepted.reservation_id)
+                if repaired is not None:
+                    desk[repaired.contact_id] = repaired
         held = [desk[contact_id] for contact_id in sorted(desk)]
-        return Login(name, STATE_NAMES.get(state, "offline"), True, held)
+        return Login(name, STATE_NAMES.get(reply.state, "offline"), True, held)
+
+    async def _repair_hold(self, caller: Caller, contact_id: str, reservation_id: str) -> HeldContact | None:
+        """Record a contact routing says the agent accepted but the desk does not list: the
+        gateway died (or its bucket was away) between routing's accept and the desk's write.
+        Listed again, the agent gets its conversation back and can wrap it up; left out, it
+        would stay assigned for good. None (left out) when the contact has no events to show."""
+        local = await self._history.of_contact(caller.tenant_id, contact_id)
+        offers = [e.contact_offered for e in local if e.WhichOneof("payload") == "contact_offered"]
+        offer = next((o for o in reversed(offers) if o.reservation_id == reservation_id), None)
+        remote = self._remote(offer.home_region) if offer is not None else ""
+        events = local
+        if remote:
+            events, _ = await self._contact_events(caller, contact_id, remote)
+        elif not local:
+            log.warning("agent %s holds contact %s, which has no events here", caller.subject, contact_id)
+            return None
+        facts = conversation_facts(events)
+        if facts.brand_id and not caller.may_see_brand(facts.brand_id):
+            return None  # a brand-scoped token does not list other brands' contacts
+        held = HeldContact(
+            contact_id,
+            reservation_id,
+            offer.queue if offer is not None else "",
+            facts.channel,
+            "" if remote else facts.customer_id,
+            facts.brand_id,
+            home_region=remote,
+        )
+        await self._store.hold(caller.tenant_id, caller.subject, held)
+        log.info(
+            "agent %s holds contact %s again: its accept had not reached the desk", caller.subject, contact_id
+        )
+        return held
 
     def _presence(self, caller: Caller) -> routing_pb2.AgentHeartbeatRequest:
         return routing_pb2.AgentHeartbeatRequest(tenant_id=caller.tenant_id, agent_id=caller.subject)
@@ -222,10 +300,20 @@ class Workspace:
         return view
 
     async def accept(self, caller: Caller, offer: Offer) -> HeldContact:
-        events, _ = await self._contact_events(caller, offer.contact_id, offer.home_region)
+        events, _ = await until_settled(
+            f"reading {offer.contact_id}",
+            lambda: self._contact_events(caller, offer.contact_id, offer.home_region),
+        )
         facts = conversation_facts(events)
         _check_brand(caller, facts.brand_id)
-        await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_ACCEPT)
+        # Routing first, then the desk: a retry of either converges (routing answers a repeated
+        # accept with the same result), so an election between the two leaves nothing half done.
+        await until_settled(
+            f"accepting {offer.contact_id}",
+            lambda: self._answer(
+                caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_ACCEPT, offer.contact_id
+            ),
+        )
         remote = self._remote(offer.home_region)
         held = HeldContact(
             offer.contact_id,
@@ -237,7 +325,9 @@ class Workspace:
             facts.brand_id,
             home_region=remote,
         )
-        await self._store.hold(caller.tenant_id, caller.subject, held)
+        await until_settled(
+            f"holding {offer.contact_id}", lambda: self._store.hold(caller.tenant_id, caller.subject, held)
+        )
         if remote:
             await self._joined_at_home(caller, held)
         return held
@@ -270,7 +360,8 @@ class Workspace:
     async def decline(self, caller: Caller, offer: Offer) -> None:
         await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_DECLINE)
 
-    async def _answer(self, caller: Caller, reservation_id: str, answer: int) -> Any:
+    async def _answer(self, caller: Caller, reservation_id: str, answer: int, contact_id: str = "") -> Any:
+        """Routing's answer; naming the contact makes a repeated accept or complete succeed."""
         try:
             return await self._routing.AnswerOffer(
                 routing_pb2.AnswerOfferRequest(
@@ -278,6 +369,7 @@ class Workspace:
                     agent_id=caller.subject,
                     reservation_id=reservation_id,
                     answer=answer,  # type: ignore[arg-type]
+                    contact_id=contact_id,
                 )
             )
         except RpcError as error:
@@ -481,9 +573,7 @@ class Workspace:
             }
         except RpcError:
             ticket = None  # the wrap-up stands without a ticket; ai's failure is its own to report
-        # Already completed (a repeated wrap-up after a lost reply): finish the rest.
-        with contextlib.suppress(SocketError):
-            await self._answer(caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE)
+        await self._complete(caller, held)
         # The customer's next message opens a new contact.
         await self._contacts.close_contact(caller.tenant_id, held.customer_id, contact_id)
         await self._store.release(caller.tenant_id, caller.subject, contact_id)
@@ -508,11 +598,22 @@ class Workspace:
             ),
             region=held.home_region,
         )
-        # Already completed (a repeated wrap-up after a lost reply): finish the rest.
-        with contextlib.suppress(SocketError):
-            await self._answer(caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE)
+        await self._complete(caller, held)
         await self._store.release(caller.tenant_id, caller.subject, held.contact_id)
         return None
+
+    async def _complete(self, caller: Caller, held: HeldContact) -> None:
+        """Routing closes the contact and frees the slot (announcing ContactClosed); tried again
+        while routing or its bucket is unavailable: a complete is idempotent."""
+        # Refused: routing no longer has it as this agent's (a sweeper freed the slot, or a
+        # transfer moved it): the rest of the wrap-up still has to be done.
+        with contextlib.suppress(SocketError):
+            await until_settled(
+                f"completing {held.contact_id}",
+                lambda: self._answer(
+                    caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE, held.contact_id
+                ),
+            )
 
 
 def _check_brand(caller: Caller, brand_id: str) -> None:

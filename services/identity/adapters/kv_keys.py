@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from nats.js.kv import KeyValue
 
+from ccmesh.kv_watch import current_entries
+
 
 async def matching_keys(kv: KeyValue, pattern: str) -> list[str]:
-    watcher = await kv.watch(pattern, ignore_deletes=True, meta_only=True)
-    keys: list[str] = []
-    try:
-        while True:
-            entry = await watcher.updates(timeout=5.0)  # type: ignore[no-untyped-call,unused-ignore]
-            if entry is None:  # the initial values are all delivered
-                break
-            keys.append(entry.key)
-    finally:
-        await watcher.stop()  # type: ignore[no-untyped-call,unused-ignore]
-    return keys
+    return [entry.key for entry in await current_entries(kv, pattern, meta_only=True)]

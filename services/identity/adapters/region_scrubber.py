@@ -17,6 +17,8 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from ccmesh.kv import open_bucket
+
 _READ_TIMEOUT = 5.0
 
 
@@ -97,7 +99,7 @@ class RegionScrubber:
         if target.bucket:
             prefix = f"$KV.{target.bucket}."
             keys = {subject[len(prefix) :] for _, subject in hits}
-            kv = await self._js.key_value(target.bucket)
+            kv = await open_bucket(self._js, target.bucket)
             for key in keys:
                 await kv.purge(key)
             return len(hits)

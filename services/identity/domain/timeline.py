@@ -59,6 +59,9 @@ LINKED_KINDS = frozenset(
     }
 )
 
+#: Every event kind that can make a timeline entry: the timeline consumer reads only these.
+TIMELINE_KINDS = LINKED_KINDS | {"contact_created", "message_received"}
+
 
 def needs_link(event: events_pb2.Event) -> bool:
     return bool(event.contact_id) and event.WhichOneof("payload") in LINKED_KINDS

@@ -10,6 +10,7 @@ from ccmesh import naming
 from ccmesh.events import ConsumerSettings, DurableConsumer, Outcome
 from contactcenter.events.v1 import events_pb2
 from identity.adapters.history_store import HistoryStore
+from identity.domain.timeline import TIMELINE_KINDS
 from identity.service_layer.timeline import record_events
 
 DURABLE = "identity-timeline"
@@ -21,5 +22,10 @@ def timeline_consumer(
     async def handle(events: Sequence[events_pb2.Event]) -> Sequence[Outcome]:
         return await record_events(history, events)
 
-    settings = ConsumerSettings(durable=DURABLE, filter_subject=f"{naming.events_stream(region).subjects[0]}")
+    # Only the kinds that make entries: the others would cost a delivery and an ack each.
+    kinds = sorted(TIMELINE_KINDS)
+    subjects = [naming.event_subject(region, "*", kind, "*") for kind in kinds]
+    settings = ConsumerSettings(
+        durable=DURABLE, filter_subject=subjects[0], more_filter_subjects=tuple(subjects[1:])
+    )
     return DurableConsumer(js, region, settings, batch_handler=handle)

@@ -14,6 +14,7 @@ import orjson
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from ccmesh.kv_watch import current_entries
 from contactcenter.events.v1 import events_pb2
 
 
@@ -50,26 +51,20 @@ class DeadLetterStore:
         await self._kv.purge(_key(tenant_id, subscription, event_id))
 
     async def list(self, tenant_id: str, subscription: str) -> list[DeadLetterRecord]:
-        watcher = await self._kv.watch(f"dlq.{tenant_id}.{subscription}.*", ignore_deletes=True)
         records: list[DeadLetterRecord] = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if not entry.value:
-                    continue
-                raw = orjson.loads(entry.value)
-                records.append(
-                    DeadLetterRecord(
-                        subscription=raw["subscription"],
-                        event=events_pb2.Event.FromString(base64.b64decode(raw["event"])),
-                        attempts=int(raw["attempts"]),
-                        reason=str(raw["reason"]),
-                        dead_lettered_at=int(raw["at"]),
-                    )
+        for entry in await current_entries(self._kv, f"dlq.{tenant_id}.{subscription}.*"):
+            if not entry.value:
+                continue
+            raw = orjson.loads(entry.value)
+            records.append(
+                DeadLetterRecord(
+                    subscription=raw["subscription"],
+                    event=events_pb2.Event.FromString(base64.b64decode(raw["event"])),
+                    attempts=int(raw["attempts"]),
+                    reason=str(raw["reason"]),
+                    dead_lettered_at=int(raw["at"]),
                 )
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+            )
         return sorted(records, key=lambda r: (r.dead_lettered_at, r.event.event_id))
 
     async def exists(self, tenant_id: str, subscription: str, event_id: str) -> bool:

@@ -20,6 +20,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ccmesh import naming
+from ccmesh.consumer_metrics import consumer_metrics
+from ccmesh.creation import retry_creation
 
 
 class EventFeed:
@@ -65,8 +67,12 @@ class EventFeed:
             config.opt_start_time = self._start_time
         else:
             config.deliver_policy = DeliverPolicy.ALL
-        await self._js.add_consumer(self._stream, config)
+        # On a cluster still starting, the stream may be electing its leader: retried, idempotent.
+        await retry_creation(
+            f"consumer {self.durable!r}", lambda: self._js.add_consumer(self._stream, config)
+        )
         self._subscription = await self._js.pull_subscribe_bind(durable=self.durable, stream=self._stream)
+        consumer_metrics().track(self._js, self._stream, self.durable)
 
     async def fetch(self, batch: int, timeout: float = 0.5) -> list[Msg]:
         if self._subscription is None:
@@ -77,6 +83,7 @@ class EventFeed:
             return []
 
     async def close(self) -> None:
+        consumer_metrics().untrack(self._stream, self.durable)
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()

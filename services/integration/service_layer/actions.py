@@ -13,7 +13,8 @@ from google.protobuf.message import Message
 
 from contactcenter.integration.v1 import integration_pb2
 from integration.adapters.action_log import ActionOutcome, action_id_of
-from integration.domain.events import ContactClosedByAction, TaskCreated
+from integration.domain.action_effects import ActionEffects
+from integration.domain.events import ContactClosedByAction, IntegrationEvent, TaskCreated
 from integration.service_layer.ports import ActionOutcomes, ActionRecords, IntegrationEvents
 
 
@@ -46,9 +47,12 @@ class Actions:
         fingerprint = _fingerprint(request)
         stored = await self._log.find(tenant, action_id)
         if stored is None:
-            result = await self._perform(request, tenant, action_id, requested_by)
-            stored = await self._log.record(tenant, ActionOutcome(action_id, fingerprint, result))
+            result, effects = self._effects(request, tenant, action_id, requested_by)
+            # The outcome and what it publishes are one write; published right after, and should
+            # this process die first, a sweeper publishes them (a retry would only replay).
+            stored = await self._log.record(tenant, ActionOutcome(action_id, fingerprint, result), effects)
             if stored.fingerprint == fingerprint and stored.result == result:
+                await self._carry_out(tenant, action_id, effects)
                 return stored, False
         if stored.fingerprint != fingerprint:
             raise IdempotencyConflict(
@@ -56,9 +60,10 @@ class Actions:
             )
         return stored, True
 
-    async def _perform(
+    def _effects(
         self, request: Message, tenant: str, action_id: str, requested_by: str
-    ) -> dict[str, str]:
+    ) -> tuple[dict[str, str], ActionEffects]:
+        """The action's result and what it publishes; a bad request is refused by name."""
         record = integration_pb2.ActionRecord(
             action_id=action_id, tenant_id=tenant, requested_by=requested_by
         )
@@ -66,36 +71,38 @@ class Actions:
             if request.target == integration_pb2.ATTRIBUTE_TARGET_UNSPECIFIED or not request.target_id:
                 raise ActionError("target and target_id are required")
             record.update_attributes.CopyFrom(request)
-            await self._publish(record, "update_attributes", request.target_id)
-            return {}
+            return {}, _effects_of(record, "update_attributes", request.target_id)
         if isinstance(request, integration_pb2.SendFlowEventRequest):
             if not request.contact_id or not request.event_name:
                 raise ActionError("contact_id and event_name are required")
             record.send_flow_event.CopyFrom(request)
-            await self._publish(record, "send_flow_event", request.contact_id)
-            return {}
+            return {}, _effects_of(record, "send_flow_event", request.contact_id)
         if isinstance(request, integration_pb2.CreateTaskRequest):
             if not request.title:
                 raise ActionError("title is required")
             contact_id = f"task{action_id[:28]}"
             record.create_task.CopyFrom(request)
-            await self._publish(record, "create_task", contact_id)
-            await self._events.publish(TaskCreated(tenant, contact_id, action_id))
-            return {"contact_id": contact_id}
+            created = TaskCreated(tenant, contact_id, action_id)
+            return {"contact_id": contact_id}, _effects_of(record, "create_task", contact_id, created)
         if isinstance(request, integration_pb2.CloseContactRequest):
             if not request.contact_id:
                 raise ActionError("contact_id is required")
             record.close_contact.CopyFrom(request)
-            await self._publish(record, "close_contact", request.contact_id)
-            await self._events.publish(
-                ContactClosedByAction(tenant, request.contact_id, action_id, request.outcome, requested_by)
+            closed = ContactClosedByAction(
+                tenant, request.contact_id, action_id, request.outcome, requested_by
             )
-            return {}
+            return {}, _effects_of(record, "close_contact", request.contact_id, closed)
         raise ActionError(f"unknown action {type(request).__name__}")
 
-    async def _publish(self, record: integration_pb2.ActionRecord, action: str, target_id: str) -> None:
-        if "." in target_id or "*" in target_id or ">" in target_id:
-            raise ActionError("target id must be a single token (no '.', '*' or '>')")
-        await self._actions.publish(
-            record.tenant_id, action, target_id, record.action_id, record.SerializeToString()
-        )
+    async def _carry_out(self, tenant: str, action_id: str, effects: ActionEffects) -> None:
+        await self._actions.publish(tenant, effects.action, effects.target_id, action_id, effects.record)
+        for event in effects.events:
+            await self._events.publish(event)
+
+
+def _effects_of(
+    record: integration_pb2.ActionRecord, action: str, target_id: str, *events: IntegrationEvent
+) -> ActionEffects:
+    if "." in target_id or "*" in target_id or ">" in target_id:
+        raise ActionError("target id must be a single token (no '.', '*' or '>')")
+    return ActionEffects(action, target_id, record.SerializeToString(), events)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from integration.adapters.action_log import ActionOutcome
+from integration.domain.action_effects import ActionEffects
 from integration.domain.events import IntegrationEvent
 
 
@@ -16,7 +17,12 @@ class ActionOutcomes(Protocol):
     """The first outcome of each idempotency key (`ActionLog`)."""
 
     async def find(self, tenant_id: str, action_id: str) -> ActionOutcome | None: ...
-    async def record(self, tenant_id: str, outcome: ActionOutcome) -> ActionOutcome: ...
+    async def record(
+        self, tenant_id: str, outcome: ActionOutcome, effects: ActionEffects | None = None
+    ) -> ActionOutcome:
+        """Store the outcome unless one is already there (returns the stored one), and with
+        it, in the same write, the `effects` still to publish."""
+        ...
 
 
 class ActionRecords(Protocol):

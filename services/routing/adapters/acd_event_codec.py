@@ -30,6 +30,8 @@ def to_protobuf(event: ev.RoutingEvent, region: str) -> events_pb2.Event:
             event.outcome,
             event.queue,
             record.reservation_id or record.offers,
+            # A widening keeps the contact in its queue: each level (its reason) is its own change.
+            *((event.reason,) if isinstance(event, ev.ContactOverflowed) else ()),
         ),
     )
 

@@ -11,6 +11,14 @@ Every change of a ledger or a contact record is `ccmesh.kv.update_with`: read va
 revision, apply a pure transition, write only if the revision is unchanged, else retry with
 a fresh read. `KeyMirror` keeps a local, eventually consistent copy of the bucket by watching
 it; routers decide from the mirror and the revision check makes a stale decision fail safely.
+
+A write may `announce` the events of its change: they are staged in the record's outbox
+(`ccmesh.outbox`) by the same write, so a crash before the use case publishes them delays them
+by a sweep instead of losing them; every later write of the record carries them until a sweeper
+has sent and removed them. An offer unsent when its reservation ends is sent all the same: a
+workspace may have been shown it (core NATS subscribers get a message the stream failed to
+store), so the stream tells it too, if after its end (offers are told apart by reservation, and
+a workspace does not show again an offer it saw end).
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -27,9 +36,13 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from ccmesh.kv import update_with
+from ccmesh.kv_watch import KeyWatch
+from ccmesh.outbox import Entry, Outbox, SentIds, carry, entry_of_event
 from routing.adapters import acd_codec
+from routing.adapters.acd_event_codec import to_protobuf
 from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
+from routing.domain.events import Announce, ContactOffered, RoutingEvent
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
 from routing.domain.working_set import WorkingSet
@@ -66,9 +79,29 @@ def decision_key(tenant: str, contact_id: str) -> str:
     return _key("decision", tenant, contact_id, "contact_id")
 
 
+def _offer_tag(event: RoutingEvent) -> str:
+    # Tagged with its reservation, so an outbox entry says which offer it announces.
+    return event.record.reservation_id if isinstance(event, ContactOffered) else ""
+
+
 class AcdStore:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, region: str = "", clock: Callable[[], float] = time.time) -> None:
+        """`region`: where announced events are published (see `AcdOutboxMirror`); without
+        one the store stages nothing, as no sweeper would send it."""
         self.kv = kv
+        self._region = region
+        self._clock = clock
+        #: Events this process published: a later write of their record drops them unswept.
+        self.sent = SentIds()
+
+    def _staged(self, events: Sequence[RoutingEvent]) -> list[Entry]:
+        if not self._region:
+            return []
+        at, region = self._clock(), self._region
+        return [
+            entry_of_event(to_protobuf(event, region), region, at=at, tag=_offer_tag(event))
+            for event in events
+        ]
 
     async def _update(
         self,
@@ -76,19 +109,31 @@ class AcdStore:
         decode: Callable[[bytes], T],
         encode: Callable[[T], bytes],
         change: Callable[[T | None], T],
+        announce: Announce[T] | None = None,
+        keep: Callable[[T, Entry], bool] | None = None,
     ) -> T:
         result: list[T] = []
 
         def mutate(old: bytes | None) -> bytes | None:
-            new = change(decode(old) if old is not None else None)
+            before = decode(old) if old is not None else None
+            new = change(before)
             result.append(new)
-            return encode(new)
+            staged = self._staged(announce(before, new)) if announce is not None else []
+            return carry(old, encode(new), staged, lambda entry: unsent(new, entry))
+
+        def unsent(new: T, entry: Entry) -> bool:
+            return entry.msg_id not in self.sent and (keep is None or keep(new, entry))
 
         await update_with(self.kv, key, mutate)
         return result[-1]
 
     async def update_ledger(
-        self, tenant: str, agent_id: str, change: Callable[[AgentLedger], AgentLedger]
+        self,
+        tenant: str,
+        agent_id: str,
+        change: Callable[[AgentLedger], AgentLedger],
+        *,
+        announce: Announce[AgentLedger] | None = None,
     ) -> AgentLedger:
         def existing(ledger: AgentLedger | None) -> AgentLedger:
             if ledger is None:
@@ -96,21 +141,37 @@ class AcdStore:
             return change(ledger)
 
         return await self._update(
-            agent_key(tenant, agent_id), acd_codec.ledger_from_bytes, acd_codec.ledger_to_bytes, existing
+            agent_key(tenant, agent_id),
+            acd_codec.ledger_from_bytes,
+            acd_codec.ledger_to_bytes,
+            existing,
+            announce,
         )
 
     async def upsert_ledger(
         self, tenant: str, agent_id: str, change: Callable[[AgentLedger | None], AgentLedger]
     ) -> AgentLedger:
         return await self._update(
-            agent_key(tenant, agent_id), acd_codec.ledger_from_bytes, acd_codec.ledger_to_bytes, change
+            agent_key(tenant, agent_id),
+            acd_codec.ledger_from_bytes,
+            acd_codec.ledger_to_bytes,
+            change,
         )
 
     async def update_contact(
-        self, tenant: str, contact_id: str, change: Callable[[ContactRecord | None], ContactRecord]
+        self,
+        tenant: str,
+        contact_id: str,
+        change: Callable[[ContactRecord | None], ContactRecord],
+        *,
+        announce: Announce[ContactRecord] | None = None,
     ) -> ContactRecord:
         return await self._update(
-            contact_key(tenant, contact_id), acd_codec.contact_from_bytes, acd_codec.contact_to_bytes, change
+            contact_key(tenant, contact_id),
+            acd_codec.contact_from_bytes,
+            acd_codec.contact_to_bytes,
+            change,
+            announce,
         )
 
     async def get_ledger(self, tenant: str, agent_id: str) -> AgentLedger:
@@ -159,7 +220,7 @@ class KeyMirror(WorkingSet):
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
-        watcher = await self._kv.watch("*.*.*")
+        watcher = await KeyWatch.start(self._kv, "*.*.*")
         self._task = asyncio.create_task(self._run(watcher))
         await self._ready.wait()
 
@@ -170,7 +231,7 @@ class KeyMirror(WorkingSet):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
-    async def _run(self, watcher: Any) -> None:
+    async def _run(self, watcher: KeyWatch) -> None:
         try:
             async for entry in watcher:
                 if entry is None:
@@ -202,3 +263,16 @@ class KeyMirror(WorkingSet):
         else:
             return
         self.changed.set()
+
+
+class AcdOutboxMirror(KeyMirror):
+    """The mirror that also tells the bucket's outbox which records carry unsent events, so its
+    sweeper needs no watch of its own."""
+
+    def __init__(self, kv: KeyValue, outbox: Outbox, **windows: Any) -> None:
+        super().__init__(kv, **windows)
+        self.outbox = outbox
+
+    def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
+        self.outbox.note(key, None if operation in ("DEL", "PURGE") else value)
+        super().apply(key, value, operation)

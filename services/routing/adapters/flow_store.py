@@ -22,7 +22,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,9 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 from ccflow.journey import Journey
 from ccflow.registry import FlowIndex
 from ccmesh.kv import get_json, update_with, write_expiring
+from ccmesh.kv_watch import KeyWatch
+from ccmesh.outbox import FIELD as OUTBOX_FIELD
+from ccmesh.outbox import Entry, carry, entries_of, mark
 from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
 from routing.domain.wait_deadlines import WaitDeadline
 
@@ -139,30 +143,55 @@ def _kept() -> int:
     return 0
 
 
+#: Journeys read with unsent messages whose next save is awaited; older ones are forgotten.
+_UNSENT_KEPT = 1024
+
+
 class JourneyStore:
     def __init__(self, kv: KeyValue, finished_ttl: Callable[[], int] = _kept) -> None:
         """`finished_ttl`: seconds an ended journey stays readable (0: kept), read per write so a
         changed retention applies without a restart."""
         self._kv = kv
         self._finished_ttl = finished_ttl
+        #: Unsent messages of journeys read at a revision, until that revision is saved over.
+        self._unsent: dict[tuple[str, int], list[Entry]] = {}
 
     @staticmethod
     def _key(tenant: str, journey_id: str) -> str:
         return f"{token(tenant, 'tenant')}.{token(journey_id, 'journey id')}"
 
     async def get(self, tenant: str, journey_id: str) -> tuple[Journey, int] | None:
+        key = self._key(tenant, journey_id)
         try:
-            entry = await self._kv.get(self._key(tenant, journey_id))
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None
         if entry.value is None:
             return None
-        return Journey.from_dict(orjson.loads(entry.value)), int(entry.revision or 0)
+        revision = int(entry.revision or 0)
+        unsent = entries_of(entry.value)
+        if unsent:
+            # Messages of an earlier step not yet swept: the next save of this revision keeps them.
+            self._unsent[(key, revision)] = unsent
+            while len(self._unsent) > _UNSENT_KEPT:
+                # Read but never saved over: their sweeper has sent them meanwhile.
+                del self._unsent[next(iter(self._unsent))]
+        data = orjson.loads(entry.value)
+        data.pop(OUTBOX_FIELD, None)  # the outbox travels with the record, not in the journey
+        return Journey.from_dict(data), revision
 
-    async def save(self, tenant: str, journey: Journey, revision: int) -> int:
-        """Write the journey if it is still at `revision` (0: must not exist yet)."""
+    def ttl_of(self, value: bytes) -> int:
+        """The time to live a stored journey is written with (an ended one expires)."""
+        return self._finished_ttl() if orjson.loads(value).get("status") == "ended" else 0
+
+    async def save(self, tenant: str, journey: Journey, revision: int, announce: Sequence[Entry] = ()) -> int:
+        """Write the journey if it is still at `revision` (0: must not exist yet), with the
+        messages that `announce` its step in the same write (`ccmesh.outbox`)."""
         key = self._key(tenant, journey.journey_id)
-        value = orjson.dumps(journey.to_dict())
+        if announce:
+            await mark(self._kv, key, time.time())  # first: a crash after the write leaves it
+        unsent = self._unsent.pop((key, revision), [])
+        value = carry(None, orjson.dumps(journey.to_dict()), [*unsent, *announce]) or b""
         ttl = self._finished_ttl() if journey.status == "ended" else 0
         try:
             if ttl:
@@ -181,7 +210,7 @@ class DeadlineStore:
 
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
-        self._watcher: Any = None
+        self._watcher: KeyWatch | None = None
         self._task: asyncio.Task[None] | None = None
 
     def _key(self, tenant: str, journey_id: str) -> str:
@@ -205,11 +234,11 @@ class DeadlineStore:
         await update_with(self._kv, self._key(*deadline.key), drop, ttl=DELETE_MARKER_TTL_SECONDS)
 
     async def follow(self, arm: Callable[[WaitDeadline], None], disarm: Callable[[str, str], None]) -> None:
-        self._watcher = await self._kv.watch(f"{self.PREFIX}.*.*")
+        watcher = self._watcher = await KeyWatch.start(self._kv, f"{self.PREFIX}.*.*")
         loaded = asyncio.Event()
 
         async def run() -> None:
-            async for entry in self._watcher:
+            async for entry in watcher:
                 if entry is None:  # every entry stored before the watch began has been delivered
                     loaded.set()
                     continue

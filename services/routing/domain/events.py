@@ -8,8 +8,9 @@ reads the queue, agent and reservation from it rather than from a second copy.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from routing.domain.contacts import ContactRecord
 
@@ -20,6 +21,8 @@ class RoutingEvent:
     record: ContactRecord
     #: The metric label of this kind of change (`contactcenter.offers{outcome=...}`).
     outcome: ClassVar[str] = ""
+    #: False for changes another service's event already tells the stream (the ACD only counts them).
+    on_stream: ClassVar[bool] = True
 
     @property
     def contact_id(self) -> str:
@@ -113,6 +116,15 @@ class OfferWithdrawn(RoutingEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ContactAbandoned(RoutingEvent):
+    """The customer left while waiting in the queue (never offered). The gateway's ContactClosed
+    already tells the stream; this one is for the ACD's own counts."""
+
+    outcome: ClassVar[str] = "abandoned"
+    on_stream: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
 class ContactCompleted(RoutingEvent):
     """The agent finished the contact; its slot is free again."""
 
@@ -142,3 +154,9 @@ class CallbackPlaced(RoutingEvent):
     """An agent accepted a call-back request: the call to the customer is to be placed now."""
 
     outcome: ClassVar[str] = "callback_placed"
+
+
+R = TypeVar("R")
+#: The events a write announces, from the record before (None: absent) and after its change; the
+#: store keeps them with the change itself until they are surely published.
+Announce = Callable[[R | None, R], Sequence[RoutingEvent]]

@@ -47,6 +47,10 @@ class DeadlineKind(enum.StrEnum):
     HOLD = "hold"
     #: A contact being handed to another region, until that region answers.
     TRANSFER = "transfer"
+    #: An offered contact whose agent's hold must be written soon after it: due at once, the
+    #: sweeper checks it a short grace after the offer (an offer is two writes; a writer that
+    #: died between them leaves a contact offered under a hold nobody has).
+    OFFER_HOLD = "offer_hold"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -115,6 +119,9 @@ class WorkingSet:
             self.schedule(
                 Deadline(record.deadline, DeadlineKind.OFFER, tenant, contact_id, record.reservation_id)
             )
+            if old is None or old.reservation_id != record.reservation_id:
+                hold = Deadline(0.0, DeadlineKind.OFFER_HOLD, tenant, contact_id, record.reservation_id)
+                self.schedule(hold)
         elif status is ContactStatus.TRANSFERRING:
             self.schedule(
                 Deadline(record.deadline, DeadlineKind.TRANSFER, tenant, contact_id, record.reservation_id)

@@ -37,7 +37,7 @@ from routing.domain.queueing import (
     WaitingContact,
     service_level_target,
 )
-from routing.domain.reservations import ReservationError, ReservationState
+from routing.domain.reservations import AgentLedger, ReservationError, ReservationState
 from routing.service_layer.acd import AcdService, Transfer
 
 QUEUE_ADMIN_ROLES = frozenset({"admin"})
@@ -233,7 +233,7 @@ class AcdRpc:
             ledger = await self._service().upsert_agent(request.tenant_id, agent_profile(request.agent))
         except Exception as error:
             await self._acd_fail(context, error)
-        return routing_pb2.UpsertAgentResponse(state=_STATE_NUMBERS[ledger.state])
+        return routing_pb2.UpsertAgentResponse(state=_STATE_NUMBERS[ledger.state], accepted=_accepted(ledger))
 
     async def SetAgentState(
         self, request: routing_pb2.SetAgentStateRequest, context: Any
@@ -261,7 +261,9 @@ class AcdRpc:
             ledger = await self._service().heartbeat(request.tenant_id, request.agent_id)
         except Exception as error:
             await self._acd_fail(context, error)
-        return routing_pb2.AgentHeartbeatResponse(state=_STATE_NUMBERS[ledger.state])
+        return routing_pb2.AgentHeartbeatResponse(
+            state=_STATE_NUMBERS[ledger.state], accepted=_accepted(ledger)
+        )
 
     async def EnqueueContact(
         self, request: routing_pb2.EnqueueContactRequest, context: Any
@@ -294,19 +296,23 @@ class AcdRpc:
     ) -> routing_pb2.AnswerOfferResponse:
         await self._require_agent(context, request.tenant_id, request.agent_id, AGENT_ROLES)
         service = self._service()
+        # Accept and complete are idempotent for a caller naming the contact: a retry after a
+        # lost reply gets the same answer.
         answers = {
             routing_pb2.OFFER_ANSWER_ACCEPT: service.accept,
-            routing_pb2.OFFER_ANSWER_DECLINE: service.decline,
             routing_pb2.OFFER_ANSWER_COMPLETE: service.complete,
         }
         try:
-            if request.answer not in answers:
+            declined = request.answer == routing_pb2.OFFER_ANSWER_DECLINE
+            if not declined and request.answer not in answers:
                 raise AcdInputError("answer", f"unknown or unspecified answer {request.answer}")
             if not request.reservation_id:
                 raise AcdInputError("reservation_id", "is required")
-            record = await answers[request.answer](
-                request.tenant_id, request.agent_id, request.reservation_id
-            )
+            tenant, agent_id, reservation_id = request.tenant_id, request.agent_id, request.reservation_id
+            if declined:
+                record = await service.decline(tenant, agent_id, reservation_id)
+            else:
+                record = await answers[request.answer](tenant, agent_id, reservation_id, request.contact_id)
         except Exception as error:
             await self._acd_fail(context, error)
         return routing_pb2.AnswerOfferResponse(
@@ -468,3 +474,13 @@ class AcdRpc:
             agents_by_state=by_state,
             agents=sorted(on_board, key=lambda agent: agent.agent_id),
         )
+
+
+def _accepted(ledger: AgentLedger) -> list[routing_pb2.AcceptedReservation]:
+    """What the agent holds accepted: a reconnecting workspace lists these, even one whose
+    accept the gateway had no time to record."""
+    return [
+        routing_pb2.AcceptedReservation(contact_id=held.contact_id, reservation_id=held.reservation_id)
+        for held in ledger.held
+        if held.state is ReservationState.ACCEPTED
+    ]

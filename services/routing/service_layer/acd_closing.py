@@ -31,7 +31,7 @@ from routing.adapters.acd_store import UnknownKey
 from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
 from routing.domain.contacts import ContactRecord, ContactStatus
-from routing.domain.events import OfferWithdrawn
+from routing.domain.events import ContactAbandoned, OfferWithdrawn, RoutingEvent
 from routing.domain.queueing import WaitingContact
 from routing.domain.reservations import AgentLedger, ReservationError
 from routing.service_layer.ports import AcdRecords, EventSink
@@ -49,7 +49,20 @@ async def close_contact(
             return ContactRecord(placeholder, ContactStatus.CLOSED)
         return contact_rules.abandon(old, now)
 
-    record = await store.update_contact(tenant, contact_id, change)
+    # Whether this close took the contact out of its queue (the last try of the write tells).
+    left_queue: list[bool] = [False]
+
+    def announce(old: ContactRecord | None, new: ContactRecord) -> tuple[RoutingEvent, ...]:
+        left_queue[0] = old is not None and old.status is ContactStatus.WAITING
+        if old is not None and old.status is ContactStatus.CLOSED:
+            return ()  # closed already: its first close announced it
+        return withdrawn(tenant, new)
+
+    # The closed record and the withdrawal of its offer are one write: should this instance die
+    # before publishing it, a sweeper sends it a sweep later and the agent's card still goes.
+    record = await store.update_contact(tenant, contact_id, change, announce=announce)
+    if left_queue[0] and record.status is ContactStatus.CLOSED:
+        await events(ContactAbandoned(tenant, record))
     if record.status is not ContactStatus.CLOSED or not record.agent_id or not record.reservation_id:
         return record
     reservation_id = record.reservation_id
@@ -62,7 +75,18 @@ async def close_contact(
 
     with contextlib.suppress(UnknownKey):
         await store.update_ledger(tenant, record.agent_id, free_slot)
-    if not record.answered_at:
-        # Closed while offered (never accepted): the agent's offer card must go.
-        await events(OfferWithdrawn(tenant, record, "contact_closed"))
+    # A redelivery publishes again: the event's id is fixed by the reservation, so the stream
+    # drops the copy, and a first delivery cut short before its publish is finished here.
+    for event in withdrawn(tenant, record):
+        await events(event)
     return record
+
+
+def withdrawn(tenant: str, record: ContactRecord) -> tuple[RoutingEvent, ...]:
+    """What announces a contact closed while its offer rang (never accepted): the agent's offer
+    card must go. Nothing for any other close."""
+    if record.status is not ContactStatus.CLOSED or not record.agent_id or not record.reservation_id:
+        return ()
+    if record.answered_at:
+        return ()
+    return (OfferWithdrawn(tenant, record, "contact_closed"),)

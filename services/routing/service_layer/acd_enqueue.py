@@ -9,7 +9,7 @@ from routing.domain.agents import AcdInputError
 from routing.domain.brand_sharing import open_to_all_brands
 from routing.domain.closed_actions import when_closed
 from routing.domain.contacts import ContactRecord
-from routing.domain.events import CallbackScheduled, ContactQueued, ContactTurnedAway
+from routing.domain.events import CallbackScheduled, ContactQueued, ContactTurnedAway, RoutingEvent
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.service_layer.acd_context import AcdContext
 
@@ -89,14 +89,35 @@ class Enqueueing:
                 return contact_rules.call_back_later(contact)
             return ContactRecord(contact)
 
-        record = await ctx.store.update_contact(tenant, contact.contact_id, change)
+        def announce(old: ContactRecord | None, new: ContactRecord) -> list[RoutingEvent]:
+            if old is not None:
+                return []  # a repeated enqueue: announced by the first one
+            return enqueue_events(
+                tenant, new, closed.text if closed is not None else None, announced, requested_queue
+            )
+
+        # The record and what announces it are one write: a crash before the events below are
+        # published delays them by a sweep (`ccmesh.outbox`) instead of losing them.
+        record = await ctx.store.update_contact(tenant, contact.contact_id, change, announce=announce)
         if not created[-1]:
             return record
-        if record.closed_action == "message" and closed is not None:
-            await ctx.events(ContactTurnedAway(tenant, record, closed.text))
-            return record
-        if not announced or record.contact.queue != requested_queue:
-            await ctx.events(ContactQueued(tenant, record))
-        if record.closed_action == "callback" and closed is not None:
-            await ctx.events(CallbackScheduled(tenant, record, closed.text))
+        closed_text = closed.text if closed is not None else None
+        for event in enqueue_events(tenant, record, closed_text, announced, requested_queue):
+            await ctx.events(event)
         return record
+
+
+def enqueue_events(
+    tenant: str, record: ContactRecord, closed_text: str | None, announced: bool, requested_queue: str
+) -> list[RoutingEvent]:
+    """What announces a contact entering routing (`closed_text`: the closed queue's message, None
+    when the queue is open): turned away, or queued (unless its hand-off event already said where
+    it waits) and perhaps scheduled for a call back."""
+    if record.closed_action == "message" and closed_text is not None:
+        return [ContactTurnedAway(tenant, record, closed_text)]
+    events: list[RoutingEvent] = []
+    if not announced or record.contact.queue != requested_queue:
+        events.append(ContactQueued(tenant, record))
+    if record.closed_action == "callback" and closed_text is not None:
+        events.append(CallbackScheduled(tenant, record, closed_text))
+    return events

@@ -133,8 +133,13 @@ class HandOver:
             log.warning("hand-over of %s to %s unanswered: %s", contact.contact_id, region, unknown)
             return held
         try:
+            # The hand-over and its announcement are one write: should this instance die before
+            # publishing it, a sweeper sends it (the contact left this region either way).
             done = await self._store.update_contact(
-                tenant, contact.contact_id, lambda old: contact_rules.handed_over(_must(old), reservation_id)
+                tenant,
+                contact.contact_id,
+                lambda old: contact_rules.handed_over(_must(old), reservation_id),
+                announce=lambda _old, new: (ContactHandedOver(tenant, new, rule, region, queue, why),),
             )
         except (ReservationError, UnknownKey, KVError):
             return None  # a sweeper took over meanwhile and finishes it

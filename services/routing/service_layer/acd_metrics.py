@@ -10,7 +10,12 @@
                                                outcome)
     contactcenter.offers               counter changes per tenant, queue, channel and outcome (queued,
                                                offered, accepted, declined, timeout, offline, overflow,
-                                               overflow_region, transferred, withdrawn, closed)
+                                               overflow_region, transferred, withdrawn, abandoned,
+                                               closed)
+    contactcenter.contacts             counter contacts that left routing per tenant, queue, channel and
+                                               outcome: completed (an agent finished it), abandoned
+                                               (closed while waiting or offered), turned_away (queue closed),
+                                               handed_over (to another region's queue)
 
 Each instance reports what its mirror sees; since every instance sees the whole region, use
 one instance's series (or `max`) for the gauges, and `sum` for the counter.
@@ -29,21 +34,37 @@ from ccmesh.channels import Channel
 from routing.adapters.acd_store import KeyMirror
 from routing.domain.agents import AgentState, occupancy
 from routing.domain.contacts import ContactRecord
-from routing.domain.events import RoutingEvent
+from routing.domain.events import (
+    ContactAbandoned,
+    ContactCompleted,
+    ContactHandedOver,
+    ContactTurnedAway,
+    OfferWithdrawn,
+    RoutingEvent,
+)
 from routing.domain.service_level import measure
 from routing.service_layer.acd_stats import service_samples
 
+#: Routing changes that end a contact's time in routing -> its outcome on `contactcenter.contacts`.
+CONTACT_OUTCOMES = {
+    ContactCompleted.outcome: "completed",
+    OfferWithdrawn.outcome: "abandoned",
+    ContactAbandoned.outcome: "abandoned",
+    ContactTurnedAway.outcome: "turned_away",
+    ContactHandedOver.outcome: "handed_over",
+}
 #: How far back the service-level gauge looks.
 SERVICE_LEVEL_WINDOW_SECONDS = 3600.0
 
 
 def queue_depths(mirror: KeyMirror, now: float) -> dict[tuple[str, str], tuple[int, float]]:
-    """(tenant, queue) -> (waiting contacts, longest wait in seconds)."""
-    return {
-        key: (len(waiting), max(now - r.contact.enqueued_at for r in waiting.values()))
-        for key, waiting in list(mirror.waiting.items())
-        if waiting
-    }
+    """(tenant, queue) -> (waiting contacts, longest wait in seconds); (0, 0.0) for a configured
+    queue nobody waits in, so an empty queue reads as zero rather than as no data."""
+    depths: dict[tuple[str, str], tuple[int, float]] = dict.fromkeys(list(mirror.queues), (0, 0.0))
+    for key, waiting in list(mirror.waiting.items()):
+        if waiting:
+            depths[key] = (len(waiting), max(now - r.contact.enqueued_at for r in waiting.values()))
+    return depths
 
 
 def service_levels(
@@ -76,6 +97,11 @@ class AcdMetrics:
         self._clock = clock
         self.offers = meter.create_counter(
             "contactcenter.offers", unit="{change}", description="Routing changes per outcome"
+        )
+        self.contacts = meter.create_counter(
+            "contactcenter.contacts",
+            unit="{contact}",
+            description="Contacts that left routing, per channel and outcome",
         )
         meter.create_observable_gauge(
             "contactcenter.queue.depth",
@@ -118,6 +144,15 @@ class AcdMetrics:
             "outcome": event.outcome,
         }
         self.offers.add(1, attributes)
+        outcome = CONTACT_OUTCOMES.get(event.outcome)
+        if outcome is not None:
+            ended = {
+                "tenant": event.tenant,
+                "queue": event.queue,
+                "channel": event.record.contact.channel.value,
+                "outcome": outcome,
+            }
+            self.contacts.add(1, ended)
 
     def _depth(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
         for (tenant, queue), (depth, _) in queue_depths(self._mirror, self._clock()).items():

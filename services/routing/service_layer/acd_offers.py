@@ -20,12 +20,21 @@ once: `offer_many` per agent, the agents' concurrently, each contact's two write
    forcing a re-read and a fresh capacity check. Hence no interleaving of any number of instances
    can put more contacts on an agent than its capacity.
 
+Step 2 also stages the `ContactOffered` announcing the hold (`ccmesh.outbox`): the instance
+publishes it right after, and should it die first, a sweeper of any instance publishes it a
+sweep later; the event's fixed id makes the stream drop the second copy.
+
 If step 2 refuses, the contact goes back to waiting (`requeue(r)`); if the instance dies between
 the steps, the contact stays `offered(r)` with a deadline and the sweeper of any instance returns
 it to the queue when the deadline passes. Every transition names `r`, so a late accept, a
 duplicated timeout or a second sweeper fails instead of acting twice. `accept(r)` first moves the
 contact `offered(r) -> assigned(r)` and then the ledger; a sweeper that finds the contact assigned
 finishes the ledger side instead of releasing it, so an interrupted accept is never lost.
+Accept and complete are idempotent for their own reservation: a caller whose reply was lost (a
+timeout while a bucket or the stream elects a leader) asks again and gets the same result, the
+half not yet written is finished, and the announcement is published again (the stream drops a
+copy it has by the event's fixed id). Naming the contact lets a repeat succeed even after the
+ledger let the reservation go (a completed contact's slot is freed).
 Re-queued contacts keep their `enqueued_at`, i.e. their original position. A contact being
 handed to another region (`transferring`, see `routing.service_layer.acd_handover`) is not
 waiting, so no instance offers it meanwhile.
@@ -51,6 +60,7 @@ from routing.domain.events import (
     ContactRequeued,
     OfferDeclined,
     OfferReturned,
+    RoutingEvent,
 )
 from routing.domain.matching import Decision
 from routing.domain.reservations import AgentLedger, Held, ReservationError, ReservationState
@@ -97,9 +107,15 @@ class Offers:
         except (ReservationError, UnknownKey, KVError):
             return None  # another instance got there first
         held = Held(reservation_id, contact.contact_id, contact.channel, ReservationState.OFFERED, deadline)
+        announced = ContactOffered(tenant, offered, decision.rule)
         try:
+            # The hold and its announcement are one write: should this instance die before it
+            # publishes, a sweeper sends the offer within seconds, not after the offer timeout.
             ledger = await ctx.store.update_ledger(
-                tenant, agent_id, lambda old: ledger_rules.reserve(old, held)
+                tenant,
+                agent_id,
+                lambda old: ledger_rules.reserve(old, held),
+                announce=lambda _old, _new: (announced,),
             )
         except (ReservationError, UnknownKey, KVError):
             # The agent filled up since the view saw it: the contact goes straight back.
@@ -111,7 +127,7 @@ class Offers:
                 )
             return None
         await ctx.store.put_decision(tenant, contact.contact_id, decision_record(decision, now))
-        await ctx.events(ContactOffered(tenant, offered, decision.rule))
+        await ctx.events(announced)
         return ledger
 
     async def offer_many(
@@ -140,15 +156,63 @@ class Offers:
     async def _held(self, tenant: str, agent_id: str, reservation_id: str) -> Held:
         return (await self._ctx.store.get_ledger(tenant, agent_id)).find(reservation_id)
 
-    async def accept(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
+    async def _answered_before(
+        self,
+        tenant: str,
+        agent_id: str,
+        reservation_id: str,
+        contact_id: str,
+        status: ContactStatus,
+        refusal: ReservationError,
+    ) -> ContactRecord:
+        """The contact of an answer applied already whose ledger side let the reservation go
+        (a completed contact's slot is freed): a retry after a lost reply gets the same result.
+        Raises the ledger's `refusal` when the contact does not show that answer."""
+        if not contact_id:
+            raise refusal
+        try:
+            record = await self._record(tenant, contact_id)
+        except UnknownKey:
+            raise refusal from None
+        if (record.status, record.reservation_id, record.agent_id) != (status, reservation_id, agent_id):
+            raise refusal
+        return record
+
+    async def accept(
+        self, tenant: str, agent_id: str, reservation_id: str, contact_id: str = ""
+    ) -> ContactRecord:
+        """Accept an offer. Idempotent: a retry of an accept that was applied (its reply lost
+        to a timeout while the bucket or the stream changed leader) returns the same assigned
+        contact and announces it again, which the stream drops as a duplicate."""
         store = self._ctx.store
-        held = await self._held(tenant, agent_id, reservation_id)
+        try:
+            held = await self._held(tenant, agent_id, reservation_id)
+        except ReservationError as refusal:
+            record = await self._answered_before(
+                tenant, agent_id, reservation_id, contact_id, ContactStatus.ASSIGNED, refusal
+            )
+            for event in accepted_events(tenant, record):
+                await self._ctx.events(event)
+            return record
         now = self._ctx.now()
         record = await store.update_contact(
-            tenant, held.contact_id, lambda old: contact_rules.assign(must(old), reservation_id, now)
+            tenant, held.contact_id, lambda old: assign_once(must(old), reservation_id, now)
         )
+
+        def accept_once(ledger: AgentLedger) -> AgentLedger:
+            if ledger.find(reservation_id).state is ReservationState.ACCEPTED:
+                return ledger  # this accept was applied by an earlier try
+            return ledger_rules.accept(ledger, reservation_id)
+
+        def announce(old: AgentLedger | None, _new: AgentLedger) -> tuple[RoutingEvent, ...]:
+            # An earlier try that accepted the hold staged these with it already.
+            if old is not None and old.find(reservation_id).state is ReservationState.ACCEPTED:
+                return ()
+            return accepted_events(tenant, record)
+
         try:
-            await store.update_ledger(tenant, agent_id, lambda old: ledger_rules.accept(old, reservation_id))
+            # The accepted hold and its announcement are one write (see `offer`).
+            await store.update_ledger(tenant, agent_id, accept_once, announce=announce)
         except ReservationError:
             # The slot went away meanwhile (the agent went offline): the contact goes back.
             with contextlib.suppress(ReservationError):
@@ -156,22 +220,47 @@ class Offers:
                     tenant, held.contact_id, lambda old: contact_rules.unassign(must(old), reservation_id)
                 )
             raise
-        await self._ctx.events(ContactAccepted(tenant, record))
-        if record.closed_action == "callback":
-            # A call-back request: the agent who took it is free for the call, so place it now.
-            await self._ctx.events(CallbackPlaced(tenant, record))
+        for event in accepted_events(tenant, record):
+            await self._ctx.events(event)
         return record
+
+    async def _record(self, tenant: str, contact_id: str) -> ContactRecord:
+        # An unchanged record is not written again: this is a read through the same port.
+        return await self._ctx.store.update_contact(tenant, contact_id, must)
 
     async def decline(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
         held = await self._held(tenant, agent_id, reservation_id)
         return await self.give_back(tenant, agent_id, held.contact_id, reservation_id, OfferDeclined)
 
-    async def complete(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
+    async def complete(
+        self, tenant: str, agent_id: str, reservation_id: str, contact_id: str = ""
+    ) -> ContactRecord:
+        """Close an accepted contact and free the agent's slot. Idempotent: a retry of a
+        complete that was applied, wholly or only its contact side, finishes what is left and
+        returns the closed contact; its `ContactCompleted` is announced either way (staged with
+        the close, and published again, which the stream drops as a duplicate)."""
         store = self._ctx.store
-        held = await self._held(tenant, agent_id, reservation_id)
+        try:
+            held = await self._held(tenant, agent_id, reservation_id)
+        except ReservationError as refusal:
+            record = await self._answered_before(
+                tenant, agent_id, reservation_id, contact_id, ContactStatus.CLOSED, refusal
+            )
+            await self._ctx.events(ContactCompleted(tenant, record))
+            return record
         now = self._ctx.now()
+
+        def announce(old: ContactRecord | None, new: ContactRecord) -> tuple[RoutingEvent, ...]:
+            # An earlier try that closed the contact staged this with the close already.
+            if old is not None and old.status is ContactStatus.CLOSED:
+                return ()
+            return (ContactCompleted(tenant, new),)
+
         record = await store.update_contact(
-            tenant, held.contact_id, lambda old: contact_rules.close(must(old), reservation_id, now)
+            tenant,
+            held.contact_id,
+            lambda old: close_once(must(old), reservation_id, now),
+            announce=announce,
         )
 
         def release(ledger: AgentLedger) -> AgentLedger:
@@ -209,6 +298,7 @@ class Offers:
                 tenant,
                 contact_id,
                 lambda old: contact_rules.requeue(must(old), reservation_id, passed=passed),
+                announce=lambda _old, new: (returned(tenant, new, agent_id, reservation_id),),
             )
         except ReservationError:
             requeued = False
@@ -230,6 +320,29 @@ class Offers:
         if requeued:
             await self._ctx.events(returned(tenant, record, agent_id, reservation_id))
         return record
+
+
+def accepted_events(tenant: str, record: ContactRecord) -> tuple[RoutingEvent, ...]:
+    """What announces an accepted offer; a call-back request's agent is free for the call, so
+    the call is placed at once."""
+    accepted: tuple[RoutingEvent, ...] = (ContactAccepted(tenant, record),)
+    if record.closed_action == "callback":
+        return (*accepted, CallbackPlaced(tenant, record))
+    return accepted
+
+
+def assign_once(record: ContactRecord, reservation_id: str, now: float) -> ContactRecord:
+    """`assign`, or the record unchanged when this reservation's accept is in it already."""
+    if record.status is ContactStatus.ASSIGNED and record.reservation_id == reservation_id:
+        return record
+    return contact_rules.assign(record, reservation_id, now)
+
+
+def close_once(record: ContactRecord, reservation_id: str, now: float) -> ContactRecord:
+    """`close`, or the record unchanged when this reservation closed it already."""
+    if record.status is ContactStatus.CLOSED and record.reservation_id == reservation_id:
+        return record
+    return contact_rules.close(record, reservation_id, now)
 
 
 def must(record: ContactRecord | None) -> ContactRecord:

@@ -20,7 +20,7 @@ from routing.domain.agent_index import AgentIndex
 from routing.domain.agents import AgentLoad, capacity_refusal
 from routing.domain.closed_actions import hand_over_rule, when_closed
 from routing.domain.contacts import ContactRecord, ContactStatus
-from routing.domain.events import ContactOverflowed
+from routing.domain.events import Announce, ContactOverflowed
 from routing.domain.matching import AgentView, Decision, choose_agent
 from routing.domain.overflow import (
     OverflowMark,
@@ -186,21 +186,26 @@ class RoutingPass:
             rule, why = fired
             widen = rule.action == "widen"
             mark = OverflowMark(queue.name, now, return_threshold(rule))
+            if widen:
+                why = f"widened to {rule.target_queue}: {why}"
+            reason = f"{rule.name}: {why}"
             try:
+                # The move and its announcement are one write (`ccmesh.outbox`): a crash before
+                # the publish below delays the event by a sweep instead of losing it.
                 changed = await self._ctx.store.update_contact(
                     tenant,
                     contact_id,
                     _widener(rule.target_queue) if widen else _mover(rule.target_queue, mark),
+                    announce=_overflowed(tenant, queue.name, reason),
                 )
             except (ReservationError, UnknownKey, KVError):
                 continue  # offered or moved by another instance meanwhile
             if widen:
                 staying.append(changed)
-                why = f"widened to {rule.target_queue}: {why}"
             else:
                 depths[rule.target_queue] = depths.get(rule.target_queue, 0) + 1
                 depths[queue.name] = depths.get(queue.name, 1) - 1
-            await self._ctx.events(ContactOverflowed(tenant, changed, queue.name, f"{rule.name}: {why}"))
+            await self._ctx.events(ContactOverflowed(tenant, changed, queue.name, reason))
         return staying
 
     async def _closed_hand_over(
@@ -357,3 +362,8 @@ def _mover(queue: str, mark: OverflowMark) -> Callable[[ContactRecord | None], C
 
 def _widener(queue: str) -> Callable[[ContactRecord | None], ContactRecord]:
     return lambda old: contact_rules.widen(must(old), queue)
+
+
+def _overflowed(tenant: str, from_queue: str, reason: str) -> Announce[ContactRecord]:
+    """What announces an overflow rule's move or widening, staged with the change itself."""
+    return lambda _old, new: (ContactOverflowed(tenant, new, from_queue, reason),)

@@ -1,11 +1,12 @@
 """The sweeper: what nobody finished in time is finished by any instance.
 
-Each pass re-queues offers past their deadline (the contact's, and the ledger's own holds),
-resumes hand-overs to other regions left unanswered, frees slots held for contacts that moved
-on, and sets agents whose heartbeat lapsed offline. It finds them in the working set's heaps
-and dirty set (`routing.domain.working_set`), never by walking every contact or agent. Every
-step is a compare-and-set transition that names its reservation, so several instances sweeping
-at once change each thing once.
+Each pass re-queues offers past their deadline (the contact's, and the ledger's own holds) and
+offers whose agent's hold is still missing a grace after them (cut short between their two
+writes), resumes hand-overs to other regions left unanswered, frees slots held for contacts
+that moved on, and sets agents whose heartbeat lapsed offline. It finds them in the working
+set's heaps and dirty set (`routing.domain.working_set`), never by walking every contact or
+agent. Every step is a compare-and-set transition that names its reservation, so several
+instances sweeping at once change each thing once.
 """
 
 from __future__ import annotations
@@ -15,28 +16,42 @@ from dataclasses import replace
 
 from ccmesh.kv import KVError
 from routing.adapters.acd_store import UnknownKey
+from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
 from routing.domain.agents import AgentState
-from routing.domain.contacts import ContactStatus
+from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.events import OfferTimedOut
 from routing.domain.reservations import AgentLedger, ReservationError, ReservationState
 from routing.domain.working_set import Deadline, DeadlineKind
 from routing.service_layer.acd_context import AcdContext
 from routing.service_layer.acd_handover import HandOver
-from routing.service_layer.acd_offers import Offers
+from routing.service_layer.acd_offers import Offers, must
 from routing.service_layer.acd_presence import Presence
 
 _LOST_RACE = (ReservationError, UnknownKey, KVError)
 
 
+#: How long after an offer its agent's hold may still be missing before the offer is taken as
+#: cut short (its writer died between the contact's write and the ledger's): the two writes
+#: follow each other at once, so this covers a slow writer and a lagging view, not a crash.
+HOLD_GRACE_SECONDS = 2.0
+
+
 class Sweeper:
     def __init__(
-        self, context: AcdContext, offers: Offers, presence: Presence, hand_over: HandOver | None = None
+        self,
+        context: AcdContext,
+        offers: Offers,
+        presence: Presence,
+        hand_over: HandOver | None = None,
+        *,
+        hold_grace_seconds: float = HOLD_GRACE_SECONDS,
     ) -> None:
         self._ctx = context
         self._offers = offers
         self._presence = presence
         self._hand_over = hand_over
+        self._hold_grace = hold_grace_seconds
 
     async def sweep(self) -> int:
         """Re-queue offers past their deadline, resume hand-overs past theirs, free orphaned
@@ -107,6 +122,8 @@ class Sweeper:
             await self._offers.give_back(tenant, name, held.contact_id, reservation_id, OfferTimedOut)
             return 1
         record = view.contacts.get((tenant, name))
+        if deadline.kind is DeadlineKind.OFFER_HOLD:
+            return await self._check_hold(deadline, record, now)
         if record is None or record.reservation_id != reservation_id or record.deadline > now:
             return 0
         if deadline.kind is DeadlineKind.OFFER and record.status is ContactStatus.OFFERED:
@@ -116,6 +133,39 @@ class Sweeper:
         if transferring and self._hand_over is not None:
             return int(await self._hand_over.resume(tenant, record, now) is not None)
         return 0
+
+    async def _check_hold(self, deadline: Deadline, record: ContactRecord | None, now: float) -> int:
+        """Re-queue an offered contact whose agent holds no hold for it a grace after the offer
+        (its writer died before the ledger's write), instead of leaving it to the offer timeout.
+
+        Nothing announced that offer (its ContactOffered is staged with the hold), so nothing
+        announces its end either, as when the agent is found full at the offer; the agent did
+        not pass on the contact, which keeps its place in the queue.
+        """
+        ctx = self._ctx
+        tenant, contact_id, reservation_id = deadline.tenant, deadline.name, deadline.reservation_id
+        if record is None or record.status is not ContactStatus.OFFERED:
+            return 0
+        if record.reservation_id != reservation_id:
+            return 0
+        check_at = record.deadline - ctx.settings.offer_timeout_seconds + self._hold_grace
+        if check_at > now:
+            ctx.mirror.schedule(replace(deadline, at=check_at))
+            return 0
+        agent = record.agent_id
+        if _holds(ctx.mirror.agents.get((tenant, agent)), reservation_id):
+            return 0
+        # The view may lag behind the ledger: the stored one decides.
+        try:
+            stored = await ctx.store.get_ledger(tenant, agent)
+        except UnknownKey:
+            stored = None
+        if _holds(stored, reservation_id):
+            return 0
+        await ctx.store.update_contact(
+            tenant, contact_id, lambda old: contact_rules.requeue(must(old), reservation_id, passed=False)
+        )
+        return 1
 
     async def _free_orphans(self, tenant: str, agent_id: str, ledger: AgentLedger, now: float) -> int:
         """Free slots held for contacts no longer offered or assigned under them (an instance
@@ -146,3 +196,7 @@ class Sweeper:
 
 def _releaser(reservation_id: str, now: float) -> Callable[[AgentLedger], AgentLedger]:
     return lambda ledger: ledger_rules.release(ledger, reservation_id, now)
+
+
+def _holds(ledger: AgentLedger | None, reservation_id: str) -> bool:
+    return ledger is not None and any(h.reservation_id == reservation_id for h in ledger.held)

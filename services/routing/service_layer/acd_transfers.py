@@ -26,7 +26,7 @@ from routing.domain import contacts as contact_rules
 from routing.domain import reservations as ledger_rules
 from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
-from routing.domain.events import ContactQueued, ContactTransferred
+from routing.domain.events import ContactQueued, ContactTransferred, RoutingEvent
 from routing.domain.reservations import AgentLedger, ReservationError
 from routing.service_layer.acd_context import AcdContext
 from routing.service_layer.ports import AcdRecords, EventSink
@@ -88,7 +88,15 @@ async def transfer_contact(
             priority=transfer.priority,
         )
 
-    record = await store.update_contact(transfer.tenant, transfer.contact_id, change)
+    reason = transfer.reason or "agent_transfer"
+
+    def announce(_old: ContactRecord | None, new: ContactRecord) -> tuple[RoutingEvent, ...]:
+        # `change` has just read the record it moved (a missing one raised before this).
+        return transferred_events(transfer.tenant, new, before[-1].contact.queue, reason)
+
+    # The move and what announces it are one write: a crash before the publish below delays
+    # the events by a sweep (`ccmesh.outbox`) instead of leaving the new queue unannounced.
+    record = await store.update_contact(transfer.tenant, transfer.contact_id, change, announce=announce)
     held_under = before[-1].reservation_id
     from_queue = before[-1].contact.queue
 
@@ -100,7 +108,13 @@ async def transfer_contact(
 
     with contextlib.suppress(UnknownKey):
         await store.update_ledger(transfer.tenant, transfer.agent_id, free_slot)
-    reason = transfer.reason or "agent_transfer"
-    await events(ContactTransferred(transfer.tenant, record, from_queue, reason))
-    await events(ContactQueued(transfer.tenant, record))
+    for event in transferred_events(transfer.tenant, record, from_queue, reason):
+        await events(event)
     return record, from_queue
+
+
+def transferred_events(
+    tenant: str, record: ContactRecord, from_queue: str, reason: str
+) -> tuple[RoutingEvent, ...]:
+    """What announces a transfer: the contact left `from_queue`, and it waits in its new one."""
+    return (ContactTransferred(tenant, record, from_queue, reason), ContactQueued(tenant, record))

@@ -22,7 +22,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from ccflow.model import Flow, FlowPolicy
 from ccflow.overlays import policy_problems, render, validate_bundle
 from ccflow.registry import Alias, FlowIndex, RegistryError, digest_of, pick_version, set_alias
 from ccmesh import telemetry
+from ccmesh.outbox import Entry
 from ccmesh.rpc_context import current_deadline
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoreConflict, StoredVersion
 from routing.domain.wait_deadlines import WaitDeadline, WaitPoint, deadline_of
@@ -100,6 +101,8 @@ class Continued:
 
 
 ContinuedPublisher = Callable[[Continued], Awaitable[None]]
+#: The outbox entry of a continued step's event, staged with the journey's save.
+ContinuedEntry = Callable[[Continued], Entry]
 
 
 class JourneyService:
@@ -118,6 +121,7 @@ class JourneyService:
         connectors: ConnectorPort | None = None,
         deadlines: DeadlineIndex | None = None,
         publish_continued: ContinuedPublisher | None = None,
+        stage_continued: ContinuedEntry | None = None,
         wall_clock: Callable[[], float] = time.time,
         flow_event_relay: FlowEventRelay | None = None,
     ) -> None:
@@ -132,6 +136,9 @@ class JourneyService:
         self.deadlines = DeadlineKeeper(deadlines, self._end_wait, now=wall_clock)
         self._wall_clock = wall_clock
         self._publish_continued = publish_continued
+        #: With it, a continued step's event is saved with the journey, so a crash before the
+        #: publish delays it by a sweep (`ccmesh.outbox`) instead of losing it.
+        self._stage_continued = stage_continued
         self._flows = flows
         self._journeys = journeys
         self._region = region
@@ -277,10 +284,17 @@ class JourneyService:
         return Step(journey, effects)
 
     async def resume(
-        self, tenant: str, journey_id: str, event: Event, *, expect: WaitPoint | None = None
+        self,
+        tenant: str,
+        journey_id: str,
+        event: Event,
+        *,
+        expect: WaitPoint | None = None,
+        announce: Callable[[Step], Sequence[Entry]] | None = None,
     ) -> Step:
         """Continue the stored journey with `event`; with `expect`, only if it still waits there
-        (else JourneyMoved), so a late event never continues a later wait."""
+        (else JourneyMoved), so a late event never continues a later wait. `announce`: the
+        messages announcing the step, saved with the journey."""
         found = await self._journeys.get(tenant, journey_id)
         if found is None:
             raise NotFound(f"no journey {journey_id!r} for tenant {tenant!r}")
@@ -296,7 +310,8 @@ class JourneyService:
         effects = executor.resume(journey, event, self._clock())
         journey, effects = await self._after(tenant, journey, effects, stats, executor)
         fresh = await self._hold_long_wait(tenant, journey, effects)
-        await self._journeys.save(tenant, journey, revision)
+        staged = announce(Step(journey, effects)) if announce is not None else ()
+        await self._journeys.save(tenant, journey, revision, staged)
         if held is not None and held != fresh:
             await self.deadlines.forget(held)  # the wait it held ended with this step
         return Step(journey, effects)
@@ -309,8 +324,10 @@ class JourneyService:
         # No caller's deadline bounds this step: give it one, so a further long wait is stored
         # (durable) instead of held in this process.
         reset = current_deadline.set(time.monotonic() + OWN_STEP_SECONDS)
+        stage = self._stage_continued
+        announce = None if stage is None else (lambda step: (stage(Continued(tenant, cause, at, step)),))
         try:
-            step = await self.resume(tenant, journey_id, event, expect=at)
+            step = await self.resume(tenant, journey_id, event, expect=at, announce=announce)
         finally:
             current_deadline.reset(reset)
         if self._publish_continued is not None:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from routing.domain.agent_index import AgentIndex
 from routing.domain.contacts import ContactRecord
-from routing.domain.events import RoutingEvent
+from routing.domain.events import Announce, RoutingEvent
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
 from routing.domain.working_set import Deadline
@@ -36,7 +36,12 @@ class AcdRecords(Protocol):
     """
 
     async def update_ledger(
-        self, tenant: str, agent_id: str, change: Callable[[AgentLedger], AgentLedger]
+        self,
+        tenant: str,
+        agent_id: str,
+        change: Callable[[AgentLedger], AgentLedger],
+        *,
+        announce: Announce[AgentLedger] | None = None,
     ) -> AgentLedger: ...
 
     async def upsert_ledger(
@@ -44,7 +49,12 @@ class AcdRecords(Protocol):
     ) -> AgentLedger: ...
 
     async def update_contact(
-        self, tenant: str, contact_id: str, change: Callable[[ContactRecord | None], ContactRecord]
+        self,
+        tenant: str,
+        contact_id: str,
+        change: Callable[[ContactRecord | None], ContactRecord],
+        *,
+        announce: Announce[ContactRecord] | None = None,
     ) -> ContactRecord: ...
 
     async def get_ledger(self, tenant: str, agent_id: str) -> AgentLedger: ...

@@ -18,6 +18,7 @@ from ccmesh.kv import ensure_bucket
 from routing.adapters.acd_store import AcdStore, KeyMirror
 from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactRecord, ContactStatus
+from routing.domain.events import Announce
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import AgentLedger
 from routing.service_layer.acd import AcdService, AcdSettings
@@ -36,7 +37,12 @@ class SweptBetweenWrites(AcdStore):
     reservation_id = ""
 
     async def update_ledger(
-        self, tenant: str, agent_id: str, change: Callable[[AgentLedger], AgentLedger]
+        self,
+        tenant: str,
+        agent_id: str,
+        change: Callable[[AgentLedger], AgentLedger],
+        *,
+        announce: Announce[AgentLedger] | None = None,
     ) -> AgentLedger:
         if self.reservation_id:
             reservation_id, self.reservation_id = self.reservation_id, ""
@@ -46,7 +52,7 @@ class SweptBetweenWrites(AcdStore):
                 return all(h.reservation_id != reservation_id for h in held)
 
             await eventually(freed)
-        return await super().update_ledger(tenant, agent_id, change)
+        return await super().update_ledger(tenant, agent_id, change, announce=announce)
 
 
 async def test_completing_after_a_sweeper_freed_the_slot_succeeds(nats_url: str, nc: NATS) -> None:
@@ -68,6 +74,13 @@ async def test_completing_after_a_sweeper_freed_the_slot_succeeds(nats_url: str,
             return record if record is not None and record.status is ContactStatus.OFFERED else None
 
         record: ContactRecord = await eventually(lambda: offered("c1"))
+
+        async def reserved() -> bool:
+            # The contact is written offered first, the agent's hold a moment later.
+            held = (await store.get_ledger(TENANT, "a1")).held
+            return any(h.reservation_id == record.reservation_id for h in held)
+
+        await eventually(reserved)
         await agent_side.accept(TENANT, "a1", record.reservation_id)
 
         store.reservation_id = record.reservation_id

@@ -73,8 +73,9 @@ async def test_training_a_new_model_changes_answers_without_a_restart_and_only_f
     assert await intent_of(acme, "acme", "where is my order") == "track_package"
     described = await acme.GetIntentModel(ai_pb2.GetIntentModelRequest(tenant_id="acme"))
     assert described.version == second.version and "track_package" in described.intents
-    # The model package is installed: the service trains two-stage models (TF-IDF, then embeddings).
-    assert described.version == fingerprint(SHOP_V2, -1.0, "tfidf-all-minilm-l6-v2-svm")
+    # The encoder package is installed: the service trains two-stage models (TF-IDF, then the
+    # multilingual sentence embedding).
+    assert described.version == fingerprint(SHOP_V2, -1.0, "tfidf-use-multilingual-v3-svm")
     # The other tenant still has its own model.
     assert await intent_of(globex, "globex", "where is my order") == "order_status"
 

@@ -154,3 +154,14 @@ def test_a_journey_hand_off_carries_channel_skills_language_and_brand() -> None:
         "",
     )
     assert journey_hand_off("support", 50, "carrier-pigeon", "", "", {}).channel == K.CHANNEL_KIND_UNSPECIFIED
+
+
+def test_each_widening_of_a_waiting_contact_is_its_own_event() -> None:
+    """A widening keeps the contact's queue and offer count: only its level tells two apart, and
+    the stream would drop the second as a duplicate of the first."""
+    record = ContactRecord(WaitingContact("c1", "support", Channel.SMS, 50, 100.0))
+    first = to_protobuf(ev.ContactOverflowed("acme", record, "support", "widened to level 2: wait"), "eu")
+    second = to_protobuf(ev.ContactOverflowed("acme", record, "support", "widened to level 3: wait"), "eu")
+    again = to_protobuf(ev.ContactOverflowed("acme", record, "support", "widened to level 2: wait"), "eu")
+    assert first.event_id != second.event_id
+    assert first.event_id == again.event_id  # a republished change keeps its id

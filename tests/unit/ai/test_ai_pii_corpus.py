@@ -22,6 +22,10 @@ TEMPLATES = [
 ]
 
 
+#: North American area codes in service (a random three digits is often none, and not a phone).
+AREA_CODES = ["212", "305", "312", "415", "617", "713", "206", "404"]
+
+
 def luhn_complete(prefix: str, length: int) -> str:
     body = prefix + "".join(str(RANDOM.randrange(10)) for _ in range(length - len(prefix) - 1))
     for check in "0123456789":
@@ -57,10 +61,11 @@ def generate(count: int) -> list[tuple[str, dict[str, str]]]:
             "email": f"user{index}.{RANDOM.choice(['a', 'b', 'c'])}@example{index % 7}.com",
             "phone": RANDOM.choice(
                 [
-                    f"+44 20 {RANDOM.randrange(1000, 9999)} {RANDOM.randrange(1000, 9999)}",
+                    # London numbers in service begin 7 after the 20.
+                    f"+44 20 7{RANDOM.randrange(100, 999)} {RANDOM.randrange(1000, 9999)}",
                     f"+49 151 {RANDOM.randrange(10_000_000, 99_999_999)}",
-                    f"({digits(3)}) {digits(3)}-{digits(4)}",
-                    f"+1-{digits(3)}-{digits(3)}-{digits(4)}",
+                    f"({RANDOM.choice(AREA_CODES)}) {digits(3)}-{digits(4)}",
+                    f"+1-{RANDOM.choice(AREA_CODES)}-{digits(3)}-{digits(4)}",
                 ]
             ),
             "card": RANDOM.choice([lambda c: c, grouped])(
@@ -68,7 +73,7 @@ def generate(count: int) -> list[tuple[str, dict[str, str]]]:
             ),
             "iban": RANDOM.choice([lambda c: c, grouped])(
                 iban(
-                    RANDOM.choice(["DE", "FR", "ES", "NL"]),
+                    "DE",  # 18 digits is the German BBAN; other countries have other formats
                     "".join(str(RANDOM.randrange(10)) for _ in range(18)),
                 )
             ),

@@ -43,6 +43,10 @@ class InlineInference:
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         return function(*args)
 
+    async def analyse(self, pipeline: Any, insights: Insights) -> Insights:
+        pipeline.run(insights)
+        return insights
+
 
 @dataclass
 class FixedPipeline:

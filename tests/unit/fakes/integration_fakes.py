@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from integration.adapters.action_log import ActionOutcome
+from integration.domain.action_effects import ActionEffects
 
 TENANT = "acme"
 REGION = "eu"
@@ -17,12 +18,19 @@ REGION = "eu"
 class FakeActionOutcomes:
     def __init__(self) -> None:
         self.stored: dict[tuple[str, str], ActionOutcome] = {}
+        #: What each stored outcome carried to publish, written with it.
+        self.staged: dict[tuple[str, str], ActionEffects | None] = {}
 
     async def find(self, tenant_id: str, action_id: str) -> ActionOutcome | None:
         return self.stored.get((tenant_id, action_id))
 
-    async def record(self, tenant_id: str, outcome: ActionOutcome) -> ActionOutcome:
-        return self.stored.setdefault((tenant_id, outcome.action_id), outcome)
+    async def record(
+        self, tenant_id: str, outcome: ActionOutcome, effects: ActionEffects | None = None
+    ) -> ActionOutcome:
+        key = (tenant_id, outcome.action_id)
+        if key not in self.stored:
+            self.staged[key] = effects
+        return self.stored.setdefault(key, outcome)
 
 
 @dataclass(frozen=True)

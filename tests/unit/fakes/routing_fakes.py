@@ -15,7 +15,7 @@ from typing import Any
 
 from routing.adapters.acd_store import UnknownKey
 from routing.domain.contacts import ContactRecord
-from routing.domain.events import RoutingEvent
+from routing.domain.events import Announce, RoutingEvent
 from routing.domain.matching import Decision
 from routing.domain.queueing import QueueSpec
 from routing.domain.reservations import AgentLedger
@@ -52,6 +52,8 @@ class FakeAcdRecords:
         self.queues: dict[tuple[str, str], QueueSpec] = {}
         self.decisions: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes = 0
+        #: Events staged with the writes that made their changes, in order.
+        self.staged: list[RoutingEvent] = []
 
     def _ledger_written(self, tenant: str, agent_id: str, ledger: AgentLedger) -> AgentLedger:
         self.ledgers[(tenant, agent_id)] = ledger
@@ -61,12 +63,24 @@ class FakeAcdRecords:
         return ledger
 
     async def update_ledger(
-        self, tenant: str, agent_id: str, change: Callable[[AgentLedger], AgentLedger]
+        self,
+        tenant: str,
+        agent_id: str,
+        change: Callable[[AgentLedger], AgentLedger],
+        *,
+        announce: Announce[AgentLedger] | None = None,
     ) -> AgentLedger:
         old = self.ledgers.get((tenant, agent_id))
         if old is None:
             raise UnknownKey(f"unknown agent {agent_id!r}")
-        return self._ledger_written(tenant, agent_id, change(old))
+        new = change(old)
+        self._stage(announce, old, new)
+        return self._ledger_written(tenant, agent_id, new)
+
+    def _stage(self, announce: Announce[Any] | None, old: Any, new: Any) -> None:
+        # What the real store writes into the record's outbox with the change itself.
+        if announce is not None:
+            self.staged.extend(announce(old, new))
 
     async def upsert_ledger(
         self, tenant: str, agent_id: str, change: Callable[[AgentLedger | None], AgentLedger]
@@ -74,9 +88,16 @@ class FakeAcdRecords:
         return self._ledger_written(tenant, agent_id, change(self.ledgers.get((tenant, agent_id))))
 
     async def update_contact(
-        self, tenant: str, contact_id: str, change: Callable[[ContactRecord | None], ContactRecord]
+        self,
+        tenant: str,
+        contact_id: str,
+        change: Callable[[ContactRecord | None], ContactRecord],
+        *,
+        announce: Announce[ContactRecord] | None = None,
     ) -> ContactRecord:
-        new = change(self.contacts.get((tenant, contact_id)))
+        old = self.contacts.get((tenant, contact_id))
+        new = change(old)
+        self._stage(announce, old, new)
         self.contacts[(tenant, contact_id)] = new
         self.writes += 1
         if not self.lagging:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from ccflow.journey import Journey
 from ccflow.registry import FlowIndex
+from ccmesh.outbox import Entry
 from routing.adapters.flow_store import StoreConflict, StoredVersion
 
 
@@ -34,15 +36,18 @@ class FakeFlows:
 class FakeJourneys:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+        #: Per journey, the messages saved with each of its steps (the record's outbox).
+        self.staged: dict[tuple[str, str], list[Entry]] = {}
 
     async def get(self, tenant: str, journey_id: str) -> tuple[Journey, int] | None:
         found = self.records.get((tenant, journey_id))
         return (Journey.from_dict(copy.deepcopy(found[0])), found[1]) if found else None
 
-    async def save(self, tenant: str, journey: Journey, revision: int) -> int:
+    async def save(self, tenant: str, journey: Journey, revision: int, announce: Sequence[Entry] = ()) -> int:
         current = self.records.get((tenant, journey.journey_id), (None, 0))[1]
         if current != revision:
             raise StoreConflict("changed")
+        self.staged.setdefault((tenant, journey.journey_id), []).extend(announce)
         self.records[(tenant, journey.journey_id)] = (copy.deepcopy(journey.to_dict()), current + 1)
         return current + 1
 

@@ -115,3 +115,51 @@ async def test_a_new_customer_joining_an_open_contact_does_not_queue_it_again() 
     joined = await accept("SM2", "+447700900002", contact_hint=first.contact_id)
     assert joined.contact_id == first.contact_id and not joined.contact_created
     assert events.kinds() == ["contact_created", "message_received", "contact_queued", "message_received"]
+
+
+class NeverStoredOnce(FakeEvents):
+    """The first lot sent never reaches the stream (its leader was killed): the publish fails."""
+
+    failed = False
+
+    async def send(self, *events: GatewayEvent) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise TimeoutError("nats: timeout")
+        return await super().send(*events)
+
+
+async def test_a_retry_after_the_opening_was_never_stored_announces_the_contact_again() -> None:
+    # The first try opened the contact (the customer's open contact is recorded) and failed
+    # before its events were stored: the provider's retry joins that contact, and must still
+    # put its ContactCreated on the stream, or the contact has a message but no beginning.
+    events, contacts = NeverStoredOnce(), FakeContacts()
+    conversations = Conversations(
+        region=REGION,
+        store=contacts,
+        routing=FakeRouting(),
+        endpoints=directory_of(channel_endpoint("acme-queue", queue="support")),
+        events=events,
+        language_of=Reader(),
+    )
+
+    async def accept(provider_id: str) -> Any:
+        accepted, _ = await accept_inbound(
+            sms(provider_id, entry_point="acme-queue"),
+            region=REGION,
+            store=contacts,
+            identity=FakeIdentity(),
+            events=events,
+            conversations=conversations,
+        )
+        return accepted
+
+    with pytest.raises(TimeoutError):
+        await accept("SM1")
+    assert events.published == []
+    accepted = await accept("SM1")
+    assert events.kinds() == ["contact_created", "message_received", "contact_queued"]
+    assert {e.contact_id for e in events.published} == {accepted.contact_id}
+    # Once the contact's first step ran, its next message does not announce it again.
+    await accept("SM2")
+    assert events.kinds() == ["contact_created", "message_received", "contact_queued", "message_received"]

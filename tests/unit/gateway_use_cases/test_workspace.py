@@ -30,13 +30,15 @@ class FakeRouting:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.gone: set[str] = set()
+        #: What routing says the agent holds accepted.
+        self.accepted: list[routing_pb2.AcceptedReservation] = []
 
     async def UpsertAgent(self, request: Any, **_: Any) -> Any:
         self.calls.append(("UpsertAgent", request))
-        return SimpleNamespace(state=routing_pb2.AGENT_STATE_AVAILABLE)
+        return SimpleNamespace(state=routing_pb2.AGENT_STATE_AVAILABLE, accepted=self.accepted)
 
     async def AgentHeartbeat(self, request: Any, **_: Any) -> Any:
-        return SimpleNamespace(state=routing_pb2.AGENT_STATE_AVAILABLE)
+        return SimpleNamespace(state=routing_pb2.AGENT_STATE_AVAILABLE, accepted=self.accepted)
 
     async def SetAgentState(self, request: Any, **_: Any) -> Any:
         return SimpleNamespace(state=request.state, requeued=0)

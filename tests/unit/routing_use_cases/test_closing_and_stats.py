@@ -9,7 +9,7 @@ from fakes.routing_fakes import TENANT, acd_context, decided
 from ccmesh.channels import Channel
 from routing.domain.agents import AcdInputError, AgentProfile, AgentState
 from routing.domain.contacts import ContactStatus
-from routing.domain.events import OfferWithdrawn
+from routing.domain.events import ContactAbandoned, OfferWithdrawn
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.service_layer.acd_closing import close_contact
 from routing.service_layer.acd_enqueue import Enqueueing
@@ -32,6 +32,17 @@ async def test_closing_a_ringing_contact_withdraws_the_offer_once() -> None:
         assert closed.status is ContactStatus.CLOSED
     assert store.ledger("a1").held == ()
     assert len(events.of(OfferWithdrawn)) == 2  # same event id both times: the stream drops one
+
+
+async def test_a_customer_who_leaves_the_queue_is_counted_as_abandoned_once() -> None:
+    ctx, store, events, _ = acd_context()
+    await Enqueueing(ctx).configure_queue(QueueSpec(TENANT, "support"))
+    await Enqueueing(ctx).enqueue(TENANT, WaitingContact("c1", "support", Channel.VOICE, 50, 990.0))
+    for _ in range(2):  # a redelivered ContactClosed is not a second abandon
+        await close_contact(store, events, TENANT, "c1", 1001.0)
+    (abandoned,) = events.of(ContactAbandoned)
+    assert (abandoned.contact_id, abandoned.queue, abandoned.on_stream) == ("c1", "support", False)
+    assert events.of(OfferWithdrawn) == []
 
 
 async def test_a_close_before_the_hand_off_keeps_the_contact_out() -> None:

@@ -310,9 +310,23 @@ class TrainIntentsRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     INTENTS_FIELD_NUMBER: _builtins.int
     OUT_OF_SCOPE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    UPLOAD_JOB_FIELD_NUMBER: _builtins.int
+    TARGET_OUT_OF_SCOPE_RECALL_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     out_of_scope_threshold: _builtins.float
-    """Score below which the answer is out_of_scope; unset: the default tuned on CLINC150."""
+    """Score below which the answer is out_of_scope; unset: chosen by validation on the training
+    set for target_out_of_scope_recall (sets too small to validate get the default tuned on CLINC150).
+    """
+    upload_job: _builtins.str
+    """The training set was uploaded to the region's object store (bucket ai-training-<region>,
+    object uploads/<tenant>/<upload_job>, zlib-compressed JSON {intent: [examples]}) and
+    `intents` is empty: a real-size set does not fit in one request. The service deletes the
+    object once read. TrainingProgress messages go to cc.<region>.ai.training.<upload_job>.
+    """
+    target_out_of_scope_recall: _builtins.float
+    """Share (0-1) of messages of unknown intents the chosen threshold should answer out_of_scope,
+    as measured on the tenant's own intents held out in validation; unset: the service's default.
+    """
     @_builtins.property
     def intents(self) -> _containers.RepeatedCompositeFieldContainer[Global___IntentExamples]: ...
     def __init__(
@@ -321,16 +335,154 @@ class TrainIntentsRequest(_message.Message):
         tenant_id: _builtins.str = ...,
         intents: _abc.Iterable[Global___IntentExamples] | None = ...,
         out_of_scope_threshold: _builtins.float | None = ...,
+        upload_job: _builtins.str = ...,
+        target_out_of_scope_recall: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold", "out_of_scope_threshold", b"out_of_scope_threshold"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold", "_target_out_of_scope_recall", b"_target_out_of_scope_recall", "out_of_scope_threshold", b"out_of_scope_threshold", "target_out_of_scope_recall", b"target_out_of_scope_recall"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold", "intents", b"intents", "out_of_scope_threshold", b"out_of_scope_threshold", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold", "_target_out_of_scope_recall", b"_target_out_of_scope_recall", "intents", b"intents", "out_of_scope_threshold", b"out_of_scope_threshold", "target_out_of_scope_recall", b"target_out_of_scope_recall", "tenant_id", b"tenant_id", "upload_job", b"upload_job"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__out_of_scope_threshold: _TypeAlias = _typing.Literal["out_of_scope_threshold"]  # noqa: Y015
     _WhichOneofArgType__out_of_scope_threshold: _TypeAlias = _typing.Literal["_out_of_scope_threshold", b"_out_of_scope_threshold"]  # noqa: Y015
+    _WhichOneofReturnType__target_out_of_scope_recall: _TypeAlias = _typing.Literal["target_out_of_scope_recall"]  # noqa: Y015
+    _WhichOneofArgType__target_out_of_scope_recall: _TypeAlias = _typing.Literal["_target_out_of_scope_recall", b"_target_out_of_scope_recall"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__out_of_scope_threshold) -> _WhichOneofReturnType__out_of_scope_threshold | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__target_out_of_scope_recall) -> _WhichOneofReturnType__target_out_of_scope_recall | None: ...
 
 Global___TrainIntentsRequest: _TypeAlias = TrainIntentsRequest  # noqa: Y015
+
+@_typing.final
+class TrainingProgress(_message.Message):
+    """Published while a training runs (core NATS, best effort)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    done: _builtins.int
+    total: _builtins.int
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        done: _builtins.int = ...,
+        total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "stage", b"stage", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrainingProgress: _TypeAlias = TrainingProgress  # noqa: Y015
+
+@_typing.final
+class WeakIntent(_message.Message):
+    """An intent the validation answered worst: the share of its held-back examples answered right."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTENT_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
+    EXAMPLES_FIELD_NUMBER: _builtins.int
+    intent: _builtins.str
+    accuracy: _builtins.float
+    examples: _builtins.int
+    def __init__(
+        self,
+        *,
+        intent: _builtins.str = ...,
+        accuracy: _builtins.float = ...,
+        examples: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "examples", b"examples", "intent", b"intent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WeakIntent: _TypeAlias = WeakIntent  # noqa: Y015
+
+@_typing.final
+class ConfusedIntents(_message.Message):
+    """Held-back examples of `intent` answered as `taken_for`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTENT_FIELD_NUMBER: _builtins.int
+    TAKEN_FOR_FIELD_NUMBER: _builtins.int
+    TIMES_FIELD_NUMBER: _builtins.int
+    intent: _builtins.str
+    taken_for: _builtins.str
+    times: _builtins.int
+    def __init__(
+        self,
+        *,
+        intent: _builtins.str = ...,
+        taken_for: _builtins.str = ...,
+        times: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "taken_for", b"taken_for", "times", b"times"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfusedIntents: _TypeAlias = ConfusedIntents  # noqa: Y015
+
+@_typing.final
+class IntentValidation(_message.Message):
+    """Cross-validation on the training set, with held-out intents as pseudo out-of-scope messages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALIBRATED_FIELD_NUMBER: _builtins.int
+    TARGET_OUT_OF_SCOPE_RECALL_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
+    OUT_OF_SCOPE_RECALL_FIELD_NUMBER: _builtins.int
+    IN_SCOPE_EXAMPLES_FIELD_NUMBER: _builtins.int
+    OUT_OF_SCOPE_EXAMPLES_FIELD_NUMBER: _builtins.int
+    WEAKEST_FIELD_NUMBER: _builtins.int
+    CONFUSED_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    calibrated: _builtins.bool
+    """False when the set is too small to validate (see note); the other figures are then empty."""
+    target_out_of_scope_recall: _builtins.float
+    accuracy: _builtins.float
+    """In-scope accuracy at the model's threshold (an out_of_scope answer counts as wrong)."""
+    out_of_scope_recall: _builtins.float
+    """Share of the held-out intents' examples answered out_of_scope at the model's threshold."""
+    in_scope_examples: _builtins.int
+    out_of_scope_examples: _builtins.int
+    note: _builtins.str
+    @_builtins.property
+    def weakest(self) -> _containers.RepeatedCompositeFieldContainer[Global___WeakIntent]: ...
+    @_builtins.property
+    def confused(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConfusedIntents]: ...
+    def __init__(
+        self,
+        *,
+        calibrated: _builtins.bool = ...,
+        target_out_of_scope_recall: _builtins.float = ...,
+        accuracy: _builtins.float = ...,
+        out_of_scope_recall: _builtins.float = ...,
+        in_scope_examples: _builtins.int = ...,
+        out_of_scope_examples: _builtins.int = ...,
+        weakest: _abc.Iterable[Global___WeakIntent] | None = ...,
+        confused: _abc.Iterable[Global___ConfusedIntents] | None = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "calibrated", b"calibrated", "confused", b"confused", "in_scope_examples", b"in_scope_examples", "note", b"note", "out_of_scope_examples", b"out_of_scope_examples", "out_of_scope_recall", b"out_of_scope_recall", "target_out_of_scope_recall", b"target_out_of_scope_recall", "weakest", b"weakest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntentValidation: _TypeAlias = IntentValidation  # noqa: Y015
 
 @_typing.final
 class TrainIntentsResponse(_message.Message):
@@ -340,13 +492,24 @@ class TrainIntentsResponse(_message.Message):
     INTENTS_FIELD_NUMBER: _builtins.int
     EXAMPLES_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
+    OUT_OF_SCOPE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    VALIDATION_FIELD_NUMBER: _builtins.int
+    PEAK_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    TRAINING_SECONDS_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     intents: _builtins.int
     examples: _builtins.int
+    out_of_scope_threshold: _builtins.float
+    """The model's threshold (given, or chosen by validation)."""
+    peak_memory_bytes: _builtins.int
+    """Peak resident memory of the training process, and its wall time."""
+    training_seconds: _builtins.float
     @_builtins.property
     def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Degraded but accepted input, e.g. intents with very few examples."""
 
+    @_builtins.property
+    def validation(self) -> Global___IntentValidation: ...
     def __init__(
         self,
         *,
@@ -354,10 +517,14 @@ class TrainIntentsResponse(_message.Message):
         intents: _builtins.int = ...,
         examples: _builtins.int = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
+        out_of_scope_threshold: _builtins.float = ...,
+        validation: Global___IntentValidation | None = ...,
+        peak_memory_bytes: _builtins.int = ...,
+        training_seconds: _builtins.float = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["validation", b"validation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["examples", b"examples", "intents", b"intents", "version", b"version", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["examples", b"examples", "intents", b"intents", "out_of_scope_threshold", b"out_of_scope_threshold", "peak_memory_bytes", b"peak_memory_bytes", "training_seconds", b"training_seconds", "validation", b"validation", "version", b"version", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1310,19 +1310,49 @@ class UpsertAgentResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATE_FIELD_NUMBER: _builtins.int
+    ACCEPTED_FIELD_NUMBER: _builtins.int
     state: Global___AgentState.ValueType
+    @_builtins.property
+    def accepted(self) -> _containers.RepeatedCompositeFieldContainer[Global___AcceptedReservation]:
+        """The contacts the agent holds accepted (routing's truth, for a workspace reconnecting)."""
+
     def __init__(
         self,
         *,
         state: Global___AgentState.ValueType = ...,
+        accepted: _abc.Iterable[Global___AcceptedReservation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpsertAgentResponse: _TypeAlias = UpsertAgentResponse  # noqa: Y015
+
+@_typing.final
+class AcceptedReservation(_message.Message):
+    """A contact an agent accepted and has not completed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    reservation_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        contact_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptedReservation: _TypeAlias = AcceptedReservation  # noqa: Y015
 
 @_typing.final
 class SetAgentStateRequest(_message.Message):
@@ -1399,15 +1429,21 @@ class AgentHeartbeatResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATE_FIELD_NUMBER: _builtins.int
+    ACCEPTED_FIELD_NUMBER: _builtins.int
     state: Global___AgentState.ValueType
+    @_builtins.property
+    def accepted(self) -> _containers.RepeatedCompositeFieldContainer[Global___AcceptedReservation]:
+        """The contacts the agent holds accepted (as in UpsertAgentResponse)."""
+
     def __init__(
         self,
         *,
         state: Global___AgentState.ValueType = ...,
+        accepted: _abc.Iterable[Global___AcceptedReservation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1497,10 +1533,15 @@ class AnswerOfferRequest(_message.Message):
     AGENT_ID_FIELD_NUMBER: _builtins.int
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     ANSWER_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     agent_id: _builtins.str
     reservation_id: _builtins.str
     answer: Global___OfferAnswer.ValueType
+    contact_id: _builtins.str
+    """The contact the reservation is for (optional). With it, a retried ACCEPT or COMPLETE whose
+    first try was applied (its reply lost) succeeds with the same result instead of failing.
+    """
     def __init__(
         self,
         *,
@@ -1508,10 +1549,11 @@ class AnswerOfferRequest(_message.Message):
         agent_id: _builtins.str = ...,
         reservation_id: _builtins.str = ...,
         answer: Global___OfferAnswer.ValueType = ...,
+        contact_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "answer", b"answer", "reservation_id", b"reservation_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "answer", b"answer", "contact_id", b"contact_id", "reservation_id", b"reservation_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,96 @@
+"""The chaos tier's audit and the fault bench's figures, on made-up stories: each problem is
+found where it is, and a clean story passes."""
+
+from __future__ import annotations
+
+import math
+
+from bench.platform.agents import OfferLog
+from bench.platform.fault_audit import StreamStory, audit, undelivered
+from bench.platform.leader_kill import longest_gap, p99_recovery
+
+
+def offered(log: OfferLog, contact: str, agent: str, reservation: str, at: float = 1.0) -> None:
+    log.offered(contact, at, agent, reservation)
+
+
+def clean_story(reservation: str, agent: str) -> StreamStory:
+    return StreamStory(offered={reservation: agent}, accepted=[reservation], closed=1)
+
+
+def test_a_contact_offered_accepted_and_closed_once_passes() -> None:
+    log = OfferLog()
+    offered(log, "c1", "a1", "r1")
+    log.accepts["c1"] = ["a1"]
+    found = audit(["c1"], log, {"c1": clean_story("r1", "a1")})
+    assert found.ok, found.counts()
+
+
+def test_an_offer_that_timed_out_may_be_followed_by_another() -> None:
+    log = OfferLog()
+    offered(log, "c1", "a1", "r1")
+    offered(log, "c1", "a2", "r2")
+    log.accepts["c1"] = ["a2"]
+    story = StreamStory(offered={"r1": "a1", "r2": "a2"}, accepted=["r2"], ended={"r1"}, closed=1)
+    assert audit(["c1"], log, {"c1": story}).ok
+
+
+def test_each_problem_is_named() -> None:
+    log = OfferLog()
+    # c1 never offered; c2 offered, never accepted; c3 accepted, never closed;
+    # c4 offered twice at once; c5 accepted twice; c6 offered with no event on the stream.
+    for contact, agent, reservation in [("c2", "a1", "r2"), ("c3", "a1", "r3"), ("c5", "a1", "r5")]:
+        offered(log, contact, agent, reservation)
+    offered(log, "c4", "a1", "r4a")
+    offered(log, "c4", "a2", "r4b")
+    offered(log, "c6", "a1", "r6")
+    log.accepts.update({"c3": ["a1"], "c4": ["a2"], "c5": ["a1", "a2"], "c6": ["a1"]})
+    log.over_capacity.append("a1 held 4 > 3")
+    stories = {
+        "c1": StreamStory(),
+        "c2": StreamStory(offered={"r2": "a1"}),
+        "c3": StreamStory(offered={"r3": "a1"}, accepted=["r3"]),
+        "c4": StreamStory(offered={"r4a": "a1", "r4b": "a2"}, accepted=["r4b"], closed=1),
+        "c5": StreamStory(offered={"r5": "a1"}, accepted=["r5", "r5"], closed=1),
+        "c6": StreamStory(accepted=["r6"], closed=1),
+    }
+    found = audit(list(stories), log, stories)
+    assert (found.lost, found.never_accepted, found.stuck) == (["c1"], ["c2"], ["c3"])
+    assert (found.offered_twice, found.accepted_twice, found.unannounced) == (["c4"], ["c5"], ["c6"])
+    assert found.over_capacity == ["a1 held 4 > 3"]
+    assert not found.ok
+    assert "stuck 1" in found.explain(log, stories)
+
+
+def test_undelivered_webhooks_are_the_stored_events_never_received() -> None:
+    story = StreamStory(
+        event_ids={"contact_created": ["e1"], "contact_closed": ["e2"], "contact_offered": ["e3"]}
+    )
+    assert undelivered(["c1"], {"c1": story}, {"e1"}) == ["e2"]
+
+
+def test_longest_gap_counts_the_edges_of_the_window() -> None:
+    assert longest_gap([1.0, 2.0, 2.5], 0.0, 10.0) == 7.5
+    assert longest_gap([], 0.0, 4.0) == 4.0
+
+
+def test_p99_recovery_is_the_end_of_the_last_slow_window() -> None:
+    kill = 100.0
+    sent = {f"c{i}": kill + i * 0.5 for i in range(20)}  # two contacts a second for 10 s
+    # Slow (2 s) for the first 3 s after the kill, then 50 ms.
+    offered = {c: s + (2.0 if s < kill + 3 else 0.05) for c, s in sent.items()}
+    recovery, windows = p99_recovery(sent, offered, kill, kill + 10)
+    assert recovery == 3.0
+    assert len(windows) == 10
+    # A contact never offered is infinitely late: still slow at the end, never recovered.
+    del offered["c19"]
+    assert math.isnan(p99_recovery(sent, offered, kill, kill + 10)[0])
+
+
+def test_p99_windows_before_the_kill_are_shown_but_do_not_count() -> None:
+    kill = 100.0
+    sent = {f"c{i}": 95.0 + i * 0.5 for i in range(30)}  # from 5 s before the kill to 10 s after
+    offered = {c: s + (2.0 if s < kill else 0.05) for c, s in sent.items()}  # slow only before
+    recovery, windows = p99_recovery(sent, offered, kill, kill + 10, since=95.0)
+    assert recovery == 0.0
+    assert [w["from_kill_s"] for w in windows][:2] == [-5.0, -4.0]
