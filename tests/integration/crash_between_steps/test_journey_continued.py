@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,29 +30,11 @@ from ._steps import REGION, SWEEP_AFTER, TENANT, Crashed, event_subject, marked,
 
 pytestmark = pytest.mark.timeout(60)
 
-FLOW = """\
-apiVersion: contactcenter.dev/v1alpha1
-kind: FlowCatalog
-metadata: {name: pay}
-spec:
-  queues: [billing]
-  prompts: [thanks, payment-missing]
-  integrations: [payment-confirmed]
-  flows: [payments]
----
-apiVersion: contactcenter.dev/v1alpha1
-kind: Flow
-metadata: {name: payments}
-spec:
-  start: await-payment
-  nodes:
-    - {id: await-payment, kind: integration, integration: payment-confirmed, timeoutSeconds: 600,
-       store: payment, next: thank, onFailure: unpaid}
-    - {id: thank, kind: message, prompt: thanks, next: to-billing}
-    - {id: to-billing, kind: queue, queue: billing}
-    - {id: unpaid, kind: message, prompt: payment-missing, next: stop}
-    - {id: stop, kind: end, outcome: unpaid}
-"""
+FLOW = (
+    (Path(__file__).resolve().parents[2] / "data" / "flows" / "payments.yaml")
+    .read_text()
+    .replace("WAIT", "600")
+)
 
 
 class GivenQueues:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,29 +32,7 @@ from routing.service_layer.journeys import Continued, JourneyService
 
 pytestmark = pytest.mark.timeout(60)
 
-PAYMENTS = """\
-apiVersion: contactcenter.dev/v1alpha1
-kind: FlowCatalog
-metadata: {name: pay}
-spec:
-  queues: [billing]
-  prompts: [thanks, payment-missing]
-  integrations: [payment-confirmed]
-  flows: [payments]
----
-apiVersion: contactcenter.dev/v1alpha1
-kind: Flow
-metadata: {name: payments}
-spec:
-  start: await-payment
-  nodes:
-    - {id: await-payment, kind: integration, integration: payment-confirmed, timeoutSeconds: WAIT,
-       store: payment, next: thank, onFailure: unpaid}
-    - {id: thank, kind: message, prompt: thanks, next: to-billing}
-    - {id: to-billing, kind: queue, queue: billing}
-    - {id: unpaid, kind: message, prompt: payment-missing, next: stop}
-    - {id: stop, kind: end, outcome: unpaid}
-"""
+PAYMENTS = (Path(__file__).resolve().parents[2] / "data" / "flows" / "payments.yaml").read_text()
 
 
 class GivenQueues:

@@ -5,6 +5,7 @@ staged message is the very event the publisher sends (same id, so the stream kee
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from journey_fakes import FakeFlows, FakeJourneys, FakePolicies
 
@@ -18,29 +19,11 @@ from routing.domain.journey_facts import QueueLoad
 from routing.domain.wait_deadlines import WaitPoint
 from routing.service_layer.journeys import Continued, JourneyService
 
-FLOW = """\
-apiVersion: contactcenter.dev/v1alpha1
-kind: FlowCatalog
-metadata: {name: pay}
-spec:
-  queues: [billing]
-  prompts: [thanks, payment-missing]
-  integrations: [payment-confirmed]
-  flows: [payments]
----
-apiVersion: contactcenter.dev/v1alpha1
-kind: Flow
-metadata: {name: payments}
-spec:
-  start: await-payment
-  nodes:
-    - {id: await-payment, kind: integration, integration: payment-confirmed, timeoutSeconds: 600,
-       store: payment, next: thank, onFailure: unpaid}
-    - {id: thank, kind: message, prompt: thanks, next: to-billing}
-    - {id: to-billing, kind: queue, queue: billing}
-    - {id: unpaid, kind: message, prompt: payment-missing, next: stop}
-    - {id: stop, kind: end, outcome: unpaid}
-"""
+FLOW = (
+    (Path(__file__).resolve().parents[2] / "data" / "flows" / "payments.yaml")
+    .read_text()
+    .replace("WAIT", "600")
+)
 
 
 class FakeQueues:

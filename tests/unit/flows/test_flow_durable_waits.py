@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from journey_fakes import FakeDeadlines, FakeFlows, FakeJourneys, FakePolicies, FakeRelay
@@ -25,29 +26,7 @@ from routing.domain.wait_deadlines import DeadlineHeap, WaitDeadline, WaitPoint
 from routing.service_layer.journey_actions import JourneyActions
 from routing.service_layer.journeys import Continued, JourneyMoved, JourneyService, Step
 
-PAYMENTS = """\
-apiVersion: contactcenter.dev/v1alpha1
-kind: FlowCatalog
-metadata: {name: pay}
-spec:
-  queues: [billing]
-  prompts: [thanks, payment-missing]
-  integrations: [payment-confirmed]
-  flows: [payments]
----
-apiVersion: contactcenter.dev/v1alpha1
-kind: Flow
-metadata: {name: payments}
-spec:
-  start: await-payment
-  nodes:
-    - {id: await-payment, kind: integration, integration: payment-confirmed, timeoutSeconds: WAIT,
-       store: payment, next: thank, onFailure: unpaid}
-    - {id: thank, kind: message, prompt: thanks, next: to-billing}
-    - {id: to-billing, kind: queue, queue: billing}
-    - {id: unpaid, kind: message, prompt: payment-missing, next: stop}
-    - {id: stop, kind: end, outcome: unpaid}
-"""
+PAYMENTS = (Path(__file__).resolve().parents[2] / "data" / "flows" / "payments.yaml").read_text()
 
 
 class FakeAi:
