@@ -29,7 +29,7 @@ from ccmesh import naming, telemetry
 from ccmesh.consumer_metrics import consumer_metrics
 from ccmesh.creation import retry_creation
 from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
-from ccmesh.status import nats_away
+from ccmesh.status import retryable
 from ccmesh.stores import STREAM_DUPLICATE_WINDOW_SECONDS, ensure_stream
 from contactcenter.events.v1 import events_pb2
 
@@ -47,7 +47,7 @@ class PermanentError(Exception):
     """Raised by a handler for an event that can never succeed: dead-lettered at once, no retries."""
 
 
-#: Deliveries a message may take while the platform's own NATS is away (see `status.nats_away`):
+#: Deliveries a message may take while the platform's own NATS is away (see `status.retryable`):
 #: such failures say nothing about the message, so they do not dead-letter it after `max_deliver`
 #: (which would lose a contact to a stream's leader election); at the last back-off of 15 s this
 #: rides out about 25 minutes of outage before the message is dead-lettered after all.
@@ -435,7 +435,7 @@ class DurableConsumer(Generic[M]):
             await self._dead_letter(message, f"permanent failure: {error}")
             return
         span.set_status(Status(StatusCode.ERROR, repr(error)))
-        limit = MAX_DELIVER_WHILE_NATS_AWAY if nats_away(error) else self.settings.max_deliver
+        limit = MAX_DELIVER_WHILE_NATS_AWAY if retryable(error) else self.settings.max_deliver
         if delivered >= limit:
             await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
         elif isinstance(error, TransientError):

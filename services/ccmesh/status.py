@@ -33,18 +33,19 @@ NATS_AWAY_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def nats_away(error: BaseException) -> bool:
-    """The platform's own messaging did not answer (a stream electing its leader, a restart, a
-    service not reachable yet): says nothing about the request, so a later retry may succeed."""
-    if isinstance(error, RpcError):
-        return error.code is grpc.StatusCode.UNAVAILABLE
-    return isinstance(error, NATS_AWAY_ERRORS)
-
-
 #: The statuses a retry of the same (idempotent) call may turn into success.
 RETRYABLE_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
 )
+
+
+def retryable(error: BaseException) -> bool:
+    """A failure a retry of the same idempotent step may turn into success: the platform's own
+    messaging did not answer (a stream electing its leader, a restart) or a call came back with
+    a retryable status. It says nothing about the request itself."""
+    if isinstance(error, RpcError):
+        return error.code in RETRYABLE_CODES
+    return isinstance(error, NATS_AWAY_ERRORS)
 
 
 class RpcError(Exception):

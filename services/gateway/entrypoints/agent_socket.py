@@ -15,7 +15,7 @@ from nats.aio.client import Client
 
 from ccmesh import telemetry
 from ccmesh.auth import AuthError, Caller, TokenAuthority, bearer_token
-from ccmesh.status import RpcError
+from ccmesh.status import RpcError, retryable
 from gateway.adapters.contact_events import typing_subject
 from gateway.adapters.offer_fanout import OfferFanout
 from gateway.adapters.workspace_store import HeldContact
@@ -39,7 +39,7 @@ from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.socket_session import SocketSession, TenantConnections, track
 from gateway.entrypoints.webchat_socket import socket_error_of
 from gateway.service_layer.queue_board import QueueBoard
-from gateway.service_layer.workspace import Workspace, transient
+from gateway.service_layer.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ class _Desk:
             await feed.unfollow_contact(offer.contact_id)
             # A transient failure leaves the offer open: the agent may accept again, which
             # routing answers with the same result if the first accept was applied after all.
-            if not transient(error):
+            if not retryable(error):
                 feed.offers.answered(offer.reservation_id)
             raise
         feed.offers.answered(offer.reservation_id)

@@ -21,7 +21,7 @@ import grpc
 from ccmesh import channels
 from ccmesh.auth import Caller
 from ccmesh.customer_views import timeline_entry_view
-from ccmesh.status import NATS_AWAY_ERRORS, RETRYABLE_CODES, RpcError
+from ccmesh.status import RpcError, retryable
 from contactcenter.ai.v1 import ai_pb2
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -53,13 +53,6 @@ FIRST_PAUSE_SECONDS = 0.1
 _T = TypeVar("_T")
 
 
-def transient(error: BaseException) -> bool:
-    """A failure a retry of the same idempotent step may turn into success."""
-    if isinstance(error, RpcError):
-        return error.code in RETRYABLE_CODES
-    return isinstance(error, NATS_AWAY_ERRORS)
-
-
 async def until_settled(
     what: str,
     step: Callable[[], Awaitable[_T]],
@@ -76,7 +69,7 @@ async def until_settled(
         try:
             return await step()
         except Exception as error:
-            if not transient(error) or time.monotonic() + pause > deadline:
+            if not retryable(error) or time.monotonic() + pause > deadline:
                 raise
             log.warning("%s failed for now, trying again: %r", what, error)
         await asyncio.sleep(pause)

@@ -13,13 +13,13 @@ import pytest
 from fakes.gateway_fakes import REGION
 
 from ccmesh.envelope import new_event
-from ccmesh.status import RpcError
+from ccmesh.status import RpcError, retryable
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2
 from gateway.domain.socket_protocol import SocketError
 from gateway.domain.workspace_state import Offer
 from gateway.service_layer import workspace as workspace_module
-from gateway.service_layer.workspace import transient, until_settled
+from gateway.service_layer.workspace import until_settled
 
 from .test_workspace import AGENT, SMS, World
 
@@ -106,12 +106,12 @@ async def test_retrying_gives_up_with_the_last_failure_after_its_time() -> None:
     assert failed.value.code is grpc.StatusCode.UNAVAILABLE and len(tries) >= 2
 
 
-def test_what_counts_as_transient() -> None:
-    assert transient(RpcError(grpc.StatusCode.UNAVAILABLE, "x"))
-    assert transient(TimeoutError())
-    assert not transient(RpcError(grpc.StatusCode.FAILED_PRECONDITION, "gone"))
-    assert not transient(SocketError("conflict", "gone"))
-    assert not transient(ValueError("bug"))
+def test_what_counts_as_retryable() -> None:
+    assert retryable(RpcError(grpc.StatusCode.UNAVAILABLE, "x"))
+    assert retryable(TimeoutError())
+    assert not retryable(RpcError(grpc.StatusCode.FAILED_PRECONDITION, "gone"))
+    assert not retryable(SocketError("conflict", "gone"))
+    assert not retryable(ValueError("bug"))
 
 
 class _NoTickets:
