@@ -165,7 +165,8 @@ async def test_deleted_deployment_is_recreated_and_status_shows_the_repair(
     assert "Deployment/eu-routing" in status(cluster)["repairs"]["last"]
     # The recreated Deployment has no ready pods yet, and the status says so.
     assert condition(cluster, "Ready")["status"] == "False"
-    assert events(cluster, "Repaired")
+    # kopf posts Events from a background queue, after the status patch.
+    await eventually(lambda: events(cluster, "Repaired"))
 
 
 async def test_hand_edited_deployment_is_restored(cluster: ApiServerEmulator, operator: Runtime) -> None:
