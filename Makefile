@@ -7,7 +7,7 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: install gen gen-check metrics-doc metrics-doc-check lint typecheck browser prometheus test test-unit test-integration test-e2e test-chaos run run-observability bench bench-platform-faults lock clean
+.PHONY: install gen gen-check metrics-doc metrics-doc-check lint typecheck browser prometheus espeak test test-unit test-integration test-e2e test-chaos run run-observability bench bench-platform-faults lock clean
 
 install: $(STAMP)
 
@@ -52,11 +52,15 @@ lint: $(STAMP) gen-check metrics-doc-check
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services/ccmesh services/ccflow services/ccctl services/ccsandbox services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
+	$(BIN)/mypy services/ccmesh services/ccflow services/ccsurge services/ccctl services/ccsandbox services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
 
 ## Install Debian's chromium for the browser tests (idempotent; without root they skip and say why).
 browser:
 	bash tools/install_chromium.sh
+
+## Install Debian's espeak-ng, the voice tests' speech synthesiser (idempotent; without root they skip).
+espeak:
+	bash tools/install_espeak.sh
 
 ## Install Debian's prometheus for the dashboard tests (idempotent; without root they skip and say why).
 prometheus:
@@ -73,7 +77,7 @@ test-integration: $(STAMP)
 test-chaos: $(STAMP)
 	$(BIN)/pytest tests/chaos -q -p no:cacheprovider
 
-test: lint typecheck browser prometheus
+test: lint typecheck browser prometheus espeak
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Bring the whole platform up on the embedded NATS server (Ctrl-C stops it).

@@ -210,6 +210,8 @@ class Run:
             },
             "loadgen_lag_max_ms": answer["lag_max_ms"],
             "agent_errors": dict(self.log.errors),
+            # The machine's load at the step's end: on a shared machine, how far to trust its rates.
+            "load_average_1m": round(os.getloadavg()[0], 2),
         }
 
 
@@ -278,7 +280,8 @@ async def stepped(
             f"{step['offered_per_second']}/s ({step['offered_share']:.0%}) p50 {step['offer_p50_ms']} ms "
             f"p99 {step['offer_p99_ms']} ms (webhook answer p99 {step['webhook_answer_p99_ms']} ms), "
             f"{step['platform_cpu_ms_per_contact']} ms CPU/contact, "
-            f"NATS in {step['nats']['in_per_contact']} out {step['nats']['out_per_contact']} per contact",
+            f"NATS in {step['nats']['in_per_contact']} out {step['nats']['out_per_contact']} per contact "
+            f"(load average {step['load_average_1m']})",
             file=sys.stderr,
             flush=True,
         )
@@ -299,10 +302,17 @@ async def subject_profile(run: Run, monitor: NatsMonitor, rate: float, seconds: 
     finally:
         await nc.close()
     contacts = step["contacts_created"]
+    per_contact = round(capture.total / max(1, contacts), 1)
+    print(
+        f"bench-platform: {per_contact} NATS messages per contact (every message the server routed, "
+        f"{contacts} contacts at {rate}/s; by operation in `nats_subjects`)",
+        file=sys.stderr,
+        flush=True,
+    )
     return {
         "rate": rate,
         "contacts": contacts,
-        "messages_per_contact": round(capture.total / max(1, contacts), 1),
+        "messages_per_contact": per_contact,
         "by_operation": capture.per_operation(contacts),
         "top": capture.per_contact(contacts),
     }

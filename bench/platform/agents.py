@@ -164,6 +164,11 @@ class WorkspaceAgent:
         holds are released as a person would (their conversations come back on the new page)."""
         self._ws = ws
         self._log.reconnects += 1
+        # The count starts again from what the workspace says the agent holds: an offer pushed to
+        # the old socket whose end (timed out, withdrawn) came while no socket was open would
+        # otherwise stay counted for good and show as an over-capacity much later.
+        listed = set(ready.get("contacts", []))
+        self.held = {c: r for c, r in self.held.items() if c in listed}
         for contact_id in ready.get("contacts", []):
             # The workspace says the agent holds it: its accept went through even if the
             # `accepted` answer died with the old socket.

@@ -60,6 +60,9 @@ class StreamStory:
     closed: int = 0
     #: Event ids by payload kind (a webhook's `webhook-id` is its event's id).
     event_ids: dict[str, list[str]] = field(default_factory=dict)
+    #: Every event of the contact on the stream, by kind, in stream order: where a lost
+    #: contact's chain broke (queued but never offered is routing's; never queued, the gateway's).
+    kinds: list[str] = field(default_factory=list)
 
 
 async def stream_stories(js: JetStreamContext, contact_ids: Iterable[str]) -> dict[str, StreamStory]:
@@ -96,7 +99,10 @@ async def _read_stories(js: JetStreamContext, wanted: set[str]) -> dict[str, Str
                 event = events_pb2.Event.FromString(message.data)
                 story = stories.get(event.contact_id)
                 kind = event.WhichOneof("payload")
-                if story is None or kind not in _TRACKED:
+                if story is None or kind is None:
+                    continue
+                story.kinds.append(kind)
+                if kind not in _TRACKED:
                     continue
                 story.event_ids.setdefault(kind, []).append(event.event_id)
                 _tell(story, kind, getattr(event, kind))
@@ -170,7 +176,7 @@ def tell(contact_id: str, log: OfferLog, stories: dict[str, StreamStory]) -> str
         f"release refused {log.release_refused.get(contact_id, '-')!r}; stream: offered "
         f"{stream_offers}, accepted {[r[-6:] for r in story.accepted]}, "
         f"ended {[r[-6:] for r in story.ended]}, requeued from {sorted(story.requeued_from)}, "
-        f"closed {story.closed}"
+        f"closed {story.closed}; events {story.kinds}"
     )
 
 

@@ -279,16 +279,62 @@ def _server(run: FaultRun, name: str) -> NatsServer:
 
 async def kill_leader_of(run: FaultRun, stream: str, down_seconds: float = 4.0) -> dict[str, Any]:
     """SIGKILL the server leading `stream`; after `down_seconds`, start it again on its store and
-    wait until every server of the cluster is healthy and caught up. Returns what was killed
-    and which streams it led."""
+    wait until every server of the cluster is healthy and caught up. Returns what was killed,
+    which streams it led, and how long each of them (and each consumer of `stream` it led) had
+    no leader (None: not within `down_seconds`). Each elects on its own: nats-server's followers
+    wait 4 to 9 s (a fixed, random raft timeout) for a lost leader before they campaign, which
+    no client can shorten."""
     leaders = await region_stream_leaders(run)
     leader = leaders[stream]
+    led = sorted(s for s, n in leaders.items() if n == leader)
+    js = run.region.nc.jetstream()
+    consumers = [
+        c.name
+        for c in await js.consumers_info(stream)
+        if c.cluster is not None and c.cluster.leader == leader
+    ]
     server = _server(run, leader)
+    killed_at = time.monotonic()
     server.kill()
-    await asyncio.sleep(down_seconds)
+    asked = [*(_stream_info(js, s) for s in led), *(_consumer_info(js, stream, c) for c in consumers)]
+    leaderless = await asyncio.gather(*(_new_leader_after(ask, leader, down_seconds) for ask in asked))
+    await asyncio.sleep(max(0.0, killed_at + down_seconds - time.monotonic()))
     server.start()
     await wait_cluster_current(run)
-    return {"server": leader, "stream": stream, "led": sorted(s for s, n in leaders.items() if n == leader)}
+    seconds = [None if s is None else round(s, 2) for s in leaderless]
+    return {
+        "server": leader,
+        "stream": stream,
+        "led": led,
+        "leaderless_seconds": dict(zip(led, seconds[: len(led)], strict=True)),
+        # Each durable consumer of `stream` is a raft group of its own, electing on its own.
+        "consumers_leaderless_seconds": dict(zip(consumers, seconds[len(led) :], strict=True)),
+    }
+
+
+#: Reads a stream's or a consumer's info (which names its leader).
+InfoAsk = Callable[[], Awaitable[Any]]
+
+
+def _stream_info(js: Any, stream: str) -> InfoAsk:
+    return lambda: js.stream_info(stream)
+
+
+def _consumer_info(js: Any, stream: str, consumer: str) -> InfoAsk:
+    return lambda: js.consumer_info(stream, consumer, timeout=1.0)
+
+
+async def _new_leader_after(ask: InfoAsk, killed: str, seconds: float) -> float | None:
+    """Seconds until what `ask` reads names a leader other than `killed`, asked every 0.2 s for
+    at most `seconds` (None when it did not)."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        with contextlib.suppress(Exception):  # the API itself may be electing: ask again
+            info = await asyncio.wait_for(ask(), 1.0)
+            if info.cluster is not None and info.cluster.leader and info.cluster.leader != killed:
+                return time.monotonic() - started
+        await asyncio.sleep(0.2)
+    return None
 
 
 async def wait_cluster_current(run: FaultRun) -> None:

@@ -12,12 +12,18 @@ from ai.adapters.minilm_weights import ModelUnavailable
 from ai.adapters.multilingual_encoder import load_sentence_encoder
 from ai.adapters.registry import ComponentRegistry
 from ai.adapters.sentiment_weights import load_sentiment_model
+from ai.adapters.speech_events import TranscriptEvents
+from ai.adapters.speech_pool import SpeechPool
+from ai.adapters.speech_vad import voice_activity
 from ai.adapters.tenant_store import TenantStore
 from ai.adapters.training_objects import TrainingObjects
 from ai.adapters.training_progress import TrainingProgressPublisher
 from ai.adapters.training_worker import TrainingWorker
 from ai.config import AiConfig
 from ai.domain.component import ComponentContext, SentenceEncoder
+from ai.domain.pii import redact
+from ai.domain.speech_segmenter import Segmenter
+from ai.entrypoints.call_audio import subscribe_call_audio
 from ai.entrypoints.consumer import insight_consumer, reply_consumer
 from ai.entrypoints.rpc import AiServicer
 from ai.service_layer.analysis import Analyzer
@@ -25,6 +31,8 @@ from ai.service_layer.intents import IntentModels, IntentTraining
 from ai.service_layer.knowledge import KnowledgeBases
 from ai.service_layer.pipelines import PipelineCatalog
 from ai.service_layer.streaming import StreamInsights
+from ai.service_layer.transcription import CallTranscription
+from ai.service_layer.transcription_vocabulary import StoredVocabulary
 from ai.service_layer.wrap_up import WrapUpConversation
 from ccmesh.configplane.models import ContactCenter
 from ccmesh.service_host import Runtime, ServiceParts
@@ -106,6 +114,21 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
     servicer = AiServicer(
         runtime.access, analyzer, training, knowledge, catalog, registry, WrapUpConversation(analyzer, events)
     )
+    speech = SpeechPool(runtime.config.speech_recogniser, workers=runtime.config.speech_workers)
+    transcription = CallTranscription(
+        speech,
+        TranscriptEvents(runtime.events, redact=lambda text: redact(text)[0]),
+        lambda: Segmenter(voice_activity()),
+        StreamInsights(analyzer, events),
+        StoredVocabulary(store),
+    )
+    call_audio = await subscribe_call_audio(runtime.nc, runtime.config.region, transcription)
+
+    async def stop_transcription() -> None:
+        await call_audio.unsubscribe()
+        await transcription.stop()
+        speech.close()
+
     consumers = [
         insight_consumer(runtime.js, runtime.config.region, StreamInsights(analyzer, events), catalog),
         reply_consumer(runtime.js, runtime.config.region, analyzer, catalog),
@@ -119,5 +142,5 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
             )
         ],
         consumers=consumers if runtime.config.stream_insights else [],
-        on_stop=[store.stop, inference.stop],
+        on_stop=[stop_transcription, store.stop, inference.stop],
     )

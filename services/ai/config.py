@@ -33,3 +33,9 @@ class AiConfig(MeshConfig):
     #: (CC_INTENT_TRAINING_MEMORY_MB); a set that needs more is refused with a clear error.
     #: 0: no bound. About 1 GiB trains 100,000 examples (vocabularies are capped).
     intent_training_memory_mb: int = Field(default=3072, ge=0)
+    #: Speech recogniser processes for live call transcription (CC_SPEECH_WORKERS), started with
+    #: the first call's audio; each loads its models once (~120 MB). About 13 real-time streams
+    #: per core with a tenant language model (bench/voice). 0: decode on a thread of the service.
+    speech_workers: int = Field(default=1, ge=0, le=64)
+    #: The registered component that transcribes calls (CC_SPEECH_RECOGNISER).
+    speech_recogniser: str = "speech"

@@ -321,6 +321,8 @@ def _start_service(
     if name == "integration":
         # On a developer's machine webhook receivers are plain http:// on localhost.
         env["CC_LOCAL_MODE"] = "true"
+        # Each replica keeps its own analytics store (Parquet) in the region's data directory.
+        env.setdefault("CC_ANALYTICS_DIR", str(plan.data_dir / "analytics" / f"{region}{suffix}"))
     if name == "ai":
         # Every service of every region shares one machine here: one inference worker process
         # (about 500 MB, its models loaded with the first message) per ai service, unless asked.

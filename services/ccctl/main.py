@@ -15,14 +15,33 @@ from ccctl.commands import (
     get,
     integrations,
     kb,
+    report,
+    retention,
     sandbox,
     status,
+    surge,
     token,
     up,
 )
 
 #: Every subcommand module; adding one is adding it here.
-SUBCOMMANDS = (apply, get, status, up, token, integrations, flow, ai, kb, sandbox, customers, contacts)
+SUBCOMMANDS = (
+    apply,
+    get,
+    status,
+    up,
+    token,
+    integrations,
+    flow,
+    ai,
+    kb,
+    sandbox,
+    customers,
+    contacts,
+    surge,
+    report,
+    retention,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

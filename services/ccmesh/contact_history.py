@@ -122,6 +122,15 @@ async def _direct_batches(
         await subscription.unsubscribe()
 
 
+async def read_subject(
+    js: JetStreamContext, stream: str, subject: str, *, start: int, limit: int
+) -> list[Msg]:
+    """The first `limit` messages of `stream` on `subject` (wildcards allowed) from sequence
+    `start` on, in stream order, by batched direct gets (each carries its `Nats-Sequence` header).
+    Raises `HistoryReadError` when the stream does not answer."""
+    return await _direct_batches(js, stream, subject, limit, start)
+
+
 def _decode(message: Msg) -> events_pb2.Event | None:
     event = events_pb2.Event()
     try:

@@ -328,10 +328,14 @@ class DurableConsumer(Generic[M]):
                 messages = await self._subscription.fetch(self.settings.batch, timeout=0.5)
             except (NatsTimeoutError, TimeoutError):
                 continue  # nothing new within the poll interval (nats-py raises either type)
-            except Exception:
+            except Exception as error:
                 if self._stopping.is_set():
                     return
-                log.warning("fetch failed on %s; retrying", self.settings.durable, exc_info=True)
+                if retryable(error):
+                    # The stream or consumer electing its leader: expected, said in one line.
+                    log.warning("fetch failed on %s: %r; retrying", self.settings.durable, error)
+                else:
+                    log.warning("fetch failed on %s; retrying", self.settings.durable, exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
             if self._batch_handler is not None:

@@ -15,6 +15,13 @@ returns a revision older than one it wrote itself (a read served by a deposed le
 retried until it has caught up). A one-replica bucket keeps the cheaper direct get: its
 only server is the leader.
 
+A handle also remembers the latest value it knows of each key (bounded): what it wrote, and what
+a watch of the bucket saw (`observe`, fed by the processes' mirrors). `update_with` tries its
+compare-and-set on that value first and reads the key only when the write loses (or the change
+refuses or keeps the remembered value): a writer that knows the value reads it no more. A
+remembered value is always the one stored at its revision, so a write conditioned on that
+revision is exactly as safe as one after a fresh read.
+
 Buckets are created idempotently: services start in any order, all at once, on an empty
 cluster; a creation that races another or meets a cluster still electing leaders is retried
 with back-off (`ccmesh.creation.retry_creation`). A bucket is kept at no fewer replicas than
@@ -65,14 +72,26 @@ _KV_DUPLICATE_WINDOW_SECONDS = 120.0
 
 #: How many keys a handle remembers the last written revision of (the oldest are forgotten).
 _REMEMBERED_WRITES = 4096
+#: How many keys a handle remembers the latest known value of (the least recent are forgotten).
+_REMEMBERED_VALUES = 16384
 #: How long a read waits for a replica to catch up with a revision its handle wrote.
 _CATCH_UP_SECONDS = 2.0
 #: How long a read of a key its handle wrote, found absent, is tried again (it may have expired).
 _ABSENT_CATCH_UP_SECONDS = 0.25
 #: How long a read waits for a stream that has no leader to answer it (an election takes seconds).
 _LEADERLESS_SECONDS = 10.0
+#: How long a direct get waits for responders: a bucket created a moment ago on a cluster may not
+#: have its direct-get subscription up yet; longer than this, the server that holds it is away.
+_DIRECT_SETTLING_SECONDS = 1.0
 
 Mutation = Callable[[bytes | None], bytes | None]
+
+
+class _Unknown:
+    """The value of a write is not known (see `ReadYourWritesKV.remember_write`)."""
+
+
+UNKNOWN = _Unknown()
 
 
 class KVError(RuntimeError):
@@ -99,18 +118,49 @@ class ReadYourWritesKV(KeyValue):
         super().__init__(name=name, stream=stream, pre=pre, js=js, direct=direct and replicas <= 1)
         self.replicas = replicas
         self._written: OrderedDict[str, int] = OrderedDict()
+        #: Key -> (revision, value at it; None: deleted), the latest this handle knows of.
+        self._values: OrderedDict[str, tuple[int, bytes | None]] = OrderedDict()
 
     @property
     def reads_from_leader(self) -> bool:
         return not self._direct
 
-    def remember_write(self, key: str, revision: int) -> None:
-        """Record that `revision` of `key` was written through this handle."""
+    def remember_write(self, key: str, revision: int, value: bytes | _Unknown | None = UNKNOWN) -> None:
+        """Record that `revision` of `key` was written through this handle (with `value`; None:
+        deleted; `UNKNOWN`: the value is not known here)."""
         if revision > self._written.get(key, 0):
             self._written[key] = revision
             self._written.move_to_end(key)
             while len(self._written) > _REMEMBERED_WRITES:
                 self._written.popitem(last=False)
+        if isinstance(value, _Unknown):
+            self._values.pop(key, None)
+        else:
+            self.observe(key, value, revision)
+
+    def observe(self, key: str, value: bytes | None, revision: int) -> None:
+        """What a watch of the bucket saw: `value` (None: deleted or purged) at `revision` of `key`.
+        Older than what the handle knows already: ignored."""
+        known = self._values.get(key)
+        if known is not None and known[0] >= revision:
+            return
+        self._values[key] = (revision, value)
+        self._values.move_to_end(key)
+        while len(self._values) > _REMEMBERED_VALUES:
+            self._values.popitem(last=False)
+
+    def known(self, key: str) -> tuple[bytes, int] | None:
+        """The latest value of `key` this handle knows of, with its revision; None when it knows
+        of none (or that the key was deleted). It may be behind the bucket: only a write
+        conditioned on its revision may rely on it."""
+        found = self._values.get(key)
+        if found is None or found[1] is None:
+            return None
+        return found[1], found[0]
+
+    def forget(self, key: str) -> None:
+        """Drop the remembered value of `key` (it proved out of date)."""
+        self._values.pop(key, None)
 
     async def _get(self, key: str, revision: int | None = None) -> KeyValue.Entry:
         floor = 0 if revision else self._written.get(key, 0)
@@ -124,6 +174,8 @@ class ReadYourWritesKV(KeyValue):
                 # Deleted: the marker's revision counts like a value's.
                 seen = (deleted.entry.revision or 0) if deleted.entry is not None else 0
                 if seen >= floor or waited > _CATCH_UP_SECONDS:
+                    if not revision:
+                        self.observe(key, None, seen)
                     raise
             except KeyNotFoundError:
                 # Nothing at all under a key this handle wrote: a replica that has not applied
@@ -136,13 +188,16 @@ class ReadYourWritesKV(KeyValue):
                     self._written.pop(key, None)
                     raise
             except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
-                # The stream is electing a leader: nobody answers the leader-only read yet.
-                if self._direct or waited > _LEADERLESS_SECONDS:
+                # The stream is electing a leader: nobody answers the leader-only read yet (or,
+                # direct, the bucket is settling in just after its creation).
+                if waited > (_DIRECT_SETTLING_SECONDS if self._direct else _LEADERLESS_SECONDS):
                     raise
             else:
                 # An older revision than this handle wrote: the replica that answered (a leader
                 # deposed a moment ago) has not applied it yet.
                 if (entry.revision or 0) >= floor or waited > _CATCH_UP_SECONDS:
+                    if not revision:
+                        self.observe(key, entry.value, entry.revision or 0)
                     return entry
             attempt += 1
             await asyncio.sleep(min(0.005 * 2**attempt, 0.1))
@@ -156,12 +211,12 @@ class ReadYourWritesKV(KeyValue):
         msg_ttl: float | None = None,
     ) -> int:
         revision = await super()._update(key, value, last=last, validate_keys=validate_keys, msg_ttl=msg_ttl)
-        self.remember_write(key, revision)
+        self.remember_write(key, revision, value)
         return revision
 
     async def put(self, key: str, value: bytes, validate_keys: bool = True) -> int:
         revision = await super().put(key, value, validate_keys=validate_keys)
-        self.remember_write(key, revision)
+        self.remember_write(key, revision, value)
         return revision
 
     async def delete(
@@ -172,12 +227,12 @@ class ReadYourWritesKV(KeyValue):
         headers = {KV_OP: KV_DEL}
         if last and last > 0:
             headers[api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(last)
-        self.remember_write(key, await self._publish(key, headers, validate_keys=validate_keys))
+        self.remember_write(key, await self._publish(key, headers, validate_keys=validate_keys), None)
         return True
 
     async def purge(self, key: str, msg_ttl: float | None = None) -> bool:
         headers = {KV_OP: KV_PURGE, api.Header.ROLLUP.value: MSG_ROLLUP_SUBJECT}
-        self.remember_write(key, await self._publish(key, headers, msg_ttl=msg_ttl))
+        self.remember_write(key, await self._publish(key, headers, msg_ttl=msg_ttl), None)
         return True
 
     async def _publish(
@@ -358,11 +413,13 @@ async def write_expiring(kv: KeyValue, key: str, value: bytes | None, *, last: i
             raise KeyWrongLastSequenceError(description=err.description) from None
         raise
     if isinstance(kv, ReadYourWritesKV):
-        kv.remember_write(key, int(ack.seq))
+        kv.remember_write(key, int(ack.seq), value)
     return int(ack.seq)
 
 
-async def update_with(kv: KeyValue, key: str, mutate: Mutation, *, retries: int = 25, ttl: int = 0) -> int:
+async def update_with(
+    kv: KeyValue, key: str, mutate: Mutation, *, retries: int = 25, ttl: int = 0, absent_first: bool = False
+) -> int:
     """Apply `mutate(old_value)` to `key` atomically and return the revision now in place.
 
     `mutate` must be pure: it is called again, with the newer value, after a lost race.
@@ -372,28 +429,73 @@ async def update_with(kv: KeyValue, key: str, mutate: Mutation, *, retries: int 
     With `ttl` (seconds), what is written expires that long after (see `write_expiring`), so
     neither the value nor a deletion's marker stays in the bucket for good.
     Raises `UpdateConflictError` after `retries` lost races.
+
+    The first attempt starts from the value the handle remembers (see `ReadYourWritesKV.known`),
+    when it remembers one, and reads nothing: a write conditioned on its revision lands only if
+    it is still the key's latest. When that write loses, or `mutate` refuses the remembered value
+    or keeps it (both may be out of date), the key is read and `mutate` called again as usual.
+    With `absent_first` (for keys that are new nearly always, e.g. a contact entering routing), a
+    key the handle remembers nothing of is taken as absent the same way: `mutate(None)` is
+    written as a creation, which fails if the key exists after all.
     """
-    for attempt in range(retries + 1):
+    remembered = kv.known(key) if isinstance(kv, ReadYourWritesKV) else None
+    first = 0
+    if remembered is not None or absent_first:
+        tried, written = await _write_first(kv, key, mutate, remembered, ttl)
+        if written is not None:
+            return written
+        first = int(tried)  # a write that lost the race is one of the attempts
+    for attempt in range(first, retries + 1):
         current, revision, last = await _read_last(kv, key)
         new_value = mutate(current)
         if new_value == current:
             return revision
         try:
-            if ttl:
-                written = await write_expiring(kv, key, new_value, last=last, ttl=ttl)
-                return 0 if new_value is None else written
-            if new_value is None:
-                await kv.delete(key, last=revision)
-                return 0
-            if current is None:
-                return await kv.create(key, new_value)
-            return await kv.update(key, new_value, last=revision)
+            return await _write(kv, key, current, new_value, revision, last, ttl)
         except (KeyWrongLastSequenceError, APIError) as err:
             if not _lost_race(err):
                 raise
         # Spread the retrying writers so the same ones do not collide again.
         await asyncio.sleep(random.random() * min(0.001 * 2**attempt, 0.05))  # noqa: S311 - jitter, not crypto
     raise UpdateConflictError(f"key {key!r} kept changing: gave up after {retries + 1} attempts")
+
+
+async def _write(
+    kv: KeyValue, key: str, current: bytes | None, new_value: bytes | None, revision: int, last: int, ttl: int
+) -> int:
+    """Write `new_value` over `current` (at `revision`; `last`: the key's last entry's revision)."""
+    if ttl:
+        written = await write_expiring(kv, key, new_value, last=last, ttl=ttl)
+        return 0 if new_value is None else written
+    if new_value is None:
+        await kv.delete(key, last=revision)
+        return 0
+    if current is None:
+        return await kv.create(key, new_value)
+    return await kv.update(key, new_value, last=revision)
+
+
+async def _write_first(
+    kv: KeyValue, key: str, mutate: Mutation, remembered: tuple[bytes, int] | None, ttl: int
+) -> tuple[bool, int | None]:
+    """One write of `mutate(remembered value)` conditioned on its revision (None: on the key's
+    absence): whether a write was tried, and what `update_with` returns when it landed (else
+    None: the caller reads the key)."""
+    current, revision = remembered if remembered is not None else (None, 0)
+    try:
+        new_value = mutate(current)
+    except Exception:
+        return False, None  # perhaps refused only because the remembered value is out of date
+    if new_value == current:
+        return False, None  # unchanged: to be sure of it, the caller reads the latest value
+    try:
+        return True, await _write(kv, key, current, new_value, revision, revision, ttl)
+    except (KeyWrongLastSequenceError, APIError) as err:
+        if not _lost_race(err):
+            raise
+    if isinstance(kv, ReadYourWritesKV):
+        kv.forget(key)
+    return True, None
 
 
 async def get_json(kv: KeyValue, key: str) -> tuple[Any, int] | None:

@@ -177,3 +177,13 @@ def acd_bucket(region: str) -> str:
 def routing_acd_buckets(region: str) -> list[str]:
     """The routing service's ACD buckets of a region (the service creates them)."""
     return [acd_bucket(region)]
+
+
+def call_audio_subject(region: str, contact_id: str) -> str:
+    """Where the gateway relays a call's media-stream audio to the ai service's recogniser (core
+    NATS, no stream: live audio that arrives late is of no use)."""
+    return f"{RPC_PREFIX}.{region}.ai.speech.audio.{contact_id}"
+
+
+def call_audio_wildcard(region: str) -> str:
+    return f"{RPC_PREFIX}.{region}.ai.speech.audio.*"

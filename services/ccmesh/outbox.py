@@ -43,7 +43,7 @@ from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from ccmesh import naming
-from ccmesh.kv import update_with, write_expiring
+from ccmesh.kv import ReadYourWritesKV, update_with, write_expiring
 from ccmesh.kv_watch import KeyWatch
 from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
 from contactcenter.events.v1 import events_pb2
@@ -317,13 +317,17 @@ class Outbox:
         """Send the due entries `key` carries, then remove them from it."""
         now = self._clock() if now is None else now
         marker_revision = await self._marker_revision(key) if key in self._marked else 0
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            await self._unmark(key, marker_revision)
-            self._oldest.pop(key, None)
-            return 0
-        value = entry.value
+        # A marked record is always read: its marker may be removed below, and only the record as
+        # it is now may say that nothing is left (see `_remembered` for the others).
+        value = None if key in self._marked else self._remembered(key)
+        if not entries_of(value):
+            # Nothing left to send is only believed from the record as it is now.
+            try:
+                value = (await self._kv.get(key)).value
+            except KeyNotFoundError:
+                await self._unmark(key, marker_revision)
+                self._oldest.pop(key, None)
+                return 0
         entries = entries_of(value)
         if not entries:
             await self._unmark(key, marker_revision)
@@ -342,15 +346,31 @@ class Outbox:
             await self._publish(message)
         ids = {e.msg_id for e in (*known, *foreign)}
         ttl = self._ttl_of(value) if self._ttl_of is not None and value else 0
-        await update_with(self._kv, key, lambda old: without(old, ids), ttl=ttl)
+        left: list[Entry] = []
+
+        def take_out(old: bytes | None) -> bytes | None:
+            # What stays is judged on the record as written (the value read above may be older).
+            taken = without(old, ids)
+            left[:] = entries_of(taken)
+            return taken
+
+        await update_with(self._kv, key, take_out, ttl=ttl)
         self.sent += len(foreign)
-        left = [e for e in entries if e.msg_id not in ids]
         if left:
             self._oldest[key] = min(e.at for e in left)
         else:
             await self._unmark(key, marker_revision)
             self._oldest.pop(key, None)
         return len(foreign)
+
+    def _remembered(self, key: str) -> bytes | None:
+        """The record's value as the handle remembers it (a watch of the process brought it, or
+        its own write), None when it remembers none. Enough to send what it carries: an entry
+        taken out since is dropped by the stream as a duplicate, the removal that follows applies
+        to the record as it is then (a revision-checked write), and the watch that feeds `note`
+        brings any newer value after it."""
+        remembered = self._kv.known(key) if isinstance(self._kv, ReadYourWritesKV) else None
+        return remembered[0] if remembered is not None else None
 
     async def _marker_revision(self, key: str) -> int:
         try:

@@ -234,6 +234,17 @@ BY_KEY: Mapping[str, StoreClass] = {store.key: store for store in (*STORES, *GLO
 REGION_KEYS: tuple[str, ...] = tuple(store.key for store in STORES)
 
 
+class Enforcement(enum.StrEnum):
+    """How nats-server removes a store's records."""
+
+    #: The store's maximum age: a record goes that long after it was written.
+    MAX_AGE = "max-age"
+    #: A per-key time to live written when the record finishes; live records stay.
+    FINISHED_TTL = "finished-ttl"
+    #: Never by age: kept until erased (or a size cap refuses new writes).
+    KEPT = "kept"
+
+
 class RetentionError(ValueError):
     """A retention override that the table does not allow; the message names the field."""
 
@@ -270,6 +281,29 @@ class RetentionPolicy:
         """Seconds a finished record of the store stays readable (0: kept)."""
         return self.limits(key).finished_ttl_seconds
 
+    def enforcement(self, key: str) -> Enforcement:
+        """How nats-server removes the store's records under this policy."""
+        limits = self.limits(key)
+        if limits.max_age_seconds:
+            return Enforcement.MAX_AGE
+        if limits.finished_ttl_seconds:
+            return Enforcement.FINISHED_TTL
+        return Enforcement.KEPT
+
+    def kept_seconds(self, key: str) -> int:
+        """How long a record of the store stays (after it finished, for finished-TTL); 0: kept."""
+        limits = self.limits(key)
+        return limits.max_age_seconds or limits.finished_ttl_seconds
+
+    def setting(self, key: str) -> str:
+        """The ContactCenter field that governs the store's expiry (its size cap, when kept)."""
+        field_name = {
+            Enforcement.MAX_AGE: "maxAgeSeconds",
+            Enforcement.FINISHED_TTL: "finishedTtlSeconds",
+            Enforcement.KEPT: "maxBytes",
+        }[self.enforcement(key)]
+        return f"spec.retention.{key}.{field_name}"
+
 
 DEFAULT_POLICY = RetentionPolicy()
 
@@ -277,3 +311,40 @@ DEFAULT_POLICY = RetentionPolicy()
 def history_of(key: str) -> int:
     """Revisions kept per key of a bucket: the services open their buckets with this."""
     return BY_KEY[key].history
+
+
+@dataclass(frozen=True)
+class DataClass:
+    """A kind of customer data as a region's owner thinks of it, and the store that keeps it.
+
+    Several classes may share a store (messages and transcripts are contact events on the
+    region's event stream); they then share its retention, set on the store's field."""
+
+    key: str
+    holds: str
+    store: str
+
+    @property
+    def store_class(self) -> StoreClass:
+        return BY_KEY[self.store]
+
+    def enforcement(self, policy: RetentionPolicy) -> Enforcement:
+        return policy.enforcement(self.store)
+
+    def kept_seconds(self, policy: RetentionPolicy) -> int:
+        return policy.kept_seconds(self.store)
+
+    def setting(self, policy: RetentionPolicy) -> str:
+        return policy.setting(self.store)
+
+
+#: The data classes of a region, each on the store whose limits remove it.
+DATA_CLASSES: tuple[DataClass, ...] = (
+    DataClass("contactEvents", "contact events (created, routed, assigned, closed...)", "events"),
+    DataClass("messages", "customer and agent messages (message events)", "events"),
+    DataClass("transcripts", "call transcript segments (transcript events)", "events"),
+    DataClass("attachments", "recordings and attachment files", "attachments"),
+    DataClass("journeyState", "journey state per contact", "journeys"),
+    DataClass("profiles", "customer profiles and identifier indexes", "identity"),
+    DataClass("audit", "customer timelines, contact links and audit records", "identityHistory"),
+)

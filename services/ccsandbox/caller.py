@@ -9,8 +9,8 @@ fetched). Then each document is played verb by verb:
   the `action` URL as `Digits` or `SpeechResult`; with none ready by the timeout, an empty
   result is posted when `actionOnEmptyResult` is true, otherwise the document goes on;
 - `Enqueue`: the caller waits in the named queue; its `waitUrl` is fetched with QueuePosition,
-  QueueTime, AvgQueueTime and CurrentQueueSize, and played again and again (`Redirect` and `Leave`
-  understood) until the call is redirected or hung up;
+  QueueTime, AvgQueueTime and CurrentQueueSize, and played again and again (`Redirect`, `Leave`,
+  `Hangup` and a `Gather` for a key understood) until the call is redirected or hung up;
 - `Dial`: the caller is connected to the Client, Number, Sip or Queue named, until hang-up;
 - `Redirect`: the URL's TwiML replaces the document; `Hangup` or the document's end ends the call.
 
@@ -45,6 +45,8 @@ WEBHOOK_TIMEOUT_SECONDS = 15.0
 #: Transcript entries kept per call.
 MAX_HEARD = 400
 ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+#: How a placed call can end without being answered.
+UNANSWERED = frozenset({"busy", "no-answer", "failed"})
 
 
 class CallNotLive(Exception):
@@ -152,6 +154,17 @@ class Caller:
         #: (account, queue name) -> seconds each caller waited before leaving the queue.
         self._waited: dict[tuple[str, str], list[float]] = {}
         self._session: aiohttp.ClientSession | None = None
+        #: Number -> how the next calls placed to it end unanswered ("no-answer", "busy", "failed").
+        self._unanswered: dict[str, list[str]] = {}
+        self._ending: set[asyncio.Task[None]] = set()
+
+    def leave_unanswered(self, number: str, *statuses: str) -> None:
+        """The next calls placed to `number` end with these statuses, one each, in order: the
+        customer does not pick up (no-answer), is on another call (busy), or is unreachable."""
+        unknown = [status for status in statuses if status not in UNANSWERED]
+        if unknown:
+            raise ValueError(f"statuses: {unknown[0]!r} is none of {sorted(UNANSWERED)}")
+        self._unanswered.setdefault(number, []).extend(statuses)
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS))
@@ -203,6 +216,14 @@ class Caller:
         call = LiveCall(
             new_id("CA"), account_sid, auth_token, caller, number, "outbound-api", status_callback
         )
+        unanswered = self._unanswered.get(caller)  # the customer being called
+        if unanswered:
+            self._calls[call.sid] = call
+            call.hear("Unanswered", unanswered[0])
+            ending = asyncio.create_task(self._end(call, unanswered.pop(0)), name=f"call {call.sid} ends")
+            self._ending.add(ending)
+            ending.add_done_callback(self._ending.discard)
+            return call
         if not self.answer_placed_calls:
             self._calls[call.sid] = call  # ringing: whoever plays the customer fetches its Url
             return call
@@ -303,10 +324,10 @@ class Caller:
         seconds = _number(verb.get("length"), 1.0)
         await asyncio.sleep(max(0.0, seconds) * self.pause_scale)
 
-    async def _gather(self, call: LiveCall, verb: ET.Element) -> ET.Element | None:
+    async def _gather(self, call: LiveCall, verb: ET.Element, **heard: str) -> ET.Element | None:
         for prompt in verb:
             if prompt.tag in ("Say", "Play"):
-                call.hear(prompt.tag, (prompt.text or "").strip())
+                call.hear(prompt.tag, (prompt.text or "").strip(), **heard)
             elif prompt.tag == "Pause":
                 await self._pause(prompt)
         listens = verb.get("input", "dtmf")
@@ -370,6 +391,11 @@ class Caller:
                     call.hear(verb.tag, (verb.text or "").strip(), waiting="true")
                 elif verb.tag == "Pause":
                     await self._pause(verb)
+                elif verb.tag == "Gather":
+                    # A key pressed on hold: its action's TwiML is played instead of the rest.
+                    following = await self._gather(call, verb, waiting="true")
+                    if following is not None:
+                        break
                 elif verb.tag == "Leave":
                     raise _Leave
                 elif verb.tag == "Hangup":

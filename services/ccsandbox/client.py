@@ -135,6 +135,10 @@ class SandboxClient:
         )
         return call
 
+    async def leave_unanswered(self, number: str, *statuses: str) -> None:
+        """The next calls placed to `number` end with `statuses` (no-answer, busy, failed), one each."""
+        await self._call("POST", "/sandbox/api/unanswered", {"to": number, "statuses": list(statuses)})
+
     async def hang_up(self, sid: str) -> dict[str, Any]:
         call: dict[str, Any] = await self._call("POST", f"/sandbox/api/calls/{sid}/hangup")
         return call

@@ -6,7 +6,9 @@
   the next requests on that route fail so; `DELETE` forgets the pending ones;
 - `POST /sandbox/api/calls` `{"url", "account_sid", "auth_token", "from", "to", "status_callback",
   "answers"}`: a customer calls (see `ccsandbox.caller`); `GET /sandbox/api/calls[/<sid>]`;
-  `POST /sandbox/api/calls/<sid>/answers` `{"answers": [...]}`; `POST .../<sid>/hangup`.
+  `POST /sandbox/api/calls/<sid>/answers` `{"answers": [...]}`; `POST .../<sid>/hangup`;
+- `POST /sandbox/api/unanswered` `{"to": "+44...", "statuses": ["no-answer", "busy"]}`: the next
+  calls the platform places to that number end so, one each, without being answered.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class ControlApi:
         app.router.add_get("/sandbox/api/calls/{sid}", self._call)
         app.router.add_post("/sandbox/api/calls/{sid}/answers", self._answer)
         app.router.add_post("/sandbox/api/calls/{sid}/hangup", self._hang_up)
+        app.router.add_post("/sandbox/api/unanswered", self._unanswered)
 
     async def _health(self, _request: web.Request) -> web.Response:
         return _json({"status": "ok"})
@@ -162,6 +165,18 @@ class ControlApi:
         except CallNotLive:
             return _error(409, "call: not live (ended or unknown)")
         return _json(call.to_dict())
+
+    async def _unanswered(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        number = _text(body, "to")
+        statuses = body.get("statuses")
+        if not isinstance(statuses, list) or not statuses or not all(isinstance(x, str) for x in statuses):
+            return _error(400, "statuses: a non-empty list of call statuses is needed")
+        try:
+            self._caller.leave_unanswered(number, *statuses)
+        except ValueError as error:
+            return _error(400, str(error))
+        return _json({"to": number, "statuses": statuses}, status=201)
 
     async def _page(self, _request: web.Request) -> web.Response:
         rows = []

@@ -31,12 +31,16 @@ from gateway.entrypoints.openapi import openapi_routes
 from gateway.entrypoints.pages import page_routes
 from gateway.entrypoints.receipts_consumer import receipts_consumer
 from gateway.entrypoints.rpc import GatewayServicer
+from gateway.entrypoints.twilio_media import twilio_media_routes
+from gateway.entrypoints.twilio_media_relay import MediaRelay
 from gateway.entrypoints.twilio_voice import twilio_voice_routes
 from gateway.entrypoints.twilio_webhooks import twilio_sms_routes
 from gateway.entrypoints.whatsapp_webhooks import whatsapp_routes, whatsapp_status_sink
 from gateway.service_layer.accept_inbound import AcceptInbound, accept_inbound
+from gateway.service_layer.back_pressure import EdgeAdmission
 from gateway.service_layer.conversation import Conversations
 from gateway.service_layer.handed_over import HandedOverContacts
+from gateway.service_layer.queued_callbacks import QueuedCallbacks
 
 
 async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
@@ -68,16 +72,26 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     runtime.watcher.on_change(refresh_directory)
     directory.refresh(runtime.watcher.documents("ChannelEndpoint"))
     identity = mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel)
+    routing = mesh_stub(routing_pb2_grpc.RoutingServiceStub, runtime.channel)
+    tenant_settings = TenantSettings(runtime.watcher, config.region)
     # The use cases publish domain events; this turns each into its protobuf on the region's stream.
     events = StreamEvents(runtime.events)
     # Journeys and queues for new contacts, waiting journeys fed by later messages.
     conversations = Conversations(
         region=config.region,
         store=store,
-        routing=mesh_stub(routing_pb2_grpc.RoutingServiceStub, runtime.channel),
+        routing=routing,
         endpoints=directory,
         events=events,
         language_of=AiLanguage(runtime.channel),
+        # Back-pressure: the tenants' ceilings of waiting contacts against routing's queue report.
+        admission=EdgeAdmission(routing, tenant_settings.back_pressure),
+        callbacks=QueuedCallbacks(
+            contacts=store,
+            routing=routing,
+            endpoints=directory,
+            profiles=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
+        ),
     )
     # The inbound use case, bound once: the gRPC and tenant APIs, every provider webhook, the
     # SMTP listener and the web chat socket hand their messages to this one instance.
@@ -109,8 +123,14 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     # Queued callers put through to the agent who accepts them; Twilio's call status callback.
     voice = voice_parts(runtime, bucket=bucket, store=store, directory=directory)
     route_adders.append(
-        twilio_voice_routes(accept, public_base_url=config.public_base_url, bridge=voice.bridge)
+        twilio_voice_routes(
+            accept,
+            public_base_url=config.public_base_url,
+            bridge=voice.bridge,
+            media_streams=config.voice_media_streams,
+        )
     )
+    route_adders.append(twilio_media_routes(MediaRelay(runtime.nc, config.region)))
     # WhatsApp's delivery reports reach the contact of our message through an index of receipts.
     receipts = ProviderReceipts(bucket, finished_ttl)
     route_adders.append(
@@ -134,7 +154,7 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
             edge=edge_settings(config),
             accept=accept,
             directory=directory,
-            default_entry_point=TenantSettings(runtime.watcher, config.region).default_entry_point,
+            default_entry_point=tenant_settings.default_entry_point,
         )
         runner = await start_http(
             http, config.http_host, config.http_port, route_adders, server_limits(config)
@@ -151,6 +171,7 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
             # Journey steps routing ran by itself (flow events, timeouts): their prompts.
             journey_steps_consumer(runtime.js, config.region, conversations),
             voice.consumer,
+            voice.callbacks,
         ],
         servicers=[
             (

@@ -15,7 +15,9 @@ from ccmesh.service_host import Runtime
 from contactcenter.ai.v1 import ai_pb2_grpc
 from contactcenter.gateway.v1 import gateway_pb2_grpc
 from contactcenter.identity.v1 import identity_pb2_grpc
+from contactcenter.integration.v1 import integration_pb2_grpc
 from contactcenter.routing.v1 import routing_pb2_grpc
+from gateway.adapters.callback_failures import CallbackFailures
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_events import StreamHistory
 from gateway.adapters.contact_store import ContactStore
@@ -25,6 +27,7 @@ from gateway.config import GatewayConfig
 from gateway.domain.visitor_token import visitor_key
 from gateway.entrypoints.agent_feed import WorkspaceSettings
 from gateway.entrypoints.agent_socket import agent_routes
+from gateway.entrypoints.analytics_reports_api import report_routes
 from gateway.entrypoints.customer_api import customer_routes
 from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.socket_session import SocketLimits
@@ -32,6 +35,7 @@ from gateway.entrypoints.supervisor_api import supervisor_routes
 from gateway.entrypoints.webchat_socket import webchat_routes
 from gateway.service_layer.accept_inbound import AcceptInbound
 from gateway.service_layer.queue_board import QueueBoard
+from gateway.service_layer.queued_callbacks import QueuedCallbacks
 from gateway.service_layer.webchat import WebchatService
 from gateway.service_layer.workspace import Workspace
 
@@ -68,6 +72,7 @@ def workspace_route_adders(
         identity=identity,
         endpoints=directory,
         events=events,
+        callbacks=QueuedCallbacks(contacts=store, routing=routing, endpoints=directory),
     )
     workspace = Workspace(
         region=config.region,
@@ -91,6 +96,7 @@ def workspace_route_adders(
         routing,
         identity,
         time_zone=lambda: runtime.contact_center.spec.time_zone if runtime.contact_center else "UTC",
+        failed_callbacks=CallbackFailures(bucket),
     )
     return [
         webchat_routes(webchat, directory, runtime.nc, config.region, limits),
@@ -100,5 +106,12 @@ def workspace_route_adders(
         customer_routes(
             runtime.access,
             lambda token: mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel.with_token(token)),
+        ),
+        # The reports page: this region's analytics store, asked with the supervisor's own token.
+        report_routes(
+            runtime.access,
+            lambda token: mesh_stub(
+                integration_pb2_grpc.IntegrationServiceStub, runtime.channel.with_token(token)
+            ),
         ),
     ]

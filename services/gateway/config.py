@@ -59,3 +59,7 @@ class GatewayConfig(MeshConfig):
     claim_expiry_seconds: float = Field(default=30.0, gt=0)
     #: Routing's offer timeout (its CC_ACD_OFFER_TIMEOUT_SECONDS), shown to agents as a countdown.
     agent_offer_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    #: Stream every voice call's audio (both tracks) to the gateway's media WebSocket for live
+    #: transcription by the ai service (CC_VOICE_MEDIA_STREAMS): the voice TwiML starts with
+    #: `<Start><Stream>`.
+    voice_media_streams: bool = False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from ccmesh import naming
 from ccmesh.configplane.models import IntegrationConnector, Model, Tenant, WebhookSubscription
@@ -16,6 +18,10 @@ from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
 from integration.adapters.action_log import ActionLog, ActionPublisher
+from integration.adapters.analytics_feed import DURABLE as ANALYTICS_DURABLE
+from integration.adapters.analytics_feed import AnalyticsFeed
+from integration.adapters.analytics_queue_targets import RoutingQueueTargets
+from integration.adapters.analytics_store import ParquetAnalyticsStore
 from integration.adapters.connector_http import ConnectorHttp
 from integration.adapters.contact_lanes import ContactLanes
 from integration.adapters.contact_openings import LoggedOpenings
@@ -31,6 +37,8 @@ from integration.domain.retry import BackoffPolicy
 from integration.entrypoints.http import ActionsHttpServer, tls_context
 from integration.entrypoints.rpc import IntegrationServicer
 from integration.service_layer.actions import Actions
+from integration.service_layer.analytics_ingest import AnalyticsIngest
+from integration.service_layer.analytics_reports import Reports
 from integration.service_layer.connector_calls import ConnectorCalls
 from integration.service_layer.dead_letters import DeadLetters
 from integration.service_layer.delivery import DeliverySettings, Endpoint, EndpointWorker
@@ -173,6 +181,20 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         local_mode=config.local_mode,
     )
 
+    on_stop: list[Callable[[], Awaitable[None]]] = []
+    reports: Reports | None = None
+    if config.analytics_dir:
+        analytics = await asyncio.to_thread(ParquetAnalyticsStore.open, Path(config.analytics_dir))
+        feed = AnalyticsFeed(
+            runtime.js,
+            config.region,
+            AnalyticsIngest(analytics).ingest,
+            durable=f"{ANALYTICS_DURABLE}-{analytics.store_id}",
+        )
+        await feed.start()
+        on_stop.append(feed.stop)
+        reports = Reports(analytics, RoutingQueueTargets(runtime.channel))
+
     store = await ConfigStore.open(runtime.js)
     servicer = IntegrationServicer(
         runtime.access,
@@ -181,8 +203,9 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         DeadLetters(dead_letter_store, replay_sender, metrics),
         actions,
         connector_calls,
+        reports,
     )
-    on_stop: list[Callable[[], Awaitable[None]]] = [
+    on_stop += [
         actions_outbox.stop,
         dispatcher.stop,
         replay_sender.close,

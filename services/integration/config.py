@@ -34,6 +34,9 @@ class IntegrationConfig(MeshConfig):
     #: TLS certificate chain and key (PEM) of the actions API; required unless in local mode.
     actions_tls_cert_file: str = ""
     actions_tls_key_file: str = ""
+    #: Directory of the region's analytics store (Parquet files, fed from the event stream);
+    #: empty: this instance keeps none and GetReport answers UNIMPLEMENTED.
+    analytics_dir: str = ""
 
     @model_validator(mode="after")
     def _tls_outside_local_mode(self) -> IntegrationConfig:

@@ -13,6 +13,7 @@ from ccmesh.events import ConsumerSettings, DurableConsumer, concurrently
 from ccmesh.kv import ensure_bucket
 from ccmesh.outbox import Entry, Outbox, entry_of_event, js_publisher
 from ccmesh.service_host import Runtime, ServiceParts
+from ccsurge.assessment import Assessment
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from routing.adapters.acd_event_codec import to_protobuf
@@ -23,6 +24,11 @@ from routing.adapters.connector_client import MeshConnectors
 from routing.adapters.flow_event_relay import NatsFlowEventRelay
 from routing.adapters.flow_store import DeadlineStore, FlowStore, JourneyStore, PolicyStore
 from routing.adapters.region_directory import ContactCenterDirectory
+from routing.adapters.surge_event_codec import surge_detected
+from routing.adapters.surge_guard_log import StreamEngagementLog
+from routing.adapters.surge_history import StreamArrivalHistory
+from routing.bootstrap_callbacks import callback_consumer, callback_requests
+from routing.bootstrap_surge import AcdOutlook, surge_actions, surge_guard, with_surge_overflow
 from routing.config import RoutingConfig
 from routing.domain.agents import AcdInputError
 from routing.domain.events import RoutingEvent
@@ -42,6 +48,7 @@ from routing.service_layer.acd_metrics import AcdMetrics
 from routing.service_layer.event_bus import EventBus
 from routing.service_layer.journey_actions import JourneyActions
 from routing.service_layer.journeys import Continued, JourneyService
+from routing.service_layer.surge_watch import SurgeWatch, SurgeWatchSettings
 
 
 def contact_queued(region: str, tenant: str, journey: Journey, hand_off: HandOff) -> events_pb2.Event:
@@ -179,6 +186,12 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         acd_store.sent.add(message.event_id)  # the record's next write drops it from its outbox
 
     acd_events = EventBus(acd_metrics.count, publish_acd)
+    # Fallback policies act on the ACD's records and the journeys' aliases, and widen overflow.
+    outlook = AcdOutlook(lambda: acd, acd_mirror)
+    fallback_actions = surge_actions(runtime, acd_store, acd_mirror, acd_events, journeys, outlook)
+    guard, stop_surge_commands = await surge_guard(
+        runtime, lambda: runtime.contact_center, fallback_actions, outlook
+    )
 
     acd = AcdService(
         acd_store,
@@ -190,11 +203,37 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
             region=config.region,
         ),
         acd_events,
-        overflow_rules=overflow_rules_following(lambda: runtime.contact_center),
+        overflow_rules=with_surge_overflow(
+            overflow_rules_following(lambda: runtime.contact_center), fallback_actions
+        ),
         remote=MeshRemoteQueues(runtime.channel, config.default_deadline_seconds),
         directory=ContactCenterDirectory(lambda: runtime.contact_center, config.region),
     )
     await acd.start()
+
+    async def publish_surge(assessment: Assessment, interval_seconds: float) -> None:
+        await runtime.events.publish(surge_detected(assessment, interval_seconds))
+
+    # Each queue's signals through their surge detectors, from the ACD's working set.
+    surge_watch = SurgeWatch(
+        acd_mirror,
+        config.region,
+        publish_surge,
+        # Every interval's assessments reach the fallback policies.
+        sink=guard,
+        settings=SurgeWatchSettings(
+            interval_seconds=config.surge_interval_seconds,
+            sensitivity=config.surge_sensitivity,
+            min_duration_seconds=config.surge_min_duration_seconds,
+            clear_duration_seconds=config.surge_clear_duration_seconds,
+            utc_offset_seconds=config.surge_utc_offset_seconds,
+        ),
+        # The seasonal baselines start from the region's own past arrivals, not from nothing.
+        history=StreamArrivalHistory(runtime.js, config.region),
+    )
+    # Engagements announced before a restart are taken up (the ACD is loaded: their steps act on it).
+    await guard.restore(StreamEngagementLog(runtime.js, config.region))
+    await surge_watch.start()
     await acd_outbox.start()
     await journeys.start_deadlines()
     await journeys_outbox.start(markers=True)
@@ -228,10 +267,20 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     )
     # What the AI service learns from each message (the language) reaches contacts while they wait.
     insights = insight_consumer(runtime.js, config.region, AcdStore(acd_kv))
-    servicer = RoutingServicer(runtime.access, journeys, acd, config.region)
+    # Customers' call-back commands (CALL ME, CANCEL) on their text channel.
+    callbacks = callback_requests(runtime, acd_store, acd_mirror, acd_events, acd)
+    callback_commands = callback_consumer(runtime, callbacks)
+    servicer = RoutingServicer(runtime.access, journeys, acd, config.region, surge=guard, callbacks=callbacks)
     return ServiceParts(
-        consumers=[queued_consumer, closed_consumer, journey_actions, insights],
-        on_stop=[acd.stop, journeys.stop, acd_outbox.stop, journeys_outbox.stop],
+        consumers=[queued_consumer, closed_consumer, journey_actions, insights, callback_commands],
+        on_stop=[
+            surge_watch.stop,
+            stop_surge_commands,
+            acd.stop,
+            journeys.stop,
+            acd_outbox.stop,
+            journeys_outbox.stop,
+        ],
         servicers=[
             (
                 servicer,

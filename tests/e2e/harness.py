@@ -21,6 +21,8 @@ import asyncio
 import base64
 import contextlib
 import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -159,6 +161,19 @@ class RunningRegion:
     def token(self, role: str = "admin", subject: str = "e2e", tenant: str = "acme", **claims: Any) -> str:
         """A bearer token as `ccctl token` mints it (extra claims, e.g. a brand, where supported)."""
         return TokenAuthority(self.secret).mint(tenant, role, subject, **claims)
+
+    def ccctl(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """`ccctl ARGS` run as an operator of this region would (its secret and region set)."""
+        env = {**os.environ, "CC_AUTH_SECRET": self.secret, "CC_REGION": self.region}
+        return subprocess.run(
+            [sys.executable, "-m", "ccctl.main", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            timeout=timeout,
+            check=False,
+        )
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[NATS]:

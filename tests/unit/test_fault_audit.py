@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from bench.platform.agents import OfferLog
-from bench.platform.fault_audit import StreamStory, audit, undelivered
-from bench.platform.leader_kill import longest_gap, p99_recovery
+from bench.platform.fault_audit import StreamStory, audit, tell, undelivered
+from bench.platform.leader_kill import longest_gap, p99_recovery, saturation_rate
 
 
 def offered(log: OfferLog, contact: str, agent: str, reservation: str, at: float = 1.0) -> None:
@@ -94,3 +94,34 @@ def test_p99_windows_before_the_kill_are_shown_but_do_not_count() -> None:
     recovery, windows = p99_recovery(sent, offered, kill, kill + 10, since=95.0)
     assert recovery == 0.0
     assert [w["from_kill_s"] for w in windows][:2] == [-5.0, -4.0]
+
+
+def test_recovery_is_measured_against_the_threshold_given() -> None:
+    kill = 100.0
+    sent = {f"c{i}": kill + i * 0.5 for i in range(20)}
+    # 800 ms before and long after the kill (a busy machine), 3 s during the first 2 s.
+    offered = {c: s + (3.0 if s < kill + 2 else 0.8) for c, s in sent.items()}
+    assert math.isnan(p99_recovery(sent, offered, kill, kill + 10)[0])
+    recovery, _ = p99_recovery(sent, offered, kill, kill + 10, threshold_ms=800.0)
+    assert recovery == 2.0
+
+
+def test_the_saturation_rate_is_the_last_probe_passed_before_the_first_failure() -> None:
+    def probe(rate: int, share: float, p99: float) -> dict[str, float]:
+        return {"rate": rate, "offered_share": share, "offer_p99_ms": p99}
+
+    assert saturation_rate([probe(4, 1.0, 90), probe(8, 1.0, 300), probe(12, 1.0, 900)]) == 8.0
+    # Not every contact offered: failed, whatever the p99 of those that were; later passes don't count.
+    assert saturation_rate([probe(4, 1.0, 90), probe(8, 0.98, 100), probe(12, 1.0, 100)]) == 4.0
+    assert saturation_rate([probe(4, 1.0, math.inf)]) == 0.0
+    assert saturation_rate([]) == 0.0
+
+
+def test_a_lost_contact_is_told_with_its_events_on_the_stream() -> None:
+    # Queued but never offered: where the chain broke is routing's side.
+    story = StreamStory(kinds=["contact_created", "message_received", "contact_queued"])
+    found = audit(["c1"], OfferLog(), {"c1": story})
+    assert found.lost == ["c1"]
+    assert "events ['contact_created', 'message_received', 'contact_queued']" in tell(
+        "c1", OfferLog(), {"c1": story}
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ccmesh.envelope import SCHEMA_VERSION
+from ccmesh.envelope import SCHEMA_VERSION, timestamp_at
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from gateway.adapters.event_codec import StreamEvents, to_protobuf
@@ -126,6 +126,33 @@ CASES = [
         ),
     ),
     (
+        ev.CallbackAttemptFailed(
+            **HEADER,
+            queue="support",
+            attempt=1,
+            attempts_allowed=3,
+            status="no-answer",
+            final=False,
+            retry_at=1_700_000_060.0,
+            endpoint="acme-voice",
+            agent_id="ann",
+            first_request="r1",
+        ),
+        expected(
+            callback_attempt_failed=events_pb2.CallbackAttemptFailed(
+                queue="support",
+                attempt=1,
+                attempts_allowed=3,
+                status="no-answer",
+                final=False,
+                retry_at=timestamp_at(1_700_000_060.0),
+                endpoint="acme-voice",
+                agent_id="ann",
+                first_request="r1",
+            )
+        ),
+    ),
+    (
         ev.MessageStatusChanged(
             **HEADER,
             message_id="m2",
@@ -165,6 +192,30 @@ CASES = [
     (
         ev.ContactClosed(**HEADER, outcome="abandoned", closed_by="customer"),
         expected(contact_closed=events_pb2.ContactClosed(outcome="abandoned", closed_by="customer")),
+    ),
+    (
+        ev.ContactDeflected(
+            **HEADER,
+            queue="support",
+            channel=SMS,
+            ceiling="queue",
+            max_waiting=3,
+            waiting=4,
+            estimated_wait_seconds=float("inf"),
+            offered=("estimated_wait", "self_service"),
+        ),
+        # An unbounded wait travels as -1.
+        expected(
+            contact_deflected=events_pb2.ContactDeflected(
+                queue="support",
+                channel=SMS,
+                ceiling="queue",
+                max_waiting=3,
+                waiting=4,
+                estimated_wait_seconds=-1.0,
+                offered=["estimated_wait", "self_service"],
+            )
+        ),
     ),
 ]
 

@@ -107,7 +107,44 @@ class FakeRouting:
         every = request.channel == common_pb2.CHANNEL_KIND_UNSPECIFIED
         counted = 4 if every or sms else 0
         return routing_pb2.GetQueueStatsResponse(
-            depth=2, measured_contacts=counted, answered_within_target=3 if counted else 0
+            depth=2,
+            measured_contacts=counted,
+            answered_within_target=3 if counted else 0,
+            agents_for_target=4,
+            additional_agents_needed=3,
+            staffing_reachable=True,
+        )
+
+    async def GetFallbackStatus(self, request: routing_pb2.GetFallbackStatusRequest, **_: Any) -> Any:
+        return routing_pb2.FallbackStatusResponse(
+            policies=[
+                routing_pb2.FallbackPolicyStatus(
+                    policy="burst",
+                    queue="support",
+                    phase="engaged",
+                    engaged_at=90.0,
+                    metric="waiting",
+                    value=12,
+                    baseline=1,
+                    score=7.5,
+                    actions=["callback"],
+                )
+            ]
+        )
+
+    async def ListCallbacks(self, request: routing_pb2.ListCallbacksRequest, **_: Any) -> Any:
+        return routing_pb2.ListCallbacksResponse(
+            callbacks=[
+                routing_pb2.CallbackRequestStatus(
+                    contact_id="c-9",
+                    queue="support",
+                    state="scheduled",
+                    waiting_since=900.0,
+                    channel=common_pb2.CHANNEL_KIND_SMS,
+                ),
+                # Another queue's request: not this supervisor's to see.
+                routing_pb2.CallbackRequestStatus(contact_id="c-10", queue="billing", state="scheduled"),
+            ]
         )
 
 
@@ -132,6 +169,29 @@ async def test_the_board_lists_the_roster_with_offline_agents_and_service_levels
         ("alice", "busy", 1, 1),
         ("bob", "offline", 0, 0),
     ]
+    # The surge guard's policies, with why and since when an engaged one engaged.
+    (surge,) = board["surge"]
+    assert (surge["policy"], surge["phase"], surge["engagedAt"], surge["metric"], surge["score"]) == (
+        "burst",
+        "engaged",
+        90.0,
+        "waiting",
+        7.5,
+    )
+    assert board["callbacks"] == {
+        "scheduled": [
+            {"contactId": "c-9", "queue": "support", "agentId": "", "waitingSince": 900.0, "channel": "sms"}
+        ],
+        "placed": [],
+        "failed": [],
+    }
+    (queue,) = board["queues"]
+    # The staffing answer: "3 more agents to reach target".
+    assert (queue["agentsForTarget"], queue["additionalAgentsNeeded"], queue["staffingReachable"]) == (
+        4,
+        3,
+        True,
+    )
     levels = board["serviceLevels"]
     assert levels["windows"] == ["last15m", "today"]
     assert levels["queues"]["support"]["last15m"] == {

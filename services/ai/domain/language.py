@@ -2,6 +2,8 @@
 
 Only the supported languages are loaded, once per process, and shared by every pipeline.
 Text with no letters at all (digits, emoji, binary garbage) is `und` with confidence 0.
+Hindi written in Latin letters, which lingua does not know, is recognised by its grammar words
+(`language_romanized`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
 from ai.domain.component import ComponentContext, ComponentSpec, Insights, Resources, float_setting
+from ai.domain.language_romanized import romanized_hindi_share
 
 SUPPORTED: dict[str, Language] = {
     "en": Language.ENGLISH,
@@ -50,6 +53,10 @@ def detect(text: str) -> tuple[str, float]:
     sample = _NOT_LANGUAGE.sub(" ", text[:MAX_CHARS])
     if not any(char.isalpha() for char in sample):
         return UNDETERMINED, 0.0
+    hindi = romanized_hindi_share(sample)
+    if hindi:
+        # As sure as a clear detection once a quarter of the words are Hindi grammar words.
+        return "hi", min(1.0, 0.5 + hindi * 1.5)
     values = detector().compute_language_confidence_values(sample)
     if not values:
         return UNDETERMINED, 0.0
@@ -86,7 +93,7 @@ class LanguageComponent:
         produces=frozenset({"language"}),
         languages=frozenset(SUPPORTED),
         resources=Resources(cpu_millis=50, memory_mb=300),
-        version="lingua-2",
+        version="lingua-2+romanized-hindi-1",
     )
 
     def __init__(self, settings: Mapping[str, str], context: ComponentContext) -> None:

@@ -12,6 +12,7 @@ still be found.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from stdnum import luhn
 from stdnum.br import cpf
 from stdnum.es import dni, nie
 from stdnum.fr import nir
+from stdnum.in_ import aadhaar, pan
 from stdnum.it import codicefiscale
 from stdnum.us import ssn
 
@@ -59,6 +61,16 @@ def dni_valid(candidate: str) -> bool:
     return bool(dni.is_valid(candidate))
 
 
+def ascii_digits(text: str) -> str:
+    """`text` with every decimal digit of any script (Devanagari, Arabic-Indic, full-width) as
+    its ASCII digit: ids are often typed in the script of the message, checksums need ASCII."""
+    return "".join(str(unicodedata.digit(char)) if char.isdecimal() else char for char in text)
+
+
+def aadhaar_valid(candidate: str) -> bool:
+    return bool(aadhaar.is_valid(ascii_digits(candidate)))
+
+
 def cpf_valid(candidate: str) -> bool:
     digits = [c for c in candidate if c.isdigit()]
     # 111.111.111-11 and the like pass the arithmetic but are never issued.
@@ -75,6 +87,22 @@ _NATIONAL_IDS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
     (re.compile(_B + r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2A|2B) ?\d{3} ?\d{3} ?\d{2}" + _E), nir.is_valid),
     (_UK_NINO, lambda candidate: True),  # the format has no check digit; the letters narrow it
 )
+
+
+#: National ids whose check is weak (Aadhaar's one check digit passes a tenth of all 12-digit
+#: runs; PAN has none beyond its letters): looked for only when the caller names their country.
+_REGIONAL_IDS: dict[str, tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...]] = {
+    # Aadhaar: 12 digits, often in fours, Verhoeff check digit, never starting with 0 or 1 (digits
+    # of any script; after a "+" it is a phone number); PAN: five letters, four digits, a letter,
+    # the fourth saying who holds it.
+    "IN": (
+        (re.compile(r"(?<![A-Za-z\d+\uff0b-])\d{4}[ -]?\d{4}[ -]?\d{4}(?![A-Za-z\d-])"), aadhaar_valid),
+        (re.compile(_B + r"[A-Z]{5}\d{4}[A-Z]" + _E), pan.is_valid),
+    ),
+}
+#: How Aadhaar numbers are written (4-4-4): such a run failing the check is a mistyped id, not a
+#: phone number. A contiguous run may well be one ("911525506534").
+_AADHAAR_GROUPED = re.compile(r"(?<![A-Za-z\d+\uff0b-])\d{4}([ -])\d{4}\1\d{4}(?![A-Za-z\d-])")
 
 
 def _iban_within(text: str, start: int, end: int) -> int | None:
@@ -135,12 +163,16 @@ def _phone_spans_in(text: str, start: int, end: int, regions: Iterable[str]) -> 
 
 
 def find_entities(
-    text: str, order_patterns: Sequence[re.Pattern[str]] = (), regions: Sequence[str] = DEFAULT_REGIONS
+    text: str,
+    order_patterns: Sequence[re.Pattern[str]] = (),
+    regions: Sequence[str] = DEFAULT_REGIONS,
+    id_regions: Sequence[str] | None = None,
 ) -> list[Entity]:
     """Every piece of personal data in `text`, sorted by position, without overlaps.
 
     `order_patterns` are the tenant's order-number formats (found as kind `order_number`);
-    `regions` the countries whose national phone formats are looked for.
+    `regions` the countries whose national phone formats are looked for; `id_regions` (default:
+    `regions`) those whose weakly checked national ids are.
     """
     found: list[Entity] = []
     # One byte per character: 1 where an earlier match lies. Linear in the text, even at 1 MB.
@@ -170,10 +202,16 @@ def find_entities(
             add(match.start(), match.end(), "card_number")
         elif _CARD_SHAPE.fullmatch(match.group()) and text[max(0, match.start() - 1) : match.start()] != "+":
             block(match.start(), match.end())
-    for pattern, valid in _NATIONAL_IDS:
+    id_regions = regions if id_regions is None else id_regions
+    regional = [check for region in dict.fromkeys(id_regions) for check in _REGIONAL_IDS.get(region, ())]
+    for pattern, valid in (*_NATIONAL_IDS, *regional):
         for match in pattern.finditer(text):
             if valid(match.group()):
                 add(match.start(), match.end(), "national_id")
+    if "IN" in id_regions:
+        for match in _AADHAAR_GROUPED.finditer(text):
+            if taken.find(1, match.start(), match.end()) == -1:
+                block(match.start(), match.end())
     for pattern in order_patterns:
         for match in pattern.finditer(text):
             if match.end() > match.start():
@@ -188,9 +226,12 @@ def find_entities(
 
 
 def redact(
-    text: str, order_patterns: Sequence[re.Pattern[str]] = (), regions: Sequence[str] = DEFAULT_REGIONS
+    text: str,
+    order_patterns: Sequence[re.Pattern[str]] = (),
+    regions: Sequence[str] = DEFAULT_REGIONS,
+    id_regions: Sequence[str] | None = None,
 ) -> tuple[str, list[Entity]]:
-    entities = find_entities(text, order_patterns, regions)
+    entities = find_entities(text, order_patterns, regions, id_regions)
     pieces: list[str] = []
     cursor = 0
     for entity in entities:

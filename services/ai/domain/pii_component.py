@@ -83,7 +83,16 @@ class PiiComponent:
         extra = [r for r in REGIONS_BY_LANGUAGE.get(language, ()) if r not in self._regions]
         return self._regions + tuple(extra)
 
+    def id_regions_for(self, language: str) -> tuple[str, ...]:
+        """The tenant's countries and the language's main one: a weakly checked id (Aadhaar) of a
+        country that only shares the language (English, India) would mostly be an order number."""
+        main = REGIONS_BY_LANGUAGE.get(language, ())[:1]
+        return self._regions + tuple(r for r in main if r not in self._regions)
+
     def analyse(self, insights: Insights) -> None:
         insights.redacted_text, insights.entities = redact(
-            insights.text, self._order_patterns, self.regions_for(insights.language)
+            insights.text,
+            self._order_patterns,
+            self.regions_for(insights.language),
+            self.id_regions_for(insights.language),
         )

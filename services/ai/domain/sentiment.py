@@ -111,7 +111,15 @@ def trend(scores: Sequence[float], window: int = 3) -> float:
 TRAINED_LANGUAGES = frozenset(
     {"ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh"}
 )
+#: Languages the classifier learned written in Latin letters although the encoder lacks them:
+#: UMSAB's Hindi tweets are romanized (the lexicon knows Devanagari Hindi).
+ROMANIZED_TRAINED_LANGUAGES = frozenset({"hi"})
 METHODS = ("auto", "lexicon")
+
+
+def mostly_latin(text: str) -> bool:
+    letters = [char for char in text if char.isalpha()]
+    return sum(char.isascii() for char in letters) * 2 > len(letters)
 
 
 class SentimentComponent:
@@ -121,7 +129,7 @@ class SentimentComponent:
         produces=frozenset({"sentiment"}),
         languages=frozenset(POSITIVE) | TRAINED_LANGUAGES,
         resources=Resources(cpu_millis=10, memory_mb=10),
-        version="umsab-classifier-1+lexicon-1",
+        version="umsab-classifier-1+lexicon-1+romanized-hi",
     )
 
     def __init__(self, settings: Mapping[str, str], context: ComponentContext) -> None:
@@ -140,12 +148,16 @@ class SentimentComponent:
         return "lexicon" if self._model is None else "trained"
 
     @staticmethod
-    def _trained_for(language: str) -> bool:
-        # Languages the encoder does not cover (hi, id, vi) keep to their lexicon, which knows them.
+    def _trained_for(language: str, text: str) -> bool:
+        # Languages the encoder does not cover (hi, id, vi) keep to their lexicon, which knows
+        # them, unless written the way the classifier learned them.
+        if language in ROMANIZED_TRAINED_LANGUAGES:
+            return mostly_latin(text)
         return language in TRAINED_LANGUAGES or language not in POSITIVE
 
     def analyse(self, insights: Insights) -> None:
-        if self._model is None or self._encoder is None or not self._trained_for(insights.language):
+        trained = self._trained_for(insights.language, insights.text[:MAX_CHARS])
+        if self._model is None or self._encoder is None or not trained:
             insights.sentiment = score(insights.text, insights.language)
             insights.sentiment_label = label(insights.sentiment)
             return

@@ -13,6 +13,7 @@ from typing import Any
 from ccctl.commands import CommandError, add_nats_url_option, connected
 from ccctl.commands.token import load_secret
 from ccctl.queue_references import queue_problems
+from ccctl.surge_references import surge_policy_problems
 from ccmesh.configplane.loader import ConfigFileError, SourcedDocument, load_files
 from ccmesh.configplane.models import KINDS
 from ccmesh.configplane.references import dangling_references, endpoint_brand_problems, merged
@@ -66,6 +67,12 @@ async def _apply_all(url: str, documents: list[SourcedDocument]) -> None:
         # Queues named by endpoints and overflow rules are routing's: it is asked about them.
         queue_refusals, notes = await queue_problems(nc, load_secret(), [s.document for s in documents])
         problems += queue_refusals
+        # Queues and journeys named by fallback policies, too.
+        surge_refusals, surge_notes = await surge_policy_problems(
+            nc, load_secret(), [s.document for s in documents]
+        )
+        problems += surge_refusals
+        notes += surge_notes
         for note in notes:
             print(f"ccctl apply: {note}", file=sys.stderr)
         if problems:

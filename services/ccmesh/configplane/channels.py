@@ -130,6 +130,21 @@ class RateLimit(Model):
     burst: int = Field(default=100, ge=1, le=1000000, description="Requests allowed in a burst.")
 
 
+class CallbackRetry(Model):
+    attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Calls placed for one call-back request before it fails (no answer, busy, failed).",
+    )
+    spacing_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="Wait between a call that was not answered and the next attempt, in seconds.",
+    )
+
+
 class ChannelEndpointSpec(Model):
     region: RegionName = Field(description="Region whose gateway serves this endpoint.")
     tenant: ResourceId = Field(description="Tenant the customers reach.")
@@ -179,6 +194,10 @@ class ChannelEndpointSpec(Model):
     smtp: SmtpRelay | None = Field(default=None, description="E-mail: the relay replies are sent through.")
     webchat: WebchatSettings | None = Field(default=None, description="Web chat widget settings.")
     rate_limit: RateLimit = Field(default_factory=RateLimit, description="Inbound request limit.")
+    callback: CallbackRetry = Field(
+        default_factory=CallbackRetry,
+        description="Voice: how call backs placed from this endpoint are retried when not answered.",
+    )
     enabled: bool = Field(default=True, description="False: the endpoint answers 404 and accepts nothing.")
 
     @field_validator("prompts")

@@ -10,8 +10,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ccmesh.configplane.back_pressure import BackPressure
 from ccmesh.configplane.base import Model, ObjectMeta, RegionName, ResourceId
 from ccmesh.configplane.retention import RetentionSettings
+from ccmesh.configplane.surge import SurgeSettings
 
 
 class Brand(Model):
@@ -95,6 +97,13 @@ class Tenant(Model):
             "ChannelEndpoint (its metadata.name) a tenant API message without `entryPoint` enters "
             "through: its brand, journey or queue apply. Must name an endpoint of this tenant. "
             "Empty: such messages are refused."
+        ),
+    )
+    back_pressure: BackPressure = Field(
+        default_factory=BackPressure,
+        description=(
+            "Ceilings of waiting contacts (the tenant's, its queues'): beyond them a new contact is "
+            "answered at once on its channel (expected wait, self-service link) instead of queued."
         ),
     )
 
@@ -382,6 +391,10 @@ class ContactCenterSpec(Model):
         default_factory=RoutingSettings,
         description="Routing (ACD) settings of the region: overflow and follow-the-sun rules.",
     )
+    surge: SurgeSettings = Field(
+        default_factory=SurgeSettings,
+        description="Fallback policies: engaged by themselves under surge, released when normal returns.",
+    )
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings,
         description=(
@@ -474,6 +487,38 @@ class ContactCenterSpec(Model):
                     f"lists neither in personalDataRegions nor in pseudonymousRegions; "
                     f"allowed regions: {allowed}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _surge_policies_serve_known_tenants(self) -> ContactCenterSpec:
+        names = [p.name for p in self.surge.policies]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"surge policy names must be unique; repeated: {repeated}")
+        known = set(self.known_regions) | {self.region}
+        for index, policy in enumerate(self.surge.policies):
+            where = f"surge.policies[{index}]"
+            tenant = self.tenant(policy.tenant)
+            if tenant is None:
+                raise ValueError(
+                    f"{where}.tenant (policy {policy.name!r}): unknown tenant {policy.tenant!r}; "
+                    f"tenants: {sorted(t.id for t in self.tenants)}"
+                )
+            residency = tenant.residency
+            allowed = sorted({self.region, *residency.personal_data_regions, *residency.pseudonymous_regions})
+            for number, action in enumerate(policy.actions):
+                target = action.target_region
+                if action.type != "overflow" or target is None or target == self.region:
+                    continue
+                field = f"{where}.actions[{number}].targetRegion (policy {policy.name!r})"
+                if target not in known:
+                    raise ValueError(f"{field}: unknown region {target!r}; known regions: {sorted(known)}")
+                if target not in allowed:
+                    raise ValueError(
+                        f"{field}: would widen tenant {tenant.id!r} contacts of region {self.region!r} to "
+                        f"region {target!r}, which its residency policy does not allow; allowed regions: "
+                        f"{allowed}"
+                    )
         return self
 
     def tenant(self, tenant_id: str) -> Tenant | None:

@@ -12,6 +12,9 @@ A `pending` record names the process that holds it (its presence holder id, `ccm
 A provider's retry finding the claim still pending takes it over as soon as that process is
 gone (a killed gateway, or this one restarted), not after a fixed delay; a claim whose holder
 cannot be asked (an older record, no answer) is taken over only after `CLAIM_EXPIRY_SECONDS`.
+A claim of this process whose request failed without removing it (its write or its release
+timed out while a stream elected its leader) is remembered as left behind, so the request's own
+retry takes it over at once instead of waiting for itself.
 
 Finished records expire per key after the region's `retention.gateway.finishedTtlSeconds`:
 `msg.*` records (long enough for a provider's retries), thread entries, and a contact's record
@@ -25,9 +28,9 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import orjson
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
@@ -48,6 +51,13 @@ CLAIM_EXPIRY_SECONDS = 30.0
 #: change starts from them instead of reading back what it wrote; a record another instance has
 #: changed since costs one refused compare-and-set and a read, as before. Bounded: most recent kept.
 KNOWN_RECORDS = 4096
+#: Claims and opened contacts of this process whose write may have landed although the request
+#: failed, remembered (most recent kept) so the request's retry finds them its own.
+LEFT_BEHIND = 4096
+
+
+_T = TypeVar("_T")
+_V = TypeVar("_V")
 
 
 def _kept() -> int:
@@ -92,6 +102,10 @@ class ContactStore:
         self._finished_ttl = finished_ttl
         self._known: OrderedDict[str, tuple[ContactRecord | None, int]] = OrderedDict()
         self._known_records = known_records
+        #: Claim keys of this process left pending by a failed request (see the module's docstring).
+        self._left_claims: OrderedDict[str, None] = OrderedDict()
+        #: `open.*` keys -> the contact id a failed request tried to open there.
+        self._tried_opens: OrderedDict[str, str] = OrderedDict()
 
     async def claim_message(self, tenant_id: str, token: str) -> Claim:
         key = f"msg.{tenant_id}.{token}"
@@ -101,32 +115,53 @@ class ContactStore:
         pending = orjson.dumps(claim)
         try:
             return Claim(
-                key, int(await self._kv.create(key, pending, msg_ttl=self._finished_ttl() or None)), None
+                key,
+                int(
+                    await self._left_behind_if_failed(
+                        key, self._kv.create(key, pending, msg_ttl=self._finished_ttl() or None)
+                    )
+                ),
+                None,
             )
         except KeyWrongLastSequenceError:
             pass
         entry = await self._kv.get(key)
         record = orjson.loads(entry.value or b"{}")
         if record.get("state") == "done":
+            self._left_claims.pop(key, None)
             return Claim(key, int(entry.revision or 0), Accepted.from_json(orjson.dumps(record["result"])))
-        if not await self._abandoned(record):
+        if not await self._abandoned(key, record):
             raise StillProcessing(f"provider message is being processed (claim {key})")
         try:
-            revision = await write_expiring(
-                self._kv, key, pending, last=entry.revision, ttl=self._finished_ttl()
+            revision = await self._left_behind_if_failed(
+                key, write_expiring(self._kv, key, pending, last=entry.revision, ttl=self._finished_ttl())
             )
         except KeyWrongLastSequenceError:
             raise StillProcessing(f"provider message was taken over concurrently (claim {key})") from None
+        self._left_claims.pop(key, None)
         return Claim(key, int(revision), None)
 
-    async def _abandoned(self, pending: dict[str, object]) -> bool:
+    async def _left_behind_if_failed(self, key: str, write: Awaitable[_T]) -> _T:
+        """`write` of a claim; when it fails without an answer, it may have landed all the same."""
+        try:
+            return await write
+        except KeyWrongLastSequenceError:
+            raise
+        except BaseException:  # a timeout, or the request cancelled while the write was out
+            _keep_recent(self._left_claims, key, None)
+            raise
+
+    async def _abandoned(self, key: str, pending: dict[str, object]) -> bool:
         """Whether a pending claim's holder will never finish it."""
         at = pending.get("at", 0)
         if time.time() - (float(at) if isinstance(at, int | float) else 0.0) >= self._claim_expiry:
             return True
         holder = pending.get("holder")
-        if self._holders is None or not isinstance(holder, str) or holder == self._holders.holder:
-            return False  # unknown holder, or one of this process's own requests still running
+        if self._holders is None or not isinstance(holder, str):
+            return False  # an unknown holder: only its age tells
+        if holder == self._holders.holder:
+            # One of this process's requests: still running, unless it failed and left it.
+            return key in self._left_claims
         return await self._holders.liveness_of(holder) is Liveness.GONE
 
     async def complete(self, claim: Claim, result: Accepted) -> None:
@@ -137,19 +172,27 @@ class ContactStore:
         """Give the claim up after a failure, so the provider's retry can proceed at once."""
         # Already released, or taken over by another instance: nothing of ours to remove.
         with contextlib.suppress(KeyWrongLastSequenceError, KeyNotFoundError, APIError):
-            await write_expiring(
-                self._kv, claim.key, None, last=claim.revision, ttl=DELETE_MARKER_TTL_SECONDS
+            await self._left_behind_if_failed(
+                claim.key,
+                write_expiring(self._kv, claim.key, None, last=claim.revision, ttl=DELETE_MARKER_TTL_SECONDS),
             )
 
     async def open_contact(self, tenant_id: str, customer_id: str) -> tuple[str, bool]:
         """The customer's open contact, opening one if there is none."""
         key = f"open.{tenant_id}.{customer_id}"
-        contact_id = uuid.uuid4().hex
+        # A failed request's retry opens the contact it tried to: if that write landed after all,
+        # the contact is still the one this request opened (and announces).
+        tried = self._tried_opens.pop(key, None)
+        contact_id = tried or uuid.uuid4().hex
         try:
             await self._kv.create(key, contact_id.encode())
         except KeyWrongLastSequenceError:
             entry = await self._kv.get(key)
-            return (entry.value or b"").decode(), False
+            found = (entry.value or b"").decode()
+            return found, found == tried
+        except BaseException:
+            _keep_recent(self._tried_opens, key, contact_id)
+            raise
         # A contact id made just now has no record yet: its first change creates it unread.
         self._remember(_contact_key(tenant_id, contact_id), None, 0)
         return contact_id, True
@@ -253,6 +296,13 @@ class ContactStore:
     async def remember_thread(self, tenant_id: str, message_id: str, contact_id: str) -> None:
         key = _thread_key(tenant_id, message_id)
         await write_expiring(self._kv, key, contact_id.encode(), last=None, ttl=self._finished_ttl())
+
+
+def _keep_recent(remembered: OrderedDict[str, _V], key: str, value: _V) -> None:
+    remembered[key] = value
+    remembered.move_to_end(key)
+    while len(remembered) > LEFT_BEHIND:
+        remembered.popitem(last=False)
 
 
 def _contact_key(tenant_id: str, contact_id: str) -> str:

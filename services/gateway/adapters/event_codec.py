@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
-from ccmesh.envelope import new_event
+from ccmesh.envelope import new_event, timestamp_at
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from gateway.domain import events as ev
@@ -90,6 +91,7 @@ def _payload(event: ev.GatewayEvent) -> Message:
                 intent=event.intent,
                 sentiment=event.sentiment,
                 brand=event.brand_id,
+                callback=event.callback,
             )
         case ev.MessageSent():
             return events_pb2.MessageSent(
@@ -100,7 +102,24 @@ def _payload(event: ev.GatewayEvent) -> Message:
             )
         case ev.CallbackRequested():
             return events_pb2.CallbackRequested(
-                queue=event.queue, channel=event.channel, endpoint=event.endpoint
+                queue=event.queue,
+                channel=event.channel,
+                endpoint=event.endpoint,
+                attempt=event.attempt,
+                agent_id=event.agent_id,
+                first_request=event.first_request,
+            )
+        case ev.CallbackAttemptFailed():
+            return events_pb2.CallbackAttemptFailed(
+                queue=event.queue,
+                attempt=event.attempt,
+                attempts_allowed=event.attempts_allowed,
+                status=event.status,
+                final=event.final,
+                retry_at=timestamp_at(event.retry_at) if event.retry_at else None,
+                endpoint=event.endpoint,
+                agent_id=event.agent_id,
+                first_request=event.first_request,
             )
         case ev.MessageStatusChanged():
             return events_pb2.MessageStatusChanged(
@@ -125,4 +144,15 @@ def _payload(event: ev.GatewayEvent) -> Message:
             )
         case ev.ContactClosed():
             return events_pb2.ContactClosed(outcome=event.outcome, closed_by=event.closed_by)
+        case ev.ContactDeflected():
+            wait = event.estimated_wait_seconds
+            return events_pb2.ContactDeflected(
+                queue=event.queue,
+                channel=event.channel,  # type: ignore[arg-type]
+                ceiling=event.ceiling,
+                max_waiting=event.max_waiting,
+                waiting=event.waiting,
+                estimated_wait_seconds=wait if math.isfinite(wait) else -1.0,
+                offered=event.offered,
+            )
     raise TypeError(f"{type(event).__name__} has no protobuf payload")

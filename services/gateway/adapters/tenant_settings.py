@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ccmesh.configplane.back_pressure import BackPressure
 from ccmesh.configplane.watch import ConfigWatcher
 
 
@@ -15,3 +16,9 @@ class TenantSettings:
         contact_center = self._watcher.contact_center_for_region(self._region)
         tenant = contact_center.spec.tenant(tenant_id) if contact_center is not None else None
         return tenant.default_entry_point if tenant is not None else ""
+
+    def back_pressure(self, tenant_id: str) -> BackPressure | None:
+        """The tenant's ceilings of waiting contacts; None when the tenant is not configured here."""
+        contact_center = self._watcher.contact_center_for_region(self._region)
+        tenant = contact_center.spec.tenant(tenant_id) if contact_center is not None else None
+        return tenant.back_pressure if tenant is not None else None

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ccmesh import channels
+from gateway.domain.outbound_message import phone_of_whatsapp_id
 
 #: Message ids kept per e-mail thread for `References` (mail clients need the chain, not all of it).
 MAX_THREAD_IDS = 20
@@ -75,6 +76,27 @@ class ContactRecord:
             )
         legs[leg.channel] = leg
         return replace(self, legs=legs, last_channel=leg.channel)
+
+    def with_callback_number(self, voice_endpoint: str, phone: str) -> ContactRecord:
+        """The record with the number a call back reaches (its voice leg, which the outbound side
+        calls); not `with_leg`: replies keep going to the channel the customer writes on until
+        the call happens."""
+        leg = ChannelLeg(channels.Channel.VOICE.value, voice_endpoint, address=phone)
+        return replace(
+            self,
+            legs={**self.legs, channels.Channel.VOICE.value: leg},
+            journey=replace(self.journey, callback_channel=channels.Channel.VOICE.value),
+        )
+
+    def number_to_call(self) -> str:
+        """The number a call back rings: the one given for it or the caller's (voice leg), else
+        the customer's SMS or WhatsApp number; "" when the contact has none."""
+        for channel in (channels.Channel.VOICE, channels.Channel.SMS):
+            leg = self.legs.get(channel)
+            if leg is not None and leg.address:
+                return leg.address
+        whatsapp = self.legs.get(channels.Channel.WHATSAPP)
+        return phone_of_whatsapp_id(whatsapp.address) if whatsapp is not None else ""
 
     def leg(self, channel: str) -> ChannelLeg | None:
         return self.legs.get(channel) or self.legs.get(self.last_channel)

@@ -77,6 +77,8 @@ class ContactQueued(GatewayEvent):
     intent: str = ""
     #: -1 .. 1; 0 when nothing was learned.
     sentiment: float = 0.0
+    #: The customer asked to be called back before joining: it waits as a call-back request.
+    callback: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +101,28 @@ class CallbackRequested(GatewayEvent):
     channel: str
     #: The voice endpoint the call is placed from; "" when the tenant has none.
     endpoint: str
+    #: Which attempt (from 1; 0: the first, uncounted), the agent the answered call goes to, and
+    #: the first attempt's event id (retries name it).
+    attempt: int = 0
+    agent_id: str = ""
+    first_request: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackAttemptFailed(GatewayEvent):
+    """A call placed for a call-back request ended unanswered; retried at `retry_at` unless final."""
+
+    queue: str
+    attempt: int
+    attempts_allowed: int
+    #: Twilio's CallStatus: no-answer, busy or failed.
+    status: str
+    final: bool
+    #: Epoch seconds of the next attempt (0 when final).
+    retry_at: float
+    endpoint: str
+    agent_id: str
+    first_request: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,3 +166,19 @@ class ContactClosed(GatewayEvent):
 
     outcome: str
     closed_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactDeflected(GatewayEvent):
+    """A new contact beyond its tenant's or queue's ceiling of waiting contacts, answered at
+    once on its channel instead of queued (`service_layer.back_pressure`)."""
+
+    queue: str
+    channel: int
+    #: "tenant" or "queue".
+    ceiling: str
+    max_waiting: int
+    waiting: int
+    #: Seconds; inf when unbounded or unknown (-1 on the wire).
+    estimated_wait_seconds: float
+    offered: tuple[str, ...] = ()

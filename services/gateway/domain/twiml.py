@@ -19,6 +19,10 @@ XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 DEFAULT_GATHER_SECONDS = 5
 #: Silence between two rounds of the hold message.
 HOLD_PAUSE_SECONDS = 10
+#: The key a caller on hold presses to hang up and be called back, keeping their place.
+CALLBACK_KEY = "1"
+DEFAULT_CALLBACK_OFFER = "To hang up and be called back when it is your turn, keeping your place, press 1."
+DEFAULT_CALLBACK_KEPT = "Thank you. We will call you back on this number when it is your turn. Goodbye."
 #: Actions that are work for other parts of the platform (AI, integrations, callbacks): no verb.
 #: A collect node's mode -> what Gather listens for (anything else: both keys and speech).
 _GATHER_INPUT = {"dtmf": "dtmf", "speech": "speech"}
@@ -81,8 +85,29 @@ def _dial(parent: ET.Element, target: str) -> None:
         ET.SubElement(dial, "Number").text = target
 
 
-def render_voice(actions: Iterable[Action], *, urls: VoiceUrls, language: str = "") -> str:
+@dataclass(frozen=True)
+class MediaStream:
+    """Where the call's audio is streamed (`wss://.../media`) and the parameters that bind the
+    stream to the call's contact (signed, see `gateway.domain.media_stream`)."""
+
+    url: str
+    parameters: Mapping[str, str]
+
+
+def _start_stream(response: ET.Element, stream: MediaStream) -> None:
+    # <Start> forks the audio and the call goes on; both tracks: the caller and what they hear.
+    start = ET.SubElement(response, "Start")
+    element = ET.SubElement(start, "Stream", {"url": stream.url, "track": "both_tracks"})
+    for name, value in stream.parameters.items():
+        ET.SubElement(element, "Parameter", {"name": name, "value": value})
+
+
+def render_voice(
+    actions: Iterable[Action], *, urls: VoiceUrls, language: str = "", stream: MediaStream | None = None
+) -> str:
     response = ET.Element("Response")
+    if stream is not None:
+        _start_stream(response, stream)
     pending_prompts: list[Action] = []
 
     def flush(parent: ET.Element) -> None:
@@ -144,15 +169,35 @@ class QueueWait:
 
 
 def render_hold(
-    *, prompts: Mapping[str, str], language: str = "", wait: QueueWait | None = None, wait_url: str = ""
+    *,
+    prompts: Mapping[str, str],
+    language: str = "",
+    wait: QueueWait | None = None,
+    wait_url: str = "",
+    callback_url: str = "",
 ) -> str:
     """What a queued caller hears: their place, the expected wait, the hold message, then again.
 
     `queue-position` and `queue-wait` prompts may reword the first two (`{position}`, `{minutes}`);
     the hold prompt may be an audio URL (played). The `<Redirect>` fetches this document again, so
     the numbers are fresh each round until the call is put through to an agent.
+    `callback_url`: the caller is offered a call back (`callback-offer` prompt) and the messages
+    are inside a `<Gather>` for one key, so pressing 1 (sent to that URL) interrupts them.
     """
-    response = ET.Element("Response")
+    root = ET.Element("Response")
+    response = root
+    if callback_url:
+        response = ET.SubElement(
+            root,
+            "Gather",
+            {
+                "input": "dtmf",
+                "numDigits": "1",
+                "action": callback_url,
+                "method": "POST",
+                "timeout": str(HOLD_PAUSE_SECONDS),
+            },
+        )
     wait = wait or QueueWait()
     if wait.position > 0:
         template = prompts.get("queue-position", "You are number {position} in the queue.")
@@ -167,10 +212,14 @@ def render_hold(
         template = prompts.get("queue-wait", default)
         _say_or_play(response, template.replace("{minutes}", str(minutes)), language)
     _say_or_play(response, prompts.get("hold", "Please hold, an agent will be with you shortly."), language)
-    ET.SubElement(response, "Pause", {"length": str(HOLD_PAUSE_SECONDS)})
+    if callback_url:
+        # The Gather's own timeout is the pause between two rounds.
+        _say_or_play(response, prompts.get("callback-offer", DEFAULT_CALLBACK_OFFER), language)
+    else:
+        ET.SubElement(response, "Pause", {"length": str(HOLD_PAUSE_SECONDS)})
     if wait_url:
-        ET.SubElement(response, "Redirect", {"method": "POST"}).text = wait_url
-    return _serialise(response)
+        ET.SubElement(root, "Redirect", {"method": "POST"}).text = wait_url
+    return _serialise(root)
 
 
 def render_enqueue(*, queue: str, prompt: str, wait_url: str, language: str = "") -> str:
@@ -208,6 +257,13 @@ def render_hangup(*, prompt: str = "", language: str = "") -> str:
     if prompt:
         _say_or_play(response, prompt, language)
     ET.SubElement(response, "Hangup")
+    return _serialise(response)
+
+
+def render_redirect(url: str) -> str:
+    """Go on at `url` (e.g. back to the hold message)."""
+    response = ET.Element("Response")
+    ET.SubElement(response, "Redirect", {"method": "POST"}).text = url
     return _serialise(response)
 
 

@@ -61,6 +61,11 @@ class VoiceCall:
     def accepted(self, agent_id: str) -> VoiceCall:
         return replace(self, accepted_by=self.accepted_by or agent_id)
 
+    def left_for_callback(self) -> VoiceCall:
+        """The caller hangs up to be called back: their hang-up abandons nothing, and an agent's
+        accept places the call back instead of redirecting this call."""
+        return replace(self, queued=False)
+
     def requeued(self) -> VoiceCall:
         """Transferred by its agent: the caller waits for the next one."""
         return replace(self, queued=True, accepted_by="")

@@ -74,6 +74,8 @@ class Offer:
     offered_at: float = 0.0
     #: The region holding the customer's data, for a contact handed over from there.
     home_region: str = ""
+    #: A queued call-back request: accepting it calls the customer.
+    callback: bool = False
 
 
 #: How many ended offers a book remembers (an agent's last few hours of offers, at most).

@@ -141,6 +141,7 @@ class AgentFeed:
                     offered.queue,
                     at or time.time(),
                     home_region=offered.home_region,
+                    callback=offered.callback,
                 )
                 if self.offers.offered(offer):  # not an offer told again
                     self._spawn(self._push_offer(offer))

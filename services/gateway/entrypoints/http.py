@@ -57,6 +57,9 @@ class _HttpCallContext:
         raise RpcError(code, details)
 
 
+#: The same, for route modules that check their callers with `AccessControl`.
+HttpCallContext = _HttpCallContext
+
 IDENTIFIERS = {
     "phone": common_pb2.IDENTIFIER_KIND_PHONE,
     "email": common_pb2.IDENTIFIER_KIND_EMAIL,

@@ -194,6 +194,39 @@ def openapi_document() -> dict[str, Any]:
                 | _errors("429", "503"),
             }
         },
+        "/v1/tenants/{tenant}/reports": {
+            "get": {
+                "summary": "Contact-center metrics of a period by interval (supervisor or admin).",
+                "description": "From this region's analytics store: offered, answered, abandoned, service "
+                "level, speed of answer, handle time... per interval and group. A ratio with nothing "
+                "to divide by is absent from its row. A bad parameter is a 400 naming it.",
+                "tags": ["tenant"],
+                "security": [{"bearer": []}],
+                "parameters": [
+                    _TENANT,
+                    _query("start", "First day or instant (ISO 8601), included; required."),
+                    _query("end", "Last day or instant (ISO 8601), excluded; required."),
+                    _query("interval", "15m, hour (default) or day."),
+                    _query("by", "Group by queue, agent, channel, brand, language or intent (default none)."),
+                    _query("timeZone", "IANA time zone the intervals follow (default UTC)."),
+                    _query(
+                        "serviceLevelSeconds",
+                        "One service-level threshold for every queue (default: each queue's target).",
+                        {"type": "number", "minimum": 0},
+                    ),
+                    _query("fcrDays", "Repeat-contact window in days (default 7).", {"type": "integer"}),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The report: `{interval, timeZone, rows: [{start, end, ...}]}`.",
+                        "content": {_JSON: {"schema": {"type": "object"}}},
+                    },
+                    "401": _error("Missing or invalid token."),
+                    "403": _error("Token of another tenant or without the role."),
+                }
+                | _errors("400", "429", "503"),
+            }
+        },
         "/v1/tenants/{tenant}/customers": _customer_read(
             "Find the customer who owns an identifier (never creates one).",
             [*_IDENTIFIER_QUERY, _BRAND_QUERY],
@@ -236,6 +269,12 @@ def openapi_document() -> dict[str, Any]:
         ),
         "/v1/twilio/{endpoint}/voice/wait": _twilio_post(
             "Enqueue's waitUrl: what a queued caller hears.", "TwilioCall", "Hold TwiML."
+        ),
+        "/v1/twilio/{endpoint}/voice/hold-key": _twilio_post(
+            "A key the caller on hold pressed: 1 leaves the call and keeps the place in the queue as a "
+            "call back to the calling number; any other key returns to the hold music.",
+            "TwilioCall",
+            "A goodbye then `<Hangup/>` (call back kept), or the hold TwiML again.",
         ),
         "/v1/twilio/{endpoint}/voice/status": _twilio_post(
             "Twilio's StatusCallback: an ended call is recorded; a caller who hangs up while queued "
@@ -312,6 +351,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/agent": _page("The agent workspace."),
         "/supervisor": _page("The supervisor view: queues with live depth, longest wait, service level."),
+        "/reports": _page("The supervisor's reports: a period's metrics by interval and queue, as charts."),
         "/favicon.ico": {
             "get": {"summary": "Icon.", "tags": ["pages"], "responses": {"200": {"description": "SVG icon."}}}
         },
@@ -326,6 +366,12 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/v1/webchat/{endpoint}/ws": _socket("Web chat socket of a customer.", parameters=[_ENDPOINT]),
+        "/v1/twilio/{endpoint}/media": _socket(
+            "Twilio Media Stream of a voice call (started by the voice TwiML's `<Start><Stream>`; Twilio's "
+            "connected/start/media/mark/dtmf/stop messages; the start's signed parameters bind it to the "
+            "call's contact). Its audio is transcribed live (TranscriptSegment events).",
+            parameters=[_ENDPOINT],
+        ),
         "/v1/agent/ws": _socket("Agent workspace socket (token in the first message or Authorization)."),
     }
     return {

@@ -9,6 +9,7 @@ WebSocket protocol of docs/websocket-api.md. What is served here:
 - `GET /widget.js`: the embeddable widget; one tag on a customer's site opens the chat:
   `<script src="https://<gateway>/widget.js" data-endpoint="<endpoint>" async></script>`;
 - `GET /agent`, `GET /supervisor`: the workspace pages (they log in with a token over the socket);
+- `GET /reports`: the supervisor's historical reports with charts (over `/v1/tenants/{t}/reports`);
 - `GET /static/...`: the pages' files.
 """
 
@@ -103,6 +104,9 @@ class Pages:
     async def supervisor(self, request: web.Request) -> web.Response:
         return self._file(request, "supervisor.html", "text/html")
 
+    async def reports(self, request: web.Request) -> web.Response:
+        return self._file(request, "reports.html", "text/html")
+
     async def favicon(self, request: web.Request) -> web.Response:
         return self._file(request, "favicon.svg", "image/svg+xml", frameable=True)
 
@@ -115,6 +119,7 @@ def page_routes(directory: ChannelDirectory, static_dir: Path = STATIC_DIR) -> R
         application.router.add_get("/widget.js", pages.widget)
         application.router.add_get("/agent", pages.agent)
         application.router.add_get("/supervisor", pages.supervisor)
+        application.router.add_get("/reports", pages.reports)
         application.router.add_get("/favicon.ico", pages.favicon)
         application.router.add_static("/static/", static_dir, follow_symlinks=False)
 

@@ -13,6 +13,12 @@
 
 A queue-only endpoint (no journey) greets the caller and enqueues them in its queue; an endpoint
 with a journey answers with the journey's TwiML (`<Gather>` for keys and speech, then `<Enqueue>`).
+With `media_streams` (CC_VOICE_MEDIA_STREAMS), the first answer starts a Media Stream of both
+tracks to `/v1/twilio/{endpoint}/media` (see twilio_media) for live transcription.
+- `POST /v1/twilio/{endpoint}/voice/hold-key`: a key the caller on hold pressed (the hold
+  message is a `<Gather>` for one key when the gateway keeps queued callbacks): 1 keeps their
+  place as a call-back request to the calling number and the call ends; anything else, or a
+  contact that waits in no queue any more, goes back on hold.
 - `POST /v1/twilio/{endpoint}/voice/status`: Twilio's StatusCallback; an ended call is recorded,
   and a caller who hung up while queued abandons the contact (see service_layer/voice_bridge).
 
@@ -34,16 +40,21 @@ from contactcenter.common.v1 import common_pb2
 from gateway.adapters.voice_calls import CallRecordBusy
 from gateway.domain.conversation import JourneyAction
 from gateway.domain.inbound import InboundMessage
+from gateway.domain.media_stream import stream_token
 from gateway.domain.twiml import (
+    CALLBACK_KEY,
+    DEFAULT_CALLBACK_KEPT,
+    MediaStream,
     QueueWait,
     VoiceUrls,
     empty_response,
     render_hangup,
     render_hold,
     render_no_input,
+    render_redirect,
     render_voice,
 )
-from gateway.domain.voice_call import CALL_STATUSES, queue_entry
+from gateway.domain.voice_call import CALL_STATUSES, dial_agent_twiml, queue_entry
 from gateway.entrypoints.edge_admission import verifies_caller
 from gateway.entrypoints.edge_middleware import EdgeError, endpoint_of
 from gateway.entrypoints.http import RouteAdder
@@ -94,10 +105,12 @@ def _queue_only(endpoint: ChannelEndpoint) -> bool:
 
 
 def _hands_off(endpoint: ChannelEndpoint, actions: Iterable[JourneyAction]) -> bool:
-    # The journey queued the call (its TwiML is an Enqueue), or the endpoint queues calls directly.
-    if any(action.kind == "hand_off" for action in actions):
+    # The journey queued the call (its TwiML is an Enqueue), or the endpoint queues calls directly,
+    # unless the call ends now (a caller deflected by back-pressure never waits).
+    kinds = {action.kind for action in actions}
+    if "hand_off" in kinds:
         return True
-    return _queue_only(endpoint)
+    return _queue_only(endpoint) and "ended" not in kinds
 
 
 @contextlib.asynccontextmanager
@@ -111,8 +124,26 @@ async def _call_records() -> AsyncIterator[None]:
         ) from None
 
 
+def _media_stream(
+    request: web.Request, public_base_url: str, endpoint: ChannelEndpoint, contact_id: str, call_sid: str
+) -> MediaStream | None:
+    credentials = endpoint.spec.twilio
+    if credentials is None:
+        return None
+    base = public_base(request, public_base_url).replace("https://", "wss://").replace("http://", "ws://")
+    token = stream_token(credentials.auth_token, endpoint.metadata.name, contact_id, call_sid)
+    return MediaStream(
+        url=f"{base}/v1/twilio/{endpoint.metadata.name}/media",
+        parameters={"contact": contact_id, "token": token},
+    )
+
+
 def twilio_voice_routes(
-    accept: AcceptInbound, *, public_base_url: str = "", bridge: VoiceBridge | None = None
+    accept: AcceptInbound,
+    *,
+    public_base_url: str = "",
+    bridge: VoiceBridge | None = None,
+    media_streams: bool = False,
 ) -> RouteAdder:
     async def answer(
         request: web.Request, endpoint: ChannelEndpoint, fields: dict[str, str], step: int, text: str
@@ -136,6 +167,8 @@ def twilio_voice_routes(
             ),
         )
         base = _base(request, public_base_url, endpoint)
+        # A call back placed for the agent who accepted it names them: answered, it goes to them.
+        called_back_for = request.query.get("agent", "") if step == 0 and contact_hint else ""
         if bridge is not None:
             # The CallSid an agent's accept redirects, and whether the caller now waits in a queue.
             async with _call_records():
@@ -143,16 +176,26 @@ def twilio_voice_routes(
                     endpoint,
                     call_sid=call_sid,
                     contact_id=accepted.contact_id,
-                    queued=_hands_off(endpoint, accepted.actions),
+                    queued=not called_back_for and _hands_off(endpoint, accepted.actions),
                     wait_url=f"{base}/wait",
                 )
+        if called_back_for:
+            return twiml_response(dial_agent_twiml(called_back_for))
         query = {"step": str(step + 1), "contact": accepted.contact_id}
         urls = VoiceUrls(gather=f"{base}/gather?{urlencode(query)}", wait=f"{base}/wait")
         actions = accepted.actions
         if step == 0 and not actions and _queue_only(endpoint):
             spec = endpoint.spec
             actions = queue_entry(spec.queue, spec.prompts, spec.language)
-        return twiml_response(render_voice(actions, urls=urls, language=endpoint.spec.language))
+        # The call's audio is streamed for live transcription from its first answer on.
+        stream = (
+            _media_stream(request, public_base_url, endpoint, accepted.contact_id, call_sid)
+            if media_streams and step == 0
+            else None
+        )
+        return twiml_response(
+            render_voice(actions, urls=urls, language=endpoint.spec.language, stream=stream)
+        )
 
     @verifies_caller
     async def call(request: web.Request) -> web.Response:
@@ -192,14 +235,34 @@ def twilio_voice_routes(
         wait_now = QueueWait(
             position=_count(fields, "QueuePosition"), average_wait_seconds=_count(fields, "AvgQueueTime")
         )
+        base = _base(request, public_base_url, endpoint)
         return twiml_response(
             render_hold(
                 prompts=endpoint.spec.prompts,
                 language=endpoint.spec.language,
                 wait=wait_now,
-                wait_url=f"{_base(request, public_base_url, endpoint)}/wait",
+                wait_url=f"{base}/wait",
+                callback_url=f"{base}/hold-key" if bridge is not None and bridge.keeps_callbacks else "",
             )
         )
+
+    @verifies_caller
+    async def hold_key(request: web.Request) -> web.Response:
+        endpoint = endpoint_of(request)
+        require_channel(endpoint, Channel.VOICE)
+        fields = await verified_form(request, endpoint, public_base_url)
+        call_sid = required(fields, "CallSid")
+        prompts, language = endpoint.spec.prompts, endpoint.spec.language
+        if fields.get("Digits", "").strip() == CALLBACK_KEY and bridge is not None:
+            async with _call_records():
+                kept = await bridge.leave_for_callback(endpoint, call_sid=call_sid, number=_caller(fields))
+            if kept:
+                return twiml_response(
+                    render_hangup(
+                        prompt=prompts.get("callback-kept", DEFAULT_CALLBACK_KEPT), language=language
+                    )
+                )
+        return twiml_response(render_redirect(f"{_base(request, public_base_url, endpoint)}/wait"))
 
     @verifies_caller
     async def status(request: web.Request) -> web.Response:
@@ -213,12 +276,17 @@ def twilio_voice_routes(
         assert bridge is not None  # the route exists only with a bridge
         async with _call_records():
             await bridge.call_status(endpoint, call_sid=call_sid, status=call_status)
+            try:
+                await bridge.callback_status(endpoint, request.query, call_status)
+            except ValueError as error:
+                raise EdgeError(400, "INVALID_ARGUMENT", str(error)) from None
         return twiml_response(empty_response())
 
     def add(app: web.Application) -> None:
         app.router.add_post("/v1/twilio/{endpoint}/voice", call)
         app.router.add_post("/v1/twilio/{endpoint}/voice/gather", gather)
         app.router.add_post("/v1/twilio/{endpoint}/voice/wait", wait)
+        app.router.add_post("/v1/twilio/{endpoint}/voice/hold-key", hold_key)
         if bridge is not None:
             app.router.add_post("/v1/twilio/{endpoint}/voice/status", status)
 

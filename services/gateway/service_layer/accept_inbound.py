@@ -184,7 +184,8 @@ async def accept_inbound(
         contact_id=contact_id,
         message_id=message_id,
         customer_id=customer_id,
-        contact_created=created,
+        # A contact opened by a try that failed is announced by this one: its creation too.
+        contact_created=created or bool(opening),
         actions=actions,
         journey_status=journey_status,
     )

@@ -25,13 +25,17 @@ from ccmesh import channels
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.status import RpcError
+from contactcenter.common.v1 import common_pb2
 from contactcenter.routing.v1 import routing_pb2
 from gateway.domain import events as ev
+from gateway.domain.back_pressure import asks_callback, worded_by
 from gateway.domain.contact import ChannelLeg, ContactRecord, JourneyState
 from gateway.domain.conversation import JourneyAction, RoutingStep, prompt_text, prompts_to_send
 from gateway.domain.inbound import InboundMessage
 from gateway.domain.learned import NOTHING, Learned
+from gateway.service_layer.back_pressure import EdgeAdmission, deflect
 from gateway.service_layer.ports import Contacts, EndpointLookup, GatewayEvents, RoutingClient
+from gateway.service_layer.queued_callbacks import QueuedCallbacks
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,14 @@ class Conversations:
         endpoints: EndpointLookup,
         events: GatewayEvents,
         language_of: LanguageDetector | None = None,
+        admission: EdgeAdmission | None = None,
+        callbacks: QueuedCallbacks | None = None,
     ) -> None:
         self._region = region
+        #: Queued call backs asked for by e-mail (`CALL ME` with a number known for the sender).
+        self._callbacks = callbacks
+        #: Back-pressure: a new contact beyond its tenant's or queue's ceiling is answered at once.
+        self._admission = admission
         self._store = store
         self._routing = routing
         self.endpoints = endpoints
@@ -141,19 +151,50 @@ class Conversations:
     ) -> Outcome:
         journey = JourneyState()
         actions: tuple[JourneyAction, ...] = ()
+        callback = False
+        if endpoint is not None and self._admission is not None:
+            queue = "" if endpoint.spec.flow else endpoint.spec.queue
+            deflected = await self._admission.admit(record.tenant_id, queue)
+            if deflected is not None and queue and asks_callback(message.channel, message.text):
+                # A call back holds no line: beyond the ceiling it still keeps its place (the
+                # answer a deflected customer got offered exactly this).
+                deflected, callback = None, True
+            if deflected is not None:
+                actions = await deflect(
+                    deflected,
+                    record=record,
+                    channel_kind=message.channel,
+                    message_id=message_id,
+                    region=self._region,
+                    events=self._events,
+                    sender=BOT_SENDER,
+                    worded=worded_by(endpoint.spec.prompts, record.language),
+                )
+                record = await self._save_journey(record, JourneyState(status="ended"), started=True)
+                # Closed last: closing gives the record its expiry, which a later write would undo.
+                await self._store.close_contact(record.tenant_id, record.customer_id, record.contact_id)
+                return Outcome(actions, "ended")
         if endpoint is not None and endpoint.spec.flow:
             reply = await self._start_journey(message, record, endpoint)
             if reply is not None:
                 journey = _state(reply.journey)
                 actions = self._actions(reply.actions, record, reply.journey.language)
         elif endpoint is not None:
-            await self._publish_queued(message, record, endpoint, learned)
+            await self._publish_queued(message, record, endpoint, learned, callback=callback)
         # Free API entry points (no endpoint) keep today's behaviour: events only, no first step.
         record = await self._save_journey(record, journey, started=True)
         await self._perform(record, actions, message.channel, message_id)
         return Outcome(actions, journey.status)
 
     async def _next_step(self, message: InboundMessage, record: ContactRecord, message_id: str) -> Outcome:
+        if self._callbacks is not None and message.channel == common_pb2.CHANNEL_KIND_EMAIL:
+            try:
+                if await self._callbacks.on_email(record, message.text):
+                    return Outcome((), record.journey.status)
+            except Exception as error:
+                # The e-mail is recorded already; a call back that cannot be asked now is logged,
+                # the message is not refused for it.
+                log.warning("contact %s: call back by e-mail not kept (%s)", record.contact_id, error)
         if not record.journey.status or record.journey.status == "ended":
             return Outcome((), record.journey.status)
         # The journey may have moved since we last saw it (AI results, timeouts): ask routing.
@@ -254,6 +295,8 @@ class Conversations:
         record: ContactRecord,
         endpoint: ChannelEndpoint,
         learned: Learned | None = None,
+        *,
+        callback: bool = False,
     ) -> None:
         if learned is None:
             # The ACD offers by language: it must know it before the first offer, not after.
@@ -266,6 +309,7 @@ class Conversations:
                 language=record.language or learned.language,
                 intent=learned.intent,
                 sentiment=learned.sentiment,
+                callback=callback,
             )
         )
 

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from opentelemetry.trace import SpanKind
 
@@ -34,9 +35,9 @@ from gateway.domain.outbound_message import (
     DeliveryFailed,
     OutboundMessage,
     Receipt,
-    phone_of_whatsapp_id,
     retry_delay,
 )
+from gateway.service_layer.callback_attempts import answer_query, status_query
 from gateway.service_layer.ports import CallPlacer, Contacts, EndpointLookup, GatewayEvents, Outbox
 
 log = logging.getLogger(__name__)
@@ -182,18 +183,19 @@ class OutboundDelivery:
             )
             return
         record, _ = await self._store.contact(tenant_id, contact_id)
-        number = _number_to_call(record)
+        number = record.number_to_call() if record is not None else ""
         if not number:
             await report.failed(f"call back: contact {contact_id} has no phone number to call", "twilio", 0)
             return
         base = self._public_base_url().rstrip("/")
+        voice = f"{base}/v1/twilio/{endpoint.metadata.name}/voice"
         call = CallRequest(
             request_id=event.event_id,
             tenant_id=tenant_id,
             contact_id=contact_id,
             to=number,
-            answer_url=f"{base}/v1/twilio/{endpoint.metadata.name}/voice?contact={contact_id}",
-            status_url=f"{base}/v1/twilio/{endpoint.metadata.name}/voice/status",
+            answer_url=f"{voice}?{urlencode(answer_query(contact_id, request.agent_id))}",
+            status_url=f"{voice}/status?{urlencode(status_query(event))}",
         )
         await report.once(lambda: self._twilio.place_call(endpoint, call), provider="twilio")
 
@@ -298,17 +300,6 @@ class _Report:
 
 async def _done(provider: str) -> Receipt:
     return Receipt("")
-
-
-def _number_to_call(record: ContactRecord | None) -> str:
-    if record is None:
-        return ""
-    for channel in (Channel.VOICE, Channel.SMS):
-        leg = record.legs.get(channel)
-        if leg is not None and leg.address:
-            return leg.address
-    whatsapp = record.legs.get(Channel.WHATSAPP)
-    return phone_of_whatsapp_id(whatsapp.address) if whatsapp is not None else ""
 
 
 def _with_thread_id(current: ContactRecord | None, message_id: str) -> ContactRecord:

@@ -31,6 +31,14 @@ STATES = ("available", "busy", "after_contact_work", "break", "offline")
 class QueueStatsClient(Protocol):
     async def ListQueues(self, request: routing_pb2.ListQueuesRequest, **kwargs: Any) -> Any: ...
     async def GetQueueStats(self, request: routing_pb2.GetQueueStatsRequest, **kwargs: Any) -> Any: ...
+    async def GetFallbackStatus(
+        self, request: routing_pb2.GetFallbackStatusRequest, **kwargs: Any
+    ) -> Any: ...
+    async def ListCallbacks(self, request: routing_pb2.ListCallbacksRequest, **kwargs: Any) -> Any: ...
+
+
+class FailedCallbackList(Protocol):
+    async def of_tenant(self, tenant_id: str) -> list[dict[str, Any]]: ...
 
 
 class AgentRoster(Protocol):
@@ -80,7 +88,9 @@ class QueueBoard:
         *,
         time_zone: Callable[[], str] = lambda: "UTC",
         clock: Callable[[], float] = time.time,
+        failed_callbacks: FailedCallbackList | None = None,
     ) -> None:
+        self._failed_callbacks = failed_callbacks
         self._routing = routing
         self._roster = roster
         self._time_zone = time_zone
@@ -100,7 +110,7 @@ class QueueBoard:
             RECENT_WINDOW[0]: RECENT_WINDOW[1],
             TODAY: seconds_since_local_midnight(now, self._time_zone()),
         }
-        stats, levels = await asyncio.gather(
+        stats, levels, surge, callbacks = await asyncio.gather(
             asyncio.gather(
                 *(
                     self._routing.GetQueueStats(
@@ -110,6 +120,8 @@ class QueueBoard:
                 )
             ),
             self._service_levels(tenant_id, [q.name for q in listed.queues], windows),
+            self._routing.GetFallbackStatus(routing_pb2.GetFallbackStatusRequest(tenant_id=tenant_id)),
+            self._callbacks(tenant_id, {q.name for q in listed.queues}),
         )
         agents = self._agents(tenant_id, roster, listed.agents)
         by_state = {state: 0 for state in STATES}
@@ -122,7 +134,32 @@ class QueueBoard:
             "agents": by_state,
             "agentList": agents,
             "serviceLevels": levels,
+            # The fallback policies (surge guard): engaged or not, why, since when, doing what.
+            "surge": [_fallback(policy) for policy in surge.policies],
+            # Queued call backs: waiting for their turn, being called, and failed (last day).
+            "callbacks": callbacks,
         }
+
+    async def _callbacks(self, tenant_id: str, queues: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+        """Only the queues the supervisor sees (a brand-scoped one sees its brands' queues)."""
+        listed = await self._routing.ListCallbacks(routing_pb2.ListCallbacksRequest(tenant_id=tenant_id))
+        failed = await self._failed_callbacks.of_tenant(tenant_id) if self._failed_callbacks else []
+        failed = [f for f in failed if f.get("queue") in queues]
+        # A failed call back's agent still holds the contact until wrapping it up: failed, not placed.
+        over = {f.get("contactId") for f in failed}
+        board: dict[str, list[dict[str, Any]]] = {"scheduled": [], "placed": [], "failed": failed}
+        for request in listed.callbacks:
+            if request.queue in queues and request.state in board and request.contact_id not in over:
+                board[request.state].append(
+                    {
+                        "contactId": request.contact_id,
+                        "queue": request.queue,
+                        "agentId": request.agent_id,
+                        "waitingSince": request.waiting_since,
+                        "channel": channels.name_of_kind(request.channel),
+                    }
+                )
+        return board
 
     async def _roster_of(self, tenant_id: str, brands: Collection[str]) -> list[Any]:
         if self._roster is None:
@@ -222,4 +259,23 @@ def _queue(queue: routing_pb2.QueueDefinition, stats: Any) -> dict[str, Any]:
         "abandonmentAwareServiceLevel": stats.abandonment_aware_service_level,
         "predictedAbandonRate": stats.predicted_abandon_rate,
         "overloaded": stats.overloaded,
+        # The staffing answer (Erlang A): agents that reach the target, how many more that is.
+        "agentsForTarget": stats.agents_for_target,
+        "additionalAgentsNeeded": stats.additional_agents_needed,
+        "staffingReachable": stats.staffing_reachable,
+    }
+
+
+def _fallback(policy: routing_pb2.FallbackPolicyStatus) -> dict[str, Any]:
+    return {
+        "policy": policy.policy,
+        "queue": policy.queue,
+        "phase": policy.phase,
+        "manual": policy.manual,
+        "engagedAt": policy.engaged_at or None,
+        "metric": policy.metric,
+        "value": policy.value,
+        "baseline": policy.baseline,
+        "score": policy.score,
+        "actions": list(policy.actions),
     }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
@@ -41,8 +41,10 @@ from gateway.domain.voice_call import (
     dial_agent_twiml,
     transferring_prompt,
 )
+from gateway.service_layer.callback_attempts import CallbackAttempts, attempt_of
 from gateway.service_layer.outbound import RetryLater
 from gateway.service_layer.ports import EndpointLookup, GatewayEvents
+from gateway.service_layer.queued_callbacks import QueuedCallbacks
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,11 @@ class VoiceBridge:
         twilio: CallRedirector,
         max_attempts: int,
         retry_seconds: float,
+        callbacks: CallbackAttempts | None = None,
+        queued_callbacks: QueuedCallbacks | None = None,
     ) -> None:
+        self.callbacks = callbacks
+        self._queued_callbacks = queued_callbacks
         self._region = region
         self._store = store
         self._calls = calls
@@ -82,6 +88,11 @@ class VoiceBridge:
         self._twilio = twilio
         self._max_attempts = max_attempts
         self._retry_seconds = retry_seconds
+
+    @property
+    def keeps_callbacks(self) -> bool:
+        """Whether a caller on hold may leave the queue to be called back."""
+        return self._queued_callbacks is not None
 
     # -- the voice webhooks ----------------------------------------------------------------
     async def call_answered(
@@ -112,6 +123,54 @@ class VoiceBridge:
         if status in ENDED_STATUSES and before.waiting_for_agent:
             await self._abandon(tenant_id, after)
         return after
+
+    async def leave_for_callback(self, endpoint: ChannelEndpoint, *, call_sid: str, number: str) -> bool:
+        """The caller on hold pressed the call back key: True when their contact now keeps its
+        place as a call-back request to `number` (they may hang up), False when it cannot (not a
+        caller waiting here, no call backs, routing kept no place: they stay on hold)."""
+        tenant_id = endpoint.spec.tenant
+        known = await self._calls.get(tenant_id, call_sid)
+        if (
+            self._queued_callbacks is None
+            or known is None
+            or known.endpoint != endpoint.metadata.name
+            or not known.waiting_for_agent
+            or not number
+        ):
+            return False
+        # Marked first: an accept from now on places the call back instead of redirecting this
+        # call, and the hang-up that follows abandons nothing.
+        await self._calls.change(
+            tenant_id, call_sid, lambda c: c.left_for_callback() if c and c.waiting_for_agent else None
+        )
+        kept = False
+        try:
+            kept = await self._queued_callbacks.keep_place(tenant_id, known.contact_id, number)
+        finally:
+            if not kept:
+                await self._calls.change(
+                    tenant_id, call_sid, lambda c: c.answered(queued=True) if c and not c.ended else None
+                )
+        if kept:
+            log.info("contact %s: caller left the queue to be called back", known.contact_id)
+        return kept
+
+    async def callback_status(self, endpoint: ChannelEndpoint, query: Mapping[str, str], status: str) -> None:
+        """Twilio's status callback of a call placed for a call-back request (its URL says which
+        request and attempt): an unanswered attempt is retried or fails (`CallbackAttempts`)."""
+        called = attempt_of(query)
+        if called is None or self.callbacks is None:
+            return
+        first_request, attempt, contact_id, queue, agent_id = called
+        await self.callbacks.call_ended(
+            endpoint,
+            contact_id=contact_id,
+            first_request=first_request,
+            attempt=attempt,
+            status=status,
+            queue=queue,
+            agent_id=agent_id,
+        )
 
     async def _abandon(self, tenant_id: str, call: VoiceCall) -> None:
         record, _ = await self._store.contact(tenant_id, call.contact_id)

@@ -8,7 +8,7 @@ of the visitor and the client's message id, so a re-send after a reconnect is a 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ccmesh.channels import Channel
@@ -16,7 +16,7 @@ from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.envelope import stable_event_id
 from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2
-from gateway.domain.contact import ChannelLeg, ContactRecord
+from gateway.domain.contact import ContactRecord
 from gateway.domain.events import CallbackRequested
 from gateway.domain.inbound import Accepted, InboundMessage, validate
 from gateway.domain.socket_protocol import SocketError, bad_request
@@ -31,6 +31,7 @@ from gateway.service_layer.ports import (
     IdentityClient,
     VisitorContacts,
 )
+from gateway.service_layer.queued_callbacks import QueuedCallbacks
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class WebchatService:
         identity: IdentityClient,
         endpoints: EndpointLookup,
         events: GatewayEvents,
+        callbacks: QueuedCallbacks | None = None,
     ) -> None:
         self._region = region
         self._history = history
@@ -64,6 +66,7 @@ class WebchatService:
         self._identity = identity
         self._endpoints = endpoints
         self._events = events
+        self._callbacks = callbacks
 
     def visitor(self, token: str | None) -> Visitor:
         """The visitor the token names, or a new visitor when it is absent or does not verify."""
@@ -118,7 +121,9 @@ class WebchatService:
     async def request_callback(
         self, endpoint: ChannelEndpoint, visitor: Visitor, contact_id: str | None, phone: str, request_id: str
     ) -> str:
-        """Link the phone to the visitor's customer and ask the outbound side to call it.
+        """Link the phone to the visitor's customer and call it back: "queued" when the chat waits
+        in a queue (it keeps its place as a call-back request: the call is placed when an agent
+        takes it), else "requested" (the outbound side calls now).
 
         Identity learns that the phone and the visitor are one customer, so a call placed (or a
         call the customer makes) from that number continues the same open contact.
@@ -140,19 +145,15 @@ class WebchatService:
                 ],
             )
         )
+        if self._callbacks is not None and await self._callbacks.keep_place(tenant, contact_id, phone):
+            return "queued"
         voice = self._endpoints.voice_endpoint_for(tenant, endpoint.spec.brand)
-        leg = ChannelLeg(Channel.VOICE.value, voice.metadata.name if voice else "", address=phone)
+        voice_name = voice.metadata.name if voice else ""
 
-        def add_voice_leg(current: ContactRecord | None) -> ContactRecord:
-            base = current or record
-            # Not `with_leg`: the chat stays the channel replies go to until the call happens.
-            return replace(
-                base,
-                legs={**base.legs, Channel.VOICE.value: leg},
-                journey=replace(base.journey, callback_channel=Channel.VOICE.value),
-            )
+        def add_number(current: ContactRecord | None) -> ContactRecord:
+            return (current or record).with_callback_number(voice_name, phone)
 
-        await self._contacts.change_contact(tenant, contact_id, add_voice_leg)
+        await self._contacts.change_contact(tenant, contact_id, add_number)
         await self._events.publish(
             CallbackRequested(
                 tenant_id=tenant,

@@ -29,6 +29,7 @@ from contactcenter.gateway.v1 import gateway_pb2
 from contactcenter.identity.v1 import identity_pb2
 from contactcenter.routing.v1 import routing_pb2
 from gateway.adapters.workspace_store import HeldContact
+from gateway.domain.callback_view import number_to_call
 from gateway.domain.events import ContactWrappedUp, MessageSent
 from gateway.domain.socket_protocol import SocketError
 from gateway.domain.socket_views import agent_view, conversation_facts, message_view
@@ -290,6 +291,14 @@ class Workspace:
         if self._remote(offer.home_region):
             customer["displayName"] = display_name
             view["homeRegion"] = offer.home_region
+        if offer.callback:
+            # Accepting it places the call: the agent sees whom it will ring.
+            number = number_to_call(events)
+            if not number and not self._remote(offer.home_region):
+                # A number the customer gave for it (a chat visitor's): on the contact's record.
+                record, _ = await self._contacts.contact(caller.tenant_id, offer.contact_id)
+                number = record.number_to_call() if record is not None else ""
+            view["callback"] = {"number": number}
         return view
 
     async def accept(self, caller: Caller, offer: Offer) -> HeldContact:

@@ -209,6 +209,10 @@ function addOffer(offer) {
       countdown,
     ),
     el("blockquote", { class: "first-message", text: offer.customer?.firstMessage || "(no message yet)" }),
+    // A queued call back: accepting it rings the customer at this number.
+    offer.callback
+      ? el("p", { class: "callback-offer", text: `Call back: accepting calls ${offer.callback.number || "the customer"}` })
+      : null,
     el("div", { class: "buttons" }, accept, decline),
   );
   offers.set(offer.reservationId, { offer, card, countdown });

@@ -65,6 +65,14 @@ function percent(value) {
   return value === null || value === undefined || value < 0 ? "\u2013" : `${Math.round(value * 100)}%`;
 }
 
+function staffing(queue) {
+  // "N more agents to reach the target" (Erlang A), or that the staffed agents reach it.
+  const more = queue.additionalAgentsNeeded || 0;
+  if (!more) return "target reached";
+  const prefix = queue.staffingReachable === false ? "over " : "";
+  return `${prefix}${more} more agent${more === 1 ? "" : "s"} to reach target`;
+}
+
 function render(frame) {
   $("updated").textContent = `updated ${clockTime(frame.at)}`;
   const queues = frame.queues || [];
@@ -94,6 +102,7 @@ function render(frame) {
         el("td", { class: "with-abandons", text: percent(queue.abandonmentAwareServiceLevel) }),
         el("td", { class: "abandon-rate", text: percent(queue.predictedAbandonRate) }),
         el("td", { class: queue.overloaded ? "bad overloaded" : "good", text: queue.overloaded ? "overloaded" : "ok" }),
+        el("td", { class: queue.additionalAgentsNeeded ? "bad staffing" : "good staffing", text: staffing(queue) }),
       );
     }),
   );
@@ -106,6 +115,55 @@ function render(frame) {
   );
   renderAgentTable(frame.agentList || [], frame.at);
   renderServiceLevels(frame.serviceLevels);
+  renderSurge(frame.surge || [], frame.at);
+  renderCallbacks(frame.callbacks || {}, frame.at);
+}
+
+// Queued call backs in the order they are called: scheduled, placed (calling), failed (last day).
+function renderCallbacks(callbacks, now) {
+  const rows = [
+    ...(callbacks.scheduled || []).map((c) => [c, "scheduled", seconds(now - c.waitingSince)]),
+    ...(callbacks.placed || []).map((c) => [c, "placed", seconds(now - c.waitingSince)]),
+    ...(callbacks.failed || []).map((c) => [c, `failed (${c.attempts} attempts, ${c.status})`, seconds(now - c.failedAt)]),
+  ];
+  $("callback-rows").replaceChildren(
+    ...rows.map(([c, state, since]) =>
+      el(
+        "tr",
+        { "data-contact": c.contactId, "data-state": state.split(" ")[0] },
+        el("th", { scope: "row", text: c.contactId }),
+        el("td", { text: c.queue }),
+        el("td", { class: state.startsWith("failed") ? "bad" : "", text: state }),
+        el("td", { text: c.agentId || "\u2013" }),
+        el("td", { text: since }),
+      ),
+    ),
+  );
+  $("no-callbacks").hidden = rows.length > 0;
+}
+
+// Fallback policies of the surge guard: engaged ones first, with the signal that engaged them.
+function renderSurge(policies, now) {
+  const engaged = (p) => p.phase === "engaged" || p.phase === "releasing";
+  const sorted = [...policies].sort((a, b) => Number(engaged(b)) - Number(engaged(a)));
+  $("surge-rows").replaceChildren(
+    ...sorted.map((p) => {
+      const why = !p.metric ? "\u2013" : p.metric === "manual" ? "engaged by hand"
+        : `${p.metric} ${p.value.toFixed(2)} / ${p.baseline.toFixed(2)}, score ${p.score.toFixed(1)}`;
+      const state = p.phase + (p.manual ? ` (manual ${p.manual})` : "");
+      return el(
+        "tr",
+        { "data-policy": p.policy, "data-phase": p.phase },
+        el("th", { scope: "row", text: p.policy }),
+        el("td", { text: p.queue || "all queues" }),
+        el("td", { class: engaged(p) ? "bad surge-state" : "good surge-state", text: state }),
+        el("td", { text: p.engagedAt ? seconds(now - p.engagedAt) : "\u2013" }),
+        el("td", { text: why }),
+        el("td", { text: (p.actions || []).join(", ") }),
+      );
+    }),
+  );
+  $("no-surge").hidden = policies.length > 0;
 }
 
 // Every agent of the roster: who, state, for how long, contacts held (and offers ringing).

@@ -249,7 +249,9 @@
         renderHistory(frame.messages || []);
         break;
       case "ack":
-        if (frame.callback === "requested") {
+        if (frame.callback === "queued") {
+          addEntry("notice", "Thanks, we will call you back when it is your turn; you keep your place.");
+        } else if (frame.callback === "requested") {
           addEntry("notice", "Thanks, we will call you back.");
         } else {
           markSent(frame.id);

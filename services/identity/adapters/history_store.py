@@ -7,7 +7,9 @@ Keys (no personal data in any key):
     xg.<tenant>.<crossing-id>             personal or pseudonymous data that left the region
 
 A timeline is read straight from the bucket's stream with "next message on subject" lookups,
-so a page costs one lookup per entry whatever the size of the bucket.
+so a page costs the same whatever the size of the bucket: on a one-replica bucket one batched
+direct get per page (`ccmesh.contact_history.read_subject`), on a replicated one a lookup per
+entry from the stream's leader (a follower's direct get may not have an entry just appended).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
+from ccmesh.contact_history import read_subject
+from ccmesh.kv import ReadYourWritesKV
 from identity.adapters.kv_keys import matching_keys
 from identity.domain.audit import AuditRecord, CrossingRecord
 from identity.domain.timeline import ContactLink, TimelineEntry
@@ -29,6 +33,8 @@ from identity.domain.timeline import ContactLink, TimelineEntry
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: JetStream's "wrong last sequence": the key of a create-once write exists (or was purged).
 _WRONG_LAST_SEQUENCE = 10071
+#: Timeline entries asked for per direct get.
+_BATCH = 256
 
 
 def subject_token(value: str) -> str:
@@ -85,6 +91,8 @@ class HistoryStore:
     ) -> tuple[list[tuple[int, TimelineEntry]], bool]:
         """Up to `limit` entries with stream sequence >= start, and whether more follow."""
         subject = f"$KV.{self.bucket}.tl.{tenant_id}.{customer_id}.*"
+        if not (isinstance(self._kv, ReadYourWritesKV) and self._kv.reads_from_leader):
+            return await self._entries_in_batches(subject, start_sequence, limit, channels)
         found: list[tuple[int, TimelineEntry]] = []
         sequence = max(start_sequence, 1)
         while True:
@@ -102,6 +110,30 @@ class HistoryStore:
             if len(found) == limit:
                 return found, True
             found.append((sequence - 1, entry))
+
+    async def _entries_in_batches(
+        self, subject: str, start_sequence: int, limit: int, channels: frozenset[int]
+    ) -> tuple[list[tuple[int, TimelineEntry]], bool]:
+        """`entries_after` by batched direct gets: one request answers a page."""
+        found: list[tuple[int, TimelineEntry]] = []
+        sequence = max(start_sequence, 1)
+        while True:
+            # One entry more than the page: whether more follow is known without another request.
+            asked = min(limit + 1 - len(found), _BATCH)
+            messages = await read_subject(self._js, self.stream, subject, start=sequence, limit=asked)
+            for message in messages:
+                headers = message.headers or {}
+                sequence = int(headers["Nats-Sequence"]) + 1
+                if not message.data or headers.get("KV-Operation"):
+                    continue  # a purged or deleted entry
+                entry = TimelineEntry.from_json(message.data)
+                if channels and entry.channel not in channels:
+                    continue
+                if len(found) == limit:
+                    return found, True
+                found.append((sequence - 1, entry))
+            if len(messages) < asked:
+                return found, False
 
     async def timeline_keys(self, tenant_id: str, customer_id: str) -> list[str]:
         return await self._keys(f"tl.{tenant_id}.{customer_id}.>")

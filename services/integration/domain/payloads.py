@@ -46,6 +46,11 @@ NON_PERSONAL_TYPES = frozenset(
         "offer_withdrawn",
         # Queue, channel and endpoint name only: the number to call stays in the gateway.
         "callback_requested",
+        # Surge guard: policy names, queues, metric values and actions; no contact in them.
+        "fallback_engaged",
+        "fallback_released",
+        # Back-pressure: queue, channel, ceiling and counts; the answer's text is a MessageSent.
+        "contact_deflected",
         # Not listed, so personal: message_status_changed (a provider's failure reason may quote
         # the recipient's number or address), contact_wrapped_up (the agent's free-text notes).
     }

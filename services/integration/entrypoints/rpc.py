@@ -13,7 +13,9 @@ from integration.adapters.dead_letters import DeadLetterRecord
 from integration.adapters.delivery_log import DeliveryLog
 from integration.domain.payloads import event_type
 from integration.domain.subscriptions import SubscriptionError
+from integration.entrypoints.report import export_contacts, get_report
 from integration.service_layer.actions import ActionError, Actions, IdempotencyConflict
+from integration.service_layer.analytics_reports import Reports
 from integration.service_layer.connector_calls import (
     CallRefused,
     ConnectorCalls,
@@ -57,6 +59,7 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
         dead_letters: DeadLetters,
         actions: Actions,
         connector_calls: ConnectorCalls | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self._access = access
         self._log = log
@@ -64,6 +67,17 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
         self._dead_letters = dead_letters
         self._actions = actions
         self._connector_calls = connector_calls
+        self._reports = reports
+
+    async def GetReport(
+        self, request: integration_pb2.GetReportRequest, context: Any
+    ) -> integration_pb2.GetReportResponse:
+        return await get_report(self._access, self._reports, request, context)
+
+    async def ExportContacts(
+        self, request: integration_pb2.ExportContactsRequest, context: Any
+    ) -> integration_pb2.ExportContactsResponse:
+        return await export_contacts(self._access, self._reports, request, context)
 
     async def ListContactEvents(
         self, request: integration_pb2.ListContactEventsRequest, context: Any

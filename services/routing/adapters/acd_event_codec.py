@@ -56,6 +56,7 @@ def _payload(event: ev.RoutingEvent) -> Message:
                 agent_id=record.agent_id,
                 reservation_id=record.reservation_id,
                 home_region=contact.home_region,
+                callback=record.closed_action == "callback",
             )
         case ev.ContactAccepted():
             return events_pb2.ContactAccepted(
@@ -98,5 +99,7 @@ def _payload(event: ev.RoutingEvent) -> Message:
             )
         case ev.CallbackPlaced():
             # The gateway places the call from the tenant's voice endpoint of the contact's brand.
-            return events_pb2.CallbackRequested(queue=queue, channel="voice")
+            return events_pb2.CallbackRequested(
+                queue=queue, channel="voice", attempt=1, agent_id=record.agent_id
+            )
     raise TypeError(f"no event payload for {type(event).__name__}")

@@ -5,7 +5,9 @@ Keys (tenant and ids are key tokens; `_key` refuses anything else):
     agent.<tenant>.<agent>      AgentLedger: state, held contacts (offered/accepted), heartbeat
     contact.<tenant>.<contact>  ContactRecord: waiting/offered/assigned/closed, reservation id
     queue.<tenant>.<queue>      QueueSpec
-    decision.<tenant>.<contact> the last routing decision's explanation (JSON)
+    decision.<tenant>.<contact>.offer  the last routing decision's explanation (JSON); one key
+                                token more than the records, so the working set's watch
+                                (`*.*.*`) is not sent every decision
 
 Every change of a ledger or a contact record is `ccmesh.kv.update_with`: read value and
 revision, apply a pure transition, write only if the revision is unchanged, else retry with
@@ -35,11 +37,12 @@ import orjson
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from ccmesh.kv import update_with
+from ccmesh.kv import ReadYourWritesKV, update_with
 from ccmesh.kv_watch import KeyWatch
 from ccmesh.outbox import Entry, Outbox, SentIds, carry, entry_of_event
 from routing.adapters import acd_codec
 from routing.adapters.acd_event_codec import to_protobuf
+from routing.adapters.acd_write_batches import Change, Pending, WriteBatches
 from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
 from routing.domain.events import Announce, ContactOffered, RoutingEvent
@@ -76,6 +79,11 @@ def queue_key(tenant: str, name: str) -> str:
 
 
 def decision_key(tenant: str, contact_id: str) -> str:
+    return _key("decision", tenant, contact_id, "contact_id") + ".offer"
+
+
+def _former_decision_key(tenant: str, contact_id: str) -> str:
+    # Where releases before the key above kept decisions: still read, never written.
     return _key("decision", tenant, contact_id, "contact_id")
 
 
@@ -93,6 +101,7 @@ class AcdStore:
         self._clock = clock
         #: Events this process published: a later write of their record drops them unswept.
         self.sent = SentIds()
+        self._ledger_writes: WriteBatches[AgentLedger] = WriteBatches()
 
     def _staged(self, events: Sequence[RoutingEvent]) -> list[Entry]:
         if not self._region:
@@ -124,7 +133,10 @@ class AcdStore:
         def unsent(new: T, entry: Entry) -> bool:
             return entry.msg_id not in self.sent and (keep is None or keep(new, entry))
 
-        await update_with(self.kv, key, mutate)
+        # A key this handle knows nothing of is tried as absent first: most changes refuse an
+        # absent record (and nothing is written), and the ones that create it, an enqueue above
+        # all, are nearly always of a new contact, which then costs no read.
+        await update_with(self.kv, key, mutate, absent_first=True)
         return result[-1]
 
     async def update_ledger(
@@ -135,18 +147,28 @@ class AcdStore:
         *,
         announce: Announce[AgentLedger] | None = None,
     ) -> AgentLedger:
-        def existing(ledger: AgentLedger | None) -> AgentLedger:
-            if ledger is None:
-                raise UnknownKey(f"unknown agent {agent_id!r}")
-            return change(ledger)
+        # Concurrent changes of one agent (a pass's offers, the agent's answers) share a write.
+        key = agent_key(tenant, agent_id)
 
-        return await self._update(
-            agent_key(tenant, agent_id),
-            acd_codec.ledger_from_bytes,
-            acd_codec.ledger_to_bytes,
-            existing,
-            announce,
-        )
+        async def write(batch: Sequence[Pending[AgentLedger]], apply: Change[AgentLedger]) -> None:
+            def existing(ledger: AgentLedger | None) -> AgentLedger:
+                if ledger is None:
+                    raise UnknownKey(f"unknown agent {agent_id!r}")
+                return apply(ledger)
+
+            def announce_all(_old: AgentLedger | None, _new: AgentLedger) -> list[RoutingEvent]:
+                return [
+                    event
+                    for pending in batch
+                    if pending.announce is not None and isinstance(pending.outcome, tuple)
+                    for event in pending.announce(*pending.outcome)
+                ]
+
+            await self._update(
+                key, acd_codec.ledger_from_bytes, acd_codec.ledger_to_bytes, existing, announce_all
+            )
+
+        return await self._ledger_writes.change(key, change, write, announce)
 
     async def upsert_ledger(
         self, tenant: str, agent_id: str, change: Callable[[AgentLedger | None], AgentLedger]
@@ -198,10 +220,11 @@ class AcdStore:
         await self.kv.put(decision_key(tenant, contact_id), orjson.dumps(decision))
 
     async def get_decision(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
-        with contextlib.suppress(Exception):
-            entry = await self.kv.get(decision_key(tenant, contact_id))
-            if entry.value:
-                return dict(orjson.loads(entry.value))
+        for key in (decision_key(tenant, contact_id), _former_decision_key(tenant, contact_id)):
+            with contextlib.suppress(Exception):
+                entry = await self.kv.get(key)
+                if entry.value:
+                    return dict(orjson.loads(entry.value))
         return None
 
 
@@ -239,6 +262,10 @@ class KeyMirror(WorkingSet):
                         index.compact()  # the initial load came in key order, not idle order
                     self._ready.set()
                     continue
+                if isinstance(self._kv, ReadYourWritesKV):
+                    # The store's writes start from what the watch saw, not from a read.
+                    deleted = entry.operation in ("DEL", "PURGE")
+                    self._kv.observe(entry.key, None if deleted else entry.value, entry.revision or 0)
                 try:
                     self.apply(entry.key, entry.value, entry.operation)
                 except (ValueError, KeyError, TypeError):

@@ -153,3 +153,95 @@ def erlang_a(
         average_wait_seconds=queue_length / arrival,
         occupancy=busy / agents if agents else 0.0,
     )
+
+
+def wait_at_position(
+    position: int, agents: int, average_handle_seconds: float, average_patience_seconds: float
+) -> float:
+    """Expected seconds until an agent answers a contact standing at `position` (1: next) in a
+    queue whose agents are all busy, if it stays; inf when no agent staffs the queue.
+
+    At position j it moves up when an agent frees up (rate agents/handle) or one of the j - 1
+    ahead gives up (rate (j - 1)/patience): the wait is the sum of those expected steps. Under a
+    surge this is what a new arrival can be told, where the stationary average of `erlang_a`
+    describes a queue that has settled.
+    """
+    if position < 1:
+        raise QueueParameterError(f"position must be >= 1, got {position}")
+    _check(0.0, average_handle_seconds, agents, 0.0, average_patience_seconds)
+    if agents == 0:
+        return math.inf
+    service = agents / average_handle_seconds
+    abandon = 1.0 / average_patience_seconds
+    ahead = np.arange(position, dtype=float)
+    return float((1.0 / (service + ahead * abandon)).sum())
+
+
+def answered_in_time_at_position(
+    position: int,
+    agents: int,
+    average_handle_seconds: float,
+    average_patience_seconds: float,
+    target_answer_seconds: float,
+) -> float:
+    """The chance that a contact standing at `position` of a queue whose agents are all busy is
+    answered within `target_answer_seconds` (it may give up first): the service level a contact
+    arriving now behind a surge's backlog can expect, where `erlang_a` gives the settled queue's."""
+    if position < 1:
+        raise QueueParameterError(f"position must be >= 1, got {position}")
+    _check(0.0, average_handle_seconds, agents, target_answer_seconds, average_patience_seconds)
+    service, abandon = 1.0 / average_handle_seconds, 1.0 / average_patience_seconds
+    within = _answered_within(agents, service, abandon, target_answer_seconds, position)
+    return float(within[position - 1])
+
+
+@dataclass(frozen=True)
+class StaffingAnswer:
+    """The agents that reach a service-level target under Erlang A."""
+
+    agents: int
+    #: False: even `agents` (the most tried) do not reach it.
+    reachable: bool
+    #: The service level those agents give.
+    service_level: float
+
+
+#: The most agents a staffing answer considers for one queue.
+MAX_STAFFING = 2000
+
+
+def agents_for_target(
+    arrivals_per_hour: float,
+    average_handle_seconds: float,
+    target_answer_seconds: float,
+    answered_fraction: float,
+    average_patience_seconds: float,
+) -> StaffingAnswer:
+    """The fewest agents whose Erlang A service level reaches `answered_fraction` within
+    `target_answer_seconds` (the service level grows with every agent, so a bisection finds it)."""
+    _check(arrivals_per_hour, average_handle_seconds, 0, target_answer_seconds, average_patience_seconds)
+    if not 0 < answered_fraction <= 1:
+        raise QueueParameterError(f"answered_fraction must be in (0, 1], got {answered_fraction}")
+
+    def level(agents: int) -> float:
+        return erlang_a(
+            arrivals_per_hour, average_handle_seconds, agents, target_answer_seconds, average_patience_seconds
+        ).service_level
+
+    traffic = arrivals_per_hour * average_handle_seconds / 3600.0
+    high = min(MAX_STAFFING, max(1, math.ceil(2 * traffic + 10)))
+    high_level = level(high)
+    while high_level < answered_fraction and high < MAX_STAFFING:
+        high = min(MAX_STAFFING, 2 * high)
+        high_level = level(high)
+    if high_level < answered_fraction:
+        return StaffingAnswer(high, False, high_level)
+    low = -1  # a count known to fall short (none: -1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        middle_level = level(middle)
+        if middle_level >= answered_fraction:
+            high, high_level = middle, middle_level
+        else:
+            low = middle
+    return StaffingAnswer(high, True, high_level)

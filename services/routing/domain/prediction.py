@@ -23,12 +23,20 @@ which stays finite when the queue is overloaded and applies to every channel.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ccmesh.channels import Channel
 from routing.domain.agents import AgentProfile, AgentState
-from routing.domain.erlang_a import AbandonmentForecast, erlang_a
+from routing.domain.erlang_a import (
+    AbandonmentForecast,
+    StaffingAnswer,
+    agents_for_target,
+    answered_in_time_at_position,
+    erlang_a,
+    wait_at_position,
+)
 from routing.domain.erlang_c import ServiceLevelForecast, forecast
 from routing.domain.handle_time import HandleTime, estimate
 from routing.domain.language_rule import LanguageMode
@@ -128,6 +136,44 @@ def default_patience(channel: Channel | None) -> float:
     return DEFAULT_ANY_CHANNEL_PATIENCE if channel is None else DEFAULT_PATIENCE_SECONDS.get(channel, 300.0)
 
 
+@dataclass(frozen=True)
+class QueueInputs:
+    """What the forecasts start from, measured as the module docstring says."""
+
+    arrivals_per_hour: float
+    #: Arrivals per hour that stayed until answered (Erlang C's load).
+    stayed_per_hour: float
+    abandoned: int
+    handle: HandleTime
+    patience_seconds: float
+    staffed_agents: int
+
+
+def measure_inputs(
+    queue: QueueSpec,
+    samples: Iterable[ContactSample],
+    staff: Iterable[StaffCandidate],
+    now: float,
+    *,
+    channel: Channel | None = None,
+    waiting_languages: frozenset[str] = frozenset(),
+    window_seconds: float = ARRIVAL_WINDOW_SECONDS,
+) -> QueueInputs:
+    contacts = [s for s in samples if not s.left]
+    since = now - window_seconds
+    recent = [s for s in contacts if since < s.enqueued_at <= now]
+    abandoned = sum(1 for s in recent if s.abandoned)
+    waited = sum(_waited(s, now) for s in recent)
+    return QueueInputs(
+        arrivals_per_hour=len(recent) * 3600.0 / window_seconds,
+        stayed_per_hour=(len(recent) - abandoned) * 3600.0 / window_seconds,
+        abandoned=abandoned,
+        handle=estimate(handle_durations(contacts), channel),
+        patience_seconds=(waited + default_patience(channel)) / (abandoned + 1),
+        staffed_agents=sum(1 for c in staff if can_staff(c, queue, channel, waiting_languages)),
+    )
+
+
 def predict(
     queue: QueueSpec,
     samples: Iterable[ContactSample],
@@ -140,24 +186,70 @@ def predict(
     window_seconds: float = ARRIVAL_WINDOW_SECONDS,
 ) -> QueuePrediction:
     """Forecasts for `queue` (on `channel`, or every channel) from its contacts and the agents."""
-    contacts = [s for s in samples if not s.left]
-    since = now - window_seconds
-    recent = [s for s in contacts if since < s.enqueued_at <= now]
-    abandoned = sum(1 for s in recent if s.abandoned)
-    offered_per_hour = len(recent) * 3600.0 / window_seconds
-    stayed_per_hour = (len(recent) - abandoned) * 3600.0 / window_seconds
-    waited = sum(_waited(s, now) for s in recent)
-    patience = (waited + default_patience(channel)) / (abandoned + 1)
-    handle = estimate(handle_durations(contacts), channel)
-    staffed = sum(1 for c in staff if can_staff(c, queue, channel, waiting_languages))
+    inputs = measure_inputs(
+        queue,
+        samples,
+        staff,
+        now,
+        channel=channel,
+        waiting_languages=waiting_languages,
+        window_seconds=window_seconds,
+    )
+    handle, patience, staffed = inputs.handle, inputs.patience_seconds, inputs.staffed_agents
     return QueuePrediction(
-        arrivals_per_hour=offered_per_hour,
-        abandoned=abandoned,
+        arrivals_per_hour=inputs.arrivals_per_hour,
+        abandoned=inputs.abandoned,
         handle=handle,
         patience_seconds=patience,
         staffed_agents=staffed,
-        erlang_c=forecast(stayed_per_hour, handle.seconds, staffed, target_answer_seconds),
-        erlang_a=erlang_a(offered_per_hour, handle.seconds, staffed, target_answer_seconds, patience),
+        erlang_c=forecast(inputs.stayed_per_hour, handle.seconds, staffed, target_answer_seconds),
+        erlang_a=erlang_a(inputs.arrivals_per_hour, handle.seconds, staffed, target_answer_seconds, patience),
+    )
+
+
+def next_arrival_wait(inputs: QueueInputs | QueuePrediction, waiting: int) -> float:
+    """The wait (seconds) a contact arriving now behind `waiting` others can expect, until an
+    agent answers it if it stays (`erlang_a.wait_at_position`); inf when nobody staffs the queue.
+    With nobody waiting, a staffed queue offers it at once: 0."""
+    if inputs.staffed_agents == 0:
+        return math.inf
+    if waiting == 0:
+        return 0.0
+    return wait_at_position(
+        waiting + 1, inputs.staffed_agents, inputs.handle.seconds, inputs.patience_seconds
+    )
+
+
+def next_arrival_service_level(
+    inputs: QueueInputs | QueuePrediction, waiting: int, target_answer_seconds: float
+) -> float:
+    """The chance a contact arriving now behind `waiting` others is answered within the target
+    (`erlang_a.answered_in_time_at_position`): 0 when nobody staffs the queue; with nobody
+    waiting, 1 (a staffed queue offers it at once), as `next_arrival_wait` says 0."""
+    if inputs.staffed_agents == 0:
+        return 0.0
+    if waiting == 0:
+        return 1.0
+    return answered_in_time_at_position(
+        waiting + 1,
+        inputs.staffed_agents,
+        inputs.handle.seconds,
+        inputs.patience_seconds,
+        target_answer_seconds,
+    )
+
+
+def staffing(
+    prediction: QueuePrediction, target_answer_seconds: float, answered_fraction: float
+) -> StaffingAnswer:
+    """How many agents would reach the target on the window's arrivals, handle time and patience
+    (Erlang A): the answer to "how many more agents do we need" during a surge."""
+    return agents_for_target(
+        prediction.arrivals_per_hour,
+        prediction.handle.seconds,
+        target_answer_seconds,
+        answered_fraction,
+        prediction.patience_seconds,
     )
 
 

@@ -125,7 +125,9 @@ def queued_handler(acd: AcdService) -> EventHandler:
             return
         try:
             contact = waiting_contact(event.contact_id, event.contact_queued, acd.now())
-            await acd.enqueue(event.tenant.tenant_id, contact, announced=True)
+            await acd.enqueue(
+                event.tenant.tenant_id, contact, announced=True, callback=event.contact_queued.callback
+            )
         except AcdInputError as error:
             raise PermanentError(str(error)) from error
 

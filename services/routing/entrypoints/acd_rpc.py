@@ -157,6 +157,11 @@ def agent_profile(message: routing_pb2.AgentDefinition) -> AgentProfile:
     )
 
 
+def _finite_or_unbounded(seconds: float) -> float:
+    """A wait as the messages carry it: -1 for an unbounded one."""
+    return seconds if math.isfinite(seconds) else -1.0
+
+
 def _prediction_fields(prediction: QueuePrediction) -> dict[str, Any]:
     """GetQueueStatsResponse's prediction fields (infinite waits as -1, as the message says)."""
     abandonment_aware = prediction.erlang_a
@@ -412,6 +417,37 @@ class AcdRpc:
             answered_within_target=stats.measured.answered_in_time,
             meets_target=measured is not None and measured >= stats.target.answered_fraction,
             **_prediction_fields(stats.prediction),
+            estimated_wait_next_arrival_seconds=_finite_or_unbounded(stats.next_arrival_wait_seconds),
+            next_arrival_service_level=stats.next_arrival_service_level,
+            agents_for_target=stats.staffing.agents,
+            additional_agents_needed=stats.additional_agents_needed,
+            staffing_reachable=stats.staffing.reachable,
+        )
+
+    async def GetQueueDepths(
+        self, request: routing_pb2.GetQueueDepthsRequest, context: Any
+    ) -> routing_pb2.GetQueueDepthsResponse:
+        """Every queue's depth and the wait a new arrival can expect (the gateway's back-pressure)."""
+        caller = await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
+        acd = self._service()
+        queues = acd.mirror.queues
+        visible = [
+            d
+            for d in acd.stats.queue_depths(request.tenant_id)
+            if (queue := queues.get((request.tenant_id, d.queue))) is None
+            or caller.may_see_queue(queue.brand, queue.shared_brands)
+        ]
+        return routing_pb2.GetQueueDepthsResponse(
+            queues=[
+                routing_pb2.QueueDepth(
+                    queue=d.queue,
+                    waiting=d.waiting,
+                    longest_wait_seconds=d.longest_wait_seconds,
+                    estimated_wait_seconds=_finite_or_unbounded(d.estimated_wait_seconds),
+                )
+                for d in visible
+            ],
+            waiting=sum(d.waiting for d in visible),
         )
 
     async def ListQueues(

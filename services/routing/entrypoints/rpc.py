@@ -10,21 +10,33 @@ from ccmesh.access import AccessControl
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from routing.domain.erlang_c import QueueParameterError, forecast
 from routing.entrypoints.acd_rpc import AcdRpc
+from routing.entrypoints.callback_rpc import CallbackRpc
 from routing.entrypoints.journeys_rpc import JourneyRpc
+from routing.entrypoints.surge_rpc import SurgeRpc
 from routing.service_layer.acd import AcdService
+from routing.service_layer.callbacks import CallbackRequests
 from routing.service_layer.journeys import JourneyService
+from routing.service_layer.surge_guard import SurgeGuard
 
 READ_ROLES = frozenset({"admin", "supervisor"})
 
 
-class RoutingServicer(JourneyRpc, AcdRpc, routing_pb2_grpc.RoutingServiceServicer):
+class RoutingServicer(JourneyRpc, AcdRpc, SurgeRpc, CallbackRpc, routing_pb2_grpc.RoutingServiceServicer):
     def __init__(
-        self, access: AccessControl, journeys: JourneyService, acd: AcdService | None = None, region: str = ""
+        self,
+        access: AccessControl,
+        journeys: JourneyService,
+        acd: AcdService | None = None,
+        region: str = "",
+        surge: SurgeGuard | None = None,
+        callbacks: CallbackRequests | None = None,
     ) -> None:
+        self._callbacks = callbacks
         self._access = access
         self._journeys = journeys
         self._acd = acd
         self._region = region
+        self._surge = surge
 
     async def PredictServiceLevel(
         self, request: routing_pb2.PredictServiceLevelRequest, context: Any

@@ -7,6 +7,7 @@ from dataclasses import replace
 from routing.domain import contacts as contact_rules
 from routing.domain.agents import AcdInputError
 from routing.domain.brand_sharing import open_to_all_brands
+from routing.domain.callbacks import request_text
 from routing.domain.closed_actions import when_closed
 from routing.domain.contacts import ContactRecord
 from routing.domain.events import CallbackScheduled, ContactQueued, ContactTurnedAway, RoutingEvent
@@ -51,7 +52,7 @@ class Enqueueing:
         self._ctx.mirror.queues[(queue.tenant, queue.name)] = queue
 
     async def enqueue(
-        self, tenant: str, contact: WaitingContact, *, announced: bool = False
+        self, tenant: str, contact: WaitingContact, *, announced: bool = False, callback: bool = False
     ) -> ContactRecord:
         """Put a contact in its queue; a repeated enqueue of a known contact changes nothing.
 
@@ -64,6 +65,9 @@ class Enqueueing:
         customer is told the queue is closed and the contact leaves (`message`; the record is
         closed, `closed_action` "message"); or the contact waits in the queue as a call-back
         request (`callback`). None of them is an error: a closed queue is business as usual.
+
+        `callback`: the customer asked to be called back before joining (a deflected customer's
+        CALL ME): the contact waits as a call-back request from the start and is told so.
         """
         ctx = self._ctx
         requested_queue = contact.queue
@@ -85,24 +89,24 @@ class Enqueueing:
                 return old
             if closed is not None and closed.action == "message":
                 return contact_rules.turn_away(contact, now)
-            if closed is not None and closed.action == "callback":
+            if callback or (closed is not None and closed.action == "callback"):
                 return contact_rules.call_back_later(contact)
             return ContactRecord(contact)
 
         def announce(old: ContactRecord | None, new: ContactRecord) -> list[RoutingEvent]:
             if old is not None:
                 return []  # a repeated enqueue: announced by the first one
-            return enqueue_events(
-                tenant, new, closed.text if closed is not None else None, announced, requested_queue
-            )
+            return enqueue_events(tenant, new, scheduled_text, announced, requested_queue)
 
+        scheduled_text = closed.text if closed is not None else None
+        if callback and closed is None:
+            scheduled_text = request_text(contact.channel)
         # The record and what announces it are one write: a crash before the events below are
         # published delays them by a sweep (`ccmesh.outbox`) instead of losing them.
         record = await ctx.store.update_contact(tenant, contact.contact_id, change, announce=announce)
         if not created[-1]:
             return record
-        closed_text = closed.text if closed is not None else None
-        for event in enqueue_events(tenant, record, closed_text, announced, requested_queue):
+        for event in enqueue_events(tenant, record, scheduled_text, announced, requested_queue):
             await ctx.events(event)
         return record
 

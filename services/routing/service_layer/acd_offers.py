@@ -42,6 +42,7 @@ waiting, so no instance offers it meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Sequence
@@ -126,8 +127,12 @@ class Offers:
                     lambda old: contact_rules.requeue(must(old), reservation_id, passed=False),
                 )
             return None
-        await ctx.store.put_decision(tenant, contact.contact_id, decision_record(decision, now))
-        await ctx.events(announced)
+        # The explanation and the announcement are sent together: neither waits for the other's
+        # acknowledgement.
+        await asyncio.gather(
+            ctx.store.put_decision(tenant, contact.contact_id, decision_record(decision, now)),
+            ctx.events(announced),
+        )
         return ledger
 
     async def offer_many(
@@ -137,23 +142,36 @@ class Offers:
         picks: Sequence[tuple[ContactRecord, Decision]],
         now: float,
     ) -> tuple[AgentLedger | None, list[ContactRecord]]:
-        """Reserve one agent for several contacts (each decided for `agent_id`), one after the
-        other; a routing pass runs the agents' `offer_many` concurrently. The agent's ledger
-        after the last reservation (None: none was made) and the contacts offered.
+        """Reserve one agent for several contacts (each decided for `agent_id`), all at once; a
+        routing pass runs the agents' `offer_many` concurrently. The agent's ledger after the
+        reservations (None: none was made) and the contacts offered.
 
         Each contact's two writes follow each other at once (see the module's design note): an
         offer is seen as soon as the contact's record says so, and its answer needs the hold.
+        The contacts' writes go concurrently, and their holds share the ledger's writes (the
+        store writes the changes of one agent that meet in flight as one revision, each hold
+        checked against the capacity the ones before it left): a pass costs an agent one
+        ledger write, not one per contact.
         """
-        ledger: AgentLedger | None = None
-        offered: list[ContactRecord] = []
-        for record, decision in picks:
-            reserved = await self.offer(tenant, record, decision, now)
-            if reserved is not None:
-                ledger = reserved
-                offered.append(record)
-        return ledger, offered
+        results = await asyncio.gather(
+            *(self.offer(tenant, record, decision, now) for record, decision in picks), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        offered = [record for (record, _), ledger in zip(picks, results, strict=True) if ledger is not None]
+        ledgers = [ledger for ledger in results if isinstance(ledger, AgentLedger)]
+        # The ledger written last holds the most of these reservations.
+        return max(ledgers, key=lambda ledger: len(ledger.held), default=None), offered
 
     async def _held(self, tenant: str, agent_id: str, reservation_id: str) -> Held:
+        """The agent's hold of `reservation_id`. The view's ledger may lag, but a hold it shows
+        names the right contact (a reservation's contact never changes, and the writes that
+        follow check the rest), so the store is read only when the view does not show it."""
+        seen = self._ctx.mirror.agents.get((tenant, agent_id))
+        if seen is not None:
+            with contextlib.suppress(ReservationError):
+                return seen.find(reservation_id)
         return (await self._ctx.store.get_ledger(tenant, agent_id)).find(reservation_id)
 
     async def _answered_before(
@@ -229,7 +247,8 @@ class Offers:
         return await self._ctx.store.update_contact(tenant, contact_id, must)
 
     async def decline(self, tenant: str, agent_id: str, reservation_id: str) -> ContactRecord:
-        held = await self._held(tenant, agent_id, reservation_id)
+        # From the store: a decline of a hold that is gone must fail, which the view may not know.
+        held = (await self._ctx.store.get_ledger(tenant, agent_id)).find(reservation_id)
         return await self.give_back(tenant, agent_id, held.contact_id, reservation_id, OfferDeclined)
 
     async def complete(

@@ -40,7 +40,9 @@ from routing.service_layer.acd_prediction import predicted_service_level
 #: How many contacts a pass looks at between letting the instance's other tasks run.
 PLAN_SLICE = 64
 #: How many agents' offers a pass writes at once (each: its contacts' writes, then its ledger's).
-OFFER_CONCURRENCY = 4
+#: A pass lasts as long as its longest chain of round trips: a backlog offered to many agents
+#: must not queue behind a few at a time.
+OFFER_CONCURRENCY = 16
 #: How long a queue's predicted service level is reused by later passes: computing it reads
 #: the tenant's agents and the queue's recent contacts, and passes run many times a second.
 PREDICTION_REUSE_SECONDS = 1.0

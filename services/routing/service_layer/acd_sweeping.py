@@ -177,12 +177,19 @@ class Sweeper:
         contact that moved on, and a reservation id is never reused, so it never comes back.
         """
         freed = 0
+        view = self._ctx.mirror
         for held in ledger.held:
-            record = self._ctx.mirror.contacts.get((tenant, held.contact_id))
+            record = view.contacts.get((tenant, held.contact_id))
             if record is not None and (
                 record.reservation_id == held.reservation_id
                 and record.status in (ContactStatus.OFFERED, ContactStatus.ASSIGNED)
             ):
+                continue
+            closed = view.record(tenant, held.contact_id) if record is None else None
+            if self._closing(closed, held.reservation_id, now):
+                # Closed under this hold a moment ago: the close's own second write frees the slot
+                # (a complete, a hang-up); looked at again next sweep, in case it never comes.
+                view.dirty_agents.add((tenant, agent_id))
                 continue
             try:
                 await self._ctx.store.update_ledger(tenant, agent_id, _releaser(held.reservation_id, now))
@@ -192,6 +199,15 @@ class Sweeper:
             except (UnknownKey, KVError):
                 self._ctx.mirror.dirty_agents.add((tenant, agent_id))  # looked at again next sweep
         return freed
+
+    def _closing(self, record: ContactRecord | None, reservation_id: str, now: float) -> bool:
+        """Whether `record` was closed under `reservation_id` within the hold grace."""
+        return (
+            record is not None
+            and record.status is ContactStatus.CLOSED
+            and record.reservation_id == reservation_id
+            and now - record.closed_at < self._hold_grace
+        )
 
 
 def _releaser(reservation_id: str, now: float) -> Callable[[AgentLedger], AgentLedger]:

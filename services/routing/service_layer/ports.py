@@ -10,9 +10,10 @@ use cases emit. Unit tests hand the use cases in-memory fakes of all three.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from ccsurge.assessment import Assessment
 from routing.domain.agent_index import AgentIndex
 from routing.domain.contacts import ContactRecord
 from routing.domain.events import Announce, RoutingEvent
@@ -137,3 +138,27 @@ class _NoDirectory:
 
 
 NO_DIRECTORY: RegionDirectory = _NoDirectory()
+
+
+class AssessmentSink(Protocol):
+    """Whoever acts on what the surge detectors say (the fallback policy engine).
+
+    `surge_watch` calls `take_assessments` once per interval with EVERY assessment of that
+    interval: one per (key, metric) for each region/tenant/queue/channel it watches, alerting or
+    not, all sharing the interval's end time `at`, so the sink sees normal return as well as
+    surges (it needs both for hysteresis). Keys for a queue with no traffic keep appearing while
+    the queue exists. The call is awaited before the next interval; an exception is logged by the
+    watch and does not stop it. The sink must not mutate the assessments (they are frozen).
+    """
+
+    async def take_assessments(self, assessments: Sequence[Assessment]) -> None: ...
+
+
+class _NoAssessmentSink:
+    """No fallback engine wired: assessments are only published as events on the rising edge."""
+
+    async def take_assessments(self, assessments: Sequence[Assessment]) -> None:
+        return None
+
+
+NO_ASSESSMENT_SINK: AssessmentSink = _NoAssessmentSink()

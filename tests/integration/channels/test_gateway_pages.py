@@ -102,6 +102,8 @@ async def test_chat_page_for_unknown_disabled_or_non_webchat_endpoint_is_404(
         ("/widget.js", "text/javascript", "data-endpoint"),
         ("/agent", "text/html", 'id="login-form"'),
         ("/supervisor", "text/html", 'id="queue-rows"'),
+        ("/reports", "text/html", 'id="volume-chart"'),
+        ("/static/reports.js", "text/javascript", "level-point"),
         ("/static/agent.js", "text/javascript", "WorkspaceSocket"),
         ("/static/widget.css", "text/css", ".launcher"),
         ("/favicon.ico", "image/svg+xml", "<svg"),

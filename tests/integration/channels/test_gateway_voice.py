@@ -150,10 +150,15 @@ async def test_a_call_runs_the_journey_as_twiml_and_the_callers_keys_continue_it
     wait_url = enqueue.get("waitUrl") or ""
     assert urlsplit(wait_url).path == "/v1/twilio/t-voice/voice/wait"
     hold = await twiml(gateway, wait_url, {"CallSid": "CA100", "QueuePosition": "1"})
-    # The caller's place, the hold message, a pause, then back to the wait URL (a loop).
-    assert [child.tag for child in hold] == ["Say", "Say", "Pause", "Redirect"]
-    assert "1" in (hold[0].text or "")
-    assert urlsplit((hold[3].text or "").strip()).path == "/v1/twilio/t-voice/voice/wait"
+    # The caller's place, the hold message and the call-back offer, inside a one-key Gather whose
+    # timeout is the pause; then back to the wait URL (a loop).
+    assert [child.tag for child in hold] == ["Gather", "Redirect"]
+    gather = hold[0]
+    assert [child.tag for child in gather] == ["Say", "Say", "Say"]
+    assert "1" in (gather[0].text or "")
+    assert gather.get("numDigits") == "1"
+    assert urlsplit(gather.get("action") or "").path == "/v1/twilio/t-voice/voice/hold-key"
+    assert urlsplit((hold[1].text or "").strip()).path == "/v1/twilio/t-voice/voice/wait"
 
     events = [e for e in await stream_events(platform) if e.contact_id == contact_id]
     received = [e.message_received for e in events if e.WhichOneof("payload") == "message_received"]

@@ -1,7 +1,8 @@
 """Chat to voice from the web chat widget, over real sockets and HTTP: the chatting customer asks
-for a call back with their number; the gateway places the call through Twilio's Calls API (a
-real local server in Twilio's REST format) and the voice webhook for that call continues the
-SAME contact. Because identity now knows the number belongs to the visitor, a call the customer
+for a call back with their number; the chat keeps its place in the queue as a call-back request,
+and once an agent takes it the gateway places the call through Twilio's Calls API (a real local
+server in Twilio's REST format) and the voice webhook for that call continues the SAME contact.
+Because identity now knows the number belongs to the visitor, a call the customer
 makes themselves joins the open chat contact too."""
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from _gateway_conversation import contact_events
 from _gateway_http import AUTH_TOKEN, TWILIO, HttpGateway, apply_endpoints, channel_endpoint, http_gateway
 from _platform import Platform, eventually
 from _providers import ProviderServer
-from _workspace_harness import Client
+from _workspace_harness import Client, agent, available, identity_agent
 
 from ccmesh import naming
 from contactcenter.common.v1 import common_pb2
+from contactcenter.identity.v1 import identity_pb2
+from contactcenter.identity.v1.identity_pb2_grpc import IdentityServiceStub
 from contactcenter.routing.v1 import routing_pb2
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
 
@@ -83,7 +86,19 @@ async def test_a_chat_customers_call_back_continues_the_chat_contact(
     contact_id = (await chat.expect("ack", id="m1"))["contactId"]
     await chat.send(type="callback_request", id="cb1", phone="+44 7700 900777")
     answer = await chat.expect("ack", id="cb1")
-    assert (answer["callback"], answer["contactId"]) == ("requested", contact_id)
+    assert (answer["callback"], answer["contactId"]) == ("queued", contact_id)
+
+    # Its turn: an agent takes the request, and the call is placed.
+    identity: Any = platform.stub(IdentityServiceStub, role="admin")
+    await identity.UpsertAgent(identity_pb2.UpsertAgentRequest(agent=identity_agent("alice", "Alice")))
+    alice = await agent(
+        gateway.session, gateway.url(""), platform.authority.mint("acme", "agent", "alice", 300)
+    )
+    await available(alice)
+    offer = await alice.expect("offer", contactId=contact_id)
+    assert offer["callback"] == {"number": CUSTOMER}
+    await alice.send(type="accept", id="a1", reservationId=offer["reservationId"])
+    await alice.expect("accepted", id="a1")
 
     async def placed() -> Any:
         calls = twilio.requests("calls")

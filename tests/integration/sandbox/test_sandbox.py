@@ -323,3 +323,25 @@ async def test_the_page_lists_what_was_sent_newest_first_and_escaped(sandbox: Sa
     assert "&lt;b&gt;second&lt;/b&gt;" in page and "<b>second</b>" not in page
     assert page.index("<td>&lt;b&gt;second") < page.index("<td>first</td>")
     assert page.count("delivered") == 2
+
+
+async def test_a_customer_who_does_not_pick_up_ends_the_placed_calls_as_scripted(
+    sandbox: Sandbox, client: SandboxClient, app: TwimlApp
+) -> None:
+    await client.leave_unanswered("+447700900006", "busy", "no-answer")
+    with pytest.raises(SandboxClientError, match="statuses: 'ringing' is none of"):
+        await client.leave_unanswered("+447700900006", "ringing")
+    placed = []
+    for _ in range(3):
+        form = {"To": "+447700900006", "From": "+442071838751", "Url": f"{app.base}/voice"}
+        response = await post_twilio(sandbox, "Calls.json", {**form, "StatusCallback": f"{app.base}/status"})
+        assert response.status == 201
+        placed.append((await response.json())["sid"])
+    # The first two end unanswered, each reported to the status callback; the third is answered.
+    busy = await client.wait_call(placed[0], lambda c: c["status"] == "busy")
+    assert busy["heard"][0]["verb"] == "Unanswered"
+    await client.wait_call(placed[1], lambda c: c["status"] == "no-answer")
+    await client.wait_call(placed[2], lambda c: c["queue"] == "sales")
+    statuses = [form["CallStatus"] for path, form in app.requests if path == "/status"]
+    assert statuses == ["busy", "no-answer"]
+    assert not any(form.get("CallSid") in placed[:2] for path, form in app.requests if path == "/voice")

@@ -38,3 +38,37 @@ def test_the_component_falls_back_below_its_minimum_confidence() -> None:
 
 def test_a_megabyte_of_text_is_classified_on_its_start() -> None:
     assert detect("Wo ist meine Bestellung? " * 40_000)[0] == "de"
+
+
+ROMANIZED_HINDI = [
+    "mera order kab aayega?",
+    "mujhe refund chahiye",
+    "bhai mera parcel abhi tak nahi aaya",
+    "payment ho gaya lekin confirmation nahi mila",
+    "aapka bahut shukriya, kaam ho gaya",
+    "mera password reset kaise karu?",
+    "mujhe delivery address badalna hai",
+    "yeh product kharab hai, wapas karna hai",
+    "kya aap meri madad kar sakte hain?",
+    "order cancel karna hai jaldi",
+]
+
+
+@pytest.mark.parametrize("text", ROMANIZED_HINDI)
+def test_hindi_in_latin_letters_is_hindi(text: str) -> None:
+    code, confidence = detect(text)
+    assert code == "hi", text
+    assert confidence >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wo ist mein Paket? Ich habe es vor einer Woche bestellt",
+        "The tab keeps freezing when I open the app",
+        "Saya mau ke kantor pos besok",
+        "Ye olde shoppe has the best prices",
+    ],
+)
+def test_one_hindi_looking_word_does_not_make_a_text_hindi(text: str) -> None:
+    assert detect(text)[0] != "hi"

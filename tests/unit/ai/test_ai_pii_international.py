@@ -1,7 +1,8 @@
 """PII across countries and scripts: phone numbers of eighteen countries, written nationally and
-internationally, inside Japanese, Chinese, Korean, Arabic and Latin text, and IBANs of ten
-countries with valid and broken checksums. Every valid one is redacted; every invalid one is
-left exactly as written (no part of it taken for a phone number either)."""
+internationally, inside Japanese, Chinese, Korean, Arabic, Hindi (Devanagari) and Latin text,
+IBANs of ten countries and Indian national ids (Aadhaar, PAN) with valid and broken checksums.
+Every valid one is redacted; every invalid one is left exactly as written (no part of it taken
+for a phone number either)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import random
 import phonenumbers
 import pytest
 from stdnum import iban as stdnum_iban
+from stdnum import verhoeff
 
 from ai.domain.component import ComponentContext, ComponentError, Insights
 from ai.domain.pii import find_entities, redact
@@ -47,6 +49,8 @@ CONTEXTS = [
     "전화번호 {}로 연락 주세요",
     "رقم هاتفي {} شكرا",
     "اتصل بي على{}",
+    "मेरा नंबर {} है",
+    "कृपया{}पर कॉल करें",
     "Llámame al {}, gracias.",
     "({}) ok",
 ]
@@ -148,6 +152,64 @@ def test_national_numbers_are_read_for_the_messages_language_too() -> None:
         insights = Insights(tenant_id="t", text=text, language=language)
         component.analyse(insights)
         assert insights.redacted_text == text.replace(phone, "[PHONE]")
+
+
+DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९")
+
+
+def aadhaar_numbers(count: int) -> list[tuple[str, str]]:
+    """(valid, same number with a wrong check digit), 12 digits never starting with 0 or 1."""
+    pairs = []
+    for _ in range(count):
+        body = str(RANDOM.randrange(2, 10)) + "".join(str(RANDOM.randrange(10)) for _ in range(10))
+        good = body + verhoeff.calc_check_digit(body)
+        wrong = body + str((int(good[-1]) + RANDOM.randrange(1, 10)) % 10)
+        pairs.append((good, wrong))
+    return pairs
+
+
+def test_indian_ids_are_redacted_in_hindi_text_and_broken_ones_left_alone() -> None:
+    component = PiiComponent({}, ComponentContext())  # the language names the country
+    contexts = ("मेरा आधार {} है", "आधार{}है", "Aadhaar: {}.")
+    checked = 0
+    for good, wrong in aadhaar_numbers(20):
+        for shown_good, shown_wrong in (
+            (good, wrong),
+            (grouped(good), grouped(wrong)),
+            (grouped(good).translate(DEVANAGARI_DIGITS), grouped(wrong).translate(DEVANAGARI_DIGITS)),
+        ):
+            for context in contexts:
+                insights = Insights(tenant_id="t", text=context.format(shown_good), language="hi")
+                component.analyse(insights)
+                assert insights.redacted_text == context.format("[NATIONAL_ID]"), shown_good
+                insights = Insights(tenant_id="t", text=context.format(shown_wrong), language="hi")
+                component.analyse(insights)
+                if shown_wrong == wrong:
+                    # Twelve digits in one run may be a phone number ("911525506534"), not an id.
+                    assert all(e.kind == "phone" for e in insights.entities), shown_wrong
+                else:
+                    assert insights.redacted_text == insights.text and insights.entities == [], shown_wrong
+                checked += 1
+    assert checked == 20 * 3 * 3
+    # PAN: the fourth letter says who holds it (P a person, C a company...); X is no holder type.
+    pan = Insights(tenant_id="t", text="मेरा पैन ABCPE1234F है, पुराना ABCXE1234F", language="hi")
+    component.analyse(pan)
+    assert pan.redacted_text == "मेरा पैन [NATIONAL_ID] है, पुराना ABCXE1234F"
+
+
+def test_weakly_checked_ids_are_looked_for_only_in_their_country() -> None:
+    # One 12-digit run in ten passes Aadhaar's check: elsewhere it is an order or a reference.
+    good = aadhaar_numbers(1)[0][0]
+    assert redact(f"reference {good}", regions=("US", "DE"))[1] == []
+    assert [e.kind for e in redact(f"reference {good}", regions=("IN",))[1]] == ["national_id"]
+    # English is spoken in India too, but an English message's 12 digits are not read as Aadhaar,
+    # unless the tenant names India.
+    english = Insights(tenant_id="t", text=f"order {good}", language="en")
+    PiiComponent({}, ComponentContext()).analyse(english)
+    assert not any(e.kind == "national_id" for e in english.entities)
+    indian_tenant = Insights(tenant_id="t", text=f"order {good}", language="en")
+    PiiComponent({"phoneRegions": "IN"}, ComponentContext()).analyse(indian_tenant)
+    assert [e.kind for e in indian_tenant.entities] == ["national_id"]
 
 
 def test_valid_ibans_are_redacted_and_broken_ones_left_exactly_as_written() -> None:

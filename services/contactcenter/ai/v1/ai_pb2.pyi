@@ -974,3 +974,58 @@ class ListComponentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListComponentsResponse: _TypeAlias = ListComponentsResponse  # noqa: Y015
+
+@_typing.final
+class CallAudio(_message.Message):
+    """A piece of a call's audio on its way from the gateway's media stream to the ai service's
+    recogniser (core NATS, subject `ai.speech.audio.<contact_id>`); not an event.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    BRAND_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    STREAM_ID_FIELD_NUMBER: _builtins.int
+    TRACK_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    FIRST_CHUNK_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_MS_FIELD_NUMBER: _builtins.int
+    PAYLOAD_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    brand_id: _builtins.str
+    contact_id: _builtins.str
+    stream_id: _builtins.str
+    track: _builtins.str
+    """"caller" or "agent"."""
+    language: _builtins.str
+    """The language the endpoint expects, e.g. "en"."""
+    first_chunk: _builtins.int
+    """Twilio's chunk number of the first frame, and its timestamp (ms from the stream's start)."""
+    timestamp_ms: _builtins.int
+    payload: _builtins.bytes
+    """8 kHz μ-law."""
+    end: _builtins.bool
+    """The stream stopped (or its socket closed): what is still buffered is an utterance's end."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        brand_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        stream_id: _builtins.str = ...,
+        track: _builtins.str = ...,
+        language: _builtins.str = ...,
+        first_chunk: _builtins.int = ...,
+        timestamp_ms: _builtins.int = ...,
+        payload: _builtins.bytes = ...,
+        end: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand_id", b"brand_id", "contact_id", b"contact_id", "end", b"end", "first_chunk", b"first_chunk", "language", b"language", "payload", b"payload", "stream_id", b"stream_id", "tenant_id", b"tenant_id", "timestamp_ms", b"timestamp_ms", "track", b"track"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallAudio: _TypeAlias = CallAudio  # noqa: Y015

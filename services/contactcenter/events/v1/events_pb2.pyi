@@ -55,6 +55,13 @@ class Event(_message.Message):
     CALLBACK_REQUESTED_FIELD_NUMBER: _builtins.int
     CONTACT_WRAPPED_UP_FIELD_NUMBER: _builtins.int
     JOURNEY_CONTINUED_FIELD_NUMBER: _builtins.int
+    SURGE_DETECTED_FIELD_NUMBER: _builtins.int
+    FALLBACK_ENGAGED_FIELD_NUMBER: _builtins.int
+    FALLBACK_RELEASED_FIELD_NUMBER: _builtins.int
+    CALLBACK_CANCELLED_FIELD_NUMBER: _builtins.int
+    CALLBACK_ATTEMPT_FAILED_FIELD_NUMBER: _builtins.int
+    CONTACT_DEFLECTED_FIELD_NUMBER: _builtins.int
+    TRANSCRIPT_SEGMENT_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id; also the `Nats-Msg-Id` used for de-duplication."""
     region: _builtins.str
@@ -127,6 +134,39 @@ class Event(_message.Message):
         of the gateway (an external system's flow event, a long wait that timed out).
         """
 
+    @_builtins.property
+    def surge_detected(self) -> Global___SurgeDetected:
+        """Surge detection (routing, 90): a queue signal left its seasonal normal for long enough."""
+
+    @_builtins.property
+    def fallback_engaged(self) -> Global___FallbackEngaged:
+        """Surge guard (routing, 91-92): a fallback policy engaged its actions (a detector alerted or
+        the predicted service level stayed low, or a supervisor engaged it), and released them.
+        """
+
+    @_builtins.property
+    def fallback_released(self) -> Global___FallbackReleased: ...
+    @_builtins.property
+    def callback_cancelled(self) -> Global___CallbackCancelled:
+        """Queued callbacks (93-96): the customer (on their channel, or through the API) cancelled a
+        call-back request that still waited (routing); one call back attempt was not answered and is
+        retried after the endpoint's spacing, or was the last one allowed (gateway).
+        """
+
+    @_builtins.property
+    def callback_attempt_failed(self) -> Global___CallbackAttemptFailed: ...
+    @_builtins.property
+    def contact_deflected(self) -> Global___ContactDeflected:
+        """Back-pressure at the edge (gateway, 97-99): a new contact beyond its tenant's or queue's
+        ceiling of waiting contacts was answered at once on its channel instead of being queued.
+        """
+
+    @_builtins.property
+    def transcript_segment(self) -> Global___TranscriptSegment:
+        """Voice (ai, 100-109): one utterance of a call's audio as text, on the caller's or the agent's
+        track, as soon as the speaker paused.
+        """
+
     def __init__(
         self,
         *,
@@ -156,12 +196,19 @@ class Event(_message.Message):
         callback_requested: Global___CallbackRequested | None = ...,
         contact_wrapped_up: Global___ContactWrappedUp | None = ...,
         journey_continued: Global___JourneyContinued | None = ...,
+        surge_detected: Global___SurgeDetected | None = ...,
+        fallback_engaged: Global___FallbackEngaged | None = ...,
+        fallback_released: Global___FallbackReleased | None = ...,
+        callback_cancelled: Global___CallbackCancelled | None = ...,
+        callback_attempt_failed: Global___CallbackAttemptFailed | None = ...,
+        contact_deflected: Global___ContactDeflected | None = ...,
+        transcript_segment: Global___TranscriptSegment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "tenant", b"tenant"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_attempt_failed", b"callback_attempt_failed", "callback_cancelled", b"callback_cancelled", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_deflected", b"contact_deflected", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "fallback_engaged", b"fallback_engaged", "fallback_released", b"fallback_released", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "surge_detected", b"surge_detected", "tenant", b"tenant", "transcript_segment", b"transcript_segment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_attempt_failed", b"callback_attempt_failed", "callback_cancelled", b"callback_cancelled", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_deflected", b"contact_deflected", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "fallback_engaged", b"fallback_engaged", "fallback_released", b"fallback_released", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "surge_detected", b"surge_detected", "tenant", b"tenant", "transcript_segment", b"transcript_segment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "offer_withdrawn", "message_status_changed", "callback_requested", "contact_wrapped_up", "journey_continued"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "offer_withdrawn", "message_status_changed", "callback_requested", "contact_wrapped_up", "journey_continued", "surge_detected", "fallback_engaged", "fallback_released", "callback_cancelled", "callback_attempt_failed", "contact_deflected", "transcript_segment"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -300,6 +347,7 @@ class ContactQueued(_message.Message):
     PREFERRED_AGENT_FIELD_NUMBER: _builtins.int
     INTENT_FIELD_NUMBER: _builtins.int
     SENTIMENT_FIELD_NUMBER: _builtins.int
+    CALLBACK_FIELD_NUMBER: _builtins.int
     queue: _builtins.str
     priority: _builtins.int
     channel: _common_pb2.ChannelKind.ValueType
@@ -316,6 +364,10 @@ class ContactQueued(_message.Message):
     intent ("out_of_scope" when none fits) and the sentiment (-1 .. 1).
     """
     sentiment: _builtins.float
+    callback: _builtins.bool
+    """The customer asked to be called back before the contact was queued (a deflected customer's
+    CALL ME): it waits as a call-back request from the start, keeping its place, holding no line.
+    """
     @_builtins.property
     def required_skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Skills the agent must have (names from the tenant's queues)."""
@@ -332,10 +384,11 @@ class ContactQueued(_message.Message):
         preferred_agent: _builtins.str = ...,
         intent: _builtins.str = ...,
         sentiment: _builtins.float = ...,
+        callback: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "channel", b"channel", "intent", b"intent", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills", "sentiment", b"sentiment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "callback", b"callback", "channel", b"channel", "intent", b"intent", "language", b"language", "preferred_agent", b"preferred_agent", "priority", b"priority", "queue", b"queue", "required_skills", b"required_skills", "sentiment", b"sentiment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -351,11 +404,14 @@ class ContactOffered(_message.Message):
     AGENT_ID_FIELD_NUMBER: _builtins.int
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     HOME_REGION_FIELD_NUMBER: _builtins.int
+    CALLBACK_FIELD_NUMBER: _builtins.int
     queue: _builtins.str
     agent_id: _builtins.str
     reservation_id: _builtins.str
     home_region: _builtins.str
     """Set when the contact was handed over from another region, whose gateway holds its data."""
+    callback: _builtins.bool
+    """A queued call-back request: accepting it places a call to the customer."""
     def __init__(
         self,
         *,
@@ -363,10 +419,11 @@ class ContactOffered(_message.Message):
         agent_id: _builtins.str = ...,
         reservation_id: _builtins.str = ...,
         home_region: _builtins.str = ...,
+        callback: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "home_region", b"home_region", "queue", b"queue", "reservation_id", b"reservation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "callback", b"callback", "home_region", b"home_region", "queue", b"queue", "reservation_id", b"reservation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -736,26 +793,120 @@ class CallbackRequested(_message.Message):
     QUEUE_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     ENDPOINT_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    FIRST_REQUEST_FIELD_NUMBER: _builtins.int
     queue: _builtins.str
     """Queue the journey names for the call back."""
     channel: _builtins.str
     """Channel of the call back, e.g. "voice"."""
     endpoint: _builtins.str
     """The channel endpoint the call is placed from (a voice endpoint of the same tenant and brand)."""
+    attempt: _builtins.int
+    """Which attempt this is, from 1 (0: the first, from a producer that does not count)."""
+    agent_id: _builtins.str
+    """The agent who accepted the call-back request: the answered call is put through to them."""
+    first_request: _builtins.str
+    """The event id of the first attempt's request: every retry names it (empty on the first)."""
     def __init__(
         self,
         *,
         queue: _builtins.str = ...,
         channel: _builtins.str = ...,
         endpoint: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        agent_id: _builtins.str = ...,
+        first_request: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "endpoint", b"endpoint", "queue", b"queue"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempt", b"attempt", "channel", b"channel", "endpoint", b"endpoint", "first_request", b"first_request", "queue", b"queue"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CallbackRequested: _TypeAlias = CallbackRequested  # noqa: Y015
+
+@_typing.final
+class CallbackCancelled(_message.Message):
+    """A call-back request that still waited in its queue was cancelled: it left the queue and the
+    customer was told on their channel. Carries no personal data.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    by: _builtins.str
+    """"customer" (a reply on their channel) or "api"."""
+    channel: _common_pb2.ChannelKind.ValueType
+    """The channel the customer cancelled on (unspecified: through the API)."""
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        by: _builtins.str = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "channel", b"channel", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallbackCancelled: _TypeAlias = CallbackCancelled  # noqa: Y015
+
+@_typing.final
+class CallbackAttemptFailed(_message.Message):
+    """The call placed for a call-back request ended without the customer answering."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_ALLOWED_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FINAL_FIELD_NUMBER: _builtins.int
+    RETRY_AT_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    FIRST_REQUEST_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    attempt: _builtins.int
+    """The attempt that failed, from 1, and how many the endpoint allows."""
+    attempts_allowed: _builtins.int
+    status: _builtins.str
+    """Twilio's CallStatus: "no-answer", "busy" or "failed"."""
+    final: _builtins.bool
+    """False: the next attempt is placed at `retry_at`; true: it was the last, the call back failed."""
+    endpoint: _builtins.str
+    """The voice endpoint the calls are placed from, and the agent waiting for the call."""
+    agent_id: _builtins.str
+    first_request: _builtins.str
+    """The event id of the first attempt's CallbackRequested."""
+    @_builtins.property
+    def retry_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        attempts_allowed: _builtins.int = ...,
+        status: _builtins.str = ...,
+        final: _builtins.bool = ...,
+        retry_at: _timestamp_pb2.Timestamp | None = ...,
+        endpoint: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        first_request: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["retry_at", b"retry_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempt", b"attempt", "attempts_allowed", b"attempts_allowed", "endpoint", b"endpoint", "final", b"final", "first_request", b"first_request", "queue", b"queue", "retry_at", b"retry_at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallbackAttemptFailed: _TypeAlias = CallbackAttemptFailed  # noqa: Y015
 
 @_typing.final
 class AttachmentRef(_message.Message):
@@ -908,3 +1059,298 @@ class JourneyContinued(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___JourneyContinued: _TypeAlias = JourneyContinued  # noqa: Y015
+
+@_typing.final
+class ContactDeflected(_message.Message):
+    """A new contact arrived while its tenant's or its queue's ceiling of waiting contacts was reached:
+    it was recorded (ContactCreated, MessageReceived), answered at once on its channel (MessageSent,
+    or spoken on a call) and closed (ContactClosed outcome "deflected"); it never waited in a queue.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CEILING_FIELD_NUMBER: _builtins.int
+    MAX_WAITING_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
+    ESTIMATED_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    OFFERED_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    """The queue the contact would have waited in; empty for a journey's entry point."""
+    channel: _common_pb2.ChannelKind.ValueType
+    ceiling: _builtins.str
+    """Which ceiling: "tenant" or "queue"."""
+    max_waiting: _builtins.int
+    """The ceiling (contacts waiting) and how many waited (or were being admitted) when it arrived."""
+    waiting: _builtins.int
+    estimated_wait_seconds: _builtins.float
+    """The wait it would have had (seconds; -1 unknown or unbounded), as told to the customer."""
+    @_builtins.property
+    def offered(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the answer offered: "estimated_wait", "callback", "self_service"."""
+
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        ceiling: _builtins.str = ...,
+        max_waiting: _builtins.int = ...,
+        waiting: _builtins.int = ...,
+        estimated_wait_seconds: _builtins.float = ...,
+        offered: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ceiling", b"ceiling", "channel", b"channel", "estimated_wait_seconds", b"estimated_wait_seconds", "max_waiting", b"max_waiting", "offered", b"offered", "queue", b"queue", "waiting", b"waiting"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactDeflected: _TypeAlias = ContactDeflected  # noqa: Y015
+
+@_typing.final
+class SurgeDetected(_message.Message):
+    """A surge detector's alert rose: one signal of one queue (or of the whole tenant) stayed away from
+    its seasonal baseline (weekday x 15-minute slot) for the detector's minimum duration. Published
+    once per alert, on its rising edge. Carries no personal data; the envelope's contact id is
+    "surge-<queue>" ("surge-" for the whole tenant), its tenant and region those of the signal.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    INTERVAL_END_FIELD_NUMBER: _builtins.int
+    INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    """The queue; empty: every queue of the tenant together."""
+    channel: _common_pb2.ChannelKind.ValueType
+    """The channel; unspecified: every channel of the queue together."""
+    metric: _builtins.str
+    """"arrivals", "waiting", "longest_wait", "abandoned" or "service_level"."""
+    value: _builtins.float
+    """The interval's value and what is normal for it (same unit: contacts, seconds, share 0..1)."""
+    baseline: _builtins.float
+    score: _builtins.float
+    """Robust z-score against the baseline (median/MAD; counts variance-stabilised)."""
+    direction: _builtins.int
+    """+1: above normal (a surge), -1: below (e.g. arrivals dropped to zero, an outage upstream)."""
+    interval_seconds: _builtins.float
+    @_builtins.property
+    def interval_end(self) -> _timestamp_pb2.Timestamp:
+        """The end of the interval the alert rose on, and the interval's length in seconds."""
+
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        metric: _builtins.str = ...,
+        value: _builtins.float = ...,
+        baseline: _builtins.float = ...,
+        score: _builtins.float = ...,
+        direction: _builtins.int = ...,
+        interval_end: _timestamp_pb2.Timestamp | None = ...,
+        interval_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["interval_end", b"interval_end"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "channel", b"channel", "direction", b"direction", "interval_end", b"interval_end", "interval_seconds", b"interval_seconds", "metric", b"metric", "queue", b"queue", "score", b"score", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SurgeDetected: _TypeAlias = SurgeDetected  # noqa: Y015
+
+@_typing.final
+class SurgeEvidence(_message.Message):
+    """Why a fallback policy engaged or released: the signal, its seasonal baseline and its score."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    WHERE_FIELD_NUMBER: _builtins.int
+    metric: _builtins.str
+    """"arrivals", "waiting", "longest_wait", "abandoned", "service_level",
+    "predicted_service_level", or "manual" (a supervisor decided; `where` names them).
+    """
+    value: _builtins.float
+    baseline: _builtins.float
+    score: _builtins.float
+    """Robust z-score against the baseline (predicted service level: level minus threshold)."""
+    where: _builtins.str
+    """Where it was measured: "<region>/<tenant>/<queue>/<channel>" ("*" for all), or "<tenant>/<queue>"."""
+    def __init__(
+        self,
+        *,
+        metric: _builtins.str = ...,
+        value: _builtins.float = ...,
+        baseline: _builtins.float = ...,
+        score: _builtins.float = ...,
+        where: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "metric", b"metric", "score", b"score", "value", b"value", "where", b"where"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SurgeEvidence: _TypeAlias = SurgeEvidence  # noqa: Y015
+
+@_typing.final
+class FallbackEngaged(_message.Message):
+    """A fallback policy of the ContactCenter (`surge.policies`) engaged its actions in order.
+    Carries no personal data; the envelope's contact id is "surge-<policy>" (the subject's last token).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    MANUAL_FIELD_NUMBER: _builtins.int
+    FAILED_ACTIONS_FIELD_NUMBER: _builtins.int
+    policy: _builtins.str
+    queue: _builtins.str
+    """The queue the policy watches; empty: every queue of the tenant."""
+    manual: _builtins.bool
+    """A supervisor engaged it by hand (held until released by hand)."""
+    @_builtins.property
+    def evidence(self) -> Global___SurgeEvidence: ...
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What was done, in order, e.g. "callback", "journey:support/live->v2", "overflow:eu/billing"."""
+
+    @_builtins.property
+    def failed_actions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Actions that could not be carried out, each with why (the others still were)."""
+
+    def __init__(
+        self,
+        *,
+        policy: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        evidence: Global___SurgeEvidence | None = ...,
+        actions: _abc.Iterable[_builtins.str] | None = ...,
+        manual: _builtins.bool = ...,
+        failed_actions: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "evidence", b"evidence", "failed_actions", b"failed_actions", "manual", b"manual", "policy", b"policy", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FallbackEngaged: _TypeAlias = FallbackEngaged  # noqa: Y015
+
+@_typing.final
+class FallbackReleased(_message.Message):
+    """A fallback policy released its actions (undone in reverse order)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ENGAGED_AT_FIELD_NUMBER: _builtins.int
+    FAILED_ACTIONS_FIELD_NUMBER: _builtins.int
+    policy: _builtins.str
+    queue: _builtins.str
+    reason: _builtins.str
+    """"normal" (normal held for the release time), "manual", or "policy_removed"."""
+    @_builtins.property
+    def evidence(self) -> Global___SurgeEvidence:
+        """The signal now (back to normal), or the last one seen while engaged."""
+
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def engaged_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def failed_actions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        policy: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        evidence: Global___SurgeEvidence | None = ...,
+        actions: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+        engaged_at: _timestamp_pb2.Timestamp | None = ...,
+        failed_actions: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["engaged_at", b"engaged_at", "evidence", b"evidence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "engaged_at", b"engaged_at", "evidence", b"evidence", "failed_actions", b"failed_actions", "policy", b"policy", "queue", b"queue", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FallbackReleased: _TypeAlias = FallbackReleased  # noqa: Y015
+
+@_typing.final
+class TranscriptSegment(_message.Message):
+    """One utterance of a call, transcribed live from its media stream (event payload)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_ID_FIELD_NUMBER: _builtins.int
+    TRACK_FIELD_NUMBER: _builtins.int
+    START_SECONDS_FIELD_NUMBER: _builtins.int
+    END_SECONDS_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    TRANSCRIBED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    stream_id: _builtins.str
+    """The media stream of the call (Twilio's streamSid)."""
+    track: _builtins.str
+    """"caller" (Twilio's inbound track) or "agent" (outbound)."""
+    start_seconds: _builtins.float
+    """Seconds from the start of the stream."""
+    end_seconds: _builtins.float
+    text: _builtins.str
+    """What was said; PII-redacted when the region's policy redacts events leaving the ai service."""
+    confidence: _builtins.float
+    """0..1, the recogniser's posterior for its best hypothesis."""
+    language: _builtins.str
+    transcribed: _builtins.bool
+    """False: the recogniser did not transcribe the utterance (e.g. a language it does not speak);
+    `reason` says why.
+    """
+    reason: _builtins.str
+    sequence: _builtins.int
+    """Order of the segment within its stream and track, from 1."""
+    def __init__(
+        self,
+        *,
+        stream_id: _builtins.str = ...,
+        track: _builtins.str = ...,
+        start_seconds: _builtins.float = ...,
+        end_seconds: _builtins.float = ...,
+        text: _builtins.str = ...,
+        confidence: _builtins.float = ...,
+        language: _builtins.str = ...,
+        transcribed: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "end_seconds", b"end_seconds", "language", b"language", "reason", b"reason", "sequence", b"sequence", "start_seconds", b"start_seconds", "stream_id", b"stream_id", "text", b"text", "track", b"track", "transcribed", b"transcribed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TranscriptSegment: _TypeAlias = TranscriptSegment  # noqa: Y015

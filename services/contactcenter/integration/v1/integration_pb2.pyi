@@ -861,3 +861,325 @@ class InvokeConnectorResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InvokeConnectorResponse: _TypeAlias = InvokeConnectorResponse  # noqa: Y015
+
+@_typing.final
+class GetReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    GROUP_BY_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    SERVICE_LEVEL_SECONDS_FIELD_NUMBER: _builtins.int
+    FCR_DAYS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    start: _builtins.str
+    """The period [start, end): ISO 8601 dates or date-times; without an offset, on `time_zone`'s clock."""
+    end: _builtins.str
+    interval: _builtins.str
+    """"15m", "hour" (default) or "day"."""
+    group_by: _builtins.str
+    """Empty: one row per interval; else "queue", "agent", "channel", "brand", "language", "intent"."""
+    time_zone: _builtins.str
+    """IANA time zone the intervals follow (days of 23 or 25 hours when the clocks change); default UTC."""
+    service_level_seconds: _builtins.float
+    """Service-level threshold in seconds (answered within it) for every queue; 0: each queue's
+    own target (its channel's, if it sets one), as routing holds it.
+    """
+    fcr_days: _builtins.int
+    """First-contact resolution: no further contact of the customer within this many days; 0: 7."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        interval: _builtins.str = ...,
+        group_by: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        service_level_seconds: _builtins.float = ...,
+        fcr_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "fcr_days", b"fcr_days", "group_by", b"group_by", "interval", b"interval", "service_level_seconds", b"service_level_seconds", "start", b"start", "tenant_id", b"tenant_id", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetReportRequest: _TypeAlias = GetReportRequest  # noqa: Y015
+
+@_typing.final
+class ReportRow(_message.Message):
+    """One interval (and group) of a report. Ratios and means are absent (has_* false) where there
+    was nothing to divide by.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    OFFERED_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    ABANDONED_FIELD_NUMBER: _builtins.int
+    SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
+    ABANDON_RATE_FIELD_NUMBER: _builtins.int
+    AVERAGE_SPEED_OF_ANSWER_FIELD_NUMBER: _builtins.int
+    AVERAGE_HANDLE_TIME_FIELD_NUMBER: _builtins.int
+    AVERAGE_AFTER_CONTACT_WORK_FIELD_NUMBER: _builtins.int
+    AVERAGE_ABANDON_WAIT_FIELD_NUMBER: _builtins.int
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    FIRST_CONTACT_RESOLUTION_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    start: _builtins.str
+    """The interval, local ISO 8601 with offset, e.g. 2026-03-29T03:00:00+02:00."""
+    end: _builtins.str
+    group: _builtins.str
+    """The group's value ("" for contacts without one, or when not grouped)."""
+    offered: _builtins.int
+    answered: _builtins.int
+    abandoned: _builtins.int
+    service_level: _builtins.float
+    abandon_rate: _builtins.float
+    average_speed_of_answer: _builtins.float
+    average_handle_time: _builtins.float
+    average_after_contact_work: _builtins.float
+    average_abandon_wait: _builtins.float
+    transfers: _builtins.int
+    first_contact_resolution: _builtins.float
+    sentiment: _builtins.float
+    def __init__(
+        self,
+        *,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        group: _builtins.str = ...,
+        offered: _builtins.int = ...,
+        answered: _builtins.int = ...,
+        abandoned: _builtins.int = ...,
+        service_level: _builtins.float | None = ...,
+        abandon_rate: _builtins.float | None = ...,
+        average_speed_of_answer: _builtins.float | None = ...,
+        average_handle_time: _builtins.float | None = ...,
+        average_after_contact_work: _builtins.float | None = ...,
+        average_abandon_wait: _builtins.float | None = ...,
+        transfers: _builtins.int = ...,
+        first_contact_resolution: _builtins.float | None = ...,
+        sentiment: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate", "_average_abandon_wait", b"_average_abandon_wait", "_average_after_contact_work", b"_average_after_contact_work", "_average_handle_time", b"_average_handle_time", "_average_speed_of_answer", b"_average_speed_of_answer", "_first_contact_resolution", b"_first_contact_resolution", "_sentiment", b"_sentiment", "_service_level", b"_service_level", "abandon_rate", b"abandon_rate", "average_abandon_wait", b"average_abandon_wait", "average_after_contact_work", b"average_after_contact_work", "average_handle_time", b"average_handle_time", "average_speed_of_answer", b"average_speed_of_answer", "first_contact_resolution", b"first_contact_resolution", "sentiment", b"sentiment", "service_level", b"service_level"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate", "_average_abandon_wait", b"_average_abandon_wait", "_average_after_contact_work", b"_average_after_contact_work", "_average_handle_time", b"_average_handle_time", "_average_speed_of_answer", b"_average_speed_of_answer", "_first_contact_resolution", b"_first_contact_resolution", "_sentiment", b"_sentiment", "_service_level", b"_service_level", "abandon_rate", b"abandon_rate", "abandoned", b"abandoned", "answered", b"answered", "average_abandon_wait", b"average_abandon_wait", "average_after_contact_work", b"average_after_contact_work", "average_handle_time", b"average_handle_time", "average_speed_of_answer", b"average_speed_of_answer", "end", b"end", "first_contact_resolution", b"first_contact_resolution", "group", b"group", "offered", b"offered", "sentiment", b"sentiment", "service_level", b"service_level", "start", b"start", "transfers", b"transfers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__abandon_rate: _TypeAlias = _typing.Literal["abandon_rate"]  # noqa: Y015
+    _WhichOneofArgType__abandon_rate: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate"]  # noqa: Y015
+    _WhichOneofReturnType__average_abandon_wait: _TypeAlias = _typing.Literal["average_abandon_wait"]  # noqa: Y015
+    _WhichOneofArgType__average_abandon_wait: _TypeAlias = _typing.Literal["_average_abandon_wait", b"_average_abandon_wait"]  # noqa: Y015
+    _WhichOneofReturnType__average_after_contact_work: _TypeAlias = _typing.Literal["average_after_contact_work"]  # noqa: Y015
+    _WhichOneofArgType__average_after_contact_work: _TypeAlias = _typing.Literal["_average_after_contact_work", b"_average_after_contact_work"]  # noqa: Y015
+    _WhichOneofReturnType__average_handle_time: _TypeAlias = _typing.Literal["average_handle_time"]  # noqa: Y015
+    _WhichOneofArgType__average_handle_time: _TypeAlias = _typing.Literal["_average_handle_time", b"_average_handle_time"]  # noqa: Y015
+    _WhichOneofReturnType__average_speed_of_answer: _TypeAlias = _typing.Literal["average_speed_of_answer"]  # noqa: Y015
+    _WhichOneofArgType__average_speed_of_answer: _TypeAlias = _typing.Literal["_average_speed_of_answer", b"_average_speed_of_answer"]  # noqa: Y015
+    _WhichOneofReturnType__first_contact_resolution: _TypeAlias = _typing.Literal["first_contact_resolution"]  # noqa: Y015
+    _WhichOneofArgType__first_contact_resolution: _TypeAlias = _typing.Literal["_first_contact_resolution", b"_first_contact_resolution"]  # noqa: Y015
+    _WhichOneofReturnType__sentiment: _TypeAlias = _typing.Literal["sentiment"]  # noqa: Y015
+    _WhichOneofArgType__sentiment: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment"]  # noqa: Y015
+    _WhichOneofReturnType__service_level: _TypeAlias = _typing.Literal["service_level"]  # noqa: Y015
+    _WhichOneofArgType__service_level: _TypeAlias = _typing.Literal["_service_level", b"_service_level"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__abandon_rate) -> _WhichOneofReturnType__abandon_rate | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_abandon_wait) -> _WhichOneofReturnType__average_abandon_wait | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_after_contact_work) -> _WhichOneofReturnType__average_after_contact_work | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_handle_time) -> _WhichOneofReturnType__average_handle_time | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_speed_of_answer) -> _WhichOneofReturnType__average_speed_of_answer | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__first_contact_resolution) -> _WhichOneofReturnType__first_contact_resolution | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sentiment) -> _WhichOneofReturnType__sentiment | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__service_level) -> _WhichOneofReturnType__service_level | None: ...
+
+Global___ReportRow: _TypeAlias = ReportRow  # noqa: Y015
+
+@_typing.final
+class GetReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    time_zone: _builtins.str
+    """The time zone and interval the rows follow (the defaults applied)."""
+    interval: _builtins.str
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportRow]: ...
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___ReportRow] | None = ...,
+        time_zone: _builtins.str = ...,
+        interval: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval", b"interval", "rows", b"rows", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetReportResponse: _TypeAlias = GetReportResponse  # noqa: Y015
+
+@_typing.final
+class ExportContactsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    start: _builtins.str
+    """The period [start, end) of the contacts' arrival (in the queue, or creation if never
+    queued), as GetReport counts them: ISO 8601, on `time_zone`'s clock without an offset.
+    """
+    end: _builtins.str
+    time_zone: _builtins.str
+    page_size: _builtins.int
+    """Contacts per page: 0 means 5,000; at most 10,000."""
+    page_token: _builtins.str
+    """Empty for the first page, then the last reply's next_page_token."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "page_size", b"page_size", "page_token", b"page_token", "start", b"start", "tenant_id", b"tenant_id", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportContactsRequest: _TypeAlias = ExportContactsRequest  # noqa: Y015
+
+@_typing.final
+class ExportedContact(_message.Message):
+    """One finished contact, without who the customer is. Instants are Unix seconds (0: never)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    BRAND_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    FINAL_QUEUE_FIELD_NUMBER: _builtins.int
+    AGENT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    QUEUED_AT_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    HANDLE_SECONDS_FIELD_NUMBER: _builtins.int
+    ACW_SECONDS_FIELD_NUMBER: _builtins.int
+    ABANDON_SECONDS_FIELD_NUMBER: _builtins.int
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    ABANDONED_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    brand: _builtins.str
+    channel: _builtins.str
+    queue: _builtins.str
+    final_queue: _builtins.str
+    agent: _builtins.str
+    language: _builtins.str
+    intent: _builtins.str
+    sentiment: _builtins.float
+    """Mean sentiment of the analysed messages (-1..1); absent when none was analysed."""
+    outcome: _builtins.str
+    created_at: _builtins.float
+    queued_at: _builtins.float
+    answered_at: _builtins.float
+    closed_at: _builtins.float
+    wait_seconds: _builtins.float
+    handle_seconds: _builtins.float
+    acw_seconds: _builtins.float
+    abandon_seconds: _builtins.float
+    transfers: _builtins.int
+    answered: _builtins.bool
+    abandoned: _builtins.bool
+    def __init__(
+        self,
+        *,
+        contact_id: _builtins.str = ...,
+        brand: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        final_queue: _builtins.str = ...,
+        agent: _builtins.str = ...,
+        language: _builtins.str = ...,
+        intent: _builtins.str = ...,
+        sentiment: _builtins.float | None = ...,
+        outcome: _builtins.str = ...,
+        created_at: _builtins.float = ...,
+        queued_at: _builtins.float = ...,
+        answered_at: _builtins.float = ...,
+        closed_at: _builtins.float = ...,
+        wait_seconds: _builtins.float = ...,
+        handle_seconds: _builtins.float = ...,
+        acw_seconds: _builtins.float = ...,
+        abandon_seconds: _builtins.float = ...,
+        transfers: _builtins.int = ...,
+        answered: _builtins.bool = ...,
+        abandoned: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment", "sentiment", b"sentiment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment", "abandon_seconds", b"abandon_seconds", "abandoned", b"abandoned", "acw_seconds", b"acw_seconds", "agent", b"agent", "answered", b"answered", "answered_at", b"answered_at", "brand", b"brand", "channel", b"channel", "closed_at", b"closed_at", "contact_id", b"contact_id", "created_at", b"created_at", "final_queue", b"final_queue", "handle_seconds", b"handle_seconds", "intent", b"intent", "language", b"language", "outcome", b"outcome", "queue", b"queue", "queued_at", b"queued_at", "sentiment", b"sentiment", "transfers", b"transfers", "wait_seconds", b"wait_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__sentiment: _TypeAlias = _typing.Literal["sentiment"]  # noqa: Y015
+    _WhichOneofArgType__sentiment: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sentiment) -> _WhichOneofReturnType__sentiment | None: ...
+
+Global___ExportedContact: _TypeAlias = ExportedContact  # noqa: Y015
+
+@_typing.final
+class ExportContactsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty: this was the last page."""
+    @_builtins.property
+    def contacts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExportedContact]:
+        """In order of arrival (then contact id)."""
+
+    def __init__(
+        self,
+        *,
+        contacts: _abc.Iterable[Global___ExportedContact] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contacts", b"contacts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportContactsResponse: _TypeAlias = ExportContactsResponse  # noqa: Y015

@@ -90,6 +90,16 @@ class IntegrationServiceStub:
                 request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorResponse.FromString,
                 _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/GetReport',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetReportResponse.FromString,
+                _registered_method=True)
+        self.ExportContacts = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/ExportContacts',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsResponse.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -174,6 +184,24 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReport(self, request, context):
+        """Standard contact-center metrics of a period from the region's analytics store, by interval
+        (15m, hour, day on a time zone's clock) and optionally by queue, agent, channel, brand,
+        language or intent. Admins and supervisors (a brand-scoped one sees only its brands).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportContacts(self, request, context):
+        """A period's contacts from this region's analytics store, PII-minimised (no customer id), a
+        page at a time, for business systems (`ccctl report export` writes them as CSV or Parquet).
+        Admins and supervisors of the tenant; a brand-scoped caller gets its brands' contacts only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -231,6 +259,16 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.InvokeConnector,
                     request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorRequest.FromString,
                     response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetReportRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetReportResponse.SerializeToString,
+            ),
+            'ExportContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportContacts,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -531,6 +569,60 @@ class IntegrationService:
             '/contactcenter.integration.v1.IntegrationService/InvokeConnector',
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorRequest.SerializeToString,
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.InvokeConnectorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/GetReport',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetReportRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/ExportContacts',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,16 @@ class IntegrationServiceStub:
     waits for a SendFlowEvent); UNAVAILABLE / DEADLINE_EXCEEDED: the system failed or was slow;
     FAILED_PRECONDITION: residency forbids the call, or the contact lacks what the request needs.
     """
+    GetReport: _grpc.UnaryUnaryMultiCallable[_integration_pb2.GetReportRequest, _integration_pb2.GetReportResponse]
+    """Standard contact-center metrics of a period from the region's analytics store, by interval
+    (15m, hour, day on a time zone's clock) and optionally by queue, agent, channel, brand,
+    language or intent. Admins and supervisors (a brand-scoped one sees only its brands).
+    """
+    ExportContacts: _grpc.UnaryUnaryMultiCallable[_integration_pb2.ExportContactsRequest, _integration_pb2.ExportContactsResponse]
+    """A period's contacts from this region's analytics store, PII-minimised (no customer id), a
+    page at a time, for business systems (`ccctl report export` writes them as CSV or Parquet).
+    Admins and supervisors of the tenant; a brand-scoped caller gets its brands' contacts only.
+    """
 
 @_typing.type_check_only
 class IntegrationServiceAsyncStub(IntegrationServiceStub):
@@ -86,6 +96,16 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     NOT_FOUND: no enabled connector of the tenant answers the integration (the journey then
     waits for a SendFlowEvent); UNAVAILABLE / DEADLINE_EXCEEDED: the system failed or was slow;
     FAILED_PRECONDITION: residency forbids the call, or the contact lacks what the request needs.
+    """
+    GetReport: _aio.UnaryUnaryMultiCallable[_integration_pb2.GetReportRequest, _integration_pb2.GetReportResponse]  # type: ignore[assignment]
+    """Standard contact-center metrics of a period from the region's analytics store, by interval
+    (15m, hour, day on a time zone's clock) and optionally by queue, agent, channel, brand,
+    language or intent. Admins and supervisors (a brand-scoped one sees only its brands).
+    """
+    ExportContacts: _aio.UnaryUnaryMultiCallable[_integration_pb2.ExportContactsRequest, _integration_pb2.ExportContactsResponse]  # type: ignore[assignment]
+    """A period's contacts from this region's analytics store, PII-minimised (no customer id), a
+    page at a time, for business systems (`ccctl report export` writes them as CSV or Parquet).
+    Admins and supervisors of the tenant; a brand-scoped caller gets its brands' contacts only.
     """
 
 class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -179,6 +199,28 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         NOT_FOUND: no enabled connector of the tenant answers the integration (the journey then
         waits for a SendFlowEvent); UNAVAILABLE / DEADLINE_EXCEEDED: the system failed or was slow;
         FAILED_PRECONDITION: residency forbids the call, or the contact lacks what the request needs.
+        """
+
+    @_abc_1.abstractmethod
+    def GetReport(
+        self,
+        request: _integration_pb2.GetReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.GetReportResponse, _abc.Awaitable[_integration_pb2.GetReportResponse]]:
+        """Standard contact-center metrics of a period from the region's analytics store, by interval
+        (15m, hour, day on a time zone's clock) and optionally by queue, agent, channel, brand,
+        language or intent. Admins and supervisors (a brand-scoped one sees only its brands).
+        """
+
+    @_abc_1.abstractmethod
+    def ExportContacts(
+        self,
+        request: _integration_pb2.ExportContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.ExportContactsResponse, _abc.Awaitable[_integration_pb2.ExportContactsResponse]]:
+        """A period's contacts from this region's analytics store, PII-minimised (no customer id), a
+        page at a time, for business systems (`ccctl report export` writes them as CSV or Parquet).
+        Admins and supervisors of the tenant; a brand-scoped caller gets its brands' contacts only.
         """
 
 def add_IntegrationServiceServicer_to_server(servicer: IntegrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

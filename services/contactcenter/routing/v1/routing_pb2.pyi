@@ -1737,6 +1737,11 @@ class GetQueueStatsResponse(_message.Message):
     PREDICTED_ABANDON_RATE_FIELD_NUMBER: _builtins.int
     ABANDONMENT_AWARE_AVERAGE_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
     OVERLOADED_FIELD_NUMBER: _builtins.int
+    ESTIMATED_WAIT_NEXT_ARRIVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    AGENTS_FOR_TARGET_FIELD_NUMBER: _builtins.int
+    ADDITIONAL_AGENTS_NEEDED_FIELD_NUMBER: _builtins.int
+    STAFFING_REACHABLE_FIELD_NUMBER: _builtins.int
+    NEXT_ARRIVAL_SERVICE_LEVEL_FIELD_NUMBER: _builtins.int
     depth: _builtins.int
     longest_wait_seconds: _builtins.float
     staffed_agents: _builtins.int
@@ -1776,6 +1781,24 @@ class GetQueueStatsResponse(_message.Message):
     abandonment_aware_average_wait_seconds: _builtins.float
     overloaded: _builtins.bool
     """Erlang C: more work arrives than the staffed agents can handle."""
+    estimated_wait_next_arrival_seconds: _builtins.float
+    """Erlang A: the expected wait of a contact arriving now behind the `depth` waiting ones, until an
+    agent answers it (if it stays); 0 when an agent is free, -1 when no agent staffs the queue.
+    """
+    agents_for_target: _builtins.int
+    """Staffing answer (Erlang A on the window's arrivals, handle time and patience): the agents
+    that would answer target.answered_fraction within the threshold, and how many more than
+    staffed_agents that is (0: the target is met). staffing_reachable false: not even
+    agents_for_target agents reach it (the figure is the largest number tried).
+    """
+    additional_agents_needed: _builtins.int
+    staffing_reachable: _builtins.bool
+    next_arrival_service_level: _builtins.float
+    """Erlang A: the chance that a contact arriving now behind the `depth` waiting ones is answered
+    within the threshold (it may give up first): the service level during a surge's backlog,
+    where abandonment_aware_service_level is the settled queue's. 1 with nobody waiting on a
+    staffed queue, 0 when no agent staffs it.
+    """
     @_builtins.property
     def target(self) -> Global___ServiceLevelTarget:
         """The target that applies (the channel's, else the queue's)."""
@@ -1804,14 +1827,94 @@ class GetQueueStatsResponse(_message.Message):
         predicted_abandon_rate: _builtins.float = ...,
         abandonment_aware_average_wait_seconds: _builtins.float = ...,
         overloaded: _builtins.bool = ...,
+        estimated_wait_next_arrival_seconds: _builtins.float = ...,
+        agents_for_target: _builtins.int = ...,
+        additional_agents_needed: _builtins.int = ...,
+        staffing_reachable: _builtins.bool = ...,
+        next_arrival_service_level: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["abandoned_in_window", b"abandoned_in_window", "abandonment_aware_average_wait_seconds", b"abandonment_aware_average_wait_seconds", "abandonment_aware_service_level", b"abandonment_aware_service_level", "answered_within_target", b"answered_within_target", "arrival_window_seconds", b"arrival_window_seconds", "arrivals_last_hour", b"arrivals_last_hour", "arrivals_per_hour", b"arrivals_per_hour", "average_handle_seconds", b"average_handle_seconds", "average_patience_seconds", b"average_patience_seconds", "depth", b"depth", "handle_time_samples", b"handle_time_samples", "longest_wait_seconds", b"longest_wait_seconds", "measured_contacts", b"measured_contacts", "measured_service_level", b"measured_service_level", "meets_target", b"meets_target", "overloaded", b"overloaded", "predicted_abandon_rate", b"predicted_abandon_rate", "predicted_average_wait_seconds", b"predicted_average_wait_seconds", "predicted_service_level", b"predicted_service_level", "staffed_agents", b"staffed_agents", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abandoned_in_window", b"abandoned_in_window", "abandonment_aware_average_wait_seconds", b"abandonment_aware_average_wait_seconds", "abandonment_aware_service_level", b"abandonment_aware_service_level", "additional_agents_needed", b"additional_agents_needed", "agents_for_target", b"agents_for_target", "answered_within_target", b"answered_within_target", "arrival_window_seconds", b"arrival_window_seconds", "arrivals_last_hour", b"arrivals_last_hour", "arrivals_per_hour", b"arrivals_per_hour", "average_handle_seconds", b"average_handle_seconds", "average_patience_seconds", b"average_patience_seconds", "depth", b"depth", "estimated_wait_next_arrival_seconds", b"estimated_wait_next_arrival_seconds", "handle_time_samples", b"handle_time_samples", "longest_wait_seconds", b"longest_wait_seconds", "measured_contacts", b"measured_contacts", "measured_service_level", b"measured_service_level", "meets_target", b"meets_target", "next_arrival_service_level", b"next_arrival_service_level", "overloaded", b"overloaded", "predicted_abandon_rate", b"predicted_abandon_rate", "predicted_average_wait_seconds", b"predicted_average_wait_seconds", "predicted_service_level", b"predicted_service_level", "staffed_agents", b"staffed_agents", "staffing_reachable", b"staffing_reachable", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetQueueStatsResponse: _TypeAlias = GetQueueStatsResponse  # noqa: Y015
+
+@_typing.final
+class GetQueueDepthsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueueDepthsRequest: _TypeAlias = GetQueueDepthsRequest  # noqa: Y015
+
+@_typing.final
+class QueueDepth(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
+    LONGEST_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    ESTIMATED_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    waiting: _builtins.int
+    """Contacts waiting for an agent now."""
+    longest_wait_seconds: _builtins.float
+    estimated_wait_seconds: _builtins.float
+    """As GetQueueStatsResponse.estimated_wait_next_arrival_seconds (-1: no agent staffs the queue)."""
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        waiting: _builtins.int = ...,
+        longest_wait_seconds: _builtins.float = ...,
+        estimated_wait_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimated_wait_seconds", b"estimated_wait_seconds", "longest_wait_seconds", b"longest_wait_seconds", "queue", b"queue", "waiting", b"waiting"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueDepth: _TypeAlias = QueueDepth  # noqa: Y015
+
+@_typing.final
+class GetQueueDepthsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUES_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
+    waiting: _builtins.int
+    """Contacts waiting in all of the tenant's queues."""
+    @_builtins.property
+    def queues(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueDepth]:
+        """Every queue of the tenant, sorted by name."""
+
+    def __init__(
+        self,
+        *,
+        queues: _abc.Iterable[Global___QueueDepth] | None = ...,
+        waiting: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["queues", b"queues", "waiting", b"waiting"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueueDepthsResponse: _TypeAlias = GetQueueDepthsResponse  # noqa: Y015
 
 @_typing.final
 class ListQueuesRequest(_message.Message):
@@ -2004,3 +2107,314 @@ class TransferContactResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TransferContactResponse: _TypeAlias = TransferContactResponse  # noqa: Y015
+
+@_typing.final
+class EngageFallbackRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    policy: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        policy: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EngageFallbackRequest: _TypeAlias = EngageFallbackRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseFallbackRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    policy: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        policy: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseFallbackRequest: _TypeAlias = ReleaseFallbackRequest  # noqa: Y015
+
+@_typing.final
+class GetFallbackStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFallbackStatusRequest: _TypeAlias = GetFallbackStatusRequest  # noqa: Y015
+
+@_typing.final
+class FallbackPolicyStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    MANUAL_FIELD_NUMBER: _builtins.int
+    ENGAGED_AT_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    policy: _builtins.str
+    queue: _builtins.str
+    phase: _builtins.str
+    """normal, pending, engaged, releasing"""
+    manual: _builtins.str
+    """Held by a person: "engaged" (until released by hand), "released" (until the surge cleared once)."""
+    engaged_at: _builtins.float
+    """Seconds since the epoch it engaged (0: not engaged)."""
+    metric: _builtins.str
+    """What engaged it, or what was seen last while engaged."""
+    value: _builtins.float
+    baseline: _builtins.float
+    score: _builtins.float
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The policy's actions in order."""
+
+    def __init__(
+        self,
+        *,
+        policy: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        phase: _builtins.str = ...,
+        manual: _builtins.str = ...,
+        engaged_at: _builtins.float = ...,
+        metric: _builtins.str = ...,
+        value: _builtins.float = ...,
+        baseline: _builtins.float = ...,
+        score: _builtins.float = ...,
+        actions: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "baseline", b"baseline", "engaged_at", b"engaged_at", "manual", b"manual", "metric", b"metric", "phase", b"phase", "policy", b"policy", "queue", b"queue", "score", b"score", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FallbackPolicyStatus: _TypeAlias = FallbackPolicyStatus  # noqa: Y015
+
+@_typing.final
+class FallbackStatusResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policies(self) -> _containers.RepeatedCompositeFieldContainer[Global___FallbackPolicyStatus]:
+        """The tenant's policies, sorted by name."""
+
+    def __init__(
+        self,
+        *,
+        policies: _abc.Iterable[Global___FallbackPolicyStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policies", b"policies"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FallbackStatusResponse: _TypeAlias = FallbackStatusResponse  # noqa: Y015
+
+@_typing.final
+class CancelCallbackRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelCallbackRequest: _TypeAlias = CancelCallbackRequest  # noqa: Y015
+
+@_typing.final
+class CancelCallbackResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    queue: _builtins.str
+    """The queue the request left."""
+    def __init__(
+        self,
+        *,
+        contact_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelCallbackResponse: _TypeAlias = CancelCallbackResponse  # noqa: Y015
+
+@_typing.final
+class ListCallbacksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCallbacksRequest: _TypeAlias = ListCallbacksRequest  # noqa: Y015
+
+@_typing.final
+class CallbackRequestStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    WAITING_SINCE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    queue: _builtins.str
+    state: _builtins.str
+    """"scheduled" or "placed"."""
+    agent_id: _builtins.str
+    """The agent it rings at (offered) or who accepted it (placed); empty while it waits."""
+    waiting_since: _builtins.float
+    """When the customer started waiting (Unix seconds): the place the request keeps."""
+    channel: _common_pb2.ChannelKind.ValueType
+    def __init__(
+        self,
+        *,
+        contact_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        state: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        waiting_since: _builtins.float = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "channel", b"channel", "contact_id", b"contact_id", "queue", b"queue", "state", b"state", "waiting_since", b"waiting_since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallbackRequestStatus: _TypeAlias = CallbackRequestStatus  # noqa: Y015
+
+@_typing.final
+class ListCallbacksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLBACKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def callbacks(self) -> _containers.RepeatedCompositeFieldContainer[Global___CallbackRequestStatus]:
+        """In the order they are called back (first waiting first)."""
+
+    def __init__(
+        self,
+        *,
+        callbacks: _abc.Iterable[Global___CallbackRequestStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["callbacks", b"callbacks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCallbacksResponse: _TypeAlias = ListCallbacksResponse  # noqa: Y015
+
+@_typing.final
+class RequestCallbackRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    contact_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestCallbackRequest: _TypeAlias = RequestCallbackRequest  # noqa: Y015
+
+@_typing.final
+class RequestCallbackResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    SCHEDULED_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    scheduled: _builtins.bool
+    """True: the contact now waits as a call-back request (or was one already); false: it waits in
+    no queue (not queued yet, taken by an agent, closed), so nothing kept a place.
+    """
+    queue: _builtins.str
+    def __init__(
+        self,
+        *,
+        contact_id: _builtins.str = ...,
+        scheduled: _builtins.bool = ...,
+        queue: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "queue", b"queue", "scheduled", b"scheduled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestCallbackResponse: _TypeAlias = RequestCallbackResponse  # noqa: Y015

@@ -120,6 +120,11 @@ class RoutingServiceStub:
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.FromString,
                 _registered_method=True)
+        self.GetQueueDepths = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/GetQueueDepths',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueDepthsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueDepthsResponse.FromString,
+                _registered_method=True)
         self.ListQueues = channel.unary_unary(
                 '/contactcenter.routing.v1.RoutingService/ListQueues',
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.SerializeToString,
@@ -129,6 +134,36 @@ class RoutingServiceStub:
                 '/contactcenter.routing.v1.RoutingService/TransferContact',
                 request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactResponse.FromString,
+                _registered_method=True)
+        self.EngageFallback = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/EngageFallback',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.EngageFallbackRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.FromString,
+                _registered_method=True)
+        self.ReleaseFallback = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/ReleaseFallback',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ReleaseFallbackRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.FromString,
+                _registered_method=True)
+        self.GetFallbackStatus = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/GetFallbackStatus',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFallbackStatusRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.FromString,
+                _registered_method=True)
+        self.CancelCallback = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/CancelCallback',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.CancelCallbackRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.CancelCallbackResponse.FromString,
+                _registered_method=True)
+        self.ListCallbacks = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/ListCallbacks',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListCallbacksRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListCallbacksResponse.FromString,
+                _registered_method=True)
+        self.RequestCallback = channel.unary_unary(
+                '/contactcenter.routing.v1.RoutingService/RequestCallback',
+                request_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackResponse.FromString,
                 _registered_method=True)
 
 
@@ -252,7 +287,16 @@ class RoutingServiceServicer:
 
     def GetQueueStats(self, request, context):
         """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
-        the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+        the last hour's arrivals, the configured handle time and the routable agents), with
+        abandonment (Erlang A), for a contact arriving now, and the staffing answer (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQueueDepths(self, request, context):
+        """How many contacts wait in each of the tenant's queues now, and the abandonment-aware wait a
+        new arrival there can expect: what the gateway's back-pressure reads (admin, supervisor).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -270,6 +314,53 @@ class RoutingServiceServicer:
         """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
         contact stays open) and the contact waits in the target queue as a new arrival there
         (the agent holding it, admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EngageFallback(self, request, context):
+        """Surge guard: engage or release a fallback policy by hand (admin, supervisor); a manual
+        engagement holds until released by hand.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseFallback(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFallbackStatus(self, request, context):
+        """The tenant's fallback policies and whether each is engaged, why and since when (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelCallback(self, request, context):
+        """Queued callbacks: cancel a call-back request that still waits (admin, supervisor,
+        integration: the tenant's own systems acting for the customer). FAILED_PRECONDITION, naming
+        why, when the contact is no waiting request (taken by an agent already, closed, unknown).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCallbacks(self, request, context):
+        """The tenant's call-back requests that are not over: scheduled (waiting for their turn, or
+        ringing at an agent) and placed (an agent accepted: the call is being made) (admin, supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestCallback(self, request, context):
+        """Queued callbacks: the customer of a waiting contact asked to be called back on a number the
+        gateway holds for them (a chat visitor's, an e-mail sender's, a caller on hold): the contact
+        becomes a call-back request that keeps its place (admin, integration).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -363,6 +454,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsRequest.FromString,
                     response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatsResponse.SerializeToString,
             ),
+            'GetQueueDepths': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueueDepths,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueDepthsRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueDepthsResponse.SerializeToString,
+            ),
             'ListQueues': grpc.unary_unary_rpc_method_handler(
                     servicer.ListQueues,
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListQueuesRequest.FromString,
@@ -372,6 +468,36 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.TransferContact,
                     request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactRequest.FromString,
                     response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactResponse.SerializeToString,
+            ),
+            'EngageFallback': grpc.unary_unary_rpc_method_handler(
+                    servicer.EngageFallback,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.EngageFallbackRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.SerializeToString,
+            ),
+            'ReleaseFallback': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseFallback,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ReleaseFallbackRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.SerializeToString,
+            ),
+            'GetFallbackStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFallbackStatus,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFallbackStatusRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.SerializeToString,
+            ),
+            'CancelCallback': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelCallback,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.CancelCallbackRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.CancelCallbackResponse.SerializeToString,
+            ),
+            'ListCallbacks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCallbacks,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListCallbacksRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListCallbacksResponse.SerializeToString,
+            ),
+            'RequestCallback': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestCallback,
+                    request_deserializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackRequest.FromString,
+                    response_serializer=contactcenter_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -845,6 +971,33 @@ class RoutingService:
             _registered_method=True)
 
     @staticmethod
+    def GetQueueDepths(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/GetQueueDepths',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueDepthsRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetQueueDepthsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListQueues(request,
             target,
             options=(),
@@ -888,6 +1041,168 @@ class RoutingService:
             '/contactcenter.routing.v1.RoutingService/TransferContact',
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactRequest.SerializeToString,
             contactcenter_dot_routing_dot_v1_dot_routing__pb2.TransferContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EngageFallback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/EngageFallback',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.EngageFallbackRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseFallback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/ReleaseFallback',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ReleaseFallbackRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFallbackStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/GetFallbackStatus',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.GetFallbackStatusRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.FallbackStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelCallback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/CancelCallback',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.CancelCallbackRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.CancelCallbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCallbacks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/ListCallbacks',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListCallbacksRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.ListCallbacksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestCallback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.routing.v1.RoutingService/RequestCallback',
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackRequest.SerializeToString,
+            contactcenter_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

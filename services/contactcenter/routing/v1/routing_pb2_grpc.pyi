@@ -71,7 +71,12 @@ class RoutingServiceStub:
     """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
     GetQueueStats: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetQueueStatsRequest, _routing_pb2.GetQueueStatsResponse]
     """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
-    the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+    the last hour's arrivals, the configured handle time and the routable agents), with
+    abandonment (Erlang A), for a contact arriving now, and the staffing answer (admin, supervisor).
+    """
+    GetQueueDepths: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetQueueDepthsRequest, _routing_pb2.GetQueueDepthsResponse]
+    """How many contacts wait in each of the tenant's queues now, and the abandonment-aware wait a
+    new arrival there can expect: what the gateway's back-pressure reads (admin, supervisor).
     """
     ListQueues: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ListQueuesRequest, _routing_pb2.ListQueuesResponse]
     """The tenant's queues with their configuration, and how many of its agents are in each state,
@@ -81,6 +86,27 @@ class RoutingServiceStub:
     """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
     contact stays open) and the contact waits in the target queue as a new arrival there
     (the agent holding it, admin, supervisor).
+    """
+    EngageFallback: _grpc.UnaryUnaryMultiCallable[_routing_pb2.EngageFallbackRequest, _routing_pb2.FallbackStatusResponse]
+    """Surge guard: engage or release a fallback policy by hand (admin, supervisor); a manual
+    engagement holds until released by hand.
+    """
+    ReleaseFallback: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ReleaseFallbackRequest, _routing_pb2.FallbackStatusResponse]
+    GetFallbackStatus: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetFallbackStatusRequest, _routing_pb2.FallbackStatusResponse]
+    """The tenant's fallback policies and whether each is engaged, why and since when (admin, supervisor)."""
+    CancelCallback: _grpc.UnaryUnaryMultiCallable[_routing_pb2.CancelCallbackRequest, _routing_pb2.CancelCallbackResponse]
+    """Queued callbacks: cancel a call-back request that still waits (admin, supervisor,
+    integration: the tenant's own systems acting for the customer). FAILED_PRECONDITION, naming
+    why, when the contact is no waiting request (taken by an agent already, closed, unknown).
+    """
+    ListCallbacks: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ListCallbacksRequest, _routing_pb2.ListCallbacksResponse]
+    """The tenant's call-back requests that are not over: scheduled (waiting for their turn, or
+    ringing at an agent) and placed (an agent accepted: the call is being made) (admin, supervisor).
+    """
+    RequestCallback: _grpc.UnaryUnaryMultiCallable[_routing_pb2.RequestCallbackRequest, _routing_pb2.RequestCallbackResponse]
+    """Queued callbacks: the customer of a waiting contact asked to be called back on a number the
+    gateway holds for them (a chat visitor's, an e-mail sender's, a caller on hold): the contact
+    becomes a call-back request that keeps its place (admin, integration).
     """
 
 @_typing.type_check_only
@@ -126,7 +152,12 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Why the contact's last offer went to that agent: candidates, winning rule, scores (admin, supervisor)."""
     GetQueueStats: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetQueueStatsRequest, _routing_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
     """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
-    the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+    the last hour's arrivals, the configured handle time and the routable agents), with
+    abandonment (Erlang A), for a contact arriving now, and the staffing answer (admin, supervisor).
+    """
+    GetQueueDepths: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetQueueDepthsRequest, _routing_pb2.GetQueueDepthsResponse]  # type: ignore[assignment]
+    """How many contacts wait in each of the tenant's queues now, and the abandonment-aware wait a
+    new arrival there can expect: what the gateway's back-pressure reads (admin, supervisor).
     """
     ListQueues: _aio.UnaryUnaryMultiCallable[_routing_pb2.ListQueuesRequest, _routing_pb2.ListQueuesResponse]  # type: ignore[assignment]
     """The tenant's queues with their configuration, and how many of its agents are in each state,
@@ -136,6 +167,27 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
     contact stays open) and the contact waits in the target queue as a new arrival there
     (the agent holding it, admin, supervisor).
+    """
+    EngageFallback: _aio.UnaryUnaryMultiCallable[_routing_pb2.EngageFallbackRequest, _routing_pb2.FallbackStatusResponse]  # type: ignore[assignment]
+    """Surge guard: engage or release a fallback policy by hand (admin, supervisor); a manual
+    engagement holds until released by hand.
+    """
+    ReleaseFallback: _aio.UnaryUnaryMultiCallable[_routing_pb2.ReleaseFallbackRequest, _routing_pb2.FallbackStatusResponse]  # type: ignore[assignment]
+    GetFallbackStatus: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetFallbackStatusRequest, _routing_pb2.FallbackStatusResponse]  # type: ignore[assignment]
+    """The tenant's fallback policies and whether each is engaged, why and since when (admin, supervisor)."""
+    CancelCallback: _aio.UnaryUnaryMultiCallable[_routing_pb2.CancelCallbackRequest, _routing_pb2.CancelCallbackResponse]  # type: ignore[assignment]
+    """Queued callbacks: cancel a call-back request that still waits (admin, supervisor,
+    integration: the tenant's own systems acting for the customer). FAILED_PRECONDITION, naming
+    why, when the contact is no waiting request (taken by an agent already, closed, unknown).
+    """
+    ListCallbacks: _aio.UnaryUnaryMultiCallable[_routing_pb2.ListCallbacksRequest, _routing_pb2.ListCallbacksResponse]  # type: ignore[assignment]
+    """The tenant's call-back requests that are not over: scheduled (waiting for their turn, or
+    ringing at an agent) and placed (an agent accepted: the call is being made) (admin, supervisor).
+    """
+    RequestCallback: _aio.UnaryUnaryMultiCallable[_routing_pb2.RequestCallbackRequest, _routing_pb2.RequestCallbackResponse]  # type: ignore[assignment]
+    """Queued callbacks: the customer of a waiting contact asked to be called back on a number the
+    gateway holds for them (a chat visitor's, an e-mail sender's, a caller on hold): the contact
+    becomes a call-back request that keeps its place (admin, integration).
     """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -280,7 +332,18 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.GetQueueStatsResponse, _abc.Awaitable[_routing_pb2.GetQueueStatsResponse]]:
         """A queue's depth and longest wait now, and its predicted wait and service level (Erlang C from
-        the last hour's arrivals, the configured handle time and the routable agents) (admin, supervisor).
+        the last hour's arrivals, the configured handle time and the routable agents), with
+        abandonment (Erlang A), for a contact arriving now, and the staffing answer (admin, supervisor).
+        """
+
+    @_abc_1.abstractmethod
+    def GetQueueDepths(
+        self,
+        request: _routing_pb2.GetQueueDepthsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.GetQueueDepthsResponse, _abc.Awaitable[_routing_pb2.GetQueueDepthsResponse]]:
+        """How many contacts wait in each of the tenant's queues now, and the abandonment-aware wait a
+        new arrival there can expect: what the gateway's back-pressure reads (admin, supervisor).
         """
 
     @_abc_1.abstractmethod
@@ -302,6 +365,63 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Move a contact an agent has accepted to another queue: the agent's slot is freed (the
         contact stays open) and the contact waits in the target queue as a new arrival there
         (the agent holding it, admin, supervisor).
+        """
+
+    @_abc_1.abstractmethod
+    def EngageFallback(
+        self,
+        request: _routing_pb2.EngageFallbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.FallbackStatusResponse, _abc.Awaitable[_routing_pb2.FallbackStatusResponse]]:
+        """Surge guard: engage or release a fallback policy by hand (admin, supervisor); a manual
+        engagement holds until released by hand.
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseFallback(
+        self,
+        request: _routing_pb2.ReleaseFallbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.FallbackStatusResponse, _abc.Awaitable[_routing_pb2.FallbackStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetFallbackStatus(
+        self,
+        request: _routing_pb2.GetFallbackStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.FallbackStatusResponse, _abc.Awaitable[_routing_pb2.FallbackStatusResponse]]:
+        """The tenant's fallback policies and whether each is engaged, why and since when (admin, supervisor)."""
+
+    @_abc_1.abstractmethod
+    def CancelCallback(
+        self,
+        request: _routing_pb2.CancelCallbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.CancelCallbackResponse, _abc.Awaitable[_routing_pb2.CancelCallbackResponse]]:
+        """Queued callbacks: cancel a call-back request that still waits (admin, supervisor,
+        integration: the tenant's own systems acting for the customer). FAILED_PRECONDITION, naming
+        why, when the contact is no waiting request (taken by an agent already, closed, unknown).
+        """
+
+    @_abc_1.abstractmethod
+    def ListCallbacks(
+        self,
+        request: _routing_pb2.ListCallbacksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.ListCallbacksResponse, _abc.Awaitable[_routing_pb2.ListCallbacksResponse]]:
+        """The tenant's call-back requests that are not over: scheduled (waiting for their turn, or
+        ringing at an agent) and placed (an agent accepted: the call is being made) (admin, supervisor).
+        """
+
+    @_abc_1.abstractmethod
+    def RequestCallback(
+        self,
+        request: _routing_pb2.RequestCallbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.RequestCallbackResponse, _abc.Awaitable[_routing_pb2.RequestCallbackResponse]]:
+        """Queued callbacks: the customer of a waiting contact asked to be called back on a number the
+        gateway holds for them (a chat visitor's, an e-mail sender's, a caller on hold): the contact
+        becomes a call-back request that keeps its place (admin, integration).
         """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,198 @@
+"""Live transcription of calls: a call's audio in, `TranscriptSegment`s out, in order per track.
+
+Audio arrives in pieces per (stream, track) as the gateway's media stream relays them. Each
+track has its own segmenter (voice activity and endpointing); every utterance it ends is
+decoded by the recogniser (a process pool, off the event loop) and announced. What the caller
+says also enters the live AI pipeline exactly as a chat message does (sentiment trend, intent,
+escalation, agent assist). Utterances of one track are decoded one after another, so segments
+keep their order; tracks and calls run in parallel, up to the pool's size.
+
+A track whose utterances queue up faster than the recogniser decodes them is behind real time:
+it is reported (`behind`, logged once per stream), and every utterance is still transcribed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ai.domain.speech import SPEAKERS, Transcript, TranscriptSegmentFound
+from ai.domain.speech_audio import RECOGNISER_RATE, TELEPHONE_RATE, resample, ulaw_to_pcm16
+from ai.domain.speech_segmenter import Segmenter, Utterance
+from ai.service_layer.streaming import InboundMessage, StreamInsights
+from ccmesh.channels import Channel
+
+log = logging.getLogger(__name__)
+#: Utterances waiting for the recogniser on one track beyond which the track is behind real time.
+BEHIND_AFTER = 3
+
+
+class Recognition(Protocol):
+    """Decodes an utterance (`ai.adapters.speech_pool.SpeechPool`)."""
+
+    def set_vocabulary(self, tenant_id: str, sentences: Sequence[str]) -> None: ...
+
+    async def transcribe(self, tenant_id: str, language: str, samples: np.ndarray) -> Transcript: ...
+
+
+class VocabularySource(Protocol):
+    """A tenant's texts for its language model: intents' examples, knowledge base, phrases
+    (`ai.service_layer.transcription_vocabulary.StoredVocabulary`)."""
+
+    async def sentences(self, tenant_id: str) -> Sequence[str]: ...
+
+
+class TranscriptSink(Protocol):
+    """Announces a segment (`ai.adapters.speech_events.TranscriptEvents`)."""
+
+    async def publish(self, segment: TranscriptSegmentFound) -> None: ...
+
+
+@dataclass(frozen=True)
+class AudioPiece:
+    tenant_id: str
+    brand_id: str
+    contact_id: str
+    stream_id: str
+    #: Twilio's track name: "inbound" or "outbound".
+    track: str
+    language: str
+    #: 8 kHz μ-law.
+    payload: bytes
+    #: The stream stopped: what is buffered ends here.
+    end: bool = False
+
+
+@dataclass
+class _Track:
+    segmenter: Segmenter
+    queue: asyncio.Queue[Utterance | None] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+    sequence: int = 0
+    behind: bool = False
+
+
+class CallTranscription:
+    def __init__(
+        self,
+        recognition: Recognition,
+        sink: TranscriptSink,
+        segmenter: Callable[[], Segmenter],
+        insights: StreamInsights | None = None,
+        vocabulary: VocabularySource | None = None,
+    ) -> None:
+        self._recognition = recognition
+        self._vocabulary = vocabulary
+        self._sink = sink
+        self._segmenter = segmenter
+        self._insights = insights
+        self._tracks: dict[tuple[str, str], _Track] = {}
+        #: Streams that fell behind real time at least once.
+        self.behind: set[str] = set()
+
+    @property
+    def open_tracks(self) -> int:
+        return len(self._tracks)
+
+    async def on_audio(self, piece: AudioPiece) -> None:
+        if piece.track not in SPEAKERS:
+            raise ValueError(f"track: unknown track {piece.track[:20]!r}")
+        key = (piece.stream_id, piece.track)
+        track = self._tracks.get(key)
+        if track is None:
+            if piece.end and not piece.payload:
+                return
+            track = _Track(self._segmenter())
+            track.worker = asyncio.create_task(self._decode(piece, track), name=f"transcribe {key}")
+            self._tracks[key] = track
+        for utterance in track.segmenter.feed(ulaw_to_pcm16(piece.payload)):
+            self._enqueue(piece, track, utterance)
+        if piece.end:
+            last = track.segmenter.finish()
+            if last is not None:
+                self._enqueue(piece, track, last)
+            track.queue.put_nowait(None)
+            del self._tracks[key]
+
+    async def stop(self) -> None:
+        """Finish every open track (the service stops): buffered speech is still transcribed."""
+        workers = []
+        for track in self._tracks.values():
+            last = track.segmenter.finish()
+            if last is not None:
+                track.queue.put_nowait(last)
+            track.queue.put_nowait(None)
+            if track.worker is not None:
+                workers.append(track.worker)
+        self._tracks.clear()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    def _enqueue(self, piece: AudioPiece, track: _Track, utterance: Utterance) -> None:
+        track.queue.put_nowait(utterance)
+        if track.queue.qsize() > BEHIND_AFTER and not track.behind:
+            track.behind = True
+            self.behind.add(piece.stream_id)
+            log.warning(
+                "transcription of stream %s (%s) is behind real time: %d utterances waiting",
+                piece.stream_id,
+                piece.track,
+                track.queue.qsize(),
+            )
+
+    async def _decode(self, first: AudioPiece, track: _Track) -> None:
+        speaker = SPEAKERS[first.track]
+        if self._vocabulary is not None:
+            # Read when a call starts, so a knowledge base or intent change reaches the next call.
+            try:
+                self._recognition.set_vocabulary(
+                    first.tenant_id, await self._vocabulary.sentences(first.tenant_id)
+                )
+            except Exception as error:  # without its vocabulary the call is still transcribed
+                log.error("vocabulary of tenant %s not read: %r", first.tenant_id, error)
+        while (utterance := await track.queue.get()) is not None:
+            samples = resample(utterance.samples, TELEPHONE_RATE, RECOGNISER_RATE)
+            try:
+                transcript = await self._recognition.transcribe(first.tenant_id, first.language, samples)
+            except Exception as error:  # one utterance the recogniser lost must not end the call's transcript
+                log.error("stream %s: an utterance could not be transcribed: %r", first.stream_id, error)
+                transcript = Transcript(
+                    text="", confidence=0.0, language=first.language, transcribed=False, reason=str(error)
+                )
+            track.sequence += 1
+            segment = TranscriptSegmentFound(
+                tenant_id=first.tenant_id,
+                brand_id=first.brand_id,
+                contact_id=first.contact_id,
+                stream_id=first.stream_id,
+                track=speaker,
+                start_seconds=utterance.start_seconds,
+                end_seconds=utterance.end_seconds,
+                transcript=transcript,
+                sequence=track.sequence,
+            )
+            try:
+                await self._publish(segment, speaker)
+            except Exception as error:  # the next utterances are still transcribed and announced
+                log.error("stream %s: segment %d not announced: %r", first.stream_id, segment.sequence, error)
+
+    async def _publish(self, segment: TranscriptSegmentFound, speaker: str) -> None:
+        await self._sink.publish(segment)
+        text = segment.transcript.text
+        if self._insights is None or speaker != "caller" or not text:
+            return
+        await self._insights.on_message(
+            InboundMessage(
+                tenant_id=segment.tenant_id,
+                brand_id=segment.brand_id,
+                contact_id=segment.contact_id,
+                message_id=segment.segment_id,
+                text=text,
+                channel=Channel.VOICE,
+                expected_language=segment.transcript.language,
+            )
+        )
