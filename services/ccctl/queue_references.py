@@ -34,8 +34,9 @@ from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
 QueueBrands = dict[str, tuple[str, list[str]]]
 
 
-class _Queues:
-    """The tenants' queues per region, each asked of routing once."""
+class RoutingQueues:
+    """The tenants' queues per region, each asked of routing once (shared by every check of
+    `ccctl apply` that names queues)."""
 
     def __init__(self, nc: Client, secret: str) -> None:
         self._nc = nc
@@ -74,7 +75,7 @@ async def queue_problems(
         return [], []
     if secret is None:
         return [], ["queues not checked: no auth secret (CC_AUTH_SECRET or .data/auth-secret)"]
-    queues = _Queues(nc, secret)
+    queues = RoutingQueues(nc, secret)
     problems: list[str] = []
     for endpoint in endpoints:
         known = await queues.of(endpoint.spec.region, endpoint.spec.tenant)
@@ -86,7 +87,7 @@ async def queue_problems(
     return problems, queues.notes
 
 
-async def _overflow_problems(center: ContactCenter, queues: _Queues) -> list[str]:
+async def _overflow_problems(center: ContactCenter, queues: RoutingQueues) -> list[str]:
     problems = []
     region = center.spec.region
     for index, rule in enumerate(center.spec.routing.overflow):

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import grpc
 from nats.aio.client import Client
 
+from ccctl.queue_references import RoutingQueues
 from ccmesh.auth import TokenAuthority
 from ccmesh.configplane.base import Model
 from ccmesh.configplane.contactcenter import ContactCenter
@@ -42,29 +43,16 @@ class _Routing:
     def __init__(self, nc: Client, secret: str) -> None:
         self._nc = nc
         self._authority = TokenAuthority(secret)
-        self._queues: dict[tuple[str, str], set[str] | None] = {}
-        self.notes: list[str] = []
+        self._queues = RoutingQueues(nc, secret)
+        self.notes = self._queues.notes
 
     def _stub(self, region: str, tenant: str) -> Any:
         token = self._authority.mint(tenant, "admin", "ccctl-apply", 60)
         return mesh_stub(RoutingServiceStub, MeshChannel(self._nc, region, token=token, default_timeout=5.0))
 
     async def queues(self, region: str, tenant: str) -> set[str] | None:
-        key = (region, tenant)
-        if key not in self._queues:
-            try:
-                listed = await self._stub(region, tenant).ListQueues(
-                    routing_pb2.ListQueuesRequest(tenant_id=tenant)
-                )
-            except (RpcError, TimeoutError) as error:
-                self.notes.append(
-                    f"surge policy queues of tenant {tenant!r} in {region!r} not checked: "
-                    f"routing did not answer ({error})"
-                )
-                self._queues[key] = None
-            else:
-                self._queues[key] = {q.name for q in listed.queues}
-        return self._queues[key]
+        known = await self._queues.of(region, tenant)
+        return None if known is None else set(known)
 
     async def flow_problem(self, region: str, tenant: str, action: FallbackAction) -> str | None:
         """Why the journey action's flow, version or alias does not exist ("" when they do; None
