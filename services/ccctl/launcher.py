@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+import orjson
 
 from ccctl import sandbox_process
 from ccctl.demo_ai import DemoAiError, load_demo_ai, served_tenants
@@ -163,6 +164,8 @@ class RunningService:
     http_port: int | None = None
     #: Where the process serves Prometheus `/metrics` (None when the plan asks for no metrics).
     metrics_port: int | None = None
+    #: Where this process's lines begin in its log (a restart appends to the same file).
+    log_offset: int = 0
 
 
 @dataclass
@@ -294,10 +297,11 @@ def _start_service(
 ) -> RunningService:
     plan = platform.plan
     region, name = plan.regions[region_index], PLATFORM_SERVICES[service_index]
-    # Base port 0: every service takes a free port (tests run several platforms at once); the
+    # Base port 0: every service binds port 0 itself and says which port it got on its ready
+    # line (a port chosen here and bound later can be taken in between on a busy machine); the
     # numbered ports are the first replicas', further replicas take free ones.
     fixed = plan.grpc_base_port and replica == 1
-    grpc_port = plan.grpc_port(region_index, service_index) if fixed else free_port()
+    grpc_port = plan.grpc_port(region_index, service_index) if fixed else 0
     suffix = "" if replica == 1 else f"-{replica}"
     log_file = plan.data_dir / "logs" / f"{region}-{name}{suffix}.log"
     env = {
@@ -331,6 +335,7 @@ def _start_service(
     if metrics_port is not None:
         env.update({prometheus.PORT_VARIABLE: str(metrics_port), prometheus.HOST_VARIABLE: "127.0.0.1"})
     with log_file.open("ab") as log:
+        log_offset = log.tell()
         process = subprocess.Popen(
             [sys.executable, "-m", name],
             env=env,
@@ -339,7 +344,9 @@ def _start_service(
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C goes to us; we stop the services in order
         )
-    return RunningService(region, name, process, grpc_port, log_file, replica, http_port, metrics_port)
+    return RunningService(
+        region, name, process, grpc_port, log_file, replica, http_port, metrics_port, log_offset
+    )
 
 
 async def wait_until_serving(platform: Platform) -> None:
@@ -350,20 +357,52 @@ async def wait_until_serving(platform: Platform) -> None:
         while True:
             dead = [s for s in platform.services if s.process.poll() is not None]
             if dead:
-                names = ", ".join(f"{s.region}/{s.name} (see {s.log_file})" for s in dead)
+                names = "; ".join(
+                    f"{s.region}/{s.name} (see {s.log_file}), its last lines:\n{_log_tail(s.log_file)}"
+                    for s in dead
+                )
                 raise LaunchError(f"service(s) exited during start: {names}")
+            _learn_bound_ports(platform.services)
             rows = summarize(await discover(nc, 0.3), platform.plan.regions)
             # Every replica, not just one per service: a test may stop one and expect the other.
             if rows and all(
                 row.status == "SERVING" and row.instances >= plan.replicas_of(row.service, row.region)
                 for row in rows
-            ):
+            ) and all(service.grpc_port for service in platform.services):
                 return
             if time.monotonic() > deadline:
                 waiting = ", ".join(f"{r.region}/{r.service}" for r in rows if r.status != "SERVING")
                 raise LaunchError(f"not serving after {platform.plan.ready_timeout:.0f}s: {waiting}")
     finally:
         await nc.close()
+
+
+def _log_tail(log_file: Path, lines: int = 12) -> str:
+    try:
+        text = log_file.read_text(errors="replace")
+    except OSError as error:
+        return f"    (log unreadable: {error})"
+    return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
+
+
+def _learn_bound_ports(services: list[RunningService]) -> None:
+    """Fill in the gRPC ports the services bound themselves, from their ready lines."""
+    for service in services:
+        if service.grpc_port:
+            continue
+        try:
+            with service.log_file.open("rb") as log:
+                log.seek(service.log_offset)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith('{"ready":'):
+                try:
+                    service.grpc_port = int(orjson.loads(line)["grpc_port"])
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue
+                break
 
 
 def stop(platform: Platform, grace: float = 15.0) -> None:
