@@ -52,7 +52,7 @@ lint: $(STAMP) gen-check metrics-doc-check
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services/ccmesh services/ccflow services/ccsurge services/ccctl services/ccsandbox services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
+	$(BIN)/mypy services/ccmesh services/ccflow services/ccsurge services/ccpolicy services/ccctl services/ccsandbox services/identity services/routing services/gateway services/ai services/integration operator/ccoperator
 
 ## Install Debian's chromium for the browser tests (idempotent; without root they skip and say why).
 browser:

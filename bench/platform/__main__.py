@@ -38,6 +38,10 @@ killed under load on a 3-node R3 cluster, with its gaps, recovery and audit.
 Last, `replay` (see `replay.py`): a fresh region's routing fed contacts that are queued and
 closed again, with routing's CPU per contact, idle CPU and memory at each checkpoint.
 
+`acd_cost` (see `acd_cost.py`, also runnable alone): routing's ACD in the bench's own process
+against a server of its own, contacts offered, accepted and completed in waves: its CPU per
+contact and bucket writes per contact, figures that a busy machine moves far less than rates.
+
 Goals (the contact path at production scale): the highest step rate at which every contact was
 offered with offer p99 <= 500 ms is at least 500/s; offer p99 <= 100 ms at 100/s; and routing's
 CPU per contact and idle CPU after 1,000,000 contacts within 10% of after 10,000 (the goal's
@@ -65,6 +69,7 @@ from typing import Any
 import aiohttp
 import nats
 
+from bench.platform.acd_cost import measure_alone as acd_cost
 from bench.platform.agents import RELEASES, AgentFloor, OfferLog, create_agents, log_in
 from bench.platform.leader_kill import DEFAULT_RATE as DEFAULT_LEADER_KILL_RATE
 from bench.platform.leader_kill import leader_kill
@@ -91,6 +96,8 @@ QUICK_STEP_SECONDS = 6.0
 FULL_REPLAY = "10000,100000"
 QUICK_REPLAY = "1000,10000"
 REFERENCE_RATE = 100
+#: Contacts of the in-process ACD cost run.
+ACD_COST_CONTACTS = 2000
 STOP_P99_MS = 5000.0
 GOAL_RATE = 500.0
 GOAL_P99_MS = 500.0
@@ -383,6 +390,39 @@ async def replay_run(options: argparse.Namespace, checkpoints: list[int]) -> dic
             await stop_region(region)
 
 
+def replay_checkpoints(options: argparse.Namespace) -> list[int]:
+    return [int(n) for n in (options.replay or (QUICK_REPLAY if options.quick else FULL_REPLAY)).split(",")]
+
+
+def replay_goal(replay_result: dict[str, Any], checkpoints: list[int]) -> Goal:
+    """Routing's CPU per contact and idle CPU at the last checkpoint against the first (the
+    goal is 1,000,000 against 10,000 contacts; its name says which sizes were measured)."""
+    growth = (
+        max(replay_result["cpu_per_contact_growth"], replay_result["idle_cpu_growth"])
+        if replay_result["measured"]
+        else math.nan
+    )
+    return Goal(
+        f"routing_cpu_per_contact_and_idle_growth_{checkpoints[-1]}_vs_{checkpoints[0]}_contacts",
+        "<=",
+        0.10,
+        growth,
+    )
+
+
+async def replay_only(options: argparse.Namespace) -> None:
+    """`--replay-only`: the replay run alone, for the long checkpoints of its goal."""
+    checkpoints = replay_checkpoints(options)
+    results: dict[str, Any] = {
+        "mode": "replay-only",
+        "cores": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    results["replay"] = await replay_run(options, checkpoints)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print_report("platform", results, [replay_goal(results["replay"], checkpoints)])
+
+
 def _rates(text: str) -> list[int]:
     try:
         rates = [int(part) for part in text.split(",")]
@@ -418,6 +458,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--replay-batch", type=int, default=2000)
     parser.add_argument("--no-replay", action="store_true", help="skip the replay run")
+    parser.add_argument("--no-acd-cost", action="store_true", help="skip the in-process ACD cost run")
+    parser.add_argument(
+        "--replay-only", action="store_true", help="only the replay run (no load steps, no sampling-off run)"
+    )
     parser.add_argument(
         "--leader-kill",
         action="store_true",
@@ -438,6 +482,9 @@ async def main(argv: list[str]) -> None:
     if options.leader_kill:
         await leader_kill(options)
         return
+    if options.replay_only:
+        await replay_only(options)
+        return
     rates = options.rates or (QUICK_RATES if options.quick else FULL_RATES)
     seconds = options.step_seconds or (QUICK_STEP_SECONDS if options.quick else FULL_STEP_SECONDS)
     results: dict[str, Any] = {
@@ -451,6 +498,14 @@ async def main(argv: list[str]) -> None:
         # The machine may be shared: its load when the run started says how far to trust it.
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+    # First, before the region and its connections share this process with it.
+    if options.no_acd_cost:
+        results["acd_cost"] = {"measured": False, "why": "skipped (--no-acd-cost)"}
+    else:
+        try:
+            results["acd_cost"] = await acd_cost(ACD_COST_CONTACTS)
+        except Exception as error:  # the steps that follow are still measured
+            results["acd_cost"] = {"measured": False, "error": f"{type(error).__name__}: {error}"}
     with tempfile.TemporaryDirectory(prefix="bench-platform-") as tmp:
         # A data directory given on the command line is kept (its logs explain a failed run).
         data_dir = Path(options.data_dir) if options.data_dir else Path(tmp) / "data"
@@ -478,9 +533,7 @@ async def main(argv: list[str]) -> None:
             results["tracing_overhead"] = {"measured": False, "error": f"{type(error).__name__}: {error}"}
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["max_rate_all_offered_p99_500ms"] = max_rate_meeting(steps)
-    checkpoints = [
-        int(n) for n in (options.replay or (QUICK_REPLAY if options.quick else FULL_REPLAY)).split(",")
-    ]
+    checkpoints = replay_checkpoints(options)
     if options.no_replay:
         results["replay"] = {"measured": False, "why": "skipped (--no-replay)"}
     else:
@@ -488,21 +541,10 @@ async def main(argv: list[str]) -> None:
             results["replay"] = await replay_run(options, checkpoints)
         except Exception as error:  # the steps measured so far are still reported
             results["replay"] = {"measured": False, "error": f"{type(error).__name__}: {error}"}
-    replay_growth = (
-        max(results["replay"]["cpu_per_contact_growth"], results["replay"]["idle_cpu_growth"])
-        if results["replay"]["measured"]
-        else math.nan
-    )
     goals = [
         Goal("max_new_contacts_per_second_all_offered_p99_500ms", ">=", GOAL_RATE, max_rate_meeting(steps)),
         Goal("offer_p99_ms_at_100_per_second", "<=", GOAL_P99_AT_100_MS, at_rate(steps, 100, "offer_p99_ms")),
-        # The goal is 1,000,000 against 10,000 contacts; the name says which sizes were measured.
-        Goal(
-            f"routing_cpu_per_contact_and_idle_growth_{checkpoints[-1]}_vs_{checkpoints[0]}_contacts",
-            "<=",
-            0.10,
-            replay_growth,
-        ),
+        replay_goal(results["replay"], checkpoints),
     ]
     print_report("platform", results, goals)
 

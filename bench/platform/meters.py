@@ -139,7 +139,7 @@ class SubjectCapture:
             for shape, count in self.by_shape.most_common(top)
         ]
 
-    def per_operation(self, contacts: int, top: int = 25) -> list[dict[str, object]]:
+    def per_operation(self, contacts: int, top: int = 60) -> list[dict[str, object]]:
         """Messages per contact by operation: a request with its replies and the deliveries of
         what it stored (a KV write's ack and its watchers' copies count with the write)."""
         operations: Counter[str] = Counter()

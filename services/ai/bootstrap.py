@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ai.adapters.batch_contacts import ConsentPermission, ExportedContacts, StreamTurns
+from ai.adapters.batch_store import KvCheckpoints, ReanalysisEvents
 from ai.adapters.event_codec import StreamEvents
 from ai.adapters.inference_pool import InferencePool
 from ai.adapters.inference_processes import ProcessInferencePool
@@ -14,6 +16,7 @@ from ai.adapters.registry import ComponentRegistry
 from ai.adapters.sentiment_weights import load_sentiment_model
 from ai.adapters.speech_events import TranscriptEvents
 from ai.adapters.speech_pool import SpeechPool
+from ai.adapters.speech_recordings import StoredRecordings
 from ai.adapters.speech_vad import voice_activity
 from ai.adapters.tenant_store import TenantStore
 from ai.adapters.training_objects import TrainingObjects
@@ -21,22 +24,32 @@ from ai.adapters.training_progress import TrainingProgressPublisher
 from ai.adapters.training_worker import TrainingWorker
 from ai.config import AiConfig
 from ai.domain.component import ComponentContext, SentenceEncoder
-from ai.domain.pii import redact
 from ai.domain.speech_segmenter import Segmenter
-from ai.entrypoints.call_audio import subscribe_call_audio
+from ai.entrypoints.batch_rpc import BatchEndpoint
+from ai.entrypoints.call_audio import recording_consumer, subscribe_call_audio
 from ai.entrypoints.consumer import insight_consumer, reply_consumer
+from ai.entrypoints.erasure_rpc import RecentTextsEndpoint
 from ai.entrypoints.rpc import AiServicer
 from ai.service_layer.analysis import Analyzer
+from ai.service_layer.batch import ContactReanalysis
+from ai.service_layer.batch_analysis import BatchAnalyser
+from ai.service_layer.batch_throttle import Throttle
 from ai.service_layer.intents import IntentModels, IntentTraining
 from ai.service_layer.knowledge import KnowledgeBases
 from ai.service_layer.pipelines import PipelineCatalog
 from ai.service_layer.streaming import StreamInsights
 from ai.service_layer.transcription import CallTranscription
+from ai.service_layer.transcription_recordings import TranscribeRecording
 from ai.service_layer.transcription_vocabulary import StoredVocabulary
 from ai.service_layer.wrap_up import WrapUpConversation
 from ccmesh.configplane.models import ContactCenter
+from ccmesh.consent_check import ConsentCheck
+from ccmesh.policy_violations import PolicyCheck, rules_of
+from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts
+from ccpolicy.pii import redact
 from contactcenter.ai.v1 import ai_pb2, ai_pb2_grpc
+from contactcenter.identity.v1 import identity_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +106,16 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
         memory_mb=runtime.config.intent_training_memory_mb,
     )
     progress = TrainingProgressPublisher(runtime.nc, runtime.config.region)
-    training = IntentTraining(models, store, objects, worker, encoder, progress)
+    vocabulary = StoredVocabulary(store)
+    training = IntentTraining(
+        models,
+        store,
+        objects,
+        worker,
+        encoder,
+        progress,
+        examples_trained=vocabulary.remember_intent_examples,
+    )
     knowledge = KnowledgeBases(store, encoder)
     await training.start()
     await knowledge.start()
@@ -112,17 +134,65 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
     analyzer = Analyzer(catalog, store, inference)
     events = StreamEvents(runtime.events)
     servicer = AiServicer(
-        runtime.access, analyzer, training, knowledge, catalog, registry, WrapUpConversation(analyzer, events)
+        runtime.access,
+        analyzer,
+        training,
+        knowledge,
+        catalog,
+        registry,
+        # Half the callers' deadline: room left for the summary once the messages are analysed.
+        WrapUpConversation(analyzer, events, catch_up_seconds=runtime.config.default_deadline_seconds / 2),
+        vocabulary=vocabulary,
+        recent_texts=RecentTextsEndpoint(runtime.access, inference, runtime.config.region),
+        batch=BatchEndpoint(
+            runtime.access,
+            ContactReanalysis(
+                StreamTurns(runtime.js, runtime.config.region),
+                await KvCheckpoints.open(
+                    runtime.js,
+                    runtime.config.region,
+                    runtime.placement_tags,
+                    replicas=runtime.config.stream_replicas,
+                ),
+                ReanalysisEvents(runtime.events, runtime.config.region),
+                BatchAnalyser(catalog, inference),
+                Throttle(runtime.config.batch_rate_per_second, runtime.config.batch_concurrency),
+                # The same rules as live analysis: no consent where one is needed, no re-analysis.
+                permission=ConsentPermission(
+                    ConsentCheck(
+                        identity=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
+                        policy=PolicyCheck(
+                            region=runtime.config.region,
+                            source="ai-batch",
+                            rules=lambda: rules_of(runtime.contact_center),
+                            events=runtime.events,
+                        ),
+                        actor="ai-batch",
+                    )
+                ),
+            ),
+            lambda token: ExportedContacts(runtime.channel, token),
+        ),
     )
     speech = SpeechPool(runtime.config.speech_recogniser, workers=runtime.config.speech_workers)
+    transcript_events = TranscriptEvents(
+        runtime.events, redact=lambda text: redact(text)[0], workers=runtime.config.speech_workers
+    )
     transcription = CallTranscription(
         speech,
-        TranscriptEvents(runtime.events, redact=lambda text: redact(text)[0]),
+        transcript_events,
         lambda: Segmenter(voice_activity()),
         StreamInsights(analyzer, events),
-        StoredVocabulary(store),
+        vocabulary,
+        agent_turns=analyzer,
+        lag=transcript_events,
     )
     call_audio = await subscribe_call_audio(runtime.nc, runtime.config.region, transcription)
+    recordings = recording_consumer(
+        runtime.js,
+        runtime.config.region,
+        TranscribeRecording(StoredRecordings(runtime.js, runtime.config.region), transcription),
+    )
 
     async def stop_transcription() -> None:
         await call_audio.unsubscribe()
@@ -130,7 +200,23 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
         speech.close()
 
     consumers = [
-        insight_consumer(runtime.js, runtime.config.region, StreamInsights(analyzer, events), catalog),
+        insight_consumer(
+            runtime.js,
+            runtime.config.region,
+            StreamInsights(analyzer, events),
+            catalog,
+            # Compliance: no analysis where a rule needs the customer's consent to it and it is not given.
+            ConsentCheck(
+                identity=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
+                policy=PolicyCheck(
+                    region=runtime.config.region,
+                    source="ai",
+                    rules=lambda: rules_of(runtime.contact_center),
+                    events=runtime.events,
+                ),
+                actor="ai",
+            ),
+        ),
         reply_consumer(runtime.js, runtime.config.region, analyzer, catalog),
     ]
     return ServiceParts(
@@ -141,6 +227,7 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
                 ai_pb2_grpc.add_AiServiceServicer_to_server,
             )
         ],
-        consumers=consumers if runtime.config.stream_insights else [],
+        # Recordings are transcribed after the call whether or not insights are streamed.
+        consumers=[*(consumers if runtime.config.stream_insights else []), recordings],
         on_stop=[stop_transcription, store.stop, inference.stop],
     )

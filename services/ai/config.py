@@ -39,3 +39,8 @@ class AiConfig(MeshConfig):
     speech_workers: int = Field(default=1, ge=0, le=64)
     #: The registered component that transcribes calls (CC_SPEECH_RECOGNISER).
     speech_recogniser: str = "speech"
+    #: Batch re-analysis (`ccctl ai batch`) shares the inference workers with live messages, so
+    #: it is held to a pace: contacts started per second (CC_BATCH_RATE_PER_SECOND) and contacts
+    #: in analysis at once (CC_BATCH_CONCURRENCY). One at a time leaves a worker to live traffic.
+    batch_rate_per_second: float = Field(default=5.0, gt=0)
+    batch_concurrency: int = Field(default=1, ge=1, le=64)

@@ -322,6 +322,10 @@ def _start_service(
         env["CC_HTTP_PORT"] = str(http_port)
         env["CC_SMTP_PORT"] = str(plan.gateway_smtp_ports[region] if replica == 1 else free_port())
         env.setdefault("CC_PUBLIC_BASE_URL", f"http://127.0.0.1:{plan.gateway_http_ports[region]}")
+        # Calls start a media stream for live transcripts: it costs nothing until audio arrives
+        # (the recogniser process starts with the first utterance) and a local call shows its
+        # transcript on the agent page. A deployment opts in per region (it needs a public wss URL).
+        env.setdefault("CC_VOICE_MEDIA_STREAMS", "true")
     if name == "integration":
         # On a developer's machine webhook receivers are plain http:// on localhost.
         env["CC_LOCAL_MODE"] = "true"
@@ -365,10 +369,14 @@ async def wait_until_serving(platform: Platform) -> None:
             _learn_bound_ports(platform.services)
             rows = summarize(await discover(nc, 0.3), platform.plan.regions)
             # Every replica, not just one per service: a test may stop one and expect the other.
-            if rows and all(
-                row.status == "SERVING" and row.instances >= plan.replicas_of(row.service, row.region)
-                for row in rows
-            ) and all(service.grpc_port for service in platform.services):
+            if (
+                rows
+                and all(
+                    row.status == "SERVING" and row.instances >= plan.replicas_of(row.service, row.region)
+                    for row in rows
+                )
+                and all(service.grpc_port for service in platform.services)
+            ):
                 return
             if time.monotonic() > deadline:
                 waiting = ", ".join(f"{r.region}/{r.service}" for r in rows if r.status != "SERVING")

@@ -9,12 +9,14 @@ from ccctl.commands import (
     CommandError,
     ai,
     apply,
+    audit,
     contacts,
     customers,
     flow,
     get,
     integrations,
     kb,
+    policy,
     report,
     retention,
     sandbox,
@@ -41,6 +43,8 @@ SUBCOMMANDS = (
     surge,
     report,
     retention,
+    audit,
+    policy,
 )
 
 

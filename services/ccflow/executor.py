@@ -60,6 +60,7 @@ from ccflow.model import (
     TransferFlowNode,
 )
 from ccmesh import channels
+from ccpolicy.vocabulary import PURPOSES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -238,6 +239,8 @@ class Executor:
             "input": journey.input,
             "clock": clock[0],
             "business_hours": clock[1],
+            # Every purpose answers, so `consent.recording` needs no has() guard.
+            "consent": {p: journey.consent.get(p, False) for p in PURPOSES},
         }
 
     def _value(self, journey: Journey, node_id: str, source: str, clock: tuple[dict[str, Any], bool]) -> Any:

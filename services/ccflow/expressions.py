@@ -10,7 +10,8 @@ A missing key in an open map (`customer.tier` when the probe's customer is empty
 Variables: region, channel, brand, language (strings), customer, history, attributes (maps),
 priority (int), intent (string), sentiment (double, -1..1), input (last input, string),
 clock (map: hour, minute, weekday "mon".."sun", date "YYYY-MM-DD", in the flow's time zone),
-business_hours (bool: inside the flow's business hours now).
+business_hours (bool: inside the flow's business hours now), consent (map of purpose -> bool:
+recording, transcription, ai_analysis, marketing; every purpose present, false unless given).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 import cel
+
+from ccpolicy.vocabulary import PURPOSES
 
 VARIABLES: dict[str, Any] = {
     "region": "",
@@ -33,6 +36,7 @@ VARIABLES: dict[str, Any] = {
     "input": "",
     "clock": {"hour": 0, "minute": 0, "weekday": "mon", "date": "2026-01-05"},
     "business_hours": False,
+    "consent": {p: False for p in PURPOSES},
 }
 
 _TYPE_NAMES = {bool: "bool", int: "int", float: "double", str: "string", dict: "map", list: "list"}

@@ -26,6 +26,9 @@ class Journey:
     brand: str = ""
     language: str = ""
     customer: dict[str, Any] = field(default_factory=dict)
+    #: Purpose (recording, transcription, ai_analysis, marketing) -> whether the customer's consent
+    #: stands, as identity knew it when the journey started (conditions read `consent.recording`).
+    consent: dict[str, bool] = field(default_factory=dict)
     history: dict[str, Any] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
     priority: int = 0
@@ -48,6 +51,10 @@ class Journey:
     #: When a wait stored at an integration node times out (epoch seconds); 0: no such wait. Kept
     #: with the journey so whichever instance of the runner is alive ends the wait, after restarts.
     wait_until: float = 0.0
+    #: When the journey started (epoch seconds; 0: unknown, a record from before it was kept) and
+    #: the alias it started through: what its end reports (how long it took, which release ran).
+    started_at: float = 0.0
+    alias: str = ""
 
     def __post_init__(self) -> None:
         # One spelling per channel for overlays and conditions, whatever the starter sent.

@@ -11,6 +11,11 @@ what platform services use between themselves and may act for any tenant (`*`).
 Brand scope: a token may name brands (`b`); its caller then sees only those brands' customers,
 contacts, timelines and queues (`authorize_brand`). A token without brands sees every brand of
 its tenant, as before brand scopes existed.
+
+Further scopes, each empty meaning "no limit" like brands: queues (`q`, an agent's or a
+supervisor's queues: their contacts and statistics), regions (`g`, an admin's regions: the
+services of another region refuse the token) and event types (`v`, what an integration may
+subscribe to). `auditor` is a tenant role that may read the audit log and nothing else.
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ import hashlib
 import hmac
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
-ROLES = frozenset({"admin", "supervisor", "agent", "integration", "service"})
+ROLES = frozenset({"admin", "supervisor", "agent", "integration", "auditor", "service"})
 ANY_TENANT = "*"
 _PREFIX = "cct1"
+#: Verified tokens remembered per authority; beyond this the memory starts afresh.
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class AuthError(Exception):
@@ -44,6 +51,12 @@ class Caller:
     subject: str
     #: The brands the caller is limited to; empty: every brand of its tenant.
     brands: frozenset[str] = frozenset()
+    #: The queues whose contacts and statistics the caller may see; empty: every queue.
+    queues: frozenset[str] = frozenset()
+    #: The regions whose services accept the caller; empty: every region.
+    regions: frozenset[str] = frozenset()
+    #: The event types the caller may subscribe to; empty: every type.
+    event_types: frozenset[str] = frozenset()
 
     def may_act_for(self, tenant_id: str) -> bool:
         return self.tenant_id == tenant_id or (self.role == "service" and self.tenant_id == ANY_TENANT)
@@ -52,9 +65,12 @@ class Caller:
         """Whether the caller may read or act on `brand_id`'s data ("" is the whole tenant's)."""
         return not self.brands or brand_id in self.brands
 
-    def may_see_queue(self, brand: str, shared_brands: Collection[str] = ()) -> bool:
-        """A queue of `brand` whose agents are shared with `shared_brands`: visible to callers of
-        those brands; a queue without a brand serves the whole tenant, so everyone sees it."""
+    def may_see_queue(self, brand: str = "", shared_brands: Collection[str] = (), *, name: str = "") -> bool:
+        """Queue `name` of `brand` whose agents are shared with `shared_brands`: visible to callers of
+        those brands (a queue without a brand serves the whole tenant, so every brand sees it) whose
+        queue scope, if they have one, names it (unnamed: refused to a queue-scoped caller)."""
+        if self.queues and name not in self.queues:
+            return False
         if not brand or self.may_see_brand(brand):
             return True
         return bool(self.brands & frozenset(shared_brands))
@@ -72,7 +88,14 @@ class Caller:
                 f"caller is limited to brand(s) {sorted(self.brands)} and may not access brand(s) {outside}",
                 permission=True,
             )
-        return Caller(self.tenant_id, self.role, self.subject, wanted)
+        return replace(self, brands=wanted)
+
+    def may_act_in(self, region: str) -> bool:
+        return not self.regions or region in self.regions
+
+    def may_receive(self, event_type: str) -> bool:
+        """Whether the caller may subscribe to events of `event_type`."""
+        return not self.event_types or event_type in self.event_types
 
     def may_see_agent(self, agent_brands: Collection[str]) -> bool:
         """An agent serving one of the caller's brands (or every brand: no brands listed)."""
@@ -94,6 +117,8 @@ class TokenAuthority:
         if len(secret) < 16:
             raise ValueError("auth secret must be at least 16 characters")
         self._key = secret.encode()
+        #: Tokens whose signature was verified: token -> (caller, expiry).
+        self._verified: dict[str, tuple[Caller, int]] = {}
 
     def mint(
         self,
@@ -102,27 +127,48 @@ class TokenAuthority:
         subject: str,
         ttl_seconds: int = 3600,
         brands: Collection[str] = (),
+        *,
+        queues: Collection[str] = (),
+        regions: Collection[str] = (),
+        event_types: Collection[str] = (),
     ) -> str:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; roles: {sorted(ROLES)}")
         if tenant_id == ANY_TENANT and role != "service":
             raise ValueError("only the service role may act for every tenant")
-        if brands and role == "service":
-            raise ValueError("the service role acts for every brand; it takes no brand scope")
-        if any(not brand or not isinstance(brand, str) for brand in brands):
-            raise ValueError(f"brands: each must be a non-empty brand id, got {sorted(brands)!r}")
+        scopes = {"brands": brands, "queues": queues, "regions": regions, "event_types": event_types}
+        for name, values in scopes.items():
+            if values and role == "service":
+                raise ValueError(f"the service role acts everywhere; it takes no {name} scope")
+            if any(not value or not isinstance(value, str) for value in values):
+                raise ValueError(f"{name}: each must be a non-empty id, got {sorted(values)!r}")
         claims: dict[str, object] = {
             "t": tenant_id,
             "r": role,
             "s": subject,
             "e": int(time.time()) + ttl_seconds,
         }
-        if brands:
-            claims["b"] = sorted(set(brands))
+        for claim, values in (("b", brands), ("q", queues), ("g", regions), ("v", event_types)):
+            if values:
+                claims[claim] = sorted(set(values))
         payload = _b64(orjson.dumps(claims))
         return f"{_PREFIX}.{payload}.{self._sign(payload)}"
 
     def verify(self, token: str, now: float | None = None) -> Caller:
+        # A person's token comes back on every call of a session: its signature is checked once,
+        # its expiry on every call.
+        known = self._verified.get(token)
+        if known is not None:
+            if known[1] < (time.time() if now is None else now):
+                raise AuthError("token has expired", permission=False)
+            return known[0]
+        caller, expiry = self._verify(token, now)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (caller, expiry)
+        return caller
+
+    def _verify(self, token: str, now: float | None) -> tuple[Caller, int]:
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != _PREFIX:
             raise AuthError("malformed token", permission=False)
@@ -134,14 +180,25 @@ class TokenAuthority:
         try:
             claims = orjson.loads(_unb64(payload))
             tenant, role, subject, expiry = claims["t"], claims["r"], claims["s"], int(claims["e"])
-            brands = frozenset(str(b) for b in claims.get("b", ()))
+            brands, queues, regions, event_types = (
+                frozenset(str(value) for value in claims.get(claim, ())) for claim in ("b", "q", "g", "v")
+            )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise AuthError("malformed token payload", permission=False) from None
         if expiry < (time.time() if now is None else now):
             raise AuthError("token has expired", permission=False)
         if role not in ROLES:
             raise AuthError(f"token names an unknown role {role!r}", permission=False)
-        return Caller(tenant_id=str(tenant), role=str(role), subject=str(subject), brands=brands)
+        caller = Caller(
+            tenant_id=str(tenant),
+            role=str(role),
+            subject=str(subject),
+            brands=brands,
+            queues=queues,
+            regions=regions,
+            event_types=event_types,
+        )
+        return caller, expiry
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, f"{_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
@@ -176,3 +233,21 @@ def authorize_brand(caller: Caller, brand_id: str) -> None:
     raise AuthError(
         f"caller is limited to brand(s) {sorted(caller.brands)} and may not access {named}", permission=True
     )
+
+
+def authorize_region(caller: Caller, region: str) -> None:
+    """Raise unless the caller's region scope covers `region`."""
+    if not caller.may_act_in(region):
+        raise AuthError(
+            f"caller is limited to region(s) {sorted(caller.regions)} and may not act in region {region!r}",
+            permission=True,
+        )
+
+
+def authorize_queue(caller: Caller, queue: str) -> None:
+    """Raise unless the caller's queue scope covers `queue` (brand scope is the queue owner's check)."""
+    if caller.queues and queue not in caller.queues:
+        raise AuthError(
+            f"caller is limited to queue(s) {sorted(caller.queues)} and may not access queue {queue!r}",
+            permission=True,
+        )

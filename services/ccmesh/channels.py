@@ -58,6 +58,7 @@ _KIND_OF: dict[Channel, int] = {channel: kind for kind, channel in _BY_KIND.item
 
 #: Spellings read for compatibility with documents stored before the vocabulary was unified.
 _ALIASES: dict[str, Channel] = {"chat": Channel.WEBCHAT, "generic": Channel.API}
+_BY_NAME: dict[str, Channel] = {c.value: c for c in Channel}
 
 #: Channels on which a prompt or a reply is a text message (voice speaks it in the call).
 TEXT_CHANNELS: frozenset[Channel] = frozenset(
@@ -73,6 +74,10 @@ def parse(value: object, field_name: str = "channel") -> Channel:
     if isinstance(value, Channel):
         return value
     if isinstance(value, str):
+        # Stored records name their channels exactly; decoding them is a hot path.
+        exact = _BY_NAME.get(value)
+        if exact is not None:
+            return exact
         name = value.strip().lower()
         try:
             return Channel(name)

@@ -49,6 +49,14 @@ def timestamp_of(moment: datetime) -> Timestamp:
     return stamp
 
 
+def event_type(event: events_pb2.Event) -> str:
+    """The name of the event's payload (`contact_created`, ...): its type everywhere."""
+    kind = event.WhichOneof("payload")
+    if kind is None:
+        raise ValueError(f"event {event.event_id!r} has no payload")
+    return kind
+
+
 def stable_event_id(*parts: object) -> str:
     """An id fixed by what the event announces, so a retried publish is dropped as a duplicate."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(str(p) for p in parts)))

@@ -25,9 +25,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
-from ccmesh import naming, telemetry
+from ccmesh import naming, retention_ttl, telemetry
 from ccmesh.consumer_metrics import consumer_metrics
 from ccmesh.creation import retry_creation
+from ccmesh.envelope import event_type
 from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
 from ccmesh.status import retryable
 from ccmesh.stores import STREAM_DUPLICATE_WINDOW_SECONDS, ensure_stream
@@ -89,13 +90,6 @@ async def ensure_region_streams(
             )
 
 
-def event_type(event: events_pb2.Event) -> str:
-    kind = event.WhichOneof("payload")
-    if kind is None:
-        raise ValueError(f"event {event.event_id!r} has no payload")
-    return kind
-
-
 @dataclass(frozen=True)
 class Published:
     stream: str
@@ -112,11 +106,18 @@ class EventPublisher:
 
     async def publish(self, event: events_pb2.Event, timeout: float = 5.0) -> Published:
         subject, kind = self._subject(event)
-        headers = {"Nats-Msg-Id": event.event_id}
+        headers = self._headers(event, kind)
         with self._span(event, subject, kind):
             telemetry.inject(headers)
             ack = await self._js.publish(subject, event.SerializeToString(), headers=headers, timeout=timeout)
         return Published(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
+
+    def _headers(self, event: events_pb2.Event, kind: str) -> dict[str, str]:
+        headers = {"Nats-Msg-Id": event.event_id}
+        ttl = retention_ttl.ttl_of(self.region, kind)
+        if ttl:
+            headers[retention_ttl.TTL_HEADER] = str(ttl)
+        return headers
 
     async def send(
         self, events: Sequence[events_pb2.Event], timeout: float = 5.0
@@ -132,7 +133,7 @@ class EventPublisher:
         addressed = [(event, *self._subject(event)) for event in events]
         pending: list[asyncio.Future[Any]] = []
         for event, subject, kind in addressed:
-            headers = {"Nats-Msg-Id": event.event_id}
+            headers = self._headers(event, kind)
             with self._span(event, subject, kind):
                 telemetry.inject(headers)
                 pending.append(

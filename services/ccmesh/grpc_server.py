@@ -14,6 +14,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ccmesh.rpc_context import current_method, current_request
 from ccmesh.status import RpcError
 
 
@@ -21,15 +22,21 @@ class _StatusMapping:
     """Servicer proxy: an RpcError (e.g. from a downstream mesh call) ends the call with its
     own status instead of grpc.aio's generic UNKNOWN, as the mesh transport does."""
 
-    def __init__(self, servicer: object) -> None:
+    def __init__(self, servicer: object, full_name: str) -> None:
         self._servicer = servicer
+        self._full_name = full_name
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._servicer, name)
         if name.startswith("_") or not callable(method):
             return method
 
+        path = f"/{self._full_name}/{name}"
+
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            # grpc.aio runs each call in its own task: the value stays with this call.
+            current_method.set(path)
+            current_request.set(request)
             try:
                 return await method(request, context)
             except RpcError as error:
@@ -59,7 +66,7 @@ class GrpcServer:
         register: Callable[[Any, grpc.aio.Server], None],
     ) -> None:
         """`register` is the generated `add_<Service>Servicer_to_server` function."""
-        register(_StatusMapping(servicer), self._server)
+        register(_StatusMapping(servicer, descriptor.full_name), self._server)
         self._service_names.append(descriptor.full_name)
 
     async def start(self) -> int:

@@ -9,6 +9,7 @@ Subjects
     ccdlq.<region>.<consumer>                       dead letters of a consumer (stream deadletter-<region>)
     $SRV.PING|INFO|STATS[.<name>[.<id>]]            NATS micro discovery
     ccpresence.<holder>                             a live process's answer (`ccmesh.presence`)
+    ccaudit.<region>.<tenant>                       who read or changed what (stream audit-<region>)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ EVENT_PREFIX = "ccevt"
 DEAD_LETTER_PREFIX = "ccdlq"
 ACTION_PREFIX = "ccact"
 PRESENCE_PREFIX = "ccpresence"
+AUDIT_PREFIX = "ccaudit"
 #: Config documents are not personal data, so one bucket serves every region.
 CONFIG_BUCKET = "cc-config"
 
@@ -55,6 +57,16 @@ def actions_stream(region: str) -> StreamName:
     return StreamName(f"actions-{region}", (f"{ACTION_PREFIX}.{region}.>",))
 
 
+def audit_stream(region: str) -> StreamName:
+    """The access audit log: every read of customer data and every change, per tenant. Kept
+    apart from the event stream so erasure and event retention never touch it."""
+    return StreamName(f"audit-{region}", (f"{AUDIT_PREFIX}.{region}.>",))
+
+
+def audit_subject(region: str, tenant_id: str) -> str:
+    return f"{AUDIT_PREFIX}.{region}.{tenant_id}"
+
+
 def action_subject(region: str, tenant_id: str, action: str, target_id: str) -> str:
     return f"{ACTION_PREFIX}.{region}.{tenant_id}.{action}.{target_id}"
 
@@ -69,7 +81,7 @@ def dead_letter_subject(region: str, consumer: str) -> str:
 
 def region_streams(region: str) -> list[StreamName]:
     """Every stream that holds a region's data; placed on servers tagged `region:<region>`."""
-    return [events_stream(region), dead_letter_stream(region), actions_stream(region)]
+    return [events_stream(region), dead_letter_stream(region), actions_stream(region), audit_stream(region)]
 
 
 def region_buckets(region: str) -> list[str]:
@@ -125,6 +137,16 @@ def integration_bucket(region: str) -> str:
 def attachments_bucket(region: str) -> str:
     """Object store of customers' attachment files (personal data; placed like the streams)."""
     return f"attachments-{region}"
+
+
+def legal_holds_bucket(region: str) -> str:
+    """Object store of the copies legal holds keep past their retention (never expires)."""
+    return f"legal-holds-{region}"
+
+
+def recordings_bucket(region: str) -> str:
+    """Object store of call recordings (personal data; placed like the streams)."""
+    return f"recordings-{region}"
 
 
 def placement_tag(region: str) -> str:

@@ -42,7 +42,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
-from ccmesh import naming
+from ccmesh import naming, retention_ttl
 from ccmesh.kv import ReadYourWritesKV, update_with, write_expiring
 from ccmesh.kv_watch import KeyWatch
 from ccmesh.retention import DELETE_MARKER_TTL_SECONDS
@@ -226,7 +226,8 @@ def js_publisher(js: JetStreamContext, timeout: float = 5.0) -> Publish:
     """Publishes an entry to JetStream with its `Nats-Msg-Id`, so a repeat is dropped."""
 
     async def publish(entry: Entry) -> None:
-        await js.publish(entry.subject, entry.data, headers={"Nats-Msg-Id": entry.msg_id}, timeout=timeout)
+        headers = retention_ttl.event_headers(entry.subject, entry.msg_id)
+        await js.publish(entry.subject, entry.data, headers=headers, timeout=timeout)
 
     return publish
 

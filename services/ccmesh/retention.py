@@ -71,6 +71,9 @@ class StoreClass:
     may_expire: bool
     #: Revisions kept per key (buckets only).
     history: int = 1
+    #: The server itself refuses to delete or purge single records (streams only): the records
+    #: leave by age alone, so no one with store access can edit the trail.
+    append_only: bool = False
 
     @property
     def finishes(self) -> bool:
@@ -124,6 +127,27 @@ STORES: tuple[StoreClass, ...] = (
         locate=naming.attachments_bucket,
         defaults=Limits(30 * DAY),
         may_expire=True,
+    ),
+    # Call recordings: kept for quality reviews and disputes, a quarter by default; a region
+    # with a shorter promise to its callers sets its own.
+    StoreClass(
+        "recordings",
+        StoreKind.OBJECTS,
+        "call recordings",
+        locate=naming.recordings_bucket,
+        defaults=Limits(90 * DAY),
+        may_expire=True,
+    ),
+    # Who read or changed what: an audit trail is kept at least a year, as contact centers
+    # commonly promise their auditors.
+    StoreClass(
+        "auditLog",
+        StoreKind.STREAM,
+        "access audit records (reads of customer data and changes, by whom)",
+        locate=naming.audit_stream,
+        defaults=Limits(400 * DAY),
+        may_expire=True,
+        append_only=True,
     ),
     StoreClass(
         "identity",
@@ -205,6 +229,26 @@ STORES: tuple[StoreClass, ...] = (
         may_expire=False,
         history=1,
     ),
+    # Intent training sets wait here only until a training job takes them; the trained models
+    # stay while they are in use, so nothing ages out (a size cap may be set).
+    StoreClass(
+        "aiTraining",
+        StoreKind.OBJECTS,
+        "intent training uploads and trained intent models",
+        locate=naming.ai_training_bucket,
+        defaults=Limits(),
+        may_expire=False,
+    ),
+    # Copies of records under a legal hold: they must outlive the originals' retention until the
+    # hold is released, so nothing here ages out (`ccmesh.retention_holds`).
+    StoreClass(
+        "legalHolds",
+        StoreKind.OBJECTS,
+        "copies of records under a legal hold",
+        locate=naming.legal_holds_bucket,
+        defaults=Limits(),
+        may_expire=False,
+    ),
 )
 
 #: Buckets shared by every region: no region's document may change them, and they never expire.
@@ -243,6 +287,9 @@ class Enforcement(enum.StrEnum):
     FINISHED_TTL = "finished-ttl"
     #: Never by age: kept until erased (or a size cap refuses new writes).
     KEPT = "kept"
+    #: A time to live on each message of the class (`Nats-TTL`), shorter than its shared stream's
+    #: maximum age: transcripts may go sooner than the other contact events beside them.
+    MESSAGE_TTL = "message-ttl"
 
 
 class RetentionError(ValueError):
@@ -254,8 +301,24 @@ class RetentionPolicy:
     """The table's defaults with one region's overrides (store key -> limits)."""
 
     overrides: Mapping[str, Limits] = field(default_factory=dict)
+    #: Per-message time to live of a data class that shares a stream (data class key -> seconds).
+    message_ttls: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for key, seconds in self.message_ttls.items():
+            data_class = next((c for c in DATA_CLASSES if c.key == key), None)
+            where = f"retention.dataClasses.{key}.maxAgeSeconds"
+            if data_class is None or not data_class.event_types:
+                sharing = ", ".join(c.key for c in DATA_CLASSES if c.event_types)
+                raise RetentionError(f"{where}: only a class that shares a stream may set one ({sharing})")
+            if seconds < 1:
+                raise RetentionError(f"{where}: must be at least 1")
+            stream_age = self.limits(data_class.store).max_age_seconds
+            if stream_age and seconds >= stream_age:
+                raise RetentionError(
+                    f"{where}: {seconds} is not shorter than retention.{data_class.store}.maxAgeSeconds "
+                    f"({stream_age}), which removes the class anyway; lower that instead"
+                )
         for key, limits in self.overrides.items():
             store = BY_KEY.get(key)
             if store is None or store not in STORES:
@@ -323,28 +386,58 @@ class DataClass:
     key: str
     holds: str
     store: str
+    #: The event types (payload names) of a class that shares the event stream with others: it
+    #: may then be given its own, shorter, per-message time to live.
+    event_types: frozenset[str] = frozenset()
 
     @property
     def store_class(self) -> StoreClass:
         return BY_KEY[self.store]
 
     def enforcement(self, policy: RetentionPolicy) -> Enforcement:
+        if policy.message_ttls.get(self.key):
+            return Enforcement.MESSAGE_TTL
         return policy.enforcement(self.store)
 
     def kept_seconds(self, policy: RetentionPolicy) -> int:
-        return policy.kept_seconds(self.store)
+        return policy.message_ttls.get(self.key) or policy.kept_seconds(self.store)
 
     def setting(self, policy: RetentionPolicy) -> str:
+        if policy.message_ttls.get(self.key):
+            return f"spec.retention.dataClasses.{self.key}.maxAgeSeconds"
         return policy.setting(self.store)
 
 
 #: The data classes of a region, each on the store whose limits remove it.
 DATA_CLASSES: tuple[DataClass, ...] = (
     DataClass("contactEvents", "contact events (created, routed, assigned, closed...)", "events"),
-    DataClass("messages", "customer and agent messages (message events)", "events"),
-    DataClass("transcripts", "call transcript segments (transcript events)", "events"),
-    DataClass("attachments", "recordings and attachment files", "attachments"),
+    DataClass(
+        "messages",
+        "customer and agent messages (message events)",
+        "events",
+        frozenset({"message_received", "message_sent"}),
+    ),
+    DataClass(
+        "transcripts",
+        "call transcript segments (transcript events)",
+        "events",
+        frozenset({"transcript_segment"}),
+    ),
+    DataClass("attachments", "attachment files", "attachments"),
+    DataClass("recordings", "call recordings", "recordings"),
     DataClass("journeyState", "journey state per contact", "journeys"),
     DataClass("profiles", "customer profiles and identifier indexes", "identity"),
     DataClass("audit", "customer timelines, contact links and audit records", "identityHistory"),
+    DataClass("accessAudit", "who read customer data or changed configuration, when", "auditLog"),
 )
+
+
+def event_ttls(policy: RetentionPolicy) -> dict[str, int]:
+    """Seconds each event type lives under `policy` when its class has a per-message time to
+    live (event type -> seconds); other event types follow their stream's maximum age."""
+    return {
+        event_type: seconds
+        for data_class in DATA_CLASSES
+        if (seconds := policy.message_ttls.get(data_class.key, 0))
+        for event_type in data_class.event_types
+    }

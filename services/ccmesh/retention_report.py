@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,10 +74,21 @@ class ReportRow:
 
 def report_rows(policy: RetentionPolicy, region: str, observed: Mapping[str, StoreState]) -> list[ReportRow]:
     """One row per data class, with the state of its store from `observed` (by stream name)."""
-    return [
-        _row(data_class.key, data_class.holds, data_class.store_class, policy, region, observed)
-        for data_class in DATA_CLASSES
-    ]
+    rows = []
+    for data_class in DATA_CLASSES:
+        row = _row(data_class.key, data_class.holds, data_class.store_class, policy, region, observed)
+        if data_class.enforcement(policy) is Enforcement.MESSAGE_TTL:
+            # Each message carries its own time to live; the stream's oldest message may be of
+            # another class, so no next expiry is derived from it.
+            row = replace(
+                row,
+                enforcement=Enforcement.MESSAGE_TTL,
+                kept_seconds=data_class.kept_seconds(policy),
+                setting=data_class.setting(policy),
+                next_expiry=None,
+            )
+        rows.append(row)
+    return rows
 
 
 def store_rows(policy: RetentionPolicy, region: str, observed: Mapping[str, StoreState]) -> list[ReportRow]:

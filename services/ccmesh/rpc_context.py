@@ -22,6 +22,11 @@ from ccmesh.status import RpcError
 current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "current_deadline", default=None
 )
+#: The gRPC path (`/<package>.<Service>/<Method>`) of the request being handled, on either
+#: transport: the access check names it in the audit log without each handler saying it.
+current_method: contextvars.ContextVar[str] = contextvars.ContextVar("current_method", default="")
+#: Its request message: the audit log reads what the call is about (customer, queue) from it.
+current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("current_request", default=None)
 
 
 #: Headers that are transport concerns, not call metadata handed to the servicer.

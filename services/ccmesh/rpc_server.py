@@ -35,7 +35,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ccmesh import naming, telemetry
 from ccmesh.discovery import Discovery, EndpointCounters
 from ccmesh.metric_buckets import REQUEST_DURATION_BUCKETS
-from ccmesh.rpc_context import AbortRpc, NatsServicerContext, current_deadline
+from ccmesh.rpc_context import (
+    AbortRpc,
+    NatsServicerContext,
+    current_deadline,
+    current_method,
+    current_request,
+)
 from ccmesh.servicer_binding import ServiceBinding, bind_servicer
 from ccmesh.status import NATS_AWAY_ERRORS, TIMEOUT_HEADER, RpcError, error_headers
 
@@ -302,6 +308,9 @@ class MeshServer:
             ) from None
         context = NatsServicerContext(msg.headers, deadline, peer=msg.reply)
         deadline_token = current_deadline.set(deadline)
+        # Each request runs in its own task: the value never leaks into another request.
+        current_method.set(method.path)
+        current_request.set(request)
         try:
             response = await method.handler(request, context)
         except asyncio.CancelledError:

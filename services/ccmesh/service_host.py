@@ -30,6 +30,7 @@ from nats.js.client import JetStreamContext
 
 from ccmesh import naming, telemetry
 from ccmesh.access import AccessControl
+from ccmesh.audit import AuditLog
 from ccmesh.auth import ANY_TENANT, TokenAuthority
 from ccmesh.config import ConfigError, MeshConfig, load_config
 from ccmesh.configplane.models import ContactCenter, Tenant
@@ -161,13 +162,16 @@ async def serve(
         js = nc.jetstream()
         tags = [naming.placement_tag(config.region)] if config.placement_by_region else []
         authority = TokenAuthority(config.auth_secret)
+        # Every call by a person or an integration is recorded in the region's audit stream
+        # (created with the region's stores below); stopped after the servers drained.
+        audit = AuditLog(js, config.region)
         watcher = await ConfigWatcher.open(js, replicas=config.stream_replicas)
         runtime = Runtime(
             name=definition.name,
             config=config,
             nc=nc,
             js=js,
-            access=AccessControl(authority),
+            access=AccessControl(authority, region=config.region, audit=audit),
             channel=MeshChannel(
                 nc,
                 config.region,
@@ -198,6 +202,8 @@ async def serve(
         await watcher.start()
         stack.push_async_callback(watcher.stop)
         await stores.apply(_retention_of(runtime.contact_center))
+        audit.start()
+        stack.push_async_callback(audit.stop, config.shutdown_grace_seconds)
         parts = await definition.build(runtime)
         for hook in parts.on_stop:
             stack.push_async_callback(hook)

@@ -16,6 +16,7 @@ A store is kept at no fewer replicas than asked for (raised in place, never lowe
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 from nats.js import api
@@ -23,6 +24,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from nats.js.object_store import ObjectStore
 
+from ccmesh import retention_ttl
 from ccmesh.creation import retry_creation
 from ccmesh.kv import KV_STREAM_PREFIX, KVError, ensure_bucket
 from ccmesh.retention import GLOBAL_STORES, STORES, Limits, RetentionPolicy, StoreClass, StoreKind
@@ -54,9 +56,20 @@ def _limits_differ(config: api.StreamConfig, limits: Limits) -> bool:
 
 
 async def _update(
-    js: JetStreamContext, config: api.StreamConfig, limits: Limits, window: float, replicas: int
+    js: JetStreamContext,
+    config: api.StreamConfig,
+    limits: Limits,
+    window: float,
+    replicas: int,
+    append_only: bool = False,
 ) -> None:
     config.allow_direct = True
+    if append_only:
+        # The server accepts turning these on for an existing stream, never off again.
+        config.deny_delete = config.deny_purge = True
+    if config.subjects and not str(config.name or "").startswith((KV_STREAM_PREFIX, OBJECT_STREAM_PREFIX)):
+        # Per-message TTLs let a data class expire sooner than the rest of its stream.
+        config.allow_msg_ttl = True
     config.max_age = float(limits.max_age_seconds)
     config.max_bytes = limits.max_bytes
     config.duplicate_window = _duplicate_window(limits, window)
@@ -99,6 +112,9 @@ async def ensure_stream(
                     max_bytes=limits.max_bytes,
                     duplicate_window=window,
                     allow_direct=True,
+                    allow_msg_ttl=True,
+                    deny_delete=store.append_only,
+                    deny_purge=store.append_only,
                     placement=api.Placement(tags=list(placement_tags)) if placement_tags else None,
                 )
             )
@@ -106,10 +122,12 @@ async def ensure_stream(
         if (
             _limits_differ(existing, limits)
             or not existing.allow_direct
+            or not existing.allow_msg_ttl
             or existing.duplicate_window != window
             or int(existing.num_replicas or 1) < replicas
+            or (store.append_only and not (existing.deny_delete and existing.deny_purge))
         ):
-            await _update(js, existing, limits, duplicate_window_seconds, replicas)
+            await _update(js, existing, limits, duplicate_window_seconds, replicas, store.append_only)
 
     try:
         await retry_creation(f"stream {name!r}", attempt)
@@ -236,4 +254,43 @@ class RegionStores:
         await ensure_region_stores(
             self._js, self._region, policy, placement_tags=self._placement_tags, replicas=self._replicas
         )
+        # Only now that the streams accept per-message TTLs may this process's events carry them.
+        retention_ttl.apply(self._region, policy)
         self.applied = policy
+
+
+async def list_objects(js: JetStreamContext, bucket: str) -> list[api.ObjectInfo]:
+    """Every live object of the object store `bucket` (none when it is empty or absent)."""
+    try:
+        store = await js.object_store(bucket)
+        return list(await store.list(ignore_deletes=True))
+    except NotFoundError:
+        return []
+
+
+async def purge_object(js: JetStreamContext, bucket: str, info: api.ObjectInfo) -> None:
+    """Remove an object with no trace: its chunks and its description both leave the stream.
+
+    An ordinary delete keeps a marker carrying the object's name (which may name a contact);
+    an erasure or a released hold must leave nothing, so both subjects are purged instead."""
+    stream = f"{OBJECT_STREAM_PREFIX}{bucket}"
+    name = base64.urlsafe_b64encode(info.name.encode()).decode()
+    if info.nuid:
+        await js.purge_stream(stream, subject=f"$O.{bucket}.C.{info.nuid}")
+    await js.purge_stream(stream, subject=f"$O.{bucket}.M.{name}")
+
+
+async def region_object_stores(js: JetStreamContext, region: str) -> list[str]:
+    """The buckets of every object store of `region` on the server, by the `-<region>` suffix,
+    so object stores that services add (recordings, training sets) are found too."""
+    names: list[str] = []
+    while True:  # the stream list comes in pages
+        page = await js.streams_info(offset=len(names))
+        if not page:
+            break
+        names.extend(info.config.name or "" for info in page)
+    return [
+        name[len(OBJECT_STREAM_PREFIX) :]
+        for name in names
+        if name.startswith(OBJECT_STREAM_PREFIX) and name.endswith(f"-{region}")
+    ]

@@ -12,7 +12,9 @@ fetched). Then each document is played verb by verb:
   QueueTime, AvgQueueTime and CurrentQueueSize, and played again and again (`Redirect`, `Leave`,
   `Hangup` and a `Gather` for a key understood) until the call is redirected or hung up;
 - `Dial`: the caller is connected to the Client, Number, Sip or Queue named, until hang-up;
-- `Redirect`: the URL's TwiML replaces the document; `Hangup` or the document's end ends the call.
+- `Redirect`: the URL's TwiML replaces the document; `Hangup` or the document's end ends the call;
+- `Start` with `Stream`: the media stream Twilio would open (url, track, parameters) is kept in the
+  call's `streams` (a test opens the socket and plays the audio, as Twilio's media engine does).
 
 A live call redirected through the Calls API (`redirect`) drops what it was doing and plays the
 new TwiML (`Twiml`) or fetches it (`Url`). When the call ends (the caller hangs up, or the TwiML
@@ -88,6 +90,8 @@ class LiveCall:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     #: The document being played: a Gather without `action` posts back to it.
     current_url: str = ""
+    #: Media streams the TwiML started: {"url", "track", "parameters"}.
+    streams: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ended(self) -> bool:
@@ -138,6 +142,7 @@ class LiveCall:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "heard": list(self.heard),
+            "streams": list(self.streams),
         }
 
 
@@ -316,6 +321,17 @@ class Caller:
                 call.hear("Reject", verb.get("reason", "rejected"))
                 await self._end(call, "busy")
                 return None
+            elif tag == "Start":
+                for stream in verb.iter("Stream"):
+                    call.streams.append(
+                        {
+                            "url": stream.get("url", ""),
+                            "track": stream.get("track", "inbound_track"),
+                            "parameters": {
+                                p.get("name", ""): p.get("value", "") for p in stream.iter("Parameter")
+                            },
+                        }
+                    )
             else:
                 call.hear("unknown", tag)
         return None

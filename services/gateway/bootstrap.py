@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from ccmesh import naming
 from ccmesh.kv import ensure_bucket
+from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.presence import Presence
 from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts
@@ -17,8 +18,10 @@ from gateway.adapters.ai_language import AiLanguage
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.adapters.contact_events import StreamHistory
 from gateway.adapters.contact_store import ContactStore
+from gateway.adapters.crossing_relay import CrossingRelays
 from gateway.adapters.event_codec import StreamEvents
 from gateway.adapters.provider_receipts import ProviderReceipts
+from gateway.adapters.recording_store import ProviderRecordings, RecordingBucket, RecordingEvents
 from gateway.adapters.tenant_settings import TenantSettings
 from gateway.bootstrap_outbound import email_parts, outbound_parts
 from gateway.bootstrap_voice import voice_parts
@@ -33,14 +36,17 @@ from gateway.entrypoints.receipts_consumer import receipts_consumer
 from gateway.entrypoints.rpc import GatewayServicer
 from gateway.entrypoints.twilio_media import twilio_media_routes
 from gateway.entrypoints.twilio_media_relay import MediaRelay
+from gateway.entrypoints.twilio_recording import twilio_recording_routes
 from gateway.entrypoints.twilio_voice import twilio_voice_routes
 from gateway.entrypoints.twilio_webhooks import twilio_sms_routes
 from gateway.entrypoints.whatsapp_webhooks import whatsapp_routes, whatsapp_status_sink
 from gateway.service_layer.accept_inbound import AcceptInbound, accept_inbound
 from gateway.service_layer.back_pressure import EdgeAdmission
+from gateway.service_layer.consent_gate import ConsentGate
 from gateway.service_layer.conversation import Conversations
 from gateway.service_layer.handed_over import HandedOverContacts
 from gateway.service_layer.queued_callbacks import QueuedCallbacks
+from gateway.service_layer.recordings import KeepRecording
 
 
 async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
@@ -76,6 +82,18 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     tenant_settings = TenantSettings(runtime.watcher, config.region)
     # The use cases publish domain events; this turns each into its protobuf on the region's stream.
     events = StreamEvents(runtime.events)
+    # Compliance at the edge: consent before a call is transcribed, withdrawal keywords, and the
+    # consent a journey's conditions read.
+    consent = ConsentGate(
+        identity=identity,
+        events=events,
+        policy=PolicyCheck(
+            region=config.region,
+            source="gateway",
+            rules=lambda: rules_of(runtime.contact_center),
+            events=runtime.events,
+        ),
+    )
     # Journeys and queues for new contacts, waiting journeys fed by later messages.
     conversations = Conversations(
         region=config.region,
@@ -92,6 +110,7 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
             endpoints=directory,
             profiles=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
         ),
+        consent_of=consent.consent_of,
     )
     # The inbound use case, bound once: the gRPC and tenant APIs, every provider webhook, the
     # SMTP listener and the web chat socket hand their messages to this one instance.
@@ -102,17 +121,22 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         identity=identity,
         events=events,
         conversations=conversations,
+        consent=consent,
     )
-    # Follow-the-sun: other regions' agents read and answer contacts homed here through this one.
+    # Follow-the-sun: other regions' agents read and answer contacts homed here through this one;
+    # its live events reach them relayed as the region's rules let them leave.
+    relays = CrossingRelays(runtime.nc, config.region)
     handed_over = HandedOverContacts(
         region=config.region,
         history=StreamHistory(runtime.js, config.region),
         events=events,
         identity=identity,
         contacts=store,
+        policy=consent.policy,
+        relays=relays,
     )
     servicer = GatewayServicer(runtime.access, accept=accept, handed_over=handed_over)
-    on_stop: list[Callable[[], Awaitable[None]]] = [presence.stop]
+    on_stop: list[Callable[[], Awaitable[None]]] = [presence.stop, relays.close]
     on_stopping: list[Callable[[], Awaitable[None]]] = []
     # Route groups of the channels and the workspace; each module contributes its own adder.
     route_adders: list[RouteAdder] = []
@@ -128,9 +152,18 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
             public_base_url=config.public_base_url,
             bridge=voice.bridge,
             media_streams=config.voice_media_streams,
+            consent=consent,
         )
     )
     route_adders.append(twilio_media_routes(MediaRelay(runtime.nc, config.region)))
+    # Twilio's recording status callbacks: completed recordings kept in the region's object store.
+    provider_recordings = ProviderRecordings()
+    on_stop.append(provider_recordings.close)
+    recording_bucket = await RecordingBucket.open(
+        runtime.js, config.region, placement_tags=runtime.placement_tags, replicas=config.stream_replicas
+    )
+    keep_recording = KeepRecording(provider_recordings, recording_bucket, RecordingEvents(runtime.events))
+    route_adders.append(twilio_recording_routes(keep_recording, public_base_url=config.public_base_url))
     # WhatsApp's delivery reports reach the contact of our message through an index of receipts.
     receipts = ProviderReceipts(bucket, finished_ttl)
     route_adders.append(

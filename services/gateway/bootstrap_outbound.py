@@ -15,6 +15,7 @@ import aiohttp
 from nats.js.kv import KeyValue
 
 from ccmesh.events import DurableConsumer
+from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.service_host import Runtime
 from gateway.adapters.attachment_store import AttachmentStore
 from gateway.adapters.channel_directory import ChannelDirectory
@@ -69,6 +70,12 @@ async def outbound_parts(
         public_base_url=public_base_url,
         max_attempts=config.outbound_max_attempts,
         retry_seconds=config.outbound_retry_seconds,
+        policy=PolicyCheck(
+            region=config.region,
+            source="gateway",
+            rules=lambda: rules_of(runtime.contact_center),
+            events=runtime.events,
+        ),
     )
     consumer = outbound_consumer(
         runtime.js,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from nats.js.kv import KeyValue
 
-from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime
 from contactcenter.ai.v1 import ai_pb2_grpc
@@ -100,7 +99,7 @@ def workspace_route_adders(
     )
     return [
         webchat_routes(webchat, directory, runtime.nc, config.region, limits),
-        agent_routes(workspace, board, TokenAuthority(config.auth_secret), runtime.nc, settings),
+        agent_routes(workspace, board, runtime.access, runtime.nc, settings),
         supervisor_routes(runtime.access, board),
         # The customer view: identity is asked with the asking person's own token.
         customer_routes(

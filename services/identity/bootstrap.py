@@ -7,11 +7,19 @@ from typing import Any
 from ccmesh import naming
 from ccmesh.auth import TokenAuthority
 from ccmesh.kv import ensure_bucket
+from ccmesh.policy_violations import PolicyCheck, rules_of
+from ccmesh.retention_holds import LegalHoldStore
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts, ServiceTokens
+from contactcenter.ai.v1 import ai_pb2_grpc
 from contactcenter.identity.v1 import identity_pb2, identity_pb2_grpc
+from contactcenter.integration.v1 import integration_pb2_grpc
 from identity.adapters.agent_store import AgentStore
+from identity.adapters.consent_events import ConsentEvents
+from identity.adapters.consent_store import ConsentStore
 from identity.adapters.contact_events import ContactEventsEraser
+from identity.adapters.forget_elsewhere import AiErasure, IntegrationErasure
+from identity.adapters.forget_objects import ObjectStoreEraser
 from identity.adapters.global_index import GlobalIndex
 from identity.adapters.history_store import HistoryStore
 from identity.adapters.profile_store import ProfileStore
@@ -68,6 +76,21 @@ async def build(runtime: Runtime[IdentityConfig]) -> ServiceParts:
         region=config.region,
         tenants=runtime.tenant,
         remote=remote,
+        objects=ObjectStoreEraser(runtime.js, config.region),
+        holds=LegalHoldStore(runtime.js, config.region),
+        erasure_secret=config.auth_secret,
+        consents=ConsentStore(buckets[naming.identity_bucket(config.region)]),
+        consent_events=ConsentEvents(runtime.events, config.region),
+        policy=PolicyCheck(
+            region=config.region,
+            source="identity",
+            rules=lambda: rules_of(runtime.contact_center),
+            events=runtime.events,
+        ),
+        erasure_elsewhere=[
+            IntegrationErasure(mesh_stub(integration_pb2_grpc.IntegrationServiceStub, runtime.channel)),
+            AiErasure(mesh_stub(ai_pb2_grpc.AiServiceStub, runtime.channel)),
+        ],
     )
     return ServiceParts(
         servicers=[

@@ -6,25 +6,31 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ccmesh import naming
 from ccmesh.configplane.models import IntegrationConnector, Model, Tenant, WebhookSubscription
 from ccmesh.configplane.store import ConfigStore
+from ccmesh.events import EventPublisher
 from ccmesh.kv import ensure_bucket
 from ccmesh.outbox import Outbox, js_publisher
+from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
 from integration.adapters.action_log import ActionLog, ActionPublisher
+from integration.adapters.analytics_agent_store import ParquetAgentStateStore
 from integration.adapters.analytics_feed import DURABLE as ANALYTICS_DURABLE
 from integration.adapters.analytics_feed import AnalyticsFeed
+from integration.adapters.analytics_journey_store import ParquetJourneyPathStore
 from integration.adapters.analytics_queue_targets import RoutingQueueTargets
 from integration.adapters.analytics_store import ParquetAnalyticsStore
 from integration.adapters.connector_http import ConnectorHttp
 from integration.adapters.contact_lanes import ContactLanes
 from integration.adapters.contact_openings import LoggedOpenings
+from integration.adapters.curated_records import ContactRecords
 from integration.adapters.dead_letters import DeadLetterStore
 from integration.adapters.delivery_log import DeliveryLog
 from integration.adapters.event_codec import StreamEvents
@@ -37,12 +43,16 @@ from integration.domain.retry import BackoffPolicy
 from integration.entrypoints.http import ActionsHttpServer, tls_context
 from integration.entrypoints.rpc import IntegrationServicer
 from integration.service_layer.actions import Actions
+from integration.service_layer.analytics_agent_states import AgentStateReport, AgentStatesIngest
 from integration.service_layer.analytics_ingest import AnalyticsIngest
-from integration.service_layer.analytics_reports import Reports
+from integration.service_layer.analytics_journey_paths import JourneyPathsIngest, JourneyReports
+from integration.service_layer.analytics_reports import DEFAULT_FCR_DAYS, Reports
+from integration.service_layer.analytics_retention import AnalyticsRetention
 from integration.service_layer.connector_calls import ConnectorCalls
 from integration.service_layer.dead_letters import DeadLetters
 from integration.service_layer.delivery import DeliverySettings, Endpoint, EndpointWorker
 from integration.service_layer.dispatcher import Dispatcher
+from integration.service_layer.erasure import AnalyticsEraser, CustomerErasure
 from integration.service_layer.metrics import DeliveryMetrics
 from integration.service_layer.subscriptions import Subscriptions
 from integration.service_layer.transports import (
@@ -53,6 +63,9 @@ from integration.service_layer.transports import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Days of first-contact resolution kept ready for reports (a month's report, and then some).
+WARM_DAYS = 35
 
 
 def delivery_settings(config: IntegrationConfig) -> DeliverySettings:
@@ -183,17 +196,44 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
 
     on_stop: list[Callable[[], Awaitable[None]]] = []
     reports: Reports | None = None
+    journey_reports: JourneyReports | None = None
+    analytics_eraser: AnalyticsEraser | None = None
     if config.analytics_dir:
         analytics = await asyncio.to_thread(ParquetAnalyticsStore.open, Path(config.analytics_dir))
+        ingest = AnalyticsIngest(analytics, records=ContactRecords(EventPublisher(runtime.js, config.region)))
+        agent_states = await asyncio.to_thread(ParquetAgentStateStore.open, Path(config.analytics_dir))
+        agent_ingest = AgentStatesIngest(agent_states, ingest.ingest)
+        journey_paths = await asyncio.to_thread(ParquetJourneyPathStore.open, Path(config.analytics_dir))
         feed = AnalyticsFeed(
             runtime.js,
             config.region,
-            AnalyticsIngest(analytics).ingest,
+            # Ended journeys stored first, then agents' states, then the contacts.
+            JourneyPathsIngest(journey_paths, agent_ingest),
             durable=f"{ANALYTICS_DURABLE}-{analytics.store_id}",
         )
         await feed.start()
-        on_stop.append(feed.stop)
-        reports = Reports(analytics, RoutingQueueTargets(runtime.channel))
+        analytics_eraser = ingest
+        retention = AnalyticsRetention(
+            analytics,
+            config.analytics_retention_days,
+            then=lambda: analytics.warm_resolution(
+                time.time() - WARM_DAYS * 86_400, time.time(), DEFAULT_FCR_DAYS
+            ),
+        )
+        await retention.start()
+        # Agents' state intervals expire with the contacts (the same data class and period).
+        agent_retention = AnalyticsRetention(agent_states, config.analytics_retention_days)
+        await agent_retention.start()
+        journey_retention = AnalyticsRetention(journey_paths, config.analytics_retention_days)
+        await journey_retention.start()
+        on_stop.append(journey_retention.stop)
+        journey_reports = JourneyReports(journey_paths)
+        on_stop += [feed.stop, retention.stop, agent_retention.stop]
+        reports = Reports(
+            analytics,
+            RoutingQueueTargets(runtime.channel),
+            AgentStateReport(agent_states, agent_ingest.open_stays),
+        )
 
     store = await ConfigStore.open(runtime.js)
     servicer = IntegrationServicer(
@@ -204,6 +244,19 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         actions,
         connector_calls,
         reports,
+        policy=PolicyCheck(
+            region=config.region,
+            source="integration",
+            rules=lambda: rules_of(runtime.contact_center),
+            events=runtime.events,
+        ),
+        erasure=CustomerErasure(
+            dead_letter_store,
+            f"KV_{naming.integration_bucket(config.region)}",
+            analytics_eraser,
+            f"analytics-{config.region}",
+        ),
+        journey_reports=journey_reports,
     )
     on_stop += [
         actions_outbox.stop,

@@ -37,6 +37,9 @@ class IntegrationConfig(MeshConfig):
     #: Directory of the region's analytics store (Parquet files, fed from the event stream);
     #: empty: this instance keeps none and GetReport answers UNIMPLEMENTED.
     analytics_dir: str = ""
+    #: Days the analytics store keeps a contact (whole UTC days of arrival are removed after
+    #: this); the default covers the longest report (400 days).
+    analytics_retention_days: int = Field(default=400, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _tls_outside_local_mode(self) -> IntegrationConfig:

@@ -12,6 +12,7 @@ from ccmesh.envelope import new_event, stable_event_id
 from ccmesh.events import ConsumerSettings, DurableConsumer, concurrently
 from ccmesh.kv import ensure_bucket
 from ccmesh.outbox import Entry, Outbox, entry_of_event, js_publisher
+from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.service_host import Runtime, ServiceParts
 from ccsurge.assessment import Assessment
 from contactcenter.events.v1 import events_pb2
@@ -19,10 +20,12 @@ from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
 from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_remote import MeshRemoteQueues
 from routing.adapters.acd_store import AcdOutboxMirror, AcdStore
+from routing.adapters.agent_state_events import AgentStateAnnouncer
 from routing.adapters.ai_client import MeshAi
 from routing.adapters.connector_client import MeshConnectors
 from routing.adapters.flow_event_relay import NatsFlowEventRelay
 from routing.adapters.flow_store import DeadlineStore, FlowStore, JourneyStore, PolicyStore
+from routing.adapters.journey_end_event import journey_ended
 from routing.adapters.region_directory import ContactCenterDirectory
 from routing.adapters.surge_event_codec import surge_detected
 from routing.adapters.surge_guard_log import StreamEngagementLog
@@ -130,6 +133,9 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     async def publish_queued(journey: Journey, tenant: str, hand_off: HandOff) -> None:
         await runtime.events.publish(contact_queued(config.region, tenant, journey, hand_off))
 
+    async def publish_ended(tenant: str, journey: Journey) -> None:
+        await runtime.events.publish(journey_ended(config.region, tenant, journey, time.time()))
+
     async def publish_continued(continued: Continued) -> None:
         await runtime.events.publish(journey_continued(config.region, continued))
 
@@ -158,8 +164,16 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         deadlines=DeadlineStore(journeys_kv),
         publish_continued=publish_continued,
         stage_continued=stage_continued,
+        publish_ended=publish_ended,
         # A flow event taken by one instance reaches a step waiting in another's call.
         flow_event_relay=NatsFlowEventRelay(runtime.nc, config.region),
+        # Compliance: a journey's AI step is refused where a rule needs consent it lacks.
+        compliance=PolicyCheck(
+            region=config.region,
+            source="routing",
+            rules=lambda: rules_of(runtime.contact_center),
+            events=runtime.events,
+        ),
     )
     acd_kv = None
     for name in naming.routing_acd_buckets(config.region):
@@ -172,7 +186,15 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         )
     assert acd_kv is not None
 
-    acd_store = AcdStore(acd_kv, config.region)
+    acd_store = AcdStore(
+        acd_kv,
+        config.region,
+        agent_states=AgentStateAnnouncer(
+            config.region,
+            heartbeat_timeout_seconds=config.acd_heartbeat_timeout_seconds,
+            publish=js_publisher(runtime.js),
+        ),
+    )
     # Events staged with the ACD's changes (a crash before their publish) go out a sweep later.
     acd_outbox = Outbox(acd_kv, js_publisher(runtime.js), sent=acd_store.sent)
     acd_mirror = AcdOutboxMirror(acd_kv, acd_outbox)
@@ -266,7 +288,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         journeys_kv,
     )
     # What the AI service learns from each message (the language) reaches contacts while they wait.
-    insights = insight_consumer(runtime.js, config.region, AcdStore(acd_kv))
+    insights = insight_consumer(runtime.js, config.region, AcdStore(acd_kv), acd_mirror.record)
     # Customers' call-back commands (CALL ME, CANCEL) on their text channel.
     callbacks = callback_requests(runtime, acd_store, acd_mirror, acd_events, acd)
     callback_commands = callback_consumer(runtime, callbacks)

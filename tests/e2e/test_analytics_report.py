@@ -9,16 +9,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
+import re
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from google.protobuf.message import Message
 
 from ccctl.main import main as ccctl
+from ccmesh.envelope import new_event
+from ccmesh.events import EventPublisher
+from contactcenter.common.v1 import common_pb2
+from contactcenter.events.v1 import events_pb2
+from contactcenter.integration.v1 import integration_pb2
+from contactcenter.integration.v1.integration_pb2_grpc import IntegrationServiceStub
 from tests.e2e.cdp_browser import HeadlessChromium, find_chromium
-from tests.e2e.harness import RunningRegion, eventually
+from tests.e2e.harness import REPO, RunningRegion, eventually
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,7 +73,7 @@ async def test_an_answered_sms_shows_in_the_report_and_its_export(
     period = ["--start", today.isoformat(), "--end", (today + timedelta(days=1)).isoformat()]
     contact_id = await answer_an_sms(e2e_region, "+447700900377")
 
-    async def reported() -> dict | None:
+    async def reported() -> dict[str, Any] | None:
         code, out, err = await asyncio.to_thread(
             run_ccctl, e2e_region, *period, "--interval", "day", "--by", "agent", "-o", "json"
         )
@@ -72,6 +85,17 @@ async def test_an_answered_sms_shows_in_the_report_and_its_export(
     row = await eventually(reported)
     assert row["offered"] == 1 and row["answered"] == 1 and row["abandoned"] == 0
     assert row["average_speed_of_answer"] >= 0 and row["average_handle_time"] > 0
+    # Routing told alice's state changes (available, busy on accepting, available again): her
+    # time on shift and the part of it spent on the contact.
+    assert row["staffed_seconds"] > 0 and 0 < row["occupancy"] <= 1
+
+    # Business systems get the finished contact as a curated record on the tenant's subject of
+    # the region's stream: what happened, not who the customer is.
+    (published,) = await e2e_region.wait_event("contact_record", contact_id=contact_id)
+    record = published.contact_record
+    assert record.agent == "alice" and record.answered and record.channel == common_pb2.CHANNEL_KIND_SMS
+    assert record.handle_seconds > 0 and published.tenant.tenant_id == "acme"
+    assert b"447700900377" not in published.SerializeToString()
 
     code, out, _ = await asyncio.to_thread(run_ccctl, e2e_region, *period, "--by", "channel")
     assert code == 0
@@ -124,16 +148,16 @@ async def test_the_reports_page_charts_the_day_in_a_real_browser(
             refusal = (await response.json())["error"]["message"]
             assert "interval: unknown 'week'; one of 15m, hour, day" in refusal
 
-    async def rows_by_queue() -> list[dict]:
+    async def rows_by_queue() -> list[dict[str, Any]]:
         async with e2e_region.http() as http, http.get(f"{reports}&by=queue", headers=supervisor) as response:
             assert response.status == 200, await response.text()
-            rows: list[dict] = (await response.json())["rows"]
+            rows: list[dict[str, Any]] = (await response.json())["rows"]
             return rows
 
     answered_before = sum(row.get("answered", 0) for row in await rows_by_queue())
     await answer_an_sms(e2e_region, "+447700900388")
 
-    async def answered_on_the_api() -> dict | None:
+    async def answered_on_the_api() -> dict[str, Any] | None:
         rows = await rows_by_queue()
         if sum(row.get("answered", 0) for row in rows) <= answered_before:
             return None
@@ -185,3 +209,125 @@ async def test_the_reports_page_charts_the_day_in_a_real_browser(
             print("screenshots:", *await browser.screenshots(tmp_path / "screenshots"))
             print(browser.console_report())
             raise
+
+
+BATCH_TENANT = "initech"
+BATCH_CONTACTS = 10
+
+
+async def finished_chats(region: RunningRegion, count: int) -> list[str]:
+    """`count` finished web chats of BATCH_TENANT as the region's stream recorded them (history a
+    batch re-analyses: created, one customer message with a card number, closed)."""
+    ids = [f"batch-{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    async with region.connect() as nc:
+        publisher = EventPublisher(nc.jetstream(), region.region)
+        for n, contact_id in enumerate(ids):
+
+            def event(payload: Message, contact_id: str = contact_id) -> events_pb2.Event:
+                return new_event(
+                    payload, tenant_id=BATCH_TENANT, region=region.region, source="e2e", contact_id=contact_id
+                )
+
+            chat = common_pb2.CHANNEL_KIND_WEBCHAT
+            text = "I was charged twice, refund card 4111 1111 1111 1111 please, terrible"
+            await publisher.publish_all(
+                [
+                    event(events_pb2.ContactCreated(channel=chat, customer_id=f"c{n}")),
+                    event(
+                        events_pb2.MessageReceived(
+                            message_id=f"{contact_id}-m1", channel=chat, customer_id=f"c{n}", text=text
+                        )
+                    ),
+                    event(events_pb2.ContactClosed(outcome="resolved", closed_by="customer")),
+                ]
+            )
+    return ids
+
+
+def kill_midway(command: list[str], env: dict[str, str], at_least: int) -> int:
+    """Run `ccctl COMMAND`, read its bar until it shows `at_least` contacts done, then SIGKILL it
+    (no chance to tidy up); the number it showed last."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ccctl.main", *command], stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
+    assert process.stderr is not None
+    text = ""
+    try:
+        while True:
+            char = process.stderr.read(1)
+            if not char:
+                raise AssertionError(f"ccctl ai batch ended before {at_least} contacts: {text!r}")
+            text += char
+            shown = [int(n) for n in re.findall(r"\] (\d+)/\d+", text)]
+            if shown and shown[-1] >= at_least:
+                return shown[-1]
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def test_a_batch_killed_midway_resumes_and_reanalyses_each_contact_once(
+    e2e_region: RunningRegion,
+) -> None:
+    contact_ids = await finished_chats(e2e_region, BATCH_CONTACTS)
+    today = datetime.now(UTC).date()
+    start, end = today.isoformat(), (today + timedelta(days=1)).isoformat()
+    token = e2e_region.token("supervisor", "sam", BATCH_TENANT)
+
+    async def stored() -> bool | None:
+        async with e2e_region.connect() as nc:
+            stub = e2e_region.stub(nc, IntegrationServiceStub, token)
+            reply = await stub.ExportContacts(
+                integration_pb2.ExportContactsRequest(tenant_id=BATCH_TENANT, start=start, end=end)
+            )
+        return {c.contact_id for c in reply.contacts} == set(contact_ids) or None
+
+    await eventually(stored)
+    command = ["ai", "batch", BATCH_TENANT, "--start", start, "--end", end, "--slice", "1"]
+    command += ["--nats-url", e2e_region.nats_url, "--job", "resume-check"]
+    env = {**os.environ, "CC_AUTH_SECRET": e2e_region.secret, "CC_REGION": e2e_region.region}
+    seen = await asyncio.to_thread(kill_midway, command, env, 2)
+    assert seen < BATCH_CONTACTS
+
+    resumed = await asyncio.to_thread(e2e_region.ccctl, *command, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{BATCH_CONTACTS} of {BATCH_CONTACTS} contacts re-analysed" in resumed.stdout
+    # It went on from where the killed run stopped rather than from the first contact.
+    first_shown = int(re.findall(r"\] (\d+)/\d+", resumed.stderr)[0])
+    assert first_shown > seen, resumed.stderr
+
+    results = await e2e_region.wait_event("contact_reanalysed", count=BATCH_CONTACTS)
+    ours = [e for e in results if e.tenant.tenant_id == BATCH_TENANT]
+    assert sorted(e.contact_id for e in ours) == sorted(contact_ids)  # each once, none twice
+    for event in ours:
+        result = event.contact_reanalysed
+        assert result.job_id == "resume-check" and result.messages == 1
+        assert list(result.steps) == ["reclassify", "summarise", "tag", "redact"]
+        assert result.summary and "pii:card_number" in result.tags and "card_number" in result.redacted_kinds
+        assert b"4111" not in event.SerializeToString()
+
+    # The analytics store keeps each contact's re-analysis once, beside its original row.
+    def kept() -> list[dict[str, Any]] | None:
+        files = list(e2e_region.plan.data_dir.glob("analytics/*/reanalyses/date=*/*.parquet"))
+        rows = [r for f in files for r in pq.read_table(f).to_pylist() if r["tenant_id"] == BATCH_TENANT]
+        return rows if len(rows) >= BATCH_CONTACTS else None
+
+    rows = await eventually(lambda: asyncio.to_thread(kept))
+    assert sorted(r["contact_id"] for r in rows) == sorted(contact_ids)
+
+    # Bad parameters are refused with their names, by the service and by the store it asks.
+    bad_step = await asyncio.to_thread(e2e_region.ccctl, *command, "--steps", "reclassify,translate")
+    assert bad_step.returncode == 2 and "steps: unknown step(s) translate" in bad_step.stderr
+    backwards = [
+        "ai",
+        "batch",
+        BATCH_TENANT,
+        "--start",
+        end,
+        "--end",
+        start,
+        "--nats-url",
+        e2e_region.nats_url,
+    ]
+    refused = await asyncio.to_thread(e2e_region.ccctl, *backwards)
+    assert refused.returncode == 2 and "end: must be after start" in refused.stderr, refused.stderr

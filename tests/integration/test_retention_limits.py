@@ -44,6 +44,9 @@ SHORT: dict[str, Any] = {
     "flows": {"maxBytes": CAP},
     "journeys": {"maxBytes": CAP},
     "acd": {"maxBytes": CAP},
+    "auditLog": {"maxAgeSeconds": SHORT_AGE},
+    "legalHolds": {"maxBytes": CAP},
+    "aiTraining": {"maxBytes": CAP},
 }
 
 

@@ -108,6 +108,16 @@ RPCS = {
         allowed="supervisor",
         refused="agent",
     ),
+    "integration.EraseCustomerData": Rpc(
+        ("integration",),
+        IntegrationServiceStub,
+        "EraseCustomerData",
+        lambda t: integration_pb2.EraseCustomerDataRequest(
+            tenant_id=t, customer_ids=["0" * 32], contact_ids=["c" * 32]
+        ),
+        allowed="service",
+        refused="admin",  # identity's ForgetCustomer orders erasures, with its own checks
+    ),
     "routing.PredictServiceLevel": Rpc(
         ("routing",),
         RoutingServiceStub,
@@ -129,6 +139,14 @@ RPCS = {
         lambda t: ai_pb2.RedactTextRequest(tenant_id=t, text="mail me at jane@example.com"),
         allowed="agent",
         refused=None,  # every tenant role may redact
+    ),
+    "ai.ForgetRecentTexts": Rpc(
+        ("ai",),
+        AiServiceStub,
+        "ForgetRecentTexts",
+        lambda t: ai_pb2.ForgetRecentTextsRequest(tenant_id=t),
+        allowed="service",
+        refused="admin",  # identity's ForgetCustomer orders erasures, with its own checks
     ),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ai.domain.pii import Entity, find_entities, iban_valid, luhn_valid, redact
+from ccpolicy.pii import Entity, find_entities, iban_valid, luhn_valid, redact
 
 
 def found(text: str) -> list[tuple[str, str]]:

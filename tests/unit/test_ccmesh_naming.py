@@ -28,7 +28,12 @@ def test_dead_letters_fall_in_the_region_dead_letter_stream() -> None:
 
 
 def test_region_streams_and_buckets() -> None:
-    assert [s.name for s in naming.region_streams("eu")] == ["events-eu", "deadletter-eu", "actions-eu"]
+    assert [s.name for s in naming.region_streams("eu")] == [
+        "events-eu",
+        "deadletter-eu",
+        "actions-eu",
+        "audit-eu",
+    ]
     assert naming.region_buckets("eu") == [
         "identity-eu",
         "identity-history-eu",

@@ -47,6 +47,8 @@ BOUNDED_ATTRIBUTES = {
     "state",
     "subscription",
     "tenant",
+    # A call's side: caller or agent.
+    "track",
     "version",
 }
 

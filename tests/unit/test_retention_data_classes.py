@@ -17,7 +17,17 @@ from ccmesh.stores import stream_name
 
 REGION = "eu"
 #: The data classes a region's owner sets retention for.
-CLASSES = {"contactEvents", "messages", "transcripts", "attachments", "journeyState", "profiles", "audit"}
+CLASSES = {
+    "contactEvents",
+    "messages",
+    "transcripts",
+    "attachments",
+    "recordings",
+    "journeyState",
+    "profiles",
+    "audit",
+    "accessAudit",
+}
 
 
 def test_every_data_class_is_kept_by_a_store_of_the_region() -> None:

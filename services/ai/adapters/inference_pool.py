@@ -36,6 +36,10 @@ class InferencePool:
         call = functools.partial(contextvars.copy_context().run, function, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
+    async def run_everywhere(self, function: Callable[[], int]) -> int:
+        """`function()` once: the threads share this process's state (caches of recent texts)."""
+        return await self.run(function)
+
     async def analyse(self, pipeline: Pipeline, insights: Insights) -> Insights:
         """`pipeline.run(insights)` on a pool thread; it fills `insights` in place."""
         await self.run(pipeline.run, insights)

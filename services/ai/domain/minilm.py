@@ -124,6 +124,10 @@ class MiniLMEncoder:
         vector: np.ndarray = self._forward([self._tokenizer.encode(text, MAX_TOKENS)])[0]
         return vector
 
+    def forget_recent_texts(self) -> int:
+        """Drop the words the tokenizer remembers (erasure); how many."""
+        return self._tokenizer.forget_words()
+
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         length = max(len(ids) for ids in batch)
         tokens = np.zeros((len(batch), length), dtype=np.int64)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import phonenumbers
 
 from ai.domain.component import ComponentContext, ComponentError, ComponentSpec, Insights, Resources
-from ai.domain.pii import DEFAULT_REGIONS, redact
+from ccpolicy.pii import DEFAULT_REGIONS, redact
 
 #: Long texts are redacted whole; this bounds the cost of a tenant's order-number pattern.
 MAX_PATTERN_CHARS = 500

@@ -95,3 +95,17 @@ class TranscriptSegmentFound:
     @property
     def segment_id(self) -> str:
         return f"{self.stream_id}:{self.track}:{self.sequence}"
+
+
+@dataclass(frozen=True)
+class FellBehind:
+    """A track of a call whose utterances queue up faster than the recogniser decodes them."""
+
+    tenant_id: str
+    brand_id: str
+    contact_id: str
+    stream_id: str
+    #: "caller" or "agent".
+    track: str
+    #: Utterances waiting for the recogniser when it was noticed.
+    waiting: int

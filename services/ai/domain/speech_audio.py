@@ -8,7 +8,9 @@ mirroring the 0-4 kHz band into 4-8 kHz, which a recogniser would hear as hiss).
 
 from __future__ import annotations
 
+import io
 import math
+import wave
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -66,3 +68,28 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 def telephone_to_recogniser(payload: bytes) -> np.ndarray:
     """8 kHz μ-law bytes -> 16 kHz 16-bit samples."""
     return resample(ulaw_to_pcm16(payload), TELEPHONE_RATE, RECOGNISER_RATE)
+
+
+class RecordingAudioError(ValueError):
+    """A recording that is not 16-bit PCM WAV of one or two channels; the text names why."""
+
+
+def recording_tracks(data: bytes) -> list[np.ndarray]:
+    """A recording's channels (the caller first, then the agent) as 8 kHz 16-bit samples, the
+    rate live call audio has, so both go through the same segmenter."""
+    try:
+        with wave.open(io.BytesIO(data)) as audio:
+            width, channels, rate = audio.getsampwidth(), audio.getnchannels(), audio.getframerate()
+            frames = audio.readframes(audio.getnframes())
+    except (wave.Error, EOFError) as error:
+        raise RecordingAudioError(f"recording is not a WAV file: {error}") from None
+    if width != 2 or channels not in (1, 2) or rate < TELEPHONE_RATE:
+        raise RecordingAudioError(
+            f"recording must be 16-bit PCM, 1 or 2 channels, {TELEPHONE_RATE} Hz or more; got "
+            f"{width * 8}-bit, {channels} channel(s), {rate} Hz"
+        )
+    interleaved = np.frombuffer(frames[: len(frames) - len(frames) % (2 * channels)], dtype="<i2")
+    return [
+        resample(interleaved[channel::channels].astype(np.int16), rate, TELEPHONE_RATE)
+        for channel in range(channels)
+    ]

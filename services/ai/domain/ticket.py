@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ai.domain.pii import Entity
+from ccpolicy.pii import Entity
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 

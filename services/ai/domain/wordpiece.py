@@ -87,6 +87,12 @@ class WordPiece:
         self.end = self._ids["[SEP]"]
         self._cache: dict[str, list[int]] = {}
 
+    def forget_words(self) -> int:
+        """Drop the remembered words (they may be a person's name: erasure); how many."""
+        count = len(self._cache)
+        self._cache.clear()
+        return count
+
     def _pieces(self, word: str) -> list[int]:
         cached = self._cache.get(word)
         if cached is not None:

@@ -15,7 +15,9 @@ from ai.service_layer.analysis import Analyzer
 from ai.service_layer.pipelines import PipelineCatalog
 from ai.service_layer.streaming import StreamInsights
 from ccmesh import naming
+from ccmesh.consent_check import ConsentCheck
 from ccmesh.events import ConsumerSettings, DurableConsumer, PermanentError
+from ccpolicy import Action
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -23,11 +25,17 @@ DURABLE = "ai-insights"
 
 
 def insight_consumer(
-    js: object, region: str, insights: StreamInsights, catalog: PipelineCatalog
+    js: object,
+    region: str,
+    insights: StreamInsights,
+    catalog: PipelineCatalog,
+    consent: ConsentCheck | None = None,
 ) -> DurableConsumer[events_pb2.Event]:
     async def handle(event: events_pb2.Event) -> None:
         if not catalog.stream_insights:
             return  # the region has not switched streaming on (spec.ai.streamInsights): skip
+        if consent is not None and not await _may_analyse(consent, event):
+            return  # a compliance rule refused it (e.g. no consent to AI analysis): published
         try:
             await insights.on_message(inbound_message(event))
         except StoreError as error:  # an id that cannot be a key will never succeed
@@ -38,6 +46,17 @@ def insight_consumer(
         filter_subject=naming.event_subject(region, "*", "message_received", "*"),
     )
     return DurableConsumer(js, region, settings, handle)  # type: ignore[arg-type]
+
+
+async def _may_analyse(consent: ConsentCheck, event: events_pb2.Event) -> bool:
+    decision = await consent.permits(
+        Action.ANALYSE,
+        tenant_id=event.tenant.tenant_id,
+        brand_id=event.tenant.brand_id,
+        customer_id=event.message_received.customer_id,
+        contact_id=event.contact_id,
+    )
+    return decision.allowed
 
 
 REPLIES_DURABLE = "ai-replies"

@@ -11,16 +11,19 @@ from ai.adapters.tenant_store import StoreError
 from ai.adapters.training_worker import TrainingFailed
 from ai.domain.intent import TrainingError
 from ai.domain.knowledge import Article, KnowledgeError
-from ai.domain.pii import redact
+from ai.entrypoints.batch_rpc import BatchEndpoint
 from ai.entrypoints.convert import insight_message, ticket_message
+from ai.entrypoints.erasure_rpc import RecentTextsEndpoint
 from ai.entrypoints.training_reply import training_reply
 from ai.service_layer.analysis import MAX_TEXT_CHARS, Analyzer, ConversationNotFoundError
 from ai.service_layer.intents import IntentTraining
 from ai.service_layer.knowledge import KnowledgeBases, language_of
 from ai.service_layer.pipelines import PipelineCatalog
+from ai.service_layer.transcription_vocabulary import PhraseListError, StoredVocabulary
 from ai.service_layer.wrap_up import WrapUpConversation
 from ccmesh.access import AccessControl
 from ccmesh.rpc_context import abort
+from ccpolicy.pii import redact
 from contactcenter.ai.v1 import ai_pb2, ai_pb2_grpc
 
 CALLER_ROLES = frozenset({"admin", "supervisor", "agent", "integration", "service"})
@@ -44,7 +47,13 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         catalog: PipelineCatalog,
         registry: ComponentRegistry,
         wrap_up: WrapUpConversation,
+        vocabulary: StoredVocabulary | None = None,
+        batch: BatchEndpoint | None = None,
+        recent_texts: RecentTextsEndpoint | None = None,
     ) -> None:
+        self._recent_texts = recent_texts
+        self._batch = batch
+        self._vocabulary = vocabulary
         self._access = access
         self._analyzer = analyzer
         self._training = training
@@ -114,6 +123,35 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         except TrainingFailed as error:
             await abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         return training_reply(trained)
+
+    async def SetSpeechPhrases(
+        self, request: ai_pb2.SetSpeechPhrasesRequest, context: Any
+    ) -> ai_pb2.SetSpeechPhrasesResponse:
+        await self._access.require(context, request.tenant_id, TRAINER_ROLES)
+        if self._vocabulary is None:
+            await abort(context, grpc.StatusCode.UNIMPLEMENTED, "this ai service transcribes no calls")
+        assert self._vocabulary is not None
+        try:
+            kept = await self._vocabulary.set_phrases(request.tenant_id, list(request.phrases))
+        except (PhraseListError, StoreError) as error:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return ai_pb2.SetSpeechPhrasesResponse(phrases=kept)
+
+    async def ReanalyseContacts(
+        self, request: ai_pb2.ReanalyseContactsRequest, context: Any
+    ) -> ai_pb2.ReanalyseContactsResponse:
+        if self._batch is None:
+            await abort(context, grpc.StatusCode.UNIMPLEMENTED, "this ai service runs no batch jobs")
+        assert self._batch is not None
+        return await self._batch.reanalyse(request, context)
+
+    async def ForgetRecentTexts(
+        self, request: ai_pb2.ForgetRecentTextsRequest, context: Any
+    ) -> ai_pb2.ForgetRecentTextsResponse:
+        if self._recent_texts is None:
+            await abort(context, grpc.StatusCode.UNIMPLEMENTED, "this ai service keeps no recent texts")
+        assert self._recent_texts is not None
+        return await self._recent_texts.forget(request, context)
 
     async def GetIntentModel(
         self, request: ai_pb2.GetIntentModelRequest, context: Any

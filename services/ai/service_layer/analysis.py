@@ -13,7 +13,6 @@ from typing import Any, Protocol, TypeVar
 from ai.domain.component import Insights
 from ai.domain.escalation import escalation
 from ai.domain.language import detect
-from ai.domain.pii import Entity, redact
 from ai.domain.pipeline import Pipeline
 from ai.domain.sentiment import trend
 from ai.domain.summary import Turn, summarize, wrap_up
@@ -21,6 +20,7 @@ from ai.domain.ticket import Ticket, build_ticket
 from ai.service_layer.metrics import AiMetrics
 from ai.service_layer.pipelines import PipelineCatalog
 from ai.service_layer.ports import Conversations
+from ccpolicy.pii import Entity, redact
 
 #: Longer texts belong in a document pipeline, not a synchronous call.
 MAX_TEXT_CHARS = 100_000

@@ -66,6 +66,10 @@ class IntentModels:
         )
 
 
+#: Told the examples a tenant's model was trained on (`StoredVocabulary.remember_intent_examples`).
+ExamplesTrained = Callable[[str, Mapping[str, Sequence[str]]], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class TrainedIntents:
     model: IntentModel
@@ -81,8 +85,10 @@ class IntentTraining:
         worker: Trainer,
         encoder: SentenceEncoder | None = None,
         publish: ProgressPublisher = _no_publisher,
+        examples_trained: ExamplesTrained | None = None,
     ) -> None:
         self.models = models
+        self._examples_trained = examples_trained
         self._store = store
         self._objects = objects
         self._worker = worker
@@ -122,7 +128,14 @@ class IntentTraining:
 
         async with self._training:
             outcome = await self._worker.train(TrainingJob(prepared, threshold, target), progress)
-        return TrainedIntents(await self._put_in_effect(tenant_id, outcome), outcome)
+        model = await self._put_in_effect(tenant_id, outcome)
+        if self._examples_trained is not None:
+            # The stored model keeps no sentences: the speech language model reads them from here.
+            try:
+                await self._examples_trained(tenant_id, prepared)
+            except Exception as error:  # the model is in effect; only the speech vocabulary lags
+                log.error("training examples of tenant %s not kept for speech: %r", tenant_id, error)
+        return TrainedIntents(model, outcome)
 
     async def _put_in_effect(self, tenant_id: str, outcome: TrainingOutcome) -> IntentModel:
         model = outcome.model.attach(self._encoder)

@@ -7,13 +7,18 @@ says also enters the live AI pipeline exactly as a chat message does (sentiment 
 escalation, agent assist). Utterances of one track are decoded one after another, so segments
 keep their order; tracks and calls run in parallel, up to the pool's size.
 
+What the agent says joins the conversation as the agent's turns (as an agent's chat reply
+does), so the wrap-up summary and ticket cover both sides of the call.
+
 A track whose utterances queue up faster than the recogniser decodes them is behind real time:
-it is reported (`behind`, logged once per stream), and every utterance is still transcribed.
+it is reported (`behind`, logged, and announced once per track through `LagReport`: an event
+and a metric), and every utterance is still transcribed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ai.domain.speech import SPEAKERS, Transcript, TranscriptSegmentFound
+from ai.domain.speech import SPEAKERS, FellBehind, Transcript, TranscriptSegmentFound
 from ai.domain.speech_audio import RECOGNISER_RATE, TELEPHONE_RATE, resample, ulaw_to_pcm16
 from ai.domain.speech_segmenter import Segmenter, Utterance
 from ai.service_layer.streaming import InboundMessage, StreamInsights
@@ -53,6 +58,20 @@ class TranscriptSink(Protocol):
     async def publish(self, segment: TranscriptSegmentFound) -> None: ...
 
 
+class AgentTurns(Protocol):
+    """Keeps what the agent said in the contact's conversation (`Analyzer.record_reply`)."""
+
+    async def record_reply(
+        self, tenant_id: str, contact_id: str, message_id: str, text: str, speaker: str
+    ) -> None: ...
+
+
+class LagReport(Protocol):
+    """Tells that a track fell behind real time (`ai.adapters.speech_events.TranscriptEvents`)."""
+
+    async def behind(self, lag: FellBehind) -> None: ...
+
+
 @dataclass(frozen=True)
 class AudioPiece:
     tenant_id: str
@@ -66,6 +85,8 @@ class AudioPiece:
     payload: bytes
     #: The stream stopped: what is buffered ends here.
     end: bool = False
+    #: A recording transcribed after the call: it arrives faster than real time on purpose.
+    recorded: bool = False
 
 
 @dataclass
@@ -85,13 +106,19 @@ class CallTranscription:
         segmenter: Callable[[], Segmenter],
         insights: StreamInsights | None = None,
         vocabulary: VocabularySource | None = None,
+        agent_turns: AgentTurns | None = None,
+        lag: LagReport | None = None,
     ) -> None:
         self._recognition = recognition
+        self._agent_turns = agent_turns
+        self._lag = lag
         self._vocabulary = vocabulary
         self._sink = sink
         self._segmenter = segmenter
         self._insights = insights
         self._tracks: dict[tuple[str, str], _Track] = {}
+        #: Decoders of recordings, awaited by `on_recording`.
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         #: Streams that fell behind real time at least once.
         self.behind: set[str] = set()
 
@@ -99,25 +126,44 @@ class CallTranscription:
     def open_tracks(self) -> int:
         return len(self._tracks)
 
-    async def on_audio(self, piece: AudioPiece) -> None:
+    async def on_recording(self, piece: AudioPiece, samples: np.ndarray) -> None:
+        """One whole track of a recorded call (8 kHz 16-bit samples), transcribed after the
+        call; returns once its last segment is announced."""
+        key = (piece.stream_id, piece.track)
+        if key in self._tracks:
+            raise ValueError(f"stream {piece.stream_id[:40]!r}: track {piece.track!r} is being transcribed")
+        ended = dataclasses.replace(piece, payload=b"", end=True, recorded=True)
+        await self.on_audio(ended, samples)
+        worker = self._workers.pop(key, None)
+        if worker is not None:
+            await worker
+
+    async def on_audio(self, piece: AudioPiece, samples: np.ndarray | None = None) -> None:
         if piece.track not in SPEAKERS:
             raise ValueError(f"track: unknown track {piece.track[:20]!r}")
         key = (piece.stream_id, piece.track)
         track = self._tracks.get(key)
         if track is None:
-            if piece.end and not piece.payload:
+            if piece.end and not piece.payload and samples is None:
                 return
             track = _Track(self._segmenter())
             track.worker = asyncio.create_task(self._decode(piece, track), name=f"transcribe {key}")
             self._tracks[key] = track
-        for utterance in track.segmenter.feed(ulaw_to_pcm16(piece.payload)):
-            self._enqueue(piece, track, utterance)
+            if piece.recorded:
+                self._workers[key] = track.worker
+        fell_behind = False
+        for utterance in track.segmenter.feed(
+            samples if samples is not None else ulaw_to_pcm16(piece.payload)
+        ):
+            fell_behind |= self._enqueue(piece, track, utterance)
         if piece.end:
             last = track.segmenter.finish()
             if last is not None:
-                self._enqueue(piece, track, last)
+                fell_behind |= self._enqueue(piece, track, last)
             track.queue.put_nowait(None)
             del self._tracks[key]
+        if fell_behind:
+            await self._report_lag(piece, track)
 
     async def stop(self) -> None:
         """Finish every open track (the service stops): buffered speech is still transcribed."""
@@ -132,9 +178,10 @@ class CallTranscription:
         self._tracks.clear()
         await asyncio.gather(*workers, return_exceptions=True)
 
-    def _enqueue(self, piece: AudioPiece, track: _Track, utterance: Utterance) -> None:
+    def _enqueue(self, piece: AudioPiece, track: _Track, utterance: Utterance) -> bool:
+        """Queues the utterance; True when this made the track fall behind real time."""
         track.queue.put_nowait(utterance)
-        if track.queue.qsize() > BEHIND_AFTER and not track.behind:
+        if track.queue.qsize() > BEHIND_AFTER and not track.behind and not piece.recorded:
             track.behind = True
             self.behind.add(piece.stream_id)
             log.warning(
@@ -143,6 +190,24 @@ class CallTranscription:
                 piece.track,
                 track.queue.qsize(),
             )
+            return True
+        return False
+
+    async def _report_lag(self, piece: AudioPiece, track: _Track) -> None:
+        if self._lag is None:
+            return
+        lag = FellBehind(
+            tenant_id=piece.tenant_id,
+            brand_id=piece.brand_id,
+            contact_id=piece.contact_id,
+            stream_id=piece.stream_id,
+            track=SPEAKERS[piece.track],
+            waiting=track.queue.qsize(),
+        )
+        try:
+            await self._lag.behind(lag)
+        except Exception as error:  # the report is lost, never the audio: it is logged above
+            log.error("stream %s: lag not announced: %r", piece.stream_id, error)
 
     async def _decode(self, first: AudioPiece, track: _Track) -> None:
         speaker = SPEAKERS[first.track]
@@ -183,7 +248,15 @@ class CallTranscription:
     async def _publish(self, segment: TranscriptSegmentFound, speaker: str) -> None:
         await self._sink.publish(segment)
         text = segment.transcript.text
-        if self._insights is None or speaker != "caller" or not text:
+        if not text:
+            return
+        if speaker == "agent":
+            if self._agent_turns is not None:
+                await self._agent_turns.record_reply(
+                    segment.tenant_id, segment.contact_id, segment.segment_id, text, "agent"
+                )
+            return
+        if self._insights is None:
             return
         await self._insights.on_message(
             InboundMessage(

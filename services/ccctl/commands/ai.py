@@ -2,6 +2,7 @@
 
     ccctl ai train-intents acme examples.yaml --region eu
     ccctl ai kb-load acme articles.yaml --region eu [--replace]
+    ccctl ai speech-phrases acme phrases.yaml --region eu
 
 The files are read and checked here first (errors name the file and the line); the ai
 service of the region then validates, trains or indexes, and stores them in the region.
@@ -26,6 +27,11 @@ Knowledge-base file::
 
     articles:
       - {id: returns, title: Returns, language: en, body: "You can return ..."}
+
+Speech phrase list (what the tenant's callers say most; with the intents' examples and the
+knowledge base it makes the tenant's speech language model, from the next call on)::
+
+    phrases: [where is my order, i want to speak to a manager]
 """
 
 from __future__ import annotations
@@ -43,9 +49,8 @@ import yaml
 from nats.aio.msg import Msg
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
-from ccctl.commands.token import load_secret
-from ccmesh.auth import TokenAuthority
+from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, ai_batch, connected
+from ccctl.commands.token import local_token
 from ccmesh.intent_labels import (
     IntentLabelError,
     check_example,
@@ -100,7 +105,12 @@ def register(subparsers: Any) -> None:
     kb.add_argument("file", type=Path, help="YAML/JSON with `articles: [{id, title, body, language}]`")
     kb.add_argument("--replace", action="store_true", help="replace the whole knowledge base")
     kb.set_defaults(handler=run_kb_load)
-    for sub in (train, kb):
+    phrases = commands.add_parser("speech-phrases", help="set the tenant's speech phrase list")
+    phrases.add_argument("tenant", help="tenant id")
+    phrases.add_argument("file", type=Path, help="YAML/JSON with `phrases: [...]` (an empty list clears it)")
+    phrases.set_defaults(handler=run_speech_phrases)
+    ai_batch.register(commands)
+    for sub in (train, kb, phrases):
         sub.add_argument(
             "--region",
             default=os.environ.get("CC_REGION", "eu"),
@@ -204,15 +214,7 @@ def knowledge_request(tenant: str, path: Path, replace: bool) -> ai_pb2.LoadKnow
 
 
 def _token(tenant: str) -> str:
-    secret = load_secret()
-    if secret is None:
-        raise CommandError(
-            "no auth secret: set CC_AUTH_SECRET or run `make run` once to create .data/auth-secret"
-        )
-    try:
-        return TokenAuthority(secret).mint(tenant, "admin", "ccctl-ai", 600)
-    except ValueError as err:
-        raise CommandError(f"cannot mint a token: {err}", EXIT_USAGE) from None
+    return local_token(tenant, "admin", "ccctl-ai", 600)
 
 
 async def _call(options: argparse.Namespace, method: str, request: Any) -> Any:
@@ -330,4 +332,17 @@ def run_kb_load(options: argparse.Namespace) -> int:
     request = knowledge_request(options.tenant, options.file, options.replace)
     reply = asyncio.run(_call(options, "LoadKnowledge", request))
     print(f"knowledge base of {options.tenant}: {reply.loaded} article(s) loaded, {reply.total} in total")
+    return 0
+
+
+def phrases_request(tenant: str, path: Path) -> ai_pb2.SetSpeechPhrasesRequest:
+    phrases = _read(path, "phrases")
+    if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+        raise CommandError(f"{path}: `phrases` must be a list of texts", EXIT_USAGE)
+    return ai_pb2.SetSpeechPhrasesRequest(tenant_id=tenant, phrases=phrases)
+
+
+def run_speech_phrases(options: argparse.Namespace) -> int:
+    reply = asyncio.run(_call(options, "SetSpeechPhrases", phrases_request(options.tenant, options.file)))
+    print(f"speech phrases of {options.tenant}: {reply.phrases} kept, used from the next call on")
     return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from typing import Any
 
@@ -14,6 +16,8 @@ from ccctl.commands import CommandError, add_nats_url_option, connected
 from ccctl.commands.token import load_secret
 from ccctl.queue_references import queue_problems
 from ccctl.surge_references import surge_policy_problems
+from ccmesh.audit import AuditRecord
+from ccmesh.audit_config import config_change_records, write_records
 from ccmesh.configplane.loader import ConfigFileError, SourcedDocument, load_files
 from ccmesh.configplane.models import KINDS
 from ccmesh.configplane.references import dangling_references, endpoint_brand_problems, merged
@@ -39,6 +43,11 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="file to apply (repeat for several)",
     )
+    parser.add_argument(
+        "--by",
+        default=os.environ.get("CC_ACTOR") or getpass.getuser(),
+        help="who applies, as recorded in the audit log (default: $CC_ACTOR or the OS user)",
+    )
     add_nats_url_option(parser)
     parser.set_defaults(handler=run)
 
@@ -50,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         print(f"ccctl apply: nothing was applied ({len(err.problems)} problem(s))", file=sys.stderr)
         return 1
-    asyncio.run(_apply_all(args.nats_url, documents))
+    asyncio.run(_apply_all(args.nats_url, documents, args.by))
     return 0
 
 
-async def _apply_all(url: str, documents: list[SourcedDocument]) -> None:
+async def _apply_all(url: str, documents: list[SourcedDocument], actor: str = "ccctl") -> None:
     async with connected(url) as nc:
         try:
             store = await ConfigStore.open(nc.jetstream())
@@ -79,13 +88,29 @@ async def _apply_all(url: str, documents: list[SourcedDocument]) -> None:
             raise CommandError(
                 "\n".join([*problems, f"ccctl apply: nothing was applied ({len(problems)} problem(s))"])
             )
-        for sourced in documents:
-            try:
-                result = await store.apply(sourced.document)
-            except (ConfigStoreError, KVError) as err:
-                raise CommandError(f"{sourced.source}: document {sourced.index}: {err}") from None
-            # Printed as each one is stored, so that a later failure still shows what was applied.
-            print(describe(result), flush=True)
+        centers = [document for document in everything if getattr(document, "kind", "") == "ContactCenter"]
+        changes: list[AuditRecord] = []
+        try:
+            for sourced in documents:
+                try:
+                    result = await store.apply(sourced.document)
+                except (ConfigStoreError, KVError) as err:
+                    raise CommandError(f"{sourced.source}: document {sourced.index}: {err}") from None
+                # Printed as each one is stored, so that a later failure still shows what was applied.
+                print(describe(result), flush=True)
+                if result.changed:
+                    changes += config_change_records(
+                        sourced.document,
+                        kind=result.kind,
+                        name=result.name,
+                        generation=result.generation,
+                        actor=actor,
+                        contact_centers=centers,
+                    )
+        finally:
+            # What was stored is audited, even when a later document failed.
+            for note in await write_records(nc.jetstream(), changes):
+                print(f"ccctl apply: {note}", file=sys.stderr)
 
 
 def describe(result: AppliedResult) -> str:

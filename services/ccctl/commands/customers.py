@@ -22,8 +22,7 @@ from typing import Any
 import orjson
 
 from ccctl.commands import CommandError, add_nats_url_option, connected
-from ccctl.commands.token import load_secret
-from ccmesh.auth import TokenAuthority
+from ccctl.commands.token import local_token
 from ccmesh.customer_views import IDENTIFIER_KINDS, customer_view, timeline_entry_view
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
@@ -78,15 +77,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _token(args: argparse.Namespace) -> str:
-    if args.token:
-        return str(args.token)
-    secret = load_secret()
-    if secret is None:
-        raise CommandError(
-            "no token: pass --token (or set CC_TOKEN), or set CC_AUTH_SECRET / run `make run` once "
-            "to create .data/auth-secret"
-        )
-    return TokenAuthority(secret).mint(args.tenant, args.role, args.subject, 300)
+    return local_token(args.tenant, args.role, args.subject, given=args.token or "")
 
 
 async def _call(args: argparse.Namespace, method: str, request: Any) -> Any:

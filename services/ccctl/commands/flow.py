@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
-from ccctl.commands.token import load_secret
+from ccctl.commands.token import local_token
 from ccflow.diff import diff_flows, to_yaml
 from ccflow.errors import FlowError
 from ccflow.loader import Bundle, bundle_from_sources, load_paths, read_sources
 from ccflow.overlays import render, validate_bundle
 from ccflow.simulator import Simulator, load_scenarios
 from ccmesh import channels
-from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
 from contactcenter.routing.v1 import routing_pb2
@@ -188,12 +187,7 @@ def run_test(options: argparse.Namespace) -> int:
 async def _call(options: argparse.Namespace, method: str, request: Any) -> Any:
     if not options.tenant:
         raise CommandError("--tenant is required to talk to the routing service", EXIT_USAGE)
-    secret = load_secret()
-    if secret is None:
-        raise CommandError(
-            "no auth secret: set CC_AUTH_SECRET or run `make run` once to create .data/auth-secret"
-        )
-    token = TokenAuthority(secret).mint(options.tenant, "admin", "ccctl-flow", 300)
+    token = local_token(options.tenant, "admin", "ccctl-flow")
     async with connected(options.nats_url) as nc:
         stub = mesh_stub(
             RoutingServiceStub, MeshChannel(nc, options.mesh_region, token=token, default_timeout=10)

@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
-from ccctl.commands.token import load_secret
-from ccmesh.auth import TokenAuthority
+from ccctl.commands.token import local_token
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
 from contactcenter.integration.v1 import integration_pb2
@@ -86,12 +85,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 async def _call(args: argparse.Namespace, method: str, request: Any) -> Any:
-    secret = load_secret()
-    if secret is None:
-        raise CommandError(
-            "no auth secret: set CC_AUTH_SECRET or run `make run` once to create .data/auth-secret"
-        )
-    token = TokenAuthority(secret).mint(args.tenant, "admin", "ccctl", 300)
+    token = local_token(args.tenant, "admin", "ccctl")
     async with connected(args.nats_url) as nc:
         stub = mesh_stub(
             IntegrationServiceStub, MeshChannel(nc, args.region, token=token, default_timeout=30.0)

@@ -23,9 +23,15 @@ from typing import Any
 import orjson
 from google.protobuf.json_format import MessageToDict
 
-from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected, report_export
-from ccctl.commands.token import load_secret
-from ccmesh.auth import TokenAuthority
+from ccctl.commands import (
+    EXIT_USAGE,
+    CommandError,
+    add_nats_url_option,
+    connected,
+    report_export,
+    report_journeys,
+)
+from ccctl.commands.token import local_token
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
 from contactcenter.integration.v1 import integration_pb2
@@ -46,7 +52,11 @@ COLUMNS = (
     ("TRANSFERS", "transfers"),
     ("FCR", "first_contact_resolution"),
     ("SENTIMENT", "sentiment"),
+    ("OCCUPANCY", "occupancy"),
+    ("STAFFED", "staffed_seconds"),
 )
+#: Columns only a report by agent fills: the table shows them when a row has them.
+_AGENT_COLUMNS = frozenset({"occupancy", "staffed_seconds"})
 _OPTIONAL = {field.name for field in integration_pb2.ReportRow.DESCRIPTOR.fields if field.has_presence}
 
 
@@ -78,6 +88,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
     actions = parser.add_subparsers(dest="report_action", metavar="ACTION")
     report_export.register(actions)
+    report_journeys.register(actions)
 
 
 def request_of(args: argparse.Namespace) -> integration_pb2.GetReportRequest:
@@ -98,12 +109,7 @@ def request_of(args: argparse.Namespace) -> integration_pb2.GetReportRequest:
 
 
 async def _report(args: argparse.Namespace) -> integration_pb2.GetReportResponse:
-    secret = load_secret()
-    if secret is None:
-        raise CommandError(
-            "no auth secret: set CC_AUTH_SECRET or run `make run` once to create .data/auth-secret"
-        )
-    token = TokenAuthority(secret).mint(args.tenant, "supervisor", "ccctl", 300)
+    token = local_token(args.tenant, "supervisor", "ccctl")
     async with connected(args.nats_url) as nc:
         stub = mesh_stub(
             IntegrationServiceStub, MeshChannel(nc, args.region, token=token, default_timeout=60.0)
@@ -126,10 +132,12 @@ def cell(row: integration_pb2.ReportRow, name: str) -> str:
 
 
 def as_table(rows: Sequence[integration_pb2.ReportRow]) -> str:
-    lines = [tuple(heading for heading, _ in COLUMNS)] + [
-        tuple(cell(row, name) or "-" for _, name in COLUMNS) for row in rows
+    by_agent = any(row.HasField("staffed_seconds") for row in rows)
+    columns = [(h, name) for h, name in COLUMNS if by_agent or name not in _AGENT_COLUMNS]
+    lines = [tuple(heading for heading, _ in columns)] + [
+        tuple(cell(row, name) or "-" for _, name in columns) for row in rows
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
     return "\n".join(
         "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
     )

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from google.protobuf.descriptor import FieldDescriptor
 
 from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
-from ccctl.commands.token import load_secret
-from ccmesh.auth import TokenAuthority
+from ccctl.commands.token import local_token
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
 from contactcenter.integration.v1 import integration_pb2
@@ -81,12 +80,7 @@ def record(contact: integration_pb2.ExportedContact) -> dict[str, Any]:
 
 
 async def pages(args: argparse.Namespace) -> AsyncIterator[list[dict[str, Any]]]:
-    secret = load_secret()
-    if secret is None:
-        raise CommandError(
-            "no auth secret: set CC_AUTH_SECRET or run `make run` once to create .data/auth-secret"
-        )
-    token = TokenAuthority(secret).mint(args.tenant, "supervisor", "ccctl", 900)
+    token = local_token(args.tenant, "supervisor", "ccctl", 900)
     request = integration_pb2.ExportContactsRequest(
         tenant_id=args.tenant,
         start=args.start,

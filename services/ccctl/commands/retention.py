@@ -8,7 +8,9 @@ its field), over the retention table's defaults. For each data class the report 
 store that keeps it, the rule nats-server enforces (a store's maximum age, a per-key TTL once a
 record finishes, or kept until erased), the ContactCenter field that sets it, what the store
 holds now and when its oldest record expires; then the same for every store of the region
-(dead letters, actions, idempotency records... too).
+(dead letters, actions, idempotency records... too), and the legal holds whose copies are kept
+past those rules until released (`ccctl retention hold|release|holds`, and `forget|verify` for
+signed erasures: `ccctl.commands.retention_holds`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import orjson
 from nats.js.client import JetStreamContext
 
 from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
+from ccctl.commands.retention_holds import register_verbs
 from ccmesh.configplane.loader import ConfigFileError, load_file
 from ccmesh.configplane.models import ContactCenter
 from ccmesh.configplane.store import ConfigStore, ConfigStoreError
 from ccmesh.retention import DAY, DEFAULT_POLICY, Enforcement, RetentionPolicy
+from ccmesh.retention_holds import LegalHold, LegalHoldStore
 from ccmesh.retention_report import (
     ReportRow,
     StoreState,
@@ -58,11 +62,12 @@ def register(subparsers: Any) -> None:
     report.add_argument("-o", "--output", choices=("table", "json"), default="table", help="output format")
     add_nats_url_option(report)
     report.set_defaults(handler=run_report)
+    register_verbs(verbs)
 
 
 def run_report(args: argparse.Namespace) -> int:
     region, policy, source = _policy_from_file(args) if args.filename else (_region(args), None, "")
-    policy, source, observed = asyncio.run(_observe(args.nats_url, region, policy, source))
+    policy, source, observed, holds = asyncio.run(_observe(args.nats_url, region, policy, source))
     classes = report_rows(policy, region, observed)
     stores = store_rows(policy, region, observed)
     if args.output == "json":
@@ -71,13 +76,45 @@ def run_report(args: argparse.Namespace) -> int:
             "retentionFrom": source,
             "dataClasses": [row.as_json() for row in classes],
             "stores": [row.as_json() for row in stores],
+            "legalHolds": [holds_row(hold) for hold in holds],
         }
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(f"region {region}: retention from {source}")
         print(render_table(classes, "DATA CLASS"))
         print(render_table(stores, "STORE KEY"), end="")
+        print(render_holds(holds), end="")
     return 0
+
+
+def holds_row(hold: LegalHold) -> dict[str, Any]:
+    return {
+        "holdId": hold.hold_id,
+        "tenantId": hold.tenant_id,
+        "customerId": hold.customer_id,
+        "contactId": hold.contact_id,
+        "reason": hold.reason,
+        "placedBy": hold.placed_by,
+        "placedAt": hold.placed_at,
+        "held": dict(hold.held),
+    }
+
+
+def render_holds(holds: list[LegalHold]) -> str:
+    """The legal holds: their copies are kept, whatever the rules above say, until released."""
+    if not holds:
+        return "\nno legal holds: every record follows the rules above\n"
+    lines = [("LEGAL HOLD", "TENANT", "HOLDS", "KEEPS", "PLACED BY", "REASON")]
+    for hold in holds:
+        target = f"customer {hold.customer_id}" if hold.customer_id else f"contact {hold.contact_id}"
+        keeps = ", ".join(f"{n} {kind}" for kind, n in sorted(hold.held.items())) or "nothing"
+        lines.append((hold.hold_id, hold.tenant_id, target, keeps, hold.placed_by, hold.reason))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    table = "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() + "\n"
+        for line in lines
+    )
+    return f"\nlegal holds (copies kept until released, past any rule above):\n{table}"
 
 
 def _region(args: argparse.Namespace) -> str:
@@ -101,7 +138,7 @@ def _policy_from_file(args: argparse.Namespace) -> tuple[str, RetentionPolicy, s
 
 async def _observe(
     url: str, region: str, policy: RetentionPolicy | None, source: str
-) -> tuple[RetentionPolicy, str, dict[str, StoreState]]:
+) -> tuple[RetentionPolicy, str, dict[str, StoreState], list[LegalHold]]:
     async with connected(url) as nc:
         if policy is None:
             policy, source = await _stored_policy(nc.jetstream(), region)
@@ -109,7 +146,8 @@ async def _observe(
             observed = await observe_stores(nc, region)
         except StoreStateError as err:
             raise CommandError(str(err)) from None
-    return policy, source, observed
+        holds = await LegalHoldStore(nc.jetstream(), region).holds()
+    return policy, source, observed, holds
 
 
 async def _stored_policy(js: JetStreamContext, region: str) -> tuple[RetentionPolicy, str]:

@@ -17,8 +17,7 @@ import os
 from typing import Any
 
 from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
-from ccctl.commands.token import load_secret
-from ccmesh.auth import TokenAuthority
+from ccctl.commands.token import local_token
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
 from contactcenter.routing.v1 import routing_pb2
@@ -97,14 +96,9 @@ def render(reply: routing_pb2.FallbackStatusResponse) -> str:
 
 
 async def _call(options: argparse.Namespace, method: str, request: Any) -> Any:
-    secret = load_secret()
-    if secret is None:
-        raise CommandError(
-            "no auth secret: set CC_AUTH_SECRET or run `make run` once to create .data/auth-secret"
-        )
     if not options.tenant:
         raise CommandError("--tenant is required", EXIT_USAGE)
-    token = TokenAuthority(secret).mint(options.tenant, "admin", options.by, 300)
+    token = local_token(options.tenant, "admin", options.by)
     async with connected(options.nats_url) as nc:
         stub = mesh_stub(RoutingServiceStub, MeshChannel(nc, options.region, token=token, default_timeout=10))
         try:

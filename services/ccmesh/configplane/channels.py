@@ -198,6 +198,13 @@ class ChannelEndpointSpec(Model):
         default_factory=CallbackRetry,
         description="Voice: how call backs placed from this endpoint are retried when not answered.",
     )
+    record_calls: bool = Field(
+        default=False,
+        description=(
+            "Voice: record each call (caller and agent on two channels) into the region's recordings "
+            "store; a recording is transcribed after the call when no live media stream transcribed it."
+        ),
+    )
     enabled: bool = Field(default=True, description="False: the endpoint answers 404 and accepts nothing.")
 
     @field_validator("prompts")
@@ -227,6 +234,8 @@ class ChannelEndpointSpec(Model):
         needs = {"twilio": "twilio", "whatsapp_cloud": "whatsapp", "generic": "generic"}.get(self.provider)
         if needs is not None and getattr(self, needs) is None:
             raise ValueError(f"{needs}: credentials are required for provider {self.provider}")
+        if self.record_calls and self.channel != Channel.VOICE:
+            raise ValueError(f"recordCalls: only voice endpoints record calls, this one is {self.channel}")
         if not self.flow and not self.queue:
             raise ValueError("flow or queue: a new contact needs a journey to start or a queue to wait in")
         if self.channel in (Channel.SMS, Channel.VOICE) and not (

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ccmesh.configplane.back_pressure import BackPressure
 from ccmesh.configplane.base import Model, ObjectMeta, RegionName, ResourceId
+from ccmesh.configplane.compliance import ComplianceSettings
 from ccmesh.configplane.retention import RetentionSettings
 from ccmesh.configplane.surge import SurgeSettings
 
@@ -400,6 +401,13 @@ class ContactCenterSpec(Model):
         description=(
             "How long the region's streams and buckets keep data (maximum age, maximum size), per "
             "store; omitted stores keep the platform's defaults."
+        ),
+    )
+    compliance: ComplianceSettings = Field(
+        default_factory=ComplianceSettings,
+        description=(
+            "Compliance rules evaluated at run time (consent for recording and transcription, "
+            "redaction before events leave the region, quiet hours, export roles); none: nothing refused."
         ),
     )
 

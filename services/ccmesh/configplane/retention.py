@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ccmesh.configplane.base import Model
-from ccmesh.retention import BY_KEY, DAY, REGION_KEYS, Limits, RetentionPolicy
+from ccmesh.retention import BY_KEY, DAY, REGION_KEYS, Limits, RetentionError, RetentionPolicy
 
 #: Smaller than this, a store could not hold one large message (NATS allows 1 MiB payloads).
 MIN_MAX_BYTES = 1024 * 1024
@@ -113,6 +113,39 @@ def _finishing(key: str) -> FinishingStoreRetention:
     return Field(default_factory=FinishingStoreRetention, description=_default_text(key))
 
 
+class ClassRetention(Model):
+    """A data class's own retention inside the stream it shares with other classes."""
+
+    max_age_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_AGE_LIMIT_SECONDS,
+        description=(
+            "Each message of the class is removed this many seconds after it was written (a "
+            "per-message TTL, NATS Nats-TTL); must be shorter than the stream's maxAgeSeconds. "
+            "Omitted: the class lives as long as its stream keeps it."
+        ),
+    )
+
+
+class DataClassRetention(Model):
+    """Data classes that share the event stream and may expire sooner than the rest of it."""
+
+    messages: ClassRetention = Field(
+        default_factory=ClassRetention, description="Customer and agent messages (message events)."
+    )
+    transcripts: ClassRetention = Field(
+        default_factory=ClassRetention, description="Call transcript segments (transcript events)."
+    )
+
+    def ttls(self) -> dict[str, int]:
+        return {
+            key: settings.max_age_seconds
+            for key, settings in (("messages", self.messages), ("transcripts", self.transcripts))
+            if settings.max_age_seconds is not None
+        }
+
+
 class RetentionSettings(Model):
     """Per-region limits of every stream and bucket, overriding the retention table's defaults."""
 
@@ -120,6 +153,8 @@ class RetentionSettings(Model):
     dead_letters: StoreRetention = _expiring("deadLetters")
     actions: StoreRetention = _expiring("actions")
     attachments: StoreRetention = _expiring("attachments")
+    recordings: StoreRetention = _expiring("recordings")
+    audit_log: StoreRetention = _expiring("auditLog")
     identity: KeptStoreRetention = _kept("identity")
     identity_history: StoreRetention = _expiring("identityHistory")
     gateway: FinishingStoreRetention = _finishing("gateway")
@@ -128,12 +163,28 @@ class RetentionSettings(Model):
     flows: KeptStoreRetention = _kept("flows")
     journeys: FinishingStoreRetention = _finishing("journeys")
     acd: KeptStoreRetention = _kept("acd")
+    legal_holds: KeptStoreRetention = _kept("legalHolds")
+    ai_training: KeptStoreRetention = _kept("aiTraining")
+    data_classes: DataClassRetention = Field(
+        default_factory=DataClassRetention,
+        description="Per-message retention of data classes sharing the event stream (shorter than events').",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RetentionSettings:
+        # A class's own time to live must fit its stream's limits, checked across both fields.
+        try:
+            self.policy()
+        except RetentionError as error:
+            raise ValueError(str(error)) from None
+        return self
 
     def policy(self) -> RetentionPolicy:
         """The retention table with this region's overrides."""
         by_key = {key: getattr(self, _attribute(key)) for key in REGION_KEYS}
         return RetentionPolicy(
-            {key: settings.limits(key) for key, settings in by_key.items() if settings != type(settings)()}
+            {key: settings.limits(key) for key, settings in by_key.items() if settings != type(settings)()},
+            message_ttls=self.data_classes.ttls(),
         )
 
 

@@ -8,6 +8,10 @@ missed while it was away comes back from the history on reconnect.
 
 Typing notices are not events (nothing to keep): they travel on core NATS only, under
 `ccws.<region>.<tenant>.typing.<contact>`.
+
+A contact handed over to another region is followed there on `cccross.<home>.<tenant>.<contact>`:
+its home region republishes its live events there as its compliance rules let them cross
+(`gateway.adapters.crossing_relay`), so nothing leaves the home region unredacted.
 """
 
 from __future__ import annotations
@@ -28,12 +32,18 @@ from contactcenter.events.v1 import events_pb2
 log = logging.getLogger(__name__)
 
 _TYPING_PREFIX = "ccws"
+_CROSSING_PREFIX = "cccross"
 
 EventCallback = Callable[[events_pb2.Event], Awaitable[None]]
 
 
 def typing_subject(region: str, tenant_id: str, contact_id: str) -> str:
     return f"{_TYPING_PREFIX}.{region}.{tenant_id}.typing.{contact_id}"
+
+
+def crossing_subject(home_region: str, tenant_id: str, contact_id: str) -> str:
+    """Where a handed-over contact's live events reach the region it was handed over to."""
+    return f"{_CROSSING_PREFIX}.{home_region}.{tenant_id}.{contact_id}"
 
 
 class StreamHistory:
@@ -46,7 +56,7 @@ class StreamHistory:
         return await self._histories.of_contact(tenant_id, contact_id)
 
 
-def _decode(message: Msg) -> events_pb2.Event | None:
+def decode_event(message: Msg) -> events_pb2.Event | None:
     event = events_pb2.Event()
     try:
         event.ParseFromString(message.data)
@@ -61,7 +71,7 @@ async def follow(nc: Client, subject: str, on_event: EventCallback) -> Subscript
     """Core NATS subscription delivering each decoded event on `subject` (wildcards allowed)."""
 
     async def deliver(message: Msg) -> None:
-        event = _decode(message)
+        event = decode_event(message)
         if event is not None:
             # What this process does next for the contact (an offer pushed, an agent's answer)
             # continues the trace the event came in.
@@ -75,3 +85,10 @@ async def follow_contact(
     nc: Client, region: str, tenant_id: str, contact_id: str, on_event: EventCallback
 ) -> Subscription:
     return await follow(nc, naming.event_subject(region, tenant_id, "*", contact_id), on_event)
+
+
+async def follow_handed_over(
+    nc: Client, home_region: str, tenant_id: str, contact_id: str, on_event: EventCallback
+) -> Subscription:
+    """A contact homed in another region, as its home region lets its events cross."""
+    return await follow(nc, crossing_subject(home_region, tenant_id, contact_id), on_event)

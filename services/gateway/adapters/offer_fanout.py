@@ -81,6 +81,9 @@ class OfferFanout:
                     for kind in OFFER_EVENTS:
                         subject = naming.event_subject(self._region, tenant_id, kind, "*")
                         tenant.subscriptions.append(await follow(self._nc, subject, self._deliver_to(tenant)))
+                    # The server knows the subscriptions once this returns: an offer published
+                    # right after a socket opens reaches it.
+                    await self._nc.flush()
                 except Exception:
                     del self._tenants[tenant_id]
                     await _unsubscribe(tenant.subscriptions)

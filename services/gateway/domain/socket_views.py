@@ -82,12 +82,36 @@ def customer_history(events: list[events_pb2.Event]) -> list[dict[str, Any]]:
     return shown
 
 
+def transcript_view(event: events_pb2.Event) -> dict[str, Any] | None:
+    """One utterance of a call (either side) as the protocol's transcript line, else None."""
+    if event.WhichOneof("payload") != "transcript_segment":
+        return None
+    segment = event.transcript_segment
+    return {
+        "type": "transcript",
+        "contactId": event.contact_id,
+        # Stable per utterance: a line pushed live and read again from the history is one line.
+        "segmentId": f"{segment.stream_id}:{segment.track}:{segment.sequence}",
+        "track": segment.track,
+        "text": segment.text,
+        "startSeconds": segment.start_seconds,
+        "endSeconds": segment.end_seconds,
+        "confidence": segment.confidence,
+        "language": segment.language,
+        "transcribed": segment.transcribed,
+        "reason": segment.reason,
+        "at": _at(event),
+    }
+
+
 def agent_view(event: events_pb2.Event) -> dict[str, Any] | None:
     """What the agent holding the contact is pushed for one of its events."""
     kind = event.WhichOneof("payload")
     view = message_view(event)
     if view is not None:
         return {"type": "message", **view}
+    if kind == "transcript_segment":
+        return transcript_view(event)
     if kind == "ai_insight":
         insight = event.ai_insight
         return {

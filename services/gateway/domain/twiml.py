@@ -102,10 +102,40 @@ def _start_stream(response: ET.Element, stream: MediaStream) -> None:
         ET.SubElement(element, "Parameter", {"name": name, "value": value})
 
 
+@dataclass(frozen=True)
+class CallRecording:
+    """Record the call from its start, caller and agent on two channels; `status_url` hears
+    when the recording is complete (signed by the provider like every webhook)."""
+
+    status_url: str
+
+
+def _start_recording(response: ET.Element, recording: CallRecording) -> None:
+    start = ET.SubElement(response, "Start")
+    ET.SubElement(
+        start,
+        "Recording",
+        {
+            "channels": "dual",
+            "track": "both",
+            "recordingStatusCallback": recording.status_url,
+            "recordingStatusCallbackMethod": "POST",
+            "recordingStatusCallbackEvent": "completed",
+        },
+    )
+
+
 def render_voice(
-    actions: Iterable[Action], *, urls: VoiceUrls, language: str = "", stream: MediaStream | None = None
+    actions: Iterable[Action],
+    *,
+    urls: VoiceUrls,
+    language: str = "",
+    stream: MediaStream | None = None,
+    recording: CallRecording | None = None,
 ) -> str:
     response = ET.Element("Response")
+    if recording is not None:
+        _start_recording(response, recording)
     if stream is not None:
         _start_stream(response, stream)
     pending_prompts: list[Action] = []

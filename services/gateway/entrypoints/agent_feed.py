@@ -25,7 +25,7 @@ from ccmesh import telemetry
 from ccmesh.auth import Caller
 from ccmesh.status import RpcError
 from contactcenter.events.v1 import events_pb2
-from gateway.adapters.contact_events import follow_contact, typing_subject
+from gateway.adapters.contact_events import follow_contact, follow_handed_over, typing_subject
 from gateway.adapters.offer_fanout import OfferFanout
 from gateway.domain.socket_protocol import SocketError
 from gateway.domain.socket_views import agent_view
@@ -191,8 +191,11 @@ class AgentFeed:
                     await self._session.send({"type": "typing", "contactId": contact_id, "from": "customer"})
 
         region, tenant = home_region or self._settings.region, caller.tenant_id
+        # Homed elsewhere: its events come as its home region lets them leave (maybe redacted).
+        homed_elsewhere = bool(home_region) and home_region != self._settings.region
+        follow_events = follow_handed_over if homed_elsewhere else follow_contact
         self._followed[contact_id] = [
-            await follow_contact(self._nc, region, tenant, contact_id, on_event),
+            await follow_events(self._nc, region, tenant, contact_id, on_event),
             await self._nc.subscribe(typing_subject(region, tenant, contact_id), cb=on_typing),
         ]
 
@@ -222,7 +225,9 @@ class AgentFeed:
     async def _queue_feed(self, interval: float) -> None:
         while True:
             try:
-                board = await self._board.board(self._caller.tenant_id, self._caller.brands)
+                board = await self._board.board(
+                    self._caller.tenant_id, self._caller.brands, self._caller.queues
+                )
                 await self._session.send({"type": "queues", **board})
             except RpcError as error:
                 await self._session.error(socket_error_of(error), None)

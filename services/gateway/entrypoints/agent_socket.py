@@ -14,7 +14,8 @@ from aiohttp import web
 from nats.aio.client import Client
 
 from ccmesh import telemetry
-from ccmesh.auth import AuthError, Caller, TokenAuthority, bearer_token
+from ccmesh.access import AccessControl
+from ccmesh.auth import AuthError, Caller, bearer_token
 from ccmesh.status import RpcError, retryable
 from gateway.adapters.contact_events import typing_subject
 from gateway.adapters.offer_fanout import OfferFanout
@@ -44,13 +45,25 @@ from gateway.service_layer.workspace import Workspace
 log = logging.getLogger(__name__)
 
 AUTH_SECONDS = 5.0
+#: Workspace messages recorded in the audit log, as reads or changes (pings and typing are not).
+_AUDITED = {
+    "set_state": "change",
+    "accept": "change",
+    "decline": "change",
+    "send": "change",
+    "suggest": "read",
+    "summarize": "read",
+    "transfer": "change",
+    "wrap_up": "change",
+    "subscribe_queues": "read",
+}
 MAX_NOTES_CHARS = 2000
 
 
 def agent_routes(
     workspace: Workspace,
     board: QueueBoard,
-    authority: TokenAuthority,
+    access: AccessControl,
     nc: Client,
     settings: WorkspaceSettings,
 ) -> RouteAdder:
@@ -63,7 +76,7 @@ def agent_routes(
         await ws.prepare(request)
         session = SocketSession(ws, settings.limits)
         track(request, session)
-        desk = _Desk(workspace, board, authority, nc, offers, settings, session)
+        desk = _Desk(workspace, board, access, nc, offers, settings, session)
         header_token = bearer_token(request.headers.items())
         try:
             caller = await desk.authenticate(header_token)
@@ -97,7 +110,7 @@ class _Desk:
         self,
         workspace: Workspace,
         board: QueueBoard,
-        authority: TokenAuthority,
+        access: AccessControl,
         nc: Client,
         offers: OfferFanout,
         settings: WorkspaceSettings,
@@ -105,7 +118,7 @@ class _Desk:
     ) -> None:
         self._workspace = workspace
         self._board = board
-        self._authority = authority
+        self._access = access
         self._nc = nc
         self._offers = offers
         self._settings = settings
@@ -130,7 +143,7 @@ class _Desk:
                 return None
             token = str(first.body["token"])
         try:
-            caller = self._authority.verify(token)
+            caller = self._access.verify(token)
         except AuthError as error:
             await self._session.close(CLOSE_UNAUTHENTICATED, str(error))
             return None
@@ -138,6 +151,7 @@ class _Desk:
             await self._session.close(CLOSE_FORBIDDEN, f"role {caller.role!r} may not use the workspace")
             return None
         self._caller = caller
+        await self._access.record(caller, caller.tenant_id, action="workspace login", kind="read")
         return caller
 
     async def run(self) -> None:
@@ -202,6 +216,15 @@ class _Desk:
         if handler is None:
             raise bad_request(f"type: unknown message type {message.type!r}")
         contact_id = self._contact_named(message)
+        if message.type in _AUDITED:
+            # A socket is authenticated once: each of its reads and changes is recorded here.
+            await self._access.record(
+                caller,
+                caller.tenant_id,
+                action=f"workspace {message.type}",
+                kind=_AUDITED[message.type],
+                target=f"contact_id={contact_id}" if contact_id else "",
+            )
         if not contact_id:
             await handler(caller, message)
             return

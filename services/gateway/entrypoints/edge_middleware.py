@@ -35,6 +35,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ccmesh import telemetry
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.metric_buckets import REQUEST_DURATION_BUCKETS
+from ccmesh.rpc_context import current_method, current_request
 from gateway.adapters.channel_directory import ChannelDirectory
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.edge_access_log import ACCESS_FIELDS
@@ -150,6 +151,10 @@ class Edge:
     @web.middleware
     async def observe(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = _route_template(request)
+        # What the access check records in the audit log for this request (never the query
+        # string: a lookup by phone number carries it there).
+        current_method.set(f"{request.method} {request.path}")
+        current_request.set(None)
         attributes: dict[str, str | int] = {
             "http.request.method": request.method,
             "url.path": request.path,

@@ -282,6 +282,17 @@ def openapi_document() -> dict[str, Any]:
             "TwilioCallStatus",
             "Empty TwiML `<Response/>`.",
         ),
+        "/v1/twilio/{endpoint}/recording": _twilio_post(
+            "Twilio's recordingStatusCallback: a completed recording is fetched from the provider, kept "
+            "in the region's recordings store and announced (RecordingStored); transcribed after the "
+            "call when no live media stream was. 422: the provider's file is no recording.",
+            "TwilioRecordingStatus",
+            "Empty TwiML `<Response/>`.",
+            query=[
+                {"name": "contact", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "transcribe", "in": "query", "required": False, "schema": {"enum": ["0", "1"]}},
+            ],
+        ),
         "/v1/whatsapp/{endpoint}": {
             "get": {
                 "summary": "Meta's subscription check: echoes hub.challenge when hub.verify_token matches.",

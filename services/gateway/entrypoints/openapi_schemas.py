@@ -157,6 +157,18 @@ SCHEMAS: dict[str, Any] = {
             "CallDuration": {"type": "string"},
         },
     },
+    "TwilioRecordingStatus": {
+        "type": "object",
+        "required": ["CallSid", "RecordingSid", "RecordingStatus"],
+        "properties": {
+            "CallSid": {"type": "string"},
+            "RecordingSid": {"type": "string"},
+            "RecordingUrl": {"type": "string", "description": "On the endpoint's provider API host."},
+            "RecordingStatus": {"enum": ["in-progress", "completed", "absent", "failed"]},
+            "RecordingDuration": {"type": "string"},
+            "RecordingChannels": {"enum": ["1", "2"]},
+        },
+    },
     "TwilioCall": {
         "type": "object",
         "required": ["CallSid", "From", "To"],

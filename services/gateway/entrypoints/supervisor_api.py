@@ -1,4 +1,6 @@
-"""`GET /v1/tenants/{tenant}/queues`: the supervisor's board as JSON (bearer token, supervisor or admin).
+"""`GET /v1/tenants/{tenant}/queues[?queue=<name>]`: the supervisor's board as JSON (bearer token,
+supervisor or admin); a queue-scoped supervisor sees its queues only, and naming another queue is
+a 403 PERMISSION_DENIED.
 
 The same numbers the workspace socket pushes after `subscribe_queues` (docs/websocket-api.md).
 """
@@ -36,9 +38,15 @@ def supervisor_routes(access: AccessControl, board: QueueBoard) -> RouteAdder:
     async def queues(request: web.Request) -> web.Response:
         tenant_id = request.match_info["tenant"]
         try:
-            caller = await access.require(_BearerHeaders(request), tenant_id, SUPERVISOR_ROLES)
+            context = _BearerHeaders(request)
+            caller = await access.require(context, tenant_id, SUPERVISOR_ROLES)
             admit_verified(request)
-            return web.json_response(await board.board(tenant_id, caller.brands))
+            # `?queue=<name>`: that queue's board alone, refused outside the caller's queues.
+            asked = request.query.get("queue", "")
+            if asked:
+                await access.require_queue(context, caller, asked)
+            queues = [asked] if asked else sorted(caller.queues)
+            return web.json_response(await board.board(tenant_id, caller.brands, queues))
         except RpcError as error:
             return error_response(error.code, error.message)
 

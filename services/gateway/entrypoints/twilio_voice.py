@@ -36,14 +36,17 @@ from nats.errors import Error as NatsError
 
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
+from ccpolicy import Action
 from contactcenter.common.v1 import common_pb2
 from gateway.adapters.voice_calls import CallRecordBusy
+from gateway.domain.call_audio import call_audio_plan
 from gateway.domain.conversation import JourneyAction
-from gateway.domain.inbound import InboundMessage
+from gateway.domain.inbound import Accepted, InboundMessage
 from gateway.domain.media_stream import stream_token
 from gateway.domain.twiml import (
     CALLBACK_KEY,
     DEFAULT_CALLBACK_KEPT,
+    CallRecording,
     MediaStream,
     QueueWait,
     VoiceUrls,
@@ -61,6 +64,7 @@ from gateway.entrypoints.http import RouteAdder
 from gateway.entrypoints.inbound_port import AcceptInbound, accept_checked
 from gateway.entrypoints.request_parsing import public_base, require_channel
 from gateway.entrypoints.twilio_webhooks import required, twiml_response, verified_form
+from gateway.service_layer.consent_gate import ConsentGate
 from gateway.service_layer.voice_bridge import VoiceBridge
 
 #: Silent answers in a row after which the call ends instead of asking again.
@@ -138,12 +142,46 @@ def _media_stream(
     )
 
 
+async def _allows(
+    consent: ConsentGate | None, action: Action, endpoint: ChannelEndpoint, accepted: Accepted
+) -> bool:
+    """Whether the region's compliance rules let the call be streamed (transcribed) or recorded."""
+    if consent is None:
+        return True
+    decision = await consent.permits(
+        action,
+        tenant_id=endpoint.spec.tenant,
+        brand_id=endpoint.spec.brand,
+        customer_id=accepted.customer_id,
+        contact_id=accepted.contact_id,
+    )
+    return decision.allowed
+
+
+async def _may_transcribe(consent: ConsentGate | None, endpoint: ChannelEndpoint, accepted: Accepted) -> bool:
+    return await _allows(consent, Action.TRANSCRIBE, endpoint, accepted)
+
+
+def _call_recording(
+    request: web.Request,
+    public_base_url: str,
+    endpoint: ChannelEndpoint,
+    contact_id: str,
+    *,
+    transcribe_after: bool,
+) -> CallRecording:
+    query = urlencode({"contact": contact_id, "transcribe": "1" if transcribe_after else "0"})
+    base = public_base(request, public_base_url)
+    return CallRecording(status_url=f"{base}/v1/twilio/{endpoint.metadata.name}/recording?{query}")
+
+
 def twilio_voice_routes(
     accept: AcceptInbound,
     *,
     public_base_url: str = "",
     bridge: VoiceBridge | None = None,
     media_streams: bool = False,
+    consent: ConsentGate | None = None,
 ) -> RouteAdder:
     async def answer(
         request: web.Request, endpoint: ChannelEndpoint, fields: dict[str, str], step: int, text: str
@@ -187,14 +225,40 @@ def twilio_voice_routes(
         if step == 0 and not actions and _queue_only(endpoint):
             spec = endpoint.spec
             actions = queue_entry(spec.queue, spec.prompts, spec.language)
-        # The call's audio is streamed for live transcription from its first answer on.
+        # The call's audio is streamed for live transcription from its first answer on, where the
+        # region's compliance rules allow it (e.g. only with the caller's consent).
+        # Recorded where the endpoint asks for it and the region's rules allow it; the status
+        # callback says whether the recording is to be transcribed after the call.
+        first = step == 0
+        records = endpoint.spec.record_calls and first
+        plan = call_audio_plan(
+            media_streams=media_streams and first,
+            record_calls=records,
+            may_transcribe=(media_streams or records)
+            and first
+            and await _may_transcribe(consent, endpoint, accepted),
+            may_record=records and await _allows(consent, Action.RECORD, endpoint, accepted),
+        )
         stream = (
             _media_stream(request, public_base_url, endpoint, accepted.contact_id, call_sid)
-            if media_streams and step == 0
+            if plan.stream
+            else None
+        )
+        recording = (
+            _call_recording(
+                request,
+                public_base_url,
+                endpoint,
+                accepted.contact_id,
+                transcribe_after=plan.transcribe_after,
+            )
+            if plan.record
             else None
         )
         return twiml_response(
-            render_voice(actions, urls=urls, language=endpoint.spec.language, stream=stream)
+            render_voice(
+                actions, urls=urls, language=endpoint.spec.language, stream=stream, recording=recording
+            )
         )
 
     @verifies_caller

@@ -21,6 +21,7 @@ from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2
 from gateway.domain import events as ev
 from gateway.domain.inbound import Accepted, InboundMessage, provisional_customer_id
+from gateway.service_layer.consent_gate import ConsentGate
 from gateway.service_layer.conversation import Conversations
 from gateway.service_layer.ports import Contacts, GatewayEvents, IdentityClient
 
@@ -77,6 +78,7 @@ async def accept_inbound(
     identity: IdentityClient,
     events: GatewayEvents,
     conversations: Conversations | None = None,
+    consent: ConsentGate | None = None,
 ) -> tuple[Accepted, bool]:
     """Returns the result and whether it is a repeat of an already accepted message."""
     tenant = common_pb2.TenantRef(tenant_id=message.tenant_id, brand_id=message.brand_id)
@@ -171,6 +173,17 @@ async def accept_inbound(
             actions, journey_status = outcome.actions, outcome.journey_status
         else:
             await acknowledged
+        if consent is not None:
+            # "STOP RECORDING" and the like withdraw consent on the channel it was given on.
+            await consent.withdraw_by_keyword(
+                message.text,
+                tenant_id=message.tenant_id,
+                brand_id=message.brand_id,
+                customer_id=customer_id,
+                contact_id=contact_id,
+                channel=message.channel,
+                message_id=message_id,
+            )
     except BaseException:
         _discard(resolving)
         for step in (acknowledged, reading):

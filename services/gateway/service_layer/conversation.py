@@ -34,6 +34,7 @@ from gateway.domain.conversation import JourneyAction, RoutingStep, prompt_text,
 from gateway.domain.inbound import InboundMessage
 from gateway.domain.learned import NOTHING, Learned
 from gateway.service_layer.back_pressure import EdgeAdmission, deflect
+from gateway.service_layer.consent_gate import ConsentLookup
 from gateway.service_layer.ports import Contacts, EndpointLookup, GatewayEvents, RoutingClient
 from gateway.service_layer.queued_callbacks import QueuedCallbacks
 
@@ -67,7 +68,10 @@ class Conversations:
         language_of: LanguageDetector | None = None,
         admission: EdgeAdmission | None = None,
         callbacks: QueuedCallbacks | None = None,
+        consent_of: ConsentLookup | None = None,
     ) -> None:
+        #: The customer's consent as the journey's conditions read it (`consent.recording`).
+        self._consent_of = consent_of
         self._region = region
         #: Queued call backs asked for by e-mail (`CALL ME` with a number known for the sender).
         self._callbacks = callbacks
@@ -258,6 +262,10 @@ class Conversations:
             # What the journey's AI steps analyse (and detect the language from).
             text=message.text,
         )
+        if self._consent_of is not None:
+            request.consent.update(
+                await self._consent_of(record.tenant_id, record.brand_id, record.customer_id)
+            )
         try:
             return await self._routing.StartJourney(request)
         except RpcError as error:

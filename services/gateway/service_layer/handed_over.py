@@ -11,18 +11,22 @@ ContactAccepted: the web chat customer is shown that an agent joined) and to wra
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 
 from ccmesh.envelope import stable_event_id
+from ccmesh.policy_violations import PolicyCheck
 from ccmesh.status import RpcError
+from ccpolicy import Action
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from contactcenter.identity.v1 import identity_pb2
 from gateway.domain import events as ev
 from gateway.domain.handed_over import NotHandedOver, check_handed_over, display_name, shown_to_remote_agent
+from gateway.domain.policy_redaction import ANONYMOUS_NAME, redacted_for_crossing
 from gateway.domain.socket_views import ContactFacts, conversation_facts
 from gateway.service_layer.ports import ContactHistory, Contacts, GatewayEvents
 
@@ -44,6 +48,15 @@ class RemoteView:
     display_name: str
 
 
+class LiveRelays(Protocol):
+    async def relay(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        shown: Callable[[events_pb2.Event], events_pb2.Event | None],
+    ) -> None: ...
+
+
 class HandedOverContacts:
     def __init__(
         self,
@@ -54,8 +67,14 @@ class HandedOverContacts:
         identity: IdentityForCrossings,
         contacts: Contacts,
         read_pause: float = HAND_OVER_READ_PAUSE,
+        policy: PolicyCheck | None = None,
+        relays: LiveRelays | None = None,
     ) -> None:
         self._region = region
+        #: The region's compliance rules for events leaving it (redaction).
+        self._policy = policy
+        #: The contact's live events, republished for the region it was handed over to.
+        self._relays = relays
         self._read_pause = read_pause
         self._history = history
         self._events = events
@@ -97,7 +116,7 @@ class HandedOverContacts:
         self, tenant_id: str, contact_id: str, requesting_region: str, agent_id: str
     ) -> RemoteView:
         history, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
-        attributes: dict[str, str] = {}
+        redacting = self._redacting()
         if facts.customer_id:
             ref = common_pb2.TenantRef(tenant_id=tenant_id, brand_id=facts.brand_id)
             # Recorded before anything is shown: a read that is not on record does not happen.
@@ -107,19 +126,40 @@ class HandedOverContacts:
                     customer_id=facts.customer_id,
                     to_region=requesting_region,
                     actor=f"agent:{agent_id}",
-                    reason=f"view of handed-over contact {contact_id}",
+                    reason=f"view of handed-over contact {contact_id}" + (" (redacted)" if redacting else ""),
                 )
             )
+        if self._relays is not None:
+            await self._relays.relay(tenant_id, contact_id, self.leaving)
+        shown = [view for view in map(shown_to_remote_agent, history) if view is not None]
+        if redacting:
+            # The customer's name stays here too: no profile is read.
+            return RemoteView([redacted_for_crossing(view) for view in shown], ANONYMOUS_NAME)
+        attributes: dict[str, str] = {}
+        if facts.customer_id:
             try:
                 found = await self._identity.GetCustomer(
-                    identity_pb2.GetCustomerRequest(tenant=ref, customer_id=facts.customer_id)
+                    identity_pb2.GetCustomerRequest(
+                        tenant=common_pb2.TenantRef(tenant_id=tenant_id, brand_id=facts.brand_id),
+                        customer_id=facts.customer_id,
+                    )
                 )
                 attributes = dict(found.customer.attributes)
             except RpcError as error:
                 if error.code != grpc.StatusCode.NOT_FOUND:
                     raise  # erased meanwhile: the conversation is still shown, without a name
-        shown = [view for view in map(shown_to_remote_agent, history) if view is not None]
         return RemoteView(shown, display_name(attributes, history))
+
+    def _redacting(self) -> bool:
+        """A redaction rule here: what crosses is the contact's events with their personal data
+        redacted (asked per event: the rules may change while a contact is handed over)."""
+        return self._policy is not None and bool(
+            self._policy.rules().governing(Action.LEAVE_REGION, self._region)
+        )
+
+    def leaving(self, event: events_pb2.Event) -> events_pb2.Event:
+        """The event as it may leave this region now."""
+        return redacted_for_crossing(event) if self._redacting() else event
 
     async def reply(
         self,

@@ -25,6 +25,9 @@ from ccmesh import channels, telemetry
 from ccmesh.channels import Channel
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.events import TransientError
+from ccmesh.policy_violations import PolicyCheck
+from ccpolicy import Action, Situation
+from ccpolicy.time_zones import zones_of_number
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from gateway.adapters.outbound.base import ProviderAdapter
@@ -65,7 +68,10 @@ class OutboundDelivery:
         public_base_url: Callable[[], str],
         max_attempts: int,
         retry_seconds: float,
+        policy: PolicyCheck | None = None,
     ) -> None:
+        #: The region's compliance rules for calls we place (quiet hours).
+        self._policy = policy
         self._region = region
         self._store = store
         self._outbox = outbox
@@ -187,6 +193,21 @@ class OutboundDelivery:
         if not number:
             await report.failed(f"call back: contact {contact_id} has no phone number to call", "twilio", 0)
             return
+        if self._policy is not None:
+            decision = await self._policy.judge(
+                Action.OUTBOUND_CONTACT,
+                # The customer's local time, as far as their number tells it.
+                Situation(region=self._region, customer_time_zones=zones_of_number(number)),
+                tenant_id=tenant_id,
+                brand_id=event.tenant.brand_id,
+                contact_id=contact_id,
+                customer_id=record.customer_id if record is not None else "",
+                actor="gateway",
+                occurrence=event.event_id,
+            )
+            if not decision.allowed:
+                await report.failed(f"call back: {decision.message()}", "policy", 0)
+                return
         base = self._public_base_url().rstrip("/")
         voice = f"{base}/v1/twilio/{endpoint.metadata.name}/voice"
         call = CallRequest(

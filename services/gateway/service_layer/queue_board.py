@@ -97,14 +97,18 @@ class QueueBoard:
         self._clock = clock
         self._states = StateClock(clock)
 
-    async def board(self, tenant_id: str, brands: Collection[str] = ()) -> dict[str, Any]:
-        """The board; a brand-scoped supervisor (`brands`) sees its brands' queues and agents only."""
+    async def board(
+        self, tenant_id: str, brands: Collection[str] = (), queues: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """The board; a brand-scoped supervisor (`brands`) sees its brands' queues and agents only,
+        a queue-scoped one (`queues`) those queues only."""
         listed, roster = await asyncio.gather(
             self._routing.ListQueues(
                 routing_pb2.ListQueuesRequest(tenant_id=tenant_id, brands=sorted(brands))
             ),
             self._roster_of(tenant_id, brands),
         )
+        shown = [q for q in listed.queues if not queues or q.name in queues]
         now = self._clock()
         windows = {
             RECENT_WINDOW[0]: RECENT_WINDOW[1],
@@ -116,12 +120,12 @@ class QueueBoard:
                     self._routing.GetQueueStats(
                         routing_pb2.GetQueueStatsRequest(tenant_id=tenant_id, queue=q.name)
                     )
-                    for q in listed.queues
+                    for q in shown
                 )
             ),
-            self._service_levels(tenant_id, [q.name for q in listed.queues], windows),
+            self._service_levels(tenant_id, [q.name for q in shown], windows),
             self._routing.GetFallbackStatus(routing_pb2.GetFallbackStatusRequest(tenant_id=tenant_id)),
-            self._callbacks(tenant_id, {q.name for q in listed.queues}),
+            self._callbacks(tenant_id, {q.name for q in shown}),
         )
         agents = self._agents(tenant_id, roster, listed.agents)
         by_state = {state: 0 for state in STATES}
@@ -130,12 +134,12 @@ class QueueBoard:
         return {
             "tenant": tenant_id,
             "at": now,
-            "queues": [_queue(queue, numbers) for queue, numbers in zip(listed.queues, stats, strict=True)],
+            "queues": [_queue(queue, numbers) for queue, numbers in zip(shown, stats, strict=True)],
             "agents": by_state,
             "agentList": agents,
             "serviceLevels": levels,
             # The fallback policies (surge guard): engaged or not, why, since when, doing what.
-            "surge": [_fallback(policy) for policy in surge.policies],
+            "surge": [_fallback(p) for p in surge.policies if not queues or p.queue in queues],
             # Queued call backs: waiting for their turn, being called, and failed (last day).
             "callbacks": callbacks,
         }

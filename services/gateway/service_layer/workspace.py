@@ -32,7 +32,7 @@ from gateway.adapters.workspace_store import HeldContact
 from gateway.domain.callback_view import number_to_call
 from gateway.domain.events import ContactWrappedUp, MessageSent
 from gateway.domain.socket_protocol import SocketError
-from gateway.domain.socket_views import agent_view, conversation_facts, message_view
+from gateway.domain.socket_views import agent_view, conversation_facts, message_view, transcript_view
 from gateway.domain.workspace_state import (
     SETTABLE_STATES,
     STATE_NAMES,
@@ -395,6 +395,8 @@ class Workspace:
         messages = [view for view in map(message_view, events) if view is not None]
         # Insights made before the agent took the contact; later ones are pushed as they come.
         insights = [agent_view(e) for e in events if e.WhichOneof("payload") == "ai_insight"]
+        # A call's transcript so far, in the order it was said.
+        transcript = [view for view in map(transcript_view, events) if view is not None]
         timeline = await self._timeline(caller, held)
         for view in messages:
             view.pop("contactId", None)
@@ -409,6 +411,7 @@ class Workspace:
             "displayName": facts.display_name,
             "messages": messages,
             "insights": insights,
+            "transcript": transcript,
             "timeline": timeline,
         }
         if held.home_region:

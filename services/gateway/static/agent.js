@@ -123,6 +123,7 @@ function handle(frame) {
         // Insights made before the accept; the panel shows the latest.
         const insights = frame.insights || [];
         if (insights.length) contact.insight = insights[insights.length - 1];
+        for (const line of frame.transcript || []) addTranscript(contact, line);
       });
       break;
     case "message":
@@ -149,6 +150,9 @@ function handle(frame) {
       break;
     case "insight":
       updateContact(frame.contactId, (contact) => (contact.insight = frame));
+      break;
+    case "transcript":
+      updateContact(frame.contactId, (contact) => addTranscript(contact, frame));
       break;
     case "suggestions":
       updateContact(frame.contactId, (contact) => (contact.suggestions = frame.suggestions || []));
@@ -265,7 +269,7 @@ function updateContact(contactId, change) {
   if (!contactId) return;
   let contact = contacts.get(contactId);
   if (!contact) {
-    contact = { contactId, channel: "", queue: "", customerId: "", messages: [], timeline: [], insight: null, suggestions: [], summary: "" };
+    contact = { contactId, channel: "", queue: "", customerId: "", messages: [], transcript: [], timeline: [], insight: null, suggestions: [], summary: "" };
     contacts.set(contactId, contact);
     if (!selected) selected = contactId;
   }
@@ -277,6 +281,37 @@ function updateContact(contactId, change) {
 function addMessage(contact, message) {
   if (message.messageId && contact.messages.some((m) => m.messageId === message.messageId)) return;
   contact.messages.push({ ...message });
+}
+
+// A call's utterances, kept in the order they were said on the call (both sides share one clock).
+function addTranscript(contact, line) {
+  if (contact.transcript.some((l) => l.segmentId === line.segmentId)) return;
+  contact.transcript.push({ ...line });
+  contact.transcript.sort((a, b) => a.startSeconds - b.startSeconds);
+}
+
+function transcriptSpeaker(line) {
+  return line.track === "agent" ? "Agent" : customerName(contacts.get(selected));
+}
+
+function renderTranscript(contact) {
+  const lines = contact.transcript;
+  $("transcript-panel").hidden = !lines.length && contact.channel !== "voice";
+  const list = $("transcript");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren(
+    ...lines.map((line) =>
+      el(
+        "li",
+        { class: `transcript-line ${line.track}`, "data-segment-id": line.segmentId },
+        el("span", { class: "who", text: transcriptSpeaker(line) }),
+        // An utterance the recogniser could not transcribe says so rather than showing nothing.
+        el("span", { class: "text", text: line.transcribed ? line.text : `(not transcribed: ${line.reason})` }),
+        el("span", { class: "meta", text: `${line.startSeconds.toFixed(1)} s` }),
+      ),
+    ),
+  );
+  if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
 function removeContact(contactId) {
@@ -335,6 +370,7 @@ function renderConversation() {
   );
   if (atBottom) list.scrollTop = list.scrollHeight;
   $("customer-typing").hidden = !contact.customerTyping;
+  renderTranscript(contact);
   renderInsights(contact);
   $("timeline").replaceChildren(
     ...(contact.timeline.length

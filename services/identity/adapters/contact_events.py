@@ -10,6 +10,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ccmesh import naming
+from ccmesh.retention_holds import objects_of_contact
 
 
 class ContactEventsEraser:
@@ -18,6 +19,11 @@ class ContactEventsEraser:
         self._region = region
         #: Where the removed events were: the name the erasure's counts use.
         self.stream = naming.events_stream(region).name
+
+    async def objects_of(self, tenant_id: str, contact_id: str) -> list[str]:
+        """Names of the objects the contact's events refer to (attachments stored by content,
+        recordings): read before the events go, since afterwards nothing names them."""
+        return await objects_of_contact(self._js, self._region, tenant_id, contact_id)
 
     async def purge_contact(self, tenant_id: str, contact_id: str) -> int:
         """Remove every event of the contact; how many there were (0 without the stream)."""

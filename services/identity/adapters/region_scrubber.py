@@ -17,6 +17,7 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from ccmesh import naming
 from ccmesh.kv import open_bucket
 
 _READ_TIMEOUT = 5.0
@@ -37,14 +38,17 @@ class RegionScrubber:
 
     def __init__(self, js: JetStreamContext, targets: Sequence[ScrubTarget], region: str = "") -> None:
         self._js = js
-        self._targets = targets
         self._region = region
+        # The access audit log names customers and contacts by id only (never an identifier or
+        # free text) and must still answer "who read this customer's data" after an erasure.
+        self._exempt = {naming.audit_stream(region).name} if region else set()
+        self._targets = [t for t in targets if t.stream not in self._exempt]
 
     async def _all_targets(self) -> list[ScrubTarget]:
         targets = list(self._targets)
         if not self._region:
             return targets
-        known = {t.stream for t in targets}
+        known = {t.stream for t in targets} | self._exempt
         names: list[str] = []
         while True:  # the stream list comes in pages
             page = await self._js.streams_info(offset=len(names))
@@ -88,7 +92,11 @@ class RegionScrubber:
                     message = await subscription.next_msg(timeout=_READ_TIMEOUT)
                 except TimeoutError:
                     break
-                data = message.data or b""
+                # A key or subject alone may name the person (a delivery log keyed by contact);
+                # a delete or purge marker is the trace of a removal that already happened (and
+                # keeps a redelivered event from writing the entry again), so it stays.
+                marker = bool(message.headers and message.headers.get("KV-Operation"))
+                data = (b"" if marker else message.subject.encode() + b" ") + (message.data or b"")
                 if any(needle in data for needle in needles):
                     hits.append((message.metadata.sequence.stream, message.subject))
                 if message.metadata.sequence.stream >= last or message.metadata.num_pending == 0:

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from ccmesh.access import AccessControl
+from ccmesh.audit import AuditLog
 from ccmesh.auth import Caller, bearer_token
 from identity.adapters.agent_store import AgentStore
 from identity.domain.agents import is_opaque_token, token_hash
@@ -51,4 +52,11 @@ class IdentityAccess:
             )
         if scope is not None and scope not in record.scopes:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"API token lacks the scope {scope!r}")
-        return Caller(tenant_id=record.tenant_id, role=record.role, subject=record.subject)
+        caller = Caller(tenant_id=record.tenant_id, role=record.role, subject=record.subject)
+        await self._access.record(caller, tenant_id)
+        return caller
+
+    @property
+    def audit(self) -> AuditLog | None:
+        """The region's audit log (None where none is kept, e.g. in unit tests)."""
+        return self._access.audit

@@ -6,7 +6,7 @@ A bad argument or a missing tenant or customer ends the call through the service
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -14,10 +14,15 @@ import grpc
 
 from ccmesh.auth import AuthError, Caller, authorize_brand
 from ccmesh.configplane.models import Tenant
+from ccmesh.policy_violations import PolicyCheck
+from ccmesh.retention_holds import LegalHoldStore
 from ccmesh.rpc_context import abort
 from contactcenter.common.v1 import common_pb2
 from identity.adapters.agent_store import AgentStore
+from identity.adapters.consent_events import ConsentEvents
+from identity.adapters.consent_store import ConsentStore
 from identity.adapters.contact_events import ContactEventsEraser
+from identity.adapters.forget_objects import ObjectStoreEraser
 from identity.adapters.global_index import GlobalIndex
 from identity.adapters.history_store import HistoryStore
 from identity.adapters.profile_store import ProfileStore
@@ -27,6 +32,7 @@ from identity.domain.identifiers import Identifier
 from identity.domain.residency import IndexKeys
 from identity.entrypoints import convert
 from identity.entrypoints.access import IdentityAccess
+from identity.service_layer.ports import ErasureElsewhere
 
 EVERY_ROLE = frozenset({"admin", "supervisor", "agent", "integration"})
 RESOLVE_ROLES = EVERY_ROLE
@@ -55,6 +61,16 @@ class IdentityDeps:
     region: str
     tenants: Callable[[str], Tenant | None]
     remote: RemoteStubs
+    objects: ObjectStoreEraser
+    holds: LegalHoldStore
+    #: Signs erasure reports (the region's auth secret; `ccctl retention verify` checks them).
+    erasure_secret: str
+    consents: ConsentStore
+    consent_events: ConsentEvents
+    #: The region's compliance rules for data leaving it (None: no rules are checked).
+    policy: PolicyCheck | None = None
+    #: Other services' parts of an erasure (integration's stores, the AI service's caches).
+    erasure_elsewhere: Sequence[ErasureElsewhere] = ()
 
 
 async def invalid(context: Any, message: str) -> NoReturn:

@@ -17,6 +17,7 @@ from identity.domain.residency import CrossingKind
 from identity.domain.timeline import MAX_SUMMARY, TimelineEntry
 from identity.entrypoints import convert
 from identity.entrypoints.agents_rpc import AgentHandlers
+from identity.entrypoints.audit_rpc import AuditHandlers
 from identity.entrypoints.base import (
     ADMIN,
     AUDIT_ROLES,
@@ -31,8 +32,16 @@ from identity.entrypoints.base import (
     identifiers_of,
     invalid,
 )
-from identity.service_layer.crossings import NoCustomerHere, record_crossing, resolve_from_region
-from identity.service_layer.forget import forget_customer
+from identity.entrypoints.consent_rpc import ConsentHandlers
+from identity.entrypoints.legal_hold_rpc import LegalHoldHandlers
+from identity.service_layer.crossings import (
+    NoCustomerHere,
+    profile_refusal_by,
+    record_crossing,
+    resolve_from_region,
+)
+from identity.service_layer.forget import ErasureHeld, forget_customer
+from identity.service_layer.forget_report import signed_report
 from identity.service_layer.merge import CustomerMissing, MergeRefused, merge_customers, unmerge_customer
 from identity.service_layer.resolve import (
     RemoteAnswer,
@@ -43,7 +52,13 @@ from identity.service_layer.resolve import (
 from identity.service_layer.timeline import DEFAULT_PAGE, MAX_PAGE, read_timeline
 
 
-class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer):
+class IdentityServicer(
+    AgentHandlers,
+    AuditHandlers,
+    ConsentHandlers,
+    LegalHoldHandlers,
+    identity_pb2_grpc.IdentityServiceServicer,
+):
     """Customers, merges, timelines, residency and erasure here; agents and tokens in AgentHandlers."""
 
     def _resolve_context(self, tenant: Tenant, brand_id: str, actor: str) -> ResolveContext:
@@ -288,7 +303,7 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
         await check_reason(context, request.reason)
         customer, _ = await self._customer(context, tenant, ref.brand_id, request.customer_id)
         try:
-            removed, tombstone = await forget_customer(
+            erased = await forget_customer(
                 self._d.store,
                 self._d.history,
                 self._d.global_index,
@@ -298,10 +313,30 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
                 region=self._d.region,
                 actor=caller.subject,
                 reason=request.reason,
+                objects=self._d.objects,
+                holds=self._d.holds,
+                consents=self._d.consents,
+                elsewhere=self._d.erasure_elsewhere,
             )
-        except MergeRefused as error:
+        except (MergeRefused, ErasureHeld) as error:
             await abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
-        return identity_pb2.ForgetCustomerResponse(removed=removed, tombstone=tombstone)
+        report, signature = signed_report(
+            self._d.erasure_secret,
+            customer=customer,
+            region=self._d.region,
+            actor=caller.subject,
+            reason=request.reason,
+            removed=erased.removed,
+            tombstone=erased.tombstone,
+            incomplete=erased.incomplete,
+        )
+        return identity_pb2.ForgetCustomerResponse(
+            removed=erased.removed,
+            tombstone=erased.tombstone,
+            report=report,
+            signature=signature,
+            incomplete=erased.incomplete,
+        )
 
     async def ListCrossings(
         self, request: identity_pb2.ListCrossingsRequest, context: Any
@@ -353,6 +388,13 @@ class IdentityServicer(AgentHandlers, identity_pb2_grpc.IdentityServiceServicer)
                 actor=request.actor,
                 personal_data_regions=residency.personal_data_regions,
                 pseudonymous_regions=residency.pseudonymous_regions,
+                profile_refusal=profile_refusal_by(
+                    self._d.policy,
+                    tenant_id=tenant.id,
+                    brand_id=ref.brand_id,
+                    to_region=request.requesting_region,
+                    actor=request.actor,
+                ),
             )
         except NoCustomerHere as error:
             await abort(context, grpc.StatusCode.NOT_FOUND, str(error))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from ccmesh.policy_violations import PolicyCheck
+from ccpolicy import Action, Situation
 from identity.domain.audit import CROSSING, AuditRecord, CrossingRecord
 from identity.domain.customer import Customer
 from identity.domain.identifiers import Identifier
@@ -66,6 +68,32 @@ async def record_crossing(
     return crossing
 
 
+def profile_refusal_by(
+    policy: PolicyCheck | None, *, tenant_id: str, brand_id: str, to_region: str, actor: str
+) -> Callable[[str], Awaitable[str]] | None:
+    """The `profile_refusal` of `resolve_from_region` by this region's compliance rules: a
+    profile is personal data that cannot be redacted, so a rule that lets data leave only
+    redacted refuses it (published as PolicyViolation)."""
+    if policy is None:
+        return None
+
+    async def refusal(customer_id: str) -> str:
+        decision = await policy.judge(
+            Action.LEAVE_REGION,
+            Situation(region=policy.region, pii_redacted=False),
+            tenant_id=tenant_id,
+            brand_id=brand_id,
+            # No contact: the customer's crossings (a subject's last token is never empty).
+            contact_id=f"crossing-{customer_id}",
+            customer_id=customer_id,
+            actor=actor,
+            occurrence=f"{to_region}:{uuid.uuid4().hex}",
+        )
+        return decision.message()
+
+    return refusal
+
+
 async def resolve_from_region(
     store: Profiles,
     history: History,
@@ -79,8 +107,13 @@ async def resolve_from_region(
     actor: str,
     personal_data_regions: Collection[str],
     pseudonymous_regions: Collection[str],
+    profile_refusal: Callable[[str], Awaitable[str]] | None = None,
 ) -> RegionAnswer:
-    """The customer homed here that the identifiers name, as far as the policy lets it cross."""
+    """The customer homed here that the identifiers name, as far as the policy lets it cross.
+
+    `profile_refusal(customer_id)`, asked only when the residency policy would send the profile,
+    is the region's compliance rules' refusal of it ("" allowed): a refused profile stays here
+    and only the pseudonymous reference crosses (the crossing record says why)."""
     owner = None
     for identifier in identifiers:
         owner = await store.owner(scope, identifier)
@@ -91,6 +124,11 @@ async def resolve_from_region(
         raise NoCustomerHere(f"no customer of tenant {tenant_id!r} matches here")
     customer, revision = found
     kind = crossing_kind(requesting_region, personal_data_regions, pseudonymous_regions)
+    refusal = ""
+    if kind is CrossingKind.PERSONAL and profile_refusal is not None:
+        refusal = await profile_refusal(customer.customer_id)
+        if refusal:
+            kind = CrossingKind.PSEUDONYMOUS
     crossing = await record_crossing(
         history,
         tenant_id=tenant_id,
@@ -99,6 +137,7 @@ async def resolve_from_region(
         to_region=requesting_region,
         kind=kind,
         actor=actor,
+        note=refusal,
     )
     reference = (
         references.reference(tenant_id, region, customer.customer_id) if kind is not CrossingKind.NONE else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from ccmesh.retention_holds import HeldCopy, LegalHold
 from identity.domain.audit import AuditRecord, CrossingRecord
 from identity.domain.customer import Customer
 from identity.domain.identifiers import Identifier
@@ -78,9 +79,45 @@ class ContactEvents(Protocol):
     stream: str
 
     async def purge_contact(self, tenant_id: str, contact_id: str) -> int: ...
+    async def objects_of(self, tenant_id: str, contact_id: str) -> list[str]: ...
 
 
 class References(Protocol):
     """Pseudonymous references to a customer, the same in every region (`IndexKeys`)."""
 
     def reference(self, tenant_id: str, home_region: str, customer_id: str) -> str: ...
+
+
+class ObjectEraser(Protocol):
+    """Deletes the objects (recordings, attachments) that mention the needles (`ObjectStoreEraser`)."""
+
+    async def erase(self, needles: Sequence[bytes]) -> dict[str, int]: ...
+
+
+class ConsentEraser(Protocol):
+    """Purges a customer's consent records (`ConsentStore`); how many."""
+
+    async def erase(self, scope: str, customer_id: str) -> int: ...
+
+
+class ErasureElsewhere(Protocol):
+    """Another service's part of an erasure, asked over the mesh (`ServiceErasure`): what it
+    removed per store. `name` says whose part it is when it fails."""
+
+    name: str
+
+    async def erase(
+        self, tenant_id: str, customer_ids: Sequence[str], contact_ids: Sequence[str]
+    ) -> dict[str, int]: ...
+
+
+class LegalHolds(Protocol):
+    """The region's legal holds and the copies they keep (`ccmesh.retention_holds.LegalHoldStore`)."""
+
+    async def holds(self, tenant_id: str | None = None) -> list[LegalHold]: ...
+    async def contact_events(self, tenant_id: str, contact_id: str) -> list[HeldCopy]: ...
+    async def bucket_entries(self, bucket: str, patterns: Sequence[str]) -> list[HeldCopy]: ...
+    async def objects_naming(self, needles: Sequence[str]) -> list[HeldCopy]: ...
+    async def objects_of_contact(self, tenant_id: str, contact_id: str) -> list[str]: ...
+    async def place(self, hold: LegalHold, copies: Sequence[HeldCopy]) -> LegalHold: ...
+    async def release(self, tenant_id: str, hold_id: str) -> int: ...

@@ -4,8 +4,11 @@ queues, agents, labels and times cross over."""
 
 from __future__ import annotations
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from ccmesh.channels import from_kind_or_none
 from contactcenter.events.v1 import events_pb2
+from integration.domain.analytics_episodes import EpisodeKind, SurgeEpisode
 from integration.domain.analytics_facts import ContactEvent, Step
 
 
@@ -83,3 +86,49 @@ FOLDED_TYPES = (
     "contact_overflowed",
 )
 _FOLDED = frozenset(FOLDED_TYPES)
+
+
+#: The event types `surge_episode` maps (the consumer reads them besides `FOLDED_TYPES`).
+EPISODE_TYPES = ("surge_detected", "fallback_released")
+
+
+def _seconds(stamp: Timestamp) -> float:
+    return stamp.seconds + stamp.nanos / 1e9
+
+
+def surge_episode(event: events_pb2.Event) -> SurgeEpisode | None:
+    """The episode a surge event closes; None for any other event."""
+    kind = event.WhichOneof("payload")
+    tenant = event.tenant.tenant_id
+    if kind == "surge_detected":
+        alert = event.surge_detected
+        end = _seconds(alert.interval_end)
+        return SurgeEpisode(
+            event.event_id,
+            tenant,
+            EpisodeKind.ALERT,
+            alert.queue,
+            started_at=end - alert.interval_seconds,
+            ended_at=end,
+            channel=_channel(alert.channel),
+            metric=alert.metric,
+            value=alert.value,
+            baseline=alert.baseline,
+            score=alert.score,
+            direction=alert.direction,
+        )
+    if kind == "fallback_released":
+        released = event.fallback_released
+        return SurgeEpisode(
+            event.event_id,
+            tenant,
+            EpisodeKind.FALLBACK,
+            released.queue,
+            started_at=_seconds(released.engaged_at),
+            ended_at=_seconds(event.occurred_at),
+            policy=released.policy,
+            actions=",".join(released.actions),
+            failed_actions=",".join(released.failed_actions),
+            reason=released.reason,
+        )
+    return None

@@ -19,9 +19,16 @@ from nats.js.client import JetStreamContext
 
 from ccmesh import naming
 from contactcenter.events.v1 import events_pb2
-from integration.adapters.analytics_codec import FOLDED_TYPES, contact_event
+from integration.adapters.analytics_agent_store import AGENT_STATE_TYPES, agent_state_event
+from integration.adapters.analytics_codec import EPISODE_TYPES, FOLDED_TYPES, contact_event, surge_episode
+from integration.adapters.analytics_journey_store import JOURNEY_TYPES, journey_path_row
+from integration.adapters.analytics_reanalysis_files import REANALYSIS_TYPES, contact_reanalysis
 from integration.adapters.event_feed import EventFeed
+from integration.domain.analytics_agent_states import AgentStateEvent
+from integration.domain.analytics_episodes import SurgeEpisode
 from integration.domain.analytics_facts import ContactEvent
+from integration.domain.analytics_journey_paths import JourneyPathRow
+from integration.domain.analytics_reanalysis import ContactReanalysis
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +36,15 @@ DURABLE = "analytics"
 #: Pauses before reading again after a failed commit; the last repeats.
 RETRY_SECONDS = (0.5, 2.0, 10.0)
 
-Ingest = Callable[[Sequence[ContactEvent]], Awaitable[int]]
+Item = ContactEvent | SurgeEpisode | ContactReanalysis | AgentStateEvent | JourneyPathRow
+Ingest = Callable[[Sequence[Item]], Awaitable[int]]
 
 
 def filter_subjects(region: str) -> list[str]:
-    return [f"{naming.EVENT_PREFIX}.{region}.*.{kind}.*" for kind in FOLDED_TYPES]
+    return [
+        f"{naming.EVENT_PREFIX}.{region}.*.{kind}.*"
+        for kind in (*FOLDED_TYPES, *EPISODE_TYPES, *REANALYSIS_TYPES, *AGENT_STATE_TYPES, *JOURNEY_TYPES)
+    ]
 
 
 class AnalyticsFeed:
@@ -86,7 +97,7 @@ class AnalyticsFeed:
                         # Never decodable, never foldable: counted and passed, not retried forever.
                         self.undecodable += 1
                         log.error("analytics: undecodable event on %s skipped", message.subject)
-                folded = [e for e in (contact_event(event) for event in events) if e is not None]
+                folded = [e for e in map(_analytics_item, events) if e is not None]
                 await self._ingest(folded)
                 for message in messages:
                     await message.ack()
@@ -101,3 +112,13 @@ class AnalyticsFeed:
                 with contextlib.suppress(Exception):
                     await self._feed.close()
                     await self._feed.open()  # back at the ack floor: the failed batch comes first
+
+
+def _analytics_item(event: events_pb2.Event) -> Item | None:
+    return (
+        contact_event(event)
+        or surge_episode(event)
+        or contact_reanalysis(event)
+        or agent_state_event(event)
+        or journey_path_row(event)
+    )

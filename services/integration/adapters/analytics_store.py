@@ -4,104 +4,76 @@ Layout under the store's directory (the same files any engine reading Parquet ca
 docs/analytics.md):
 
     contacts/date=2026-03-29/part-000042-0.parquet   finished contacts, by UTC day of arrival
+    rollups/date=2026-03-29/part-000042-0.parquet    their sums per quarter hour (reports read these)
+    episodes/date=2026-03-29/part-000042-0.parquet   surge episodes, by UTC day they started
+    reanalyses/date=2026-03-29/part-000042-0.parquet batch re-analyses, by UTC day they ran
     manifest.json                                    the committed files and the open contacts
 
-A commit writes the new part files, then replaces `manifest.json` (the part files and the open
-contacts' state) in one rename: that rename is the commit. A part file the manifest does not
+A commit writes the new part files and their rollups, then replaces `manifest.json` (the files
+and the open contacts' state) in one rename: that rename is the commit. A part file the manifest does not
 name is the leftover of a commit that did not happen and is deleted on open (its events come
 again, as they were never acknowledged). A day that gathered many small files is merged into
-one by the same protocol.
+one by the same protocol, and so is a day that left the retention period removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from integration.domain.analytics_export import ExportQuery
-from integration.domain.analytics_facts import ContactFact, ContactLedger, OpenContact
-from integration.domain.analytics_metrics import (
-    DEFAULT_THRESHOLD_SECONDS,
-    GroupTotals,
-    ReportQuery,
-    Totals,
+from integration.adapters import analytics_resolution, analytics_rollup_sql
+from integration.adapters.analytics_files import (
+    EPISODE_SCHEMA,
+    SCHEMA,
+    concatenated,
+    conformed,
+    day_of,
+    day_of_file,
+    day_start,
+    days_after,
+    episodes_table,
+    facts_table,
+    open_contact,
+    open_record,
+    rolled_up,
+    write_atomically,
 )
-from integration.domain.analytics_time import Interval, day_ordinal, local_midnight, offset_segments
+from integration.adapters.analytics_reanalysis_files import REANALYSIS_SCHEMA, reanalyses_table
+from integration.adapters.analytics_sql import (
+    bucket_start_of,
+    contacts_sql,
+    group_totals,
+    totals_sql,
+)
+from integration.domain.analytics_episodes import EpisodeKind, SurgeEpisode, not_yet_kept
+from integration.domain.analytics_export import ExportQuery
+from integration.domain.analytics_facts import ContactFact, ContactLedger
+from integration.domain.analytics_metrics import GroupTotals, ReportQuery
+from integration.domain.analytics_reanalysis import ContactReanalysis
+from integration.domain.analytics_rollup import answerable_by_rollups, rollup_rows
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 #: Part files of one day beyond which the day is merged into one file.
 MERGE_AT_FILES = 16
+#: Rows per row group of a rollup file (each group's statistics name its dimensions).
+ROLLUP_ROW_GROUP = 8192
 #: Part files under this size count as small (a merged file of a busy day is larger).
 SMALL_FILE_BYTES = 4 * 1024 * 1024
-
-SCHEMA = pa.schema(
-    [
-        ("contact_id", pa.string()),
-        ("tenant_id", pa.string()),
-        ("brand", pa.string()),
-        ("channel", pa.string()),
-        ("customer_id", pa.string()),
-        ("queue", pa.string()),
-        ("final_queue", pa.string()),
-        ("agent", pa.string()),
-        ("language", pa.string()),
-        ("intent", pa.string()),
-        ("sentiment_sum", pa.float64()),
-        ("sentiment_count", pa.int32()),
-        ("outcome", pa.string()),
-        ("created_at", pa.float64()),
-        ("queued_at", pa.float64()),
-        ("answered_at", pa.float64()),
-        ("closed_at", pa.float64()),
-        ("wait_seconds", pa.float64()),
-        ("handle_seconds", pa.float64()),
-        ("acw_seconds", pa.float64()),
-        ("abandon_seconds", pa.float64()),
-        ("transfers", pa.int32()),
-        ("answered", pa.bool_()),
-        ("abandoned", pa.bool_()),
-    ]
-)
-_COLUMNS = [f.name for f in fields(ContactFact)]
-assert SCHEMA.names == _COLUMNS, "the Parquet schema follows ContactFact field by field"
-
-
-def day_of(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).date().isoformat()
-
-
-def facts_table(facts: Sequence[ContactFact]) -> pa.Table:
-    columns = {name: [getattr(f, name) for f in facts] for name in _COLUMNS}
-    return pa.table(columns, schema=SCHEMA)
-
-
-def _write_atomically(path: Path, write: Any) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    write(temporary)
-    with open(temporary, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    # The rename itself is durable only once the directory is synced (the commit point).
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+#: The store's directories of part files.
+DIRECTORIES = ("contacts", "rollups", "episodes", "reanalyses")
 
 
 class ParquetAnalyticsStore:
@@ -109,7 +81,16 @@ class ParquetAnalyticsStore:
         self.root = root
         self._finished_memory = finished_memory
         self._files: list[str] = []
+        #: The rollup files, one or more per day of `_files` (see `analytics_rollup_sql`).
+        self._rollups: list[str] = []
+        self._episodes: list[str] = []
+        #: Event ids of the episodes kept (surges are rare: all of them are remembered).
+        self._episode_ids: set[str] = set()
+        self._reanalyses: list[str] = []
+        #: Event ids of the re-analyses kept (one id per job and contact).
+        self._reanalysis_ids: set[str] = set()
         self._sequence = 0
+        self._resolution = analytics_resolution.ResolutionCache(root)
         #: Names this store's consumer: its position in the stream belongs to these files, so
         #: a new (empty) store reads the stream from its start and a reopened one resumes.
         self.store_id = ""
@@ -125,6 +106,7 @@ class ParquetAnalyticsStore:
     def _load(self) -> None:
         (self.root / "contacts").mkdir(parents=True, exist_ok=True)
         path = self.root / MANIFEST
+        backfill = False
         if path.exists():
             manifest = orjson.loads(path.read_bytes())
             if manifest.get("version") != MANIFEST_VERSION:
@@ -132,13 +114,29 @@ class ParquetAnalyticsStore:
             self.store_id = str(manifest["store_id"])
             self._files = list(manifest["files"])
             self._sequence = int(manifest["sequence"])
+            # A store written before rollups existed gets them from its contacts, once.
+            backfill = "rollups" not in manifest
+            self._rollups = list(manifest.get("rollups", []))
+            self._episodes = list(manifest.get("episodes", []))
+            self._reanalyses = list(manifest.get("reanalyses", []))
         else:
             self.store_id = uuid.uuid4().hex[:16]
-            self._write_manifest([], [])
-        committed = set(self._files)
-        for leftover in (self.root / "contacts").rglob("*.parquet*"):
-            if str(leftover.relative_to(self.root)) not in committed:
-                leftover.unlink()
+            self._write_manifest([], [], [])
+        committed = {*self._files, *self._rollups, *self._episodes, *self._reanalyses}
+        for directory in DIRECTORIES:
+            for leftover in (self.root / directory).rglob("*.parquet*"):
+                if str(leftover.relative_to(self.root)) not in committed:
+                    leftover.unlink()
+        if backfill:
+            self.rebuild_rollups()
+        for name in self._episodes:
+            self._episode_ids.update(
+                pq.read_table(self.root / name, columns=["event_id"]).column(0).to_pylist()
+            )
+        for name in self._reanalyses:
+            self._reanalysis_ids.update(
+                pq.read_table(self.root / name, columns=["event_id"]).column(0).to_pylist()
+            )
 
     def _recently_stored(self) -> list[str]:
         """The contacts of the latest part files, oldest first, up to the ledger's memory: the
@@ -160,7 +158,7 @@ class ParquetAnalyticsStore:
         with self._lock:
             manifest = orjson.loads((self.root / MANIFEST).read_bytes())
             return ContactLedger(
-                (_open_contact(item) for item in manifest["open"]),
+                (open_contact(item) for item in manifest["open"]),
                 self._recently_stored(),
                 self._finished_memory,
             )
@@ -168,9 +166,12 @@ class ParquetAnalyticsStore:
     def files(self) -> list[str]:
         return list(self._files)
 
+    def rollup_files(self) -> list[str]:
+        return list(self._rollups)
+
     async def commit(self, facts: Sequence[ContactFact], ledger: ContactLedger) -> None:
         # Taken before the thread runs: the caller may fold the next batch once this returns.
-        open_contacts = [_open_record(c) for c in ledger.open_contacts()]
+        open_contacts = [open_record(c) for c in ledger.open_contacts()]
         await asyncio.to_thread(self._commit, facts, open_contacts)
 
     def _commit(self, facts: Sequence[ContactFact], open_contacts: list[dict[str, Any]]) -> None:
@@ -179,52 +180,233 @@ class ParquetAnalyticsStore:
             by_day: dict[str, list[ContactFact]] = defaultdict(list)
             for fact in facts:
                 by_day[day_of(fact.arrived_at)].append(fact)
-            files = list(self._files)
+            files, rollups = list(self._files), list(self._rollups)
             for index, (day, day_facts) in enumerate(sorted(by_day.items())):
-                files.append(self._write_part(day, index, facts_table(day_facts)))
-            merged_away = self._merge_crowded_days(files)
-            self._write_manifest(files, open_contacts)
-            self._files = files
-            for name in merged_away:
-                with contextlib.suppress(FileNotFoundError):
-                    (self.root / name).unlink()
+                files.append(self._write_part("contacts", day, index, facts_table(day_facts)))
+                rollup = analytics_rollup_sql.rollup_table_of(rollup_rows(day_facts))
+                rollups.append(self._write_part("rollups", day, index, rollup))
+            merged_away = self._merge_crowded_days(files, concatenated)
+            merged_away += self._merge_crowded_days(rollups, rolled_up)
+            self._write_manifest(files, rollups, open_contacts)
+            self._files, self._rollups = files, rollups
+            self._unlink(merged_away)
 
-    def _write_part(self, day: str, index: int, table: pa.Table) -> str:
-        relative = f"contacts/date={day}/part-{self._sequence:09d}-{index}.parquet"
+    def _unlink(self, names: list[str]) -> None:
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / name).unlink()
+
+    def _open_records(self) -> list[dict[str, Any]]:
+        return list(orjson.loads((self.root / MANIFEST).read_bytes())["open"])
+
+    def rebuild_rollups(self) -> None:
+        """Compute every day's rollup from its contacts again (a store written before rollups,
+        or files placed by hand, as a bulk load does), committed like any commit."""
+        with self._lock:
+            self._sequence += 1
+            by_day: dict[str, list[str]] = defaultdict(list)
+            for name in self._files:
+                by_day[day_of_file(name)].append(str(self.root / name))
+            rollups = []
+            for day, paths in sorted(by_day.items()):
+                with duckdb.connect() as connection:
+                    source = "read_parquet(?, union_by_name => true)"
+                    table = connection.sql(
+                        analytics_rollup_sql.build_sql(source), params=[paths]
+                    ).to_arrow_table()
+                rollups.append(self._write_part("rollups", day, 0, conformed(table)))
+            replaced = list(self._rollups)
+            self._write_manifest(self._files, rollups, self._open_records())
+            self._rollups = rollups
+            self._unlink(replaced)
+
+    async def erase_customer(self, tenant_id: str, customer_id: str, ledger: ContactLedger) -> int:
+        """Replace the customer's id in every stored and open contact (the ledger's too) by a
+        random one: their contacts still count, and still count as one customer's for
+        first-contact resolution, but nothing in the store names them. Returns the rows changed."""
+        replacement = f"erased-{uuid.uuid4().hex}"
+        for contact in ledger.open_contacts():
+            if contact.tenant_id == tenant_id and contact.customer_id == customer_id:
+                contact.customer_id = replacement
+        open_contacts = [open_record(c) for c in ledger.open_contacts()]
+        return await asyncio.to_thread(self._erase, tenant_id, customer_id, replacement, open_contacts)
+
+    def _erase(
+        self, tenant_id: str, customer_id: str, replacement: str, open_contacts: list[dict[str, Any]]
+    ) -> int:
+        with self._lock:
+            files = list(self._files)
+            if not files:
+                self._write_manifest(files, self._rollups, open_contacts)
+                return 0
+            with duckdb.connect() as connection:
+                found = connection.execute(
+                    "SELECT filename, count(*) FROM read_parquet(?, filename => true, union_by_name => true) "
+                    "WHERE tenant_id = ? AND customer_id = ? GROUP BY ALL",
+                    [[str(self.root / name) for name in files], tenant_id, customer_id],
+                ).fetchall()
+            self._sequence += 1
+            replaced: list[str] = []
+            for index, (path, _) in enumerate(found):
+                name = str(Path(path).relative_to(self.root))
+                table = pq.read_table(path, schema=SCHEMA)
+                theirs = pc.and_(
+                    pc.equal(table["tenant_id"], tenant_id), pc.equal(table["customer_id"], customer_id)
+                )
+                column = pc.if_else(theirs, replacement, table["customer_id"])
+                table = table.set_column(SCHEMA.get_field_index("customer_id"), "customer_id", column)
+                files[files.index(name)] = self._write_part("contacts", day_of_file(name), index, table)
+                replaced.append(name)
+            self._write_manifest(files, self._rollups, open_contacts)
+            self._files = files
+            self._unlink(replaced)
+            return sum(int(count) for _, count in found)
+
+    async def add_episodes(self, episodes: Sequence[SurgeEpisode]) -> None:
+        await asyncio.to_thread(self._add_episodes, episodes)
+
+    def _add_episodes(self, episodes: Sequence[SurgeEpisode]) -> None:
+        with self._lock:
+            fresh = not_yet_kept(list(episodes), self._episode_ids)
+            if not fresh:
+                return
+            self._sequence += 1
+            by_day: dict[str, list[SurgeEpisode]] = defaultdict(list)
+            for episode in fresh:
+                by_day[day_of(episode.started_at)].append(episode)
+            added = [
+                self._write_part("episodes", day, index, episodes_table(day_episodes))
+                for index, (day, day_episodes) in enumerate(sorted(by_day.items()))
+            ]
+            self._write_manifest(self._files, self._rollups, self._open_records(), [*self._episodes, *added])
+            self._episodes += added
+            self._episode_ids.update(e.event_id for e in fresh)
+
+    async def add_reanalyses(self, rows: Sequence[ContactReanalysis]) -> None:
+        await asyncio.to_thread(self._add_reanalyses, rows)
+
+    def _add_reanalyses(self, rows: Sequence[ContactReanalysis]) -> None:
+        with self._lock:
+            fresh: dict[str, ContactReanalysis] = {}
+            for row in rows:
+                if row.event_id not in self._reanalysis_ids:
+                    fresh.setdefault(row.event_id, row)
+            if not fresh:
+                return
+            self._sequence += 1
+            by_day: dict[str, list[ContactReanalysis]] = defaultdict(list)
+            for row in fresh.values():
+                by_day[day_of(row.analysed_at)].append(row)
+            added = [
+                self._write_part("reanalyses", day, index, reanalyses_table(day_rows))
+                for index, (day, day_rows) in enumerate(sorted(by_day.items()))
+            ]
+            self._write_manifest(
+                self._files, self._rollups, self._open_records(), reanalyses=[*self._reanalyses, *added]
+            )
+            self._reanalyses += added
+            self._reanalysis_ids.update(fresh)
+
+    def reanalyses(self) -> list[ContactReanalysis]:
+        """Every kept re-analysis (for checks; engines read the files)."""
+        with self._lock:
+            names = list(self._reanalyses)
+        return [
+            ContactReanalysis(**row)
+            for name in names
+            for row in pq.read_table(self.root / name, schema=REANALYSIS_SCHEMA).to_pylist()
+        ]
+
+    def episodes(self) -> list[SurgeEpisode]:
+        """Every kept surge episode (for checks; engines read the files)."""
+        with self._lock:
+            names = list(self._episodes)
+        return [
+            SurgeEpisode(**{**row, "kind": EpisodeKind(row["kind"])})
+            for name in names
+            for row in pq.read_table(self.root / name, schema=EPISODE_SCHEMA).to_pylist()
+        ]
+
+    async def expire_before(self, day: str) -> list[str]:
+        return await asyncio.to_thread(self.expire_days_before, day)
+
+    def expire_days_before(self, day: str) -> list[str]:
+        """Remove the days before `day` (YYYY-MM-DD, UTC): the retention period's end. Returns
+        the days removed. The manifest stops naming their files first, then they are deleted."""
+        with self._lock:
+            every = self._files + self._rollups + self._episodes + self._reanalyses
+            expired = sorted({day_of_file(n) for n in every if day_of_file(n) < day})
+            if not expired:
+                return []
+            gone = [n for n in every if day_of_file(n) < day]
+            self._sequence += 1
+            files = [n for n in self._files if day_of_file(n) >= day]
+            rollups = [n for n in self._rollups if day_of_file(n) >= day]
+            episodes = [n for n in self._episodes if day_of_file(n) >= day]
+            reanalyses = [n for n in self._reanalyses if day_of_file(n) >= day]
+            self._write_manifest(files, rollups, self._open_records(), episodes, reanalyses)
+            self._files, self._rollups, self._episodes = files, rollups, episodes
+            self._reanalyses = reanalyses
+            self._unlink(gone)
+            self._resolution.drop_before(day)
+            for expired_day in expired:
+                for directory in DIRECTORIES:
+                    with contextlib.suppress(OSError):
+                        (self.root / directory / f"date={expired_day}").rmdir()
+            return expired
+
+    def _write_part(self, directory: str, day: str, index: int, table: pa.Table) -> str:
+        relative = f"{directory}/date={day}/part-{self._sequence:09d}-{index}.parquet"
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, lambda target: pq.write_table(table, target, compression="zstd"))
+        # Rollups come sorted by dimension: small row groups let a report skip the other ones.
+        rows_per_group = ROLLUP_ROW_GROUP if directory == "rollups" else None
+        write_atomically(
+            path,
+            lambda target: pq.write_table(table, target, compression="zstd", row_group_size=rows_per_group),
+        )
         return relative
 
-    def _merge_crowded_days(self, files: list[str]) -> list[str]:
-        """Merge each day with too many part files into one; `files` is updated in place and
-        the names merged away are returned (deleted once the manifest no longer names them)."""
+    def _merge_crowded_days(self, files: list[str], merge: Any) -> list[str]:
+        """Merge each day with too many small files into one (`merge` makes the one table of a
+        day's file paths); `files` is updated in place and the names merged away are returned
+        (deleted once the manifest no longer names them)."""
         by_day: dict[str, list[str]] = defaultdict(list)
         for name in files:
             # Only small files are merged: a busy day's merged file is not rewritten each time.
             if (self.root / name).stat().st_size < SMALL_FILE_BYTES:
-                by_day[name.split("/")[1]].append(name)
+                by_day[day_of_file(name)].append(name)
         merged_away: list[str] = []
-        for day_dir, names in by_day.items():
+        for day, names in by_day.items():
             if len(names) < MERGE_AT_FILES:
                 continue
-            table = pa.concat_tables(pq.read_table(self.root / n, schema=SCHEMA) for n in names)
-            merged = self._write_part(day_dir.removeprefix("date="), len(names) + 1000, table)
+            table = merge([str(self.root / n) for n in names])
+            merged = self._write_part(names[0].split("/")[0], day, len(names) + 1000, table)
             for name in names:
                 files.remove(name)
             files.append(merged)
             merged_away.extend(names)
         return merged_away
 
-    def _write_manifest(self, files: list[str], open_contacts: list[dict[str, Any]]) -> None:
+    def _write_manifest(
+        self,
+        files: list[str],
+        rollups: list[str],
+        open_contacts: list[dict[str, Any]],
+        episodes: list[str] | None = None,
+        reanalyses: list[str] | None = None,
+    ) -> None:
         manifest = {
             "version": MANIFEST_VERSION,
             "store_id": self.store_id,
             "sequence": self._sequence,
             "files": files,
+            "rollups": rollups,
+            "episodes": self._episodes if episodes is None else episodes,
+            "reanalyses": self._reanalyses if reanalyses is None else reanalyses,
             "open": open_contacts,
         }
-        _write_atomically(self.root / MANIFEST, lambda target: target.write_bytes(orjson.dumps(manifest)))
+        write_atomically(self.root / MANIFEST, lambda target: target.write_bytes(orjson.dumps(manifest)))
 
     def facts(self) -> list[ContactFact]:
         """Every stored contact (for checks and exports; reports use `totals`)."""
@@ -239,16 +421,75 @@ class ParquetAnalyticsStore:
     async def totals(self, query: ReportQuery) -> list[GroupTotals]:
         return await asyncio.to_thread(self._totals, query)
 
-    def _files_for(self, start: float, end: float) -> list[str]:
+    def _files_for(self, start: float, end: float, names: list[str] | None = None) -> list[str]:
         # Partitions hold contacts by UTC day of arrival; FCR needs the days after the period.
         first, last = day_of(start), day_of(end)
         return [
             str(self.root / name)
-            for name in self._files
-            if first <= name.split("/")[1].removeprefix("date=") <= last
+            for name in (self._files if names is None else names)
+            if first <= day_of_file(name) <= last
         ]
 
     def _totals(self, query: ReportQuery) -> list[GroupTotals]:
+        with self._lock:
+            files = self._files_for(query.start, query.end)
+            horizon_files = self._files_for(query.start, query.fcr_horizon)
+            rollups = self._files_for(query.start, query.end, self._rollups)
+        if not files:
+            return []
+        with duckdb.connect() as connection:
+            if not answerable_by_rollups(query):
+                sql, parameters = totals_sql(query, files, horizon_files)
+                return [group_totals(query, row) for row in connection.execute(sql, parameters).fetchall()]
+            sql, parameters = analytics_rollup_sql.report_sql(query, rollups)
+            groups = [group_totals(query, row) for row in connection.execute(sql, parameters).fetchall()]
+            resolved: dict[tuple[float, str], int] = {}
+            if resolution := self._resolution_files(query.start, query.end, query.fcr_days):
+                sql, parameters = analytics_rollup_sql.resolved_sql(query, resolution)
+                resolved = {
+                    (bucket_start_of(query, bucket), str(group)): int(count)
+                    for bucket, group, count in connection.execute(sql, parameters).fetchall()
+                }
+        for item in groups:
+            item.totals.fcr_resolved = resolved.get((item.bucket_start, item.group), 0)
+        return groups
+
+    async def warm_resolution(self, start: float, end: float, fcr_days: int) -> int:
+        """Compute the days' first-contact resolution where it is not kept (or stale), so the
+        first report of a recent period does not pay for it; the days covered."""
+        return len(await asyncio.to_thread(self._resolution_files, start, end, fcr_days))
+
+    def _resolution_files(self, start: float, end: float, fcr_days: int) -> list[str]:
+        """The kept first-contact resolution of the period's days, computed where missing."""
+        with self._lock:
+            names = list(self._files)
+        by_day: dict[str, list[str]] = defaultdict(list)
+        for name in names:
+            by_day[day_of_file(name)].append(name)
+        first, last = day_of(start), day_of(end - 1e-3)
+        days = sorted(d for d in by_day if first <= d <= last)
+        window = fcr_days + 1
+        reads_of = {
+            day: sorted(n for d, ns in by_day.items() if day <= d <= days_after(day, window) for n in ns)
+            for day in days
+        }
+
+        def compute(stale: list[str]) -> pa.Table:
+            period = [str(self.root / n) for d in stale for n in by_day[d]]
+            horizon_end = days_after(stale[-1], window)
+            horizon = [
+                str(self.root / n) for d, ns in by_day.items() if stale[0] <= d <= horizon_end for n in ns
+            ]
+            start, end = day_start(stale[0]), day_start(stale[-1]) + 86_400
+            with duckdb.connect() as connection:
+                sql = analytics_resolution.build_sql(fcr_days)
+                return connection.sql(sql, params=[period, start, end, horizon]).to_arrow_table()
+
+        return self._resolution.files(fcr_days, days, reads_of, compute)
+
+    def totals_from_contacts(self, query: ReportQuery) -> list[GroupTotals]:
+        """The report's sums read from the contacts themselves, never the rollups (the check
+        that both agree, and the measure of what rollups save)."""
         with self._lock:
             files = self._files_for(query.start, query.end)
             horizon_files = self._files_for(query.start, query.fcr_horizon)
@@ -256,8 +497,7 @@ class ParquetAnalyticsStore:
             return []
         sql, parameters = totals_sql(query, files, horizon_files)
         with duckdb.connect() as connection:
-            rows = connection.execute(sql, parameters).fetchall()
-        return [_group_totals(query, row) for row in rows]
+            return [group_totals(query, row) for row in connection.execute(sql, parameters).fetchall()]
 
     async def contacts(self, query: ExportQuery) -> list[ContactFact]:
         return await asyncio.to_thread(self._contacts, query)
@@ -271,183 +511,3 @@ class ParquetAnalyticsStore:
         with duckdb.connect() as connection:
             rows = connection.execute(sql, parameters).fetchall()
         return [ContactFact(*row) for row in rows]
-
-
-def contacts_sql(query: ExportQuery, files: list[str]) -> tuple[str, list[Any]]:
-    """One page of an export: the query's contacts after its key, in (arrival, id) order."""
-    parameters: list[Any] = [files, query.tenant_id, query.start, query.end]
-    filters = ""
-    if query.brands:
-        filters += " AND brand IN (SELECT unnest(?))"
-        parameters.append(sorted(query.brands))
-    if query.after is not None:
-        filters += " AND (t > ? OR (t = ? AND contact_id > ?))"
-        parameters.extend([query.after[0], query.after[0], query.after[1]])
-    parameters.append(query.page_size)
-    # Only the store's own column names are formatted in; every value a caller gave is bound.
-    sql = f"""
-    SELECT {", ".join(_COLUMNS)} FROM (
-        SELECT *, CASE WHEN queued_at > 0 THEN queued_at ELSE created_at END AS t
-        FROM read_parquet(?, union_by_name => true) WHERE tenant_id = ?
-    ) WHERE t >= ? AND t < ? {filters}
-    ORDER BY t, contact_id LIMIT ?
-    """  # noqa: S608
-    return sql, parameters
-
-
-_OPEN_FIELDS = [f.name for f in fields(OpenContact) if f.name != "applied"]
-
-
-def _open_record(contact: OpenContact) -> dict[str, Any]:
-    record = {name: getattr(contact, name) for name in _OPEN_FIELDS}
-    record["applied"] = list(contact.applied)
-    return record
-
-
-def _open_contact(record: dict[str, Any]) -> OpenContact:
-    return OpenContact(**{**record, "applied": set(record["applied"])})
-
-
-_TOTALS = [
-    "offered",
-    "answered",
-    "abandoned",
-    "answered_in_threshold",
-    "wait_sum",
-    "handle_sum",
-    "acw_sum",
-    "acw_count",
-    "abandon_wait_sum",
-    "transfers",
-    "fcr_eligible",
-    "fcr_resolved",
-    "sentiment_sum",
-    "sentiment_count",
-]
-assert [f.name for f in fields(Totals)] == _TOTALS, "the SQL sums follow Totals field by field"
-
-
-#: The columns a report reads (Parquet reads only these).
-_QUERIED = (
-    "contact_id",
-    "brand",
-    "channel",
-    "customer_id",
-    "queue",
-    "agent",
-    "language",
-    "intent",
-    "sentiment_sum",
-    "sentiment_count",
-    "created_at",
-    "queued_at",
-    "wait_seconds",
-    "handle_seconds",
-    "acw_seconds",
-    "abandon_seconds",
-    "transfers",
-    "answered",
-    "abandoned",
-)
-
-
-def _offset_expression(query: ReportQuery) -> str:
-    """The zone's UTC offset at `t` (epoch seconds), as a CASE over the period's segments."""
-    segments = offset_segments(query.zone, query.start - 86_400, query.end + 86_400)
-    cases = " ".join(f"WHEN t >= {s.since!r} THEN {s.offset}" for s in reversed(segments[1:]))
-    return f"(CASE {cases} ELSE {segments[0].offset} END)" if cases else str(segments[0].offset)
-
-
-def _threshold_expression(query: ReportQuery) -> tuple[str, list[Any]]:
-    """`ReportQuery.threshold` in SQL: queue names and seconds are bound parameters."""
-    if query.service_level_seconds is not None:
-        return "?", [query.service_level_seconds]
-    cases: list[str] = []
-    parameters: list[Any] = []
-    for queue, target in sorted(query.queue_targets.items()):
-        for channel, seconds in sorted(target.by_channel.items()):
-            cases.append("WHEN queue = ? AND channel = ? THEN ?")
-            parameters += [queue, channel, seconds]
-        cases.append("WHEN queue = ? THEN ?")
-        parameters += [queue, target.within_seconds]
-    if not cases:
-        return "?", [DEFAULT_THRESHOLD_SECONDS]
-    return f"(CASE {' '.join(cases)} ELSE ? END)", [*parameters, DEFAULT_THRESHOLD_SECONDS]
-
-
-def totals_sql(query: ReportQuery, files: list[str], horizon_files: list[str]) -> tuple[str, list[Any]]:
-    """`files` hold the period's contacts, `horizon_files` also the later ones that decide
-    first-contact resolution. The same definitions as `analytics_metrics.totals_of`."""
-    offset = _offset_expression(query)
-    if query.interval is Interval.DAY:
-        # The local day number; its midnight is found in Python (a day may last 23 or 25 hours).
-        bucket = f"floor((t + {offset}) / 86400)"
-    else:
-        width = query.interval.seconds
-        bucket = f"t - ((t + {offset}) % {width})"
-    group = query.group_by.value if query.group_by is not None else "''"
-    brand_filter = "AND brand IN (SELECT unnest(?))" if query.brands else ""
-    window = query.fcr_days * 86_400
-    columns = ", ".join(_QUERIED)
-    threshold, threshold_parameters = _threshold_expression(query)
-    # Only the store's own column names and numbers are formatted in; every value a caller
-    # gave (tenant, period, brands, threshold) is a bound parameter.
-    sql = f"""
-    WITH period AS (
-        SELECT * FROM (
-            SELECT {columns}, CASE WHEN queued_at > 0 THEN queued_at ELSE created_at END AS t
-            FROM read_parquet(?, union_by_name => true) WHERE tenant_id = ?
-        ) WHERE t >= ? AND t < ? {brand_filter}
-    ),
-    asked AS (SELECT DISTINCT hash(customer_id) AS k FROM period WHERE answered AND customer_id <> ''),
-    -- Every contact, up to the resolution horizon, of the customers whose resolution is asked
-    -- (of any brand: a customer coming back is a repeat contact wherever they come back).
-    visits AS (
-        SELECT hash(customer_id) AS k, created_at, count(*) AS together
-        FROM read_parquet(?, union_by_name => true)
-        WHERE tenant_id = ? AND customer_id <> '' AND hash(customer_id) IN (SELECT k FROM asked)
-        GROUP BY ALL
-    ),
-    -- Sorting narrow (customer, instant) pairs, not whole rows: the cost of a long period.
-    resolution AS (
-        SELECT k, created_at,
-            together = 1 AND coalesce(lead(created_at) OVER w > created_at + {window}, true) AS resolved
-        FROM visits WINDOW w AS (PARTITION BY k ORDER BY created_at)
-    ),
-    scoped AS (
-        SELECT period.*, coalesce(resolution.resolved, false) AS resolved
-        FROM period LEFT JOIN resolution
-          ON resolution.k = hash(period.customer_id) AND resolution.created_at = period.created_at
-    )
-    SELECT {bucket} AS bucket, {group} AS grp,
-        count(*) FILTER (WHERE queued_at > 0),
-        count(*) FILTER (WHERE queued_at > 0 AND answered),
-        count(*) FILTER (WHERE queued_at > 0 AND abandoned),
-        count(*) FILTER (WHERE queued_at > 0 AND answered AND wait_seconds <= {threshold}),
-        coalesce(sum(wait_seconds) FILTER (WHERE queued_at > 0 AND answered), 0),
-        coalesce(sum(handle_seconds) FILTER (WHERE queued_at > 0 AND answered), 0),
-        coalesce(sum(acw_seconds) FILTER (WHERE answered AND acw_seconds > 0), 0),
-        count(*) FILTER (WHERE answered AND acw_seconds > 0),
-        coalesce(sum(abandon_seconds) FILTER (WHERE queued_at > 0 AND abandoned), 0),
-        coalesce(sum(transfers), 0),
-        count(*) FILTER (WHERE answered AND customer_id <> ''),
-        count(*) FILTER (WHERE answered AND customer_id <> '' AND resolved),
-        coalesce(sum(sentiment_sum), 0),
-        coalesce(sum(sentiment_count), 0)
-    FROM scoped GROUP BY ALL
-    """  # noqa: S608
-    period: list[Any] = [query.start, query.end, *([sorted(query.brands)] if query.brands else [])]
-    parameters: list[Any] = [files, query.tenant_id, *period, horizon_files, query.tenant_id]
-    return sql, parameters + threshold_parameters
-
-
-def _group_totals(query: ReportQuery, row: tuple[Any, ...]) -> GroupTotals:
-    bucket, group, *sums = row
-    if query.interval is Interval.DAY:
-        start = local_midnight(day_ordinal(int(bucket)), query.zone)
-    else:
-        start = float(bucket)
-    totals = Totals(
-        *(type(getattr(Totals(), name))(value) for name, value in zip(_TOTALS, sums, strict=True))
-    )
-    return GroupTotals(start, str(group), totals)

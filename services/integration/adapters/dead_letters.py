@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import orjson
@@ -66,6 +67,24 @@ class DeadLetterStore:
                 )
             )
         return sorted(records, key=lambda r: (r.dead_lettered_at, r.event.event_id))
+
+    async def erase_contacts(
+        self, tenant_id: str, contact_ids: Collection[str], customer_ids: Collection[str]
+    ) -> int:
+        """Purge the tenant's dead letters of `contact_ids` or naming one of `customer_ids`
+        (erasure); how many."""
+        contacts = set(contact_ids)
+        needles = [c.encode() for c in customer_ids if c]
+        erased = 0
+        for entry in await current_entries(self._kv, f"dlq.{tenant_id}.>"):
+            if not entry.value:
+                continue
+            encoded = base64.b64decode(orjson.loads(entry.value)["event"])
+            event = events_pb2.Event.FromString(encoded)
+            if event.contact_id in contacts or any(needle in encoded for needle in needles):
+                await self._kv.purge(entry.key)
+                erased += 1
+        return erased
 
     async def exists(self, tenant_id: str, subscription: str, event_id: str) -> bool:
         try:

@@ -139,6 +139,10 @@ class ReportRow:
     transfers: int
     first_contact_resolution: float | None
     sentiment: float | None
+    #: By agent only (`analytics_agent_states`): time at work over time available or at work,
+    #: and time in any state but offline (seconds).
+    occupancy: float | None = None
+    staffed_seconds: float | None = None
 
 
 def _ratio(part: float, whole: float) -> float | None:

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from google.protobuf.json_format import MessageToDict
 
+from ccmesh.envelope import event_type
 from contactcenter.events.v1 import events_pb2
 
 BODY_VERSION = 1
@@ -55,13 +56,6 @@ NON_PERSONAL_TYPES = frozenset(
         # the recipient's number or address), contact_wrapped_up (the agent's free-text notes).
     }
 )
-
-
-def event_type(event: events_pb2.Event) -> str:
-    kind = event.WhichOneof("payload")
-    if kind is None:
-        raise ValueError(f"event {event.event_id!r} has no payload")
-    return kind
 
 
 def body_of(event: events_pb2.Event) -> dict[str, Any]:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from typing import Any
 
 import grpc
 
 from ccmesh.access import AccessControl
+from ccmesh.policy_violations import PolicyCheck
 from ccmesh.status import RpcError
+from ccpolicy import Action, Situation
 from contactcenter.integration.v1 import integration_pb2
 from integration.domain.analytics_facts import ContactFact
 from integration.domain.analytics_metrics import ReportRow
 from integration.domain.analytics_query import ReportError
+from integration.domain.curated_contact import curated
 from integration.service_layer.analytics_reports import Reports
 
 #: Reports are about people's work (agents' handle times): supervisors and admins only.
@@ -31,6 +35,11 @@ async def get_report(
     context: Any,
 ) -> integration_pb2.GetReportResponse:
     caller = await access.require(context, request.tenant_id, REPORT_ROLES)
+    if caller.queues and request.group_by != "queue":
+        # A total over every queue would include the queues the caller may not see.
+        await access.deny(
+            context, caller, f"caller is limited to queue(s) {sorted(caller.queues)}: ask for group_by=queue"
+        )
     if reports is None:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this region keeps no analytics store")
         raise AssertionError("abort returned")  # pragma: no cover
@@ -56,7 +65,7 @@ async def get_report(
         )
         raise
     return integration_pb2.GetReportResponse(
-        rows=[report_row(row) for row in rows],
+        rows=[report_row(row) for row in rows if not caller.queues or row.group in caller.queues],
         time_zone=request.time_zone or "UTC",
         interval=request.interval or "hour",
     )
@@ -64,31 +73,7 @@ async def get_report(
 
 def exported_contact(fact: ContactFact) -> integration_pb2.ExportedContact:
     # Who the customer is stays in the region's store: business systems get the contact, not them.
-    contact = integration_pb2.ExportedContact(
-        contact_id=fact.contact_id,
-        brand=fact.brand,
-        channel=fact.channel,
-        queue=fact.queue,
-        final_queue=fact.final_queue,
-        agent=fact.agent,
-        language=fact.language,
-        intent=fact.intent,
-        outcome=fact.outcome,
-        created_at=fact.created_at,
-        queued_at=fact.queued_at,
-        answered_at=fact.answered_at,
-        closed_at=fact.closed_at,
-        wait_seconds=fact.wait_seconds,
-        handle_seconds=fact.handle_seconds,
-        acw_seconds=fact.acw_seconds,
-        abandon_seconds=fact.abandon_seconds,
-        transfers=fact.transfers,
-        answered=fact.answered,
-        abandoned=fact.abandoned,
-    )
-    if fact.sentiment_count:
-        contact.sentiment = fact.sentiment_sum / fact.sentiment_count
-    return contact
+    return integration_pb2.ExportedContact(contact_id=fact.contact_id, **curated(fact))
 
 
 async def export_contacts(
@@ -96,8 +81,22 @@ async def export_contacts(
     reports: Reports | None,
     request: integration_pb2.ExportContactsRequest,
     context: Any,
+    policy: PolicyCheck | None = None,
 ) -> integration_pb2.ExportContactsResponse:
     caller = await access.require(context, request.tenant_id, REPORT_ROLES)
+    if policy is not None:
+        # The region's compliance rules may narrow who exports (e.g. admins and auditors only).
+        decision = await policy.judge(
+            Action.EXPORT,
+            Situation(region=policy.region, role=caller.role),
+            tenant_id=request.tenant_id,
+            contact_id="export",
+            actor=caller.subject,
+            occurrence=uuid.uuid4().hex,
+        )
+        if not decision.allowed:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, decision.message())
+            raise AssertionError("abort returned")  # pragma: no cover
     if reports is None:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this region keeps no analytics store")
         raise AssertionError("abort returned")  # pragma: no cover
@@ -115,5 +114,12 @@ async def export_contacts(
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         raise
     return integration_pb2.ExportContactsResponse(
-        contacts=[exported_contact(fact) for fact in facts], next_page_token=next_page_token
+        contacts=[
+            exported_contact(fact)
+            for fact in facts
+            # A queue-scoped caller exports the contacts its queues handled, no others.
+            if caller.may_see_queue(name=fact.queue)
+            or bool(fact.final_queue and caller.may_see_queue(name=fact.final_queue))
+        ],
+        next_page_token=next_page_token,
     )

@@ -7,14 +7,17 @@ from typing import Any
 import grpc
 
 from ccmesh.access import AccessControl
+from ccmesh.envelope import event_type
 from ccmesh.kv import KVError
+from ccmesh.policy_violations import PolicyCheck
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
 from integration.adapters.dead_letters import DeadLetterRecord
 from integration.adapters.delivery_log import DeliveryLog
-from integration.domain.payloads import event_type
 from integration.domain.subscriptions import SubscriptionError
+from integration.entrypoints.analytics_journey_report import get_journey_report
 from integration.entrypoints.report import export_contacts, get_report
 from integration.service_layer.actions import ActionError, Actions, IdempotencyConflict
+from integration.service_layer.analytics_journey_paths import JourneyReports
 from integration.service_layer.analytics_reports import Reports
 from integration.service_layer.connector_calls import (
     CallRefused,
@@ -24,6 +27,7 @@ from integration.service_layer.connector_calls import (
     UnknownIntegration,
 )
 from integration.service_layer.dead_letters import DeadLetters
+from integration.service_layer.erasure import CustomerErasure
 from integration.service_layer.subscriptions import Subscriptions, contract_of
 
 READ_ROLES = frozenset({"admin", "supervisor", "integration"})
@@ -32,6 +36,8 @@ ACTION_ROLES = frozenset({"integration"})
 #: Routing (the service role, always admitted) calls connectors for journeys; an admin may try one.
 # Not the integration role: a business system must not read another system's answers.
 INVOKE_ROLES = frozenset({"admin"})
+#: Erasure is identity's to order (ForgetCustomer, with its own checks): the service role only.
+ERASE_ROLES: frozenset[str] = frozenset()
 
 
 def _single_token(value: str) -> bool:
@@ -60,7 +66,14 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
         actions: Actions,
         connector_calls: ConnectorCalls | None = None,
         reports: Reports | None = None,
+        policy: PolicyCheck | None = None,
+        erasure: CustomerErasure | None = None,
+        journey_reports: JourneyReports | None = None,
     ) -> None:
+        self._journey_reports = journey_reports
+        self._erasure = erasure
+        #: The region's compliance rules where they apply here (exports).
+        self._policy = policy
         self._access = access
         self._log = log
         self._subscriptions = subscriptions
@@ -74,10 +87,33 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
     ) -> integration_pb2.GetReportResponse:
         return await get_report(self._access, self._reports, request, context)
 
+    async def GetJourneyReport(
+        self, request: integration_pb2.GetJourneyReportRequest, context: Any
+    ) -> integration_pb2.GetJourneyReportResponse:
+        return await get_journey_report(self._access, self._journey_reports, request, context)
+
     async def ExportContacts(
         self, request: integration_pb2.ExportContactsRequest, context: Any
     ) -> integration_pb2.ExportContactsResponse:
-        return await export_contacts(self._access, self._reports, request, context)
+        return await export_contacts(self._access, self._reports, request, context, self._policy)
+
+    async def EraseCustomerData(
+        self, request: integration_pb2.EraseCustomerDataRequest, context: Any
+    ) -> integration_pb2.EraseCustomerDataResponse:
+        await self._access.require(context, request.tenant_id, ERASE_ROLES)
+        if not request.customer_ids:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "customer_ids: at least one is required")
+        for field, values in (("customer_ids", request.customer_ids), ("contact_ids", request.contact_ids)):
+            bad = [value for value in values if not _single_token(value)]
+            if bad:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {bad[0]!r} is not a single token"
+                )
+        if self._erasure is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "erasure is not wired in this instance")
+            raise AssertionError("abort returned")  # pragma: no cover
+        removed = await self._erasure.erase(request.tenant_id, request.customer_ids, request.contact_ids)
+        return integration_pb2.EraseCustomerDataResponse(removed=removed)
 
     async def ListContactEvents(
         self, request: integration_pb2.ListContactEventsRequest, context: Any
@@ -89,12 +125,35 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
         # A brand-scoped caller reads only its brands' contacts.
         for brand in sorted({event.tenant.brand_id for event in events if event.tenant.brand_id}):
             await self._access.require_brand(context, caller, brand)
+        if caller.queues:
+            # A queue-scoped caller reads the contacts that passed through one of its queues.
+            queues = queues_of(events)
+            if not any(caller.may_see_queue(name=queue) for queue in queues):
+                await self._access.deny(
+                    context,
+                    caller,
+                    f"caller is limited to queue(s) {sorted(caller.queues)}; contact "
+                    f"{request.contact_id!r} was in queue(s) {sorted(queues) or 'none'}",
+                )
+        if caller.event_types:
+            # A caller limited to some event types reads those of the contact's events only.
+            events = [event for event in events if caller.may_receive(event_type(event))]
         return integration_pb2.ListContactEventsResponse(events=events)
 
     async def ApplySubscription(
         self, request: integration_pb2.ApplySubscriptionRequest, context: Any
     ) -> integration_pb2.ApplySubscriptionResponse:
-        await self._access.require(context, request.subscription.tenant_id, MANAGE_ROLES)
+        caller = await self._access.require(context, request.subscription.tenant_id, MANAGE_ROLES)
+        asked = list(request.subscription.event_types)
+        if caller.event_types and (not asked or not all(caller.may_receive(t) for t in asked)):
+            # No types means every type: more than a caller limited to some types may receive.
+            outside = sorted(t for t in asked if not caller.may_receive(t)) or ["every type"]
+            await self._access.deny(
+                context,
+                caller,
+                f"caller is limited to event type(s) {sorted(caller.event_types)} and may not "
+                f"subscribe to {', '.join(outside)}",
+            )
         try:
             result = await self._subscriptions.apply(request.subscription)
         except SubscriptionError as error:
@@ -223,3 +282,14 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
         return integration_pb2.InvokeConnectorResponse(
             found=answer.found, fields=answer.fields, connector=answer.connector
         )
+
+
+def queues_of(events: list[Any]) -> set[str]:
+    """The queues a contact's events name (queued, accepted, transferred...)."""
+    found = set()
+    for event in events:
+        payload = getattr(event, event_type(event))
+        queue = getattr(payload, "queue", "")
+        if isinstance(queue, str) and queue:
+            found.add(queue)
+    return found

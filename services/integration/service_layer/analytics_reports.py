@@ -5,19 +5,27 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
+from integration.domain.analytics_agent_states import with_agent_metrics
 from integration.domain.analytics_export import key_of, page_token, parse_export_query
 from integration.domain.analytics_facts import ContactFact
-from integration.domain.analytics_metrics import ReportRow, report_rows
+from integration.domain.analytics_metrics import Dimension, ReportRow, report_rows
 from integration.domain.analytics_query import parse_report_query
+from integration.service_layer.analytics_agent_states import AgentStateReport
 from integration.service_layer.analytics_ports import AnalyticsStore, QueueTargets
 
 DEFAULT_FCR_DAYS = 7
 
 
 class Reports:
-    def __init__(self, store: AnalyticsStore, targets: QueueTargets | None = None) -> None:
+    def __init__(
+        self,
+        store: AnalyticsStore,
+        targets: QueueTargets | None = None,
+        agent_states: AgentStateReport | None = None,
+    ) -> None:
         self._store = store
         self._targets = targets
+        self._agent_states = agent_states
 
     async def report(
         self,
@@ -49,7 +57,10 @@ class Reports:
         if query.service_level_seconds is None and self._targets is not None:
             # Checked first, asked after: a bad parameter is named without a call to routing.
             query = replace(query, queue_targets=await self._targets.of_tenant(tenant_id))
-        return report_rows(query, await self._store.totals(query))
+        rows = report_rows(query, await self._store.totals(query))
+        if query.group_by is Dimension.AGENT and self._agent_states is not None:
+            rows = with_agent_metrics(query, rows, await self._agent_states.totals(query))
+        return rows
 
     async def export(
         self,

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from google.protobuf.message import DecodeError
 
 from ccmesh.configplane.models import Tenant
+from ccmesh.envelope import event_type
 from contactcenter.events.v1 import events_pb2
 from integration.adapters.dead_letters import DeadLetterStore
 from integration.adapters.webhook_sender import SendResult
@@ -122,7 +123,7 @@ class EndpointWorker:
         """Settle one event of the stream: delivered, filtered, withheld or dead-lettered."""
         try:
             event = events_pb2.Event.FromString(data)
-            kind = payloads.event_type(event)
+            kind = event_type(event)
         except (DecodeError, ValueError) as error:
             log.error(
                 "subscription %s: skipping undecodable message %s: %s",

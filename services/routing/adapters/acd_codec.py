@@ -6,7 +6,7 @@ Channels are stored by their `ccmesh.channels` names and read back with `channel
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -18,6 +18,8 @@ from routing.domain.language_rule import STRICT, LanguageMode, LanguageRule, Lan
 from routing.domain.overflow import NO_MARK, OverflowMark
 from routing.domain.queueing import BullseyeRing, QueueSpec, ServiceLevelTarget, WaitingContact
 from routing.domain.reservations import AgentLedger, Held, ReservationState
+
+T = TypeVar("T")
 
 
 def profile_to_dict(profile: AgentProfile) -> dict[str, Any]:
@@ -33,7 +35,31 @@ def profile_to_dict(profile: AgentProfile) -> dict[str, Any]:
     }
 
 
+#: How many decoded records and profiles are kept, by their stored bytes (oldest dropped first).
+DECODED_LIMIT = 4096
+#: Ledgers decoded lately, by their stored value. One value is met several times: by the watch
+#: that brings it and by the next change that starts from it (`ccmesh.kv` remembers it), and an
+#: agent's profile, most of a ledger's bytes, rarely changes at all. Ledgers and profiles are
+#: frozen, so one decoded copy serves every reader. (A contact record read by the watch is always
+#: decoded afresh: see `contact_from_bytes`.)
+_ledgers: dict[bytes, AgentLedger] = {}
+_profiles: dict[bytes, AgentProfile] = {}
+
+
+def _keep(cache: dict[bytes, T], raw: bytes, value: T) -> T:
+    if len(cache) >= DECODED_LIMIT:
+        del cache[next(iter(cache))]
+    cache[raw] = value
+    return value
+
+
 def profile_from_dict(data: dict[str, Any]) -> AgentProfile:
+    raw = orjson.dumps(data)
+    found = _profiles.get(raw)
+    return found if found is not None else _keep(_profiles, raw, _profile_from_dict(data))
+
+
+def _profile_from_dict(data: dict[str, Any]) -> AgentProfile:
     return AgentProfile(
         data["id"],
         skills=data["skills"],
@@ -65,6 +91,11 @@ def ledger_to_bytes(ledger: AgentLedger) -> bytes:
 
 
 def ledger_from_bytes(raw: bytes) -> AgentLedger:
+    found = _ledgers.get(raw)
+    return found if found is not None else _keep(_ledgers, raw, _ledger_from_bytes(raw))
+
+
+def _ledger_from_bytes(raw: bytes) -> AgentLedger:
     data = orjson.loads(raw)
     return AgentLedger(
         profile_from_dict(data["profile"]),
@@ -107,7 +138,25 @@ def contact_to_bytes(record: ContactRecord) -> bytes:
     )
 
 
+#: Contact records the watch decoded lately, by their stored value, for the store's next change
+#: of the record, which starts from that same value (see `stored_contact`).
+_contacts: dict[bytes, ContactRecord] = {}
+
+
 def contact_from_bytes(raw: bytes) -> ContactRecord:
+    """A fresh record of the stored value (the working set tells a newer record by identity, and
+    a contact can come back to a value it had before), kept for `stored_contact`."""
+    return _keep(_contacts, raw, _contact_from_bytes(raw))
+
+
+def stored_contact(raw: bytes) -> ContactRecord:
+    """The record of a stored value a change starts from: decoded by the watch already, most
+    often, so not again (a change only reads its record, whichever copy it is)."""
+    found = _contacts.get(raw)
+    return found if found is not None else contact_from_bytes(raw)
+
+
+def _contact_from_bytes(raw: bytes) -> ContactRecord:
     d = orjson.loads(raw)
     contact = WaitingContact(
         d["id"],

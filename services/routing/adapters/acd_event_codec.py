@@ -13,9 +13,32 @@ from routing.domain import events as ev
 ACD_SOURCE = "routing-acd"
 
 
+#: How many conversions are kept for the event objects converted last (see `to_protobuf`).
+CONVERTED_LIMIT = 1024
+#: id(event) -> (the event, its region, its envelope). The event is kept with its envelope, so
+#: its id cannot be reused by another object while the entry exists.
+_converted: dict[int, tuple[ev.RoutingEvent, str, events_pb2.Event]] = {}
+
+
 def to_protobuf(event: ev.RoutingEvent, region: str) -> events_pb2.Event:
     """The envelope for one ACD change; its id is fixed by the change (kind, queue and
-    reservation or offer count), so a retried publish is dropped by the stream as a duplicate."""
+    reservation or offer count), so a retried publish is dropped by the stream as a duplicate.
+
+    An event is staged in its record's outbox and then published: the second conversion of the
+    same event object returns the first envelope (the same bytes go out either way). Callers
+    must not change the envelope they get.
+    """
+    found = _converted.get(id(event))
+    if found is not None and found[0] is event and found[1] == region:
+        return found[2]
+    message = _envelope(event, region)
+    if len(_converted) >= CONVERTED_LIMIT:
+        del _converted[next(iter(_converted))]
+    _converted[id(event)] = (event, region, message)
+    return message
+
+
+def _envelope(event: ev.RoutingEvent, region: str) -> events_pb2.Event:
     record = event.record
     return new_event(
         _payload(event),

@@ -43,6 +43,7 @@ from ccmesh.outbox import Entry, Outbox, SentIds, carry, entry_of_event
 from routing.adapters import acd_codec
 from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_write_batches import Change, Pending, WriteBatches
+from routing.adapters.agent_state_events import AgentStateAnnouncer
 from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
 from routing.domain.events import Announce, ContactOffered, RoutingEvent
@@ -93,12 +94,21 @@ def _offer_tag(event: RoutingEvent) -> str:
 
 
 class AcdStore:
-    def __init__(self, kv: KeyValue, region: str = "", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        kv: KeyValue,
+        region: str = "",
+        clock: Callable[[], float] = time.time,
+        *,
+        agent_states: AgentStateAnnouncer | None = None,
+    ) -> None:
         """`region`: where announced events are published (see `AcdOutboxMirror`); without
         one the store stages nothing, as no sweeper would send it."""
         self.kv = kv
         self._region = region
         self._clock = clock
+        #: Announces each change of an agent's state with the ledger's write.
+        self._agent_states = agent_states or AgentStateAnnouncer(region)
         #: Events this process published: a later write of their record drops them unswept.
         self.sent = SentIds()
         self._ledger_writes: WriteBatches[AgentLedger] = WriteBatches()
@@ -128,6 +138,7 @@ class AcdStore:
             new = change(before)
             result.append(new)
             staged = self._staged(announce(before, new)) if announce is not None else []
+            staged += self._agent_states.stage(key, before, new, self._clock())
             return carry(old, encode(new), staged, lambda entry: unsent(new, entry))
 
         def unsent(new: T, entry: Entry) -> bool:
@@ -137,6 +148,7 @@ class AcdStore:
         # absent record (and nothing is written), and the ones that create it, an enqueue above
         # all, are nearly always of a new contact, which then costs no read.
         await update_with(self.kv, key, mutate, absent_first=True)
+        await self._agent_states.publish(key, self.sent)
         return result[-1]
 
     async def update_ledger(
@@ -190,7 +202,7 @@ class AcdStore:
     ) -> ContactRecord:
         return await self._update(
             contact_key(tenant, contact_id),
-            acd_codec.contact_from_bytes,
+            acd_codec.stored_contact,
             acd_codec.contact_to_bytes,
             change,
             announce,

@@ -211,11 +211,14 @@ class AcdRpc:
         return caller
 
     async def _require_queue_brand(self, context: Any, caller: Caller, tenant_id: str, name: str) -> None:
-        """PERMISSION_DENIED when a brand-scoped caller names another brand's queue."""
+        """PERMISSION_DENIED when a queue-scoped caller names a queue outside its queues, or a
+        brand-scoped caller another brand's queue."""
+        await self._access.require_queue(context, caller, name)
         queue = self._service().mirror.queues.get((tenant_id, name))
-        if queue is not None and not caller.may_see_queue(queue.brand, queue.shared_brands):
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
+        if queue is not None and not caller.may_see_queue(queue.brand, queue.shared_brands, name=name):
+            await self._access.deny(
+                context,
+                caller,
                 f"caller is limited to brand(s) {sorted(caller.brands)} and may not read queue "
                 f"{name!r} of brand {queue.brand!r}",
             )
@@ -431,12 +434,14 @@ class AcdRpc:
         caller = await self._access.require(context, request.tenant_id, EXPLAIN_ROLES)
         acd = self._service()
         queues = acd.mirror.queues
-        visible = [
-            d
-            for d in acd.stats.queue_depths(request.tenant_id)
-            if (queue := queues.get((request.tenant_id, d.queue))) is None
-            or caller.may_see_queue(queue.brand, queue.shared_brands)
-        ]
+
+        def seen(name: str) -> bool:
+            queue = queues.get((request.tenant_id, name))
+            if queue is None:
+                return caller.may_see_queue(name=name)
+            return caller.may_see_queue(queue.brand, queue.shared_brands, name=name)
+
+        visible = [d for d in acd.stats.queue_depths(request.tenant_id) if seen(d.queue)]
         return routing_pb2.GetQueueDepthsResponse(
             queues=[
                 routing_pb2.QueueDepth(
@@ -467,7 +472,7 @@ class AcdRpc:
             (
                 q
                 for (t, _), q in list(mirror.queues.items())
-                if t == request.tenant_id and caller.may_see_queue(q.brand, q.shared_brands)
+                if t == request.tenant_id and caller.may_see_queue(q.brand, q.shared_brands, name=q.name)
             ),
             key=lambda q: q.name,
         )

@@ -64,7 +64,7 @@ class CallbackRpc:
     async def ListCallbacks(
         self, request: routing_pb2.ListCallbacksRequest, context: Any
     ) -> routing_pb2.ListCallbacksResponse:
-        await self._access.require(context, request.tenant_id, LIST_ROLES)
+        caller = await self._access.require(context, request.tenant_id, LIST_ROLES)
         if self._callbacks is None:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this routing instance keeps no call backs")
         assert self._callbacks is not None
@@ -79,5 +79,7 @@ class CallbackRpc:
                     channel=channels.to_kind(state.channel),  # type: ignore[arg-type]
                 )
                 for state in self._callbacks.open_requests(request.tenant_id)
+                # A queue-scoped caller sees the call backs of its own queues only.
+                if caller.may_see_queue(name=state.queue)
             ]
         )

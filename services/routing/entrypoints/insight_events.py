@@ -7,12 +7,14 @@ An insight for a contact the ACD does not hold (not queued yet, already offered)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from ccmesh import naming
 from ccmesh.events import ConsumerSettings, DurableConsumer, EventHandler, PermanentError
 from contactcenter.events.v1 import events_pb2
 from routing.adapters.acd_store import UnknownKey
 from routing.domain.agents import AcdInputError
+from routing.domain.contacts import ContactRecord
 from routing.service_layer.acd_learning import ContactUpdates, learn_language
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,11 @@ log = logging.getLogger(__name__)
 DURABLE = "routing-ai-insight"
 
 
-def insight_handler(store: ContactUpdates) -> EventHandler:
+def insight_handler(
+    store: ContactUpdates, seen: Callable[[str, str], ContactRecord | None] | None = None
+) -> EventHandler:
+    """`seen`: the instance's view of a contact, where most insights are found to change nothing."""
+
     async def handle(event: events_pb2.Event) -> None:
         if event.WhichOneof("payload") != "ai_insight":
             return
@@ -35,6 +41,7 @@ def insight_handler(store: ContactUpdates) -> EventHandler:
                 insight.language_reliable,
                 intent=insight.intent,
                 sentiment=insight.sentiment,
+                seen=seen,
             )
         except (AcdInputError, UnknownKey) as error:  # a tenant or contact id that is no ACD key
             raise PermanentError(str(error)) from error
@@ -44,8 +51,13 @@ def insight_handler(store: ContactUpdates) -> EventHandler:
     return handle
 
 
-def insight_consumer(js: object, region: str, store: ContactUpdates) -> DurableConsumer[events_pb2.Event]:
+def insight_consumer(
+    js: object,
+    region: str,
+    store: ContactUpdates,
+    seen: Callable[[str, str], ContactRecord | None] | None = None,
+) -> DurableConsumer[events_pb2.Event]:
     settings = ConsumerSettings(
         durable=DURABLE, filter_subject=naming.event_subject(region, "*", "ai_insight", "*")
     )
-    return DurableConsumer(js, region, settings, insight_handler(store))  # type: ignore[arg-type]
+    return DurableConsumer(js, region, settings, insight_handler(store, seen))  # type: ignore[arg-type]

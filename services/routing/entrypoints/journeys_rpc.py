@@ -228,6 +228,7 @@ class JourneyRpc:
             brand=request.brand,
             language=request.language,
             customer=_dict(request.customer),
+            consent=dict(request.consent),
             history=_dict(request.history),
             attributes=_dict(request.attributes),
             # The opening message is the journey's first input: what its AI steps analyse.

@@ -93,10 +93,15 @@ class Enqueueing:
                 return contact_rules.call_back_later(contact)
             return ContactRecord(contact)
 
+        # What the write's last try staged, published as those same objects.
+        staged: list[RoutingEvent] = []
+
         def announce(old: ContactRecord | None, new: ContactRecord) -> list[RoutingEvent]:
+            staged.clear()
             if old is not None:
                 return []  # a repeated enqueue: announced by the first one
-            return enqueue_events(tenant, new, scheduled_text, announced, requested_queue)
+            staged.extend(enqueue_events(tenant, new, scheduled_text, announced, requested_queue))
+            return list(staged)
 
         scheduled_text = closed.text if closed is not None else None
         if callback and closed is None:
@@ -106,7 +111,9 @@ class Enqueueing:
         record = await ctx.store.update_contact(tenant, contact.contact_id, change, announce=announce)
         if not created[-1]:
             return record
-        for event in enqueue_events(tenant, record, scheduled_text, announced, requested_queue):
+        if not staged or any(event.record is not record for event in staged):
+            staged[:] = enqueue_events(tenant, record, scheduled_text, announced, requested_queue)
+        for event in staged:
             await ctx.events(event)
         return record
 

@@ -11,6 +11,11 @@ takes the detected language from it, so the next offer goes to an agent who spea
 
 The change is one write that names the revision it read (the store's `update_contact`), so it
 never undoes an offer made in between: an offered contact is left as it is.
+
+Most insights change nothing (the contact was offered before its message was analysed, or waits
+with these values already). Given the instance's view of the contact (`seen`), such an insight
+is judged there and costs no store operation; the store is asked only when the view says a
+write is due, or does not know the contact.
 """
 
 from __future__ import annotations
@@ -60,9 +65,11 @@ async def learn_language(
     *,
     intent: str = "",
     sentiment: float | None = None,
+    seen: Callable[[str, str], ContactRecord | None] | None = None,
 ) -> bool:
     """Give the waiting contact what the AI found (its language by the rules above, the latest
-    intent in scope, the latest sentiment); whether the language changed."""
+    intent in scope, the latest sentiment); whether the language changed. `seen(tenant,
+    contact_id)`: the contact's record as this instance's view knows it (None: unknown)."""
     language = language.strip().lower()
     changed: list[bool] = []
 
@@ -88,6 +95,13 @@ async def learn_language(
             ),
         )
 
+    known = seen(tenant, contact_id) if seen is not None else None
+    if known is not None:
+        try:
+            if change(known) is known:
+                return False  # waits with these values already
+        except _NotWaiting:
+            return False  # offered, assigned or closed by now
     try:
         await store.update_contact(tenant, contact_id, change)
     except _NotWaiting:

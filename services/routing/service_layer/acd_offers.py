@@ -222,11 +222,14 @@ class Offers:
                 return ledger  # this accept was applied by an earlier try
             return ledger_rules.accept(ledger, reservation_id)
 
+        # Staged and then published as the same objects (converted to the stream's form once).
+        accepted = accepted_events(tenant, record)
+
         def announce(old: AgentLedger | None, _new: AgentLedger) -> tuple[RoutingEvent, ...]:
             # An earlier try that accepted the hold staged these with it already.
             if old is not None and old.find(reservation_id).state is ReservationState.ACCEPTED:
                 return ()
-            return accepted_events(tenant, record)
+            return accepted
 
         try:
             # The accepted hold and its announcement are one write (see `offer`).
@@ -238,7 +241,7 @@ class Offers:
                     tenant, held.contact_id, lambda old: contact_rules.unassign(must(old), reservation_id)
                 )
             raise
-        for event in accepted_events(tenant, record):
+        for event in accepted:
             await self._ctx.events(event)
         return record
 
@@ -268,12 +271,16 @@ class Offers:
             await self._ctx.events(ContactCompleted(tenant, record))
             return record
         now = self._ctx.now()
+        # The completion staged by the write's last try, published as that same object.
+        staged: list[ContactCompleted] = []
 
         def announce(old: ContactRecord | None, new: ContactRecord) -> tuple[RoutingEvent, ...]:
+            staged.clear()
             # An earlier try that closed the contact staged this with the close already.
             if old is not None and old.status is ContactStatus.CLOSED:
                 return ()
-            return (ContactCompleted(tenant, new),)
+            staged.append(ContactCompleted(tenant, new))
+            return tuple(staged)
 
         record = await store.update_contact(
             tenant,
@@ -291,7 +298,8 @@ class Offers:
                 return ledger
 
         await store.update_ledger(tenant, agent_id, release)
-        await self._ctx.events(ContactCompleted(tenant, record))
+        completed = staged[0] if staged and staged[0].record is record else ContactCompleted(tenant, record)
+        await self._ctx.events(completed)
         return record
 
     async def give_back(

@@ -7,7 +7,9 @@ ai
     The AI service analyses the customer's text (the message that opened the contact, or the
     last input). `language`, `intent`/`classify` and `sentiment` read the analysis; `summary`
     asks for the conversation's summary. No text, no answer within the node's `timeoutSeconds`,
-    an error, or an undetermined language: the journey takes the node's `onFailure`.
+    an error, or an undetermined language: the journey takes the node's `onFailure`. So does a
+    step a compliance rule refuses (e.g. AI analysis without the customer's consent, as the
+    journey carries it): the failure names the rule and a PolicyViolation is published.
 
 integration
     `queue-status` and `wait-time-estimate` are the platform's own: routing answers them from the
@@ -51,7 +53,9 @@ from ccflow.effects import (
 from ccflow.journey import Journey
 from ccflow.model import Flow, IntegrationNode
 from ccflow.paths import queue_ahead
+from ccmesh.policy_violations import PolicyCheck
 from ccmesh.rpc_context import current_deadline
+from ccpolicy import Action, Situation
 from routing.domain.journey_facts import Analysis, QueueLoad, WorkFailed
 from routing.service_layer.flow_event_relay import FlowEventRelay
 
@@ -155,7 +159,11 @@ class StepWork:
     queues: QueueLoadPort | None
     waits: FlowEventWaits
     connectors: ConnectorPort | None = None
+    #: The region's compliance rules (AI analysis may need the customer's consent).
+    policy: PolicyCheck | None = None
     _analyses: dict[str, Analysis] = field(default_factory=dict)
+    #: The rules' refusal of AI analysis in this step, once judged ("" allowed).
+    _analysis_refusal: str | None = None
 
     async def perform(
         self, tenant: str, journey: Journey, flow: Flow, effect: InvokeAi | CallIntegration
@@ -179,6 +187,7 @@ class StepWork:
         text = (text or journey.input).strip()
         if not text:
             raise WorkFailed("there is no customer text to analyse yet")
+        await self._may_analyse(tenant, journey)
         found = self._analyses.get(text)
         if found is None:
             found = await _within(self.ai.analyze(tenant, journey.brand, text, _bounded(timeout)), timeout)
@@ -206,6 +215,7 @@ class StepWork:
         if effect.task == "summary":
             if self.ai is None:
                 raise WorkFailed("no AI service is configured")
+            await self._may_analyse(tenant, journey)
             summary = self.ai.summarize(tenant, journey.journey_id, _bounded(effect.timeout_seconds))
             return await _within(summary, effect.timeout_seconds)
         found = await self.analysis(tenant, journey, effect.timeout_seconds)
@@ -216,6 +226,24 @@ class StepWork:
         if effect.task == "sentiment":
             return found.sentiment
         return found.intent  # intent, classify
+
+    async def _may_analyse(self, tenant: str, journey: Journey) -> None:
+        """WorkFailed naming the rule when the region's rules refuse AI analysis of this
+        customer's words (judged once per step; the refusal is published)."""
+        if self.policy is None:
+            return
+        if self._analysis_refusal is None:
+            decision = await self.policy.judge(
+                Action.ANALYSE,
+                Situation(region=self.policy.region, consents=journey.consent),
+                tenant_id=tenant,
+                brand_id=journey.brand,
+                contact_id=journey.journey_id,
+                actor="routing",
+            )
+            self._analysis_refusal = decision.message()
+        if self._analysis_refusal:
+            raise WorkFailed(self._analysis_refusal)
 
     async def _integration(
         self, tenant: str, journey: Journey, flow: Flow, effect: CallIntegration

@@ -39,6 +39,7 @@ from ccflow.overlays import policy_problems, render, validate_bundle
 from ccflow.registry import Alias, FlowIndex, RegistryError, digest_of, pick_version, set_alias
 from ccmesh import telemetry
 from ccmesh.outbox import Entry
+from ccmesh.policy_violations import PolicyCheck
 from ccmesh.rpc_context import current_deadline
 from routing.adapters.flow_store import FlowStore, JourneyStore, PolicyStore, StoreConflict, StoredVersion
 from routing.domain.wait_deadlines import WaitDeadline, WaitPoint, deadline_of
@@ -80,6 +81,8 @@ class JourneyMoved(JourneyError):
 
 
 QueuedPublisher = Callable[[Journey, str, HandOff], Awaitable[None]]
+#: Told of a journey that ended in a step: (tenant, journey).
+EndedPublisher = Callable[[str, Journey], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,14 @@ class JourneyService:
         stage_continued: ContinuedEntry | None = None,
         wall_clock: Callable[[], float] = time.time,
         flow_event_relay: FlowEventRelay | None = None,
+        compliance: PolicyCheck | None = None,
+        publish_ended: EndedPublisher | None = None,
     ) -> None:
+        #: Told once a journey ends (its path and outcome, for the analytics store).
+        self._publish_ended = publish_ended
         self._policies = policies
+        #: The region's compliance rules the journeys' AI steps are judged by.
+        self._compliance = compliance
         self._ai = ai
         self._queues = queues
         self._connectors = connectors
@@ -275,6 +284,8 @@ class JourneyService:
             raise NotFound(f"flow {journey.flow!r} of tenant {tenant!r} has no published version")
         journey.version = pick_version(index, alias or DEFAULT_ALIAS, journey.journey_id)
         journey.region = self._region
+        journey.started_at = self._wall_clock()
+        journey.alias = alias or DEFAULT_ALIAS
         stats = NodeStats()
         executor = await self._executor(tenant, journey, stats)
         effects = executor.start(journey, self._clock())
@@ -417,7 +428,7 @@ class JourneyService:
         flows, publish hand-offs."""
         self._record(journey, stats)
         done = list(effects)
-        work = StepWork(self._ai, self._queues, self.flow_event_waits, self._connectors)
+        work = StepWork(self._ai, self._queues, self.flow_event_waits, self._connectors, self._compliance)
         transfers = 0
         for _ in range(MAX_WORK_PER_STEP):
             transfer = next((e for e in effects if isinstance(e, TransferFlow)), None)
@@ -461,6 +472,11 @@ class JourneyService:
                 # where it was, the caller retries the step, and the event id (fixed per step)
                 # makes the second publish a duplicate the stream drops.
                 await self._publish_queued(journey, tenant, effect)
+        if journey.status == "ended" and self._publish_ended is not None:
+            # The one place a step's end is known (a hand-off, an end node, a failure, a transfer
+            # that could not be followed); published before the save like the hand-off, its
+            # event id fixed per journey, so a retried step's second publish is a duplicate.
+            await self._publish_ended(tenant, journey)
         return journey, done
 
 
@@ -494,6 +510,8 @@ def _continued(journey: Journey, flow: str, version: int) -> Journey:
         text=journey.text,
         path=[*journey.path, f"flow:{flow}@{version}"],
         errors=journey.errors,
+        started_at=journey.started_at,
+        alias=journey.alias,
     )
 
 

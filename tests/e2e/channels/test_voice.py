@@ -8,19 +8,25 @@ agents on the workspace socket.
 - a journey's call: greeting, a keypad menu (`<Gather>`, the caller keys 1), queue, agent;
 - a caller who hangs up while queued abandons the contact: it is closed, never offered;
 - an agent declines: the caller stays queued and the next agent gets the call;
-- the provider fails the redirect (5xx) and then works: the caller is put through all the same.
+- the provider fails the redirect (5xx) and then works: the caller is put through all the same;
+- a call's live transcript, insights, summary and ticket on the agent's page in real Chromium
+  (`voice_transcript_page.py`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.voice.synthesis import espeak_available
 from ccmesh.configplane.store import ConfigStore
 from ccsandbox.client import SandboxClient
 from contactcenter.routing.v1 import routing_pb2
 from contactcenter.routing.v1.routing_pb2_grpc import RoutingServiceStub
+from tests.e2e.cdp_browser import find_chromium
+from tests.e2e.channels.voice_transcript_page import walk_a_call_with_its_live_transcript
 from tests.e2e.harness import RunningRegion, WsClient, eventually
 
 pytestmark = pytest.mark.timeout(300)
@@ -324,3 +330,13 @@ async def test_a_journeys_call_greets_takes_the_menu_choice_queues_and_reaches_a
         await sandbox.hang_up(sid)
         await wrap_up(alice, contact_id, "w5")
         await alice.ws.close()
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (run `make espeak`)")
+async def test_a_call_shows_its_live_transcript_insights_summary_and_ticket_to_the_agent(
+    e2e_region: RunningRegion, sandbox: SandboxClient, tmp_path: Path
+) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no chromium on this machine: `make browser` (tools/install_chromium.sh) installs it")
+    await walk_a_call_with_its_live_transcript(e2e_region, sandbox, chromium, tmp_path, dial_in)

@@ -99,6 +99,12 @@ async def test_the_store_rebuilds_the_scripted_day_exactly_once(js: JetStreamCon
     # Replaying the stream from its start into an empty store gives the same contacts.
     rebuilt = await run_until_stored(js, tmp_path / "rebuilt", "analytics-c", contacts=len(REFERENCE))
     assert by_contact(rebuilt.facts()) == by_contact(store.facts())
+    # Its rollups (committed in other batches) give the same reports.
+    for parameters in QUERIES:
+        query = parse_report_query(tenant_id="acme", start="2026-03-29", end="2026-03-30", **parameters)
+        assert report_rows(query, await rebuilt.totals(query)) == report_rows(
+            query, await store.totals(query)
+        )
     # And reopening the store (a restart) reads back what was committed, leftovers aside.
     (tmp_path / "live" / "contacts" / "date=2026-03-29" / "part-999999999-0.parquet").write_bytes(b"torn")
     reopened = ParquetAnalyticsStore.open(tmp_path / "live")

@@ -99,10 +99,10 @@ async def test_a_new_contact_starts_the_journey_prompts_go_out_and_the_answer_co
         inbound("SM-c2", "orders-sms", "A-123", value="+447700900001")
     )
     assert answer.contact_id == first.contact_id and not answer.contact_created
-    events = await events_until(platform, first.contact_id, 7)
+    events = await events_until(platform, first.contact_id, 8)
     # Routing publishes the hand-off while it runs the step (and the ACD once it holds the
-    # contact); the gateway sends the last prompt.
-    assert set(kinds(events)[4:]) == {"contact_queued", "message_received", "message_sent"}
+    # contact) and the journey's end; the gateway sends the last prompt.
+    assert set(kinds(events)[4:]) == {"contact_queued", "journey_ended", "message_received", "message_sent"}
     # No text configured for `thanks`: the prompt's name goes out rather than nothing.
     assert bot_texts(events)[-1] == "thanks"
     queued = [e.contact_queued for e in events if e.WhichOneof("payload") == "contact_queued"]
@@ -201,6 +201,6 @@ async def test_a_call_while_the_chat_waits_for_its_call_back_continues_the_same_
     assert journey.journey.status == "ended"
     assert journey.journey.channel == "voice"
     assert "connecting" in list(journey.journey.path)
-    events = await events_until(platform, text.contact_id, 6)
+    events = await events_until(platform, text.contact_id, 7)
     # On voice the prompt is spoken in the call (the actions go back to the webhook), not sent.
-    assert set(kinds(events)[4:]) == {"message_received", "contact_queued"}
+    assert set(kinds(events)[4:]) == {"message_received", "contact_queued", "journey_ended"}

@@ -117,6 +117,15 @@ def requests(tenant: str, ids: dict[str, str]) -> dict[str, Any]:
         "CreateApiToken": pb.CreateApiTokenRequest(tenant=r, role="agent", ttl_seconds=600),
         "RevokeApiToken": pb.RevokeApiTokenRequest(tenant=r, token_id=ids["token_id"]),
         "VerifyApiToken": pb.VerifyApiTokenRequest(token="ccat_x_y"),
+        "QueryAudit": pb.QueryAuditRequest(tenant_id=tenant),
+        "RecordConsent": pb.RecordConsentRequest(tenant=r, customer_id=c, purpose="recording", source="x"),
+        "WithdrawConsent": pb.WithdrawConsentRequest(
+            tenant=r, customer_id=c, purpose="recording", source="x"
+        ),
+        "ListConsents": pb.ListConsentsRequest(tenant=r, customer_id=c),
+        "PlaceLegalHold": pb.PlaceLegalHoldRequest(tenant=r, customer_id=c, reason="x"),
+        "ReleaseLegalHold": pb.ReleaseLegalHoldRequest(tenant=r, hold_id="h1", reason="x"),
+        "ListLegalHolds": pb.ListLegalHoldsRequest(tenant=r),
     }
 
 

@@ -128,8 +128,11 @@ async def test_forget_removes_every_trace_keeps_a_tombstone_and_spares_everyone_
                 continue  # an empty purge marker: a key made of random ids, no value
             assert contact_id.encode() not in message, (stream, message)
             if customer_id.encode() in message:
-                # Only the tombstone and the erasure's own audit record name the (random) id.
-                assert message.startswith((b"$KV.identity-eu.tomb.", b"$KV.identity-history-eu.au.")), message
+                # Only the tombstone, the erasure's own audit record and the access audit log
+                # (who read the customer's data, by id, kept for accountability) name the id.
+                assert message.startswith(
+                    (b"$KV.identity-eu.tomb.", b"$KV.identity-history-eu.au.", b"ccaudit.eu.")
+                ), message
     with pytest.raises(RpcError) as caught:
         await identity.GetCustomer(pb.GetCustomerRequest(tenant=GLOBEX, customer_id=customer_id))
     assert caught.value.code is grpc.StatusCode.NOT_FOUND

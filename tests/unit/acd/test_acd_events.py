@@ -165,3 +165,15 @@ def test_each_widening_of_a_waiting_contact_is_its_own_event() -> None:
     again = to_protobuf(ev.ContactOverflowed("acme", record, "support", "widened to level 2: wait"), "eu")
     assert first.event_id != second.event_id
     assert first.event_id == again.event_id  # a republished change keeps its id
+
+
+def test_an_event_staged_and_then_published_is_converted_once() -> None:
+    offered = ContactRecord(CONTACT, ContactStatus.OFFERED, "r1", "a1", 120.0, 1)
+    event = ev.ContactOffered("acme", offered, "longest_idle")
+    staged = to_protobuf(event, "eu")
+    assert to_protobuf(event, "eu") is staged
+    # Another object telling the same change gets its own envelope with the same id and payload.
+    again = to_protobuf(ev.ContactOffered("acme", offered, "longest_idle"), "eu")
+    assert again is not staged and again.event_id == staged.event_id
+    assert again.contact_offered == staged.contact_offered
+    assert to_protobuf(event, "us").region != staged.region

@@ -83,3 +83,39 @@ async def test_an_offered_contact_keeps_its_intent() -> None:
     store = FakeContacts(offered)
     await learn_language(store, "acme", "c4", "es", 1.0, True, intent="refund", sentiment=-1.0)
     assert store.records["c4"].contact.intent == ""
+
+
+class CountingContacts(FakeContacts):
+    """Counts every call, a write or only a read (the real store reads when nothing is written)."""
+
+    def __init__(self, *records: ContactRecord) -> None:
+        super().__init__(*records)
+        self.calls = 0
+
+    async def update_contact(
+        self, tenant: str, contact_id: str, change: Callable[[ContactRecord | None], ContactRecord]
+    ) -> ContactRecord:
+        self.calls += 1
+        return await super().update_contact(tenant, contact_id, change)
+
+
+async def test_an_insight_the_view_shows_changes_nothing_costs_no_store_operation() -> None:
+    offered = offer(waiting("c1"), "r1", "a1", 30.0)
+    same = ContactRecord(
+        WaitingContact("c2", "support", Channel.WEBCHAT, 50, 0.0, language="es", intent="refund")
+    )
+    store = CountingContacts(offered, same, waiting("c3", "de"))
+    view = {r.contact.contact_id: r for r in store.records.values()}
+
+    def seen(_tenant: str, contact_id: str) -> ContactRecord | None:
+        return view.get(contact_id)
+
+    assert await learn_language(store, "acme", "c1", "es", 1.0, True, seen=seen) is False
+    assert await learn_language(store, "acme", "c2", "es", 1.0, True, intent="refund", seen=seen) is False
+    assert store.calls == 0
+    # A change the view shows due goes to the store, which decides on the stored record.
+    assert await learn_language(store, "acme", "c3", "ja", 0.97, True, seen=seen) is True
+    assert store.records["c3"].contact.language == "ja" and store.calls == 1
+    # A contact the view does not know is asked of the store.
+    assert await learn_language(store, "acme", "c4", "es", 1.0, True, seen=seen) is False
+    assert store.calls == 2 and store.writes == 1

@@ -26,6 +26,7 @@ from ai_fixtures import CLINC150, grouped
 from ai.adapters.minilm_weights import ModelUnavailable, load_encoder
 from ai.adapters.multilingual_encoder import load_sentence_encoder
 from ai.domain.component import SentenceEncoder
+from ai.domain.encoder_pair import EncoderPair
 from ai.domain.intent import IntentModel
 from ai.domain.minilm import MiniLMEncoder
 
@@ -69,17 +70,26 @@ class RememberingEncoder:
         return vector
 
 
+def remembering(encoder: SentenceEncoder) -> SentenceEncoder:
+    """`encoder` remembering its vectors; a pair stays a pair, each half remembering its own."""
+    if isinstance(encoder, EncoderPair):
+        second = encoder.second
+        return EncoderPair(RememberingEncoder(encoder.primary), lambda: second and RememberingEncoder(second))
+    return RememberingEncoder(encoder)
+
+
 @pytest.fixture(scope="session")
-def service_encoder() -> RememberingEncoder:
-    """The sentence encoder the service loads (multilingual; else all-MiniLM-L6-v2)."""
+def service_encoder() -> SentenceEncoder:
+    """The sentence encoder the service loads (multilingual paired with all-MiniLM-L6-v2 for
+    few-shot re-ranking; else one of them)."""
     try:
-        return RememberingEncoder(load_sentence_encoder())
+        return remembering(load_sentence_encoder())
     except ModelUnavailable as why:
         pytest.fail(f"{why} (make install puts it in the virtualenv)")
 
 
 @pytest.fixture(scope="session")
-def clinc_model(clinc150: dict[str, Any], service_encoder: RememberingEncoder) -> IntentModel:
+def clinc_model(clinc150: dict[str, Any], service_encoder: SentenceEncoder) -> IntentModel:
     """The two-stage model (TF-IDF, then TF-IDF + embedding when unsure): the service's default."""
     return IntentModel.train(grouped(clinc150["train"]), encoder=service_encoder)
 

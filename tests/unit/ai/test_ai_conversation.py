@@ -6,9 +6,9 @@ import pytest
 
 from ai.domain.escalation import escalation
 from ai.domain.knowledge import Article, KnowledgeError, KnowledgeIndex, validate
-from ai.domain.pii import Entity
 from ai.domain.summary import Turn, summarize, wrap_up
 from ai.domain.ticket import build_ticket
+from ccpolicy.pii import Entity
 
 CONVERSATION = [
     Turn("customer", "Hello. My order of running shoes has not arrived yet. It was due last Monday."),

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from ai.domain.component import ComponentContext, ComponentError, Insights
-from ai.domain.pii import cpf_valid, dni_valid, find_entities, luhn_valid, redact
 from ai.domain.pii_component import PiiComponent
+from ccpolicy.pii import cpf_valid, dni_valid, find_entities, luhn_valid, redact
 
 RANDOM = random.Random(7)
 TEMPLATES = [

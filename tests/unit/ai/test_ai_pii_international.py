@@ -14,8 +14,8 @@ from stdnum import iban as stdnum_iban
 from stdnum import verhoeff
 
 from ai.domain.component import ComponentContext, ComponentError, Insights
-from ai.domain.pii import find_entities, redact
 from ai.domain.pii_component import PiiComponent
+from ccpolicy.pii import find_entities, redact
 
 RANDOM = random.Random(18)
 COUNTRIES = [

@@ -9,12 +9,12 @@ from fakes.published import FakePublisher
 
 from ai.adapters.event_codec import to_protobuf
 from ai.domain.events import AiEvent, InsightFound
-from ai.domain.pii import Entity
 from ai.entrypoints.convert import inbound_message, insight_event
 from ai.service_layer.analysis import Analyzer
 from ai.service_layer.streaming import InboundMessage, StreamInsights
 from ccmesh.channels import Channel
 from ccmesh.envelope import new_event
+from ccpolicy.pii import Entity
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 

@@ -4,6 +4,8 @@ error that announces nothing."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fakes.ai_fakes import TENANT, FakeConversations, FixedPipeline, InlineInference, OnePipeline
 from fakes.published import FakePublisher
@@ -46,6 +48,29 @@ async def test_two_wrap_ups_of_one_contact_draft_two_distinct_tickets() -> None:
 
 async def test_an_unknown_conversation_is_refused_and_announces_nothing() -> None:
     _, wrap_up, _, events = use_case()
+    with pytest.raises(ConversationNotFoundError, match="no conversation 'c9'"):
+        await wrap_up(TENANT, "c9", "")
+    assert events.published == []
+
+
+async def test_a_wrap_up_waits_for_the_conversation_its_consumer_is_still_analysing() -> None:
+    analyzer, _, _, events = use_case()
+    wrap_up = WrapUpConversation(analyzer, events, catch_up_seconds=5.0, poll_seconds=0.01)
+
+    async def analysed_later() -> None:
+        await asyncio.sleep(0.05)
+        await analyzer.analyze(TENANT, "", "Refund please", contact_id="c1", message_id="m1")
+
+    later = asyncio.create_task(analysed_later())
+    summary, ticket = await wrap_up(TENANT, "c1", "")
+    await later
+    assert summary and ticket.title
+    assert len(events.published) == 1
+
+
+async def test_a_conversation_that_never_comes_is_refused_once_the_wait_is_over() -> None:
+    analyzer, _, _, events = use_case()
+    wrap_up = WrapUpConversation(analyzer, events, catch_up_seconds=0.05, poll_seconds=0.01)
     with pytest.raises(ConversationNotFoundError, match="no conversation 'c9'"):
         await wrap_up(TENANT, "c9", "")
     assert events.published == []

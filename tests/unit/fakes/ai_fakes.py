@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ai.domain.component import Insights
-from ai.domain.pii import Entity
+from ccpolicy.pii import Entity
 
 T = TypeVar("T")
 TENANT = "acme"

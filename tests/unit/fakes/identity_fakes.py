@@ -200,5 +200,8 @@ class FakeContactEvents:
     def __init__(self) -> None:
         self.events: dict[tuple[str, str], int] = {}
 
+    async def objects_of(self, tenant_id: str, contact_id: str) -> list[str]:
+        return []
+
     async def purge_contact(self, tenant_id: str, contact_id: str) -> int:
         return self.events.pop((tenant_id, contact_id), 0)

@@ -51,7 +51,7 @@ class World:
     async def forget(self, customer_id: str) -> tuple[dict[str, int], str]:
         found = await self.store.get(TENANT, customer_id)
         assert found is not None
-        return await forget_customer(
+        erased = await forget_customer(
             self.store,
             self.history,
             self.index,
@@ -62,6 +62,8 @@ class World:
             actor="dpo",
             reason="erasure request",
         )
+        assert erased.incomplete == []
+        return erased.removed, erased.tombstone
 
 
 async def test_an_erasure_removes_every_trace_and_leaves_a_tombstone_and_an_audit() -> None:

@@ -8,7 +8,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from ai.domain.speech import Transcript, TranscriptSegmentFound
+from ai.domain.speech import FellBehind, Transcript, TranscriptSegmentFound
 from ai.domain.speech_audio import TELEPHONE_RATE, pcm16_to_ulaw
 from ai.domain.speech_segmenter import FRAME_SECONDS, Segmenter
 from ai.service_layer.transcription import BEHIND_AFTER, AudioPiece, CallTranscription
@@ -61,6 +61,27 @@ class Insights:
         self.messages.append(message)
 
 
+class AgentTurns:
+    def __init__(self) -> None:
+        self.turns: list[tuple[str, str, str, str, str]] = []
+
+    async def record_reply(
+        self, tenant_id: str, contact_id: str, message_id: str, text: str, speaker: str
+    ) -> None:
+        self.turns.append((tenant_id, contact_id, message_id, text, speaker))
+
+
+class Lag:
+    def __init__(self, fail: bool = False) -> None:
+        self.reports: list[FellBehind] = []
+        self.fail = fail
+
+    async def behind(self, lag: FellBehind) -> None:
+        self.reports.append(lag)
+        if self.fail:
+            raise ConnectionError("nats away")
+
+
 class Vocabulary:
     async def sentences(self, tenant_id: str) -> list[str]:
         return [f"phrases of {tenant_id}"]
@@ -89,9 +110,11 @@ def parts() -> tuple[Recogniser, Sink, Insights]:
     return Recogniser(), Sink(), Insights()
 
 
-def transcription_of(parts, vocabulary=None) -> CallTranscription:
+def transcription_of(parts, vocabulary=None, agent_turns=None, lag=None) -> CallTranscription:
     recogniser, sink, insights = parts
-    return CallTranscription(recogniser, sink, lambda: Segmenter(loud), insights, vocabulary)
+    return CallTranscription(
+        recogniser, sink, lambda: Segmenter(loud), insights, vocabulary, agent_turns=agent_turns, lag=lag
+    )
 
 
 async def test_both_tracks_in_order_with_offsets_and_the_caller_feeds_the_pipeline(parts) -> None:
@@ -152,3 +175,52 @@ async def test_stopping_transcribes_what_is_buffered(parts) -> None:
     assert sink.segments == []
     await transcription.stop()
     assert len(sink.segments) == 1 and transcription.open_tracks == 0
+
+
+async def test_what_the_agent_says_joins_the_conversation_as_agent_turns(parts) -> None:
+    _, sink, insights = parts
+    turns = AgentTurns()
+    transcription = transcription_of(parts, agent_turns=turns)
+    await stream(transcription, audio(("talk", 0.6), ("quiet", 0.6)), "inbound")
+    await stream(
+        transcription, audio(("talk", 0.6), ("quiet", 0.6), ("talk", 0.6), ("quiet", 0.6)), "outbound"
+    )
+    await settled(sink, 3)
+    # The agent's words are the conversation's agent side (for the summary and ticket), never
+    # customer messages with intents and moods of their own.
+    assert [(t[2], t[4]) for t in turns.turns] == [("MZ1:agent:1", "agent"), ("MZ1:agent:2", "agent")]
+    assert {t[:2] for t in turns.turns} == {("t1", "c1")}
+    assert [m.message_id for m in insights.messages] == ["MZ1:caller:1"]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_falling_behind_is_announced_once_per_track_and_nothing_dropped(parts, fail: bool) -> None:
+    recogniser, sink, _ = parts
+    recogniser.gate = asyncio.Event()
+    lag = Lag(fail=fail)
+    transcription = transcription_of(parts, lag=lag)
+    utterances = BEHIND_AFTER + 3
+    await stream(transcription, audio(*[("talk", 0.3), ("quiet", 0.6)] * utterances))
+    # A report that cannot be sent loses the report, never the audio.
+    assert lag.reports == [FellBehind("t1", "b1", "c1", "MZ1", "caller", BEHIND_AFTER + 1)]
+    recogniser.gate.set()
+    await settled(sink, utterances)
+    assert [s.sequence for s in sink.segments] == list(range(1, utterances + 1))
+
+
+async def test_a_recording_transcribed_after_the_call_is_never_behind_and_fully_transcribed(parts) -> None:
+    recogniser, sink, _ = parts
+    recogniser.gate = asyncio.Event()
+    lag = Lag()
+    transcription = transcription_of(parts, lag=lag)
+    utterances = BEHIND_AFTER + 3
+    call = audio(*[("talk", 0.3), ("quiet", 0.6)] * utterances)
+    # A recording arrives as fast as it is read, far ahead of the recogniser: that is not a lag.
+    await transcription.on_audio(AudioPiece("t1", "b1", "c1", "RE1", "inbound", "en", call, recorded=True))
+    await transcription.on_audio(
+        AudioPiece("t1", "b1", "c1", "RE1", "inbound", "en", b"", end=True, recorded=True)
+    )
+    assert lag.reports == [] and transcription.behind == set()
+    recogniser.gate.set()
+    await settled(sink, utterances)
+    assert [s.sequence for s in sink.segments] == list(range(1, utterances + 1))

@@ -976,6 +976,51 @@ class ListComponentsResponse(_message.Message):
 Global___ListComponentsResponse: _TypeAlias = ListComponentsResponse  # noqa: Y015
 
 @_typing.final
+class SetSpeechPhrasesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PHRASES_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def phrases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Replaces the list; empty clears it. At most 5,000 phrases of at most 300 characters."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        phrases: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["phrases", b"phrases", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSpeechPhrasesRequest: _TypeAlias = SetSpeechPhrasesRequest  # noqa: Y015
+
+@_typing.final
+class SetSpeechPhrasesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHRASES_FIELD_NUMBER: _builtins.int
+    phrases: _builtins.int
+    """Phrases kept (duplicates and blanks dropped)."""
+    def __init__(
+        self,
+        *,
+        phrases: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["phrases", b"phrases"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSpeechPhrasesResponse: _TypeAlias = SetSpeechPhrasesResponse  # noqa: Y015
+
+@_typing.final
 class CallAudio(_message.Message):
     """A piece of a call's audio on its way from the gateway's media stream to the ai service's
     recogniser (core NATS, subject `ai.speech.audio.<contact_id>`); not an event.
@@ -1029,3 +1074,153 @@ class CallAudio(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CallAudio: _TypeAlias = CallAudio  # noqa: Y015
+
+@_typing.final
+class ReanalyseContactsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    MAX_CONTACTS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    job_id: _builtins.str
+    """Names the job: its progress is kept under it. Empty: derived from the other fields."""
+    start: _builtins.str
+    """The period [start, end) of the contacts' arrival, ISO 8601 on `time_zone`'s clock (as
+    integration's ExportContacts takes it).
+    """
+    end: _builtins.str
+    time_zone: _builtins.str
+    max_contacts: _builtins.int
+    """Contacts this call processes at most: 0 means 100."""
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Any of "reclassify", "summarise", "tag", "redact"; empty: all of them."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        steps: _abc.Iterable[_builtins.str] | None = ...,
+        max_contacts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "job_id", b"job_id", "max_contacts", b"max_contacts", "start", b"start", "steps", b"steps", "tenant_id", b"tenant_id", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReanalyseContactsRequest: _TypeAlias = ReanalyseContactsRequest  # noqa: Y015
+
+@_typing.final
+class ReanalyseContactsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    PROCESSED_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    PROCESSED_NOW_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    WITHOUT_MESSAGES_FIELD_NUMBER: _builtins.int
+    REFUSED_BY_POLICY_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    processed: _builtins.int
+    """Contacts processed by the job so far (all calls), and in the period."""
+    total: _builtins.int
+    processed_now: _builtins.int
+    """Contacts this call processed."""
+    done: _builtins.bool
+    """The job has processed every contact of the period."""
+    without_messages: _builtins.int
+    """Contacts with no customer message left in the event stream (counted as processed)."""
+    refused_by_policy: _builtins.int
+    """Contacts a compliance rule of the region kept from analysis (e.g. the customer's consent to
+    AI analysis is missing): counted as processed, no result published, a PolicyViolation is.
+    """
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        processed: _builtins.int = ...,
+        total: _builtins.int = ...,
+        processed_now: _builtins.int = ...,
+        done: _builtins.bool = ...,
+        without_messages: _builtins.int = ...,
+        refused_by_policy: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "job_id", b"job_id", "processed", b"processed", "processed_now", b"processed_now", "refused_by_policy", b"refused_by_policy", "total", b"total", "without_messages", b"without_messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReanalyseContactsResponse: _TypeAlias = ReanalyseContactsResponse  # noqa: Y015
+
+@_typing.final
+class ForgetRecentTextsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetRecentTextsRequest: _TypeAlias = ForgetRecentTextsRequest  # noqa: Y015
+
+@_typing.final
+class ForgetRecentTextsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RemovedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REMOVED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def removed(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Entries dropped per cache, e.g. {"ai-caches-eu": 12}."""
+
+    def __init__(
+        self,
+        *,
+        removed: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetRecentTextsResponse: _TypeAlias = ForgetRecentTextsResponse  # noqa: Y015

@@ -81,6 +81,21 @@ class AiServiceStub:
                 request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsResponse.FromString,
                 _registered_method=True)
+        self.SetSpeechPhrases = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/SetSpeechPhrases',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SetSpeechPhrasesRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SetSpeechPhrasesResponse.FromString,
+                _registered_method=True)
+        self.ReanalyseContacts = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/ReanalyseContacts',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ReanalyseContactsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ReanalyseContactsResponse.FromString,
+                _registered_method=True)
+        self.ForgetRecentTexts = channel.unary_unary(
+                '/contactcenter.ai.v1.AiService/ForgetRecentTexts',
+                request_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ForgetRecentTextsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ForgetRecentTextsResponse.FromString,
+                _registered_method=True)
 
 
 class AiServiceServicer:
@@ -151,6 +166,32 @@ class AiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetSpeechPhrases(self, request, context):
+        """Sets the tenant's speech phrase list (what its callers say most): with its intents' examples
+        and knowledge base it makes the tenant's speech language model, from the next call on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReanalyseContacts(self, request, context):
+        """Re-runs the tenant's pipeline over a period's finished contacts (a batch job): each call
+        processes the next slice and returns the job's progress; calling again with the same job
+        continues where it stopped (also after a kill). Results go out as ContactReanalysed events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgetRecentTexts(self, request, context):
+        """Erasure: drops every text and word the service keeps in memory to answer faster (the
+        sentence encoders' recent texts, the tokenizer's words), here and in every inference worker.
+        Service role only: identity's ForgetCustomer calls it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AiServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -198,6 +239,21 @@ def add_AiServiceServicer_to_server(servicer, server):
                     servicer.ListComponents,
                     request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsRequest.FromString,
                     response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsResponse.SerializeToString,
+            ),
+            'SetSpeechPhrases': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSpeechPhrases,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SetSpeechPhrasesRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.SetSpeechPhrasesResponse.SerializeToString,
+            ),
+            'ReanalyseContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReanalyseContacts,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ReanalyseContactsRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ReanalyseContactsResponse.SerializeToString,
+            ),
+            'ForgetRecentTexts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetRecentTexts,
+                    request_deserializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ForgetRecentTextsRequest.FromString,
+                    response_serializer=contactcenter_dot_ai_dot_v1_dot_ai__pb2.ForgetRecentTextsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -445,6 +501,87 @@ class AiService:
             '/contactcenter.ai.v1.AiService/ListComponents',
             contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsRequest.SerializeToString,
             contactcenter_dot_ai_dot_v1_dot_ai__pb2.ListComponentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSpeechPhrases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/SetSpeechPhrases',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.SetSpeechPhrasesRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.SetSpeechPhrasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReanalyseContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/ReanalyseContacts',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.ReanalyseContactsRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.ReanalyseContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetRecentTexts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.ai.v1.AiService/ForgetRecentTexts',
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.ForgetRecentTextsRequest.SerializeToString,
+            contactcenter_dot_ai_dot_v1_dot_ai__pb2.ForgetRecentTextsResponse.FromString,
             options,
             channel_credentials,
             insecure,

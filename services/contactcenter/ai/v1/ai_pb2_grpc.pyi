@@ -53,6 +53,20 @@ class AiServiceStub:
     """Ends a conversation: wrap-up summary and a ticket, also published as an event."""
     ListComponents: _grpc.UnaryUnaryMultiCallable[_ai_pb2.ListComponentsRequest, _ai_pb2.ListComponentsResponse]
     """Lists the installed components (shipped and third-party) with what they need and give."""
+    SetSpeechPhrases: _grpc.UnaryUnaryMultiCallable[_ai_pb2.SetSpeechPhrasesRequest, _ai_pb2.SetSpeechPhrasesResponse]
+    """Sets the tenant's speech phrase list (what its callers say most): with its intents' examples
+    and knowledge base it makes the tenant's speech language model, from the next call on.
+    """
+    ReanalyseContacts: _grpc.UnaryUnaryMultiCallable[_ai_pb2.ReanalyseContactsRequest, _ai_pb2.ReanalyseContactsResponse]
+    """Re-runs the tenant's pipeline over a period's finished contacts (a batch job): each call
+    processes the next slice and returns the job's progress; calling again with the same job
+    continues where it stopped (also after a kill). Results go out as ContactReanalysed events.
+    """
+    ForgetRecentTexts: _grpc.UnaryUnaryMultiCallable[_ai_pb2.ForgetRecentTextsRequest, _ai_pb2.ForgetRecentTextsResponse]
+    """Erasure: drops every text and word the service keeps in memory to answer faster (the
+    sentence encoders' recent texts, the tokenizer's words), here and in every inference worker.
+    Service role only: identity's ForgetCustomer calls it.
+    """
 
 @_typing.type_check_only
 class AiServiceAsyncStub(AiServiceStub):
@@ -79,6 +93,20 @@ class AiServiceAsyncStub(AiServiceStub):
     """Ends a conversation: wrap-up summary and a ticket, also published as an event."""
     ListComponents: _aio.UnaryUnaryMultiCallable[_ai_pb2.ListComponentsRequest, _ai_pb2.ListComponentsResponse]  # type: ignore[assignment]
     """Lists the installed components (shipped and third-party) with what they need and give."""
+    SetSpeechPhrases: _aio.UnaryUnaryMultiCallable[_ai_pb2.SetSpeechPhrasesRequest, _ai_pb2.SetSpeechPhrasesResponse]  # type: ignore[assignment]
+    """Sets the tenant's speech phrase list (what its callers say most): with its intents' examples
+    and knowledge base it makes the tenant's speech language model, from the next call on.
+    """
+    ReanalyseContacts: _aio.UnaryUnaryMultiCallable[_ai_pb2.ReanalyseContactsRequest, _ai_pb2.ReanalyseContactsResponse]  # type: ignore[assignment]
+    """Re-runs the tenant's pipeline over a period's finished contacts (a batch job): each call
+    processes the next slice and returns the job's progress; calling again with the same job
+    continues where it stopped (also after a kill). Results go out as ContactReanalysed events.
+    """
+    ForgetRecentTexts: _aio.UnaryUnaryMultiCallable[_ai_pb2.ForgetRecentTextsRequest, _ai_pb2.ForgetRecentTextsResponse]  # type: ignore[assignment]
+    """Erasure: drops every text and word the service keeps in memory to answer faster (the
+    sentence encoders' recent texts, the tokenizer's words), here and in every inference worker.
+    Service role only: identity's ForgetCustomer calls it.
+    """
 
 class AiServiceServicer(metaclass=_abc_1.ABCMeta):
     """Language, intent, sentiment, summaries, PII handling, agent assist and tickets.
@@ -156,5 +184,37 @@ class AiServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ai_pb2.ListComponentsResponse, _abc.Awaitable[_ai_pb2.ListComponentsResponse]]:
         """Lists the installed components (shipped and third-party) with what they need and give."""
+
+    @_abc_1.abstractmethod
+    def SetSpeechPhrases(
+        self,
+        request: _ai_pb2.SetSpeechPhrasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.SetSpeechPhrasesResponse, _abc.Awaitable[_ai_pb2.SetSpeechPhrasesResponse]]:
+        """Sets the tenant's speech phrase list (what its callers say most): with its intents' examples
+        and knowledge base it makes the tenant's speech language model, from the next call on.
+        """
+
+    @_abc_1.abstractmethod
+    def ReanalyseContacts(
+        self,
+        request: _ai_pb2.ReanalyseContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.ReanalyseContactsResponse, _abc.Awaitable[_ai_pb2.ReanalyseContactsResponse]]:
+        """Re-runs the tenant's pipeline over a period's finished contacts (a batch job): each call
+        processes the next slice and returns the job's progress; calling again with the same job
+        continues where it stopped (also after a kill). Results go out as ContactReanalysed events.
+        """
+
+    @_abc_1.abstractmethod
+    def ForgetRecentTexts(
+        self,
+        request: _ai_pb2.ForgetRecentTextsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.ForgetRecentTextsResponse, _abc.Awaitable[_ai_pb2.ForgetRecentTextsResponse]]:
+        """Erasure: drops every text and word the service keeps in memory to answer faster (the
+        sentence encoders' recent texts, the tokenizer's words), here and in every inference worker.
+        Service role only: identity's ForgetCustomer calls it.
+        """
 
 def add_AiServiceServicer_to_server(servicer: AiServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

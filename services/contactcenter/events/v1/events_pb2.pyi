@@ -55,6 +55,7 @@ class Event(_message.Message):
     CALLBACK_REQUESTED_FIELD_NUMBER: _builtins.int
     CONTACT_WRAPPED_UP_FIELD_NUMBER: _builtins.int
     JOURNEY_CONTINUED_FIELD_NUMBER: _builtins.int
+    JOURNEY_ENDED_FIELD_NUMBER: _builtins.int
     SURGE_DETECTED_FIELD_NUMBER: _builtins.int
     FALLBACK_ENGAGED_FIELD_NUMBER: _builtins.int
     FALLBACK_RELEASED_FIELD_NUMBER: _builtins.int
@@ -62,6 +63,13 @@ class Event(_message.Message):
     CALLBACK_ATTEMPT_FAILED_FIELD_NUMBER: _builtins.int
     CONTACT_DEFLECTED_FIELD_NUMBER: _builtins.int
     TRANSCRIPT_SEGMENT_FIELD_NUMBER: _builtins.int
+    CONTACT_RECORD_FIELD_NUMBER: _builtins.int
+    CONTACT_REANALYSED_FIELD_NUMBER: _builtins.int
+    TRANSCRIPTION_BEHIND_FIELD_NUMBER: _builtins.int
+    RECORDING_STORED_FIELD_NUMBER: _builtins.int
+    CONSENT_CHANGED_FIELD_NUMBER: _builtins.int
+    POLICY_VIOLATION_FIELD_NUMBER: _builtins.int
+    AGENT_STATE_CHANGED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id; also the `Nats-Msg-Id` used for de-duplication."""
     region: _builtins.str
@@ -135,6 +143,10 @@ class Event(_message.Message):
         """
 
     @_builtins.property
+    def journey_ended(self) -> Global___JourneyEnded:
+        """A journey ended (routing): once per journey, with the nodes it visited and how it ended."""
+
+    @_builtins.property
     def surge_detected(self) -> Global___SurgeDetected:
         """Surge detection (routing, 90): a queue signal left its seasonal normal for long enough."""
 
@@ -167,6 +179,43 @@ class Event(_message.Message):
         track, as soon as the speaker paused.
         """
 
+    @_builtins.property
+    def contact_record(self) -> Global___ContactRecord:
+        """Analytics (integration, 130-134): a finished contact as business systems get it, curated and
+        PII-minimised, published when the region's analytics store has stored the contact.
+        """
+
+    @_builtins.property
+    def contact_reanalysed(self) -> Global___ContactReanalysed:
+        """A finished contact analysed again by a batch (ai): the tenant's current pipeline's intent,
+        sentiment, summary and tags, without message text; its event id is stable per batch job and
+        contact, so a batch resumed after a kill publishes no contact's result twice.
+        """
+
+    @_builtins.property
+    def transcription_behind(self) -> Global___TranscriptionBehind:
+        """A track of a call whose utterances queue up faster than the recogniser decodes them: its
+        transcript lags behind the call (every utterance is still transcribed, later).
+        """
+
+    @_builtins.property
+    def recording_stored(self) -> Global___RecordingStored:
+        """A call's recording was kept in the region's recordings store (the provider's copy fetched)."""
+
+    @_builtins.property
+    def consent_changed(self) -> Global___ConsentChanged:
+        """Consent and compliance (110-114): a customer gave or withdrew consent to a purpose
+        (identity); an action was refused by a compliance rule of the region (the refusing service).
+        """
+
+    @_builtins.property
+    def policy_violation(self) -> Global___PolicyViolation: ...
+    @_builtins.property
+    def agent_state_changed(self) -> Global___AgentStateChanged:
+        """An agent's routing state changed (routing): the ledger's state before and after, and why.
+        The envelope carries the tenant and when it happened.
+        """
+
     def __init__(
         self,
         *,
@@ -196,6 +245,7 @@ class Event(_message.Message):
         callback_requested: Global___CallbackRequested | None = ...,
         contact_wrapped_up: Global___ContactWrappedUp | None = ...,
         journey_continued: Global___JourneyContinued | None = ...,
+        journey_ended: Global___JourneyEnded | None = ...,
         surge_detected: Global___SurgeDetected | None = ...,
         fallback_engaged: Global___FallbackEngaged | None = ...,
         fallback_released: Global___FallbackReleased | None = ...,
@@ -203,12 +253,19 @@ class Event(_message.Message):
         callback_attempt_failed: Global___CallbackAttemptFailed | None = ...,
         contact_deflected: Global___ContactDeflected | None = ...,
         transcript_segment: Global___TranscriptSegment | None = ...,
+        contact_record: Global___ContactRecord | None = ...,
+        contact_reanalysed: Global___ContactReanalysed | None = ...,
+        transcription_behind: Global___TranscriptionBehind | None = ...,
+        recording_stored: Global___RecordingStored | None = ...,
+        consent_changed: Global___ConsentChanged | None = ...,
+        policy_violation: Global___PolicyViolation | None = ...,
+        agent_state_changed: Global___AgentStateChanged | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_attempt_failed", b"callback_attempt_failed", "callback_cancelled", b"callback_cancelled", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_deflected", b"contact_deflected", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "fallback_engaged", b"fallback_engaged", "fallback_released", b"fallback_released", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "surge_detected", b"surge_detected", "tenant", b"tenant", "transcript_segment", b"transcript_segment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent_state_changed", b"agent_state_changed", "ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_attempt_failed", b"callback_attempt_failed", "callback_cancelled", b"callback_cancelled", "callback_requested", b"callback_requested", "consent_changed", b"consent_changed", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_deflected", b"contact_deflected", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_reanalysed", b"contact_reanalysed", "contact_record", b"contact_record", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "fallback_engaged", b"fallback_engaged", "fallback_released", b"fallback_released", "journey_continued", b"journey_continued", "journey_ended", b"journey_ended", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "policy_violation", b"policy_violation", "recording_stored", b"recording_stored", "surge_detected", b"surge_detected", "tenant", b"tenant", "transcript_segment", b"transcript_segment", "transcription_behind", b"transcription_behind"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_attempt_failed", b"callback_attempt_failed", "callback_cancelled", b"callback_cancelled", "callback_requested", b"callback_requested", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_deflected", b"contact_deflected", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "fallback_engaged", b"fallback_engaged", "fallback_released", b"fallback_released", "journey_continued", b"journey_continued", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "region", b"region", "schema_version", b"schema_version", "source", b"source", "surge_detected", b"surge_detected", "tenant", b"tenant", "transcript_segment", b"transcript_segment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_state_changed", b"agent_state_changed", "ai_insight", b"ai_insight", "ai_ticket", b"ai_ticket", "callback_attempt_failed", b"callback_attempt_failed", "callback_cancelled", b"callback_cancelled", "callback_requested", b"callback_requested", "consent_changed", b"consent_changed", "contact_accepted", b"contact_accepted", "contact_closed", b"contact_closed", "contact_created", b"contact_created", "contact_deflected", b"contact_deflected", "contact_id", b"contact_id", "contact_offered", b"contact_offered", "contact_overflowed", b"contact_overflowed", "contact_queued", b"contact_queued", "contact_reanalysed", b"contact_reanalysed", "contact_record", b"contact_record", "contact_requeued", b"contact_requeued", "contact_transferred", b"contact_transferred", "contact_wrapped_up", b"contact_wrapped_up", "event_id", b"event_id", "fallback_engaged", b"fallback_engaged", "fallback_released", b"fallback_released", "journey_continued", b"journey_continued", "journey_ended", b"journey_ended", "message_received", b"message_received", "message_sent", b"message_sent", "message_status_changed", b"message_status_changed", "occurred_at", b"occurred_at", "offer_declined", b"offer_declined", "offer_timed_out", b"offer_timed_out", "offer_withdrawn", b"offer_withdrawn", "payload", b"payload", "policy_violation", b"policy_violation", "recording_stored", b"recording_stored", "region", b"region", "schema_version", b"schema_version", "source", b"source", "surge_detected", b"surge_detected", "tenant", b"tenant", "transcript_segment", b"transcript_segment", "transcription_behind", b"transcription_behind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "offer_withdrawn", "message_status_changed", "callback_requested", "contact_wrapped_up", "journey_continued", "surge_detected", "fallback_engaged", "fallback_released", "callback_cancelled", "callback_attempt_failed", "contact_deflected", "transcript_segment"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["contact_created", "message_received", "message_sent", "contact_queued", "contact_offered", "contact_accepted", "contact_transferred", "contact_closed", "ai_insight", "ai_ticket", "offer_declined", "offer_timed_out", "contact_requeued", "contact_overflowed", "offer_withdrawn", "message_status_changed", "callback_requested", "contact_wrapped_up", "journey_continued", "journey_ended", "surge_detected", "fallback_engaged", "fallback_released", "callback_cancelled", "callback_attempt_failed", "contact_deflected", "transcript_segment", "contact_record", "contact_reanalysed", "transcription_behind", "recording_stored", "consent_changed", "policy_violation", "agent_state_changed"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -1061,6 +1118,70 @@ class JourneyContinued(_message.Message):
 Global___JourneyContinued: _TypeAlias = JourneyContinued  # noqa: Y015
 
 @_typing.final
+class JourneyEnded(_message.Message):
+    """A journey ended: handed to a queue, reached an end node, or failed. Published once per journey
+    (its event id is fixed by the journey), for the analytics store's journey paths.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLOW_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    END_NODE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    flow: _builtins.str
+    version: _builtins.int
+    alias: _builtins.str
+    """The alias the journey started through ("" when it was started at a version)."""
+    truncated: _builtins.bool
+    end_node: _builtins.str
+    """The node it ended at."""
+    outcome: _builtins.str
+    """"handed_off" (to `queue`), "completed", "failed", "abandoned" or "timed_out"."""
+    queue: _builtins.str
+    detail: _builtins.str
+    """The end node's own outcome name, or why the journey failed."""
+    duration_seconds: _builtins.float
+    """From the journey's start to its end, in seconds (0 when its start is unknown)."""
+    started_at: _builtins.float
+    """The journey's start (epoch seconds; 0 when unknown)."""
+    @_builtins.property
+    def path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The nodes visited, in order (policy steps as "policy:<name>/<node>", a transfer to another
+        flow as "flow:<name>@<version>"); at most the first 64, `truncated` when there were more.
+        """
+
+    def __init__(
+        self,
+        *,
+        flow: _builtins.str = ...,
+        version: _builtins.int = ...,
+        alias: _builtins.str = ...,
+        path: _abc.Iterable[_builtins.str] | None = ...,
+        truncated: _builtins.bool = ...,
+        end_node: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        duration_seconds: _builtins.float = ...,
+        started_at: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "detail", b"detail", "duration_seconds", b"duration_seconds", "end_node", b"end_node", "flow", b"flow", "outcome", b"outcome", "path", b"path", "queue", b"queue", "started_at", b"started_at", "truncated", b"truncated", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JourneyEnded: _TypeAlias = JourneyEnded  # noqa: Y015
+
+@_typing.final
 class ContactDeflected(_message.Message):
     """A new contact arrived while its tenant's or its queue's ceiling of waiting contacts was reached:
     it was recorded (ContactCreated, MessageReceived), answered at once on its channel (MessageSent,
@@ -1354,3 +1475,357 @@ class TranscriptSegment(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TranscriptSegment: _TypeAlias = TranscriptSegment  # noqa: Y015
+
+@_typing.final
+class RecordingStored(_message.Message):
+    """A call's recording, fetched from the provider when it completed, kept in the region's
+    recordings object store (`recordings-<region>`, with its own retention).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDING_SID_FIELD_NUMBER: _builtins.int
+    CALL_SID_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    OBJECT_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    TRANSCRIBING_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    recording_sid: _builtins.str
+    """The provider's id of the recording (Twilio's RecordingSid)."""
+    call_sid: _builtins.str
+    bucket: _builtins.str
+    """Bucket and object name of the audio (WAV) in the region's object store."""
+    object: _builtins.str
+    size: _builtins.int
+    duration_seconds: _builtins.float
+    channels: _builtins.int
+    """2: the caller on the first channel, the agent on the second."""
+    transcribing: _builtins.bool
+    """True: the recording is transcribed after the call (no live media stream transcribed it)."""
+    language: _builtins.str
+    """The language the endpoint expects, e.g. "en" (for the transcription)."""
+    def __init__(
+        self,
+        *,
+        recording_sid: _builtins.str = ...,
+        call_sid: _builtins.str = ...,
+        bucket: _builtins.str = ...,
+        object: _builtins.str = ...,
+        size: _builtins.int = ...,
+        duration_seconds: _builtins.float = ...,
+        channels: _builtins.int = ...,
+        transcribing: _builtins.bool = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "call_sid", b"call_sid", "channels", b"channels", "duration_seconds", b"duration_seconds", "language", b"language", "object", b"object", "recording_sid", b"recording_sid", "size", b"size", "transcribing", b"transcribing"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordingStored: _TypeAlias = RecordingStored  # noqa: Y015
+
+@_typing.final
+class TranscriptionBehind(_message.Message):
+    """A call's transcription fell behind real time on one track (reported once per track)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_ID_FIELD_NUMBER: _builtins.int
+    TRACK_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
+    WORKERS_FIELD_NUMBER: _builtins.int
+    stream_id: _builtins.str
+    """The media stream of the call (Twilio's streamSid)."""
+    track: _builtins.str
+    """"caller" or "agent"."""
+    waiting: _builtins.int
+    """Utterances waiting for the recogniser when it was noticed."""
+    workers: _builtins.int
+    """Recogniser processes of the ai service (CC_SPEECH_WORKERS): the capacity that ran short."""
+    def __init__(
+        self,
+        *,
+        stream_id: _builtins.str = ...,
+        track: _builtins.str = ...,
+        waiting: _builtins.int = ...,
+        workers: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stream_id", b"stream_id", "track", b"track", "waiting", b"waiting", "workers", b"workers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TranscriptionBehind: _TypeAlias = TranscriptionBehind  # noqa: Y015
+
+@_typing.final
+class ConsentChanged(_message.Message):
+    """A customer gave (granted) or withdrew consent to a purpose; the record is in identity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    GRANTED_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    purpose: _builtins.str
+    """"recording", "transcription", "ai_analysis" or "marketing"."""
+    granted: _builtins.bool
+    channel: _common_pb2.ChannelKind.ValueType
+    policy_version: _builtins.str
+    source: _builtins.str
+    record_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        granted: _builtins.bool = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        policy_version: _builtins.str = ...,
+        source: _builtins.str = ...,
+        record_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "customer_id", b"customer_id", "granted", b"granted", "policy_version", b"policy_version", "purpose", b"purpose", "record_id", b"record_id", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentChanged: _TypeAlias = ConsentChanged  # noqa: Y015
+
+@_typing.final
+class PolicyViolation(_message.Message):
+    """An action refused by a compliance rule (`spec.compliance`), with the rule's name."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    RULE_SET_VERSION_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    action: _builtins.str
+    """The refused action: record, transcribe, analyse, market, outbound_contact, export, leave_region."""
+    reason: _builtins.str
+    customer_id: _builtins.str
+    actor: _builtins.str
+    """Who asked for the action (a token subject), or the component that would have done it."""
+    rule_set_version: _builtins.str
+    """`spec.compliance.version` of the rule set that refused."""
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        action: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        rule_set_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "customer_id", b"customer_id", "reason", b"reason", "rule", b"rule", "rule_set_version", b"rule_set_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PolicyViolation: _TypeAlias = PolicyViolation  # noqa: Y015
+
+@_typing.final
+class ContactRecord(_message.Message):
+    """A finished contact for business systems (CRM, marketing, BI): what happened and how long it
+    took, without who the customer is (no customer id, identifier, name or message text). The
+    envelope's contact id and tenant say which contact; its event id is stable per contact, so a
+    record published again is the same event.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    BRAND_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    FINAL_QUEUE_FIELD_NUMBER: _builtins.int
+    AGENT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    QUEUED_AT_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    HANDLE_SECONDS_FIELD_NUMBER: _builtins.int
+    ACW_SECONDS_FIELD_NUMBER: _builtins.int
+    ABANDON_SECONDS_FIELD_NUMBER: _builtins.int
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    ABANDONED_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    channel: _common_pb2.ChannelKind.ValueType
+    brand: _builtins.str
+    queue: _builtins.str
+    """The queue it entered first and the last one (after transfers); empty: never queued."""
+    final_queue: _builtins.str
+    agent: _builtins.str
+    """The agent who answered last; empty: never answered."""
+    language: _builtins.str
+    intent: _builtins.str
+    outcome: _builtins.str
+    """The wrap-up disposition, else the close outcome; "abandoned", "overflowed" or "unclosed"."""
+    created_at: _builtins.float
+    """Instants (Unix seconds, 0: never) and durations in seconds (see docs/analytics.md)."""
+    queued_at: _builtins.float
+    answered_at: _builtins.float
+    closed_at: _builtins.float
+    wait_seconds: _builtins.float
+    handle_seconds: _builtins.float
+    acw_seconds: _builtins.float
+    abandon_seconds: _builtins.float
+    transfers: _builtins.int
+    answered: _builtins.bool
+    abandoned: _builtins.bool
+    sentiment: _builtins.float
+    """Mean sentiment of the analysed messages (-1 .. 1); unset when none was analysed."""
+    def __init__(
+        self,
+        *,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        brand: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        final_queue: _builtins.str = ...,
+        agent: _builtins.str = ...,
+        language: _builtins.str = ...,
+        intent: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        created_at: _builtins.float = ...,
+        queued_at: _builtins.float = ...,
+        answered_at: _builtins.float = ...,
+        closed_at: _builtins.float = ...,
+        wait_seconds: _builtins.float = ...,
+        handle_seconds: _builtins.float = ...,
+        acw_seconds: _builtins.float = ...,
+        abandon_seconds: _builtins.float = ...,
+        transfers: _builtins.int = ...,
+        answered: _builtins.bool = ...,
+        abandoned: _builtins.bool = ...,
+        sentiment: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment", "sentiment", b"sentiment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment", "abandon_seconds", b"abandon_seconds", "abandoned", b"abandoned", "acw_seconds", b"acw_seconds", "agent", b"agent", "answered", b"answered", "answered_at", b"answered_at", "brand", b"brand", "channel", b"channel", "closed_at", b"closed_at", "created_at", b"created_at", "final_queue", b"final_queue", "handle_seconds", b"handle_seconds", "intent", b"intent", "language", b"language", "outcome", b"outcome", "queue", b"queue", "queued_at", b"queued_at", "sentiment", b"sentiment", "transfers", b"transfers", "wait_seconds", b"wait_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__sentiment: _TypeAlias = _typing.Literal["sentiment"]  # noqa: Y015
+    _WhichOneofArgType__sentiment: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sentiment) -> _WhichOneofReturnType__sentiment | None: ...
+
+Global___ContactRecord: _TypeAlias = ContactRecord  # noqa: Y015
+
+@_typing.final
+class ContactReanalysed(_message.Message):
+    """The outcome of re-running the AI pipeline over one finished contact's customer messages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    INTENT_CONFIDENCE_FIELD_NUMBER: _builtins.int
+    INTENT_MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    REDACTED_KINDS_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """The batch job that produced it (the same job id resumes a job)."""
+    intent: _builtins.str
+    intent_confidence: _builtins.float
+    intent_model_version: _builtins.str
+    """The intent model version that classified it; empty: no trained model (keyword rules)."""
+    language: _builtins.str
+    sentiment: _builtins.float
+    """Mean sentiment of the customer's messages (-1 .. 1)."""
+    summary: _builtins.str
+    """Gist of the conversation from its redacted text (empty unless "summarise" ran)."""
+    messages: _builtins.int
+    """Customer messages analysed."""
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Steps run, in order: "reclassify", "summarise", "tag", "redact"."""
+
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Labels for the contact: the intent, "negative"/"positive", "escalation", "pii:<kind>"."""
+
+    @_builtins.property
+    def redacted_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Personal data found in the messages, by kind (only the kinds, never the values)."""
+
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        steps: _abc.Iterable[_builtins.str] | None = ...,
+        intent: _builtins.str = ...,
+        intent_confidence: _builtins.float = ...,
+        intent_model_version: _builtins.str = ...,
+        language: _builtins.str = ...,
+        sentiment: _builtins.float = ...,
+        summary: _builtins.str = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        redacted_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        messages: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "intent_confidence", b"intent_confidence", "intent_model_version", b"intent_model_version", "job_id", b"job_id", "language", b"language", "messages", b"messages", "redacted_kinds", b"redacted_kinds", "sentiment", b"sentiment", "steps", b"steps", "summary", b"summary", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactReanalysed: _TypeAlias = ContactReanalysed  # noqa: Y015
+
+@_typing.final
+class AgentStateChanged(_message.Message):
+    """An agent's state in routing's ledger changed. States as routing names them: "offline",
+    "available", "busy", "after_contact_work", "break".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    previous_state: _builtins.str
+    state: _builtins.str
+    reason: _builtins.str
+    """Why: "set_by_agent", "presence_timeout" (the heartbeat lapsed), "contact_accepted",
+    "work_done" (the last held contact was released).
+    """
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        previous_state: _builtins.str = ...,
+        state: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "previous_state", b"previous_state", "reason", b"reason", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentStateChanged: _TypeAlias = AgentStateChanged  # noqa: Y015

@@ -846,21 +846,39 @@ class ForgetCustomerResponse(_message.Message):
 
     REMOVED_FIELD_NUMBER: _builtins.int
     TOMBSTONE_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    INCOMPLETE_FIELD_NUMBER: _builtins.int
     tombstone: _builtins.str
     """Key of the non-personal tombstone that stays."""
+    report: _builtins.str
+    """What was removed, as canonical JSON (customer, region, time, actor, reason, removed per store)."""
+    signature: _builtins.str
+    """Hex HMAC-SHA256 of `report` with a key derived from the region's auth secret
+    (`ccctl retention verify` checks it).
+    """
     @_builtins.property
     def removed(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Messages removed per stream or bucket, e.g. {"KV_identity-eu": 4, "events-eu": 2}."""
+
+    @_builtins.property
+    def incomplete(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Stores the erasure could not reach, each "<store>: <why>" (also in the signed report): the
+        erasure is incomplete until a repeated ForgetCustomer reaches them.
+        """
 
     def __init__(
         self,
         *,
         removed: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         tombstone: _builtins.str = ...,
+        report: _builtins.str = ...,
+        signature: _builtins.str = ...,
+        incomplete: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed", b"removed", "tombstone", b"tombstone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["incomplete", b"incomplete", "removed", b"removed", "report", b"report", "signature", b"signature", "tombstone", b"tombstone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1459,3 +1477,604 @@ class VerifyApiTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyApiTokenResponse: _TypeAlias = VerifyApiTokenResponse  # noqa: Y015
+
+@_typing.final
+class LegalHold(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class HeldEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PLACED_BY_FIELD_NUMBER: _builtins.int
+    PLACED_AT_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    hold_id: _builtins.str
+    tenant_id: _builtins.str
+    customer_id: _builtins.str
+    """The held customer (all their contacts), or empty when one contact is held."""
+    contact_id: _builtins.str
+    """The held contact, or empty when a customer is held."""
+    reason: _builtins.str
+    placed_by: _builtins.str
+    placed_at: _builtins.float
+    """Seconds since the epoch."""
+    @_builtins.property
+    def held(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Records copied to the legal-hold store, per kind (e.g. {"events": 12, "objects": 1})."""
+
+    def __init__(
+        self,
+        *,
+        hold_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        placed_by: _builtins.str = ...,
+        placed_at: _builtins.float = ...,
+        held: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "customer_id", b"customer_id", "held", b"held", "hold_id", b"hold_id", "placed_at", b"placed_at", "placed_by", b"placed_by", "reason", b"reason", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LegalHold: _TypeAlias = LegalHold  # noqa: Y015
+
+@_typing.final
+class PlaceLegalHoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """Exactly one of customer_id and contact_id."""
+    contact_id: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        customer_id: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_id", b"contact_id", "customer_id", b"customer_id", "reason", b"reason", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceLegalHoldRequest: _TypeAlias = PlaceLegalHoldRequest  # noqa: Y015
+
+@_typing.final
+class PlaceLegalHoldResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hold(self) -> Global___LegalHold: ...
+    def __init__(
+        self,
+        *,
+        hold: Global___LegalHold | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceLegalHoldResponse: _TypeAlias = PlaceLegalHoldResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseLegalHoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    hold_id: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        hold_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold_id", b"hold_id", "reason", b"reason", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseLegalHoldRequest: _TypeAlias = ReleaseLegalHoldRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseLegalHoldResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_FIELD_NUMBER: _builtins.int
+    deleted: _builtins.int
+    """Held copies deleted."""
+    def __init__(
+        self,
+        *,
+        deleted: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseLegalHoldResponse: _TypeAlias = ReleaseLegalHoldResponse  # noqa: Y015
+
+@_typing.final
+class ListLegalHoldsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLegalHoldsRequest: _TypeAlias = ListLegalHoldsRequest  # noqa: Y015
+
+@_typing.final
+class ListLegalHoldsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def holds(self) -> _containers.RepeatedCompositeFieldContainer[Global___LegalHold]: ...
+    def __init__(
+        self,
+        *,
+        holds: _abc.Iterable[Global___LegalHold] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holds", b"holds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLegalHoldsResponse: _TypeAlias = ListLegalHoldsResponse  # noqa: Y015
+
+@_typing.final
+class ConsentRecord(_message.Message):
+    """One grant or withdrawal of consent; never changed once written."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    GRANTED_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    record_id: _builtins.str
+    customer_id: _builtins.str
+    purpose: _builtins.str
+    """"recording", "transcription", "ai_analysis" or "marketing"."""
+    granted: _builtins.bool
+    """True: consent given; false: withdrawn."""
+    channel: _common_pb2.ChannelKind.ValueType
+    """The channel it was given or withdrawn on (unspecified: through the API)."""
+    at: _builtins.float
+    """Seconds since the epoch."""
+    policy_version: _builtins.str
+    """The version of the prompt or policy text the customer answered."""
+    source: _builtins.str
+    """How it was captured, e.g. "ivr", "chat", "keyword", "agent", "api"."""
+    recorded_by: _builtins.str
+    """Who recorded it: the subject of the caller's token."""
+    contact_id: _builtins.str
+    """The contact during which it was captured, if any."""
+    def __init__(
+        self,
+        *,
+        record_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        granted: _builtins.bool = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        at: _builtins.float = ...,
+        policy_version: _builtins.str = ...,
+        source: _builtins.str = ...,
+        recorded_by: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "channel", b"channel", "contact_id", b"contact_id", "customer_id", b"customer_id", "granted", b"granted", "policy_version", b"policy_version", "purpose", b"purpose", "record_id", b"record_id", "recorded_by", b"recorded_by", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentRecord: _TypeAlias = ConsentRecord  # noqa: Y015
+
+@_typing.final
+class RecordConsentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    purpose: _builtins.str
+    channel: _common_pb2.ChannelKind.ValueType
+    policy_version: _builtins.str
+    source: _builtins.str
+    contact_id: _builtins.str
+    record_id: _builtins.str
+    """Optional idempotency key: a repeat with the same id records nothing new."""
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        customer_id: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        policy_version: _builtins.str = ...,
+        source: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        record_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contact_id", b"contact_id", "customer_id", b"customer_id", "policy_version", b"policy_version", "purpose", b"purpose", "record_id", b"record_id", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordConsentRequest: _TypeAlias = RecordConsentRequest  # noqa: Y015
+
+@_typing.final
+class RecordConsentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    RECORDED_FIELD_NUMBER: _builtins.int
+    recorded: _builtins.bool
+    """False when `record_id` named a record already written (the stored one is returned)."""
+    @_builtins.property
+    def record(self) -> Global___ConsentRecord: ...
+    def __init__(
+        self,
+        *,
+        record: Global___ConsentRecord | None = ...,
+        recorded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "recorded", b"recorded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordConsentResponse: _TypeAlias = RecordConsentResponse  # noqa: Y015
+
+@_typing.final
+class WithdrawConsentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    purpose: _builtins.str
+    channel: _common_pb2.ChannelKind.ValueType
+    policy_version: _builtins.str
+    source: _builtins.str
+    contact_id: _builtins.str
+    record_id: _builtins.str
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        customer_id: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        channel: _common_pb2.ChannelKind.ValueType = ...,
+        policy_version: _builtins.str = ...,
+        source: _builtins.str = ...,
+        contact_id: _builtins.str = ...,
+        record_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contact_id", b"contact_id", "customer_id", b"customer_id", "policy_version", b"policy_version", "purpose", b"purpose", "record_id", b"record_id", "source", b"source", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawConsentRequest: _TypeAlias = WithdrawConsentRequest  # noqa: Y015
+
+@_typing.final
+class WithdrawConsentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    RECORDED_FIELD_NUMBER: _builtins.int
+    recorded: _builtins.bool
+    @_builtins.property
+    def record(self) -> Global___ConsentRecord: ...
+    def __init__(
+        self,
+        *,
+        record: Global___ConsentRecord | None = ...,
+        recorded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "recorded", b"recorded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawConsentResponse: _TypeAlias = WithdrawConsentResponse  # noqa: Y015
+
+@_typing.final
+class ListConsentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENT_ONLY_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    current_only: _builtins.bool
+    """Only what stands now (`current`, one read), without the records: for components that only
+    ask whether they may record, transcribe or analyse.
+    """
+    @_builtins.property
+    def tenant(self) -> _common_pb2.TenantRef: ...
+    def __init__(
+        self,
+        *,
+        tenant: _common_pb2.TenantRef | None = ...,
+        customer_id: _builtins.str = ...,
+        current_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant", b"tenant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_only", b"current_only", "customer_id", b"customer_id", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentsRequest: _TypeAlias = ListConsentsRequest  # noqa: Y015
+
+@_typing.final
+class ListConsentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class CurrentEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    CURRENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentRecord]:
+        """Every grant and withdrawal, oldest first."""
+
+    @_builtins.property
+    def current(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """Purpose -> whether consent stands now (the latest record of the purpose)."""
+
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___ConsentRecord] | None = ...,
+        current: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentsResponse: _TypeAlias = ListConsentsResponse  # noqa: Y015
+
+@_typing.final
+class AccessAuditRecord(_message.Message):
+    """One read of customer data or one change, by a person or an integration."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    at: _builtins.float
+    """Unix time, seconds."""
+    region: _builtins.str
+    """Region whose service handled the call."""
+    tenant_id: _builtins.str
+    actor: _builtins.str
+    """Subject of the caller's token."""
+    role: _builtins.str
+    kind: _builtins.str
+    """`read` or `change`."""
+    action: _builtins.str
+    """The method (`/contactcenter.routing.v1.RoutingService/GetQueueStats`) or change (`config.apply`)."""
+    target: _builtins.str
+    """What the call was about, as `name=id` pairs (customer_id, contact_id, queue...)."""
+    outcome: _builtins.str
+    """`allowed` or `denied`."""
+    reason: _builtins.str
+    """Why a call was denied."""
+    record_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        at: _builtins.float = ...,
+        region: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        role: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        action: _builtins.str = ...,
+        target: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        record_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "at", b"at", "kind", b"kind", "outcome", b"outcome", "reason", b"reason", "record_id", b"record_id", "region", b"region", "role", b"role", "target", b"target", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccessAuditRecord: _TypeAlias = AccessAuditRecord  # noqa: Y015
+
+@_typing.final
+class QueryAuditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    since: _builtins.float
+    """Unix seconds; 0: from the oldest record kept / up to now."""
+    until: _builtins.float
+    actor: _builtins.str
+    """Filters; empty: any. `action` and `target` match substrings."""
+    role: _builtins.str
+    kind: _builtins.str
+    outcome: _builtins.str
+    action: _builtins.str
+    target: _builtins.str
+    limit: _builtins.int
+    """At most this many records (1-1000; 0: 100)."""
+    after_sequence: _builtins.int
+    """Continue after this position (the previous response's next_sequence)."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        since: _builtins.float = ...,
+        until: _builtins.float = ...,
+        actor: _builtins.str = ...,
+        role: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        action: _builtins.str = ...,
+        target: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        after_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "after_sequence", b"after_sequence", "kind", b"kind", "limit", b"limit", "outcome", b"outcome", "role", b"role", "since", b"since", "target", b"target", "tenant_id", b"tenant_id", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryAuditRequest: _TypeAlias = QueryAuditRequest  # noqa: Y015
+
+@_typing.final
+class QueryAuditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    NEXT_SEQUENCE_FIELD_NUMBER: _builtins.int
+    next_sequence: _builtins.int
+    """Pass as after_sequence for the next page; 0: no more records matched."""
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccessAuditRecord]: ...
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___AccessAuditRecord] | None = ...,
+        next_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_sequence", b"next_sequence", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryAuditResponse: _TypeAlias = QueryAuditResponse  # noqa: Y015

@@ -130,6 +130,41 @@ class IdentityServiceStub:
                 request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenResponse.FromString,
                 _registered_method=True)
+        self.RecordConsent = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/RecordConsent',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordConsentRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordConsentResponse.FromString,
+                _registered_method=True)
+        self.WithdrawConsent = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/WithdrawConsent',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentResponse.FromString,
+                _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ListConsents',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListConsentsResponse.FromString,
+                _registered_method=True)
+        self.PlaceLegalHold = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/PlaceLegalHold',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.PlaceLegalHoldRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.PlaceLegalHoldResponse.FromString,
+                _registered_method=True)
+        self.ReleaseLegalHold = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ReleaseLegalHold',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ReleaseLegalHoldRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ReleaseLegalHoldResponse.FromString,
+                _registered_method=True)
+        self.ListLegalHolds = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/ListLegalHolds',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListLegalHoldsRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListLegalHoldsResponse.FromString,
+                _registered_method=True)
+        self.QueryAudit = channel.unary_unary(
+                '/contactcenter.identity.v1.IdentityService/QueryAudit',
+                request_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.QueryAuditRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.QueryAuditResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -272,6 +307,57 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordConsent(self, request, context):
+        """Records a customer's consent to a purpose (append-only: every grant and withdrawal is kept).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawConsent(self, request, context):
+        """Records the withdrawal of a customer's consent to a purpose (as easy as giving it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsents(self, request, context):
+        """A customer's consent history, oldest first, and what stands now per purpose.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceLegalHold(self, request, context):
+        """Places a legal hold on a customer or one contact: their records are copied to the region's
+        legal-hold store, which never expires, and erasure is refused until the hold is released.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseLegalHold(self, request, context):
+        """Releases a legal hold: its held copies are deleted; the originals follow their retention.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLegalHolds(self, request, context):
+        """Lists a tenant's legal holds in the region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryAudit(self, request, context):
+        """The region's access audit log of a tenant: who read customer data or changed something,
+        what, when, from which region and as which role (admin and auditor roles only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -369,6 +455,41 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.VerifyApiToken,
                     request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenRequest.FromString,
                     response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenResponse.SerializeToString,
+            ),
+            'RecordConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordConsent,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordConsentRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordConsentResponse.SerializeToString,
+            ),
+            'WithdrawConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawConsent,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentResponse.SerializeToString,
+            ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListConsentsRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListConsentsResponse.SerializeToString,
+            ),
+            'PlaceLegalHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceLegalHold,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.PlaceLegalHoldRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.PlaceLegalHoldResponse.SerializeToString,
+            ),
+            'ReleaseLegalHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLegalHold,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ReleaseLegalHoldRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ReleaseLegalHoldResponse.SerializeToString,
+            ),
+            'ListLegalHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLegalHolds,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListLegalHoldsRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListLegalHoldsResponse.SerializeToString,
+            ),
+            'QueryAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryAudit,
+                    request_deserializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.QueryAuditRequest.FromString,
+                    response_serializer=contactcenter_dot_identity_dot_v1_dot_identity__pb2.QueryAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -885,6 +1006,195 @@ class IdentityService:
             '/contactcenter.identity.v1.IdentityService/VerifyApiToken',
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenRequest.SerializeToString,
             contactcenter_dot_identity_dot_v1_dot_identity__pb2.VerifyApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/RecordConsent',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordConsentRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.RecordConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/WithdrawConsent',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ListConsents',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListConsentsRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListConsentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceLegalHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/PlaceLegalHold',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.PlaceLegalHoldRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.PlaceLegalHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseLegalHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ReleaseLegalHold',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ReleaseLegalHoldRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ReleaseLegalHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLegalHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/ListLegalHolds',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListLegalHoldsRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.ListLegalHoldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.identity.v1.IdentityService/QueryAudit',
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.QueryAuditRequest.SerializeToString,
+            contactcenter_dot_identity_dot_v1_dot_identity__pb2.QueryAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

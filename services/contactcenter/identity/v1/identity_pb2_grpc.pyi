@@ -76,6 +76,24 @@ class IdentityServiceStub:
     """Revokes an API token by its id."""
     VerifyApiToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.VerifyApiTokenRequest, _identity_pb2.VerifyApiTokenResponse]
     """Verifies an opaque API token for another service (service role only)."""
+    RecordConsent: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RecordConsentRequest, _identity_pb2.RecordConsentResponse]
+    """Records a customer's consent to a purpose (append-only: every grant and withdrawal is kept)."""
+    WithdrawConsent: _grpc.UnaryUnaryMultiCallable[_identity_pb2.WithdrawConsentRequest, _identity_pb2.WithdrawConsentResponse]
+    """Records the withdrawal of a customer's consent to a purpose (as easy as giving it)."""
+    ListConsents: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListConsentsRequest, _identity_pb2.ListConsentsResponse]
+    """A customer's consent history, oldest first, and what stands now per purpose."""
+    PlaceLegalHold: _grpc.UnaryUnaryMultiCallable[_identity_pb2.PlaceLegalHoldRequest, _identity_pb2.PlaceLegalHoldResponse]
+    """Places a legal hold on a customer or one contact: their records are copied to the region's
+    legal-hold store, which never expires, and erasure is refused until the hold is released.
+    """
+    ReleaseLegalHold: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ReleaseLegalHoldRequest, _identity_pb2.ReleaseLegalHoldResponse]
+    """Releases a legal hold: its held copies are deleted; the originals follow their retention."""
+    ListLegalHolds: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListLegalHoldsRequest, _identity_pb2.ListLegalHoldsResponse]
+    """Lists a tenant's legal holds in the region."""
+    QueryAudit: _grpc.UnaryUnaryMultiCallable[_identity_pb2.QueryAuditRequest, _identity_pb2.QueryAuditResponse]
+    """The region's access audit log of a tenant: who read customer data or changed something,
+    what, when, from which region and as which role (admin and auditor roles only).
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -125,6 +143,24 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Revokes an API token by its id."""
     VerifyApiToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.VerifyApiTokenRequest, _identity_pb2.VerifyApiTokenResponse]  # type: ignore[assignment]
     """Verifies an opaque API token for another service (service role only)."""
+    RecordConsent: _aio.UnaryUnaryMultiCallable[_identity_pb2.RecordConsentRequest, _identity_pb2.RecordConsentResponse]  # type: ignore[assignment]
+    """Records a customer's consent to a purpose (append-only: every grant and withdrawal is kept)."""
+    WithdrawConsent: _aio.UnaryUnaryMultiCallable[_identity_pb2.WithdrawConsentRequest, _identity_pb2.WithdrawConsentResponse]  # type: ignore[assignment]
+    """Records the withdrawal of a customer's consent to a purpose (as easy as giving it)."""
+    ListConsents: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListConsentsRequest, _identity_pb2.ListConsentsResponse]  # type: ignore[assignment]
+    """A customer's consent history, oldest first, and what stands now per purpose."""
+    PlaceLegalHold: _aio.UnaryUnaryMultiCallable[_identity_pb2.PlaceLegalHoldRequest, _identity_pb2.PlaceLegalHoldResponse]  # type: ignore[assignment]
+    """Places a legal hold on a customer or one contact: their records are copied to the region's
+    legal-hold store, which never expires, and erasure is refused until the hold is released.
+    """
+    ReleaseLegalHold: _aio.UnaryUnaryMultiCallable[_identity_pb2.ReleaseLegalHoldRequest, _identity_pb2.ReleaseLegalHoldResponse]  # type: ignore[assignment]
+    """Releases a legal hold: its held copies are deleted; the originals follow their retention."""
+    ListLegalHolds: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListLegalHoldsRequest, _identity_pb2.ListLegalHoldsResponse]  # type: ignore[assignment]
+    """Lists a tenant's legal holds in the region."""
+    QueryAudit: _aio.UnaryUnaryMultiCallable[_identity_pb2.QueryAuditRequest, _identity_pb2.QueryAuditResponse]  # type: ignore[assignment]
+    """The region's access audit log of a tenant: who read customer data or changed something,
+    what, when, from which region and as which role (admin and auditor roles only).
+    """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Who the customer is across channels, where their data lives, who the tenants and agents are."""
@@ -285,5 +321,65 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.VerifyApiTokenResponse, _abc.Awaitable[_identity_pb2.VerifyApiTokenResponse]]:
         """Verifies an opaque API token for another service (service role only)."""
+
+    @_abc_1.abstractmethod
+    def RecordConsent(
+        self,
+        request: _identity_pb2.RecordConsentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.RecordConsentResponse, _abc.Awaitable[_identity_pb2.RecordConsentResponse]]:
+        """Records a customer's consent to a purpose (append-only: every grant and withdrawal is kept)."""
+
+    @_abc_1.abstractmethod
+    def WithdrawConsent(
+        self,
+        request: _identity_pb2.WithdrawConsentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.WithdrawConsentResponse, _abc.Awaitable[_identity_pb2.WithdrawConsentResponse]]:
+        """Records the withdrawal of a customer's consent to a purpose (as easy as giving it)."""
+
+    @_abc_1.abstractmethod
+    def ListConsents(
+        self,
+        request: _identity_pb2.ListConsentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListConsentsResponse, _abc.Awaitable[_identity_pb2.ListConsentsResponse]]:
+        """A customer's consent history, oldest first, and what stands now per purpose."""
+
+    @_abc_1.abstractmethod
+    def PlaceLegalHold(
+        self,
+        request: _identity_pb2.PlaceLegalHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.PlaceLegalHoldResponse, _abc.Awaitable[_identity_pb2.PlaceLegalHoldResponse]]:
+        """Places a legal hold on a customer or one contact: their records are copied to the region's
+        legal-hold store, which never expires, and erasure is refused until the hold is released.
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseLegalHold(
+        self,
+        request: _identity_pb2.ReleaseLegalHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ReleaseLegalHoldResponse, _abc.Awaitable[_identity_pb2.ReleaseLegalHoldResponse]]:
+        """Releases a legal hold: its held copies are deleted; the originals follow their retention."""
+
+    @_abc_1.abstractmethod
+    def ListLegalHolds(
+        self,
+        request: _identity_pb2.ListLegalHoldsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListLegalHoldsResponse, _abc.Awaitable[_identity_pb2.ListLegalHoldsResponse]]:
+        """Lists a tenant's legal holds in the region."""
+
+    @_abc_1.abstractmethod
+    def QueryAudit(
+        self,
+        request: _identity_pb2.QueryAuditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.QueryAuditResponse, _abc.Awaitable[_identity_pb2.QueryAuditResponse]]:
+        """The region's access audit log of a tenant: who read customer data or changed something,
+        what, when, from which region and as which role (admin and auditor roles only).
+        """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -933,6 +933,8 @@ class ReportRow(_message.Message):
     TRANSFERS_FIELD_NUMBER: _builtins.int
     FIRST_CONTACT_RESOLUTION_FIELD_NUMBER: _builtins.int
     SENTIMENT_FIELD_NUMBER: _builtins.int
+    OCCUPANCY_FIELD_NUMBER: _builtins.int
+    STAFFED_SECONDS_FIELD_NUMBER: _builtins.int
     start: _builtins.str
     """The interval, local ISO 8601 with offset, e.g. 2026-03-29T03:00:00+02:00."""
     end: _builtins.str
@@ -950,6 +952,11 @@ class ReportRow(_message.Message):
     transfers: _builtins.int
     first_contact_resolution: _builtins.float
     sentiment: _builtins.float
+    occupancy: _builtins.float
+    """Grouped by agent: the agent's time busy or in after-contact work over its time available,
+    busy or in after-contact work; and its time in any state but offline, in seconds.
+    """
+    staffed_seconds: _builtins.float
     def __init__(
         self,
         *,
@@ -968,10 +975,12 @@ class ReportRow(_message.Message):
         transfers: _builtins.int = ...,
         first_contact_resolution: _builtins.float | None = ...,
         sentiment: _builtins.float | None = ...,
+        occupancy: _builtins.float | None = ...,
+        staffed_seconds: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate", "_average_abandon_wait", b"_average_abandon_wait", "_average_after_contact_work", b"_average_after_contact_work", "_average_handle_time", b"_average_handle_time", "_average_speed_of_answer", b"_average_speed_of_answer", "_first_contact_resolution", b"_first_contact_resolution", "_sentiment", b"_sentiment", "_service_level", b"_service_level", "abandon_rate", b"abandon_rate", "average_abandon_wait", b"average_abandon_wait", "average_after_contact_work", b"average_after_contact_work", "average_handle_time", b"average_handle_time", "average_speed_of_answer", b"average_speed_of_answer", "first_contact_resolution", b"first_contact_resolution", "sentiment", b"sentiment", "service_level", b"service_level"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate", "_average_abandon_wait", b"_average_abandon_wait", "_average_after_contact_work", b"_average_after_contact_work", "_average_handle_time", b"_average_handle_time", "_average_speed_of_answer", b"_average_speed_of_answer", "_first_contact_resolution", b"_first_contact_resolution", "_occupancy", b"_occupancy", "_sentiment", b"_sentiment", "_service_level", b"_service_level", "_staffed_seconds", b"_staffed_seconds", "abandon_rate", b"abandon_rate", "average_abandon_wait", b"average_abandon_wait", "average_after_contact_work", b"average_after_contact_work", "average_handle_time", b"average_handle_time", "average_speed_of_answer", b"average_speed_of_answer", "first_contact_resolution", b"first_contact_resolution", "occupancy", b"occupancy", "sentiment", b"sentiment", "service_level", b"service_level", "staffed_seconds", b"staffed_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate", "_average_abandon_wait", b"_average_abandon_wait", "_average_after_contact_work", b"_average_after_contact_work", "_average_handle_time", b"_average_handle_time", "_average_speed_of_answer", b"_average_speed_of_answer", "_first_contact_resolution", b"_first_contact_resolution", "_sentiment", b"_sentiment", "_service_level", b"_service_level", "abandon_rate", b"abandon_rate", "abandoned", b"abandoned", "answered", b"answered", "average_abandon_wait", b"average_abandon_wait", "average_after_contact_work", b"average_after_contact_work", "average_handle_time", b"average_handle_time", "average_speed_of_answer", b"average_speed_of_answer", "end", b"end", "first_contact_resolution", b"first_contact_resolution", "group", b"group", "offered", b"offered", "sentiment", b"sentiment", "service_level", b"service_level", "start", b"start", "transfers", b"transfers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate", "_average_abandon_wait", b"_average_abandon_wait", "_average_after_contact_work", b"_average_after_contact_work", "_average_handle_time", b"_average_handle_time", "_average_speed_of_answer", b"_average_speed_of_answer", "_first_contact_resolution", b"_first_contact_resolution", "_occupancy", b"_occupancy", "_sentiment", b"_sentiment", "_service_level", b"_service_level", "_staffed_seconds", b"_staffed_seconds", "abandon_rate", b"abandon_rate", "abandoned", b"abandoned", "answered", b"answered", "average_abandon_wait", b"average_abandon_wait", "average_after_contact_work", b"average_after_contact_work", "average_handle_time", b"average_handle_time", "average_speed_of_answer", b"average_speed_of_answer", "end", b"end", "first_contact_resolution", b"first_contact_resolution", "group", b"group", "occupancy", b"occupancy", "offered", b"offered", "sentiment", b"sentiment", "service_level", b"service_level", "staffed_seconds", b"staffed_seconds", "start", b"start", "transfers", b"transfers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__abandon_rate: _TypeAlias = _typing.Literal["abandon_rate"]  # noqa: Y015
     _WhichOneofArgType__abandon_rate: _TypeAlias = _typing.Literal["_abandon_rate", b"_abandon_rate"]  # noqa: Y015
@@ -985,10 +994,14 @@ class ReportRow(_message.Message):
     _WhichOneofArgType__average_speed_of_answer: _TypeAlias = _typing.Literal["_average_speed_of_answer", b"_average_speed_of_answer"]  # noqa: Y015
     _WhichOneofReturnType__first_contact_resolution: _TypeAlias = _typing.Literal["first_contact_resolution"]  # noqa: Y015
     _WhichOneofArgType__first_contact_resolution: _TypeAlias = _typing.Literal["_first_contact_resolution", b"_first_contact_resolution"]  # noqa: Y015
+    _WhichOneofReturnType__occupancy: _TypeAlias = _typing.Literal["occupancy"]  # noqa: Y015
+    _WhichOneofArgType__occupancy: _TypeAlias = _typing.Literal["_occupancy", b"_occupancy"]  # noqa: Y015
     _WhichOneofReturnType__sentiment: _TypeAlias = _typing.Literal["sentiment"]  # noqa: Y015
     _WhichOneofArgType__sentiment: _TypeAlias = _typing.Literal["_sentiment", b"_sentiment"]  # noqa: Y015
     _WhichOneofReturnType__service_level: _TypeAlias = _typing.Literal["service_level"]  # noqa: Y015
     _WhichOneofArgType__service_level: _TypeAlias = _typing.Literal["_service_level", b"_service_level"]  # noqa: Y015
+    _WhichOneofReturnType__staffed_seconds: _TypeAlias = _typing.Literal["staffed_seconds"]  # noqa: Y015
+    _WhichOneofArgType__staffed_seconds: _TypeAlias = _typing.Literal["_staffed_seconds", b"_staffed_seconds"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__abandon_rate) -> _WhichOneofReturnType__abandon_rate | None: ...
     @_typing.overload
@@ -1002,9 +1015,13 @@ class ReportRow(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__first_contact_resolution) -> _WhichOneofReturnType__first_contact_resolution | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__occupancy) -> _WhichOneofReturnType__occupancy | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sentiment) -> _WhichOneofReturnType__sentiment | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__service_level) -> _WhichOneofReturnType__service_level | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__staffed_seconds) -> _WhichOneofReturnType__staffed_seconds | None: ...
 
 Global___ReportRow: _TypeAlias = ReportRow  # noqa: Y015
 
@@ -1183,3 +1200,250 @@ class ExportContactsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportContactsResponse: _TypeAlias = ExportContactsResponse  # noqa: Y015
+
+@_typing.final
+class EraseCustomerDataRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_IDS_FIELD_NUMBER: _builtins.int
+    CONTACT_IDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def customer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The customer and every customer merged into them: one person."""
+
+    @_builtins.property
+    def contact_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The person's contacts."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        customer_ids: _abc.Iterable[_builtins.str] | None = ...,
+        contact_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_ids", b"contact_ids", "customer_ids", b"customer_ids", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseCustomerDataRequest: _TypeAlias = EraseCustomerDataRequest  # noqa: Y015
+
+@_typing.final
+class EraseCustomerDataResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RemovedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REMOVED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def removed(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Records changed or removed per store, e.g. {"analytics-eu": 3, "KV_integration-eu": 1}."""
+
+    def __init__(
+        self,
+        *,
+        removed: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseCustomerDataResponse: _TypeAlias = EraseCustomerDataResponse  # noqa: Y015
+
+@_typing.final
+class GetJourneyReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    FLOW_FIELD_NUMBER: _builtins.int
+    TOP_PATHS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    start: _builtins.str
+    """The period [start, end) the journeys ended in, as GetReport reads it."""
+    end: _builtins.str
+    time_zone: _builtins.str
+    flow: _builtins.str
+    """Only this flow ("" every flow)."""
+    top_paths: _builtins.int
+    """The most frequent paths listed per flow and version; 0: 10."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        flow: _builtins.str = ...,
+        top_paths: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "flow", b"flow", "start", b"start", "tenant_id", b"tenant_id", "time_zone", b"time_zone", "top_paths", b"top_paths"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJourneyReportRequest: _TypeAlias = GetJourneyReportRequest  # noqa: Y015
+
+@_typing.final
+class JourneyPathCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    JOURNEYS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    journeys: _builtins.int
+    truncated: _builtins.bool
+    """Some of these journeys visited more nodes than the stored path holds."""
+    @_builtins.property
+    def path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        path: _abc.Iterable[_builtins.str] | None = ...,
+        journeys: _builtins.int = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journeys", b"journeys", "path", b"path", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JourneyPathCount: _TypeAlias = JourneyPathCount  # noqa: Y015
+
+@_typing.final
+class JourneyDropOff(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    JOURNEYS_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node journeys ended at, how they ended there, and how many."""
+    outcome: _builtins.str
+    journeys: _builtins.int
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        journeys: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journeys", b"journeys", "node", b"node", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JourneyDropOff: _TypeAlias = JourneyDropOff  # noqa: Y015
+
+@_typing.final
+class JourneyFlowReport(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class OutcomesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    FLOW_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    JOURNEYS_FIELD_NUMBER: _builtins.int
+    OUTCOMES_FIELD_NUMBER: _builtins.int
+    PATHS_FIELD_NUMBER: _builtins.int
+    DROP_OFFS_FIELD_NUMBER: _builtins.int
+    AVERAGE_DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    flow: _builtins.str
+    version: _builtins.int
+    journeys: _builtins.int
+    """Journeys that ended in the period, and by outcome (handed_off, completed, failed, ...)."""
+    average_duration_seconds: _builtins.float
+    """Mean time from start to end, in seconds (absent when no journey's start was known)."""
+    @_builtins.property
+    def outcomes(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    @_builtins.property
+    def paths(self) -> _containers.RepeatedCompositeFieldContainer[Global___JourneyPathCount]: ...
+    @_builtins.property
+    def drop_offs(self) -> _containers.RepeatedCompositeFieldContainer[Global___JourneyDropOff]: ...
+    def __init__(
+        self,
+        *,
+        flow: _builtins.str = ...,
+        version: _builtins.int = ...,
+        journeys: _builtins.int = ...,
+        outcomes: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        paths: _abc.Iterable[Global___JourneyPathCount] | None = ...,
+        drop_offs: _abc.Iterable[Global___JourneyDropOff] | None = ...,
+        average_duration_seconds: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_average_duration_seconds", b"_average_duration_seconds", "average_duration_seconds", b"average_duration_seconds"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_average_duration_seconds", b"_average_duration_seconds", "average_duration_seconds", b"average_duration_seconds", "drop_offs", b"drop_offs", "flow", b"flow", "journeys", b"journeys", "outcomes", b"outcomes", "paths", b"paths", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__average_duration_seconds: _TypeAlias = _typing.Literal["average_duration_seconds"]  # noqa: Y015
+    _WhichOneofArgType__average_duration_seconds: _TypeAlias = _typing.Literal["_average_duration_seconds", b"_average_duration_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_duration_seconds) -> _WhichOneofReturnType__average_duration_seconds | None: ...
+
+Global___JourneyFlowReport: _TypeAlias = JourneyFlowReport  # noqa: Y015
+
+@_typing.final
+class GetJourneyReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLOWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def flows(self) -> _containers.RepeatedCompositeFieldContainer[Global___JourneyFlowReport]: ...
+    def __init__(
+        self,
+        *,
+        flows: _abc.Iterable[Global___JourneyFlowReport] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flows", b"flows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJourneyReportResponse: _TypeAlias = GetJourneyReportResponse  # noqa: Y015

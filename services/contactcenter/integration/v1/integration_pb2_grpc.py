@@ -100,6 +100,16 @@ class IntegrationServiceStub:
                 request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsRequest.SerializeToString,
                 response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsResponse.FromString,
                 _registered_method=True)
+        self.EraseCustomerData = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/EraseCustomerData',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.EraseCustomerDataRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.EraseCustomerDataResponse.FromString,
+                _registered_method=True)
+        self.GetJourneyReport = channel.unary_unary(
+                '/contactcenter.integration.v1.IntegrationService/GetJourneyReport',
+                request_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetJourneyReportRequest.SerializeToString,
+                response_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetJourneyReportResponse.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -202,6 +212,25 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseCustomerData(self, request, context):
+        """Erasure: removes what this region's integration service keeps about a customer that a scan
+        of the region's streams cannot find: the analytics store's customer id (replaced by a random
+        one; the contacts stay counted) and the dead letters of the customer's contacts (their
+        events are stored encoded). Service role only: identity's ForgetCustomer calls it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJourneyReport(self, request, context):
+        """Journey paths of a period from this region's analytics store, per flow and version: the
+        journeys that ended in it by outcome, their most frequent paths, and where they ended (the
+        node, by outcome). Admins and supervisors of the tenant, as GetReport.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -269,6 +298,16 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.ExportContacts,
                     request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsRequest.FromString,
                     response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsResponse.SerializeToString,
+            ),
+            'EraseCustomerData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseCustomerData,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.EraseCustomerDataRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.EraseCustomerDataResponse.SerializeToString,
+            ),
+            'GetJourneyReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJourneyReport,
+                    request_deserializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetJourneyReportRequest.FromString,
+                    response_serializer=contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetJourneyReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -623,6 +662,60 @@ class IntegrationService:
             '/contactcenter.integration.v1.IntegrationService/ExportContacts',
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsRequest.SerializeToString,
             contactcenter_dot_integration_dot_v1_dot_integration__pb2.ExportContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseCustomerData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/EraseCustomerData',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.EraseCustomerDataRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.EraseCustomerDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJourneyReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contactcenter.integration.v1.IntegrationService/GetJourneyReport',
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetJourneyReportRequest.SerializeToString,
+            contactcenter_dot_integration_dot_v1_dot_integration__pb2.GetJourneyReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,17 @@ class IntegrationServiceStub:
     page at a time, for business systems (`ccctl report export` writes them as CSV or Parquet).
     Admins and supervisors of the tenant; a brand-scoped caller gets its brands' contacts only.
     """
+    EraseCustomerData: _grpc.UnaryUnaryMultiCallable[_integration_pb2.EraseCustomerDataRequest, _integration_pb2.EraseCustomerDataResponse]
+    """Erasure: removes what this region's integration service keeps about a customer that a scan
+    of the region's streams cannot find: the analytics store's customer id (replaced by a random
+    one; the contacts stay counted) and the dead letters of the customer's contacts (their
+    events are stored encoded). Service role only: identity's ForgetCustomer calls it.
+    """
+    GetJourneyReport: _grpc.UnaryUnaryMultiCallable[_integration_pb2.GetJourneyReportRequest, _integration_pb2.GetJourneyReportResponse]
+    """Journey paths of a period from this region's analytics store, per flow and version: the
+    journeys that ended in it by outcome, their most frequent paths, and where they ended (the
+    node, by outcome). Admins and supervisors of the tenant, as GetReport.
+    """
 
 @_typing.type_check_only
 class IntegrationServiceAsyncStub(IntegrationServiceStub):
@@ -106,6 +117,17 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     """A period's contacts from this region's analytics store, PII-minimised (no customer id), a
     page at a time, for business systems (`ccctl report export` writes them as CSV or Parquet).
     Admins and supervisors of the tenant; a brand-scoped caller gets its brands' contacts only.
+    """
+    EraseCustomerData: _aio.UnaryUnaryMultiCallable[_integration_pb2.EraseCustomerDataRequest, _integration_pb2.EraseCustomerDataResponse]  # type: ignore[assignment]
+    """Erasure: removes what this region's integration service keeps about a customer that a scan
+    of the region's streams cannot find: the analytics store's customer id (replaced by a random
+    one; the contacts stay counted) and the dead letters of the customer's contacts (their
+    events are stored encoded). Service role only: identity's ForgetCustomer calls it.
+    """
+    GetJourneyReport: _aio.UnaryUnaryMultiCallable[_integration_pb2.GetJourneyReportRequest, _integration_pb2.GetJourneyReportResponse]  # type: ignore[assignment]
+    """Journey paths of a period from this region's analytics store, per flow and version: the
+    journeys that ended in it by outcome, their most frequent paths, and where they ended (the
+    node, by outcome). Admins and supervisors of the tenant, as GetReport.
     """
 
 class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -221,6 +243,29 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         """A period's contacts from this region's analytics store, PII-minimised (no customer id), a
         page at a time, for business systems (`ccctl report export` writes them as CSV or Parquet).
         Admins and supervisors of the tenant; a brand-scoped caller gets its brands' contacts only.
+        """
+
+    @_abc_1.abstractmethod
+    def EraseCustomerData(
+        self,
+        request: _integration_pb2.EraseCustomerDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.EraseCustomerDataResponse, _abc.Awaitable[_integration_pb2.EraseCustomerDataResponse]]:
+        """Erasure: removes what this region's integration service keeps about a customer that a scan
+        of the region's streams cannot find: the analytics store's customer id (replaced by a random
+        one; the contacts stay counted) and the dead letters of the customer's contacts (their
+        events are stored encoded). Service role only: identity's ForgetCustomer calls it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetJourneyReport(
+        self,
+        request: _integration_pb2.GetJourneyReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_pb2.GetJourneyReportResponse, _abc.Awaitable[_integration_pb2.GetJourneyReportResponse]]:
+        """Journey paths of a period from this region's analytics store, per flow and version: the
+        journeys that ended in it by outcome, their most frequent paths, and where they ended (the
+        node, by outcome). Admins and supervisors of the tenant, as GetReport.
         """
 
 def add_IntegrationServiceServicer_to_server(servicer: IntegrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -385,6 +385,26 @@ Global___GetFlowVersionResponse: _TypeAlias = GetFlowVersionResponse  # noqa: Y0
 class StartJourneyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ConsentEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TENANT_ID_FIELD_NUMBER: _builtins.int
     CONTACT_ID_FIELD_NUMBER: _builtins.int
     FLOW_FIELD_NUMBER: _builtins.int
@@ -396,6 +416,7 @@ class StartJourneyRequest(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    CONSENT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     contact_id: _builtins.str
     """The contact that starts the journey; also the journey id."""
@@ -419,6 +440,12 @@ class StartJourneyRequest(_message.Message):
 
     @_builtins.property
     def attributes(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def consent(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """The customer's consent per purpose (recording, transcription, ai_analysis, marketing), as
+        identity knows it now: what conditions read as `consent.<purpose>`.
+        """
+
     def __init__(
         self,
         *,
@@ -433,10 +460,11 @@ class StartJourneyRequest(_message.Message):
         history: _struct_pb2.Struct | None = ...,
         attributes: _struct_pb2.Struct | None = ...,
         text: _builtins.str = ...,
+        consent: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "customer", b"customer", "history", b"history"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "attributes", b"attributes", "brand", b"brand", "channel", b"channel", "contact_id", b"contact_id", "customer", b"customer", "flow", b"flow", "history", b"history", "language", b"language", "tenant_id", b"tenant_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "attributes", b"attributes", "brand", b"brand", "channel", b"channel", "consent", b"consent", "contact_id", b"contact_id", "customer", b"customer", "flow", b"flow", "history", b"history", "language", b"language", "tenant_id", b"tenant_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,4 +1,5 @@
-"""Find personal data in text and produce a redacted copy for stores and logs.
+"""Find personal data in text and produce a redacted copy: for the AI service's stores and logs,
+and for events that leave their region where a redaction rule says so (one redactor for both).
 
 The formats are known by the libraries that specialise in them: phone numbers are found by
 `phonenumbers`' matcher (libphonenumber's metadata) for the countries the caller names, and
