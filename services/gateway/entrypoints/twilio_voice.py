@@ -158,10 +158,6 @@ async def _allows(
     return decision.allowed
 
 
-async def _may_transcribe(consent: ConsentGate | None, endpoint: ChannelEndpoint, accepted: Accepted) -> bool:
-    return await _allows(consent, Action.TRANSCRIBE, endpoint, accepted)
-
-
 def _call_recording(
     request: web.Request,
     public_base_url: str,
@@ -236,7 +232,7 @@ def twilio_voice_routes(
             record_calls=records,
             may_transcribe=(media_streams or records)
             and first
-            and await _may_transcribe(consent, endpoint, accepted),
+            and await _allows(consent, Action.TRANSCRIBE, endpoint, accepted),
             may_record=records and await _allows(consent, Action.RECORD, endpoint, accepted),
         )
         stream = (
