@@ -141,11 +141,16 @@ async def _agents(region: RunningRegion, nc: Any) -> None:
         )
 
 
-async def _take_one(agent: WsClient, name: str) -> str:
-    """Accept the next offer and wrap it up; the contact id taken."""
+async def _take_one(region: RunningRegion, agent: WsClient, name: str) -> str:
+    """Accept the next offer, talk once the customer answered the call placed for it, and wrap
+    it up; the contact id taken."""
     offer = await agent.expect("offer", seconds=45, channel="sms")
-    await agent.send(type="accept", id=f"a-{offer['contactId']}", reservationId=offer["reservationId"])
-    await agent.expect("accepted", id=f"a-{offer['contactId']}")
+    contact_id = offer["contactId"]
+    await agent.send(type="accept", id=f"a-{contact_id}", reservationId=offer["reservationId"])
+    await agent.expect("accepted", id=f"a-{contact_id}")
+    # The answered call joins the contact (its first message was the SMS). An agent wraps up
+    # after the call: a call answered for a contact already closed would open a new one.
+    await region.wait_event("message_received", contact_id=contact_id, count=2)
     await agent.send(
         type="wrap_up", id=f"w-{offer['contactId']}", contactId=offer["contactId"], disposition="called"
     )
@@ -240,10 +245,10 @@ async def test_a_burst_engages_callbacks_and_the_fallback_journey_which_release_
                 await agent.send(type="set_state", id="available", state="available")
                 await agent.expect("state", id="available")
             first = await asyncio.gather(
-                *(_take_one(agent, name) for agent, name in zip(agents, AGENTS, strict=True))
+                *(_take_one(region, agent, name) for agent, name in zip(agents, AGENTS, strict=True))
             )
             second = await asyncio.gather(
-                *(_take_one(agent, name) for agent, name in zip(agents, AGENTS, strict=True))
+                *(_take_one(region, agent, name) for agent, name in zip(agents, AGENTS, strict=True))
             )
             placed = await region.wait_event("callback_requested", count=len(PHONES))
             assert {e.contact_id for e in placed} == set(first) | set(second)
@@ -259,6 +264,14 @@ async def test_a_burst_engages_callbacks_and_the_fallback_journey_which_release_
             # The queue drained: the detectors calm down and, calm for the policy's release time,
             # the policy releases by itself; the alias is back.
             (release,) = await region.wait_event("fallback_released")
+            # Each answered call joined its customer's contact: none opened a contact of its own.
+            after = engaged.occurred_at.seconds
+            opened = [
+                e.contact_id
+                for e in await region.events()
+                if e.WhichOneof("payload") == "contact_created" and e.occurred_at.seconds > after
+            ]
+            assert not opened, opened
             automatic = release.fallback_released
             assert (automatic.policy, automatic.reason) == ("support-burst", "normal"), automatic
             assert list(automatic.actions) == ["notify", "journey:support/live->v2", "callback"], automatic
