@@ -27,12 +27,16 @@ async def _consent_events(platform: Platform) -> list[events_pb2.Event]:
     subject = naming.event_subject(REGION, "acme", "consent_changed", "*")
     subscription = await js.pull_subscribe(subject, stream=naming.events_stream(REGION).name)
     found: list[events_pb2.Event] = []
-    while True:
-        try:
-            batch = await subscription.fetch(50, timeout=0.5)
-        except TimeoutError:
-            return found
-        found += [events_pb2.Event.FromString(m.data) for m in batch]
+    try:
+        while True:
+            try:
+                batch = await subscription.fetch(50, timeout=0.5)
+            except TimeoutError:
+                return found
+            found += [events_pb2.Event.FromString(m.data) for m in batch]
+    finally:
+        # Left subscribed, the connection's drain at the end waits its full timeout for it.
+        await subscription.unsubscribe()
 
 
 async def test_consent_through_the_identity_service(platform: Platform) -> None:
