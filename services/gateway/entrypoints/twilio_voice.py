@@ -202,7 +202,10 @@ def twilio_voice_routes(
         )
         base = _base(request, public_base_url, endpoint)
         # A call back placed for the agent who accepted it names them: answered, it goes to them.
-        called_back_for = request.query.get("agent", "") if step == 0 and contact_hint else ""
+        # Answered after that contact closed, it is a new contact, and goes the way any call goes
+        # (put through to the agent as well, it would be theirs and in the queue at once).
+        continues_hint = bool(contact_hint) and accepted.contact_id == contact_hint
+        called_back_for = request.query.get("agent", "") if step == 0 and continues_hint else ""
         if bridge is not None:
             # The CallSid an agent's accept redirects, and whether the caller now waits in a queue.
             async with _call_records():

@@ -264,6 +264,28 @@ async def test_an_accepted_call_is_redirected_to_the_agent_once_even_when_twilio
     assert await events_of(platform, contact_id, "contact_closed") == []
 
 
+async def test_a_call_back_answered_after_its_contact_closed_is_a_new_call_and_queued(
+    platform: Platform, gateway: HttpGateway, twilio_calls: tuple[ProviderServer, str]
+) -> None:
+    provider, _ = twilio_calls
+    # The answer URL of a call back placed for alice, for a contact that is no longer open.
+    call = provider.sandbox.caller.dial_in(
+        url=gateway.url("/v1/twilio/hotline/voice?contact=0c105ed0-0000-4000-8000-00000000dead&agent=alice"),
+        account_sid=ACCOUNT,
+        auth_token=AUTH_TOKEN,
+        caller="+447700900809",
+        number=VOICE_NUMBER,
+    )
+
+    async def queued() -> bool:
+        return call.queue == "support"
+
+    await eventually(queued)
+    assert call.connected_to == "", call.connected_to
+    assert [h["verb"] for h in call.heard][:2] == ["Say", "Enqueue"]
+    assert await contact_of_call(platform, call.sid) != "0c105ed0-0000-4000-8000-00000000dead"
+
+
 async def test_a_call_that_ended_before_the_redirect_is_reported_and_not_retried(
     platform: Platform,
     gateway: HttpGateway,
