@@ -9,8 +9,8 @@ For each observation (a value at the end of an interval):
 4. the observation is anomalous upwards when z, the EWMA or the upper CUSUM passes its alarm
    level (downwards alike), in the directions the settings watch;
 5. an anomaly that lasts `min_duration_seconds` becomes an alert; an alert clears once the score
-   and the EWMA have been back under their (lower) clear levels for `clear_duration_seconds`,
-   and then the EWMA and CUSUM restart from zero.
+   and the EWMA have been back under their (lower) clear levels, on the alert's side, for
+   `clear_duration_seconds`, and then the EWMA and CUSUM restart from zero.
 
 Without a trusted seasonal slot (cold start) the baseline is the recent level (see
 `ccsurge.baseline`); the statistics work the same against it, so a fresh platform still notices
@@ -141,7 +141,12 @@ class Detector:
         else:
             # The CUSUM is not asked: held at its alarm level, it would keep a cleared surge alive
             # for as long as a slight bias takes to drain it; it restarts from zero on release.
-            calm = -self._clear < z < self._clear and -self._ewma_clear < ewma < self._ewma_clear
+            # Calm is judged on the alert's own side: a queue drained below the level a long
+            # rise lifted is that rise over, not a surge going on (a fall alerts on its own).
+            if self.direction > 0:
+                calm = z < self._clear and ewma < self._ewma_clear
+            else:
+                calm = z > -self._clear and ewma > -self._ewma_clear
             if calm:
                 if self._calm_since is None:
                     self._calm_since = at - step

@@ -162,3 +162,21 @@ def test_without_history_a_queue_filling_over_a_few_intervals_alerts() -> None:
         assert assessment.score < detector.settings.threshold
     assert not verdicts[0] and verdicts[-1]
     assert detector.direction == 1
+
+
+def test_a_rise_clears_when_the_queue_drains_below_the_level_it_lifted() -> None:
+    # Without a trusted slot the baseline is the recent level: a busy spell lifts it, so the
+    # drained queue sits far below it. That is the rise over, not a surge going on.
+    settings = settings_for(SurgeMetric.WAITING, min_duration_seconds=1, clear_duration_seconds=2)
+    detector = Detector(KEY, SurgeMetric.WAITING, settings)
+    at = MONDAY
+    for waiting in [10.0] * 25 + [60.0] * 4:
+        at += 1
+        detector.observe(at, waiting)
+    assert detector.alert and detector.direction == 1
+    drained = []
+    for _ in range(4):
+        at += 1
+        drained.append(detector.observe(at, 0.0))
+    assert drained[0].score < -detector.settings.clear_threshold  # far below the recent level
+    assert [a.alert for a in drained] == [True, False, False, False]  # calm for two seconds
