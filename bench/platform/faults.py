@@ -18,11 +18,14 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import math
 import os
+import re
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +298,7 @@ async def kill_leader_of(run: FaultRun, stream: str, down_seconds: float = 4.0) 
     ]
     server = _server(run, leader)
     killed_at = time.monotonic()
+    killed_wall = time.time()
     server.kill()
     asked = [*(_stream_info(js, s) for s in led), *(_consumer_info(js, stream, c) for c in consumers)]
     leaderless = await asyncio.gather(*(_new_leader_after(ask, leader, down_seconds) for ask in asked))
@@ -305,11 +309,38 @@ async def kill_leader_of(run: FaultRun, stream: str, down_seconds: float = 4.0) 
     return {
         "server": leader,
         "stream": stream,
+        "killed_at": killed_wall,
         "led": led,
         "leaderless_seconds": dict(zip(led, seconds[: len(led)], strict=True)),
         # Each durable consumer of `stream` is a raft group of its own, electing on its own.
         "consumers_leaderless_seconds": dict(zip(consumers, seconds[len(led) :], strict=True)),
+        # The same from the surviving servers' own logs (to the millisecond; the asks above see
+        # a new leader only at their next try).
+        "elected_after_seconds": elections_logged(run, leader, killed_wall, down_seconds),
     }
+
+
+#: A server's log line saying it became the leader of a stream or a consumer.
+_NEW_LEADER = re.compile(
+    r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] JetStream cluster new (?:stream|consumer) leader "
+    r"for '[^>]+> (.+)'"
+)
+
+
+def elections_logged(run: FaultRun, killed: str, since: float, seconds: float) -> dict[str, float]:
+    """Each stream (`name`) or consumer (`stream > consumer`) whose new leader a surviving server
+    logged within `seconds` after `since` (wall clock), and how many seconds after it, first
+    elected first."""
+    assert run.region.cluster is not None
+    elected: dict[str, float] = {}
+    for server in run.region.cluster.servers:
+        if server.spec.name == killed:
+            continue
+        for found in _NEW_LEADER.finditer(server.log_file.read_text(errors="replace")):
+            at = datetime.strptime(found[1], "%Y/%m/%d %H:%M:%S.%f").timestamp()
+            if since <= at <= since + seconds:
+                elected[found[2]] = min(elected.get(found[2], math.inf), round(at - since, 2))
+    return dict(sorted(elected.items(), key=lambda item: item[1]))
 
 
 #: Reads a stream's or a consumer's info (which names its leader).

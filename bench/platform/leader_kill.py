@@ -26,6 +26,11 @@ Reported:
   offers also routing's ACD bucket and its consumer) is the floor under a gap;
   `killed.consumers_leaderless_seconds` the same for the event stream's durable consumers the
   killed server led (routing reads queued contacts through `routing-acd-queued`);
+  `killed.elected_after_seconds` when each stream and consumer got its new leader, from the
+  surviving servers' own logs (exact, where the asks above see it only at their next try);
+- `webhooks_back_after_kill_seconds` / `offers_back_after_kill_seconds`: from the kill to the
+  end of each gap (the first webhook answered 201 / offer read after it); set beside the
+  elections, what is left of each is the clients' own catching up;
 - `p99_windows`: the offer p99 (webhook sent to offer read) per second of sending, from the
   phase's start (the seconds before the kill are its baseline) to the end of sending; a contact
   never offered counts as infinitely late;
@@ -100,9 +105,20 @@ WINDOW_SECONDS = 1.0
 
 def longest_gap(times: list[float], start: float, end: float) -> float:
     """The longest stretch of [start, end] with none of `times` in it."""
+    first, last = longest_gap_span(times, start, end)
+    return last - first
+
+
+def longest_gap_span(times: list[float], start: float, end: float) -> tuple[float, float]:
+    """Where the longest stretch of [start, end] with none of `times` in it begins and ends."""
     inside = sorted(t for t in times if start <= t <= end)
     edges = [start, *inside, end]
-    return max(b - a for a, b in itertools.pairwise(edges))
+    return max(itertools.pairwise(edges), key=lambda span: span[1] - span[0])
+
+
+def back_after(times: list[float], start: float, end: float, moment: float) -> float:
+    """Seconds from `moment` to the end of the longest gap in `times` (see `longest_gap_span`)."""
+    return round(longest_gap_span(times, start, end)[1] - moment, 2)
 
 
 def offer_latencies_ms(
@@ -245,6 +261,8 @@ async def leader_kill(options: argparse.Namespace) -> None:
             await close_fault_run(run)
     assert phase.fault_started is not None
     kill = phase.fault_started
+    killed_at = phase.fault_detail["killed_at"]
+    gaps_from = kill - 1.0
     sending_end = phase.started + LOAD_SECONDS
     offered_at = {c: run.log.offered_at[c] for c in phase.contacts if c in run.log.offered_at}
     accepted_times: list[float] = phase.answer["accepted_at"]
@@ -270,8 +288,12 @@ async def leader_kill(options: argparse.Namespace) -> None:
             "sent": phase.answer["sent"],
             "statuses": phase.answer["statuses"],
             "contacts": len(phase.contacts),
-            "webhook_gap_seconds": round(longest_gap(accepted_times, kill - 1.0, sending_end), 2),
-            "offer_gap_seconds": round(longest_gap(offer_times, kill - 1.0, sending_end), 2),
+            "webhook_gap_seconds": round(longest_gap(accepted_times, gaps_from, sending_end), 2),
+            "offer_gap_seconds": round(longest_gap(offer_times, gaps_from, sending_end), 2),
+            # Beside the servers' elections (`killed.elected_after_seconds`): what of each gap
+            # is the election and what is the clients' own catching up after it.
+            "webhooks_back_after_kill_seconds": back_after(accepted_times, gaps_from, sending_end, killed_at),
+            "offers_back_after_kill_seconds": back_after(offer_times, gaps_from, sending_end, killed_at),
             "recovery_threshold_ms": round(threshold, 1),
             "p99_recovery_seconds": round(recovery, 2),
             "p99_under_500ms_again_seconds": round(under_goal_again, 2),

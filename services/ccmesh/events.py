@@ -53,6 +53,9 @@ class PermanentError(Exception):
 #: (which would lose a contact to a stream's leader election); at the last back-off of 15 s this
 #: rides out about 25 minutes of outage before the message is dead-lettered after all.
 MAX_DELIVER_WHILE_NATS_AWAY = 100
+#: The pause before fetching again after the stream or consumer refused for want of a leader:
+#: the fetch after its election should come within a moment of it, not a poll interval later.
+ELECTION_REFETCH_SECONDS = 0.1
 
 
 class TransientError(Exception):
@@ -324,21 +327,32 @@ class DurableConsumer(Generic[M]):
             await self._subscription.unsubscribe()
 
     async def _run(self) -> None:
+        failed = 0
         while not self._stopping.is_set():
             try:
                 messages = await self._subscription.fetch(self.settings.batch, timeout=0.5)
             except (NatsTimeoutError, TimeoutError):
+                failed = 0
                 continue  # nothing new within the poll interval (nats-py raises either type)
             except Exception as error:
                 if self._stopping.is_set():
                     return
+                failed += 1
                 if retryable(error):
-                    # The stream or consumer electing its leader: expected, said in one line.
-                    log.warning("fetch failed on %s: %r; retrying", self.settings.durable, error)
+                    # The stream or consumer electing its leader: expected, said in one line
+                    # (once per outage). The server refuses at once while there is no leader, so
+                    # asking again soon is cheap, and the first fetch after the election is not
+                    # held back by a long pause.
+                    if failed == 1:
+                        log.warning("fetch failed on %s: %r; retrying", self.settings.durable, error)
+                    await asyncio.sleep(ELECTION_REFETCH_SECONDS)
                 else:
                     log.warning("fetch failed on %s; retrying", self.settings.durable, exc_info=True)
-                await asyncio.sleep(0.5)
+                    await asyncio.sleep(0.5)
                 continue
+            if failed:
+                log.info("fetch on %s works again after %d failures", self.settings.durable, failed)
+                failed = 0
             if self._batch_handler is not None:
                 await self._process_batch(self._batch_handler, messages)
             elif self._handler is not None:

@@ -40,8 +40,8 @@ import asyncio
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -80,11 +80,18 @@ _CATCH_UP_SECONDS = 2.0
 _ABSENT_CATCH_UP_SECONDS = 0.25
 #: How long a read waits for a stream that has no leader to answer it (an election takes seconds).
 _LEADERLESS_SECONDS = 10.0
+#: How long a leader-only read goes unanswered before it is asked again, the earlier asks still
+#: waited for (the first answer wins). While the stream elects, the other servers drop the
+#: request (no error comes back), so a read asked then alone would wait out the client's whole
+#: request timeout (5 s) even when the new leader is there a moment later; a server merely slow
+#: still answers the first ask.
+_LEADER_READ_AGAIN_SECONDS = 1.0
 #: How long a direct get waits for responders: a bucket created a moment ago on a cluster may not
 #: have its direct-get subscription up yet; longer than this, the server that holds it is away.
 _DIRECT_SETTLING_SECONDS = 1.0
 
 Mutation = Callable[[bytes | None], bytes | None]
+_T = TypeVar("_T")
 
 
 class _Unknown:
@@ -169,7 +176,10 @@ class ReadYourWritesKV(KeyValue):
         while True:
             waited = time.monotonic() - started
             try:
-                entry = await super()._get(key, revision)
+                if self._direct:
+                    entry = await super()._get(key, revision)
+                else:
+                    entry = await _first_answer(lambda: super(ReadYourWritesKV, self)._get(key, revision))
             except KeyDeletedError as deleted:
                 # Deleted: the marker's revision counts like a value's.
                 seen = (deleted.entry.revision or 0) if deleted.entry is not None else 0
@@ -192,6 +202,11 @@ class ReadYourWritesKV(KeyValue):
                 # direct, the bucket is settling in just after its creation).
                 if waited > (_DIRECT_SETTLING_SECONDS if self._direct else _LEADERLESS_SECONDS):
                     raise
+            except (nats.errors.TimeoutError, TimeoutError):
+                # Leader-only: the first ask ran out its whole request timeout; asked afresh.
+                if self._direct or waited > _LEADERLESS_SECONDS:
+                    raise
+                continue
             else:
                 # An older revision than this handle wrote: the replica that answered (a leader
                 # deposed a moment ago) has not applied it yet.
@@ -242,6 +257,26 @@ class ReadYourWritesKV(KeyValue):
             raise InvalidKeyError(key)
         ack = await self._js.publish(f"{self._pre}{key}", headers=headers, msg_ttl=msg_ttl)
         return int(ack.seq)
+
+
+async def _first_answer(ask: Callable[[], Awaitable[_T]]) -> _T:
+    """What the first of `ask`'s tries answers (or raises): asked again every
+    `_LEADER_READ_AGAIN_SECONDS` while none has, each try bounded by the client's own timeout."""
+    tries: list[asyncio.Future[_T]] = []
+    try:
+        while True:
+            tries.append(asyncio.ensure_future(ask()))
+            done, _ = await asyncio.wait(
+                tries, timeout=_LEADER_READ_AGAIN_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            if done:
+                return done.pop().result()
+    finally:
+        for attempt in tries:
+            if not attempt.done():
+                attempt.cancel()
+            elif not attempt.cancelled():
+                attempt.exception()  # seen: a later try's answer is the one used
 
 
 async def open_bucket(js: JetStreamContext, name: str) -> ReadYourWritesKV:

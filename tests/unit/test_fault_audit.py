@@ -7,7 +7,7 @@ import math
 
 from bench.platform.agents import OfferLog
 from bench.platform.fault_audit import StreamStory, audit, tell, undelivered
-from bench.platform.leader_kill import longest_gap, p99_recovery, saturation_rate
+from bench.platform.leader_kill import back_after, longest_gap, p99_recovery, saturation_rate
 
 
 def offered(log: OfferLog, contact: str, agent: str, reservation: str, at: float = 1.0) -> None:
@@ -72,6 +72,12 @@ def test_undelivered_webhooks_are_the_stored_events_never_received() -> None:
 def test_longest_gap_counts_the_edges_of_the_window() -> None:
     assert longest_gap([1.0, 2.0, 2.5], 0.0, 10.0) == 7.5
     assert longest_gap([], 0.0, 4.0) == 4.0
+
+
+def test_the_gap_ends_with_the_first_answer_after_it_counted_from_the_kill() -> None:
+    # Answers until the kill at 5.0 (one lands just after it), none for 6 s, then again.
+    times = [4.0, 4.8, 5.05, 11.05, 11.5]
+    assert back_after(times, 4.0, 12.0, 5.0) == 6.05
 
 
 def test_p99_recovery_is_the_end_of_the_last_slow_window() -> None:
