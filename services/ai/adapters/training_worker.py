@@ -73,6 +73,8 @@ def _run(
     threadpool_limits(limits=threads)
     try:
         encoder = loader() if loader is not None else None
+        # Again: the encoder brings its own OpenMP runtime, which the first call did not see.
+        threadpool_limits(limits=threads)
         if memory_mb > 0:
             limit = _address_space() + memory_mb * MIB
             resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))

@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import threadpoolctl
 from _platform import eventually
 
 from ai.adapters.inference_processes import InferenceWorkerLost, ProcessInferencePool
+from ai.adapters.multilingual_encoder import load_multilingual_encoder
 from ai.adapters.registry import ComponentRegistry
 from ai.domain.component import ComponentContext, Insights
 from ai.domain.intent import IntentModel
@@ -123,6 +125,23 @@ async def test_the_pipeline_runs_in_a_worker_process_with_the_tenants_current_mo
     # A tenant without a model gets the documented degraded answer.
     other = await pool.analyse(pipeline, Insights(tenant_id="globex", text="help with w1b"))
     assert other.intent == "out_of_scope" and other.out_of_scope
+
+
+async def test_every_thread_pool_of_a_worker_keeps_to_the_bound_models_included(
+    models: TenantModels,
+) -> None:
+    # One worker per core: a BLAS or OpenMP runtime starting a thread per core in each (the
+    # encoder's tokenizer brings its own, loaded after the worker set its first bound) would
+    # oversubscribe the cores and stretch the tail under concurrent streams.
+    pool = ProcessInferencePool(1, encoder_loader=load_multilingual_encoder, intent_models=models)
+    await pool.start()
+    try:
+        await asyncio.wait_for(pool.ready(), GUARD_SECONDS)
+        pools = await pool.run(threadpoolctl.threadpool_info)
+    finally:
+        await pool.stop()
+    assert {p["user_api"] for p in pools} >= {"blas", "openmp"}
+    assert {(p["filepath"], p["num_threads"]) for p in pools} == {(p["filepath"], 1) for p in pools}
 
 
 async def test_an_exception_in_the_worker_reaches_the_caller_and_the_worker_stays(
