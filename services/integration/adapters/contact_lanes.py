@@ -47,6 +47,7 @@ class ContactLanes:
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._failure: BaseException | None = None
+        self._stopping = False
 
     async def start(self, settle: Settle) -> None:
         self._settle = settle
@@ -54,6 +55,10 @@ class ContactLanes:
         self._task = asyncio.create_task(self._run(), name=f"deliver-{self._name}")
 
     async def stop(self, *, delete_consumer: bool = False) -> None:
+        # The flag as well as the cancel: on Python 3.11, asyncio.wait_for (under nats-py's
+        # fetch) drops a cancellation that lands as its reply arrives, and the loop would go on
+        # fetching; the flag ends it after that fetch.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -67,7 +72,7 @@ class ContactLanes:
     async def _run(self) -> None:
         keep_alive = asyncio.create_task(self._keep_alive())
         try:
-            while True:
+            while not self._stopping:
                 await self._take_more()
         finally:
             keep_alive.cancel()
