@@ -146,7 +146,12 @@ async def test_tag_placement_from_us_client_lands_only_in_eu(nats_supercluster: 
         assert info.cluster.leader == "eu-n1"
 
         marker = f"personal-data-{uuid.uuid4().hex}".encode()
-        await js.publish("personal.eu.customer", marker)
+        # The stream's subjects reach us's side of the gateway a moment after its creation in eu
+        # (until then: no response from stream); the id keeps a retried publish stored once.
+        await eventually(
+            lambda: js.publish("personal.eu.customer", marker, headers={"Nats-Msg-Id": marker.decode()}),
+            within=10,
+        )
     finally:
         await client.close()
 
