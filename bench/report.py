@@ -32,6 +32,12 @@ class Goal:
         }
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value `share` (0-1) of the way through `values` sorted (nearest rank, no interpolation)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 def print_report(name: str, results: dict[str, Any], goals: list[Goal]) -> None:
     print(
         orjson.dumps({"benchmark": name, "results": results, "goals": [g.as_dict() for g in goals]}).decode()

@@ -57,7 +57,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from bench.metrics_export import Target, scraped
-from bench.report import Goal, print_report
+from bench.report import Goal, percentile, print_report
 from ccctl.launcher import (
     LaunchPlan,
     Platform,
@@ -278,11 +278,6 @@ class OfferTaker:
                 return 0
             await asyncio.sleep(0.5)
         return depth
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def measure_offer_latency(

@@ -87,7 +87,7 @@ from bench.platform.region import (
     stop_region,
 )
 from bench.platform.replay import replay
-from bench.report import Goal, print_report
+from bench.report import Goal, percentile, print_report
 
 FULL_RATES = [25, 50, 100, 200, 350, 500]
 FULL_STEP_SECONDS = 12.0
@@ -109,11 +109,6 @@ WARM_UP_STEPS = 50
 #: The bench's own processes, left out of the platform's CPU.
 BENCH_PROCESSES = ("loadgen", "bench-agents")
 SUBJECT_STEP = 40
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 class Run:

@@ -206,15 +206,17 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
             StreamInsights(analyzer, events),
             catalog,
             # Compliance: no analysis where a rule needs the customer's consent to it and it is not given.
-            ConsentCheck(
-                identity=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
-                policy=PolicyCheck(
-                    region=runtime.config.region,
-                    source="ai",
-                    rules=lambda: rules_of(runtime.contact_center),
-                    events=runtime.events,
-                ),
-                actor="ai",
+            ConsentPermission(
+                ConsentCheck(
+                    identity=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
+                    policy=PolicyCheck(
+                        region=runtime.config.region,
+                        source="ai",
+                        rules=lambda: rules_of(runtime.contact_center),
+                        events=runtime.events,
+                    ),
+                    actor="ai",
+                )
             ),
         ),
         reply_consumer(runtime.js, runtime.config.region, analyzer, catalog),

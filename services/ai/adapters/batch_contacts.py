@@ -8,6 +8,7 @@ import grpc
 from nats.js.client import JetStreamContext
 
 from ai.domain.batch import BatchError, Turn
+from ai.domain.summary import reply_speaker
 from ccmesh.consent_check import ConsentCheck
 from ccmesh.contact_history import contact_history
 from ccmesh.rpc_client import MeshChannel, mesh_stub
@@ -47,8 +48,8 @@ class ExportedContacts:
 
 
 class ConsentPermission:
-    """The region's compliance rules on analysing a customer's messages, as the live insight
-    consumer applies them (`ConsentCheck`: consent read from identity where a rule needs it)."""
+    """The region's compliance rules on analysing a customer's messages, for the live insight
+    consumer and batch jobs alike (`ConsentCheck`: consent read from identity where a rule needs it)."""
 
     def __init__(self, consent: ConsentCheck) -> None:
         self._consent = consent
@@ -77,6 +78,6 @@ class StreamTurns:
                 received = event.message_received
                 turns.append(Turn("customer", received.text, event.tenant.brand_id, received.customer_id))
             elif kind == "message_sent":
-                sender = event.message_sent.sender
-                turns.append(Turn("bot" if sender.startswith("bot:") else "agent", event.message_sent.text))
+                sent = event.message_sent
+                turns.append(Turn(reply_speaker(sent.sender), sent.text))
         return turns

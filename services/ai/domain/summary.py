@@ -133,6 +133,11 @@ class Turn:
     text: str
 
 
+def reply_speaker(sender: str) -> str:
+    """Who wrote a `MessageSent`: `agent:<id>` -> "agent"; `bot`, `bot:<flow>` -> "bot"."""
+    return "agent" if sender.startswith("agent") else "bot"
+
+
 def _sentences(turns: Sequence[Turn]) -> list[tuple[int, Turn, str]]:
     out = []
     for index, turn in enumerate(turns):

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 
 from ai.adapters.tenant_store import StoreError
+from ai.domain.summary import reply_speaker
 from ai.entrypoints.convert import inbound_message
 from ai.service_layer.analysis import Analyzer
+from ai.service_layer.batch_ports import AnalysisPermission
 from ai.service_layer.pipelines import PipelineCatalog
 from ai.service_layer.streaming import StreamInsights
 from ccmesh import naming
-from ccmesh.consent_check import ConsentCheck
 from ccmesh.events import ConsumerSettings, DurableConsumer, PermanentError
-from ccpolicy import Action
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,17 @@ def insight_consumer(
     region: str,
     insights: StreamInsights,
     catalog: PipelineCatalog,
-    consent: ConsentCheck | None = None,
+    permission: AnalysisPermission | None = None,
 ) -> DurableConsumer[events_pb2.Event]:
     async def handle(event: events_pb2.Event) -> None:
         if not catalog.stream_insights:
             return  # the region has not switched streaming on (spec.ai.streamInsights): skip
-        if consent is not None and not await _may_analyse(consent, event):
+        if permission is not None and not await permission.permits(
+            event.tenant.tenant_id,
+            event.tenant.brand_id,
+            event.message_received.customer_id,
+            event.contact_id,
+        ):
             return  # a compliance rule refused it (e.g. no consent to AI analysis): published
         try:
             await insights.on_message(inbound_message(event))
@@ -48,20 +53,7 @@ def insight_consumer(
     return DurableConsumer(js, region, settings, handle)  # type: ignore[arg-type]
 
 
-async def _may_analyse(consent: ConsentCheck, event: events_pb2.Event) -> bool:
-    decision = await consent.permits(
-        Action.ANALYSE,
-        tenant_id=event.tenant.tenant_id,
-        brand_id=event.tenant.brand_id,
-        customer_id=event.message_received.customer_id,
-        contact_id=event.contact_id,
-    )
-    return decision.allowed
-
-
 REPLIES_DURABLE = "ai-replies"
-#: MessageSent senders are "agent:<id>" or "bot..."; the conversation keeps who spoke.
-_AGENT_PREFIX = "agent"
 
 
 def reply_consumer(
@@ -71,7 +63,7 @@ def reply_consumer(
         if not catalog.stream_insights:
             return  # no conversation is kept for the region: nothing to add the reply to
         sent = event.message_sent
-        speaker = "agent" if sent.sender.startswith(_AGENT_PREFIX) else "bot"
+        speaker = reply_speaker(sent.sender)
         try:
             await analyzer.record_reply(
                 event.tenant.tenant_id,

@@ -98,6 +98,12 @@ class _Track:
     behind: bool = False
 
 
+def _track_key(piece: AudioPiece) -> tuple[str, str]:
+    if piece.track not in SPEAKERS:
+        raise ValueError(f"track: unknown track {piece.track[:20]!r}")
+    return piece.stream_id, piece.track
+
+
 class CallTranscription:
     def __init__(
         self,
@@ -117,8 +123,6 @@ class CallTranscription:
         self._segmenter = segmenter
         self._insights = insights
         self._tracks: dict[tuple[str, str], _Track] = {}
-        #: Decoders of recordings, awaited by `on_recording`.
-        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         #: Streams that fell behind real time at least once.
         self.behind: set[str] = set()
 
@@ -129,28 +133,22 @@ class CallTranscription:
     async def on_recording(self, piece: AudioPiece, samples: np.ndarray) -> None:
         """One whole track of a recorded call (8 kHz 16-bit samples), transcribed after the
         call; returns once its last segment is announced."""
-        key = (piece.stream_id, piece.track)
+        key = _track_key(piece)
         if key in self._tracks:
             raise ValueError(f"stream {piece.stream_id[:40]!r}: track {piece.track!r} is being transcribed")
         ended = dataclasses.replace(piece, payload=b"", end=True, recorded=True)
+        track = self._open(ended, key)
         await self.on_audio(ended, samples)
-        worker = self._workers.pop(key, None)
-        if worker is not None:
-            await worker
+        assert track.worker is not None
+        await track.worker
 
     async def on_audio(self, piece: AudioPiece, samples: np.ndarray | None = None) -> None:
-        if piece.track not in SPEAKERS:
-            raise ValueError(f"track: unknown track {piece.track[:20]!r}")
-        key = (piece.stream_id, piece.track)
+        key = _track_key(piece)
         track = self._tracks.get(key)
         if track is None:
-            if piece.end and not piece.payload and samples is None:
+            if piece.end and not piece.payload:
                 return
-            track = _Track(self._segmenter())
-            track.worker = asyncio.create_task(self._decode(piece, track), name=f"transcribe {key}")
-            self._tracks[key] = track
-            if piece.recorded:
-                self._workers[key] = track.worker
+            track = self._open(piece, key)
         fell_behind = False
         for utterance in track.segmenter.feed(
             samples if samples is not None else ulaw_to_pcm16(piece.payload)
@@ -164,6 +162,13 @@ class CallTranscription:
             del self._tracks[key]
         if fell_behind:
             await self._report_lag(piece, track)
+
+    def _open(self, piece: AudioPiece, key: tuple[str, str]) -> _Track:
+        """A new track with its decoder started."""
+        track = _Track(self._segmenter())
+        track.worker = asyncio.create_task(self._decode(piece, track), name=f"transcribe {key}")
+        self._tracks[key] = track
+        return track
 
     async def stop(self) -> None:
         """Finish every open track (the service stops): buffered speech is still transcribed."""
