@@ -246,7 +246,7 @@ def authorize_region(caller: Caller, region: str) -> None:
 
 def authorize_queue(caller: Caller, queue: str) -> None:
     """Raise unless the caller's queue scope covers `queue` (brand scope is the queue owner's check)."""
-    if caller.queues and queue not in caller.queues:
+    if not caller.may_see_queue(name=queue):
         raise AuthError(
             f"caller is limited to queue(s) {sorted(caller.queues)} and may not access queue {queue!r}",
             permission=True,

@@ -109,18 +109,11 @@ class EventPublisher:
 
     async def publish(self, event: events_pb2.Event, timeout: float = 5.0) -> Published:
         subject, kind = self._subject(event)
-        headers = self._headers(event, kind)
+        headers = retention_ttl.publish_headers(self.region, kind, event.event_id)
         with self._span(event, subject, kind):
             telemetry.inject(headers)
             ack = await self._js.publish(subject, event.SerializeToString(), headers=headers, timeout=timeout)
         return Published(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
-
-    def _headers(self, event: events_pb2.Event, kind: str) -> dict[str, str]:
-        headers = {"Nats-Msg-Id": event.event_id}
-        ttl = retention_ttl.ttl_of(self.region, kind)
-        if ttl:
-            headers[retention_ttl.TTL_HEADER] = str(ttl)
-        return headers
 
     async def send(
         self, events: Sequence[events_pb2.Event], timeout: float = 5.0
@@ -136,7 +129,7 @@ class EventPublisher:
         addressed = [(event, *self._subject(event)) for event in events]
         pending: list[asyncio.Future[Any]] = []
         for event, subject, kind in addressed:
-            headers = self._headers(event, kind)
+            headers = retention_ttl.publish_headers(self.region, kind, event.event_id)
             with self._span(event, subject, kind):
                 telemetry.inject(headers)
                 pending.append(

@@ -35,13 +35,19 @@ def ttl_of(region: str, event_type: str) -> int:
     return ttls.get(event_type, 0) if ttls else 0
 
 
-def event_headers(subject: str, msg_id: str) -> dict[str, str]:
-    """Publish headers of an event already addressed to `subject` (`naming.event_subject`):
-    its de-duplication id, and its TTL when its type has one."""
+def publish_headers(region: str, event_type: str, msg_id: str) -> dict[str, str]:
+    """Publish headers of an event of `event_type` in `region`: its de-duplication id, and its
+    TTL when its type has one."""
     headers = {"Nats-Msg-Id": msg_id}
+    ttl = ttl_of(region, event_type)
+    if ttl:
+        headers[TTL_HEADER] = str(ttl)
+    return headers
+
+
+def event_headers(subject: str, msg_id: str) -> dict[str, str]:
+    """`publish_headers` of an event already addressed to `subject` (`naming.event_subject`)."""
     parts = subject.split(".")
     if len(parts) >= 5 and parts[0] == naming.EVENT_PREFIX:
-        ttl = ttl_of(parts[1], parts[3])
-        if ttl:
-            headers[TTL_HEADER] = str(ttl)
-    return headers
+        return publish_headers(parts[1], parts[3], msg_id)
+    return {"Nats-Msg-Id": msg_id}

@@ -280,17 +280,22 @@ async def purge_object(js: JetStreamContext, bucket: str, info: api.ObjectInfo) 
     await js.purge_stream(stream, subject=f"$O.{bucket}.M.{name}")
 
 
-async def region_object_stores(js: JetStreamContext, region: str) -> list[str]:
-    """The buckets of every object store of `region` on the server, by the `-<region>` suffix,
-    so object stores that services add (recordings, training sets) are found too."""
+async def stream_names(js: JetStreamContext) -> list[str]:
+    """The name of every stream on the server."""
     names: list[str] = []
     while True:  # the stream list comes in pages
         page = await js.streams_info(offset=len(names))
         if not page:
             break
         names.extend(info.config.name or "" for info in page)
+    return names
+
+
+async def region_object_stores(js: JetStreamContext, region: str) -> list[str]:
+    """The buckets of every object store of `region` on the server, by the `-<region>` suffix,
+    so object stores that services add (recordings, training sets) are found too."""
     return [
         name[len(OBJECT_STREAM_PREFIX) :]
-        for name in names
+        for name in await stream_names(js)
         if name.startswith(OBJECT_STREAM_PREFIX) and name.endswith(f"-{region}")
     ]

@@ -21,8 +21,9 @@ from typing import Any
 import orjson
 from google.protobuf.json_format import MessageToDict
 
-from ccctl.commands import CommandError, add_nats_url_option, connected
+from ccctl.commands import EXIT_USAGE, CommandError, add_nats_url_option, connected
 from ccctl.commands.token import local_token
+from ccmesh.audit_query import MAX_LIMIT
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
 from contactcenter.identity.v1 import identity_pb2
@@ -45,7 +46,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--outcome", default="", choices=("", "allowed", "denied"), help="allowed or denied")
     parser.add_argument("--action", default="", help="only actions containing this text (e.g. GetQueueStats)")
     parser.add_argument("--target", default="", help="only targets containing this text (e.g. queue=billing)")
-    parser.add_argument("--limit", type=int, default=100, help="records to show, 1-1000 (default 100)")
+    parser.add_argument(
+        "--limit", type=int, default=100, help=f"records to show, 1-{MAX_LIMIT} (default 100)"
+    )
     parser.add_argument(
         "--after", type=int, default=0, help="continue after this position (from a previous page)"
     )
@@ -66,7 +69,7 @@ def parse_time(text: str, name: str) -> float:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise CommandError(
-            f"--{name}: {text!r} is not an ISO 8601 time such as 2026-12-01T08:00", 2
+            f"--{name}: {text!r} is not an ISO 8601 time such as 2026-12-01T08:00", EXIT_USAGE
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -74,8 +77,8 @@ def parse_time(text: str, name: str) -> float:
 
 
 def request_of(args: argparse.Namespace) -> identity_pb2.QueryAuditRequest:
-    if not 1 <= args.limit <= 1000:
-        raise CommandError(f"--limit: must be between 1 and 1000, got {args.limit}", 2)
+    if not 1 <= args.limit <= MAX_LIMIT:
+        raise CommandError(f"--limit: must be between 1 and {MAX_LIMIT}, got {args.limit}", EXIT_USAGE)
     return identity_pb2.QueryAuditRequest(
         tenant_id=args.tenant,
         since=parse_time(args.since, "since"),
