@@ -177,7 +177,9 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
         workspace_route_adders(runtime, bucket=bucket, store=store, directory=directory, accept=accept)
     )
     # Replies and call backs to customers through their channel's provider: one durable consumer.
-    outbound = await outbound_parts(runtime, bucket=bucket, store=store, directory=directory)
+    outbound = await outbound_parts(
+        runtime, bucket=bucket, store=store, directory=directory, policy=consent.policy
+    )
     on_stop.extend(outbound.on_stop)
     # Inbound e-mail: the SMTP listener (CC_SMTP_PORT), through the same use case.
     on_stop.extend((await email_parts(runtime, directory=directory, accept=accept)).on_stop)

@@ -15,7 +15,7 @@ import aiohttp
 from nats.js.kv import KeyValue
 
 from ccmesh.events import DurableConsumer
-from ccmesh.policy_violations import PolicyCheck, rules_of
+from ccmesh.policy_violations import PolicyCheck
 from ccmesh.service_host import Runtime
 from gateway.adapters.attachment_store import AttachmentStore
 from gateway.adapters.channel_directory import ChannelDirectory
@@ -43,7 +43,12 @@ class OutboundParts:
 
 
 async def outbound_parts(
-    runtime: Runtime[GatewayConfig], *, bucket: KeyValue, store: ContactStore, directory: ChannelDirectory
+    runtime: Runtime[GatewayConfig],
+    *,
+    bucket: KeyValue,
+    store: ContactStore,
+    directory: ChannelDirectory,
+    policy: PolicyCheck,
 ) -> OutboundParts:
     config = runtime.config
     session = aiohttp.ClientSession()
@@ -70,12 +75,7 @@ async def outbound_parts(
         public_base_url=public_base_url,
         max_attempts=config.outbound_max_attempts,
         retry_seconds=config.outbound_retry_seconds,
-        policy=PolicyCheck(
-            region=config.region,
-            source="gateway",
-            rules=lambda: rules_of(runtime.contact_center),
-            events=runtime.events,
-        ),
+        policy=policy,
     )
     consumer = outbound_consumer(
         runtime.js,

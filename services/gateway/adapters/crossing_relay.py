@@ -57,17 +57,26 @@ class CrossingRelays:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
 
-        self._relays[key] = [
-            await self._nc.subscribe(
-                naming.event_subject(self._region, tenant_id, "*", contact_id),
-                queue=QUEUE_GROUP,
-                cb=republish,
-            ),
+        # Claimed before the first await: two views at once make one relay, not a leaked one.
+        subscriptions: list[Subscription] = []
+        self._relays[key] = subscriptions
+        try:
+            subscriptions.append(
+                await self._nc.subscribe(
+                    naming.event_subject(self._region, tenant_id, "*", contact_id),
+                    queue=QUEUE_GROUP,
+                    cb=republish,
+                )
+            )
             # Every instance hears the close (outside the queue group), so every relay ends.
-            await self._nc.subscribe(
-                naming.event_subject(self._region, tenant_id, "contact_closed", contact_id), cb=closed
-            ),
-        ]
+            subscriptions.append(
+                await self._nc.subscribe(
+                    naming.event_subject(self._region, tenant_id, "contact_closed", contact_id), cb=closed
+                )
+            )
+        except BaseException:
+            await self.stop(tenant_id, contact_id)
+            raise
 
     async def stop(self, tenant_id: str, contact_id: str) -> None:
         for subscription in self._relays.pop((tenant_id, contact_id), []):

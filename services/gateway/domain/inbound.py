@@ -108,6 +108,8 @@ def validate(message: InboundMessage) -> list[str]:
 
 
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+#: How `provisional_customer_id` begins: the customer has no profile (nor consent) in this region.
+_PROVISIONAL_PREFIXES = ("remote-", "unresolved-")
 
 
 def provisional_customer_id(*, home_region: str, reference: str, from_kind: int, from_value: str) -> str:
@@ -122,3 +124,8 @@ def provisional_customer_id(*, home_region: str, reference: str, from_kind: int,
         return f"remote-{_NOT_TOKEN.sub('', home_region)}-{_NOT_TOKEN.sub('', reference)[:48]}"
     digest = hashlib.sha256(f"{from_kind}:{from_value.strip().lower()}".encode()).hexdigest()[:32]
     return f"unresolved-{digest}"
+
+
+def is_provisional(customer_id: str) -> bool:
+    """Whether `customer_id` is one `provisional_customer_id` made (no local profile)."""
+    return customer_id.startswith(_PROVISIONAL_PREFIXES)

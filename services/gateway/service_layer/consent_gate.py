@@ -16,10 +16,9 @@ from contactcenter.common.v1 import common_pb2
 from contactcenter.identity.v1 import identity_pb2
 from gateway.domain import events as ev
 from gateway.domain.consent_keywords import withdrawal_confirmation, withdrawn_purposes
+from gateway.domain.inbound import is_provisional
 from gateway.service_layer.ports import GatewayEvents
 
-#: Provisional customer ids (`gateway.domain.inbound.provisional_customer_id`): no profile here.
-_PROVISIONAL = ("remote-", "unresolved-")
 #: (tenant, brand, customer) -> purpose -> whether consent stands (every purpose present).
 ConsentLookup = Callable[[str, str, str], Awaitable[dict[str, bool]]]
 
@@ -44,7 +43,7 @@ class ConsentGate(ConsentCheck):
 
     async def standing(self, tenant_id: str, brand_id: str, customer_id: str) -> dict[str, bool]:
         # A provisional customer has no profile (nor consent) in this region: nothing to ask.
-        if customer_id.startswith(_PROVISIONAL):
+        if is_provisional(customer_id):
             return {}
         return await super().standing(tenant_id, brand_id, customer_id)
 
@@ -63,7 +62,7 @@ class ConsentGate(ConsentCheck):
         returns the purposes (() for other text). Record and event ids derive from the message,
         so a provider's retry records and says nothing twice."""
         purposes = withdrawn_purposes(text)
-        if not purposes or not customer_id or customer_id.startswith(_PROVISIONAL):
+        if not purposes or not customer_id or is_provisional(customer_id):
             return ()
         for purpose in purposes:
             await self._client.WithdrawConsent(

@@ -117,8 +117,8 @@ class HandedOverContacts:
     ) -> RemoteView:
         history, facts = await self._handed_over(tenant_id, contact_id, requesting_region)
         redacting = self._redacting()
+        ref = common_pb2.TenantRef(tenant_id=tenant_id, brand_id=facts.brand_id)
         if facts.customer_id:
-            ref = common_pb2.TenantRef(tenant_id=tenant_id, brand_id=facts.brand_id)
             # Recorded before anything is shown: a read that is not on record does not happen.
             await self._identity.RecordCrossing(
                 identity_pb2.RecordCrossingRequest(
@@ -139,10 +139,7 @@ class HandedOverContacts:
         if facts.customer_id:
             try:
                 found = await self._identity.GetCustomer(
-                    identity_pb2.GetCustomerRequest(
-                        tenant=common_pb2.TenantRef(tenant_id=tenant_id, brand_id=facts.brand_id),
-                        customer_id=facts.customer_id,
-                    )
+                    identity_pb2.GetCustomerRequest(tenant=ref, customer_id=facts.customer_id)
                 )
                 attributes = dict(found.customer.attributes)
             except RpcError as error:

@@ -31,6 +31,7 @@ from contactcenter.routing.v1 import routing_pb2
 from gateway.adapters.workspace_store import HeldContact
 from gateway.domain.callback_view import number_to_call
 from gateway.domain.events import ContactWrappedUp, MessageSent
+from gateway.domain.inbound import is_provisional
 from gateway.domain.socket_protocol import SocketError
 from gateway.domain.socket_views import agent_view, conversation_facts, message_view, transcript_view
 from gateway.domain.workspace_state import (
@@ -422,7 +423,7 @@ class Workspace:
     async def _timeline(self, caller: Caller, held: HeldContact) -> list[dict[str, Any]]:
         """The customer's cross-channel history, newest first; empty when identity has none."""
         customer_id = held.customer_id
-        if not customer_id or customer_id.startswith(("unresolved-", "remote-")):
+        if not customer_id or is_provisional(customer_id):
             return []  # no local profile (see provisional_customer_id): nothing to show
         try:
             reply = await self._identity.GetTimeline(

@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 
 from ccmesh import naming
 from ccmesh.kv import open_bucket
+from ccmesh.stores import OBJECT_STREAM_PREFIX, stream_names
 
 _READ_TIMEOUT = 5.0
 
@@ -49,18 +50,17 @@ class RegionScrubber:
         if not self._region:
             return targets
         known = {t.stream for t in targets} | self._exempt
-        names: list[str] = []
-        while True:  # the stream list comes in pages
-            page = await self._js.streams_info(offset=len(names))
-            names.extend(info.config.name or "" for info in page)
-            if not page:
-                break
-        for name in names:
+        for name in await stream_names(self._js):
             if not name or name in known or not name.endswith(f"-{self._region}"):
                 continue
             if name.startswith("KV_"):
                 bucket = name[len("KV_") :]
                 targets.append(ScrubTarget(name, f"$KV.{bucket}.>", bucket=bucket))
+            elif name.startswith(OBJECT_STREAM_PREFIX):
+                # Object contents are the erasure's object pass (`ObjectStoreEraser`, which reads
+                # no audio): only the descriptions are read here, delete markers naming a contact.
+                bucket = name[len(OBJECT_STREAM_PREFIX) :]
+                targets.append(ScrubTarget(name, f"$O.{bucket}.M.>"))
             else:
                 targets.append(ScrubTarget(name, ">"))
         return targets

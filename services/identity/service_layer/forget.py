@@ -54,6 +54,11 @@ async def _in_flight(call: Callable[[str], Awaitable[_T]], keys: Sequence[str]) 
     return results
 
 
+async def contacts_of_entries(history: History, keys: Sequence[str]) -> set[str]:
+    """The contacts a customer's timeline entries (`keys`) belong to."""
+    return {c for c in await _in_flight(history.contact_of_entry, keys) if c}
+
+
 class Erasure(NamedTuple):
     #: Records removed (or, in the analytics store, de-identified) per stream, bucket or store.
     removed: dict[str, int]
@@ -101,10 +106,9 @@ async def forget_customer(
         found = await store.get(scope, member_id)
         if found is not None:
             group.append(found[0])
-    contact_ids: set[str] = set()
     timelines = [await history.timeline_keys(tenant_id, member.customer_id) for member in group]
     every_key = [key for keys in timelines for key in keys]
-    contact_ids.update(c for c in await _in_flight(history.contact_of_entry, every_key) if c)
+    contact_ids = await contacts_of_entries(history, every_key)
     group_ids = {member.customer_id for member in group}
     if holds is not None:
         for hold in await holds.holds(tenant_id):

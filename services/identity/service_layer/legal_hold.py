@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ccmesh.retention_holds import HeldCopy, LegalHold, LegalHoldError, new_hold
+from identity.service_layer.forget import contacts_of_entries
 from identity.service_layer.ports import History, LegalHolds
 
 
@@ -29,11 +30,7 @@ async def place_legal_hold(
     hold = new_hold(tenant_id, customer_id=customer_id, contact_id=contact_id, reason=reason, placed_by=actor)
     copies: list[HeldCopy] = []
     if customer_id:
-        contact_ids: set[str] = set()
-        for key in await history.timeline_keys(tenant_id, customer_id):
-            found = await history.contact_of_entry(key)
-            if found:
-                contact_ids.add(found)
+        contact_ids = await contacts_of_entries(history, await history.timeline_keys(tenant_id, customer_id))
         hold = replace(hold, contact_ids=tuple(sorted(contact_ids)))
         copies += await holds.bucket_entries(
             history_bucket, [f"tl.{tenant_id}.{customer_id}.>", f"au.{tenant_id}.{customer_id}.>"]

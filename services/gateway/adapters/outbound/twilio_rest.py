@@ -21,9 +21,8 @@ from gateway.adapters.outbound.base import (
     json_body,
 )
 from gateway.domain.outbound_message import CallRequest, DeliveryFailed, OutboundMessage, Receipt
+from gateway.domain.recording_callback import TWILIO_API as PUBLIC_API
 from gateway.domain.voice_call import CallEnded, call_has_ended
-
-PUBLIC_API = "https://api.twilio.com"
 
 
 class TwilioRest:
