@@ -44,7 +44,6 @@ from ai.service_layer.transcription_vocabulary import StoredVocabulary
 from ai.service_layer.wrap_up import WrapUpConversation
 from ccmesh.configplane.models import ContactCenter
 from ccmesh.consent_check import ConsentCheck
-from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts
 from ccpolicy.pii import redact
@@ -161,12 +160,7 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
                 permission=ConsentPermission(
                     ConsentCheck(
                         identity=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
-                        policy=PolicyCheck(
-                            region=runtime.config.region,
-                            source="ai-batch",
-                            rules=lambda: rules_of(runtime.contact_center),
-                            events=runtime.events,
-                        ),
+                        policy=runtime.policy_check("ai-batch"),
                         actor="ai-batch",
                     )
                 ),
@@ -209,12 +203,7 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
             ConsentPermission(
                 ConsentCheck(
                     identity=mesh_stub(identity_pb2_grpc.IdentityServiceStub, runtime.channel),
-                    policy=PolicyCheck(
-                        region=runtime.config.region,
-                        source="ai",
-                        rules=lambda: rules_of(runtime.contact_center),
-                        events=runtime.events,
-                    ),
+                    policy=runtime.policy_check("ai"),
                     actor="ai",
                 )
             ),

@@ -37,6 +37,7 @@ from ccmesh.configplane.models import ContactCenter, Tenant
 from ccmesh.configplane.watch import ConfigWatcher
 from ccmesh.events import DurableConsumer, EventPublisher
 from ccmesh.grpc_server import GrpcServer
+from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.retention import DEFAULT_POLICY, RetentionPolicy
 from ccmesh.rpc_client import MeshChannel
 from ccmesh.rpc_server import MeshServer
@@ -102,6 +103,16 @@ class Runtime(Generic[ConfigT]):
             policy = _retention_of(self.contact_center)
             self._retention = (self.contact_center, policy)
         return policy.finished_ttl(store_key)
+
+    def policy_check(self, source: str) -> PolicyCheck:
+        """The region's compliance rules as this service enforces them: read from the current
+        ContactCenter on every check, refusals published as PolicyViolation by `source`."""
+        return PolicyCheck(
+            region=self.config.region,
+            source=source,
+            rules=lambda: rules_of(self.contact_center),
+            events=self.events,
+        )
 
 
 @dataclass

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 
 from ccmesh import naming
 from ccmesh.kv import ensure_bucket
-from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.presence import Presence
 from ccmesh.rpc_client import mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts
@@ -87,12 +86,7 @@ async def build(runtime: Runtime[GatewayConfig]) -> ServiceParts:
     consent = ConsentGate(
         identity=identity,
         events=events,
-        policy=PolicyCheck(
-            region=config.region,
-            source="gateway",
-            rules=lambda: rules_of(runtime.contact_center),
-            events=runtime.events,
-        ),
+        policy=runtime.policy_check("gateway"),
     )
     # Journeys and queues for new contacts, waiting journeys fed by later messages.
     conversations = Conversations(

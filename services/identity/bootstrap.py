@@ -7,7 +7,6 @@ from typing import Any
 from ccmesh import naming
 from ccmesh.auth import TokenAuthority
 from ccmesh.kv import ensure_bucket
-from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.retention_holds import LegalHoldStore
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.service_host import Runtime, ServiceParts, ServiceTokens
@@ -81,12 +80,7 @@ async def build(runtime: Runtime[IdentityConfig]) -> ServiceParts:
         erasure_secret=config.auth_secret,
         consents=ConsentStore(buckets[naming.identity_bucket(config.region)]),
         consent_events=ConsentEvents(runtime.events, config.region),
-        policy=PolicyCheck(
-            region=config.region,
-            source="identity",
-            rules=lambda: rules_of(runtime.contact_center),
-            events=runtime.events,
-        ),
+        policy=runtime.policy_check("identity"),
         erasure_elsewhere=[
             IntegrationErasure(mesh_stub(integration_pb2_grpc.IntegrationServiceStub, runtime.channel)),
             AiErasure(mesh_stub(ai_pb2_grpc.AiServiceStub, runtime.channel)),

@@ -16,7 +16,6 @@ from ccmesh.configplane.store import ConfigStore
 from ccmesh.events import EventPublisher
 from ccmesh.kv import ensure_bucket
 from ccmesh.outbox import Outbox, js_publisher
-from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.service_host import Runtime, ServiceParts
 from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2, integration_pb2_grpc
@@ -244,12 +243,7 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
         actions,
         connector_calls,
         reports,
-        policy=PolicyCheck(
-            region=config.region,
-            source="integration",
-            rules=lambda: rules_of(runtime.contact_center),
-            events=runtime.events,
-        ),
+        policy=runtime.policy_check("integration"),
         erasure=CustomerErasure(
             dead_letter_store,
             f"KV_{naming.integration_bucket(config.region)}",

@@ -12,7 +12,6 @@ from ccmesh.envelope import new_event, stable_event_id
 from ccmesh.events import ConsumerSettings, DurableConsumer, concurrently
 from ccmesh.kv import ensure_bucket
 from ccmesh.outbox import Entry, Outbox, entry_of_event, js_publisher
-from ccmesh.policy_violations import PolicyCheck, rules_of
 from ccmesh.service_host import Runtime, ServiceParts
 from ccsurge.assessment import Assessment
 from contactcenter.events.v1 import events_pb2
@@ -168,12 +167,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         # A flow event taken by one instance reaches a step waiting in another's call.
         flow_event_relay=NatsFlowEventRelay(runtime.nc, config.region),
         # Compliance: a journey's AI step is refused where a rule needs consent it lacks.
-        compliance=PolicyCheck(
-            region=config.region,
-            source="routing",
-            rules=lambda: rules_of(runtime.contact_center),
-            events=runtime.events,
-        ),
+        compliance=runtime.policy_check("routing"),
     )
     acd_kv = None
     for name in naming.routing_acd_buckets(config.region):
