@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from integration.adapters.analytics_sql import bucket_expression
+from integration.adapters.analytics_sql import CONTACT_SUMS, answered_within, bucket_expression
 from integration.domain.analytics_metrics import DEFAULT_THRESHOLD_SECONDS, ReportQuery
 from integration.domain.analytics_rollup import (
     NO_DIMENSION,
@@ -28,34 +28,11 @@ KEY_COLUMNS = ("tenant_id", "quarter", "brand", "queue", "channel", "dimension",
 
 #: (column, type, the SQL that sums it over contacts). Sums of a rollup's rows add up again.
 _SUMS: tuple[tuple[str, pa.DataType, str], ...] = (
-    ("offered", pa.int64(), "count(*) FILTER (WHERE queued_at > 0)"),
-    ("answered", pa.int64(), "count(*) FILTER (WHERE queued_at > 0 AND answered)"),
-    ("abandoned", pa.int64(), "count(*) FILTER (WHERE queued_at > 0 AND abandoned)"),
-    ("wait_sum", pa.float64(), "coalesce(sum(wait_seconds) FILTER (WHERE queued_at > 0 AND answered), 0)"),
-    (
-        "handle_sum",
-        pa.float64(),
-        "coalesce(sum(handle_seconds) FILTER (WHERE queued_at > 0 AND answered), 0)",
-    ),
-    ("acw_sum", pa.float64(), "coalesce(sum(acw_seconds) FILTER (WHERE answered AND acw_seconds > 0), 0)"),
-    ("acw_count", pa.int64(), "count(*) FILTER (WHERE answered AND acw_seconds > 0)"),
-    (
-        "abandon_wait_sum",
-        pa.float64(),
-        "coalesce(sum(abandon_seconds) FILTER (WHERE queued_at > 0 AND abandoned), 0)",
-    ),
-    ("transfers", pa.int64(), "coalesce(sum(transfers), 0)"),
-    ("fcr_eligible", pa.int64(), "count(*) FILTER (WHERE answered AND customer_id <> '')"),
-    ("sentiment_sum", pa.float64(), "coalesce(sum(sentiment_sum), 0)"),
-    ("sentiment_count", pa.int64(), "coalesce(sum(sentiment_count), 0)"),
     *(
-        (
-            within_column(seconds),
-            pa.int64(),
-            f"count(*) FILTER (WHERE queued_at > 0 AND answered AND wait_seconds <= {seconds})",
-        )
-        for seconds in THRESHOLDS
+        (name, pa.float64() if name.endswith("_sum") else pa.int64(), expression)
+        for name, expression in CONTACT_SUMS.items()
     ),
+    *((within_column(seconds), pa.int64(), answered_within(str(seconds))) for seconds in THRESHOLDS),
 )
 
 assert tuple(name for name, _, _ in _SUMS) == SUM_COLUMNS, "the SQL sums follow the domain's rollup sums"

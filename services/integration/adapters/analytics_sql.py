@@ -58,6 +58,30 @@ _TOTALS = [
 assert [f.name for f in fields(Totals)] == _TOTALS, "the SQL sums follow Totals field by field"
 
 
+#: How each of `Totals`' sums over contacts is written in SQL, but the two a report reads
+#: differently: the answered within its threshold (`answered_within`) and the resolved (which
+#: need the customer's later contacts). The rollups sum the same terms (`analytics_rollup_sql`).
+CONTACT_SUMS: dict[str, str] = {
+    "offered": "count(*) FILTER (WHERE queued_at > 0)",
+    "answered": "count(*) FILTER (WHERE queued_at > 0 AND answered)",
+    "abandoned": "count(*) FILTER (WHERE queued_at > 0 AND abandoned)",
+    "wait_sum": "coalesce(sum(wait_seconds) FILTER (WHERE queued_at > 0 AND answered), 0)",
+    "handle_sum": "coalesce(sum(handle_seconds) FILTER (WHERE queued_at > 0 AND answered), 0)",
+    "acw_sum": "coalesce(sum(acw_seconds) FILTER (WHERE answered AND acw_seconds > 0), 0)",
+    "acw_count": "count(*) FILTER (WHERE answered AND acw_seconds > 0)",
+    "abandon_wait_sum": "coalesce(sum(abandon_seconds) FILTER (WHERE queued_at > 0 AND abandoned), 0)",
+    "transfers": "coalesce(sum(transfers), 0)",
+    "fcr_eligible": "count(*) FILTER (WHERE answered AND customer_id <> '')",
+    "sentiment_sum": "coalesce(sum(sentiment_sum), 0)",
+    "sentiment_count": "coalesce(sum(sentiment_count), 0)",
+}
+
+
+def answered_within(threshold: str) -> str:
+    """The answered-within sum for `threshold` (a number or an expression of the row)."""
+    return f"count(*) FILTER (WHERE queued_at > 0 AND answered AND wait_seconds <= {threshold})"
+
+
 #: The columns a report reads (Parquet reads only these).
 _QUERIED = (
     "contact_id",
@@ -158,22 +182,15 @@ def totals_sql(query: ReportQuery, files: list[str], horizon_files: list[str]) -
     group = query.group_by.value if query.group_by is not None else "''"
     threshold, threshold_parameters = _threshold_expression(query)
     ctes, period = _resolution_ctes(query, ", ".join(_QUERIED))
+    terms = {
+        **CONTACT_SUMS,
+        "answered_in_threshold": answered_within(threshold),
+        "fcr_resolved": "count(*) FILTER (WHERE answered AND customer_id <> '' AND resolved)",
+    }
+    sums = ",\n        ".join(terms[name] for name in _TOTALS)
     sql = f"""{ctes}
     SELECT {bucket_expression(query)} AS bucket, {group} AS grp,
-        count(*) FILTER (WHERE queued_at > 0),
-        count(*) FILTER (WHERE queued_at > 0 AND answered),
-        count(*) FILTER (WHERE queued_at > 0 AND abandoned),
-        count(*) FILTER (WHERE queued_at > 0 AND answered AND wait_seconds <= {threshold}),
-        coalesce(sum(wait_seconds) FILTER (WHERE queued_at > 0 AND answered), 0),
-        coalesce(sum(handle_seconds) FILTER (WHERE queued_at > 0 AND answered), 0),
-        coalesce(sum(acw_seconds) FILTER (WHERE answered AND acw_seconds > 0), 0),
-        count(*) FILTER (WHERE answered AND acw_seconds > 0),
-        coalesce(sum(abandon_seconds) FILTER (WHERE queued_at > 0 AND abandoned), 0),
-        coalesce(sum(transfers), 0),
-        count(*) FILTER (WHERE answered AND customer_id <> ''),
-        count(*) FILTER (WHERE answered AND customer_id <> '' AND resolved),
-        coalesce(sum(sentiment_sum), 0),
-        coalesce(sum(sentiment_count), 0)
+        {sums}
     FROM scoped GROUP BY ALL
     """  # noqa: S608
     parameters: list[Any] = [files, query.tenant_id, *period, horizon_files, query.tenant_id]

@@ -90,6 +90,9 @@ class ParquetAnalyticsStore:
         #: Event ids of the re-analyses kept (one id per job and contact).
         self._reanalysis_ids: set[str] = set()
         self._sequence = 0
+        #: The open contacts' records as the manifest last written holds them: every manifest
+        #: write carries them, and only a commit or an erasure changes them.
+        self._open: list[dict[str, Any]] = []
         self._resolution = analytics_resolution.ResolutionCache(root)
         #: Names this store's consumer: its position in the stream belongs to these files, so
         #: a new (empty) store reads the stream from its start and a reopened one resumes.
@@ -114,6 +117,7 @@ class ParquetAnalyticsStore:
             self.store_id = str(manifest["store_id"])
             self._files = list(manifest["files"])
             self._sequence = int(manifest["sequence"])
+            self._open = list(manifest["open"])
             # A store written before rollups existed gets them from its contacts, once.
             backfill = "rollups" not in manifest
             self._rollups = list(manifest.get("rollups", []))
@@ -196,9 +200,6 @@ class ParquetAnalyticsStore:
             with contextlib.suppress(FileNotFoundError):
                 (self.root / name).unlink()
 
-    def _open_records(self) -> list[dict[str, Any]]:
-        return list(orjson.loads((self.root / MANIFEST).read_bytes())["open"])
-
     def rebuild_rollups(self) -> None:
         """Compute every day's rollup from its contacts again (a store written before rollups,
         or files placed by hand, as a bulk load does), committed like any commit."""
@@ -216,7 +217,7 @@ class ParquetAnalyticsStore:
                     ).to_arrow_table()
                 rollups.append(self._write_part("rollups", day, 0, conformed(table)))
             replaced = list(self._rollups)
-            self._write_manifest(self._files, rollups, self._open_records())
+            self._write_manifest(self._files, rollups, self._open)
             self._rollups = rollups
             self._unlink(replaced)
 
@@ -278,7 +279,7 @@ class ParquetAnalyticsStore:
                 self._write_part("episodes", day, index, episodes_table(day_episodes))
                 for index, (day, day_episodes) in enumerate(sorted(by_day.items()))
             ]
-            self._write_manifest(self._files, self._rollups, self._open_records(), [*self._episodes, *added])
+            self._write_manifest(self._files, self._rollups, self._open, [*self._episodes, *added])
             self._episodes += added
             self._episode_ids.update(e.event_id for e in fresh)
 
@@ -302,7 +303,7 @@ class ParquetAnalyticsStore:
                 for index, (day, day_rows) in enumerate(sorted(by_day.items()))
             ]
             self._write_manifest(
-                self._files, self._rollups, self._open_records(), reanalyses=[*self._reanalyses, *added]
+                self._files, self._rollups, self._open, reanalyses=[*self._reanalyses, *added]
             )
             self._reanalyses += added
             self._reanalysis_ids.update(fresh)
@@ -344,7 +345,7 @@ class ParquetAnalyticsStore:
             rollups = [n for n in self._rollups if day_of_file(n) >= day]
             episodes = [n for n in self._episodes if day_of_file(n) >= day]
             reanalyses = [n for n in self._reanalyses if day_of_file(n) >= day]
-            self._write_manifest(files, rollups, self._open_records(), episodes, reanalyses)
+            self._write_manifest(files, rollups, self._open, episodes, reanalyses)
             self._files, self._rollups, self._episodes = files, rollups, episodes
             self._reanalyses = reanalyses
             self._unlink(gone)
@@ -407,6 +408,7 @@ class ParquetAnalyticsStore:
             "open": open_contacts,
         }
         write_atomically(self.root / MANIFEST, lambda target: target.write_bytes(orjson.dumps(manifest)))
+        self._open = open_contacts
 
     def facts(self) -> list[ContactFact]:
         """Every stored contact (for checks and exports; reports use `totals`)."""
@@ -431,16 +433,14 @@ class ParquetAnalyticsStore:
         ]
 
     def _totals(self, query: ReportQuery) -> list[GroupTotals]:
+        if not answerable_by_rollups(query):
+            return self.totals_from_contacts(query)
         with self._lock:
             files = self._files_for(query.start, query.end)
-            horizon_files = self._files_for(query.start, query.fcr_horizon)
             rollups = self._files_for(query.start, query.end, self._rollups)
         if not files:
             return []
         with duckdb.connect() as connection:
-            if not answerable_by_rollups(query):
-                sql, parameters = totals_sql(query, files, horizon_files)
-                return [group_totals(query, row) for row in connection.execute(sql, parameters).fetchall()]
             sql, parameters = analytics_rollup_sql.report_sql(query, rollups)
             groups = [group_totals(query, row) for row in connection.execute(sql, parameters).fetchall()]
             resolved: dict[tuple[float, str], int] = {}

@@ -130,7 +130,10 @@ class AcdStore:
         change: Callable[[T | None], T],
         announce: Announce[T] | None = None,
         keep: Callable[[T, Entry], bool] | None = None,
+        *,
+        ledger: bool = False,
     ) -> T:
+        """`ledger`: the record is an agent's ledger, whose state changes are announced too."""
         result: list[T] = []
 
         def mutate(old: bytes | None) -> bytes | None:
@@ -138,7 +141,8 @@ class AcdStore:
             new = change(before)
             result.append(new)
             staged = self._staged(announce(before, new)) if announce is not None else []
-            staged += self._agent_states.stage(key, before, new, self._clock())
+            if ledger:
+                staged += self._agent_states.stage(key, before, new, self._clock())
             return carry(old, encode(new), staged, lambda entry: unsent(new, entry))
 
         def unsent(new: T, entry: Entry) -> bool:
@@ -148,7 +152,8 @@ class AcdStore:
         # absent record (and nothing is written), and the ones that create it, an enqueue above
         # all, are nearly always of a new contact, which then costs no read.
         await update_with(self.kv, key, mutate, absent_first=True)
-        await self._agent_states.publish(key, self.sent)
+        if ledger:
+            await self._agent_states.publish(key, self.sent)
         return result[-1]
 
     async def update_ledger(
@@ -177,7 +182,12 @@ class AcdStore:
                 ]
 
             await self._update(
-                key, acd_codec.ledger_from_bytes, acd_codec.ledger_to_bytes, existing, announce_all
+                key,
+                acd_codec.ledger_from_bytes,
+                acd_codec.ledger_to_bytes,
+                existing,
+                announce_all,
+                ledger=True,
             )
 
         return await self._ledger_writes.change(key, change, write, announce)
@@ -190,6 +200,7 @@ class AcdStore:
             acd_codec.ledger_from_bytes,
             acd_codec.ledger_to_bytes,
             change,
+            ledger=True,
         )
 
     async def update_contact(
