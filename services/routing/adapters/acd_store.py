@@ -135,6 +135,8 @@ class AcdStore:
     ) -> T:
         """`ledger`: the record is an agent's ledger, whose state changes are announced too."""
         result: list[T] = []
+        #: What each attempt staged of the agent's state change; the last one is the stored one.
+        states: list[list[Entry]] = []
 
         def mutate(old: bytes | None) -> bytes | None:
             before = decode(old) if old is not None else None
@@ -142,7 +144,8 @@ class AcdStore:
             result.append(new)
             staged = self._staged(announce(before, new)) if announce is not None else []
             if ledger:
-                staged += self._agent_states.stage(key, before, new, self._clock())
+                states.append(self._agent_states.stage(key, before, new, self._clock()))
+                staged += states[-1]
             return carry(old, encode(new), staged, lambda entry: unsent(new, entry))
 
         def unsent(new: T, entry: Entry) -> bool:
@@ -152,8 +155,8 @@ class AcdStore:
         # absent record (and nothing is written), and the ones that create it, an enqueue above
         # all, are nearly always of a new contact, which then costs no read.
         await update_with(self.kv, key, mutate, absent_first=True)
-        if ledger:
-            await self._agent_states.publish(key, self.sent)
+        if states:
+            await self._agent_states.publish(states[-1], self.sent)
         return result[-1]
 
     async def update_ledger(

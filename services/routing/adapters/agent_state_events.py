@@ -69,7 +69,9 @@ def staged_state_change(
 class AgentStateAnnouncer:
     """Stages each ledger write's state change and publishes it once the write is stored.
 
-    Without `publish` (or a region) it only stages: the outbox's sweeper sends what is staged."""
+    Without `publish` (or a region) it only stages: the outbox's sweeper sends what is staged.
+    The announcer keeps no state between the two: the write hands back what its stored attempt
+    staged, so concurrent writes of one ledger never publish each other's changes."""
 
     def __init__(
         self,
@@ -81,26 +83,19 @@ class AgentStateAnnouncer:
         self._region = region
         self._timeout = heartbeat_timeout_seconds
         self._publish = publish
-        #: key -> what the key's latest attempted write staged (a retried write replaces it).
-        self._pending: dict[str, list[Entry]] = {}
 
     def stage(self, key: str, before: object, after: object, at: float) -> list[Entry]:
         """Inside the write's pure mutation: the entries to store with `after`."""
-        entries = staged_state_change(key, before, after, self._region, at, self._timeout)
-        if self._publish is not None and key.startswith(_AGENT_KEY_PREFIX):
-            if entries:
-                self._pending[key] = entries
-            else:
-                self._pending.pop(key, None)
-        return entries
+        return staged_state_change(key, before, after, self._region, at, self._timeout)
 
-    async def publish(self, key: str, sent: SentIds) -> None:
-        """After the write of `key` was stored: publish what it staged, and note it `sent` (the
-        ledger's next write drops it from the outbox)."""
-        entries = self._pending.pop(key, None) if self._pending else None
-        if not entries or self._publish is None:
+    async def publish(self, entries: list[Entry], sent: SentIds) -> None:
+        """After a write was stored: publish what its stored attempt staged (none already sent),
+        and note it `sent` (the ledger's next write drops it from the outbox)."""
+        if self._publish is None:
             return
         for entry in entries:
+            if entry.msg_id in sent:
+                continue
             try:
                 await self._publish(entry)
             except Exception:

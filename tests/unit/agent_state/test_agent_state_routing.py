@@ -126,12 +126,12 @@ async def test_the_announcer_publishes_what_the_stored_write_staged_and_notes_it
     # A write retried after a lost race stages twice; only what the stored attempt staged goes out.
     announcer.stage("agent.t1.a1", before, rules.set_state(before, AgentState.BREAK, 120.0), 120.0)
     stored = announcer.stage("agent.t1.a1", before, rules.set_state(before, AgentState.OFFLINE, 120.0), 120.0)
-    await announcer.publish("agent.t1.a1", sent)
+    await announcer.publish(stored, sent)
     assert published == [stored[0].msg_id] and stored[0].msg_id in sent
-    await announcer.publish("agent.t1.a1", sent)  # nothing staged since: nothing more
+    await announcer.publish(stored, sent)  # already sent: nothing more
     assert len(published) == 1
     # A publish that fails is left in the ledger's outbox for its sweeper, not noted as sent.
     failing = True
     kept = announcer.stage("agent.t1.a1", before, rules.set_state(before, AgentState.BREAK, 130.0), 130.0)
-    await announcer.publish("agent.t1.a1", sent)
+    await announcer.publish(kept, sent)
     assert kept[0].msg_id not in sent
