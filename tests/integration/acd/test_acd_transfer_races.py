@@ -14,7 +14,7 @@ from routing.domain import contacts as contact_rules
 from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.queueing import QueueSpec, WaitingContact
-from routing.domain.reservations import AgentLedger, ReservationError
+from routing.domain.reservations import AgentLedger, Held, ReservationError
 from routing.service_layer.acd import AcdService, AcdSettings, Transfer
 
 from ._harness import TENANT, Instance, start_instance, stop_instance
@@ -122,15 +122,18 @@ async def test_a_transfer_cut_short_before_the_ledger_loses_no_slot(nats_url: st
 
         # The other instance's sweeper frees the orphaned slot; c1 is then offered anew (a1 is the
         # only agent with room, so it is asked again) under a new reservation.
-        async def freed_and_reoffered() -> ContactRecord | None:
+        async def freed_and_reoffered() -> tuple[ContactRecord, list[Held]] | None:
             again = two.service.mirror.contacts.get((TENANT, "c1"))
             if again is None or again.status is not ContactStatus.OFFERED:
                 return None
-            return again if again.reservation_id != record.reservation_id else None
+            if again.reservation_id == record.reservation_id:
+                return None
+            # An offer writes the contact first and the agent's hold after it: wait for both.
+            held = list((await ledger_of(two.service)).held)
+            return (again, held) if any(h.reservation_id == again.reservation_id for h in held) else None
 
-        again = await eventually(freed_and_reoffered)
+        again, held = await eventually(freed_and_reoffered)
         assert again.contact.queue == "billing"
-        held = (await ledger_of(two.service)).held
         assert [(h.contact_id, h.reservation_id) for h in held] == [("c1", again.reservation_id)]
     finally:
         await stop_instance(one)
