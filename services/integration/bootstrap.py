@@ -209,6 +209,7 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
             # Ended journeys stored first, then agents' states, then the contacts.
             JourneyPathsIngest(journey_paths, agent_ingest),
             durable=f"{ANALYTICS_DURABLE}-{analytics.store_id}",
+            gather_seconds=config.analytics_commit_seconds,
         )
         await feed.start()
         analytics_eraser = ingest

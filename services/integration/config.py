@@ -40,6 +40,9 @@ class IntegrationConfig(MeshConfig):
     #: Days the analytics store keeps a contact (whole UTC days of arrival are removed after
     #: this); the default covers the longest report (400 days).
     analytics_retention_days: int = Field(default=400, ge=1, le=3650)
+    #: Seconds of events the analytics store gathers into one commit (reports lag by about
+    #: this much; each commit writes files, fsyncs and the manifest).
+    analytics_commit_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
 
     @model_validator(mode="after")
     def _tls_outside_local_mode(self) -> IntegrationConfig:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from ccmesh import naming
@@ -56,11 +58,19 @@ class AnalyticsFeed:
         *,
         durable: str = DURABLE,
         batch: int = 512,
+        gather_seconds: float = 1.0,
     ) -> None:
         self._ingest = ingest
         self._batch = batch
+        self._gather = gather_seconds
         self._feed = EventFeed(
-            js, region, durable, filter_subjects(region), start_time=None, max_ack_pending=batch * 2
+            js,
+            region,
+            durable,
+            filter_subjects(region),
+            start_time=None,
+            max_ack_pending=batch * 2,
+            ack_all=True,
         )
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -86,7 +96,7 @@ class AnalyticsFeed:
         failures = 0
         while not self._stopping.is_set():
             try:
-                messages = await self._feed.fetch(self._batch)
+                messages = await self._gathered()
                 if not messages:
                     continue
                 events = []
@@ -99,8 +109,7 @@ class AnalyticsFeed:
                         log.error("analytics: undecodable event on %s skipped", message.subject)
                 folded = [e for e in map(_analytics_item, events) if e is not None]
                 await self._ingest(folded)
-                for message in messages:
-                    await message.ack()
+                await messages[-1].ack()  # acknowledges the whole batch (ack policy "all")
                 failures = 0
             except Exception:
                 if self._stopping.is_set():
@@ -112,6 +121,21 @@ class AnalyticsFeed:
                 with contextlib.suppress(Exception):
                     await self._feed.close()
                     await self._feed.open()  # back at the ack floor: the failed batch comes first
+
+    async def _gathered(self) -> list[Msg]:
+        """A batch: what arrives within `gather_seconds` of its first event, at most `batch`.
+        Each batch is one commit (Parquet parts, fsyncs, the manifest), so at a steady trickle
+        a commit per fetch cost more than everything else the service does."""
+        messages = await self._feed.fetch(self._batch)
+        if not messages:
+            return messages
+        deadline = time.monotonic() + self._gather
+        while len(messages) < self._batch and not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0.01:
+                break
+            messages += await self._feed.fetch(self._batch - len(messages), timeout=min(left, 0.5))
+        return messages
 
 
 def _analytics_item(event: events_pb2.Event) -> Item | None:

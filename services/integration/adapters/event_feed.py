@@ -35,6 +35,7 @@ class EventFeed:
         start_time: datetime | None,
         ack_wait_seconds: float = 30.0,
         max_ack_pending: int = 1024,
+        ack_all: bool = False,
     ) -> None:
         self._js = js
         self._stream = naming.events_stream(region).name
@@ -43,6 +44,8 @@ class EventFeed:
         self._start_time = start_time
         self._ack_wait = ack_wait_seconds
         self._max_ack_pending = max_ack_pending
+        # A reader that settles whole batches in order acknowledges the last message only.
+        self._ack_policy = AckPolicy.ALL if ack_all else AckPolicy.EXPLICIT
         self._subscription: JetStreamContext.PullSubscription | None = None
 
     async def open(self) -> None:
@@ -53,7 +56,7 @@ class EventFeed:
             await self._js.delete_consumer(self._stream, self.durable)
         config = ConsumerConfig(
             durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=self._ack_policy,
             ack_wait=self._ack_wait,
             max_deliver=-1,  # retries are counted by the worker, which dead-letters on its own
             max_ack_pending=self._max_ack_pending,

@@ -4,12 +4,14 @@ replaying the stream from the start into an empty store rebuilds the same contac
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
+from ccmesh import naming
 from ccmesh.events import EventPublisher, StreamSettings, ensure_region_streams
 from integration.adapters.analytics_feed import AnalyticsFeed
 from integration.adapters.analytics_store import ParquetAnalyticsStore
@@ -137,3 +139,37 @@ async def test_a_failed_commit_is_read_again_in_order(js: JetStreamContext, tmp_
         await feed.stop()
     assert store.commits > 3
     assert by_contact(store.facts()) == by_contact(REFERENCE)
+
+
+class CountingStore(ParquetAnalyticsStore):
+    commits = 0
+
+    async def commit(self, facts, ledger) -> None:
+        self.commits += 1
+        await super().commit(facts, ledger)
+
+
+async def test_a_trickle_of_events_is_gathered_into_one_commit_and_acknowledged_once(
+    js: JetStreamContext, tmp_path: Path
+):
+    # Each commit writes files, fsyncs and the manifest: events arriving a few at a time must
+    # not each pay for one. The day arrives in six parts; the feed gathers for three seconds.
+    store = CountingStore.open(tmp_path)
+    feed = AnalyticsFeed(
+        js, REGION, AnalyticsIngest(store).ingest, durable="analytics-gather", gather_seconds=3.0
+    )
+    await feed.start()
+    try:
+        size = len(DAY) // 6 + 1
+        for start in range(0, len(DAY), size):
+            await publish(js, DAY[start : start + size])
+            await asyncio.sleep(0.1)
+        await eventually(lambda: store.commits >= 1, timeout=20, what="the first commit")
+    finally:
+        await feed.stop()
+    assert store.commits == 1
+    assert by_contact(store.facts()) == by_contact(REFERENCE)
+    # One acknowledgement settled the whole batch: nothing is left pending.
+    info = await js.consumer_info(naming.events_stream(REGION).name, "analytics-gather")
+    assert info.num_ack_pending == 0
+    assert info.ack_floor.stream_seq == info.delivered.stream_seq
