@@ -29,6 +29,7 @@ installed by `configure_logging`), so a trace id found in `ccctl contacts show` 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -126,7 +127,11 @@ def shutdown_telemetry() -> None:
         meter_provider.shutdown()
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    # One tracer for the process: `get_tracer` builds a new one per call (its scope, a lock),
+    # a measurable share of a request. Before setup it is the API's proxy, which follows the
+    # provider set later.
     return trace.get_tracer(INSTRUMENTATION)
 
 
