@@ -53,6 +53,7 @@ async def build(runtime: Runtime[IdentityConfig]) -> ServiceParts:
     )
     history_bucket = naming.identity_history_bucket(config.region)
     history = HistoryStore(runtime.js, buckets[history_bucket], history_bucket)
+    await history.follow_link_removals(runtime.nc)
     agents = AgentStore(buckets[naming.identity_bucket(config.region)])
     index_keys = IndexKeys(config.index_key())
     tokens = ServiceTokens(TokenAuthority(config.auth_secret), runtime.name)

@@ -3,7 +3,9 @@
     g.<scope>.<kind>.<hmac>  ->  b"eu"
 
 Shared by every region (bucket `identity-global-index`); claimed with `create`, so the first
-region that homes an identifier keeps it.
+region that homes an identifier keeps it. A claim is its own lookup: a create that fails says the
+identifier has a home, and the read nats-py makes of a key whose create failed (to tell a deleted
+key) tells which, so a new identifier costs one write and no read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from ccmesh.kv import ReadYourWritesKV
 from identity.domain.identifiers import Identifier
 from identity.domain.residency import IndexKeys
 
@@ -36,6 +39,19 @@ class GlobalIndex:
         # Already homed (here, or first in another region): the first claim stays.
         with contextlib.suppress(KeyWrongLastSequenceError):
             await self._kv.create(self._key(tenant_id, scope, identifier), region.encode())
+
+    async def claim_home(self, tenant_id: str, scope: str, identifier: Identifier, region: str) -> str | None:
+        """Home the identifier in `region` unless it has a home: None when this call homed it,
+        else the region it has (`region` too when the entry vanished meanwhile: no one else's)."""
+        key = self._key(tenant_id, scope, identifier)
+        try:
+            await self._kv.create(key, region.encode())
+        except KeyWrongLastSequenceError:
+            seen = self._kv.known(key) if isinstance(self._kv, ReadYourWritesKV) else None
+            if seen is not None:
+                return seen[0].decode()
+            return await self.home_of(tenant_id, scope, identifier) or region
+        return None
 
     async def forget(self, tenant_id: str, scope: str, identifier: Identifier, region: str) -> bool:
         """Remove the entry if it names this region; True when it did."""

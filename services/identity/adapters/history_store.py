@@ -10,6 +10,10 @@ A timeline is read straight from the bucket's stream with "next message on subje
 so a page costs the same whatever the size of the bucket: on a one-replica bucket one batched
 direct get per page (`ccmesh.contact_history.read_subject`), on a replicated one a lookup per
 entry from the stream's leader (a follower's direct get may not have an entry just appended).
+
+A contact's link never changes once made, only erased: links written or read here are kept in
+memory (`KnownLinks`) until a removal of them is heard, so a contact's events after its first
+read none.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import hashlib
 import re
 from collections.abc import Sequence
 
+from nats.aio.client import Client
+from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from ccmesh.contact_history import read_subject
 from ccmesh.kv import ReadYourWritesKV
+from identity.adapters.known_links import KnownLinks
 from identity.adapters.kv_keys import matching_keys
 from identity.domain.audit import AuditRecord, CrossingRecord
 from identity.domain.timeline import ContactLink, TimelineEntry
@@ -48,6 +55,12 @@ class HistoryStore:
         self._kv = kv
         self.bucket = bucket
         self.stream = f"KV_{bucket}"
+        #: Links written or read here, answering a contact's later events without a read once
+        #: `follow_link_removals` has started (see `KnownLinks`).
+        self.known_links = KnownLinks(bucket)
+
+    async def follow_link_removals(self, nc: Client) -> None:
+        await self.known_links.follow(nc)
 
     # -- timeline
     async def append(self, tenant_id: str, entry: TimelineEntry) -> bool:
@@ -65,26 +78,48 @@ class HistoryStore:
         acknowledgement in turn: the stream stores them in that order (a timeline reads in stream
         order), the lot costs one round trip. Each result: True appended, False already there
         (or erased: a purged entry is not written again), or the failure of that append."""
-        js = self._js
-        pending = [
-            await js.publish_async(
-                f"$KV.{self.bucket}.tl.{tenant_id}.{entry.customer_id}.{entry.key_token()}",
-                entry.to_json(),
-                headers={"Nats-Expected-Last-Subject-Sequence": "0"},
-                wait_stall=timeout,
-            )
+        _, appended = await self.write_all((), entries, timeout)
+        return appended
+
+    async def write_all(
+        self,
+        links: Sequence[tuple[str, str, ContactLink]],
+        entries: Sequence[tuple[str, TimelineEntry]],
+        timeout: float = 5.0,
+    ) -> tuple[list[BaseException | None], list[bool | BaseException]]:
+        """A batch's (tenant, contact, link) contact links and (tenant, entry) timeline entries,
+        all sent before any acknowledgement is awaited: one round trip for the lot. A link is
+        created once, as `link` does (the first ContactCreated wins), and an erased one is not made
+        again. Each link's failure (None: stored, or there already) and each entry's result as
+        `append_all` gives it."""
+        writes = [(_link_key(tenant, contact), _link_value(link)) for tenant, contact, link in links]
+        writes += [
+            (f"tl.{tenant_id}.{entry.customer_id}.{entry.key_token()}", entry.to_json())
             for tenant_id, entry in entries
         ]
-        results: list[bool | BaseException] = []
-        for future in pending:
-            try:
-                await asyncio.wait_for(future, timeout)
-                results.append(True)
-            except APIError as error:
-                results.append(False if error.err_code == _WRONG_LAST_SEQUENCE else error)
-            except Exception as error:
-                results.append(error)
-        return results
+        removals = self.known_links.removals
+        # Started in order, each write is queued on the connection before it first waits: they
+        # leave together, and the stream stores them in this order. (Not `publish_async`: nats-py
+        # never settles its future when the server refuses the write, as a create-once does.)
+        answers = await asyncio.gather(
+            *(self._create_once(key, value, timeout) for key, value in writes), return_exceptions=True
+        )
+        results = [_created(answer) for answer in answers]
+        for (tenant_id, contact_id, link), result in zip(links, results[: len(links)], strict=True):
+            if result is True:  # stored by this write: the link the contact has
+                self.known_links.remember(_link_key(tenant_id, contact_id), link, removals)
+        linked = [result if isinstance(result, BaseException) else None for result in results[: len(links)]]
+        return linked, results[len(links) :]
+
+    async def _create_once(self, key: str, value: bytes, timeout: float) -> api.PubAck:
+        """Store `value` under `key` only if the key never had a message (a purge marker counts):
+        an `APIError` with the wrong-last-sequence code when it had."""
+        return await self._js.publish(
+            f"$KV.{self.bucket}.{key}",
+            value,
+            timeout=timeout,
+            headers={"Nats-Expected-Last-Subject-Sequence": "0"},
+        )
 
     async def entries_after(
         self, tenant_id: str, customer_id: str, start_sequence: int, limit: int, channels: frozenset[int]
@@ -150,24 +185,35 @@ class HistoryStore:
 
     # -- contact links
     async def link(self, tenant_id: str, contact_id: str, link: ContactLink) -> None:
-        key = f"link.{tenant_id}.{subject_token(contact_id)}"
-        payload = f"{link.customer_id}|{link.channel}".encode()
+        key = _link_key(tenant_id, contact_id)
+        removals = self.known_links.removals
         # The first ContactCreated wins; a redelivery changes nothing.
         with contextlib.suppress(KeyWrongLastSequenceError):
-            await self._kv.create(key, payload)
+            await self._kv.create(key, _link_value(link))
+            self.known_links.remember(key, link, removals)
 
     async def linked(self, tenant_id: str, contact_id: str) -> ContactLink | None:
+        key = _link_key(tenant_id, contact_id)
+        known = self.known_links.get(key)
+        if known is not None:
+            return known
+        removals = self.known_links.removals
         try:
-            entry = await self._kv.get(f"link.{tenant_id}.{subject_token(contact_id)}")
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None
         if not entry.value:
             return None
         customer_id, _, channel = entry.value.decode().partition("|")
-        return ContactLink(customer_id, int(channel or 0))
+        link = ContactLink(customer_id, int(channel or 0))
+        self.known_links.remember(key, link, removals)
+        return link
 
     async def purge_link(self, tenant_id: str, contact_id: str) -> None:
-        await self._kv.purge(f"link.{tenant_id}.{subject_token(contact_id)}")
+        key = _link_key(tenant_id, contact_id)
+        self.known_links.forget(key)
+        await self._kv.purge(key)
+        self.known_links.forget(key)
 
     # -- audit and crossings
     async def add_audit(self, tenant_id: str, customer_id: str, record: AuditRecord) -> None:
@@ -200,3 +246,18 @@ class HistoryStore:
             if entry.value:
                 values.append(entry.value)
         return values
+
+
+def _link_key(tenant_id: str, contact_id: str) -> str:
+    return f"link.{tenant_id}.{subject_token(contact_id)}"
+
+
+def _link_value(link: ContactLink) -> bytes:
+    return f"{link.customer_id}|{link.channel}".encode()
+
+
+def _created(answer: api.PubAck | BaseException) -> bool | BaseException:
+    """True: stored; False: the key had a message already; else the failure."""
+    if isinstance(answer, APIError) and answer.err_code == _WRONG_LAST_SEQUENCE:
+        return False
+    return answer if isinstance(answer, BaseException) else True

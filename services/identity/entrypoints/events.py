@@ -26,6 +26,11 @@ def timeline_consumer(
     kinds = sorted(TIMELINE_KINDS)
     subjects = [naming.event_subject(region, "*", kind, "*") for kind in kinds]
     settings = ConsumerSettings(
-        durable=DURABLE, filter_subject=subjects[0], more_filter_subjects=tuple(subjects[1:])
+        durable=DURABLE,
+        filter_subject=subjects[0],
+        more_filter_subjects=tuple(subjects[1:]),
+        # Timelines are read by people, not by the contact's path to an agent: a quarter second
+        # of gathering turns about one fetch per event into one per batch.
+        gather_seconds=0.25,
     )
     return DurableConsumer(js, region, settings, batch_handler=handle)

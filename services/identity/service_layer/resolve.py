@@ -5,13 +5,17 @@ an `exact` rule decides the customer; owners found under `suggest` rules are onl
 Identifiers nobody owns are attached to the resolved customer. Identifiers owned by different
 customers are NOT merged here: merging is an explicit, audited operation.
 
-Residency: when nothing matches locally, the global index (keyed hashes only) tells whether an
-identifier is homed in another region; then that region answers (`ask_home`) and nothing is
-created here. A customer created here is entered into the global index with this region.
+Residency: when nothing matches locally, the identifiers are claimed for this region in the
+global index (keyed hashes only) before anything is created here, so the home is decided first
+and no other region creates the same person meanwhile; a claim that fails names the region that
+has the identifier. When one is homed in another region, the claims just made are withdrawn, that
+region answers (`ask_home`) and nothing is created here. Identifiers attached here later are
+entered into the global index with this region after they are claimed locally.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -71,19 +75,23 @@ async def resolve_customer(
     unique = list(dict.fromkeys(identifiers))
     store, scope = ctx.store, ctx.scope
     for _ in range(_ATTEMPTS):
-        owners = {identifier: await store.owner(scope, identifier) for identifier in unique}
+        # Independent reads, sent together.
+        found_owners = await asyncio.gather(*(store.owner(scope, identifier) for identifier in unique))
+        owners = dict(zip(unique, found_owners, strict=True))
         decision = decide(ctx.rules, owners)
         if decision.customer_id is None:
+            homed: frozenset[Identifier] = frozenset()
             if not any(owners.values()):
-                remote = await _homed_elsewhere(ctx, unique)
-                if remote is not None:
+                home = await _home_here(ctx, unique)
+                if isinstance(home, RemoteAnswer):
                     ctx.metrics.resolutions.add(1, {"outcome": "remote"})
-                    return Resolution(remote.customer, False, (), remote)
+                    return Resolution(home.customer, False, (), home)
+                homed = home
             if not decision.unclaimed:
                 # Every identifier belongs to someone the rules only suggest: nothing to create.
                 ctx.metrics.resolutions.add(1, {"outcome": "suggested"})
                 return Resolution(None, False, decision.suggestions)
-            made = await _create(ctx, list(decision.unclaimed), dict(attributes or {}))
+            made = await _create(ctx, list(decision.unclaimed), dict(attributes or {}), homed)
             if made is not None:
                 created, revision = made
                 ctx.metrics.resolutions.add(1, {"outcome": "created"})
@@ -108,17 +116,27 @@ async def resolve_customer(
     raise ResolveConflict(f"identifiers kept changing owner during {_ATTEMPTS} attempts")
 
 
-async def _homed_elsewhere(ctx: ResolveContext, identifiers: list[Identifier]) -> RemoteAnswer | None:
+async def _home_here(
+    ctx: ResolveContext, identifiers: list[Identifier]
+) -> RemoteAnswer | frozenset[Identifier]:
+    """Claim the identifiers' home for this region, the claims sent together. The identifiers this
+    call homed here, or the answer of the region that has one of them (the first in the caller's
+    order), after this call's claims are withdrawn: nothing of the person stays pointing here."""
     if ctx.global_index is None or ctx.ask_home is None:
-        return None
-    for identifier in identifiers:
-        home = await ctx.global_index.home_of(ctx.tenant_id, ctx.scope, identifier)
-        if home and home != ctx.region:
-            answer = await ctx.ask_home(home, identifiers)
-            kind = "personal" if answer.customer is not None else "pseudonymous"
-            ctx.metrics.cross_region_lookups.add(1, {"crossed": kind, "home_region": home})
-            return answer
-    return None
+        return frozenset()
+    index = ctx.global_index
+    homes = await asyncio.gather(
+        *(index.claim_home(ctx.tenant_id, ctx.scope, identifier, ctx.region) for identifier in identifiers)
+    )
+    homed = frozenset(i for i, home in zip(identifiers, homes, strict=True) if home is None)
+    elsewhere = next((home for home in homes if home is not None and home != ctx.region), None)
+    if elsewhere is None:
+        return homed
+    await asyncio.gather(*(index.forget(ctx.tenant_id, ctx.scope, i, ctx.region) for i in homed))
+    answer = await ctx.ask_home(elsewhere, identifiers)
+    kind = "personal" if answer.customer is not None else "pseudonymous"
+    ctx.metrics.cross_region_lookups.add(1, {"crossed": kind, "home_region": elsewhere})
+    return answer
 
 
 async def _enter_global(ctx: ResolveContext, identifiers: list[Identifier]) -> None:
@@ -129,8 +147,13 @@ async def _enter_global(ctx: ResolveContext, identifiers: list[Identifier]) -> N
 
 
 async def _create(
-    ctx: ResolveContext, identifiers: list[Identifier], attributes: dict[str, str]
+    ctx: ResolveContext,
+    identifiers: list[Identifier],
+    attributes: dict[str, str],
+    homed: frozenset[Identifier] = frozenset(),
 ) -> tuple[Customer, int] | None:
+    """Claim the identifiers and write the new profile; None when another customer claimed one
+    first. `homed`: identifiers whose global index entry this resolution made already."""
     store, scope = ctx.store, ctx.scope
     customer = Customer(
         customer_id=uuid.uuid4().hex,
@@ -151,8 +174,11 @@ async def _create(
             return None
         claimed.append(identifier)
     # A concurrent resolver may already have rebuilt this profile from our claims: merge into it.
-    merged, revision = await store.create_or_merge(customer)
-    await _enter_global(ctx, identifiers)
+    # The global entries not made by this resolution (one it found naming this region may be
+    # withdrawn by the resolver that made it) go in alongside: independent writes, sent together.
+    (merged, revision), _ = await asyncio.gather(
+        store.create_or_merge(customer), _enter_global(ctx, [i for i in identifiers if i not in homed])
+    )
     return merged, revision
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from contactcenter.events.v1 import events_pb2
@@ -33,55 +34,66 @@ async def record_event(history: History, event: events_pb2.Event) -> bool:
 
 
 async def record_events(history: History, events: Sequence[events_pb2.Event]) -> list[BaseException | None]:
-    """`record_event` for a batch, in fewer store operations: a contact's link is read at most
-    once per batch (and not at all when the batch's own ContactCreated made it, or when the event
-    makes no entry); the entries are appended in the batch's order (a merged timeline reads in
-    stream order) in one pipelined write. Returns each event's failure (None when recorded or
-    not part of any history)."""
+    """`record_event` for a batch, in fewer store operations and round trips: a contact's link is
+    read at most once per batch (and not at all when the batch's own ContactCreated makes it, or
+    when the event makes no entry), the reads sent together; the batch's new links and its entries
+    (in the batch's order: a merged timeline reads in stream order) go out in one pipelined write.
+    Returns each event's failure (None when recorded or not part of any history)."""
     outcomes: list[BaseException | None] = [None] * len(events)
-    links: dict[tuple[str, str], ContactLink | None] = {}
+    made: dict[tuple[str, str], ContactLink] = {}
+    creating: list[tuple[int, tuple[str, str], ContactLink]] = []
+    for index, event in enumerate(events):
+        link = _link_made_by(event)
+        if link is not None:
+            key = (event.tenant.tenant_id, event.contact_id)
+            creating.append((index, key, link))
+            # A contact is created once: its ContactCreated (or a redelivery of it) is its link.
+            made.setdefault(key, link)
+    linked_contacts = dict.fromkeys(
+        (event.tenant.tenant_id, event.contact_id)
+        for event in events
+        if event.tenant.tenant_id and needs_link(event)
+    )
+    wanted = [key for key in linked_contacts if key not in made]
+    read = await asyncio.gather(*(history.linked(*key) for key in wanted), return_exceptions=True)
+    stored = dict(zip(wanted, read, strict=True))
     indexes: list[int] = []
     entries: list[tuple[str, TimelineEntry]] = []
     for index, event in enumerate(events):
         tenant_id = event.tenant.tenant_id
         if not tenant_id:
             continue
-        try:
-            link = await _link_of(history, event, links)
-        except Exception as error:
-            outcomes[index] = error
-            continue
+        link = _link_made_by(event)
+        if link is None and needs_link(event):
+            key = (tenant_id, event.contact_id)
+            found = made[key] if key in made else stored[key]
+            if isinstance(found, BaseException):
+                outcomes[index] = found
+                continue
+            link = found
         entry = entry_from_event(event, link)
         if entry is not None:
             indexes.append(index)
             entries.append((tenant_id, entry))
-    if entries:
-        for index, result in zip(indexes, await history.append_all(entries), strict=True):
-            if isinstance(result, BaseException):
-                outcomes[index] = result
+    if not creating and not entries:
+        return outcomes
+    link_failures, appended = await history.write_all(
+        [(tenant_id, contact_id, link) for _, (tenant_id, contact_id), link in creating], entries
+    )
+    for (index, _, _), failure in zip(creating, link_failures, strict=True):
+        outcomes[index] = outcomes[index] or failure
+    for index, result in zip(indexes, appended, strict=True):
+        if isinstance(result, BaseException):
+            outcomes[index] = result
     return outcomes
 
 
-async def _link_of(
-    history: History, event: events_pb2.Event, links: dict[tuple[str, str], ContactLink | None]
-) -> ContactLink | None:
-    """The event's contact link: stored (first ContactCreated wins) or read once per batch."""
-    tenant_id = event.tenant.tenant_id
-    key = (tenant_id, event.contact_id)
-    if event.HasField("contact_created"):
-        created = event.contact_created
-        if not created.customer_id:
-            return None
-        link = ContactLink(created.customer_id, created.channel)
-        await history.link(tenant_id, event.contact_id, link)
-        # A contact is created once: its ContactCreated (or a redelivery of it) is its link.
-        links.setdefault(key, link)
-        return link
-    if not needs_link(event):
+def _link_made_by(event: events_pb2.Event) -> ContactLink | None:
+    """The contact link a ContactCreated of a known customer makes (None for any other event)."""
+    if not event.tenant.tenant_id or not event.HasField("contact_created"):
         return None
-    if key not in links:
-        links[key] = await history.linked(tenant_id, event.contact_id)
-    return links[key]
+    created = event.contact_created
+    return ContactLink(created.customer_id, created.channel) if created.customer_id else None
 
 
 async def customers_of_history(store: Profiles, customer: Customer) -> list[str]:

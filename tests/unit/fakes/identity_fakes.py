@@ -116,6 +116,21 @@ class FakeHistory:
                 results.append(error)
         return results
 
+    async def write_all(
+        self,
+        links: Sequence[tuple[str, str, ContactLink]],
+        entries: Sequence[tuple[str, TimelineEntry]],
+        timeout: float = 5.0,
+    ) -> tuple[list[BaseException | None], list[bool | BaseException]]:
+        failures: list[BaseException | None] = []
+        for tenant_id, contact_id, link in links:
+            try:
+                await self.link(tenant_id, contact_id, link)
+                failures.append(None)
+            except Exception as error:
+                failures.append(error)
+        return failures, await self.append_all(entries, timeout)
+
     async def entries_after(
         self, tenant_id: str, customer_id: str, start_sequence: int, limit: int, channels: frozenset[int]
     ) -> tuple[list[tuple[int, TimelineEntry]], bool]:
@@ -162,12 +177,27 @@ class FakeHistory:
 class FakeGlobalIndex:
     def __init__(self) -> None:
         self.homes: dict[tuple[str, str, Identifier], str] = {}
+        #: How many times each operation was asked (a claim that fails reads nothing more).
+        self.calls: dict[str, int] = {}
+
+    def _count(self, operation: str) -> None:
+        self.calls[operation] = self.calls.get(operation, 0) + 1
 
     async def home_of(self, tenant_id: str, scope: str, identifier: Identifier) -> str | None:
+        self._count("home_of")
         return self.homes.get((tenant_id, scope, identifier))
 
     async def claim(self, tenant_id: str, scope: str, identifier: Identifier, region: str) -> None:
+        self._count("claim")
         self.homes.setdefault((tenant_id, scope, identifier), region)
+
+    async def claim_home(self, tenant_id: str, scope: str, identifier: Identifier, region: str) -> str | None:
+        self._count("claim_home")
+        key = (tenant_id, scope, identifier)
+        if key in self.homes:
+            return self.homes[key]
+        self.homes[key] = region
+        return None
 
     async def forget(self, tenant_id: str, scope: str, identifier: Identifier, region: str) -> bool:
         if self.homes.get((tenant_id, scope, identifier)) != region:

@@ -60,7 +60,10 @@ class FakeHolds:
 
     async def objects_naming(self, needles: Sequence[str]) -> list[HeldCopy]:
         return [
-            HeldCopy(OBJECTS, f"attachments-eu/{n}/rec.wav", b"RIFF") for n in needles if n.startswith("c")
+            # Contacts' recordings ("c1"); a customer id (random hex) may start with "c" too.
+            HeldCopy(OBJECTS, f"attachments-eu/{n}/rec.wav", b"RIFF")
+            for n in needles
+            if n[:1] == "c" and n[1:].isdigit()
         ]
 
     async def objects_of_contact(self, tenant_id: str, contact_id: str) -> list[str]:

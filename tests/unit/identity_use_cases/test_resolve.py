@@ -62,3 +62,54 @@ async def test_an_index_entry_whose_profile_was_never_written_is_repaired_not_fa
     outcome = await resolve_customer(context(store), [phone("+447700900001")])
     assert outcome.customer is not None and outcome.customer.customer_id == "orphan-1"
     assert await store.get(TENANT, "orphan-1") is not None
+
+
+async def test_a_new_customer_is_homed_by_its_global_claim_alone_without_reading_the_index_first() -> None:
+    store, index = FakeProfiles(), FakeGlobalIndex()
+
+    async def ask_home(home: str, identifiers: list[Identifier]) -> RemoteAnswer:
+        raise AssertionError(f"asked {home} although nothing is homed elsewhere")
+
+    outcome = await resolve_customer(
+        context(store, global_index=index, ask_home=ask_home), [phone("+447700900001")]
+    )
+    assert outcome.created and outcome.customer is not None
+    assert index.homes == {(TENANT, TENANT, phone("+447700900001")): REGION}
+    # The claim decided the home: no lookup before it, no second write after the creation.
+    assert index.calls == {"claim_home": 1}
+
+
+async def test_claims_made_beside_an_identifier_homed_elsewhere_are_withdrawn_before_asking_there() -> None:
+    store, index = FakeProfiles(), FakeGlobalIndex()
+    await index.claim(TENANT, TENANT, email("jane@example.com"), "us")
+    asked: list[str] = []
+
+    async def ask_home(home: str, identifiers: list[Identifier]) -> RemoteAnswer:
+        # By the time the home region is asked, nothing of this person points here any more.
+        assert (TENANT, TENANT, phone("+447700900001")) not in index.homes
+        asked.append(home)
+        return RemoteAnswer(home, "psr_ref", None)
+
+    outcome = await resolve_customer(
+        context(store, global_index=index, ask_home=ask_home),
+        [phone("+447700900001"), email("jane@example.com")],
+    )
+    assert asked == ["us"] and outcome.remote == RemoteAnswer("us", "psr_ref", None)
+    assert store.profiles == {} and store.index == {}
+    assert index.homes == {(TENANT, TENANT, email("jane@example.com")): "us"}
+
+
+async def test_an_identifier_homed_here_without_a_customer_after_a_crash_gets_one_and_keeps_it() -> None:
+    store, index = FakeProfiles(), FakeGlobalIndex()
+    # A resolver claimed the home, then stopped before it wrote the customer.
+    await index.claim(TENANT, TENANT, phone("+447700900001"), REGION)
+
+    async def ask_home(home: str, identifiers: list[Identifier]) -> RemoteAnswer:
+        raise AssertionError("the identifier is homed here")
+
+    outcome = await resolve_customer(
+        context(store, global_index=index, ask_home=ask_home), [phone("+447700900001")]
+    )
+    assert outcome.created and outcome.customer is not None
+    assert await store.owner(TENANT, phone("+447700900001")) == outcome.customer.customer_id
+    assert index.homes == {(TENANT, TENANT, phone("+447700900001")): REGION}

@@ -97,3 +97,31 @@ async def test_a_failing_append_fails_only_its_own_event() -> None:
     assert isinstance(outcomes[2], ConnectionError)
     assert await timeline(history, "cust-1") == ["c1-1", "c1-4"]
     assert await timeline(history, "cust-2") == ["c2-1", "c2-3", "c2-4"]
+
+
+class FlakyLinks(CountingHistory):
+    """A history whose next link writes fail (the bucket away for a moment)."""
+
+    def __init__(self, failing_links: int) -> None:
+        super().__init__()
+        self.failing_links = failing_links
+
+    async def link(self, tenant_id: str, contact_id: str, link: ContactLink) -> None:
+        if self.failing_links:
+            self.failing_links -= 1
+            raise ConnectionError("history bucket unreachable")
+        await super().link(tenant_id, contact_id, link)
+
+
+async def test_a_failing_link_write_fails_its_contact_created_and_the_redelivery_completes_it() -> None:
+    history = FlakyLinks(failing_links=1)
+    events = a_contact("c1", "cust-1")
+    outcomes = await record_events(history, events)
+    assert [events[i].event_id for i, outcome in enumerate(outcomes) if outcome is not None] == ["c1-1"]
+    # The batch still knew the link: the contact's later events are on the timeline already.
+    assert await timeline(history, "cust-1") == ["c1-1", "c1-3", "c1-4"]
+    assert await history.linked(TENANT, "c1") is None
+    # Redelivered (only the failed event comes back): the link is stored, nothing is doubled.
+    assert await record_events(history, [events[0]]) == [None]
+    assert await history.linked(TENANT, "c1") == ContactLink("cust-1", SMS)
+    assert await timeline(history, "cust-1") == ["c1-1", "c1-3", "c1-4"]
