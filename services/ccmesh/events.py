@@ -201,6 +201,10 @@ class ConsumerSettings:
     batch: int = 32
     #: Further subject filters of the same consumer (NATS 2.10 multi-filter consumers).
     more_filter_subjects: Sequence[str] = ()
+    #: Seconds to let events gather after a batch that did not fill (0: fetch again at once).
+    #: A fetch costs a request, a status reply and a wake-up of both ends whatever it brings,
+    #: so a consumer off the contact's critical path trades this much delay for fewer of them.
+    gather_seconds: float = 0.0
 
 
 M = TypeVar("M", bound=Message)
@@ -351,6 +355,9 @@ class DurableConsumer(Generic[M]):
             elif self._handler is not None:
                 for message in messages:
                     await self._process(self._handler, message)
+            if self.settings.gather_seconds > 0 and len(messages) < self.settings.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.settings.gather_seconds)
 
     async def _process(self, handler: Callable[[M], Awaitable[None]], message: Msg) -> None:
         delivered = message.metadata.num_delivered

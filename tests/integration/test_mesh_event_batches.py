@@ -210,3 +210,24 @@ def test_a_consumer_needs_exactly_one_kind_of_handler(js: JetStreamContext) -> N
 
     with pytest.raises(ValueError, match="either a handler or a batch_handler"):
         DurableConsumer(js, REGION, settings, handle, batch_handler=concurrently(handle))
+
+
+async def test_a_consumer_that_gathers_takes_a_trickle_in_few_batches(
+    js: JetStreamContext, consume: Callable[..., Awaitable[DurableConsumer]]
+) -> None:
+    batches: list[list[str]] = []
+
+    async def handle(events: Sequence[events_pb2.Event]) -> Sequence[Outcome]:
+        batches.append([e.event_id for e in events])
+        return [None] * len(events)
+
+    await consume("gathering", handle, gather_seconds=1.5)
+    ids = [f"g{n}" for n in range(8)]
+    for event_id in ids:
+        await publish(js, [event_id])
+        await asyncio.sleep(0.05)
+    await eventually(lambda: sum(map(len, batches)) == len(ids), what="every event handled")
+    await settled(js, "gathering")
+    # Eight events 50 ms apart: the first fetch takes what is there, the rest wait together.
+    assert [e for batch in batches for e in batch] == ids
+    assert len(batches) <= 3, batches
