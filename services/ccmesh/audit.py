@@ -31,6 +31,7 @@ import orjson
 from nats.js.client import JetStreamContext
 
 from ccmesh import naming
+from ccmesh.js_publish import publish_pipelined
 
 log = logging.getLogger(__name__)
 
@@ -237,10 +238,18 @@ class AuditLog:
         while True:
             try:
                 futures = [
-                    await self.js.publish_async(subject, data, headers={"Nats-Msg-Id": message_id})
+                    publish_pipelined(
+                        self.js, subject, data, headers={"Nats-Msg-Id": message_id}, timeout=self._ack_timeout
+                    )
                     for subject, data, message_id in messages
                 ]
-                await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
+                # Every outcome collected (none left unretrieved); the first refusal is the error.
+                outcomes = await asyncio.wait_for(
+                    asyncio.gather(*futures, return_exceptions=True), self._ack_timeout
+                )
+                refused = next((o for o in outcomes if isinstance(o, BaseException)), None)
+                if refused is not None:
+                    raise refused
                 self.written += len(batch)
                 return
             except asyncio.CancelledError:

@@ -29,6 +29,7 @@ from ccmesh import naming, retention_ttl, telemetry
 from ccmesh.consumer_metrics import consumer_metrics
 from ccmesh.creation import retry_creation
 from ccmesh.envelope import event_type
+from ccmesh.js_publish import publish_pipelined
 from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
 from ccmesh.status import retryable
 from ccmesh.stores import STREAM_DUPLICATE_WINDOW_SECONDS, ensure_stream
@@ -133,8 +134,8 @@ class EventPublisher:
             with self._span(event, subject, kind):
                 telemetry.inject(headers)
                 pending.append(
-                    await self._js.publish_async(
-                        subject, event.SerializeToString(), headers=headers, wait_stall=timeout
+                    publish_pipelined(
+                        self._js, subject, event.SerializeToString(), headers=headers, timeout=timeout
                     )
                 )
         return self._acknowledged(pending, timeout)
