@@ -199,13 +199,26 @@ class ContactStore:
 
     async def contact(self, tenant_id: str, contact_id: str) -> tuple[ContactRecord | None, int]:
         """The contact's record and its revision (None, 0 when there is none)."""
+        key = _contact_key(tenant_id, contact_id)
         try:
-            entry = await self._kv.get(_contact_key(tenant_id, contact_id))
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None, 0
         if not entry.value:
             return None, 0
-        return ContactRecord.from_json(entry.value), int(entry.revision or 0)
+        record, revision = ContactRecord.from_json(entry.value), int(entry.revision or 0)
+        # What was just read is as good a start for this process's next change as what it wrote.
+        self._remember(key, record, revision)
+        return record, revision
+
+    async def started(self, tenant_id: str, contact_id: str) -> bool:
+        """Whether the contact's first step ran. Every change keeps `started` once set, so a record
+        this process last read or wrote as started answers without asking the bucket again."""
+        known = self._known.get(_contact_key(tenant_id, contact_id))
+        if known is not None and known[0] is not None and known[0].started:
+            return True
+        record, _ = await self.contact(tenant_id, contact_id)
+        return record is not None and record.started
 
     async def change_contact(
         self,

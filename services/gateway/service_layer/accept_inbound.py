@@ -66,8 +66,7 @@ async def _opening_unconfirmed(
     drop it if it was stored after all. (Without conversations, no first step marks a contact.)"""
     if conversations is None:
         return False
-    record, _ = await store.contact(tenant_id, contact_id)
-    return record is None or not record.started
+    return not await store.started(tenant_id, contact_id)
 
 
 async def accept_inbound(

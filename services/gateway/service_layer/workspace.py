@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -33,7 +34,13 @@ from gateway.domain.callback_view import number_to_call
 from gateway.domain.events import ContactWrappedUp, MessageSent
 from gateway.domain.inbound import is_provisional
 from gateway.domain.socket_protocol import SocketError
-from gateway.domain.socket_views import agent_view, conversation_facts, message_view, transcript_view
+from gateway.domain.socket_views import (
+    ContactFacts,
+    agent_view,
+    conversation_facts,
+    message_view,
+    transcript_view,
+)
 from gateway.domain.workspace_state import (
     SETTABLE_STATES,
     STATE_NAMES,
@@ -51,6 +58,8 @@ TIMELINE_ENTRIES = 50
 SETTLE_SECONDS = 20.0
 #: The first pause between tries; it doubles up to a second.
 FIRST_PAUSE_SECONDS = 0.1
+#: Offers shown whose contact's facts are remembered for their accept (most recent kept).
+OFFERED_FACTS = 4096
 
 _T = TypeVar("_T")
 
@@ -150,6 +159,8 @@ class Workspace:
         self._ai = ai
         self._store = store
         self._contacts = contacts
+        #: (tenant, contact, reservation) -> the facts its offer view found, final (`_settled`).
+        self._offered: OrderedDict[tuple[str, str, str], ContactFacts] = OrderedDict()
 
     # -- presence ------------------------------------------------------------------------------
 
@@ -276,6 +287,10 @@ class Workspace:
         events, display_name = await self._contact_events(caller, offer.contact_id, offer.home_region)
         facts = conversation_facts(events)
         _check_brand(caller, facts.brand_id)
+        if _settled(facts) and not self._remote(offer.home_region):
+            self._offered[_offer_key(caller, offer)] = facts
+            while len(self._offered) > OFFERED_FACTS:
+                self._offered.popitem(last=False)
         customer = {
             "customerId": facts.customer_id,
             "firstMessage": facts.first_message[:500],
@@ -303,11 +318,14 @@ class Workspace:
         return view
 
     async def accept(self, caller: Caller, offer: Offer) -> HeldContact:
-        events, _ = await until_settled(
-            f"reading {offer.contact_id}",
-            lambda: self._contact_events(caller, offer.contact_id, offer.home_region),
-        )
-        facts = conversation_facts(events)
+        # The offer view read the contact a moment ago: what the accept needs of it is known.
+        facts = self._offered.pop(_offer_key(caller, offer), None)
+        if facts is None:
+            events, _ = await until_settled(
+                f"reading {offer.contact_id}",
+                lambda: self._contact_events(caller, offer.contact_id, offer.home_region),
+            )
+            facts = conversation_facts(events)
         _check_brand(caller, facts.brand_id)
         # Routing first, then the desk: a retry of either converges (routing answers a repeated
         # accept with the same result), so an election between the two leaves nothing half done.
@@ -361,6 +379,7 @@ class Workspace:
             )
 
     async def decline(self, caller: Caller, offer: Offer) -> None:
+        self._offered.pop(_offer_key(caller, offer), None)
         await self._answer(caller, offer.reservation_id, routing_pb2.OFFER_ANSWER_DECLINE)
 
     async def _answer(self, caller: Caller, reservation_id: str, answer: int, contact_id: str = "") -> Any:
@@ -392,13 +411,21 @@ class Workspace:
         return held
 
     async def conversation(self, caller: Caller, held: HeldContact) -> dict[str, Any]:
-        events, display_name = await self._contact_events(caller, held.contact_id, held.home_region)
+        # The conversation and the customer's timeline are asked at once (one write to NATS).
+        reading = asyncio.ensure_future(self._contact_events(caller, held.contact_id, held.home_region))
+        try:
+            timeline = await self._timeline(caller, held)
+        except BaseException:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+            raise
+        events, display_name = await reading
         messages = [view for view in map(message_view, events) if view is not None]
         # Insights made before the agent took the contact; later ones are pushed as they come.
         insights = [agent_view(e) for e in events if e.WhichOneof("payload") == "ai_insight"]
         # A call's transcript so far, in the order it was said.
         transcript = [view for view in map(transcript_view, events) if view is not None]
-        timeline = await self._timeline(caller, held)
         for view in messages:
             view.pop("contactId", None)
         facts = conversation_facts(events)
@@ -620,6 +647,16 @@ class Workspace:
                     caller, held.reservation_id, routing_pb2.OFFER_ANSWER_COMPLETE, held.contact_id
                 ),
             )
+
+
+def _offer_key(caller: Caller, offer: Offer) -> tuple[str, str, str]:
+    return caller.tenant_id, offer.contact_id, offer.reservation_id
+
+
+def _settled(facts: ContactFacts) -> bool:
+    """Whether later events cannot change what an accept takes from the facts: each is the first
+    non-empty value in stream order, and a read after this one only adds later events."""
+    return bool(facts.channel and facts.customer_id and facts.brand_id)
 
 
 def _check_brand(caller: Caller, brand_id: str) -> None:

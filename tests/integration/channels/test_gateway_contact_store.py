@@ -103,3 +103,17 @@ async def test_the_remembered_records_are_bounded(kv: KeyValue) -> None:
     for contact_id in reversed(contacts):
         await store.change_contact(TENANT, contact_id, with_language("en"))
     assert bucket.gets == 1
+
+
+async def test_a_started_contact_is_known_started_without_a_read_and_others_are_read(kv: KeyValue) -> None:
+    bucket = CountingBucket(kv)
+    mine, other = ContactStore(bucket), ContactStore(kv)  # type: ignore[arg-type]
+    contact_id, _ = await mine.open_contact(TENANT, "cust-1")
+    await mine.change_contact(TENANT, contact_id, lambda current: current or first_record(contact_id))
+    assert not await mine.started(TENANT, contact_id)  # not started: asked (another may have)
+    assert bucket.gets == 1
+    await other.change_contact(TENANT, contact_id, lambda current: replace(current, started=True))
+    assert await mine.started(TENANT, contact_id)  # started elsewhere: read, then known
+    await mine.change_contact(TENANT, contact_id, with_language("en"))
+    assert await mine.started(TENANT, contact_id)
+    assert bucket.gets == 2

@@ -149,6 +149,10 @@ class FakeContacts:
     async def contact(self, tenant_id: str, contact_id: str) -> tuple[ContactRecord | None, int]:
         return self.records.get((tenant_id, contact_id), (None, 0))
 
+    async def started(self, tenant_id: str, contact_id: str) -> bool:
+        record, _ = await self.contact(tenant_id, contact_id)
+        return record is not None and record.started
+
     async def change_contact(
         self, tenant_id: str, contact_id: str, change: Callable[[ContactRecord | None], ContactRecord]
     ) -> ContactRecord:

@@ -66,12 +66,25 @@ class FakeIdentity:
         return SimpleNamespace(entries=[])
 
 
+class CountingHistory(FakeHistory):
+    """The fake stream's histories, counting the reads."""
+
+    def __init__(self, events: FakeEvents) -> None:
+        super().__init__(events)
+        self.reads = 0
+
+    async def of_contact(self, tenant_id: str, contact_id: str) -> list[events_pb2.Event]:
+        self.reads += 1
+        return await super().of_contact(tenant_id, contact_id)
+
+
 class World:
     def __init__(self) -> None:
         self.events, self.desks, self.routing = FakeEvents(), FakeWorkspaceStore(), FakeRouting()
+        self.history = CountingHistory(self.events)
         self.workspace = Workspace(
             region=REGION,
-            history=FakeHistory(self.events),
+            history=self.history,
             events=self.events,
             routing=self.routing,
             identity=FakeIdentity(),
@@ -158,3 +171,25 @@ async def test_an_agent_cannot_act_on_a_contact_it_does_not_hold_or_of_another_b
         await world.workspace.accept(retail_only, Offer("r2", "c2", "support"))
     assert other_brand.value.code == "forbidden"
     assert world.events.of_kind("message_sent") == []
+
+
+async def test_an_accept_after_its_offer_view_holds_what_the_view_read_without_reading_again() -> None:
+    shown, unseen = World(), World()
+    for world in (shown, unseen):
+        await world.waiting_contact()
+    await shown.workspace.offer_view(AGENT, Offer("r1", "c1", "support"))
+    held = await shown.workspace.accept(AGENT, Offer("r1", "c1", "support"))
+    assert shown.history.reads == 1
+    # The same contact as an accept that reads the events itself.
+    assert held == await unseen.workspace.accept(AGENT, Offer("r1", "c1", "support"))
+
+
+async def test_an_accept_reads_the_contact_when_its_offer_view_could_not_settle_its_facts() -> None:
+    world = World()
+    await world.waiting_contact(brand="")  # a later event may still name the brand
+    await world.workspace.offer_view(AGENT, Offer("r1", "c1", "support"))
+    await world.workspace.accept(AGENT, Offer("r1", "c1", "support"))
+    assert world.history.reads == 2
+    # An offer whose view this process did not make (another reservation) is read too.
+    await world.workspace.accept(AGENT, Offer("r2", "c1", "support"))
+    assert world.history.reads == 3
