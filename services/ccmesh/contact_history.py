@@ -17,10 +17,14 @@ did not make (a hand-over) already read again when something expected is missing
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterable
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
@@ -74,13 +78,55 @@ def _no_direct_reads(stream: str) -> HistoryReadError:
     )
 
 
-async def _answer(subscription: Subscription, stream: str, subject: str) -> Msg:
+async def _answer(answers: asyncio.Queue[Msg], stream: str, subject: str) -> Msg:
     try:
-        return await subscription.next_msg(timeout=READ_TIMEOUT_SECONDS)
-    except NatsTimeoutError as err:
+        return await asyncio.wait_for(answers.get(), READ_TIMEOUT_SECONDS)
+    except TimeoutError as err:
         raise HistoryReadError(
             f"stream {stream!r} did not answer a read of {subject} within {READ_TIMEOUT_SECONDS}s"
         ) from err
+
+
+class _ReplyInboxes:
+    """One wildcard subscription per connection for the answers of every batched read, each read
+    under its own token (as nats.py multiplexes requests). A subscription of its own per read
+    cost a subscribe and an unsubscribe, each a write and a change of the server's interest."""
+
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+        self._prefix = nc.new_inbox()
+        self._waiting: dict[str, asyncio.Queue[Msg]] = {}
+        self._subscription: Subscription | None = None
+        self._subscribing = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def inbox(self) -> AsyncIterator[tuple[str, asyncio.Queue[Msg]]]:
+        if self._subscription is None:
+            async with self._subscribing:  # concurrent first reads subscribe once
+                if self._subscription is None:
+                    self._subscription = await self._nc.subscribe(f"{self._prefix}.*", cb=self._deliver)
+        token = uuid.uuid4().hex
+        answers: asyncio.Queue[Msg] = asyncio.Queue()
+        self._waiting[token] = answers
+        try:
+            yield f"{self._prefix}.{token}", answers
+        finally:
+            del self._waiting[token]
+
+    async def _deliver(self, message: Msg) -> None:
+        answers = self._waiting.get(message.subject.rpartition(".")[2])
+        if answers is not None:  # else the answer of a read that gave up
+            answers.put_nowait(message)
+
+
+_inboxes: weakref.WeakKeyDictionary[Client, _ReplyInboxes] = weakref.WeakKeyDictionary()
+
+
+def _reply_inboxes(nc: Client) -> _ReplyInboxes:
+    inboxes = _inboxes.get(nc)
+    if inboxes is None:
+        inboxes = _inboxes[nc] = _ReplyInboxes(nc)
+    return inboxes
 
 
 async def _direct_batches(
@@ -89,16 +135,13 @@ async def _direct_batches(
     """The first `limit` messages of `stream` on `subject` (wildcards allowed) from sequence
     `start` on, in stream order."""
     nc, prefix = _connection(js)
-    subscription = await nc.subscribe(nc.new_inbox())
     found: list[Msg] = []
-    try:
+    async with _reply_inboxes(nc).inbox() as (reply_to, answers):
         while len(found) < limit:
             request = {"seq": start, "next_by_subj": subject, "batch": min(BATCH, limit - len(found))}
-            await nc.publish(
-                f"{prefix}.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=subscription.subject
-            )
+            await nc.publish(f"{prefix}.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=reply_to)
             while True:
-                message = await _answer(subscription, stream, subject)
+                message = await _answer(answers, stream, subject)
                 headers = message.headers or {}
                 status = headers.get("Status")
                 if status is None:
@@ -117,9 +160,7 @@ async def _direct_batches(
             if int(headers.get("Nats-Num-Pending", "0")) == 0:
                 return found
             start = int(headers["Nats-Last-Sequence"]) + 1
-        return found
-    finally:
-        await subscription.unsubscribe()
+    return found
 
 
 async def read_subject(
