@@ -52,6 +52,9 @@ from routing.service_layer.journey_actions import JourneyActions
 from routing.service_layer.journeys import Continued, JourneyService
 from routing.service_layer.surge_watch import SurgeWatch, SurgeWatchSettings
 
+#: How long closes from elsewhere gather between fetches once a fetch found few (see below).
+CLOSED_GATHER_SECONDS = 0.1
+
 
 def contact_queued(region: str, tenant: str, journey: Journey, hand_off: HandOff) -> events_pb2.Event:
     queued = journey_hand_off(
@@ -272,6 +275,9 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         ConsumerSettings(
             durable="routing-acd-closed",
             filter_subject=naming.event_subject(config.region, "*", "contact_closed", "*"),
+            # Most of these are the ACD's own completions (skipped): a close from elsewhere
+            # waits this much longer, a fetch each time fewer of them.
+            gather_seconds=CLOSED_GATHER_SECONDS,
         ),
         closed_handler(acd),
     )
@@ -292,6 +298,9 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
         on_stop=[
             surge_watch.stop,
             stop_surge_commands,
+            # Called last to first: the ACD stops, then the state changes its last writes
+            # announced are sent before the connection closes.
+            acd_store.settle,
             acd.stop,
             journeys.stop,
             acd_outbox.stop,

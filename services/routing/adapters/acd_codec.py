@@ -134,6 +134,9 @@ def contact_to_bytes(record: ContactRecord) -> bytes:
             "closed_action": record.closed_action,
             "closed_at": record.closed_at,
             "overflow": _mark_to_list(record.overflow),
+            # A string, not an object: the watch decodes every record it brings, and a string is
+            # only copied, however many candidates the decision names.
+            "explanation": record.explanation,
         }
     )
 
@@ -186,6 +189,7 @@ def _contact_from_bytes(raw: bytes) -> ContactRecord:
         closed_action=d.get("closed_action", ""),
         closed_at=d.get("closed_at", 0.0),
         overflow=_mark_from_list(d.get("overflow")),
+        explanation=d.get("explanation", ""),
     )
 
 

@@ -5,9 +5,9 @@ Keys (tenant and ids are key tokens; `_key` refuses anything else):
     agent.<tenant>.<agent>      AgentLedger: state, held contacts (offered/accepted), heartbeat
     contact.<tenant>.<contact>  ContactRecord: waiting/offered/assigned/closed, reservation id
     queue.<tenant>.<queue>      QueueSpec
-    decision.<tenant>.<contact>.offer  the last routing decision's explanation (JSON); one key
-                                token more than the records, so the working set's watch
-                                (`*.*.*`) is not sent every decision
+    decision.<tenant>.<contact>.offer  the last routing decision's explanation (JSON), as
+                                releases before the contact record carried it wrote it: read
+                                for their contacts, never written
 
 Every change of a ledger or a contact record is `ccmesh.kv.update_with`: read value and
 revision, apply a pure transition, write only if the revision is unchanged, else retry with
@@ -80,6 +80,7 @@ def queue_key(tenant: str, name: str) -> str:
 
 
 def decision_key(tenant: str, contact_id: str) -> str:
+    # Where releases before the record's `explanation` kept decisions: still read, never written.
     return _key("decision", tenant, contact_id, "contact_id") + ".offer"
 
 
@@ -112,6 +113,8 @@ class AcdStore:
         #: Events this process published: a later write of their record drops them unswept.
         self.sent = SentIds()
         self._ledger_writes: WriteBatches[AgentLedger] = WriteBatches()
+        #: State changes being published (held here, so a running publish is not collected).
+        self._publishing: set[asyncio.Task[None]] = set()
 
     def _staged(self, events: Sequence[RoutingEvent]) -> list[Entry]:
         if not self._region:
@@ -132,8 +135,15 @@ class AcdStore:
         keep: Callable[[T, Entry], bool] | None = None,
         *,
         ledger: bool = False,
+        send_states_with_caller: bool = False,
     ) -> T:
-        """`ledger`: the record is an agent's ledger, whose state changes are announced too."""
+        """`ledger`: the record is an agent's ledger, whose state changes are announced too.
+
+        `send_states_with_caller`: the write runs in a task of its own whose caller resumes after
+        it (`WriteBatches`): the state change is then published without waiting for its
+        acknowledgement here, so what the caller announces next (an accept's, a completion's)
+        leaves in the same socket write, after it, and both acknowledgements are awaited at once.
+        """
         result: list[T] = []
         #: What each attempt staged of the agent's state change; the last one is the stored one.
         states: list[list[Entry]] = []
@@ -155,9 +165,23 @@ class AcdStore:
         # absent record (and nothing is written), and the ones that create it, an enqueue above
         # all, are nearly always of a new contact, which then costs no read.
         await update_with(self.kv, key, mutate, absent_first=True)
-        if states:
-            await self._agent_states.publish(states[-1], self.sent)
+        if states and states[-1]:
+            publishing = self._agent_states.publish(states[-1], self.sent)
+            if not send_states_with_caller:
+                await publishing
+            else:
+                # Its first step (the send) runs before the caller resumes, its ack is awaited
+                # meanwhile; should the publish fail, the entry stays for the outbox's sweeper.
+                task = asyncio.create_task(publishing)
+                self._publishing.add(task)
+                task.add_done_callback(self._publishing.discard)
         return result[-1]
+
+    async def settle(self) -> None:
+        """Wait for the state changes still being published: a stopping service sends them
+        rather than leaving them to another instance's sweeper."""
+        if self._publishing:
+            await asyncio.gather(*list(self._publishing), return_exceptions=True)
 
     async def update_ledger(
         self,
@@ -191,6 +215,7 @@ class AcdStore:
                 existing,
                 announce_all,
                 ledger=True,
+                send_states_with_caller=True,
             )
 
         return await self._ledger_writes.change(key, change, write, announce)
@@ -242,10 +267,15 @@ class AcdStore:
                 return acd_codec.queue_from_bytes(entry.value)
         return None
 
-    async def put_decision(self, tenant: str, contact_id: str, decision: dict[str, Any]) -> None:
-        await self.kv.put(decision_key(tenant, contact_id), orjson.dumps(decision))
-
     async def get_decision(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
+        """The contact's last routing decision: in its record (the offer writes it there), or,
+        for contacts offered by releases that wrote it under a key of its own, under that key."""
+        with contextlib.suppress(KeyNotFoundError):
+            entry = await self.kv.get(contact_key(tenant, contact_id))
+            if entry.value:
+                explanation = acd_codec.stored_contact(entry.value).explanation
+                if explanation:
+                    return dict(orjson.loads(explanation))
         for key in (decision_key(tenant, contact_id), _former_decision_key(tenant, contact_id)):
             with contextlib.suppress(Exception):
                 entry = await self.kv.get(key)

@@ -61,9 +61,15 @@ class ContactRecord:
     closed_at: float = 0.0
     #: The last overflow move (for the hysteresis that keeps contacts from bouncing).
     overflow: OverflowMark = NO_MARK
+    #: Why the last offer went to its agent (the routing decision, as its explanation's JSON
+    #: text, opaque here): written by the offer's own write, so it costs no write of its own.
+    explanation: str = ""
 
 
-def offer(record: ContactRecord, reservation_id: str, agent_id: str, deadline: float) -> ContactRecord:
+def offer(
+    record: ContactRecord, reservation_id: str, agent_id: str, deadline: float, explanation: str = ""
+) -> ContactRecord:
+    """`explanation`: why this agent (see `ContactRecord.explanation`); "" keeps the last one."""
     if record.status is not ContactStatus.WAITING:
         raise ReservationError(f"contact {record.contact.contact_id} is {record.status.value}, not waiting")
     return replace(
@@ -73,6 +79,7 @@ def offer(record: ContactRecord, reservation_id: str, agent_id: str, deadline: f
         agent_id=agent_id,
         deadline=deadline,
         offers=record.offers + 1,
+        explanation=explanation or record.explanation,
     )
 
 

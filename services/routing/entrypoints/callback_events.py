@@ -21,6 +21,9 @@ from routing.service_layer.callbacks import CallbackRequests
 log = logging.getLogger(__name__)
 
 DURABLE = "routing-callback-commands"
+#: How long customers' messages gather between fetches once a fetch found few: nearly all are
+#: no command, and a command carried out this much later is no later for the customer.
+GATHER_SECONDS = 0.25
 _KINDS = frozenset(channels.to_kind(channel) for channel in channels.TEXT_CHANNELS)
 
 
@@ -45,6 +48,8 @@ def callback_command_consumer(
     js: object, region: str, requests: CallbackRequests
 ) -> DurableConsumer[events_pb2.Event]:
     settings = ConsumerSettings(
-        durable=DURABLE, filter_subject=naming.event_subject(region, "*", "message_received", "*")
+        durable=DURABLE,
+        filter_subject=naming.event_subject(region, "*", "message_received", "*"),
+        gather_seconds=GATHER_SECONDS,
     )
     return DurableConsumer(js, region, settings, callback_command_handler(requests))  # type: ignore[arg-type]

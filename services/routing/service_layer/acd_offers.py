@@ -11,9 +11,9 @@ any contact and a dead instance takes nothing with it.
 An offer is two compare-and-set writes, in this order (a routing pass offers many contacts at
 once: `offer_many` per agent, the agents' concurrently, each contact's two writes in turn):
 
-1. the contact record `waiting -> offered(r, agent, deadline)` (r: a fresh reservation id);
-   only one writer can win this transition for a given revision, so a contact is offered by at
-   most one instance at a time;
+1. the contact record `waiting -> offered(r, agent, deadline)` (r: a fresh reservation id),
+   with the decision's explanation (what `ExplainDecision` tells); only one writer can win this
+   transition for a given revision, so a contact is offered by at most one instance at a time;
 2. the agent's ledger `reserve(r)`, which refuses when the agent would exceed its capacity on
    the channel (offered and accepted contacts both count). The write happens only if the ledger's
    revision is the one the capacity check read; a concurrent reservation changes the revision,
@@ -46,7 +46,10 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
+
+import orjson
 
 from ccmesh.kv import KVError
 from routing.adapters.acd_store import UnknownKey
@@ -99,12 +102,17 @@ class Offers:
         # From the time of writing, not of deciding: a large pass takes a while to decide.
         deadline = max(now, ctx.now()) + ctx.settings.offer_timeout_seconds
         contact = record.contact
+        # The explanation rides with the offer's write of the contact (no write of its own);
+        # should the hold fail, the contact goes back with the explanation it had before.
+        explanation = orjson.dumps(decision_record(decision, now)).decode()
+        explained_before: list[str] = []
+
+        def make_offer(old: ContactRecord | None) -> ContactRecord:
+            explained_before[:] = [must(old).explanation]
+            return contact_rules.offer(must(old), reservation_id, agent_id, deadline, explanation)
+
         try:
-            offered = await ctx.store.update_contact(
-                tenant,
-                contact.contact_id,
-                lambda old: contact_rules.offer(must(old), reservation_id, agent_id, deadline),
-            )
+            offered = await ctx.store.update_contact(tenant, contact.contact_id, make_offer)
         except (ReservationError, UnknownKey, KVError):
             return None  # another instance got there first
         held = Held(reservation_id, contact.contact_id, contact.channel, ReservationState.OFFERED, deadline)
@@ -124,15 +132,13 @@ class Offers:
                 await ctx.store.update_contact(
                     tenant,
                     contact.contact_id,
-                    lambda old: contact_rules.requeue(must(old), reservation_id, passed=False),
+                    lambda old: replace(
+                        contact_rules.requeue(must(old), reservation_id, passed=False),
+                        explanation=explained_before[-1],
+                    ),
                 )
             return None
-        # The explanation and the announcement are sent together: neither waits for the other's
-        # acknowledgement.
-        await asyncio.gather(
-            ctx.store.put_decision(tenant, contact.contact_id, decision_record(decision, now)),
-            ctx.events(announced),
-        )
+        await ctx.events(announced)
         return ledger
 
     async def offer_many(

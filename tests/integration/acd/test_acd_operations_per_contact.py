@@ -121,3 +121,7 @@ async def test_a_routed_contact_reads_no_key_and_writes_each_record_once_per_ste
     assert counted.writes["contact"] <= 5 * CONTACTS
     # offer, accept and complete of one agent's contacts share the ledger's writes
     assert counted.writes["agent"] < 3 * CONTACTS
+    # each offer's explanation rides with its write of the contact: no write of its own
+    assert counted.writes["decision"] == 0
+    explained = await service.explain(TENANT, "c0")
+    assert explained is not None and explained["contact_id"] == "c0" and explained["queue"] == "support"

@@ -57,3 +57,13 @@ def test_contact_round_trip_keeps_what_the_ai_found_and_old_records_read_without
     del stored["intent"], stored["sentiment"]
     old = contact_from_bytes(orjson.dumps(stored)).contact
     assert (old.language, old.intent, old.sentiment) == ("es", "", 0.0)
+
+
+def test_contact_round_trip_keeps_the_offer_explanation_and_old_records_read_without_it() -> None:
+    explanation = orjson.dumps({"agent_id": "a1", "rule": "longest_idle", "candidates": []}).decode()
+    record = ContactRecord(WaitingContact("c1", "q", Channel.SMS, 50, 1.0), explanation=explanation)
+    assert contact_from_bytes(contact_to_bytes(record)) == record
+    stored = orjson.loads(contact_to_bytes(record))
+    assert stored["explanation"] == explanation  # a string: the watch does not decode its inside
+    del stored["explanation"]
+    assert contact_from_bytes(orjson.dumps(stored)).explanation == ""

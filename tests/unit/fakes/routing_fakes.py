@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from routing.adapters.acd_store import UnknownKey
 from routing.domain.contacts import ContactRecord
 from routing.domain.events import Announce, RoutingEvent
@@ -50,7 +52,6 @@ class FakeAcdRecords:
         self.ledgers: dict[tuple[str, str], AgentLedger] = {}
         self.contacts: dict[tuple[str, str], ContactRecord] = {}
         self.queues: dict[tuple[str, str], QueueSpec] = {}
-        self.decisions: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes = 0
         #: Events staged with the writes that made their changes, in order.
         self.staged: list[RoutingEvent] = []
@@ -119,11 +120,9 @@ class FakeAcdRecords:
     async def get_queue(self, tenant: str, name: str) -> QueueSpec | None:
         return self.queues.get((tenant, name))
 
-    async def put_decision(self, tenant: str, contact_id: str, decision: dict[str, Any]) -> None:
-        self.decisions[(tenant, contact_id)] = decision
-
     async def get_decision(self, tenant: str, contact_id: str) -> dict[str, Any] | None:
-        return self.decisions.get((tenant, contact_id))
+        record = self.contacts.get((tenant, contact_id))
+        return dict(orjson.loads(record.explanation)) if record and record.explanation else None
 
     def contact(self, contact_id: str, tenant: str = TENANT) -> ContactRecord:
         return self.contacts[(tenant, contact_id)]

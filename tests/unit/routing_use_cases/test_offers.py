@@ -35,7 +35,8 @@ async def test_an_offer_reserves_the_agent_and_says_why() -> None:
     assert ledger is not None and ledger.load().count(Channel.WEBCHAT) == 1
     offered = store.contact("c1")
     assert (offered.status, offered.agent_id, offered.deadline) == (ContactStatus.OFFERED, "a1", 1020.0)
-    assert store.decisions[(TENANT, "c1")]["rule"] == "longest_idle"
+    explained = await store.get_decision(TENANT, "c1")
+    assert explained is not None and (explained["rule"], explained["agent_id"]) == ("longest_idle", "a1")
     (event,) = events.of(ContactOffered)
     assert isinstance(event, ContactOffered) and event.rule == "longest_idle"
 
@@ -46,6 +47,7 @@ async def test_an_agent_who_filled_up_meanwhile_is_not_over_booked() -> None:
     assert await Offers(ctx).offer(TENANT, record, decided("c1"), 1000.0) is None
     assert store.contact("c1").status is ContactStatus.WAITING  # straight back, not lost
     assert store.ledger("a1").held == () and events.of(ContactOffered) == []
+    assert await store.get_decision(TENANT, "c1") is None  # no offer was made: nothing to explain
 
 
 async def test_accept_then_complete_frees_the_slot() -> None:
@@ -59,6 +61,8 @@ async def test_accept_then_complete_frees_the_slot() -> None:
     done = await offers.complete(TENANT, "a1", reservation)
     assert done.status is ContactStatus.CLOSED and store.ledger("a1").held == ()
     assert [type(e) for e in events.events][-2:] == [ContactAccepted, ContactCompleted]
+    explained = await store.get_decision(TENANT, "c1")  # still told once the contact is closed
+    assert explained is not None and explained["agent_id"] == "a1"
 
 
 async def test_a_decline_requeues_at_the_old_position_and_remembers_who_passed() -> None:
