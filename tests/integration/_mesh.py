@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 from nats.aio.client import Client as NATS
+from nats.js.kv import KeyValue
 
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.rpc_server import MeshServer
@@ -98,3 +99,18 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s: {what or check}")
         await asyncio.sleep(0.02)
+
+
+class CountingBucket:
+    """The real bucket, counting the reads that go to the server."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+        self.gets = 0
+
+    async def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        self.gets += 1
+        return await self._kv.get(key, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kv, name)

@@ -14,19 +14,17 @@ from nats.aio.msg import Msg
 
 from ccmesh import naming
 from ccmesh.channels import Channel
-from ccmesh.events import EventPublisher, StreamSettings, ensure_region_streams
+from ccmesh.events import StreamSettings, ensure_region_streams
 from ccmesh.kv import ensure_bucket
 from ccmesh.outbox import Outbox, js_publisher
 from contactcenter.events.v1 import events_pb2
-from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_store import AcdOutboxMirror, AcdStore
 from routing.adapters.agent_state_events import AgentStateAnnouncer
 from routing.domain.agents import AgentProfile, AgentState
-from routing.domain.events import RoutingEvent
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.service_layer.acd import AcdService, AcdSettings
 
-from ._harness import REGION, TENANT
+from ._harness import REGION, TENANT, announcing
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -37,12 +35,7 @@ async def test_state_changes_are_told_before_the_answers_that_caused_them(nc: NA
     kv = await ensure_bucket(js, naming.acd_bucket(REGION), history=1)
     store = AcdStore(kv, REGION, agent_states=AgentStateAnnouncer(REGION, publish=js_publisher(js)))
     outbox = Outbox(kv, js_publisher(js), sent=store.sent)
-    publisher = EventPublisher(js, REGION)
-
-    async def publish(event: RoutingEvent) -> None:
-        message = to_protobuf(event, REGION)
-        await publisher.publish(message)
-        store.sent.add(message.event_id)
+    publish = announcing(js, store)
 
     told: list[str] = []
 

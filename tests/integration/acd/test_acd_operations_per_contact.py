@@ -17,19 +17,17 @@ from nats.aio.msg import Msg
 
 from ccmesh import naming
 from ccmesh.channels import Channel
-from ccmesh.events import EventPublisher, StreamSettings, ensure_region_streams
+from ccmesh.events import StreamSettings, ensure_region_streams
 from ccmesh.kv import ensure_bucket
 from ccmesh.outbox import Outbox, js_publisher
-from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_store import AcdOutboxMirror, AcdStore
 from routing.domain.agents import AgentProfile, AgentState
 from routing.domain.contacts import ContactStatus
-from routing.domain.events import RoutingEvent
 from routing.domain.queueing import QueueSpec, WaitingContact
 from routing.domain.reservations import ReservationState
 from routing.service_layer.acd import AcdService, AcdSettings
 
-from ._harness import REGION, TENANT
+from ._harness import REGION, TENANT, announcing
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,12 +62,7 @@ async def test_a_routed_contact_reads_no_key_and_writes_each_record_once_per_ste
     kv = await ensure_bucket(js, bucket, history=1)
     store = AcdStore(kv, REGION)
     outbox = Outbox(kv, js_publisher(js), sent=store.sent)
-    publisher = EventPublisher(js, REGION)
-
-    async def publish(event: RoutingEvent) -> None:
-        message = to_protobuf(event, REGION)
-        await publisher.publish(message)
-        store.sent.add(message.event_id)
+    publish = announcing(js, store)
 
     service = AcdService(
         store, AcdOutboxMirror(kv, outbox), AcdSettings(60.0, 3600, 0.05, region=REGION), publish

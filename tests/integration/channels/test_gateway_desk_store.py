@@ -3,9 +3,8 @@ last read or wrote it instead of reading it again, and never lose another instan
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from _mesh import CountingBucket
 from nats.aio.client import Client as NATS
 from nats.js.kv import KeyValue
 
@@ -15,21 +14,6 @@ from gateway.adapters.workspace_store import HeldContact, WorkspaceStore
 
 TENANT = "acme"
 SMS = common_pb2.CHANNEL_KIND_SMS
-
-
-class CountingBucket:
-    """The real bucket, counting the reads that go to the server."""
-
-    def __init__(self, kv: KeyValue) -> None:
-        self._kv = kv
-        self.gets = 0
-
-    async def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
-        self.gets += 1
-        return await self._kv.get(key, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._kv, name)
 
 
 @pytest.fixture
