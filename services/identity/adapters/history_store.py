@@ -31,6 +31,7 @@ from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from ccmesh.contact_history import read_subject
+from ccmesh.js_publish import publish_pipelined
 from ccmesh.kv import ReadYourWritesKV
 from identity.adapters.known_links import KnownLinks
 from identity.adapters.kv_keys import matching_keys
@@ -98,11 +99,20 @@ class HistoryStore:
             for tenant_id, entry in entries
         ]
         removals = self.known_links.removals
-        # Started in order, each write is queued on the connection before it first waits: they
-        # leave together, and the stream stores them in this order. (Not `publish_async`: nats-py
-        # never settles its future when the server refuses the write, as a create-once does.)
+        # Sent back to back in this order, stored in it; a create-once refused fails at once.
         answers = await asyncio.gather(
-            *(self._create_once(key, value, timeout) for key, value in writes), return_exceptions=True
+            *(
+                publish_pipelined(
+                    self._js,
+                    f"$KV.{self.bucket}.{key}",
+                    value,
+                    # Only if the key never had a message (a purge marker counts).
+                    headers={"Nats-Expected-Last-Subject-Sequence": "0"},
+                    timeout=timeout,
+                )
+                for key, value in writes
+            ),
+            return_exceptions=True,
         )
         results = [_created(answer) for answer in answers]
         for (tenant_id, contact_id, link), result in zip(links, results[: len(links)], strict=True):
@@ -110,16 +120,6 @@ class HistoryStore:
                 self.known_links.remember(_link_key(tenant_id, contact_id), link, removals)
         linked = [result if isinstance(result, BaseException) else None for result in results[: len(links)]]
         return linked, results[len(links) :]
-
-    async def _create_once(self, key: str, value: bytes, timeout: float) -> api.PubAck:
-        """Store `value` under `key` only if the key never had a message (a purge marker counts):
-        an `APIError` with the wrong-last-sequence code when it had."""
-        return await self._js.publish(
-            f"$KV.{self.bucket}.{key}",
-            value,
-            timeout=timeout,
-            headers={"Nats-Expected-Last-Subject-Sequence": "0"},
-        )
 
     async def entries_after(
         self, tenant_id: str, customer_id: str, start_sequence: int, limit: int, channels: frozenset[int]
