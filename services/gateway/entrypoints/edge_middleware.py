@@ -49,8 +49,6 @@ from gateway.entrypoints.edge_admission import (
 )
 
 log = logging.getLogger(__name__)
-#: Held once: asking OpenTelemetry for the tracer per request costs more than the span.
-_TRACER = telemetry.tracer()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -171,7 +169,7 @@ class Edge:
         if user_agent:
             attributes["user_agent.original"] = user_agent[:256]
         span_name = f"{request.method} {route}" if route else request.method
-        with _TRACER.start_as_current_span(
+        with telemetry.tracer().start_as_current_span(
             span_name,
             context=propagate.extract(request.headers),
             kind=SpanKind.SERVER,

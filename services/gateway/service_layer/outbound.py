@@ -44,8 +44,6 @@ from gateway.service_layer.callback_attempts import answer_query, status_query
 from gateway.service_layer.ports import CallPlacer, Contacts, EndpointLookup, GatewayEvents, Outbox
 
 log = logging.getLogger(__name__)
-#: Held once: asking OpenTelemetry for the tracer per request costs more than the span.
-_TRACER = telemetry.tracer()
 
 #: Older outbound work is reported failed instead of reaching a customer hours late.
 MAX_AGE_SECONDS = 3600.0
@@ -157,7 +155,7 @@ class OutboundDelivery:
 
         async def send() -> Receipt:
             # The provider call is the contact's outbound delivery in its trace.
-            with _TRACER.start_as_current_span(
+            with telemetry.tracer().start_as_current_span(
                 f"{adapter.name} send",
                 kind=SpanKind.CLIENT,
                 attributes={
