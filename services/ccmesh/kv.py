@@ -165,6 +165,11 @@ class ReadYourWritesKV(KeyValue):
             return None
         return found[1], found[0]
 
+    def known_revision(self, key: str) -> int:
+        """The latest revision of `key` this handle knows of, a deletion's included (0: none)."""
+        found = self._values.get(key)
+        return found[0] if found is not None else 0
+
     def forget(self, key: str) -> None:
         """Drop the remembered value of `key` (it proved out of date)."""
         self._values.pop(key, None)

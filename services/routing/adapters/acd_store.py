@@ -297,6 +297,9 @@ class KeyMirror(WorkingSet):
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        #: Key -> revision of a record read from the bucket ahead of the watch (`refresh_contact`):
+        #: the watch's entries of the key up to that revision are older and not applied.
+        self._read_ahead: dict[str, int] = {}
 
     async def start(self) -> None:
         watcher = await KeyWatch.start(self._kv, "*.*.*")
@@ -322,6 +325,11 @@ class KeyMirror(WorkingSet):
                     # The store's writes start from what the watch saw, not from a read.
                     deleted = entry.operation in ("DEL", "PURGE")
                     self._kv.observe(entry.key, None if deleted else entry.value, entry.revision or 0)
+                ahead = self._read_ahead.get(entry.key)
+                if ahead is not None:
+                    if (entry.revision or 0) <= ahead:
+                        continue
+                    del self._read_ahead[entry.key]
                 try:
                     self.apply(entry.key, entry.value, entry.operation)
                 except (ValueError, KeyError, TypeError):
@@ -330,6 +338,32 @@ class KeyMirror(WorkingSet):
         finally:
             with contextlib.suppress(Exception):
                 await watcher.stop()
+
+    async def refresh_contact(self, tenant: str, contact_id: str) -> None:
+        """Take the contact's record from the bucket's leader when it is newer than any the
+        watch brought. A write the watch should have shown long ago, after a stream's leader
+        changed, must not leave a contact waiting here forever while the bucket says otherwise.
+        An absent key is left alone: a leader elected a moment ago may not have applied the
+        key's creation yet, and the view keeps what it has rather than drop a live contact."""
+        key = contact_key(tenant, contact_id)
+        try:
+            entry = await self._kv.get(key)
+            value, revision, operation = entry.value, entry.revision or 0, entry.operation
+        except KeyNotFoundError as absent:  # a deleted key's error carries its marker
+            marker = getattr(absent, "entry", None)
+            if marker is None or not marker.revision:
+                return
+            value, revision, operation = None, marker.revision, "DEL"
+        except Exception as error:  # any failure: the next pass tries the offer again
+            log.warning("cannot read ACD record %s to refresh the view: %s", key, error)
+            return
+        if isinstance(self._kv, ReadYourWritesKV) and revision < self._kv.known_revision(key):
+            return  # the watch brought a newer one meanwhile (or is about to)
+        self._read_ahead[key] = revision
+        try:
+            self.apply(key, value, operation)
+        except (ValueError, KeyError, TypeError):
+            log.exception("ignoring unreadable ACD record %s", key)
 
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
         kind, tenant, name = key.split(".", 2)

@@ -43,6 +43,12 @@ PLAN_SLICE = 64
 #: A pass lasts as long as its longest chain of round trips: a backlog offered to many agents
 #: must not queue behind a few at a time.
 OFFER_CONCURRENCY = 16
+#: How long a contact offered by a pass is not offered again while the view still shows the
+#: record the offer was made from. Its watch shows the offer's write within milliseconds; a view
+#: unchanged after this long means the offer failed without writing (the bucket electing a
+#: leader) or the watch missed a revision: the contact's stored record is read then and the
+#: contact routed again, so neither leaves it waiting for good.
+IN_FLIGHT_SECONDS = 3.0
 #: How long a queue's predicted service level is reused by later passes: computing it reads
 #: the tenant's agents and the queue's recent contacts, and passes run many times a second.
 PREDICTION_REUSE_SECONDS = 1.0
@@ -68,9 +74,9 @@ class RoutingPass:
         self._overflow_rules = overflow_rules
         #: Hands contacts to other regions' queues; None: rules to other regions do not act.
         self._hand_over = hand_over
-        #: (tenant, contact id) -> the waiting record an offer was made from, until the view
-        #: shows a newer record of the contact.
-        self._in_flight: dict[tuple[str, str], ContactRecord] = {}
+        #: (tenant, contact id) -> the waiting record an offer was made from and when, until the
+        #: view shows a newer record of the contact or `IN_FLIGHT_SECONDS` pass.
+        self._in_flight: dict[tuple[str, str], tuple[ContactRecord, float]] = {}
         #: (tenant, queue) -> (when computed, predicted service level), for prediction rules.
         self._predicted: dict[tuple[str, str], tuple[float, float]] = {}
 
@@ -86,9 +92,7 @@ class RoutingPass:
         view = self._ctx.mirror
         now = self._ctx.now()
         view.prune(now)
-        # Contacts offered by an earlier pass whose record the view has not replaced yet (the
-        # watch is a moment behind): not offered again meanwhile.
-        self._in_flight = {k: r for k, r in self._in_flight.items() if view.contacts.get(k) is r}
+        await self._forget_offers_made(now)
         waiting = {key: list(listed.values()) for key, listed in list(view.waiting.items())}
         guests: dict[tuple[str, str], list[ContactRecord]] = defaultdict(list)
         # Each queue's depth (per tenant) for the hysteresis.
@@ -114,6 +118,27 @@ class RoutingPass:
             records = records + guests.get((tenant, queue_name), [])
             await self._plan_queue(tenant, queue, records, index, now, plan)
         return await self._make_offers(plan, now)
+
+    async def _forget_offers_made(self, now: float) -> None:
+        """Contacts offered by an earlier pass whose record the view has not replaced yet (the
+        watch is a moment behind) are not offered again meanwhile; those it has not replaced
+        within `IN_FLIGHT_SECONDS` are read from the store (the view takes the stored record if
+        newer) and routed again."""
+        view = self._ctx.mirror
+        kept: dict[tuple[str, str], tuple[ContactRecord, float]] = {}
+        overdue: list[tuple[str, str]] = []
+        for key, (record, since) in self._in_flight.items():
+            if view.contacts.get(key) is not record:
+                continue
+            if now - since < IN_FLIGHT_SECONDS:
+                kept[key] = (record, since)
+            else:
+                overdue.append(key)
+        self._in_flight = kept
+        if overdue:
+            await asyncio.gather(
+                *(view.refresh_contact(tenant, contact_id) for tenant, contact_id in overdue)
+            )
 
     async def _overflow(
         self,
@@ -263,7 +288,8 @@ class RoutingPass:
             if contact.contact_id in plan.offered:
                 continue
             record = by_id[contact.contact_id]
-            if self._in_flight.get((tenant, contact.contact_id)) is record:
+            in_flight = self._in_flight.get((tenant, contact.contact_id))
+            if in_flight is not None and in_flight[0] is record:
                 continue
             waits_for_preferred = (
                 contact.preferred_agent and now - contact.enqueued_at < queue.preferred_agent_timeout_seconds
@@ -327,7 +353,7 @@ class RoutingPass:
                     index.put(plan.before[agent_key])
             in_flight = self._in_flight
             for record, _ in picks:
-                in_flight[(tenant, record.contact.contact_id)] = record
+                in_flight[(tenant, record.contact.contact_id)] = (record, now)
             return len(offered)
 
         results = await asyncio.gather(

@@ -105,6 +105,11 @@ class AcdView(Protocol):
 
     def take_dirty_agents(self) -> list[tuple[str, str]]: ...
 
+    async def refresh_contact(self, tenant: str, contact_id: str) -> None:
+        """Take the contact's record as stored now, if the view is behind it (a record the view
+        should have shown by now: its watch may have missed it). Never fails: a store that cannot
+        be read leaves the view as it is."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...

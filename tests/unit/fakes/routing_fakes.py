@@ -33,10 +33,20 @@ class FakeAcdView(WorkingSet):
     def __init__(self) -> None:
         super().__init__()
         self.changed = asyncio.Event()
+        #: The store that feeds it, for `refresh_contact` (set by `FakeAcdRecords`).
+        self.source: FakeAcdRecords | None = None
+        #: Contacts refreshed from the store, in order.
+        self.refreshed: list[tuple[str, str]] = []
 
     def put_agent(self, tenant: str, agent_id: str, ledger: AgentLedger | None) -> None:
         super().put_agent(tenant, agent_id, ledger)
         self.changed.set()
+
+    async def refresh_contact(self, tenant: str, contact_id: str) -> None:
+        self.refreshed.append((tenant, contact_id))
+        stored = self.source.contacts.get((tenant, contact_id)) if self.source is not None else None
+        if stored is not None:
+            self.put_contact(tenant, contact_id, stored)
 
     async def start(self) -> None:
         return None
@@ -48,6 +58,7 @@ class FakeAcdView(WorkingSet):
 class FakeAcdRecords:
     def __init__(self, view: FakeAcdView) -> None:
         self.view = view
+        view.source = self
         self.lagging = False
         self.ledgers: dict[tuple[str, str], AgentLedger] = {}
         self.contacts: dict[tuple[str, str], ContactRecord] = {}

@@ -3,9 +3,12 @@ an overflow rule moves a contact that waited too long and announces it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fakes.routing_fakes import TENANT, acd_context
 
 from ccmesh.channels import Channel
+from ccmesh.kv import KVError
 from routing.domain.agents import AgentProfile, AgentState, CapacityGroup
 from routing.domain.contacts import ContactStatus
 from routing.domain.events import ContactOffered, ContactOverflowed
@@ -15,7 +18,7 @@ from routing.service_layer.acd_context import AcdContext
 from routing.service_layer.acd_enqueue import Enqueueing
 from routing.service_layer.acd_offers import Offers
 from routing.service_layer.acd_presence import Presence
-from routing.service_layer.acd_routing import RoutingPass
+from routing.service_layer.acd_routing import IN_FLIGHT_SECONDS, RoutingPass
 
 MESSAGES = [("s1", Channel.SMS), ("w1", Channel.WHATSAPP), ("s2", Channel.SMS), ("w2", Channel.WHATSAPP)]
 
@@ -72,3 +75,43 @@ async def test_an_overflow_rule_moves_a_contact_that_waited_too_long() -> None:
     (moved,) = events.of(ContactOverflowed)
     assert isinstance(moved, ContactOverflowed) and moved.from_queue == "billing"
     assert moved.reason.startswith("slow: ")
+
+
+async def test_a_contact_whose_offer_failed_without_a_write_is_offered_again() -> None:
+    # The bucket elected a leader while the offer was written: nothing was stored, so the view
+    # never shows a newer record of the contact. It must not be held back from later passes.
+    ctx, store, events, clock = acd_context()
+    await alice(ctx)
+    await enqueue_all(ctx, [("s1", Channel.SMS)])
+    real_update = store.update_contact
+
+    async def leaderless(*args: object, **kwargs: object) -> object:
+        raise KVError("no leader for the bucket")
+
+    store.update_contact = leaderless  # type: ignore[method-assign]
+    routing = RoutingPass(ctx, Offers(ctx))
+    assert await routing.run() == 0
+    store.update_contact = real_update  # type: ignore[method-assign]
+    assert await routing.run() == 0  # a moment later: still taken as in flight
+    clock.now += IN_FLIGHT_SECONDS
+    assert await routing.run() == 1
+    assert store.contact("s1").status is ContactStatus.OFFERED
+    assert [e.record.contact.contact_id for e in events.of(ContactOffered)] == ["s1"]
+
+
+async def test_a_view_that_missed_a_write_takes_the_stored_record_and_stops_offering() -> None:
+    # The bucket holds the contact offered (by a write the watch never showed); the view still
+    # has it waiting. After a refused offer and the in-flight wait, the view reads the record.
+    ctx, store, events, clock = acd_context()
+    await alice(ctx)
+    await enqueue_all(ctx, [("s1", Channel.SMS)])
+    waiting = store.contact("s1")
+    store.contacts[(TENANT, "s1")] = replace(waiting, status=ContactStatus.CLOSED)
+    routing = RoutingPass(ctx, Offers(ctx))
+    assert await routing.run() == 0  # refused by the store: closed, not waiting
+    assert ctx.mirror.waiting[(TENANT, "support")]
+    clock.now += IN_FLIGHT_SECONDS
+    assert await routing.run() == 0
+    assert ctx.mirror.refreshed == [(TENANT, "s1")]  # type: ignore[attr-defined]
+    assert not ctx.mirror.waiting.get((TENANT, "support"))
+    assert not events.of(ContactOffered)
