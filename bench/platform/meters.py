@@ -68,6 +68,7 @@ class NatsMonitor:
         return found
 
 
+_HEX_OR_NUMBER = re.compile(r"^(?:[0-9a-fA-F-]{12,}|\d+)$")
 _ID_LIKE = re.compile(r"^(?:[0-9a-fA-F-]{12,}|\d+|[A-Za-z0-9_-]{20,}|\+?\d[\d.]*)$")
 
 
@@ -88,7 +89,9 @@ def subject_shape(subject: str) -> str:
     if subject.startswith("$JS.API.DIRECT.GET."):
         return ".".join(tokens[:5]) + ".* (kv get)"
     if subject.startswith("$JS.API."):
-        kept = [t if not _ID_LIKE.match(t) else "*" for t in tokens[:8]]
+        # Stream and consumer names are chosen names, often long ("gateway-journey-steps"):
+        # only what is an id in form (hex, digits) is folded.
+        kept = [t if not _HEX_OR_NUMBER.match(t) else "*" for t in tokens[:8]]
         return ".".join(kept)
     if subject.startswith("$JS.EVENT.") or subject.startswith("$SYS."):
         return ".".join(tokens[:4]) + ".*"
