@@ -9,6 +9,7 @@ them to another queue's agents, or hand them to another region (`acd_handover`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ OFFER_CONCURRENCY = 16
 #: leader) or the watch missed a revision: the contact's stored record is read then and the
 #: contact routed again, so neither leaves it waiting for good.
 IN_FLIGHT_SECONDS = 3.0
+#: How long a pass waits for those reads: a bucket electing a leader must not hold up routing
+#: (a contact whose read did not finish is routed again all the same).
+REFRESH_WAIT_SECONDS = 1.0
 #: How long a queue's predicted service level is reused by later passes: computing it reads
 #: the tenant's agents and the queue's recent contacts, and passes run many times a second.
 PREDICTION_REUSE_SECONDS = 1.0
@@ -136,9 +140,9 @@ class RoutingPass:
                 overdue.append(key)
         self._in_flight = kept
         if overdue:
-            await asyncio.gather(
-                *(view.refresh_contact(tenant, contact_id) for tenant, contact_id in overdue)
-            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REFRESH_WAIT_SECONDS):
+                    await asyncio.gather(*(view.refresh_contact(t, contact_id) for t, contact_id in overdue))
 
     async def _overflow(
         self,
