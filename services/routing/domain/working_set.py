@@ -6,6 +6,7 @@ memory and the work of each loop turn do not grow with the contacts that went be
 
 - `contacts`: the live records; a record that leaves (closed, transferred) or is deleted goes;
 - `live`: per (tenant, queue), its live contacts; `waiting`: those waiting, for the routing pass;
+  `widened`: per (tenant, queue), the waiting contacts of other queues widened to it;
 - `recent`: per (tenant, queue), the records that left it within `history_seconds` (at most
   `history_limit` per queue), all that the measured service level and the prediction read
   about the past;
@@ -78,6 +79,8 @@ class WorkingSet:
         self.indexes: dict[str, AgentIndex] = {}
         self.live: dict[tuple[str, str], dict[str, ContactRecord]] = {}
         self.waiting: dict[tuple[str, str], dict[str, ContactRecord]] = {}
+        #: Per (tenant, queue), the waiting contacts of other queues widened to it, by id.
+        self.widened: dict[tuple[str, str], dict[str, ContactRecord]] = {}
         #: (tenant, queue) -> contact id -> (when it left, its last record), oldest first.
         self.recent: dict[tuple[str, str], OrderedDict[str, tuple[float, ContactRecord]]] = {}
         #: (tenant, contact id) -> the queue it left, for the records in `recent`.
@@ -115,6 +118,8 @@ class WorkingSet:
         status = record.status
         if status is ContactStatus.WAITING:
             self.waiting.setdefault(queue_key, {})[contact_id] = record
+            for target in record.widened_to:
+                self.widened.setdefault((tenant, target), {})[contact_id] = record
         elif status is ContactStatus.OFFERED:
             self.schedule(
                 Deadline(record.deadline, DeadlineKind.OFFER, tenant, contact_id, record.reservation_id)
@@ -160,12 +165,14 @@ class WorkingSet:
     def _unlist(self, tenant: str, record: ContactRecord) -> None:
         queue_key = (tenant, record.contact.queue)
         contact_id = record.contact.contact_id
-        for table in (self.live, self.waiting):
-            listed = table.get(queue_key)
+        keys = [(self.live, queue_key), (self.waiting, queue_key)]
+        keys += [(self.widened, (tenant, target)) for target in record.widened_to]
+        for table, key in keys:
+            listed = table.get(key)
             if listed is not None:
                 listed.pop(contact_id, None)
                 if not listed:
-                    del table[queue_key]
+                    del table[key]
 
     def _remember(self, tenant: str, record: ContactRecord) -> None:
         left = self.recent.setdefault((tenant, record.contact.queue), OrderedDict())

@@ -97,31 +97,41 @@ class RoutingPass:
         now = self._ctx.now()
         view.prune(now)
         await self._forget_offers_made(now)
-        waiting = {key: list(listed.values()) for key, listed in list(view.waiting.items())}
-        guests: dict[tuple[str, str], list[ContactRecord]] = defaultdict(list)
         # Each queue's depth (per tenant) for the hysteresis.
         depths: dict[str, dict[str, int]] = defaultdict(dict)
-        for (tenant, queue_name), records in waiting.items():
-            depths[tenant][queue_name] = len(records)
-            for record in records:
-                for target in record.widened_to:
-                    guests[(tenant, target)].append(record)
+        for (tenant, queue_name), listed in view.waiting.items():
+            depths[tenant][queue_name] = len(listed)
+        guests = {key: list(listed.values()) for key, listed in view.widened.items()}
         plan = _Plan()
-        for tenant, queue_name in [*waiting, *(key for key in guests if key not in waiting)]:
+        waiting = list(view.waiting)
+        for tenant, queue_name in [*waiting, *(key for key in guests if key not in view.waiting)]:
             queue = view.queues.get((tenant, queue_name))
             if queue is None:
                 continue
             index = view.indexes.get(tenant)
-            records = waiting.get((tenant, queue_name), [])
-            if records:
+            # While nobody of the tenant has room and no rule can move them, a backlog is not
+            # looked at: a pass costs nothing per waiting contact when all agents are busy.
+            routable = index is not None and any(index.free.values())
+            queue_waiting = view.waiting.get((tenant, queue_name))
+            records: list[ContactRecord] = []
+            if queue_waiting and (routable or self._may_move(tenant, queue)):
+                records = list(queue_waiting.values())
                 # Also with nobody routable here: that is when follow-the-sun rules matter most.
                 records = await self._closed_hand_over(tenant, queue, records, now)
                 records = await self._overflow(tenant, queue, records, depths[tenant], now)
-            if not index:
+            if not routable or index is None:
                 continue
             records = records + guests.get((tenant, queue_name), [])
             await self._plan_queue(tenant, queue, records, index, now, plan)
         return await self._make_offers(plan, now)
+
+    def _may_move(self, tenant: str, queue: QueueSpec) -> bool:
+        """Whether a rule may move the queue's waiting contacts elsewhere: an overflow rule of
+        the queue, or closed hours that hand them to another region."""
+        if self._overflow_rules().get((tenant, queue.name)):
+            return True
+        hours = queue.hours
+        return hours is not None and hours.closed_action == "queue" and self._hand_over is not None
 
     async def _forget_offers_made(self, now: float) -> None:
         """Contacts offered by an earlier pass whose record the view has not replaced yet (the

@@ -80,6 +80,8 @@ class AcdView(Protocol):
     indexes: dict[str, AgentIndex]
     #: Per (tenant, queue), the contacts waiting there by id.
     waiting: dict[tuple[str, str], dict[str, ContactRecord]]
+    #: Per (tenant, queue), the waiting contacts of other queues widened to it, by id.
+    widened: dict[tuple[str, str], dict[str, ContactRecord]]
     #: Agents whose ledger or held contacts changed since the last sweep.
     dirty_agents: set[tuple[str, str]]
     #: Set on every change seen, so the routing loop wakes up.
