@@ -414,13 +414,14 @@ def _lost_race(err: Exception) -> bool:
 
 async def _read(kv: KeyValue, key: str) -> tuple[bytes | None, int]:
     """The key's value and revision; (None, 0) when it is absent or deleted."""
-    value, revision, _ = await _read_last(kv, key)
+    value, revision, _ = await read_last(kv, key)
     return value, revision
 
 
-async def _read_last(kv: KeyValue, key: str) -> tuple[bytes | None, int, int]:
+async def read_last(kv: KeyValue, key: str) -> tuple[bytes | None, int, int]:
     """The key's value, its revision, and the revision of its last entry: the value's, or the
-    delete marker's a deleted key reads as absent through (0 when nothing is stored)."""
+    delete marker's a deleted key reads as absent through (0 when nothing is stored). Raises
+    what the read raises otherwise (no responders, a timeout)."""
     try:
         entry = await kv.get(key)
     except KeyNotFoundError as err:
@@ -486,7 +487,7 @@ async def update_with(
             return written
         first = int(tried)  # a write that lost the race is one of the attempts
     for attempt in range(first, retries + 1):
-        current, revision, last = await _read_last(kv, key)
+        current, revision, last = await read_last(kv, key)
         new_value = mutate(current)
         if new_value == current:
             return revision

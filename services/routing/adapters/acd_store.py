@@ -37,7 +37,7 @@ import orjson
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from ccmesh.kv import ReadYourWritesKV, update_with
+from ccmesh.kv import ReadYourWritesKV, read_last, update_with
 from ccmesh.kv_watch import KeyWatch
 from ccmesh.outbox import Entry, Outbox, SentIds, carry, entry_of_event
 from routing.adapters import acd_codec
@@ -347,21 +347,18 @@ class KeyMirror(WorkingSet):
         key's creation yet, and the view keeps what it has rather than drop a live contact."""
         key = contact_key(tenant, contact_id)
         try:
-            entry = await self._kv.get(key)
-            value, revision, operation = entry.value, entry.revision or 0, entry.operation
-        except KeyNotFoundError as absent:  # a deleted key's error carries its marker
-            marker = getattr(absent, "entry", None)
-            if marker is None or not marker.revision:
-                return
-            value, revision, operation = None, marker.revision, "DEL"
+            # `revision`: the value's, or a deleted key's marker's (0: nothing stored).
+            value, _, revision = await read_last(self._kv, key)
         except Exception as error:  # any failure: the next pass tries the offer again
             log.warning("cannot read ACD record %s to refresh the view: %s", key, error)
+            return
+        if not revision:
             return
         if isinstance(self._kv, ReadYourWritesKV) and revision < self._kv.known_revision(key):
             return  # the watch brought a newer one meanwhile (or is about to)
         self._read_ahead[key] = revision
         try:
-            self.apply(key, value, operation)
+            self.apply(key, value, None if value is not None else "DEL")
         except (ValueError, KeyError, TypeError):
             log.exception("ignoring unreadable ACD record %s", key)
 

@@ -103,6 +103,7 @@ class RoutingPass:
             depths[tenant][queue_name] = len(listed)
         guests = {key: list(listed.values()) for key, listed in view.widened.items()}
         plan = _Plan()
+        rules = self._overflow_rules()
         waiting = list(view.waiting)
         for tenant, queue_name in [*waiting, *(key for key in guests if key not in view.waiting)]:
             queue = view.queues.get((tenant, queue_name))
@@ -114,7 +115,7 @@ class RoutingPass:
             routable = index is not None and any(index.free.values())
             queue_waiting = view.waiting.get((tenant, queue_name))
             records: list[ContactRecord] = []
-            if queue_waiting and (routable or self._may_move(tenant, queue)):
+            if queue_waiting and (routable or self._may_move(tenant, queue, rules)):
                 records = list(queue_waiting.values())
                 # Also with nobody routable here: that is when follow-the-sun rules matter most.
                 records = await self._closed_hand_over(tenant, queue, records, now)
@@ -125,10 +126,12 @@ class RoutingPass:
             await self._plan_queue(tenant, queue, records, index, now, plan)
         return await self._make_offers(plan, now)
 
-    def _may_move(self, tenant: str, queue: QueueSpec) -> bool:
+    def _may_move(
+        self, tenant: str, queue: QueueSpec, rules: Mapping[tuple[str, str], Sequence[OverflowRule]]
+    ) -> bool:
         """Whether a rule may move the queue's waiting contacts elsewhere: an overflow rule of
-        the queue, or closed hours that hand them to another region."""
-        if self._overflow_rules().get((tenant, queue.name)):
+        the queue (`rules`: this pass's), or closed hours that hand them to another region."""
+        if rules.get((tenant, queue.name)):
             return True
         hours = queue.hours
         return hours is not None and hours.closed_action == "queue" and self._hand_over is not None
