@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_SECONDS = 15.0
 #: Transcript entries kept per call.
 MAX_HEARD = 400
+#: How long a call's cancelled task has to end before it is cancelled again.
+STOP_RETRY_SECONDS = 0.5
 ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 #: How a placed call can end without being answered.
 UNANSWERED = frozenset({"busy", "no-answer", "failed"})
@@ -250,11 +252,14 @@ class Caller:
             call.answers.put_nowait(answer)
         return call
 
-    def redirect(self, sid: str, *, twiml: str = "", url: str = "") -> LiveCall:
-        """The Calls API changed the live call: it plays `twiml`, or fetches `url`, from now on."""
+    async def redirect(self, sid: str, *, twiml: str = "", url: str = "") -> LiveCall:
+        """The Calls API changed the live call: it plays `twiml`, or fetches `url`, from now on.
+
+        What the call was doing has ended before the answer, as with Twilio: a redirected caller
+        is out of its queue (and off its dial) by the time the Calls API answers, never after."""
         call = self._live(sid)
-        if call.task is not None:
-            call.task.cancel()
+        await _stop(call.task)
+        call = self._live(sid)  # the caller may have hung up meanwhile
         call.hear("Redirected", url or "twiml")
         source = self._parsed(twiml) if twiml else self._fetched(call, url)
         call.task = asyncio.create_task(self._run(call, source), name=f"call {call.sid}")
@@ -262,11 +267,7 @@ class Caller:
 
     async def hang_up(self, sid: str, *, by: str = "caller") -> LiveCall:
         call = self._live(sid)
-        task = call.task
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _stop(call.task)
         call.hear("Hangup", by)
         await self._end(call, "completed")
         return call
@@ -516,3 +517,14 @@ def _number(raw: str | None, default: float) -> float:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    """Ends what a call was doing, cancelling again until it has ended: a cancellation can be
+    dropped (Python 3.11's `wait_for` drops one that meets the awaited result in the same loop
+    pass), and a call's old task left running would keep its place in the queue beside the new one."""
+    if task is None or task is asyncio.current_task():
+        return
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_RETRY_SECONDS)

@@ -203,7 +203,7 @@ class TwilioApi:
             if form.get("Status") in ("completed", "canceled"):
                 await self._caller.hang_up(call_sid, by="api")
             else:
-                self._caller.redirect(call_sid, twiml=form.get("Twiml", ""), url=form.get("Url", ""))
+                await self._caller.redirect(call_sid, twiml=form.get("Twiml", ""), url=form.get("Url", ""))
         except CallNotLive:
             answer = twilio_error(400, 21220, "Call is not in-progress. Cannot redirect.")
             await self._record(
