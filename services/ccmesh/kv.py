@@ -25,7 +25,9 @@ revision is exactly as safe as one after a fresh read.
 Buckets are created idempotently: services start in any order, all at once, on an empty
 cluster; a creation that races another or meets a cluster still electing leaders is retried
 with back-off (`ccmesh.creation.retry_creation`). A bucket is kept at no fewer replicas than
-asked for.
+asked for. A write that no server takes (the bucket's stream is electing a leader, or was created
+a moment ago elsewhere in the cluster) was not stored, and is sent again for as long as a read
+would wait for a leader.
 
     kv = await ensure_bucket(js, "cc-config", history=10)
     def increment(old: bytes | None) -> bytes:
@@ -55,8 +57,10 @@ from nats.js.errors import (
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
+    NoStreamResponseError,
 )
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, MSG_ROLLUP_SUBJECT, KeyValue, _is_key_valid
+from nats.nuid import NUID
 
 from ccmesh.creation import retry_creation
 from ccmesh.retention import Limits
@@ -124,6 +128,7 @@ class ReadYourWritesKV(KeyValue):
         # message get, and it has every acknowledged write.
         super().__init__(name=name, stream=stream, pre=pre, js=js, direct=direct and replicas <= 1)
         self.replicas = replicas
+        self._write_ids = NUID()
         self._written: OrderedDict[str, int] = OrderedDict()
         #: Key -> (revision, value at it; None: deleted), the latest this handle knows of.
         self._values: OrderedDict[str, tuple[int, bytes | None]] = OrderedDict()
@@ -230,14 +235,11 @@ class ReadYourWritesKV(KeyValue):
         validate_keys: bool = True,
         msg_ttl: float | None = None,
     ) -> int:
-        revision = await super()._update(key, value, last=last, validate_keys=validate_keys, msg_ttl=msg_ttl)
-        self.remember_write(key, revision, value)
-        return revision
+        condition = {api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value: str(last or 0)}
+        return await self.write(key, value, condition, msg_ttl=msg_ttl, validate_keys=validate_keys)
 
     async def put(self, key: str, value: bytes, validate_keys: bool = True) -> int:
-        revision = await super().put(key, value, validate_keys=validate_keys)
-        self.remember_write(key, revision, value)
-        return revision
+        return await self.write(key, value, {}, validate_keys=validate_keys)
 
     async def delete(
         self, key: str, last: int | None = None, validate_keys: bool = True, msg_ttl: float | None = None
@@ -247,21 +249,58 @@ class ReadYourWritesKV(KeyValue):
         headers = {KV_OP: KV_DEL}
         if last and last > 0:
             headers[api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(last)
-        self.remember_write(key, await self._publish(key, headers, validate_keys=validate_keys), None)
+        await self.write(key, b"", headers, validate_keys=validate_keys)
         return True
 
     async def purge(self, key: str, msg_ttl: float | None = None) -> bool:
-        headers = {KV_OP: KV_PURGE, api.Header.ROLLUP.value: MSG_ROLLUP_SUBJECT}
-        self.remember_write(key, await self._publish(key, headers, msg_ttl=msg_ttl), None)
+        marker = {KV_OP: KV_PURGE, api.Header.ROLLUP.value: MSG_ROLLUP_SUBJECT}
+        await self.write(key, b"", marker, msg_ttl=msg_ttl)
         return True
 
-    async def _publish(
-        self, key: str, headers: dict[str, str], *, validate_keys: bool = True, msg_ttl: float | None = None
+    async def write(
+        self,
+        key: str,
+        value: bytes,
+        headers: dict[str, str],
+        *,
+        msg_ttl: float | None = None,
+        validate_keys: bool = True,
     ) -> int:
+        """Store `value` under `key` with `headers` (a condition on the key's last revision, a
+        deletion or purge marker, a rollup) and return the revision; every write of the handle
+        comes here. Raises `KeyWrongLastSequenceError` when a condition no longer holds.
+
+        A write no server takes is sent again, for as long as a read waits for a leader: "no
+        responders" (the stream is electing a leader, or the server this client talks to has
+        not yet heard where a stream created a moment ago lives) and a timeout (a server that
+        is no longer the leader drops it). Every send carries the same message id, so the
+        stream stores the write once even when an earlier send was stored and only its answer
+        was lost (the answer to the next send is then the first one's revision)."""
         if validate_keys and not _is_key_valid(key):
             raise InvalidKeyError(key)
-        ack = await self._js.publish(f"{self._pre}{key}", headers=headers, msg_ttl=msg_ttl)
-        return int(ack.seq)
+        sent = {**headers, api.Header.MSG_ID.value: self._write_ids.next().decode()}
+        subject = f"{self._pre}{key}"
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                ack = await self._js.publish(subject, value, headers=sent, msg_ttl=msg_ttl)
+                break
+            except APIError as err:
+                if err.err_code in _WRONG_LAST_SEQUENCE_CODES:
+                    raise KeyWrongLastSequenceError(description=err.description) from None
+                raise
+            except NoStreamResponseError:
+                if time.monotonic() - started > _LEADERLESS_SECONDS:
+                    raise
+                attempt += 1
+                await asyncio.sleep(min(0.005 * 2**attempt, 0.1))
+            except (nats.errors.TimeoutError, TimeoutError):
+                if time.monotonic() - started > _LEADERLESS_SECONDS:
+                    raise
+        revision = int(ack.seq)
+        self.remember_write(key, revision, None if KV_OP in headers else value)
+        return revision
 
 
 async def _first_answer(ask: Callable[[], Awaitable[_T]]) -> _T:
@@ -444,6 +483,8 @@ async def write_expiring(kv: KeyValue, key: str, value: bytes | None, *, last: i
         headers[api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(last)
     if value is None:
         headers[KV_OP] = KV_PURGE
+    if isinstance(kv, ReadYourWritesKV):
+        return await kv.write(key, value or b"", headers, msg_ttl=ttl or None)
     # nats-py's KeyValue has no write that both expires and rolls up: publish to the key's
     # subject as its own writes do.
     subject = f"{kv._pre}{key}"  # the bucket's subject prefix; nats-py exposes no getter
@@ -453,8 +494,6 @@ async def write_expiring(kv: KeyValue, key: str, value: bytes | None, *, last: i
         if err.err_code in _WRONG_LAST_SEQUENCE_CODES:
             raise KeyWrongLastSequenceError(description=err.description) from None
         raise
-    if isinstance(kv, ReadYourWritesKV):
-        kv.remember_write(key, int(ack.seq), value)
     return int(ack.seq)
 
 
