@@ -97,6 +97,8 @@ QUICK_RATES = [25, 50, 75, 100, 150, 200]
 QUICK_STEP_SECONDS = 6.0
 FULL_REPLAY = "10000,100000"
 QUICK_REPLAY = "1000,10000"
+FULL_REPLAY_BATCH = 2000
+QUICK_REPLAY_BATCH = 500
 REFERENCE_RATE = 100
 #: Contacts of the in-process ACD cost run.
 ACD_COST_CONTACTS = 2000
@@ -382,7 +384,8 @@ async def replay_run(options: argparse.Namespace, checkpoints: list[int]) -> dic
     with tempfile.TemporaryDirectory(prefix="bench-platform-replay-") as tmp:
         region = await start_region(Path(tmp) / "data", options.sampler, options.socket_rate)
         try:
-            return await replay(region, checkpoints, options.replay_batch)
+            batch = options.replay_batch or (QUICK_REPLAY_BATCH if options.quick else FULL_REPLAY_BATCH)
+            return await replay(region, checkpoints, batch)
         finally:
             await stop_region(region)
 
@@ -430,6 +433,26 @@ def _rates(text: str) -> list[int]:
     return rates
 
 
+def _counts(text: str) -> str:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: whole numbers of contacts, e.g. 10000,1000000") from None
+    if any(count <= 0 for count in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: every checkpoint must be above 0")
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number, e.g. 2000") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be above 0")
+    return value
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.platform", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -450,10 +473,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-tracing-overhead", action="store_true", help="skip the sampling-off run")
     parser.add_argument(
         "--replay",
+        type=_counts,
         help="contacts fed to routing at each replay checkpoint, comma-separated "
         f"(default {QUICK_REPLAY} with --quick, else {FULL_REPLAY}; the goal compares 10000 and 1000000)",
     )
-    parser.add_argument("--replay-batch", type=int, default=2000)
+    parser.add_argument(
+        "--replay-batch",
+        type=_positive,
+        help=f"contacts per replay batch (default {FULL_REPLAY_BATCH}; {QUICK_REPLAY_BATCH} with --quick)",
+    )
     parser.add_argument("--no-replay", action="store_true", help="skip the replay run")
     parser.add_argument("--no-acd-cost", action="store_true", help="skip the in-process ACD cost run")
     parser.add_argument(

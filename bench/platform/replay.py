@@ -4,14 +4,23 @@ A fresh region (no agents logged in) is fed contacts that come and go, as the re
 carries them: a `ContactQueued` for the bench queue, then its `ContactClosed` (the customer left
 before anyone answered). In batches: the batch's contacts are queued, routing's queued consumer
 drains, then they are closed and routing's closed consumer drains, so every contact routing ever
-saw is closed again. At each checkpoint (contacts fed so far) the bench records routing's CPU
-per contact over the segment just fed, then its idle CPU over IDLE_SECONDS with nothing
-arriving, and its resident memory.
+saw is closed again.
+
+At each checkpoint (contacts fed so far) the bench measures the same thing the same way, so two
+checkpoints compare like with like: routing's CPU per contact over PROBE_BATCHES more batches,
+each measured on its own (the median is reported: one batch that met a neighbour's burst does
+not move it), then its idle CPU over IDLE_SECONDS with nothing arriving, and its resident memory.
+CPU is read from the scheduler's nanosecond run times of routing's threads, not the 10 ms ticks
+of `/proc/<pid>/stat`: idle routing uses a fiftieth of a core, a fifth of a second in ten, which
+ticks would count to within 5%. The contacts fed between checkpoints are counted as a whole too
+(`segment_cpu_ms_per_contact`), for reference.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import statistics
 import sys
 import time
 import uuid
@@ -19,7 +28,6 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from bench.platform.meters import cpu_seconds
 from bench.platform.region import BRAND, QUEUE, REGION, TENANT, BenchRegion
 from ccmesh import naming
 from ccmesh.envelope import new_event
@@ -28,7 +36,9 @@ from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 
 SOURCE = "bench-replay"
-IDLE_SECONDS = 10.0
+IDLE_SECONDS = 20.0
+#: Batches measured one by one at each checkpoint.
+PROBE_BATCHES = 9
 IN_FLIGHT = 200
 QUEUED_CONSUMER = "routing-acd-queued"
 CLOSED_CONSUMER = "routing-acd-closed"
@@ -43,6 +53,22 @@ def resident_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def run_seconds(pid: int) -> float:
+    """Seconds the process's live threads have run, from the scheduler's nanosecond counts."""
+    total = 0
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/schedstat") as schedstat:
+                total += int(schedstat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+    return total / 1e9
 
 
 async def drained(js: JetStreamContext, durable: str, timeout: float = 600.0) -> None:
@@ -95,37 +121,50 @@ async def replay(region: BenchRegion, checkpoints: list[int], batch: int) -> dic
     publisher = EventPublisher(js, REGION)
     routing = region.processes()["routing"]
     fed = 0
-    results: list[dict[str, Any]] = []
-    for checkpoint in sorted(checkpoints):
-        started, cpu0 = time.monotonic(), cpu_seconds(routing)
-        segment = checkpoint - fed
-        while fed < checkpoint:
-            ids = [uuid.uuid4().hex for _ in range(min(batch, checkpoint - fed))]
+
+    async def feed(count: int) -> float:
+        """Feed `count` contacts in batches; routing's CPU seconds meanwhile."""
+        nonlocal fed
+        cpu0 = run_seconds(routing)
+        goal = fed + count
+        while fed < goal:
+            ids = [uuid.uuid4().hex for _ in range(min(batch, goal - fed))]
             await publish_all(publisher, [queued(c) for c in ids])
             await drained(js, QUEUED_CONSUMER)
             await publish_all(publisher, [closed(c) for c in ids])
             await drained(js, CLOSED_CONSUMER)
             fed += len(ids)
-        fed_seconds = time.monotonic() - started
-        cpu_fed = cpu_seconds(routing) - cpu0
-        idle0 = cpu_seconds(routing)
+        return run_seconds(routing) - cpu0
+
+    results: list[dict[str, Any]] = []
+    for checkpoint in sorted(checkpoints):
+        segment = checkpoint - fed
+        started = time.monotonic()
+        segment_cpu = await feed(segment) if segment > 0 else 0.0
+        segment_seconds = time.monotonic() - started
+        history = fed  # the checkpoint, or more when earlier probes fed past it
+        probes = [await feed(batch) * 1000 / batch for _ in range(PROBE_BATCHES)]
+        idle0 = run_seconds(routing)
         await asyncio.sleep(IDLE_SECONDS)
-        idle = (cpu_seconds(routing) - idle0) / IDLE_SECONDS
-        per_contact_ms = cpu_fed * 1000 / max(1, segment)
+        idle = (run_seconds(routing) - idle0) / IDLE_SECONDS
+        per_contact_ms = statistics.median(probes)
         print(
-            f"bench-platform replay: {checkpoint} contacts, routing {per_contact_ms:.2f} ms "
-            f"CPU/contact over the last {segment}, idle {idle:.3f} of a core",
+            f"bench-platform replay: {history} contacts, routing {per_contact_ms:.3f} ms CPU/contact "
+            f"(median of {PROBE_BATCHES} batches of {batch}: "
+            f"{', '.join(f'{p:.3f}' for p in probes)}), idle {idle:.4f} of a core",
             file=sys.stderr,
             flush=True,
         )
         results.append(
             {
-                "contacts": checkpoint,
-                "segment_contacts": segment,
-                "segment_seconds": round(fed_seconds, 1),
-                "routing_cpu_ms_per_contact": round(cpu_fed * 1000 / max(1, segment), 3),
-                "routing_idle_share_of_core": round(idle, 4),
+                "contacts": history,
+                "routing_cpu_ms_per_contact": round(per_contact_ms, 4),
+                "probe_cpu_ms_per_contact": [round(p, 4) for p in probes],
+                "routing_idle_share_of_core": round(idle, 5),
                 "routing_resident_mb": round(resident_mb(routing), 1),
+                "segment_contacts": segment,
+                "segment_seconds": round(segment_seconds, 1),
+                "segment_cpu_ms_per_contact": round(segment_cpu * 1000 / segment, 4) if segment > 0 else None,
             }
         )
     first, last = results[0], results[-1]
@@ -135,6 +174,9 @@ async def replay(region: BenchRegion, checkpoints: list[int], batch: int) -> dic
 
     return {
         "measured": True,
+        "batch": batch,
+        "probe_batches": PROBE_BATCHES,
+        "idle_seconds": IDLE_SECONDS,
         "checkpoints": results,
         "cpu_per_contact_growth": round(growth("routing_cpu_ms_per_contact"), 4),
         "idle_cpu_growth": round(growth("routing_idle_share_of_core"), 4),
