@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from google.protobuf.message import DecodeError
@@ -37,6 +36,8 @@ log = logging.getLogger(__name__)
 DURABLE = "analytics"
 #: Pauses before reading again after a failed commit; the last repeats.
 RETRY_SECONDS = (0.5, 2.0, 10.0)
+#: How long the pull at the end of a gathering window waits when nothing more is there.
+PULL_REST_SECONDS = 0.05
 
 Item = ContactEvent | SurgeEpisode | ContactReanalysis | AgentStateEvent | JourneyPathRow
 Ingest = Callable[[Sequence[Item]], Awaitable[int]]
@@ -125,16 +126,20 @@ class AnalyticsFeed:
     async def _gathered(self) -> list[Msg]:
         """A batch: what arrives within `gather_seconds` of its first event, at most `batch`.
         Each batch is one commit (Parquet parts, fsyncs, the manifest), so at a steady trickle
-        a commit per fetch cost more than everything else the service does."""
+        a commit per fetch cost more than everything else the service does. The window's events
+        wait on the server and come in one pull at its end: pulled as they arrived, each cost a
+        pull request and its answer (ten NATS messages per contact)."""
         messages = await self._feed.fetch(self._batch)
-        if not messages:
+        if not messages or len(messages) >= self._batch:
             return messages
-        deadline = time.monotonic() + self._gather
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self._gather)
         while len(messages) < self._batch and not self._stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0.01:
+            wanted = self._batch - len(messages)
+            more = await self._feed.fetch(wanted, timeout=PULL_REST_SECONDS)
+            messages += more
+            if len(more) < wanted:
                 break
-            messages += await self._feed.fetch(self._batch - len(messages), timeout=min(left, 0.5))
         return messages
 
 
