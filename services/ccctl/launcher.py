@@ -2,8 +2,10 @@
 
 Everything lives under the data directory (`.data/` by default): the NATS store, the auth
 secret (created once, mode 0600), and one log file per service process. A second start
-reuses all of it, so nothing stored is lost. Stopping (Ctrl-C or SIGTERM) sends SIGTERM to
-every service, waits for them to drain, then stops NATS; nothing is left running.
+reuses all of it, so nothing stored is lost. Stopping (Ctrl-C, SIGTERM, or the terminal
+closed: SIGHUP) sends SIGTERM to every service, waits for them to drain, then stops NATS;
+nothing is left running. Killed outright, the launcher leaves nothing running either: the
+kernel sends each process it started SIGTERM (`ccmesh.child_process`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from ccctl.up_observability import (
 from ccctl.workspace_seed import SeedError, seed_workspace
 from ccmesh import prometheus
 from ccmesh.channels import Channel
+from ccmesh.child_process import stop_with_owner
 from ccmesh.configplane.loader import ConfigFileError, load_files
 from ccmesh.configplane.models import ChannelEndpoint, ContactCenter, IntegrationConnector
 from ccmesh.configplane.references import dangling_references
@@ -347,6 +350,7 @@ def _start_service(
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C goes to us; we stop the services in order
+            preexec_fn=stop_with_owner(),
         )
     return RunningService(
         region, name, process, grpc_port, log_file, replica, http_port, metrics_port, log_offset
@@ -506,14 +510,18 @@ async def bring_up(platform: Platform, secret: str, start_nats_server: bool = Tr
     """Everything `ccctl up` starts, in order (NATS, configuration, services, example workspace);
     the lines describing what was applied. Tests start the platform through this too; with
     `start_nats_server=False` on NATS servers already running at the plan's port (a cluster)."""
+    # NATS, the sandbox and Prometheus are started on this thread, though each start waits for
+    # its process to be ready (a second or so, with nothing else to do meanwhile): the kernel
+    # stops a child when the thread that started it ends (`ccmesh.child_process`), and a worker
+    # thread of the loop's pool ends long before the launcher does.
     if start_nats_server:
-        await asyncio.to_thread(start_nats, platform)
-    await asyncio.to_thread(start_provider_sandbox, platform)
+        start_nats(platform)
+    start_provider_sandbox(platform)
     applied = await apply_examples(platform)
     start_services(platform, secret)
     await wait_until_serving(platform)
     if platform.plan.observability:
-        await asyncio.to_thread(start_local_prometheus, platform)
+        start_local_prometheus(platform)
     applied += await seed_examples(platform, secret)
     applied += await seed_flows(platform, secret)
     # The example tenants' intents and knowledge base, so the first messages show real AI.
@@ -573,8 +581,10 @@ def run(plan: LaunchPlan) -> int:
     def request_stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    # Both explicitly: a shell that starts us in the background makes us inherit an ignored SIGINT.
-    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    # All explicitly: a shell that starts us in the background makes us inherit an ignored SIGINT;
+    # a closed terminal (SIGHUP) would otherwise end us without stopping anything.
+    stopping = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, request_stop) for signum in stopping}
     try:
         secret = auth_secret(plan.data_dir)
         applied = asyncio.run(bring_up(platform, secret))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 
+from ccmesh.child_process import stop_with_owner
 from ccmesh.configplane.models import ChannelEndpoint, IntegrationConnector
 
 HTTP_PORT = 8090
@@ -61,6 +62,7 @@ def start_sandbox(data_dir: Path, http_port: int, smtp_port: int) -> RunningSand
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=stop_with_owner(),
         )
     assert process.stdout is not None
     deadline = time.monotonic() + READY_SECONDS

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from ccmesh.child_process import stop_with_owner
+
 PROMETHEUS_PORT = 9090
 SCRAPE_SECONDS = 5.0
 #: The chart's alert rules, when ccctl runs from a checkout (an installed ccctl has no chart).
@@ -109,6 +111,7 @@ def start_prometheus(
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
+            preexec_fn=stop_with_owner(),
         )
     running = RunningPrometheus(process, port, log_file)
     try:

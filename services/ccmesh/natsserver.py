@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ccmesh.child_process import stop_with_owner
+
 
 class NatsServerError(RuntimeError):
     """The server binary is missing, or the server did not become healthy."""
@@ -147,6 +149,7 @@ class NatsServer:
             # Its own session: a Ctrl-C in the terminal reaches the owner, which stops the
             # services first and NATS last, instead of NATS dying under draining services.
             start_new_session=True,
+            preexec_fn=stop_with_owner(),
         )
         log.close()
 

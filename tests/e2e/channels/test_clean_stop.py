@@ -1,4 +1,5 @@
-"""Ctrl-C on `ccctl up` with people connected: their sockets hear 1001 and nothing errs.
+"""Ctrl-C on `ccctl up` with people connected: their sockets hear 1001 and nothing errs; a closed
+terminal stops everything as Ctrl-C does; a launcher killed outright leaves nothing running.
 
 `ccctl up` runs as a person runs it (its own process, its status block on stdout); an agent is
 logged in to the workspace and a customer is in the web chat. SIGINT, as Ctrl-C sends it:
@@ -9,6 +10,8 @@ up` exits 0 saying nothing is left running, and no service logged an error while
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -19,7 +22,7 @@ import pytest
 
 from ccctl.launcher import auth_secret
 from ccmesh.natsserver import free_port
-from tests.e2e.harness import EXAMPLES, START_SECONDS, RunningRegion, WsClient
+from tests.e2e.harness import EXAMPLES, START_SECONDS, RunningRegion, WsClient, eventually
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -41,12 +44,9 @@ async def read_until_up(process: asyncio.subprocess.Process) -> list[str]:
                 return lines
 
 
-async def test_sigint_closes_agent_and_chat_sockets_with_1001_and_logs_no_errors(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    secret = auth_secret(data_dir)
-    http_port = free_port()
-    process = await asyncio.create_subprocess_exec(
+async def start_up(data_dir: Path, http_port: int) -> asyncio.subprocess.Process:
+    """`ccctl up` in a process of its own, as a person starts it (its status block on stdout)."""
+    return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "ccctl"),
         "up",
         "--data-dir",
@@ -66,6 +66,14 @@ async def test_sigint_closes_agent_and_chat_sockets_with_1001_and_logs_no_errors
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+async def test_sigint_closes_agent_and_chat_sockets_with_1001_and_logs_no_errors(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    secret = auth_secret(data_dir)
+    http_port = free_port()
+    process = await start_up(data_dir, http_port)
     try:
         status = await read_until_up(process)
         assert status[0] == "contact center platform is up", status
@@ -107,3 +115,84 @@ def _view(data_dir: Path, secret: str, http_port: int) -> RunningRegion:
 
     plan = LaunchPlan(data_dir=data_dir, regions=["eu"], examples_dir=EXAMPLES, gateway_http_port=http_port)
     return RunningRegion(Platform(plan), secret)
+
+
+async def test_a_closed_terminal_stops_everything_as_ctrl_c_does(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    process = await start_up(data_dir, free_port())
+    try:
+        await read_until_up(process)
+        started = children_of(process.pid)
+        assert len(started) >= 6, started  # NATS, the sandbox and the five services
+        process.send_signal(signal.SIGHUP)
+        async with asyncio.timeout(60):
+            rest, _ = await process.communicate()
+        assert process.returncode == 0
+        assert "stopped; nothing left running." in rest.decode()
+        assert [pid for pid in started if alive(pid)] == []
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_a_killed_launcher_leaves_nothing_running(tmp_path: Path) -> None:
+    # SIGKILL (or the OOM killer): the launcher stops nothing itself. Every process it started
+    # is told by the kernel and stops, so no NATS or service is left holding ports and data.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    process = await start_up(data_dir, free_port())
+    started: list[int] = []
+    try:
+        await read_until_up(process)
+        started = children_of(process.pid)
+        assert len(started) >= 6, started
+        process.kill()
+        await process.wait()
+
+        async def all_stopped() -> bool | None:
+            return True if not any(alive(pid) for pid in started) else None
+
+        # A bound against hanging (each service drains for a few seconds), not a timing check.
+        with contextlib.suppress(AssertionError):
+            await eventually(all_stopped, seconds=60)
+        assert [command_of(pid) for pid in started if alive(pid)] == []
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        for pid in started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started (its children now)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _stat(int(entry.name))[1] == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return f"{pid} (gone)"
+
+
+def alive(pid: int) -> bool:
+    state, _ = _stat(pid)
+    return state not in ("", "Z", "X")  # gone, or a zombie nobody reaped yet: not running
+
+
+def _stat(pid: int) -> tuple[str, int]:
+    """(state, parent pid) of `pid`; ("", 0) when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "", 0
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], int(fields[1])
