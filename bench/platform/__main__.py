@@ -63,6 +63,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -391,7 +392,9 @@ async def replay_run(options: argparse.Namespace, checkpoints: list[int]) -> dic
 
 
 def replay_checkpoints(options: argparse.Namespace) -> list[int]:
-    return [int(n) for n in (options.replay or (QUICK_REPLAY if options.quick else FULL_REPLAY)).split(",")]
+    if options.replay:
+        return list(options.replay)
+    return [int(n) for n in (QUICK_REPLAY if options.quick else FULL_REPLAY).split(",")]
 
 
 def replay_goal(replay_result: dict[str, Any], checkpoints: list[int]) -> Goal:
@@ -423,24 +426,23 @@ async def replay_only(options: argparse.Namespace) -> None:
     print_report("platform", results, [replay_goal(results["replay"], checkpoints)])
 
 
-def _rates(text: str) -> list[int]:
-    try:
-        rates = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: whole numbers per second, e.g. 25,50,100") from None
-    if any(rate <= 0 for rate in rates):
-        raise argparse.ArgumentTypeError(f"{text!r}: every rate must be above 0")
-    return rates
+def _whole_numbers(what: str, each: str, example: str) -> Callable[[str], list[int]]:
+    """An argument type: comma-separated whole numbers above 0, a bad one named."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            numbers = [int(part) for part in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: whole numbers {what}, e.g. {example}") from None
+        if any(number <= 0 for number in numbers):
+            raise argparse.ArgumentTypeError(f"{text!r}: every {each} must be above 0")
+        return numbers
+
+    return parse
 
 
-def _counts(text: str) -> str:
-    try:
-        counts = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: whole numbers of contacts, e.g. 10000,1000000") from None
-    if any(count <= 0 for count in counts):
-        raise argparse.ArgumentTypeError(f"{text!r}: every checkpoint must be above 0")
-    return text
+_rates = _whole_numbers("per second", "rate", "25,50,100")
+_checkpoints = _whole_numbers("of contacts", "checkpoint", "10000,1000000")
 
 
 def _positive(text: str) -> int:
@@ -473,7 +475,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-tracing-overhead", action="store_true", help="skip the sampling-off run")
     parser.add_argument(
         "--replay",
-        type=_counts,
+        type=_checkpoints,
         help="contacts fed to routing at each replay checkpoint, comma-separated "
         f"(default {QUICK_REPLAY} with --quick, else {FULL_REPLAY}; the goal compares 10000 and 1000000)",
     )

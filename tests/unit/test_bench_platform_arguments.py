@@ -30,7 +30,7 @@ def test_a_bad_argument_is_named(argv: list[str], named: str, capsys: pytest.Cap
 
 def test_good_arguments_are_taken() -> None:
     options = parse(["--replay-only", "--replay", "10000,1000000", "--replay-batch", "500"])
-    assert (options.replay, options.replay_batch) == ("10000,1000000", 500)
+    assert (options.replay, options.replay_batch) == ([10000, 1000000], 500)
 
 
 def test_the_run_time_of_a_process_counts_its_work_not_its_waits() -> None:
