@@ -398,8 +398,9 @@ def replay_checkpoints(options: argparse.Namespace) -> list[int]:
 
 
 def replay_goal(replay_result: dict[str, Any], checkpoints: list[int]) -> Goal:
-    """Routing's CPU per contact and idle CPU at the last checkpoint against the first (the
-    goal is 1,000,000 against 10,000 contacts; its name says which sizes were measured)."""
+    """Routing's CPU per contact and idle CPU at the last checkpoint against the first, both in
+    units of the machine's speed at each (see `replay.py`): the goal is 1,000,000 against 10,000
+    contacts; its name says which sizes were measured."""
     growth = (
         max(replay_result["cpu_per_contact_growth"], replay_result["idle_cpu_growth"])
         if replay_result["measured"]

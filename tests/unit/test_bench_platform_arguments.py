@@ -1,4 +1,4 @@
-"""The platform bench's own arguments: a bad one is named, not run; and the replay's CPU reader."""
+"""The platform bench's own arguments: a bad one is named, not run; and the replay's CPU readers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bench.platform.__main__ import parse
-from bench.platform.replay import run_seconds
+from bench.platform.replay import reference_work_ms, run_seconds
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,7 @@ def test_the_run_time_of_a_process_counts_its_work_not_its_waits() -> None:
     assert busy >= 0.04
     assert waited < 0.02
     assert run_seconds(2**22 + 1) == 0.0  # no such process
+
+
+def test_the_reference_work_takes_a_measurable_time() -> None:
+    assert 0 < reference_work_ms() < 5_000
