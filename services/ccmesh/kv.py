@@ -287,9 +287,7 @@ class ReadYourWritesKV(KeyValue):
                 ack = await self._js.publish(subject, value, headers=sent, msg_ttl=msg_ttl)
                 break
             except APIError as err:
-                if err.err_code in _WRONG_LAST_SEQUENCE_CODES:
-                    raise KeyWrongLastSequenceError(description=err.description) from None
-                raise
+                raise _refused(err) from None
             except NoStreamResponseError:
                 if time.monotonic() - started > _LEADERLESS_SECONDS:
                     raise
@@ -444,6 +442,14 @@ async def _reconcile(
     return (await js.update_stream(config)).config
 
 
+def _refused(err: APIError) -> Exception:
+    """What a write the server refused raises: `KeyWrongLastSequenceError` for a condition on
+    the key's last revision that no longer holds, the server's own error otherwise."""
+    if err.err_code in _WRONG_LAST_SEQUENCE_CODES:
+        return KeyWrongLastSequenceError(description=err.description)
+    return err
+
+
 def _lost_race(err: Exception) -> bool:
     if isinstance(err, KeyWrongLastSequenceError):
         return True
@@ -491,9 +497,7 @@ async def write_expiring(kv: KeyValue, key: str, value: bytes | None, *, last: i
     try:
         ack = await kv._js.publish(subject, value or b"", headers=headers, msg_ttl=ttl or None)
     except APIError as err:
-        if err.err_code in _WRONG_LAST_SEQUENCE_CODES:
-            raise KeyWrongLastSequenceError(description=err.description) from None
-        raise
+        raise _refused(err) from None
     return int(ack.seq)
 
 
