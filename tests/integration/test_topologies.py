@@ -20,6 +20,7 @@ from nats.js.api import Placement
 from nats.js.errors import APIError
 
 from ccmesh import natsserver
+from ccmesh.kv import KV_STREAM_PREFIX, ensure_bucket
 from ccmesh.testing.topologies import (
     SuperclusterTopology,
     Topology,
@@ -133,6 +134,25 @@ async def test_three_node_stream_has_three_peers_and_survives_losing_one(nats_cl
         assert await eventually(publish_and_read_all, within=10) == expected
     finally:
         await client.close()
+
+
+async def test_a_member_restarted_takes_its_replica_of_the_next_stream(nats_cluster: Topology) -> None:
+    victim = nats_cluster.servers[2]
+    victim.kill()
+    await asyncio.to_thread(nats_cluster.restart, victim.spec.name)
+    admin = await connect(nats_cluster.urls)
+    try:
+        kv = await ensure_bucket(admin.jetstream(timeout=5), "after-restart", replicas=3)
+        await kv.put("contact.c1", b"queued")
+        info = await admin.jetstream().stream_info(f"{KV_STREAM_PREFIX}after-restart")
+    finally:
+        await admin.close()
+    assert info.cluster is not None
+    assert {info.cluster.leader} | {peer.name for peer in info.cluster.replicas or []} == {
+        "c1-n1",
+        "c1-n2",
+        "c1-n3",
+    }
 
 
 async def test_tag_placement_from_us_client_lands_only_in_eu(nats_supercluster: SuperclusterTopology) -> None:

@@ -51,6 +51,29 @@ async def test_a_placement_no_server_can_take_is_reported_at_once() -> None:
     assert len(calls) == 1
 
 
+async def test_a_placement_refused_only_for_a_server_offline_is_tried_again() -> None:
+    # A server restarting (or rejoining, not yet seen by the others) comes back: the placement
+    # then fits.
+    calls, operation = failing_then_done(
+        APIError(
+            code=400, err_code=NO_SUITABLE_PEERS, description="no suitable peers for placement, peer offline"
+        )
+    )
+    assert await retry_creation("bucket 'data-eu'", operation) == "created"
+    assert len(calls) == 2
+
+
+async def test_a_placement_refused_for_tags_as_well_as_a_server_offline_is_reported_at_once() -> None:
+    description = "no suitable peers for placement, peer offline, tags not matched ['region:xx']"
+    calls, operation = failing_then_done(
+        APIError(code=400, err_code=NO_SUITABLE_PEERS, description=description)
+    )
+    with pytest.raises(APIError) as failure:
+        await retry_creation("bucket 'data-xx'", operation)
+    assert failure.value.description == description
+    assert len(calls) == 1
+
+
 async def test_a_cluster_that_never_answers_is_reported_when_the_budget_is_spent() -> None:
     calls: list[int] = []
 

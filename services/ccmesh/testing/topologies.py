@@ -59,6 +59,18 @@ class Topology:
                 return candidate
         raise KeyError(f"no server named {name!r}; have {[s.spec.name for s in self.servers]}")
 
+    def restart(self, name: str) -> None:
+        """Start the server `name` again (after `kill` or `stop`) and return once the topology is
+        whole again: the server caught up and, in a cluster, current and online in the meta
+        leader's view, so the next stream placed on every server does not find it offline."""
+        self.server(name).start()
+        if len(self.servers) == 1:
+            self.servers[0].wait_healthy()
+        else:
+            _wait_until(
+                self.servers, lambda: _cluster_ready(self.servers, every_peer_current=True), READY_TIMEOUT
+            )
+
     def stop_all(self) -> None:
         for server in self.servers:
             server.stop()
@@ -217,9 +229,13 @@ def _wait_until(servers: list[NatsServer], ready: Callable[[], bool], timeout: f
     raise NatsServerError(f"topology not ready after {timeout}s; see {logs}")
 
 
-def _cluster_ready(servers: list[NatsServer]) -> bool:
+def _cluster_ready(servers: list[NatsServer], *, every_peer_current: bool = False) -> bool:
     """Every server sees the same JetStream meta leader, with every server a known meta peer,
-    and answers the full `/healthz` (JetStream caught up), so stream creation cannot race startup."""
+    and answers the full `/healthz` (JetStream caught up), so stream creation cannot race startup.
+
+    With `every_peer_current`, the meta leader also counts every other server current and
+    online: a server restarted into a running cluster is healthy before the leader has seen it
+    again, and until then a stream placed on every server is refused ("peer offline")."""
     leaders: set[str] = set()
     for server in servers:
         try:
@@ -233,6 +249,12 @@ def _cluster_ready(servers: list[NatsServer]) -> bool:
             or not server.healthy(js_enabled_only=False)
         ):
             return False
+        if every_peer_current and leader == server.spec.name:
+            peers = meta.get("replicas") or []
+            if len(peers) < len(servers) - 1 or not all(
+                p.get("current") and not p.get("offline") for p in peers
+            ):
+                return False
         leaders.add(leader)
     return len(leaders) == 1
 

@@ -8,6 +8,8 @@ again until the stream answers, and returns the value written before the kill.
 
 from __future__ import annotations
 
+import asyncio
+
 from ccmesh.kv import KV_STREAM_PREFIX
 from ccmesh.testing.topologies import Topology
 
@@ -29,7 +31,7 @@ async def test_a_read_asked_while_the_leader_is_elected_returns_the_value(
         after = await client.jetstream().stream_info(f"{KV_STREAM_PREFIX}leaderless-read")
         assert after.cluster is not None and after.cluster.leader not in ("", leader.spec.name)
     finally:
-        leader.start()
+        await asyncio.to_thread(r3_cluster.restart, leader.spec.name)
 
 
 async def test_a_write_sent_while_the_leader_is_elected_is_stored_once(
@@ -50,4 +52,4 @@ async def test_a_write_sent_while_the_leader_is_elected_is_stored_once(
         assert (entry.value, entry.revision) == (b"offered", revision)
         assert await kv.put("contact.c2", b"queued") > revision
     finally:
-        leader.start()
+        await asyncio.to_thread(r3_cluster.restart, leader.spec.name)
