@@ -77,8 +77,9 @@ test-integration: $(STAMP)
 test-chaos: $(STAMP)
 	$(BIN)/pytest tests/chaos -q -p no:cacheprovider
 
+## The slowest tests are listed at the end: where the suite's time goes, on every machine it runs on.
 test: lint typecheck browser prometheus espeak
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=30
 
 ## Bring the whole platform up on the embedded NATS server (Ctrl-C stops it).
 run: $(STAMP)
