@@ -54,7 +54,7 @@ from ccctl.up_observability import (
 from ccctl.workspace_seed import SeedError, seed_workspace
 from ccmesh import prometheus
 from ccmesh.channels import Channel
-from ccmesh.child_process import stop_with_owner
+from ccmesh.child_process import stopped_with_owner
 from ccmesh.configplane.loader import ConfigFileError, load_files
 from ccmesh.configplane.models import ChannelEndpoint, ContactCenter, IntegrationConnector
 from ccmesh.configplane.references import dangling_references
@@ -344,13 +344,12 @@ def _start_service(
     with log_file.open("ab") as log:
         log_offset = log.tell()
         process = subprocess.Popen(
-            [sys.executable, "-m", name],
+            stopped_with_owner([sys.executable, "-m", name]),
             env=env,
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C goes to us; we stop the services in order
-            preexec_fn=stop_with_owner(),
         )
     return RunningService(
         region, name, process, grpc_port, log_file, replica, http_port, metrics_port, log_offset

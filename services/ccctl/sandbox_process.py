@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from ccmesh.child_process import stop_with_owner
+from ccmesh.child_process import stopped_with_owner
 from ccmesh.configplane.models import ChannelEndpoint, IntegrationConnector
 
 HTTP_PORT = 8090
@@ -56,13 +56,12 @@ def start_sandbox(data_dir: Path, http_port: int, smtp_port: int) -> RunningSand
     }
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ccsandbox"],
+            stopped_with_owner([sys.executable, "-m", "ccsandbox"]),
             env=env,
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=stop_with_owner(),
         )
     assert process.stdout is not None
     deadline = time.monotonic() + READY_SECONDS

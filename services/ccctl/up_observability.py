@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from ccmesh.child_process import stop_with_owner
+from ccmesh.child_process import stopped_with_owner
 
 PROMETHEUS_PORT = 9090
 SCRAPE_SECONDS = 5.0
@@ -101,17 +101,18 @@ def start_prometheus(
     log_file = folder / "prometheus.log"
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={folder / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=1d",
-            ],
+            stopped_with_owner(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={folder / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--storage.tsdb.retention.time=1d",
+                ]
+            ),
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
-            preexec_fn=stop_with_owner(),
         )
     running = RunningPrometheus(process, port, log_file)
     try:

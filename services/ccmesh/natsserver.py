@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ccmesh.child_process import stop_with_owner
+from ccmesh.child_process import stopped_with_owner
 
 
 class NatsServerError(RuntimeError):
@@ -142,14 +142,13 @@ class NatsServer:
         self.config_file.write_text(self.spec.render())
         log = self.log_file.open("ab")
         self._process = subprocess.Popen(
-            [find_binary(), "-c", str(self.config_file)],
+            stopped_with_owner([find_binary(), "-c", str(self.config_file)]),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             # Its own session: a Ctrl-C in the terminal reaches the owner, which stops the
             # services first and NATS last, instead of NATS dying under draining services.
             start_new_session=True,
-            preexec_fn=stop_with_owner(),
         )
         log.close()
 
