@@ -30,7 +30,7 @@ _TRANSIENT_CREATION_CODES = frozenset({10008, 10058})
 #: is a server it counts as offline (restarting, or rejoining and not yet seen by the others),
 #: the placement fits once that server is back; any other reason (tags not matched, too few
 #: servers, no space) is a misconfiguration.
-_NO_SUITABLE_PEERS = 10005
+NO_SUITABLE_PEERS = 10005
 _PEER_OFFLINE_ONLY = "no suitable peers for placement, peer offline"
 #: How long a creation keeps retrying before it reports the last error.
 CREATION_BUDGET_SECONDS = 60.0
@@ -49,7 +49,7 @@ def _transient(err: BaseException) -> bool:
         return True
     if not isinstance(err, APIError):
         return False
-    if err.err_code == _NO_SUITABLE_PEERS:
+    if err.err_code == NO_SUITABLE_PEERS:
         return (err.description or "").strip() == _PEER_OFFLINE_ONLY
     return err.err_code in _TRANSIENT_CREATION_CODES
 

@@ -62,13 +62,11 @@ from nats.js.errors import (
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, MSG_ROLLUP_SUBJECT, KeyValue, _is_key_valid
 from nats.nuid import NUID
 
-from ccmesh.creation import retry_creation
+from ccmesh.creation import NO_SUITABLE_PEERS, retry_creation
 from ccmesh.retention import Limits
 
 #: Server error codes for "the subject's last sequence is not the one you expected".
 _WRONG_LAST_SEQUENCE_CODES = (10071, 10164)
-#: Server error code for "no server matches the placement (tags or cluster)".
-_NO_SUITABLE_PEERS = 10005
 #: A bucket's stream is named after the bucket with this prefix.
 KV_STREAM_PREFIX = "KV_"
 #: What the NATS clients use for a KV stream: long enough for a retried write.
@@ -377,7 +375,7 @@ async def ensure_bucket(
     try:
         return await retry_creation(f"bucket {name!r}", attempt)
     except APIError as err:
-        if err.err_code == _NO_SUITABLE_PEERS:
+        if err.err_code == NO_SUITABLE_PEERS:
             raise KVError(
                 f"cannot create bucket {name!r} with {replicas} replica(s) on servers tagged "
                 f"{placement_tags or []}: no suitable servers ({err.description})"
