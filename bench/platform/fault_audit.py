@@ -204,10 +204,24 @@ def audit(contacts: list[str], log: OfferLog, stories: dict[str, StreamStory]) -
         ]
         if len(open_offers) + min(1, len(story.accepted)) > 1:
             found.offered_twice.append(contact_id)
-        pushed = {reservation for _, reservation, _ in offers}
-        if not pushed <= set(story.offered) or (accepts and not story.accepted):
+        if not announced(offers, accepts, story):
             found.unannounced.append(contact_id)
     return found
+
+
+def announced(offers: list[Any], accepts: list[Any], story: StreamStory) -> bool:
+    """Whether the stream tells every offer pushed to an agent (`OfferLog.offers` of the
+    contact) and, when an accept was confirmed (`OfferLog.accepts`), an accept."""
+    pushed = {reservation for _, reservation, _ in offers}
+    return pushed <= set(story.offered) and (not accepts or bool(story.accepted))
+
+
+def told(contact_id: str, log: OfferLog, story: StreamStory) -> bool:
+    """Whether the stream has the contact's whole story: closed, and every offer and accept the
+    agents saw announced (an announcement staged in an outbox may follow the closing)."""
+    return story.closed > 0 and announced(
+        log.offers.get(contact_id, []), log.accepts.get(contact_id, []), story
+    )
 
 
 def undelivered(contacts: list[str], stories: dict[str, StreamStory], delivered: set[str]) -> list[str]:

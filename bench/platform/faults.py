@@ -32,10 +32,10 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
-from nats.js.errors import NotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError, NotFoundError
 
 from bench.platform.agents import AgentFloor, OfferLog, create_agents, log_in
-from bench.platform.fault_audit import WEBHOOK_EVENT_TYPES, StreamStory, stream_stories
+from bench.platform.fault_audit import WEBHOOK_EVENT_TYPES, StreamStory, stream_stories, told
 from bench.platform.loadgen import LoadProcess
 from bench.platform.region import (
     BRAND,
@@ -53,6 +53,7 @@ from ccmesh import naming
 from ccmesh.configplane.loader import validate_document
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.natsserver import NatsServer, free_port
+from ccmesh.outbox import entries_of
 from ccmesh.retention import STORES
 from ccmesh.stores import stream_name
 from ccmesh.testing.topologies import three_node_cluster
@@ -382,7 +383,8 @@ async def wait_cluster_current(run: FaultRun) -> None:
 
 async def settle(run: FaultRun, contacts: list[str], seconds: float) -> dict[str, StreamStory]:
     """Wait (at most `seconds`) until every contact's agent released it (or routing refused the
-    release) and its closing is on the stream; the stream's stories as they then stand."""
+    release) and its story is on the stream (`told`: closed, every offer the agents saw
+    announced); the stream's stories as they then stand."""
     deadline = time.monotonic() + seconds
     log = run.log
     while time.monotonic() < deadline:
@@ -391,9 +393,27 @@ async def settle(run: FaultRun, contacts: list[str], seconds: float) -> dict[str
         await asyncio.sleep(0.25)
     while True:
         stories = await stream_stories(run.region.nc.jetstream(), contacts)
-        if all(stories[c].closed for c in contacts) or time.monotonic() > deadline:
+        if all(told(c, log, stories[c]) for c in contacts) or time.monotonic() > deadline:
             return stories
         await asyncio.sleep(1.0)
+
+
+async def unsent_announcements(run: FaultRun, most: int = 10) -> list[str]:
+    """The events the region's ACD records still carry in their outboxes (`ccmesh.outbox`),
+    as `<record>: <subject>`: what a failed audit's missing announcements are waiting in."""
+    js = run.region.nc.jetstream()
+    kv = await js.key_value(naming.acd_bucket(REGION))
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return []
+    found: list[str] = []
+    for key in keys:
+        with contextlib.suppress(KeyNotFoundError):
+            found += [f"{key}: {entry.subject}" for entry in entries_of((await kv.get(key)).value)]
+        if len(found) >= most:
+            break
+    return found[:most]
 
 
 def error_lines(run: FaultRun, distinct: int = 3) -> dict[str, str]:

@@ -59,6 +59,8 @@ DEFAULT_AFTER_SECONDS = 1.0
 #: Another process's entries are left to their writer this many times longer before a sweeper
 #: sends them: the writer is gone, or they are still in its record because it is slow.
 FOREIGN_FACTOR = 2.0
+#: Records a sweep flushes at once.
+SWEEP_CONCURRENCY = 16
 
 
 class OutboxError(ValueError):
@@ -290,16 +292,23 @@ class Outbox:
     async def sweep(self) -> int:
         """Send and remove every entry due now; the number of entries sent."""
         now = self._clock()
-        sent = 0
-        for key, oldest in list(self._oldest.items()):
-            if now - oldest < self.after_seconds:
-                continue
-            try:
-                sent += await self.flush(key, now)
-            except Exception:
-                # The next sweep tries again; one key's trouble must not hold up the others.
-                log.warning("outbox of %s: sending failed; trying again", key, exc_info=True)
-        return sent
+        keys = [key for key, oldest in list(self._oldest.items()) if now - oldest >= self.after_seconds]
+        if not keys:
+            return 0
+        # Keys go side by side: one waiting out a publish's timeout (its stream electing a
+        # leader) would otherwise hold every key after it back for as long.
+        limit = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def flush_one(key: str) -> int:
+            async with limit:
+                try:
+                    return await self.flush(key, now)
+                except Exception:
+                    # The next sweep tries again; one key's trouble must not hold up the others.
+                    log.warning("outbox of %s: sending failed; trying again", key, exc_info=True)
+                    return 0
+
+        return sum(await asyncio.gather(*(flush_one(key) for key in keys)))
 
     def note_marker(self, marker: str, value: bytes | None) -> None:
         """What a watch of the markers saw at `marker` (None: removed)."""

@@ -18,6 +18,7 @@ from bench.platform.faults import (
     open_fault_run,
     region_stream_leaders,
     settle,
+    unsent_announcements,
     warm_up,
 )
 from bench.platform.region import REGION
@@ -60,9 +61,11 @@ async def test_leader_of_each_region_stream_killed(tmp_path: Path) -> None:
         stories = await settle(run, contacts, SETTLE_SECONDS)
         found = audit(contacts, run.log, stories)
         killed = [p.fault_detail["server"] + " leading " + ", ".join(p.fault_detail["led"]) for p in phases]
+        unsent = [] if found.ok else await unsent_announcements(run)
         assert found.ok, (
             f"after killing {killed}: {found.explain(run.log, stories)}\n"
             f"webhook statuses {[p.answer['statuses'] for p in phases]}; agent errors {run.log.errors}\n"
+            f"still in the ACD's outboxes: {unsent}\n"
             f"service logs: {error_lines(run)}"
         )
     finally:

@@ -22,6 +22,7 @@ from bench.platform.faults import (
     kill_service,
     settle,
     subscribe_webhooks,
+    unsent_announcements,
 )
 
 # Module-wide: the tests share one region (one start-up), each with customers of its own.
@@ -45,9 +46,11 @@ async def under_fault(run: FaultRun, fault: Callable[[], Awaitable[Any]]) -> Pha
 async def assert_nothing_lost(run: FaultRun, phase: Phase) -> dict[str, StreamStory]:
     stories = await settle(run, phase.contacts, SETTLE_SECONDS)
     found = audit(phase.contacts, run.log, stories)
+    unsent = [] if found.ok else await unsent_announcements(run)
     assert found.ok, (
         f"after {phase.fault_detail}: {found.explain(run.log, stories)}\n"
         f"webhook statuses {phase.answer['statuses']}; agent errors {run.log.errors}\n"
+        f"still in the ACD's outboxes: {unsent}\n"
         f"service logs: {error_lines(run)}"
     )
     return stories

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from bench.platform.agents import OfferLog
-from bench.platform.fault_audit import StreamStory, audit, tell, undelivered
+from bench.platform.fault_audit import StreamStory, audit, tell, told, undelivered
 from bench.platform.leader_kill import back_after, longest_gap, p99_recovery, saturation_rate
 
 
@@ -33,6 +33,16 @@ def test_an_offer_that_timed_out_may_be_followed_by_another() -> None:
     log.accepts["c1"] = ["a2"]
     story = StreamStory(offered={"r1": "a1", "r2": "a2"}, accepted=["r2"], ended={"r1"}, closed=1)
     assert audit(["c1"], log, {"c1": story}).ok
+
+
+def test_a_story_is_told_once_closed_with_every_offer_the_agents_saw() -> None:
+    log = OfferLog()
+    offered(log, "c1", "a1", "r1")
+    log.accepts["c1"] = ["a1"]
+    # Closed on the stream, the offer still in an outbox: the settling waits for it.
+    assert not told("c1", log, StreamStory(accepted=["r1"], closed=1))
+    assert not told("c1", log, StreamStory(offered={"r1": "a1"}, accepted=["r1"]))
+    assert told("c1", log, clean_story("r1", "a1"))
 
 
 def test_each_problem_is_named() -> None:
