@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from ccmesh.child_process import stopped_with_owner
 from gateway.domain.generic_signature import generic_signature
 
 #: Open loop means requests in flight pile up when the platform falls behind; this only bounds
@@ -135,13 +136,12 @@ class LoadProcess:
 
     @classmethod
     async def start(cls, url: str, signing_secret: str, number_base: str) -> LoadProcess:
+        # Stopped with the bench: a bench killed mid-run leaves no load running at the region.
+        command = stopped_with_owner(
+            [sys.executable, "-m", "bench.platform.loadgen", url, signing_secret, number_base]
+        )
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.platform.loadgen",
-            url,
-            signing_secret,
-            number_base,
+            *command,
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

@@ -1,5 +1,5 @@
 """A child started through `stopped_with_owner` is the command itself, with the signals a program
-expects, and it is stopped when its owner dies outright."""
+expects, and it is stopped when its owner dies outright (the bench's load generator too)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,43 @@ def test_the_child_is_stopped_when_its_owner_is_killed(tmp_path: Path) -> None:
         owner.wait()
         while _alive(child):
             assert time.monotonic() < deadline, "the child outlived its owner"
+            time.sleep(0.05)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+
+
+def test_a_killed_bench_takes_its_load_generator(tmp_path: Path) -> None:
+    pid_file = tmp_path / "loadgen.pid"
+    # Killed two minutes before its step ends (nothing is served at the URL: each send fails).
+    owner_code = textwrap.dedent(
+        f"""
+        import asyncio
+        from bench.platform.loadgen import LoadProcess
+
+        async def main():
+            load = await LoadProcess.start("http://127.0.0.1:9/", "secret", "+49171")
+            step = asyncio.create_task(load.step(1, 2.0, 120.0))
+            await asyncio.sleep(1.0)
+            open({str(pid_file)!r}, "w").write(str(load.process.pid))
+            await step
+
+        asyncio.run(main())
+        """
+    )
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], cwd=Path(__file__).parents[2])
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert owner.poll() is None, f"the bench ended with {owner.returncode}"
+            assert time.monotonic() < deadline, "the bench never started its load generator"
+            time.sleep(0.05)
+        generator = int(pid_file.read_text())
+        assert _alive(generator)
+        owner.kill()
+        owner.wait()
+        while _alive(generator):
+            assert time.monotonic() < deadline, "the load generator outlived the bench"
             time.sleep(0.05)
     finally:
         if owner.poll() is None:
