@@ -16,7 +16,7 @@ from ccmesh.service_host import Runtime, ServiceParts
 from ccsurge.assessment import Assessment
 from contactcenter.events.v1 import events_pb2
 from contactcenter.routing.v1 import routing_pb2, routing_pb2_grpc
-from routing.adapters.acd_event_codec import to_protobuf
+from routing.adapters.acd_publisher import AcdPublisher
 from routing.adapters.acd_remote import MeshRemoteQueues
 from routing.adapters.acd_store import AcdOutboxMirror, AcdStore
 from routing.adapters.agent_state_events import AgentStateAnnouncer
@@ -33,7 +33,6 @@ from routing.bootstrap_callbacks import callback_consumer, callback_requests
 from routing.bootstrap_surge import AcdOutlook, surge_actions, surge_guard, with_surge_overflow
 from routing.config import RoutingConfig
 from routing.domain.agents import AcdInputError
-from routing.domain.events import RoutingEvent
 from routing.domain.journey_facts import QueueLoad, WorkFailed
 from routing.entrypoints.acd_events import (
     closed_handler,
@@ -197,14 +196,8 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
     acd_mirror = AcdOutboxMirror(acd_kv, acd_outbox)
     acd_metrics = AcdMetrics(acd_mirror)
 
-    async def publish_acd(event: RoutingEvent) -> None:
-        if not event.on_stream:
-            return
-        message = to_protobuf(event, config.region)
-        await runtime.events.publish(message)
-        acd_store.sent.add(message.event_id)  # the record's next write drops it from its outbox
-
-    acd_events = EventBus(acd_metrics.count, publish_acd)
+    acd_publisher = AcdPublisher(runtime.events, config.region, acd_store.sent)
+    acd_events = EventBus(acd_metrics.count, acd_publisher)
     # Fallback policies act on the ACD's records and the journeys' aliases, and widen overflow.
     outlook = AcdOutlook(lambda: acd, acd_mirror)
     fallback_actions = surge_actions(runtime, acd_store, acd_mirror, acd_events, journeys, outlook)
@@ -301,6 +294,7 @@ async def build(runtime: Runtime[RoutingConfig]) -> ServiceParts:
             # Called last to first: the ACD stops, then the state changes its last writes
             # announced are sent before the connection closes.
             acd_store.settle,
+            acd_publisher.settle,
             acd.stop,
             journeys.stop,
             acd_outbox.stop,

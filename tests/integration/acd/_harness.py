@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,28 +17,20 @@ from ccmesh.channels import Channel
 from ccmesh.events import EventPublisher
 from ccmesh.kv import ensure_bucket
 from routing.adapters.acd_codec import contact_from_bytes, ledger_from_bytes
-from routing.adapters.acd_event_codec import to_protobuf
+from routing.adapters.acd_publisher import AcdPublisher
 from routing.adapters.acd_store import AcdStore, KeyMirror
 from routing.domain.agents import AgentLoad
 from routing.domain.contacts import ContactRecord, ContactStatus
-from routing.domain.events import RoutingEvent
 from routing.service_layer.acd import AcdService, AcdSettings
 
 REGION = "eu"
 TENANT = "acme"
 
 
-def announcing(js: Any, store: AcdStore) -> Callable[[RoutingEvent], Awaitable[None]]:
+def announcing(js: Any, store: AcdStore) -> AcdPublisher:
     """What the service publishes its events with, as routing's bootstrap does: each one on the
     region stream, then marked sent (the outbox's sweeper leaves it)."""
-    publisher = EventPublisher(js, REGION)
-
-    async def publish(event: RoutingEvent) -> None:
-        message = to_protobuf(event, REGION)
-        await publisher.publish(message)
-        store.sent.add(message.event_id)
-
-    return publish
+    return AcdPublisher(EventPublisher(js, REGION), REGION, store.sent)
 
 
 @dataclass
