@@ -54,11 +54,7 @@ def test_the_child_is_stopped_when_its_owner_is_killed(tmp_path: Path) -> None:
         while b"sleep" not in Path(f"/proc/{child}/cmdline").read_bytes():
             assert time.monotonic() < deadline, "the child never became the command"
             time.sleep(0.05)
-        owner.kill()
-        owner.wait()
-        while _alive(child):
-            assert time.monotonic() < deadline, "the child outlived its owner"
-            time.sleep(0.05)
+        _kill_and_outlive(owner, child, deadline, "the child outlived its owner")
     finally:
         if owner.poll() is None:
             owner.kill()
@@ -91,14 +87,19 @@ def test_a_killed_bench_takes_its_load_generator(tmp_path: Path) -> None:
             time.sleep(0.05)
         generator = int(pid_file.read_text())
         assert _alive(generator)
-        owner.kill()
-        owner.wait()
-        while _alive(generator):
-            assert time.monotonic() < deadline, "the load generator outlived the bench"
-            time.sleep(0.05)
+        _kill_and_outlive(owner, generator, deadline, "the load generator outlived the bench")
     finally:
         if owner.poll() is None:
             owner.kill()
+
+
+def _kill_and_outlive(owner: subprocess.Popen[bytes], child: int, deadline: float, failure: str) -> None:
+    """SIGKILL `owner`, then wait until `child` is gone (asserting `failure` past `deadline`)."""
+    owner.kill()
+    owner.wait()
+    while _alive(child):
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
