@@ -15,7 +15,6 @@ accept, a completion) reports what the stream has.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from ccmesh.events import EventPublisher
 from ccmesh.outbox import SentIds
 from routing.adapters.acd_event_codec import to_protobuf
+from routing.adapters.acks_aside import AcksAside
 from routing.domain.events import ContactOffered, RoutingEvent
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ class AcdPublisher:
         self._region = region
         self._sent = sent
         self._timeout = timeout
-        #: Offers' acknowledgements still awaited (held here, so a running wait is not collected).
-        self._awaiting: set[asyncio.Task[None]] = set()
+        #: Offers' acknowledgements still awaited.
+        self._awaiting = AcksAside()
 
     @property
     def awaiting(self) -> int:
@@ -48,9 +48,7 @@ class AcdPublisher:
         message = to_protobuf(event, self._region)
         acknowledged = await self._events.send([message], self._timeout)
         if isinstance(event, ContactOffered):
-            task = asyncio.create_task(self._acknowledged(acknowledged, message.event_id))
-            self._awaiting.add(task)
-            task.add_done_callback(self._awaiting.discard)
+            self._awaiting.start(self._acknowledged(acknowledged, message.event_id))
             return
         await acknowledged
         self._sent.add(message.event_id)
@@ -66,5 +64,4 @@ class AcdPublisher:
     async def settle(self) -> None:
         """Wait for the acknowledgements still due: a stopping service notes what was stored
         rather than leaving it to a sweeper (which would only send it again)."""
-        if self._awaiting:
-            await asyncio.gather(*list(self._awaiting), return_exceptions=True)
+        await self._awaiting.settle()

@@ -43,6 +43,7 @@ from ccmesh.outbox import Entry, Outbox, SentIds, carry, entry_of_event
 from routing.adapters import acd_codec
 from routing.adapters.acd_event_codec import to_protobuf
 from routing.adapters.acd_write_batches import Change, Pending, WriteBatches
+from routing.adapters.acks_aside import AcksAside
 from routing.adapters.agent_state_events import AgentStateAnnouncer
 from routing.domain.agents import AcdInputError
 from routing.domain.contacts import ContactRecord
@@ -113,8 +114,8 @@ class AcdStore:
         #: Events this process published: a later write of their record drops them unswept.
         self.sent = SentIds()
         self._ledger_writes: WriteBatches[AgentLedger] = WriteBatches()
-        #: State changes being published (held here, so a running publish is not collected).
-        self._publishing: set[asyncio.Task[None]] = set()
+        #: State changes being published.
+        self._publishing = AcksAside()
 
     def _staged(self, events: Sequence[RoutingEvent]) -> list[Entry]:
         if not self._region:
@@ -172,16 +173,13 @@ class AcdStore:
             else:
                 # Its first step (the send) runs before the caller resumes, its ack is awaited
                 # meanwhile; should the publish fail, the entry stays for the outbox's sweeper.
-                task = asyncio.create_task(publishing)
-                self._publishing.add(task)
-                task.add_done_callback(self._publishing.discard)
+                self._publishing.start(publishing)
         return result[-1]
 
     async def settle(self) -> None:
         """Wait for the state changes still being published: a stopping service sends them
         rather than leaving them to another instance's sweeper."""
-        if self._publishing:
-            await asyncio.gather(*list(self._publishing), return_exceptions=True)
+        await self._publishing.settle()
 
     async def update_ledger(
         self,
