@@ -18,19 +18,16 @@ accepted, closed, offers ended).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import nats.errors
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import api
 from nats.js.client import JetStreamContext
 
 from bench.platform.agents import OfferLog
 from bench.platform.region import REGION, TENANT
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from contactcenter.events.v1 import events_pb2
 
 #: Reads of the stream before a failure is reported (each starts again from the first event).
@@ -81,36 +78,22 @@ async def stream_stories(js: JetStreamContext, contact_ids: Iterable[str]) -> di
 
 async def _read_stories(js: JetStreamContext, wanted: set[str]) -> dict[str, StreamStory]:
     stories: dict[str, StreamStory] = {c: StreamStory() for c in wanted}
-    subscription = await js.pull_subscribe(
+    async for message in stream_read.stored(
+        js,
         naming.event_subject(REGION, TENANT, "*", "*"),
         stream=naming.events_stream(REGION).name,
-        config=api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, inactive_threshold=60.0),
-    )
-    try:
-        while True:
-            try:
-                batch = await subscription.fetch(2000, timeout=2.0)
-            except (NatsTimeoutError, TimeoutError):
-                # An empty fetch on a busy server is not the end: the consumer says what is left.
-                if (await subscription.consumer_info()).num_pending == 0:
-                    break
-                continue
-            for message in batch:
-                event = events_pb2.Event.FromString(message.data)
-                story = stories.get(event.contact_id)
-                kind = event.WhichOneof("payload")
-                if story is None or kind is None:
-                    continue
-                story.kinds.append(kind)
-                if kind not in _TRACKED:
-                    continue
-                story.event_ids.setdefault(kind, []).append(event.event_id)
-                _tell(story, kind, getattr(event, kind))
-            if batch and batch[-1].metadata.num_pending == 0:
-                break
-    finally:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
+        batch=2000,
+    ):
+        event = events_pb2.Event.FromString(message.data)
+        story = stories.get(event.contact_id)
+        kind = event.WhichOneof("payload")
+        if story is None or kind is None:
+            continue
+        story.kinds.append(kind)
+        if kind not in _TRACKED:
+            continue
+        story.event_ids.setdefault(kind, []).append(event.event_id)
+        _tell(story, kind, getattr(event, kind))
     return stories
 
 

@@ -7,16 +7,16 @@ see `ccmesh.audit.POSITION_STRIDE`) continues after the last one returned.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from ccmesh.audit import KINDS, OUTCOMES, POSITION_STRIDE, AuditRecord, unpack
 
 MAX_LIMIT = 1000
@@ -107,33 +107,22 @@ async def query_audit(js: JetStreamContext, region: str, query: AuditQuery) -> A
     elif query.since:
         config.deliver_policy = api.DeliverPolicy.BY_START_TIME
         config.opt_start_time = datetime.fromtimestamp(query.since, UTC)
-    subscription = await js.pull_subscribe(
-        naming.audit_subject(region, query.tenant_id), stream=stream, config=config
-    )
     found: list[AuditRecord] = []
     last_position = 0
-    try:
-        while True:
-            try:
-                messages = await subscription.fetch(_FETCH, timeout=0.5)
-            except (TimeoutError, NatsTimeoutError):
-                break
-            pending = 0
-            for message in messages:
-                sequence = message.metadata.sequence.stream
-                pending = message.metadata.num_pending
-                for line, record in enumerate(unpack(message.data)):
-                    if sequence == after_message and line <= after_line:
-                        continue
-                    if query.until and record.at > query.until:
-                        return AuditPage(found, 0)
-                    if query.matches(record):
-                        if len(found) == query.limit:
-                            return AuditPage(found, last_position)
-                        found.append(record)
-                    last_position = sequence * POSITION_STRIDE + line
-            if pending == 0:
-                break
-    finally:
-        await subscription.unsubscribe()
+    messages = stream_read.stored(
+        js, naming.audit_subject(region, query.tenant_id), stream=stream, config=config, batch=_FETCH
+    )
+    async with contextlib.aclosing(messages):
+        async for message in messages:
+            sequence = message.metadata.sequence.stream
+            for line, record in enumerate(unpack(message.data)):
+                if sequence == after_message and line <= after_line:
+                    continue
+                if query.until and record.at > query.until:
+                    return AuditPage(found, 0)
+                if query.matches(record):
+                    if len(found) == query.limit:
+                        return AuditPage(found, last_position)
+                    found.append(record)
+                last_position = sequence * POSITION_STRIDE + line
     return AuditPage(found, 0)

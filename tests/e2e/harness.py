@@ -34,7 +34,6 @@ import aiohttp
 import nats
 import orjson
 from nats.aio.client import Client as NATS
-from nats.errors import TimeoutError as NatsTimeoutError
 
 from ccctl.discovery_client import PLATFORM_SERVICES
 from ccctl.launcher import (
@@ -46,7 +45,7 @@ from ccctl.launcher import (
     stop,
     wait_until_serving,
 )
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from ccmesh.auth import TokenAuthority
 from ccmesh.configplane.channels import ChannelEndpoint
 from ccmesh.configplane.loader import load_file
@@ -108,6 +107,9 @@ class WsClient:
             if _matches(message, kind, matching):
                 message["_taken"] = True
                 return message
+            # The request answered with an error: no point waiting for its reply.
+            if kind != "error" and "id" in matching and _matches(message, "error", {"id": matching["id"]}):
+                raise AssertionError(f"{kind} {matching} answered with an error: {message}")
 
     async def close_code(self, seconds: float = WAIT_SECONDS) -> int | None:
         """The close code the server ends the socket with (after any frames still queued)."""
@@ -284,17 +286,12 @@ class RunningRegion:
         region = region or self.region
         subject = subject or naming.event_subject(region, "*", "*", "*")
         async with self.connect() as nc:
-            subscription = await nc.jetstream().pull_subscribe(
-                subject, stream=naming.events_stream(region).name
-            )
-            found: list[events_pb2.Event] = []
-            while True:
-                try:
-                    batch = await subscription.fetch(200, timeout=0.3)
-                except (NatsTimeoutError, TimeoutError):
-                    return found
-                for message in batch:
-                    found.append(events_pb2.Event.FromString(message.data))
+            return [
+                events_pb2.Event.FromString(message.data)
+                async for message in stream_read.stored(
+                    nc.jetstream(), subject, stream=naming.events_stream(region).name
+                )
+            ]
 
     async def contact_events(self, contact_id: str, region: str = "") -> list[events_pb2.Event]:
         region = region or self.region

@@ -7,9 +7,8 @@ from typing import Any
 
 from _platform import Platform, eventually
 from nats.aio.client import Client as NATS
-from nats.errors import TimeoutError as NatsTimeoutError
 
-from ccmesh import channels, naming
+from ccmesh import channels, naming, stream_read
 from ccmesh.configplane.channels import PROVIDER_OF_CHANNEL
 from ccmesh.configplane.models import ChannelEndpoint
 from ccmesh.configplane.store import ConfigStore
@@ -155,19 +154,12 @@ async def contact_events(nc: NATS, contact_id: str) -> list[events_pb2.Event]:
 
 async def stored_events(nc: NATS, subject: str) -> list[events_pb2.Event]:
     """Every event on the region's stream matching `subject` so far, oldest first."""
-    subscription = await nc.jetstream().pull_subscribe(subject, stream=naming.events_stream(REGION).name)
-    found: list[events_pb2.Event] = []
-    try:
-        while True:
-            try:
-                batch = await subscription.fetch(100, timeout=0.3)
-            except (NatsTimeoutError, TimeoutError):
-                return found
-            for message in batch:
-                found.append(events_pb2.Event.FromString(message.data))
-                await message.ack()
-    finally:
-        await subscription.unsubscribe()
+    return [
+        events_pb2.Event.FromString(message.data)
+        async for message in stream_read.stored(
+            nc.jetstream(), subject, stream=naming.events_stream(REGION).name
+        )
+    ]
 
 
 def kinds(events: list[events_pb2.Event]) -> list[str]:

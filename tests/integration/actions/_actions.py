@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import nats
 from _platform import REGION, Platform
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from contactcenter.integration.v1 import integration_pb2
 from contactcenter.integration.v1.integration_pb2_grpc import IntegrationServiceStub
 
@@ -44,21 +43,14 @@ def contact_update(key: str, contact_id: str, **attributes: str) -> integration_
 
 async def dead_letters(nc: NATS, durable: str) -> list[Msg]:
     """Every dead letter of `durable` stored so far (read with an ephemeral consumer)."""
-    js = nc.jetstream()
-    subscription = await js.pull_subscribe(
-        naming.dead_letter_subject(REGION, durable), stream=naming.dead_letter_stream(REGION).name
-    )
-    found: list[Msg] = []
-    try:
-        while True:
-            try:
-                batch = await subscription.fetch(50, timeout=0.5)
-            except (nats.errors.TimeoutError, TimeoutError):
-                break
-            found.extend(batch)
-    finally:
-        await subscription.unsubscribe()
-    return found
+    return [
+        message
+        async for message in stream_read.stored(
+            nc.jetstream(),
+            naming.dead_letter_subject(REGION, durable),
+            stream=naming.dead_letter_stream(REGION).name,
+        )
+    ]
 
 
 async def republish(nc: NATS, action_id: str, message_id: str) -> None:

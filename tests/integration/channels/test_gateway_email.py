@@ -184,7 +184,13 @@ async def test_a_mail_becomes_a_message_on_the_customers_timeline_and_its_thread
     stored = await platform.event_count()
     await asyncio.to_thread(send, port, reply)
     assert await platform.event_count() == stored
-    _, entries = await timeline_of(platform, "jane@example.com")
+
+    async def thread_on_timeline() -> list[Any] | None:
+        # The timeline is identity's reading of the events: it follows them, a moment behind.
+        _, entries = await timeline_of(platform, "jane@example.com")
+        return entries if len(messages_in(entries)) >= 3 else None
+
+    entries = await eventually(thread_on_timeline)
     assert [e.summary for e in messages_in(entries)] == [
         "My kettle is broken.\nOrder A-1.",
         "It is model K-9.",

@@ -10,7 +10,7 @@ import grpc
 import pytest
 from _platform import REGION, Platform
 
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from ccmesh.status import RpcError
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -23,20 +23,13 @@ ACME = common_pb2.TenantRef(tenant_id="acme", brand_id="acme-retail")
 
 
 async def _consent_events(platform: Platform) -> list[events_pb2.Event]:
-    js = platform.nc.jetstream()
     subject = naming.event_subject(REGION, "acme", "consent_changed", "*")
-    subscription = await js.pull_subscribe(subject, stream=naming.events_stream(REGION).name)
-    found: list[events_pb2.Event] = []
-    try:
-        while True:
-            try:
-                batch = await subscription.fetch(50, timeout=0.5)
-            except TimeoutError:
-                return found
-            found += [events_pb2.Event.FromString(m.data) for m in batch]
-    finally:
-        # Left subscribed, the connection's drain at the end waits its full timeout for it.
-        await subscription.unsubscribe()
+    return [
+        events_pb2.Event.FromString(m.data)
+        async for m in stream_read.stored(
+            platform.nc.jetstream(), subject, stream=naming.events_stream(REGION).name
+        )
+    ]
 
 
 async def test_consent_through_the_identity_service(platform: Platform) -> None:

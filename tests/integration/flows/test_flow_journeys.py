@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
-import nats
 import orjson
 import pytest
 from _platform import SECRET, Platform, eventually
 from nats.aio.client import Client as NATS
 
 from ccflow.loader import read_sources
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from ccmesh.auth import TokenAuthority
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.status import RpcError
@@ -64,17 +63,12 @@ async def publish_live(stub: object, files: list[routing_pb2.FlowSourceFile]) ->
 
 
 async def queued_events(nc: NATS) -> list[events_pb2.Event]:
-    js = nc.jetstream()
-    subscription = await js.pull_subscribe(
-        f"ccevt.{REGION}.*.contact_queued.*", stream=naming.events_stream(REGION).name
-    )
-    try:
-        messages = await subscription.fetch(100, timeout=1)
-    except (nats.errors.TimeoutError, TimeoutError):
-        return []
-    finally:
-        await subscription.unsubscribe()
-    return [events_pb2.Event.FromString(m.data) for m in messages]
+    return [
+        events_pb2.Event.FromString(m.data)
+        async for m in stream_read.stored(
+            nc.jetstream(), f"ccevt.{REGION}.*.contact_queued.*", stream=naming.events_stream(REGION).name
+        )
+    ]
 
 
 async def test_bad_publish_is_rejected_naming_file_and_node_and_the_live_version_stays(
