@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import shutil
 import signal
 import socket
@@ -40,10 +41,46 @@ def find_binary() -> str:
     return found
 
 
+#: Where `free_port` looks: below the kernel's ephemeral ports, from here up.
+PICKED_PORTS_FROM = 10_000
+#: Ports this process handed out already (a server may not have bound its port yet).
+_handed_out: set[int] = set()
+#: Its own generator: a test seeding the global one must not make two processes pick alike.
+_pick = random.SystemRandom()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A loopback TCP port nothing listens on, for a server started a moment later.
+
+    Never one of the kernel's ephemeral ports: between the pick and the server's bind, any
+    outgoing connection on the machine may be given an ephemeral port as its local end, and
+    the server then fails with "address already in use"."""
+    low = _ephemeral_ports_from()
+    if low - PICKED_PORTS_FROM >= 1_000:
+        for _ in range(200):
+            port = _pick.randrange(PICKED_PORTS_FROM, low)
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # no room below: the kernel's pick
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_ports_from() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from ccmesh.configplane.loader import load_file, validate_document
 from ccmesh.configplane.store import ConfigStore
 from ccmesh.events import EventPublisher
+from ccmesh.natsserver import free_port
 from ccmesh.service_host import serve
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -42,12 +42,6 @@ SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 ROOT = Path(__file__).resolve().parents[3]
 #: Upper bounds against hanging, not timing assertions.
 WAIT_SECONDS = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
