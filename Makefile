@@ -78,8 +78,9 @@ test-chaos: $(STAMP)
 	$(BIN)/pytest tests/chaos -q -p no:cacheprovider
 
 ## The slowest tests are listed at the end: where the suite's time goes, on every machine it runs on.
+## Short tracebacks: a failure's line and message stay in view where only part of the output is kept.
 test: lint typecheck browser prometheus espeak
-	$(BIN)/pytest -q -p no:cacheprovider --durations=30
+	$(BIN)/pytest -q -p no:cacheprovider --durations=30 --tb=short
 
 ## Bring the whole platform up on the embedded NATS server (Ctrl-C stops it).
 run: $(STAMP)

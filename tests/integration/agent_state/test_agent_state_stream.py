@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from _platform import Platform, eventually
 
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from ccmesh.rpc_client import MeshChannel, mesh_stub
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -50,19 +50,13 @@ async def services(platform: Platform, tmp_path: Path) -> AsyncIterator[Platform
 
 
 async def state_events(platform: Platform) -> list[events_pb2.Event]:
-    js = platform.nc.jetstream()
     subject = naming.event_subject("eu", TENANT, "agent_state_changed", "*")
-    subscription = await js.subscribe(subject, ordered_consumer=True)
-    found = []
-    try:
-        while True:
-            try:
-                message = await subscription.next_msg(timeout=0.3)
-            except TimeoutError:
-                return found
-            found.append(events_pb2.Event.FromString(message.data))
-    finally:
-        await subscription.unsubscribe()
+    return [
+        events_pb2.Event.FromString(message.data)
+        async for message in stream_read.stored(
+            platform.nc.jetstream(), subject, stream=naming.events_stream("eu").name
+        )
+    ]
 
 
 async def test_state_changes_are_told_once_each_and_reach_the_report(services: Platform) -> None:

@@ -11,7 +11,7 @@ import grpc
 import pytest
 from _platform import Platform, eventually
 
-from ccmesh import naming
+from ccmesh import naming, stream_read
 from ccmesh.status import RpcError
 from contactcenter.events.v1 import events_pb2
 from contactcenter.integration.v1 import integration_pb2
@@ -53,19 +53,13 @@ spec:
 
 
 async def ended_events(platform: Platform) -> list[events_pb2.Event]:
-    js = platform.nc.jetstream()
     subject = naming.event_subject("eu", TENANT, "journey_ended", "*")
-    subscription = await js.subscribe(subject, ordered_consumer=True)
-    found = []
-    try:
-        while True:
-            try:
-                message = await subscription.next_msg(timeout=0.3)
-            except TimeoutError:
-                return found
-            found.append(events_pb2.Event.FromString(message.data))
-    finally:
-        await subscription.unsubscribe()
+    return [
+        events_pb2.Event.FromString(message.data)
+        async for message in stream_read.stored(
+            platform.nc.jetstream(), subject, stream=naming.events_stream("eu").name
+        )
+    ]
 
 
 async def test_a_journey_run_end_to_end_lands_once_and_shows_in_the_journey_report(
