@@ -13,7 +13,9 @@ written with it, else the sender's phone in their customer profile).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from contactcenter.common.v1 import common_pb2
@@ -24,6 +26,9 @@ from gateway.domain.contact import ContactRecord
 from gateway.service_layer.ports import CallbackRequestClient, Contacts, EndpointLookup
 
 log = logging.getLogger(__name__)
+
+#: Seconds between asks while routing has yet to take the contact into its queue.
+QUEUE_ASK_SPACING = 0.2
 
 
 class NoContact(Exception):
@@ -48,8 +53,12 @@ class QueuedCallbacks:
         self._endpoints = endpoints
         self._profiles = profiles
 
-    async def keep_place(self, tenant_id: str, contact_id: str, phone: str) -> bool:
-        """Call `phone` back when the contact's turn comes; True once routing keeps its place."""
+    async def keep_place(
+        self, tenant_id: str, contact_id: str, phone: str, *, wait_for_queue: float = 0.0
+    ) -> bool:
+        """Call `phone` back when the contact's turn comes; True once routing keeps its place.
+        `wait_for_queue`: seconds routing may still take the contact into its queue (asked
+        again meanwhile) before the answer is no."""
         record, _ = await self._contacts.contact(tenant_id, contact_id)
         if record is None:
             raise NoContact(f"contact {contact_id} has no record in this gateway")
@@ -62,9 +71,12 @@ class QueuedCallbacks:
 
         # The number first: an agent may accept the request the moment routing converts it.
         await self._contacts.change_contact(tenant_id, contact_id, add_number)
-        reply = await self._routing.RequestCallback(
-            routing_pb2.RequestCallbackRequest(tenant_id=tenant_id, contact_id=contact_id)
-        )
+        request = routing_pb2.RequestCallbackRequest(tenant_id=tenant_id, contact_id=contact_id)
+        reply = await self._routing.RequestCallback(request)
+        deadline = time.monotonic() + wait_for_queue
+        while not reply.scheduled and time.monotonic() < deadline:
+            await asyncio.sleep(QUEUE_ASK_SPACING)
+            reply = await self._routing.RequestCallback(request)
         if not reply.scheduled:
             log.info("contact %s asked for a call back but waits in no queue", contact_id)
         return bool(reply.scheduled)

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -50,10 +49,9 @@ from gateway.service_layer.queued_callbacks import QueuedCallbacks
 log = logging.getLogger(__name__)
 
 PROVIDER = "twilio"
-#: Seconds a caller's call-back key waits for routing to take the contact into its queue (and
-#: between asks): beyond that the caller stays on hold, to press again at the next prompt.
+#: Seconds a caller's call-back key waits for routing to take the contact into its queue:
+#: beyond that the caller stays on hold, to press again at the next prompt.
 ROUTING_CATCH_UP_SECONDS = 3.0
-ROUTING_CATCH_UP_SPACING = 0.2
 #: ContactClosed.closed_by of an abandoned contact: the caller hung up, no agent closed it.
 CLOSED_BY_CUSTOMER = "customer"
 #: A redirect's delivery record is named after the reservation: one per accepted offer.
@@ -150,14 +148,12 @@ class VoiceBridge:
         )
         kept = False
         try:
-            kept = await self._queued_callbacks.keep_place(tenant_id, known.contact_id, number)
             # The caller waits in the provider's queue from the moment the call is answered;
             # routing takes the contact into its own a moment later (its intake reads the queued
             # event, behind any backlog). A key pressed in between is kept once routing has it.
-            deadline = time.monotonic() + ROUTING_CATCH_UP_SECONDS
-            while not kept and time.monotonic() < deadline:
-                await asyncio.sleep(ROUTING_CATCH_UP_SPACING)
-                kept = await self._queued_callbacks.keep_place(tenant_id, known.contact_id, number)
+            kept = await self._queued_callbacks.keep_place(
+                tenant_id, known.contact_id, number, wait_for_queue=ROUTING_CATCH_UP_SECONDS
+            )
         finally:
             if not kept:
                 await self._calls.change(

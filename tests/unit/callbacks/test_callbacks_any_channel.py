@@ -18,6 +18,7 @@ from gateway.domain.callback_number import call_me_request
 from gateway.domain.contact import ChannelLeg
 from gateway.domain.contact import ContactRecord as GatewayContact
 from gateway.domain.twiml import CALLBACK_KEY, DEFAULT_CALLBACK_OFFER, render_hold
+from gateway.service_layer import queued_callbacks
 from gateway.service_layer.queued_callbacks import QueuedCallbacks
 from routing.domain.callbacks import REQUEST_TEXT_GIVEN_NUMBER, request_text
 from routing.domain.events import CallbackScheduled
@@ -68,6 +69,43 @@ async def test_the_gateway_writes_the_number_to_call_before_routing_keeps_the_pl
     assert [(r.tenant_id, r.contact_id) for r in routing.asked] == [("acme", "c-1")]
     routing.scheduled = False
     assert await callbacks.keep_place("acme", "c-1", "+447700900123") is False
+
+
+class RoutingCatchingUp(Routing):
+    """Routing whose intake takes the contact into its queue after `late` asks."""
+
+    def __init__(self, late: int) -> None:
+        super().__init__(scheduled=False)
+        self.late = late
+
+    async def RequestCallback(self, request: routing_pb2.RequestCallbackRequest, **_: Any) -> Any:
+        self.scheduled = len(self.asked) >= self.late
+        return await super().RequestCallback(request)
+
+
+async def test_a_key_pressed_before_routing_queued_the_call_is_kept_once_it_has(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(queued_callbacks, "QUEUE_ASK_SPACING", 0.0)
+    contacts = FakeContacts()
+    call = GatewayContact(
+        contact_id="c-2", tenant_id="acme", brand_id="", customer_id="cu-2", entry_point="acme-voice"
+    ).with_leg(ChannelLeg(Channel.VOICE.value, "acme-voice", "+447700900124"))
+    await contacts.change_contact("acme", "c-2", lambda _: call)
+    directory = directory_of(channel_endpoint("acme-voice", "voice", queue="support"))
+    routing = RoutingCatchingUp(late=2)
+    callbacks = QueuedCallbacks(contacts=contacts, routing=routing, endpoints=directory)
+    assert await callbacks.keep_place("acme", "c-2", "+447700900124", wait_for_queue=5.0) is True
+    assert len(routing.asked) == 3
+    # Without the wait the first "no" stands; a routing that never queues it is a no in the end.
+    routing = RoutingCatchingUp(late=2)
+    callbacks = QueuedCallbacks(contacts=contacts, routing=routing, endpoints=directory)
+    assert await callbacks.keep_place("acme", "c-2", "+447700900124") is False
+    assert len(routing.asked) == 1
+    routing = RoutingCatchingUp(late=10**9)
+    callbacks = QueuedCallbacks(contacts=contacts, routing=routing, endpoints=directory)
+    assert await callbacks.keep_place("acme", "c-2", "+447700900124", wait_for_queue=0.05) is False
+    assert len(routing.asked) > 1
 
 
 def test_a_caller_on_hold_is_offered_the_call_back_key_inside_a_one_key_gather() -> None:
