@@ -65,6 +65,13 @@ class TransientError(Exception):
     since the handler knows (and says) what went wrong."""
 
 
+class NotYet(TransientError):
+    """Raised by a handler for a message that may apply a moment later: what it acts on is still
+    on its way through another consumer (a customer's command read before the hand-off that puts
+    them in a queue). Redelivered after the back-off like any transient failure; after the last
+    attempt it is acked as read, not dead-lettered: it never applied, and nothing is wrong."""
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     replicas: int = 1
@@ -456,7 +463,10 @@ class DurableConsumer(Generic[M]):
             return
         span.set_status(Status(StatusCode.ERROR, repr(error)))
         limit = MAX_DELIVER_WHILE_NATS_AWAY if retryable(error) else self.settings.max_deliver
-        if delivered >= limit:
+        if delivered >= limit and isinstance(error, NotYet):
+            log.info("%s on %s never applied: %s", self._format.label, self.settings.durable, error)
+            await message.ack()
+        elif delivered >= limit:
             await self._dead_letter(message, f"handler failed {delivered} times: {error!r}")
         elif isinstance(error, TransientError):
             log.debug("%s on %s: %s; retrying", self._format.label, self.settings.durable, error)

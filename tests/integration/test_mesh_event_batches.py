@@ -18,6 +18,7 @@ from ccmesh.events import (
     ConsumerSettings,
     DurableConsumer,
     EventPublisher,
+    NotYet,
     Outcome,
     PermanentError,
     StreamSettings,
@@ -148,6 +149,29 @@ async def test_one_bad_message_is_dead_lettered_while_the_rest_of_its_batch_is_a
     assert consumer.dead_lettered == 1
     # The good ones were handled once: acked in their batch, never redelivered.
     assert sorted(attempts) == ["evt-0", "evt-1", "evt-2", "evt-3", "evt-4", "evt-4"]
+
+
+async def test_a_message_that_is_not_yet_applicable_is_asked_again_then_let_go_not_dead_lettered(
+    js: JetStreamContext, consume: Callable[..., Awaitable[DurableConsumer]]
+) -> None:
+    ids = ["evt-early", "evt-never", "evt-plain"]
+    await publish(js, ids)
+    attempts: list[str] = []
+
+    async def handle(event: events_pb2.Event) -> None:
+        attempts.append(event.event_id)
+        if event.event_id == "evt-early" and attempts.count("evt-early") < 3:
+            raise NotYet("contact not in a queue yet")
+        if event.event_id == "evt-never":
+            raise NotYet("contact never joins a queue")
+
+    consumer = await consume("not-yet", concurrently(handle), max_deliver=4)
+    await eventually(lambda: attempts.count("evt-never") == 4, what="every attempt made")
+    await settled(js, "not-yet")
+    # Applied on its third delivery; the other given up after the fourth, as read, not as a failure.
+    assert (attempts.count("evt-early"), attempts.count("evt-plain")) == (3, 1)
+    assert await dead_letters(js, "not-yet") == []
+    assert consumer.dead_lettered == 0
 
 
 async def test_a_batch_handler_that_raises_fails_every_message_of_its_batch(

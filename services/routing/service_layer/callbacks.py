@@ -40,8 +40,9 @@ CloseContact = Callable[[str, str], Awaitable[ContactRecord]]
 AnnounceCancel = Callable[[Cancelled], Awaitable[None]]
 
 
-class _Gone(Exception):
-    pass
+class NotInAcd(LookupError):
+    """The contact is not (or not yet: its hand-off is still on the way) in the ACD, so there is
+    no waiting contact to make a call-back request of."""
 
 
 async def convert_to_callback(
@@ -54,14 +55,15 @@ async def convert_to_callback(
     number_known: bool = False,
 ) -> ContactRecord | None:
     """Make the waiting contact a call-back request (it keeps its place) and tell the customer
-    `text` (CallbackScheduled); the updated record, or None when it was no waiting contact that
-    can be called back (not in the ACD, taken meanwhile, a request already, nobody to call).
+    `text` (CallbackScheduled); the updated record, or None when the waiting contact cannot be
+    called back (taken meanwhile, a request already, nobody to call). NotInAcd when the ACD holds
+    no such contact.
     `number_known`: the gateway holds a number to call for a channel that has none of its own."""
     converted: list[bool] = []
 
     def change(current: ContactRecord | None) -> ContactRecord:
         if current is None:
-            raise _Gone  # not (or no longer) in the ACD: nothing to call back
+            raise NotInAcd(f"contact {contact_id} waits in no queue")
         converted.clear()
         if not can_request(current, number_known=number_known):
             return current
@@ -73,10 +75,7 @@ async def convert_to_callback(
             return [CallbackScheduled(tenant, new, text)]
         return []
 
-    try:
-        updated = await records.update_contact(tenant, contact_id, change, announce=announce)
-    except _Gone:
-        return None
+    updated = await records.update_contact(tenant, contact_id, change, announce=announce)
     if not converted:
         return None
     # Published after the write (the write's outbox holds it should we stop first); a repeated
@@ -102,12 +101,13 @@ class CallbackRequests:
 
     async def on_message(self, tenant: str, contact_id: str, text: str) -> Command | None:
         """A customer's message: the command it carries is carried out; which one (None: none,
-        or one that did not apply, e.g. CANCEL with nothing to cancel)."""
+        or one that did not apply, e.g. CANCEL with nothing to cancel). NotInAcd for CALL ME from
+        a contact the ACD does not hold: the caller decides whether it may still arrive."""
         command = command_in(text)
         if command is Command.REQUEST:
             done = await convert_to_callback(self._records, self._events, tenant, contact_id, REQUEST_TEXT)
             if done is None:
-                log.info("contact %s asked for a call back but waits in no queue to keep", contact_id)
+                log.info("contact %s asked for a call back but cannot be called back", contact_id)
                 return None
             return command
         if command is Command.CANCEL:
@@ -127,9 +127,12 @@ class CallbackRequests:
         if current is not None and current.closed_action == "callback":
             return current
         text = request_text(current.contact.channel) if current is not None else REQUEST_TEXT
-        return await convert_to_callback(
-            self._records, self._events, tenant, contact_id, text, number_known=True
-        )
+        try:
+            return await convert_to_callback(
+                self._records, self._events, tenant, contact_id, text, number_known=True
+            )
+        except NotInAcd:
+            return None
 
     def open_requests(self, tenant: str) -> list[CallbackState]:
         """The tenant's call-back requests not over yet (scheduled, placed), from the working set."""

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
@@ -32,7 +33,7 @@ from ccflow.registry import Alias, RegistryError
 from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.fallback import CALLBACK_CHANNELS, FallbackStep
 from routing.domain.overflow import OverflowRule
-from routing.service_layer.callbacks import convert_to_callback
+from routing.service_layer.callbacks import NotInAcd, convert_to_callback
 from routing.service_layer.ports import AcdRecords, AcdView, EventSink
 from routing.service_layer.surge_guard import ActionFailed, Engagement
 
@@ -173,9 +174,10 @@ class SurgeActions:
         return sorted(found, key=lambda r: (r.contact.enqueued_at, r.contact.sequence))
 
     async def _call_back(self, engagement: Engagement, record: ContactRecord, text: str) -> None:
-        await convert_to_callback(
-            self._records, self._events, engagement.policy.tenant, record.contact.contact_id, text
-        )
+        with contextlib.suppress(NotInAcd):  # left the queue since the working set was read
+            await convert_to_callback(
+                self._records, self._events, engagement.policy.tenant, record.contact.contact_id, text
+            )
 
     async def _switch_alias(self, tenant: str, step: FallbackStep) -> None:
         current = await self._aliases.alias_of(tenant, step.flow, step.alias)

@@ -21,7 +21,7 @@ from routing.domain.contacts import ContactRecord, ContactStatus
 from routing.domain.events import CallbackScheduled, RoutingEvent
 from routing.domain.queueing import WaitingContact
 from routing.service_layer.acd_closing import close_contact
-from routing.service_layer.callbacks import CallbackRequests
+from routing.service_layer.callbacks import CallbackRequests, NotInAcd
 from tests.unit.fakes.routing_fakes import FakeAcdRecords, FakeAcdView
 
 TENANT = "acme"
@@ -90,8 +90,12 @@ async def test_call_me_from_a_channel_without_a_number_or_outside_the_acd_does_n
     world = World()
     await world.arrive("chat-1", channel=Channel.WEBCHAT)
     assert await world.requests.on_message(TENANT, "chat-1", "CALL ME") is None
-    assert await world.requests.on_message(TENANT, "nobody", "CALL ME") is None
+    # Not in the ACD (or not yet): said as such, so the consumer can ask again a moment later.
+    with pytest.raises(NotInAcd, match="contact nobody waits in no queue"):
+        await world.requests.on_message(TENANT, "nobody", "CALL ME")
     assert world.record("chat-1").closed_action == "" and not world.events
+    # Through the gateway's RequestCallback, the same is a plain no.
+    assert await world.requests.request(TENANT, "nobody") is None
 
 
 async def test_cancel_takes_a_waiting_request_out_of_the_queue() -> None:
