@@ -15,9 +15,9 @@ Per step:
   (within the drain time after the last request);
 - `offer_p50_ms` / `offer_p99_ms`: from just before the webhook is sent until the offer is read
   from the agent's socket (one machine, one wall clock);
-- `cpu_seconds` per process (services, nats-server, the provider sandbox, the load generator,
-  the bench's agents) over the step and its drain, and `platform_cpu_ms_per_contact` (services +
-  nats-server);
+- `cpu_seconds` per process, with the worker processes it started (services, nats-server, the
+  provider sandbox, the load generator, the bench's agents) over the step and its drain, and
+  `platform_cpu_ms_per_contact` (services + nats-server);
 - `nats`: the server's message counters (`/varz`) over the step divided by the contacts:
   `in_per_contact` counts every publish (events, KV writes and reads, requests and replies,
   acks), `out_per_contact` every delivery; `by_connection` splits them per service connection.
@@ -129,7 +129,7 @@ class Run:
 
     def cpu(self) -> dict[str, float]:
         found = self.region.cpu()
-        found["loadgen"] = cpu_seconds(self.load.pid)
+        found["loadgen"] = cpu_seconds(self.load.pid, descendants=True)
         found["bench-agents"] = cpu_seconds(os.getpid())
         return found
 

@@ -16,8 +16,10 @@ from nats.aio.msg import Msg
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (all its threads); 0.0 once it is gone."""
+def cpu_seconds(pid: int, *, descendants: bool = False) -> float:
+    """User + system CPU seconds of a live process (all its threads); 0.0 once it is gone.
+    `descendants`: with every live process it started, and theirs (a service's worker processes,
+    e.g. ai's inference pool, are part of what the service costs)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             raw = stat.read().decode()
@@ -25,7 +27,26 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     # The command name (field 2) may hold spaces; the counters follow its closing parenthesis.
     fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    own = (int(fields[11]) + int(fields[12])) / _TICKS
+    if not descendants:
+        return own
+    return own + sum(cpu_seconds(child, descendants=True) for child in children_of(pid))
+
+
+def children_of(pid: int) -> list[int]:
+    """The live processes `pid` started (from each of its threads' `children` list)."""
+    found: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children") as listed:
+                found += [int(child) for child in listed.read().split()]
+        except OSError:
+            continue
+    return found
 
 
 @dataclass(frozen=True)

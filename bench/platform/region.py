@@ -110,7 +110,7 @@ class BenchRegion:
         return found
 
     def cpu(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) for name, pid in self.processes().items()}
+        return {name: cpu_seconds(pid, descendants=True) for name, pid in self.processes().items()}
 
 
 async def start_region(

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import re
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -95,6 +95,8 @@ class _ReplyInboxes:
     def __init__(self, nc: Client) -> None:
         self._nc = nc
         self._prefix = nc.new_inbox()
+        #: Tokens need only be unique under this connection's own inbox prefix.
+        self._tokens = itertools.count(1)
         self._waiting: dict[str, asyncio.Queue[Msg]] = {}
         self._subscription: Subscription | None = None
         self._subscribing = asyncio.Lock()
@@ -105,7 +107,7 @@ class _ReplyInboxes:
             async with self._subscribing:  # concurrent first reads subscribe once
                 if self._subscription is None:
                     self._subscription = await self._nc.subscribe(f"{self._prefix}.*", cb=self._deliver)
-        token = uuid.uuid4().hex
+        token = str(next(self._tokens))
         answers: asyncio.Queue[Msg] = asyncio.Queue()
         self._waiting[token] = answers
         try:

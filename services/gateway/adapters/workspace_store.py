@@ -15,7 +15,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import orjson
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -101,7 +101,9 @@ class WorkspaceStore:
             desk, revision = known if known is not None else await self._read(key)
             known = None
             changed = change(desk)
-            value = orjson.dumps({cid: asdict(held) for cid, held in changed.items()})
+            # orjson writes a dataclass as the dict `asdict` makes, without its deep copy: an agent
+            # holding many contacts rewrites them all at each change.
+            value = orjson.dumps(changed)
             try:
                 if revision is None:
                     written = await self._kv.create(key, value)

@@ -19,15 +19,17 @@ import contextlib
 from collections.abc import Sequence
 
 import orjson
-from nats.js.api import DeliverPolicy, ObjectInfo
+from nats.js.api import ObjectInfo
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ccmesh import naming
 from ccmesh.retention_holds import holds_bucket
 from ccmesh.stores import OBJECT_STREAM_PREFIX, list_objects, purge_object, region_object_stores
+from ccmesh.stream_read import stored
 
-_READ_TIMEOUT = 5.0
+#: Chunks asked for per fetch: each may be as large as the store's chunk size.
+_CHUNKS_PER_FETCH = 16
 
 
 class ObjectStoreEraser:
@@ -74,25 +76,16 @@ class ObjectStoreEraser:
         tails: dict[str, bytes] = {}
         found: set[str] = set()
         prefix = f"$O.{bucket}.C."
-        subscription = await self._js.subscribe(
-            f"{prefix}>", stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-        )
-        try:
-            while True:
-                try:
-                    message = await subscription.next_msg(timeout=_READ_TIMEOUT)
-                except TimeoutError:
-                    break
+        reading = stored(self._js, f"{prefix}>", stream=stream, batch=_CHUNKS_PER_FETCH)
+        async with contextlib.aclosing(reading) as messages:
+            async for message in messages:
                 nuid = message.subject[len(prefix) :]
                 data = tails.get(nuid, b"") + (message.data or b"")
                 if nuid not in found and any(needle in data for needle in needles):
                     found.add(nuid)
                 tails[nuid] = data[-overlap:] if overlap else b""
-                if message.metadata.sequence.stream >= last or message.metadata.num_pending == 0:
+                if message.metadata.sequence.stream >= last:
                     break
-        finally:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
         return found
 
 

@@ -13,15 +13,13 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ccmesh import naming
 from ccmesh.kv import open_bucket
 from ccmesh.stores import OBJECT_STREAM_PREFIX, stream_names
-
-_READ_TIMEOUT = 5.0
+from ccmesh.stream_read import stored
 
 
 @dataclass(frozen=True)
@@ -83,15 +81,11 @@ class RegionScrubber:
             return 0
         last = int(info.state.last_seq)
         hits: list[tuple[int, str]] = []
-        subscription = await self._js.subscribe(
-            target.subjects, stream=target.stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-        )
-        try:
-            while True:
-                try:
-                    message = await subscription.next_msg(timeout=_READ_TIMEOUT)
-                except TimeoutError:
-                    break
+        # Up to the last message stored when the pass began, however long the server takes to
+        # deliver it: a pass that stopped at a quiet moment would leave the rest unscrubbed.
+        reading = stored(self._js, target.subjects, stream=target.stream)
+        async with contextlib.aclosing(reading) as messages:
+            async for message in messages:
                 # A key or subject alone may name the person (a delivery log keyed by contact);
                 # a delete or purge marker is the trace of a removal that already happened (and
                 # keeps a redelivered event from writing the entry again), so it stays.
@@ -99,11 +93,8 @@ class RegionScrubber:
                 data = (b"" if marker else message.subject.encode() + b" ") + (message.data or b"")
                 if any(needle in data for needle in needles):
                     hits.append((message.metadata.sequence.stream, message.subject))
-                if message.metadata.sequence.stream >= last or message.metadata.num_pending == 0:
+                if message.metadata.sequence.stream >= last:
                     break
-        finally:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
         if target.bucket:
             prefix = f"$KV.{target.bucket}."
             keys = {subject[len(prefix) :] for _, subject in hits}

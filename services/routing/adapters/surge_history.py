@@ -2,7 +2,8 @@
 
 Every contact the ACD queued is a `ContactQueued` event of source `routing-acd` on the region's
 stream (kept as long as the stream's retention says). Read once when routing starts, from
-`since`, with an ordered consumer (no state left on the server), until caught up.
+`since` up to the last event stored then (`ccmesh.stream_read`: the end is the consumer's word,
+not a quiet moment).
 """
 
 from __future__ import annotations
@@ -10,18 +11,15 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ccmesh import channels, naming
+from ccmesh.stream_read import stored
 from ccsurge.history import PastArrival
 from contactcenter.events.v1 import events_pb2
 from routing.adapters.acd_event_codec import ACD_SOURCE
-
-#: How long to wait for the next stored event before taking the read as complete.
-_READ_TIMEOUT_SECONDS = 2.0
 
 
 class StreamArrivalHistory:
@@ -38,31 +36,18 @@ class StreamArrivalHistory:
         if not info.state.messages:
             return []
         last = int(info.state.last_seq)
-        subscription = await self._js.subscribe(
-            naming.event_subject(self._region, "*", "contact_queued", "*"),
-            stream=stream,
-            ordered_consumer=True,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_TIME,
-                opt_start_time=datetime.fromtimestamp(since, UTC),
-            ),
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=datetime.fromtimestamp(since, UTC)
         )
+        subject = naming.event_subject(self._region, "*", "contact_queued", "*")
         found: list[PastArrival] = []
-        try:
-            while True:
-                try:
-                    message = await subscription.next_msg(timeout=_READ_TIMEOUT_SECONDS)
-                except (NatsTimeoutError, TimeoutError):
-                    break
+        async with contextlib.aclosing(stored(self._js, subject, stream=stream, config=config)) as messages:
+            async for message in messages:
                 arrival = _arrival(message.data)
                 if arrival is not None and arrival.at <= until:
                     found.append(arrival)
-                metadata = message.metadata
-                if metadata.sequence.stream >= last or not metadata.num_pending:
+                if message.metadata.sequence.stream >= last:
                     break
-        finally:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
         return found
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.platform.meters import children_of
 from ccctl.launcher import auth_secret
 from ccmesh.natsserver import free_port
 from tests.e2e.harness import EXAMPLES, START_SECONDS, RunningRegion, WsClient, eventually
@@ -165,15 +166,6 @@ async def test_a_killed_launcher_leaves_nothing_running(tmp_path: Path) -> None:
         for pid in started:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-
-
-def children_of(pid: int) -> list[int]:
-    """The processes `pid` started (its children now)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _stat(int(entry.name))[1] == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def command_of(pid: int) -> str:
