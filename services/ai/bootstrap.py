@@ -7,6 +7,7 @@ import logging
 
 from ai.adapters.batch_contacts import ConsentPermission, ExportedContacts, StreamTurns
 from ai.adapters.batch_store import KvCheckpoints, ReanalysisEvents
+from ai.adapters.conversation_sync import StreamConversationSync
 from ai.adapters.event_codec import StreamEvents
 from ai.adapters.inference_pool import InferencePool
 from ai.adapters.inference_processes import ProcessInferencePool
@@ -27,7 +28,8 @@ from ai.domain.component import ComponentContext, SentenceEncoder
 from ai.domain.speech_segmenter import Segmenter
 from ai.entrypoints.batch_rpc import BatchEndpoint
 from ai.entrypoints.call_audio import recording_consumer, subscribe_call_audio
-from ai.entrypoints.consumer import insight_consumer, reply_consumer
+from ai.entrypoints.consumer import DURABLE as INSIGHTS_DURABLE
+from ai.entrypoints.consumer import REPLIES_DURABLE, insight_consumer, reply_consumer
 from ai.entrypoints.erasure_rpc import RecentTextsEndpoint
 from ai.entrypoints.rpc import AiServicer
 from ai.service_layer.analysis import Analyzer
@@ -140,7 +142,16 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
         catalog,
         registry,
         # Half the callers' deadline: room left for the summary once the messages are analysed.
-        WrapUpConversation(analyzer, events, catch_up_seconds=runtime.config.default_deadline_seconds / 2),
+        WrapUpConversation(
+            analyzer,
+            events,
+            catch_up_seconds=runtime.config.default_deadline_seconds / 2,
+            sync=StreamConversationSync(
+                runtime.js,
+                runtime.config.region,
+                (("message_received", INSIGHTS_DURABLE), ("message_sent", REPLIES_DURABLE)),
+            ),
+        ),
         vocabulary=vocabulary,
         recent_texts=RecentTextsEndpoint(runtime.access, inference, runtime.config.region),
         batch=BatchEndpoint(

@@ -127,8 +127,11 @@ async def workload(region: RunningRegion) -> str:
         contact_id = offer["contactId"]
         await alice.send(type="send", id="s1", contactId=contact_id, text=REPLY)
         await alice.expect("sent", id="s1")
+        # Wrapped up the moment the reply is sent: the ticket's summary still holds the reply.
         await alice.send(type="wrap_up", id="w1", contactId=contact_id, disposition="resolved")
-        await alice.expect("wrapped_up", seconds=45, id="w1")
+        wrapped = await alice.expect("wrapped_up", seconds=45, id="w1")
+        assert wrapped["ticket"] is not None, wrapped
+        assert f"Agent: {REPLY}" in wrapped["ticket"]["summary"], wrapped["ticket"]
         await alice.ws.close()
         customer = await region.chat(http, "acme-webchat-journey", visitor=VISITOR)
         await customer.send(type="message", id="j1", text=CHAT_TEXT)

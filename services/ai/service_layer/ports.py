@@ -19,6 +19,13 @@ class Conversations(Protocol):
     async def forget_conversation(self, tenant_id: str, contact_id: str) -> None: ...
 
 
+class ConversationSync(Protocol):
+    """Whether the conversation holds every message of the contact already on the region's
+    stream (its consumers follow the stream, a moment behind)."""
+
+    async def caught_up(self, tenant_id: str, contact_id: str, within_seconds: float) -> bool: ...
+
+
 class AiEvents(Protocol):
     """Announces the service's domain events (`ai.adapters.event_codec.StreamEvents`)."""
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
 from ai.domain.events import TicketDrafted
 from ai.domain.ticket import Ticket
 from ai.service_layer.analysis import Analyzer, ConversationNotFoundError
-from ai.service_layer.ports import AiEvents
+from ai.service_layer.ports import AiEvents, ConversationSync
+
+log = logging.getLogger(__name__)
 
 
 class WrapUpConversation:
@@ -20,9 +23,14 @@ class WrapUpConversation:
         *,
         catch_up_seconds: float = 0.0,
         poll_seconds: float = 0.2,
+        sync: ConversationSync | None = None,
     ) -> None:
         self._analyzer = analyzer
         self._events = events
+        # An agent who replies and wraps up at once (or a busy region) can ask before this
+        # service's consumers have added the last messages to the conversation: the summary and
+        # ticket would miss them. `sync` waits (within the catch-up time) until they have.
+        self._sync = sync
         # An agent may wrap a contact up before this service's consumer has analysed its first
         # messages (they are on the stream already, the models may still be loading): wait that
         # long for them before answering that there is no conversation.
@@ -31,6 +39,14 @@ class WrapUpConversation:
 
     async def __call__(self, tenant_id: str, contact_id: str, customer_ref: str) -> tuple[str, Ticket]:
         deadline = time.monotonic() + self._catch_up_seconds
+        if self._sync is not None:
+            try:
+                caught_up = await self._sync.caught_up(tenant_id, contact_id, self._catch_up_seconds)
+            except Exception as error:  # the summary of what is here is better than none
+                log.warning("cannot tell whether contact %s is analysed up to date: %r", contact_id, error)
+            else:
+                if not caught_up:
+                    log.info("wrapping up contact %s before its last messages were analysed", contact_id)
         while True:
             try:
                 summary, ticket = await self._analyzer.wrap_up(tenant_id, contact_id, customer_ref)

@@ -74,3 +74,45 @@ async def test_a_conversation_that_never_comes_is_refused_once_the_wait_is_over(
     with pytest.raises(ConversationNotFoundError, match="no conversation 'c9'"):
         await wrap_up(TENANT, "c9", "")
     assert events.published == []
+
+
+class LateReplies:
+    """The reply consumer a moment behind: the agent's reply is added when the barrier is asked."""
+
+    def __init__(self, analyzer: Analyzer, *, caught_up: bool = True, fails: bool = False) -> None:
+        self._analyzer = analyzer
+        self._caught_up = caught_up
+        self._fails = fails
+        self.asked: list[tuple[str, str, float]] = []
+
+    async def caught_up(self, tenant_id: str, contact_id: str, within_seconds: float) -> bool:
+        self.asked.append((tenant_id, contact_id, within_seconds))
+        if self._fails:
+            raise ConnectionError("stream unavailable")
+        if self._caught_up:
+            await self._analyzer.record_reply(
+                tenant_id, contact_id, "r1", "Your refund is on its way.", "agent"
+            )
+        return self._caught_up
+
+
+async def test_a_wrap_up_waits_until_the_last_reply_is_in_the_conversation() -> None:
+    analyzer, _, _, events = use_case()
+    await analyzer.analyze(TENANT, "", "My blender broke, I want a refund", contact_id="c1", message_id="m1")
+    sync = LateReplies(analyzer)
+    wrap_up = WrapUpConversation(analyzer, events, catch_up_seconds=5.0, sync=sync)
+    summary, ticket = await wrap_up(TENANT, "c1", "")
+    assert sync.asked == [(TENANT, "c1", 5.0)]
+    assert "Your refund is on its way" in summary and "Your refund is on its way" in ticket.summary
+
+
+@pytest.mark.parametrize("sync_kind", ["behind", "failing"])
+async def test_a_barrier_that_times_out_or_fails_still_wraps_up_what_is_there(sync_kind: str) -> None:
+    analyzer, _, _, events = use_case()
+    await analyzer.analyze(TENANT, "", "My blender broke, I want a refund", contact_id="c1", message_id="m1")
+    sync = LateReplies(analyzer, caught_up=False, fails=sync_kind == "failing")
+    wrap_up = WrapUpConversation(analyzer, events, catch_up_seconds=0.5, sync=sync)
+    summary, ticket = await wrap_up(TENANT, "c1", "")
+    assert summary and ticket.category == "refund"
+    assert "refund is on its way" not in summary
+    assert len(sync.asked) == 1 and len(events.published) == 1
