@@ -16,9 +16,26 @@ from ccmesh.rpc_client import MeshChannel, mesh_stub
 from ccmesh.rpc_server import MeshServer
 from ccmesh.status import RpcError
 from ccmesh.testing.meshtest_servicer import DESCRIPTOR, MeshTestServicer
+from contactcenter.common.v1 import common_pb2
+from contactcenter.events.v1 import events_pb2
 from contactcenter.meshtest.v1 import meshtest_pb2, meshtest_pb2_grpc
 
 REGION = "test"
+
+
+def contact_event(event_id: str, contact_id: str, **payload: Any) -> events_pb2.Event:
+    """An event of tenant acme's contact in REGION with its one payload, e.g.
+    `contact_event("e-1", "c-1", message_sent=events_pb2.MessageSent(text="Hi"))`."""
+    return events_pb2.Event(
+        event_id=event_id,
+        tenant=common_pb2.TenantRef(tenant_id="acme"),
+        region=REGION,
+        contact_id=contact_id,
+        source="tests",
+        **payload,
+    )
+
+
 SERVICE_FULL_NAME = "contactcenter.meshtest.v1.MeshTestService"
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from _mesh import REGION, eventually
-from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.client import JetStreamContext
 from opentelemetry.sdk.metrics import MeterProvider
@@ -24,8 +23,6 @@ from ccmesh.events import (
     DurableConsumer,
     EventPublisher,
     PermanentError,
-    StreamSettings,
-    ensure_region_streams,
 )
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
@@ -58,13 +55,6 @@ def points(reader: InMemoryMetricReader, name: str) -> dict[str, float]:
                         assert attributes["messaging.destination.name"] == EVENTS
                         found[attributes["messaging.consumer.group.name"]] = float(point.value)
     return found
-
-
-@pytest.fixture
-async def js(nc: NATS) -> JetStreamContext:
-    context = nc.jetstream()
-    await ensure_region_streams(context, REGION, StreamSettings())
-    return context
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from _mesh import REGION
-from nats.aio.client import Client as NATS
+from _mesh import REGION, contact_event
 from nats.js.client import JetStreamContext
 
 from ccmesh import naming
@@ -19,10 +18,7 @@ from ccmesh.events import (
     ConsumerSettings,
     DurableConsumer,
     EventPublisher,
-    StreamSettings,
-    ensure_region_streams,
 )
-from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 
 STREAM = naming.events_stream(REGION).name
@@ -30,21 +26,9 @@ DURABLE = "progress-replies"
 
 
 def reply(event_id: str, contact_id: str) -> events_pb2.Event:
-    return events_pb2.Event(
-        event_id=event_id,
-        tenant=common_pb2.TenantRef(tenant_id="acme"),
-        region=REGION,
-        contact_id=contact_id,
-        source="tests",
-        message_sent=events_pb2.MessageSent(message_id=event_id, text="On its way."),
+    return contact_event(
+        event_id, contact_id, message_sent=events_pb2.MessageSent(message_id=event_id, text="On its way.")
     )
-
-
-@pytest.fixture
-async def js(nc: NATS) -> JetStreamContext:
-    context = nc.jetstream()
-    await ensure_region_streams(context, REGION, StreamSettings())
-    return context
 
 
 @pytest.fixture

@@ -27,13 +27,6 @@ pytestmark = pytest.mark.timeout(60)
 STREAM = naming.events_stream(REGION).name
 
 
-@pytest.fixture
-async def js(nc: NATS) -> JetStreamContext:
-    context = nc.jetstream()
-    await ensure_region_streams(context, REGION, StreamSettings())
-    return context
-
-
 def created(tenant: str, contact: str, entry_point: str = "+15550100") -> events_pb2.Event:
     return new_event(
         events_pb2.ContactCreated(entry_point=entry_point),

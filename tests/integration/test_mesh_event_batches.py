@@ -7,8 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
-from _mesh import REGION, eventually
-from nats.aio.client import Client as NATS
+from _mesh import REGION, contact_event, eventually
 from nats.js.api import RawStreamMsg
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -21,12 +20,9 @@ from ccmesh.events import (
     NotYet,
     Outcome,
     PermanentError,
-    StreamSettings,
     TransientError,
     concurrently,
-    ensure_region_streams,
 )
-from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 
 EVENTS = naming.events_stream(REGION).name
@@ -36,21 +32,9 @@ BatchHandler = Callable[[Sequence[events_pb2.Event]], Awaitable[Sequence[Outcome
 
 
 def contact_created(event_id: str) -> events_pb2.Event:
-    return events_pb2.Event(
-        event_id=event_id,
-        tenant=common_pb2.TenantRef(tenant_id="acme"),
-        region=REGION,
-        contact_id=f"c-{event_id}",
-        source="tests",
-        contact_created=events_pb2.ContactCreated(entry_point="+15550100"),
+    return contact_event(
+        event_id, f"c-{event_id}", contact_created=events_pb2.ContactCreated(entry_point="+15550100")
     )
-
-
-@pytest.fixture
-async def js(nc: NATS) -> JetStreamContext:
-    context = nc.jetstream()
-    await ensure_region_streams(context, REGION, StreamSettings())
-    return context
 
 
 @pytest.fixture

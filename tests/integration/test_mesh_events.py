@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from _mesh import REGION, eventually
-from nats.aio.client import Client as NATS
+from _mesh import REGION, contact_event, eventually
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import RawStreamMsg
 from nats.js.client import JetStreamContext
@@ -31,21 +30,9 @@ DEAD_LETTERS = naming.dead_letter_stream(REGION).name
 
 
 def contact_created(event_id: str, contact_id: str = "c-1") -> events_pb2.Event:
-    return events_pb2.Event(
-        event_id=event_id,
-        tenant=common_pb2.TenantRef(tenant_id="acme"),
-        region=REGION,
-        contact_id=contact_id,
-        source="tests",
-        contact_created=events_pb2.ContactCreated(entry_point="+15550100"),
+    return contact_event(
+        event_id, contact_id, contact_created=events_pb2.ContactCreated(entry_point="+15550100")
     )
-
-
-@pytest.fixture
-async def js(nc: NATS) -> JetStreamContext:
-    context = nc.jetstream()
-    await ensure_region_streams(context, REGION, StreamSettings())
-    return context
 
 
 Handler = Callable[[events_pb2.Event], Awaitable[None]]

@@ -55,13 +55,6 @@ async def _true(value: bool) -> bool:
 
 
 @pytest.fixture
-async def js(nc: NATS) -> JetStreamContext:
-    context = nc.jetstream()
-    await ensure_region_streams(context, REGION, StreamSettings())
-    return context
-
-
-@pytest.fixture
 async def requests(nc: NATS) -> Requests:
     seen = Requests()
     await nc.subscribe(f"$JS.API.DIRECT.GET.{STREAM}", cb=seen.on_request)

@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
 from ccmesh import naming
-from ccmesh.events import EventPublisher, StreamSettings, ensure_region_streams
+from ccmesh.events import EventPublisher
 from integration.adapters.analytics_feed import AnalyticsFeed
 from integration.adapters.analytics_store import ParquetAnalyticsStore
 from integration.domain.analytics_facts import ContactLedger
@@ -24,13 +22,6 @@ from tests.integration._mesh import REGION, eventually
 
 DAY = scripted_day()
 REFERENCE = ContactLedger().apply(DAY)
-
-
-@pytest.fixture
-async def js(nc: NATS) -> JetStreamContext:
-    context = nc.jetstream()
-    await ensure_region_streams(context, REGION, StreamSettings())
-    return context
 
 
 async def publish(js: JetStreamContext, events) -> None:
