@@ -53,7 +53,9 @@ class LoadGenerator:
         body = orjson.dumps(
             {
                 "from": {"kind": "phone", "value": self._phone(step, index)},
-                "text": "Hello, I need help with my order",
+                # Each customer's own words (an order number of their own), as real traffic
+                # has: the same text every time would be analysed from the encoder's cache.
+                "text": f"Hello, I need help with my order {step % 100:02d}{index:06d}",
                 "providerMessageId": uuid.uuid4().hex,
             }
         )

@@ -18,8 +18,9 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid: int, *, descendants: bool = False) -> float:
     """User + system CPU seconds of a live process (all its threads); 0.0 once it is gone.
-    `descendants`: with every live process it started, and theirs (a service's worker processes,
-    e.g. ai's inference pool, are part of what the service costs)."""
+    `descendants`: with every process it started, and theirs (a service's worker processes, e.g.
+    ai's inference pool, are part of what the service costs): live ones read one by one, ended
+    ones as the kernel added them to their parent once waited for."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             raw = stat.read().decode()
@@ -27,10 +28,13 @@ def cpu_seconds(pid: int, *, descendants: bool = False) -> float:
         return 0.0
     # The command name (field 2) may hold spaces; the counters follow its closing parenthesis.
     fields = raw[raw.rindex(")") + 2 :].split()
-    own = (int(fields[11]) + int(fields[12])) / _TICKS
+    own = int(fields[11]) + int(fields[12])
     if not descendants:
-        return own
-    return own + sum(cpu_seconds(child, descendants=True) for child in children_of(pid))
+        return own / _TICKS
+    # With the children that ended and were waited for (cutime, cstime): a worker replaced during
+    # a step moves its CPU there, so the sum never drops.
+    ended = int(fields[13]) + int(fields[14])
+    return (own + ended) / _TICKS + sum(cpu_seconds(child, descendants=True) for child in children_of(pid))
 
 
 def children_of(pid: int) -> list[int]:

@@ -1,5 +1,6 @@
 """The platform bench's CPU meter counts what a service's worker processes burn (ai runs its
-inference in a pool of them): a parent that only waits on a busy child costs the child's CPU."""
+inference in a pool of them): a parent that only waits on a busy child costs the child's CPU,
+and still does once that child has ended."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ BUSY_CHILD = textwrap.dedent(
     import subprocess, sys
     child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     print(child.pid, flush=True)
-    sys.stdin.read()
+    sys.stdin.readline()
     child.kill()
+    child.wait()
+    print("ended", flush=True)
+    sys.stdin.read()
     """
 )
 
@@ -44,6 +48,13 @@ def test_a_waiting_parent_is_charged_its_busy_childs_cpu() -> None:
         # child burned so far.
         assert own < 0.5 <= with_workers
         assert with_workers >= own + cpu_seconds(child) * 0.9
+        # The child ends and is waited for (a worker replaced): what it burned stays counted.
+        assert parent.stdin is not None
+        parent.stdin.write("\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline().strip() == "ended"
+        assert children_of(parent.pid) == []
+        assert cpu_seconds(parent.pid, descendants=True) >= with_workers
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)

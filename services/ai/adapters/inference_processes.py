@@ -19,7 +19,10 @@ Workers start in the background (loading the models takes seconds); until the fi
 calls run on a thread of the service process. A worker that dies (killed, out of memory) is
 replaced; the message it was running is tried
 once more on another worker, and if that one dies too the call fails with
-`InferenceWorkerLost` instead of waiting for an answer that will never come.
+`InferenceWorkerLost` instead of waiting for an answer that will never come. A caller that leaves
+mid-call (its deadline passed) leaves the worker to finish: its late answer is read and dropped
+before the worker serves anyone else. Ending it instead would have it load its models again,
+seconds of CPU taken from the messages already late.
 
 Trace context (contextvars) does not cross into the workers: spans of the stages are not
 recorded there; the caller's span covers the whole call.
@@ -59,6 +62,9 @@ WARM_UP_TEXTS = ("Hello, I need help with my order.", "Hola, necesito ayuda con 
 MAX_RESTART_PAUSE_SECONDS = 60.0
 #: How many workers may die running one message before its caller is told.
 ATTEMPTS = 2
+#: How long a worker whose caller left mid-call (a deadline) has to finish that call before it is
+#: taken for stuck, ended and replaced.
+DRAIN_SECONDS = 30.0
 
 
 class InferenceWorkerLost(RuntimeError):
@@ -208,6 +214,8 @@ class ProcessInferencePool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._starting: set[asyncio.Task[None]] = set()
+        #: Workers finishing a call whose caller left, until their answer is read.
+        self._draining: set[asyncio.Task[None]] = set()
         self._initial: list[asyncio.Task[None]] = []
         #: Until a worker is ready, calls run on a thread here (never again after that: a
         #: message that kills workers must not reach the service process).
@@ -319,8 +327,8 @@ class ProcessInferencePool:
                 lost.append(self._lose(worker, "died"))
                 continue
             except BaseException:
-                # Cancelled mid-call: the worker's late answer would reach the next caller.
-                self._lose(worker, "cancelled mid-call")
+                # Cancelled mid-call: the worker's late answer must not reach the next caller.
+                self._drain(worker)
                 raise
             self._idle.put_nowait(worker)
             kind, body = reply
@@ -352,9 +360,9 @@ class ProcessInferencePool:
                     self._lose(worker, "died")
                     continue
                 except BaseException:
-                    # Cancelled mid-call: the worker's late answer would reach the next caller.
+                    # Cancelled mid-call: the worker's late answer must not reach the next caller.
                     taken.remove(worker)
-                    self._lose(worker, "cancelled mid-call")
+                    self._drain(worker)
                     raise
                 if kind == "raised":
                     raise pickle.loads(body)  # noqa: S301 - our own worker's bytes
@@ -365,6 +373,24 @@ class ProcessInferencePool:
             for worker in taken:
                 self._idle.put_nowait(worker)
         return int(total)
+
+    def _drain(self, worker: _Worker) -> None:
+        """Read and drop the answer of the call its caller left, then idle the worker again."""
+        task = asyncio.get_running_loop().create_task(self._drained(worker))
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def _drained(self, worker: _Worker) -> None:
+        try:
+            await asyncio.wait_for(_receive(worker.connection), DRAIN_SECONDS)
+        except (EOFError, OSError):
+            self._lose(worker, "died")
+            return
+        except TimeoutError:
+            self._lose(worker, f"still busy {DRAIN_SECONDS:.0f} s after its caller left")
+            return
+        if not self._stopping:
+            self._idle.put_nowait(worker)
 
     def _lose(self, worker: _Worker, how: str) -> str:
         """Drop a dead (or now unusable) worker and start its replacement in the background."""
@@ -407,7 +433,7 @@ class ProcessInferencePool:
     async def stop(self) -> None:
         """Let the workers finish what they run, then end them."""
         self._stopping = True
-        for task in list(self._starting):
+        for task in list(self._starting) + list(self._draining):
             task.cancel()
         workers = list(self._all)
         self._all.clear()

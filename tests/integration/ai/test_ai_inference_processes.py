@@ -8,6 +8,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -151,6 +152,25 @@ async def test_an_exception_in_the_worker_reaches_the_caller_and_the_worker_stay
     with pytest.raises(ValueError, match="invalid literal"):
         await pool.run(int, "not a number")
     assert pool.pids == before and pool.replaced == 0
+
+
+async def test_a_call_whose_caller_left_is_finished_by_its_worker_not_ended_with_it(
+    models: TenantModels,
+) -> None:
+    pool = ProcessInferencePool(1, encoder_loader=None, intent_models=models)
+    await pool.start()
+    try:
+        await asyncio.wait_for(pool.ready(), GUARD_SECONDS)
+        (worker,) = pool.pids
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(pool.run(time.sleep, 1.0), 0.1)  # the caller's deadline passes
+        # The same worker serves the next call once it has finished the one left (its late
+        # answer, None, is not what this call gets), and none was replaced.
+        assert await asyncio.wait_for(pool.run(os.getpid), GUARD_SECONDS) == worker
+        assert await pool.run(os.getpid) == worker
+        assert (pool.pids, pool.replaced) == ([worker], 0)
+    finally:
+        await pool.stop()
 
 
 async def test_a_worker_killed_mid_call_is_replaced_and_the_message_retried(
