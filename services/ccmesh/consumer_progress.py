@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Sequence
 
 from nats.js.client import JetStreamContext
-from nats.js.errors import Error as JetStreamError
 from nats.js.errors import NotFoundError
 
 #: Between two looks at the consumers' ack floors.
@@ -34,7 +33,7 @@ async def caught_up(
     for subject, durable in followed:
         try:
             last = await js.get_last_msg(stream, subject, direct=True)
-        except JetStreamError:  # nothing stored on the subject (or no such stream): nothing to wait for
+        except NotFoundError:  # nothing stored on the subject: nothing to wait for
             continue
         marks.append((durable, int(last.seq or 0)))
     loop = asyncio.get_running_loop()

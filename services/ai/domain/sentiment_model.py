@@ -11,15 +11,13 @@ clearly worded complaint answered "neutral" is the costlier mistake for a contac
 from __future__ import annotations
 
 import io
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils import murmurhash3_32
 
 #: Class order of every model: the UMSAB label numbers 0, 1, 2.
 LABELS = ("negative", "neutral", "positive")
@@ -45,74 +43,8 @@ _WORD_HASHER = HashingVectorizer(
 )
 
 
-#: Up to this many texts (a live message is one) the n-grams are hashed here: scikit-learn's
-#: input checks and sparse-matrix assembly cost several times the hashing for one short text.
-#: Larger batches (training, re-analysis) go through scikit-learn; both give the same counts.
-DIRECT_TEXTS = 8
-#: Columns of n-grams seen, remembered per analyzer (n-grams recur across messages); forgotten
-#: all at once past this many.
-COLUMNS_KEPT = 200_000
-_INT32_MIN = -(2**31)
-
-
-def _hashed_column(feature: str) -> int:
-    """The column scikit-learn's FeatureHasher gives `feature` (signed MurmurHash3 of its UTF-8,
-    seed 0, absolute value modulo the buckets; -2**31, whose absolute value int32 cannot hold,
-    as its `_hashing_fast` defines it)."""
-    hashed = int(murmurhash3_32(feature, seed=0))
-    if hashed == _INT32_MIN:
-        return (2**31 - 1 - (HASH_BUCKETS - 1)) % HASH_BUCKETS
-    return abs(hashed) % HASH_BUCKETS
-
-
-class _DirectCounts:
-    def __init__(self) -> None:
-        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], int]] = [
-            (_CHAR_HASHER.build_analyzer(), {}, 0),
-            (_WORD_HASHER.build_analyzer(), {}, HASH_BUCKETS),
-        ]
-
-    def __call__(self, texts: Sequence[str]) -> csr_matrix:
-        indptr = [0]
-        indices: list[int] = []
-        counts: list[float] = []
-        for text in texts:
-            columns: list[int] = []
-            for analyse, known, offset in self._parts:
-                grams = analyse(text)
-                try:
-                    columns += [known[gram] for gram in grams]
-                except KeyError:
-                    if len(known) + len(grams) > COLUMNS_KEPT:
-                        known.clear()
-                    for gram in grams:
-                        if gram not in known:
-                            known[gram] = offset + _hashed_column(gram)
-                    columns += [known[gram] for gram in grams]
-            counted = Counter(columns)
-            in_order = sorted(counted)  # in column order, as the summed sparse rows are
-            indices += in_order
-            counts += map(counted.__getitem__, in_order)
-            indptr.append(len(indices))
-        return csr_matrix(
-            (
-                np.asarray(counts, dtype=np.float64),
-                np.asarray(indices, dtype=np.int32),
-                np.asarray(indptr, dtype=np.int32),
-            ),
-            shape=(len(texts), HASHED_FEATURES),
-        )
-
-
-_direct_counts = _DirectCounts()
-
-
 def _counts(texts: Sequence[str]) -> csr_matrix:
-    """Hashed n-gram counts, one row a text (characters in the first half of the columns, words
-    in the second), columns in order within each row."""
     cut = [text[:MAX_CHARS] for text in texts]
-    if len(cut) <= DIRECT_TEXTS:
-        return _direct_counts(cut)
     return hstack([_CHAR_HASHER.transform(cut), _WORD_HASHER.transform(cut)], format="csr")
 
 

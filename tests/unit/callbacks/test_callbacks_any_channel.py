@@ -41,6 +41,23 @@ async def test_a_chat_whose_number_the_gateway_holds_keeps_its_place_as_a_reques
     assert request_text(Channel.SMS) != REQUEST_TEXT_GIVEN_NUMBER
 
 
+async def contact_on(
+    channel: Channel, endpoint: str, address: str, contact_id: str
+) -> tuple[FakeContacts, GatewayContact]:
+    """The gateway's contacts holding `contact_id` (of customer cu-<its id>, on one channel leg),
+    and its record."""
+    contacts = FakeContacts()
+    record = GatewayContact(
+        contact_id=contact_id,
+        tenant_id="acme",
+        brand_id="",
+        customer_id=f"cu-{contact_id}",
+        entry_point=endpoint,
+    ).with_leg(ChannelLeg(channel.value, endpoint, address))
+    await contacts.change_contact("acme", contact_id, lambda _: record)
+    return contacts, record
+
+
 class Routing:
     def __init__(self, scheduled: bool) -> None:
         self.scheduled = scheduled
@@ -52,11 +69,7 @@ class Routing:
 
 
 async def test_the_gateway_writes_the_number_to_call_before_routing_keeps_the_place() -> None:
-    contacts = FakeContacts()
-    chat = GatewayContact(
-        contact_id="c-1", tenant_id="acme", brand_id="", customer_id="cu-1", entry_point="acme-chat"
-    ).with_leg(ChannelLeg(Channel.WEBCHAT.value, "acme-chat", "visitor-1"))
-    await contacts.change_contact("acme", "c-1", lambda _: chat)
+    contacts, _ = await contact_on(Channel.WEBCHAT, "acme-chat", "visitor-1", "c-1")
     routing = Routing(scheduled=True)
     directory = directory_of(channel_endpoint("acme-voice", "voice", queue="support"))
     callbacks = QueuedCallbacks(contacts=contacts, routing=routing, endpoints=directory)
@@ -87,11 +100,7 @@ async def test_a_key_pressed_before_routing_queued_the_call_is_kept_once_it_has(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(queued_callbacks, "QUEUE_ASK_SPACING", 0.0)
-    contacts = FakeContacts()
-    call = GatewayContact(
-        contact_id="c-2", tenant_id="acme", brand_id="", customer_id="cu-2", entry_point="acme-voice"
-    ).with_leg(ChannelLeg(Channel.VOICE.value, "acme-voice", "+447700900124"))
-    await contacts.change_contact("acme", "c-2", lambda _: call)
+    contacts, _ = await contact_on(Channel.VOICE, "acme-voice", "+447700900124", "c-2")
     directory = directory_of(channel_endpoint("acme-voice", "voice", queue="support"))
     routing = RoutingCatchingUp(late=2)
     callbacks = QueuedCallbacks(contacts=contacts, routing=routing, endpoints=directory)
@@ -154,11 +163,7 @@ class Profiles:
 
 
 async def test_an_email_call_me_uses_the_written_number_else_the_senders_profile_phone() -> None:
-    contacts = FakeContacts()
-    mail = GatewayContact(
-        contact_id="m-1", tenant_id="acme", brand_id="", customer_id="cu-9", entry_point="acme-mail"
-    ).with_leg(ChannelLeg(Channel.EMAIL.value, "acme-mail", "a@b.example"))
-    await contacts.change_contact("acme", "m-1", lambda _: mail)
+    contacts, mail = await contact_on(Channel.EMAIL, "acme-mail", "a@b.example", "m-1")
     directory = directory_of(channel_endpoint("acme-voice", "voice", queue="support"))
 
     def callbacks(profiles: Profiles) -> QueuedCallbacks:
