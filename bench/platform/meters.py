@@ -21,20 +21,26 @@ def cpu_seconds(pid: int, *, descendants: bool = False) -> float:
     `descendants`: with every process it started, and theirs (a service's worker processes, e.g.
     ai's inference pool, are part of what the service costs): live ones read one by one, ended
     ones as the kernel added them to their parent once waited for."""
+    # Summed in whole clock ticks and divided once: a sum of per-process floats may read a hair
+    # less than the same ticks read together later, and the meter must never seem to go back.
+    return _cpu_ticks(pid, descendants) / _TICKS
+
+
+def _cpu_ticks(pid: int, descendants: bool) -> int:
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             raw = stat.read().decode()
     except OSError:
-        return 0.0
+        return 0
     # The command name (field 2) may hold spaces; the counters follow its closing parenthesis.
     fields = raw[raw.rindex(")") + 2 :].split()
     own = int(fields[11]) + int(fields[12])
     if not descendants:
-        return own / _TICKS
+        return own
     # With the children that ended and were waited for (cutime, cstime): a worker replaced during
     # a step moves its CPU there, so the sum never drops.
     ended = int(fields[13]) + int(fields[14])
-    return (own + ended) / _TICKS + sum(cpu_seconds(child, descendants=True) for child in children_of(pid))
+    return own + ended + sum(_cpu_ticks(child, True) for child in children_of(pid))
 
 
 def children_of(pid: int) -> list[int]:
