@@ -263,16 +263,37 @@ async def close_run(run: Run) -> None:
         await stop_region(run.region)
 
 
+#: The region is at rest when all its processes together use less than this share of a core.
+QUIET_CORES = 0.3
+QUIET_WINDOW_SECONDS = 1.0
+
+
 async def warm_up(run: Run, monitor: NatsMonitor) -> None:
     """Until the bench endpoint answers and offers flow (the gateway picks the endpoint up live)."""
     deadline = time.monotonic() + 60
     for attempt in range(WARM_UP_STEPS):
         step = await run.step(monitor, WARM_UP_STEPS + attempt, 10, 1.0, drain=10.0)
         if step["contacts_created"] and step["offered_share"] == 1.0:
+            await quiet(run, deadline + 60)
             return
         if time.monotonic() > deadline:
             break
     raise RuntimeError(f"no offers during warm-up: {step}")
+
+
+async def quiet(run: Run, deadline: float) -> None:
+    """Until the region's processes rest: the first contacts start work that outlives them (ai
+    loads its inference workers' models, seconds of a core), which the idle baseline and the
+    first step must not take for the cost of contacts."""
+    before = run.cpu()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(QUIET_WINDOW_SECONDS)
+        now = run.cpu()
+        busy = sum(now[n] - before.get(n, 0.0) for n in now if n not in BENCH_PROCESSES)
+        if busy / QUIET_WINDOW_SECONDS < QUIET_CORES:
+            return
+        before = now
+    print("bench-platform: the region did not come to rest after the warm-up", file=sys.stderr, flush=True)
 
 
 async def stepped(

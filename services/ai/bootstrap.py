@@ -39,6 +39,7 @@ from ai.service_layer.batch_throttle import Throttle
 from ai.service_layer.intents import IntentModels, IntentTraining
 from ai.service_layer.knowledge import KnowledgeBases
 from ai.service_layer.pipelines import PipelineCatalog
+from ai.service_layer.recent_analyses import RecentAnalyses
 from ai.service_layer.streaming import StreamInsights
 from ai.service_layer.transcription import CallTranscription
 from ai.service_layer.transcription_recordings import TranscribeRecording
@@ -132,7 +133,7 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
     await catalog.apply(runtime.watcher.contact_center_for_region(runtime.config.region))
     runtime.watcher.on_region_change(runtime.config.region, follow)
     inference = await inference_pool(runtime.config, encoder is not None, models)
-    analyzer = Analyzer(catalog, store, inference)
+    analyzer = Analyzer(catalog, store, inference, recent=RecentAnalyses(model_version=models.version_of))
     events = StreamEvents(runtime.events)
     servicer = AiServicer(
         runtime.access,
@@ -153,7 +154,9 @@ async def build(runtime: Runtime[AiConfig]) -> ServiceParts:
             ),
         ),
         vocabulary=vocabulary,
-        recent_texts=RecentTextsEndpoint(runtime.access, inference, runtime.config.region),
+        recent_texts=RecentTextsEndpoint(
+            runtime.access, inference, runtime.config.region, here=(analyzer.forget_recent_texts,)
+        ),
         batch=BatchEndpoint(
             runtime.access,
             ContactReanalysis(

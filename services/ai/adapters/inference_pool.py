@@ -40,9 +40,9 @@ class InferencePool:
         """`function()` once: the threads share this process's state (caches of recent texts)."""
         return await self.run(function)
 
-    async def analyse(self, pipeline: Pipeline, insights: Insights) -> Insights:
-        """`pipeline.run(insights)` on a pool thread; it fills `insights` in place."""
-        await self.run(pipeline.run, insights)
+    async def analyse(self, pipeline: Pipeline, insights: Insights, start: int = 0) -> Insights:
+        """`pipeline.run(insights, start)` on a pool thread; it fills `insights` in place."""
+        await self.run(pipeline.run, insights, start)
         return insights
 
     async def stop(self) -> None:

@@ -135,14 +135,14 @@ def _serve(connection: Connection, loader: EncoderLoader | None, blas_threads: i
             return
         try:
             if request[0] == "pipeline":
-                _, name, steps, tenant_id, update, insights = request
+                _, name, steps, tenant_id, update, insights, start = request
                 if update is not None:
                     models.update(tenant_id, update.detached)
                 key = _pipeline_key(name, steps)
                 pipeline = pipelines.get(key)
                 if pipeline is None:
                     pipeline = pipelines[key] = build_pipeline(name, steps, factories, context)
-                answer: Any = pipeline.run(insights)
+                answer: Any = pipeline.run(insights, start)
             else:
                 _, function, args = request
                 answer = function(*args)
@@ -275,8 +275,8 @@ class ProcessInferencePool:
         """Process ids of the live workers (busy or idle)."""
         return sorted(w.pid for w in self._all)
 
-    async def analyse(self, pipeline: Pipeline, insights: Insights) -> Insights:
-        """`pipeline.run(insights)` in a worker; the returned `Insights` is the filled-in one."""
+    async def analyse(self, pipeline: Pipeline, insights: Insights, start: int = 0) -> Insights:
+        """`pipeline.run(insights, start)` in a worker; the returned `Insights` is the filled-in one."""
         steps = pipeline.steps
 
         def request(worker: _Worker) -> tuple[Any, Callable[[], None]]:
@@ -290,10 +290,10 @@ class ProcessInferencePool:
             def delivered() -> None:
                 versions[insights.tenant_id] = version
 
-            return ("pipeline", pipeline.name, steps, insights.tenant_id, update, insights), delivered
+            return ("pipeline", pipeline.name, steps, insights.tenant_id, update, insights, start), delivered
 
         def here() -> Insights:
-            pipeline.run(insights)
+            pipeline.run(insights, start)
             return insights
 
         result: Insights = await self._call(request, here)

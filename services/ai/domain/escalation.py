@@ -52,7 +52,8 @@ def escalation(
 class EscalationComponent:
     spec = ComponentSpec(
         name="escalation",
-        consumes=frozenset({"sentiment"}),
+        # The conversation so far: earlier sentiments, repeat contacts, the wait.
+        consumes=frozenset({"sentiment", "history"}),
         produces=frozenset({"escalation"}),
         resources=Resources(cpu_millis=1, memory_mb=1),
     )

@@ -31,8 +31,11 @@ DEFAULT_STEPS: tuple[tuple[str, Mapping[str, str]], ...] = (
     ("pii", {}),
     ("escalation", {}),
 )
+#: What a step consumes when it reads the conversation so far (earlier sentiments, repeat
+#: contacts, the wait), not just the message.
+HISTORY = "history"
 #: What any pipeline has before its first step.
-GIVEN = frozenset({"text", "history"})
+GIVEN = frozenset({"text", HISTORY})
 
 
 class PipelineError(ValueError):
@@ -56,8 +59,18 @@ class Pipeline:
     def component_names(self) -> list[str]:
         return [c.spec.name for c in self.components]
 
-    def run(self, insights: Insights) -> Insights:
-        for component in self.components:
+    @property
+    def text_steps(self) -> int:
+        """How many leading steps read only the message (and the tenant's models), not its
+        conversation (`history`): what they find in a text holds for any contact that sends it."""
+        for position, component in enumerate(self.components):
+            if HISTORY in component.spec.consumes:
+                return position
+        return len(self.components)
+
+    def run(self, insights: Insights, start: int = 0) -> Insights:
+        """Run the steps from `start` on (the earlier ones' findings already in `insights`)."""
+        for component in self.components[start:]:
             started = time.perf_counter()
             try:
                 component.analyse(insights)

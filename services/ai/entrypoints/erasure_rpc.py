@@ -3,7 +3,7 @@ words it remembers (`ai.adapters.recent_texts`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ai.adapters.recent_texts import forget_recent_texts
@@ -21,14 +21,23 @@ class EveryProcess(Protocol):
 
 
 class RecentTextsEndpoint:
-    def __init__(self, access: AccessControl, processes: EveryProcess, region: str) -> None:
+    def __init__(
+        self,
+        access: AccessControl,
+        processes: EveryProcess,
+        region: str,
+        here: Sequence[Callable[[], int]] = (),
+    ) -> None:
         self._access = access
         self._processes = processes
         self._store = f"ai-caches-{region}"
+        #: What else this process remembers of recent texts (the analyser's recent findings).
+        self._here = tuple(here)
 
     async def forget(
         self, request: ai_pb2.ForgetRecentTextsRequest, context: Any
     ) -> ai_pb2.ForgetRecentTextsResponse:
         await self._access.require(context, request.tenant_id, ERASE_ROLES)
-        dropped = await self._processes.run_everywhere(forget_recent_texts)
+        dropped = sum(forget() for forget in self._here)
+        dropped += await self._processes.run_everywhere(forget_recent_texts)
         return ai_pb2.ForgetRecentTextsResponse(removed={self._store: dropped} if dropped else {})

@@ -20,10 +20,14 @@ from ai.domain.ticket import Ticket, build_ticket
 from ai.service_layer.metrics import AiMetrics
 from ai.service_layer.pipelines import PipelineCatalog
 from ai.service_layer.ports import Conversations
+from ai.service_layer.recent_analyses import RecentAnalyses
 from ccpolicy.pii import Entity, redact
 
 #: Longer texts belong in a document pipeline, not a synchronous call.
 MAX_TEXT_CHARS = 100_000
+#: The steps left after reusing a text's findings run here, not on a worker, when they took at
+#: most this long on the text before: the way to a worker and back costs more.
+INLINE_SECONDS = 0.0005
 
 T = TypeVar("T")
 
@@ -34,9 +38,9 @@ class Inference(Protocol):
 
     async def run(self, function: Callable[..., T], *args: Any) -> T: ...
 
-    async def analyse(self, pipeline: Pipeline, insights: Insights) -> Insights:
-        """`pipeline.run(insights)`; the returned `Insights` is the filled-in one (in another
-        process it is a copy, not the object passed)."""
+    async def analyse(self, pipeline: Pipeline, insights: Insights, start: int = 0) -> Insights:
+        """`pipeline.run(insights, start)`; the returned `Insights` is the filled-in one (in
+        another process it is a copy, not the object passed)."""
         ...
 
 
@@ -77,11 +81,17 @@ class Analyzer:
         store: Conversations,
         inference: Inference,
         metrics: AiMetrics | None = None,
+        recent: RecentAnalyses | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._inference = inference
         self._metrics = metrics or AiMetrics()
+        self._recent = recent or RecentAnalyses()
+
+    def forget_recent_texts(self) -> int:
+        """Drop the texts analysed a moment ago and what was found in them (erasure); how many."""
+        return self._recent.forget()
 
     async def analyze(
         self,
@@ -110,9 +120,21 @@ class Analyzer:
             wait_seconds=wait_seconds,
         )
         pipeline = self._catalog.select(tenant_id, brand_id)
-        # Milliseconds of numpy and lingua per message: on a pool thread, so the event loop keeps
-        # serving other calls, consumers and heartbeats while it runs.
-        insights = await self._inference.analyse(pipeline, insights)
+        # The same text analysed a moment ago (the gateway's language ask for a new contact, then
+        # the stream's copy of its message): only the steps that read the conversation run again.
+        recalled = await self._recent.recall(pipeline, insights)
+        if recalled is not None:
+            if recalled.rest_seconds <= INLINE_SECONDS:
+                # Microseconds (escalation's arithmetic): less than the way to a worker and back.
+                pipeline.run(insights, recalled.start)
+            else:
+                insights = await self._inference.analyse(pipeline, insights, recalled.start)
+        else:
+            with self._recent.analysing(pipeline, insights) as finished:
+                # Milliseconds of numpy and lingua per message: on a pool worker, so the event
+                # loop keeps serving other calls, consumers and heartbeats while it runs.
+                insights = await self._inference.analyse(pipeline, insights)
+                finished(insights)
         self._metrics.stages(tenant_id, pipeline.name, insights.stage_seconds)
         if not any("redacted_text" in c.spec.produces for c in pipeline.components):
             # A pipeline without a PII step still never stores or publishes the original text.

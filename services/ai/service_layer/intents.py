@@ -54,6 +54,11 @@ class IntentModels:
     def current(self, tenant_id: str) -> IntentModel | None:
         return self._models.get(tenant_id)
 
+    def version_of(self, tenant_id: str) -> str:
+        """The version of the tenant's model in effect ("" when it has none)."""
+        model = self._models.get(tenant_id)
+        return model.version if model is not None else ""
+
     def swap(self, tenant_id: str, model: IntentModel, how: str) -> None:
         self._models[tenant_id] = model  # one assignment: readers see the old or the new model
         self.swaps[tenant_id] = self.swaps.get(tenant_id, 0) + 1

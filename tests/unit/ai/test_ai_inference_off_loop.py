@@ -21,6 +21,7 @@ class GatedPipeline:
     name = "gated"
     component_names = ["gated"]
     components: list[Any] = []
+    text_steps = 0
 
     def __init__(self) -> None:
         self.gate = threading.Event()
@@ -30,7 +31,7 @@ class GatedPipeline:
         self.most_at_once = 0
         self._lock = threading.Lock()
 
-    def run(self, insights: Insights) -> None:
+    def run(self, insights: Insights, start: int = 0) -> None:
         with self._lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)

@@ -43,8 +43,8 @@ class InlineInference:
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         return function(*args)
 
-    async def analyse(self, pipeline: Any, insights: Insights) -> Insights:
-        pipeline.run(insights)
+    async def analyse(self, pipeline: Any, insights: Insights, start: int = 0) -> Insights:
+        pipeline.run(insights, start)
         return insights
 
 
@@ -60,8 +60,10 @@ class FixedPipeline:
     name: str = "fixed"
     component_names: list[str] = field(default_factory=lambda: ["fixed"])
     components: list[Any] = field(default_factory=list)
+    #: Its one step reads the conversation too (it scores escalation): nothing to keep per text.
+    text_steps: int = 0
 
-    def run(self, insights: Insights) -> None:
+    def run(self, insights: Insights, start: int = 0) -> None:
         insights.language = self.language
         insights.language_confidence = self.language_confidence
         insights.intent = self.intent
