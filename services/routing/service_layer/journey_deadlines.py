@@ -105,7 +105,7 @@ class DeadlineKeeper:
                 self._task = asyncio.get_running_loop().create_task(self._run(), name="journey-deadlines")
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.clear()
             for deadline in self._heap.pop_due(self._now()):
                 try:
@@ -120,8 +120,12 @@ class DeadlineKeeper:
                     self._heap.arm(replace(deadline, due_at=self._now() + RETRY_SECONDS))
             next_due = self._heap.next_due()
             sleep = self._longest_sleep if next_due is None else next_due - self._now()
+            # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` swallows a cancellation
+            # that arrives as the event is set (an arm as the keeper stops), and `stop` then
+            # waited for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, min(sleep, self._longest_sleep)))
+                async with asyncio.timeout(max(0.0, min(sleep, self._longest_sleep))):
+                    await self._wake.wait()
 
     async def stop(self) -> None:
         self._stopped = True

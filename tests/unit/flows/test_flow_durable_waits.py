@@ -24,6 +24,7 @@ from routing.bootstrap import journey_continued
 from routing.domain.journey_facts import Analysis, QueueLoad
 from routing.domain.wait_deadlines import DeadlineHeap, WaitDeadline, WaitPoint
 from routing.service_layer.journey_actions import JourneyActions
+from routing.service_layer.journey_deadlines import DeadlineKeeper
 from routing.service_layer.journeys import Continued, JourneyMoved, JourneyService, Step
 
 PAYMENTS = (Path(__file__).resolve().parents[2] / "data" / "flows" / "payments.yaml").read_text()
@@ -342,3 +343,19 @@ def test_a_continued_step_is_published_once_per_wait_with_its_actions() -> None:
         "eu", Continued("acme", "timeout", WaitPoint("await-payment", 5), Step(journey, []))
     )
     assert again.event_id == event.event_id != later.event_id
+
+
+async def test_a_keeper_stopping_as_a_deadline_is_armed_stops() -> None:
+    """The arm wakes the keeper's loop in the same turn as `stop` cancels it: the loop must end,
+    not take the wake for its answer and sleep on (Python 3.11's `wait_for` did that)."""
+    async def end(deadline: WaitDeadline) -> None:
+        raise AssertionError("nothing is due")
+
+    keeper = DeadlineKeeper(None, end, longest_sleep=60.0)
+    keeper.arm(WaitDeadline(time.time() + 3600, "acme", "j0", "await-payment", 1))
+    await asyncio.sleep(0.01)  # the loop sleeps until the far deadline
+    keeper.arm(WaitDeadline(time.time() + 3600, "acme", "j1", "await-payment", 1))
+    stopping = asyncio.create_task(keeper.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5.0)  # a bound: a stuck stop never returns
+    assert stopping in done, "the keeper did not stop"
+    assert keeper.pending == 2
