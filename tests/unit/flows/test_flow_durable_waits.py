@@ -348,6 +348,7 @@ def test_a_continued_step_is_published_once_per_wait_with_its_actions() -> None:
 async def test_a_keeper_stopping_as_a_deadline_is_armed_stops() -> None:
     """The arm wakes the keeper's loop in the same turn as `stop` cancels it: the loop must end,
     not take the wake for its answer and sleep on (Python 3.11's `wait_for` did that)."""
+
     async def end(deadline: WaitDeadline) -> None:
         raise AssertionError("nothing is due")
 
