@@ -33,6 +33,7 @@ from ccmesh.js_publish import publish_pipelined
 from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
 from ccmesh.status import retryable
 from ccmesh.stores import STREAM_DUPLICATE_WINDOW_SECONDS, ensure_stream
+from ccmesh.waiting import event_or_timeout
 from contactcenter.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -364,8 +365,7 @@ class DurableConsumer(Generic[M]):
                 for message in messages:
                     await self._process(self._handler, message)
             if self.settings.gather_seconds > 0 and len(messages) < self.settings.batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.gather_seconds)
+                await event_or_timeout(self._stopping, self.settings.gather_seconds)
 
     async def _process(self, handler: Callable[[M], Awaitable[None]], message: Msg) -> None:
         delivered = message.metadata.num_delivered

@@ -88,7 +88,7 @@ class RecentAnalyses:
         self._expire()
         found = self._found.get(self._key(insights))
         # The same pipeline object: a region change rebuilds pipelines, and then nothing is reused.
-        if found is None or found.pipeline is not pipeline or not pipeline.text_steps:
+        if found is None or found.pipeline is not pipeline:
             return None
         # Shielded: this caller leaving must not end the wait of the others.
         earlier = await asyncio.shield(found.insights)

@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from ccmesh import naming
+from ccmesh.waiting import event_or_timeout
 from contactcenter.events.v1 import events_pb2
 from integration.adapters.analytics_agent_store import AGENT_STATE_TYPES, agent_state_event
 from integration.adapters.analytics_codec import EPISODE_TYPES, FOLDED_TYPES, contact_event, surge_episode
@@ -132,8 +133,7 @@ class AnalyticsFeed:
         messages = await self._feed.fetch(self._batch)
         if not messages or len(messages) >= self._batch:
             return messages
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), self._gather)
+        await event_or_timeout(self._stopping, self._gather)
         while len(messages) < self._batch and not self._stopping.is_set():
             wanted = self._batch - len(messages)
             more = await self._feed.fetch(wanted, timeout=PULL_REST_SECONDS)

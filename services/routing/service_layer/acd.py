@@ -19,11 +19,11 @@ its methods, which are the use cases' own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
+from ccmesh.waiting import event_or_timeout
 from routing.domain.contacts import ContactRecord
 from routing.service_layer.acd_closing import close_contact
 from routing.service_layer.acd_context import AcdContext, AcdSettings
@@ -132,12 +132,7 @@ class AcdService:
     async def _run(self) -> None:
         next_sweep = 0.0
         while True:
-            # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that arrives just
-            # as the awaited event is set, and then `stop()` waited forever for this loop (seen
-            # as a shutdown that now and then never ended). `asyncio.timeout` lets it through.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.tick_seconds):
-                    await self.mirror.changed.wait()
+            await event_or_timeout(self.mirror.changed, self.settings.tick_seconds)
             self.mirror.changed.clear()
             try:
                 await self.route_pass()

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
+from ccmesh.waiting import event_or_timeout
 from routing.domain.wait_deadlines import DeadlineHeap, WaitDeadline
 
 log = logging.getLogger(__name__)
@@ -120,12 +121,7 @@ class DeadlineKeeper:
                     self._heap.arm(replace(deadline, due_at=self._now() + RETRY_SECONDS))
             next_due = self._heap.next_due()
             sleep = self._longest_sleep if next_due is None else next_due - self._now()
-            # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` swallows a cancellation
-            # that arrives as the event is set (an arm as the keeper stops), and `stop` then
-            # waited for this loop forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, min(sleep, self._longest_sleep))):
-                    await self._wake.wait()
+            await event_or_timeout(self._wake, min(sleep, self._longest_sleep))
 
     async def stop(self) -> None:
         self._stopped = True
