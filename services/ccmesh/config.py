@@ -31,6 +31,9 @@ class MeshConfig(BaseModel):
     region: str = Field(default="local", pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
     #: NATS server URL(s), comma separated.
     nats_url: str = "nats://127.0.0.1:4222"
+    #: Shortest time between two socket writes to NATS while traffic flows, in seconds: what is
+    #: published meanwhile leaves in one write (see `ccmesh.nats_connection`); 0 writes at once.
+    nats_write_window_seconds: float = Field(default=0.003, ge=0, le=0.05)
     #: Port of the external grpc.aio API; 0 picks a free port, -1 disables it.
     grpc_port: int = Field(default=0, ge=-1, le=65535)
     grpc_host: str = "127.0.0.1"

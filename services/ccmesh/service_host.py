@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import grpc
-import nats
 import orjson
 from google.protobuf.descriptor import ServiceDescriptor
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 
-from ccmesh import naming, telemetry
+from ccmesh import naming, nats_connection, telemetry
 from ccmesh.access import AccessControl
 from ccmesh.audit import AuditLog
 from ccmesh.auth import ANY_TENANT, TokenAuthority
@@ -163,8 +162,9 @@ async def serve(
     async with AsyncExitStack() as stack:
         # Runs last: spans of requests finished during the drain are still exported.
         stack.callback(telemetry.shutdown_telemetry)
-        nc = await nats.connect(
+        nc = await nats_connection.connect(
             config.nats_url.split(","),
+            window=config.nats_write_window_seconds,
             name=f"{definition.name}/{config.region}/{instance_id}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,

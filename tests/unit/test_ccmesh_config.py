@@ -64,6 +64,14 @@ def test_out_of_range_port_is_refused() -> None:
         load_config(MeshConfig, environ={"CC_GRPC_PORT": "70000", "CC_AUTH_SECRET": SECRET})
 
 
+@pytest.mark.parametrize("window", ["-0.001", "0.5", "soon"])
+def test_a_nats_write_window_out_of_bounds_is_refused_by_name(window: str) -> None:
+    with pytest.raises(ConfigError, match="CC_NATS_WRITE_WINDOW_SECONDS"):
+        load_config(MeshConfig, environ={"CC_NATS_WRITE_WINDOW_SECONDS": window, "CC_AUTH_SECRET": SECRET})
+    zero = load_config(MeshConfig, environ={"CC_NATS_WRITE_WINDOW_SECONDS": "0", "CC_AUTH_SECRET": SECRET})
+    assert zero.nats_write_window_seconds == 0.0
+
+
 def test_custom_prefix() -> None:
     config = load_config(MeshConfig, prefix="IDENTITY_", environ={"IDENTITY_AUTH_SECRET": SECRET})
     assert config.auth_secret == SECRET

@@ -1,0 +1,115 @@
+"""The services' NATS connection against a real nats-server: writes gathered while traffic flows,
+none held after a quiet spell, nothing lost or reordered, and `flush()` behind what was published."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from ccmesh.nats_connection import GatheringClient, connect
+
+Connect = Callable[[float], Awaitable[GatheringClient]]
+
+
+@pytest.fixture
+async def gathering(nats_url: str) -> AsyncIterator[Connect]:
+    opened: list[GatheringClient] = []
+
+    async def open_one(window: float) -> GatheringClient:
+        client = await connect([nats_url], window=window, connect_timeout=5, max_reconnect_attempts=3)
+        assert isinstance(client, GatheringClient)
+        opened.append(client)
+        return client
+
+    yield open_one
+    for client in opened:
+        await client.drain()
+
+
+async def _trickle(client: GatheringClient, count: int) -> None:
+    """One message each from its own turn of the loop, a millisecond or more apart."""
+    for i in range(count):
+        await client.publish("trickle", str(i).encode())
+        await asyncio.sleep(0.001)
+
+
+async def test_messages_a_moment_apart_leave_in_fewer_writes_all_of_them_in_order(
+    nc: NATS, gathering: Connect
+) -> None:
+    seen: list[bytes] = []
+    all_in = asyncio.Event()
+
+    async def on_message(msg: Msg) -> None:
+        seen.append(msg.data)
+        if len(seen) == 100:
+            all_in.set()
+
+    await nc.subscribe("trickle", cb=on_message)
+    await nc.flush()
+    at_once = await gathering(0.0)
+    gathered = await gathering(0.05)
+
+    writes_before = at_once.writes
+    await _trickle(at_once, 50)
+    await _trickle(gathered, 50)
+    async with asyncio.timeout(10):
+        await all_in.wait()
+
+    # With no window each message is its own write; with one, the messages published within it
+    # share one (fifty messages at least a millisecond apart take 50 ms or more: a few windows).
+    assert at_once.writes - writes_before == 50
+    assert gathered.writes <= 25
+    # Nothing lost, each connection's messages in the order published (one after the other).
+    expected = [str(i).encode() for i in range(50)]
+    assert seen == expected + expected
+
+
+async def test_a_message_after_a_quiet_spell_leaves_at_once_and_the_next_waits_its_window(
+    nc: NATS, gathering: Connect
+) -> None:
+    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_message(msg: Msg) -> None:
+        inbox.put_nowait(msg.data)
+
+    await nc.subscribe("quiet", cb=on_message)
+    await nc.flush()
+    client = await gathering(3.0)
+
+    await client.publish("quiet", b"first")
+    # Well inside the 3 s window: the first write after a quiet spell is not held.
+    async with asyncio.timeout(1.5):
+        assert await inbox.get() == b"first"
+
+    await client.publish("quiet", b"second")
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await inbox.get()
+    # It leaves with the window's end, without anything else published.
+    async with asyncio.timeout(10):
+        assert await inbox.get() == b"second"
+
+
+async def test_flush_returns_once_everything_published_before_it_reached_the_server(
+    gathering: Connect,
+) -> None:
+    client = await gathering(0.2)
+    sub = await client.subscribe("ordered")
+    await client.flush()
+
+    for round_ in range(3):
+        await client.publish("ordered", f"{round_}".encode())
+        await client.flush(timeout=5)
+        # The server answered the PING after the message before it, on the same connection: the
+        # message was read before the PONG.
+        assert sub.pending_msgs == 1
+        assert (await sub.next_msg(timeout=1)).data == f"{round_}".encode()
+
+
+def test_a_negative_window_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"write window -0\.5"):
+        GatheringClient(-0.5)
