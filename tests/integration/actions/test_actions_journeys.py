@@ -10,6 +10,7 @@ import orjson
 import pytest
 from _platform import Platform, eventually
 from google.protobuf import json_format
+from nats.js.errors import KeyNotFoundError
 
 from actions._actions import contact_update, crm, dead_letters, header, republish
 from contactcenter.integration.v1 import integration_pb2
@@ -106,9 +107,18 @@ def flow_event(key: str, contact_id: str, name: str, **data: str) -> integration
 
 
 async def ledger_status(platform: Platform, action_id: str) -> str:
+    """What the ledger says of the action once it says anything: routing records it just after
+    the action took effect, and the test may see the effect first."""
     kv = await platform.nc.jetstream().key_value("journeys-eu")
-    entry = await kv.get(f"act.acme.{action_id}")
-    return str(orjson.loads(entry.value or b"{}")["status"])
+
+    async def stored() -> bytes | None:
+        try:
+            entry = await kv.get(f"act.acme.{action_id}")
+        except KeyNotFoundError:
+            return None
+        return entry.value or None
+
+    return str(orjson.loads(await eventually(stored))["status"])
 
 
 async def test_a_waiting_journey_continues_on_send_flow_event_and_takes_contact_attributes(

@@ -143,6 +143,9 @@ async def test_a_wait_survives_a_restart_and_ends_once_on_its_failure_branch(reg
         return journey if journey.status == "ended" else None
 
     journey = await until(ended, "the journey ended")
+    # The winner tells the channel after its save and after dropping the deadline from the
+    # index, so the journey reads as ended (and both instances as settled) a moment before.
+    await until(_told(region), "the step's prompts were published")
     await until(
         lambda: _all_settled(others),
         "every instance looked at the deadline",
@@ -152,6 +155,13 @@ async def test_a_wait_survives_a_restart_and_ends_once_on_its_failure_branch(reg
     [continued] = region.continued
     assert continued.cause == "timeout" and prompts(continued) == ["payment-missing"]
     assert await region.due_entry("pay-1") is None
+
+
+def _told(region: Region) -> Any:
+    async def probe() -> bool:
+        return bool(region.continued)
+
+    return probe
 
 
 async def _all_settled(services: list[JourneyService]) -> bool:
