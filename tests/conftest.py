@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from ccmesh.nats_connection import connect
 from ccmesh.testing.topologies import (
     SuperclusterTopology,
     Topology,
@@ -39,7 +39,9 @@ def nats_url(nats_server: Topology) -> str:
 
 @pytest.fixture
 async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    # The services' connection, writing at once: nats.py's own sends flush()'s PING ahead of
+    # subscriptions still pending, so a test could publish before the server knows them.
+    client = await connect([nats_url], window=0, connect_timeout=5, max_reconnect_attempts=3)
     try:
         yield client
     finally:

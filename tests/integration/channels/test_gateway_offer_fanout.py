@@ -1,5 +1,8 @@
 """Offer events reach each workspace socket from one subscription per tenant and kind.
 
+The fan-out gets the connection the gateway has (ccmesh's), whose `flush()` is answered only after
+the subscriptions written before it: nats.py's own writes its PING ahead of them.
+
 With many agents logged in, NATS must deliver each offer event to the gateway once, not once
 per socket; each socket still gets exactly the events that name its agent.
 """
@@ -8,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
-import nats
 from nats.aio.client import Client as NATS
 
 from ccmesh import naming
+from ccmesh.nats_connection import connect
 from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 from gateway.adapters.offer_fanout import OFFER_EVENTS, OfferFanout, agent_named
@@ -58,7 +61,7 @@ async def subscriptions_of(connection: NATS) -> int:
 
 
 async def test_each_agent_gets_only_its_own_offer_events(nc: NATS, nats_url: str) -> None:
-    own = await nats.connect(nats_url)
+    own = await connect([nats_url])
     fanout = OfferFanout(own, REGION)
     got: dict[str, list[str]] = {"alice": [], "bob": [], "bob-2": []}
     try:
@@ -91,7 +94,7 @@ async def test_each_agent_gets_only_its_own_offer_events(nc: NATS, nats_url: str
 
 
 async def test_the_last_listener_leaving_closes_the_tenants_subscriptions(nc: NATS, nats_url: str) -> None:
-    own = await nats.connect(nats_url)
+    own = await connect([nats_url])
     fanout = OfferFanout(own, REGION)
     try:
         stops = await asyncio.gather(*(fanout.listen("acme", f"a{i}", lambda e: None) for i in range(20)))
@@ -112,7 +115,7 @@ async def test_the_last_listener_leaving_closes_the_tenants_subscriptions(nc: NA
 
 
 async def test_a_failing_listener_does_not_keep_the_event_from_the_others(nc: NATS, nats_url: str) -> None:
-    own = await nats.connect(nats_url)
+    own = await connect([nats_url])
     fanout = OfferFanout(own, REGION)
     got: list[str] = []
 
