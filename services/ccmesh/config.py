@@ -13,6 +13,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ccmesh.event_loop import DEFAULT_EVENT_LOOP, EventLoopName
+
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 SECRET_MARK = "secret"  # noqa: S105 - the name of a marker, not a password
@@ -34,6 +36,8 @@ class MeshConfig(BaseModel):
     #: Shortest time between two socket writes to NATS while traffic flows, in seconds: what is
     #: published meanwhile leaves in one write (see `ccmesh.nats_connection`); 0 writes at once.
     nats_write_window_seconds: float = Field(default=0.003, ge=0, le=0.05)
+    #: The event loop the service runs on (see `ccmesh.event_loop`): uvloop, or asyncio's own.
+    event_loop: EventLoopName = DEFAULT_EVENT_LOOP
     #: Port of the external grpc.aio API; 0 picks a free port, -1 disables it.
     grpc_port: int = Field(default=0, ge=-1, le=65535)
     grpc_host: str = "127.0.0.1"

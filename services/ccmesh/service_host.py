@@ -27,7 +27,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 
-from ccmesh import naming, nats_connection, telemetry
+from ccmesh import event_loop, naming, nats_connection, telemetry
 from ccmesh.access import AccessControl
 from ccmesh.audit import AuditLog
 from ccmesh.auth import ANY_TENANT, TokenAuthority
@@ -143,7 +143,7 @@ def run_service(definition: ServiceDefinition[Any], argv: list[str] | None = Non
         return 2
     telemetry.configure_logging(definition.name, config.log_level)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(definition, config))
+        event_loop.run(serve(definition, config), config.event_loop)
     return 0
 
 

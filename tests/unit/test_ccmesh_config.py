@@ -103,3 +103,11 @@ def test_config_is_frozen() -> None:
     config = MeshConfig(auth_secret=SECRET)
     with pytest.raises(ValueError, match="frozen"):
         config.region = "us"
+
+
+def test_the_event_loop_is_uvloop_unless_asyncio_is_asked_and_nothing_else_is_accepted() -> None:
+    assert load_config(MeshConfig, environ={"CC_AUTH_SECRET": SECRET}).event_loop == "uvloop"
+    chosen = load_config(MeshConfig, environ={"CC_EVENT_LOOP": "asyncio", "CC_AUTH_SECRET": SECRET})
+    assert chosen.event_loop == "asyncio"
+    with pytest.raises(ConfigError, match=r"CC_EVENT_LOOP.*'trio'"):
+        load_config(MeshConfig, environ={"CC_EVENT_LOOP": "trio", "CC_AUTH_SECRET": SECRET})

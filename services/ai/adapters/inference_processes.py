@@ -194,6 +194,9 @@ async def _receive(connection: Connection) -> Any:
             await readable
         finally:
             loop.remove_reader(descriptor)
+            # uvloop (libuv) leaves a descriptor it watched non-blocking: a message larger than
+            # the pipe's buffer would then fail to send, or arrive half, as if the worker died.
+            os.set_blocking(descriptor, True)
     return connection.recv()
 
 

@@ -22,6 +22,7 @@ from ai.adapters.registry import ComponentRegistry
 from ai.domain.component import ComponentContext, Insights
 from ai.domain.intent import IntentModel
 from ai.domain.pipeline import DEFAULT_STEPS, Pipeline, Step, build_pipeline
+from ccmesh import event_loop
 
 pytestmark = pytest.mark.timeout(300)
 #: A guard against hanging, not a timing assertion.
@@ -202,3 +203,25 @@ async def test_a_message_that_kills_every_worker_fails_clearly_and_the_pool_reco
         lambda: condition(lambda: pool.replaced == 2 and len(pool.pids) == 2), seconds=GUARD_SECONDS
     )
     assert await asyncio.wait_for(pool.run(os.getpid), GUARD_SECONDS) in pool.pids
+
+
+def reversed_bytes(data: bytes) -> bytes:
+    return data[::-1]
+
+
+def test_on_uvloop_messages_larger_than_a_pipe_buffer_go_both_ways() -> None:
+    # libuv leaves a pipe it watched non-blocking: a message beyond the pipe's 64 KiB buffer
+    # would fail to send, or arrive half, and its worker would be taken for dead.
+    async def main() -> None:
+        pool = ProcessInferencePool(1, encoder_loader=None, intent_models=TenantModels())
+        await pool.start()
+        await asyncio.wait_for(pool.ready(), GUARD_SECONDS)
+        try:
+            data = os.urandom(4_000_000)
+            for _ in range(3):
+                assert await asyncio.wait_for(pool.run(reversed_bytes, data), GUARD_SECONDS) == data[::-1]
+            assert pool.replaced == 0
+        finally:
+            await pool.stop()
+
+    event_loop.run(main(), "uvloop")
