@@ -168,6 +168,15 @@ class ReadYourWritesKV(KeyValue):
             return None
         return found[1], found[0]
 
+    def known_absent(self, key: str) -> int | None:
+        """When this handle last saw `key` hold no value: the revision of its last entry then (0:
+        none at all; else the deletion's marker). None when it knows a value, or nothing. Like
+        `known`, it may be behind the bucket."""
+        found = self._values.get(key)
+        if found is None or found[1] is not None:
+            return None
+        return found[0]
+
     def known_revision(self, key: str) -> int:
         """The latest revision of `key` this handle knows of, a deletion's included (0: none)."""
         found = self._values.get(key)
@@ -201,6 +210,8 @@ class ReadYourWritesKV(KeyValue):
                 # maximum age). Only the first is worth a wait, and a short one; after it the
                 # write counts as gone, so the next reads of the key do not wait again.
                 if not floor:
+                    if not revision:
+                        self.observe(key, None, 0)
                     raise
                 if waited > _ABSENT_CATCH_UP_SECONDS:
                     self._written.pop(key, None)
@@ -513,7 +524,8 @@ async def update_with(
     Raises `UpdateConflictError` after `retries` lost races.
 
     The first attempt starts from the value the handle remembers (see `ReadYourWritesKV.known`),
-    when it remembers one, and reads nothing: a write conditioned on its revision lands only if
+    or from the key's absence when the handle last read it absent (`known_absent`: a read then a
+    change of a key that is new), and reads nothing: a write conditioned on its revision lands only if
     it is still the key's latest. When that write loses, or `mutate` refuses the remembered value
     or keeps it (both may be out of date), the key is read and `mutate` called again as usual.
     With `absent_first` (for keys that are new nearly always, e.g. a contact entering routing), a
@@ -521,9 +533,10 @@ async def update_with(
     written as a creation, which fails if the key exists after all.
     """
     remembered = kv.known(key) if isinstance(kv, ReadYourWritesKV) else None
+    absent_at = kv.known_absent(key) if isinstance(kv, ReadYourWritesKV) and remembered is None else None
     first = 0
-    if remembered is not None or absent_first:
-        tried, written = await _write_first(kv, key, mutate, remembered, ttl)
+    if remembered is not None or absent_at is not None or absent_first:
+        tried, written = await _write_first(kv, key, mutate, remembered, ttl, absent_at or 0)
         if written is not None:
             return written
         first = int(tried)  # a write that lost the race is one of the attempts
@@ -558,12 +571,13 @@ async def _write(
 
 
 async def _write_first(
-    kv: KeyValue, key: str, mutate: Mutation, remembered: tuple[bytes, int] | None, ttl: int
+    kv: KeyValue, key: str, mutate: Mutation, remembered: tuple[bytes, int] | None, ttl: int, absent_at: int
 ) -> tuple[bool, int | None]:
     """One write of `mutate(remembered value)` conditioned on its revision (None: on the key's
-    absence): whether a write was tried, and what `update_with` returns when it landed (else
-    None: the caller reads the key)."""
+    absence, its last entry at `absent_at`): whether a write was tried, and what `update_with`
+    returns when it landed (else None: the caller reads the key)."""
     current, revision = remembered if remembered is not None else (None, 0)
+    last = revision if remembered is not None else absent_at
     try:
         new_value = mutate(current)
     except Exception:
@@ -571,7 +585,7 @@ async def _write_first(
     if new_value == current:
         return False, None  # unchanged: to be sure of it, the caller reads the latest value
     try:
-        return True, await _write(kv, key, current, new_value, revision, revision, ttl)
+        return True, await _write(kv, key, current, new_value, revision, last, ttl)
     except (KeyWrongLastSequenceError, APIError) as err:
         if not _lost_race(err):
             raise

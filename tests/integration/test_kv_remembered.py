@@ -125,6 +125,54 @@ async def test_a_key_deleted_by_another_client_is_not_written_from_memory(
         await other.get("k")
 
 
+async def test_a_key_read_absent_is_created_without_reading_it_again(nc: NATS) -> None:
+    kv = await ensure_bucket(nc.jetstream(), BUCKET)
+    counted = CountedReads(kv)
+    with pytest.raises(KeyNotFoundError):
+        await kv.get("new")
+    assert kv.known_absent("new") == 0
+    revision = await update_with(kv, "new", increment)
+    expiring = "new-expiring"
+    with pytest.raises(KeyNotFoundError):
+        await kv.get(expiring)
+    await update_with(kv, expiring, increment, ttl=60)
+    assert counted.reads == 2  # the two reads that found nothing, none after
+    entry = await kv.get("new")
+    assert (entry.value, entry.revision) == (b"1", revision)
+    assert (await kv.get(expiring)).value == b"1"
+
+
+@pytest.mark.parametrize("ttl", [0, 60])
+async def test_a_key_created_by_another_client_after_it_was_read_absent_is_not_overwritten(
+    nc: NATS, other: ReadYourWritesKV, ttl: int
+) -> None:
+    kv = await ensure_bucket(nc.jetstream(), BUCKET)
+    with pytest.raises(KeyNotFoundError):
+        await kv.get("k")
+    await other.put("k", b"10")
+    await update_with(kv, "k", increment, ttl=ttl)
+    assert (await other.get("k")).value == b"11"
+
+
+async def test_a_key_read_deleted_is_written_over_its_marker_and_a_later_write_is_kept(
+    nc: NATS, other: ReadYourWritesKV
+) -> None:
+    kv = await ensure_bucket(nc.jetstream(), BUCKET)
+    await other.put("gone", b"5")
+    await other.delete("gone")
+    with pytest.raises(KeyNotFoundError):
+        await kv.get("gone")
+    assert (kv.known_absent("gone") or 0) > 0  # the marker's revision
+    await update_with(kv, "gone", increment)
+    assert (await other.get("gone")).value == b"1"
+    await other.delete("gone")
+    with pytest.raises(KeyNotFoundError):
+        await kv.get("gone")
+    await other.put("gone", b"7")  # after this handle saw the deletion
+    await update_with(kv, "gone", increment)
+    assert (await other.get("gone")).value == b"8"
+
+
 async def test_a_watched_value_is_remembered_only_when_newer(nc: NATS) -> None:
     kv = await ensure_bucket(nc.jetstream(), BUCKET)
     revision = await kv.put("k", b"2")
