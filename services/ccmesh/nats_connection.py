@@ -57,6 +57,16 @@ class GatheringClient(Client):
         self._pending_data_size += len(PING_PROTO)
         await self._flush_pending()
 
+    async def _process_connect_init(self) -> None:
+        await super()._process_connect_init()
+        # A PING still queued when the last connection dropped would go out on this one: its
+        # waiter was dropped with that connection (nats.py starts `_pongs` afresh), so its PONG
+        # would answer the next flush() before that flush's own PING had reached the server.
+        stale = self._pending.count(PING_PROTO)
+        if stale:
+            self._pending = [command for command in self._pending if command != PING_PROTO]
+            self._pending_data_size -= stale * len(PING_PROTO)
+
     async def _flusher(self) -> None:
         assert self._transport, "Client.connect must be called first"
         assert self._flush_queue, "Client.connect must be called first"

@@ -4,9 +4,12 @@ none held after a quiet spell, nothing lost or reordered, and `flush()` behind w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 import pytest
+from nats.aio.client import PING_PROTO
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
@@ -108,6 +111,91 @@ async def test_flush_returns_once_everything_published_before_it_reached_the_ser
         # message was read before the PONG.
         assert sub.pending_msgs == 1
         assert (await sub.next_msg(timeout=1)).data == f"{round_}".encode()
+
+
+class DroppingProxy:
+    """TCP between a client and nats-server that keeps what the client sent on each connection
+    and can drop them all, as a network failure would."""
+
+    def __init__(self, upstream: str) -> None:
+        address = urlsplit(upstream)
+        self._upstream = (address.hostname or "127.0.0.1", address.port or 4222)
+        self.sent: list[bytearray] = []
+        self._open: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"nats://127.0.0.1:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
+        record = bytearray()
+        self.sent.append(record)
+        self._open += [writer, upstream_writer]
+        await asyncio.gather(
+            _pipe(reader, upstream_writer, record), _pipe(upstream_reader, writer, bytearray())
+        )
+
+    def drop(self) -> None:
+        for writer in self._open:
+            writer.transport.abort()
+        self._open.clear()
+
+    async def close(self) -> None:
+        self.drop()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def _pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter, record: bytearray) -> None:
+    try:
+        while data := await source.read(65536):
+            record.extend(data)
+            target.write(data)
+            await target.drain()
+    except ConnectionError:
+        pass
+    finally:
+        target.transport.abort()
+
+
+async def test_a_ping_queued_when_the_connection_dropped_is_not_sent_again_after_the_reconnect(
+    nats_url: str,
+) -> None:
+    proxy = DroppingProxy(nats_url)
+    reconnected = asyncio.Event()
+
+    async def on_reconnected() -> None:
+        reconnected.set()
+
+    client = await connect(
+        [await proxy.start()],
+        window=1.0,
+        reconnected_cb=on_reconnected,
+        reconnect_time_wait=0.1,
+        max_reconnect_attempts=-1,
+        connect_timeout=5,
+    )
+    try:
+        await client.publish("dropped", b"first")  # leaves at once and opens a 1 s window
+        waiting = asyncio.create_task(client.flush(timeout=2))  # its PING waits for the window
+        await asyncio.sleep(0.1)
+        proxy.drop()
+        async with asyncio.timeout(20):
+            await reconnected.wait()
+        with contextlib.suppress(Exception):  # its answer was lost with the connection
+            await waiting
+        await client.flush(timeout=5)
+        # On the new connection: CONNECT's PING, the reconnect's flush and this test's; the PING
+        # of the flush begun on the old one is not sent again.
+        assert len(proxy.sent) == 2
+        assert bytes(proxy.sent[1]).count(PING_PROTO) == 3
+    finally:
+        await client.close()
+        await proxy.close()
 
 
 def test_a_negative_window_is_refused_by_name() -> None:
