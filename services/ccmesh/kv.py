@@ -39,6 +39,7 @@ would wait for a leader.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections import OrderedDict
@@ -126,7 +127,10 @@ class ReadYourWritesKV(KeyValue):
         # message get, and it has every acknowledged write.
         super().__init__(name=name, stream=stream, pre=pre, js=js, direct=direct and replicas <= 1)
         self.replicas = replicas
-        self._write_ids = NUID()
+        # A write's message id: this handle's random prefix (as unlikely to recur as a NUID's) and
+        # a counter, without NUID's per-id arithmetic in Python.
+        self._write_prefix = NUID().next().decode()[:12]
+        self._write_numbers = itertools.count()
         self._written: OrderedDict[str, int] = OrderedDict()
         #: Key -> (revision, value at it; None: deleted), the latest this handle knows of.
         self._values: OrderedDict[str, tuple[int, bytes | None]] = OrderedDict()
@@ -287,7 +291,7 @@ class ReadYourWritesKV(KeyValue):
         was lost (the answer to the next send is then the first one's revision)."""
         if validate_keys and not _is_key_valid(key):
             raise InvalidKeyError(key)
-        sent = {**headers, api.Header.MSG_ID.value: self._write_ids.next().decode()}
+        sent = {**headers, api.Header.MSG_ID.value: f"{self._write_prefix}{next(self._write_numbers)}"}
         subject = f"{self._pre}{key}"
         started = time.monotonic()
         attempt = 0

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
+import nats.errors
 import pytest
 from nats.aio.client import PING_PROTO
 from nats.aio.client import Client as NATS
@@ -201,3 +202,66 @@ async def test_a_ping_queued_when_the_connection_dropped_is_not_sent_again_after
 def test_a_negative_window_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"write window -0\.5"):
         GatheringClient(-0.5)
+
+
+async def _ok(msg: Msg) -> None:
+    await msg.respond(b"ok")
+
+
+async def test_concurrent_requests_each_get_their_own_reply_and_leave_nothing_behind(
+    gathering: Connect,
+) -> None:
+    server, client = await gathering(0.003), await gathering(0.003)
+
+    async def echo(msg: Msg) -> None:
+        await asyncio.sleep(0.001 * (int(msg.data) % 7))  # replies come back out of order
+        await msg.respond(b"re " + msg.data)
+
+    await server.subscribe("echo", cb=echo)
+    await server.flush()
+    replies = await asyncio.gather(*(client.request("echo", str(i).encode(), timeout=5) for i in range(300)))
+    assert [reply.data for reply in replies] == [f"re {i}".encode() for i in range(300)]
+    assert client._resp_map == {}
+
+
+async def test_a_request_not_answered_in_time_fails_as_a_timeout_and_a_late_reply_is_dropped(
+    gathering: Connect,
+) -> None:
+    server, client = await gathering(0.003), await gathering(0.003)
+    held: list[Msg] = []
+
+    async def hold(msg: Msg) -> None:
+        held.append(msg)
+
+    await server.subscribe("slow", cb=hold)
+    await server.flush()
+    with pytest.raises(nats.errors.TimeoutError):
+        await client.request("slow", b"?", timeout=0.2)
+    assert client._resp_map == {}
+    await held[0].respond(b"too late")  # nobody waits for it any more
+    await server.subscribe("fast", cb=_ok)
+    await server.flush()
+    assert (await client.request("fast", b"", timeout=5)).data == b"ok"
+    assert client._resp_map == {}
+
+
+async def test_a_cancelled_request_leaves_nothing_behind_and_the_next_one_works(gathering: Connect) -> None:
+    server, client = await gathering(0.003), await gathering(0.003)
+    held: list[Msg] = []
+    arrived = asyncio.Event()
+
+    async def hold(msg: Msg) -> None:
+        held.append(msg)
+        arrived.set()
+
+    await server.subscribe("slow", cb=hold)
+    await server.subscribe("fast", cb=_ok)
+    await server.flush()
+    waiting = asyncio.ensure_future(client.request("slow", b"?", timeout=30))
+    await asyncio.wait_for(arrived.wait(), 5)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert client._resp_map == {}
+    await held[0].respond(b"after the cancel")
+    assert (await client.request("fast", b"", timeout=5)).data == b"ok"
