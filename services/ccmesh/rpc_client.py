@@ -32,6 +32,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ccmesh import naming, telemetry
+from ccmesh.nats_connection import expire
 from ccmesh.rpc_context import current_deadline
 from ccmesh.status import AUTHORIZATION_HEADER, TIMEOUT_HEADER, RpcError, error_from_headers
 
@@ -76,7 +77,7 @@ class ReplyInbox:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Msg] = loop.create_future()
         self._waiting[token] = future
-        timer = loop.call_later(timeout, _expire, future)
+        timer = loop.call_later(timeout, expire, future)
         try:
             await self._nc.publish(subject, data, reply=self._prefix + token, headers=headers)
             return await future
@@ -85,11 +86,6 @@ class ReplyInbox:
         finally:
             timer.cancel()
             del self._waiting[token]
-
-
-def _expire(future: asyncio.Future[Msg]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
 
 
 class _UnaryUnary:
