@@ -279,8 +279,16 @@ async def test_a_provider_that_is_down_then_up_gets_the_message_once(
     (status,) = await status_of(platform, contact)
     assert (status.status, status.attempts) == ("sent", 3)
     assert [r.status for r in server.requests("messages")] == [429, 503, 201]
-    # Nothing more arrives later: the consumer acked, the delivery record says sent.
-    info = await platform.nc.jetstream().consumer_info(f"events-{REGION}", "gateway-outbound")
+    # Nothing more arrives later: the consumer acked, the delivery record says sent. The ack
+    # leaves after the record is written (and a redelivery met during the retries is acked as
+    # already sent), so it is awaited, not read at the instant the status shows.
+    js = platform.nc.jetstream()
+
+    async def settled() -> Any:
+        info = await js.consumer_info(f"events-{REGION}", "gateway-outbound")
+        return info if info.num_ack_pending == 0 and info.num_pending == 0 else None
+
+    info = await eventually(settled)
     assert info.num_ack_pending == 0 and info.num_pending == 0
     assert len(server.requests("messages")) == 3
 
