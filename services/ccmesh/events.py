@@ -30,6 +30,7 @@ from ccmesh.consumer_metrics import consumer_metrics
 from ccmesh.creation import retry_creation
 from ccmesh.envelope import event_type
 from ccmesh.js_publish import publish_pipelined
+from ccmesh.pull_feed import PullFeed
 from ccmesh.retention import DEFAULT_POLICY, STORES, RetentionPolicy, StoreKind
 from ccmesh.status import retryable
 from ccmesh.stores import STREAM_DUPLICATE_WINDOW_SECONDS, ensure_stream
@@ -58,6 +59,9 @@ MAX_DELIVER_WHILE_NATS_AWAY = 100
 #: The pause before fetching again after the stream or consumer refused for want of a leader:
 #: the fetch after its election should come within a moment of it, not a poll interval later.
 ELECTION_REFETCH_SECONDS = 0.1
+#: How long one wait for messages lasts: the loop looks at `stop` between waits (which `stop`
+#: also ends at once); a wait costs no request, the feed's pulls stand on the server meanwhile.
+TAKE_WAIT_SECONDS = 5.0
 
 
 class TransientError(Exception):
@@ -291,6 +295,7 @@ class DurableConsumer(Generic[M]):
         self._format = message_format
         self._stream = stream or naming.events_stream(region).name
         self._task: asyncio.Task[None] | None = None
+        self._feed: PullFeed | None = None
         self._stopping = asyncio.Event()
         self._tracer = telemetry.tracer()
         self.dead_lettered = 0
@@ -315,7 +320,8 @@ class DurableConsumer(Generic[M]):
         await retry_creation(
             f"consumer {s.durable!r}", lambda: self._js.add_consumer(self._stream, config=config)
         )
-        self._subscription = await self._js.pull_subscribe_bind(durable=s.durable, stream=self._stream)
+        self._feed = PullFeed(self._js._nc, self._js._prefix, self._stream, s.durable, batch=s.batch)
+        await self._feed.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer-{s.durable}")
         consumer_metrics().track(self._js, self._stream, s.durable)
 
@@ -323,23 +329,22 @@ class DurableConsumer(Generic[M]):
         """Finish the event in hand, then stop fetching. Unacked events are redelivered later."""
         self._stopping.set()
         consumer_metrics().untrack(self._stream, self.settings.durable)
+        if self._feed is not None:
+            # No more pulls; what was pulled and not yet taken goes back for another instance
+            # now. A subscription left open would make the connection's drain wait its timeout.
+            await self._feed.close()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=grace_seconds)
             except TimeoutError:
                 self._task.cancel()
-        # A pull subscription left open makes the connection's drain wait its full timeout.
-        with contextlib.suppress(Exception):
-            await self._subscription.unsubscribe()
 
     async def _run(self) -> None:
         failed = 0
         while not self._stopping.is_set():
+            assert self._feed is not None
             try:
-                messages = await self._subscription.fetch(self.settings.batch, timeout=0.5)
-            except (NatsTimeoutError, TimeoutError):
-                failed = 0
-                continue  # nothing new within the poll interval (nats-py raises either type)
+                messages = await self._feed.take(self.settings.batch, wait=TAKE_WAIT_SECONDS)
             except Exception as error:
                 if self._stopping.is_set():
                     return
@@ -359,6 +364,8 @@ class DurableConsumer(Generic[M]):
             if failed:
                 log.info("fetch on %s works again after %d failures", self.settings.durable, failed)
                 failed = 0
+            if not messages:
+                continue  # nothing new for a while, or stopping
             if self._batch_handler is not None:
                 await self._process_batch(self._batch_handler, messages)
             elif self._handler is not None:

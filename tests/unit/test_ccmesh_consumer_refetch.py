@@ -14,8 +14,8 @@ from nats.js.errors import ServiceUnavailableError
 from ccmesh.events import ConsumerSettings, DurableConsumer
 
 
-class ElectingSubscription:
-    """Refuses `refusals` fetches (no leader), then hands over `messages` and stops the consumer."""
+class ElectingFeed:
+    """Refuses `refusals` takes (no leader), then hands over `messages` and stops the consumer."""
 
     def __init__(self, consumer: DurableConsumer[Any], refusals: int, messages: list[Any]) -> None:
         self.consumer = consumer
@@ -23,7 +23,7 @@ class ElectingSubscription:
         self.messages = messages
         self.fetches = 0
 
-    async def fetch(self, batch: int, timeout: float) -> list[Any]:
+    async def take(self, most: int, wait: float) -> list[Any]:
         self.fetches += 1
         if self.fetches <= self.refusals:
             raise ServiceUnavailableError(code=503, description="No Responders")
@@ -39,16 +39,16 @@ async def test_fetches_refused_during_an_election_are_retried_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     consumer: DurableConsumer[Any] = DurableConsumer(
-        None,  # type: ignore[arg-type]  # never reached: the subscription is the fake's
+        None,  # type: ignore[arg-type]  # never reached: the feed is the fake's
         "eu",
         ConsumerSettings(durable="routing-acd-queued", filter_subject="ccevt.eu.*.contact_queued.*"),
         batch_handler=handled,
     )
-    subscription = ElectingSubscription(consumer, refusals=5, messages=[])
-    consumer._subscription = subscription  # type: ignore[assignment]  # the fetches are all it uses
+    feed = ElectingFeed(consumer, refusals=5, messages=[])
+    consumer._feed = feed  # type: ignore[assignment]  # the takes are all it uses
     with caplog.at_level(logging.INFO, logger="ccmesh.events"):
         await asyncio.wait_for(consumer._run(), 30)
-    assert subscription.fetches == 6
+    assert feed.fetches == 6
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "routing-acd-queued" in warnings[0].getMessage()

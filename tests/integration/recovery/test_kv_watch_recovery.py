@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import nats
-import pytest
 from _platform import eu_contact_center, eventually
 from nats.aio.client import Client as NATS
 from nats.js.kv import KeyValue
@@ -24,52 +21,14 @@ from ccmesh.configplane.watch import ConfigWatcher
 from ccmesh.kv import ensure_bucket
 from ccmesh.kv_watch import KeyWatch, current_entries
 from ccmesh.testing.topologies import Topology
+from recovery._restart import WAIT_SECONDS, client, restart, write_when_back
 from routing.adapters import acd_codec
 from routing.adapters.acd_store import KeyMirror
 from routing.adapters.flow_store import DeadlineStore
 from routing.domain.queueing import QueueSpec
 from routing.domain.wait_deadlines import WaitDeadline
 
-#: Generous bounds against hanging; the recovery time itself is measured in bench/, not here.
-WAIT_SECONDS = 10.0
-
-
-@pytest.fixture
-async def client(nats_url: str) -> AsyncIterator[NATS]:
-    """A client that reconnects for ever, as the services' clients do."""
-    connection = await nats.connect(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-async def restart(topology: Topology, client: NATS) -> None:
-    """Stop the server and start it again on the same port and store; wait for JetStream."""
-    server = topology.server("n1")
-    reconnects = client.stats["reconnects"]
-    server.stop()
-    server.start()
-    await server.wait_healthy_async()
-    await eventually(_reconnected(client, reconnects), seconds=WAIT_SECONDS)
-
-
-def _reconnected(client: NATS, before: int) -> Callable[[], Awaitable[bool]]:
-    async def probe() -> bool:
-        return client.is_connected and client.stats["reconnects"] > before
-
-    return probe
-
-
-async def write_when_back(write: Callable[[], Awaitable[Any]]) -> None:
-    """Retry a write until JetStream takes it (it may still be recovering its streams)."""
-    async with asyncio.timeout(WAIT_SECONDS):
-        while True:
-            try:
-                await write()
-                return
-            except Exception:
-                await asyncio.sleep(0.05)
+__all__ = ["client"]
 
 
 async def test_the_routing_mirror_sees_an_update_made_after_a_restart(
