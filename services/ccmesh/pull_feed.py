@@ -39,11 +39,16 @@ EXPIRES_SECONDS = 10.0
 #: The server's heartbeat on an idle standing pull: missing three in a row means the pull is gone.
 HEARTBEAT_SECONDS = 1.0
 MISSED_HEARTBEATS = 3
+#: How often a waiting take looks whether the connection was re-established meanwhile (a local
+#: check, no request).
+RECHECK_SECONDS = 0.25
 #: The pause before asking again after the server refused a pull (409: the consumer deleted or
 #: moved, too many pulls waiting): such a refusal repeats if asked again at once.
 REFUSED_PAUSE_SECONDS = 0.1
 
 _NANOS = 1_000_000_000
+#: What a bare status says (nats-server sends 503 without a description).
+_STATUS_MEANING = {"503": "no responders (the consumer has no leader now)"}
 
 
 class PullFeed:
@@ -104,8 +109,10 @@ class PullFeed:
             left = deadline - time.monotonic()
             if left <= 0:
                 return []
-            # Nothing standing (a refused pull): ask again after the pause, not a silence later.
-            pause = self._silence if self._asked else REFUSED_PAUSE_SECONDS
+            # Nothing standing (a refused pull): ask again after the pause. Otherwise look again
+            # soon: a reconnect is seen here, and the server may have dropped the pulls of a
+            # connection it lost (no interest left), so asked again at once.
+            pause = RECHECK_SECONDS if self._asked else REFUSED_PAUSE_SECONDS
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiter = waiter
             timer = loop.call_later(min(left, pause), _wake, waiter)
@@ -160,11 +167,12 @@ class PullFeed:
             # and anything else: every standing pull is in doubt; ask again after a pause.
             if status != self._refusal:
                 # Said once per kind: asked again every pause, a deleted consumer answers alike.
+                description = (message.headers or {}).get("Description", "").split("\r")[0].strip()
                 log.info(
                     "pull on %s answered %s %s; asking again",
                     self._next_subject,
                     status,
-                    message.headers.get("Description", "") if message.headers else "",
+                    description or _STATUS_MEANING.get(status, "(no description)"),
                 )
                 self._refusal = status
             self._asked = 0

@@ -5,6 +5,7 @@ fetched ahead."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -96,6 +97,17 @@ async def test_pulls_are_asked_again_after_a_reconnect() -> None:
     await feed.take(8, wait=0.01)
     connection.stats["reconnects"] += 1  # the server may have restarted without the pull
     await feed.take(8, wait=0.01)
+    assert [p["batch"] for p in connection.pulls] == [8, 8]
+
+
+async def test_a_reconnect_during_a_wait_is_answered_within_that_wait() -> None:
+    connection = FakeConnection()
+    feed = await feed_on(connection, batch=8)
+    waiting = asyncio.create_task(feed.take(8, wait=1.0))
+    await asyncio.sleep(0.05)
+    # The server that held the pull went away; its successor never heard of it.
+    connection.stats["reconnects"] += 1
+    assert await waiting == []
     assert [p["batch"] for p in connection.pulls] == [8, 8]
 
 
