@@ -30,6 +30,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from ccmesh.waiting import event_or_timeout
+
 log = logging.getLogger(__name__)
 
 #: How long one pull stands on the server. What a stopping feed hands back is redelivered once its
@@ -42,6 +44,8 @@ MISSED_HEARTBEATS = 3
 #: How often a waiting take looks whether the connection was re-established meanwhile (a local
 #: check, no request).
 RECHECK_SECONDS = 0.25
+#: The longest a take waits for the rest of a burst the server has begun to send.
+BURST_SECONDS = 0.05
 #: The pause before asking again after the server refused a pull (409: the consumer deleted or
 #: moved, too many pulls waiting): such a refusal repeats if asked again at once.
 REFUSED_PAUSE_SECONDS = 0.1
@@ -78,8 +82,8 @@ class PullFeed:
         self._silence = heartbeat * MISSED_HEARTBEATS
         self._inbox = nc.new_inbox()
         self._in_hand: deque[Msg] = deque()
-        #: The take waiting for a message, woken by what arrives (or by its timer, or `close`).
-        self._waiter: asyncio.Future[None] | None = None
+        #: Set by what arrives (and by `close`): wakes a waiting take.
+        self._arrived = asyncio.Event()
         #: Messages the standing pulls may still bring (what was asked minus what came or expired).
         self._asked = 0
         self._heard = time.monotonic()
@@ -104,7 +108,6 @@ class PullFeed:
         so another instance that is idle gets the next message)."""
         await self._keep_standing()
         deadline = time.monotonic() + wait
-        loop = asyncio.get_running_loop()
         while not self._in_hand and not self._closed:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -113,21 +116,35 @@ class PullFeed:
             # soon: a reconnect is seen here, and the server may have dropped the pulls of a
             # connection it lost (no interest left), so asked again at once.
             pause = RECHECK_SECONDS if self._asked else REFUSED_PAUSE_SECONDS
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiter = waiter
-            timer = loop.call_later(min(left, pause), _wake, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
+            self._arrived.clear()
+            if await event_or_timeout(self._arrived, min(left, pause)):
+                await self._rest_of_burst(most)
             await self._keep_standing()
         return [self._in_hand.popleft() for _ in range(min(most, len(self._in_hand)))]
+
+    async def _rest_of_burst(self, most: int) -> None:
+        """The rest of what the server sent with the first message. A backlog answers a pull in
+        one burst, which may span socket reads; each message says how many the consumer still
+        has for us (`num_pending`), so a batch that was waiting reaches the handler whole, as
+        `fetch` handed it over. Bounded: never more than `BURST_SECONDS` of waiting."""
+        deadline = time.monotonic() + BURST_SECONDS
+        while len(self._in_hand) < most and self._asked and not self._closed:
+            try:
+                if self._in_hand[-1].metadata.num_pending == 0:
+                    return
+            except (ValueError, IndexError):  # not a JetStream delivery: nothing to go by
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            if not await event_or_timeout(self._arrived, left):
+                return
 
     async def close(self) -> int:
         """Stop pulling; hand back what was pulled and not taken. How many went back."""
         self._closed = True
-        self._wake_taker()
+        self._arrived.set()
         if self._subscription is not None:
             try:
                 await self._subscription.unsubscribe()
@@ -154,7 +171,7 @@ class PullFeed:
             if self._closed:
                 return  # in flight as the feed closed: redelivered after the ack wait
             self._in_hand.append(message)
-            self._wake_taker()
+            self._arrived.set()
             return
         if status == "100":
             return  # an idle heartbeat: the pull still stands
@@ -177,11 +194,7 @@ class PullFeed:
                 self._refusal = status
             self._asked = 0
             self._refused_at = time.monotonic()
-        self._wake_taker()
-
-    def _wake_taker(self) -> None:
-        if self._waiter is not None:
-            _wake(self._waiter)
+        self._arrived.set()
 
     async def _keep_standing(self) -> None:
         """Ask again when the standing pulls are lost: a reconnect (the server may have restarted
@@ -208,11 +221,6 @@ class PullFeed:
         self._asked += wanted
         self._heard = self._pulled_at = time.monotonic()
         self.pulls += 1
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 def _header_int(message: Msg, name: str) -> int | None:

@@ -37,10 +37,9 @@ class FakeConnection:
         assert reply == "_INBOX.feed"
         self.pulls.append(orjson.loads(payload))
 
-    async def deliver(self, n: int) -> None:
-        await self.callback(
-            Msg(self, subject="ccevt.eu", reply=f"$JS.ACK.events-eu.durable.1.{n}.{n}.0.0", data=b"")
-        )  # type: ignore[arg-type]
+    async def deliver(self, n: int, pending: int = 0) -> None:
+        reply = f"$JS.ACK.events-eu.durable.1.{n}.{n}.0.{pending}"
+        await self.callback(Msg(self, subject="ccevt.eu", reply=reply, data=b""))  # type: ignore[arg-type]
 
     async def status(self, code: str, **headers: str) -> None:
         await self.callback(Msg(self, subject="_INBOX.feed", headers={"Status": code, **headers}))  # type: ignore[arg-type]
@@ -68,6 +67,22 @@ async def test_a_pull_asks_for_a_batch_and_is_topped_up_at_half_of_it() -> None:
     # 4 asked for now: half a batch, topped up on the next take.
     assert await feed.take(8, wait=0.01) == []
     assert [p["batch"] for p in connection.pulls] == [8, 4]
+
+
+async def test_a_backlog_that_arrives_in_parts_is_taken_whole() -> None:
+    connection = FakeConnection()
+    feed = await feed_on(connection, batch=8)
+
+    async def burst() -> None:
+        await asyncio.sleep(0.01)
+        await connection.deliver(1, pending=2)
+        await asyncio.sleep(0.005)  # the rest in a later socket read
+        await connection.deliver(2, pending=1)
+        await connection.deliver(3, pending=0)
+
+    sending = asyncio.create_task(burst())
+    assert len(await feed.take(8, wait=1.0)) == 3
+    await sending
 
 
 async def test_a_batch_of_one_is_not_fetched_ahead_while_its_message_is_handled() -> None:
