@@ -141,6 +141,7 @@ async def build(runtime: Runtime[IntegrationConfig]) -> ServiceParts:
             endpoint.durable,
             endpoint.filter_subjects(naming.EVENT_PREFIX),
             start_time=endpoint.created,
+            batch=settings.batch,
             ack_wait_seconds=settings.ack_wait_seconds,
             max_ack_pending=settings.max_in_flight,
         )

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 DURABLE = "analytics"
 #: Pauses before reading again after a failed commit; the last repeats.
 RETRY_SECONDS = (0.5, 2.0, 10.0)
-#: How long the pull at the end of a gathering window waits when nothing more is there.
+#: How long the read at the end of a gathering window waits when nothing more is there.
 PULL_REST_SECONDS = 0.05
 
 Item = ContactEvent | SurgeEpisode | ContactReanalysis | AgentStateEvent | JourneyPathRow
@@ -71,6 +71,7 @@ class AnalyticsFeed:
             durable,
             filter_subjects(region),
             start_time=None,
+            batch=batch,
             max_ack_pending=batch * 2,
             ack_all=True,
         )
@@ -127,9 +128,8 @@ class AnalyticsFeed:
     async def _gathered(self) -> list[Msg]:
         """A batch: what arrives within `gather_seconds` of its first event, at most `batch`.
         Each batch is one commit (Parquet parts, fsyncs, the manifest), so at a steady trickle
-        a commit per fetch cost more than everything else the service does. The window's events
-        wait on the server and come in one pull at its end: pulled as they arrived, each cost a
-        pull request and its answer (ten NATS messages per contact)."""
+        a commit per event cost more than everything else the service does. The feed's standing
+        pulls bring the window's events as they arrive, without a request per event."""
         messages = await self._feed.fetch(self._batch)
         if not messages or len(messages) >= self._batch:
             return messages

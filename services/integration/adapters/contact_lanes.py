@@ -55,9 +55,9 @@ class ContactLanes:
         self._task = asyncio.create_task(self._run(), name=f"deliver-{self._name}")
 
     async def stop(self, *, delete_consumer: bool = False) -> None:
-        # The flag as well as the cancel: on Python 3.11, asyncio.wait_for (under nats-py's
-        # fetch) drops a cancellation that lands as its reply arrives, and the loop would go on
-        # fetching; the flag ends it after that fetch.
+        # The flag as well as the cancel: a read that drops a cancellation landing as its reply
+        # arrives (asyncio.wait_for on Python 3.11 does) would leave the loop fetching; the
+        # flag ends it after that read.
         self._stopping = True
         if self._task is not None:
             self._task.cancel()

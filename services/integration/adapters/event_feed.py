@@ -5,6 +5,12 @@ contact before an unacknowledged earlier one. JetStream would hand out new messa
 and redeliver the unacknowledged ones only after `ack_wait`, so `open()` re-creates the
 consumer at its ack floor: everything not yet acknowledged comes again, in stream order
 (what was acknowledged above the floor comes again too, with the same webhook-id).
+
+Between opens, messages come through standing pulls (`ccmesh.pull_feed.PullFeed`), not a fetch
+per batch: an idle subscription costs a pull every ten seconds and the server's heartbeat, not
+two requests and a status reply twice a second. The consumer's `max_ack_pending` bounds what is
+delivered and not yet acknowledged, so what waits in hand never exceeds what the reader has room
+for.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -22,6 +27,7 @@ from nats.js.errors import NotFoundError
 from ccmesh import naming
 from ccmesh.consumer_metrics import consumer_metrics
 from ccmesh.creation import retry_creation
+from ccmesh.pull_feed import PullFeed
 
 
 class EventFeed:
@@ -33,6 +39,7 @@ class EventFeed:
         filter_subjects: Sequence[str],
         *,
         start_time: datetime | None,
+        batch: int,
         ack_wait_seconds: float = 30.0,
         max_ack_pending: int = 1024,
         ack_all: bool = False,
@@ -42,13 +49,15 @@ class EventFeed:
         self.durable = durable
         self._filters = list(filter_subjects)
         self._start_time = start_time
+        self._batch = batch
         self._ack_wait = ack_wait_seconds
         self._max_ack_pending = max_ack_pending
         # A reader that settles whole batches in order acknowledges the last message only.
         self._ack_policy = AckPolicy.ALL if ack_all else AckPolicy.EXPLICIT
-        self._subscription: JetStreamContext.PullSubscription | None = None
+        self._pulls: PullFeed | None = None
 
     async def open(self) -> None:
+        await self._stop_pulling()  # reopened after a failure: the old pulls end first
         floor = 0
         with contextlib.suppress(NotFoundError):
             info = await self._js.consumer_info(self._stream, self.durable)
@@ -74,23 +83,28 @@ class EventFeed:
         await retry_creation(
             f"consumer {self.durable!r}", lambda: self._js.add_consumer(self._stream, config)
         )
-        self._subscription = await self._js.pull_subscribe_bind(durable=self.durable, stream=self._stream)
+        # nats-py's JetStreamContext has no public accessor for its connection and API prefix.
+        pulls = PullFeed(self._js._nc, self._js._prefix, self._stream, self.durable, batch=self._batch)
+        await pulls.start()
+        self._pulls = pulls
         consumer_metrics().track(self._js, self._stream, self.durable)
 
     async def fetch(self, batch: int, timeout: float = 0.5) -> list[Msg]:
-        if self._subscription is None:
+        """Up to `batch` messages in stream order; waits up to `timeout` seconds for the first
+        (an empty list when none came)."""
+        if self._pulls is None:
             raise RuntimeError("EventFeed.open() first")
-        try:
-            return await self._subscription.fetch(batch, timeout=timeout)
-        except (NatsTimeoutError, TimeoutError):
-            return []
+        return await self._pulls.take(batch, wait=timeout)
 
     async def close(self) -> None:
         consumer_metrics().untrack(self._stream, self.durable)
-        if self._subscription is not None:
-            with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
-            self._subscription = None
+        await self._stop_pulling()
+
+    async def _stop_pulling(self) -> None:
+        if self._pulls is not None:
+            pulls, self._pulls = self._pulls, None
+            with contextlib.suppress(Exception):  # the connection is gone: nothing to stop
+                await pulls.close()
 
     async def delete(self) -> None:
         """Remove the consumer (the subscription is gone)."""
