@@ -320,7 +320,7 @@ class DurableConsumer(Generic[M]):
         await retry_creation(
             f"consumer {s.durable!r}", lambda: self._js.add_consumer(self._stream, config=config)
         )
-        self._feed = PullFeed(self._js._nc, self._js._prefix, self._stream, s.durable, batch=s.batch)
+        self._feed = PullFeed.of(self._js, self._stream, s.durable, batch=s.batch)
         await self._feed.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer-{s.durable}")
         consumer_metrics().track(self._js, self._stream, s.durable)

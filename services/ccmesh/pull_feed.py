@@ -29,6 +29,7 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.client import JetStreamContext
 
 from ccmesh.waiting import event_or_timeout
 
@@ -94,6 +95,12 @@ class PullFeed:
         self._closed = False
         #: Pulls sent: how often the server was asked (the point of this class).
         self.pulls = 0
+
+    @classmethod
+    def of(cls, js: JetStreamContext, stream: str, durable: str, *, batch: int) -> PullFeed:
+        """The feed of `js`'s connection (its API prefix follows a JetStream domain)."""
+        # nats-py's JetStreamContext has no public accessor for its connection and API prefix.
+        return cls(js._nc, js._prefix, stream, durable, batch=batch)
 
     async def start(self) -> None:
         self._subscription = await self._nc.subscribe(self._inbox, cb=self._on_message)

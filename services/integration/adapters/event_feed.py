@@ -83,8 +83,7 @@ class EventFeed:
         await retry_creation(
             f"consumer {self.durable!r}", lambda: self._js.add_consumer(self._stream, config)
         )
-        # nats-py's JetStreamContext has no public accessor for its connection and API prefix.
-        pulls = PullFeed(self._js._nc, self._js._prefix, self._stream, self.durable, batch=self._batch)
+        pulls = PullFeed.of(self._js, self._stream, self.durable, batch=self._batch)
         await pulls.start()
         self._pulls = pulls
         consumer_metrics().track(self._js, self._stream, self.durable)
