@@ -1,44 +1,44 @@
 """The replay run: does routing's cost stay flat as history grows?
 
-A fresh region (no agents logged in) is fed contacts that come and go, as the region's stream
-carries them: a `ContactQueued` for the bench queue, then its `ContactClosed` (the customer left
-before anyone answered). In batches: the batch's contacts are queued, routing's queued consumer
-drains, then they are closed and routing's closed consumer drains, so every contact routing ever
-saw is closed again.
+Two regions run side by side, each as `ccctl up` starts it with no agents logged in: one whose
+routing is fed the history (`contacts`), and a baseline fed only the first checkpoint's number of
+contacts. Both are fed contacts that come and go, as the region's stream carries them: a
+`ContactQueued` for the bench queue, then its `ContactClosed` (the customer left before anyone
+answered). In batches: the batch's contacts are queued, routing's queued consumer drains, then
+they are closed and routing's closed consumer drains, so every contact routing ever saw is
+closed again.
 
-At each checkpoint (contacts fed so far) the bench measures the same thing the same way, so two
-checkpoints compare like with like: routing's CPU per contact over PROBE_BATCHES more batches,
-each measured on its own (the median is reported: one batch that met a neighbour's burst does
-not move it), then its idle CPU over IDLE_SECONDS with nothing arriving, and its resident memory.
-CPU is read from the scheduler's nanosecond run times of routing's threads, not the 10 ms ticks
-of `/proc/<pid>/stat`: idle routing uses a fiftieth of a core, a fifth of a second in ten, which
-ticks would count to within 5%. The contacts fed between checkpoints are counted as a whole too
-(`segment_cpu_ms_per_contact`), for reference.
+At each checkpoint a fresh baseline region is fed the first checkpoint's number, while the
+history region is fed on to the checkpoint; then both are measured the same way at the same
+time: PROBE_BATCHES more batches fed to both at once, each pair measured on its own (routing's
+CPU per contact in each, and their ratio), then both routings' idle CPU over the same
+IDLE_SECONDS with nothing arriving, and their resident memory. The growth the goal reads is of
+the history region against the baseline measured beside it: the median of the pairs' ratios,
+and the ratio of the two idles over one window.
 
-The machine's own speed moves during a run this long (a shared host: another guest's load, time
-stolen from this one), and routing's CPU seconds move with it. So after each probe batch the
-bench times a fixed piece of pure-Python work in its own process (`reference_work_ms`, the
-median per checkpoint), and the growths the goal reads are of routing's figures in units of that
-work: the same history costing the same at both checkpoints reads as no growth, whatever the
-host did meanwhile. The raw growths (`..._raw`) are reported beside them.
+Why side by side: this machine's speed moves during a run this long (a shared host: another
+guest's load, time stolen from this one), within a checkpoint by a third for minutes at a time,
+and routing's CPU seconds move with it. Two checkpoints measured one after the other then
+compare two hosts as much as two histories: the same routing read +27% in one run and -2% in
+another. Fed and measured at the same moments, both routings meet the same host, and the first
+checkpoint (the same history in both) shows how far apart two identical routings read.
 
-Each of those timings is the fastest of REFERENCE_REPEATS runs, with the collector paused. One
-run of the work lasts about 15 ms and lands in whatever else is running at that moment
-(routing and nats-server still settling the batch, on the other core or its hyperthread
-sibling): single runs of the same work ranged from 15 to 32 ms within one checkpoint, more than
-routing's own figures moved, so the unit itself was noise. The fastest of a few is the machine's
-speed with the least interference, as `timeit` measures.
+CPU is read from the scheduler's nanosecond run times of routing's threads, not the 10 ms ticks of
+`/proc/<pid>/stat`: idle routing uses a fiftieth of a core, a fifth of a second in ten, which
+ticks would count to within 5%. The contacts fed to the history region between checkpoints are
+counted as a whole too (`segment_cpu_ms_per_contact`), for reference.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -51,14 +51,12 @@ from contactcenter.common.v1 import common_pb2
 from contactcenter.events.v1 import events_pb2
 
 SOURCE = "bench-replay"
-#: A whole period of routing's slowest periodic job (the surge watch evaluates every 60 s), so each
-#: idle window holds the same idle work: a 20 s window held that job once or not at all, and two
-#: runs read the idle growth as -8% and +29%.
-IDLE_SECONDS = 60.0
-#: Batches measured one by one at each checkpoint.
+#: Two whole periods of routing's slowest periodic job (the surge watch evaluates every 60 s), so
+#: each idle window holds the same idle work. Over one 60 s window, two routings with the same
+#: history measured at the same time still read 7% apart.
+IDLE_SECONDS = 120.0
+#: Pairs of batches measured one by one at each checkpoint.
 PROBE_BATCHES = 9
-#: Runs of the reference work per timing: the fastest counts (see the module's docstring).
-REFERENCE_REPEATS = 5
 IN_FLIGHT = 200
 QUEUED_CONSUMER = "routing-acd-queued"
 CLOSED_CONSUMER = "routing-acd-closed"
@@ -75,31 +73,6 @@ def resident_mb(pid: int) -> float:
     return 0.0
 
 
-def reference_work_ms(repeats: int = REFERENCE_REPEATS) -> float:
-    """CPU milliseconds this thread takes for a fixed piece of work in the style of a service's
-    own code (string keys, dict updates, a sort): the machine's speed at this moment, as the
-    fastest of `repeats` runs with the collector paused (a collection would time the bench's
-    own heap, which grows with what it fed)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return min(_one_reference_run() for _ in range(repeats))
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _one_reference_run() -> float:
-    started = time.thread_time()
-    table: dict[str, int] = {}
-    for i in range(60_000):
-        key = f"contact-{i % 997}"
-        table[key] = table.get(key, 0) + i
-    ranked = sorted(table.items(), key=lambda item: item[1])
-    assert len(ranked) == 997
-    return (time.thread_time() - started) * 1000
-
-
 def run_seconds(pid: int) -> float:
     """Seconds the process's live threads have run, from the scheduler's nanosecond counts."""
     total = 0
@@ -114,6 +87,14 @@ def run_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue  # the thread ended meanwhile
     return total / 1e9
+
+
+def paired_ratio(pairs: list[tuple[float, float]]) -> float:
+    """The median of `history / baseline` over pairs measured at the same moments: a pair that met
+    a slow spell of the host is slow on both sides, and one that met a neighbour's burst on one
+    side only does not move the median."""
+    ratios = [history / baseline for history, baseline in pairs if baseline > 0]
+    return statistics.median(ratios) if ratios else float("nan")
 
 
 async def drained(js: JetStreamContext, durable: str, timeout: float = 600.0) -> None:
@@ -161,83 +142,119 @@ def closed(contact_id: str) -> events_pb2.Event:
     )
 
 
-async def replay(region: BenchRegion, checkpoints: list[int], batch: int) -> dict[str, Any]:
-    js = region.nc.jetstream()
-    publisher = EventPublisher(js, REGION)
-    routing = region.processes()["routing"]
-    fed = 0
+@dataclass
+class Fed:
+    """One region's routing and how many contacts it has been fed."""
 
-    async def feed(count: int) -> float:
+    region: BenchRegion
+    js: JetStreamContext
+    publisher: EventPublisher
+    routing: int
+    fed: int = 0
+
+    @classmethod
+    def of(cls, region: BenchRegion) -> Fed:
+        js = region.nc.jetstream()
+        return cls(region, js, EventPublisher(js, REGION), region.processes()["routing"])
+
+    async def feed(self, count: int, batch: int) -> float:
         """Feed `count` contacts in batches; routing's CPU seconds meanwhile."""
-        nonlocal fed
-        cpu0 = run_seconds(routing)
-        goal = fed + count
-        while fed < goal:
-            ids = [uuid.uuid4().hex for _ in range(min(batch, goal - fed))]
-            await publish_all(publisher, [queued(c) for c in ids])
-            await drained(js, QUEUED_CONSUMER)
-            await publish_all(publisher, [closed(c) for c in ids])
-            await drained(js, CLOSED_CONSUMER)
-            fed += len(ids)
-        return run_seconds(routing) - cpu0
+        cpu0 = run_seconds(self.routing)
+        goal = self.fed + count
+        while self.fed < goal:
+            ids = [uuid.uuid4().hex for _ in range(min(batch, goal - self.fed))]
+            await publish_all(self.publisher, [queued(c) for c in ids])
+            await drained(self.js, QUEUED_CONSUMER)
+            await publish_all(self.publisher, [closed(c) for c in ids])
+            await drained(self.js, CLOSED_CONSUMER)
+            self.fed += len(ids)
+        return run_seconds(self.routing) - cpu0
 
+
+async def side_by_side(history: Fed, baseline: Fed, batch: int) -> dict[str, Any]:
+    """Both routings measured at the same moments: PROBE_BATCHES pairs of batches, then idle."""
+    contacts, baseline_contacts = history.fed, baseline.fed
+    pairs: list[tuple[float, float]] = []
+    for _ in range(PROBE_BATCHES):
+        spent = await asyncio.gather(history.feed(batch, batch), baseline.feed(batch, batch))
+        pairs.append((spent[0] * 1000 / batch, spent[1] * 1000 / batch))
+    idle0 = run_seconds(history.routing), run_seconds(baseline.routing)
+    await asyncio.sleep(IDLE_SECONDS)
+    idle = (
+        (run_seconds(history.routing) - idle0[0]) / IDLE_SECONDS,
+        (run_seconds(baseline.routing) - idle0[1]) / IDLE_SECONDS,
+    )
+    memory = resident_mb(history.routing), resident_mb(baseline.routing)
+    cpu_ratio = paired_ratio(pairs)
+    print(
+        f"bench-platform replay: {contacts} contacts against {baseline_contacts}: routing "
+        f"{statistics.median(p[0] for p in pairs):.3f} against {statistics.median(p[1] for p in pairs):.3f} "
+        f"ms CPU/contact (median ratio of {PROBE_BATCHES} pairs of {batch}: {cpu_ratio:.3f}; "
+        f"{', '.join(f'{h:.3f}/{b:.3f}' for h, b in pairs)}), idle {idle[0]:.4f} against {idle[1]:.4f} "
+        f"of a core, {memory[0]:.0f} against {memory[1]:.0f} MB",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "contacts": contacts,
+        "baseline_contacts": baseline_contacts,
+        "routing_cpu_ms_per_contact": round(statistics.median(p[0] for p in pairs), 4),
+        "baseline_cpu_ms_per_contact": round(statistics.median(p[1] for p in pairs), 4),
+        "probe_cpu_ms_per_contact": [[round(h, 4), round(b, 4)] for h, b in pairs],
+        "cpu_per_contact_ratio": round(cpu_ratio, 4),
+        "routing_idle_share_of_core": round(idle[0], 5),
+        "baseline_idle_share_of_core": round(idle[1], 5),
+        "idle_ratio": round(idle[0] / idle[1], 4) if idle[1] else float("nan"),
+        "routing_resident_mb": round(memory[0], 1),
+        "baseline_resident_mb": round(memory[1], 1),
+        "resident_memory_ratio": round(memory[0] / memory[1], 4) if memory[1] else float("nan"),
+    }
+
+
+async def replay(
+    start: Callable[[str], Awaitable[BenchRegion]],
+    stop: Callable[[BenchRegion], Awaitable[None]],
+    checkpoints: list[int],
+    batch: int,
+) -> dict[str, Any]:
+    """`start(name)` brings up a region (its name keeps its data apart), `stop` ends it."""
+    checkpoints = sorted(checkpoints)
+    base = checkpoints[0]
+    history = Fed.of(await start("history"))
     results: list[dict[str, Any]] = []
-    for checkpoint in sorted(checkpoints):
-        segment = checkpoint - fed
-        started = time.monotonic()
-        segment_cpu = await feed(segment) if segment > 0 else 0.0
-        segment_seconds = time.monotonic() - started
-        history = fed  # the checkpoint, or more when earlier probes fed past it
-        probes: list[float] = []
-        speeds: list[float] = []
-        for _ in range(PROBE_BATCHES):
-            probes.append(await feed(batch) * 1000 / batch)
-            speeds.append(reference_work_ms())
-        reference_ms = statistics.median(speeds)
-        idle0 = run_seconds(routing)
-        await asyncio.sleep(IDLE_SECONDS)
-        idle = (run_seconds(routing) - idle0) / IDLE_SECONDS
-        per_contact_ms = statistics.median(probes)
-        print(
-            f"bench-platform replay: {history} contacts, routing {per_contact_ms:.3f} ms CPU/contact "
-            f"(median of {PROBE_BATCHES} batches of {batch}: "
-            f"{', '.join(f'{p:.3f}' for p in probes)}), idle {idle:.4f} of a core; "
-            f"reference work {reference_ms:.2f} ms",
-            file=sys.stderr,
-            flush=True,
-        )
-        results.append(
-            {
-                "contacts": history,
-                "routing_cpu_ms_per_contact": round(per_contact_ms, 4),
-                "probe_cpu_ms_per_contact": [round(p, 4) for p in probes],
-                "routing_idle_share_of_core": round(idle, 5),
-                "routing_resident_mb": round(resident_mb(routing), 1),
-                "reference_work_ms": round(reference_ms, 3),
-                "reference_work_ms_each": [round(speed, 3) for speed in speeds],
-                # Routing's figures in units of the reference work (see the module's docstring).
-                "routing_cpu_per_contact_in_reference_works": round(per_contact_ms / reference_ms, 5),
-                "routing_idle_in_reference_works_per_second": round(idle * 1000 / reference_ms, 5),
-                "segment_contacts": segment,
-                "segment_seconds": round(segment_seconds, 1),
-                "segment_cpu_ms_per_contact": round(segment_cpu * 1000 / segment, 4) if segment > 0 else None,
-            }
-        )
+    try:
+        for checkpoint in checkpoints:
+            baseline = Fed.of(await start(f"baseline-{checkpoint}"))
+            try:
+                segment = max(checkpoint - history.fed, 0)
+                started = time.monotonic()
+                segment_cpu, _ = await asyncio.gather(
+                    history.feed(segment, batch), baseline.feed(base, batch)
+                )
+                segment_seconds = time.monotonic() - started
+                compared = await side_by_side(history, baseline, batch)
+            finally:
+                await stop(baseline.region)
+            compared["segment_contacts"] = segment
+            compared["segment_seconds"] = round(segment_seconds, 1)
+            compared["segment_cpu_ms_per_contact"] = (
+                round(segment_cpu * 1000 / segment, 4) if segment > 0 else None
+            )
+            results.append(compared)
+    finally:
+        await stop(history.region)
     first, last = results[0], results[-1]
-
-    def growth(key: str) -> float:
-        return last[key] / first[key] - 1.0 if first[key] else float("nan")
-
     return {
         "measured": True,
         "batch": batch,
         "probe_batches": PROBE_BATCHES,
         "idle_seconds": IDLE_SECONDS,
         "checkpoints": results,
-        "cpu_per_contact_growth": round(growth("routing_cpu_per_contact_in_reference_works"), 4),
-        "idle_cpu_growth": round(growth("routing_idle_in_reference_works_per_second"), 4),
-        "cpu_per_contact_growth_raw": round(growth("routing_cpu_ms_per_contact"), 4),
-        "idle_cpu_growth_raw": round(growth("routing_idle_share_of_core"), 4),
-        "reference_work_growth": round(growth("reference_work_ms"), 4),
-        "resident_memory_growth": round(growth("routing_resident_mb"), 4),
+        # The goal's growths: the history region against the baseline beside it, last checkpoint.
+        "cpu_per_contact_growth": round(last["cpu_per_contact_ratio"] - 1.0, 4),
+        "idle_cpu_growth": round(last["idle_ratio"] - 1.0, 4),
+        "resident_memory_growth": round(last["resident_memory_ratio"] - 1.0, 4),
+        # The same history on both sides: how far apart two identical routings read on this host.
+        "same_history_cpu_difference": round(first["cpu_per_contact_ratio"] - 1.0, 4),
+        "same_history_idle_difference": round(first["idle_ratio"] - 1.0, 4),
     }

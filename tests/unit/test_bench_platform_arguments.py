@@ -1,4 +1,4 @@
-"""The platform bench's own arguments: a bad one is named, not run; and the replay's CPU readers."""
+"""The platform bench's own arguments: a bad one is named, not run; the replay's CPU readers and pairs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bench.platform.__main__ import parse
-from bench.platform.replay import reference_work_ms, run_seconds
+from bench.platform.replay import paired_ratio, run_seconds
 
 
 @pytest.mark.parametrize(
@@ -46,5 +46,10 @@ def test_the_run_time_of_a_process_counts_its_work_not_its_waits() -> None:
     assert run_seconds(2**22 + 1) == 0.0  # no such process
 
 
-def test_the_reference_work_takes_a_measurable_time() -> None:
-    assert 0 < reference_work_ms() < 5_000
+def test_pairs_measured_together_compare_by_the_median_of_their_ratios() -> None:
+    # A slow spell of the host slows both sides of a pair: it moves no ratio.
+    assert paired_ratio([(1.0, 1.0), (2.0, 2.0), (1.5, 1.5)]) == 1.0
+    # One pair that met a burst on one side only does not move the median.
+    assert paired_ratio([(1.1, 1.0), (2.2, 2.0), (9.0, 1.0)]) == pytest.approx(1.1)
+    # A baseline that measured nothing is left out, not divided by.
+    assert paired_ratio([(1.2, 1.0), (1.0, 0.0)]) == pytest.approx(1.2)
