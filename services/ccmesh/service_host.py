@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -143,13 +144,19 @@ def run_service(definition: ServiceDefinition[Any], argv: list[str] | None = Non
         return 2
     telemetry.configure_logging(definition.name, config.log_level)
     with contextlib.suppress(KeyboardInterrupt):
-        event_loop.run(serve(definition, config), config.event_loop)
+        event_loop.run(serve(definition, config, owns_process=True), config.event_loop)
     return 0
 
 
 async def serve(
-    definition: ServiceDefinition[Any], config: MeshConfig, stop: asyncio.Event | None = None
+    definition: ServiceDefinition[Any],
+    config: MeshConfig,
+    stop: asyncio.Event | None = None,
+    *,
+    owns_process: bool = False,
 ) -> None:
+    """Run the service until `stop` (or SIGTERM, SIGINT). `owns_process`: the service is all the
+    process runs (`run_service`), so what start-up made may be kept from the collector."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -249,6 +256,11 @@ async def serve(
             stack.push_async_callback(grpc_server.stop, config.shutdown_grace_seconds)
         await mesh.start()
         stack.push_async_callback(mesh.stop, config.shutdown_grace_seconds)
+        if owns_process:
+            # What is alive now (modules, protobuf descriptors, the service's parts: 100k objects
+            # in routing) lives as long as the process. Out of the collector's reach, each full
+            # collection walks only what serving made: routing's first ones took 24 ms, not 140.
+            gc.freeze()
         # One machine-readable line on stdout: the launcher and tests read where we listen.
         print(
             orjson.dumps(
