@@ -59,6 +59,7 @@ def test_an_insight_is_told_for_people_with_its_channel() -> None:
     insight = event.ai_insight
     insight.intent, insight.intent_score, insight.sentiment = "out_of_scope", 0.1, -0.6
     insight.pipeline, insight.message_id, insight.language = "default", "ab" * 16, "en"
+    insight.language_reliable = True
     insight.channel = common_pb2.CHANNEL_KIND_VOICE
     view = agent_view(event)
     assert view is not None
@@ -66,6 +67,9 @@ def test_an_insight_is_told_for_people_with_its_channel() -> None:
     assert view["summary"] == "Intent: unknown \u00b7 sentiment: negative \u00b7 language: en"
     insight.intent, insight.intent_score = "order_status", 0.82
     assert describe(insight).startswith("Intent: order status (82%)")
+    # A detection too unsure to route by (a lone "no" read as Italian) is not told.
+    insight.language, insight.language_confidence, insight.language_reliable = "it", 0.31, False
+    assert describe(insight) == "Intent: order status (82%) \u00b7 sentiment: negative"
     assert (intent_label(""), sentiment_label(0.0), sentiment_label(0.5)) == (
         "unknown",
         "neutral",
