@@ -18,6 +18,14 @@ The price is latency: a request that follows its predecessor's reply within the 
 the rest of it. With the default, 3 ms, the platform bench's region took about 4% less CPU per
 contact at 20 and at 50 new contacts/s (nats-server 10-18% less), for about 20 ms more to offer
 a contact at 20/s; 10 ms took 13% less for about 110 ms more.
+
+Near saturation the longer window carries more. In alternating runs of the platform bench at 75
+new contacts/s on 2 cores, 10 ms offered every contact with an offer p99 of 290-420 ms in four
+runs of five, at about 8% less CPU per contact; 3 ms fell behind in all six (p99 0.9-2.7 s) and
+holds about 50/s. The price is paid at every load: about 80 ms more to offer a contact at 25/s
+(p50 127 against 47 ms), and a chain of requests, each sent right after the previous reply, waits
+up to a window per request. A region that must carry more per core sets
+`CC_NATS_WRITE_WINDOW_SECONDS=0.01`.
 """
 
 from __future__ import annotations
