@@ -33,8 +33,9 @@ def describe(insight: events_pb2.AiInsight) -> str:
     intent = intent_label(insight.intent)
     parts = [f"Intent: {intent}" + (f" ({insight.intent_score:.0%})" if intent != UNKNOWN_INTENT else "")]
     parts.append(f"sentiment: {sentiment_label(insight.sentiment)}")
-    # Only a detection sure enough to route by: "no" read as Italian is no news to an agent.
-    if insight.language and insight.language != "und" and insight.language_reliable:
+    # Only a detection sure enough to route by (never "und"): "no" read as Italian is no news
+    # to an agent.
+    if insight.language and insight.language_reliable:
         parts.append(f"language: {insight.language}")
     if insight.escalation_reasons:
         parts.append("escalate: " + ", ".join(insight.escalation_reasons))
